@@ -1,0 +1,1 @@
+//! Shared helpers for the benchmarks live in the criterion targets; this crate has no API.
