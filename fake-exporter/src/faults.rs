@@ -1,1 +1,182 @@
-//! faults
+//! Deliberate misbehaviour of the metrics endpoint: delays, fixed statuses, connection
+//! closes and resets, wrong content types, oversize and slow bodies.
+//!
+//! Faults apply to the telemetry path only, after authentication, so an auth failure is
+//! still reported as such.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What the `Content-Type` header of a metrics response looks like.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ContentTypeFault {
+    /// The negotiated type (text 0.0.4 or OpenMetrics).
+    #[default]
+    Correct,
+    /// No `Content-Type` header at all.
+    Missing,
+    /// This value instead of the negotiated one (e.g. `application/json`).
+    Wrong(String),
+}
+
+/// The faults of one listener. The default is a well-behaved exporter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultSpec {
+    /// Wait this long before answering (Prometheus: `context deadline exceeded` when longer
+    /// than `scrape_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub delay: Option<Duration>,
+    /// Answer every metrics request with this status and a short body.
+    pub status: Option<u16>,
+    /// Close the connection after each response: HTTP/1.1 gets `Connection: close`, HTTP/2
+    /// gets a GOAWAY. Forces a new TLS handshake on every scrape.
+    pub close_after_response: bool,
+    /// Content-Type misbehaviour.
+    pub content_type: ContentTypeFault,
+    /// Pad the body with comment lines up to at least this many bytes.
+    pub oversize_body_bytes: Option<usize>,
+    /// Send the body in 1 KiB chunks with this pause between chunks.
+    #[serde(with = "humantime_serde")]
+    pub slow_body_chunk_delay: Option<Duration>,
+    /// Reset the TCP connection (RST) instead of answering.
+    pub reset: bool,
+}
+
+impl FaultSpec {
+    /// True when no fault is configured.
+    pub fn is_none(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Parses the `--fault` flag syntax: comma-separated `name[=value]` items, e.g.
+    /// `delay=2s,close-after-response,content-type=missing`.
+    pub fn parse_flag<'a>(spec: &'a str) -> Result<Self, FaultParseError> {
+        let mut faults = Self::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim())),
+                None => (item, None),
+            };
+            let need = |v: Option<&'a str>| -> Result<&'a str, FaultParseError> {
+                v.ok_or_else(|| FaultParseError::MissingValue {
+                    fault: name.to_owned(),
+                })
+            };
+            let bad = |v: &str, expected: &'static str| FaultParseError::BadValue {
+                fault: name.to_owned(),
+                value: v.to_owned(),
+                expected,
+            };
+            match name {
+                "delay" => {
+                    let v = need(value)?;
+                    faults.delay =
+                        Some(humantime::parse_duration(v).map_err(|_| bad(v, "a duration like 2s or 500ms"))?);
+                }
+                "status" => {
+                    let v = need(value)?;
+                    let code: u16 = v.parse().map_err(|_| bad(v, "an HTTP status code like 503"))?;
+                    if !(100..=599).contains(&code) {
+                        return Err(bad(v, "an HTTP status code between 100 and 599"));
+                    }
+                    faults.status = Some(code);
+                }
+                "close-after-response" => faults.close_after_response = true,
+                "reset" => faults.reset = true,
+                "content-type" => {
+                    let v = need(value)?;
+                    faults.content_type = match v {
+                        "missing" => ContentTypeFault::Missing,
+                        "correct" => ContentTypeFault::Correct,
+                        other => ContentTypeFault::Wrong(other.to_owned()),
+                    };
+                }
+                "oversize-body" => {
+                    let v = need(value)?;
+                    faults.oversize_body_bytes =
+                        Some(parse_size(v).ok_or_else(|| bad(v, "a size like 20MiB or 1000000"))?);
+                }
+                "slow-body" => {
+                    let v = need(value)?;
+                    faults.slow_body_chunk_delay =
+                        Some(humantime::parse_duration(v).map_err(|_| bad(v, "a duration like 100ms"))?);
+                }
+                other => {
+                    return Err(FaultParseError::Unknown {
+                        fault: other.to_owned(),
+                    })
+                }
+            }
+        }
+        Ok(faults)
+    }
+}
+
+fn parse_size(v: &str) -> Option<usize> {
+    let (num, mult) = if let Some(n) = v.strip_suffix("KiB") {
+        (n, 1024)
+    } else if let Some(n) = v.strip_suffix("MiB") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = v.strip_suffix("GiB") {
+        (n, 1024 * 1024 * 1024)
+    } else {
+        (v, 1)
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
+/// A `--fault` flag that could not be parsed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FaultParseError {
+    /// Unknown fault name.
+    #[error("--fault: unknown fault `{fault}`; known: delay=DURATION, status=CODE, close-after-response, reset, content-type=missing|VALUE, oversize-body=SIZE, slow-body=DURATION")]
+    Unknown {
+        /// The name given.
+        fault: String,
+    },
+    /// A fault that needs a value got none.
+    #[error("--fault: `{fault}` needs a value, e.g. `{fault}=...`")]
+    MissingValue {
+        /// The fault name.
+        fault: String,
+    },
+    /// A value that does not parse.
+    #[error("--fault: `{fault}={value}` is not valid; expected {expected}")]
+    BadValue {
+        /// The fault name.
+        fault: String,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flag_syntax() {
+        let f = FaultSpec::parse_flag("delay=2s, close-after-response,content-type=missing,oversize-body=2MiB")
+            .expect("valid");
+        assert_eq!(f.delay, Some(Duration::from_secs(2)));
+        assert!(f.close_after_response);
+        assert_eq!(f.content_type, ContentTypeFault::Missing);
+        assert_eq!(f.oversize_body_bytes, Some(2 * 1024 * 1024));
+        assert!(FaultSpec::parse_flag("").expect("empty").is_none());
+    }
+
+    #[test]
+    fn bad_flags_say_what_is_expected() {
+        let err = FaultSpec::parse_flag("status=999").expect_err("out of range");
+        assert!(err.to_string().contains("between 100 and 599"), "{err}");
+        let err = FaultSpec::parse_flag("explode").expect_err("unknown");
+        assert!(err.to_string().contains("unknown fault `explode`"), "{err}");
+        let err = FaultSpec::parse_flag("delay").expect_err("no value");
+        assert!(err.to_string().contains("needs a value"), "{err}");
+    }
+}

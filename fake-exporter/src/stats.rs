@@ -1,1 +1,324 @@
-//! stats
+//! Self-statistics of one listener: connections, TLS handshakes (ok and failed by reason),
+//! negotiated TLS parameters, and requests by status and auth outcome.
+//!
+//! These counters are how the harness counts handshakes per scrape, so every update is a
+//! plain atomic or a short critical section that is never held across an `.await`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// How a request fared against the configured authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthOutcome {
+    /// No authentication configured.
+    NotRequired,
+    /// Credentials accepted.
+    Ok,
+    /// No `Authorization` header (or not the expected scheme).
+    Missing,
+    /// Basic auth with a user that is not configured.
+    UnknownUser,
+    /// Basic auth with a known user and a wrong password.
+    WrongPassword,
+    /// Bearer token that matches no configured token.
+    InvalidToken,
+    /// Bearer token that matched a token whose expiry has passed.
+    ExpiredToken,
+    /// Refused before authentication (bad config, rate limit).
+    NotChecked,
+}
+
+impl AuthOutcome {
+    /// The snake_case label used in metrics and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotRequired => "not_required",
+            Self::Ok => "ok",
+            Self::Missing => "missing",
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::InvalidToken => "invalid_token",
+            Self::ExpiredToken => "expired_token",
+            Self::NotChecked => "not_checked",
+        }
+    }
+}
+
+/// Parameters of one completed TLS handshake.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TlsSessionInfo {
+    /// `TLSv1_2` or `TLSv1_3`.
+    pub version: String,
+    /// IANA cipher suite name.
+    pub cipher_suite: String,
+    /// Key exchange group (e.g. `X25519`), empty when unknown.
+    pub kx_group: String,
+    /// Negotiated ALPN protocol (`h2`, `http/1.1`), empty when none.
+    pub alpn: String,
+    /// Whether the client presented a certificate.
+    pub client_cert: bool,
+}
+
+/// Live counters of one listener. Cheap to update from many tasks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    connections_accepted: AtomicU64,
+    connections_open: AtomicU64,
+    handshakes_ok: AtomicU64,
+    handshakes_failed: Mutex<BTreeMap<&'static str, u64>>,
+    tls_sessions: Mutex<BTreeMap<TlsSessionInfo, u64>>,
+    requests: Mutex<BTreeMap<(u16, AuthOutcome, &'static str), u64>>,
+}
+
+impl Stats {
+    /// A TCP connection was accepted.
+    pub fn connection_accepted(&self) {
+        self.connections_accepted.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A TCP connection was closed (after `connection_accepted`).
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A TLS handshake completed.
+    pub fn handshake_ok(&self, info: TlsSessionInfo) {
+        self.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.tls_sessions).entry(info).or_default() += 1;
+    }
+
+    /// A TLS handshake failed for `reason` (a stable snake_case label).
+    pub fn handshake_failed(&self, reason: &'static str) {
+        *lock(&self.handshakes_failed).entry(reason).or_default() += 1;
+    }
+
+    /// A request was answered with `status`; `http_version` is `HTTP/1.1` or `HTTP/2`.
+    pub fn request(&self, status: u16, auth: AuthOutcome, http_version: &'static str) {
+        *lock(&self.requests)
+            .entry((status, auth, http_version))
+            .or_default() += 1;
+    }
+
+    /// A consistent copy of every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let requests: Vec<RequestCount> = lock(&self.requests)
+            .iter()
+            .map(|(&(status, auth, http_version), &count)| RequestCount {
+                status,
+                auth,
+                http_version: http_version.to_owned(),
+                count,
+            })
+            .collect();
+        StatsSnapshot {
+            connections_accepted: self.connections_accepted.load(Ordering::Relaxed),
+            connections_open: self.connections_open.load(Ordering::Relaxed),
+            handshakes_ok: self.handshakes_ok.load(Ordering::Relaxed),
+            handshakes_failed: lock(&self.handshakes_failed)
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            tls_sessions: lock(&self.tls_sessions)
+                .iter()
+                .map(|(info, &count)| TlsSessionCount {
+                    info: info.clone(),
+                    count,
+                })
+                .collect(),
+            requests,
+        }
+    }
+}
+
+/// Poisoning cannot leave these maps inconsistent (each update is one insert-or-add), so a
+/// poisoned lock is simply taken over.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A copy of a listener's counters, serialisable as JSON for the control endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StatsSnapshot {
+    /// TCP connections accepted.
+    pub connections_accepted: u64,
+    /// TCP connections currently open.
+    pub connections_open: u64,
+    /// TLS handshakes completed.
+    pub handshakes_ok: u64,
+    /// TLS handshakes failed, by reason.
+    pub handshakes_failed: BTreeMap<String, u64>,
+    /// Completed handshakes by negotiated parameters.
+    pub tls_sessions: Vec<TlsSessionCount>,
+    /// Requests by status, auth outcome and HTTP version.
+    pub requests: Vec<RequestCount>,
+}
+
+/// Number of handshakes that negotiated the same parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsSessionCount {
+    /// The negotiated parameters.
+    #[serde(flatten)]
+    pub info: TlsSessionInfo,
+    /// How many handshakes negotiated them.
+    pub count: u64,
+}
+
+/// Number of requests with the same status, auth outcome and HTTP version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestCount {
+    /// HTTP status sent.
+    pub status: u16,
+    /// Authentication outcome.
+    pub auth: AuthOutcome,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub http_version: String,
+    /// Number of such requests.
+    pub count: u64,
+}
+
+impl StatsSnapshot {
+    /// Total number of failed handshakes, whatever the reason.
+    pub fn handshakes_failed_total(&self) -> u64 {
+        self.handshakes_failed.values().sum()
+    }
+
+    /// Failed handshakes for one reason.
+    pub fn handshakes_failed_for(&self, reason: &str) -> u64 {
+        self.handshakes_failed.get(reason).copied().unwrap_or(0)
+    }
+
+    /// Total number of requests answered.
+    pub fn requests_total(&self) -> u64 {
+        self.requests.iter().map(|r| r.count).sum()
+    }
+
+    /// Requests answered with `status`.
+    pub fn requests_with_status(&self, status: u16) -> u64 {
+        self.requests
+            .iter()
+            .filter(|r| r.status == status)
+            .map(|r| r.count)
+            .sum()
+    }
+
+    /// Requests with the given auth outcome.
+    pub fn requests_with_auth(&self, auth: AuthOutcome) -> u64 {
+        self.requests
+            .iter()
+            .filter(|r| r.auth == auth)
+            .map(|r| r.count)
+            .sum()
+    }
+
+    /// Adds another snapshot's counters to this one (fleet totals).
+    pub fn merge(&mut self, other: &StatsSnapshot) {
+        self.connections_accepted += other.connections_accepted;
+        self.connections_open += other.connections_open;
+        self.handshakes_ok += other.handshakes_ok;
+        for (k, v) in &other.handshakes_failed {
+            *self.handshakes_failed.entry(k.clone()).or_default() += v;
+        }
+        for s in &other.tls_sessions {
+            match self.tls_sessions.iter_mut().find(|x| x.info == s.info) {
+                Some(x) => x.count += s.count,
+                None => self.tls_sessions.push(s.clone()),
+            }
+        }
+        for r in &other.requests {
+            match self.requests.iter_mut().find(|x| {
+                x.status == r.status && x.auth == r.auth && x.http_version == r.http_version
+            }) {
+                Some(x) => x.count += r.count,
+                None => self.requests.push(r.clone()),
+            }
+        }
+    }
+
+    /// Renders the counters as `fake_exporter_*` metrics in text format 0.0.4, each sample
+    /// labelled with `listener`.
+    pub fn render_prometheus(&self, listener: &str, out: &mut String) {
+        let l = escape_label(listener);
+        // `write!` into a String cannot fail.
+        let _ = writeln!(out, "# HELP fake_exporter_connections_accepted_total TCP connections accepted.\n# TYPE fake_exporter_connections_accepted_total counter\nfake_exporter_connections_accepted_total{{listener=\"{l}\"}} {}", self.connections_accepted);
+        let _ = writeln!(out, "# HELP fake_exporter_connections_open TCP connections currently open.\n# TYPE fake_exporter_connections_open gauge\nfake_exporter_connections_open{{listener=\"{l}\"}} {}", self.connections_open);
+        let _ = writeln!(out, "# HELP fake_exporter_tls_handshakes_total TLS handshakes by result.\n# TYPE fake_exporter_tls_handshakes_total counter\nfake_exporter_tls_handshakes_total{{listener=\"{l}\",result=\"ok\",reason=\"\"}} {}", self.handshakes_ok);
+        for (reason, n) in &self.handshakes_failed {
+            let _ = writeln!(out, "fake_exporter_tls_handshakes_total{{listener=\"{l}\",result=\"failed\",reason=\"{}\"}} {n}", escape_label(reason));
+        }
+        let _ = writeln!(out, "# HELP fake_exporter_requests_total HTTP requests by status, auth outcome and HTTP version.\n# TYPE fake_exporter_requests_total counter");
+        for r in &self.requests {
+            let _ = writeln!(
+                out,
+                "fake_exporter_requests_total{{listener=\"{l}\",status=\"{}\",auth=\"{}\",http_version=\"{}\"}} {}",
+                r.status,
+                r.auth.as_str(),
+                r.http_version,
+                r.count
+            );
+        }
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_counts_what_was_recorded() {
+        let stats = Stats::default();
+        stats.connection_accepted();
+        stats.connection_accepted();
+        stats.connection_closed();
+        stats.handshake_failed("no_client_cert");
+        stats.handshake_failed("no_client_cert");
+        stats.handshake_ok(TlsSessionInfo {
+            version: "TLSv1_3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            kx_group: "X25519".into(),
+            alpn: "h2".into(),
+            client_cert: false,
+        });
+        stats.request(401, AuthOutcome::Missing, "HTTP/2");
+        stats.request(200, AuthOutcome::Ok, "HTTP/2");
+        stats.request(200, AuthOutcome::Ok, "HTTP/2");
+
+        let s = stats.snapshot();
+        assert_eq!(s.connections_accepted, 2);
+        assert_eq!(s.connections_open, 1);
+        assert_eq!(s.handshakes_ok, 1);
+        assert_eq!(s.handshakes_failed_for("no_client_cert"), 2);
+        assert_eq!(s.requests_with_status(200), 2);
+        assert_eq!(s.requests_with_auth(AuthOutcome::Missing), 1);
+        assert_eq!(s.requests_total(), 3);
+
+        let mut text = String::new();
+        s.render_prometheus("127.0.0.1:9100", &mut text);
+        assert!(text.contains("fake_exporter_tls_handshakes_total{listener=\"127.0.0.1:9100\",result=\"failed\",reason=\"no_client_cert\"} 2"), "{text}");
+        assert!(text.contains("fake_exporter_requests_total{listener=\"127.0.0.1:9100\",status=\"401\",auth=\"missing\",http_version=\"HTTP/2\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn merge_adds_counters() {
+        let a = Stats::default();
+        a.request(200, AuthOutcome::Ok, "HTTP/1.1");
+        let b = Stats::default();
+        b.request(200, AuthOutcome::Ok, "HTTP/1.1");
+        b.handshake_failed("eof");
+        let mut total = a.snapshot();
+        total.merge(&b.snapshot());
+        assert_eq!(total.requests_with_status(200), 2);
+        assert_eq!(total.handshakes_failed_total(), 1);
+    }
+}

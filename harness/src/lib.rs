@@ -2,8 +2,6 @@
 
 pub mod backend;
 pub mod classify;
-pub mod cli;
 pub mod promconfig;
-pub mod report;
-pub mod scenario;
 pub mod targets;
+// LEAD-WIP, wired once classify/targets exist: pub mod cli; pub mod report; pub mod runner; pub mod scenario;

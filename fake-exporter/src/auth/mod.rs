@@ -1,1 +1,7 @@
-//! auth
+//! Request authentication: Basic (exporter-toolkit compatible) and Bearer (extension).
+
+pub mod basic;
+pub mod bearer;
+
+pub use basic::{parse_basic, BasicAuthChecker, BasicCredentials};
+pub use bearer::{parse_bearer, BearerTokens, ExpiringToken};

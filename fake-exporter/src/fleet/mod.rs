@@ -1,1 +1,574 @@
-//! fleet
+//! A fleet: thousands of exporters in one process, on explicit port ranges.
+//!
+//! Binding port 0 ten thousand times is about 100× slower than binding a known range, so
+//! fleets take explicit ranges, below the kernel's ephemeral range (which starts at 32768
+//! by default) so that Prometheus' own outgoing connections never collide with them.
+//! Before binding anything the fleet computes its file-descriptor budget (listeners plus
+//! the keep-alive connections Prometheus will hold open plus a reserve) and refuses to
+//! start if RLIMIT_NOFILE cannot cover it, instead of failing half-way.
+//!
+//! ```yaml
+//! # fleet.yaml
+//! host: 127.0.0.1
+//! connections_per_listener: 1     # keep-alive connections expected per listener
+//! groups:
+//!   - name: tls-basic
+//!     ports: 20000-24999
+//!     web_config: web-config.yml   # relative to this file
+//!     metrics: { series: 50 }
+//!   - name: plain
+//!     ports: 25000-25999
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config_source::ConfigSource;
+use crate::faults::FaultSpec;
+use crate::metrics::{Metrics, MetricsSpec};
+use crate::server::{accept_loop, bind, ListenerHandle, PreparedListener};
+use crate::stats::{Stats, StatsSnapshot};
+use crate::Error;
+
+/// File descriptors kept free for everything that is not a listener or a scrape
+/// connection: config and certificate files read per connection, stdio, the runtime.
+pub const FD_RESERVE: u64 = 64;
+
+/// Lowest port of the default Linux ephemeral range.
+pub const EPHEMERAL_START: u16 = 32768;
+
+/// A fleet definition that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The fleet file could not be read.
+    #[error("{}: cannot read fleet file: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The fleet file does not parse.
+    #[error("{}: {message}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde's message, with line and column.
+        message: String,
+    },
+    /// A `ports` value is not `N` or `A-B`.
+    #[error("{origin}: group `{group}`: `ports: {value}` is not a port or range; write e.g. `20000-24999`")]
+    BadRange {
+        /// File or "library".
+        origin: String,
+        /// The group.
+        group: String,
+        /// The value.
+        value: String,
+    },
+    /// A range reaches into the ephemeral range.
+    #[error("{origin}: group `{group}`: ports {start}-{end} overlap the ephemeral range (from {ephemeral}); use ports below {ephemeral}, e.g. 20000-29999")]
+    Ephemeral {
+        /// File or "library".
+        origin: String,
+        /// The group.
+        group: String,
+        /// Range start.
+        start: u16,
+        /// Range end.
+        end: u16,
+        /// First ephemeral port on this machine.
+        ephemeral: u16,
+    },
+    /// Two groups share ports.
+    #[error("{origin}: groups `{a}` and `{b}` both use port {port}; give each group its own range")]
+    Overlap {
+        /// File or "library".
+        origin: String,
+        /// One group.
+        a: String,
+        /// The other group.
+        b: String,
+        /// A shared port.
+        port: u16,
+    },
+    /// Not enough file descriptors.
+    #[error("fleet needs {needed} file descriptors ({listeners} listeners + {connections} keep-alive connections + {reserve} reserve) but RLIMIT_NOFILE allows {limit} (hard limit); serve fewer listeners per process (split the port ranges over several fleets) or lower `connections_per_listener`")]
+    FdBudget {
+        /// Total needed.
+        needed: u64,
+        /// Listeners.
+        listeners: u64,
+        /// Expected connections.
+        connections: u64,
+        /// Reserve.
+        reserve: u64,
+        /// The hard limit.
+        limit: u64,
+    },
+    /// The fleet has no listeners.
+    #[error("{origin}: the fleet has no groups; add at least one under `groups:`")]
+    Empty {
+        /// File or "library".
+        origin: String,
+    },
+}
+
+/// A fleet file, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetFile {
+    /// Address every listener binds to (default 127.0.0.1).
+    #[serde(default = "default_host")]
+    pub host: IpAddr,
+    /// Keep-alive connections expected per listener (default 1: one Prometheus).
+    #[serde(default = "one")]
+    pub connections_per_listener: u64,
+    /// The groups.
+    pub groups: Vec<FleetGroupFile>,
+}
+
+fn default_host() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// One group of a fleet file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetGroupFile {
+    /// Name used in errors and stats.
+    pub name: String,
+    /// `N` or `A-B`.
+    pub ports: String,
+    /// A `web-config.yml`, relative to the fleet file.
+    #[serde(default)]
+    pub web_config: Option<PathBuf>,
+    /// Metrics served.
+    #[serde(default)]
+    pub metrics: Option<MetricsSpec>,
+    /// Faults.
+    #[serde(default)]
+    pub faults: FaultSpec,
+    /// Metrics path.
+    #[serde(default)]
+    pub telemetry_path: Option<String>,
+}
+
+/// One group of listeners sharing a mode.
+#[derive(Debug, Clone)]
+pub struct FleetGroup {
+    /// Name used in errors and stats.
+    pub name: String,
+    /// Ports to bind.
+    pub ports: RangeInclusive<u16>,
+    /// Web config source (file re-read per request/connection), or none (plain).
+    pub web_config: Option<PathBuf>,
+    /// Metrics served.
+    pub metrics: MetricsSpec,
+    /// Faults.
+    pub faults: FaultSpec,
+    /// Metrics path.
+    pub telemetry_path: String,
+}
+
+impl FleetGroup {
+    /// A plain group on `ports` with default metrics.
+    pub fn new(name: impl Into<String>, ports: RangeInclusive<u16>) -> Self {
+        Self {
+            name: name.into(),
+            ports,
+            web_config: None,
+            metrics: MetricsSpec::default(),
+            faults: FaultSpec::default(),
+            telemetry_path: "/metrics".to_owned(),
+        }
+    }
+
+    /// Serves behind this `web-config.yml`.
+    pub fn web_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.web_config = Some(path.into());
+        self
+    }
+
+    /// Serves these metrics.
+    pub fn metrics(mut self, spec: MetricsSpec) -> Self {
+        self.metrics = spec;
+        self
+    }
+
+    /// Applies these faults.
+    pub fn faults(mut self, faults: FaultSpec) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    fn len(&self) -> u64 {
+        u64::from(*self.ports.end()).saturating_sub(u64::from(*self.ports.start())) + 1
+    }
+}
+
+/// Builds a fleet.
+#[derive(Debug, Clone)]
+#[must_use = "a FleetBuilder does nothing until `.start().await`"]
+pub struct FleetBuilder {
+    host: IpAddr,
+    connections_per_listener: u64,
+    groups: Vec<FleetGroup>,
+    origin: String,
+}
+
+impl Default for FleetBuilder {
+    fn default() -> Self {
+        Self {
+            host: default_host(),
+            connections_per_listener: 1,
+            groups: Vec::new(),
+            origin: "fleet".to_owned(),
+        }
+    }
+}
+
+/// Entry point: `Fleet::builder().group(..).start().await`.
+#[derive(Debug)]
+pub struct Fleet;
+
+impl Fleet {
+    /// An empty fleet on 127.0.0.1.
+    pub fn builder() -> FleetBuilder {
+        FleetBuilder::default()
+    }
+
+    /// Reads a fleet file; relative `web_config` paths resolve against its directory.
+    pub fn from_file(path: &Path) -> Result<FleetBuilder, FleetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FleetError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file: FleetFile = serde_norway::from_str(&text).map_err(|e| FleetError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let origin = path.display().to_string();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut builder = FleetBuilder {
+            host: file.host,
+            connections_per_listener: file.connections_per_listener,
+            groups: Vec::new(),
+            origin: origin.clone(),
+        };
+        for g in file.groups {
+            let ports = parse_range(&g.ports).ok_or_else(|| FleetError::BadRange {
+                origin: origin.clone(),
+                group: g.name.clone(),
+                value: g.ports.clone(),
+            })?;
+            builder.groups.push(FleetGroup {
+                name: g.name,
+                ports,
+                web_config: g.web_config.map(|p| base.join(p)),
+                metrics: g.metrics.unwrap_or_default(),
+                faults: g.faults,
+                telemetry_path: g.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
+            });
+        }
+        Ok(builder)
+    }
+}
+
+/// Parses `N` or `A-B` (inclusive).
+pub fn parse_range(v: &str) -> Option<RangeInclusive<u16>> {
+    let v = v.trim();
+    let (a, b) = match v.split_once('-') {
+        Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+        None => {
+            let p = v.parse().ok()?;
+            (p, p)
+        }
+    };
+    (a <= b && a > 0).then_some(a..=b)
+}
+
+/// The fd budget of a fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdBudget {
+    /// Listening sockets.
+    pub listeners: u64,
+    /// Expected keep-alive connections.
+    pub connections: u64,
+    /// Reserve for files, stdio, runtime.
+    pub reserve: u64,
+    /// RLIMIT_NOFILE soft limit after raising it to the hard limit.
+    pub limit: u64,
+}
+
+impl FdBudget {
+    /// Total descriptors needed.
+    pub fn needed(&self) -> u64 {
+        self.listeners + self.connections + self.reserve
+    }
+}
+
+impl FleetBuilder {
+    /// Adds a group.
+    pub fn group(mut self, group: FleetGroup) -> Self {
+        self.groups.push(group);
+        self
+    }
+
+    /// Address every listener binds to (default 127.0.0.1).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// Keep-alive connections expected per listener (default 1).
+    pub fn connections_per_listener(mut self, n: u64) -> Self {
+        self.connections_per_listener = n;
+        self
+    }
+
+    /// Checks ranges and computes the fd budget, raising the soft RLIMIT_NOFILE to the hard
+    /// limit if needed. Nothing is bound.
+    pub fn plan(&self) -> Result<FdBudget, FleetError> {
+        if self.groups.is_empty() {
+            return Err(FleetError::Empty {
+                origin: self.origin.clone(),
+            });
+        }
+        let ephemeral = ephemeral_start();
+        for g in &self.groups {
+            if *g.ports.end() >= ephemeral {
+                return Err(FleetError::Ephemeral {
+                    origin: self.origin.clone(),
+                    group: g.name.clone(),
+                    start: *g.ports.start(),
+                    end: *g.ports.end(),
+                    ephemeral,
+                });
+            }
+        }
+        for (i, a) in self.groups.iter().enumerate() {
+            for b in &self.groups[i + 1..] {
+                let lo = (*a.ports.start()).max(*b.ports.start());
+                let hi = (*a.ports.end()).min(*b.ports.end());
+                if lo <= hi {
+                    return Err(FleetError::Overlap {
+                        origin: self.origin.clone(),
+                        a: a.name.clone(),
+                        b: b.name.clone(),
+                        port: lo,
+                    });
+                }
+            }
+        }
+        let listeners: u64 = self.groups.iter().map(FleetGroup::len).sum();
+        let budget = FdBudget {
+            listeners,
+            connections: listeners * self.connections_per_listener,
+            reserve: FD_RESERVE,
+            limit: raise_nofile_limit(),
+        };
+        if budget.needed() > budget.limit {
+            return Err(FleetError::FdBudget {
+                needed: budget.needed(),
+                listeners: budget.listeners,
+                connections: budget.connections,
+                reserve: budget.reserve,
+                limit: budget.limit,
+            });
+        }
+        Ok(budget)
+    }
+
+    /// Plans, then binds every port and starts serving. Returns once all accept.
+    pub async fn start(self) -> Result<RunningFleet, Error> {
+        let started = Instant::now();
+        let budget = self.plan()?;
+        let (stop_tx, stop_rx) = watch::channel(());
+        let mut tasks = JoinSet::new();
+        let mut groups = Vec::with_capacity(self.groups.len());
+        let mut warnings = Vec::new();
+        for g in self.groups {
+            let source = match &g.web_config {
+                Some(p) => ConfigSource::file(p),
+                None => ConfigSource::None,
+            };
+            let prepared = PreparedListener::prepare(
+                Arc::new(source),
+                Arc::new(Metrics::new(g.metrics.clone())),
+                g.faults.clone(),
+                g.telemetry_path.clone(),
+            )?;
+            warnings.extend(prepared.warnings.iter().map(|w| format!("{}: {w}", g.name)));
+            let mut listeners = Vec::with_capacity(g.len() as usize);
+            for port in g.ports.clone() {
+                let addr = SocketAddr::new(self.host, port);
+                let listener = bind(addr)?;
+                let stats = Arc::new(Stats::default());
+                tasks.spawn(accept_loop(
+                    listener,
+                    prepared.listener_context(stats.clone()),
+                    stop_rx.clone(),
+                ));
+                listeners.push(ListenerHandle { addr, stats });
+            }
+            groups.push(RunningGroup {
+                name: g.name,
+                tls: prepared.is_tls(),
+                listeners,
+            });
+        }
+        Ok(RunningFleet {
+            groups,
+            budget,
+            warnings,
+            start_duration: started.elapsed(),
+            stop: Some(stop_tx),
+            tasks,
+        })
+    }
+}
+
+fn ephemeral_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(EPHEMERAL_START)
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
+pub fn raise_nofile_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .map(|(soft, _)| soft)
+            .unwrap_or(1024),
+    }
+}
+
+/// One running group.
+#[derive(Debug)]
+pub struct RunningGroup {
+    /// Its name.
+    pub name: String,
+    /// Whether it speaks TLS.
+    pub tls: bool,
+    /// Its listeners, in port order.
+    pub listeners: Vec<ListenerHandle>,
+}
+
+/// A running fleet; dropping it stops every listener.
+#[derive(Debug)]
+#[must_use = "dropping a RunningFleet shuts every listener down"]
+pub struct RunningFleet {
+    groups: Vec<RunningGroup>,
+    budget: FdBudget,
+    warnings: Vec<String>,
+    start_duration: Duration,
+    stop: Option<watch::Sender<()>>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningFleet {
+    /// The groups.
+    pub fn groups(&self) -> &[RunningGroup] {
+        &self.groups
+    }
+
+    /// Every listener of every group.
+    pub fn listeners(&self) -> impl Iterator<Item = &ListenerHandle> {
+        self.groups.iter().flat_map(|g| g.listeners.iter())
+    }
+
+    /// The fd budget computed before binding.
+    pub fn budget(&self) -> FdBudget {
+        self.budget
+    }
+
+    /// Start-up warnings (configs that can never work).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Time from `start()` to every listener bound and accepting.
+    pub fn start_duration(&self) -> Duration {
+        self.start_duration
+    }
+
+    /// Counters of a group, added up.
+    pub fn group_stats(&self, name: &str) -> Option<StatsSnapshot> {
+        let g = self.groups.iter().find(|g| g.name == name)?;
+        let mut total = StatsSnapshot::default();
+        for l in &g.listeners {
+            total.merge(&l.stats.snapshot());
+        }
+        Some(total)
+    }
+
+    /// Stops every listener and waits for open connections to close.
+    pub async fn shutdown(mut self) {
+        self.stop.take();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+impl Drop for RunningFleet {
+    fn drop(&mut self) {
+        self.stop.take();
+        self.tasks.abort_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse() {
+        assert_eq!(parse_range("20000-20009"), Some(20000..=20009));
+        assert_eq!(parse_range(" 9100 "), Some(9100..=9100));
+        assert_eq!(parse_range("9-1"), None);
+        assert_eq!(parse_range("0"), None);
+        assert_eq!(parse_range("a-b"), None);
+    }
+
+    #[test]
+    fn plan_refuses_ephemeral_overlap_and_budget() {
+        let err = Fleet::builder()
+            .group(FleetGroup::new("hi", 40000..=40010))
+            .plan()
+            .expect_err("ephemeral");
+        assert!(err.to_string().contains("overlap the ephemeral range"), "{err}");
+
+        let err = Fleet::builder()
+            .group(FleetGroup::new("a", 20000..=20010))
+            .group(FleetGroup::new("b", 20010..=20020))
+            .plan()
+            .expect_err("overlap");
+        assert!(err.to_string().contains("both use port 20010"), "{err}");
+
+        let err = Fleet::builder()
+            .group(FleetGroup::new("big", 1024..=32000))
+            .plan()
+            .expect_err("budget");
+        assert!(err.to_string().contains("file descriptors"), "{err}");
+
+        let ok = Fleet::builder()
+            .group(FleetGroup::new("small", 20000..=20099))
+            .plan()
+            .expect("fits");
+        assert_eq!(ok.listeners, 100);
+        assert_eq!(ok.needed(), 100 + 100 + FD_RESERVE);
+    }
+}

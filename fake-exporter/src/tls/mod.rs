@@ -1,1 +1,422 @@
-//! tls
+//! rustls server configuration from a [`TlsServerConfig`], built per connection the way the
+//! toolkit's `GetConfigForClient` rebuilds its `tls.Config` (so certificate rotation works
+//! without a restart), with Go `crypto/tls` semantics where rustls allows them.
+//!
+//! Differences rustls imposes (reported by [`crate::web_config::WebConfig::check_at_start`]
+//! as warnings): no TLS 1.0/1.1, no CBC suites, no P-521; a missing mandatory client
+//! certificate gets `certificate_required` in TLS 1.2 too (Go sends `bad_certificate`).
+
+mod pem;
+mod reason;
+mod verify;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
+use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::{AlertDescription, ServerConfig, SupportedCipherSuite};
+
+pub use reason::handshake_failure_reason;
+
+use crate::web_config::{ClientAuthType, Curve, TlsServerConfig, TlsVersion, WebConfigError};
+
+/// Why a TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// Neither `cert_file` nor `cert` is set.
+    #[error("{}: tls_server_config: missing one of cert or cert_file; set cert_file to the server certificate (PEM)", .path.display())]
+    MissingCert {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// Neither `key_file` nor `key` is set.
+    #[error("{}: tls_server_config: missing one of key or key_file; set key_file to the server's private key (PEM)", .path.display())]
+    MissingKey {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// A file named by the config could not be read.
+    #[error("{}: tls_server_config.{key}: failed to read {}: {source}; fix the path (relative paths are resolved against the config file's directory)", .path.display(), .file.display())]
+    ReadFile {
+        /// The config file.
+        path: PathBuf,
+        /// The key that names the file.
+        key: &'static str,
+        /// The file.
+        file: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The certificate input holds no CERTIFICATE block.
+    #[error("{}: tls_server_config: {cert} holds no CERTIFICATE PEM block{}", .path.display(), if *.switched { " but does hold a private key; cert and key may have been switched" } else { "; point it at a PEM certificate" })]
+    NoCertificate {
+        /// The config file.
+        path: PathBuf,
+        /// `cert_file <path>` or `cert (inline)`.
+        cert: String,
+        /// A private key was found where the certificate should be.
+        switched: bool,
+    },
+    /// The key input holds no usable private key.
+    #[error("{}: tls_server_config: {key}: {reason}; use a PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM key", .path.display())]
+    BadKey {
+        /// The config file.
+        path: PathBuf,
+        /// `key_file <path>` or `key (inline)`.
+        key: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Certificate and key do not belong together.
+    #[error("{}: tls_server_config: private key does not match public key: {key} is not the key of the certificate in {cert}; use the key the certificate was issued for", .path.display())]
+    KeyMismatch {
+        /// The config file.
+        path: PathBuf,
+        /// `cert_file <path>` or `cert (inline)`.
+        cert: String,
+        /// `key_file <path>` or `key (inline)`.
+        key: String,
+    },
+    /// None of the configured curves exists in rustls.
+    #[error("{}: tls_server_config.curve_preferences: {names} not supported by rustls (which has X25519, CurveP256, CurveP384); add one of those", .path.display())]
+    UnsupportedCurves {
+        /// The config file.
+        path: PathBuf,
+        /// The configured names.
+        names: String,
+    },
+    /// TLS 1.2 only, and none of the configured suites exists in rustls.
+    #[error("{}: tls_server_config.cipher_suites: {names} not supported by rustls (no CBC suites) and max_version is TLS12; add an AEAD suite such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or allow TLS13", .path.display())]
+    UnsupportedCipherSuites {
+        /// The config file.
+        path: PathBuf,
+        /// The configured names.
+        names: String,
+    },
+    /// A config-level problem (invalid `client_auth_type`, CA without policy).
+    #[error(transparent)]
+    Config(Box<WebConfigError>),
+    /// rustls refused the configuration.
+    #[error("{}: tls_server_config: rustls rejected the configuration: {source}", .path.display())]
+    Rustls {
+        /// The config file.
+        path: PathBuf,
+        /// The rustls error.
+        source: rustls::Error,
+    },
+}
+
+/// What to do with the next connection.
+#[derive(Debug, Clone)]
+pub enum HandshakePlan {
+    /// Handshake with this configuration.
+    Serve {
+        /// The rustls configuration (ALPN, versions, suites, client auth already set).
+        config: Arc<ServerConfig>,
+        /// Close the connection right after the handshake when the client sent no
+        /// certificate. Set when `client_allowed_sans` is configured with
+        /// `RequestClientCert` or `VerifyClientCertIfGiven`: the toolkit's SAN callback then
+        /// indexes `rawCerts[0]` of an empty list and panics inside the handshake; net/http
+        /// recovers and closes the connection without an alert. The observable result is a
+        /// connection closed right after (TLS 1.3) or during (TLS 1.2) the handshake.
+        close_if_no_client_cert: bool,
+    },
+    /// The config is accepted but can never handshake (e.g. `min_version` > `max_version`):
+    /// read the ClientHello, answer with this alert ([`fatal_alert_record`]) and close, as Go does.
+    Reject {
+        /// The alert to send.
+        alert: AlertDescription,
+        /// Why, for logs.
+        reason: &'static str,
+    },
+}
+
+/// The 7 bytes of a plaintext fatal TLS alert record, to write on the raw TCP stream after
+/// reading a ClientHello. Go uses record version TLS 1.0 (0x0301) before a version is agreed.
+pub fn fatal_alert_record(alert: AlertDescription) -> [u8; 7] {
+    [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, u8::from(alert)]
+}
+
+/// Go's server preference order for TLS 1.2 suites (with AES hardware), restricted to the
+/// suites rustls implements. Go ignores the order of `cipher_suites` and of the client.
+fn tls12_preference() -> [(u16, SupportedCipherSuite); 6] {
+    use ring::cipher_suite as cs;
+    [
+        (0xc02b, cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        (0xc02f, cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+        (0xc02c, cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
+        (0xc030, cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
+        (0xcca9, cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
+        (0xcca8, cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
+    ]
+}
+
+fn tls13_suites() -> [SupportedCipherSuite; 3] {
+    use ring::cipher_suite as cs;
+    [
+        cs::TLS13_AES_128_GCM_SHA256,
+        cs::TLS13_AES_256_GCM_SHA384,
+        cs::TLS13_CHACHA20_POLY1305_SHA256,
+    ]
+}
+
+fn kx_group(curve: Curve) -> Option<&'static dyn SupportedKxGroup> {
+    match curve {
+        Curve::X25519 => Some(ring::kx_group::X25519),
+        Curve::P256 => Some(ring::kx_group::SECP256R1),
+        Curve::P384 => Some(ring::kx_group::SECP384R1),
+        Curve::P521 => None,
+    }
+}
+
+/// The parts of a TLS config that do not depend on files.
+struct Negotiation {
+    provider: CryptoProvider,
+    versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    reject: Option<(AlertDescription, &'static str)>,
+    warnings: Vec<String>,
+}
+
+fn negotiation(tls: &TlsServerConfig) -> Result<Negotiation, TlsError> {
+    let origin = tls.origin.display();
+    let mut warnings = Vec::new();
+    let mut reject = None;
+    let (min, max) = (tls.min_version, tls.max_version);
+    let wants = |v: TlsVersion| min <= v && v <= max;
+    if min > max {
+        reject = Some((
+            AlertDescription::ProtocolVersion,
+            "min_version is above max_version: no TLS version can be negotiated",
+        ));
+        warnings.push(format!(
+            "{origin}: tls_server_config.min_version {min} is above max_version {max}; exporter-toolkit \
+             starts anyway and every handshake fails with protocol_version; lower min_version"
+        ));
+    } else if max < TlsVersion::Tls12 {
+        reject = Some((
+            AlertDescription::ProtocolVersion,
+            "max_version is below TLS12, which rustls cannot speak",
+        ));
+        warnings.push(format!(
+            "{origin}: tls_server_config.max_version {max} is below TLS12; rustls only speaks TLS12 \
+             and TLS13, so every handshake fails with protocol_version (a Go exporter would speak {max}); \
+             set max_version to TLS12 or TLS13"
+        ));
+    } else if min < TlsVersion::Tls12 {
+        warnings.push(format!(
+            "{origin}: tls_server_config.min_version {min}: rustls cannot offer TLS10/TLS11, so clients \
+             limited to them fail where a Go exporter would accept them; TLS12 is the real minimum here"
+        ));
+    }
+
+    let configured12: Vec<_> = tls.cipher_suites.iter().filter(|c| !c.is_tls13()).collect();
+    let mut tls12: Vec<SupportedCipherSuite> = tls12_preference()
+        .into_iter()
+        .filter(|(id, _)| configured12.is_empty() || configured12.iter().any(|c| c.id == *id))
+        .map(|(_, suite)| suite)
+        .collect();
+    let unsupported: Vec<_> = configured12
+        .iter()
+        .filter(|c| !tls12_preference().iter().any(|(id, _)| *id == c.id))
+        .map(|c| c.name)
+        .collect();
+    if !unsupported.is_empty() {
+        warnings.push(format!(
+            "{origin}: tls_server_config.cipher_suites: {} not supported by rustls (no CBC suites); \
+             ignored, clients offering only those fail where a Go exporter would accept them",
+            unsupported.join(", ")
+        ));
+    }
+    let mut versions = Vec::new();
+    if wants(TlsVersion::Tls12) {
+        if tls12.is_empty() {
+            if !wants(TlsVersion::Tls13) && reject.is_none() {
+                return Err(TlsError::UnsupportedCipherSuites {
+                    path: tls.origin.clone(),
+                    names: unsupported.join(", "),
+                });
+            }
+        } else {
+            versions.push(&rustls::version::TLS12);
+        }
+    } else {
+        tls12.clear();
+    }
+    if wants(TlsVersion::Tls13) {
+        versions.push(&rustls::version::TLS13);
+    }
+    let mut cipher_suites = tls12;
+    if wants(TlsVersion::Tls13) {
+        cipher_suites.extend(tls13_suites());
+    }
+
+    let kx_groups: Vec<&'static dyn SupportedKxGroup> = if tls.curve_preferences.is_empty() {
+        ring::default_provider().kx_groups
+    } else {
+        let groups: Vec<_> = tls
+            .curve_preferences
+            .iter()
+            .filter_map(|c| kx_group(*c))
+            .collect();
+        if groups.is_empty() {
+            let names: Vec<_> = tls.curve_preferences.iter().map(|c| c.name()).collect();
+            return Err(TlsError::UnsupportedCurves {
+                path: tls.origin.clone(),
+                names: names.join(", "),
+            });
+        }
+        if tls.curve_preferences.contains(&Curve::P521) {
+            warnings.push(format!(
+                "{origin}: tls_server_config.curve_preferences: CurveP521 is not supported by rustls; \
+                 ignored, clients offering only P-521 fail where a Go exporter would accept them"
+            ));
+        }
+        groups
+    };
+    let provider = CryptoProvider {
+        cipher_suites,
+        kx_groups,
+        ..ring::default_provider()
+    };
+    Ok(Negotiation {
+        provider,
+        versions,
+        reject,
+        warnings,
+    })
+}
+
+/// Session resumption state shared by every config built in this process, like Go's
+/// per-server ticket keys (a config per connection would otherwise never resume).
+fn session_state() -> Option<(Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>)> {
+    static STATE: OnceLock<Option<(Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>)>> =
+        OnceLock::new();
+    STATE
+        .get_or_init(|| {
+            let ticketer = ring::Ticketer::new().ok()?;
+            let cache: Arc<dyn StoresServerSessions> = ServerSessionMemoryCache::new(1024);
+            Some((ticketer, cache))
+        })
+        .clone()
+}
+
+/// Builds the rustls configuration for the next connection. Reads cert, key and CA files
+/// NOW (called for every new connection, so rotation works without restart). Checks run in
+/// the toolkit's order: cert/key presence, cert/key load, curves/suites, CA file,
+/// `client_auth_type`, CA without policy.
+pub fn build_server_config(tls: &TlsServerConfig, http2: bool) -> Result<HandshakePlan, TlsError> {
+    if tls.cert.is_none() {
+        return Err(TlsError::MissingCert {
+            path: tls.origin.clone(),
+        });
+    }
+    if tls.key.is_none() {
+        return Err(TlsError::MissingKey {
+            path: tls.origin.clone(),
+        });
+    }
+    let negotiation = negotiation(tls)?;
+    let provider = Arc::new(negotiation.provider);
+    let certified_key = pem::load_certified_key(tls, &provider)?;
+    let roots = pem::load_client_cas(tls)?;
+    let policy = tls
+        .client_auth()
+        .map_err(|e| TlsError::Config(Box::new(e)))?;
+    if let (Some(key), ClientAuthType::NoClientCert) = (tls.client_ca_key(), policy) {
+        return Err(TlsError::Config(Box::new(
+            WebConfigError::ClientCaWithoutClientAuth {
+                path: tls.origin.clone(),
+                key,
+            },
+        )));
+    }
+    if let Some((alert, reason)) = negotiation.reject {
+        return Ok(HandshakePlan::Reject { alert, reason });
+    }
+    let rustls_error = |source| TlsError::Rustls {
+        path: tls.origin.clone(),
+        source,
+    };
+    let verifier = verify::GoClientVerifier::new(
+        policy,
+        roots,
+        tls.client_allowed_sans.clone(),
+        provider.clone(),
+    )
+    .map_err(rustls_error)?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&negotiation.versions)
+        .map_err(rustls_error)?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+            certified_key,
+        )));
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    config.ignore_client_order = true;
+    if let Some((ticketer, cache)) = session_state() {
+        config.ticketer = ticketer;
+        config.session_storage = cache;
+    }
+    Ok(HandshakePlan::Serve {
+        config: Arc::new(config),
+        close_if_no_client_cert: tls.client_allowed_sans.is_some()
+            && matches!(
+                policy,
+                ClientAuthType::RequestClientCert | ClientAuthType::VerifyClientCertIfGiven
+            ),
+    })
+}
+
+/// Start-up checks for the TLS section: everything [`build_server_config`] checks, the
+/// HTTP/2 cipher requirement, and warnings. Used by `WebConfig::check_at_start`.
+pub(crate) fn check_tls(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String>, WebConfigError> {
+    build_server_config(tls, http2).map_err(|e| match e {
+        TlsError::Config(inner) => *inner,
+        other => WebConfigError::Tls(other),
+    })?;
+    if http2
+        && !tls.cipher_suites.is_empty()
+        && tls.min_version < TlsVersion::Tls13
+        && !tls
+            .cipher_suites
+            .iter()
+            .any(|c| matches!(c.id, 0xc02b | 0xc02f))
+    {
+        return Err(WebConfigError::MissingHttp2Cipher {
+            path: tls.origin.clone(),
+        });
+    }
+    let mut warnings = negotiation(tls)?.warnings;
+    let origin = tls.origin.display();
+    let policy = tls.client_auth().unwrap_or_default();
+    if tls.client_auth_type == "RequireClientCert" {
+        warnings.push(format!(
+            "{origin}: tls_server_config.client_auth_type RequireClientCert is an alias of \
+             RequireAnyClientCert: client certificates are required but NOT verified; use \
+             RequireAndVerifyClientCert to verify them"
+        ));
+    }
+    if policy.verifies_cert() && tls.client_ca.is_none() {
+        warnings.push(format!(
+            "{origin}: tls_server_config.client_auth_type {policy} verifies client certificates but \
+             neither client_ca_file nor client_ca is set; Go would use the system roots, \
+             fake-exporter rejects every client certificate (unknown_ca); set client_ca_file"
+        ));
+    }
+    if !tls.prefer_server_cipher_suites {
+        warnings.push(format!(
+            "{origin}: tls_server_config.prefer_server_cipher_suites: false has no effect (Go >= 1.18 \
+             always uses the server's order, and so does fake-exporter)"
+        ));
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests;

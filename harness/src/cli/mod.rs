@@ -1,1 +1,1 @@
-//! cli
+//! cli (lead WIP in /tmp/h-cli.rs)

@@ -1,1 +1,4 @@
+//! Integration tests of scrape-harness, one module per theme. They need Docker and
+//! Prometheus (`bash scripts/setup`); a missing one fails with the command that fixes it.
 
+mod backend;

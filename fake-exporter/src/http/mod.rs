@@ -1,0 +1,437 @@
+//! The HTTP side of an exporter: exporter-toolkit's request gate (config re-read → 500,
+//! rate limit → 429, extra headers, Basic/Bearer auth → 401), then the metrics endpoint
+//! with its faults, a landing page, and Go's 404 for everything else.
+//!
+//! `app(state)` returns a plain axum `Router`, so tests can drive it without sockets.
+
+mod conn;
+mod control;
+mod rate_limit;
+
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode, Version};
+
+pub use conn::{ConnAction, ConnControl};
+pub use control::{control_app, ListenerStats};
+pub use rate_limit::RateLimiter;
+
+use crate::auth::{parse_basic, parse_bearer, BasicAuthChecker, BearerTokens, ExpiringToken};
+use crate::config_source::ConfigSource;
+use crate::faults::{ContentTypeFault, FaultSpec};
+use crate::metrics::{Format, Metrics};
+use crate::stats::{AuthOutcome, Stats};
+use crate::web_config::WebConfig;
+
+/// Everything the request path needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<AppInner>,
+}
+
+#[derive(Debug)]
+struct AppInner {
+    config: Arc<ConfigSource>,
+    basic: Arc<BasicAuthChecker>,
+    limiter: Option<RateLimiter>,
+    metrics: Arc<Metrics>,
+    faults: FaultSpec,
+    telemetry_path: String,
+    stats: Arc<Stats>,
+    scrapes: AtomicU64,
+}
+
+impl AppState {
+    /// Builds the state of one listener. `limiter` comes from the config read at start
+    /// (exporter-toolkit creates its limiter once).
+    pub fn new(
+        config: Arc<ConfigSource>,
+        metrics: Arc<Metrics>,
+        faults: FaultSpec,
+        telemetry_path: impl Into<String>,
+        stats: Arc<Stats>,
+        limiter: Option<RateLimiter>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(AppInner {
+                config,
+                basic: BasicAuthChecker::new(),
+                limiter,
+                metrics,
+                faults,
+                telemetry_path: telemetry_path.into(),
+                stats,
+                scrapes: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A state for tests: a static config, default metrics, no faults.
+    pub fn for_test(config: Option<WebConfig>) -> Self {
+        let source = match config {
+            Some(c) => ConfigSource::Static(Arc::new(c)),
+            None => ConfigSource::None,
+        };
+        Self::new(
+            Arc::new(source),
+            Arc::new(Metrics::new(Default::default())),
+            FaultSpec::default(),
+            "/metrics",
+            Arc::new(Stats::default()),
+            None,
+        )
+    }
+
+    /// The listener's counters.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.inner.stats
+    }
+}
+
+/// The router of one listener.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .fallback(serve)
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+/// Records every answered request in the listener's stats.
+async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let version = match req.version() {
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let response = next.run(req).await;
+    let auth = response
+        .extensions()
+        .get::<AuthOutcome>()
+        .copied()
+        .unwrap_or(AuthOutcome::NotChecked);
+    state
+        .inner
+        .stats
+        .request(response.status().as_u16(), auth, version);
+    response
+}
+
+/// exporter-toolkit's `webHandler.ServeHTTP`, in its order.
+async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let config = match state.inner.config.current() {
+        Ok(c) => c,
+        Err(err) => {
+            tracing::error!(error = %err, "Unable to parse configuration");
+            return go_error(StatusCode::INTERNAL_SERVER_ERROR, AuthOutcome::NotChecked);
+        }
+    };
+    if let Some(limiter) = &state.inner.limiter {
+        if !limiter.allow() {
+            return go_error(StatusCode::TOO_MANY_REQUESTS, AuthOutcome::NotChecked);
+        }
+    }
+    let Some(config) = config else {
+        let mut response = next.run(req).await;
+        response.extensions_mut().insert(AuthOutcome::NotRequired);
+        return response;
+    };
+    let extra_headers: Vec<(header::HeaderName, HeaderValue)> = config
+        .http_server_config
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                header::HeaderName::from_bytes(k.as_bytes()).ok()?,
+                HeaderValue::from_str(v).ok()?,
+            ))
+        })
+        .collect();
+
+    let outcome = authenticate(&state, &config, &req).await;
+    let mut response = match outcome {
+        AuthOutcome::Ok | AuthOutcome::NotRequired => {
+            req.extensions_mut().insert(outcome);
+            next.run(req).await
+        }
+        refused => {
+            let mut r = go_error(StatusCode::UNAUTHORIZED, refused);
+            let challenge = if config.basic_auth_users.is_empty() {
+                bearer_challenge(refused)
+            } else {
+                HeaderValue::from_static("Basic")
+            };
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            r
+        }
+    };
+    // Go sets the extra headers before calling the handler, so the handler's own headers
+    // win; `entry().or_insert` gives the same precedence.
+    for (k, v) in extra_headers {
+        response.headers_mut().entry(k).or_insert(v);
+    }
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+fn bearer_challenge(outcome: AuthOutcome) -> HeaderValue {
+    match outcome {
+        AuthOutcome::ExpiredToken => HeaderValue::from_static(
+            "Bearer error=\"invalid_token\", error_description=\"The access token expired\"",
+        ),
+        AuthOutcome::InvalidToken => HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        _ => HeaderValue::from_static("Bearer"),
+    }
+}
+
+/// Basic (exporter-toolkit) and Bearer (extension) authentication. With both configured,
+/// either credential is accepted.
+async fn authenticate(state: &AppState, config: &WebConfig, req: &Request) -> AuthOutcome {
+    let bearer = config.fake_exporter.bearer_auth.as_ref();
+    let basic_configured = !config.basic_auth_users.is_empty();
+    if !basic_configured && bearer.is_none() {
+        return AuthOutcome::NotRequired;
+    }
+    let Some(header) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return AuthOutcome::Missing;
+    };
+    if basic_configured {
+        if let Some(creds) = parse_basic(header) {
+            return state
+                .inner
+                .basic
+                .check(&config.basic_auth_users, &creds)
+                .await;
+        }
+    }
+    if let (Some(bearer), Some(token)) = (bearer, parse_bearer(header)) {
+        let expiring: Vec<ExpiringToken> = bearer
+            .expiring_tokens
+            .iter()
+            .map(|t| ExpiringToken {
+                token: t.token.clone(),
+                expires_at: t.expires_at,
+            })
+            .collect();
+        let tokens = BearerTokens {
+            tokens: &bearer.tokens,
+            token_file: bearer.token_file.as_deref(),
+            expiring: &expiring,
+        };
+        return tokens.check(token, SystemTime::now());
+    }
+    AuthOutcome::Missing
+}
+
+/// Go's `http.Error`: the status text and a newline, `text/plain; charset=utf-8`, nosniff.
+fn go_error(status: StatusCode, outcome: AuthOutcome) -> Response {
+    let body = format!("{}\n", status.canonical_reason().unwrap_or(""));
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r.extensions_mut().insert(outcome);
+    r
+}
+
+/// Routes: the telemetry path, `/` (landing page), and Go's 404 for anything else.
+async fn serve(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    if path == state.inner.telemetry_path {
+        return metrics(&state, &req).await;
+    }
+    if path == "/" {
+        let body = format!(
+            "<html>\n<head><title>Fake Exporter</title></head>\n<body>\n<h1>Fake Exporter</h1>\n<p><a href=\"{0}\">Metrics</a></p>\n</body>\n</html>\n",
+            state.inner.telemetry_path
+        );
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
+    let mut r = Response::new(Body::from("404 page not found\n"));
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+async fn metrics(state: &AppState, req: &Request) -> Response {
+    let faults = &state.inner.faults;
+    let control = req.extensions().get::<ConnControl>().cloned();
+    if faults.reset {
+        if let Some(control) = &control {
+            control.request(ConnAction::Reset);
+            // The connection task drops the socket (SO_LINGER 0 → RST) without answering.
+            std::future::pending::<()>().await;
+        }
+    }
+    if let Some(delay) = faults.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let scrape_no = state.inner.scrapes.fetch_add(1, Ordering::Relaxed);
+    let mut response = if let Some(status) = faults.status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = Response::new(Body::from(format!(
+            "fake-exporter: fault injected, status {}\n",
+            status.as_u16()
+        )));
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    } else {
+        metrics_body(state, req, scrape_no)
+    };
+    if faults.close_after_response {
+        if let Some(control) = &control {
+            control.request(ConnAction::Close);
+        }
+        if req.version() < Version::HTTP_2 {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+    response
+}
+
+fn metrics_body(state: &AppState, req: &Request, scrape_no: u64) -> Response {
+    let faults = &state.inner.faults;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
+    let mut body = state.inner.metrics.render(format, scrape_no);
+    if let Some(min) = faults.oversize_body_bytes {
+        body = pad_body(body, min, format);
+    }
+    let gzip = accepts_gzip(req);
+    if gzip {
+        body = gzip_bytes(&body);
+    }
+    let mut r = match faults.slow_body_chunk_delay {
+        Some(pause) => Response::new(slow_body(body, pause)),
+        None => Response::new(Body::from(body)),
+    };
+    let h = r.headers_mut();
+    match &faults.content_type {
+        ContentTypeFault::Correct => {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            );
+        }
+        ContentTypeFault::Missing => {}
+        ContentTypeFault::Wrong(v) => {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+        }
+    }
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
+}
+
+fn accepts_gzip(req: &Request) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim();
+            let q_zero = it.any(|p| {
+                let p = p.trim();
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            coding.eq_ignore_ascii_case("gzip") && !q_zero
+        })
+}
+
+fn gzip_bytes(body: &[u8]) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(body);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+/// Pads a metrics body with comment lines until it is at least `min` bytes. Comments keep
+/// the body valid, so Prometheus rejects it for its size alone.
+fn pad_body(body: Bytes, min: usize, format: Format) -> Bytes {
+    if body.len() >= min {
+        return body;
+    }
+    let line = b"# padding: fake-exporter oversize-body fault ...............................\n";
+    let mut out = Vec::with_capacity(min + line.len());
+    let (head, eof) = match format {
+        Format::OpenMetrics => {
+            let cut = body.len().saturating_sub(b"# EOF\n".len());
+            (&body[..cut], &body[cut..])
+        }
+        Format::Text004 => (&body[..], &[][..]),
+    };
+    out.extend_from_slice(head);
+    while out.len() + eof.len() < min {
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(eof);
+    Bytes::from(out)
+}
+
+fn slow_body(body: Bytes, pause: Duration) -> Body {
+    let chunks: Vec<Bytes> = body.chunks(1024).map(Bytes::copy_from_slice).collect();
+    let stream = futures::stream::unfold(
+        (chunks.into_iter(), true),
+        move |(mut it, first)| async move {
+            let chunk = it.next()?;
+            if !first {
+                tokio::time::sleep(pause).await;
+            }
+            Some((Ok::<_, Infallible>(chunk), (it, false)))
+        },
+    );
+    Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! A client-certificate verifier that behaves like Go's `crypto/tls` server for each
+//! `ClientAuthType`, plus the toolkit's `client_allowed_sans` check.
+//!
+//! * `RequestClientCert` / `RequireAnyClientCert`: any certificate is accepted (rogue,
+//!   expired, wrong EKU) without looking at the chain; only the handshake signature is
+//!   checked, so the peer must hold the key.
+//! * `VerifyClientCertIfGiven` / `RequireAndVerifyClientCert`: chain to the client CAs,
+//!   validity dates and the clientAuth EKU (when present), like `x509.Certificate.Verify`.
+//!
+//! Alerts follow Go ≥ 1.21: unknown authority gives `unknown_ca`, expired / not yet valid
+//! gives `certificate_expired`, everything else `bad_certificate`. rustls would send
+//! `unsupported_certificate` for a wrong EKU and `decrypt_error` for a bad signature, so
+//! those are re-expressed as `CertificateError::NotValidForNameContext` (which rustls turns
+//! into `bad_certificate`) whose `expected` name is one of the markers below;
+//! [`super::handshake_failure_reason`] reads the marker back.
+
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error, RootCertStore,
+    SignatureScheme,
+};
+
+use crate::web_config::ClientAuthType;
+
+/// Marker for "the leaf carries none of `client_allowed_sans`".
+pub(super) const SAN_MARKER: &str = "client-allowed-sans.fake-exporter.invalid";
+/// Marker for "the chain does not allow the clientAuth extended key usage".
+pub(super) const EKU_MARKER: &str = "client-auth-eku.fake-exporter.invalid";
+/// Marker for any other verification failure Go reports as bad_certificate.
+pub(super) const INVALID_MARKER: &str = "client-cert-invalid.fake-exporter.invalid";
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(super) struct GoClientVerifier {
+    policy: ClientAuthType,
+    /// webpki verification against the client CAs; `None` when the pool is empty or absent
+    /// (every certificate is then from an unknown authority).
+    chain: Option<Arc<dyn ClientCertVerifier>>,
+    hints: Vec<DistinguishedName>,
+    allowed_sans: Option<Vec<String>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl GoClientVerifier {
+    pub(super) fn new(
+        policy: ClientAuthType,
+        roots: Option<RootCertStore>,
+        allowed_sans: Option<Vec<String>>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, Error> {
+        let hints = roots
+            .as_ref()
+            .map(RootCertStore::subjects)
+            .unwrap_or_default();
+        let chain = match roots {
+            Some(roots) if !roots.is_empty() && policy.verifies_cert() => Some(
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| Error::General(format!("client CA verifier: {e}")))?,
+            ),
+            _ => None,
+        };
+        Ok(Self {
+            policy,
+            chain,
+            hints,
+            allowed_sans,
+            algorithms: provider.signature_verification_algorithms,
+        })
+    }
+}
+
+/// Go's alert choice for a failed `x509.Certificate.Verify`.
+fn go_alert(error: Error) -> Error {
+    use CertificateError as E;
+    let Error::InvalidCertificate(cert_error) = error else {
+        return error;
+    };
+    match cert_error {
+        E::UnknownIssuer
+        | E::Expired
+        | E::ExpiredContext { .. }
+        | E::NotValidYet
+        | E::NotValidYetContext { .. }
+        | E::BadEncoding
+        | E::UnhandledCriticalExtension => Error::InvalidCertificate(cert_error),
+        E::InvalidPurpose | E::InvalidPurposeContext { .. } => {
+            marked(EKU_MARKER, vec![cert_error.to_string()])
+        }
+        other => marked(INVALID_MARKER, vec![other.to_string()]),
+    }
+}
+
+/// A `bad_certificate` error carrying a marker rustls passes through untouched.
+fn marked(marker: &'static str, details: Vec<String>) -> Error {
+    Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+        expected: ServerName::try_from(marker).expect("markers are valid DNS names"),
+        presented: details,
+    })
+}
+
+/// Every SAN as the toolkit lists them: DNS names, e-mail addresses, IPs (Go's
+/// `net.IP.String`), URIs.
+fn subject_alt_names(der: &CertificateDer<'_>) -> Result<Vec<String>, Error> {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for name in &san.value.general_names {
+        match name {
+            GeneralName::DNSName(dns) => names.push(dns.to_string()),
+            GeneralName::RFC822Name(email) => names.push(email.to_string()),
+            GeneralName::URI(uri) => names.push(uri.to_string()),
+            GeneralName::IPAddress(bytes) => {
+                if let Ok(v4) = <[u8; 4]>::try_from(*bytes) {
+                    names.push(std::net::Ipv4Addr::from(v4).to_string());
+                } else if let Ok(v6) = <[u8; 16]>::try_from(*bytes) {
+                    let ip = std::net::Ipv6Addr::from(v6);
+                    // Go prints IPv4-mapped addresses in dotted form.
+                    match ip.to_ipv4_mapped() {
+                        Some(v4) => names.push(v4.to_string()),
+                        None => names.push(ip.to_string()),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
+impl ClientCertVerifier for GoClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.policy.requests_cert()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.policy.requires_cert()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        // Go parses every certificate first and answers bad_certificate when one does not parse.
+        for der in std::iter::once(end_entity).chain(intermediates) {
+            x509_parser::parse_x509_certificate(der.as_ref())
+                .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        }
+        if self.policy.verifies_cert() {
+            match &self.chain {
+                Some(chain) => {
+                    chain
+                        .verify_client_cert(end_entity, intermediates, now)
+                        .map_err(go_alert)?;
+                }
+                None => return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            }
+        }
+        if let Some(allowed) = &self.allowed_sans {
+            let names = subject_alt_names(end_entity)?;
+            if !names.iter().any(|name| allowed.contains(name)) {
+                return Err(marked(SAN_MARKER, names));
+            }
+        }
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,522 @@
+//! Go-compatible value types: the names exporter-toolkit accepts for TLS versions, cipher
+//! suites, curves and client-auth policies, plus Go's duration syntax, yaml.v2 booleans and
+//! the bcrypt hash check `bcrypt.Cost` performs. Each one is parsed exactly as the toolkit
+//! parses it, so a value Go rejects is rejected here with the same wording.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// A TLS protocol version as named in `min_version` / `max_version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// `TLS10`: Go can speak it, rustls cannot.
+    Tls10,
+    /// `TLS11`: Go can speak it, rustls cannot.
+    Tls11,
+    /// `TLS12`, the toolkit's default `min_version`.
+    Tls12,
+    /// `TLS13`, the toolkit's default `max_version`.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Every version, oldest first.
+    pub const ALL: [Self; 4] = [Self::Tls10, Self::Tls11, Self::Tls12, Self::Tls13];
+
+    /// The name used in `web-config.yml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tls10 => "TLS10",
+            Self::Tls11 => "TLS11",
+            Self::Tls12 => "TLS12",
+            Self::Tls13 => "TLS13",
+        }
+    }
+
+    /// Whether rustls can negotiate this version.
+    pub fn rustls_supported(self) -> bool {
+        matches!(self, Self::Tls12 | Self::Tls13)
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "unknown TLS version: {name} (expected one of TLS10, TLS11, TLS12, TLS13)"
+                ))
+            })
+    }
+}
+
+/// A cipher suite name from Go's `tls.CipherSuites()` (the only list the toolkit accepts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CipherSuite {
+    /// The Go constant name, e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`.
+    pub name: &'static str,
+    /// The IANA code point.
+    pub id: u16,
+}
+
+impl CipherSuite {
+    /// Go's `tls.CipherSuites()` in current Go releases (the "secure" list). The `TLS_RSA_*`
+    /// suites moved to `tls.InsecureCipherSuites()`, which the toolkit does not accept.
+    pub const GO_SECURE: [CipherSuite; 13] = [
+        Self::new("TLS_AES_128_GCM_SHA256", 0x1301),
+        Self::new("TLS_AES_256_GCM_SHA384", 0x1302),
+        Self::new("TLS_CHACHA20_POLY1305_SHA256", 0x1303),
+        Self::new("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", 0xc009),
+        Self::new("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0xc00a),
+        Self::new("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", 0xc013),
+        Self::new("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0xc014),
+        Self::new("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xc02b),
+        Self::new("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 0xc02c),
+        Self::new("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0xc02f),
+        Self::new("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 0xc030),
+        Self::new("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8),
+        Self::new("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca9),
+    ];
+
+    const fn new(name: &'static str, id: u16) -> Self {
+        Self { name, id }
+    }
+
+    /// Whether this is a TLS 1.3 suite (Go ignores those in `cipher_suites`).
+    pub fn is_tls13(self) -> bool {
+        (0x1301..=0x1303).contains(&self.id)
+    }
+}
+
+impl fmt::Display for CipherSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for CipherSuite {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::GO_SECURE
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "unknown cipher: {name} (only the names Go's tls.CipherSuites() returns are \
+                     accepted, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"
+                ))
+            })
+    }
+}
+
+/// An elliptic curve name from the toolkit's `curve_preferences` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Curve {
+    /// `CurveP256` (secp256r1).
+    P256,
+    /// `CurveP384` (secp384r1).
+    P384,
+    /// `CurveP521` (secp521r1): Go has it, rustls with ring does not.
+    P521,
+    /// `X25519`.
+    X25519,
+}
+
+impl Curve {
+    /// Every curve the toolkit knows.
+    pub const ALL: [Self; 4] = [Self::P256, Self::P384, Self::P521, Self::X25519];
+
+    /// The name used in `web-config.yml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "CurveP256",
+            Self::P384 => "CurveP384",
+            Self::P521 => "CurveP521",
+            Self::X25519 => "X25519",
+        }
+    }
+}
+
+impl fmt::Display for Curve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Curve {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "unknown curve: {name} (expected one of CurveP256, CurveP384, CurveP521, X25519)"
+                ))
+            })
+    }
+}
+
+/// Go's `tls.ClientAuthType`, as selected by `client_auth_type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ClientAuthType {
+    /// `NoClientCert` (also the empty string): never ask for a certificate.
+    #[default]
+    NoClientCert,
+    /// `RequestClientCert`: ask, accept anything, including nothing.
+    RequestClientCert,
+    /// `RequireAnyClientCert` (alias `RequireClientCert`): require a certificate, never verify it.
+    RequireAnyClientCert,
+    /// `VerifyClientCertIfGiven`: verify a certificate when one is sent.
+    VerifyClientCertIfGiven,
+    /// `RequireAndVerifyClientCert`: require a certificate and verify it.
+    RequireAndVerifyClientCert,
+}
+
+impl ClientAuthType {
+    /// Parses the toolkit's names. `RequireClientCert` is kept by the toolkit "for backwards
+    /// compatibility" and maps to `RequireAnyClientCert`, which does NOT verify the certificate.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "" | "NoClientCert" => Self::NoClientCert,
+            "RequestClientCert" => Self::RequestClientCert,
+            "RequireAnyClientCert" | "RequireClientCert" => Self::RequireAnyClientCert,
+            "VerifyClientCertIfGiven" => Self::VerifyClientCertIfGiven,
+            "RequireAndVerifyClientCert" => Self::RequireAndVerifyClientCert,
+            _ => return None,
+        })
+    }
+
+    /// The canonical Go name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoClientCert => "NoClientCert",
+            Self::RequestClientCert => "RequestClientCert",
+            Self::RequireAnyClientCert => "RequireAnyClientCert",
+            Self::VerifyClientCertIfGiven => "VerifyClientCertIfGiven",
+            Self::RequireAndVerifyClientCert => "RequireAndVerifyClientCert",
+        }
+    }
+
+    /// Whether the server sends a CertificateRequest.
+    pub fn requests_cert(self) -> bool {
+        self != Self::NoClientCert
+    }
+
+    /// Whether a handshake without a client certificate fails.
+    pub fn requires_cert(self) -> bool {
+        matches!(
+            self,
+            Self::RequireAnyClientCert | Self::RequireAndVerifyClientCert
+        )
+    }
+
+    /// Whether a presented certificate is verified against the client CAs.
+    pub fn verifies_cert(self) -> bool {
+        matches!(
+            self,
+            Self::VerifyClientCertIfGiven | Self::RequireAndVerifyClientCert
+        )
+    }
+}
+
+impl fmt::Display for ClientAuthType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A boolean as go-yaml v2 (YAML 1.1) reads it: `true/false`, `yes/no`, `on/off`, `y/n` in
+/// the three usual casings.
+pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct BoolVisitor;
+    impl Visitor<'_> for BoolVisitor {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean (true or false)")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            match v {
+                "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On"
+                | "ON" => Ok(true),
+                "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off"
+                | "OFF" => Ok(false),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
+    }
+    deserializer.deserialize_any(BoolVisitor)
+}
+
+/// A Go `time.Duration` as go-yaml v2 reads it: a string in `time.ParseDuration` syntax
+/// (`"1s"`, `"1m30s"`, `"250ms"`) or a bare integer counting nanoseconds. Negative
+/// durations come back as `None` (the toolkit's limiter then never limits).
+pub(crate) fn go_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    struct DurationVisitor;
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Option<Duration>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Go duration such as \"1s\" or \"250ms\"")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(v).ok().map(Duration::from_nanos))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Duration::from_nanos(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_go_duration(v).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_any(DurationVisitor)
+}
+
+/// Parses Go's `time.ParseDuration` syntax. `Ok(None)` means a negative duration.
+pub(crate) fn parse_go_duration(input: &str) -> Result<Option<Duration>, String> {
+    let invalid = || format!("time: invalid duration {input:?}");
+    let (negative, mut rest) = match input.as_bytes().first() {
+        Some(b'-') => (true, &input[1..]),
+        Some(b'+') => (false, &input[1..]),
+        _ => (false, input),
+    };
+    if rest == "0" {
+        return Ok(Some(Duration::ZERO));
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return Err(invalid());
+        }
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per_unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => return Err(format!("time: missing unit in duration {input:?}")),
+            unit => return Err(format!("time: unknown unit {unit:?} in duration {input:?}")),
+        };
+        total += value * nanos_per_unit;
+        rest = &rest[unit_len..];
+    }
+    if total > i64::MAX as f64 {
+        return Err(invalid());
+    }
+    if negative && total > 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_nanos(total as u64)))
+}
+
+/// What Go's `bcrypt.Cost` checks, which is all the toolkit checks at start-up: length,
+/// the `$` prefix, the major version and a cost in 4..=31. Returns the cost.
+pub(crate) fn go_bcrypt_cost(hash: &str) -> Result<u32, String> {
+    let bytes = hash.as_bytes();
+    if bytes.len() < 59 {
+        return Err("crypto/bcrypt: hashedSecret too short to be a bcrypted password".into());
+    }
+    if bytes[0] != b'$' {
+        return Err(format!(
+            "crypto/bcrypt: bcrypt hashes must start with '$', but hashedSecret started with '{}'",
+            char::from(bytes[0])
+        ));
+    }
+    if bytes[1] > b'2' {
+        return Err(format!(
+            "crypto/bcrypt: bcrypt algorithm version '{}' requested is newer than current version '2'",
+            char::from(bytes[1])
+        ));
+    }
+    let cost_at = if bytes[2] != b'$' { 4 } else { 3 };
+    let cost_text = std::str::from_utf8(&bytes[cost_at..cost_at + 2])
+        .map_err(|_| "crypto/bcrypt: cost is not a number".to_string())?;
+    let cost: i64 = cost_text
+        .parse()
+        .map_err(|_| format!("strconv.Atoi: parsing {cost_text:?}: invalid syntax"))?;
+    if !(4..=31).contains(&cost) {
+        return Err(format!(
+            "crypto/bcrypt: cost {cost} is outside allowed range (4,31)"
+        ));
+    }
+    // The range check above makes the conversion lossless.
+    Ok(cost as u32)
+}
+
+/// Parses an RFC 3339 timestamp (`2030-01-02T03:04:05Z`, `...05.5+02:00`).
+pub(crate) fn parse_rfc3339(input: &str) -> Result<SystemTime, String> {
+    let bad =
+        || format!("invalid RFC 3339 timestamp {input:?}; write it like 2030-01-31T23:59:59Z");
+    let b = input.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return Err(bad());
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
+        let text = input.get(range).ok_or_else(bad)?;
+        if !text.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        text.parse::<i64>().map_err(|_| bad())
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return Err(bad());
+    }
+    if second > 60 {
+        return Err(bad());
+    }
+    let mut rest = &input[19..];
+    let mut nanos: u32 = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let mut padded: String = frac[..digits.min(9)].to_string();
+        while padded.len() < 9 {
+            padded.push('0');
+        }
+        nanos = padded.parse().map_err(|_| bad())?;
+        rest = &frac[digits..];
+    }
+    let offset_seconds = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            let hours = num(input.len() - 5..input.len() - 3)?;
+            if &rest[3..4] != ":" {
+                return Err(bad());
+            }
+            let minutes = num(input.len() - 2..input.len())?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+        _ => return Err(bad()),
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    let since_epoch = Duration::new(seconds.unsigned_abs(), 0);
+    let whole = if seconds >= 0 {
+        UNIX_EPOCH.checked_add(since_epoch)
+    } else {
+        UNIX_EPOCH.checked_sub(since_epoch)
+    };
+    whole
+        .and_then(|t| t.checked_add(Duration::from_nanos(u64::from(nanos))))
+        .ok_or_else(bad)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse_like_time_parse_duration() {
+        for (input, want) in [
+            ("0", Some(Duration::ZERO)),
+            ("1s", Some(Duration::from_secs(1))),
+            ("1m30s", Some(Duration::from_secs(90))),
+            ("250ms", Some(Duration::from_millis(250))),
+            ("1.5h", Some(Duration::from_secs(5400))),
+            ("10us", Some(Duration::from_micros(10))),
+            ("10\u{b5}s", Some(Duration::from_micros(10))),
+            ("-1s", None),
+        ] {
+            assert_eq!(parse_go_duration(input), Ok(want), "input: {input}");
+        }
+        for input in ["", "1", "1d", "s", "1..5s", "-"] {
+            assert!(parse_go_duration(input).is_err(), "input: {input}");
+        }
+    }
+
+    #[test]
+    fn bcrypt_cost_matches_go() {
+        let good = "$2y$10$qRTBuFoULoYNA7AQ/F3ck.trZBPyjV64.oA4ZsSBCIWvXuvQlQTuu";
+        assert_eq!(go_bcrypt_cost(good), Ok(10));
+        let err = go_bcrypt_cost("doe").unwrap_err();
+        assert!(err.contains("hashedSecret too short"), "{err}");
+        let high = good.replace("$10$", "$32$");
+        assert!(go_bcrypt_cost(&high).unwrap_err().contains("cost 32"));
+        let prefix = good.replacen('$', "x", 1);
+        assert!(go_bcrypt_cost(&prefix)
+            .unwrap_err()
+            .contains("must start with '$'"));
+        let version = good.replacen("$2y", "$3y", 1);
+        assert!(go_bcrypt_cost(&version).unwrap_err().contains("newer"));
+    }
+
+    #[test]
+    fn rfc3339_timestamps_parse() {
+        let t = parse_rfc3339("1970-01-02T00:00:01Z").unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(86_401));
+        let t = parse_rfc3339("1970-01-01T02:00:00.5+02:00").unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_millis(500));
+        let t = parse_rfc3339("2000-03-01T00:00:00Z").unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(951_868_800));
+        for bad in [
+            "2030-01-01",
+            "2030-13-01T00:00:00Z",
+            "2030-01-01T00:00:00",
+            "tomorrow",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "input: {bad}");
+        }
+    }
+
+    #[test]
+    fn require_client_cert_alias_does_not_verify() {
+        let alias = ClientAuthType::parse("RequireClientCert").unwrap();
+        assert_eq!(alias, ClientAuthType::RequireAnyClientCert);
+        assert!(!alias.verifies_cert());
+        assert_eq!(
+            ClientAuthType::parse(""),
+            Some(ClientAuthType::NoClientCert)
+        );
+        assert_eq!(ClientAuthType::parse("requireandverifyclientcert"), None);
+    }
+}

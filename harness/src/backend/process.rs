@@ -1,0 +1,200 @@
+//! The process backend: a local `prometheus` binary, in its own process group (a Ctrl-C
+//! in the terminal reaches the harness only, which then tears Prometheus down), its
+//! output in `<workdir>/prometheus.log`, killed and reaped on drop.
+
+use std::{
+    fs::File,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use super::{logtail, workdir::WorkDir, workdir::PROMETHEUS_PID_FILE, BackendError};
+
+/// A running Prometheus process; killed (SIGKILL) and reaped on drop.
+#[derive(Debug)]
+pub(crate) struct ProcessRun {
+    child: Option<Child>,
+    binary: PathBuf,
+    log_path: PathBuf,
+}
+
+impl ProcessRun {
+    /// Spawns `binary args…` and records its pid in the work directory.
+    pub(crate) fn spawn(
+        binary: &Path,
+        args: &[String],
+        workdir: &WorkDir,
+    ) -> Result<Self, BackendError> {
+        let log_path = workdir.log_path();
+        let log =
+            File::create(&log_path).map_err(|e| BackendError::io(&log_path, "creating", e))?;
+        let log_for_stdout = log
+            .try_clone()
+            .map_err(|e| BackendError::io(&log_path, "duplicating the handle of", e))?;
+        let child = Command::new(binary)
+            .args(args)
+            .current_dir(workdir.path())
+            .stdin(Stdio::null())
+            .stdout(log_for_stdout)
+            .stderr(log)
+            // Own process group: the terminal's SIGINT goes to the harness, not here.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| BackendError::BinaryUnusable {
+                path: binary.to_owned(),
+                reason: format!("cannot be started: {e}"),
+            })?;
+        let run = Self {
+            child: Some(child),
+            binary: binary.to_owned(),
+            log_path,
+        };
+        workdir.write(PROMETHEUS_PID_FILE, &format!("{}\n", run.pid()))?;
+        Ok(run)
+    }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The binary that runs.
+    pub(crate) fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// `Some(status)` once the process has exited.
+    pub(crate) fn exit_status(&mut self) -> Option<String> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(err) => Some(format!("unknown state: {err}")),
+        }
+    }
+
+    /// The last `lines` of its output.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        logtail::file_tail(&self.log_path, lines)
+    }
+
+    /// Kills and reaps the process.
+    pub(crate) fn stop(mut self) -> Result<(), String> {
+        self.kill_and_reap()
+    }
+
+    fn kill_and_reap(&mut self) -> Result<(), String> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return Ok(());
+        }
+        // SIGKILL: nothing of a test Prometheus is worth a graceful TSDB shutdown, and the
+        // work directory is removed next.
+        if let Err(err) = child.kill() {
+            return Err(format!("killing pid {}: {err}", child.id()));
+        }
+        child
+            .wait()
+            .map(drop)
+            .map_err(|err| format!("reaping pid {}: {err}", child.id()))
+    }
+}
+
+impl Drop for ProcessRun {
+    fn drop(&mut self) {
+        if let Err(err) = self.kill_and_reap() {
+            tracing::warn!("Prometheus process cleanup: {err}");
+        }
+    }
+}
+
+/// `given`, or `prometheus` on `PATH`.
+pub(crate) fn find_binary(given: Option<&Path>) -> Result<PathBuf, BackendError> {
+    if let Some(path) = given {
+        return check_executable(path).map(|()| path.to_owned());
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join("prometheus"))
+        .find(|candidate| check_executable(candidate).is_ok())
+        .ok_or(BackendError::BinaryNotFound)
+}
+
+fn check_executable(path: &Path) -> Result<(), BackendError> {
+    let unusable = |reason: String| BackendError::BinaryUnusable {
+        path: path.to_owned(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| unusable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unusable("not a file".to_owned()));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(unusable("not executable".to_owned()));
+    }
+    Ok(())
+}
+
+/// The version `binary --version` reports, e.g. `2.42.0+ds`.
+pub(crate) async fn binary_version(binary: &Path) -> Result<String, BackendError> {
+    let unusable = |reason: String| BackendError::BinaryUnusable {
+        path: binary.to_owned(),
+        reason,
+    };
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .arg("--version")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .map_err(|_| unusable("`--version` did not answer within 30 s".to_owned()))?
+        .map_err(|e| unusable(format!("`--version` cannot run: {e}")))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_version(&text).ok_or_else(|| {
+        unusable(format!(
+            "`--version` printed no `prometheus, version X`: {}",
+            text.trim()
+        ))
+    })
+}
+
+fn parse_version(text: &str) -> Option<String> {
+    let rest = text.split("version ").nth(1)?;
+    let version = rest.split_whitespace().next()?;
+    version
+        .starts_with(|c: char| c.is_ascii_digit())
+        .then(|| version.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_read_from_the_first_line() {
+        let text = "prometheus, version 2.42.0+ds (branch: debian/sid, revision: 2.42.0+ds-5)\n  \
+                    go version:       go1.19.8\n";
+        assert_eq!(parse_version(text).as_deref(), Some("2.42.0+ds"));
+        assert_eq!(parse_version("usage: prometheus [<flags>]"), None);
+    }
+
+    #[test]
+    fn a_given_binary_must_be_an_executable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("prometheus");
+        std::fs::write(&plain, "").unwrap();
+        let err = find_binary(Some(&plain)).unwrap_err();
+        assert!(err.to_string().contains("not executable"), "{err}");
+        let err = find_binary(Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("not a file"), "{err}");
+    }
+}

@@ -1,0 +1,229 @@
+//! Turns each case into files on disk (its `web-config.yml`, its secret files), a running
+//! fake exporter, and a scrape job.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use fake_exporter::metrics::MetricsSpec;
+use fake_exporter::pki::{PkiFiles, ServerCert};
+use fake_exporter::server::{FakeExporter, RunningExporter};
+
+use super::RunError;
+use crate::promconfig::{self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig, TlsVersion};
+use crate::scenario::{resolve_file, Case, Plan};
+
+/// One case, ready to be scraped.
+pub(super) struct StartedCase {
+    /// `None` for an absent exporter (closed port).
+    pub(super) exporter: Option<RunningExporter>,
+    pub(super) stats: std::sync::Arc<fake_exporter::stats::Stats>,
+    pub(super) job: ScrapeConfig,
+    pub(super) job_yaml: String,
+    pub(super) web_config_yaml: String,
+}
+
+/// Starts every case's exporter. Passwords are hashed once each, in parallel, off the
+/// async executor.
+pub(super) async fn start_all(plan: &Plan, pki: &PkiFiles, run_dir: &Path) -> Result<Vec<StartedCase>, RunError> {
+    let hashes = hash_passwords(plan).await?;
+    let mut out = Vec::with_capacity(plan.cases.len());
+    for pc in &plan.cases {
+        let case = &pc.case;
+        let case_dir = run_dir.join("cases").join(&case.name);
+        let files_dir = case_dir.join("files");
+        std::fs::create_dir_all(&files_dir)
+            .map_err(|e| RunError::Setup(format!("{}: {e}", files_dir.display())))?;
+        for (name, content) in &case.files {
+            let path = files_dir.join(name);
+            std::fs::write(&path, content)
+                .map_err(|e| RunError::Setup(format!("{}: {e}", path.display())))?;
+        }
+        let web_config_yaml = web_config_yaml(case, pki, &case_dir, &hashes);
+        let web_config_path = case_dir.join("web-config.yml");
+        std::fs::write(&web_config_path, &web_config_yaml)
+            .map_err(|e| RunError::Setup(format!("{}: {e}", web_config_path.display())))?;
+        let mut metrics = MetricsSpec::default();
+        if let Some(series) = case.exporter.series {
+            metrics.series = series;
+        }
+        let host: std::net::IpAddr = if pc.target_host() == "[::1]" {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        };
+        let exporter = FakeExporter::builder()
+            .listen(std::net::SocketAddr::new(host, 0))
+            .web_config_file(&web_config_path)
+            .metrics(metrics)
+            .faults(case.exporter.faults.clone())
+            .start()
+            .await
+            .map_err(|source| RunError::Exporter {
+                case: case.name.clone(),
+                source,
+            })?;
+        let port = exporter.addr().port();
+        let stats = exporter.listeners()[0].stats.clone();
+        let exporter = if case.exporter.absent {
+            // Bound once and closed: nothing listens on the port any more.
+            let _ = exporter.shutdown().await;
+            None
+        } else {
+            Some(exporter)
+        };
+        let target = format!("{}:{}", pc.target_host(), port);
+        let job = scrape_job(case, pki, &case_dir, target);
+        let job_yaml = promconfig::render(&promconfig::PrometheusConfig {
+            global: None,
+            scrape_configs: vec![job.clone()],
+        });
+        out.push(StartedCase {
+            exporter,
+            stats,
+            job,
+            job_yaml,
+            web_config_yaml,
+        });
+    }
+    Ok(out)
+}
+
+async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError> {
+    let cost = plan.defaults.bcrypt_cost;
+    let mut passwords: Vec<String> = plan
+        .cases
+        .iter()
+        .flat_map(|c| c.case.exporter.basic_auth_users.values().cloned())
+        .collect();
+    passwords.sort();
+    passwords.dedup();
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in passwords {
+        tasks.spawn_blocking(move || bcrypt::hash(&p, cost).map(|h| (p, h)));
+    }
+    let mut out = HashMap::new();
+    while let Some(r) = tasks.join_next().await {
+        let (p, h) = r
+            .map_err(|e| RunError::Setup(format!("hashing passwords: {e}")))?
+            .map_err(|e| RunError::Setup(format!("hashing passwords: {e}")))?;
+        out.insert(p, h);
+    }
+    Ok(out)
+}
+
+/// The case's `web-config.yml` (empty when the exporter is plain with no auth).
+fn web_config_yaml(case: &Case, pki: &PkiFiles, case_dir: &Path, hashes: &HashMap<String, String>) -> String {
+    use std::fmt::Write as _;
+    let e = &case.exporter;
+    let mut y = String::new();
+    if let Some(cert) = &e.server_cert {
+        let which: ServerCert = cert.parse().unwrap_or(ServerCert::Valid);
+        let key = if e.openssl_key {
+            pki.server_key_openssl(which).unwrap_or_else(|| pki.server_key(which))
+        } else {
+            pki.server_key(which)
+        };
+        let _ = writeln!(y, "tls_server_config:");
+        let _ = writeln!(y, "  cert_file: {}", pki.server_cert(which).display());
+        let _ = writeln!(y, "  key_file: {}", key.display());
+        if let Some(t) = &e.client_auth_type {
+            let _ = writeln!(y, "  client_auth_type: {t}");
+        }
+        if let Some(ca) = &e.client_ca {
+            let _ = writeln!(y, "  client_ca_file: {}", resolve_file(ca, pki, case_dir).display());
+        }
+        if let Some(sans) = &e.client_allowed_sans {
+            let _ = writeln!(y, "  client_allowed_sans: {}", yaml_list(sans));
+        }
+        if let Some(v) = &e.min_version {
+            let _ = writeln!(y, "  min_version: {v}");
+        }
+        if let Some(v) = &e.max_version {
+            let _ = writeln!(y, "  max_version: {v}");
+        }
+    }
+    if let Some(h2) = e.http2 {
+        let _ = writeln!(y, "http_server_config:\n  http2: {h2}");
+    }
+    if !e.basic_auth_users.is_empty() {
+        let _ = writeln!(y, "basic_auth_users:");
+        for (user, password) in &e.basic_auth_users {
+            let hash = hashes.get(password).cloned().unwrap_or_default();
+            let _ = writeln!(y, "  {}: {}", yaml_str(user), yaml_str(&hash));
+        }
+    }
+    let bearer = !e.bearer_tokens.is_empty() || e.bearer_token_file.is_some() || !e.expired_bearer_tokens.is_empty();
+    if bearer {
+        let _ = writeln!(y, "# fake-exporter extension (not exporter-toolkit):");
+        let _ = writeln!(y, "fake_exporter:\n  bearer_auth:");
+        if !e.bearer_tokens.is_empty() {
+            let _ = writeln!(y, "    tokens: {}", yaml_list(&e.bearer_tokens));
+        }
+        if let Some(f) = &e.bearer_token_file {
+            let _ = writeln!(y, "    token_file: {}", resolve_file(f, pki, case_dir).display());
+        }
+        if !e.expired_bearer_tokens.is_empty() {
+            let expired = humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600));
+            let _ = writeln!(y, "    expiring_tokens:");
+            for t in &e.expired_bearer_tokens {
+                let _ = writeln!(y, "      - token: {}\n        expires_at: {expired}", yaml_str(t));
+            }
+        }
+    }
+    y
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn yaml_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
+}
+
+fn tls_version(v: &str) -> Option<TlsVersion> {
+    Some(match v {
+        "TLS10" => TlsVersion::Tls10,
+        "TLS11" => TlsVersion::Tls11,
+        "TLS12" => TlsVersion::Tls12,
+        "TLS13" => TlsVersion::Tls13,
+        _ => return None,
+    })
+}
+
+fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> ScrapeConfig {
+    let s = &case.scrape;
+    let mut job = ScrapeConfig::new(case.name.clone(), [target]);
+    job.scheme = match s.scheme.as_deref() {
+        Some("https") => Some(Scheme::Https),
+        Some("http") => Some(Scheme::Http),
+        _ => None,
+    };
+    job.metrics_path = s.metrics_path.clone();
+    job.enable_http2 = s.enable_http2;
+    job.body_size_limit = s.body_size_limit.clone();
+    job.scrape_timeout = s
+        .scrape_timeout
+        .and_then(|d| PromDuration::try_from(d).ok());
+    job.basic_auth = s.basic_auth.as_ref().map(|b| BasicAuth {
+        username: b.username.clone(),
+        password: b.password.clone(),
+        password_file: b.password_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+    });
+    job.authorization = s.authorization.as_ref().map(|a| Authorization {
+        auth_type: a.kind.clone(),
+        credentials: a.credentials.clone(),
+        credentials_file: a.credentials_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+    });
+    job.tls_config = s.tls_config.as_ref().map(|t| TlsConfig {
+        ca_file: t.ca_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+        cert_file: t.cert_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+        key_file: t.key_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+        server_name: t.server_name.clone(),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: t.min_version.as_deref().and_then(tls_version),
+        max_version: t.max_version.as_deref().and_then(tls_version),
+    });
+    job
+}

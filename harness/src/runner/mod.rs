@@ -1,0 +1,560 @@
+//! Runs a [`Plan`]: PKI and fake exporters for every case, ONE Prometheus with one job per
+//! case, a deadline-bounded wait until every target was scraped N times (counted by
+//! Prometheus itself), then verdicts from `/api/v1/targets`, the exporters' counters and
+//! Prometheus' own `net_conntrack_*` metrics.
+
+mod exporters;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use fake_exporter::pki::{Pki, PkiFiles};
+use fake_exporter::server::RunningExporter;
+
+use crate::backend::{self, BackendError, BackendKind, PrometheusOptions, RunningPrometheus};
+use crate::classify::{classify, CaseContext, ErrorClass};
+use crate::promconfig::{self, GlobalConfig, PromDuration, PrometheusConfig};
+use crate::scenario::{self, ExpectHealth, KeepAlive, Plan, PlannedCase};
+use crate::targets::{Health, PromApi, TargetStatus};
+
+/// Prometheus' discovery throttle: new targets are synced at most every 5 s.
+pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
+
+/// A harness failure (not a failed case).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Setting up the run directory, PKI or files failed.
+    #[error("preparing the run: {0}")]
+    Setup(String),
+    /// A fake exporter did not start.
+    #[error("case `{case}`: the fake exporter did not start: {source}")]
+    Exporter {
+        /// The case.
+        case: String,
+        /// Why.
+        source: fake_exporter::Error,
+    },
+    /// The generated prometheus.yml failed `promtool check config`.
+    #[error("the generated prometheus.yml is invalid: {0}")]
+    Config(String),
+    /// Prometheus did not start.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The Prometheus API failed.
+    #[error("talking to Prometheus: {0}")]
+    Api(String),
+    /// Targets were not scraped often enough before the deadline.
+    #[error("deadline of {deadline:?} passed before every target had {scrapes} scrapes; still waiting for: {waiting}")]
+    Deadline {
+        /// The deadline.
+        deadline: Duration,
+        /// Scrapes required.
+        scrapes: u32,
+        /// Jobs still short, with their counts.
+        waiting: String,
+    },
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Which backend.
+    pub backend: BackendKind,
+    /// `--prometheus-image`.
+    pub image: Option<String>,
+    /// `--prometheus-bin`.
+    pub binary: Option<PathBuf>,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+    /// Extra time allowed beyond the expected duration before giving up.
+    pub slack: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Auto,
+            image: None,
+            binary: None,
+            progress: false,
+            slack: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The verdict on one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    /// Case name (= job name).
+    pub name: String,
+    /// Scenario file.
+    pub file: String,
+    /// Whether every expectation held.
+    pub pass: bool,
+    /// Expected health.
+    pub expected_health: ExpectHealth,
+    /// Observed health: `up`, `down`, `unknown` or `missing`.
+    pub health: String,
+    /// Expected class.
+    pub expected_error_class: String,
+    /// Observed class.
+    pub error_class: String,
+    /// Raw `lastError` from Prometheus.
+    pub last_error: String,
+    /// Scrapes Prometheus made of the target (from `count_over_time(up[..])`).
+    pub scrapes: u64,
+    /// TLS handshakes the exporter completed.
+    pub handshakes: u64,
+    /// TLS handshakes the exporter saw fail, by reason.
+    pub handshakes_failed: BTreeMap<String, u64>,
+    /// TCP connections the exporter accepted.
+    pub connections: u64,
+    /// Requests the exporter answered.
+    pub requests: u64,
+    /// Connections Prometheus' dialer for this job established.
+    pub conntrack_established: Option<u64>,
+    /// HTTP version(s) of the requests (`HTTP/1.1`, `HTTP/2`).
+    pub http_versions: Vec<String>,
+    /// TLS version(s) negotiated.
+    pub tls_versions: Vec<String>,
+    /// Expected keep-alive behaviour.
+    pub keep_alive: KeepAlive,
+    /// Observed keep-alive behaviour, in words.
+    pub keep_alive_observed: String,
+    /// Every expectation that failed, one line each.
+    pub failures: Vec<String>,
+    /// The generated scrape job (YAML), for failure reports.
+    pub job_yaml: String,
+    /// The generated web-config.yml of the exporter.
+    pub web_config_yaml: String,
+}
+
+/// Phase timings and the speed bound of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    /// PKI, exporters and config.
+    pub setup_s: f64,
+    /// Prometheus start until `/-/ready`.
+    pub prometheus_start_s: f64,
+    /// Ready until the first scrape of any target.
+    pub first_scrape_s: f64,
+    /// Ready until verdicts.
+    pub verdicts_s: f64,
+    /// first scrape delay + (N+1) × interval + 2 s.
+    pub bound_s: f64,
+    /// Whether `verdicts_s` ≤ `bound_s`.
+    pub within_bound: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Per-case verdicts, in plan order.
+    pub cases: Vec<CaseResult>,
+    /// Which Prometheus ran, and how.
+    pub prometheus: String,
+    /// Prometheus version.
+    pub prometheus_version: String,
+    /// Go version Prometheus was built with.
+    pub go_version: String,
+    /// Scrapes required per target.
+    pub scrapes_required: u32,
+    /// Scrape interval.
+    pub scrape_interval_s: f64,
+    /// Phase timings.
+    pub timings: Timings,
+    /// Scrape pools Prometheus failed to create (jobs it dropped).
+    pub failed_scrape_pools: f64,
+}
+
+impl RunReport {
+    /// Whether every case passed.
+    pub fn all_passed(&self) -> bool {
+        self.cases.iter().all(|c| c.pass)
+    }
+}
+
+/// Everything that must stay alive while Prometheus scrapes.
+struct Running {
+    _run_dir: tempfile::TempDir,
+    exporters: Vec<Option<RunningExporter>>,
+    case_docs: Vec<(String, String)>,
+}
+
+/// Runs the plan end to end.
+pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> {
+    let t0 = Instant::now();
+    let run_dir = tempfile::Builder::new()
+        .prefix("scrape-harness-run-")
+        .tempdir()
+        .map_err(|e| RunError::Setup(format!("creating a temp dir: {e}")))?;
+    make_world_readable(run_dir.path());
+    let pki = Pki::generate(plan.defaults.key_type)
+        .map_err(|e| RunError::Setup(format!("generating the PKI: {e}")))?;
+    let pki_files = pki
+        .write_to(&run_dir.path().join("pki"))
+        .map_err(|e| RunError::Setup(format!("writing the PKI: {e}")))?;
+    make_world_readable(run_dir.path());
+
+    let started = exporters::start_all(plan, &pki_files, run_dir.path()).await?;
+    let mut config = PrometheusConfig {
+        global: Some(GlobalConfig {
+            scrape_interval: Some(prom_duration(plan.defaults.scrape_interval)),
+            scrape_timeout: Some(prom_duration(plan.defaults.scrape_timeout)),
+            evaluation_interval: None,
+        }),
+        scrape_configs: Vec::new(),
+    };
+    for s in &started {
+        config.scrape_configs.push(s.job.clone());
+    }
+    make_world_readable(run_dir.path());
+    check_config(plan, &config, run_dir.path())?;
+    let running = Running {
+        exporters: started.iter().map(|_| None).collect(),
+        case_docs: started
+            .iter()
+            .map(|s| (s.job_yaml.clone(), s.web_config_yaml.clone()))
+            .collect(),
+        _run_dir: run_dir,
+    };
+    let mut running = running;
+    let mut stats_handles = Vec::new();
+    for (i, s) in started.into_iter().enumerate() {
+        stats_handles.push(s.stats);
+        running.exporters[i] = s.exporter;
+    }
+    let setup_s = t0.elapsed().as_secs_f64();
+
+    let mut options = PrometheusOptions::new(promconfig::render(&config));
+    options.kind = opts.backend;
+    options.image = opts.image.clone();
+    options.binary = opts.binary.clone();
+    options.extra_mounts = vec![running._run_dir.path().to_owned()];
+    let t_start = Instant::now();
+    let prometheus = backend::start(options).await?;
+    let prometheus_start_s = t_start.elapsed().as_secs_f64();
+    let ready_at = Instant::now();
+    tracing::info!(backend = %prometheus.description(), "Prometheus ready in {prometheus_start_s:.2}s");
+
+    let api = PromApi::new(prometheus.base_url());
+    let waited = wait_for_scrapes(plan, &api, &prometheus, opts, ready_at).await?;
+    let verdicts_at = Instant::now();
+    let build = api.build_info().await.map_err(|e| RunError::Api(e.to_string()))?;
+    let conntrack = api
+        .conntrack_established()
+        .await
+        .map_err(|e| RunError::Api(e.to_string()))?;
+    let failed_pools = api
+        .failed_scrape_pools()
+        .await
+        .map_err(|e| RunError::Api(e.to_string()))?;
+
+    let mut cases = Vec::with_capacity(plan.cases.len());
+    for (i, pc) in plan.cases.iter().enumerate() {
+        let target = waited.targets.iter().find(|t| t.job == pc.case.name);
+        let scrapes = waited.scrapes.get(&pc.case.name).copied().unwrap_or(0);
+        let stats = stats_handles[i].snapshot();
+        let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
+        cases.push(verdict(
+            pc,
+            target,
+            scrapes,
+            &stats,
+            conntrack.get(&pc.case.name).map(|v| *v as u64),
+            job_yaml,
+            web_config_yaml,
+        ));
+    }
+    let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
+    let interval = plan.defaults.scrape_interval.as_secs_f64();
+    let bound_s =
+        waited.first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
+    let report = RunReport {
+        cases,
+        prometheus: prometheus.description(),
+        prometheus_version: build.version,
+        go_version: build.go_version,
+        scrapes_required: plan.defaults.scrapes,
+        scrape_interval_s: interval,
+        timings: Timings {
+            setup_s,
+            prometheus_start_s,
+            first_scrape_s: waited.first_scrape_s,
+            verdicts_s,
+            bound_s,
+            within_bound: verdicts_s <= bound_s,
+        },
+        failed_scrape_pools: failed_pools,
+    };
+    if let Err(e) = prometheus.stop().await {
+        tracing::warn!(error = %e, "stopping Prometheus");
+    }
+    for e in running.exporters.iter_mut() {
+        if let Some(e) = e.take() {
+            let _ = e.shutdown().await;
+        }
+    }
+    Ok(report)
+}
+
+fn prom_duration(d: Duration) -> PromDuration {
+    PromDuration::try_from(d).unwrap_or_else(|_| PromDuration::try_from(Duration::from_millis(d.as_millis() as u64)).unwrap_or_default())
+}
+
+/// Container users must read the PKI and case files: make the run dir world-readable
+/// (keys included: the directory is private to this run and removed afterwards).
+fn make_world_readable(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(p: &std::path::Path) {
+        let Ok(md) = std::fs::metadata(p) else { return };
+        let mode = if md.is_dir() { 0o755 } else { 0o644 };
+        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        if md.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    walk(&e.path());
+                }
+            }
+        }
+    }
+    walk(dir);
+}
+
+/// `promtool check config` on the config minus the jobs that are meant to be dropped
+/// (promtool rejects some of those, Prometheus itself only drops them).
+fn check_config(plan: &Plan, config: &PrometheusConfig, dir: &std::path::Path) -> Result<(), RunError> {
+    let mut checked = config.clone();
+    checked.scrape_configs.retain(|job| {
+        plan.cases
+            .iter()
+            .find(|c| c.case.name == job.job_name)
+            .is_none_or(|c| c.case.expect.health != ExpectHealth::Missing)
+    });
+    let path = dir.join("prometheus.check.yml");
+    promconfig::write(&checked, &path).map_err(|e| RunError::Config(e.to_string()))?;
+    match promconfig::promtool_check(&path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(RunError::Config(e.to_string())),
+    }
+}
+
+struct Waited {
+    targets: Vec<TargetStatus>,
+    scrapes: BTreeMap<String, u64>,
+    first_scrape_s: f64,
+}
+
+/// Polls until every job that Prometheus kept has been scraped `scrapes` times. Jobs
+/// expected to be missing must be absent; a job absent when all others are done is
+/// reported as missing (its verdict says so).
+async fn wait_for_scrapes(
+    plan: &Plan,
+    api: &PromApi,
+    prometheus: &RunningPrometheus,
+    opts: &RunOptions,
+    ready_at: Instant,
+) -> Result<Waited, RunError> {
+    let need = u64::from(plan.defaults.scrapes);
+    let interval = plan.defaults.scrape_interval;
+    let deadline = DISCOVERY_DELAY + interval * (plan.defaults.scrapes + 2) + opts.slack;
+    let bar = progress_bar(opts.progress, plan.cases.len() as u64);
+    let mut first_scrape_s: Option<f64> = None;
+    let poll = Duration::from_millis(100);
+    loop {
+        let targets = api.targets().await.map_err(|e| RunError::Api(e.to_string()))?;
+        let scrapes = api
+            .scrape_counts()
+            .await
+            .map_err(|e| RunError::Api(e.to_string()))?;
+        if first_scrape_s.is_none() && scrapes.values().any(|&n| n > 0) {
+            first_scrape_s = Some(ready_at.elapsed().as_secs_f64());
+        }
+        let present: Vec<&str> = plan
+            .cases
+            .iter()
+            .map(|c| c.case.name.as_str())
+            .filter(|name| targets.iter().any(|t| t.job == *name))
+            .collect();
+        let done = present
+            .iter()
+            .filter(|n| scrapes.get(**n).copied().unwrap_or(0) >= need)
+            .count();
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+            bar.set_message(format!("{} of {} jobs present", present.len(), plan.cases.len()));
+        }
+        let all_present_done = !present.is_empty() && done == present.len();
+        // Every job Prometheus created shows up in the same discovery round; once those are
+        // done, an absent job was dropped.
+        if all_present_done {
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            return Ok(Waited {
+                targets,
+                scrapes,
+                first_scrape_s: first_scrape_s.unwrap_or(0.0),
+            });
+        }
+        if ready_at.elapsed() > deadline {
+            if let Some(bar) = bar {
+                bar.abandon();
+            }
+            let waiting: Vec<String> = plan
+                .cases
+                .iter()
+                .filter(|c| scrapes.get(&c.case.name).copied().unwrap_or(0) < need)
+                .map(|c| format!("{} ({})", c.case.name, scrapes.get(&c.case.name).copied().unwrap_or(0)))
+                .collect();
+            tracing::error!("Prometheus log tail:\n{}", prometheus.logs());
+            return Err(RunError::Deadline {
+                deadline,
+                scrapes: plan.defaults.scrapes,
+                waiting: waiting.join(", "),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+fn progress_bar(enabled: bool, len: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} waiting for scrapes [{bar:30}] {pos}/{len} jobs done ({msg}) {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Some(bar)
+}
+
+fn verdict(
+    pc: &PlannedCase,
+    target: Option<&TargetStatus>,
+    scrapes: u64,
+    stats: &fake_exporter::stats::StatsSnapshot,
+    conntrack: Option<u64>,
+    job_yaml: String,
+    web_config_yaml: String,
+) -> CaseResult {
+    let ctx = CaseContext {
+        scheme_https: pc.scrape_https(),
+        target_tls: pc.exporter_tls(),
+        target_requires_client_cert: scenario::exporter_requires_client_cert(&pc.case),
+        job_presents_client_cert: scenario::presents_client_cert(&pc.case),
+    };
+    let (health, last_error, class) = match target {
+        None => ("missing".to_owned(), String::new(), ErrorClass::JobMissing),
+        Some(t) => {
+            let health = match t.health {
+                Health::Up => "up",
+                Health::Down => "down",
+                Health::Unknown => "unknown",
+            };
+            (health.to_owned(), t.last_error.clone(), classify(&t.last_error, &ctx))
+        }
+    };
+    let mut failures = Vec::new();
+    let expected_health = match pc.case.expect.health {
+        ExpectHealth::Up => "up",
+        ExpectHealth::Down => "down",
+        ExpectHealth::Missing => "missing",
+    };
+    if health != expected_health {
+        failures.push(format!("health: expected {expected_health}, observed {health}"));
+    }
+    if class != pc.expected_class {
+        failures.push(format!(
+            "error class: expected {}, observed {class}",
+            pc.expected_class
+        ));
+    }
+    if let Some(sub) = &pc.case.expect.last_error_contains {
+        if !last_error.contains(sub.as_str()) {
+            failures.push(format!("lastError: expected to contain {sub:?}, observed {last_error:?}"));
+        }
+    }
+    let handshakes = stats.handshakes_ok;
+    let connections = stats.connections_accepted;
+    let requests = stats.requests_total();
+    let keep_alive_observed = format!(
+        "{connections} connection(s), {handshakes} handshake(s) for {requests} request(s)"
+    );
+    match pc.keep_alive {
+        KeepAlive::One => {
+            let tls_ok = !pc.exporter_tls() || handshakes <= 1;
+            if connections != 1 || !tls_ok || requests < u64::from(scrapes.min(2)) {
+                failures.push(format!(
+                    "keep-alive: expected one connection for all scrapes, observed {keep_alive_observed}"
+                ));
+            }
+        }
+        KeepAlive::PerScrape => {
+            // Counters are read a moment after the scrape count: allow the scrape in flight.
+            if requests < 2 || connections + 1 < requests {
+                failures.push(format!(
+                    "keep-alive: expected a new connection per scrape, observed {keep_alive_observed}"
+                ));
+            }
+        }
+        KeepAlive::Any => {}
+    }
+    let http_versions_seen = {
+        let mut v: Vec<String> = stats.requests.iter().map(|r| r.http_version.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let http_versions = http_versions_seen;
+    if let Some(want) = &pc.case.expect.http_version {
+        if http_versions.iter().any(|v| v != want) || http_versions.is_empty() {
+            failures.push(format!(
+                "HTTP version: expected every scrape over {want}, observed {}",
+                if http_versions.is_empty() { "no requests".to_owned() } else { http_versions.join(", ") }
+            ));
+        }
+    }
+    let tls_versions = {
+        let mut v: Vec<String> = stats.tls_sessions.iter().map(|s| s.info.version.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    CaseResult {
+        name: pc.case.name.clone(),
+        file: pc.file.clone(),
+        pass: failures.is_empty(),
+        expected_health: pc.case.expect.health,
+        health,
+        expected_error_class: pc.expected_class.to_string(),
+        error_class: class.to_string(),
+        last_error,
+        scrapes,
+        handshakes,
+        handshakes_failed: stats.handshakes_failed.clone(),
+        connections,
+        requests,
+        conntrack_established: conntrack,
+        http_versions,
+        tls_versions,
+        keep_alive: pc.keep_alive,
+        keep_alive_observed,
+        failures,
+        job_yaml,
+        web_config_yaml,
+    }
+}
+
+/// Resolved PKI paths, for callers that need them (labs, conformance).
+pub fn pki_path(pki: &PkiFiles, name: &str) -> Option<PathBuf> {
+    pki.by_name(name)
+}
