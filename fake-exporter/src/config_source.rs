@@ -87,7 +87,9 @@ impl FileConfig {
                 return parsed.clone();
             }
         }
-        let parsed = WebConfig::from_file(&self.path).map(Arc::new).map_err(Arc::new);
+        let parsed = WebConfig::from_file(&self.path)
+            .map(Arc::new)
+            .map_err(Arc::new);
         match stamp {
             Ok(stamp) => *cache = Some((stamp, parsed.clone())),
             Err(_) => *cache = None,

@@ -73,12 +73,16 @@ impl FaultSpec {
             match name {
                 "delay" => {
                     let v = need(value)?;
-                    faults.delay =
-                        Some(humantime::parse_duration(v).map_err(|_| bad(v, "a duration like 2s or 500ms"))?);
+                    faults.delay = Some(
+                        humantime::parse_duration(v)
+                            .map_err(|_| bad(v, "a duration like 2s or 500ms"))?,
+                    );
                 }
                 "status" => {
                     let v = need(value)?;
-                    let code: u16 = v.parse().map_err(|_| bad(v, "an HTTP status code like 503"))?;
+                    let code: u16 = v
+                        .parse()
+                        .map_err(|_| bad(v, "an HTTP status code like 503"))?;
                     if !(100..=599).contains(&code) {
                         return Err(bad(v, "an HTTP status code between 100 and 599"));
                     }
@@ -101,8 +105,10 @@ impl FaultSpec {
                 }
                 "slow-body" => {
                     let v = need(value)?;
-                    faults.slow_body_chunk_delay =
-                        Some(humantime::parse_duration(v).map_err(|_| bad(v, "a duration like 100ms"))?);
+                    faults.slow_body_chunk_delay = Some(
+                        humantime::parse_duration(v)
+                            .map_err(|_| bad(v, "a duration like 100ms"))?,
+                    );
                 }
                 other => {
                     return Err(FaultParseError::Unknown {
@@ -161,8 +167,10 @@ mod tests {
 
     #[test]
     fn parses_flag_syntax() {
-        let f = FaultSpec::parse_flag("delay=2s, close-after-response,content-type=missing,oversize-body=2MiB")
-            .expect("valid");
+        let f = FaultSpec::parse_flag(
+            "delay=2s, close-after-response,content-type=missing,oversize-body=2MiB",
+        )
+        .expect("valid");
         assert_eq!(f.delay, Some(Duration::from_secs(2)));
         assert!(f.close_after_response);
         assert_eq!(f.content_type, ContentTypeFault::Missing);

@@ -3,7 +3,12 @@
 //! tokens, TLS, mTLS, and deliberately broken setups. See the crate README for the flags.
 
 pub mod auth;
+pub mod config_source;
+pub mod error;
 pub mod faults;
+pub mod fleet;
+pub mod http;
+pub mod server;
 
 pub mod metrics;
 #[cfg(feature = "pki")]
@@ -11,5 +16,6 @@ pub mod pki;
 pub mod stats;
 pub mod tls;
 pub mod web_config;
-// LEAD-WIP (not yet wired while helpers write web_config/tls/metrics):
-// pub mod fleet; pub mod config_source; pub mod error; pub mod http; pub mod server;
+
+pub use error::Error;
+pub use server::{FakeExporter, RunningExporter};

@@ -1,1 +1,265 @@
-fn main() {}
+//! `fake-exporter`: a drop-in for node_exporter's command line that serves synthetic
+//! metrics behind any scrape-security mode, plus `pki` and `fleet` subcommands.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use fake_exporter::faults::FaultSpec;
+use fake_exporter::fleet::Fleet;
+use fake_exporter::metrics::MetricsSpec;
+use fake_exporter::pki::{KeyType, Pki};
+use fake_exporter::server::{FakeExporter, ListenerHandle};
+use fake_exporter::stats::StatsSnapshot;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Serve Prometheus metrics behind every security mode a real exporter can have.
+///
+/// Without a subcommand it behaves like node_exporter: the same `--web.*` flags and the
+/// same `web-config.yml` (exporter-toolkit), so it can replace node_exporter in any lab.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fake-exporter",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the test PKI (CA, intermediate, rogue CA, valid and broken server and client
+    /// certificates) into a directory.
+    Pki(PkiArgs),
+    /// Serve many exporters on explicit port ranges from a fleet file.
+    Fleet(FleetArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (repeatable), like node_exporter.
+    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
+    /// exporter-toolkit web config (TLS, Basic auth, headers, rate limit), re-read on every
+    /// request and connection.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config: Option<PathBuf>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    telemetry_path: String,
+    /// Number of samples exposed (exact: Prometheus' scrape_samples_scraped).
+    #[arg(long = "metrics.series", default_value_t = MetricsSpec::default().series)]
+    series: usize,
+    /// Faults, comma separated: delay=2s, status=503, close-after-response, reset,
+    /// content-type=missing|VALUE, oversize-body=20MiB, slow-body=100ms.
+    #[arg(long = "fault", value_name = "FAULTS", value_parser = parse_faults)]
+    faults: Option<FaultSpec>,
+    /// Plain-HTTP control endpoint with this exporter's counters (`/stats` JSON, `/metrics`
+    /// as fake_exporter_* metrics).
+    #[arg(long = "control.listen-address", value_name = "ADDR")]
+    control: Option<SocketAddr>,
+    /// Log level (error, warn, info, debug).
+    #[arg(long = "log.level", default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Debug, Args)]
+struct PkiArgs {
+    /// Output directory (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Key type of every key.
+    #[arg(long, default_value = "ecdsa-p256")]
+    key_type: KeyType,
+}
+
+#[derive(Debug, Args)]
+struct FleetArgs {
+    /// Fleet file (YAML: host, connections_per_listener, groups with ports and web_config).
+    #[arg(long)]
+    config: PathBuf,
+    /// Plain-HTTP control endpoint with per-group counters.
+    #[arg(long = "control.listen-address", value_name = "ADDR")]
+    control: Option<SocketAddr>,
+}
+
+fn parse_faults(s: &str) -> Result<FaultSpec, String> {
+    FaultSpec::parse_flag(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.serve.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fake-exporter: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fake-exporter: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Pki(args)) => pki(args),
+        Some(Command::Fleet(args)) => fleet(args).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+fn pki(args: PkiArgs) -> anyhow::Result<()> {
+    let pki = Pki::generate(args.key_type).context("generating the PKI")?;
+    let files = pki
+        .write_to(&args.out)
+        .with_context(|| format!("writing the PKI to {}", args.out.display()))?;
+    println!(
+        "wrote {} files ({} keys) to {}; see README.txt there",
+        fake_exporter::pki::PkiFiles::names().len(),
+        args.key_type,
+        files.dir().display()
+    );
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut builder = FakeExporter::builder()
+        .telemetry_path(args.telemetry_path.clone())
+        .metrics(MetricsSpec {
+            series: args.series,
+            ..MetricsSpec::default()
+        })
+        .faults(args.faults.unwrap_or_default());
+    let listen = if args.listen.is_empty() {
+        vec![SocketAddr::from(([127, 0, 0, 1], 9100))]
+    } else {
+        args.listen
+    };
+    for addr in listen {
+        builder = builder.listen(addr);
+    }
+    if let Some(path) = &args.web_config {
+        builder = builder.web_config_file(path);
+    }
+    let exporter = builder.start().await.context("starting the exporter")?;
+    for w in exporter.warnings() {
+        eprintln!("fake-exporter: WARNING: {w}");
+    }
+    for l in exporter.listeners() {
+        tracing::info!(
+            address = %l.addr,
+            tls = exporter.is_tls(),
+            "Listening on {}",
+            l.addr
+        );
+    }
+    let _control = match args.control {
+        Some(addr) => Some(control::serve(addr, exporter.listeners().to_vec()).await?),
+        None => None,
+    };
+    wait_for_signal().await;
+    let stats: StatsSnapshot = exporter.shutdown().await;
+    tracing::info!(
+        connections = stats.connections_accepted,
+        handshakes = stats.handshakes_ok,
+        requests = stats.requests_total(),
+        "stopped"
+    );
+    Ok(())
+}
+
+async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
+    let builder = Fleet::from_file(&args.config)?;
+    let fleet = builder.start().await.context("starting the fleet")?;
+    for w in fleet.warnings() {
+        eprintln!("fake-exporter: WARNING: {w}");
+    }
+    let budget = fleet.budget();
+    let total: usize = fleet.groups().iter().map(|g| g.listeners.len()).sum();
+    println!(
+        "fleet: {total} listeners in {} groups up in {:.3}s; fd budget {} of {} (listeners {}, keep-alive {}, reserve {})",
+        fleet.groups().len(),
+        fleet.start_duration().as_secs_f64(),
+        budget.needed(),
+        budget.limit,
+        budget.listeners,
+        budget.connections,
+        budget.reserve
+    );
+    for g in fleet.groups() {
+        let first = g
+            .listeners
+            .first()
+            .map(|l| l.addr.to_string())
+            .unwrap_or_default();
+        let last = g
+            .listeners
+            .last()
+            .map(|l| l.addr.to_string())
+            .unwrap_or_default();
+        println!(
+            "  {}: {} listeners {first} .. {last} ({})",
+            g.name,
+            g.listeners.len(),
+            if g.tls { "TLS" } else { "plain" }
+        );
+    }
+    let listeners: Vec<ListenerHandle> = fleet.listeners().cloned().collect();
+    let _control = match args.control {
+        Some(addr) => Some(control::serve(addr, listeners).await?),
+        None => None,
+    };
+    wait_for_signal().await;
+    fleet.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+mod control {
+    //! The control endpoint: counters of every listener as JSON and as metrics.
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use anyhow::Context as _;
+    use fake_exporter::server::ListenerHandle;
+
+    pub(super) async fn serve(
+        addr: SocketAddr,
+        listeners: Vec<ListenerHandle>,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the control endpoint {addr}"))?;
+        let app = fake_exporter::http::control_app(Arc::new(listeners));
+        tracing::info!(%addr, "control endpoint: /stats (JSON), /metrics");
+        Ok(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }))
+    }
+}

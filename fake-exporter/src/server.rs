@@ -131,7 +131,9 @@ impl ExporterBuilder {
         let mut listeners = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let listener = bind(addr)?;
-            let local = listener.local_addr().map_err(|e| Error::Bind { addr, source: e })?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| Error::Bind { addr, source: e })?;
             let stats = Arc::new(Stats::default());
             let ctx = prepared.listener_context(stats.clone());
             tasks.spawn(accept_loop(listener, ctx, stop_rx.clone()));
@@ -158,8 +160,12 @@ pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     socket
         .set_reuseaddr(true)
         .map_err(|e| Error::Bind { addr, source: e })?;
-    socket.bind(addr).map_err(|e| Error::Bind { addr, source: e })?;
-    socket.listen(1024).map_err(|e| Error::Bind { addr, source: e })
+    socket
+        .bind(addr)
+        .map_err(|e| Error::Bind { addr, source: e })?;
+    socket
+        .listen(1024)
+        .map_err(|e| Error::Bind { addr, source: e })
 }
 
 /// A checked config, ready to serve any number of listeners (the fleet shares one per mode).
@@ -190,7 +196,7 @@ impl PreparedListener {
         let (mut tls, mut http2, mut rate_limit) = (false, true, None);
         if let Some(config) = &config {
             warnings = config.check_at_start().map_err(Error::WebConfig)?;
-            tls = config.tls_enabled();
+            tls = config.tls_server_config.is_some();
             http2 = config.http_server_config.http2;
             rate_limit = config
                 .rate_limit
@@ -354,7 +360,11 @@ pub(crate) async fn accept_loop(
     while conns.join_next().await.is_some() {}
 }
 
-async fn handle_connection(stream: TcpStream, ctx: Arc<ListenerContext>, stop: watch::Receiver<()>) {
+async fn handle_connection(
+    stream: TcpStream,
+    ctx: Arc<ListenerContext>,
+    stop: watch::Receiver<()>,
+) {
     let _ = stream.set_nodelay(true);
     if ctx.reset_fault {
         // With SO_LINGER 0, dropping the socket sends an RST.
@@ -388,11 +398,13 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             return;
         }
     }
-    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+    let acceptor =
+        tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let mut start = match acceptor.await {
         Ok(start) => start,
         Err(e) => {
-            ctx.stats.handshake_failed(tls::handshake_failure_reason(&e));
+            ctx.stats
+                .handshake_failed(tls::handshake_failure_reason(&e));
             return;
         }
     };
@@ -407,8 +419,11 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
         Ok(None) => Err("no web config".to_owned()),
         Err(e) => Err(e.to_string()),
     };
-    let config = match plan {
-        Ok(HandshakePlan::Serve(config)) => config,
+    let (config, close_if_no_client_cert) = match plan {
+        Ok(HandshakePlan::Serve {
+            config,
+            close_if_no_client_cert,
+        }) => (config, close_if_no_client_cert),
         Ok(HandshakePlan::Reject { alert, reason }) => {
             ctx.stats.handshake_failed(reason);
             let _ = start.io.write_all(&tls::fatal_alert_record(alert)).await;
@@ -420,7 +435,9 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             ctx.stats.handshake_failed("config_error");
             let _ = start
                 .io
-                .write_all(&tls::fatal_alert_record(rustls::AlertDescription::InternalError))
+                .write_all(&tls::fatal_alert_record(
+                    rustls::AlertDescription::InternalError,
+                ))
                 .await;
             let _ = start.io.shutdown().await;
             return;
@@ -429,7 +446,8 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
     let tls_stream = match start.into_stream(config).await {
         Ok(s) => s,
         Err(e) => {
-            ctx.stats.handshake_failed(tls::handshake_failure_reason(&e));
+            ctx.stats
+                .handshake_failed(tls::handshake_failure_reason(&e));
             return;
         }
     };
@@ -454,6 +472,12 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
         alpn: alpn.clone(),
         client_cert: conn.peer_certificates().is_some_and(|c| !c.is_empty()),
     };
+    if close_if_no_client_cert && !info.client_cert {
+        // exporter-toolkit panics in its SAN check here; net/http closes the connection.
+        ctx.stats
+            .handshake_failed("client_cert_san_check_without_cert");
+        return;
+    }
     ctx.stats.handshake_ok(info);
     let h2 = alpn == "h2" && ctx.http2;
     serve_http(TokioIo::new(tls_stream), ctx, h2, stop).await;
@@ -488,28 +512,39 @@ async fn sniff(stream: &TcpStream) -> Sniffed {
 
 /// Serves HTTP/1.1 (or HTTP/2 when `h2`) on one connection until the peer closes, a fault
 /// asks to close or reset, or the listener stops.
-async fn serve_http<I>(io: TokioIo<I>, ctx: &Arc<ListenerContext>, h2: bool, mut stop: watch::Receiver<()>)
-where
+async fn serve_http<I>(
+    io: TokioIo<I>,
+    ctx: &Arc<ListenerContext>,
+    h2: bool,
+    mut stop: watch::Receiver<()>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let control = ConnControl::default();
     let router = ctx.router.clone();
     let svc_control = control.clone();
-    let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(svc_control.clone());
-        router.clone().oneshot(req.map(Body::new))
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(svc_control.clone());
+            router.clone().oneshot(req.map(Body::new))
+        });
     if h2 {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), &control, &mut stop, |c| c.graceful_shutdown()).await;
+        drive(conn.as_mut(), &control, &mut stop, |c| {
+            c.graceful_shutdown()
+        })
+        .await;
     } else {
         let conn = hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), &control, &mut stop, |c| c.graceful_shutdown()).await;
+        drive(conn.as_mut(), &control, &mut stop, |c| {
+            c.graceful_shutdown()
+        })
+        .await;
     }
 }
 

@@ -1,7 +1,16 @@
-//! Runs a real Prometheus against exporters and reports what Prometheus itself says.
+//! Runs a real Prometheus against exporters and reports what Prometheus itself says:
+//! target health, the class of `lastError`, and whether keep-alive holds.
+//!
+//! The pieces are usable on their own: [`backend`] starts Prometheus (container or
+//! process), [`promconfig`] writes `prometheus.yml`, [`targets`] reads verdicts,
+//! [`classify`] maps `lastError` to a stable class, [`scenario`] and [`runner`] run whole
+//! matrices, [`report`] renders them.
 
 pub mod backend;
 pub mod classify;
+pub mod cli;
 pub mod promconfig;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod targets;
-// LEAD-WIP, wired once classify/targets exist: pub mod cli; pub mod report; pub mod runner; pub mod scenario;

@@ -111,7 +111,7 @@ impl BasicAuthChecker {
 
     /// Checks `creds` against `users`. Returns `Ok`, `UnknownUser` or `WrongPassword`.
     pub async fn check(
-        &self,
+        self: &Arc<Self>,
         users: &std::collections::BTreeMap<String, String>,
         creds: &BasicCredentials,
     ) -> AuthOutcome {
@@ -120,7 +120,7 @@ impl BasicAuthChecker {
             None => (DUMMY_HASH.to_owned(), false),
         };
         let key = CacheKey {
-            hash: hash.clone(),
+            hash,
             user: creds.user.clone(),
             password: creds.password.clone(),
         };
@@ -128,16 +128,27 @@ impl BasicAuthChecker {
         let ok = match cached {
             Some(ok) => ok,
             None => {
-                let _serialised = self.bcrypt_lock.lock().await;
-                let password = creds.password.clone();
-                let matches = tokio::task::spawn_blocking(move || {
-                    bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)
-                })
-                .await
-                .unwrap_or(false);
-                let ok = known && matches;
-                self.insert(key, ok);
-                ok
+                // Like Go's handler goroutine, the check runs to completion and is cached
+                // even when the client gives up (a scrape timeout cancels our request
+                // future); otherwise a slow bcrypt would never get cached.
+                let this = Arc::clone(self);
+                let check = tokio::spawn(async move {
+                    let _serialised = this.bcrypt_lock.lock().await;
+                    if let Some(ok) = this.lock_cache().get(&key).copied() {
+                        return ok;
+                    }
+                    let password = key.password.clone();
+                    let hash = key.hash.clone();
+                    let matches = tokio::task::spawn_blocking(move || {
+                        bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)
+                    })
+                    .await
+                    .unwrap_or(false);
+                    let ok = known && matches;
+                    this.insert(key, ok);
+                    ok
+                });
+                check.await.unwrap_or(false)
             }
         };
         match (known, ok) {
@@ -183,10 +194,19 @@ mod tests {
         let c = parse_basic("Basic cHJvbTpzM2NyZXQ=").expect("valid header");
         assert_eq!(c.user, "prom");
         assert_eq!(c.password, "s3cret");
-        assert_eq!(parse_basic("bAsIc cHJvbTpzM2NyZXQ=").map(|c| c.user), Some("prom".into()));
+        assert_eq!(
+            parse_basic("bAsIc cHJvbTpzM2NyZXQ=").map(|c| c.user),
+            Some("prom".into())
+        );
         // "prom:" -> empty password; "a:b:c" splits at first colon
-        assert_eq!(parse_basic("Basic cHJvbTo=").map(|c| c.password), Some(String::new()));
-        assert_eq!(parse_basic("Basic YTpiOmM=").map(|c| c.password), Some("b:c".into()));
+        assert_eq!(
+            parse_basic("Basic cHJvbTo=").map(|c| c.password),
+            Some(String::new())
+        );
+        assert_eq!(
+            parse_basic("Basic YTpiOmM=").map(|c| c.password),
+            Some("b:c".into())
+        );
         assert_eq!(parse_basic("Bearer abc"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
         assert_eq!(parse_basic("Basic cHJvbQ=="), None, "no colon");
@@ -207,7 +227,10 @@ mod tests {
             user: u.into(),
             password: p.into(),
         };
-        assert_eq!(checker.check(&users, &creds("prom", "s3cret")).await, AuthOutcome::Ok);
+        assert_eq!(
+            checker.check(&users, &creds("prom", "s3cret")).await,
+            AuthOutcome::Ok
+        );
         assert_eq!(
             checker.check(&users, &creds("prom", "nope")).await,
             AuthOutcome::WrongPassword
@@ -219,7 +242,10 @@ mod tests {
         );
         assert_eq!(checker.cached(), 3);
         // cached answers are the same
-        assert_eq!(checker.check(&users, &creds("prom", "s3cret")).await, AuthOutcome::Ok);
+        assert_eq!(
+            checker.check(&users, &creds("prom", "s3cret")).await,
+            AuthOutcome::Ok
+        );
         assert_eq!(checker.cached(), 3);
     }
 
@@ -232,7 +258,10 @@ mod tests {
                 user: "prom".into(),
                 password: format!("wrong-{i}"),
             };
-            assert_eq!(checker.check(&users, &creds).await, AuthOutcome::WrongPassword);
+            assert_eq!(
+                checker.check(&users, &creds).await,
+                AuthOutcome::WrongPassword
+            );
         }
         assert_eq!(checker.cached(), CACHE_CAPACITY);
     }

@@ -88,7 +88,9 @@ pub enum FleetError {
         ephemeral: u16,
     },
     /// Two groups share ports.
-    #[error("{origin}: groups `{a}` and `{b}` both use port {port}; give each group its own range")]
+    #[error(
+        "{origin}: groups `{a}` and `{b}` both use port {port}; give each group its own range"
+    )]
     Overlap {
         /// File or "library".
         origin: String,
@@ -549,7 +551,10 @@ mod tests {
             .group(FleetGroup::new("hi", 40000..=40010))
             .plan()
             .expect_err("ephemeral");
-        assert!(err.to_string().contains("overlap the ephemeral range"), "{err}");
+        assert!(
+            err.to_string().contains("overlap the ephemeral range"),
+            "{err}"
+        );
 
         let err = Fleet::builder()
             .group(FleetGroup::new("a", 20000..=20010))

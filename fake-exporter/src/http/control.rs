@@ -46,10 +46,15 @@ async fn stats_json(State(listeners): State<Arc<Vec<ListenerHandle>>>) -> Json<V
 async fn stats_metrics(State(listeners): State<Arc<Vec<ListenerHandle>>>) -> Response {
     let mut out = String::new();
     for l in listeners.iter() {
-        l.stats.snapshot().render_prometheus(&l.addr.to_string(), &mut out);
+        l.stats
+            .snapshot()
+            .render_prometheus(&l.addr.to_string(), &mut out);
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()

@@ -158,7 +158,7 @@ async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Re
         })
         .collect();
 
-    let outcome = authenticate(&state, &config, &req).await;
+    let outcome = authenticate(&state, &config, req.headers()).await;
     let mut response = match outcome {
         AuthOutcome::Ok | AuthOutcome::NotRequired => {
             req.extensions_mut().insert(outcome);
@@ -196,14 +196,17 @@ fn bearer_challenge(outcome: AuthOutcome) -> HeaderValue {
 
 /// Basic (exporter-toolkit) and Bearer (extension) authentication. With both configured,
 /// either credential is accepted.
-async fn authenticate(state: &AppState, config: &WebConfig, req: &Request) -> AuthOutcome {
+async fn authenticate(
+    state: &AppState,
+    config: &WebConfig,
+    headers: &http::HeaderMap,
+) -> AuthOutcome {
     let bearer = config.fake_exporter.bearer_auth.as_ref();
     let basic_configured = !config.basic_auth_users.is_empty();
     if !basic_configured && bearer.is_none() {
         return AuthOutcome::NotRequired;
     }
-    let Some(header) = req
-        .headers()
+    let Some(header) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
@@ -257,7 +260,8 @@ fn go_error(status: StatusCode, outcome: AuthOutcome) -> Response {
 
 /// Routes: the telemetry path, `/` (landing page), and Go's 404 for anything else.
 async fn serve(State(state): State<AppState>, req: Request) -> Response {
-    let path = req.uri().path();
+    let (req, _body) = req.into_parts();
+    let path = req.uri.path();
     if path == state.inner.telemetry_path {
         return metrics(&state, &req).await;
     }
@@ -286,9 +290,9 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
     r
 }
 
-async fn metrics(state: &AppState, req: &Request) -> Response {
+async fn metrics(state: &AppState, req: &http::request::Parts) -> Response {
     let faults = &state.inner.faults;
-    let control = req.extensions().get::<ConnControl>().cloned();
+    let control = req.extensions.get::<ConnControl>().cloned();
     if faults.reset {
         if let Some(control) = &control {
             control.request(ConnAction::Reset);
@@ -319,7 +323,7 @@ async fn metrics(state: &AppState, req: &Request) -> Response {
         if let Some(control) = &control {
             control.request(ConnAction::Close);
         }
-        if req.version() < Version::HTTP_2 {
+        if req.version < Version::HTTP_2 {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -328,10 +332,10 @@ async fn metrics(state: &AppState, req: &Request) -> Response {
     response
 }
 
-fn metrics_body(state: &AppState, req: &Request, scrape_no: u64) -> Response {
+fn metrics_body(state: &AppState, req: &http::request::Parts, scrape_no: u64) -> Response {
     let faults = &state.inner.faults;
     let accept = req
-        .headers()
+        .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
@@ -368,8 +372,8 @@ fn metrics_body(state: &AppState, req: &Request, scrape_no: u64) -> Response {
     r
 }
 
-fn accepts_gzip(req: &Request) -> bool {
-    req.headers()
+fn accepts_gzip(req: &http::request::Parts) -> bool {
+    req.headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())

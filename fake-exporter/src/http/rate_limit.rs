@@ -55,7 +55,10 @@ mod tests {
         assert!(limiter.allow_at(t0));
         assert!(!limiter.allow_at(t0), "burst exhausted");
         assert!(!limiter.allow_at(t0 + Duration::from_millis(500)));
-        assert!(limiter.allow_at(t0 + Duration::from_millis(1001)), "one token refilled");
+        assert!(
+            limiter.allow_at(t0 + Duration::from_millis(1001)),
+            "one token refilled"
+        );
         assert!(!limiter.allow_at(t0 + Duration::from_millis(1002)));
     }
 

@@ -23,7 +23,12 @@ async fn send(app: Router, req: Request<Body>) -> (StatusCode, http::HeaderMap, 
     let response = app.oneshot(req).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -34,7 +39,11 @@ fn get(path: &str) -> http::request::Builder {
 #[tokio::test]
 async fn missing_credentials_get_a_basic_challenge_and_go_body() {
     let state = AppState::for_test(Some(basic_config()));
-    let (status, headers, body) = send(app(state.clone()), get("/metrics").body(Body::empty()).unwrap()).await;
+    let (status, headers, body) = send(
+        app(state.clone()),
+        get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic");
     assert_eq!(body, "Unauthorized\n");
@@ -53,7 +62,11 @@ async fn right_wrong_and_unknown_basic_credentials() {
         // tiny base64 encoder for the test
         const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         for chunk in raw.as_bytes().chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -65,17 +78,38 @@ async fn right_wrong_and_unknown_basic_credentials() {
         }
         format!("Basic {enc}")
     };
-    let ok = get("/metrics").header(header::AUTHORIZATION, auth("prom", "s3cret")).body(Body::empty()).unwrap();
+    let ok = get("/metrics")
+        .header(header::AUTHORIZATION, auth("prom", "s3cret"))
+        .body(Body::empty())
+        .unwrap();
     let (status, headers, body) = send(app(state.clone()), ok).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     assert!(body.contains("# TYPE"), "{body}");
 
-    let wrong = get("/metrics").header(header::AUTHORIZATION, auth("prom", "nope")).body(Body::empty()).unwrap();
-    assert_eq!(send(app(state.clone()), wrong).await.0, StatusCode::UNAUTHORIZED);
-    let unknown = get("/metrics").header(header::AUTHORIZATION, auth("eve", "fakepassword")).body(Body::empty()).unwrap();
-    assert_eq!(send(app(state.clone()), unknown).await.0, StatusCode::UNAUTHORIZED);
-    let bearer = get("/metrics").header(header::AUTHORIZATION, "Bearer s3cret").body(Body::empty()).unwrap();
+    let wrong = get("/metrics")
+        .header(header::AUTHORIZATION, auth("prom", "nope"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(app(state.clone()), wrong).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let unknown = get("/metrics")
+        .header(header::AUTHORIZATION, auth("eve", "fakepassword"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(app(state.clone()), unknown).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let bearer = get("/metrics")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
     let (status, headers, _) = send(app(state.clone()), bearer).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic");
@@ -92,15 +126,33 @@ async fn bearer_tokens_extension() {
     let state = AppState::for_test(Some(config(
         "fake_exporter:\n  bearer_auth:\n    tokens: [abc]\n    expiring_tokens:\n      - token: old\n        expires_at: 2001-01-01T00:00:00Z\n",
     )));
-    let req = |t: &str| get("/metrics").header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).unwrap();
+    let req = |t: &str| {
+        get("/metrics")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
     assert_eq!(send(app(state.clone()), req("abc")).await.0, StatusCode::OK);
     let (status, headers, _) = send(app(state.clone()), req("old")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(headers[header::WWW_AUTHENTICATE].to_str().unwrap().contains("expired"));
-    let (status, headers, _) = send(app(state.clone()), get("/metrics").body(Body::empty()).unwrap()).await;
+    assert!(headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .contains("expired"));
+    let (status, headers, _) = send(
+        app(state.clone()),
+        get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
-    assert_eq!(state.stats().snapshot().requests_with_auth(AuthOutcome::ExpiredToken), 1);
+    assert_eq!(
+        state
+            .stats()
+            .snapshot()
+            .requests_with_auth(AuthOutcome::ExpiredToken),
+        1
+    );
 }
 
 #[tokio::test]
@@ -112,27 +164,41 @@ async fn openmetrics_only_when_asked_and_gzip_when_accepted() {
         .unwrap();
     let (status, headers, body) = send(app(state.clone()), om).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     assert!(body.ends_with("# EOF\n"), "{body}");
 
     let plain = get("/metrics").body(Body::empty()).unwrap();
     let (_, headers, body) = send(app(state.clone()), plain).await;
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     assert!(!body.contains("# EOF"));
 
-    let gz = get("/metrics").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let gz = get("/metrics")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
     let response = app(state).oneshot(gz).await.unwrap();
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).expect("valid gzip");
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .expect("valid gzip");
     assert!(text.contains("# TYPE"));
 }
 
 #[tokio::test]
 async fn unknown_paths_get_go_404_and_root_a_landing_page() {
     let state = AppState::for_test(None);
-    let (status, _, body) = send(app(state.clone()), get("/nope").body(Body::empty()).unwrap()).await;
+    let (status, _, body) = send(
+        app(state.clone()),
+        get("/nope").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, "404 page not found\n");
     let (status, _, body) = send(app(state), get("/").body(Body::empty()).unwrap()).await;
@@ -165,12 +231,32 @@ async fn broken_config_file_gives_500_before_anything_else() {
         Arc::new(Stats::default()),
         Some(RateLimiter::new(Duration::from_secs(3600), 1)),
     );
-    assert_eq!(send(app(state.clone()), get("/metrics").body(Body::empty()).unwrap()).await.0, StatusCode::OK);
+    assert_eq!(
+        send(
+            app(state.clone()),
+            get("/metrics").body(Body::empty()).unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
     // rate limit: burst 1 used up
-    assert_eq!(send(app(state.clone()), get("/metrics").body(Body::empty()).unwrap()).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        send(
+            app(state.clone()),
+            get("/metrics").body(Body::empty()).unwrap()
+        )
+        .await
+        .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     std::fs::write(&path, "this: is: not: valid\n").unwrap();
     let (status, _, body) = send(app(state), get("/metrics").body(Body::empty()).unwrap()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "500 comes before 429");
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "500 comes before 429"
+    );
     assert_eq!(body, "Internal Server Error\n");
 }
 
@@ -182,8 +268,10 @@ async fn status_and_content_type_faults() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
     let mut state = AppState::for_test(None);
-    Arc::get_mut(&mut state.inner).unwrap().faults = FaultSpec::parse_flag("content-type=missing,oversize-body=50000").unwrap();
-    let (status, headers, body) = send(app(state), get("/metrics").body(Body::empty()).unwrap()).await;
+    Arc::get_mut(&mut state.inner).unwrap().faults =
+        FaultSpec::parse_flag("content-type=missing,oversize-body=50000").unwrap();
+    let (status, headers, body) =
+        send(app(state), get("/metrics").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers.get(header::CONTENT_TYPE).is_none());
     assert!(body.len() >= 50000);

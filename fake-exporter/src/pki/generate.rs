@@ -279,11 +279,7 @@ fn sign(
         .map_err(|source| PkiError::Certificate { file, source })
 }
 
-fn identity(
-    leaf: rcgen::Certificate,
-    chain_tail: Vec<CaCert>,
-    key: &GeneratedKey,
-) -> Identity {
+fn identity(leaf: rcgen::Certificate, chain_tail: Vec<CaCert>, key: &GeneratedKey) -> Identity {
     let mut cert_chain_pem = leaf.pem();
     let mut cert_chain = vec![leaf.der().clone()];
     for ca in chain_tail {

@@ -55,7 +55,14 @@ pub(super) fn generate_key(
             (pair, Some(sec1))
         }
         KeyType::Ed25519 => {
-            let pair = KeyPair::generate_for(&PKCS_ED25519).map_err(rcgen_error)?;
+            let generated = KeyPair::generate_for(&PKCS_ED25519).map_err(rcgen_error)?;
+            let v1 = ed25519_pkcs8_v1(generated.serialized_der())
+                .map_err(|detail| encoding_error("PKCS#8 v1", detail))?;
+            let pair = KeyPair::from_pkcs8_der_and_sign_algo(
+                &PrivatePkcs8KeyDer::from(v1.as_slice()),
+                &PKCS_ED25519,
+            )
+            .map_err(rcgen_error)?;
             (pair, None)
         }
         KeyType::Rsa2048 => {
@@ -82,6 +89,38 @@ pub(super) fn generate_key(
         pair,
         openssl_pem,
     })
+}
+
+/// Start of ring's PKCS#8 v2 Ed25519 document: `SEQUENCE (81 bytes) { INTEGER 1, SEQUENCE {
+/// OID 1.3.101.112 }, OCTET STRING { OCTET STRING (32 bytes) ...`, followed by the seed and
+/// then `[1] publicKey`.
+const ED25519_RING_V2_HEAD: [u8; 16] = [
+    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The same structure as PKCS#8 v1 (`INTEGER 0`, no public key): 0x2e = 46 content bytes.
+const ED25519_V1_HEAD: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// Rewrites ring's PKCS#8 v2 Ed25519 key as the PKCS#8 v1 document `openssl genpkey` writes.
+///
+/// OpenSSL 3.0 cannot read ring's v2 form: `openssl pkey` fails with "unsupported" (checked
+/// against OpenSSL 3.0.19). Go, rustls, ring and OpenSSL all read v1.
+fn ed25519_pkcs8_v1(ring_v2: &[u8]) -> Result<Vec<u8>, String> {
+    let seed = ring_v2
+        .strip_prefix(&ED25519_RING_V2_HEAD)
+        .and_then(|rest| rest.get(..32))
+        .ok_or_else(|| {
+            format!(
+                "ring returned an unexpected Ed25519 PKCS#8 layout ({} bytes)",
+                ring_v2.len()
+            )
+        })?;
+    let mut der = Vec::with_capacity(48);
+    der.extend_from_slice(&ED25519_V1_HEAD);
+    der.extend_from_slice(seed);
+    Ok(der)
 }
 
 /// `ECPrivateKey ::= SEQUENCE {` (0x77 = 119 content bytes), `version INTEGER 1`, and the
@@ -146,8 +185,7 @@ mod tests {
         assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
 
         let from_pkcs1 = rsa::RsaPrivateKey::from_pkcs1_pem(&pkcs1).expect("PKCS#1 parses");
-        let from_pkcs8 =
-            rsa::RsaPrivateKey::from_pkcs8_der(&key.pkcs8_der).expect("PKCS#8 parses");
+        let from_pkcs8 = rsa::RsaPrivateKey::from_pkcs8_der(&key.pkcs8_der).expect("PKCS#8 parses");
         assert_eq!(from_pkcs1, from_pkcs8);
         assert_eq!(rsa::traits::PublicKeyParts::size(&from_pkcs1), 256);
     }
@@ -158,5 +196,26 @@ mod tests {
         assert!(key.openssl_pem.is_none());
         assert!(key.pkcs8_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert_eq!(key.pair.algorithm(), &PKCS_ED25519);
+        // PKCS#8 v1, 48 bytes, as `openssl genpkey -algorithm ed25519` writes it.
+        assert_eq!(key.pkcs8_der.len(), 48);
+        assert_eq!(key.pkcs8_der[..16], ED25519_V1_HEAD);
+    }
+
+    #[test]
+    fn ed25519_v1_keeps_the_seed_and_rejects_unknown_layouts() {
+        let ring = KeyPair::generate_for(&PKCS_ED25519).expect("Ed25519 generation");
+        let v1 = ed25519_pkcs8_v1(ring.serialized_der()).expect("ring layout");
+        let reloaded = KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(v1.as_slice()),
+            &PKCS_ED25519,
+        )
+        .expect("rcgen loads PKCS#8 v1");
+        assert_eq!(reloaded.public_key_raw(), ring.public_key_raw());
+
+        let err = ed25519_pkcs8_v1(&v1).unwrap_err();
+        assert!(
+            err.contains("unexpected Ed25519 PKCS#8 layout (48 bytes)"),
+            "{err}"
+        );
     }
 }

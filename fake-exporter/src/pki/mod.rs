@@ -93,19 +93,15 @@ macro_rules! named_enum {
 
 named_enum! {
     /// The key algorithm of every key in a [`Pki`].
+    #[derive(Default)]
     pub enum KeyType ("key type") {
         /// ECDSA on NIST P-256 with SHA-256 signatures (the default).
+        #[default]
         EcdsaP256 = "ecdsa-p256",
         /// Ed25519.
         Ed25519 = "ed25519",
         /// RSA with a 2048-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
         Rsa2048 = "rsa2048",
-    }
-}
-
-impl Default for KeyType {
-    fn default() -> Self {
-        Self::EcdsaP256
     }
 }
 

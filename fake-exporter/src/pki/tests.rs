@@ -60,8 +60,14 @@ fn sans(cert: &X509Certificate<'_>) -> Option<Vec<String>> {
             GeneralName::URI(uri) => format!("URI:{uri}"),
             GeneralName::RFC822Name(mail) => format!("email:{mail}"),
             GeneralName::IPAddress(bytes) => match bytes.len() {
-                4 => format!("IP:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).unwrap())),
-                16 => format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).unwrap())),
+                4 => format!(
+                    "IP:{}",
+                    std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).unwrap())
+                ),
+                16 => format!(
+                    "IP:{}",
+                    std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).unwrap())
+                ),
                 n => panic!("IP SAN of {n} bytes"),
             },
             other => panic!("unexpected SAN {other:?}"),
@@ -178,8 +184,14 @@ fn names_round_trip_through_display_and_from_str() {
     }
     assert_eq!(KeyType::default(), KeyType::EcdsaP256);
     assert_eq!("rsa2048".parse::<KeyType>(), Ok(KeyType::Rsa2048));
-    assert_eq!("not-yet-valid".parse::<ServerCert>(), Ok(ServerCert::NotYetValid));
-    assert_eq!("server-auth-only".parse::<ClientCert>(), Ok(ClientCert::ServerAuthOnly));
+    assert_eq!(
+        "not-yet-valid".parse::<ServerCert>(),
+        Ok(ServerCert::NotYetValid)
+    );
+    assert_eq!(
+        "server-auth-only".parse::<ClientCert>(),
+        Ok(ClientCert::ServerAuthOnly)
+    );
 
     let err = "rsa4096".parse::<KeyType>().unwrap_err();
     assert_eq!(
@@ -191,7 +203,10 @@ fn names_round_trip_through_display_and_from_str() {
 #[test]
 fn file_names_are_stable_and_unique() {
     let names = PkiFiles::names();
-    assert_eq!(names.len(), 3 + 3 * ServerCert::ALL.len() + 3 * ClientCert::ALL.len());
+    assert_eq!(
+        names.len(),
+        3 + 3 * ServerCert::ALL.len() + 3 * ClientCert::ALL.len()
+    );
     assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
     for name in [
         "ca.crt",
@@ -221,9 +236,18 @@ fn file_names_are_stable_and_unique() {
         dir: "/pki".into(),
         key_type: KeyType::EcdsaP256,
     };
-    assert_eq!(files.by_name("server-expired.crt"), Some("/pki/server-expired.crt".into()));
-    assert_eq!(files.server_cert(ServerCert::Expired), Path::new("/pki/server-expired.crt"));
-    assert_eq!(files.client_key(ClientCert::RogueCa), Path::new("/pki/client-rogue.key"));
+    assert_eq!(
+        files.by_name("server-expired.crt"),
+        Some("/pki/server-expired.crt".into())
+    );
+    assert_eq!(
+        files.server_cert(ServerCert::Expired),
+        Path::new("/pki/server-expired.crt")
+    );
+    assert_eq!(
+        files.client_key(ClientCert::RogueCa),
+        Path::new("/pki/client-rogue.key")
+    );
     assert_eq!(
         files.server_key_openssl(ServerCert::Valid),
         Some("/pki/server.openssl.key".into())
@@ -281,7 +305,10 @@ fn every_written_file_parses() {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+                let mode = std::fs::metadata(&path)
+                    .expect("metadata")
+                    .permissions()
+                    .mode();
                 let want = if name.ends_with(".key") { 0o600 } else { 0o644 };
                 assert_eq!(mode & 0o777, want, "{key_type}: mode of {name}");
             }
@@ -291,11 +318,17 @@ fn every_written_file_parses() {
             .expect("read dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(written, expected, "{key_type}: exactly the named files, no leftovers");
+        assert_eq!(
+            written, expected,
+            "{key_type}: exactly the named files, no leftovers"
+        );
 
         let readme = std::fs::read_to_string(files.readme()).expect("README");
         for name in &expected {
-            assert!(name == "README.txt" || readme.contains(name.as_str()), "README lacks {name}");
+            assert!(
+                name == "README.txt" || readme.contains(name.as_str()),
+                "README lacks {name}"
+            );
         }
         assert!(readme.contains(&format!("key type {key_type}")));
     }
@@ -304,10 +337,17 @@ fn every_written_file_parses() {
 #[test]
 fn rewriting_replaces_files_and_drops_stale_openssl_keys() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let ecdsa = pki(KeyType::EcdsaP256).write_to(tmp.path()).expect("first write");
-    assert!(ecdsa.server_key_openssl(ServerCert::Valid).expect("ECDSA").exists());
+    let ecdsa = pki(KeyType::EcdsaP256)
+        .write_to(tmp.path())
+        .expect("first write");
+    assert!(ecdsa
+        .server_key_openssl(ServerCert::Valid)
+        .expect("ECDSA")
+        .exists());
 
-    let ed = pki(KeyType::Ed25519).write_to(tmp.path()).expect("second write");
+    let ed = pki(KeyType::Ed25519)
+        .write_to(tmp.path())
+        .expect("second write");
     assert!(!tmp.path().join("server.openssl.key").exists());
     assert!(!tmp.path().join("client-rogue.openssl.key").exists());
     let key = std::fs::read_to_string(ed.server_key(ServerCert::Valid)).expect("key");
@@ -325,8 +365,14 @@ fn write_to_names_the_directory_it_cannot_create() {
 
     assert!(matches!(err, PkiError::CreateDir { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.starts_with(&format!("{}: cannot create the PKI directory", target.display())));
-    assert!(message.ends_with("choose a writable directory"), "{message}");
+    assert!(message.starts_with(&format!(
+        "{}: cannot create the PKI directory",
+        target.display()
+    )));
+    assert!(
+        message.ends_with("choose a writable directory"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -392,7 +438,10 @@ fn ca_certificates_have_ca_constraints_and_distinct_keys() {
             .collect();
         assert_eq!(keys.len(), 3, "{key_type}: every CA has its own key");
         assert_eq!(pem_certificates(pki.ca_pem()), [pki.ca_der().to_vec()]);
-        assert_eq!(pem_certificates(pki.rogue_ca_pem()), [pki.rogue_ca_der().to_vec()]);
+        assert_eq!(
+            pem_certificates(pki.rogue_ca_pem()),
+            [pki.rogue_ca_der().to_vec()]
+        );
         assert_eq!(
             pem_certificates(pki.intermediate_pem()),
             [pki.intermediate_der().to_vec()]
@@ -402,7 +451,9 @@ fn ca_certificates_have_ca_constraints_and_distinct_keys() {
 
 #[test]
 fn server_certificates_carry_the_specified_names_and_usages() {
-    let good = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"].map(String::from).to_vec();
+    let good = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]
+        .map(String::from)
+        .to_vec();
     for &key_type in KeyType::ALL {
         let pki = pki(key_type);
         let ca = parse(pki.ca_der());
@@ -418,13 +469,20 @@ fn server_certificates_carry_the_specified_names_and_usages() {
             match which {
                 ServerCert::WrongHost => assert_eq!(
                     sans(&cert),
-                    Some(vec!["DNS:wrong-host.invalid".into(), "IP:192.0.2.10".into()]),
+                    Some(vec![
+                        "DNS:wrong-host.invalid".into(),
+                        "IP:192.0.2.10".into()
+                    ]),
                     "{ctx}"
                 ),
                 ServerCert::CnOnly => assert_eq!(sans(&cert), None, "{ctx}: no SAN extension"),
                 _ => assert_eq!(sans(&cert), Some(good.clone()), "{ctx}"),
             }
-            let cn = if which == ServerCert::CnOnly { "localhost" } else { "fake-exporter" };
+            let cn = if which == ServerCert::CnOnly {
+                "localhost"
+            } else {
+                "fake-exporter"
+            };
             assert_eq!(common_name(&cert), cn, "{ctx}");
 
             let issuer = match which {
@@ -443,7 +501,10 @@ fn server_certificates_carry_the_specified_names_and_usages() {
             if which == ServerCert::Chain {
                 assert_eq!(identity.cert_chain()[1], *pki.intermediate_der());
             }
-            assert_eq!(identity.key_openssl_pem.is_some(), key_type != KeyType::Ed25519);
+            assert_eq!(
+                identity.key_openssl_pem.is_some(),
+                key_type != KeyType::Ed25519
+            );
         }
     }
 }
@@ -473,7 +534,11 @@ fn client_certificates_carry_the_specified_names_and_usages() {
                 (false, true)
             };
             assert_eq!(ekus(&cert), want_eku, "{ctx}");
-            let issuer = if which == ClientCert::RogueCa { rogue.subject() } else { ca.subject() };
+            let issuer = if which == ClientCert::RogueCa {
+                rogue.subject()
+            } else {
+                ca.subject()
+            };
             assert_eq!(cert.issuer(), issuer, "{ctx}");
             assert_eq!(pki.client(which).cert_chain().len(), 1);
         }
@@ -524,19 +589,35 @@ fn webpki_rejects_each_broken_server_certificate_for_its_reason() {
             let ctx = format!("{key_type} as {name}");
 
             let err = check(ServerCert::Expired).unwrap_err();
-            assert!(matches!(err, webpki::Error::CertExpired { .. }), "{ctx}: {err:?}");
+            assert!(
+                matches!(err, webpki::Error::CertExpired { .. }),
+                "{ctx}: {err:?}"
+            );
             let err = check(ServerCert::NotYetValid).unwrap_err();
-            assert!(matches!(err, webpki::Error::CertNotValidYet { .. }), "{ctx}: {err:?}");
+            assert!(
+                matches!(err, webpki::Error::CertNotValidYet { .. }),
+                "{ctx}: {err:?}"
+            );
             let err = check(ServerCert::WrongHost).unwrap_err();
-            assert!(matches!(err, webpki::Error::CertNotValidForName(_)), "{ctx}: {err:?}");
+            assert!(
+                matches!(err, webpki::Error::CertNotValidForName(_)),
+                "{ctx}: {err:?}"
+            );
             let err = check(ServerCert::CnOnly).unwrap_err();
-            assert!(matches!(err, webpki::Error::CertNotValidForName(_)), "{ctx}: {err:?}");
+            assert!(
+                matches!(err, webpki::Error::CertNotValidForName(_)),
+                "{ctx}: {err:?}"
+            );
             for which in [
                 ServerCert::RogueCa,
                 ServerCert::MissingIntermediate,
                 ServerCert::SelfSigned,
             ] {
-                assert_eq!(check(which), Err(webpki::Error::UnknownIssuer), "{ctx}: {which}");
+                assert_eq!(
+                    check(which),
+                    Err(webpki::Error::UnknownIssuer),
+                    "{ctx}: {which}"
+                );
             }
         }
 
@@ -549,7 +630,12 @@ fn webpki_rejects_each_broken_server_certificate_for_its_reason() {
         let leaf = pki.server(ServerCert::MissingIntermediate).cert_chain();
         let with_intermediate = [pki.intermediate_der().clone()];
         assert_eq!(
-            webpki_chain(leaf, &with_intermediate, pki.ca_der(), KeyUsage::server_auth()),
+            webpki_chain(
+                leaf,
+                &with_intermediate,
+                pki.ca_der(),
+                KeyUsage::server_auth()
+            ),
             Ok(()),
             "{key_type}: the leaf verifies once the intermediate is supplied"
         );
@@ -581,8 +667,14 @@ fn webpki_checks_client_certificates() {
         };
         assert_eq!(check(ClientCert::Valid), Ok(()), "{key_type}");
         let err = check(ClientCert::Expired).unwrap_err();
-        assert!(matches!(err, webpki::Error::CertExpired { .. }), "{key_type}: {err:?}");
-        assert_eq!(check(ClientCert::RogueCa), Err(webpki::Error::UnknownIssuer));
+        assert!(
+            matches!(err, webpki::Error::CertExpired { .. }),
+            "{key_type}: {err:?}"
+        );
+        assert_eq!(
+            check(ClientCert::RogueCa),
+            Err(webpki::Error::UnknownIssuer)
+        );
         let err = check(ClientCert::ServerAuthOnly).unwrap_err();
         assert!(
             matches!(err, webpki::Error::RequiredEkuNotFoundContext(_)),
@@ -599,7 +691,11 @@ fn rustls_loads_every_key_and_it_matches_its_certificate() {
         let identities = ServerCert::ALL
             .iter()
             .map(|&w| (format!("server {w}"), pki.server(w)))
-            .chain(ClientCert::ALL.iter().map(|&w| (format!("client {w}"), pki.client(w))));
+            .chain(
+                ClientCert::ALL
+                    .iter()
+                    .map(|&w| (format!("client {w}"), pki.client(w))),
+            );
         for (what, identity) in identities {
             let key = provider
                 .key_provider
@@ -620,24 +716,51 @@ fn openssl_agrees_on_chains_and_loads_every_key() {
 
         let ok = openssl(&["verify", "-CAfile", "ca.crt", "server.crt"], dir);
         assert!(ok.status.success(), "{key_type}: {}", text(&ok));
-        assert!(text(&ok).contains("server.crt: OK"), "{key_type}: {}", text(&ok));
+        assert!(
+            text(&ok).contains("server.crt: OK"),
+            "{key_type}: {}",
+            text(&ok)
+        );
 
         let chain = openssl(
-            &["verify", "-CAfile", "ca.crt", "-untrusted", "intermediate.crt", "server-chain.crt"],
+            &[
+                "verify",
+                "-CAfile",
+                "ca.crt",
+                "-untrusted",
+                "intermediate.crt",
+                "server-chain.crt",
+            ],
             dir,
         );
         assert!(chain.status.success(), "{key_type}: {}", text(&chain));
 
         let expired = openssl(&["verify", "-CAfile", "ca.crt", "server-expired.crt"], dir);
-        assert!(!expired.status.success(), "{key_type}: expired cert verified");
-        assert!(text(&expired).contains("certificate has expired"), "{}", text(&expired));
+        assert!(
+            !expired.status.success(),
+            "{key_type}: expired cert verified"
+        );
+        assert!(
+            text(&expired).contains("certificate has expired"),
+            "{}",
+            text(&expired)
+        );
 
         let rogue = openssl(&["verify", "-CAfile", "ca.crt", "client-rogue.crt"], dir);
         assert!(!rogue.status.success(), "{key_type}: rogue cert verified");
-        assert!(text(&rogue).contains("unable to get local issuer certificate"), "{}", text(&rogue));
+        assert!(
+            text(&rogue).contains("unable to get local issuer certificate"),
+            "{}",
+            text(&rogue)
+        );
 
-        for name in PkiFiles::names().into_iter().filter(|n| n.ends_with(".key")) {
-            let Some(path) = files.by_name(name) else { continue };
+        for name in PkiFiles::names()
+            .into_iter()
+            .filter(|n| n.ends_with(".key"))
+        {
+            let Some(path) = files.by_name(name) else {
+                continue;
+            };
             let path = path.to_str().expect("UTF-8 temp path");
             let load = openssl(&["pkey", "-in", path, "-noout"], dir);
             assert!(load.status.success(), "{key_type} {name}: {}", text(&load));
@@ -649,7 +772,11 @@ fn openssl_agrees_on_chains_and_loads_every_key() {
             let from_key = openssl(&["pkey", "-in", key, "-pubout"], dir);
             let from_cert = openssl(&["x509", "-in", "server.crt", "-pubkey", "-noout"], dir);
             assert!(from_key.status.success() && from_cert.status.success());
-            assert_eq!(text(&from_key), text(&from_cert), "{key_type}: public keys differ");
+            assert_eq!(
+                text(&from_key),
+                text(&from_cert),
+                "{key_type}: public keys differ"
+            );
         }
         if key_type == KeyType::EcdsaP256 {
             let ec = openssl(&["ec", "-in", "client.openssl.key", "-noout", "-text"], dir);

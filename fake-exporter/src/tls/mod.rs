@@ -288,11 +288,13 @@ fn negotiation(tls: &TlsServerConfig) -> Result<Negotiation, TlsError> {
     })
 }
 
+/// A ticket producer and a session cache.
+type SessionState = (Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>);
+
 /// Session resumption state shared by every config built in this process, like Go's
 /// per-server ticket keys (a config per connection would otherwise never resume).
-fn session_state() -> Option<(Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>)> {
-    static STATE: OnceLock<Option<(Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>)>> =
-        OnceLock::new();
+fn session_state() -> Option<SessionState> {
+    static STATE: OnceLock<Option<SessionState>> = OnceLock::new();
     STATE
         .get_or_init(|| {
             let ticketer = ring::Ticketer::new().ok()?;

@@ -142,16 +142,18 @@ async fn handshake(plan: HandshakePlan, client: Arc<ClientConfig>) -> Outcome {
     let server = async move { TlsAcceptor::from(config).accept(server_io).await };
     let client = async move {
         let name = ServerName::try_from("localhost").unwrap();
-        let stream = TlsConnector::from(client).connect(name, client_io).await;
-        stream.ok().map(|s| {
-            s.get_ref()
-                .1
-                .peer_certificates()
-                .map(|c| c[0].to_vec())
-                .unwrap_or_default()
-        })
+        TlsConnector::from(client)
+            .connect(name, client_io)
+            .await
+            .ok()
     };
-    let (server, server_leaf) = tokio::join!(server, client);
+    // Both sides run to completion before either stream is dropped, so the server can
+    // finish writing its session tickets.
+    let (server, client) = tokio::join!(server, client);
+    let server_leaf = client.as_ref().map(|s| {
+        let leaf = s.get_ref().1.peer_certificates().map(|c| c[0].to_vec());
+        leaf.unwrap_or_default()
+    });
     Outcome {
         server,
         client_ok: server_leaf.is_some(),

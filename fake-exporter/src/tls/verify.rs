@@ -8,9 +8,10 @@
 //!   validity dates and the clientAuth EKU (when present), like `x509.Certificate.Verify`.
 //!
 //! Alerts follow Go ≥ 1.21: unknown authority gives `unknown_ca`, expired / not yet valid
-//! gives `certificate_expired`, everything else `bad_certificate`. rustls would send
-//! `unsupported_certificate` for a wrong EKU and `decrypt_error` for a bad signature, so
-//! those are re-expressed as `CertificateError::NotValidForNameContext` (which rustls turns
+//! gives `certificate_expired`, everything else `bad_certificate`. A chain whose issuer
+//! signature does not verify is "unknown authority" in Go, so it becomes `UnknownIssuer`.
+//! rustls would send `unsupported_certificate` for a wrong EKU, so that one (and other
+//! failures Go reports as `bad_certificate`) is re-expressed as `CertificateError::NotValidForNameContext` (which rustls turns
 //! into `bad_certificate`) whose `expected` name is one of the markers below;
 //! [`super::handshake_failure_reason`] reads the marker back.
 
@@ -91,6 +92,15 @@ fn go_alert(error: Error) -> Error {
         | E::NotValidYetContext { .. }
         | E::BadEncoding
         | E::UnhandledCriticalExtension => Error::InvalidCertificate(cert_error),
+        // Go's chain builder reports a candidate issuer whose signature does not verify as
+        // "signed by unknown authority".
+        #[allow(deprecated)]
+        E::BadSignature
+        | E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext { .. }
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            Error::InvalidCertificate(E::UnknownIssuer)
+        }
         E::InvalidPurpose | E::InvalidPurposeContext { .. } => {
             marked(EKU_MARKER, vec![cert_error.to_string()])
         }

@@ -299,10 +299,13 @@ pub fn classify(raw_last_error: &str, ctx: &CaseContext) -> ErrorClass {
         return match alert {
             // These alerts are about the client's certificate: a server has no other
             // certificate to complain about.
+            // Go spells alert 45 "expired certificate" and 44 "revoked certificate"
+            // (crypto/tls/alert.go); rustls servers send those where Go sends
+            // bad_certificate.
             "bad certificate"
             | "unknown certificate authority"
-            | "certificate expired"
-            | "certificate revoked"
+            | "expired certificate"
+            | "revoked certificate"
             | "unsupported certificate"
             | "unknown certificate"
             | "access denied" => ctx.client_cert_class(),

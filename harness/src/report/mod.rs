@@ -117,7 +117,12 @@ pub fn failure_block(c: &CaseResult) -> String {
     for f in &c.failures {
         let _ = writeln!(out, "  - {f}");
     }
-    let _ = writeln!(out, "  expected: {} {}", c.expected_health_label(), c.expected_error_class);
+    let _ = writeln!(
+        out,
+        "  expected: {} {}",
+        c.expected_health_label(),
+        c.expected_error_class
+    );
     let _ = writeln!(out, "  observed: {} {}", c.health, c.error_class);
     let _ = writeln!(out, "  lastError: {:?}", c.last_error);
     let _ = writeln!(

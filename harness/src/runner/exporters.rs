@@ -10,7 +10,9 @@ use fake_exporter::pki::{PkiFiles, ServerCert};
 use fake_exporter::server::{FakeExporter, RunningExporter};
 
 use super::RunError;
-use crate::promconfig::{self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig, TlsVersion};
+use crate::promconfig::{
+    self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig, TlsVersion,
+};
 use crate::scenario::{resolve_file, Case, Plan};
 
 /// One case, ready to be scraped.
@@ -25,7 +27,11 @@ pub(super) struct StartedCase {
 
 /// Starts every case's exporter. Passwords are hashed once each, in parallel, off the
 /// async executor.
-pub(super) async fn start_all(plan: &Plan, pki: &PkiFiles, run_dir: &Path) -> Result<Vec<StartedCase>, RunError> {
+pub(super) async fn start_all(
+    plan: &Plan,
+    pki: &PkiFiles,
+    run_dir: &Path,
+) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
     let mut out = Vec::with_capacity(plan.cases.len());
     for pc in &plan.cases {
@@ -113,14 +119,20 @@ async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError
 }
 
 /// The case's `web-config.yml` (empty when the exporter is plain with no auth).
-fn web_config_yaml(case: &Case, pki: &PkiFiles, case_dir: &Path, hashes: &HashMap<String, String>) -> String {
+fn web_config_yaml(
+    case: &Case,
+    pki: &PkiFiles,
+    case_dir: &Path,
+    hashes: &HashMap<String, String>,
+) -> String {
     use std::fmt::Write as _;
     let e = &case.exporter;
     let mut y = String::new();
     if let Some(cert) = &e.server_cert {
         let which: ServerCert = cert.parse().unwrap_or(ServerCert::Valid);
         let key = if e.openssl_key {
-            pki.server_key_openssl(which).unwrap_or_else(|| pki.server_key(which))
+            pki.server_key_openssl(which)
+                .unwrap_or_else(|| pki.server_key(which))
         } else {
             pki.server_key(which)
         };
@@ -131,7 +143,11 @@ fn web_config_yaml(case: &Case, pki: &PkiFiles, case_dir: &Path, hashes: &HashMa
             let _ = writeln!(y, "  client_auth_type: {t}");
         }
         if let Some(ca) = &e.client_ca {
-            let _ = writeln!(y, "  client_ca_file: {}", resolve_file(ca, pki, case_dir).display());
+            let _ = writeln!(
+                y,
+                "  client_ca_file: {}",
+                resolve_file(ca, pki, case_dir).display()
+            );
         }
         if let Some(sans) = &e.client_allowed_sans {
             let _ = writeln!(y, "  client_allowed_sans: {}", yaml_list(sans));
@@ -153,7 +169,9 @@ fn web_config_yaml(case: &Case, pki: &PkiFiles, case_dir: &Path, hashes: &HashMa
             let _ = writeln!(y, "  {}: {}", yaml_str(user), yaml_str(&hash));
         }
     }
-    let bearer = !e.bearer_tokens.is_empty() || e.bearer_token_file.is_some() || !e.expired_bearer_tokens.is_empty();
+    let bearer = !e.bearer_tokens.is_empty()
+        || e.bearer_token_file.is_some()
+        || !e.expired_bearer_tokens.is_empty();
     if bearer {
         let _ = writeln!(y, "# fake-exporter extension (not exporter-toolkit):");
         let _ = writeln!(y, "fake_exporter:\n  bearer_auth:");
@@ -161,13 +179,22 @@ fn web_config_yaml(case: &Case, pki: &PkiFiles, case_dir: &Path, hashes: &HashMa
             let _ = writeln!(y, "    tokens: {}", yaml_list(&e.bearer_tokens));
         }
         if let Some(f) = &e.bearer_token_file {
-            let _ = writeln!(y, "    token_file: {}", resolve_file(f, pki, case_dir).display());
+            let _ = writeln!(
+                y,
+                "    token_file: {}",
+                resolve_file(f, pki, case_dir).display()
+            );
         }
         if !e.expired_bearer_tokens.is_empty() {
-            let expired = humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600));
+            let expired =
+                humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600));
             let _ = writeln!(y, "    expiring_tokens:");
             for t in &e.expired_bearer_tokens {
-                let _ = writeln!(y, "      - token: {}\n        expires_at: {expired}", yaml_str(t));
+                let _ = writeln!(
+                    y,
+                    "      - token: {}\n        expires_at: {expired}",
+                    yaml_str(t)
+                );
             }
         }
     }
@@ -209,12 +236,18 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
     job.basic_auth = s.basic_auth.as_ref().map(|b| BasicAuth {
         username: b.username.clone(),
         password: b.password.clone(),
-        password_file: b.password_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+        password_file: b
+            .password_file
+            .as_ref()
+            .map(|f| resolve_file(f, pki, case_dir)),
     });
     job.authorization = s.authorization.as_ref().map(|a| Authorization {
         auth_type: a.kind.clone(),
         credentials: a.credentials.clone(),
-        credentials_file: a.credentials_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+        credentials_file: a
+            .credentials_file
+            .as_ref()
+            .map(|f| resolve_file(f, pki, case_dir)),
     });
     job.tls_config = s.tls_config.as_ref().map(|t| TlsConfig {
         ca_file: t.ca_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),

@@ -243,7 +243,10 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let api = PromApi::new(prometheus.base_url());
     let waited = wait_for_scrapes(plan, &api, &prometheus, opts, ready_at).await?;
     let verdicts_at = Instant::now();
-    let build = api.build_info().await.map_err(|e| RunError::Api(e.to_string()))?;
+    let build = api
+        .build_info()
+        .await
+        .map_err(|e| RunError::Api(e.to_string()))?;
     let conntrack = api
         .conntrack_established()
         .await
@@ -271,8 +274,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     }
     let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
     let interval = plan.defaults.scrape_interval.as_secs_f64();
-    let bound_s =
-        waited.first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
+    let bound_s = waited.first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
     let report = RunReport {
         cases,
         prometheus: prometheus.description(),
@@ -302,7 +304,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
 }
 
 fn prom_duration(d: Duration) -> PromDuration {
-    PromDuration::try_from(d).unwrap_or_else(|_| PromDuration::try_from(Duration::from_millis(d.as_millis() as u64)).unwrap_or_default())
+    PromDuration::try_from(d).unwrap_or_else(|_| {
+        PromDuration::try_from(Duration::from_millis(d.as_millis() as u64)).unwrap_or_default()
+    })
 }
 
 /// Container users must read the PKI and case files: make the run dir world-readable
@@ -326,7 +330,11 @@ fn make_world_readable(dir: &std::path::Path) {
 
 /// `promtool check config` on the config minus the jobs that are meant to be dropped
 /// (promtool rejects some of those, Prometheus itself only drops them).
-fn check_config(plan: &Plan, config: &PrometheusConfig, dir: &std::path::Path) -> Result<(), RunError> {
+fn check_config(
+    plan: &Plan,
+    config: &PrometheusConfig,
+    dir: &std::path::Path,
+) -> Result<(), RunError> {
     let mut checked = config.clone();
     checked.scrape_configs.retain(|job| {
         plan.cases
@@ -365,11 +373,19 @@ async fn wait_for_scrapes(
     let mut first_scrape_s: Option<f64> = None;
     let poll = Duration::from_millis(100);
     loop {
-        let targets = api.targets().await.map_err(|e| RunError::Api(e.to_string()))?;
-        let scrapes = api
-            .scrape_counts()
+        let targets = api
+            .targets()
             .await
             .map_err(|e| RunError::Api(e.to_string()))?;
+        let mut scrapes: BTreeMap<String, u64> = BTreeMap::new();
+        for (key, n) in api
+            .scrape_counts()
+            .await
+            .map_err(|e| RunError::Api(e.to_string()))?
+        {
+            let e = scrapes.entry(key.job).or_default();
+            *e = (*e).max(n);
+        }
         if first_scrape_s.is_none() && scrapes.values().any(|&n| n > 0) {
             first_scrape_s = Some(ready_at.elapsed().as_secs_f64());
         }
@@ -385,7 +401,11 @@ async fn wait_for_scrapes(
             .count();
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
-            bar.set_message(format!("{} of {} jobs present", present.len(), plan.cases.len()));
+            bar.set_message(format!(
+                "{} of {} jobs present",
+                present.len(),
+                plan.cases.len()
+            ));
         }
         let all_present_done = !present.is_empty() && done == present.len();
         // Every job Prometheus created shows up in the same discovery round; once those are
@@ -408,7 +428,13 @@ async fn wait_for_scrapes(
                 .cases
                 .iter()
                 .filter(|c| scrapes.get(&c.case.name).copied().unwrap_or(0) < need)
-                .map(|c| format!("{} ({})", c.case.name, scrapes.get(&c.case.name).copied().unwrap_or(0)))
+                .map(|c| {
+                    format!(
+                        "{} ({})",
+                        c.case.name,
+                        scrapes.get(&c.case.name).copied().unwrap_or(0)
+                    )
+                })
                 .collect();
             tracing::error!("Prometheus log tail:\n{}", prometheus.logs());
             return Err(RunError::Deadline {
@@ -460,7 +486,11 @@ fn verdict(
                 Health::Down => "down",
                 Health::Unknown => "unknown",
             };
-            (health.to_owned(), t.last_error.clone(), classify(&t.last_error, &ctx))
+            (
+                health.to_owned(),
+                t.last_error.clone(),
+                classify(&t.last_error, &ctx),
+            )
         }
     };
     let mut failures = Vec::new();
@@ -470,7 +500,9 @@ fn verdict(
         ExpectHealth::Missing => "missing",
     };
     if health != expected_health {
-        failures.push(format!("health: expected {expected_health}, observed {health}"));
+        failures.push(format!(
+            "health: expected {expected_health}, observed {health}"
+        ));
     }
     if class != pc.expected_class {
         failures.push(format!(
@@ -480,15 +512,16 @@ fn verdict(
     }
     if let Some(sub) = &pc.case.expect.last_error_contains {
         if !last_error.contains(sub.as_str()) {
-            failures.push(format!("lastError: expected to contain {sub:?}, observed {last_error:?}"));
+            failures.push(format!(
+                "lastError: expected to contain {sub:?}, observed {last_error:?}"
+            ));
         }
     }
     let handshakes = stats.handshakes_ok;
     let connections = stats.connections_accepted;
     let requests = stats.requests_total();
-    let keep_alive_observed = format!(
-        "{connections} connection(s), {handshakes} handshake(s) for {requests} request(s)"
-    );
+    let keep_alive_observed =
+        format!("{connections} connection(s), {handshakes} handshake(s) for {requests} request(s)");
     match pc.keep_alive {
         KeepAlive::One => {
             let tls_ok = !pc.exporter_tls() || handshakes <= 1;
@@ -509,7 +542,11 @@ fn verdict(
         KeepAlive::Any => {}
     }
     let http_versions_seen = {
-        let mut v: Vec<String> = stats.requests.iter().map(|r| r.http_version.clone()).collect();
+        let mut v: Vec<String> = stats
+            .requests
+            .iter()
+            .map(|r| r.http_version.clone())
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -519,12 +556,20 @@ fn verdict(
         if http_versions.iter().any(|v| v != want) || http_versions.is_empty() {
             failures.push(format!(
                 "HTTP version: expected every scrape over {want}, observed {}",
-                if http_versions.is_empty() { "no requests".to_owned() } else { http_versions.join(", ") }
+                if http_versions.is_empty() {
+                    "no requests".to_owned()
+                } else {
+                    http_versions.join(", ")
+                }
             ));
         }
     }
     let tls_versions = {
-        let mut v: Vec<String> = stats.tls_sessions.iter().map(|s| s.info.version.clone()).collect();
+        let mut v: Vec<String> = stats
+            .tls_sessions
+            .iter()
+            .map(|s| s.info.version.clone())
+            .collect();
         v.sort();
         v.dedup();
         v

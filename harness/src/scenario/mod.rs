@@ -346,7 +346,11 @@ impl PlannedCase {
 
     /// Target host (`127.0.0.1` unless the case says `localhost`).
     pub fn target_host(&self) -> &str {
-        self.case.scrape.target_host.as_deref().unwrap_or("127.0.0.1")
+        self.case
+            .scrape
+            .target_host
+            .as_deref()
+            .unwrap_or("127.0.0.1")
     }
 }
 
@@ -363,7 +367,10 @@ impl Plan {
     /// Loads files (none = the embedded default matrix).
     pub fn load(files: &[PathBuf]) -> Result<Plan, ScenarioError> {
         if files.is_empty() {
-            return Self::from_sources(&[(DEFAULT_MATRIX_NAME.to_owned(), DEFAULT_MATRIX.to_owned())]);
+            return Self::from_sources(&[(
+                DEFAULT_MATRIX_NAME.to_owned(),
+                DEFAULT_MATRIX.to_owned(),
+            )]);
         }
         let mut sources = Vec::new();
         for f in files {
@@ -402,12 +409,13 @@ impl Plan {
                     .and_then(|n| n.as_str())
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("#{}", i + 1));
-                let case: Case = serde_norway::from_value(value).map_err(|e| ScenarioError::Case {
-                    file: file.clone(),
-                    case: label.clone(),
-                    field: "(structure)".into(),
-                    message: e.to_string(),
-                })?;
+                let case: Case =
+                    serde_norway::from_value(value).map_err(|e| ScenarioError::Case {
+                        file: file.clone(),
+                        case: label.clone(),
+                        field: "(structure)".into(),
+                        message: e.to_string(),
+                    })?;
                 if let Some(first) = seen.get(&case.name) {
                     return Err(ScenarioError::Duplicate {
                         file: file.clone(),
@@ -462,7 +470,10 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
     let tls_only = [
         ("exporter.client_auth_type", e.client_auth_type.is_some()),
         ("exporter.client_ca", e.client_ca.is_some()),
-        ("exporter.client_allowed_sans", e.client_allowed_sans.is_some()),
+        (
+            "exporter.client_allowed_sans",
+            e.client_allowed_sans.is_some(),
+        ),
         ("exporter.min_version", e.min_version.is_some()),
         ("exporter.max_version", e.max_version.is_some()),
         ("exporter.openssl_key", e.openssl_key),
@@ -478,27 +489,47 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
     if let Some(ca) = &e.client_ca {
         check_pki_name(ca).map_err(|m| err("exporter.client_ca", m))?;
     }
-    for (field, v) in [("exporter.min_version", &e.min_version), ("exporter.max_version", &e.max_version)] {
+    for (field, v) in [
+        ("exporter.min_version", &e.min_version),
+        ("exporter.max_version", &e.max_version),
+    ] {
         if let Some(v) = v {
             if !TLS_VERSIONS.contains(&v.as_str()) {
-                return Err(err(field, format!("`{v}` is not a TLS version; use one of {}", TLS_VERSIONS.join(", "))));
+                return Err(err(
+                    field,
+                    format!(
+                        "`{v}` is not a TLS version; use one of {}",
+                        TLS_VERSIONS.join(", ")
+                    ),
+                ));
             }
         }
     }
     if let Some(f) = &e.bearer_token_file {
         if !case.files.contains_key(f) {
-            return Err(err("exporter.bearer_token_file", format!("`{f}` is not in the case's `files:`; add `files: {{ {f}: <token> }}`")));
+            return Err(err(
+                "exporter.bearer_token_file",
+                format!("`{f}` is not in the case's `files:`; add `files: {{ {f}: <token> }}`"),
+            ));
         }
     }
     let s = &case.scrape;
     if let Some(scheme) = &s.scheme {
         if scheme != "http" && scheme != "https" {
-            return Err(err("scrape.scheme", format!("`{scheme}` is not `http` or `https`")));
+            return Err(err(
+                "scrape.scheme",
+                format!("`{scheme}` is not `http` or `https`"),
+            ));
         }
     }
     if let Some(h) = &s.target_host {
         if h != "127.0.0.1" && h != "localhost" && h != "[::1]" {
-            return Err(err("scrape.target_host", format!("`{h}`: targets must be on loopback; use `127.0.0.1`, `localhost` or `[::1]`")));
+            return Err(err(
+                "scrape.target_host",
+                format!(
+                    "`{h}`: targets must be on loopback; use `127.0.0.1`, `localhost` or `[::1]`"
+                ),
+            ));
         }
     }
     if s.basic_auth.is_some() && s.authorization.is_some() {
@@ -506,7 +537,11 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
     }
     if let Some(b) = &s.basic_auth {
         if b.password.is_some() && b.password_file.is_some() {
-            return Err(err("scrape.basic_auth", "`password` and `password_file` are both set; Prometheus refuses that. Keep one".into()));
+            return Err(err(
+                "scrape.basic_auth",
+                "`password` and `password_file` are both set; Prometheus refuses that. Keep one"
+                    .into(),
+            ));
         }
         if let Some(f) = &b.password_file {
             check_file_ref(&case, f).map_err(|m| err("scrape.basic_auth.password_file", m))?;
@@ -517,7 +552,8 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
             return Err(err("scrape.authorization", "`credentials` and `credentials_file` are both set; Prometheus refuses that. Keep one".into()));
         }
         if let Some(f) = &a.credentials_file {
-            check_file_ref(&case, f).map_err(|m| err("scrape.authorization.credentials_file", m))?;
+            check_file_ref(&case, f)
+                .map_err(|m| err("scrape.authorization.credentials_file", m))?;
         }
     }
     if let Some(t) = &s.tls_config {
@@ -532,10 +568,19 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
                 }
             }
         }
-        for (field, v) in [("scrape.tls_config.min_version", &t.min_version), ("scrape.tls_config.max_version", &t.max_version)] {
+        for (field, v) in [
+            ("scrape.tls_config.min_version", &t.min_version),
+            ("scrape.tls_config.max_version", &t.max_version),
+        ] {
             if let Some(v) = v {
                 if !TLS_VERSIONS.contains(&v.as_str()) {
-                    return Err(err(field, format!("`{v}` is not a TLS version; use one of {}", TLS_VERSIONS.join(", "))));
+                    return Err(err(
+                        field,
+                        format!(
+                            "`{v}` is not a TLS version; use one of {}",
+                            TLS_VERSIONS.join(", ")
+                        ),
+                    ));
                 }
             }
         }
@@ -549,11 +594,14 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
     let expected_class = match (&x.error, x.health) {
         (Some(label), _) => label
             .parse::<ErrorClass>()
-            .map_err(|m| err("expect.error", m))?,
+            .map_err(|m| err("expect.error", m.to_string()))?,
         (None, ExpectHealth::Up) => ErrorClass::None,
         (None, ExpectHealth::Missing) => ErrorClass::JobMissing,
         (None, ExpectHealth::Down) => {
-            return Err(err("expect.error", "a `down` expectation needs an error class, e.g. `error: unauthorized`".into()))
+            return Err(err(
+                "expect.error",
+                "a `down` expectation needs an error class, e.g. `error: unauthorized`".into(),
+            ))
         }
     };
     match (x.health, &expected_class) {
@@ -567,11 +615,19 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
     }
     if let Some(v) = &x.http_version {
         if v != "HTTP/1.1" && v != "HTTP/2" {
-            return Err(err("expect.http_version", format!("`{v}`: use `HTTP/1.1` or `HTTP/2`")));
+            return Err(err(
+                "expect.http_version",
+                format!("`{v}`: use `HTTP/1.1` or `HTTP/2`"),
+            ));
         }
     }
-    if e.absent && (e.server_cert.is_some() || !e.basic_auth_users.is_empty() || !e.faults.is_none()) {
-        return Err(err("exporter.absent", "an absent exporter has no TLS, auth or faults; remove them or `absent`".into()));
+    if e.absent
+        && (e.server_cert.is_some() || !e.basic_auth_users.is_empty() || !e.faults.is_none())
+    {
+        return Err(err(
+            "exporter.absent",
+            "an absent exporter has no TLS, auth or faults; remove them or `absent`".into(),
+        ));
     }
     let keep_alive = x.keep_alive.unwrap_or(match x.health {
         ExpectHealth::Up if e.faults.close_after_response => KeepAlive::PerScrape,
