@@ -528,7 +528,9 @@ mod tests {
         // certificate_required (TLS 1.3); Go ≥ 1.21 servers also send certificate_required.
         check(&[
             ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: unknown certificate authority", MTLS_CERT, C::ClientCertRejected),
-            ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: certificate expired", MTLS_CERT, C::ClientCertRejected),
+            ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: expired certificate", MTLS_CERT, C::ClientCertRejected),
+            // captured from our scenario run against fake-exporter (rustls sends certificate_expired), Prometheus 2.42.0 go1.19.8
+            ("Get \"https://127.0.0.1:33591/metrics\": remote error: tls: expired certificate", MTLS_CERT, C::ClientCertRejected),
             ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: certificate required", MTLS_NO_CERT, C::ClientCertRequired),
             ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: no application protocol", TLS, C::TlsHandshakeFailure),
             ("Get \"https://127.0.0.1:9100/metrics\": tls: server selected unsupported protocol version 301", TLS, C::TlsVersion),
