@@ -525,7 +525,7 @@ fn verdict(
     match pc.keep_alive {
         KeepAlive::One => {
             let tls_ok = !pc.exporter_tls() || handshakes <= 1;
-            if connections != 1 || !tls_ok || requests < u64::from(scrapes.min(2)) {
+            if connections != 1 || !tls_ok || requests < scrapes.min(2) {
                 failures.push(format!(
                     "keep-alive: expected one connection for all scrapes, observed {keep_alive_observed}"
                 ));
