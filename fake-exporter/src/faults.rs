@@ -134,6 +134,69 @@ fn parse_size(v: &str) -> Option<usize> {
     num.trim().parse::<usize>().ok()?.checked_mul(mult)
 }
 
+/// Deliberately broken security behaviour, to check that a conformance suite notices it.
+/// Each mutant weakens one check an exporter must make. Never use one outside tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutant {
+    /// Basic auth lets any user and password in.
+    InsecureAcceptAnyPassword,
+    /// Client certificates are not verified against the client CA (any certificate is
+    /// accepted, even under `RequireAndVerifyClientCert`).
+    InsecureSkipClientChainVerification,
+    /// Client certificates are verified, but their validity dates are ignored.
+    InsecureIgnoreClientCertExpiry,
+    /// `client_allowed_sans` is ignored.
+    InsecureIgnoreClientAllowedSans,
+    /// A 401 carries no `WWW-Authenticate` header.
+    NoWwwAuthenticate,
+    /// A 401 body repeats the credentials that were sent.
+    EchoCredentials,
+}
+
+impl Mutant {
+    /// Every mutant.
+    pub const ALL: [Self; 6] = [
+        Self::InsecureAcceptAnyPassword,
+        Self::InsecureSkipClientChainVerification,
+        Self::InsecureIgnoreClientCertExpiry,
+        Self::InsecureIgnoreClientAllowedSans,
+        Self::NoWwwAuthenticate,
+        Self::EchoCredentials,
+    ];
+
+    /// The kebab-case name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InsecureAcceptAnyPassword => "insecure-accept-any-password",
+            Self::InsecureSkipClientChainVerification => "insecure-skip-client-chain-verification",
+            Self::InsecureIgnoreClientCertExpiry => "insecure-ignore-client-cert-expiry",
+            Self::InsecureIgnoreClientAllowedSans => "insecure-ignore-client-allowed-sans",
+            Self::NoWwwAuthenticate => "no-www-authenticate",
+            Self::EchoCredentials => "echo-credentials",
+        }
+    }
+}
+
+impl std::fmt::Display for Mutant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Mutant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
+            format!(
+                "unknown mutant `{s}`; known: {}",
+                Self::ALL.map(Self::name).join(", ")
+            )
+        })
+    }
+}
+
 /// A `--fault` flag that could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FaultParseError {

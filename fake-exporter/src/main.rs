@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use fake_exporter::faults::FaultSpec;
+use fake_exporter::faults::{FaultSpec, Mutant};
 use fake_exporter::fleet::Fleet;
 use fake_exporter::metrics::MetricsSpec;
 use fake_exporter::pki::{KeyType, Pki};
@@ -58,6 +58,12 @@ struct ServeArgs {
     /// content-type=missing|VALUE, oversize-body=20MiB, slow-body=100ms.
     #[arg(long = "fault", value_name = "FAULTS", value_parser = parse_faults)]
     faults: Option<FaultSpec>,
+    /// Deliberately insecure behaviour, to check that a conformance suite notices it
+    /// (repeatable): insecure-accept-any-password, insecure-skip-client-chain-verification,
+    /// insecure-ignore-client-cert-expiry, insecure-ignore-client-allowed-sans,
+    /// no-www-authenticate, echo-credentials. Never use outside tests.
+    #[arg(long = "insecure.mutant", value_name = "MUTANT")]
+    mutants: Vec<Mutant>,
     /// Plain-HTTP control endpoint with this exporter's counters (`/stats` JSON, `/metrics`
     /// as fake_exporter_* metrics).
     #[arg(long = "control.listen-address", value_name = "ADDR")]
@@ -144,7 +150,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             series: args.series,
             ..MetricsSpec::default()
         })
-        .faults(args.faults.unwrap_or_default());
+        .faults(args.faults.unwrap_or_default())
+        .mutants(args.mutants.clone());
     let listen = if args.listen.is_empty() {
         vec![SocketAddr::from(([127, 0, 0, 1], 9100))]
     } else {

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::config_source::ConfigSource;
-use crate::faults::FaultSpec;
+use crate::faults::{FaultSpec, Mutant};
 use crate::http::{app, AppState, ConnAction, ConnControl, RateLimiter};
 use crate::metrics::{Metrics, MetricsSpec};
 use crate::stats::{Stats, StatsSnapshot, TlsSessionInfo};
@@ -60,6 +60,7 @@ pub struct ExporterBuilder {
     config: Option<ConfigChoice>,
     metrics: MetricsSpec,
     faults: FaultSpec,
+    mutants: Vec<Mutant>,
     telemetry_path: Option<String>,
 }
 
@@ -101,6 +102,12 @@ impl ExporterBuilder {
         self
     }
 
+    /// Deliberate security weaknesses, for testing conformance suites only.
+    pub fn mutants(mut self, mutants: Vec<Mutant>) -> Self {
+        self.mutants = mutants;
+        self
+    }
+
     /// The metrics path (`--web.telemetry-path`), default `/metrics`.
     pub fn telemetry_path(mut self, path: impl Into<String>) -> Self {
         self.telemetry_path = Some(path.into());
@@ -115,12 +122,16 @@ impl ExporterBuilder {
             Some(ConfigChoice::File(p)) => ConfigSource::file(p),
             Some(ConfigChoice::Static(c)) => ConfigSource::Static(Arc::new(c)),
         };
-        let prepared = PreparedListener::prepare(
+        let mut prepared = PreparedListener::prepare(
             Arc::new(source),
             Arc::new(Metrics::new(self.metrics)),
             self.faults,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
         )?;
+        for m in &self.mutants {
+            tracing::warn!("mutant `{m}` is active: this exporter is deliberately insecure");
+        }
+        prepared.mutants = self.mutants;
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from(([127, 0, 0, 1], 0))]
         } else {
@@ -178,6 +189,7 @@ pub(crate) struct PreparedListener {
     tls: bool,
     http2: bool,
     rate_limit: Option<(Duration, u32)>,
+    mutants: Vec<Mutant>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -215,6 +227,7 @@ impl PreparedListener {
             tls,
             http2,
             rate_limit,
+            mutants: Vec::new(),
             warnings,
         })
     }
@@ -230,7 +243,8 @@ impl PreparedListener {
             self.telemetry_path.clone(),
             stats.clone(),
             limiter,
-        );
+        )
+        .with_mutants(self.mutants.clone());
         Arc::new(ListenerContext {
             router: app(state),
             source: self.source.clone(),
@@ -238,6 +252,17 @@ impl PreparedListener {
             tls: self.tls,
             http2: self.http2,
             reset_fault: self.faults.reset,
+            insecure: tls::InsecureTls {
+                skip_client_chain_verification: self
+                    .mutants
+                    .contains(&Mutant::InsecureSkipClientChainVerification),
+                ignore_client_cert_expiry: self
+                    .mutants
+                    .contains(&Mutant::InsecureIgnoreClientCertExpiry),
+                ignore_client_allowed_sans: self
+                    .mutants
+                    .contains(&Mutant::InsecureIgnoreClientAllowedSans),
+            },
         })
     }
 
@@ -255,6 +280,7 @@ pub(crate) struct ListenerContext {
     tls: bool,
     http2: bool,
     reset_fault: bool,
+    insecure: tls::InsecureTls,
 }
 
 /// One bound listener of a running exporter.
@@ -412,7 +438,7 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
     // for every connection; any failure aborts the handshake with an internal_error alert.
     let plan = match ctx.source.current() {
         Ok(Some(config)) => match config.tls_server_config.as_ref() {
-            Some(t) => tls::build_server_config(t, config.http_server_config.http2)
+            Some(t) => tls::build_server_config_insecure(t, config.http_server_config.http2, ctx.insecure)
                 .map_err(|e| e.to_string()),
             None => Err("tls_server_config was removed from the web config".to_owned()),
         },

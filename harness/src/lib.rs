@@ -4,10 +4,12 @@
 //! The pieces are usable on their own: [`backend`] starts Prometheus (container or
 //! process), [`promconfig`] writes `prometheus.yml`, [`targets`] reads verdicts,
 //! [`classify`] maps `lastError` to a stable class, [`scenario`] and [`runner`] run whole
-//! matrices, [`report`] renders them.
+//! matrices, [`report`] renders them, and [`fixture`] gives other tests a Prometheus in a
+//! few lines.
 
 pub mod backend;
 pub mod classify;
+pub mod fixture;
 pub mod cli;
 pub mod promconfig;
 pub mod report;

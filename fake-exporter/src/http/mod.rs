@@ -28,7 +28,7 @@ pub use rate_limit::RateLimiter;
 
 use crate::auth::{parse_basic, parse_bearer, BasicAuthChecker, BearerTokens, ExpiringToken};
 use crate::config_source::ConfigSource;
-use crate::faults::{ContentTypeFault, FaultSpec};
+use crate::faults::{ContentTypeFault, FaultSpec, Mutant};
 use crate::metrics::{Format, Metrics};
 use crate::stats::{AuthOutcome, Stats};
 use crate::web_config::WebConfig;
@@ -46,6 +46,7 @@ struct AppInner {
     limiter: Option<RateLimiter>,
     metrics: Arc<Metrics>,
     faults: FaultSpec,
+    mutants: Vec<Mutant>,
     telemetry_path: String,
     stats: Arc<Stats>,
     scrapes: AtomicU64,
@@ -69,6 +70,7 @@ impl AppState {
                 limiter,
                 metrics,
                 faults,
+                mutants: Vec::new(),
                 telemetry_path: telemetry_path.into(),
                 stats,
                 scrapes: AtomicU64::new(0),
@@ -90,6 +92,18 @@ impl AppState {
             Arc::new(Stats::default()),
             None,
         )
+    }
+
+    /// Adds deliberate weaknesses (conformance mutants). Call before cloning the state.
+    pub fn with_mutants(mut self, mutants: Vec<Mutant>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.mutants = mutants;
+        }
+        self
+    }
+
+    fn mutant(&self, m: Mutant) -> bool {
+        self.inner.mutants.contains(&m)
     }
 
     /// The listener's counters.
@@ -166,12 +180,26 @@ async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Re
         }
         refused => {
             let mut r = go_error(StatusCode::UNAUTHORIZED, refused);
+            if state.mutant(Mutant::EchoCredentials) {
+                let sent = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| match parse_basic(v) {
+                        Some(c) => format!("user={} password={}", c.user, c.password),
+                        None => v.to_owned(),
+                    })
+                    .unwrap_or_default();
+                *r.body_mut() = Body::from(format!("Unauthorized: {sent}\n"));
+            }
             let challenge = if config.basic_auth_users.is_empty() {
                 bearer_challenge(refused)
             } else {
                 HeaderValue::from_static("Basic")
             };
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            if !state.mutant(Mutant::NoWwwAuthenticate) {
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            }
             r
         }
     };
@@ -214,6 +242,9 @@ async fn authenticate(
     };
     if basic_configured {
         if let Some(creds) = parse_basic(header) {
+            if state.mutant(Mutant::InsecureAcceptAnyPassword) {
+                return AuthOutcome::Ok;
+            }
             return state
                 .inner
                 .basic

@@ -309,6 +309,26 @@ fn session_state() -> Option<SessionState> {
 /// the toolkit's order: cert/key presence, cert/key load, curves/suites, CA file,
 /// `client_auth_type`, CA without policy.
 pub fn build_server_config(tls: &TlsServerConfig, http2: bool) -> Result<HandshakePlan, TlsError> {
+    build_server_config_insecure(tls, http2, InsecureTls::default())
+}
+
+/// Deliberate weaknesses of client-certificate checking, for conformance mutants only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsecureTls {
+    /// Accept any client certificate, verified or not.
+    pub skip_client_chain_verification: bool,
+    /// Verify the chain but ignore the validity dates.
+    pub ignore_client_cert_expiry: bool,
+    /// Ignore `client_allowed_sans`.
+    pub ignore_client_allowed_sans: bool,
+}
+
+/// [`build_server_config`] with deliberate weaknesses (conformance mutants).
+pub fn build_server_config_insecure(
+    tls: &TlsServerConfig,
+    http2: bool,
+    insecure: InsecureTls,
+) -> Result<HandshakePlan, TlsError> {
     if tls.cert.is_none() {
         return Err(TlsError::MissingCert {
             path: tls.origin.clone(),
@@ -347,7 +367,8 @@ pub fn build_server_config(tls: &TlsServerConfig, http2: bool) -> Result<Handsha
         tls.client_allowed_sans.clone(),
         provider.clone(),
     )
-    .map_err(rustls_error)?;
+    .map_err(rustls_error)?
+    .insecure(insecure);
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&negotiation.versions)
         .map_err(rustls_error)?
@@ -368,6 +389,7 @@ pub fn build_server_config(tls: &TlsServerConfig, http2: bool) -> Result<Handsha
     Ok(HandshakePlan::Serve {
         config: Arc::new(config),
         close_if_no_client_cert: tls.client_allowed_sans.is_some()
+            && !insecure.ignore_client_allowed_sans
             && matches!(
                 policy,
                 ClientAuthType::RequestClientCert | ClientAuthType::VerifyClientCertIfGiven

@@ -46,6 +46,7 @@ pub(super) struct GoClientVerifier {
     hints: Vec<DistinguishedName>,
     allowed_sans: Option<Vec<String>>,
     algorithms: WebPkiSupportedAlgorithms,
+    insecure: super::InsecureTls,
 }
 
 impl GoClientVerifier {
@@ -74,8 +75,26 @@ impl GoClientVerifier {
             hints,
             allowed_sans,
             algorithms: provider.signature_verification_algorithms,
+            insecure: super::InsecureTls::default(),
         })
     }
+}
+
+impl GoClientVerifier {
+    /// Weakens verification on purpose (conformance mutants).
+    pub(super) fn insecure(mut self, insecure: super::InsecureTls) -> Self {
+        self.insecure = insecure;
+        self
+    }
+}
+
+/// The middle of a certificate's validity window, as a verification time.
+fn validity_midpoint(der: &CertificateDer<'_>) -> Option<UnixTime> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let from = cert.validity().not_before.timestamp();
+    let to = cert.validity().not_after.timestamp();
+    let mid = u64::try_from(from + (to - from) / 2).ok()?;
+    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(mid)))
 }
 
 /// Go's alert choice for a failed `x509.Certificate.Verify`.
@@ -173,7 +192,13 @@ impl ClientCertVerifier for GoClientVerifier {
             x509_parser::parse_x509_certificate(der.as_ref())
                 .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
         }
-        if self.policy.verifies_cert() {
+        if self.policy.verifies_cert() && !self.insecure.skip_client_chain_verification {
+            // Mutant: verify as if "now" were in the middle of the leaf's validity.
+            let now = if self.insecure.ignore_client_cert_expiry {
+                validity_midpoint(end_entity).unwrap_or(now)
+            } else {
+                now
+            };
             match &self.chain {
                 Some(chain) => {
                     chain
@@ -183,7 +208,7 @@ impl ClientCertVerifier for GoClientVerifier {
                 None => return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
             }
         }
-        if let Some(allowed) = &self.allowed_sans {
+        if let (Some(allowed), false) = (&self.allowed_sans, self.insecure.ignore_client_allowed_sans) {
             let names = subject_alt_names(end_entity)?;
             if !names.iter().any(|name| allowed.contains(name)) {
                 return Err(marked(SAN_MARKER, names));

@@ -9,20 +9,29 @@ use fake_exporter::metrics::MetricsSpec;
 use fake_exporter::pki::{PkiFiles, ServerCert};
 use fake_exporter::server::{FakeExporter, RunningExporter};
 
-use super::RunError;
+use super::external::ExternalExporter;
+use super::{Launcher, RunError};
 use crate::promconfig::{
     self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig, TlsVersion,
 };
 use crate::scenario::{resolve_file, Case, Plan};
 
-/// One case, ready to be scraped.
+/// One case, ready to be scraped (or why it is not).
 pub(super) struct StartedCase {
-    /// `None` for an absent exporter (closed port).
+    /// `None` for an absent exporter (closed port) or an external one.
     pub(super) exporter: Option<RunningExporter>,
+    /// An exporter under test started from `--exec`.
+    pub(super) external: Option<ExternalExporter>,
+    /// Counters of our fake exporter (empty for external exporters).
     pub(super) stats: std::sync::Arc<fake_exporter::stats::Stats>,
-    pub(super) job: ScrapeConfig,
+    /// `None` when there is nothing to scrape (not applicable, or did not start).
+    pub(super) job: Option<ScrapeConfig>,
     pub(super) job_yaml: String,
     pub(super) web_config_yaml: String,
+    /// Why the case does not apply to this exporter (detected, not assumed).
+    pub(super) not_applicable: Option<String>,
+    /// Why the exporter under test did not start.
+    pub(super) start_failure: Option<String>,
 }
 
 /// Starts every case's exporter. Passwords are hashed once each, in parallel, off the
@@ -31,6 +40,7 @@ pub(super) async fn start_all(
     plan: &Plan,
     pki: &PkiFiles,
     run_dir: &Path,
+    launcher: &Launcher,
 ) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
     let mut out = Vec::with_capacity(plan.cases.len());
@@ -49,48 +59,88 @@ pub(super) async fn start_all(
         let web_config_path = case_dir.join("web-config.yml");
         std::fs::write(&web_config_path, &web_config_yaml)
             .map_err(|e| RunError::Setup(format!("{}: {e}", web_config_path.display())))?;
-        let mut metrics = MetricsSpec::default();
-        if let Some(series) = case.exporter.series {
-            metrics.series = series;
-        }
         let host: std::net::IpAddr = if pc.target_host() == "[::1]" {
             std::net::Ipv6Addr::LOCALHOST.into()
         } else {
             std::net::Ipv4Addr::LOCALHOST.into()
         };
-        let exporter = FakeExporter::builder()
-            .listen(std::net::SocketAddr::new(host, 0))
-            .web_config_file(&web_config_path)
-            .metrics(metrics)
-            .faults(case.exporter.faults.clone())
-            .start()
-            .await
-            .map_err(|source| RunError::Exporter {
-                case: case.name.clone(),
-                source,
-            })?;
-        let port = exporter.addr().port();
-        let stats = exporter.listeners()[0].stats.clone();
-        let exporter = if case.exporter.absent {
-            // Bound once and closed: nothing listens on the port any more.
-            let _ = exporter.shutdown().await;
-            None
-        } else {
-            Some(exporter)
+        let mut started = StartedCase {
+            exporter: None,
+            external: None,
+            stats: Default::default(),
+            job: None,
+            job_yaml: String::new(),
+            web_config_yaml,
+            not_applicable: None,
+            start_failure: None,
+        };
+        let port = match launcher {
+            Launcher::Fake => {
+                let mut metrics = MetricsSpec::default();
+                if let Some(series) = case.exporter.series {
+                    metrics.series = series;
+                }
+                let exporter = FakeExporter::builder()
+                    .listen(std::net::SocketAddr::new(host, 0))
+                    .web_config_file(&web_config_path)
+                    .metrics(metrics)
+                    .faults(case.exporter.faults.clone())
+                    .mutants(case.exporter.mutants.clone())
+                    .start()
+                    .await
+                    .map_err(|source| RunError::Exporter {
+                        case: case.name.clone(),
+                        source,
+                    })?;
+                let port = exporter.addr().port();
+                started.stats = exporter.listeners()[0].stats.clone();
+                if case.exporter.absent {
+                    // Bound once and closed: nothing listens on the port any more.
+                    let _ = exporter.shutdown().await;
+                } else {
+                    started.exporter = Some(exporter);
+                }
+                port
+            }
+            Launcher::Running(addr) => addr.port(),
+            Launcher::Exec(template) => {
+                if let Some(ext) = fake_only_feature(case) {
+                    started.not_applicable = Some(format!("uses {ext}, which only fake-exporter has"));
+                    out.push(started);
+                    continue;
+                }
+                let port = crate::backend::free_local_port()
+                    .map_err(|e| RunError::Setup(format!("finding a free port: {e}")))?;
+                let addr = std::net::SocketAddr::new(host, port);
+                if !case.exporter.absent {
+                    let command = template.render(addr, &web_config_path);
+                    match ExternalExporter::start(command, addr, Duration::from_secs(15)).await {
+                        Ok(ext) => started.external = Some(ext),
+                        Err(failure) => {
+                            match unsupported_key(case, &failure.to_string()) {
+                                Some(key) => {
+                                    started.not_applicable = Some(format!(
+                                        "the exporter does not support `{key}`: it refused the web-config at start ({failure})"
+                                    ))
+                                }
+                                None => started.start_failure = Some(format!("the exporter {failure}")),
+                            }
+                            out.push(started);
+                            continue;
+                        }
+                    }
+                }
+                port
+            }
         };
         let target = format!("{}:{}", pc.target_host(), port);
         let job = scrape_job(case, pki, &case_dir, target);
-        let job_yaml = promconfig::render(&promconfig::PrometheusConfig {
+        started.job_yaml = promconfig::render(&promconfig::PrometheusConfig {
             global: None,
             scrape_configs: vec![job.clone()],
         });
-        out.push(StartedCase {
-            exporter,
-            stats,
-            job,
-            job_yaml,
-            web_config_yaml,
-        });
+        started.job = Some(job);
+        out.push(started);
     }
     Ok(out)
 }
@@ -259,4 +309,38 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
         max_version: t.max_version.as_deref().and_then(tls_version),
     });
     job
+}
+
+/// A fake-exporter-only feature the case relies on, if any.
+fn fake_only_feature(case: &Case) -> Option<&'static str> {
+    let e = &case.exporter;
+    if !e.bearer_tokens.is_empty() || e.bearer_token_file.is_some() || !e.expired_bearer_tokens.is_empty() {
+        return Some("Bearer tokens (`fake_exporter.bearer_auth`)");
+    }
+    if !e.faults.is_none() {
+        return Some("fault injection");
+    }
+    if !e.mutants.is_empty() {
+        return Some("mutants");
+    }
+    if e.series.is_some() {
+        return Some("`series`");
+    }
+    None
+}
+
+/// The web-config key an exporter refused at start, if its error names one the case uses.
+fn unsupported_key(case: &Case, failure: &str) -> Option<&'static str> {
+    let e = &case.exporter;
+    let used = [
+        ("client_allowed_sans", e.client_allowed_sans.is_some()),
+        ("rate_limit", false),
+        ("min_version", e.min_version.is_some()),
+        ("max_version", e.max_version.is_some()),
+        ("http2", e.http2.is_some()),
+        ("client_auth_type", e.client_auth_type.is_some()),
+    ];
+    used.into_iter()
+        .find(|(key, used)| *used && failure.contains(key) && (failure.contains("not found") || failure.contains("unknown") || failure.contains("field")))
+        .map(|(key, _)| key)
 }

@@ -4,6 +4,9 @@
 //! Prometheus' own `net_conntrack_*` metrics.
 
 mod exporters;
+pub mod external;
+
+pub use external::{ExecTemplate, ExecTemplateError};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -71,6 +74,23 @@ pub struct RunOptions {
     pub progress: bool,
     /// Extra time allowed beyond the expected duration before giving up.
     pub slack: Duration,
+    /// What serves each case: our fake exporter, or an exporter under test.
+    pub launcher: Launcher,
+    /// More directories the generated config refers to (mounted into a container).
+    pub extra_mounts: Vec<PathBuf>,
+}
+
+/// What serves each case.
+#[derive(Debug, Clone, Default)]
+pub enum Launcher {
+    /// fake-exporter, in process.
+    #[default]
+    Fake,
+    /// An exporter under test, started per case from a command template.
+    Exec(ExecTemplate),
+    /// An exporter that is already running at this address (loopback only); cases must
+    /// not need a restart.
+    Running(std::net::SocketAddr),
 }
 
 impl Default for RunOptions {
@@ -81,6 +101,8 @@ impl Default for RunOptions {
             binary: None,
             progress: false,
             slack: Duration::from_secs(30),
+            launcher: Launcher::Fake,
+            extra_mounts: Vec::new(),
         }
     }
 }
@@ -130,6 +152,9 @@ pub struct CaseResult {
     pub job_yaml: String,
     /// The generated web-config.yml of the exporter.
     pub web_config_yaml: String,
+    /// Why the case does not apply to the exporter under test (then `pass` is true and
+    /// nothing was checked).
+    pub not_applicable: Option<String>,
 }
 
 /// Phase timings and the speed bound of the run.
@@ -181,6 +206,7 @@ impl RunReport {
 struct Running {
     _run_dir: tempfile::TempDir,
     exporters: Vec<Option<RunningExporter>>,
+    externals: Vec<external::ExternalExporter>,
     case_docs: Vec<(String, String)>,
 }
 
@@ -199,7 +225,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .map_err(|e| RunError::Setup(format!("writing the PKI: {e}")))?;
     make_world_readable(run_dir.path());
 
-    let started = exporters::start_all(plan, &pki_files, run_dir.path()).await?;
+    let started = exporters::start_all(plan, &pki_files, run_dir.path(), &opts.launcher).await?;
     let mut config = PrometheusConfig {
         global: Some(GlobalConfig {
             scrape_interval: Some(prom_duration(plan.defaults.scrape_interval)),
@@ -209,12 +235,20 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         scrape_configs: Vec::new(),
     };
     for s in &started {
-        config.scrape_configs.push(s.job.clone());
+        config.scrape_configs.extend(s.job.clone());
     }
+    let skipped: BTreeMap<String, (Option<String>, Option<String>)> = plan
+        .cases
+        .iter()
+        .zip(&started)
+        .filter(|(_, s)| s.job.is_none())
+        .map(|(c, s)| (c.case.name.clone(), (s.not_applicable.clone(), s.start_failure.clone())))
+        .collect();
     make_world_readable(run_dir.path());
     check_config(plan, &config, run_dir.path())?;
     let running = Running {
         exporters: started.iter().map(|_| None).collect(),
+        externals: Vec::new(),
         case_docs: started
             .iter()
             .map(|s| (s.job_yaml.clone(), s.web_config_yaml.clone()))
@@ -226,6 +260,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     for (i, s) in started.into_iter().enumerate() {
         stats_handles.push(s.stats);
         running.exporters[i] = s.exporter;
+        running.externals.extend(s.external);
     }
     let setup_s = t0.elapsed().as_secs_f64();
 
@@ -234,6 +269,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     options.image = opts.image.clone();
     options.binary = opts.binary.clone();
     options.extra_mounts = vec![running._run_dir.path().to_owned()];
+    options.extra_mounts.extend(opts.extra_mounts.iter().cloned());
     let t_start = Instant::now();
     let prometheus = backend::start(options).await?;
     let prometheus_start_s = t_start.elapsed().as_secs_f64();
@@ -241,7 +277,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     tracing::info!(backend = %prometheus.description(), "Prometheus ready in {prometheus_start_s:.2}s");
 
     let api = PromApi::new(prometheus.base_url());
-    let waited = wait_for_scrapes(plan, &api, &prometheus, opts, ready_at).await?;
+    let waited = wait_for_scrapes(plan, &skipped, &api, &prometheus, opts, ready_at).await?;
     let verdicts_at = Instant::now();
     let build = api
         .build_info()
@@ -255,22 +291,47 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .failed_scrape_pools()
         .await
         .map_err(|e| RunError::Api(e.to_string()))?;
+    let prometheus_log = prometheus.logs();
 
     let mut cases = Vec::with_capacity(plan.cases.len());
     for (i, pc) in plan.cases.iter().enumerate() {
+        if let Some((not_applicable, start_failure)) = skipped.get(&pc.case.name) {
+            let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
+            cases.push(unscraped(pc, not_applicable.clone(), start_failure.clone(), job_yaml, web_config_yaml));
+            continue;
+        }
         let target = waited.targets.iter().find(|t| t.job == pc.case.name);
         let scrapes = waited.scrapes.get(&pc.case.name).copied().unwrap_or(0);
         let stats = stats_handles[i].snapshot();
         let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
-        cases.push(verdict(
+        let mut result = verdict(
             pc,
             target,
             scrapes,
             &stats,
+            !matches!(opts.launcher, Launcher::Fake),
             conntrack.get(&pc.case.name).map(|v| *v as u64),
             job_yaml,
             web_config_yaml,
-        ));
+        );
+        if target.is_none() {
+            // Prometheus says why it dropped the job only in its log and in
+            // prometheus_target_scrape_pools_failed_total.
+            let why = prometheus_log
+                .lines()
+                .find(|l| l.contains("scrape pool") && l.contains(&format!("={}", pc.case.name)))
+                .map(str::to_owned)
+                .unwrap_or_default();
+            result.last_error = format!(
+                "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = {failed_pools}{}{why}",
+                if why.is_empty() { "" } else { "; log: " }
+            );
+            if failed_pools < 1.0 && result.pass {
+                result.pass = false;
+                result.failures.push("job missing but prometheus_target_scrape_pools_failed_total is 0: it was not dropped by Prometheus".into());
+            }
+        }
+        cases.push(result);
     }
     let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
     let interval = plan.defaults.scrape_interval.as_secs_f64();
@@ -299,6 +360,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         if let Some(e) = e.take() {
             let _ = e.shutdown().await;
         }
+    }
+    for e in running.externals.drain(..) {
+        e.stop().await;
     }
     Ok(report)
 }
@@ -361,6 +425,7 @@ struct Waited {
 /// reported as missing (its verdict says so).
 async fn wait_for_scrapes(
     plan: &Plan,
+    skipped: &BTreeMap<String, (Option<String>, Option<String>)>,
     api: &PromApi,
     prometheus: &RunningPrometheus,
     opts: &RunOptions,
@@ -393,6 +458,7 @@ async fn wait_for_scrapes(
             .cases
             .iter()
             .map(|c| c.case.name.as_str())
+            .filter(|name| !skipped.contains_key(*name))
             .filter(|name| targets.iter().any(|t| t.job == *name))
             .collect();
         let done = present
@@ -407,7 +473,8 @@ async fn wait_for_scrapes(
                 plan.cases.len()
             ));
         }
-        let all_present_done = !present.is_empty() && done == present.len();
+        let expected = plan.cases.len() - skipped.len();
+        let all_present_done = (!present.is_empty() && done == present.len()) || expected == 0;
         // Every job Prometheus created shows up in the same discovery round; once those are
         // done, an absent job was dropped.
         if all_present_done {
@@ -427,6 +494,7 @@ async fn wait_for_scrapes(
             let waiting: Vec<String> = plan
                 .cases
                 .iter()
+                .filter(|c| !skipped.contains_key(&c.case.name))
                 .filter(|c| scrapes.get(&c.case.name).copied().unwrap_or(0) < need)
                 .map(|c| {
                     format!(
@@ -463,11 +531,47 @@ fn progress_bar(enabled: bool, len: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// The result of a case nothing scraped: not applicable, or the exporter did not start.
+fn unscraped(
+    pc: &PlannedCase,
+    not_applicable: Option<String>,
+    start_failure: Option<String>,
+    job_yaml: String,
+    web_config_yaml: String,
+) -> CaseResult {
+    let failures: Vec<String> = start_failure.iter().cloned().collect();
+    CaseResult {
+        name: pc.case.name.clone(),
+        file: pc.file.clone(),
+        pass: failures.is_empty(),
+        expected_health: pc.case.expect.health,
+        health: if not_applicable.is_some() { "n/a".into() } else { "not_started".into() },
+        expected_error_class: pc.expected_class.to_string(),
+        error_class: if not_applicable.is_some() { "n/a".into() } else { "not_started".into() },
+        last_error: not_applicable.clone().or(start_failure).unwrap_or_default(),
+        scrapes: 0,
+        handshakes: 0,
+        handshakes_failed: BTreeMap::new(),
+        connections: 0,
+        requests: 0,
+        conntrack_established: None,
+        http_versions: Vec::new(),
+        tls_versions: Vec::new(),
+        keep_alive: pc.keep_alive,
+        keep_alive_observed: String::new(),
+        failures,
+        job_yaml,
+        web_config_yaml,
+        not_applicable,
+    }
+}
+
 fn verdict(
     pc: &PlannedCase,
     target: Option<&TargetStatus>,
     scrapes: u64,
     stats: &fake_exporter::stats::StatsSnapshot,
+    external: bool,
     conntrack: Option<u64>,
     job_yaml: String,
     web_config_yaml: String,
@@ -517,9 +621,13 @@ fn verdict(
             ));
         }
     }
-    let handshakes = stats.handshakes_ok;
-    let connections = stats.connections_accepted;
-    let requests = stats.requests_total();
+    // An exporter under test has no counters of ours: Prometheus' dialer count stands in
+    // for its connections, and its scrape count for requests.
+    let (handshakes, connections, requests) = if external {
+        (0, conntrack.unwrap_or(0), scrapes)
+    } else {
+        (stats.handshakes_ok, stats.connections_accepted, stats.requests_total())
+    };
     let keep_alive_observed =
         format!("{connections} connection(s), {handshakes} handshake(s) for {requests} request(s)");
     match pc.keep_alive {
@@ -541,6 +649,14 @@ fn verdict(
         }
         KeepAlive::Any => {}
     }
+    // Cross-check the exporter's count with Prometheus' own dialer count for the job.
+    if let (Some(dialed), true) = (conntrack, target.is_some() && !pc.case.exporter.absent && !external) {
+        if dialed.abs_diff(connections) > 1 {
+            failures.push(format!(
+                "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job, the exporter accepted {connections}"
+            ));
+        }
+    }
     let http_versions_seen = {
         let mut v: Vec<String> = stats
             .requests
@@ -552,7 +668,7 @@ fn verdict(
         v
     };
     let http_versions = http_versions_seen;
-    if let Some(want) = &pc.case.expect.http_version {
+    if let (Some(want), false) = (&pc.case.expect.http_version, external) {
         if http_versions.iter().any(|v| v != want) || http_versions.is_empty() {
             failures.push(format!(
                 "HTTP version: expected every scrape over {want}, observed {}",
@@ -596,6 +712,7 @@ fn verdict(
         failures,
         job_yaml,
         web_config_yaml,
+        not_applicable: None,
     }
 }
 

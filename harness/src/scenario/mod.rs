@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use fake_exporter::faults::FaultSpec;
+use fake_exporter::faults::{FaultSpec, Mutant};
 use fake_exporter::pki::{KeyType, PkiFiles, ServerCert};
 
 use crate::classify::ErrorClass;
@@ -118,6 +118,15 @@ pub struct Case {
     /// Free text shown in reports.
     #[serde(default)]
     pub description: String,
+    /// Conformance level (`MUST`, `SHOULD`, `MAY`), for conformance catalogs.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Why the expectation holds (conformance catalogs).
+    #[serde(default)]
+    pub rationale: Option<String>,
+    /// Where the expected behaviour is defined (conformance catalogs).
+    #[serde(default)]
+    pub reference: Option<String>,
     /// Files the case can name (password_file, credentials_file, bearer token file): name →
     /// content.
     #[serde(default)]
@@ -176,6 +185,9 @@ pub struct ExporterSpec {
     /// Faults of the metrics endpoint.
     #[serde(default)]
     pub faults: FaultSpec,
+    /// Deliberate security weaknesses (conformance mutants; fake-exporter only).
+    #[serde(default)]
+    pub mutants: Vec<Mutant>,
     /// Samples exposed.
     #[serde(default)]
     pub series: Option<usize>,
@@ -456,6 +468,11 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
         field: field.to_owned(),
         message,
     };
+    if let Some(level) = &case.level {
+        if !["MUST", "SHOULD", "MAY"].contains(&level.as_str()) {
+            return Err(err("level", format!("`{level}`: use MUST, SHOULD or MAY")));
+        }
+    }
     if !valid_case_name(&case.name) {
         return Err(err(
             "name",

@@ -1,0 +1,586 @@
+//! A Prometheus test fixture, in the spirit of testcontainers' community modules: other
+//! crates' tests start a real Prometheus with a few jobs, wait until it has scraped them,
+//! and read its verdicts, in a few lines.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), scrape_harness::fixture::FixtureError> {
+//! use std::time::Duration;
+//! use scrape_harness::backend::BackendKind;
+//! use scrape_harness::fixture::PrometheusFixture;
+//! use scrape_harness::promconfig::ScrapeConfig;
+//!
+//! let prom = PrometheusFixture::builder()
+//!     .backend(BackendKind::Auto)
+//!     .scrape_interval(Duration::from_millis(200))
+//!     .job(ScrapeConfig::new("node", ["127.0.0.1:9100"]))
+//!     .start()
+//!     .await?;
+//! let verdicts = prom.wait_scraped(3, Duration::from_secs(20)).await?;
+//! println!("{}: {} {} {:?}", verdicts[0].job, verdicts[0].health, verdicts[0].class, verdicts[0].last_error);
+//! prom.reload_with(|cfg| cfg.scrape_configs.push(ScrapeConfig::new("self", [prom.address()])))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Built on [`crate::backend`] (start, reload, RAII cleanup), [`crate::promconfig`] (the
+//! `prometheus.yml`), [`crate::targets`] (the API, deadline-bounded waits) and
+//! [`crate::classify`] (the class of `lastError`).
+//!
+//! # Files the config refers to
+//!
+//! The parent directory of every `*_file` path in the config (`ca_file`, `cert_file`,
+//! `key_file`, `password_file`, `credentials_file`) is bind-mounted at the same path when
+//! the backend is a container; directories that do not exist are skipped (a missing
+//! `ca_file` is a way to make Prometheus drop a job). A running container cannot get new
+//! mounts: a reload that needs a directory outside those mounted at start fails with
+//! [`FixtureError::NotMounted`]; declare it up front with [`FixtureBuilder::mount`].
+//!
+//! # Jobs Prometheus drops
+//!
+//! Prometheus 2.x loads some broken jobs (a missing `ca_file`, `cert_file` without
+//! `key_file`) and then silently drops them. [`PrometheusFixture::wait_scraped`] reports such
+//! a job as [`VerdictHealth::Missing`] once Prometheus' log names it ("error creating new
+//! scrape pool"), with the logged reason as `last_error`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use crate::backend::{self, BackendError, BackendKind, PrometheusOptions, RunningPrometheus};
+use crate::classify::{classify, CaseContext, ErrorClass};
+use crate::promconfig::{
+    self, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, Scheme, ScrapeConfig,
+};
+use crate::targets::{self, ApiError, Health, PromApi, Probe, TargetStatus, WaitError};
+
+/// How often [`PrometheusFixture::wait_scraped`] polls the API.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Why the fixture could not start, reload or wait.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FixtureError {
+    /// Prometheus did not start, reload or stop.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A setting cannot be written to `prometheus.yml`.
+    #[error(transparent)]
+    Config(#[from] PromConfigError),
+    /// The Prometheus API failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// A reload refers to files in a directory the container does not see.
+    #[error(
+        "{}: referenced by job `{job}` but not mounted into the Prometheus container (mounts \
+         are fixed at start); add `.mount(\"{}\")` to the PrometheusFixture builder",
+        .path.display(), .dir.display()
+    )]
+    NotMounted {
+        /// The job that refers to the file.
+        job: String,
+        /// The file.
+        path: PathBuf,
+        /// Its directory, the one to mount.
+        dir: PathBuf,
+    },
+    /// The deadline passed before every job was scraped often enough.
+    #[error(
+        "not every job was scraped {times} time(s) within {deadline:?}: {detail}; \
+         Prometheus log tail:\n{log}"
+    )]
+    Deadline {
+        /// Scrapes required.
+        times: u64,
+        /// The deadline.
+        deadline: Duration,
+        /// What was still pending.
+        detail: String,
+        /// The last lines of Prometheus' log.
+        log: String,
+    },
+}
+
+/// Health of a job's target, as Prometheus reports it, or `Missing` when Prometheus dropped
+/// the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VerdictHealth {
+    /// The last scrape succeeded.
+    Up,
+    /// The last scrape failed.
+    Down,
+    /// Not scraped yet.
+    Unknown,
+    /// The job is not in `/api/v1/targets`: Prometheus dropped its scrape pool.
+    Missing,
+}
+
+impl fmt::Display for VerdictHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Unknown => "unknown",
+            Self::Missing => "missing",
+        })
+    }
+}
+
+/// Prometheus' verdict on one target (one per target; a dropped job has one, without
+/// instance).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// The job name.
+    pub job: String,
+    /// The `instance` label; empty for a dropped job.
+    pub instance: String,
+    /// Health.
+    pub health: VerdictHealth,
+    /// Raw `lastError` (for a dropped job: the reason from Prometheus' log, if found).
+    pub last_error: String,
+    /// The class of `last_error`.
+    pub class: ErrorClass,
+    /// Scrapes so far, failed ones included.
+    pub scrapes: u64,
+}
+
+/// Configures a [`PrometheusFixture`]; [`FixtureBuilder::start`] runs it.
+#[derive(Debug, Clone)]
+#[must_use = "a FixtureBuilder does nothing until `.start().await`"]
+pub struct FixtureBuilder {
+    options: PrometheusOptions,
+    config: PrometheusConfig,
+    contexts: BTreeMap<String, CaseContext>,
+    mounts: Vec<PathBuf>,
+}
+
+impl Default for FixtureBuilder {
+    fn default() -> Self {
+        Self {
+            options: PrometheusOptions::new(String::new()),
+            config: PrometheusConfig {
+                global: Some(GlobalConfig::default()),
+                scrape_configs: Vec::new(),
+            },
+            contexts: BTreeMap::new(),
+            mounts: Vec::new(),
+        }
+    }
+}
+
+impl FixtureBuilder {
+    /// Container, process, or auto (default: a container when Docker answers).
+    pub fn backend(mut self, kind: BackendKind) -> Self {
+        self.options.kind = kind;
+        self
+    }
+
+    /// The container image to run (like `--prometheus-image`).
+    pub fn image(mut self, image: impl Into<String>) -> Self {
+        self.options.image = Some(image.into());
+        self
+    }
+
+    /// The Prometheus binary (like `--prometheus-bin`).
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.binary = Some(path.into());
+        self
+    }
+
+    /// `global.scrape_interval`; also the `scrape_timeout` unless that is set. Prometheus
+    /// durations have millisecond resolution: finer parts are dropped.
+    pub fn scrape_interval(mut self, interval: Duration) -> Self {
+        let global = self.config.global.get_or_insert_with(GlobalConfig::default);
+        global.scrape_interval = Some(millis(interval));
+        self
+    }
+
+    /// `global.scrape_timeout` (must not exceed the interval).
+    pub fn scrape_timeout(mut self, timeout: Duration) -> Self {
+        let global = self.config.global.get_or_insert_with(GlobalConfig::default);
+        global.scrape_timeout = Some(millis(timeout));
+        self
+    }
+
+    /// Adds a scrape job.
+    pub fn job(mut self, job: ScrapeConfig) -> Self {
+        self.config.scrape_configs.push(job);
+        self
+    }
+
+    /// Says what the targets of `job` are (TLS, client certificates), so that `lastError` is
+    /// classified like the scenario runner does. Without it the fixture assumes the target
+    /// speaks TLS exactly when the job uses `https`, and asks for no client certificate.
+    pub fn target_context(mut self, job: impl Into<String>, context: CaseContext) -> Self {
+        self.contexts.insert(job.into(), context);
+        self
+    }
+
+    /// Mounts `dir` into the container (at the same path) even though the initial config
+    /// does not refer to it, for files that later reloads use.
+    pub fn mount(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.mounts.push(dir.into());
+        self
+    }
+
+    /// How long to wait for `/-/ready` (default 30 s).
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.options.ready_timeout = timeout;
+        self
+    }
+
+    /// More Prometheus flags.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.options.extra_args.push(arg.into());
+        self
+    }
+
+    /// Starts Prometheus and returns once `/-/ready` answers 200.
+    pub async fn start(self) -> Result<PrometheusFixture, FixtureError> {
+        let Self {
+            mut options,
+            mut config,
+            contexts,
+            mounts,
+        } = self;
+        if let Some(global) = &mut config.global {
+            if global.scrape_timeout.is_none() {
+                global.scrape_timeout = global.scrape_interval;
+            }
+        }
+        options.config_yaml = promconfig::render(&config);
+        let mut mounted = mounts;
+        mounted.extend(referenced_dirs(&config).into_iter().map(|(_, _, dir)| dir));
+        mounted.retain(|dir| dir.is_dir());
+        mounted.sort();
+        mounted.dedup();
+        options.extra_mounts = mounted.clone();
+        let prometheus = backend::start(options).await?;
+        let api = PromApi::new(prometheus.base_url());
+        Ok(PrometheusFixture {
+            prometheus,
+            api,
+            state: Mutex::new(State { config, contexts }),
+            mounted: mounted
+                .iter()
+                .filter_map(|d| d.canonicalize().ok())
+                .collect(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    config: PrometheusConfig,
+    contexts: BTreeMap<String, CaseContext>,
+}
+
+/// A running Prometheus with the jobs it was given; dropped = stopped and removed.
+#[must_use = "dropping a PrometheusFixture stops Prometheus at once"]
+#[derive(Debug)]
+pub struct PrometheusFixture {
+    prometheus: RunningPrometheus,
+    api: PromApi,
+    state: Mutex<State>,
+    mounted: Vec<PathBuf>,
+}
+
+impl PrometheusFixture {
+    /// A builder with the defaults: auto backend, Prometheus' default intervals, no jobs.
+    pub fn builder() -> FixtureBuilder {
+        FixtureBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        self.prometheus.base_url()
+    }
+
+    /// `127.0.0.1:<port>`, e.g. to let Prometheus scrape itself.
+    pub fn address(&self) -> String {
+        self.base_url().trim_start_matches("http://").to_owned()
+    }
+
+    /// The API client.
+    pub fn api(&self) -> &PromApi {
+        &self.api
+    }
+
+    /// The backend handle (kind, description, logs, work dir, pid or container id).
+    pub fn prometheus(&self) -> &RunningPrometheus {
+        &self.prometheus
+    }
+
+    /// The config Prometheus runs now.
+    pub async fn config(&self) -> PrometheusConfig {
+        self.state.lock().await.config.clone()
+    }
+
+    /// Replaces the config and reloads Prometheus (`POST /-/reload`, checked).
+    pub async fn reload(&self, config: PrometheusConfig) -> Result<(), FixtureError> {
+        self.reload_with(|cfg| *cfg = config).await
+    }
+
+    /// Edits the config in place and reloads Prometheus. New targets show up in
+    /// `/api/v1/targets` a few seconds later (Prometheus' discovery throttle);
+    /// [`Self::wait_scraped`] waits for them.
+    pub async fn reload_with(
+        &self,
+        edit: impl FnOnce(&mut PrometheusConfig),
+    ) -> Result<(), FixtureError> {
+        let mut state = self.state.lock().await;
+        let mut config = state.config.clone();
+        edit(&mut config);
+        if self.prometheus.kind() == BackendKind::Container {
+            self.check_mounted(&config)?;
+        }
+        self.prometheus.reload(&promconfig::render(&config)).await?;
+        state.config = config;
+        Ok(())
+    }
+
+    /// Polls until every target of every job has been scraped at least `times` times
+    /// (failed scrapes count), or Prometheus dropped the job, and returns one verdict per
+    /// target, in job order. Fails at `deadline` with what was still pending.
+    pub async fn wait_scraped(
+        &self,
+        times: u64,
+        deadline: Duration,
+    ) -> Result<Vec<Verdict>, FixtureError> {
+        let state = self.state.lock().await;
+        let jobs: Vec<String> = state
+            .config
+            .scrape_configs
+            .iter()
+            .map(|j| j.job_name.clone())
+            .collect();
+        let (state, jobs) = (&*state, &jobs);
+        let outcome = targets::wait_until(deadline, POLL, move || async move {
+            let verdicts = self.collect(state).await?;
+            let pending: Vec<String> = verdicts
+                .iter()
+                .filter(|v| v.health != VerdictHealth::Missing && v.scrapes < times)
+                .map(|v| format!("{}/{} ({} scrapes)", v.job, v.instance, v.scrapes))
+                .chain(
+                    jobs.iter()
+                        .filter(|job| !verdicts.iter().any(|v| &v.job == *job))
+                        .map(|job| format!("{job} (no targets yet)")),
+                )
+                .collect();
+            Ok::<_, ApiError>(if pending.is_empty() {
+                Probe::Done(verdicts)
+            } else {
+                Probe::Pending(pending)
+            })
+        })
+        .await;
+        match outcome {
+            Ok(verdicts) => Ok(verdicts),
+            Err(WaitError::Probe { source, .. }) => Err(source.into()),
+            Err(WaitError::Timeout { last_state, .. }) => Err(FixtureError::Deadline {
+                times,
+                deadline,
+                detail: last_state,
+                log: self.prometheus.logs(),
+            }),
+        }
+    }
+
+    /// The verdicts now, without waiting; jobs without targets yet are left out.
+    pub async fn verdicts(&self) -> Result<Vec<Verdict>, FixtureError> {
+        let state = self.state.lock().await;
+        Ok(self.collect(&state).await?)
+    }
+
+    /// Stops Prometheus and removes its work directory, reporting failures (dropping the
+    /// fixture does the same and only logs them).
+    pub async fn stop(self) -> Result<(), FixtureError> {
+        Ok(self.prometheus.stop().await?)
+    }
+
+    async fn collect(&self, state: &State) -> Result<Vec<Verdict>, ApiError> {
+        let targets = self.api.targets().await?;
+        let counts = self.api.scrape_counts().await?;
+        let log = self.prometheus.logs();
+        let mut verdicts = Vec::new();
+        for job in &state.config.scrape_configs {
+            let context = state
+                .contexts
+                .get(&job.job_name)
+                .copied()
+                .unwrap_or_else(|| inferred_context(job));
+            let mine: Vec<&TargetStatus> =
+                targets.iter().filter(|t| t.job == job.job_name).collect();
+            if mine.is_empty() {
+                if let Some(reason) = dropped_reason(&log, &job.job_name) {
+                    verdicts.push(Verdict {
+                        job: job.job_name.clone(),
+                        instance: String::new(),
+                        health: VerdictHealth::Missing,
+                        last_error: reason,
+                        class: ErrorClass::JobMissing,
+                        scrapes: 0,
+                    });
+                }
+                continue;
+            }
+            for target in mine {
+                let key = targets::TargetKey {
+                    job: target.job.clone(),
+                    instance: target.instance.clone(),
+                };
+                verdicts.push(Verdict {
+                    job: target.job.clone(),
+                    instance: target.instance.clone(),
+                    health: match target.health {
+                        Health::Up => VerdictHealth::Up,
+                        Health::Down => VerdictHealth::Down,
+                        Health::Unknown => VerdictHealth::Unknown,
+                    },
+                    last_error: target.last_error.clone(),
+                    class: classify(&target.last_error, &context),
+                    scrapes: counts.get(&key).copied().unwrap_or(0),
+                });
+            }
+        }
+        Ok(verdicts)
+    }
+
+    fn check_mounted(&self, config: &PrometheusConfig) -> Result<(), FixtureError> {
+        for (job, path, dir) in referenced_dirs(config) {
+            let Ok(canonical) = dir.canonicalize() else {
+                continue; // a missing directory: Prometheus drops the job, as on the host
+            };
+            if !self.mounted.iter().any(|m| canonical.starts_with(m)) {
+                return Err(FixtureError::NotMounted { job, path, dir });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `(job, file, parent dir)` of every `*_file` path in `config`.
+fn referenced_dirs(config: &PrometheusConfig) -> Vec<(String, PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for job in &config.scrape_configs {
+        let tls = job.tls_config.as_ref();
+        let files = [
+            tls.and_then(|t| t.ca_file.as_ref()),
+            tls.and_then(|t| t.cert_file.as_ref()),
+            tls.and_then(|t| t.key_file.as_ref()),
+            job.basic_auth.as_ref().and_then(|b| b.password_file.as_ref()),
+            job.authorization
+                .as_ref()
+                .and_then(|a| a.credentials_file.as_ref()),
+        ];
+        for path in files.into_iter().flatten() {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                out.push((job.job_name.clone(), path.clone(), dir.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// What the classifier assumes when the test did not say: TLS exactly when `https`, no
+/// client-certificate demand, a client certificate when the job has cert and key.
+fn inferred_context(job: &ScrapeConfig) -> CaseContext {
+    let https = job.scheme == Some(Scheme::Https);
+    CaseContext {
+        scheme_https: https,
+        target_tls: https,
+        target_requires_client_cert: false,
+        job_presents_client_cert: job
+            .tls_config
+            .as_ref()
+            .is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some()),
+    }
+}
+
+/// The `err` of Prometheus' "error creating new scrape pool" log line for `job`.
+fn dropped_reason(log: &str, job: &str) -> Option<String> {
+    let pool = format!("scrape_pool={job}");
+    let line = log.lines().rev().find(|l| {
+        l.contains("error creating new scrape pool")
+            && l.split_whitespace().any(|w| w == pool || w == format!("{pool:?}"))
+    })?;
+    let reason = line
+        .split_once("err=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or(line, |(err, _)| err);
+    Some(reason.to_owned())
+}
+
+fn millis(d: Duration) -> PromDuration {
+    PromDuration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Parent directories the fixture mounts for `config` (public for tests of other crates
+/// that build their own [`PrometheusOptions`]).
+pub fn mounts_for(config: &PrometheusConfig) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = referenced_dirs(config)
+        .into_iter()
+        .map(|(_, _, dir)| dir)
+        .filter(|d| Path::new(d).is_dir())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promconfig::{BasicAuth, TlsConfig};
+
+    #[test]
+    fn every_file_reference_is_collected_and_missing_dirs_are_not_mounted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tls_job = ScrapeConfig::new("tls", ["127.0.0.1:1"]);
+        tls_job.scheme = Some(Scheme::Https);
+        tls_job.tls_config = Some(TlsConfig {
+            ca_file: Some(dir.path().join("ca.crt")),
+            cert_file: Some(dir.path().join("client.crt")),
+            key_file: Some(PathBuf::from("/nonexistent/scrape-harness/client.key")),
+            ..TlsConfig::default()
+        });
+        let mut basic = ScrapeConfig::new("basic", ["127.0.0.1:2"]);
+        basic.basic_auth = Some(BasicAuth {
+            username: "prom".into(),
+            password: None,
+            password_file: Some(dir.path().join("sub/password")),
+        });
+        let config = PrometheusConfig {
+            global: None,
+            scrape_configs: vec![tls_job, basic],
+        };
+        assert_eq!(referenced_dirs(&config).len(), 4);
+        assert_eq!(mounts_for(&config), vec![dir.path().to_owned()]);
+    }
+
+    #[test]
+    fn the_inferred_context_follows_scheme_and_client_cert() {
+        let mut job = ScrapeConfig::new("j", ["127.0.0.1:1"]);
+        assert_eq!(inferred_context(&job), CaseContext::plain());
+        job.scheme = Some(Scheme::Https);
+        assert_eq!(inferred_context(&job), CaseContext::tls());
+    }
+
+    #[test]
+    fn dropped_reason_reads_the_scrape_pool_error() {
+        let log = "ts=2024 caller=manager.go:1 level=error component=\"scrape manager\" \
+                   msg=\"error creating new scrape pool\" err=\"error creating HTTP client: \
+                   unable to load specified CA cert /x/ca.crt: open /x/ca.crt: no such file or \
+                   directory\" scrape_pool=dropped\n";
+        assert_eq!(
+            dropped_reason(log, "dropped").as_deref(),
+            Some(
+                "error creating HTTP client: unable to load specified CA cert /x/ca.crt: open \
+                 /x/ca.crt: no such file or directory"
+            )
+        );
+        assert_eq!(dropped_reason(log, "drop"), None);
+    }
+}

@@ -1,0 +1,196 @@
+//! Exporters under test that are not ours: a command line with `{listen}` and
+//! `{web_config}` placeholders, started once per case (conformance `--exec`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+/// A command template such as
+/// `prometheus-node-exporter --web.listen-address={listen} --web.config.file={web_config}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecTemplate(String);
+
+/// A template that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExecTemplateError {
+    /// A placeholder is missing.
+    #[error("--exec: the command must contain `{placeholder}` (where the harness puts the {what}); e.g. --exec 'node_exporter --web.listen-address={{listen}} --web.config.file={{web_config}}'")]
+    Missing {
+        /// The placeholder.
+        placeholder: &'static str,
+        /// What goes there.
+        what: &'static str,
+    },
+}
+
+impl ExecTemplate {
+    /// Checks that both placeholders are present.
+    pub fn parse(template: &str) -> Result<Self, ExecTemplateError> {
+        for (placeholder, what) in [
+            ("{listen}", "listen address"),
+            ("{web_config}", "web-config.yml path"),
+        ] {
+            if !template.contains(placeholder) {
+                return Err(ExecTemplateError::Missing { placeholder, what });
+            }
+        }
+        Ok(Self(template.to_owned()))
+    }
+
+    /// The command line for one case.
+    pub fn render(&self, listen: SocketAddr, web_config: &Path) -> String {
+        self.0
+            .replace("{listen}", &listen.to_string())
+            .replace("{web_config}", &shell_quote(&web_config.display().to_string()))
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// A started exporter process; killed (with its process group) on drop.
+#[derive(Debug)]
+pub struct ExternalExporter {
+    child: Child,
+    /// The command line that was run.
+    pub command: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Why an external exporter is not serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFailure {
+    /// It exited before accepting connections; its stderr (last lines).
+    Exited {
+        /// Exit status text.
+        status: String,
+        /// stderr tail.
+        stderr: String,
+    },
+    /// It did not accept connections within the deadline.
+    NotListening {
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The command could not be spawned.
+    Spawn(String),
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exited { status, stderr } => write!(f, "exited at start ({status}): {stderr}"),
+            Self::NotListening { waited } => {
+                write!(f, "did not accept connections within {waited:?}")
+            }
+            Self::Spawn(e) => write!(f, "could not be started: {e}"),
+        }
+    }
+}
+
+impl ExternalExporter {
+    /// Runs `sh -c <command>` in its own process group and waits until `addr` accepts TCP
+    /// connections (polling, deadline `timeout`).
+    pub async fn start(command: String, addr: SocketAddr, timeout: Duration) -> Result<Self, StartFailure> {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("exec {command}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| StartFailure::Spawn(e.to_string()))?;
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut stderr)).await;
+                }
+                let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(StartFailure::Exited {
+                    status: status.to_string(),
+                    stderr: tail.join(" | "),
+                });
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                // Drain stderr in the background so a chatty exporter never blocks on a
+                // full pipe.
+                if let Some(mut err) = child.stderr.take() {
+                    tokio::spawn(async move {
+                        let mut sink = Vec::new();
+                        let _ = err.read_to_end(&mut sink).await;
+                    });
+                }
+                return Ok(Self { child, command, addr });
+            }
+            if started.elapsed() > timeout {
+                let _ = child.start_kill();
+                return Err(StartFailure::NotListening { waited: timeout });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the process group and waits for the process.
+    pub async fn stop(mut self) {
+        self.kill_group();
+        let _ = self.child.wait().await;
+    }
+
+    fn kill_group(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // The exporter runs in its own process group (pgid = pid): kill the group so
+            // that anything it forked goes too.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Drop for ExternalExporter {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_needs_both_placeholders() {
+        assert!(ExecTemplate::parse("x --a={listen} --b={web_config}").is_ok());
+        let err = ExecTemplate::parse("x --a={listen}").expect_err("no web_config");
+        assert!(err.to_string().contains("{web_config}"), "{err}");
+        let t = ExecTemplate::parse("x --a={listen} --b={web_config}").expect("valid");
+        assert_eq!(
+            t.render("127.0.0.1:9100".parse().expect("addr"), Path::new("/tmp/a b/w.yml")),
+            "x --a=127.0.0.1:9100 --b='/tmp/a b/w.yml'"
+        );
+    }
+
+    #[tokio::test]
+    async fn early_exit_reports_stderr() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+        let err = ExternalExporter::start("sh -c 'echo boom >&2; exit 3'".into(), addr, Duration::from_secs(5))
+            .await
+            .expect_err("exits");
+        assert!(err.to_string().contains("boom"), "{err}");
+    }
+}
