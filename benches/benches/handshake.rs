@@ -71,7 +71,11 @@ fn handshakes(c: &mut Criterion) {
                     Some(version.version),
                     "{variant} {kt} {version_name}: negotiated version"
                 );
-                assert_eq!(got.alpn.as_deref(), Some(&b"h2"[..]), "{variant} {kt}: ALPN");
+                assert_eq!(
+                    got.alpn.as_deref(),
+                    Some(&b"h2"[..]),
+                    "{variant} {kt}: ALPN"
+                );
                 group.bench_function(BenchmarkId::from_parameter(kt), |b| {
                     b.iter(|| server.handshake(&client))
                 });
@@ -111,8 +115,8 @@ impl<'a> ServerSide<'a> {
     }
 
     fn handshake(&self, client_config: &Arc<ClientConfig>) -> Negotiated {
-        let mut client = ClientConnection::new(client_config.clone(), server_name())
-            .expect("client connection");
+        let mut client =
+            ClientConnection::new(client_config.clone(), server_name()).expect("client connection");
         let mut server = match self {
             ServerSide::Floor(config) => {
                 ServerConnection::new(config.clone()).expect("server connection")
@@ -159,14 +163,13 @@ fn fake_exporter_config(tls: &TlsServerConfig) -> Arc<ServerConfig> {
 
 fn floor_config(dir: &PkiDir) -> Arc<ServerConfig> {
     let id = dir.pki().server(ServerCert::Valid);
-    let mut config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(rustls::ALL_VERSIONS)
-    .expect("ring supports TLS 1.2 and 1.3")
-    .with_no_client_auth()
-    .with_single_cert(id.cert_chain().to_vec(), id.private_key())
-    .expect("valid server identity");
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .expect("ring supports TLS 1.2 and 1.3")
+            .with_no_client_auth()
+            .with_single_cert(id.cert_chain().to_vec(), id.private_key())
+            .expect("valid server identity");
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
 }

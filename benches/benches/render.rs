@@ -20,8 +20,10 @@ use fake_exporter::metrics::{Format, Metrics, MetricsSpec};
 const SERIES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 
 fn render(c: &mut Criterion) {
-    for (format_name, format) in [("text", Format::Text004), ("openmetrics", Format::OpenMetrics)]
-    {
+    for (format_name, format) in [
+        ("text", Format::Text004),
+        ("openmetrics", Format::OpenMetrics),
+    ] {
         for gzip in [false, true] {
             let encoding = if gzip { "gzip" } else { "identity" };
             let mut group = c.benchmark_group(format!("render/{format_name}/{encoding}"));

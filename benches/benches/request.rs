@@ -80,7 +80,12 @@ impl Case {
 fn cases(rt: &Runtime) -> Vec<Case> {
     let ecdsa = Arc::new(PkiDir::generate(KeyType::EcdsaP256).expect("generate the test PKI"));
     let mut cases = Vec::new();
-    for mode in [Mode::Plain, Mode::BasicCached, Mode::BasicUncached, Mode::Bearer] {
+    for mode in [
+        Mode::Plain,
+        Mode::BasicCached,
+        Mode::BasicUncached,
+        Mode::Bearer,
+    ] {
         cases.push(start(rt, mode, ecdsa.clone(), mode.name().to_owned()));
     }
     for &kt in KeyType::ALL {
@@ -90,7 +95,12 @@ fn cases(rt: &Runtime) -> Vec<Case> {
             Arc::new(PkiDir::generate(kt).expect("generate the test PKI"))
         };
         for mode in [Mode::Tls, Mode::Mtls] {
-            cases.push(start(rt, mode, dir.clone(), format!("{}/{kt}", mode.name())));
+            cases.push(start(
+                rt,
+                mode,
+                dir.clone(),
+                format!("{}/{kt}", mode.name()),
+            ));
         }
     }
     cases
@@ -166,7 +176,11 @@ fn requests(c: &mut Criterion) {
     // TLS connection completed a full handshake and none failed.
     for case in &cases {
         let stats = case.exporter.stats();
-        assert!(stats.connections_accepted > 0, "{}: no connection seen", case.id);
+        assert!(
+            stats.connections_accepted > 0,
+            "{}: no connection seen",
+            case.id
+        );
         if case.mode.is_tls() {
             assert_eq!(
                 stats.handshakes_failed_total(),

@@ -164,11 +164,10 @@ impl PkiDir {
     ) -> Result<Arc<ClientConfig>, BenchError> {
         let mut roots = RootCertStore::empty();
         roots.add(self.pki.ca_der().clone())?;
-        let builder = ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&[version])?
-        .with_root_certificates(roots);
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&[version])?
+                .with_root_certificates(roots);
         let mut config = if client_cert {
             let id = self.pki.client(ClientCert::Valid);
             builder.with_client_auth_cert(id.cert_chain().to_vec(), id.private_key())?
@@ -324,8 +323,7 @@ impl Client {
 
 /// Standard base64 with padding (enough for Basic credentials; no dependency needed).
 pub fn base64(input: impl AsRef<[u8]>) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let input = input.as_ref();
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -54,7 +54,7 @@ use crate::classify::{classify, CaseContext, ErrorClass};
 use crate::promconfig::{
     self, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, Scheme, ScrapeConfig,
 };
-use crate::targets::{self, ApiError, Health, PromApi, Probe, TargetStatus, WaitError};
+use crate::targets::{self, ApiError, Health, Probe, PromApi, TargetStatus, WaitError};
 
 /// How often [`PrometheusFixture::wait_scraped`] polls the API.
 const POLL: Duration = Duration::from_millis(100);
@@ -119,7 +119,7 @@ pub enum VerdictHealth {
 
 impl fmt::Display for VerdictHealth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Up => "up",
             Self::Down => "down",
             Self::Unknown => "unknown",
@@ -470,7 +470,9 @@ fn referenced_dirs(config: &PrometheusConfig) -> Vec<(String, PathBuf, PathBuf)>
             tls.and_then(|t| t.ca_file.as_ref()),
             tls.and_then(|t| t.cert_file.as_ref()),
             tls.and_then(|t| t.key_file.as_ref()),
-            job.basic_auth.as_ref().and_then(|b| b.password_file.as_ref()),
+            job.basic_auth
+                .as_ref()
+                .and_then(|b| b.password_file.as_ref()),
             job.authorization
                 .as_ref()
                 .and_then(|a| a.credentials_file.as_ref()),
@@ -504,7 +506,8 @@ fn dropped_reason(log: &str, job: &str) -> Option<String> {
     let pool = format!("scrape_pool={job}");
     let line = log.lines().rev().find(|l| {
         l.contains("error creating new scrape pool")
-            && l.split_whitespace().any(|w| w == pool || w == format!("{pool:?}"))
+            && l.split_whitespace()
+                .any(|w| w == pool || w == format!("{pool:?}"))
     })?;
     let reason = line
         .split_once("err=\"")

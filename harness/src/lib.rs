@@ -11,6 +11,7 @@ pub mod backend;
 pub mod classify;
 pub mod fixture;
 pub mod cli;
+pub mod conformance;
 pub mod promconfig;
 pub mod report;
 pub mod runner;

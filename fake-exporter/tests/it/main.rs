@@ -1,1 +1,8 @@
+//! Integration tests of fake-exporter: one module per theme, fixtures in `support`.
+//!
+//! They run the real thing: the `fake-exporter` binary, node_exporter 1.5 and Prometheus 2.42
+//! from Debian (`apt-get install -y prometheus prometheus-node-exporter`), on 127.0.0.1 only.
 
+mod cli_errors;
+mod differential;
+mod support;

@@ -26,15 +26,15 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 /// How long any single wait (process start, probe, Prometheus query) may take.
-pub const DEADLINE: Duration = Duration::from_secs(15);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(15);
 
 /// The fake-exporter binary built by cargo for these tests.
-pub fn fake_exporter_bin() -> &'static str {
+pub(crate) fn fake_exporter_bin() -> &'static str {
     env!("CARGO_BIN_EXE_fake-exporter")
 }
 
 /// The real node_exporter (Debian's `prometheus-node-exporter` 1.5, exporter-toolkit 0.8).
-pub fn node_exporter_bin() -> anyhow::Result<&'static str> {
+pub(crate) fn node_exporter_bin() -> anyhow::Result<&'static str> {
     const BIN: &str = "/usr/bin/prometheus-node-exporter";
     if !Path::new(BIN).exists() {
         bail!("{BIN} is missing; install it with `apt-get install -y prometheus-node-exporter`");
@@ -43,7 +43,7 @@ pub fn node_exporter_bin() -> anyhow::Result<&'static str> {
 }
 
 /// The real Prometheus (Debian's 2.42).
-pub fn prometheus_bin() -> anyhow::Result<&'static str> {
+pub(crate) fn prometheus_bin() -> anyhow::Result<&'static str> {
     const BIN: &str = "/usr/bin/prometheus";
     if !Path::new(BIN).exists() {
         bail!("{BIN} is missing; install it with `apt-get install -y prometheus`");
@@ -52,7 +52,7 @@ pub fn prometheus_bin() -> anyhow::Result<&'static str> {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (bind 0, read, release).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -60,13 +60,13 @@ pub fn free_port() -> u16 {
 }
 
 /// `127.0.0.1:<free port>`.
-pub fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
 /// A child process killed (SIGKILL) and reaped on drop; stdout and stderr go to files so a
 /// failure can show them.
-pub struct Proc {
+pub(crate) struct Proc {
     name: String,
     cmdline: String,
     child: Child,
@@ -76,7 +76,7 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `bin args..`, logging into `log_dir/<name>.{stdout,stderr}`.
-    pub fn spawn(name: &str, bin: &str, args: &[String], log_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn spawn(name: &str, bin: &str, args: &[String], log_dir: &Path) -> anyhow::Result<Self> {
         let stdout = log_dir.join(format!("{name}.stdout"));
         let stderr = log_dir.join(format!("{name}.stderr"));
         let cmdline = format!("{bin} {}", args.join(" "));
@@ -98,22 +98,22 @@ impl Proc {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// What the process wrote to stderr so far.
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// What the process wrote to stdout so far.
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
     /// A block for failure messages: command line, exit state, stdout, stderr.
-    pub fn report(&mut self) -> String {
+    pub(crate) fn report(&mut self) -> String {
         let state = match self.child.try_wait() {
             Ok(Some(s)) => format!("exited: {s}"),
             Ok(None) => "running".to_owned(),
@@ -129,39 +129,31 @@ impl Proc {
     }
 
     /// Polls until the process exits or the deadline passes.
-    pub async fn wait_exit(&mut self, deadline: Duration) -> anyhow::Result<ExitStatus> {
+    pub(crate) async fn wait_exit(&mut self, deadline: Duration) -> anyhow::Result<ExitStatus> {
         let end = Instant::now() + deadline;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 return Ok(status);
             }
             if Instant::now() > end {
-                bail!(
-                    "{} still running after {deadline:?}\n{}",
-                    self.name,
-                    self.report()
-                );
+                bail!("still running after {deadline:?}\n{}", self.report());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     /// Polls until `addr` accepts TCP connections; fails early if the process exits.
-    pub async fn wait_listening(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+    pub(crate) async fn wait_listening(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
         let end = Instant::now() + DEADLINE;
         loop {
             if TcpStream::connect(addr).await.is_ok() {
                 return Ok(());
             }
             if self.child.try_wait()?.is_some() {
-                bail!("{} exited before listening on {addr}\n{}", self.name, self.report());
+                bail!("exited before listening on {addr}\n{}", self.report());
             }
             if Instant::now() > end {
-                bail!(
-                    "{} not listening on {addr} after {DEADLINE:?}\n{}",
-                    self.name,
-                    self.report()
-                );
+                bail!("not listening on {addr} after {DEADLINE:?}\n{}", self.report());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -177,7 +169,7 @@ impl Drop for Proc {
 
 /// Writes `contents` to `path` atomically (beside, then rename), as a config-management tool
 /// would; readers never see half a file.
-pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp~");
     fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))?;
@@ -185,12 +177,12 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 /// A bcrypt hash Go accepts (cost 4 keeps tests fast; Go's minimum).
-pub fn bcrypt_hash(password: &str) -> String {
+pub(crate) fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).expect("bcrypt of a short password cannot fail")
 }
 
 /// `Authorization: Basic ...` for `user:password`.
-pub fn basic_header(user: &str, password: &str) -> String {
+pub(crate) fn basic_header(user: &str, password: &str) -> String {
     use std::fmt::Write as _;
     const ALPHABET: &[u8; 64] =
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -213,21 +205,21 @@ pub fn basic_header(user: &str, password: &str) -> String {
 
 /// What a TLS client offers.
 #[derive(Clone)]
-pub struct ClientSpec {
+pub(crate) struct ClientSpec {
     /// Trusted roots; empty means "trust nothing" (every server cert is unknown).
-    pub roots: Vec<CertificateDer<'static>>,
+    pub(crate) roots: Vec<CertificateDer<'static>>,
     /// Client certificate chain and key.
-    pub identity: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    pub(crate) identity: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
     /// Protocol versions offered.
-    pub versions: Vec<&'static SupportedProtocolVersion>,
+    pub(crate) versions: Vec<&'static SupportedProtocolVersion>,
     /// ALPN protocols offered.
-    pub alpn: Vec<Vec<u8>>,
+    pub(crate) alpn: Vec<Vec<u8>>,
 }
 
 impl ClientSpec {
     /// Trusts the PKI's CA, no client cert, TLS 1.2 and 1.3, ALPN h2 + http/1.1 (what
     /// Prometheus offers).
-    pub fn trusting(pki: &Pki) -> Self {
+    pub(crate) fn trusting(pki: &Pki) -> Self {
         Self {
             roots: vec![pki.ca_der().clone()],
             identity: None,
@@ -237,31 +229,31 @@ impl ClientSpec {
     }
 
     /// Presents this client identity.
-    pub fn with_client(mut self, pki: &Pki, which: ClientCert) -> Self {
+    pub(crate) fn with_client(mut self, pki: &Pki, which: ClientCert) -> Self {
         self.identity = Some(identity_parts(pki.client(which)));
         self
     }
 
     /// Offers only these versions.
-    pub fn with_versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
+    pub(crate) fn with_versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
         self.versions = versions.to_vec();
         self
     }
 
     /// Offers only this ALPN list.
-    pub fn with_alpn(mut self, alpn: &[&[u8]]) -> Self {
+    pub(crate) fn with_alpn(mut self, alpn: &[&[u8]]) -> Self {
         self.alpn = alpn.iter().map(|p| p.to_vec()).collect();
         self
     }
 
     /// Trusts nothing.
-    pub fn without_roots(mut self) -> Self {
+    pub(crate) fn without_roots(mut self) -> Self {
         self.roots.clear();
         self
     }
 
     /// The rustls client configuration (ring provider).
-    pub fn config(&self) -> Arc<ClientConfig> {
+    pub(crate) fn config(&self) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         for r in &self.roots {
             roots.add(r.clone()).expect("test CA certificates parse");
@@ -291,7 +283,7 @@ fn identity_parts(
 
 /// Where an exchange stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// TCP connect.
     Connect,
     /// The TLS handshake, as the client sees it.
@@ -303,7 +295,7 @@ pub enum Stage {
 
 /// What one request produced, in comparable form.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Observation {
+pub(crate) enum Observation {
     /// An HTTP response arrived.
     Response(Answer),
     /// The exchange failed.
@@ -318,7 +310,7 @@ pub enum Observation {
 
 impl Observation {
     /// The failure class, if it failed.
-    pub fn failure(&self) -> Option<&str> {
+    pub(crate) fn failure(&self) -> Option<&str> {
         match self {
             Observation::Failed { class, .. } => Some(class),
             Observation::Response(_) => None,
@@ -326,7 +318,7 @@ impl Observation {
     }
 
     /// The response, if there was one.
-    pub fn answer(&self) -> Option<&Answer> {
+    pub(crate) fn answer(&self) -> Option<&Answer> {
         match self {
             Observation::Response(a) => Some(a),
             Observation::Failed { .. } => None,
@@ -349,30 +341,34 @@ impl fmt::Display for Observation {
 
 /// A response, reduced to what two exporters should agree on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// `TLSv1_3`, `TLSv1_2`, or `plain`.
-    pub tls_version: String,
+    pub(crate) tls_version: String,
     /// `AEAD` for every negotiated suite (rustls has only AEAD); empty for plain.
-    pub cipher_family: String,
+    pub(crate) cipher_family: String,
     /// Negotiated ALPN, empty when none.
-    pub alpn: String,
+    pub(crate) alpn: String,
     /// `HTTP/1.1` or `HTTP/2`.
-    pub http_version: String,
+    pub(crate) http_version: String,
     /// Status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Selected headers (lower-case names): content-type, www-authenticate,
     /// x-content-type-options, connection.
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// The body of a non-200 answer (a 200 body is metrics and differs by design).
-    pub body: Option<String>,
+    pub(crate) body: Option<String>,
 }
 
 /// Headers compared between exporters.
-pub const COMPARED_HEADERS: [&str; 3] =
-    ["content-type", "www-authenticate", "x-content-type-options"];
+pub(crate) const COMPARED_HEADERS: [&str; 4] = [
+    "content-type",
+    "www-authenticate",
+    "x-content-type-options",
+    "x-frame-options",
+];
 
 /// Classifies an error from tokio-rustls or hyper (walking the source chain).
-pub fn classify_error(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn classify_error(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut io_kind = None;
     while let Some(e) = cur {
@@ -391,6 +387,15 @@ pub fn classify_error(err: &(dyn std::error::Error + 'static)) -> String {
                     };
                 }
             }
+            // h2 keeps only the kind and the message of an I/O error: recover the alert.
+            if let Some(alert) = io
+                .to_string()
+                .split("received fatal alert: ")
+                .nth(1)
+                .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned())
+            {
+                return format!("alert:{alert}");
+            }
             io_kind.get_or_insert(io.kind());
         }
         cur = e.source();
@@ -403,7 +408,10 @@ pub fn classify_error(err: &(dyn std::error::Error + 'static)) -> String {
         None => {
             // hyper reports a peer that closed mid-message without an io::Error.
             let msg = err.to_string();
-            if msg.contains("connection closed before message completed")
+            if msg.contains("operation was canceled") {
+                // hyper's HTTP/2 client: the connection task ended before the request left.
+                "closed".to_owned()
+            } else if msg.contains("connection closed before message completed")
                 || msg.contains("IncompleteMessage")
                 || msg.contains("connection closed")
             {
@@ -417,7 +425,7 @@ pub fn classify_error(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// One GET over a fresh connection: TLS when `tls` is given, then HTTP/2 if ALPN chose h2,
 /// else HTTP/1.1.
-pub async fn get(
+pub(crate) async fn get(
     addr: SocketAddr,
     tls: Option<&ClientSpec>,
     path: &str,
@@ -552,7 +560,7 @@ where
 }
 
 /// The body of a successful GET, with the response's Content-Type.
-pub async fn get_body(
+pub(crate) async fn get_body(
     addr: SocketAddr,
     tls: Option<&ClientSpec>,
     path: &str,
@@ -590,22 +598,22 @@ pub async fn get_body(
 }
 
 /// An async byte stream (TCP or TLS), boxed.
-pub trait AsyncIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait AsyncIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> AsyncIo for T {}
 
 /// The result of a bare TLS handshake: version, ALPN and the server's leaf certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Handshake {
+pub(crate) struct Handshake {
     /// `TLSv1_3` or `TLSv1_2`.
-    pub version: String,
+    pub(crate) version: String,
     /// Negotiated ALPN.
-    pub alpn: String,
+    pub(crate) alpn: String,
     /// The leaf certificate the server presented (DER).
-    pub leaf: Vec<u8>,
+    pub(crate) leaf: Vec<u8>,
 }
 
 /// A TLS handshake only; the error class on failure.
-pub async fn handshake(addr: SocketAddr, spec: &ClientSpec) -> Result<Handshake, String> {
+pub(crate) async fn handshake(addr: SocketAddr, spec: &ClientSpec) -> Result<Handshake, String> {
     let run = async {
         let tcp = TcpStream::connect(addr)
             .await
@@ -637,7 +645,7 @@ pub async fn handshake(addr: SocketAddr, spec: &ClientSpec) -> Result<Handshake,
 }
 
 /// Sends `bytes` on a raw TCP connection and reads until the peer closes.
-pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub(crate) async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     let run = async {
         let mut s = TcpStream::connect(addr).await?;
         s.write_all(bytes).await?;
@@ -657,7 +665,7 @@ pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> anyhow::Result<Vec<
 }
 
 /// Reads a whole file (for failure reports).
-pub fn read_lossy(path: &Path) -> String {
+pub(crate) fn read_lossy(path: &Path) -> String {
     let mut s = String::new();
     if let Ok(mut f) = fs::File::open(path) {
         let _ = f.read_to_string(&mut s);
@@ -667,7 +675,7 @@ pub fn read_lossy(path: &Path) -> String {
 
 /// Polls `check` every 20 ms until it returns `Some`, or fails after `deadline` with the
 /// last state it described.
-pub async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> anyhow::Result<T>
+pub(crate) async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,

@@ -35,6 +35,58 @@ pub enum Command {
     Run(RunArgs),
     /// Write the test PKI (CA, broken and valid certificates) into a directory.
     Certs(CertsArgs),
+    /// Check an exporter's security behaviour against the conformance catalog (MUST /
+    /// SHOULD / MAY), judged by a real Prometheus plus direct checks. Exit 1 if a MUST fails.
+    Conformance(ConformanceArgs),
+}
+
+/// `conformance` arguments.
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// Command that starts the exporter under test, with `{listen}` and `{web_config}`
+    /// placeholders, e.g. 'prometheus-node-exporter --web.listen-address={listen} --web.config.file={web_config}'.
+    #[arg(long, conflicts_with = "target", required_unless_present = "target")]
+    pub exec: Option<String>,
+    /// An exporter that is already running (loopback HOST:PORT); only the cases that need
+    /// no restart.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// With --target: `http` or `https`.
+    #[arg(long, default_value = "http", requires = "target")]
+    pub scheme: String,
+    /// With --target: CA of the exporter's certificate.
+    #[arg(long, requires = "target")]
+    pub ca: Option<PathBuf>,
+    /// With --target: client certificate Prometheus presents.
+    #[arg(long, requires_all = ["target", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// With --target: key of the client certificate.
+    #[arg(long, requires_all = ["target", "client_cert"])]
+    pub client_key: Option<PathBuf>,
+    /// With --target: USER:PASSWORD_FILE for Basic auth.
+    #[arg(long, requires = "target")]
+    pub basic_auth: Option<String>,
+    /// With --target: file holding a Bearer token.
+    #[arg(long, requires = "target")]
+    pub bearer_file: Option<PathBuf>,
+    /// With --target: metrics path.
+    #[arg(long, default_value = "/metrics")]
+    pub metrics_path: String,
+    /// Samples per group of the auth timing check (≥ 200 for a verdict; 0 disables it).
+    #[arg(long, default_value_t = 200)]
+    pub timing_samples: usize,
+    /// A catalog file instead of the embedded scenarios/conformance.yaml.
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
+    /// Prometheus backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 /// Where Prometheus comes from.
@@ -103,6 +155,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Conformance(args) => conformance(args).await,
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;
             let files = pki.write_to(&args.out)?;
@@ -148,4 +201,66 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_FAIL
     })
+}
+
+async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
+    use anyhow::Context as _;
+    use crate::conformance::{self, ConformanceOptions, TargetSpec};
+    let opts = ConformanceOptions {
+        run: RunOptions {
+            backend: args.backend.backend,
+            image: args.backend.prometheus_image.clone(),
+            binary: args.backend.prometheus_bin.clone(),
+            progress: true,
+            ..RunOptions::default()
+        },
+        timing_samples: args.timing_samples,
+        catalog: args.catalog.clone(),
+        ..ConformanceOptions::default()
+    };
+    if args.timing_samples != 0 && args.timing_samples < 200 {
+        eprintln!("scrape-harness: note: --timing-samples {} is below 200; the timing verdict is weak", args.timing_samples);
+    }
+    let report = match (&args.exec, &args.target) {
+        (Some(exec), _) => {
+            let template = runner::ExecTemplate::parse(exec)?;
+            conformance::run_exec(template, &opts).await?
+        }
+        (None, Some(target)) => {
+            let basic_auth = match &args.basic_auth {
+                Some(v) => {
+                    let (user, file) = v
+                        .split_once(':')
+                        .context("--basic-auth takes USER:PASSWORD_FILE, e.g. prom:/etc/prometheus/password")?;
+                    Some((user.to_owned(), PathBuf::from(file)))
+                }
+                None => None,
+            };
+            let https = match args.scheme.as_str() {
+                "https" => true,
+                "http" => false,
+                other => anyhow::bail!("--scheme `{other}`: use http or https"),
+            };
+            let spec = TargetSpec {
+                target: target.clone(),
+                https,
+                ca: args.ca.clone(),
+                client_cert: args.client_cert.clone().zip(args.client_key.clone()),
+                basic_auth,
+                bearer_file: args.bearer_file.clone(),
+                metrics_path: args.metrics_path.clone(),
+            };
+            conformance::run_target(&spec, &opts).await?
+        }
+        (None, None) => anyhow::bail!("give --exec 'CMD {{listen}} {{web_config}}' or --target HOST:PORT"),
+    };
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.junit()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if report.must_failed() { EXIT_FAIL } else { EXIT_PASS })
 }

@@ -119,8 +119,14 @@ pub(super) async fn start_all(
                         Err(failure) => {
                             match unsupported_key(case, &failure.to_string()) {
                                 Some(key) => {
+                                    let text = failure.to_string();
+                                    let line = text
+                                        .split(" | ")
+                                        .find(|l| l.contains(key))
+                                        .unwrap_or(&text)
+                                        .trim();
                                     started.not_applicable = Some(format!(
-                                        "the exporter does not support `{key}`: it refused the web-config at start ({failure})"
+                                        "the exporter does not support `{key}`: it refused the web-config at start: {line}"
                                     ))
                                 }
                                 None => started.start_failure = Some(format!("the exporter {failure}")),

@@ -41,6 +41,11 @@ impl ExecTemplate {
         Ok(Self(template.to_owned()))
     }
 
+    /// The template as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The command line for one case.
     pub fn render(&self, listen: SocketAddr, web_config: &Path) -> String {
         self.0

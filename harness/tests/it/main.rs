@@ -2,3 +2,10 @@
 //! Prometheus (`bash scripts/setup`); a missing one fails with the command that fixes it.
 
 mod backend;
+mod bad_scenarios;
+mod cleanup;
+mod fixture;
+mod matrix;
+mod mutation;
+mod support;
+mod wrong_expectation;
