@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p fake-exporter --example fleet
 //! cargo run --release -p fake-exporter --example fleet -- --bcrypt-cost 10 --concurrency 64 --base-port 20000
+//! cargo run --release -p fake-exporter --example fleet -- --only plain   # one fleet per process
 //! ```
 //!
 //! * TLS + Basic: ports `base..base+4999`, one `web-config.yml` (ECDSA P-256 certificate from
@@ -15,6 +16,10 @@
 //!   keep it short; `--bcrypt-cost 10` shows what a first scrape round costs with the usual
 //!   cost.
 //! * Plain: ports `base..base+9999`, every listener must answer 200.
+//!
+//! Resident memory is read from `/proc/self/status` (VmRSS) before and after start. Memory
+//! freed by the first fleet is reused by the second, so for per-listener figures run each
+//! fleet in its own process with `--only tls` / `--only plain`.
 //!
 //! Requests run with bounded concurrency (`--concurrency`, default 64). The example prints
 //! a table and exits 1 if a listener failed or a start-up target was missed (5,000 TLS in
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
-use fake_exporter::fleet::{FdBudget, Fleet, FleetBuilder, FleetGroup, RunningFleet};
+use fake_exporter::fleet::{FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet};
 use fake_exporter::metrics::MetricsSpec;
 use fake_exporter::pki::{KeyType, Pki, ServerCert};
 use futures::StreamExt as _;
@@ -48,6 +53,8 @@ struct Options {
     bcrypt_cost: u32,
     concurrency: usize,
     base_port: u16,
+    /// Run only one fleet (`tls` or `plain`), so its memory is measured in a fresh process.
+    only: Option<String>,
 }
 
 /// One measured fleet, one row of the table.
@@ -82,86 +89,20 @@ fn run() -> anyhow::Result<bool> {
 }
 
 async fn async_main(options: Options) -> anyhow::Result<bool> {
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let pki = Pki::generate(KeyType::EcdsaP256).context("generating the test PKI")?;
-    let files = pki.write_to(dir.path()).context("writing the test PKI")?;
-    let hash = bcrypt::hash(PASSWORD, options.bcrypt_cost).context("hashing the password")?;
-    let web_config = dir.path().join("web-config.yml");
-    std::fs::write(
-        &web_config,
-        format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {USER}: '{hash}'\n",
-            files.server_cert(ServerCert::Valid).display(),
-            files.server_key(ServerCert::Valid).display(),
-        ),
-    )
-    .with_context(|| format!("writing {}", web_config.display()))?;
-    let client_tls = client_config(&pki)?;
     let small = MetricsSpec {
         series: 20,
         ..MetricsSpec::default()
     };
-
-    // 1. TLS + Basic.
-    let base = options.base_port;
-    let tls_ports = base..=port(base, TLS_LISTENERS)?;
-    let builder = Fleet::builder().group(
-        FleetGroup::new("tls-basic", tls_ports)
-            .web_config(&web_config)
-            .metrics(small.clone()),
-    );
-    let (fleet, mut tls_row) = start("tls+basic", builder, TLS_TARGET).await?;
-    let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
-    let addrs: Vec<SocketAddr> = fleet.listeners().map(|l| l.addr).collect();
-    verify(&mut tls_row, &addrs, options.concurrency, |addr| {
-        let auth = auth.clone();
-        let tls = client_tls.clone();
-        async move {
-            let tcp = TcpStream::connect(addr).await?;
-            let stream = tokio_rustls::TlsConnector::from(tls)
-                .connect(ServerName::try_from("localhost")?, tcp)
-                .await?;
-            get(TokioIo::new(stream), addr, Some(&auth)).await
-        }
-    })
-    .await;
-    let stats = fleet
-        .group_stats("tls-basic")
-        .context("the fleet has its group")?;
-    if stats.handshakes_ok != addrs.len() as u64 || stats.handshakes_failed_total() != 0 {
-        tls_row.failures.push(format!(
-            "exporter counters: {} handshakes ok, {:?} failed; expected {} ok",
-            stats.handshakes_ok,
-            stats.handshakes_failed,
-            addrs.len()
-        ));
+    let mut rows = Vec::new();
+    let mut refused = None;
+    if options.only.as_deref() != Some("plain") {
+        rows.push(tls_fleet(&options, small.clone()).await?);
     }
-    fleet.shutdown().await;
-
-    // 2. Plain. With one keep-alive connection per listener the budget would be
-    // 10,000 + 10,000 + reserve, above this machine's RLIMIT_NOFILE: show the refusal, then
-    // start without counting scrape connections (the check holds at most 2 × concurrency).
-    let plain_ports = base..=port(base, PLAIN_LISTENERS)?;
-    let plain_group = FleetGroup::new("plain", plain_ports).metrics(small);
-    let refused = Fleet::builder().group(plain_group.clone()).plan().err();
-    let builder = Fleet::builder()
-        .group(plain_group)
-        .connections_per_listener(0);
-    let (fleet, mut plain_row) = start("plain", builder, PLAIN_TARGET).await?;
-    let addrs: Vec<SocketAddr> = fleet.listeners().map(|l| l.addr).collect();
-    verify(
-        &mut plain_row,
-        &addrs,
-        options.concurrency,
-        |addr| async move {
-            let tcp = TcpStream::connect(addr).await?;
-            get(TokioIo::new(tcp), addr, None).await
-        },
-    )
-    .await;
-    fleet.shutdown().await;
-
-    let rows = [tls_row, plain_row];
+    if options.only.as_deref() != Some("tls") {
+        let (row, err) = plain_fleet(&options, small).await?;
+        rows.push(row);
+        refused = err;
+    }
     print_table(&rows, &options);
     if let Some(err) = refused {
         println!("\nplain fleet with connections_per_listener 1 (one Prometheus, keep-alive):\n  refused: {err}");
@@ -194,6 +135,94 @@ async fn async_main(options: Options) -> anyhow::Result<bool> {
         }
     }
     Ok(ok)
+}
+
+/// 5,000 TLS + Basic listeners, each checked with a real request over rustls.
+async fn tls_fleet(options: &Options, small: MetricsSpec) -> anyhow::Result<Row> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let pki = Pki::generate(KeyType::EcdsaP256).context("generating the test PKI")?;
+    let files = pki.write_to(dir.path()).context("writing the test PKI")?;
+    let hash = bcrypt::hash(PASSWORD, options.bcrypt_cost).context("hashing the password")?;
+    let web_config = dir.path().join("web-config.yml");
+    std::fs::write(
+        &web_config,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {USER}: '{hash}'\n",
+            files.server_cert(ServerCert::Valid).display(),
+            files.server_key(ServerCert::Valid).display(),
+        ),
+    )
+    .with_context(|| format!("writing {}", web_config.display()))?;
+    let client_tls = client_config(&pki)?;
+
+    let base = options.base_port;
+    let tls_ports = base..=port(base, TLS_LISTENERS)?;
+    let builder = Fleet::builder().group(
+        FleetGroup::new("tls-basic", tls_ports)
+            .web_config(&web_config)
+            .metrics(small),
+    );
+    let (fleet, mut tls_row) = start("tls+basic", builder, TLS_TARGET).await?;
+    let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
+    let addrs: Vec<SocketAddr> = fleet.listeners().map(|l| l.addr).collect();
+    verify(&mut tls_row, &addrs, options.concurrency, |addr| {
+        let auth = auth.clone();
+        let tls = client_tls.clone();
+        async move {
+            let tcp = TcpStream::connect(addr).await?;
+            let stream = tokio_rustls::TlsConnector::from(tls)
+                .connect(ServerName::try_from("localhost")?, tcp)
+                .await?;
+            get(TokioIo::new(stream), addr, Some(&auth)).await
+        }
+    })
+    .await;
+    let stats = fleet
+        .group_stats("tls-basic")
+        .context("the fleet has its group")?;
+    if stats.handshakes_ok != addrs.len() as u64 || stats.handshakes_failed_total() != 0 {
+        tls_row.failures.push(format!(
+            "exporter counters: {} handshakes ok, {:?} failed; expected {} ok",
+            stats.handshakes_ok,
+            stats.handshakes_failed,
+            addrs.len()
+        ));
+    }
+    fleet.shutdown().await;
+    Ok(tls_row)
+}
+
+/// 10,000 plain listeners, each checked with a real request; also returns the fd-budget
+/// refusal the same fleet gets when one keep-alive connection per listener is counted.
+async fn plain_fleet(
+    options: &Options,
+    small: MetricsSpec,
+) -> anyhow::Result<(Row, Option<FleetError>)> {
+    let base = options.base_port;
+    // With one keep-alive connection per listener the budget would be
+    // 10,000 + 10,000 + reserve, above this machine's RLIMIT_NOFILE: show the refusal, then
+    // start without counting scrape connections (the check holds at most 2 × concurrency).
+    let plain_ports = base..=port(base, PLAIN_LISTENERS)?;
+    let plain_group = FleetGroup::new("plain", plain_ports).metrics(small);
+    let refused = Fleet::builder().group(plain_group.clone()).plan().err();
+    let builder = Fleet::builder()
+        .group(plain_group)
+        .connections_per_listener(0);
+    let (fleet, mut plain_row) = start("plain", builder, PLAIN_TARGET).await?;
+    let addrs: Vec<SocketAddr> = fleet.listeners().map(|l| l.addr).collect();
+    verify(
+        &mut plain_row,
+        &addrs,
+        options.concurrency,
+        |addr| async move {
+            let tcp = TcpStream::connect(addr).await?;
+            get(TokioIo::new(tcp), addr, None).await
+        },
+    )
+    .await;
+    fleet.shutdown().await;
+
+    Ok((plain_row, refused))
 }
 
 /// Starts a fleet and measures start time and resident memory.
@@ -391,6 +420,7 @@ fn parse_args() -> anyhow::Result<Options> {
         bcrypt_cost: 4,
         concurrency: 64,
         base_port: 20_000,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -402,7 +432,11 @@ fn parse_args() -> anyhow::Result<Options> {
             "--bcrypt-cost" => options.bcrypt_cost = value.parse().with_context(bad)?,
             "--concurrency" => options.concurrency = value.parse().with_context(bad)?,
             "--base-port" => options.base_port = value.parse().with_context(bad)?,
-            _ => bail!("unknown flag {flag}; use --bcrypt-cost N, --concurrency N, --base-port P"),
+            "--only" if value == "tls" || value == "plain" => options.only = Some(value),
+            _ => bail!(
+                "unknown flag or value `{flag} {value}`; use --bcrypt-cost N, --concurrency N, \
+                 --base-port P, --only tls|plain"
+            ),
         }
     }
     anyhow::ensure!(

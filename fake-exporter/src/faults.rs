@@ -188,12 +188,15 @@ impl std::str::FromStr for Mutant {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            format!(
-                "unknown mutant `{s}`; known: {}",
-                Self::ALL.map(Self::name).join(", ")
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown mutant `{s}`; known: {}",
+                    Self::ALL.map(Self::name).join(", ")
+                )
+            })
     }
 }
 

@@ -438,8 +438,10 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
     // for every connection; any failure aborts the handshake with an internal_error alert.
     let plan = match ctx.source.current() {
         Ok(Some(config)) => match config.tls_server_config.as_ref() {
-            Some(t) => tls::build_server_config_insecure(t, config.http_server_config.http2, ctx.insecure)
-                .map_err(|e| e.to_string()),
+            Some(t) => {
+                tls::build_server_config_insecure(t, config.http_server_config.http2, ctx.insecure)
+                    .map_err(|e| e.to_string())
+            }
             None => Err("tls_server_config was removed from the web config".to_owned()),
         },
         Ok(None) => Err("no web config".to_owned()),

@@ -9,9 +9,9 @@
 
 pub mod backend;
 pub mod classify;
-pub mod fixture;
 pub mod cli;
 pub mod conformance;
+pub mod fixture;
 pub mod promconfig;
 pub mod report;
 pub mod runner;

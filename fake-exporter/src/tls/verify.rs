@@ -94,7 +94,9 @@ fn validity_midpoint(der: &CertificateDer<'_>) -> Option<UnixTime> {
     let from = cert.validity().not_before.timestamp();
     let to = cert.validity().not_after.timestamp();
     let mid = u64::try_from(from + (to - from) / 2).ok()?;
-    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(mid)))
+    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        mid,
+    )))
 }
 
 /// Go's alert choice for a failed `x509.Certificate.Verify`.
@@ -208,7 +210,9 @@ impl ClientCertVerifier for GoClientVerifier {
                 None => return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
             }
         }
-        if let (Some(allowed), false) = (&self.allowed_sans, self.insecure.ignore_client_allowed_sans) {
+        if let (Some(allowed), false) =
+            (&self.allowed_sans, self.insecure.ignore_client_allowed_sans)
+        {
             let names = subject_alt_names(end_entity)?;
             if !names.iter().any(|name| allowed.contains(name)) {
                 return Err(marked(SAN_MARKER, names));

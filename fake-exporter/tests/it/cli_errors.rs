@@ -133,7 +133,11 @@ async fn missing_key_file_names_the_key_and_the_path() -> anyhow::Result<()> {
     must_fail(
         d,
         "missing-key",
-        Some(&tls_config(&files.server_cert(ServerCert::Valid), &missing, "")),
+        Some(&tls_config(
+            &files.server_cert(ServerCert::Valid),
+            &missing,
+            "",
+        )),
         &[],
         &[
             &config_path(d, "missing-key"),
@@ -188,7 +192,11 @@ async fn bad_bcrypt_hash_names_the_user() -> anyhow::Result<()> {
             "basic_auth_users:\n  alice: {good}\n  bob: not-a-bcrypt-hash\n"
         )),
         &[],
-        &[&config_path(d, "bad-hash"), "basic_auth_users.bob", "bcrypt"],
+        &[
+            &config_path(d, "bad-hash"),
+            "basic_auth_users.bob",
+            "bcrypt",
+        ],
     )
     .await
 }

@@ -133,9 +133,7 @@ impl Comparison {
                 node.answer().is_some_and(|a| a.alpn.is_empty())
                     && match fake {
                         Observation::Response(a) => a.alpn == "http/1.1",
-                        Observation::Failed { class, .. } => {
-                            class == "alert:NoApplicationProtocol"
-                        }
+                        Observation::Failed { class, .. } => class == "alert:NoApplicationProtocol",
                     }
             }
         };
@@ -237,9 +235,15 @@ async fn basic_auth_answers_match_over_plain_http1_and_h2() -> anyhow::Result<()
     let cases: [(&str, Vec<(&str, &str)>); 5] = [
         ("no credentials", vec![]),
         ("wrong user", vec![("authorization", wrong_user.as_str())]),
-        ("wrong password", vec![("authorization", wrong_password.as_str())]),
+        (
+            "wrong password",
+            vec![("authorization", wrong_password.as_str())],
+        ),
         ("right credentials", vec![("authorization", right.as_str())]),
-        ("bearer sent to basic", vec![("authorization", "Bearer s3cret")]),
+        (
+            "bearer sent to basic",
+            vec![("authorization", "Bearer s3cret")],
+        ),
     ];
 
     // Act + Assert
@@ -247,7 +251,12 @@ async fn basic_auth_answers_match_over_plain_http1_and_h2() -> anyhow::Result<()
     let mut plain_statuses = BTreeMap::new();
     for (case, headers) in &cases {
         let (node, fake) = plain.get(None, headers).await;
-        cmp.check(&format!("plain HTTP/1.1: {case}"), &node, &fake, Expect::Same);
+        cmp.check(
+            &format!("plain HTTP/1.1: {case}"),
+            &node,
+            &fake,
+            Expect::Same,
+        );
         plain_statuses.insert(*case, node.answer().map(|a| a.status));
         for (transport, spec) in [("TLS h2", &h2), ("TLS http/1.1", &http11)] {
             let (node, fake) = tls.get(Some(spec), headers).await;
@@ -268,7 +277,11 @@ async fn basic_auth_answers_match_over_plain_http1_and_h2() -> anyhow::Result<()
     let (node, _) = tls.get(Some(&h2), &[]).await;
     let answer = node.answer().context("node_exporter answered")?;
     assert_eq!(
-        (answer.status, answer.http_version.as_str(), answer.alpn.as_str()),
+        (
+            answer.status,
+            answer.http_version.as_str(),
+            answer.alpn.as_str()
+        ),
         (401, "HTTP/2.0", "h2")
     );
     assert_eq!(answer.body.as_deref(), Some("Unauthorized\n"));
@@ -386,9 +399,19 @@ async fn negotiated_version_and_alpn_match() -> anyhow::Result<()> {
                 Expect::Same
             };
             cmp.check(
-                &format!("{server} / {client}{}", if same_leaf { "" } else { " (LEAF DIFFERS)" }),
+                &format!(
+                    "{server} / {client}{}",
+                    if same_leaf { "" } else { " (LEAF DIFFERS)" }
+                ),
                 &node,
-                &if same_leaf { fake } else { Observation::Failed { stage: Stage::Connect, class: "leaf differs".into() } },
+                &if same_leaf {
+                    fake
+                } else {
+                    Observation::Failed {
+                        stage: Stage::Connect,
+                        class: "leaf differs".into(),
+                    }
+                },
                 expect,
             );
             seen.insert((server, *client), node.to_string());
@@ -397,15 +420,27 @@ async fn negotiated_version_and_alpn_match() -> anyhow::Result<()> {
     cmp.finish(Some(&mut default))?;
     // Pin a few outcomes so that "both equally broken" cannot pass.
     let report = tls13.report() + &no_h2.report();
-    assert!(seen[&("default", "TLS 1.2+1.3, h2+http/1.1")].contains("TLSv1_3"), "{seen:?}");
-    assert!(seen[&("default", "TLS 1.2+1.3, h2+http/1.1")].contains("alpn=\"h2\""), "{seen:?}");
-    assert!(seen[&("default", "TLS 1.2 only")].contains("TLSv1_2"), "{seen:?}");
+    assert!(
+        seen[&("default", "TLS 1.2+1.3, h2+http/1.1")].contains("TLSv1_3"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[&("default", "TLS 1.2+1.3, h2+http/1.1")].contains("alpn=\"h2\""),
+        "{seen:?}"
+    );
+    assert!(
+        seen[&("default", "TLS 1.2 only")].contains("TLSv1_2"),
+        "{seen:?}"
+    );
     assert_eq!(
         seen[&("min_version TLS13", "TLS 1.2 only")],
         "failed at Handshake: alert:ProtocolVersion",
         "{report}"
     );
-    assert!(seen[&("http2: false", "TLS 1.2+1.3, h2+http/1.1")].contains("alpn=\"\""), "{seen:?}");
+    assert!(
+        seen[&("http2: false", "TLS 1.2+1.3, h2+http/1.1")].contains("alpn=\"\""),
+        "{seen:?}"
+    );
     Ok(())
 }
 
@@ -497,11 +532,19 @@ async fn config_broken_after_start_fails_alike() -> anyhow::Result<()> {
     let spec = ClientSpec::trusting(&pki);
     let (node, fake) = tls.get(Some(&spec), &[]).await;
     assert_eq!(node, fake, "{}", tls.report());
-    assert_eq!(node.answer().map(|a| a.status), Some(200), "{}", tls.report());
+    assert_eq!(
+        node.answer().map(|a| a.status),
+        Some(200),
+        "{}",
+        tls.report()
+    );
 
     // Act: break both files (an unknown key: strict parsing fails).
     write_atomic(&plain.config, &format!("{users}no_such_key: 1\n"))?;
-    write_atomic(&tls.config, &format!("{}no_such_key: 1\n", tls_section(&files, "")))?;
+    write_atomic(
+        &tls.config,
+        &format!("{}no_such_key: 1\n", tls_section(&files, "")),
+    )?;
 
     let mut cmp = Comparison::default();
     let auth = basic_header("prometheus", "pw");
@@ -514,7 +557,10 @@ async fn config_broken_after_start_fails_alike() -> anyhow::Result<()> {
     cmp.finish(Some(&mut tls))?;
     let plain_answer = plain_node.answer().context("plain answered")?;
     assert_eq!(plain_answer.status, 500);
-    assert_eq!(plain_answer.body.as_deref(), Some("Internal Server Error\n"));
+    assert_eq!(
+        plain_answer.body.as_deref(),
+        Some("Internal Server Error\n")
+    );
     assert_eq!(
         tls_node,
         Observation::Failed {
@@ -533,7 +579,11 @@ async fn replaced_certificate_is_served_on_new_connections() -> anyhow::Result<(
     let old = ClientSpec::trusting(&old_pki);
     let node_before = handshake(pair.node_addr, &old).await;
     let fake_before = handshake(pair.fake_addr, &old).await;
-    assert!(node_before.is_ok() && fake_before.is_ok(), "{}", pair.report());
+    assert!(
+        node_before.is_ok() && fake_before.is_ok(),
+        "{}",
+        pair.report()
+    );
 
     // Act: a new PKI (new CA, new server cert and key) written over the same files.
     let new_pki = Pki::generate(KeyType::EcdsaP256)?;
@@ -541,7 +591,10 @@ async fn replaced_certificate_is_served_on_new_connections() -> anyhow::Result<(
     let new = ClientSpec::trusting(&new_pki);
 
     let mut cmp = Comparison::default();
-    for (case, spec) in [("client trusting the new CA", &new), ("client trusting the old CA", &old)] {
+    for (case, spec) in [
+        ("client trusting the new CA", &new),
+        ("client trusting the old CA", &old),
+    ] {
         let node = get(pair.node_addr, Some(spec), "/metrics", &[]).await;
         let fake = get(pair.fake_addr, Some(spec), "/metrics", &[]).await;
         cmp.check(case, &node, &fake, Expect::Same);

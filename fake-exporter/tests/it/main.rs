@@ -5,4 +5,6 @@
 
 mod cli_errors;
 mod differential;
+mod metrics_scrape;
+mod stats;
 mod support;

@@ -76,7 +76,12 @@ pub(crate) struct Proc {
 
 impl Proc {
     /// Starts `bin args..`, logging into `log_dir/<name>.{stdout,stderr}`.
-    pub(crate) fn spawn(name: &str, bin: &str, args: &[String], log_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn spawn(
+        name: &str,
+        bin: &str,
+        args: &[String],
+        log_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let stdout = log_dir.join(format!("{name}.stdout"));
         let stderr = log_dir.join(format!("{name}.stderr"));
         let cmdline = format!("{bin} {}", args.join(" "));
@@ -153,7 +158,10 @@ impl Proc {
                 bail!("exited before listening on {addr}\n{}", self.report());
             }
             if Instant::now() > end {
-                bail!("not listening on {addr} after {DEADLINE:?}\n{}", self.report());
+                bail!(
+                    "not listening on {addr} after {DEADLINE:?}\n{}",
+                    self.report()
+                );
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -184,17 +192,24 @@ pub(crate) fn bcrypt_hash(password: &str) -> String {
 /// `Authorization: Basic ...` for `user:password`.
 pub(crate) fn basic_header(user: &str, password: &str) -> String {
     use std::fmt::Write as _;
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let input = format!("{user}:{password}");
     let bytes = input.as_bytes();
     let mut out = String::from("Basic ");
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
-                let _ = write!(out, "{}", ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                let _ = write!(
+                    out,
+                    "{}",
+                    ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char
+                );
             } else {
                 out.push('=');
             }
@@ -258,12 +273,11 @@ impl ClientSpec {
         for r in &self.roots {
             roots.add(r.clone()).expect("test CA certificates parse");
         }
-        let builder = ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&self.versions)
-        .expect("ring supports TLS 1.2 and 1.3")
-        .with_root_certificates(roots);
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&self.versions)
+                .expect("ring supports TLS 1.2 and 1.3")
+                .with_root_certificates(roots);
         let mut config = match &self.identity {
             Some((chain, key)) => builder
                 .with_client_auth_cert(chain.clone(), key.clone_key())
@@ -275,9 +289,7 @@ impl ClientSpec {
     }
 }
 
-fn identity_parts(
-    id: &Identity,
-) -> (Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>) {
+fn identity_parts(id: &Identity) -> (Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>) {
     (id.cert_chain().to_vec(), Arc::new(id.private_key()))
 }
 
@@ -392,7 +404,12 @@ pub(crate) fn classify_error(err: &(dyn std::error::Error + 'static)) -> String 
                 .to_string()
                 .split("received fatal alert: ")
                 .nth(1)
-                .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned())
+                .map(|rest| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
             {
                 return format!("alert:{alert}");
             }
@@ -541,10 +558,12 @@ where
     let headers = COMPARED_HEADERS
         .iter()
         .filter_map(|h| {
-            parts
-                .headers
-                .get(*h)
-                .map(|v| ((*h).to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            parts.headers.get(*h).map(|v| {
+                (
+                    (*h).to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
         })
         .collect();
     Observation::Response(Answer {
@@ -582,7 +601,9 @@ pub(crate) async fn get_body(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let response = sender.send_request(req.body(Empty::<Bytes>::new())?).await?;
+    let response = sender
+        .send_request(req.body(Empty::<Bytes>::new())?)
+        .await?;
     let status = response.status();
     let content_type = response
         .headers()
@@ -598,7 +619,10 @@ pub(crate) async fn get_body(
 }
 
 /// An async byte stream (TCP or TLS), boxed.
-pub(crate) trait AsyncIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait AsyncIo:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static
+{
+}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> AsyncIo for T {}
 
 /// The result of a bare TLS handshake: version, ALPN and the server's leaf certificate.
@@ -675,7 +699,11 @@ pub(crate) fn read_lossy(path: &Path) -> String {
 
 /// Polls `check` every 20 ms until it returns `Some`, or fails after `deadline` with the
 /// last state it described.
-pub(crate) async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> anyhow::Result<T>
+pub(crate) async fn poll<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    mut check: F,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,

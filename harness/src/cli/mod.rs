@@ -204,8 +204,8 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
-    use anyhow::Context as _;
     use crate::conformance::{self, ConformanceOptions, TargetSpec};
+    use anyhow::Context as _;
     let opts = ConformanceOptions {
         run: RunOptions {
             backend: args.backend.backend,
@@ -219,7 +219,10 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
         ..ConformanceOptions::default()
     };
     if args.timing_samples != 0 && args.timing_samples < 200 {
-        eprintln!("scrape-harness: note: --timing-samples {} is below 200; the timing verdict is weak", args.timing_samples);
+        eprintln!(
+            "scrape-harness: note: --timing-samples {} is below 200; the timing verdict is weak",
+            args.timing_samples
+        );
     }
     let report = match (&args.exec, &args.target) {
         (Some(exec), _) => {
@@ -229,9 +232,9 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
         (None, Some(target)) => {
             let basic_auth = match &args.basic_auth {
                 Some(v) => {
-                    let (user, file) = v
-                        .split_once(':')
-                        .context("--basic-auth takes USER:PASSWORD_FILE, e.g. prom:/etc/prometheus/password")?;
+                    let (user, file) = v.split_once(':').context(
+                        "--basic-auth takes USER:PASSWORD_FILE, e.g. prom:/etc/prometheus/password",
+                    )?;
                     Some((user.to_owned(), PathBuf::from(file)))
                 }
                 None => None,
@@ -252,7 +255,9 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
             };
             conformance::run_target(&spec, &opts).await?
         }
-        (None, None) => anyhow::bail!("give --exec 'CMD {{listen}} {{web_config}}' or --target HOST:PORT"),
+        (None, None) => {
+            anyhow::bail!("give --exec 'CMD {{listen}} {{web_config}}' or --target HOST:PORT")
+        }
     };
     print!("{}", report.table());
     if let Some(path) = &args.json {
@@ -260,7 +265,12 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.junit())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(if report.must_failed() { EXIT_FAIL } else { EXIT_PASS })
+    Ok(if report.must_failed() {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    })
 }

@@ -77,8 +77,13 @@ pub async fn get(
     parse_response(&raw)
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, request: &[u8]) -> Result<Vec<u8>, String> {
-    s.write_all(request).await.map_err(|e| format!("sending the request: {e}"))?;
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    request: &[u8],
+) -> Result<Vec<u8>, String> {
+    s.write_all(request)
+        .await
+        .map_err(|e| format!("sending the request: {e}"))?;
     let mut buf = Vec::new();
     match tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf)).await {
         Ok(Ok(_)) => Ok(buf),
@@ -127,7 +132,8 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
             return out;
         };
         let size_text = String::from_utf8_lossy(&data[..eol]);
-        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16) else {
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+        else {
             return out;
         };
         data = &data[eol + 2..];
@@ -143,9 +149,13 @@ fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     if let Some(ca) = &tls.ca_file {
-        for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("{}: {e}", ca.display()))? {
+        for cert in
+            CertificateDer::pem_file_iter(ca).map_err(|e| format!("{}: {e}", ca.display()))?
+        {
             let cert = cert.map_err(|e| format!("{}: {e}", ca.display()))?;
-            roots.add(cert).map_err(|e| format!("{}: {e}", ca.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
         }
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -159,7 +169,8 @@ fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, String> {
                 .map_err(|e| format!("{}: {e}", cert.display()))?
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("{}: {e}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| format!("client certificate: {e}"))?
@@ -185,7 +196,11 @@ pub fn basic(user: &str, password: &str) -> String {
     let raw = format!("{user}:{password}");
     let mut enc = String::new();
     for chunk in raw.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -202,12 +217,17 @@ pub fn basic(user: &str, password: &str) -> String {
 pub async fn www_authenticate(addr: SocketAddr, tls: Option<&ClientTls>, path: &str) -> Outcome {
     match get(addr, tls, path, &[]).await {
         Err(e) => Outcome::Fail(format!("request failed: {e}")),
-        Ok(r) if r.status != 401 => Outcome::Fail(format!("expected 401 without credentials, got {}", r.status)),
+        Ok(r) if r.status != 401 => Outcome::Fail(format!(
+            "expected 401 without credentials, got {}",
+            r.status
+        )),
         Ok(r) => match r.header("www-authenticate") {
             Some(v) if v.to_ascii_lowercase().starts_with("basic") => {
                 Outcome::Pass(format!("401 with WWW-Authenticate: {v}"))
             }
-            Some(v) => Outcome::Fail(format!("401 with WWW-Authenticate `{v}`, not a Basic challenge")),
+            Some(v) => Outcome::Fail(format!(
+                "401 with WWW-Authenticate `{v}`, not a Basic challenge"
+            )),
             None => Outcome::Fail("401 without a WWW-Authenticate header".into()),
         },
     }
@@ -223,7 +243,10 @@ pub async fn no_secrets_echoed(
 ) -> Outcome {
     let wrong = format!("Wr0ng-{}", std::process::id());
     let mut seen = Vec::new();
-    for (label, pw) in [("wrong password", wrong.as_str()), ("right password", password)] {
+    for (label, pw) in [
+        ("wrong password", wrong.as_str()),
+        ("right password", password),
+    ] {
         let header = basic(user, pw);
         let r = match get(addr, tls, path, &[("Authorization", header.clone())]).await {
             Ok(r) => r,
@@ -235,7 +258,10 @@ pub async fn no_secrets_echoed(
         }
         let blob = header.trim_start_matches("Basic ");
         if text.contains(pw) || text.contains(blob) {
-            return Outcome::Fail(format!("the response to a request with the {label} (status {}) contains the credentials", r.status));
+            return Outcome::Fail(format!(
+                "the response to a request with the {label} (status {}) contains the credentials",
+                r.status
+            ));
         }
         seen.push(format!("{label}: {}", r.status));
     }
@@ -248,7 +274,14 @@ pub async fn refuses_old_tls(addr: SocketAddr) -> Outcome {
     let mut notes = Vec::new();
     for (flag, name) in [("-tls1_1", "TLS 1.1"), ("-tls1", "TLS 1.0")] {
         let out = tokio::process::Command::new("openssl")
-            .args(["s_client", "-connect", &addr.to_string(), flag, "-cipher", "DEFAULT@SECLEVEL=0"])
+            .args([
+                "s_client",
+                "-connect",
+                &addr.to_string(),
+                flag,
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+            ])
             .stdin(std::process::Stdio::null())
             .output()
             .await;
@@ -268,10 +301,10 @@ pub async fn refuses_old_tls(addr: SocketAddr) -> Outcome {
         if text.contains("no protocols available") || text.contains("unknown option") {
             return Outcome::NotApplicable(format!("the local openssl cannot offer {name}"));
         }
-        let negotiated = text
-            .lines()
-            .any(|l| l.trim_start().starts_with("Protocol") && (l.contains("TLSv1.1") || l.trim_end().ends_with("TLSv1")))
-            && !text.contains("Cipher is (NONE)");
+        let negotiated = text.lines().any(|l| {
+            l.trim_start().starts_with("Protocol")
+                && (l.contains("TLSv1.1") || l.trim_end().ends_with("TLSv1"))
+        }) && !text.contains("Cipher is (NONE)");
         if negotiated {
             return Outcome::Fail(format!("the exporter completed a {name} handshake"));
         }
@@ -305,13 +338,20 @@ pub async fn content_negotiation(
     } else if ct.starts_with("text/plain") || ct.starts_with("application/openmetrics-text") {
         Outcome::Pass(format!("Content-Type: {ct}"))
     } else {
-        Outcome::Fail(format!("Content-Type `{ct}` is not a Prometheus exposition format"))
+        Outcome::Fail(format!(
+            "Content-Type `{ct}` is not a Prometheus exposition format"
+        ))
     };
     let mut with_gzip = base.clone();
     with_gzip.push(("Accept-Encoding", "gzip".into()));
     let gzip = match get(addr, tls, path, &with_gzip).await {
-        Ok(r) if r.header("content-encoding") == Some("gzip") => Outcome::Pass("gzip when asked".into()),
-        Ok(r) => Outcome::Fail(format!("Accept-Encoding: gzip answered with Content-Encoding `{}`", r.header("content-encoding").unwrap_or("none"))),
+        Ok(r) if r.header("content-encoding") == Some("gzip") => {
+            Outcome::Pass("gzip when asked".into())
+        }
+        Ok(r) => Outcome::Fail(format!(
+            "Accept-Encoding: gzip answered with Content-Encoding `{}`",
+            r.header("content-encoding").unwrap_or("none")
+        )),
         Err(e) => Outcome::Fail(format!("request failed: {e}")),
     };
     let mut with_om = base;
@@ -353,16 +393,28 @@ pub async fn auth_timing(
         let mut wrong_pw = Vec::with_capacity(samples);
         let mut unknown = Vec::with_capacity(samples);
         for i in 0..samples {
-            let a = (user.to_owned(), format!("tw-{attempt}-{i}-{}", std::process::id()));
+            let a = (
+                user.to_owned(),
+                format!("tw-{attempt}-{i}-{}", std::process::id()),
+            );
             let b = (format!("nobody-{attempt}-{i}"), format!("tu-{attempt}-{i}"));
-            let order = if i % 2 == 0 { [(true, &a), (false, &b)] } else { [(false, &b), (true, &a)] };
+            let order = if i % 2 == 0 {
+                [(true, &a), (false, &b)]
+            } else {
+                [(false, &b), (true, &a)]
+            };
             for (is_wrong_pw, (u, p)) in order {
                 let started = Instant::now();
                 let r = get(addr, tls, path, &[("Authorization", basic(u, p))]).await;
                 let took = started.elapsed().as_secs_f64();
                 match r {
                     Ok(r) if r.status == 401 => {}
-                    Ok(r) => return Outcome::Fail(format!("expected 401 for bad credentials, got {}", r.status)),
+                    Ok(r) => {
+                        return Outcome::Fail(format!(
+                            "expected 401 for bad credentials, got {}",
+                            r.status
+                        ))
+                    }
                     Err(e) => return Outcome::Fail(format!("request failed: {e}")),
                 }
                 if is_wrong_pw {
@@ -379,7 +431,11 @@ pub async fn auth_timing(
             median(&unknown) * 1e3
         );
         if p >= alpha {
-            return Outcome::Pass(if attempt == 1 { summary } else { format!("{summary} (after one retry)") });
+            return Outcome::Pass(if attempt == 1 {
+                summary
+            } else {
+                format!("{summary} (after one retry)")
+            });
         }
         last = summary;
     }
@@ -402,7 +458,11 @@ pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 1.0;
     }
-    let mut all: Vec<(f64, bool)> = a.iter().map(|&x| (x, true)).chain(b.iter().map(|&x| (x, false))).collect();
+    let mut all: Vec<(f64, bool)> = a
+        .iter()
+        .map(|&x| (x, true))
+        .chain(b.iter().map(|&x| (x, false)))
+        .collect();
     all.sort_by(|x, y| x.0.total_cmp(&y.0));
     let mut ranks = vec![0.0; all.len()];
     let mut tie_term = 0.0;
@@ -420,7 +480,12 @@ pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
         tie_term += t * t * t - t;
         i = j + 1;
     }
-    let r1: f64 = all.iter().zip(&ranks).filter(|((_, in_a), _)| *in_a).map(|(_, r)| r).sum();
+    let r1: f64 = all
+        .iter()
+        .zip(&ranks)
+        .filter(|((_, in_a), _)| *in_a)
+        .map(|(_, r)| r)
+        .sum();
     let u1 = r1 - n1 * (n1 + 1.0) / 2.0;
     let mean = n1 * n2 / 2.0;
     let n = n1 + n2;
@@ -437,7 +502,8 @@ fn standard_normal_cdf(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
     let y = 1.0
-        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592)
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
             * t
             * (-x * x).exp();
     let erf = if x >= 0.0 { y } else { -y };
@@ -456,7 +522,9 @@ mod tests {
     #[test]
     fn mann_whitney_separates_shifted_samples_only() {
         let a: Vec<f64> = (0..200).map(|i| 10.0 + (i % 17) as f64 * 0.1).collect();
-        let same: Vec<f64> = (0..200).map(|i| 10.0 + ((i + 5) % 17) as f64 * 0.1).collect();
+        let same: Vec<f64> = (0..200)
+            .map(|i| 10.0 + ((i + 5) % 17) as f64 * 0.1)
+            .collect();
         let shifted: Vec<f64> = a.iter().map(|x| x + 1.0).collect();
         assert!(mann_whitney_p(&a, &same) > 0.05);
         assert!(mann_whitney_p(&a, &shifted) < 1e-6);

@@ -142,14 +142,27 @@ impl ConformanceReport {
 
     /// The verdict of a case by name.
     pub fn verdict(&self, name: &str) -> Option<Verdict> {
-        self.results.iter().find(|r| r.name == name).map(|r| r.verdict)
+        self.results
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.verdict)
     }
 
     /// The terminal table, ending with the score per level.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let w = self.results.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-        let _ = writeln!(out, "{:<6}  {:<w$}  {:<6}  detail", "level", "case", "result");
+        let w = self
+            .results
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(
+            out,
+            "{:<6}  {:<w$}  {:<6}  detail",
+            "level", "case", "result"
+        );
         let _ = writeln!(out, "{}", "-".repeat(w + 40));
         for r in &self.results {
             let v = match r.verdict {
@@ -157,11 +170,22 @@ impl ConformanceReport {
                 Verdict::Fail => "FAIL",
                 Verdict::NotApplicable => "N/A",
             };
-            let _ = writeln!(out, "{:<6}  {:<w$}  {:<6}  {}", r.level.as_str(), r.name, v, r.detail);
+            let _ = writeln!(
+                out,
+                "{:<6}  {:<w$}  {:<6}  {}",
+                r.level.as_str(),
+                r.name,
+                v,
+                r.detail
+            );
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "subject: {}", self.subject);
-        let _ = writeln!(out, "judged by: Prometheus {} — {}", self.prometheus_version, self.prometheus);
+        let _ = writeln!(
+            out,
+            "judged by: Prometheus {} — {}",
+            self.prometheus_version, self.prometheus
+        );
         for (level, s) in self.scores() {
             let applicable = s.pass + s.fail;
             let _ = writeln!(
@@ -177,7 +201,11 @@ impl ConformanceReport {
         let _ = writeln!(
             out,
             "{}",
-            if self.must_failed() { "result: a MUST failed" } else { "result: every MUST holds" }
+            if self.must_failed() {
+                "result: a MUST failed"
+            } else {
+                "result: every MUST holds"
+            }
         );
         out
     }
@@ -190,8 +218,16 @@ impl ConformanceReport {
                 .replace('>', "&gt;")
                 .replace('"', "&quot;")
         };
-        let failures = self.results.iter().filter(|r| r.verdict == Verdict::Fail).count();
-        let skipped = self.results.iter().filter(|r| r.verdict == Verdict::NotApplicable).count();
+        let failures = self
+            .results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .count();
+        let skipped = self
+            .results
+            .iter()
+            .filter(|r| r.verdict == Verdict::NotApplicable)
+            .count();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             out,
@@ -199,10 +235,20 @@ impl ConformanceReport {
             self.results.len()
         );
         for r in &self.results {
-            let _ = write!(out, "  <testcase classname=\"{}\" name=\"{}\">", r.level.as_str(), esc(&r.name));
+            let _ = write!(
+                out,
+                "  <testcase classname=\"{}\" name=\"{}\">",
+                r.level.as_str(),
+                esc(&r.name)
+            );
             match r.verdict {
                 Verdict::Fail => {
-                    let _ = write!(out, "<failure message=\"{}\">{}</failure>", esc(&r.detail), esc(&format!("{}\nreference: {}", r.rationale, r.reference)));
+                    let _ = write!(
+                        out,
+                        "<failure message=\"{}\">{}</failure>",
+                        esc(&r.detail),
+                        esc(&format!("{}\nreference: {}", r.rationale, r.reference))
+                    );
                 }
                 Verdict::NotApplicable => {
                     let _ = write!(out, "<skipped message=\"{}\"/>", esc(&r.detail));
@@ -281,7 +327,11 @@ fn results_from_run(report: &RunReport, plan: &Plan) -> Vec<CheckResult> {
                     r.health,
                     r.error_class,
                     r.failures.join("; "),
-                    if r.last_error.is_empty() { String::new() } else { format!(" (lastError: {})", r.last_error) }
+                    if r.last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (lastError: {})", r.last_error)
+                    }
                 ),
             };
             CheckResult {
@@ -297,7 +347,13 @@ fn results_from_run(report: &RunReport, plan: &Plan) -> Vec<CheckResult> {
         .collect()
 }
 
-fn direct_result(name: &str, level: Level, outcome: Outcome, rationale: &str, reference: &str) -> CheckResult {
+fn direct_result(
+    name: &str,
+    level: Level,
+    outcome: Outcome,
+    rationale: &str,
+    reference: &str,
+) -> CheckResult {
     let (verdict, detail) = match outcome {
         Outcome::Pass(d) => (Verdict::Pass, d),
         Outcome::Fail(d) => (Verdict::Fail, d),
@@ -345,7 +401,10 @@ const TIMING: (&str, &str) = (
 
 /// Runs the catalog against an exporter started per case from `template`, then the direct
 /// checks against two more instances (Basic auth on plain HTTP; TLS).
-pub async fn run_exec(template: ExecTemplate, opts: &ConformanceOptions) -> Result<ConformanceReport, ConformanceError> {
+pub async fn run_exec(
+    template: ExecTemplate,
+    opts: &ConformanceOptions,
+) -> Result<ConformanceReport, ConformanceError> {
     let plan = load_catalog(opts)?;
     let mut run_opts = opts.run.clone();
     run_opts.launcher = Launcher::Exec(template.clone());
@@ -367,29 +426,43 @@ fn load_catalog(opts: &ConformanceOptions) -> Result<Plan, ConformanceError> {
     })
 }
 
-async fn direct_exec(template: &ExecTemplate, opts: &ConformanceOptions) -> Result<Vec<CheckResult>, ConformanceError> {
+async fn direct_exec(
+    template: &ExecTemplate,
+    opts: &ConformanceOptions,
+) -> Result<Vec<CheckResult>, ConformanceError> {
     use runner::external::ExternalExporter;
     let setup = |e: String| ConformanceError::Options(format!("preparing the direct checks: {e}"));
     let dir = tempfile::Builder::new()
         .prefix("scrape-harness-conformance-")
         .tempdir()
         .map_err(|e| setup(e.to_string()))?;
-    let pki = fake_exporter::pki::Pki::generate(fake_exporter::pki::KeyType::default()).map_err(|e| setup(e.to_string()))?;
-    let files = pki.write_to(&dir.path().join("pki")).map_err(|e| setup(e.to_string()))?;
+    let pki = fake_exporter::pki::Pki::generate(fake_exporter::pki::KeyType::default())
+        .map_err(|e| setup(e.to_string()))?;
+    let files = pki
+        .write_to(&dir.path().join("pki"))
+        .map_err(|e| setup(e.to_string()))?;
     let (user, password) = ("prom", "s3cret-conformance");
     let hash = tokio::task::spawn_blocking(move || bcrypt::hash(password, 10))
         .await
         .map_err(|e| setup(e.to_string()))?
         .map_err(|e| setup(e.to_string()))?;
     let basic_cfg = dir.path().join("web-config-basic.yml");
-    std::fs::write(&basic_cfg, format!("basic_auth_users:\n  {user}: '{hash}'\n")).map_err(|e| setup(e.to_string()))?;
+    std::fs::write(
+        &basic_cfg,
+        format!("basic_auth_users:\n  {user}: '{hash}'\n"),
+    )
+    .map_err(|e| setup(e.to_string()))?;
     let tls_cfg = dir.path().join("web-config-tls.yml");
     std::fs::write(
         &tls_cfg,
         format!(
             "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
-            files.server_cert(fake_exporter::pki::ServerCert::Valid).display(),
-            files.server_key(fake_exporter::pki::ServerCert::Valid).display()
+            files
+                .server_cert(fake_exporter::pki::ServerCert::Valid)
+                .display(),
+            files
+                .server_key(fake_exporter::pki::ServerCert::Valid)
+                .display()
         ),
     )
     .map_err(|e| setup(e.to_string()))?;
@@ -404,33 +477,99 @@ async fn direct_exec(template: &ExecTemplate, opts: &ConformanceOptions) -> Resu
     match start(basic_cfg).await {
         Ok(exporter) => {
             let addr = exporter.addr;
-            out.push(direct_result("direct-401-www-authenticate", Level::Must, direct::www_authenticate(addr, None, "/metrics").await, WWW_AUTH.0, WWW_AUTH.1));
-            out.push(direct_result("direct-no-secrets-echoed", Level::Must, direct::no_secrets_echoed(addr, None, "/metrics", user, password).await, NO_ECHO.0, NO_ECHO.1));
-            let (ct, gz, om) = direct::content_negotiation(addr, None, "/metrics", Some(direct::basic(user, password))).await;
-            out.push(direct_result("direct-content-type", Level::Must, ct, CONTENT_TYPE.0, CONTENT_TYPE.1));
-            out.push(direct_result("direct-gzip", Level::Should, gz, GZIP.0, GZIP.1));
-            out.push(direct_result("direct-openmetrics", Level::May, om, OPENMETRICS.0, OPENMETRICS.1));
+            out.push(direct_result(
+                "direct-401-www-authenticate",
+                Level::Must,
+                direct::www_authenticate(addr, None, "/metrics").await,
+                WWW_AUTH.0,
+                WWW_AUTH.1,
+            ));
+            out.push(direct_result(
+                "direct-no-secrets-echoed",
+                Level::Must,
+                direct::no_secrets_echoed(addr, None, "/metrics", user, password).await,
+                NO_ECHO.0,
+                NO_ECHO.1,
+            ));
+            let (ct, gz, om) = direct::content_negotiation(
+                addr,
+                None,
+                "/metrics",
+                Some(direct::basic(user, password)),
+            )
+            .await;
+            out.push(direct_result(
+                "direct-content-type",
+                Level::Must,
+                ct,
+                CONTENT_TYPE.0,
+                CONTENT_TYPE.1,
+            ));
+            out.push(direct_result(
+                "direct-gzip",
+                Level::Should,
+                gz,
+                GZIP.0,
+                GZIP.1,
+            ));
+            out.push(direct_result(
+                "direct-openmetrics",
+                Level::May,
+                om,
+                OPENMETRICS.0,
+                OPENMETRICS.1,
+            ));
             out.push(direct_result(
                 "direct-auth-timing",
                 Level::Should,
-                direct::auth_timing(addr, None, "/metrics", user, opts.timing_samples, opts.alpha).await,
+                direct::auth_timing(
+                    addr,
+                    None,
+                    "/metrics",
+                    user,
+                    opts.timing_samples,
+                    opts.alpha,
+                )
+                .await,
                 TIMING.0,
                 TIMING.1,
             ));
             exporter.stop().await;
         }
         Err(e) => {
-            for (name, level) in [("direct-401-www-authenticate", Level::Must), ("direct-no-secrets-echoed", Level::Must), ("direct-content-type", Level::Must)] {
-                out.push(direct_result(name, level, Outcome::Fail(format!("with a Basic-auth web-config: {e}")), "", ""));
+            for (name, level) in [
+                ("direct-401-www-authenticate", Level::Must),
+                ("direct-no-secrets-echoed", Level::Must),
+                ("direct-content-type", Level::Must),
+            ] {
+                out.push(direct_result(
+                    name,
+                    level,
+                    Outcome::Fail(format!("with a Basic-auth web-config: {e}")),
+                    "",
+                    "",
+                ));
             }
         }
     }
     match start(tls_cfg).await {
         Ok(exporter) => {
-            out.push(direct_result("direct-tls-below-1.2-refused", Level::Must, direct::refuses_old_tls(exporter.addr).await, OLD_TLS.0, OLD_TLS.1));
+            out.push(direct_result(
+                "direct-tls-below-1.2-refused",
+                Level::Must,
+                direct::refuses_old_tls(exporter.addr).await,
+                OLD_TLS.0,
+                OLD_TLS.1,
+            ));
             exporter.stop().await;
         }
-        Err(e) => out.push(direct_result("direct-tls-below-1.2-refused", Level::Must, Outcome::Fail(format!("with a TLS web-config: {e}")), OLD_TLS.0, OLD_TLS.1)),
+        Err(e) => out.push(direct_result(
+            "direct-tls-below-1.2-refused",
+            Level::Must,
+            Outcome::Fail(format!("with a TLS web-config: {e}")),
+            OLD_TLS.0,
+            OLD_TLS.1,
+        )),
     }
     Ok(out)
 }
@@ -456,13 +595,23 @@ pub struct TargetSpec {
 
 /// Runs the cases that need no restart against a running exporter, plus the direct checks
 /// its configuration allows.
-pub async fn run_target(spec: &TargetSpec, opts: &ConformanceOptions) -> Result<ConformanceReport, ConformanceError> {
+pub async fn run_target(
+    spec: &TargetSpec,
+    opts: &ConformanceOptions,
+) -> Result<ConformanceReport, ConformanceError> {
     let bad = |m: String| ConformanceError::Options(m);
-    let (host, port) = spec
-        .target
-        .rsplit_once(':')
-        .ok_or_else(|| bad(format!("--target `{}`: write HOST:PORT, e.g. 127.0.0.1:9100", spec.target)))?;
-    let port: u16 = port.parse().map_err(|_| bad(format!("--target `{}`: `{port}` is not a port", spec.target)))?;
+    let (host, port) = spec.target.rsplit_once(':').ok_or_else(|| {
+        bad(format!(
+            "--target `{}`: write HOST:PORT, e.g. 127.0.0.1:9100",
+            spec.target
+        ))
+    })?;
+    let port: u16 = port.parse().map_err(|_| {
+        bad(format!(
+            "--target `{}`: `{port}` is not a port",
+            spec.target
+        ))
+    })?;
     let ip: std::net::IpAddr = match host {
         "127.0.0.1" | "localhost" => std::net::Ipv4Addr::LOCALHOST.into(),
         "[::1]" | "::1" => std::net::Ipv6Addr::LOCALHOST.into(),
@@ -473,7 +622,13 @@ pub async fn run_target(spec: &TargetSpec, opts: &ConformanceOptions) -> Result<
         }
     };
     let addr = SocketAddr::new(ip, port);
-    let host_yaml = if ip.is_ipv6() { "'[::1]'" } else if host == "localhost" { "localhost" } else { "127.0.0.1" };
+    let host_yaml = if ip.is_ipv6() {
+        "'[::1]'"
+    } else if host == "localhost" {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
     let abs = |flag: &str, p: &PathBuf| direct::absolute(flag, p).map_err(bad);
     let ca = spec.ca.as_ref().map(|p| abs("--ca", p)).transpose()?;
     let cc = match &spec.client_cert {
@@ -484,15 +639,26 @@ pub async fn run_target(spec: &TargetSpec, opts: &ConformanceOptions) -> Result<
         Some((u, f)) => Some((u.clone(), abs("--basic-auth", f)?)),
         None => None,
     };
-    let bearer = spec.bearer_file.as_ref().map(|p| abs("--bearer-file", p)).transpose()?;
+    let bearer = spec
+        .bearer_file
+        .as_ref()
+        .map(|p| abs("--bearer-file", p))
+        .transpose()?;
     if spec.https && ca.is_none() {
-        return Err(bad("--scheme https needs --ca FILE (the CA that signed the exporter's certificate)".into()));
+        return Err(bad(
+            "--scheme https needs --ca FILE (the CA that signed the exporter's certificate)".into(),
+        ));
     }
 
     // Generate the cases as a scenario file, so they go through the same checks.
     let mut tls = String::new();
     if spec.https {
-        let mut parts = vec![format!("ca_file: {}", ca.as_ref().map(|p| p.display().to_string()).unwrap_or_default())];
+        let mut parts = vec![format!(
+            "ca_file: {}",
+            ca.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )];
         if let Some((c, k)) = &cc {
             parts.push(format!("cert_file: {}", c.display()));
             parts.push(format!("key_file: {}", k.display()));
@@ -501,7 +667,10 @@ pub async fn run_target(spec: &TargetSpec, opts: &ConformanceOptions) -> Result<
     }
     let scheme = if spec.https { "https" } else { "http" };
     let auth = match (&basic, &bearer) {
-        (Some((u, f)), _) => format!("basic_auth: {{ username: {u}, password_file: {} }}, ", f.display()),
+        (Some((u, f)), _) => format!(
+            "basic_auth: {{ username: {u}, password_file: {} }}, ",
+            f.display()
+        ),
         (None, Some(f)) => format!("authorization: {{ credentials_file: {} }}, ", f.display()),
         _ => String::new(),
     };
@@ -511,33 +680,85 @@ pub async fn run_target(spec: &TargetSpec, opts: &ConformanceOptions) -> Result<
         _ => "{}",
     };
     let path = &spec.metrics_path;
-    let mut yaml = String::from("defaults: { scrape_interval: 200ms, scrape_timeout: 200ms, scrapes: 5 }\ncases:\n");
+    let mut yaml = String::from(
+        "defaults: { scrape_interval: 200ms, scrape_timeout: 200ms, scrapes: 5 }\ncases:\n",
+    );
     let mut case = |name: &str, level: &str, rationale: &str, scrape: String, expect: &str| {
         let _ = writeln!(
             yaml,
             "  - name: {name}\n    level: {level}\n    rationale: \"{rationale}\"\n    reference: \"see scenarios/conformance.yaml\"\n    exporter: {exporter}\n    scrape: {{ target_host: {host_yaml}, metrics_path: \"{path}\", {scrape} }}\n    expect: {expect}"
         );
     };
-    case("target-configured", "MUST", "scraped as configured", format!("scheme: {scheme}, {tls}{auth}"), "{ health: up }");
+    case(
+        "target-configured",
+        "MUST",
+        "scraped as configured",
+        format!("scheme: {scheme}, {tls}{auth}"),
+        "{ health: up }",
+    );
     if basic.is_some() {
-        case("target-no-credentials", "MUST", "no credentials get 401", format!("scheme: {scheme}, {tls}"), "{ health: down, error: unauthorized }");
+        case(
+            "target-no-credentials",
+            "MUST",
+            "no credentials get 401",
+            format!("scheme: {scheme}, {tls}"),
+            "{ health: down, error: unauthorized }",
+        );
         let (u, _) = basic.clone().unwrap_or_default();
         case("target-wrong-password", "MUST", "a wrong password gets 401", format!("scheme: {scheme}, {tls}basic_auth: {{ username: {u}, password: definitely-wrong-{} }}, ", std::process::id()), "{ health: down, error: unauthorized }");
     }
     if basic.is_none() && bearer.is_some() {
-        case("target-no-token", "MUST", "no token gets 401", format!("scheme: {scheme}, {tls}"), "{ health: down, error: unauthorized }");
-        case("target-wrong-token", "MUST", "a wrong token gets 401", format!("scheme: {scheme}, {tls}authorization: {{ credentials: definitely-wrong }}, "), "{ health: down, error: unauthorized }");
+        case(
+            "target-no-token",
+            "MUST",
+            "no token gets 401",
+            format!("scheme: {scheme}, {tls}"),
+            "{ health: down, error: unauthorized }",
+        );
+        case(
+            "target-wrong-token",
+            "MUST",
+            "a wrong token gets 401",
+            format!("scheme: {scheme}, {tls}authorization: {{ credentials: definitely-wrong }}, "),
+            "{ health: down, error: unauthorized }",
+        );
     }
     if spec.https {
-        case("target-plain-http-to-tls-port", "MUST", "a TLS port does not serve plain HTTP", auth.clone(), "{ health: down, error: http_to_https }");
+        case(
+            "target-plain-http-to-tls-port",
+            "MUST",
+            "a TLS port does not serve plain HTTP",
+            auth.clone(),
+            "{ health: down, error: http_to_https }",
+        );
         if let Some(_) = &cc {
-            case("target-no-client-cert", "MUST", "a client without a certificate is refused", format!("scheme: https, tls_config: {{ ca_file: {} }}, {auth}", ca.as_ref().map(|p| p.display().to_string()).unwrap_or_default()), "{ health: down, error: client_cert_required }");
+            case(
+                "target-no-client-cert",
+                "MUST",
+                "a client without a certificate is refused",
+                format!(
+                    "scheme: https, tls_config: {{ ca_file: {} }}, {auth}",
+                    ca.as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
+                "{ health: down, error: client_cert_required }",
+            );
         }
     }
     let plan = Plan::from_sources(&[("(generated for --target)".to_owned(), yaml)])?;
     let mut run_opts = opts.run.clone();
     run_opts.launcher = Launcher::Running(addr);
-    for p in [ca.clone(), cc.as_ref().map(|c| c.0.clone()), cc.as_ref().map(|c| c.1.clone()), basic.as_ref().map(|b| b.1.clone()), bearer.clone()].into_iter().flatten() {
+    for p in [
+        ca.clone(),
+        cc.as_ref().map(|c| c.0.clone()),
+        cc.as_ref().map(|c| c.1.clone()),
+        basic.as_ref().map(|b| b.1.clone()),
+        bearer.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         if let Some(parent) = p.parent() {
             run_opts.extra_mounts.push(parent.to_owned());
         }
@@ -553,23 +774,79 @@ pub async fn run_target(spec: &TargetSpec, opts: &ConformanceOptions) -> Result<
         server_name: host.trim_matches(|c| c == '[' || c == ']').to_owned(),
     });
     let auth_header = match (&basic, &bearer) {
-        (Some((u, f)), _) => std::fs::read_to_string(f).ok().map(|p| direct::basic(u, p.trim_end_matches(['\r', '\n']))),
-        (None, Some(f)) => std::fs::read_to_string(f).ok().map(|t| format!("Bearer {}", t.trim())),
+        (Some((u, f)), _) => std::fs::read_to_string(f)
+            .ok()
+            .map(|p| direct::basic(u, p.trim_end_matches(['\r', '\n']))),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .ok()
+            .map(|t| format!("Bearer {}", t.trim())),
         _ => None,
     };
     if let Some((u, f)) = &basic {
-        let password = std::fs::read_to_string(f).map_err(|e| bad(format!("--basic-auth {}: {e}", f.display())))?;
+        let password = std::fs::read_to_string(f)
+            .map_err(|e| bad(format!("--basic-auth {}: {e}", f.display())))?;
         let password = password.trim_end_matches(['\r', '\n']);
-        results.push(direct_result("direct-401-www-authenticate", Level::Must, direct::www_authenticate(addr, client_tls.as_ref(), path).await, WWW_AUTH.0, WWW_AUTH.1));
-        results.push(direct_result("direct-no-secrets-echoed", Level::Must, direct::no_secrets_echoed(addr, client_tls.as_ref(), path, u, password).await, NO_ECHO.0, NO_ECHO.1));
-        results.push(direct_result("direct-auth-timing", Level::Should, direct::auth_timing(addr, client_tls.as_ref(), path, u, opts.timing_samples, opts.alpha).await, TIMING.0, TIMING.1));
+        results.push(direct_result(
+            "direct-401-www-authenticate",
+            Level::Must,
+            direct::www_authenticate(addr, client_tls.as_ref(), path).await,
+            WWW_AUTH.0,
+            WWW_AUTH.1,
+        ));
+        results.push(direct_result(
+            "direct-no-secrets-echoed",
+            Level::Must,
+            direct::no_secrets_echoed(addr, client_tls.as_ref(), path, u, password).await,
+            NO_ECHO.0,
+            NO_ECHO.1,
+        ));
+        results.push(direct_result(
+            "direct-auth-timing",
+            Level::Should,
+            direct::auth_timing(
+                addr,
+                client_tls.as_ref(),
+                path,
+                u,
+                opts.timing_samples,
+                opts.alpha,
+            )
+            .await,
+            TIMING.0,
+            TIMING.1,
+        ));
     }
-    let (ct, gz, om) = direct::content_negotiation(addr, client_tls.as_ref(), path, auth_header).await;
-    results.push(direct_result("direct-content-type", Level::Must, ct, CONTENT_TYPE.0, CONTENT_TYPE.1));
-    results.push(direct_result("direct-gzip", Level::Should, gz, GZIP.0, GZIP.1));
-    results.push(direct_result("direct-openmetrics", Level::May, om, OPENMETRICS.0, OPENMETRICS.1));
+    let (ct, gz, om) =
+        direct::content_negotiation(addr, client_tls.as_ref(), path, auth_header).await;
+    results.push(direct_result(
+        "direct-content-type",
+        Level::Must,
+        ct,
+        CONTENT_TYPE.0,
+        CONTENT_TYPE.1,
+    ));
+    results.push(direct_result(
+        "direct-gzip",
+        Level::Should,
+        gz,
+        GZIP.0,
+        GZIP.1,
+    ));
+    results.push(direct_result(
+        "direct-openmetrics",
+        Level::May,
+        om,
+        OPENMETRICS.0,
+        OPENMETRICS.1,
+    ));
     if spec.https {
-        results.push(direct_result("direct-tls-below-1.2-refused", Level::Must, direct::refuses_old_tls(addr).await, OLD_TLS.0, OLD_TLS.1));
+        results.push(direct_result(
+            "direct-tls-below-1.2-refused",
+            Level::Must,
+            direct::refuses_old_tls(addr).await,
+            OLD_TLS.0,
+            OLD_TLS.1,
+        ));
     }
     Ok(ConformanceReport {
         subject: format!("--target {}", spec.target),
@@ -585,12 +862,21 @@ mod tests {
 
     #[test]
     fn catalog_loads_and_every_case_has_level_rationale_reference() {
-        let plan = Plan::from_sources(&[(CATALOG_NAME.to_owned(), CATALOG.to_owned())]).expect("valid catalog");
+        let plan = Plan::from_sources(&[(CATALOG_NAME.to_owned(), CATALOG.to_owned())])
+            .expect("valid catalog");
         assert!(plan.cases.len() >= 30);
         for c in &plan.cases {
             assert!(c.case.level.is_some(), "{} has no level", c.case.name);
-            assert!(c.case.rationale.as_deref().is_some_and(|r| !r.is_empty()), "{} has no rationale", c.case.name);
-            assert!(c.case.reference.as_deref().is_some_and(|r| !r.is_empty()), "{} has no reference", c.case.name);
+            assert!(
+                c.case.rationale.as_deref().is_some_and(|r| !r.is_empty()),
+                "{} has no rationale",
+                c.case.name
+            );
+            assert!(
+                c.case.reference.as_deref().is_some_and(|r| !r.is_empty()),
+                "{} has no reference",
+                c.case.name
+            );
         }
     }
 
@@ -609,14 +895,24 @@ mod tests {
             subject: "x".into(),
             prometheus: "p".into(),
             prometheus_version: "v".into(),
-            results: vec![r("a", Level::Must, Verdict::Pass), r("b", Level::Should, Verdict::Fail), r("c", Level::May, Verdict::NotApplicable)],
+            results: vec![
+                r("a", Level::Must, Verdict::Pass),
+                r("b", Level::Should, Verdict::Fail),
+                r("c", Level::May, Verdict::NotApplicable),
+            ],
         };
-        assert!(!report.must_failed(), "a SHOULD failure does not fail the run");
+        assert!(
+            !report.must_failed(),
+            "a SHOULD failure does not fail the run"
+        );
         assert_eq!(report.scores()[&Level::Should].fail, 1);
         report.results.push(r("d", Level::Must, Verdict::Fail));
         assert!(report.must_failed());
         let table = report.table();
-        assert!(table.contains("MUST   1/2 passed, 1 failed, 0 not applicable"), "{table}");
+        assert!(
+            table.contains("MUST   1/2 passed, 1 failed, 0 not applicable"),
+            "{table}"
+        );
         assert!(report.junit().contains("<skipped"));
     }
 }

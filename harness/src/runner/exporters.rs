@@ -105,7 +105,8 @@ pub(super) async fn start_all(
             Launcher::Running(addr) => addr.port(),
             Launcher::Exec(template) => {
                 if let Some(ext) = fake_only_feature(case) {
-                    started.not_applicable = Some(format!("uses {ext}, which only fake-exporter has"));
+                    started.not_applicable =
+                        Some(format!("uses {ext}, which only fake-exporter has"));
                     out.push(started);
                     continue;
                 }
@@ -129,7 +130,9 @@ pub(super) async fn start_all(
                                         "the exporter does not support `{key}`: it refused the web-config at start: {line}"
                                     ))
                                 }
-                                None => started.start_failure = Some(format!("the exporter {failure}")),
+                                None => {
+                                    started.start_failure = Some(format!("the exporter {failure}"))
+                                }
                             }
                             out.push(started);
                             continue;
@@ -320,7 +323,10 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
 /// A fake-exporter-only feature the case relies on, if any.
 fn fake_only_feature(case: &Case) -> Option<&'static str> {
     let e = &case.exporter;
-    if !e.bearer_tokens.is_empty() || e.bearer_token_file.is_some() || !e.expired_bearer_tokens.is_empty() {
+    if !e.bearer_tokens.is_empty()
+        || e.bearer_token_file.is_some()
+        || !e.expired_bearer_tokens.is_empty()
+    {
         return Some("Bearer tokens (`fake_exporter.bearer_auth`)");
     }
     if !e.faults.is_none() {
@@ -347,6 +353,12 @@ fn unsupported_key(case: &Case, failure: &str) -> Option<&'static str> {
         ("client_auth_type", e.client_auth_type.is_some()),
     ];
     used.into_iter()
-        .find(|(key, used)| *used && failure.contains(key) && (failure.contains("not found") || failure.contains("unknown") || failure.contains("field")))
+        .find(|(key, used)| {
+            *used
+                && failure.contains(key)
+                && (failure.contains("not found")
+                    || failure.contains("unknown")
+                    || failure.contains("field"))
+        })
         .map(|(key, _)| key)
 }

@@ -48,14 +48,17 @@ impl ExecTemplate {
 
     /// The command line for one case.
     pub fn render(&self, listen: SocketAddr, web_config: &Path) -> String {
-        self.0
-            .replace("{listen}", &listen.to_string())
-            .replace("{web_config}", &shell_quote(&web_config.display().to_string()))
+        self.0.replace("{listen}", &listen.to_string()).replace(
+            "{web_config}",
+            &shell_quote(&web_config.display().to_string()),
+        )
     }
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-:".contains(c))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -106,7 +109,11 @@ impl std::fmt::Display for StartFailure {
 impl ExternalExporter {
     /// Runs `sh -c <command>` in its own process group and waits until `addr` accepts TCP
     /// connections (polling, deadline `timeout`).
-    pub async fn start(command: String, addr: SocketAddr, timeout: Duration) -> Result<Self, StartFailure> {
+    pub async fn start(
+        command: String,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<Self, StartFailure> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("exec {command}"))
@@ -115,13 +122,19 @@ impl ExternalExporter {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| StartFailure::Spawn(e.to_string()))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| StartFailure::Spawn(e.to_string()))?;
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 let mut stderr = String::new();
                 if let Some(mut err) = child.stderr.take() {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut stderr)).await;
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        err.read_to_string(&mut stderr),
+                    )
+                    .await;
                 }
                 let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -139,7 +152,11 @@ impl ExternalExporter {
                         let _ = err.read_to_end(&mut sink).await;
                     });
                 }
-                return Ok(Self { child, command, addr });
+                return Ok(Self {
+                    child,
+                    command,
+                    addr,
+                });
             }
             if started.elapsed() > timeout {
                 let _ = child.start_kill();
@@ -185,7 +202,10 @@ mod tests {
         assert!(err.to_string().contains("{web_config}"), "{err}");
         let t = ExecTemplate::parse("x --a={listen} --b={web_config}").expect("valid");
         assert_eq!(
-            t.render("127.0.0.1:9100".parse().expect("addr"), Path::new("/tmp/a b/w.yml")),
+            t.render(
+                "127.0.0.1:9100".parse().expect("addr"),
+                Path::new("/tmp/a b/w.yml")
+            ),
             "x --a=127.0.0.1:9100 --b='/tmp/a b/w.yml'"
         );
     }
@@ -193,9 +213,13 @@ mod tests {
     #[tokio::test]
     async fn early_exit_reports_stderr() {
         let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-        let err = ExternalExporter::start("sh -c 'echo boom >&2; exit 3'".into(), addr, Duration::from_secs(5))
-            .await
-            .expect_err("exits");
+        let err = ExternalExporter::start(
+            "sh -c 'echo boom >&2; exit 3'".into(),
+            addr,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect_err("exits");
         assert!(err.to_string().contains("boom"), "{err}");
     }
 }

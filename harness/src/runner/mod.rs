@@ -217,6 +217,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .prefix("scrape-harness-run-")
         .tempdir()
         .map_err(|e| RunError::Setup(format!("creating a temp dir: {e}")))?;
+    // `owner.pid` lets the leftover sweep (`backend::sweep_leftovers`) remove this
+    // directory (PKI keys included) when this harness dies without unwinding (SIGKILL).
+    let owner = run_dir.path().join("owner.pid");
+    std::fs::write(&owner, format!("{}\n", std::process::id()))
+        .map_err(|e| RunError::Setup(format!("writing {}: {e}", owner.display())))?;
     make_world_readable(run_dir.path());
     let pki = Pki::generate(plan.defaults.key_type)
         .map_err(|e| RunError::Setup(format!("generating the PKI: {e}")))?;
@@ -242,7 +247,12 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .iter()
         .zip(&started)
         .filter(|(_, s)| s.job.is_none())
-        .map(|(c, s)| (c.case.name.clone(), (s.not_applicable.clone(), s.start_failure.clone())))
+        .map(|(c, s)| {
+            (
+                c.case.name.clone(),
+                (s.not_applicable.clone(), s.start_failure.clone()),
+            )
+        })
         .collect();
     make_world_readable(run_dir.path());
     check_config(plan, &config, run_dir.path())?;
@@ -269,7 +279,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     options.image = opts.image.clone();
     options.binary = opts.binary.clone();
     options.extra_mounts = vec![running._run_dir.path().to_owned()];
-    options.extra_mounts.extend(opts.extra_mounts.iter().cloned());
+    options
+        .extra_mounts
+        .extend(opts.extra_mounts.iter().cloned());
     let t_start = Instant::now();
     let prometheus = backend::start(options).await?;
     let prometheus_start_s = t_start.elapsed().as_secs_f64();
@@ -297,7 +309,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     for (i, pc) in plan.cases.iter().enumerate() {
         if let Some((not_applicable, start_failure)) = skipped.get(&pc.case.name) {
             let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
-            cases.push(unscraped(pc, not_applicable.clone(), start_failure.clone(), job_yaml, web_config_yaml));
+            cases.push(unscraped(
+                pc,
+                not_applicable.clone(),
+                start_failure.clone(),
+                job_yaml,
+                web_config_yaml,
+            ));
             continue;
         }
         let target = waited.targets.iter().find(|t| t.job == pc.case.name);
@@ -545,9 +563,17 @@ fn unscraped(
         file: pc.file.clone(),
         pass: failures.is_empty(),
         expected_health: pc.case.expect.health,
-        health: if not_applicable.is_some() { "n/a".into() } else { "not_started".into() },
+        health: if not_applicable.is_some() {
+            "n/a".into()
+        } else {
+            "not_started".into()
+        },
         expected_error_class: pc.expected_class.to_string(),
-        error_class: if not_applicable.is_some() { "n/a".into() } else { "not_started".into() },
+        error_class: if not_applicable.is_some() {
+            "n/a".into()
+        } else {
+            "not_started".into()
+        },
         last_error: not_applicable.clone().or(start_failure).unwrap_or_default(),
         scrapes: 0,
         handshakes: 0,
@@ -626,7 +652,11 @@ fn verdict(
     let (handshakes, connections, requests) = if external {
         (0, conntrack.unwrap_or(0), scrapes)
     } else {
-        (stats.handshakes_ok, stats.connections_accepted, stats.requests_total())
+        (
+            stats.handshakes_ok,
+            stats.connections_accepted,
+            stats.requests_total(),
+        )
     };
     let keep_alive_observed =
         format!("{connections} connection(s), {handshakes} handshake(s) for {requests} request(s)");
@@ -650,7 +680,10 @@ fn verdict(
         KeepAlive::Any => {}
     }
     // Cross-check the exporter's count with Prometheus' own dialer count for the job.
-    if let (Some(dialed), true) = (conntrack, target.is_some() && !pc.case.exporter.absent && !external) {
+    if let (Some(dialed), true) = (
+        conntrack,
+        target.is_some() && !pc.case.exporter.absent && !external,
+    ) {
         if dialed.abs_diff(connections) > 1 {
             failures.push(format!(
                 "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job, the exporter accepted {connections}"

@@ -688,12 +688,19 @@ pub fn presents_client_cert(case: &Case) -> bool {
         .is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some())
 }
 
-/// Whether the exporter asks for (or requires) a client certificate.
+/// Whether the exporter can refuse this job over its client certificate: it requires
+/// one, or it verifies one it is given (`VerifyClientCertIfGiven`) and the job sends one,
+/// or it checks `client_allowed_sans`. Go servers reject certificates after a TLS 1.3
+/// client has finished, so such a rejection often reaches Prometheus as a broken pipe or
+/// a reset; this tells the classifier what that means.
 pub fn exporter_requires_client_cert(case: &Case) -> bool {
-    matches!(
-        case.exporter.client_auth_type.as_deref(),
-        Some("RequireAnyClientCert" | "RequireAndVerifyClientCert" | "RequireClientCert")
-    )
+    let e = &case.exporter;
+    match e.client_auth_type.as_deref() {
+        Some("RequireAnyClientCert" | "RequireAndVerifyClientCert" | "RequireClientCert") => true,
+        Some("VerifyClientCertIfGiven") => presents_client_cert(case),
+        Some("RequestClientCert") => presents_client_cert(case) && e.client_allowed_sans.is_some(),
+        _ => false,
+    }
 }
 
 /// Resolves a file reference of a case to a path: PKI names in `pki`, case files in

@@ -22,7 +22,10 @@ fn refused(name: &str, yaml: &str) -> Result<(String, String)> {
         "the error prints once:{ran}"
     );
     assert!(ran.stdout.is_empty(), "no report for a refused file:{ran}");
-    assert!(harness.leftover_dirs()?.is_empty(), "nothing was started:{ran}");
+    assert!(
+        harness.leftover_dirs()?.is_empty(),
+        "nothing was started:{ran}"
+    );
     Ok((file, ran.stderr))
 }
 
@@ -40,7 +43,12 @@ fn an_unknown_key_names_file_case_and_key() -> Result<()> {
     )?;
     assert_names(
         &stderr,
-        &[&file, "case `typo`", "unknown field `server_certificate`", "`server_cert`"],
+        &[
+            &file,
+            "case `typo`",
+            "unknown field `server_certificate`",
+            "`server_cert`",
+        ],
     );
     Ok(())
 }
@@ -70,7 +78,10 @@ fn an_unknown_server_certificate_names_the_field() -> Result<()> {
     )?;
     assert_names(
         &stderr,
-        &[&format!("{file}: case `bad-cert`: exporter.server_cert:"), "revoked"],
+        &[
+            &format!("{file}: case `bad-cert`: exporter.server_cert:"),
+            "revoked",
+        ],
     );
     Ok(())
 }
@@ -83,7 +94,9 @@ fn a_duplicate_case_name_names_both_places() -> Result<()> {
     )?;
     assert_names(
         &stderr,
-        &[&format!("{file}: case `twice` is defined twice (first in {file})")],
+        &[&format!(
+            "{file}: case `twice` is defined twice (first in {file})"
+        )],
     );
     Ok(())
 }
@@ -129,7 +142,10 @@ fn an_up_expectation_with_an_error_class_is_contradictory() -> Result<()> {
     )?;
     assert_names(
         &stderr,
-        &[&format!("{file}: case `up-but-401`: expect.error:"), "expect `down`"],
+        &[
+            &format!("{file}: case `up-but-401`: expect.error:"),
+            "expect `down`",
+        ],
     );
     Ok(())
 }

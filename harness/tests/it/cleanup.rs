@@ -99,7 +99,13 @@ fn a_normal_run_leaves_nothing(backend: &str) -> Result<()> {
     let _lock = heavy();
     let harness = Harness::new()?;
     let ran = harness.run(
-        &["run", "--backend", backend, "--no-progress", &scenario("quick.yaml")],
+        &[
+            "run",
+            "--backend",
+            backend,
+            "--no-progress",
+            &scenario("quick.yaml"),
+        ],
         LIMIT,
     )?;
     assert_eq!(ran.code(), Some(0), "{ran}");
@@ -158,12 +164,24 @@ fn sigkill_then_next_run_leaves_nothing(backend: &str) -> Result<()> {
         "container" => containers_of(killed)?.len(),
         _ => harness.leftover_processes()?.len(),
     };
-    assert_eq!(left, 1, "the killed run should have left its Prometheus:{ran}");
-    ensure!(!harness.leftover_dirs()?.is_empty(), "no work dir left to sweep:{ran}");
+    assert_eq!(
+        left, 1,
+        "the killed run should have left its Prometheus:{ran}"
+    );
+    ensure!(
+        !harness.leftover_dirs()?.is_empty(),
+        "no work dir left to sweep:{ran}"
+    );
 
     // Act: the next run sweeps.
     let next = harness.run(
-        &["run", "--backend", backend, "--no-progress", &scenario("quick.yaml")],
+        &[
+            "run",
+            "--backend",
+            backend,
+            "--no-progress",
+            &scenario("quick.yaml"),
+        ],
         LIMIT,
     )?;
 
@@ -229,7 +247,11 @@ fn fixtures_dropped_while_a_test_panics_leave_nothing() -> Result<()> {
     let footprints: Vec<Footprint> = rx.try_iter().collect();
     assert_eq!(footprints.len(), 2, "both fixtures started: {footprints:?}");
     for f in &footprints {
-        ensure!(!f.work_dir.exists(), "{} is left: {f:?}", f.work_dir.display());
+        ensure!(
+            !f.work_dir.exists(),
+            "{} is left: {f:?}",
+            f.work_dir.display()
+        );
         if let Some(pid) = f.pid {
             ensure!(
                 !std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -238,7 +260,14 @@ fn fixtures_dropped_while_a_test_panics_leave_nothing() -> Result<()> {
         }
         if let Some(id) = &f.container {
             let out = Command::new("docker")
-                .args(["ps", "--all", "--quiet", "--no-trunc", "--filter", &format!("id={id}")])
+                .args([
+                    "ps",
+                    "--all",
+                    "--quiet",
+                    "--no-trunc",
+                    "--filter",
+                    &format!("id={id}"),
+                ])
                 .output()?;
             ensure!(out.stdout.is_empty(), "container {id} is left: {f:?}");
         }

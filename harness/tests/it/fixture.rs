@@ -80,7 +80,9 @@ fn fixture_starts_waits_reloads_and_reports_verdicts_in_a_container() -> Result<
             (VerdictHealth::Missing, ErrorClass::JobMissing)
         );
         assert!(
-            dropped.last_error.contains("/nonexistent/scrape-harness/ca.crt"),
+            dropped
+                .last_error
+                .contains("/nonexistent/scrape-harness/ca.crt"),
             "{dropped:?}"
         );
 

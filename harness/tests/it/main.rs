@@ -4,6 +4,7 @@
 mod backend;
 mod bad_scenarios;
 mod cleanup;
+mod conformance;
 mod fixture;
 mod matrix;
 mod mutation;

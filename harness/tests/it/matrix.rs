@@ -143,7 +143,7 @@ fn default_matrix_passes_as_a_process() -> Result<()> {
 
 /// A small well-formedness check (no XML dependency in this workspace): one prolog, tags
 /// balanced and properly nested, attribute values quoted, no raw `<` or `&` in text.
-pub fn check_well_formed(xml: &str) -> Result<()> {
+pub(crate) fn check_well_formed(xml: &str) -> Result<()> {
     let mut rest = xml
         .strip_prefix("<?xml ")
         .and_then(|r| r.split_once("?>"))

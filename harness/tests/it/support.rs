@@ -18,12 +18,12 @@ static HEAVY: Mutex<()> = Mutex::new(());
 
 /// Takes the heavy-test lock (a test that panicked while holding it does not block the
 /// others).
-pub fn heavy() -> MutexGuard<'static, ()> {
+pub(crate) fn heavy() -> MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The repository root.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("harness/ has a parent: the workspace root")
@@ -31,27 +31,27 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// `scenarios/tests/<name>`.
-pub fn test_scenario(name: &str) -> PathBuf {
+pub(crate) fn test_scenario(name: &str) -> PathBuf {
     repo_root().join("scenarios/tests").join(name)
 }
 
 /// A finished harness run, printable as a full failure dump.
-pub struct Ran {
+pub(crate) struct Ran {
     /// The command line.
-    pub command: String,
+    pub(crate) command: String,
     /// Its exit status.
-    pub status: ExitStatus,
+    pub(crate) status: ExitStatus,
     /// Its pid (for leftover checks).
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// stdout.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// stderr.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
     /// The exit code (`None` when killed by a signal).
-    pub fn code(&self) -> Option<i32> {
+    pub(crate) fn code(&self) -> Option<i32> {
         self.status.code()
     }
 }
@@ -68,13 +68,13 @@ impl fmt::Display for Ran {
 
 /// The harness binary with a private temp dir: everything the run creates under
 /// `$TMPDIR` lands in `tmp`, so leftovers are this run's alone.
-pub struct Harness {
+pub(crate) struct Harness {
     tmp: tempfile::TempDir,
 }
 
 impl Harness {
     /// A fresh private temp dir (not named `scrape-harness-*`, so no sweep touches it).
-    pub fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         let tmp = tempfile::Builder::new()
             .prefix("it-harness-tmp-")
             .tempdir()
@@ -83,12 +83,12 @@ impl Harness {
     }
 
     /// The private temp dir.
-    pub fn tmp(&self) -> &Path {
+    pub(crate) fn tmp(&self) -> &Path {
         self.tmp.path()
     }
 
     /// `scrape-harness <args>` with `TMPDIR` set, output captured.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_scrape-harness"));
         command
             .args(args)
@@ -102,31 +102,31 @@ impl Harness {
     }
 
     /// Spawns `scrape-harness <args>`.
-    pub fn spawn(&self, args: &[&str]) -> Result<Child> {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Result<Child> {
         self.command(args)
             .spawn()
             .context("starting the scrape-harness binary")
     }
 
     /// Runs `scrape-harness <args>` to completion (killed after `limit`).
-    pub fn run(&self, args: &[&str], limit: Duration) -> Result<Ran> {
+    pub(crate) fn run(&self, args: &[&str], limit: Duration) -> Result<Ran> {
         let child = self.spawn(args)?;
         finish(child, &format!("scrape-harness {}", args.join(" ")), limit)
     }
 
     /// `scrape-harness <work dirs>` left in the private temp dir.
-    pub fn leftover_dirs(&self) -> Result<Vec<PathBuf>> {
+    pub(crate) fn leftover_dirs(&self) -> Result<Vec<PathBuf>> {
         harness_dirs_in(self.tmp())
     }
 
     /// Prometheus processes whose command line names the private temp dir.
-    pub fn leftover_processes(&self) -> Result<Vec<u32>> {
+    pub(crate) fn leftover_processes(&self) -> Result<Vec<u32>> {
         prometheus_processes_mentioning(self.tmp())
     }
 
     /// Asserts that nothing of a run by harness pid `pid` is left: no container labelled
     /// with that pid, no Prometheus process working in the private temp dir, no work dir.
-    pub fn assert_clean(&self, pid: u32) -> Result<()> {
+    pub(crate) fn assert_clean(&self, pid: u32) -> Result<()> {
         let containers = containers_of(pid)?;
         let processes = self.leftover_processes()?;
         let dirs = self.leftover_dirs()?;
@@ -140,7 +140,7 @@ impl Harness {
 }
 
 /// Waits for `child` (killing it after `limit`) and collects its output.
-pub fn finish(child: Child, command: &str, limit: Duration) -> Result<Ran> {
+pub(crate) fn finish(child: Child, command: &str, limit: Duration) -> Result<Ran> {
     let pid = child.id();
     let deadline = Instant::now() + limit;
     // `wait_with_output` reads both pipes; a watchdog thread kills the child at the
@@ -177,7 +177,7 @@ pub fn finish(child: Child, command: &str, limit: Duration) -> Result<Ran> {
 }
 
 /// Ids of containers (running or not) labelled `scrape-harness.owner-pid=<pid>`.
-pub fn containers_of(pid: u32) -> Result<Vec<String>> {
+pub(crate) fn containers_of(pid: u32) -> Result<Vec<String>> {
     let out = Command::new("docker")
         .args([
             "ps",
@@ -201,7 +201,7 @@ pub fn containers_of(pid: u32) -> Result<Vec<String>> {
 }
 
 /// Live (non-zombie) processes named `prometheus` whose command line mentions `dir`.
-pub fn prometheus_processes_mentioning(dir: &Path) -> Result<Vec<u32>> {
+pub(crate) fn prometheus_processes_mentioning(dir: &Path) -> Result<Vec<u32>> {
     let needle = dir.to_string_lossy().into_owned();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc")
@@ -238,7 +238,7 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// Entries named `scrape-harness-*` in `dir`.
-pub fn harness_dirs_in(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn harness_dirs_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -256,7 +256,7 @@ pub fn harness_dirs_in(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Polls `probe` every 50 ms until it returns `Some`, or fails after `limit` with `what`.
-pub fn poll<T>(
+pub(crate) fn poll<T>(
     limit: Duration,
     what: &str,
     mut probe: impl FnMut() -> Result<Option<T>>,
@@ -274,7 +274,7 @@ pub fn poll<T>(
 }
 
 /// Writes `yaml` as `<dir>/<name>` and returns the path as a string.
-pub fn write_scenario(dir: &Path, name: &str, yaml: &str) -> Result<String> {
+pub(crate) fn write_scenario(dir: &Path, name: &str, yaml: &str) -> Result<String> {
     let path = dir.join(name);
     std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
     Ok(path.to_string_lossy().into_owned())
