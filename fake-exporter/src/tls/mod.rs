@@ -376,10 +376,12 @@ pub fn build_server_config_insecure(
         .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
             certified_key,
         )));
+    // With `http2: false` exporter-toolkit's per-connection config has no NextProtos at
+    // all (node_exporter 1.5 negotiates no ALPN, even with an h2-only client): same here.
     config.alpn_protocols = if http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
-        vec![b"http/1.1".to_vec()]
+        Vec::new()
     };
     config.ignore_client_order = true;
     if let Some((ticketer, cache)) = session_state() {
