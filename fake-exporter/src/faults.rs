@@ -43,6 +43,8 @@ pub struct FaultSpec {
     pub slow_body_chunk_delay: Option<Duration>,
     /// Reset the TCP connection (RST) instead of answering.
     pub reset: bool,
+    /// Answer 200 with a body that is not in any exposition format.
+    pub garbage_body: bool,
 }
 
 impl FaultSpec {
@@ -89,6 +91,7 @@ impl FaultSpec {
                     faults.status = Some(code);
                 }
                 "close-after-response" => faults.close_after_response = true,
+                "garbage-body" => faults.garbage_body = true,
                 "reset" => faults.reset = true,
                 "content-type" => {
                     let v = need(value)?;
@@ -204,7 +207,7 @@ impl std::str::FromStr for Mutant {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FaultParseError {
     /// Unknown fault name.
-    #[error("--fault: unknown fault `{fault}`; known: delay=DURATION, status=CODE, close-after-response, reset, content-type=missing|VALUE, oversize-body=SIZE, slow-body=DURATION")]
+    #[error("--fault: unknown fault `{fault}`; known: delay=DURATION, status=CODE, close-after-response, reset, garbage-body, content-type=missing|VALUE, oversize-body=SIZE, slow-body=DURATION")]
     Unknown {
         /// The name given.
         fault: String,

@@ -55,7 +55,7 @@ struct ServeArgs {
     #[arg(long = "metrics.series", default_value_t = MetricsSpec::default().series)]
     series: usize,
     /// Faults, comma separated: delay=2s, status=503, close-after-response, reset,
-    /// content-type=missing|VALUE, oversize-body=20MiB, slow-body=100ms.
+    /// content-type=missing|VALUE, oversize-body=20MiB, slow-body=100ms, garbage-body.
     #[arg(long = "fault", value_name = "FAULTS", value_parser = parse_faults)]
     faults: Option<FaultSpec>,
     /// Deliberately insecure behaviour, to check that a conformance suite notices it

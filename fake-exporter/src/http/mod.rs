@@ -370,7 +370,11 @@ fn metrics_body(state: &AppState, req: &http::request::Parts, scrape_no: u64) ->
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
-    let mut body = state.inner.metrics.render(format, scrape_no);
+    let mut body = if faults.garbage_body {
+        Bytes::from_static(b"this is { not a metric\n<html>\n")
+    } else {
+        state.inner.metrics.render(format, scrape_no)
+    };
     if let Some(min) = faults.oversize_body_bytes {
         body = pad_body(body, min, format);
     }

@@ -94,6 +94,10 @@ pub(super) async fn start_all(
                     })?;
                 let port = exporter.addr().port();
                 started.stats = exporter.listeners()[0].stats.clone();
+                if case.exporter.break_config_after_start {
+                    std::fs::write(&web_config_path, "tls_server_config: [this is: not valid\n")
+                        .map_err(|e| RunError::Setup(format!("{}: {e}", web_config_path.display())))?;
+                }
                 if case.exporter.absent {
                     // Bound once and closed: nothing listens on the port any more.
                     let _ = exporter.shutdown().await;
@@ -195,9 +199,16 @@ fn web_config_yaml(
         } else {
             pki.server_key(which)
         };
+        let (cert, key) = match (&e.cert_file, &e.key_file) {
+            (Some(c), Some(k)) => (resolve_file(c, pki, case_dir), resolve_file(k, pki, case_dir)),
+            _ => (pki.server_cert(which), key),
+        };
         let _ = writeln!(y, "tls_server_config:");
-        let _ = writeln!(y, "  cert_file: {}", pki.server_cert(which).display());
+        let _ = writeln!(y, "  cert_file: {}", cert.display());
         let _ = writeln!(y, "  key_file: {}", key.display());
+        if !e.cipher_suites.is_empty() {
+            let _ = writeln!(y, "  cipher_suites: {}", yaml_list(&e.cipher_suites));
+        }
         if let Some(t) = &e.client_auth_type {
             let _ = writeln!(y, "  client_auth_type: {t}");
         }
@@ -289,6 +300,7 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
     job.metrics_path = s.metrics_path.clone();
     job.enable_http2 = s.enable_http2;
     job.body_size_limit = s.body_size_limit.clone();
+    job.sample_limit = s.sample_limit;
     job.scrape_timeout = s
         .scrape_timeout
         .and_then(|d| PromDuration::try_from(d).ok());

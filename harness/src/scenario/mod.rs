@@ -152,6 +152,20 @@ pub struct ExporterSpec {
     /// Serve the key in the format openssl writes (PKCS#1 / SEC1) instead of PKCS#8.
     #[serde(default)]
     pub openssl_key: bool,
+    /// Serve this PKI file as the certificate instead of `server_cert`'s (e.g. `client.crt`,
+    /// to serve a certificate without the serverAuth usage); needs `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    /// The key of `cert_file` (a PKI file name).
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// `cipher_suites` (Go names), as in web-config.yml.
+    #[serde(default)]
+    pub cipher_suites: Vec<String>,
+    /// Overwrite the web-config with invalid YAML once the exporter has started, as an
+    /// operator's bad edit would: exporter-toolkit re-reads it per request / connection.
+    #[serde(default)]
+    pub break_config_after_start: bool,
     /// `client_auth_type`, as in web-config.yml.
     #[serde(default)]
     pub client_auth_type: Option<String>,
@@ -229,6 +243,9 @@ pub struct ScrapeSpec {
     /// `metrics_path`.
     #[serde(default)]
     pub metrics_path: Option<String>,
+    /// `sample_limit`.
+    #[serde(default)]
+    pub sample_limit: Option<u64>,
 }
 
 /// `basic_auth` of a scrape job.
@@ -494,6 +511,8 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
         ("exporter.min_version", e.min_version.is_some()),
         ("exporter.max_version", e.max_version.is_some()),
         ("exporter.openssl_key", e.openssl_key),
+        ("exporter.cert_file", e.cert_file.is_some()),
+        ("exporter.cipher_suites", !e.cipher_suites.is_empty()),
     ];
     if e.server_cert.is_none() {
         if let Some((field, _)) = tls_only.iter().find(|(_, set)| *set) {
@@ -505,6 +524,15 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
     }
     if let Some(ca) = &e.client_ca {
         check_pki_name(ca).map_err(|m| err("exporter.client_ca", m))?;
+    }
+    match (&e.cert_file, &e.key_file) {
+        (Some(c), Some(k)) => {
+            check_pki_name(c).map_err(|m| err("exporter.cert_file", m))?;
+            check_pki_name(k).map_err(|m| err("exporter.key_file", m))?;
+        }
+        (None, None) => {}
+        (Some(_), None) => return Err(err("exporter.cert_file", "needs `key_file` too".into())),
+        (None, Some(_)) => return Err(err("exporter.key_file", "needs `cert_file` too".into())),
     }
     for (field, v) in [
         ("exporter.min_version", &e.min_version),

@@ -12,9 +12,12 @@ use serde_norway::{Mapping, Value};
 
 use crate::support::{heavy, test_scenario, write_scenario, Harness};
 
+/// The harness' exit code and, per case, whether it passed and its observed class.
+type Outcome = (i32, BTreeMap<String, (bool, String)>);
+
 /// Runs the mutation file with every case's `scrape:` mapping edited by `mutate`, and
 /// returns the exit code and `name → (pass, error_class)`.
-fn run_mutated(mutate: impl Fn(&mut Mapping)) -> Result<(i32, BTreeMap<String, (bool, String)>)> {
+fn run_mutated(mutate: impl Fn(&mut Mapping)) -> Result<Outcome> {
     let _lock = heavy();
     let harness = Harness::new()?;
     let source = test_scenario("mutation.yaml");
@@ -80,11 +83,7 @@ fn run_mutated(mutate: impl Fn(&mut Mapping)) -> Result<(i32, BTreeMap<String, (
 }
 
 /// Asserts exit 1 and that exactly `flipped` failed, each with class `class`.
-fn assert_flipped(
-    (code, verdicts): (i32, BTreeMap<String, (bool, String)>),
-    flipped: &[&str],
-    class: &str,
-) {
+fn assert_flipped((code, verdicts): Outcome, flipped: &[&str], class: &str) {
     let failed: Vec<&str> = verdicts
         .iter()
         .filter(|(_, (pass, _))| !pass)
