@@ -541,9 +541,19 @@ pub async fn prometheus_image(
 /// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped (and
 /// with it every [`RunningPrometheus`] it holds) and `None` is returned.
 pub async fn cancel_on_ctrl_c<F: std::future::Future>(work: F) -> Option<F::Output> {
+    // SIGTERM (CI cancelling a job, `timeout`) cancels like Ctrl-C does.
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
     tokio::select! {
         output = work => Some(output),
         _ = tokio::signal::ctrl_c() => None,
+        _ = terminate => None,
     }
 }
 

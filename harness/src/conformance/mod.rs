@@ -731,7 +731,7 @@ pub async fn run_target(
             auth.clone(),
             "{ health: down, error: http_to_https }",
         );
-        if let Some(_) = &cc {
+        if cc.is_some() {
             case(
                 "target-no-client-cert",
                 "MUST",
