@@ -49,6 +49,31 @@ pub fn parse_basic(header: &str) -> Option<BasicCredentials> {
     })
 }
 
+/// The `Authorization` header value for Basic credentials (standard padded base64 of
+/// `user:password`), as clients send it.
+pub fn basic_header(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let raw = format!("{user}:{password}");
+    let mut out = String::with_capacity(6 + raw.len().div_ceil(3) * 4);
+    out.push_str("Basic ");
+    for chunk in raw.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Standard (padded) base64 decoding, strict like Go's `base64.StdEncoding`.
 fn base64_decode(input: &str) -> Option<Vec<u8>> {
     fn value(c: u8) -> Option<u32> {
@@ -210,6 +235,20 @@ mod tests {
         assert_eq!(parse_basic("Bearer abc"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
         assert_eq!(parse_basic("Basic cHJvbQ=="), None, "no colon");
+    }
+
+    #[test]
+    fn header_round_trips() {
+        for (u, p) in [
+            ("prom", "s3cret"),
+            ("a", ""),
+            ("user", "p:ss:w0rd"),
+            ("ü", "ß"),
+        ] {
+            let parsed = parse_basic(&basic_header(u, p)).expect("valid header");
+            assert_eq!((parsed.user.as_str(), parsed.password.as_str()), (u, p));
+        }
+        assert_eq!(basic_header("prom", "s3cret"), "Basic cHJvbTpzM2NyZXQ=");
     }
 
     #[test]

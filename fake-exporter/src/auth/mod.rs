@@ -3,5 +3,5 @@
 pub mod basic;
 pub mod bearer;
 
-pub use basic::{parse_basic, BasicAuthChecker, BasicCredentials};
+pub use basic::{basic_header, parse_basic, BasicAuthChecker, BasicCredentials};
 pub use bearer::{parse_bearer, BearerTokens, ExpiringToken};

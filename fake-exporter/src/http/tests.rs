@@ -56,28 +56,7 @@ async fn missing_credentials_get_a_basic_challenge_and_go_body() {
 #[tokio::test]
 async fn right_wrong_and_unknown_basic_credentials() {
     let state = AppState::for_test(Some(basic_config()));
-    let auth = |u: &str, p: &str| {
-        let raw = format!("{u}:{p}");
-        let mut enc = String::new();
-        // tiny base64 encoder for the test
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for chunk in raw.as_bytes().chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    enc.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    enc.push('=');
-                }
-            }
-        }
-        format!("Basic {enc}")
-    };
+    let auth = crate::auth::basic_header;
     let ok = get("/metrics")
         .header(header::AUTHORIZATION, auth("prom", "s3cret"))
         .body(Body::empty())

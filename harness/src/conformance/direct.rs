@@ -192,25 +192,7 @@ pub enum Outcome {
 
 /// `Authorization: Basic` header value.
 pub fn basic(user: &str, password: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let raw = format!("{user}:{password}");
-    let mut enc = String::new();
-    for chunk in raw.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                enc.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                enc.push('=');
-            }
-        }
-    }
-    format!("Basic {enc}")
+    fake_exporter::auth::basic_header(user, password)
 }
 
 /// A 401 must carry `WWW-Authenticate` (RFC 9110 §11.6.1).

@@ -96,7 +96,9 @@ pub(super) async fn start_all(
                 started.stats = exporter.listeners()[0].stats.clone();
                 if case.exporter.break_config_after_start {
                     std::fs::write(&web_config_path, "tls_server_config: [this is: not valid\n")
-                        .map_err(|e| RunError::Setup(format!("{}: {e}", web_config_path.display())))?;
+                        .map_err(|e| {
+                            RunError::Setup(format!("{}: {e}", web_config_path.display()))
+                        })?;
                 }
                 if case.exporter.absent {
                     // Bound once and closed: nothing listens on the port any more.
@@ -200,7 +202,10 @@ fn web_config_yaml(
             pki.server_key(which)
         };
         let (cert, key) = match (&e.cert_file, &e.key_file) {
-            (Some(c), Some(k)) => (resolve_file(c, pki, case_dir), resolve_file(k, pki, case_dir)),
+            (Some(c), Some(k)) => (
+                resolve_file(c, pki, case_dir),
+                resolve_file(k, pki, case_dir),
+            ),
             _ => (pki.server_cert(which), key),
         };
         let _ = writeln!(y, "tls_server_config:");
