@@ -42,7 +42,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Address to listen on (repeatable), like node_exporter.
-    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    #[arg(long = "web.listen-address", value_name = "ADDR", value_parser = parse_listen_address)]
     listen: Vec<SocketAddr>,
     /// exporter-toolkit web config (TLS, Basic auth, headers, rate limit), re-read on every
     /// request and connection.
@@ -93,18 +93,44 @@ struct FleetArgs {
     control: Option<SocketAddr>,
 }
 
+/// `--web.listen-address` as node_exporter takes it: `HOST:PORT`, `:PORT` (every
+/// interface), `[::1]:PORT`, or `localhost:PORT`.
+fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("`{s}`: `{port}` is not a port"))?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| format!("`{s}` is not HOST:PORT (e.g. 127.0.0.1:9100, :9100, [::1]:9100)"))
+}
+
 fn parse_faults(s: &str) -> Result<FaultSpec, String> {
     FaultSpec::parse_flag(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (args, ignored) = node_exporter_compat::split_args(std::env::args_os());
+    let cli = Cli::parse_from(args);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.serve.log_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "ignoring node_exporter flags that mean nothing to fake-exporter: {}",
+            ignored.join(" ")
+        );
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -245,6 +271,111 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+mod node_exporter_compat {
+    //! node_exporter flags that fake-exporter accepts and ignores, so that replacing
+    //! node_exporter by fake-exporter in a command line just works.
+
+    use std::ffi::OsString;
+
+    /// Prefixes of node_exporter flags with no meaning here.
+    const IGNORED_PREFIXES: [&str; 8] = [
+        "--collector.",
+        "--no-collector.",
+        "--path.",
+        "--web.max-requests",
+        "--web.disable-exporter-metrics",
+        "--no-web.disable-exporter-metrics",
+        "--log.format",
+        "--runtime.gomaxprocs",
+    ];
+
+    /// Splits argv into what clap parses and the ignored node_exporter flags. A flag with
+    /// `=` carries its value; `--collector.NAME` and `--no-collector.NAME` are switches; a
+    /// longer `--collector.NAME.SETTING VALUE` takes the next argument as its value.
+    pub(super) fn split_args(
+        args: impl IntoIterator<Item = OsString>,
+    ) -> (Vec<OsString>, Vec<String>) {
+        let mut kept = Vec::new();
+        let mut ignored = Vec::new();
+        let mut it = args.into_iter().peekable();
+        while let Some(arg) = it.next() {
+            let Some(text) = arg.to_str().map(str::to_owned) else {
+                kept.push(arg);
+                continue;
+            };
+            if !IGNORED_PREFIXES.iter().any(|p| text.starts_with(p)) {
+                kept.push(arg);
+                continue;
+            }
+            let takes_value = !text.contains('=')
+                && !text.starts_with("--no-")
+                && (text.starts_with("--path.")
+                    || text.starts_with("--web.max-requests")
+                    || text.starts_with("--log.format")
+                    || text.starts_with("--runtime.gomaxprocs")
+                    || text.trim_start_matches("--collector.").contains('.'));
+            ignored.push(text);
+            if takes_value {
+                if let Some(value) = it.next_if(|v| !v.to_string_lossy().starts_with("--")) {
+                    if let Some(last) = ignored.last_mut() {
+                        last.push(' ');
+                        last.push_str(&value.to_string_lossy());
+                    }
+                }
+            }
+        }
+        (kept, ignored)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn split(args: &[&str]) -> (Vec<String>, Vec<String>) {
+            let (kept, ignored) = split_args(args.iter().map(OsString::from));
+            (
+                kept.into_iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+                ignored,
+            )
+        }
+
+        #[test]
+        fn node_exporter_flags_are_ignored_and_ours_kept() {
+            let (kept, ignored) = split(&[
+                "fake-exporter",
+                "--web.listen-address=127.0.0.1:9100",
+                "--collector.disable-defaults",
+                "--collector.textfile.directory",
+                "/var/lib/textfile",
+                "--no-collector.hwmon",
+                "--path.procfs=/host/proc",
+                "--web.config.file",
+                "web.yml",
+            ]);
+            assert_eq!(
+                kept,
+                [
+                    "fake-exporter",
+                    "--web.listen-address=127.0.0.1:9100",
+                    "--web.config.file",
+                    "web.yml"
+                ]
+            );
+            assert_eq!(
+                ignored,
+                [
+                    "--collector.disable-defaults",
+                    "--collector.textfile.directory /var/lib/textfile",
+                    "--no-collector.hwmon",
+                    "--path.procfs=/host/proc"
+                ]
+            );
+        }
     }
 }
 
