@@ -140,6 +140,7 @@ impl ExporterBuilder {
         let (stop_tx, stop_rx) = watch::channel(());
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::with_capacity(addrs.len());
+        let mut states = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let listener = bind(addr)?;
             let local = listener
@@ -147,11 +148,13 @@ impl ExporterBuilder {
                 .map_err(|e| Error::Bind { addr, source: e })?;
             let stats = Arc::new(Stats::default());
             let ctx = prepared.listener_context(stats.clone());
+            states.push(ctx.state.clone());
             tasks.spawn(accept_loop(listener, ctx, stop_rx.clone()));
             listeners.push(ListenerHandle { addr: local, stats });
         }
         Ok(RunningExporter {
             listeners,
+            states,
             tls: prepared.tls,
             warnings: prepared.warnings,
             stop: Some(stop_tx),
@@ -246,7 +249,8 @@ impl PreparedListener {
         )
         .with_mutants(self.mutants.clone());
         Arc::new(ListenerContext {
-            router: app(state),
+            router: app(state.clone()),
+            state,
             source: self.source.clone(),
             stats,
             tls: self.tls,
@@ -275,6 +279,7 @@ impl PreparedListener {
 #[derive(Debug)]
 pub(crate) struct ListenerContext {
     router: axum::Router,
+    state: AppState,
     source: Arc<ConfigSource>,
     stats: Arc<Stats>,
     tls: bool,
@@ -297,6 +302,7 @@ pub struct ListenerHandle {
 #[must_use = "dropping a RunningExporter shuts its listeners down"]
 pub struct RunningExporter {
     listeners: Vec<ListenerHandle>,
+    states: Vec<AppState>,
     tls: bool,
     warnings: Vec<String>,
     stop: Option<watch::Sender<()>>,
@@ -329,6 +335,20 @@ impl RunningExporter {
     /// work, such as `min_version` above `max_version`).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Warms every listener's bcrypt cache for these credentials (see
+    /// [`AppState::warm_basic_auth`]): the first real request then does not pay a cold
+    /// bcrypt. Nothing is counted in the stats. Returns the first listener's outcome.
+    pub async fn warm_basic_auth(&self, user: &str, password: &str) -> crate::stats::AuthOutcome {
+        let mut first = crate::stats::AuthOutcome::NotChecked;
+        for (i, s) in self.states.iter().enumerate() {
+            let outcome = s.warm_basic_auth(user, password).await;
+            if i == 0 {
+                first = outcome;
+            }
+        }
+        first
     }
 
     /// The counters of all listeners, added up.

@@ -106,6 +106,26 @@ impl AppState {
         self.inner.mutants.contains(&m)
     }
 
+    /// Runs the Basic-auth check once for these credentials against the current config, so
+    /// that its outcome is cached as after a first real request. Nothing is counted in the
+    /// stats. Returns the outcome (`NotRequired` when the config has no users).
+    pub async fn warm_basic_auth(&self, user: &str, password: &str) -> AuthOutcome {
+        let Ok(Some(config)) = self.inner.config.current() else {
+            return AuthOutcome::NotChecked;
+        };
+        if config.basic_auth_users.is_empty() {
+            return AuthOutcome::NotRequired;
+        }
+        let creds = crate::auth::BasicCredentials {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
+        self.inner
+            .basic
+            .check(&config.basic_auth_users, &creds)
+            .await
+    }
+
     /// The listener's counters.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.inner.stats
