@@ -393,9 +393,16 @@ fn job_basic_credentials(case: &Case, files_dir: &Path) -> Option<(String, Strin
     let password = match (&b.password, &b.password_file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => {
-            let path = if f.starts_with('/') { Path::new(f).to_owned() } else { files_dir.join(f) };
+            let path = if f.starts_with('/') {
+                Path::new(f).to_owned()
+            } else {
+                files_dir.join(f)
+            };
             // Prometheus sends the file content with trailing newlines trimmed.
-            std::fs::read_to_string(path).ok()?.trim_end_matches(['\r', '\n']).to_owned()
+            std::fs::read_to_string(path)
+                .ok()?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned()
         }
         (None, None) => String::new(),
     };

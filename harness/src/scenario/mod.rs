@@ -438,13 +438,17 @@ impl Plan {
                     .and_then(|n| n.as_str())
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("#{}", i + 1));
-                let case: Case =
-                    serde_norway::from_value(value).map_err(|e| ScenarioError::Case {
+                let case: Case = serde_path_to_error::deserialize(value).map_err(|e| {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner().to_string();
+                    ScenarioError::Case {
                         file: file.clone(),
                         case: label.clone(),
-                        field: "(structure)".into(),
-                        message: e.to_string(),
-                    })?;
+                        // `.` is serde_path_to_error's name for the case itself.
+                        field: if path == "." { "(case)".into() } else { path },
+                        message: inner,
+                    }
+                })?;
                 if let Some(first) = seen.get(&case.name) {
                     return Err(ScenarioError::Duplicate {
                         file: file.clone(),

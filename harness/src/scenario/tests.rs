@@ -45,7 +45,10 @@ fn unknown_key_names_file_case_and_key() {
         load("cases:\n  - name: a\n    scrape: { shceme: https }\n    expect: { health: up }\n")
             .expect_err("unknown key");
     let msg = err.to_string();
-    assert!(msg.starts_with("bad.yaml: case `a`:"), "{msg}");
+    assert!(
+        msg.starts_with("bad.yaml: case `a`: scrape.shceme:"),
+        "{msg}"
+    );
     assert!(msg.contains("shceme"), "{msg}");
 }
 

@@ -45,7 +45,7 @@ fn an_unknown_key_names_file_case_and_key() -> Result<()> {
         &stderr,
         &[
             &file,
-            "case `typo`",
+            "case `typo`: exporter.server_certificate:",
             "unknown field `server_certificate`",
             "`server_cert`",
         ],
