@@ -179,6 +179,14 @@ impl Drop for ContainerRun {
         let Some(container) = self.container.take() else {
             return;
         };
+        if super::keep_requested() {
+            eprintln!(
+                "HARNESS_KEEP=1: keeping Prometheus container {id}; remove it with `docker rm -f {id}`",
+                id = self.id
+            );
+            std::mem::forget(container);
+            return;
+        }
         if let Err(err) = docker::remove_blocking(&self.id) {
             tracing::warn!(
                 "could not remove Prometheus container {} ({err}); remove it with `docker rm -f {}` \

@@ -538,6 +538,13 @@ pub async fn prometheus_image(
     Ok(image::select(image, binary).await?.reference)
 }
 
+/// Whether `HARNESS_KEEP=1` asks to keep Prometheus (container or process) and its
+/// directories after a run, for debugging. Kept things are printed with the command that
+/// removes them; the next run's sweep removes them too.
+pub fn keep_requested() -> bool {
+    std::env::var("HARNESS_KEEP").is_ok_and(|v| v == "1")
+}
+
 /// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped (and
 /// with it every [`RunningPrometheus`] it holds) and `None` is returned.
 pub async fn cancel_on_ctrl_c<F: std::future::Future>(work: F) -> Option<F::Output> {

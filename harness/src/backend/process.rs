@@ -106,6 +106,10 @@ impl ProcessRun {
 
 impl Drop for ProcessRun {
     fn drop(&mut self) {
+        if super::keep_requested() {
+            eprintln!("HARNESS_KEEP=1: keeping the Prometheus process; stop it with `kill <pid>` (see its work dir's prometheus.pid)");
+            return;
+        }
         if let Err(err) = self.kill_and_reap() {
             tracing::warn!("Prometheus process cleanup: {err}");
         }

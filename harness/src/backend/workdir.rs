@@ -37,6 +37,15 @@ impl WorkDir {
             .prefix(DIR_PREFIX)
             .tempdir_in(&base)
             .map_err(|e| BackendError::io(&base, "creating the work directory", e))?;
+        let mut dir = dir;
+        // HARNESS_KEEP=1: leave the directory for debugging (the next run's sweep removes it).
+        dir.disable_cleanup(super::keep_requested());
+        if super::keep_requested() {
+            eprintln!(
+                "HARNESS_KEEP=1: keeping Prometheus' work dir {}",
+                dir.path().display()
+            );
+        }
         let workdir = Self { dir };
         // Written first, so that a harness killed from here on leaves a directory the
         // next sweep recognises as abandoned.

@@ -213,10 +213,17 @@ struct Running {
 /// Runs the plan end to end.
 pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> {
     let t0 = Instant::now();
-    let run_dir = tempfile::Builder::new()
+    let mut run_dir = tempfile::Builder::new()
         .prefix("scrape-harness-run-")
         .tempdir()
         .map_err(|e| RunError::Setup(format!("creating a temp dir: {e}")))?;
+    run_dir.disable_cleanup(backend::keep_requested());
+    if backend::keep_requested() {
+        eprintln!(
+            "HARNESS_KEEP=1: keeping the run dir {} (PKI, web configs)",
+            run_dir.path().display()
+        );
+    }
     // `owner.pid` lets the leftover sweep (`backend::sweep_leftovers`) remove this
     // directory (PKI keys included) when this harness dies without unwinding (SIGKILL).
     let owner = run_dir.path().join("owner.pid");
@@ -371,7 +378,10 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         },
         failed_scrape_pools: failed_pools,
     };
-    if let Err(e) = prometheus.stop().await {
+    if backend::keep_requested() {
+        // Dropping honours HARNESS_KEEP: it prints what was kept and how to remove it.
+        drop(prometheus);
+    } else if let Err(e) = prometheus.stop().await {
         tracing::warn!(error = %e, "stopping Prometheus");
     }
     for e in running.exporters.iter_mut() {
