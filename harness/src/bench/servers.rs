@@ -1,0 +1,657 @@
+//! `scrape-harness bench servers`: node_exporter vs fake-exporter vs a bare rustls server,
+//! same certificate, same client, same run.
+//!
+//! Every server is a child process pinned to core 1 with `taskset -c 1` (taskset execs
+//! the server, so the child's pid is the server's). The bare rustls server is this very
+//! binary (`scrape-harness bench raw-tls-server`), so that it too is a separate process
+//! with its own `/proc/<pid>/stat`. The client runs in this process, which pins all of
+//! its threads to core 0 (`taskset -a -p -c 0 <own pid>`) before the first case.
+//!
+//! Each case runs `connections` concurrent client tasks for `seconds`:
+//! * `handshake`: a new TCP + TLS connection per request (full handshake, no resumption:
+//!   the client keeps no session cache, as Prometheus);
+//! * `keepalive`: one connection per task, requests back to back.
+//!
+//! Server CPU is utime + stime of the server's pid over the window; per operation it is
+//! divided by completed requests. Every case runs `repeat` times; min/median/max are
+//! reported. The client speaks HTTP/1.1 only (ALPN `http/1.1`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fake_exporter::pki::{KeyType, Pki, ServerCert};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+
+use super::proc_stat;
+
+/// The three servers compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Server {
+    /// Debian's prometheus-node-exporter with `--collector.disable-defaults`.
+    Node,
+    /// The fake-exporter binary.
+    Fake,
+    /// `scrape-harness bench raw-tls-server`: tokio-rustls and a fixed body.
+    RawRustls,
+}
+
+impl Server {
+    /// Short name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Node => "node_exporter",
+            Self::Fake => "fake-exporter",
+            Self::RawRustls => "raw-rustls",
+        }
+    }
+}
+
+/// Transport and auth of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Security {
+    /// HTTP.
+    Plain,
+    /// HTTP with Basic auth (bcrypt cost 10; warm cache after the first request).
+    Basic,
+    /// HTTPS.
+    Tls,
+}
+
+/// How connections are used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnMode {
+    /// New connection per request.
+    Handshake,
+    /// One connection per client task.
+    Keepalive,
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct ServersOptions {
+    /// Length of each measured window.
+    pub seconds: Duration,
+    /// Repeats per case (≥ 3 for a spread).
+    pub repeat: u32,
+    /// Concurrent client connections.
+    pub connections: usize,
+    /// The node_exporter binary.
+    pub node_exporter: PathBuf,
+    /// The fake-exporter binary.
+    pub fake_exporter: PathBuf,
+    /// Command that runs the raw server; `--listen`, `--cert`, `--key` are appended.
+    pub raw_server: Vec<String>,
+    /// First of the ports used (one per server start).
+    pub base_port: u16,
+}
+
+impl ServersOptions {
+    /// Defaults: 5 s windows, 3 repeats, 16 connections, Debian's node_exporter,
+    /// fake-exporter next to the running binary, this binary as the raw server.
+    pub fn new() -> Self {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("scrape-harness"));
+        let fake = exe
+            .parent()
+            .map(|d| d.join("fake-exporter"))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("fake-exporter"));
+        Self {
+            seconds: Duration::from_secs(5),
+            repeat: 3,
+            connections: 16,
+            node_exporter: PathBuf::from("/usr/bin/prometheus-node-exporter"),
+            fake_exporter: fake,
+            raw_server: vec![
+                exe.display().to_string(),
+                "bench".into(),
+                "raw-tls-server".into(),
+            ],
+            base_port: 29_000,
+        }
+    }
+}
+
+impl Default for ServersOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One measured window.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    /// Completed requests.
+    pub requests: u64,
+    /// Failed requests (connect, TLS or HTTP errors, non-200).
+    pub errors: u64,
+    /// Window length, seconds.
+    pub seconds: f64,
+    /// Server CPU seconds in the window.
+    pub server_cpu_seconds: f64,
+    /// Response body bytes per request.
+    pub body_bytes: u64,
+}
+
+impl Sample {
+    /// Server CPU microseconds per completed request.
+    pub fn cpu_us_per_request(&self) -> f64 {
+        self.server_cpu_seconds * 1e6 / self.requests.max(1) as f64
+    }
+
+    /// Requests per second.
+    pub fn throughput(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// min / median / max.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Spread {
+    /// Smallest.
+    pub min: f64,
+    /// Median.
+    pub median: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Self {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n == 0 {
+            return Self {
+                min: 0.0,
+                median: 0.0,
+                max: 0.0,
+            };
+        }
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Self {
+            min: v[0],
+            median,
+            max: v[n - 1],
+        }
+    }
+}
+
+/// One case: a server, a security setting and a connection mode, repeated.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Server.
+    pub server: Server,
+    /// Security.
+    pub security: Security,
+    /// Connection use.
+    pub conn: ConnMode,
+    /// Every repeat.
+    pub samples: Vec<Sample>,
+    /// Server CPU µs per request (per handshake in `handshake` mode).
+    pub cpu_us_per_request: Spread,
+    /// Requests per second.
+    pub throughput: Spread,
+}
+
+/// The whole comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServersReport {
+    /// Concurrent connections of the client.
+    pub connections: usize,
+    /// Every case.
+    pub cases: Vec<CaseResult>,
+    /// Named ratios of medians.
+    pub ratios: Vec<(String, f64)>,
+}
+
+/// The cases, in run order.
+pub const CASES: [(Server, Security, ConnMode); 10] = [
+    (Server::Node, Security::Tls, ConnMode::Handshake),
+    (Server::Fake, Security::Tls, ConnMode::Handshake),
+    (Server::RawRustls, Security::Tls, ConnMode::Handshake),
+    (Server::Node, Security::Tls, ConnMode::Keepalive),
+    (Server::Fake, Security::Tls, ConnMode::Keepalive),
+    (Server::RawRustls, Security::Tls, ConnMode::Keepalive),
+    (Server::Node, Security::Plain, ConnMode::Keepalive),
+    (Server::Node, Security::Basic, ConnMode::Keepalive),
+    (Server::Fake, Security::Plain, ConnMode::Keepalive),
+    (Server::Fake, Security::Basic, ConnMode::Keepalive),
+];
+
+const USER: &str = "prom";
+const PASSWORD: &str = "bench-s3cret";
+
+/// Runs every case of [`CASES`].
+pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
+    use anyhow::Context as _;
+    anyhow::ensure!(
+        std::thread::available_parallelism().map_or(1, usize::from) >= 2,
+        "bench servers pins the server to core 1 and the client to core 0; this machine has fewer than 2 cores"
+    );
+    anyhow::ensure!(
+        opts.node_exporter.exists(),
+        "{}: node_exporter not found; install it (apt-get install prometheus-node-exporter) or pass --node-exporter",
+        opts.node_exporter.display()
+    );
+    pin_self_to_core0().await?;
+    let dir = tempfile::Builder::new()
+        .prefix("scrape-bench-servers-")
+        .tempdir()
+        .context("creating a temp dir")?;
+    let pki = Pki::generate(KeyType::EcdsaP256).context("generating the PKI")?;
+    let files = pki.write_to(&dir.path().join("pki"))?;
+    let cert = files.server_cert(ServerCert::Valid);
+    let key = files.server_key(ServerCert::Valid);
+    let hash = tokio::task::spawn_blocking(|| bcrypt::hash(PASSWORD, 10)).await??;
+    let tls_yml = dir.path().join("tls.yml");
+    std::fs::write(
+        &tls_yml,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            cert.display(),
+            key.display()
+        ),
+    )?;
+    let basic_yml = dir.path().join("basic.yml");
+    std::fs::write(&basic_yml, format!("basic_auth_users:\n  {USER}: {hash:?}\n"))?;
+    let connector = tls_connector(&files.ca())?;
+
+    let mut cases = Vec::new();
+    let mut port = opts.base_port;
+    for (server, security, conn) in CASES {
+        port += 1;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let web_config = match security {
+            Security::Plain => None,
+            Security::Basic => Some(basic_yml.as_path()),
+            Security::Tls => Some(tls_yml.as_path()),
+        };
+        let mut child = spawn_server(opts, server, addr, web_config, &cert, &key)
+            .with_context(|| format!("starting {}", server.as_str()))?;
+        let pid = child.id().context("server exited at once")?;
+        wait_listening(addr, &mut child, server).await?;
+        let client = Client {
+            addr,
+            tls: (security == Security::Tls).then(|| connector.clone()),
+            auth: (security == Security::Basic)
+                .then(|| fake_exporter::auth::basic_header(USER, PASSWORD)),
+            path: if server == Server::RawRustls {
+                "/"
+            } else {
+                "/metrics"
+            },
+        };
+        // Warm up: the first request pays cold caches (bcrypt, config parse).
+        client
+            .once()
+            .await
+            .with_context(|| format!("first request to {} at {addr}", server.as_str()))?;
+        let mut samples = Vec::new();
+        for _ in 0..opts.repeat.max(1) {
+            let cpu0 = proc_stat::cpu_seconds(pid)?;
+            let (requests, errors, bytes, elapsed) =
+                client.load(conn, opts.connections, opts.seconds).await;
+            let cpu1 = proc_stat::cpu_seconds(pid)?;
+            samples.push(Sample {
+                requests,
+                errors,
+                seconds: elapsed.as_secs_f64(),
+                server_cpu_seconds: cpu1 - cpu0,
+                body_bytes: bytes / requests.max(1),
+            });
+        }
+        let _ = child.kill().await;
+        cases.push(CaseResult {
+            server,
+            security,
+            conn,
+            cpu_us_per_request: Spread::of(samples.iter().map(Sample::cpu_us_per_request).collect()),
+            throughput: Spread::of(samples.iter().map(Sample::throughput).collect()),
+            samples,
+        });
+    }
+    let ratios = ratios(&cases);
+    Ok(ServersReport {
+        connections: opts.connections,
+        cases,
+        ratios,
+    })
+}
+
+fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
+    let find = |s, sec, c| {
+        cases
+            .iter()
+            .find(|x| x.server == s && x.security == sec && x.conn == c)
+    };
+    let hs = |s| find(s, Security::Tls, ConnMode::Handshake).map(|c| c.cpu_us_per_request.median);
+    let tp = |s, sec| find(s, sec, ConnMode::Keepalive).map(|c| c.throughput.median);
+    let mut out = Vec::new();
+    let mut push = |name: &str, a: Option<f64>, b: Option<f64>| {
+        if let (Some(a), Some(b)) = (a, b) {
+            out.push((name.to_owned(), a / b.max(f64::MIN_POSITIVE)));
+        }
+    };
+    push(
+        "fake/node CPU per handshake",
+        hs(Server::Fake),
+        hs(Server::Node),
+    );
+    push(
+        "fake/raw-rustls CPU per handshake",
+        hs(Server::Fake),
+        hs(Server::RawRustls),
+    );
+    push(
+        "fake/node TLS keep-alive throughput",
+        tp(Server::Fake, Security::Tls),
+        tp(Server::Node, Security::Tls),
+    );
+    push(
+        "fake basic (warm cache)/plain throughput",
+        tp(Server::Fake, Security::Basic),
+        tp(Server::Fake, Security::Plain),
+    );
+    push(
+        "node basic (warm cache)/plain throughput",
+        tp(Server::Node, Security::Basic),
+        tp(Server::Node, Security::Plain),
+    );
+    out
+}
+
+/// The report as a terminal table.
+pub fn table(report: &ServersReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{} concurrent connections; server on core 1, client on core 0; min/median/max of {} repeats\n",
+        report.connections,
+        report.cases.first().map_or(0, |c| c.samples.len())
+    );
+    let _ = writeln!(
+        out,
+        "{:<14} {:<6} {:<10} {:>26} {:>26} {:>7} {:>7}",
+        "server", "sec", "conn", "server CPU µs/req", "req/s", "errors", "body_B"
+    );
+    for c in &report.cases {
+        let s = |x: Spread| format!("{:.0}/{:.0}/{:.0}", x.min, x.median, x.max);
+        let _ = writeln!(
+            out,
+            "{:<14} {:<6} {:<10} {:>26} {:>26} {:>7} {:>7}",
+            c.server.as_str(),
+            format!("{:?}", c.security).to_lowercase(),
+            format!("{:?}", c.conn).to_lowercase(),
+            s(c.cpu_us_per_request),
+            s(c.throughput),
+            c.samples.iter().map(|x| x.errors).sum::<u64>(),
+            c.samples.first().map_or(0, |x| x.body_bytes)
+        );
+    }
+    for (name, v) in &report.ratios {
+        let _ = writeln!(out, "{name}: {v:.2}");
+    }
+    out
+}
+
+async fn pin_self_to_core0() -> anyhow::Result<()> {
+    let pid = std::process::id().to_string();
+    let out = Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &pid])
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("running taskset: {e}; install util-linux"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "taskset -a -p -c 0 {pid} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+fn spawn_server(
+    opts: &ServersOptions,
+    server: Server,
+    addr: SocketAddr,
+    web_config: Option<&Path>,
+    cert: &Path,
+    key: &Path,
+) -> std::io::Result<Child> {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "1"]);
+    let listen = format!("--web.listen-address={addr}");
+    let config: Vec<String> = web_config
+        .map(|p| format!("--web.config.file={}", p.display()))
+        .into_iter()
+        .collect();
+    match server {
+        Server::Node => {
+            cmd.arg(&opts.node_exporter)
+                .args(["--collector.disable-defaults", &listen])
+                .args(&config);
+        }
+        Server::Fake => {
+            cmd.arg(&opts.fake_exporter).arg(&listen).args(&config);
+        }
+        Server::RawRustls => {
+            cmd.args(&opts.raw_server)
+                .arg(format!("--listen={addr}"))
+                .arg(format!("--cert={}", cert.display()))
+                .arg(format!("--key={}", key.display()));
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+async fn wait_listening(addr: SocketAddr, child: &mut Child, server: Server) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!(
+                "{} exited ({status}) before listening on {addr}; is the port free?",
+                server.as_str()
+            );
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} did not listen on {addr} within 10 s",
+            server.as_str()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn tls_connector(ca: &Path) -> anyhow::Result<tokio_rustls::TlsConnector> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca)? {
+        roots.add(cert?)?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Like Prometheus: no session resumption, every connection is a full handshake.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[derive(Clone)]
+struct Client {
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsConnector>,
+    auth: Option<String>,
+    path: &'static str,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+impl Client {
+    async fn connect(&self) -> anyhow::Result<Sender> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        tcp.set_nodelay(true)?;
+        match &self.tls {
+            Some(connector) => {
+                let name = ServerName::from(self.addr.ip());
+                let tls = connector.connect(name, tcp).await?;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+                tokio::spawn(conn);
+                Ok(sender)
+            }
+            None => {
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+                tokio::spawn(conn);
+                Ok(sender)
+            }
+        }
+    }
+
+    async fn request(&self, sender: &mut Sender) -> anyhow::Result<u64> {
+        let mut req = http::Request::get(self.path).header(http::header::HOST, self.addr.to_string());
+        if let Some(auth) = &self.auth {
+            req = req.header(http::header::AUTHORIZATION, auth);
+        }
+        sender.ready().await?;
+        let response = sender.send_request(req.body(Empty::new())?).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status == http::StatusCode::OK, "HTTP {status}");
+        Ok(body.len() as u64)
+    }
+
+    async fn once(&self) -> anyhow::Result<u64> {
+        let mut sender = self.connect().await?;
+        self.request(&mut sender).await
+    }
+
+    /// Runs `tasks` client tasks for `length`; returns (requests, errors, body bytes, elapsed).
+    async fn load(&self, mode: ConnMode, tasks: usize, length: Duration) -> (u64, u64, u64, Duration) {
+        let ok = Arc::new(AtomicU64::new(0));
+        let err = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let end = tokio::time::Instant::now() + length;
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..tasks {
+            let (client, ok, err, bytes) = (self.clone(), ok.clone(), err.clone(), bytes.clone());
+            set.spawn(async move {
+                let mut sender: Option<Sender> = None;
+                while tokio::time::Instant::now() < end {
+                    let result = tokio::time::timeout_at(end, async {
+                        let mut s = match (mode, sender.take()) {
+                            (ConnMode::Keepalive, Some(s)) => s,
+                            _ => client.connect().await?,
+                        };
+                        let n = client.request(&mut s).await?;
+                        if mode == ConnMode::Keepalive {
+                            sender = Some(s);
+                        }
+                        anyhow::Ok(n)
+                    })
+                    .await;
+                    match result {
+                        Ok(Ok(n)) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                            bytes.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Ok(Err(_)) => {
+                            err.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+        (
+            ok.load(Ordering::Relaxed),
+            err.load(Ordering::Relaxed),
+            bytes.load(Ordering::Relaxed),
+            start.elapsed(),
+        )
+    }
+}
+
+/// A fixed body of typical exporter lines.
+const RAW_BODY: &str = "# HELP up_example A fixed body.\n# TYPE up_example gauge\nup_example 1\n";
+
+/// The bare rustls server: answers every HTTP/1.1 request on every connection with
+/// [`RAW_BODY`]. Runs until killed.
+pub async fn serve_raw_tls(listen: SocketAddr, cert: &Path, key: &Path) -> anyhow::Result<()> {
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(cert)?.collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(listen).await?;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{RAW_BODY}",
+        RAW_BODY.len()
+    );
+    let response: Arc<[u8]> = response.into_bytes().into();
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let acceptor = acceptor.clone();
+        let response = response.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let mut buf = vec![0u8; 8192];
+            let mut have = 0;
+            loop {
+                let Ok(n) = tls.read(&mut buf[have..]).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                have += n;
+                // Answer once per complete request head.
+                while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+                    if tls.write_all(&response).await.is_err() {
+                        return;
+                    }
+                    buf.copy_within(end + 4..have, 0);
+                    have -= end + 4;
+                }
+                if have == buf.len() {
+                    return;
+                }
+            }
+        });
+    }
+}
