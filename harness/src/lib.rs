@@ -8,6 +8,7 @@
 //! few lines.
 
 pub mod backend;
+pub mod bench;
 pub mod classify;
 pub mod cli;
 pub mod conformance;

@@ -39,8 +39,7 @@ use serde::Serialize;
 
 use crate::backend::{self, BackendKind, PrometheusOptions, RunningPrometheus};
 use crate::promconfig::{
-    self, Authorization, BasicAuth, PromDuration, PrometheusConfig, ScrapeConfig, Scheme,
-    TlsConfig,
+    self, Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
 };
 use crate::targets::{wait_until, Probe, PromApi};
 
@@ -73,7 +72,13 @@ pub enum Mode {
 
 impl Mode {
     /// Every mode, in table order.
-    pub const ALL: [Self; 5] = [Self::Plain, Self::Basic, Self::Bearer, Self::Tls, Self::Mtls];
+    pub const ALL: [Self; 5] = [
+        Self::Plain,
+        Self::Basic,
+        Self::Bearer,
+        Self::Tls,
+        Self::Mtls,
+    ];
 
     /// The lowercase name, as on the command line.
     pub fn as_str(self) -> &'static str {
@@ -500,7 +505,12 @@ async fn run_one(
         })
     })
     .await
-    .map_err(|e| measure("warm-up (every target scraped successfully once)")(format!("{e}; Prometheus log:\n{}", prom.logs())))?;
+    .map_err(|e| {
+        measure("warm-up (every target scraped successfully once)")(format!(
+            "{e}; Prometheus log:\n{}",
+            prom.logs()
+        ))
+    })?;
     let warmup = started.elapsed();
 
     // The window.
@@ -546,7 +556,11 @@ async fn run_one(
     let requests = after.stats.requests_total() - before.stats.requests_total();
     let connections = after.stats.connections_accepted - before.stats.connections_accepted;
     let handshakes = after.stats.handshakes_ok - before.stats.handshakes_ok;
-    let reconnects = if mode.is_tls() { handshakes } else { connections };
+    let reconnects = if mode.is_tls() {
+        handshakes
+    } else {
+        connections
+    };
     let scrapes = scrapes.round() as u64;
     let failed = (scrapes as f64 - ok).round().max(0.0) as u64;
     let mut problems = Vec::new();

@@ -271,7 +271,10 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
         ),
     )?;
     let basic_yml = dir.path().join("basic.yml");
-    std::fs::write(&basic_yml, format!("basic_auth_users:\n  {USER}: {hash:?}\n"))?;
+    std::fs::write(
+        &basic_yml,
+        format!("basic_auth_users:\n  {USER}: {hash:?}\n"),
+    )?;
     let connector = tls_connector(&files.ca())?;
 
     let mut cases = Vec::new();
@@ -323,7 +326,9 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
             server,
             security,
             conn,
-            cpu_us_per_request: Spread::of(samples.iter().map(Sample::cpu_us_per_request).collect()),
+            cpu_us_per_request: Spread::of(
+                samples.iter().map(Sample::cpu_us_per_request).collect(),
+            ),
             throughput: Spread::of(samples.iter().map(Sample::throughput).collect()),
             samples,
         });
@@ -534,7 +539,8 @@ impl Client {
     }
 
     async fn request(&self, sender: &mut Sender) -> anyhow::Result<u64> {
-        let mut req = http::Request::get(self.path).header(http::header::HOST, self.addr.to_string());
+        let mut req =
+            http::Request::get(self.path).header(http::header::HOST, self.addr.to_string());
         if let Some(auth) = &self.auth {
             req = req.header(http::header::AUTHORIZATION, auth);
         }
@@ -552,7 +558,12 @@ impl Client {
     }
 
     /// Runs `tasks` client tasks for `length`; returns (requests, errors, body bytes, elapsed).
-    async fn load(&self, mode: ConnMode, tasks: usize, length: Duration) -> (u64, u64, u64, Duration) {
+    async fn load(
+        &self,
+        mode: ConnMode,
+        tasks: usize,
+        length: Duration,
+    ) -> (u64, u64, u64, Duration) {
         let ok = Arc::new(AtomicU64::new(0));
         let err = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));

@@ -38,6 +38,98 @@ pub enum Command {
     /// Check an exporter's security behaviour against the conformance catalog (MUST /
     /// SHOULD / MAY), judged by a real Prometheus plus direct checks. Exit 1 if a MUST fails.
     Conformance(ConformanceArgs),
+    /// Load benchmark of TLS scrape overhead on a real Prometheus (N targets × mode ×
+    /// keep-alive); `bench servers` compares node_exporter, fake-exporter and bare rustls.
+    Bench(BenchArgs),
+}
+
+/// `bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// `servers`: the server comparison instead of the Prometheus load run.
+    #[command(subcommand)]
+    pub action: Option<BenchAction>,
+    /// Target counts, comma-separated.
+    #[arg(long, default_value = "100,1000,5000")]
+    pub targets: String,
+    /// Modes, comma-separated: plain, basic, bearer, tls, mtls.
+    #[arg(long, default_value = "plain,basic,bearer,tls,mtls")]
+    pub modes: String,
+    /// Keep-alive settings, comma-separated: on, off.
+    #[arg(long, default_value = "on,off")]
+    pub keep_alive: String,
+    /// Scrape interval (also the scrape timeout).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+    /// Length of the measured window of each run.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Runs per combination.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// First port of the exporter fleet (below the ephemeral range).
+    #[arg(long, default_value_t = 20_000)]
+    pub base_port: u16,
+    /// Prometheus backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page with SVG charts here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// node_exporter vs fake-exporter vs bare rustls: server CPU per handshake and per
+    /// request, and throughput, from one pinned client.
+    Servers(BenchServersArgs),
+    /// The bare rustls server `bench servers` starts (internal).
+    #[command(hide = true)]
+    RawTlsServer(RawTlsServerArgs),
+}
+
+/// `bench servers` arguments.
+#[derive(Debug, Args)]
+pub struct BenchServersArgs {
+    /// Seconds per measured window.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Windows per case (min/median/max are reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// The node_exporter binary.
+    #[arg(long, default_value = "/usr/bin/prometheus-node-exporter")]
+    pub node_exporter: PathBuf,
+    /// The fake-exporter binary (default: next to this binary).
+    #[arg(long)]
+    pub fake_exporter: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// `bench raw-tls-server` arguments.
+#[derive(Debug, Args)]
+pub struct RawTlsServerArgs {
+    /// Loopback address to listen on.
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// Certificate chain (PEM).
+    #[arg(long)]
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    #[arg(long)]
+    pub key: PathBuf,
 }
 
 /// `conformance` arguments.
@@ -156,6 +248,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(args) => run(args).await,
         Command::Conformance(args) => conformance(args).await,
+        Command::Bench(args) => bench(args).await,
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;
             let files = pki.write_to(&args.out)?;
@@ -272,5 +365,70 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
         EXIT_FAIL
     } else {
         EXIT_PASS
+    })
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
+    use crate::bench::{self, servers, BenchOptions, Mode};
+    use anyhow::Context as _;
+    match args.action {
+        Some(BenchAction::RawTlsServer(a)) => {
+            anyhow::ensure!(
+                a.listen.ip().is_loopback(),
+                "--listen {}: use a loopback address",
+                a.listen
+            );
+            servers::serve_raw_tls(a.listen, &a.cert, &a.key).await?;
+            return Ok(EXIT_PASS);
+        }
+        Some(BenchAction::Servers(a)) => {
+            let mut opts = servers::ServersOptions::new();
+            opts.seconds = std::time::Duration::from_secs(a.seconds.max(1));
+            opts.repeat = a.repeat;
+            opts.connections = a.connections.max(1);
+            opts.node_exporter = a.node_exporter;
+            if let Some(f) = a.fake_exporter {
+                opts.fake_exporter = f;
+            }
+            let report = servers::run(&opts).await?;
+            print!("{}", servers::table(&report));
+            if let Some(path) = &a.json {
+                std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            return Ok(EXIT_PASS);
+        }
+        None => {}
+    }
+    let parse_u32 = |s: &str| s.parse::<u32>().map_err(|e| e.to_string());
+    let opts = BenchOptions {
+        targets: bench::parse_list("targets", &args.targets, parse_u32)
+            .map_err(anyhow::Error::msg)?,
+        modes: bench::parse_list("modes", &args.modes, str::parse::<Mode>)
+            .map_err(anyhow::Error::msg)?,
+        keep_alive: bench::parse_list("keep-alive", &args.keep_alive, bench::parse_on_off)
+            .map_err(anyhow::Error::msg)?,
+        interval: args.interval,
+        duration: args.duration,
+        repeat: args.repeat,
+        base_port: args.base_port,
+        backend: args.backend.backend,
+        image: args.backend.prometheus_image.clone(),
+        binary: args.backend.prometheus_bin.clone(),
+        progress: !args.no_progress,
+        ..BenchOptions::default()
+    };
+    let report = bench::run(&opts).await?;
+    print!("{}", bench::table(&report));
+    if let Some(path) = &args.json {
+        bench::write_json(&report, path)?;
+    }
+    if let Some(path) = &args.html {
+        bench::write_html(&report, path)?;
+    }
+    Ok(if report.all_passed() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
     })
 }
