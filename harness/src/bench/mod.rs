@@ -37,7 +37,7 @@ use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
 use fake_exporter::stats::StatsSnapshot;
 use serde::Serialize;
 
-use crate::backend::{self, BackendKind, PrometheusOptions, RunningPrometheus};
+use crate::backend::{self, BackendKind, PrometheusOptions};
 use crate::promconfig::{
     self, Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
 };
