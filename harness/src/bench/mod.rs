@@ -166,7 +166,7 @@ impl Default for BenchOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The fleet refused to start (fd budget, ports in use, ...).
-    #[error("N={n} {mode} keep-alive {ka}: the fleet of {n} exporters on ports {first}-{last} did not start: {source}; use fewer --targets or another --base-port")]
+    #[error("N={n} {mode} keep-alive {ka}: the fleet of {n} exporters on ports {first}-{last} did not start (use fewer --targets or another --base-port)")]
     Fleet {
         /// Targets.
         n: u32,
@@ -182,7 +182,7 @@ pub enum BenchError {
         source: fake_exporter::Error,
     },
     /// Prometheus did not start.
-    #[error("N={n} {mode}: Prometheus did not start: {source}")]
+    #[error("N={n} {mode}: Prometheus did not start")]
     Backend {
         /// Targets.
         n: u32,
@@ -551,7 +551,8 @@ async fn run_one(
         .await
         .map_err(measure("counting failed scrapes"))?;
     drop(prom);
-    drop(fleet);
+    // Wait for every listener to close so the next run can bind the same ports.
+    let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
 
     let requests = after.stats.requests_total() - before.stats.requests_total();
     let connections = after.stats.connections_accepted - before.stats.connections_accepted;
@@ -753,9 +754,9 @@ pub fn table(report: &BenchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:>6} {:<6} {:<3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>7} {:>6} {:>8} {:>8} {:>7} {:>9} {:<28} {}",
+        "{:>6} {:<6} {:<3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>7} {:>6} {:>8} {:>8} {:>7} {:>9} {:<28} verdict",
         "N", "mode", "ka", "prom_cpu", "cores", "rss_MiB", "p50_ms", "p99_ms", "scrapes", "failed",
-        "hs", "hs/req", "exp_cpu", "hs_total", "tls/group/http", "verdict"
+        "hs", "hs/req", "exp_cpu", "hs_total", "tls/group/http"
     );
     for r in &report.rows {
         let neg = if r.negotiated.tls_version.is_empty() {

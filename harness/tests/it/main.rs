@@ -3,6 +3,7 @@
 
 mod backend;
 mod bad_scenarios;
+mod bench;
 mod cleanup;
 mod conformance;
 mod fixture;
