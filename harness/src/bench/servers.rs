@@ -98,6 +98,21 @@ pub struct ServersOptions {
     pub raw_server: Vec<String>,
     /// First of the ports used (one per server start).
     pub base_port: u16,
+    /// Key type of the server certificate.
+    pub key_type: KeyType,
+    /// Restrict the client to one TLS version (`None`: both, TLS 1.3 wins).
+    pub tls_version: Option<TlsVersionChoice>,
+}
+
+/// A TLS version the client may be restricted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum TlsVersionChoice {
+    /// TLS 1.2 only.
+    #[value(name = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[value(name = "1.3")]
+    Tls13,
 }
 
 impl ServersOptions {
@@ -122,6 +137,8 @@ impl ServersOptions {
                 "raw-tls-server".into(),
             ],
             base_port: 29_000,
+            key_type: KeyType::EcdsaP256,
+            tls_version: None,
         }
     }
 }
@@ -256,7 +273,7 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
         .prefix("scrape-bench-servers-")
         .tempdir()
         .context("creating a temp dir")?;
-    let pki = Pki::generate(KeyType::EcdsaP256).context("generating the PKI")?;
+    let pki = Pki::generate(opts.key_type).context("generating the PKI")?;
     let files = pki.write_to(&dir.path().join("pki"))?;
     let cert = files.server_cert(ServerCert::Valid);
     let key = files.server_key(ServerCert::Valid);
@@ -275,7 +292,7 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
         &basic_yml,
         format!("basic_auth_users:\n  {USER}: {hash:?}\n"),
     )?;
-    let connector = tls_connector(&files.ca())?;
+    let connector = tls_connector(&files.ca(), opts.tls_version)?;
 
     let mut cases = Vec::new();
     let mut port = opts.base_port;
@@ -490,14 +507,22 @@ async fn wait_listening(addr: SocketAddr, child: &mut Child, server: Server) -> 
     }
 }
 
-fn tls_connector(ca: &Path) -> anyhow::Result<tokio_rustls::TlsConnector> {
+fn tls_connector(
+    ca: &Path,
+    version: Option<TlsVersionChoice>,
+) -> anyhow::Result<tokio_rustls::TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca)? {
         roots.add(cert?)?;
     }
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
+        None => rustls::DEFAULT_VERSIONS,
+        Some(TlsVersionChoice::Tls12) => &[&rustls::version::TLS12],
+        Some(TlsVersionChoice::Tls13) => &[&rustls::version::TLS13],
+    };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(versions)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -113,6 +113,12 @@ pub struct BenchServersArgs {
     /// The fake-exporter binary (default: next to this binary).
     #[arg(long)]
     pub fake_exporter: Option<PathBuf>,
+    /// Key type of the server certificate (ecdsa-p256, ed25519, rsa2048).
+    #[arg(long, default_value = "ecdsa-p256")]
+    pub key_type: fake_exporter::pki::KeyType,
+    /// Restrict the client to one TLS version (1.2 or 1.3); default: both (1.3 wins).
+    #[arg(long)]
+    pub tls_version: Option<crate::bench::servers::TlsVersionChoice>,
     /// Write the JSON report here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -387,6 +393,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
             opts.repeat = a.repeat;
             opts.connections = a.connections.max(1);
             opts.node_exporter = a.node_exporter;
+            opts.key_type = a.key_type;
+            opts.tls_version = a.tls_version;
             if let Some(f) = a.fake_exporter {
                 opts.fake_exporter = f;
             }
