@@ -179,12 +179,9 @@ pub struct ConformanceArgs {
     /// Prometheus backend.
     #[command(flatten)]
     pub backend: BackendArgs,
-    /// Write the JSON report here.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Write a JUnit XML report here.
-    #[arg(long)]
-    pub junit: Option<PathBuf>,
+    /// Report files.
+    #[command(flatten)]
+    pub reports: ReportFiles,
 }
 
 /// Where Prometheus comes from.
@@ -209,15 +206,23 @@ pub struct RunArgs {
     /// Prometheus backend.
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// Report files.
+    #[command(flatten)]
+    pub reports: ReportFiles,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Where to write machine-readable reports.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportFiles {
     /// Write the JSON report here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub no_progress: bool,
 }
 
 /// `certs` arguments.
@@ -289,10 +294,10 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!();
         eprint!("{}", report::failure_block(c));
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.reports.json {
         report::write_json(&report, path)?;
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.reports.junit {
         report::write_junit(&report, path)?;
     }
     Ok(if report.all_passed() {
@@ -359,11 +364,11 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
         }
     };
     print!("{}", report.table());
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.reports.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.reports.junit {
         std::fs::write(path, report.junit())
             .with_context(|| format!("writing {}", path.display()))?;
     }
