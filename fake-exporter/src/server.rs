@@ -256,6 +256,7 @@ impl PreparedListener {
             tls: self.tls,
             http2: self.http2,
             reset_fault: self.faults.reset,
+            tls_plans: tls::PlanCache::default(),
             insecure: tls::InsecureTls {
                 skip_client_chain_verification: self
                     .mutants
@@ -286,6 +287,7 @@ pub(crate) struct ListenerContext {
     http2: bool,
     reset_fault: bool,
     insecure: tls::InsecureTls,
+    tls_plans: tls::PlanCache,
 }
 
 /// One bound listener of a running exporter.
@@ -457,13 +459,10 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
     // exporter-toolkit's GetConfigForClient: re-read the config and the certificate files
     // for every connection; any failure aborts the handshake with an internal_error alert.
     let plan = match ctx.source.current() {
-        Ok(Some(config)) => match config.tls_server_config.as_ref() {
-            Some(t) => {
-                tls::build_server_config_insecure(t, config.http_server_config.http2, ctx.insecure)
-                    .map_err(|e| e.to_string())
-            }
-            None => Err("tls_server_config was removed from the web config".to_owned()),
-        },
+        Ok(Some(config)) => ctx
+            .tls_plans
+            .plan(&config, ctx.insecure)
+            .map_err(|e| e.to_string()),
         Ok(None) => Err("no web config".to_owned()),
         Err(e) => Err(e.to_string()),
     };

@@ -6,6 +6,7 @@
 //! as warnings): no TLS 1.0/1.1, no CBC suites, no P-521; a missing mandatory client
 //! certificate gets `certificate_required` in TLS 1.2 too (Go sends `bad_certificate`).
 
+mod cache;
 mod pem;
 mod reason;
 mod verify;
@@ -17,6 +18,7 @@ use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
 use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
 use rustls::{AlertDescription, ServerConfig, SupportedCipherSuite};
 
+pub use cache::PlanCache;
 pub use reason::handshake_failure_reason;
 
 use crate::web_config::{ClientAuthType, Curve, TlsServerConfig, TlsVersion, WebConfigError};
@@ -25,6 +27,9 @@ use crate::web_config::{ClientAuthType, Curve, TlsServerConfig, TlsVersion, WebC
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
+    /// The web config has no `tls_server_config` (any more) but the listener serves TLS.
+    #[error("tls_server_config is missing from the web config, but this listener was started with TLS; restore it (the protocol of a listener is fixed at start)")]
+    NotConfigured,
     /// Neither `cert_file` nor `cert` is set.
     #[error("{}: tls_server_config: missing one of cert or cert_file; set cert_file to the server certificate (PEM)", .path.display())]
     MissingCert {
