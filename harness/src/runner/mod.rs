@@ -294,6 +294,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let prometheus_start_s = t_start.elapsed().as_secs_f64();
     let ready_at = Instant::now();
     tracing::info!(backend = %prometheus.description(), "Prometheus ready in {prometheus_start_s:.2}s");
+    if opts.progress {
+        // The CLI says which backend `auto` picked, and why.
+        eprintln!(
+            "scrape-harness: Prometheus ready in {prometheus_start_s:.2}s: {}",
+            prometheus.description()
+        );
+    }
 
     let api = PromApi::new(prometheus.base_url());
     let waited = wait_for_scrapes(plan, &skipped, &api, &prometheus, opts, ready_at).await?;
