@@ -324,7 +324,7 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
         let mut r = Response::new(Body::from(body));
         r.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
+            HeaderValue::from_static("text/html; charset=UTF-8"),
         );
         return r;
     }
