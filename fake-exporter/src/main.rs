@@ -218,7 +218,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
     let builder = Fleet::from_file(&args.config)?;
-    let fleet = builder.start().await.context("starting the fleet")?;
+    let fleet = builder
+        .start()
+        .await
+        .with_context(|| format!("{}: starting the fleet", args.config.display()))?;
     for w in fleet.warnings() {
         eprintln!("fake-exporter: WARNING: {w}");
     }

@@ -5,6 +5,7 @@
 
 mod cli_errors;
 mod differential;
+mod fleet;
 mod metrics_scrape;
 mod stats;
 mod support;
