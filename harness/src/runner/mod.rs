@@ -318,6 +318,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .await
         .map_err(|e| RunError::Api(e.to_string()))?;
     let prometheus_log = prometheus.logs();
+    // "2.42.0+ds" -> 2; wording and some outcomes differ from 3.x on.
+    let prometheus_major: u32 = build
+        .version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(2);
 
     let mut cases = Vec::with_capacity(plan.cases.len());
     for (i, pc) in plan.cases.iter().enumerate() {
@@ -338,6 +345,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
         let mut result = verdict(
             pc,
+            prometheus_major,
             target,
             scrapes,
             &stats,
@@ -611,6 +619,7 @@ fn unscraped(
 
 fn verdict(
     pc: &PlannedCase,
+    prometheus_major: u32,
     target: Option<&TargetStatus>,
     scrapes: u64,
     stats: &fake_exporter::stats::StatsSnapshot,
@@ -641,7 +650,8 @@ fn verdict(
         }
     };
     let mut failures = Vec::new();
-    let expected_health = match pc.case.expect.health {
+    let (expected_health_kind, expected_class) = pc.expected_for(prometheus_major);
+    let expected_health = match expected_health_kind {
         ExpectHealth::Up => "up",
         ExpectHealth::Down => "down",
         ExpectHealth::Missing => "missing",
@@ -651,7 +661,7 @@ fn verdict(
             "health: expected {expected_health}, observed {health}"
         ));
     }
-    if class != pc.expected_class {
+    if class != expected_class {
         failures.push(format!(
             "error class: expected {}, observed {class}",
             pc.expected_class
@@ -744,9 +754,9 @@ fn verdict(
         name: pc.case.name.clone(),
         file: pc.file.clone(),
         pass: failures.is_empty(),
-        expected_health: pc.case.expect.health,
+        expected_health: expected_health_kind,
         health,
-        expected_error_class: pc.expected_class.to_string(),
+        expected_error_class: expected_class.to_string(),
         error_class: class.to_string(),
         last_error,
         scrapes,

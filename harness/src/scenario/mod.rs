@@ -347,6 +347,21 @@ pub struct Expect {
     /// HTTP version every scrape must have used (`HTTP/1.1` or `HTTP/2`).
     #[serde(default)]
     pub http_version: Option<String>,
+    /// What Prometheus 3.x (or later) reports instead, where it differs from 2.x (e.g. a
+    /// missing Content-Type fails 3.x scrapes).
+    #[serde(default)]
+    pub prometheus_3: Option<ExpectOverride>,
+}
+
+/// An expectation that replaces health and class for newer Prometheus versions.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectOverride {
+    /// Target health.
+    pub health: ExpectHealth,
+    /// Error class (required for `down`).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// A checked case, ready to run.
@@ -360,6 +375,18 @@ pub struct PlannedCase {
     pub expected_class: ErrorClass,
     /// The expected keep-alive behaviour.
     pub keep_alive: KeepAlive,
+    /// Health and class expected from Prometheus 3.x and later, when they differ.
+    pub prometheus_3: Option<(ExpectHealth, ErrorClass)>,
+}
+
+impl PlannedCase {
+    /// Expected health and class for a Prometheus of this major version.
+    pub fn expected_for(&self, prometheus_major: u32) -> (ExpectHealth, ErrorClass) {
+        match (prometheus_major >= 3, self.prometheus_3) {
+            (true, Some(v3)) => v3,
+            _ => (self.case.expect.health, self.expected_class),
+        }
+    }
 }
 
 impl PlannedCase {
@@ -678,6 +705,25 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
             "an absent exporter has no TLS, auth or faults; remove them or `absent`".into(),
         ));
     }
+    let prometheus_3 = match &x.prometheus_3 {
+        None => None,
+        Some(o) => {
+            let class = match (&o.error, o.health) {
+                (Some(label), _) => label
+                    .parse::<ErrorClass>()
+                    .map_err(|m| err("expect.prometheus_3.error", m.to_string()))?,
+                (None, ExpectHealth::Up) => ErrorClass::None,
+                (None, ExpectHealth::Missing) => ErrorClass::JobMissing,
+                (None, ExpectHealth::Down) => {
+                    return Err(err(
+                        "expect.prometheus_3.error",
+                        "a `down` expectation needs an error class".into(),
+                    ))
+                }
+            };
+            Some((o.health, class))
+        }
+    };
     let keep_alive = x.keep_alive.unwrap_or(match x.health {
         ExpectHealth::Up if e.faults.close_after_response => KeepAlive::PerScrape,
         ExpectHealth::Up => KeepAlive::One,
@@ -687,6 +733,7 @@ fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
         file: file.to_owned(),
         expected_class,
         keep_alive,
+        prometheus_3,
         case,
     })
 }

@@ -154,3 +154,22 @@ fn keep_alive_defaults_follow_health_and_faults() {
         vec![KeepAlive::One, KeepAlive::PerScrape, KeepAlive::Any]
     );
 }
+
+#[test]
+fn prometheus_3_overrides_apply_from_major_version_3() {
+    let plan = load("cases:\n  - name: ct\n    exporter: { faults: { content_type: missing } }\n    expect: { health: up, prometheus_3: { health: down, error: bad_content_type } }\n")
+        .expect("valid");
+    let case = &plan.cases[0];
+    assert_eq!(case.expected_for(2), (ExpectHealth::Up, ErrorClass::None));
+    assert_eq!(
+        case.expected_for(3),
+        (ExpectHealth::Down, ErrorClass::BadContentType)
+    );
+    let bad =
+        load("cases:\n  - name: ct\n    expect: { health: up, prometheus_3: { health: down } }\n")
+            .expect_err("needs a class");
+    assert!(
+        bad.to_string().contains("expect.prometheus_3.error"),
+        "{bad}"
+    );
+}
