@@ -118,6 +118,8 @@ pub(crate) fn sweep_dirs_in(base: &Path, report: &mut SweepReport) {
         }
         match fs::remove_dir_all(&dir) {
             Ok(()) => report.dirs_removed.push(dir),
+            // Another harness sweeping at the same moment got there first: it is gone.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => report.problems.push(format!(
                 "{}: {err}; remove it with `rm -rf {}`",
                 dir.display(),
