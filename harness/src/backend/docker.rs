@@ -101,6 +101,19 @@ pub(crate) fn remove_blocking(id: &str) -> Result<(), String> {
     if out.status.success() || stderr.contains("No such container") {
         return Ok(());
     }
+    if stderr.contains("is already in progress") {
+        // A concurrent sweep is removing it: wait (bounded) until it is gone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            match blocking(&["inspect", "--format", "{{.Id}}", id]) {
+                Some(o) if o.status.success() => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                _ => return Ok(()),
+            }
+        }
+        return Err(format!("{stderr}; still there 15 s later"));
+    }
     Err(stderr)
 }
 
