@@ -4,4 +4,4 @@ pub mod basic;
 pub mod bearer;
 
 pub use basic::{basic_header, parse_basic, BasicAuthChecker, BasicCredentials};
-pub use bearer::{parse_bearer, BearerTokens, ExpiringToken};
+pub use bearer::{check_bearer, parse_bearer};

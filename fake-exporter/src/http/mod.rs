@@ -26,7 +26,7 @@ pub use conn::{ConnAction, ConnControl};
 pub use control::{control_app, ListenerStats};
 pub use rate_limit::RateLimiter;
 
-use crate::auth::{parse_basic, parse_bearer, BasicAuthChecker, BearerTokens, ExpiringToken};
+use crate::auth::{check_bearer, parse_basic, parse_bearer, BasicAuthChecker};
 use crate::config_source::ConfigSource;
 use crate::faults::{ContentTypeFault, FaultSpec, Mutant};
 use crate::metrics::{Format, Metrics};
@@ -273,20 +273,7 @@ async fn authenticate(
         }
     }
     if let (Some(bearer), Some(token)) = (bearer, parse_bearer(header)) {
-        let expiring: Vec<ExpiringToken> = bearer
-            .expiring_tokens
-            .iter()
-            .map(|t| ExpiringToken {
-                token: t.token.clone(),
-                expires_at: t.expires_at,
-            })
-            .collect();
-        let tokens = BearerTokens {
-            tokens: &bearer.tokens,
-            token_file: bearer.token_file.as_deref(),
-            expiring: &expiring,
-        };
-        return tokens.check(token, SystemTime::now());
+        return check_bearer(bearer, &config.path, token, SystemTime::now());
     }
     AuthOutcome::Missing
 }
