@@ -122,16 +122,13 @@ impl ExporterBuilder {
             Some(ConfigChoice::File(p)) => ConfigSource::file(p),
             Some(ConfigChoice::Static(c)) => ConfigSource::Static(Arc::new(c)),
         };
-        let mut prepared = PreparedListener::prepare(
+        let prepared = PreparedListener::prepare(
             Arc::new(source),
             Arc::new(Metrics::new(self.metrics)),
             self.faults,
+            self.mutants,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
         )?;
-        for m in &self.mutants {
-            tracing::warn!("mutant `{m}` is active: this exporter is deliberately insecure");
-        }
-        prepared.mutants = self.mutants;
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from(([127, 0, 0, 1], 0))]
         } else {
@@ -204,8 +201,12 @@ impl PreparedListener {
         source: Arc<ConfigSource>,
         metrics: Arc<Metrics>,
         faults: FaultSpec,
+        mutants: Vec<Mutant>,
         telemetry_path: String,
     ) -> Result<Self, Error> {
+        for m in &mutants {
+            tracing::warn!("mutant `{m}` is active: this exporter is deliberately insecure");
+        }
         let config = source.current().map_err(Error::WebConfigReread)?;
         let mut warnings = Vec::new();
         let (mut tls, mut http2, mut rate_limit) = (false, true, None);
@@ -230,7 +231,7 @@ impl PreparedListener {
             tls,
             http2,
             rate_limit,
-            mutants: Vec::new(),
+            mutants,
             warnings,
         })
     }

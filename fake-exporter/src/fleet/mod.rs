@@ -410,6 +410,7 @@ impl FleetBuilder {
                 Arc::new(source),
                 Arc::new(Metrics::new(g.metrics.clone())),
                 g.faults.clone(),
+                Vec::new(),
                 g.telemetry_path.clone(),
             )?;
             warnings.extend(prepared.warnings.iter().map(|w| format!("{}: {w}", g.name)));
