@@ -12,7 +12,7 @@ use fake_exporter::server::{FakeExporter, RunningExporter};
 use super::external::ExternalExporter;
 use super::{Launcher, RunError};
 use crate::promconfig::{
-    self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig, TlsVersion,
+    self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig,
 };
 use crate::scenario::{resolve_file, Case, Plan};
 
@@ -291,16 +291,6 @@ fn yaml_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_default()
 }
 
-fn tls_version(v: &str) -> Option<TlsVersion> {
-    Some(match v {
-        "TLS10" => TlsVersion::Tls10,
-        "TLS11" => TlsVersion::Tls11,
-        "TLS12" => TlsVersion::Tls12,
-        "TLS13" => TlsVersion::Tls13,
-        _ => return None,
-    })
-}
-
 fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> ScrapeConfig {
     let s = &case.scrape;
     let mut job = ScrapeConfig::new(case.name.clone(), [target]);
@@ -338,8 +328,8 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
         key_file: t.key_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
         server_name: t.server_name.clone(),
         insecure_skip_verify: t.insecure_skip_verify,
-        min_version: t.min_version.as_deref().and_then(tls_version),
-        max_version: t.max_version.as_deref().and_then(tls_version),
+        min_version: t.min_version,
+        max_version: t.max_version,
     });
     job
 }

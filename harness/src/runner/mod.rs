@@ -204,7 +204,7 @@ impl RunReport {
 
 /// Everything that must stay alive while Prometheus scrapes.
 struct Running {
-    _run_dir: tempfile::TempDir,
+    run_dir: tempfile::TempDir,
     exporters: Vec<Option<RunningExporter>>,
     externals: Vec<external::ExternalExporter>,
     case_docs: Vec<(String, String)>,
@@ -229,13 +229,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let owner = run_dir.path().join("owner.pid");
     std::fs::write(&owner, format!("{}\n", std::process::id()))
         .map_err(|e| RunError::Setup(format!("writing {}: {e}", owner.display())))?;
-    make_world_readable(run_dir.path());
     let pki = Pki::generate(plan.defaults.key_type)
         .map_err(|e| RunError::Setup(format!("generating the PKI: {e}")))?;
     let pki_files = pki
         .write_to(&run_dir.path().join("pki"))
         .map_err(|e| RunError::Setup(format!("writing the PKI: {e}")))?;
-    make_world_readable(run_dir.path());
 
     let started = exporters::start_all(plan, &pki_files, run_dir.path(), &opts.launcher).await?;
     let mut config = PrometheusConfig {
@@ -261,23 +259,21 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             )
         })
         .collect();
+    // Once, when every file Prometheus reads (PKI, case files) is written.
     make_world_readable(run_dir.path());
     check_config(plan, &config, run_dir.path())?;
-    let running = Running {
-        exporters: started.iter().map(|_| None).collect(),
+    let mut running = Running {
+        run_dir,
+        exporters: Vec::with_capacity(started.len()),
         externals: Vec::new(),
-        case_docs: started
-            .iter()
-            .map(|s| (s.job_yaml.clone(), s.web_config_yaml.clone()))
-            .collect(),
-        _run_dir: run_dir,
+        case_docs: Vec::with_capacity(started.len()),
     };
-    let mut running = running;
-    let mut stats_handles = Vec::new();
-    for (i, s) in started.into_iter().enumerate() {
+    let mut stats_handles = Vec::with_capacity(started.len());
+    for s in started {
         stats_handles.push(s.stats);
-        running.exporters[i] = s.exporter;
+        running.exporters.push(s.exporter);
         running.externals.extend(s.external);
+        running.case_docs.push((s.job_yaml, s.web_config_yaml));
     }
     let setup_s = t0.elapsed().as_secs_f64();
 
@@ -285,7 +281,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     options.kind = opts.backend;
     options.image = opts.image.clone();
     options.binary = opts.binary.clone();
-    options.extra_mounts = vec![running._run_dir.path().to_owned()];
+    options.extra_mounts = vec![running.run_dir.path().to_owned()];
     options
         .extra_mounts
         .extend(opts.extra_mounts.iter().cloned());
