@@ -243,7 +243,7 @@ impl RequestAuth {
     /// `Authorization: Basic base64(user:password)`.
     pub fn basic(user: &str, password: &str) -> Self {
         Self {
-            authorization: Some(format!("Basic {}", base64(format!("{user}:{password}")))),
+            authorization: Some(fake_exporter::auth::basic_header(user, password)),
         }
     }
 
@@ -318,47 +318,5 @@ impl Client {
             .map_err(io::Error::other)?
             .to_bytes();
         Ok((status, body.len()))
-    }
-}
-
-/// Standard base64 with padding (enough for Basic credentials; no dependency needed).
-pub fn base64(input: impl AsRef<[u8]>) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = input.as_ref();
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("prometheus:s3cret", "cHJvbWV0aGV1czpzM2NyZXQ="),
-        ] {
-            assert_eq!(base64(input), want, "input: {input:?}");
-        }
     }
 }

@@ -163,7 +163,7 @@ async fn tls_fleet(options: &Options, small: MetricsSpec) -> anyhow::Result<Row>
             .metrics(small),
     );
     let (fleet, mut tls_row) = start("tls+basic", builder, TLS_TARGET).await?;
-    let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
+    let auth = fake_exporter::auth::basic_header(USER, PASSWORD);
     let addrs: Vec<SocketAddr> = fleet.listeners().map(|l| l.addr).collect();
     verify(&mut tls_row, &addrs, options.concurrency, |addr| {
         let auth = auth.clone();
@@ -391,28 +391,6 @@ fn vm_rss_kib() -> anyhow::Result<u64> {
 fn port(base: u16, count: u16) -> anyhow::Result<u16> {
     base.checked_add(count - 1)
         .with_context(|| format!("--base-port {base}: {count} ports do not fit below 65536"))
-}
-
-fn base64(input: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = input.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63])
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 fn parse_args() -> anyhow::Result<Options> {

@@ -265,10 +265,11 @@ impl StatsSnapshot {
     }
 }
 
+/// A label value escaped for the text format (the metrics module's escaper).
 fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(v.len());
+    crate::metrics::escape_label_value(v, &mut out);
+    out
 }
 
 #[cfg(test)]

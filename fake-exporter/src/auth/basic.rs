@@ -52,11 +52,17 @@ pub fn parse_basic(header: &str) -> Option<BasicCredentials> {
 /// The `Authorization` header value for Basic credentials (standard padded base64 of
 /// `user:password`), as clients send it.
 pub fn basic_header(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64_encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+/// Standard (padded) base64 encoding, as Go's `base64.StdEncoding` writes it.
+pub fn base64_encode(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let raw = format!("{user}:{password}");
-    let mut out = String::with_capacity(6 + raw.len().div_ceil(3) * 4);
-    out.push_str("Basic ");
-    for chunk in raw.as_bytes().chunks(3) {
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
         let b = [
             chunk[0],
             *chunk.get(1).unwrap_or(&0),
@@ -235,6 +241,24 @@ mod tests {
         assert_eq!(parse_basic("Bearer abc"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
         assert_eq!(parse_basic("Basic cHJvbQ=="), None, "no colon");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("prometheus:s3cret", "cHJvbWV0aGV1czpzM2NyZXQ="),
+        ] {
+            assert_eq!(base64_encode(input.as_bytes()), want, "input: {input:?}");
+            assert_eq!(
+                base64_decode(&base64_encode(input.as_bytes())),
+                Some(input.as_bytes().to_vec())
+            );
+        }
     }
 
     #[test]

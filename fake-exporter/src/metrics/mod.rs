@@ -28,6 +28,8 @@
 //! ```
 
 mod catalog;
+
+pub(crate) use catalog::escape_label_value;
 mod encode;
 mod format;
 mod spec;

@@ -189,34 +189,7 @@ pub(crate) fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).expect("bcrypt of a short password cannot fail")
 }
 
-/// `Authorization: Basic ...` for `user:password`.
-pub(crate) fn basic_header(user: &str, password: &str) -> String {
-    use std::fmt::Write as _;
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
-    let bytes = input.as_bytes();
-    let mut out = String::from("Basic ");
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let _ = write!(
-                    out,
-                    "{}",
-                    ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char
-                );
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub(crate) use fake_exporter::auth::basic_header;
 
 /// What a TLS client offers.
 #[derive(Clone)]

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{ka_str, BenchReport, BenchRow};
+use crate::report::xml_escape as esc;
 
 /// Renders the page.
 pub fn render(report: &BenchReport) -> String {
@@ -94,11 +95,4 @@ fn bar_chart(report: &BenchReport, unit: &str, value: impl Fn(&BenchRow) -> f64)
     }
     svg.push_str("</svg>\n<p>Blue: keep-alive on; orange: off; red: invalid row. With repeats, the largest value is shown.</p>\n");
     svg
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

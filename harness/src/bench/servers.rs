@@ -524,10 +524,7 @@ fn tls_connector(
     version: Option<TlsVersionChoice>,
 ) -> anyhow::Result<tokio_rustls::TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca)? {
-        roots.add(cert?)?;
-    }
+    let roots = crate::conformance::direct::ca_roots(ca).map_err(anyhow::Error::msg)?;
     let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
         None => rustls::DEFAULT_VERSIONS,
         Some(TlsVersionChoice::Tls12) => &[&rustls::version::TLS12],

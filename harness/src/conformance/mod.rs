@@ -212,12 +212,7 @@ impl ConformanceReport {
 
     /// JUnit XML: one testcase per check, skipped for N/A.
     pub fn junit(&self) -> String {
-        let esc = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-        };
+        let esc = crate::report::xml_escape;
         let failures = self
             .results
             .iter()
@@ -495,7 +490,7 @@ async fn direct_exec(
                 addr,
                 None,
                 "/metrics",
-                Some(direct::basic(user, password)),
+                Some(fake_exporter::auth::basic_header(user, password)),
             )
             .await;
             out.push(direct_result(
@@ -776,7 +771,7 @@ pub async fn run_target(
     let auth_header = match (&basic, &bearer) {
         (Some((u, f)), _) => std::fs::read_to_string(f)
             .ok()
-            .map(|p| direct::basic(u, p.trim_end_matches(['\r', '\n']))),
+            .map(|p| fake_exporter::auth::basic_header(u, p.trim_end_matches(['\r', '\n']))),
         (None, Some(f)) => std::fs::read_to_string(f)
             .ok()
             .map(|t| format!("Bearer {}", t.trim())),

@@ -210,7 +210,9 @@ pub fn write_junit(report: &RunReport, path: &Path) -> Result<(), ReportError> {
     })
 }
 
-fn xml_escape(s: &str) -> String {
+/// Escapes text for XML and HTML (attributes included); drops control characters XML 1.0
+/// cannot hold.
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
