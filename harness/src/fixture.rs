@@ -502,7 +502,7 @@ fn inferred_context(job: &ScrapeConfig) -> CaseContext {
 }
 
 /// The `err` of Prometheus' "error creating new scrape pool" log line for `job`.
-fn dropped_reason(log: &str, job: &str) -> Option<String> {
+pub(crate) fn dropped_reason(log: &str, job: &str) -> Option<String> {
     let pool = format!("scrape_pool={job}");
     let line = log.lines().rev().find(|l| {
         l.contains("error creating new scrape pool")

@@ -353,14 +353,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         if target.is_none() {
             // Prometheus says why it dropped the job only in its log and in
             // prometheus_target_scrape_pools_failed_total.
-            let why = prometheus_log
-                .lines()
-                .find(|l| l.contains("scrape pool") && l.contains(&format!("={}", pc.case.name)))
-                .map(str::to_owned)
+            let why = crate::fixture::dropped_reason(&prometheus_log, &pc.case.name)
+                .map(|reason| format!("; Prometheus logged: {reason}"))
                 .unwrap_or_default();
             result.last_error = format!(
-                "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = {failed_pools}{}{why}",
-                if why.is_empty() { "" } else { "; log: " }
+                "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = {failed_pools}{why}"
             );
             if failed_pools < 1.0 && result.pass {
                 result.pass = false;
