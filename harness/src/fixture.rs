@@ -39,11 +39,11 @@
 //!
 //! Prometheus 2.x loads some broken jobs (a missing `ca_file`, `cert_file` without
 //! `key_file`) and then silently drops them. [`PrometheusFixture::wait_scraped`] reports such
-//! a job as [`VerdictHealth::Missing`] once Prometheus' log names it ("error creating new
-//! scrape pool"), with the logged reason as `last_error`.
+//! a job as [`Health::Missing`] once Prometheus' log names it ("error creating new
+//! scrape pool"), with the logged reason as `last_error`, or once every other job is done
+//! and Prometheus counts enough failed scrape pools.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,6 +58,28 @@ use crate::targets::{self, ApiError, Health, Probe, PromApi, TargetStatus, WaitE
 
 /// How often [`PrometheusFixture::wait_scraped`] polls the API.
 const POLL: Duration = Duration::from_millis(100);
+/// Log lines searched for "error creating new scrape pool" (Prometheus logs them at
+/// start and on every reload; a thousand-job config logs little else).
+const DROPPED_LOG_LINES: usize = 2_000;
+
+/// Where a wait stands, passed to the callback of [`PrometheusFixture::wait_scraped_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitProgress {
+    /// Jobs in the config.
+    pub jobs: usize,
+    /// Jobs in `/api/v1/targets` so far.
+    pub jobs_present: usize,
+    /// Jobs whose every target has been scraped often enough (or that were dropped).
+    pub jobs_done: usize,
+    /// Whether any target has been scraped yet.
+    pub any_scraped: bool,
+}
+
+#[derive(Debug, Default)]
+struct Polled {
+    verdicts: Vec<Verdict>,
+    absent: Vec<String>,
+}
 
 /// Why the fixture could not start, reload or wait.
 #[derive(Debug, thiserror::Error)]
@@ -103,31 +125,6 @@ pub enum FixtureError {
     },
 }
 
-/// Health of a job's target, as Prometheus reports it, or `Missing` when Prometheus dropped
-/// the job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum VerdictHealth {
-    /// The last scrape succeeded.
-    Up,
-    /// The last scrape failed.
-    Down,
-    /// Not scraped yet.
-    Unknown,
-    /// The job is not in `/api/v1/targets`: Prometheus dropped its scrape pool.
-    Missing,
-}
-
-impl fmt::Display for VerdictHealth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Self::Up => "up",
-            Self::Down => "down",
-            Self::Unknown => "unknown",
-            Self::Missing => "missing",
-        })
-    }
-}
-
 /// Prometheus' verdict on one target (one per target; a dropped job has one, without
 /// instance).
 #[derive(Clone, Debug, PartialEq)]
@@ -137,13 +134,27 @@ pub struct Verdict {
     /// The `instance` label; empty for a dropped job.
     pub instance: String,
     /// Health.
-    pub health: VerdictHealth,
+    pub health: Health,
     /// Raw `lastError` (for a dropped job: the reason from Prometheus' log, if found).
     pub last_error: String,
     /// The class of `last_error`.
     pub class: ErrorClass,
     /// Scrapes so far, failed ones included.
     pub scrapes: u64,
+}
+
+impl Verdict {
+    /// The verdict on a job Prometheus dropped.
+    fn missing(job: &str, reason: String) -> Self {
+        Self {
+            job: job.to_owned(),
+            instance: String::new(),
+            health: Health::Missing,
+            last_error: reason,
+            class: ErrorClass::JobMissing,
+            scrapes: 0,
+        }
+    }
 }
 
 /// Configures a [`PrometheusFixture`]; [`FixtureBuilder::start`] runs it.
@@ -237,19 +248,27 @@ impl FixtureBuilder {
         self
     }
 
-    /// Starts Prometheus and returns once `/-/ready` answers 200.
-    pub async fn start(self) -> Result<PrometheusFixture, FixtureError> {
-        let Self {
-            mut options,
-            mut config,
-            contexts,
-            mounts,
-        } = self;
+    /// The `prometheus.yml` that [`Self::start`] will run (the scrape timeout defaults to the
+    /// interval).
+    pub fn config(&self) -> PrometheusConfig {
+        let mut config = self.config.clone();
         if let Some(global) = &mut config.global {
             if global.scrape_timeout.is_none() {
                 global.scrape_timeout = global.scrape_interval;
             }
         }
+        config
+    }
+
+    /// Starts Prometheus and returns once `/-/ready` answers 200.
+    pub async fn start(self) -> Result<PrometheusFixture, FixtureError> {
+        let config = self.config();
+        let Self {
+            mut options,
+            contexts,
+            mounts,
+            ..
+        } = self;
         options.config_yaml = promconfig::render(&config);
         let mut mounted = mounts;
         mounted.extend(referenced_dirs(&config).into_iter().map(|(_, _, dir)| dir));
@@ -349,30 +368,78 @@ impl PrometheusFixture {
         times: u64,
         deadline: Duration,
     ) -> Result<Vec<Verdict>, FixtureError> {
+        self.wait_scraped_with(times, deadline, |_| {}).await
+    }
+
+    /// [`Self::wait_scraped`], calling `progress` after every poll (to draw a progress bar or
+    /// note when the first scrape happened).
+    ///
+    /// A job that is not in `/api/v1/targets` is [`Health::Missing`] once Prometheus' log
+    /// names its scrape pool as failed, or once every job that is present is done and
+    /// `prometheus_target_scrape_pools_failed_total` counts at least as many failed pools as
+    /// there are absent jobs (a job added by a reload that is merely not discovered yet is
+    /// waited for, not declared missing).
+    pub async fn wait_scraped_with(
+        &self,
+        times: u64,
+        deadline: Duration,
+        progress: impl FnMut(&WaitProgress) + Send,
+    ) -> Result<Vec<Verdict>, FixtureError> {
         let state = self.state.lock().await;
-        let jobs: Vec<String> = state
-            .config
-            .scrape_configs
-            .iter()
-            .map(|j| j.job_name.clone())
-            .collect();
-        let (state, jobs) = (&*state, &jobs);
+        let state = &*state;
+        // Shared by every probe future; never held across an await.
+        let progress = &std::sync::Mutex::new(progress);
         let outcome = targets::wait_until(deadline, POLL, move || async move {
-            let verdicts = self.collect(state).await?;
-            let pending: Vec<String> = verdicts
+            let polled = self.poll(state).await?;
+            let mut pending: Vec<String> = polled
+                .verdicts
                 .iter()
-                .filter(|v| v.health != VerdictHealth::Missing && v.scrapes < times)
+                .filter(|v| v.health != Health::Missing && v.scrapes < times)
                 .map(|v| format!("{}/{} ({} scrapes)", v.job, v.instance, v.scrapes))
-                .chain(
-                    jobs.iter()
-                        .filter(|job| !verdicts.iter().any(|v| &v.job == *job))
-                        .map(|job| format!("{job} (no targets yet)")),
-                )
                 .collect();
+            let present_done = pending.is_empty();
+            let absent = polled.absent.len();
+            let mut verdicts = polled.verdicts;
+            if present_done && absent > 0 {
+                let failed = self.api.failed_scrape_pools().await?;
+                if failed >= absent as f64 {
+                    for job in &polled.absent {
+                        verdicts.push(Verdict::missing(job, String::new()));
+                    }
+                } else {
+                    pending.extend(
+                        polled
+                            .absent
+                            .iter()
+                            .map(|j| format!("{j} (no targets yet)")),
+                    );
+                }
+            } else {
+                pending.extend(
+                    polled
+                        .absent
+                        .iter()
+                        .map(|j| format!("{j} (no targets yet)")),
+                );
+            }
+            let jobs_done: std::collections::BTreeSet<&str> = verdicts
+                .iter()
+                .filter(|v| v.health == Health::Missing || v.scrapes >= times)
+                .map(|v| v.job.as_str())
+                .collect();
+            let now = WaitProgress {
+                jobs: state.config.scrape_configs.len(),
+                jobs_present: state.config.scrape_configs.len() - absent,
+                jobs_done: jobs_done.len(),
+                any_scraped: verdicts.iter().any(|v| v.scrapes > 0),
+            };
+            (progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner))(&now);
             Ok::<_, ApiError>(if pending.is_empty() {
                 Probe::Done(verdicts)
             } else {
-                Probe::Pending(pending)
+                Probe::Pending(pending.join(", "))
             })
         })
         .await;
@@ -401,10 +468,16 @@ impl PrometheusFixture {
     }
 
     async fn collect(&self, state: &State) -> Result<Vec<Verdict>, ApiError> {
+        Ok(self.poll(state).await?.verdicts)
+    }
+
+    /// Verdicts of the jobs present (and of those the log says were dropped), plus the jobs
+    /// that are absent for a reason not known yet.
+    async fn poll(&self, state: &State) -> Result<Polled, ApiError> {
         let targets = self.api.targets().await?;
         let counts = self.api.scrape_counts().await?;
-        let log = self.prometheus.logs();
-        let mut verdicts = Vec::new();
+        let log = self.prometheus.log_lines(DROPPED_LOG_LINES);
+        let mut polled = Polled::default();
         for job in &state.config.scrape_configs {
             let context = state
                 .contexts
@@ -414,15 +487,11 @@ impl PrometheusFixture {
             let mine: Vec<&TargetStatus> =
                 targets.iter().filter(|t| t.job == job.job_name).collect();
             if mine.is_empty() {
-                if let Some(reason) = dropped_reason(&log, &job.job_name) {
-                    verdicts.push(Verdict {
-                        job: job.job_name.clone(),
-                        instance: String::new(),
-                        health: VerdictHealth::Missing,
-                        last_error: reason,
-                        class: ErrorClass::JobMissing,
-                        scrapes: 0,
-                    });
+                match dropped_reason(&log, &job.job_name) {
+                    Some(reason) => polled
+                        .verdicts
+                        .push(Verdict::missing(&job.job_name, reason)),
+                    None => polled.absent.push(job.job_name.clone()),
                 }
                 continue;
             }
@@ -431,21 +500,17 @@ impl PrometheusFixture {
                     job: target.job.clone(),
                     instance: target.instance.clone(),
                 };
-                verdicts.push(Verdict {
+                polled.verdicts.push(Verdict {
                     job: target.job.clone(),
                     instance: target.instance.clone(),
-                    health: match target.health {
-                        Health::Up => VerdictHealth::Up,
-                        Health::Down => VerdictHealth::Down,
-                        Health::Unknown => VerdictHealth::Unknown,
-                    },
+                    health: target.health,
                     last_error: target.last_error.clone(),
                     class: classify(&target.last_error, &context),
                     scrapes: counts.get(&key).copied().unwrap_or(0),
                 });
             }
         }
-        Ok(verdicts)
+        Ok(polled)
     }
 
     fn check_mounted(&self, config: &PrometheusConfig) -> Result<(), FixtureError> {

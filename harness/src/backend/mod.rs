@@ -236,6 +236,11 @@ impl RunningPrometheus {
         self.backend.log_tail(logtail::REPORT_LINES)
     }
 
+    /// The last `n` lines of Prometheus' log (as many as are kept), for searching.
+    pub fn log_lines(&self, n: usize) -> String {
+        self.backend.log_tail(n)
+    }
+
     /// Replaces `prometheus.yml`, asks Prometheus to reload it (`POST /-/reload`), and
     /// checks `prometheus_config_last_reload_successful` is 1.
     pub async fn reload(&self, new_config_yaml: &str) -> Result<(), BackendError> {

@@ -27,38 +27,7 @@ pub const CATALOG: &str = include_str!("../../../scenarios/conformance.yaml");
 /// Name of the embedded catalog in messages.
 pub const CATALOG_NAME: &str = "scenarios/conformance.yaml (embedded)";
 
-/// How binding a requirement is (RFC 2119 words, as in prometheus/compliance).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Level {
-    /// Required.
-    #[serde(rename = "MUST")]
-    Must,
-    /// Recommended.
-    #[serde(rename = "SHOULD")]
-    Should,
-    /// Optional.
-    #[serde(rename = "MAY")]
-    May,
-}
-
-impl Level {
-    fn parse(s: Option<&str>) -> Level {
-        match s {
-            Some("MUST") => Level::Must,
-            Some("SHOULD") => Level::Should,
-            _ => Level::May,
-        }
-    }
-
-    /// `MUST`, `SHOULD` or `MAY`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::May => "MAY",
-        }
-    }
-}
+pub use crate::scenario::Level;
 
 /// The result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -301,7 +270,14 @@ fn results_from_run(report: &RunReport, plan: &Plan) -> Vec<CheckResult> {
         .iter()
         .zip(&plan.cases)
         .map(|(r, pc)| {
-            let verdict = if r.not_applicable.is_some() {
+            let not_applicable = match &r.skipped {
+                Some(crate::runner::Skipped::NotApplicable(why)) => Some(why.clone()),
+                _ => None,
+            };
+            let observed = r
+                .observed
+                .map_or_else(|| "not scraped".to_owned(), |o| o.to_string());
+            let verdict = if not_applicable.is_some() {
                 Verdict::NotApplicable
             } else if r.pass {
                 Verdict::Pass
@@ -309,18 +285,11 @@ fn results_from_run(report: &RunReport, plan: &Plan) -> Vec<CheckResult> {
                 Verdict::Fail
             };
             let detail = match verdict {
-                Verdict::NotApplicable => r.not_applicable.clone().unwrap_or_default(),
-                Verdict::Pass => format!("{} {}", r.health, r.error_class),
+                Verdict::NotApplicable => not_applicable.unwrap_or_default(),
+                Verdict::Pass => observed,
                 Verdict::Fail => format!(
-                    "expected {} {}, observed {} {}: {}{}",
-                    match r.expected_health {
-                        crate::scenario::ExpectHealth::Up => "up",
-                        crate::scenario::ExpectHealth::Down => "down",
-                        crate::scenario::ExpectHealth::Missing => "missing",
-                    },
-                    r.expected_error_class,
-                    r.health,
-                    r.error_class,
+                    "expected {}, observed {observed}: {}{}",
+                    r.expected,
                     r.failures.join("; "),
                     if r.last_error.is_empty() {
                         String::new()
@@ -331,11 +300,12 @@ fn results_from_run(report: &RunReport, plan: &Plan) -> Vec<CheckResult> {
             };
             CheckResult {
                 name: r.name.clone(),
-                level: Level::parse(pc.case.level.as_deref()),
+                // Invariant: the catalog's own test checks every case has a level.
+                level: pc.level.unwrap_or(Level::May),
                 verdict,
                 detail,
-                rationale: pc.case.rationale.clone().unwrap_or_default(),
-                reference: pc.case.reference.clone().unwrap_or_default(),
+                rationale: pc.rationale.clone().unwrap_or_default(),
+                reference: pc.reference.clone().unwrap_or_default(),
                 source: "prometheus",
             }
         })
@@ -861,16 +831,16 @@ mod tests {
             .expect("valid catalog");
         assert!(plan.cases.len() >= 30);
         for c in &plan.cases {
-            assert!(c.case.level.is_some(), "{} has no level", c.case.name);
+            assert!(c.level.is_some(), "{} has no level", c.name);
             assert!(
-                c.case.rationale.as_deref().is_some_and(|r| !r.is_empty()),
+                c.rationale.as_deref().is_some_and(|r| !r.is_empty()),
                 "{} has no rationale",
-                c.case.name
+                c.name
             );
             assert!(
-                c.case.reference.as_deref().is_some_and(|r| !r.is_empty()),
+                c.reference.as_deref().is_some_and(|r| !r.is_empty()),
                 "{} has no reference",
-                c.case.name
+                c.name
             );
         }
     }

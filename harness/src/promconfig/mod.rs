@@ -156,6 +156,60 @@ impl ScrapeConfig {
             ..Self::default()
         }
     }
+
+    /// A job named after the exporter's first listener that scrapes every listener of it,
+    /// over `https` when the exporter serves TLS. Add credentials and a CA with the setters.
+    pub fn for_exporter(
+        job_name: impl Into<String>,
+        exporter: &fake_exporter::RunningExporter,
+    ) -> Self {
+        let mut job = Self::new(
+            job_name,
+            exporter.listeners().iter().map(|l| l.addr.to_string()),
+        );
+        job.scheme = Some(if exporter.is_tls() {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        });
+        job
+    }
+
+    /// `tls_config.ca_file`: the CA that verifies the target.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_config
+            .get_or_insert_with(TlsConfig::default)
+            .ca_file = Some(path.into());
+        self
+    }
+
+    /// `tls_config.cert_file` and `key_file`: the client certificate presented.
+    pub fn client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        let tls = self.tls_config.get_or_insert_with(TlsConfig::default);
+        tls.cert_file = Some(cert.into());
+        tls.key_file = Some(key.into());
+        self
+    }
+
+    /// `basic_auth` with an inline password.
+    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic_auth = Some(BasicAuth {
+            username: username.into(),
+            password: Some(password.into()),
+            password_file: None,
+        });
+        self
+    }
+
+    /// `authorization` with inline Bearer credentials.
+    pub fn bearer(mut self, token: impl Into<String>) -> Self {
+        self.authorization = Some(Authorization {
+            auth_type: None,
+            credentials: Some(token.into()),
+            credentials_file: None,
+        });
+        self
+    }
 }
 
 /// `http` or `https`.

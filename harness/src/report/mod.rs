@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::runner::{CaseResult, RunReport};
+use crate::runner::{CaseResult, RunReport, Skipped};
 
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +30,10 @@ pub fn table(report: &RunReport) -> String {
         rows.push([
             c.name.clone(),
             if c.pass { "ok".into() } else { "FAIL".into() },
-            format!("{} {}", c.expected_health_label(), c.expected_error_class),
-            format!("{} {}", c.health, c.error_class),
+            c.expected.to_string(),
+            c.observed_label(),
             c.scrapes.to_string(),
-            format!("{}/{}", c.connections, c.handshakes),
+            c.conns_handshakes(),
             truncate(&c.last_error, 90),
         ]);
     }
@@ -100,11 +100,21 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 impl CaseResult {
-    fn expected_health_label(&self) -> &'static str {
-        match self.expected_health {
-            crate::scenario::ExpectHealth::Up => "up",
-            crate::scenario::ExpectHealth::Down => "down",
-            crate::scenario::ExpectHealth::Missing => "missing",
+    /// The observed outcome, or why there is none (`n/a`, `not started`).
+    fn observed_label(&self) -> String {
+        match (&self.observed, &self.skipped) {
+            (Some(o), _) => o.to_string(),
+            (None, Some(Skipped::NotApplicable(_))) => "n/a".into(),
+            (None, Some(Skipped::NotStarted(_))) => "not started".into(),
+            (None, None) => "-".into(),
+        }
+    }
+
+    /// `connections/handshakes`, `-` where handshakes were not measured.
+    fn conns_handshakes(&self) -> String {
+        match self.handshakes {
+            Some(h) => format!("{}/{h}", self.connections),
+            None => format!("{}/-", self.connections),
         }
     }
 }
@@ -117,19 +127,14 @@ pub fn failure_block(c: &CaseResult) -> String {
     for f in &c.failures {
         let _ = writeln!(out, "  - {f}");
     }
-    let _ = writeln!(
-        out,
-        "  expected: {} {}",
-        c.expected_health_label(),
-        c.expected_error_class
-    );
-    let _ = writeln!(out, "  observed: {} {}", c.health, c.error_class);
+    let _ = writeln!(out, "  expected: {}", c.expected);
+    let _ = writeln!(out, "  observed: {}", c.observed_label());
     let _ = writeln!(out, "  lastError: {:?}", c.last_error);
     let _ = writeln!(
         out,
         "  exporter: {} connection(s), {} handshake(s), {} request(s), handshake failures {:?}; Prometheus dialer established {}",
         c.connections,
-        c.handshakes,
+        c.handshakes.map_or_else(|| "unmeasured".to_owned(), |h| h.to_string()),
         c.requests,
         c.handshakes_failed,
         c.conntrack_established
@@ -193,8 +198,11 @@ pub fn junit(report: &RunReport, suite: &str) -> String {
             out,
             "<system-out>{}</system-out></testcase>",
             xml_escape(&format!(
-                "health={} class={} scrapes={} connections={} handshakes={} lastError={}",
-                c.health, c.error_class, c.scrapes, c.connections, c.handshakes, c.last_error
+                "observed={} scrapes={} connections/handshakes={} lastError={}",
+                c.observed_label(),
+                c.scrapes,
+                c.conns_handshakes(),
+                c.last_error
             ))
         );
     }

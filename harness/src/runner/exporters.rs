@@ -6,15 +6,13 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use fake_exporter::metrics::MetricsSpec;
-use fake_exporter::pki::{PkiFiles, ServerCert};
+use fake_exporter::pki::PkiFiles;
 use fake_exporter::server::{FakeExporter, RunningExporter};
 
 use super::external::ExternalExporter;
 use super::{Launcher, RunError};
-use crate::promconfig::{
-    self, Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig,
-};
-use crate::scenario::{resolve_file, Case, Plan};
+use crate::promconfig::{self, Authorization, BasicAuth, PromDuration, ScrapeConfig, TlsConfig};
+use crate::scenario::{Case, FileRef, Plan, ScrapeAuth, Secret};
 
 /// One case, ready to be scraped (or why it is not).
 pub(super) struct StartedCase {
@@ -44,26 +42,30 @@ pub(super) async fn start_all(
 ) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
     let mut out = Vec::with_capacity(plan.cases.len());
-    for pc in &plan.cases {
-        let case = &pc.case;
+    for case in &plan.cases {
         let case_dir = run_dir.join("cases").join(&case.name);
         let files_dir = case_dir.join("files");
-        std::fs::create_dir_all(&files_dir)
-            .map_err(|e| RunError::Setup(format!("{}: {e}", files_dir.display())))?;
+        std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
+            what: "creating",
+            path: files_dir.clone(),
+            source,
+        })?;
         for (name, content) in &case.files {
             let path = files_dir.join(name);
-            std::fs::write(&path, content)
-                .map_err(|e| RunError::Setup(format!("{}: {e}", path.display())))?;
+            std::fs::write(&path, content).map_err(|source| RunError::Setup {
+                what: "writing",
+                path: path.clone(),
+                source,
+            })?;
         }
-        let web_config_yaml = web_config_yaml(case, pki, &case_dir, &hashes);
+        let web_config_yaml = web_config_yaml(case, pki, &files_dir, &hashes);
         let web_config_path = case_dir.join("web-config.yml");
-        std::fs::write(&web_config_path, &web_config_yaml)
-            .map_err(|e| RunError::Setup(format!("{}: {e}", web_config_path.display())))?;
-        let host: std::net::IpAddr = if pc.target_host() == "[::1]" {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        };
+        std::fs::write(&web_config_path, &web_config_yaml).map_err(|source| RunError::Setup {
+            what: "writing",
+            path: web_config_path.clone(),
+            source,
+        })?;
+        let host = case.scrape.target_host.listen_ip();
         let mut started = StartedCase {
             exporter: None,
             external: None,
@@ -98,13 +100,15 @@ pub(super) async fn start_all(
                 // on two cores can outlast a 200 ms first scrape and cost the keep-alive
                 // verdict a connection. Warm each cache with the job's own credentials, as
                 // a first scrape would; nothing is counted in the exporter's stats.
-                if let Some((user, password)) = job_basic_credentials(case, &files_dir) {
+                if let Some((user, password)) = job_basic_credentials(case, pki, &files_dir) {
                     exporter.warm_basic_auth(&user, &password).await;
                 }
                 if case.exporter.break_config_after_start {
                     std::fs::write(&web_config_path, "tls_server_config: [this is: not valid\n")
-                        .map_err(|e| {
-                            RunError::Setup(format!("{}: {e}", web_config_path.display()))
+                        .map_err(|e| RunError::Setup {
+                            what: "overwriting",
+                            path: web_config_path.clone(),
+                            source: e,
                         })?;
                 }
                 if case.exporter.absent {
@@ -117,14 +121,17 @@ pub(super) async fn start_all(
             }
             Launcher::Running(addr) => addr.port(),
             Launcher::Exec(template) => {
-                if let Some(ext) = fake_only_feature(case) {
+                if let Some(ext) = case.fake_only_feature() {
                     started.not_applicable =
                         Some(format!("uses {ext}, which only fake-exporter has"));
                     out.push(started);
                     continue;
                 }
-                let port = crate::backend::free_local_port()
-                    .map_err(|e| RunError::Setup(format!("finding a free port: {e}")))?;
+                let port = crate::backend::free_local_port().map_err(|source| RunError::Setup {
+                    what: "finding a free port on",
+                    path: "127.0.0.1".into(),
+                    source,
+                })?;
                 let addr = std::net::SocketAddr::new(host, port);
                 if !case.exporter.absent {
                     let command = template.render(addr, &web_config_path);
@@ -155,8 +162,8 @@ pub(super) async fn start_all(
                 port
             }
         };
-        let target = format!("{}:{}", pc.target_host(), port);
-        let job = scrape_job(case, pki, &case_dir, target);
+        let target = format!("{}:{}", case.scrape.target_host.as_str(), port);
+        let job = scrape_job(case, pki, &files_dir, target);
         started.job_yaml = promconfig::render(&promconfig::PrometheusConfig {
             global: None,
             scrape_configs: vec![job.clone()],
@@ -172,7 +179,7 @@ async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError
     let mut passwords: Vec<String> = plan
         .cases
         .iter()
-        .flat_map(|c| c.case.exporter.basic_auth_users.values().cloned())
+        .flat_map(|c| c.exporter.basic_auth_users.values().cloned())
         .collect();
     passwords.sort();
     passwords.dedup();
@@ -182,62 +189,62 @@ async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError
     }
     let mut out = HashMap::new();
     while let Some(r) = tasks.join_next().await {
-        let (p, h) = r
-            .map_err(|e| RunError::Setup(format!("hashing passwords: {e}")))?
-            .map_err(|e| RunError::Setup(format!("hashing passwords: {e}")))?;
+        let (p, h) = r.map_err(RunError::Task)?.map_err(RunError::Hash)?;
         out.insert(p, h);
     }
     Ok(out)
 }
 
 /// The case's `web-config.yml` (empty when the exporter is plain with no auth).
+// TODO(merge): build a typed fake_exporter WebConfig and let serde write it.
 fn web_config_yaml(
     case: &Case,
     pki: &PkiFiles,
-    case_dir: &Path,
+    files_dir: &Path,
     hashes: &HashMap<String, String>,
 ) -> String {
     use std::fmt::Write as _;
     let e = &case.exporter;
     let mut y = String::new();
-    if let Some(cert) = &e.server_cert {
-        let which: ServerCert = cert.parse().unwrap_or(ServerCert::Valid);
-        let key = if e.openssl_key {
+    if let Some(tls) = &e.tls {
+        let which = tls.server_cert;
+        let key = if tls.openssl_key {
             pki.server_key_openssl(which)
                 .unwrap_or_else(|| pki.server_key(which))
         } else {
             pki.server_key(which)
         };
-        let (cert, key) = match (&e.cert_file, &e.key_file) {
-            (Some(c), Some(k)) => (
-                resolve_file(c, pki, case_dir),
-                resolve_file(k, pki, case_dir),
+        let (cert, key) = match tls.serve_files {
+            Some((c, k)) => (
+                FileRef::Pki(c).resolve(pki, files_dir),
+                FileRef::Pki(k).resolve(pki, files_dir),
             ),
-            _ => (pki.server_cert(which), key),
+            None => (pki.server_cert(which), key),
         };
         let _ = writeln!(y, "tls_server_config:");
         let _ = writeln!(y, "  cert_file: {}", cert.display());
         let _ = writeln!(y, "  key_file: {}", key.display());
-        if !e.cipher_suites.is_empty() {
-            let _ = writeln!(y, "  cipher_suites: {}", yaml_list(&e.cipher_suites));
+        if !tls.cipher_suites.is_empty() {
+            let names: Vec<String> = tls.cipher_suites.iter().map(|c| c.to_string()).collect();
+            let _ = writeln!(y, "  cipher_suites: {}", yaml_list(&names));
         }
-        if let Some(t) = &e.client_auth_type {
+        if let Some(t) = &tls.client_auth_type {
             let _ = writeln!(y, "  client_auth_type: {t}");
         }
-        if let Some(ca) = &e.client_ca {
+        if let Some(ca) = tls.client_ca {
             let _ = writeln!(
                 y,
                 "  client_ca_file: {}",
-                resolve_file(ca, pki, case_dir).display()
+                FileRef::Pki(ca).resolve(pki, files_dir).display()
             );
         }
-        if let Some(sans) = &e.client_allowed_sans {
+        if let Some(sans) = &tls.client_allowed_sans {
             let _ = writeln!(y, "  client_allowed_sans: {}", yaml_list(sans));
         }
-        if let Some(v) = &e.min_version {
+        if let Some(v) = &tls.min_version {
             let _ = writeln!(y, "  min_version: {v}");
         }
-        if let Some(v) = &e.max_version {
+        if let Some(v) = &tls.max_version {
             let _ = writeln!(y, "  max_version: {v}");
         }
     }
@@ -251,27 +258,21 @@ fn web_config_yaml(
             let _ = writeln!(y, "  {}: {}", yaml_str(user), yaml_str(&hash));
         }
     }
-    let bearer = !e.bearer_tokens.is_empty()
-        || e.bearer_token_file.is_some()
-        || !e.expired_bearer_tokens.is_empty();
-    if bearer {
+    if e.bearer.is_configured() {
+        let b = &e.bearer;
         let _ = writeln!(y, "# fake-exporter extension (not exporter-toolkit):");
         let _ = writeln!(y, "fake_exporter:\n  bearer_auth:");
-        if !e.bearer_tokens.is_empty() {
-            let _ = writeln!(y, "    tokens: {}", yaml_list(&e.bearer_tokens));
+        if !b.tokens.is_empty() {
+            let _ = writeln!(y, "    tokens: {}", yaml_list(&b.tokens));
         }
-        if let Some(f) = &e.bearer_token_file {
-            let _ = writeln!(
-                y,
-                "    token_file: {}",
-                resolve_file(f, pki, case_dir).display()
-            );
+        if let Some(f) = &b.token_file {
+            let _ = writeln!(y, "    token_file: {}", files_dir.join(f).display());
         }
-        if !e.expired_bearer_tokens.is_empty() {
+        if !b.expired_tokens.is_empty() {
             let expired =
                 humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600));
             let _ = writeln!(y, "    expiring_tokens:");
-            for t in &e.expired_bearer_tokens {
+            for t in &b.expired_tokens {
                 let _ = writeln!(
                     y,
                     "      - token: {}\n        expires_at: {expired}",
@@ -291,14 +292,12 @@ fn yaml_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_default()
 }
 
-fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> ScrapeConfig {
+/// The case's job, with every file reference resolved for this run.
+fn scrape_job(case: &Case, pki: &PkiFiles, files_dir: &Path, target: String) -> ScrapeConfig {
     let s = &case.scrape;
+    let path = |f: &FileRef| f.resolve(pki, files_dir);
     let mut job = ScrapeConfig::new(case.name.clone(), [target]);
-    job.scheme = match s.scheme.as_deref() {
-        Some("https") => Some(Scheme::Https),
-        Some("http") => Some(Scheme::Http),
-        _ => None,
-    };
+    job.scheme = s.scheme;
     job.metrics_path = s.metrics_path.clone();
     job.enable_http2 = s.enable_http2;
     job.body_size_limit = s.body_size_limit.clone();
@@ -306,26 +305,42 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
     job.scrape_timeout = s
         .scrape_timeout
         .and_then(|d| PromDuration::try_from(d).ok());
-    job.basic_auth = s.basic_auth.as_ref().map(|b| BasicAuth {
-        username: b.username.clone(),
-        password: b.password.clone(),
-        password_file: b
-            .password_file
-            .as_ref()
-            .map(|f| resolve_file(f, pki, case_dir)),
-    });
-    job.authorization = s.authorization.as_ref().map(|a| Authorization {
-        auth_type: a.kind.clone(),
-        credentials: a.credentials.clone(),
-        credentials_file: a
-            .credentials_file
-            .as_ref()
-            .map(|f| resolve_file(f, pki, case_dir)),
-    });
+    match &s.auth {
+        Some(ScrapeAuth::Basic { username, password }) => {
+            job.basic_auth = Some(BasicAuth {
+                username: username.clone(),
+                password: match password {
+                    Some(Secret::Inline(p)) => Some(p.clone()),
+                    _ => None,
+                },
+                password_file: match password {
+                    Some(Secret::File(f)) => Some(path(f)),
+                    _ => None,
+                },
+            });
+        }
+        Some(ScrapeAuth::Authorization {
+            auth_type,
+            credentials,
+        }) => {
+            job.authorization = Some(Authorization {
+                auth_type: auth_type.clone(),
+                credentials: match credentials {
+                    Some(Secret::Inline(c)) => Some(c.clone()),
+                    _ => None,
+                },
+                credentials_file: match credentials {
+                    Some(Secret::File(f)) => Some(path(f)),
+                    _ => None,
+                },
+            });
+        }
+        None => {}
+    }
     job.tls_config = s.tls_config.as_ref().map(|t| TlsConfig {
-        ca_file: t.ca_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
-        cert_file: t.cert_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
-        key_file: t.key_file.as_ref().map(|f| resolve_file(f, pki, case_dir)),
+        ca_file: t.ca_file.as_ref().map(path),
+        cert_file: t.cert_file.as_ref().map(path),
+        key_file: t.key_file.as_ref().map(path),
         server_name: t.server_name.clone(),
         insecure_skip_verify: t.insecure_skip_verify,
         min_version: t.min_version,
@@ -334,37 +349,23 @@ fn scrape_job(case: &Case, pki: &PkiFiles, case_dir: &Path, target: String) -> S
     job
 }
 
-/// A fake-exporter-only feature the case relies on, if any.
-fn fake_only_feature(case: &Case) -> Option<&'static str> {
-    let e = &case.exporter;
-    if !e.bearer_tokens.is_empty()
-        || e.bearer_token_file.is_some()
-        || !e.expired_bearer_tokens.is_empty()
-    {
-        return Some("Bearer tokens (`fake_exporter.bearer_auth`)");
-    }
-    if !e.faults.is_none() {
-        return Some("fault injection");
-    }
-    if !e.mutants.is_empty() {
-        return Some("mutants");
-    }
-    if e.series.is_some() {
-        return Some("`series`");
-    }
-    None
-}
-
 /// The web-config key an exporter refused at start, if its error names one the case uses.
 fn unsupported_key(case: &Case, failure: &str) -> Option<&'static str> {
     let e = &case.exporter;
+    let tls = e.tls.as_ref();
     let used = [
-        ("client_allowed_sans", e.client_allowed_sans.is_some()),
+        (
+            "client_allowed_sans",
+            tls.is_some_and(|t| t.client_allowed_sans.is_some()),
+        ),
         ("rate_limit", false),
-        ("min_version", e.min_version.is_some()),
-        ("max_version", e.max_version.is_some()),
+        ("min_version", tls.is_some_and(|t| t.min_version.is_some())),
+        ("max_version", tls.is_some_and(|t| t.max_version.is_some())),
         ("http2", e.http2.is_some()),
-        ("client_auth_type", e.client_auth_type.is_some()),
+        (
+            "client_auth_type",
+            tls.is_some_and(|t| t.client_auth_type.is_some()),
+        ),
     ];
     used.into_iter()
         .find(|(key, used)| {
@@ -378,23 +379,22 @@ fn unsupported_key(case: &Case, failure: &str) -> Option<&'static str> {
 }
 
 /// The Basic credentials the case's job will send (inline, or from its `files:`).
-fn job_basic_credentials(case: &Case, files_dir: &Path) -> Option<(String, String)> {
-    let b = case.scrape.basic_auth.as_ref()?;
-    let password = match (&b.password, &b.password_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(f)) => {
-            let path = if f.starts_with('/') {
-                Path::new(f).to_owned()
-            } else {
-                files_dir.join(f)
-            };
-            // Prometheus sends the file content with trailing newlines trimmed.
-            std::fs::read_to_string(path)
-                .ok()?
-                .trim_end_matches(['\r', '\n'])
-                .to_owned()
-        }
-        (None, None) => String::new(),
+fn job_basic_credentials(
+    case: &Case,
+    pki: &PkiFiles,
+    files_dir: &Path,
+) -> Option<(String, String)> {
+    let Some(ScrapeAuth::Basic { username, password }) = &case.scrape.auth else {
+        return None;
     };
-    Some((b.username.clone(), password))
+    let password = match password {
+        Some(Secret::Inline(p)) => p.clone(),
+        // Prometheus sends the file content with trailing newlines trimmed.
+        Some(Secret::File(f)) => std::fs::read_to_string(f.resolve(pki, files_dir))
+            .ok()?
+            .trim_end_matches(['\r', '\n'])
+            .to_owned(),
+        None => String::new(),
+    };
+    Some((username.clone(), password))
 }

@@ -9,19 +9,19 @@ pub mod external;
 pub use external::{ExecTemplate, ExecTemplateError};
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use fake_exporter::pki::{Pki, PkiFiles};
-use fake_exporter::server::RunningExporter;
+use fake_exporter::stats::StatsSnapshot;
 
-use crate::backend::{self, BackendError, BackendKind, PrometheusOptions, RunningPrometheus};
-use crate::classify::{classify, CaseContext, ErrorClass};
-use crate::promconfig::{self, GlobalConfig, PromDuration, PrometheusConfig};
-use crate::scenario::{self, ExpectHealth, KeepAlive, Plan, PlannedCase};
-use crate::targets::{Health, PromApi, TargetStatus};
+use crate::backend::{self, BackendError, BackendKind};
+use crate::fixture::{FixtureError, PrometheusFixture, Verdict, WaitProgress};
+use crate::promconfig::{self, PromConfigError, PrometheusConfig};
+use crate::scenario::{Case, HttpVersion, KeepAlive, Outcome, Plan};
+use crate::targets::{ApiError, Health};
 
 /// Prometheus' discovery throttle: new targets are synced at most every 5 s.
 pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
@@ -29,36 +29,50 @@ pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
 /// A harness failure (not a failed case).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// Setting up the run directory, PKI or files failed.
-    #[error("preparing the run: {0}")]
-    Setup(String),
+    /// Writing the run directory (PKI, web-configs, case files) failed.
+    #[error("preparing the run: {what} {}", .path.display())]
+    Setup {
+        /// What was being done.
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The test PKI could not be generated or written.
+    #[error("preparing the run: the test PKI")]
+    Pki(#[source] fake_exporter::pki::PkiError),
+    /// bcrypt could not hash a scenario password.
+    #[error("preparing the run: hashing the scenario passwords with bcrypt")]
+    Hash(#[source] bcrypt::BcryptError),
+    /// A blocking task (bcrypt) panicked or was cancelled.
+    #[error("preparing the run: a background task failed")]
+    Task(#[source] tokio::task::JoinError),
     /// A fake exporter did not start.
-    #[error("case `{case}`: the fake exporter did not start: {source}")]
+    #[error("case `{case}`: the fake exporter did not start")]
     Exporter {
         /// The case.
         case: String,
         /// Why.
+        #[source]
         source: fake_exporter::Error,
     },
-    /// The generated prometheus.yml failed `promtool check config`.
-    #[error("the generated prometheus.yml is invalid: {0}")]
-    Config(String),
-    /// Prometheus did not start.
+    /// The generated prometheus.yml failed `promtool check config`, or could not be written.
+    #[error("the generated prometheus.yml is invalid")]
+    Config(#[source] PromConfigError),
+    /// Prometheus did not start, or the wait for scrapes failed.
     #[error(transparent)]
-    Backend(#[from] BackendError),
-    /// The Prometheus API failed.
-    #[error("talking to Prometheus: {0}")]
-    Api(String),
-    /// Targets were not scraped often enough before the deadline.
-    #[error("deadline of {deadline:?} passed before every target had {scrapes} scrapes; still waiting for: {waiting}")]
-    Deadline {
-        /// The deadline.
-        deadline: Duration,
-        /// Scrapes required.
-        scrapes: u32,
-        /// Jobs still short, with their counts.
-        waiting: String,
-    },
+    Fixture(#[from] FixtureError),
+    /// The Prometheus API failed after the wait.
+    #[error("reading Prometheus' state after the scrapes")]
+    Api(#[source] ApiError),
+}
+
+impl From<BackendError> for RunError {
+    fn from(e: BackendError) -> Self {
+        Self::Fixture(FixtureError::Backend(e))
+    }
 }
 
 /// How to run.
@@ -107,6 +121,16 @@ impl Default for RunOptions {
     }
 }
 
+/// Why a case was not scraped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "reason")]
+pub enum Skipped {
+    /// The case does not apply to the exporter under test (detected, not assumed).
+    NotApplicable(String),
+    /// The exporter under test did not start.
+    NotStarted(String),
+}
+
 /// The verdict on one case.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
@@ -114,31 +138,31 @@ pub struct CaseResult {
     pub name: String,
     /// Scenario file.
     pub file: String,
+    /// The case's description.
+    pub description: String,
     /// Whether every expectation held.
     pub pass: bool,
-    /// Expected health.
-    pub expected_health: ExpectHealth,
-    /// Observed health: `up`, `down`, `unknown` or `missing`.
-    pub health: String,
-    /// Expected class.
-    pub expected_error_class: String,
-    /// Observed class.
-    pub error_class: String,
-    /// Raw `lastError` from Prometheus.
+    /// The health and class expected from this Prometheus' major version.
+    pub expected: Outcome,
+    /// What Prometheus reported; `None` when the case was not scraped (see `skipped`).
+    pub observed: Option<Outcome>,
+    /// Why the case was not scraped.
+    pub skipped: Option<Skipped>,
+    /// Raw `lastError` from Prometheus (for a dropped job: what it logged).
     pub last_error: String,
     /// Scrapes Prometheus made of the target (from `count_over_time(up[..])`).
     pub scrapes: u64,
-    /// TLS handshakes the exporter completed.
-    pub handshakes: u64,
+    /// TLS handshakes the exporter completed (`None`: not measured, an external exporter).
+    pub handshakes: Option<u64>,
     /// TLS handshakes the exporter saw fail, by reason.
     pub handshakes_failed: BTreeMap<String, u64>,
-    /// TCP connections the exporter accepted.
+    /// Connections: accepted by our exporter, or dialled by Prometheus for an external one.
     pub connections: u64,
-    /// Requests the exporter answered.
+    /// Requests the exporter answered (scrapes for an external exporter).
     pub requests: u64,
     /// Connections Prometheus' dialer for this job established.
     pub conntrack_established: Option<u64>,
-    /// HTTP version(s) of the requests (`HTTP/1.1`, `HTTP/2`).
+    /// HTTP version(s) of the requests.
     pub http_versions: Vec<String>,
     /// TLS version(s) negotiated.
     pub tls_versions: Vec<String>,
@@ -152,9 +176,6 @@ pub struct CaseResult {
     pub job_yaml: String,
     /// The generated web-config.yml of the exporter.
     pub web_config_yaml: String,
-    /// Why the case does not apply to the exporter under test (then `pass` is true and
-    /// nothing was checked).
-    pub not_applicable: Option<String>,
 }
 
 /// Phase timings and the speed bound of the run.
@@ -202,176 +223,122 @@ impl RunReport {
     }
 }
 
-/// Everything that must stay alive while Prometheus scrapes.
-struct Running {
-    run_dir: tempfile::TempDir,
-    exporters: Vec<Option<RunningExporter>>,
-    externals: Vec<external::ExternalExporter>,
-    case_docs: Vec<(String, String)>,
-}
-
-/// Runs the plan end to end.
+/// Runs the plan end to end: exporters, ONE Prometheus (through [`PrometheusFixture`]),
+/// the wait, then a verdict per case.
 pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> {
     let t0 = Instant::now();
-    let mut run_dir = tempfile::Builder::new()
-        .prefix("scrape-harness-run-")
-        .tempdir()
-        .map_err(|e| RunError::Setup(format!("creating a temp dir: {e}")))?;
-    run_dir.disable_cleanup(backend::keep_requested());
-    if backend::keep_requested() {
-        eprintln!(
-            "HARNESS_KEEP=1: keeping the run dir {} (PKI, web configs)",
-            run_dir.path().display()
-        );
-    }
-    // `owner.pid` lets the leftover sweep (`backend::sweep_leftovers`) remove this
-    // directory (PKI keys included) when this harness dies without unwinding (SIGKILL).
-    let owner = run_dir.path().join("owner.pid");
-    std::fs::write(&owner, format!("{}\n", std::process::id()))
-        .map_err(|e| RunError::Setup(format!("writing {}: {e}", owner.display())))?;
-    let pki = Pki::generate(plan.defaults.key_type)
-        .map_err(|e| RunError::Setup(format!("generating the PKI: {e}")))?;
-    let pki_files = pki
-        .write_to(&run_dir.path().join("pki"))
-        .map_err(|e| RunError::Setup(format!("writing the PKI: {e}")))?;
-
+    let run_dir = run_dir()?;
+    let pki_files = Pki::generate(plan.defaults.key_type)
+        .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
+        .map_err(RunError::Pki)?;
     let started = exporters::start_all(plan, &pki_files, run_dir.path(), &opts.launcher).await?;
-    let mut config = PrometheusConfig {
-        global: Some(GlobalConfig {
-            scrape_interval: Some(prom_duration(plan.defaults.scrape_interval)),
-            scrape_timeout: Some(prom_duration(plan.defaults.scrape_timeout)),
-            evaluation_interval: None,
-        }),
-        scrape_configs: Vec::new(),
-    };
-    for s in &started {
-        config.scrape_configs.extend(s.job.clone());
-    }
-    let skipped: BTreeMap<String, (Option<String>, Option<String>)> = plan
-        .cases
-        .iter()
-        .zip(&started)
-        .filter(|(_, s)| s.job.is_none())
-        .map(|(c, s)| {
-            (
-                c.case.name.clone(),
-                (s.not_applicable.clone(), s.start_failure.clone()),
-            )
-        })
-        .collect();
     // Once, when every file Prometheus reads (PKI, case files) is written.
     make_world_readable(run_dir.path());
-    check_config(plan, &config, run_dir.path())?;
-    let mut running = Running {
-        run_dir,
-        exporters: Vec::with_capacity(started.len()),
-        externals: Vec::new(),
-        case_docs: Vec::with_capacity(started.len()),
-    };
-    let mut stats_handles = Vec::with_capacity(started.len());
-    for s in started {
-        stats_handles.push(s.stats);
-        running.exporters.push(s.exporter);
-        running.externals.extend(s.external);
-        running.case_docs.push((s.job_yaml, s.web_config_yaml));
+
+    let mut builder = PrometheusFixture::builder()
+        .backend(opts.backend)
+        .scrape_interval(plan.defaults.scrape_interval)
+        .scrape_timeout(plan.defaults.scrape_timeout)
+        .mount(run_dir.path());
+    if let Some(image) = &opts.image {
+        builder = builder.image(image.clone());
     }
+    if let Some(binary) = &opts.binary {
+        builder = builder.binary(binary.clone());
+    }
+    for dir in &opts.extra_mounts {
+        builder = builder.mount(dir.clone());
+    }
+    for (case, s) in plan.cases.iter().zip(&started) {
+        if let Some(job) = &s.job {
+            builder = builder
+                .job(job.clone())
+                .target_context(case.name.clone(), case.context());
+        }
+    }
+    check_config(plan, &builder.config(), run_dir.path())?;
     let setup_s = t0.elapsed().as_secs_f64();
 
-    let mut options = PrometheusOptions::new(promconfig::render(&config));
-    options.kind = opts.backend;
-    options.image = opts.image.clone();
-    options.binary = opts.binary.clone();
-    options.extra_mounts = vec![running.run_dir.path().to_owned()];
-    options
-        .extra_mounts
-        .extend(opts.extra_mounts.iter().cloned());
     let t_start = Instant::now();
-    let prometheus = backend::start(options).await?;
+    let prometheus = builder.start().await?;
     let prometheus_start_s = t_start.elapsed().as_secs_f64();
     let ready_at = Instant::now();
-    tracing::info!(backend = %prometheus.description(), "Prometheus ready in {prometheus_start_s:.2}s");
+    tracing::info!(backend = %prometheus.prometheus().description(), "Prometheus ready in {prometheus_start_s:.2}s");
     if opts.progress {
         // The CLI says which backend `auto` picked, and why.
         eprintln!(
             "scrape-harness: Prometheus ready in {prometheus_start_s:.2}s: {}",
-            prometheus.description()
+            prometheus.prometheus().description()
         );
     }
 
-    let api = PromApi::new(prometheus.base_url());
-    let waited = wait_for_scrapes(plan, &skipped, &api, &prometheus, opts, ready_at).await?;
-    let verdicts_at = Instant::now();
-    let build = api
-        .build_info()
-        .await
-        .map_err(|e| RunError::Api(e.to_string()))?;
-    let conntrack = api
-        .conntrack_established()
-        .await
-        .map_err(|e| RunError::Api(e.to_string()))?;
-    let failed_pools = api
-        .failed_scrape_pools()
-        .await
-        .map_err(|e| RunError::Api(e.to_string()))?;
-    let prometheus_log = prometheus.logs();
-    // "2.42.0+ds" -> 2; wording and some outcomes differ from 3.x on.
-    let prometheus_major: u32 = build
-        .version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(2);
-
-    let mut cases = Vec::with_capacity(plan.cases.len());
-    for (i, pc) in plan.cases.iter().enumerate() {
-        if let Some((not_applicable, start_failure)) = skipped.get(&pc.case.name) {
-            let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
-            cases.push(unscraped(
-                pc,
-                not_applicable.clone(),
-                start_failure.clone(),
-                job_yaml,
-                web_config_yaml,
-            ));
-            continue;
-        }
-        let target = waited.targets.iter().find(|t| t.job == pc.case.name);
-        let scrapes = waited.scrapes.get(&pc.case.name).copied().unwrap_or(0);
-        let stats = stats_handles[i].snapshot();
-        let (job_yaml, web_config_yaml) = running.case_docs[i].clone();
-        let mut result = verdict(
-            pc,
-            prometheus_major,
-            target,
-            scrapes,
-            &stats,
-            !matches!(opts.launcher, Launcher::Fake),
-            conntrack.get(&pc.case.name).map(|v| *v as u64),
-            job_yaml,
-            web_config_yaml,
-        );
-        if target.is_none() {
-            // Prometheus says why it dropped the job only in its log and in
-            // prometheus_target_scrape_pools_failed_total.
-            let why = crate::fixture::dropped_reason(&prometheus_log, &pc.case.name)
-                .map(|reason| format!("; Prometheus logged: {reason}"))
-                .unwrap_or_default();
-            result.last_error = format!(
-                "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = {failed_pools}{why}"
-            );
-            if failed_pools < 1.0 && result.pass {
-                result.pass = false;
-                result.failures.push("job missing but prometheus_target_scrape_pools_failed_total is 0: it was not dropped by Prometheus".into());
+    let need = u64::from(plan.defaults.scrapes);
+    let deadline =
+        DISCOVERY_DELAY + plan.defaults.scrape_interval * (plan.defaults.scrapes + 2) + opts.slack;
+    let bar = progress_bar(opts.progress, plan.cases.len() as u64);
+    let mut first_scrape_s: Option<f64> = None;
+    let waited = prometheus
+        .wait_scraped_with(need, deadline, |p: &WaitProgress| {
+            if p.any_scraped && first_scrape_s.is_none() {
+                first_scrape_s = Some(ready_at.elapsed().as_secs_f64());
             }
+            if let Some(bar) = &bar {
+                bar.set_position(p.jobs_done as u64);
+                bar.set_message(format!("{} of {} jobs present", p.jobs_present, p.jobs));
+            }
+        })
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let verdicts = waited?;
+    let verdicts_at = Instant::now();
+    let api = prometheus.api();
+    let build = api.build_info().await.map_err(RunError::Api)?;
+    let conntrack = api.conntrack_established().await.map_err(RunError::Api)?;
+    let failed_pools = api.failed_scrape_pools().await.map_err(RunError::Api)?;
+    let prometheus_major = build.major_version();
+
+    let external = !matches!(opts.launcher, Launcher::Fake);
+    let mut cases = Vec::with_capacity(plan.cases.len());
+    for (case, s) in plan.cases.iter().zip(&started) {
+        let mut result = CaseResult::new(case, prometheus_major, s);
+        if result.skipped.is_none() {
+            let verdict = verdicts.iter().find(|v| v.job == case.name);
+            let stats = s.stats.snapshot();
+            let conntrack = conntrack.get(&case.name).map(|v| *v as u64);
+            judge(&mut result, case, verdict, &stats, external, conntrack);
+            if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
+                // Prometheus says why it dropped a job only in its log and in
+                // prometheus_target_scrape_pools_failed_total.
+                let why = if v.last_error.is_empty() {
+                    String::new()
+                } else {
+                    format!("; Prometheus logged: {}", v.last_error)
+                };
+                result.last_error = format!(
+                    "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = \
+                     {failed_pools}{why}"
+                );
+            }
+            if verdict.is_some_and(|v| v.health == Health::Missing) && failed_pools < 1.0 {
+                result.failures.push(
+                    "job missing but prometheus_target_scrape_pools_failed_total is 0: it was \
+                     not dropped by Prometheus"
+                        .into(),
+                );
+            }
+            result.pass = result.failures.is_empty();
         }
         cases.push(result);
     }
     let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
     let interval = plan.defaults.scrape_interval.as_secs_f64();
-    let bound_s = waited.first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
+    let first_scrape_s = first_scrape_s.unwrap_or(0.0);
+    let bound_s = first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
     let report = RunReport {
         cases,
-        prometheus: prometheus.description(),
+        prometheus: prometheus.prometheus().description(),
         prometheus_version: build.version,
         go_version: build.go_version,
         scrapes_required: plan.defaults.scrapes,
@@ -379,7 +346,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         timings: Timings {
             setup_s,
             prometheus_start_s,
-            first_scrape_s: waited.first_scrape_s,
+            first_scrape_s,
             verdicts_s,
             bound_s,
             within_bound: verdicts_s <= bound_s,
@@ -392,28 +359,53 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     } else if let Err(e) = prometheus.stop().await {
         tracing::warn!(error = %e, "stopping Prometheus");
     }
-    for e in running.exporters.iter_mut() {
-        if let Some(e) = e.take() {
+    for s in started {
+        if let Some(e) = s.exporter {
             let _ = e.shutdown().await;
         }
+        if let Some(e) = s.external {
+            e.stop().await;
+        }
     }
-    for e in running.externals.drain(..) {
-        e.stop().await;
-    }
+    drop(run_dir);
     Ok(report)
 }
 
-fn prom_duration(d: Duration) -> PromDuration {
-    PromDuration::try_from(d).unwrap_or_else(|_| {
-        PromDuration::try_from(Duration::from_millis(d.as_millis() as u64)).unwrap_or_default()
-    })
+/// The run's private directory (PKI keys, web-configs, case files), removed on drop unless
+/// `HARNESS_KEEP=1`. Its `owner.pid` lets the leftover sweep (`backend::sweep_leftovers`)
+/// remove it when this harness dies without unwinding (SIGKILL).
+fn run_dir() -> Result<tempfile::TempDir, RunError> {
+    let mut dir = tempfile::Builder::new()
+        .prefix("scrape-harness-run-")
+        .tempdir()
+        .map_err(|source| RunError::Setup {
+            what: "creating a temp dir in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    dir.disable_cleanup(backend::keep_requested());
+    if backend::keep_requested() {
+        eprintln!(
+            "HARNESS_KEEP=1: keeping the run dir {} (PKI, web configs)",
+            dir.path().display()
+        );
+    }
+    let owner = dir.path().join("owner.pid");
+    std::fs::write(&owner, format!("{}\n", std::process::id())).map_err(|source| {
+        RunError::Setup {
+            what: "writing",
+            path: owner,
+            source,
+        }
+    })?;
+    Ok(dir)
 }
 
 /// Container users must read the PKI and case files: make the run dir world-readable
 /// (keys included: the directory is private to this run and removed afterwards).
-fn make_world_readable(dir: &std::path::Path) {
+fn make_world_readable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    fn walk(p: &std::path::Path) {
+    fn walk(p: &Path) {
         let Ok(md) = std::fs::metadata(p) else { return };
         let mode = if md.is_dir() { 0o755 } else { 0o644 };
         let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
@@ -430,125 +422,19 @@ fn make_world_readable(dir: &std::path::Path) {
 
 /// `promtool check config` on the config minus the jobs that are meant to be dropped
 /// (promtool rejects some of those, Prometheus itself only drops them).
-fn check_config(
-    plan: &Plan,
-    config: &PrometheusConfig,
-    dir: &std::path::Path,
-) -> Result<(), RunError> {
+fn check_config(plan: &Plan, config: &PrometheusConfig, dir: &Path) -> Result<(), RunError> {
     let mut checked = config.clone();
     checked.scrape_configs.retain(|job| {
         plan.cases
             .iter()
-            .find(|c| c.case.name == job.job_name)
-            .is_none_or(|c| c.case.expect.health != ExpectHealth::Missing)
+            .find(|c| c.name == job.job_name)
+            .is_none_or(|c| c.expect.outcome.health != Health::Missing)
     });
     let path = dir.join("prometheus.check.yml");
-    promconfig::write(&checked, &path).map_err(|e| RunError::Config(e.to_string()))?;
-    match promconfig::promtool_check(&path) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(RunError::Config(e.to_string())),
-    }
-}
-
-struct Waited {
-    targets: Vec<TargetStatus>,
-    scrapes: BTreeMap<String, u64>,
-    first_scrape_s: f64,
-}
-
-/// Polls until every job that Prometheus kept has been scraped `scrapes` times. Jobs
-/// expected to be missing must be absent; a job absent when all others are done is
-/// reported as missing (its verdict says so).
-async fn wait_for_scrapes(
-    plan: &Plan,
-    skipped: &BTreeMap<String, (Option<String>, Option<String>)>,
-    api: &PromApi,
-    prometheus: &RunningPrometheus,
-    opts: &RunOptions,
-    ready_at: Instant,
-) -> Result<Waited, RunError> {
-    let need = u64::from(plan.defaults.scrapes);
-    let interval = plan.defaults.scrape_interval;
-    let deadline = DISCOVERY_DELAY + interval * (plan.defaults.scrapes + 2) + opts.slack;
-    let bar = progress_bar(opts.progress, plan.cases.len() as u64);
-    let mut first_scrape_s: Option<f64> = None;
-    let poll = Duration::from_millis(100);
-    loop {
-        let targets = api
-            .targets()
-            .await
-            .map_err(|e| RunError::Api(e.to_string()))?;
-        let mut scrapes: BTreeMap<String, u64> = BTreeMap::new();
-        for (key, n) in api
-            .scrape_counts()
-            .await
-            .map_err(|e| RunError::Api(e.to_string()))?
-        {
-            let e = scrapes.entry(key.job).or_default();
-            *e = (*e).max(n);
-        }
-        if first_scrape_s.is_none() && scrapes.values().any(|&n| n > 0) {
-            first_scrape_s = Some(ready_at.elapsed().as_secs_f64());
-        }
-        let present: Vec<&str> = plan
-            .cases
-            .iter()
-            .map(|c| c.case.name.as_str())
-            .filter(|name| !skipped.contains_key(*name))
-            .filter(|name| targets.iter().any(|t| t.job == *name))
-            .collect();
-        let done = present
-            .iter()
-            .filter(|n| scrapes.get(**n).copied().unwrap_or(0) >= need)
-            .count();
-        if let Some(bar) = &bar {
-            bar.set_position(done as u64);
-            bar.set_message(format!(
-                "{} of {} jobs present",
-                present.len(),
-                plan.cases.len()
-            ));
-        }
-        let expected = plan.cases.len() - skipped.len();
-        let all_present_done = (!present.is_empty() && done == present.len()) || expected == 0;
-        // Every job Prometheus created shows up in the same discovery round; once those are
-        // done, an absent job was dropped.
-        if all_present_done {
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
-            return Ok(Waited {
-                targets,
-                scrapes,
-                first_scrape_s: first_scrape_s.unwrap_or(0.0),
-            });
-        }
-        if ready_at.elapsed() > deadline {
-            if let Some(bar) = bar {
-                bar.abandon();
-            }
-            let waiting: Vec<String> = plan
-                .cases
-                .iter()
-                .filter(|c| !skipped.contains_key(&c.case.name))
-                .filter(|c| scrapes.get(&c.case.name).copied().unwrap_or(0) < need)
-                .map(|c| {
-                    format!(
-                        "{} ({})",
-                        c.case.name,
-                        scrapes.get(&c.case.name).copied().unwrap_or(0)
-                    )
-                })
-                .collect();
-            tracing::error!("Prometheus log tail:\n{}", prometheus.logs());
-            return Err(RunError::Deadline {
-                deadline,
-                scrapes: plan.defaults.scrapes,
-                waiting: waiting.join(", "),
-            });
-        }
-        tokio::time::sleep(poll).await;
-    }
+    promconfig::write(&checked, &path).map_err(RunError::Config)?;
+    promconfig::promtool_check(&path)
+        .map(drop)
+        .map_err(RunError::Config)
 }
 
 fn progress_bar(enabled: bool, len: u64) -> Option<indicatif::ProgressBar> {
@@ -567,122 +453,107 @@ fn progress_bar(enabled: bool, len: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// The result of a case nothing scraped: not applicable, or the exporter did not start.
-fn unscraped(
-    pc: &PlannedCase,
-    not_applicable: Option<String>,
-    start_failure: Option<String>,
-    job_yaml: String,
-    web_config_yaml: String,
-) -> CaseResult {
-    let failures: Vec<String> = start_failure.iter().cloned().collect();
-    CaseResult {
-        name: pc.case.name.clone(),
-        file: pc.file.clone(),
-        pass: failures.is_empty(),
-        expected_health: pc.case.expect.health,
-        health: if not_applicable.is_some() {
-            "n/a".into()
-        } else {
-            "not_started".into()
-        },
-        expected_error_class: pc.expected_class.to_string(),
-        error_class: if not_applicable.is_some() {
-            "n/a".into()
-        } else {
-            "not_started".into()
-        },
-        last_error: not_applicable.clone().or(start_failure).unwrap_or_default(),
-        scrapes: 0,
-        handshakes: 0,
-        handshakes_failed: BTreeMap::new(),
-        connections: 0,
-        requests: 0,
-        conntrack_established: None,
-        http_versions: Vec::new(),
-        tls_versions: Vec::new(),
-        keep_alive: pc.keep_alive,
-        keep_alive_observed: String::new(),
-        failures,
-        job_yaml,
-        web_config_yaml,
-        not_applicable,
+impl CaseResult {
+    /// A result with the case's expectation filled in and nothing observed yet.
+    fn new(case: &Case, prometheus_major: u32, started: &exporters::StartedCase) -> Self {
+        let skipped = match (&started.not_applicable, &started.start_failure) {
+            (Some(why), _) => Some(Skipped::NotApplicable(why.clone())),
+            (None, Some(why)) => Some(Skipped::NotStarted(why.clone())),
+            (None, None) => None,
+        };
+        let failures: Vec<String> = match &skipped {
+            Some(Skipped::NotStarted(why)) => vec![why.clone()],
+            _ => Vec::new(),
+        };
+        Self {
+            name: case.name.clone(),
+            file: case.file.clone(),
+            description: case.description.clone(),
+            pass: failures.is_empty(),
+            expected: case.expect.outcome_for(prometheus_major),
+            observed: None,
+            skipped,
+            last_error: String::new(),
+            scrapes: 0,
+            handshakes: None,
+            handshakes_failed: BTreeMap::new(),
+            connections: 0,
+            requests: 0,
+            conntrack_established: None,
+            http_versions: Vec::new(),
+            tls_versions: Vec::new(),
+            keep_alive: case.expect.keep_alive,
+            keep_alive_observed: String::new(),
+            failures,
+            job_yaml: started.job_yaml.clone(),
+            web_config_yaml: started.web_config_yaml.clone(),
+        }
     }
 }
 
-fn verdict(
-    pc: &PlannedCase,
-    prometheus_major: u32,
-    target: Option<&TargetStatus>,
-    scrapes: u64,
-    stats: &fake_exporter::stats::StatsSnapshot,
+/// Compares what Prometheus and the exporter's counters say with what the case expects.
+fn judge(
+    result: &mut CaseResult,
+    case: &Case,
+    verdict: Option<&Verdict>,
+    stats: &StatsSnapshot,
     external: bool,
     conntrack: Option<u64>,
-    job_yaml: String,
-    web_config_yaml: String,
-) -> CaseResult {
-    let ctx = CaseContext {
-        scheme_https: pc.scrape_https(),
-        target_tls: pc.exporter_tls(),
-        target_requires_client_cert: scenario::exporter_requires_client_cert(&pc.case),
-        job_presents_client_cert: scenario::presents_client_cert(&pc.case),
-    };
-    let (health, last_error, class) = match target {
-        None => ("missing".to_owned(), String::new(), ErrorClass::JobMissing),
-        Some(t) => {
-            let health = match t.health {
-                Health::Up => "up",
-                Health::Down => "down",
-                Health::Unknown => "unknown",
-            };
-            (
-                health.to_owned(),
-                t.last_error.clone(),
-                classify(&t.last_error, &ctx),
-            )
-        }
-    };
-    let mut failures = Vec::new();
-    let (expected_health_kind, expected_class) = pc.expected_for(prometheus_major);
-    let expected_health = match expected_health_kind {
-        ExpectHealth::Up => "up",
-        ExpectHealth::Down => "down",
-        ExpectHealth::Missing => "missing",
-    };
-    if health != expected_health {
+) {
+    let observed = verdict.map_or(
+        Outcome {
+            health: Health::Missing,
+            class: crate::classify::ErrorClass::JobMissing,
+        },
+        |v| Outcome {
+            health: v.health,
+            class: v.class,
+        },
+    );
+    let expected = result.expected;
+    let failures = &mut result.failures;
+    if observed.health != expected.health {
         failures.push(format!(
-            "health: expected {expected_health}, observed {health}"
+            "health: expected {}, observed {}",
+            expected.health, observed.health
         ));
     }
-    if class != expected_class {
+    if observed.class != expected.class {
         failures.push(format!(
-            "error class: expected {}, observed {class}",
-            pc.expected_class
+            "error class: expected {}, observed {}",
+            expected.class, observed.class
         ));
     }
-    if let Some(sub) = &pc.case.expect.last_error_contains {
+    let last_error = verdict.map(|v| v.last_error.clone()).unwrap_or_default();
+    if let Some(sub) = &case.expect.last_error_contains {
         if !last_error.contains(sub.as_str()) {
             failures.push(format!(
                 "lastError: expected to contain {sub:?}, observed {last_error:?}"
             ));
         }
     }
+    let scrapes = verdict.map_or(0, |v| v.scrapes);
     // An exporter under test has no counters of ours: Prometheus' dialer count stands in
-    // for its connections, and its scrape count for requests.
+    // for its connections, and its scrape count for requests; handshakes are not measured.
     let (handshakes, connections, requests) = if external {
-        (0, conntrack.unwrap_or(0), scrapes)
+        (None, conntrack.unwrap_or(0), scrapes)
     } else {
         (
-            stats.handshakes_ok,
+            Some(stats.handshakes_ok),
             stats.connections_accepted,
             stats.requests_total(),
         )
     };
-    let keep_alive_observed =
-        format!("{connections} connection(s), {handshakes} handshake(s) for {requests} request(s)");
-    match pc.keep_alive {
+    let keep_alive_observed = match handshakes {
+        Some(h) => {
+            format!("{connections} connection(s), {h} handshake(s) for {requests} request(s)")
+        }
+        None => format!("{connections} connection(s) dialled for {requests} scrape(s)"),
+    };
+    let tls = case.exporter.tls.is_some();
+    match case.expect.keep_alive {
         KeepAlive::One => {
-            let tls_ok = !pc.exporter_tls() || handshakes <= 1;
+            let tls_ok = !tls || handshakes.unwrap_or(0) <= 1;
             if connections != 1 || !tls_ok || requests < scrapes.min(2) {
                 failures.push(format!(
                     "keep-alive: expected one connection for all scrapes, observed {keep_alive_observed}"
@@ -700,29 +571,24 @@ fn verdict(
         KeepAlive::Any => {}
     }
     // Cross-check the exporter's count with Prometheus' own dialer count for the job.
-    if let (Some(dialed), true) = (
-        conntrack,
-        target.is_some() && !pc.case.exporter.absent && !external,
-    ) {
+    let scraped = verdict.is_some_and(|v| v.health != Health::Missing);
+    if let (Some(dialed), true) = (conntrack, scraped && !case.exporter.absent && !external) {
         if dialed.abs_diff(connections) > 1 {
             failures.push(format!(
                 "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job, the exporter accepted {connections}"
             ));
         }
     }
-    let http_versions_seen = {
-        let mut v: Vec<String> = stats
-            .requests
-            .iter()
-            .map(|r| r.http_version.clone())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let http_versions = http_versions_seen;
-    if let (Some(want), false) = (&pc.case.expect.http_version, external) {
-        if http_versions.iter().any(|v| v != want) || http_versions.is_empty() {
+    let mut http_versions: Vec<String> = stats
+        .requests
+        .iter()
+        .map(|r| r.http_version.clone())
+        .collect();
+    http_versions.sort();
+    http_versions.dedup();
+    if let (Some(want), false) = (case.expect.http_version, external) {
+        let want: HttpVersion = want;
+        if http_versions.is_empty() || http_versions.iter().any(|v| v != want.as_str()) {
             failures.push(format!(
                 "HTTP version: expected every scrape over {want}, observed {}",
                 if http_versions.is_empty() {
@@ -733,40 +599,24 @@ fn verdict(
             ));
         }
     }
-    let tls_versions = {
-        let mut v: Vec<String> = stats
-            .tls_sessions
-            .iter()
-            .map(|s| s.info.version.clone())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    CaseResult {
-        name: pc.case.name.clone(),
-        file: pc.file.clone(),
-        pass: failures.is_empty(),
-        expected_health: expected_health_kind,
-        health,
-        expected_error_class: expected_class.to_string(),
-        error_class: class.to_string(),
-        last_error,
-        scrapes,
-        handshakes,
-        handshakes_failed: stats.handshakes_failed.clone(),
-        connections,
-        requests,
-        conntrack_established: conntrack,
-        http_versions,
-        tls_versions,
-        keep_alive: pc.keep_alive,
-        keep_alive_observed,
-        failures,
-        job_yaml,
-        web_config_yaml,
-        not_applicable: None,
-    }
+    let mut tls_versions: Vec<String> = stats
+        .tls_sessions
+        .iter()
+        .map(|s| s.info.version.clone())
+        .collect();
+    tls_versions.sort();
+    tls_versions.dedup();
+    result.observed = Some(observed);
+    result.last_error = last_error;
+    result.scrapes = scrapes;
+    result.handshakes = handshakes;
+    result.handshakes_failed = stats.handshakes_failed.clone();
+    result.connections = connections;
+    result.requests = requests;
+    result.conntrack_established = conntrack;
+    result.http_versions = http_versions;
+    result.tls_versions = tls_versions;
+    result.keep_alive_observed = keep_alive_observed;
 }
 
 /// Resolved PKI paths, for callers that need them (labs, conformance).

@@ -2,20 +2,28 @@
 //! `prometheus.yml` vocabulary, and what Prometheus should report.
 //!
 //! Parsing is two-staged so that errors name the case: the file is read as a list of YAML
-//! values, then every case is decoded on its own (unknown keys are errors) and checked
-//! (PKI names, file names, combinations Prometheus itself would refuse at load time).
+//! values, then every case is decoded on its own into the serde structs of `raw` (unknown
+//! keys are errors) and checked into a typed [`Case`] (PKI names, file names, combinations
+//! Prometheus itself would refuse at load time). Downstream code only sees the typed values:
+//! no string is matched and nothing falls back to a default after this point.
 //! See `scenarios/README.md` for the format.
+
+mod raw;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use fake_exporter::faults::{FaultSpec, Mutant};
 use fake_exporter::pki::{KeyType, PkiFiles, ServerCert};
+use fake_exporter::web_config::{CipherSuite, ClientAuthType, TlsVersion as ExporterTlsVersion};
 
-use crate::classify::ErrorClass;
+use crate::classify::{CaseContext, ErrorClass};
+use crate::promconfig::{Scheme, TlsVersion as ScrapeTlsVersion};
+use crate::targets::Health;
+use raw::{RawCase, RawExporter, RawFile, RawScrape};
 
 /// The default matrix, embedded so that `scrape-harness run` works with no files.
 pub const DEFAULT_MATRIX: &str = include_str!("../../../scenarios/security-matrix.yaml");
@@ -52,6 +60,18 @@ pub enum ScenarioError {
         field: String,
         /// What is wrong and how to fix it.
         message: String,
+    },
+    /// No case in any file.
+    #[error("{}: no cases; add at least one under `cases:` (see scenarios/README.md)", .files.join(", "))]
+    Empty {
+        /// The files read.
+        files: Vec<String>,
+    },
+    /// More than one mistake; each is listed on its own line.
+    #[error("{} mistakes:\n{}", .errors.len(), .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Several {
+        /// Every mistake, in file order.
+        errors: Vec<ScenarioError>,
     },
     /// The same case name twice (in one file or across files).
     #[error("{file}: case `{case}` is defined twice (first in {first}); case names must be unique because each becomes a Prometheus job")]
@@ -101,223 +121,39 @@ fn key_type_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KeyType, 
     s.parse().map_err(serde::de::Error::custom)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileRaw {
-    #[serde(default)]
-    defaults: Option<serde_norway::Value>,
-    cases: Vec<serde_norway::Value>,
+/// Conformance level of a catalog case (RFC 2119 words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Level {
+    /// A failure is a security defect.
+    #[serde(rename = "MUST")]
+    Must,
+    /// Expected of a well-behaved exporter.
+    #[serde(rename = "SHOULD")]
+    Should,
+    /// Optional.
+    #[serde(rename = "MAY")]
+    May,
 }
 
-/// One case as written.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Case {
-    /// Unique name; becomes the job name.
-    pub name: String,
-    /// Free text shown in reports.
-    #[serde(default)]
-    pub description: String,
-    /// Conformance level (`MUST`, `SHOULD`, `MAY`), for conformance catalogs.
-    #[serde(default)]
-    pub level: Option<String>,
-    /// Why the expectation holds (conformance catalogs).
-    #[serde(default)]
-    pub rationale: Option<String>,
-    /// Where the expected behaviour is defined (conformance catalogs).
-    #[serde(default)]
-    pub reference: Option<String>,
-    /// Files the case can name (password_file, credentials_file, bearer token file): name →
-    /// content.
-    #[serde(default)]
-    pub files: BTreeMap<String, String>,
-    /// The exporter.
-    #[serde(default)]
-    pub exporter: ExporterSpec,
-    /// The scrape job.
-    #[serde(default)]
-    pub scrape: ScrapeSpec,
-    /// What Prometheus should report.
-    pub expect: Expect,
+impl Level {
+    /// `MUST`, `SHOULD` or `MAY`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+            Self::May => "MAY",
+        }
+    }
 }
 
-/// The exporter side of a case (becomes a `web-config.yml` plus fake-exporter options).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ExporterSpec {
-    /// Which server certificate to serve (PKI name, e.g. `valid`, `expired`); none = plain
-    /// HTTP.
-    #[serde(default)]
-    pub server_cert: Option<String>,
-    /// Serve the key in the format openssl writes (PKCS#1 / SEC1) instead of PKCS#8.
-    #[serde(default)]
-    pub openssl_key: bool,
-    /// Serve this PKI file as the certificate instead of `server_cert`'s (e.g. `client.crt`,
-    /// to serve a certificate without the serverAuth usage); needs `key_file`.
-    #[serde(default)]
-    pub cert_file: Option<String>,
-    /// The key of `cert_file` (a PKI file name).
-    #[serde(default)]
-    pub key_file: Option<String>,
-    /// `cipher_suites` (Go names), as in web-config.yml.
-    #[serde(default)]
-    pub cipher_suites: Vec<String>,
-    /// Overwrite the web-config with invalid YAML once the exporter has started, as an
-    /// operator's bad edit would: exporter-toolkit re-reads it per request / connection.
-    #[serde(default)]
-    pub break_config_after_start: bool,
-    /// `client_auth_type`, as in web-config.yml.
-    #[serde(default)]
-    pub client_auth_type: Option<String>,
-    /// `client_ca_file`: a PKI file name (`ca.crt`, `rogue-ca.crt`).
-    #[serde(default)]
-    pub client_ca: Option<String>,
-    /// `client_allowed_sans`.
-    #[serde(default)]
-    pub client_allowed_sans: Option<Vec<String>>,
-    /// `min_version` (TLS10..TLS13).
-    #[serde(default)]
-    pub min_version: Option<fake_exporter::web_config::TlsVersion>,
-    /// `max_version`.
-    #[serde(default)]
-    pub max_version: Option<fake_exporter::web_config::TlsVersion>,
-    /// `http_server_config.http2`.
-    #[serde(default)]
-    pub http2: Option<bool>,
-    /// Basic auth users with PLAINTEXT passwords (the harness hashes them).
-    #[serde(default)]
-    pub basic_auth_users: BTreeMap<String, String>,
-    /// Bearer tokens (fake-exporter extension).
-    #[serde(default)]
-    pub bearer_tokens: Vec<String>,
-    /// Bearer token file: a name from the case's `files:`.
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    /// Bearer tokens that expired an hour ago.
-    #[serde(default)]
-    pub expired_bearer_tokens: Vec<String>,
-    /// Faults of the metrics endpoint.
-    #[serde(default)]
-    pub faults: FaultSpec,
-    /// Deliberate security weaknesses (conformance mutants; fake-exporter only).
-    #[serde(default)]
-    pub mutants: Vec<Mutant>,
-    /// Samples exposed.
-    #[serde(default)]
-    pub series: Option<usize>,
-    /// No exporter at all: the target's port is closed (connection refused).
-    #[serde(default)]
-    pub absent: bool,
-}
-
-/// The Prometheus side of a case, in `prometheus.yml` vocabulary. File names refer to PKI
-/// files (`ca.crt`, `client.key`, ...), to the case's `files:`, or, when absolute, to any
-/// path (a path that does not exist makes Prometheus drop the job).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeSpec {
-    /// `http` (default) or `https`.
-    #[serde(default)]
-    pub scheme: Option<String>,
-    /// `127.0.0.1` (default) or `localhost`.
-    #[serde(default)]
-    pub target_host: Option<String>,
-    /// `basic_auth`.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuthSpec>,
-    /// `authorization`.
-    #[serde(default)]
-    pub authorization: Option<AuthorizationSpec>,
-    /// `tls_config`.
-    #[serde(default)]
-    pub tls_config: Option<TlsConfigSpec>,
-    /// `enable_http2`.
-    #[serde(default)]
-    pub enable_http2: Option<bool>,
-    /// `scrape_timeout` override.
-    #[serde(default, with = "humantime_serde")]
-    pub scrape_timeout: Option<Duration>,
-    /// `body_size_limit` (Prometheus syntax, e.g. `1MB`).
-    #[serde(default)]
-    pub body_size_limit: Option<String>,
-    /// `metrics_path`.
-    #[serde(default)]
-    pub metrics_path: Option<String>,
-    /// `sample_limit`.
-    #[serde(default)]
-    pub sample_limit: Option<u64>,
-}
-
-/// `basic_auth` of a scrape job.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuthSpec {
-    /// `username`.
-    pub username: String,
-    /// `password`.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// `password_file`: a name from `files:`.
-    #[serde(default)]
-    pub password_file: Option<String>,
-}
-
-/// `authorization` of a scrape job.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizationSpec {
-    /// `type`, default `Bearer`.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// `credentials`.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// `credentials_file`: a name from `files:`.
-    #[serde(default)]
-    pub credentials_file: Option<String>,
-}
-
-/// `tls_config` of a scrape job.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfigSpec {
-    /// `ca_file`.
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    /// `cert_file`.
-    #[serde(default)]
-    pub cert_file: Option<String>,
-    /// `key_file`.
-    #[serde(default)]
-    pub key_file: Option<String>,
-    /// `server_name`.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// `insecure_skip_verify`.
-    #[serde(default)]
-    pub insecure_skip_verify: Option<bool>,
-    /// `min_version` (TLS10..TLS13).
-    #[serde(default)]
-    pub min_version: Option<crate::promconfig::TlsVersion>,
-    /// `max_version`.
-    #[serde(default)]
-    pub max_version: Option<crate::promconfig::TlsVersion>,
-}
-
-/// Expected health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectHealth {
-    /// Scrapes succeed.
-    Up,
-    /// Scrapes fail.
-    Down,
-    /// Prometheus drops the job (it never appears in `/api/v1/targets`).
-    Missing,
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Expected connection behaviour, checked from the exporter's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepAlive {
     /// One connection (and at most one TLS handshake) for all scrapes.
@@ -328,85 +164,414 @@ pub enum KeepAlive {
     Any,
 }
 
-/// What Prometheus should report.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    /// Target health.
-    pub health: ExpectHealth,
-    /// Error class (snake_case label); default `none` for up, required for down.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// A substring the raw `lastError` must contain.
-    #[serde(default)]
-    pub last_error_contains: Option<String>,
-    /// Connection behaviour; default `one` for up targets, `per_scrape` with the
-    /// close-after-response fault, `any` otherwise.
-    #[serde(default)]
-    pub keep_alive: Option<KeepAlive>,
-    /// HTTP version every scrape must have used (`HTTP/1.1` or `HTTP/2`).
-    #[serde(default)]
-    pub http_version: Option<String>,
-    /// What Prometheus 3.x (or later) reports instead, where it differs from 2.x (e.g. a
-    /// missing Content-Type fails 3.x scrapes).
-    #[serde(default)]
-    pub prometheus_3: Option<ExpectOverride>,
+/// An HTTP version a scrape can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum HttpVersion {
+    /// `HTTP/1.1`.
+    #[serde(rename = "HTTP/1.1")]
+    Http11,
+    /// `HTTP/2`.
+    #[serde(rename = "HTTP/2")]
+    Http2,
 }
 
-/// An expectation that replaces health and class for newer Prometheus versions.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectOverride {
-    /// Target health.
-    pub health: ExpectHealth,
-    /// Error class (required for `down`).
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// A checked case, ready to run.
-#[derive(Debug, Clone)]
-pub struct PlannedCase {
-    /// The case as written.
-    pub case: Case,
-    /// Where it came from.
-    pub file: String,
-    /// The expected class.
-    pub expected_class: ErrorClass,
-    /// The expected keep-alive behaviour.
-    pub keep_alive: KeepAlive,
-    /// Health and class expected from Prometheus 3.x and later, when they differ.
-    pub prometheus_3: Option<(ExpectHealth, ErrorClass)>,
-}
-
-impl PlannedCase {
-    /// Expected health and class for a Prometheus of this major version.
-    pub fn expected_for(&self, prometheus_major: u32) -> (ExpectHealth, ErrorClass) {
-        match (prometheus_major >= 3, self.prometheus_3) {
-            (true, Some(v3)) => v3,
-            _ => (self.case.expect.health, self.expected_class),
+impl HttpVersion {
+    /// `HTTP/1.1` or `HTTP/2`, as the exporter's counters write it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Http11 => "HTTP/1.1",
+            Self::Http2 => "HTTP/2",
         }
     }
 }
 
-impl PlannedCase {
-    /// Whether the exporter serves TLS.
-    pub fn exporter_tls(&self) -> bool {
-        self.case.exporter.server_cert.is_some()
+impl std::fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A file of the generated PKI, by its stable name (`ca.crt`, `client.key`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PkiFile(&'static str);
+
+impl PkiFile {
+    /// The PKI file called `name`, if there is one.
+    pub fn named(name: &str) -> Option<Self> {
+        PkiFiles::names().into_iter().find(|n| *n == name).map(Self)
     }
 
-    /// Whether the scrape uses https.
-    pub fn scrape_https(&self) -> bool {
-        self.case.scrape.scheme.as_deref() == Some("https")
+    /// The file name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// A file a case refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FileRef {
+    /// A file of the generated PKI.
+    Pki(PkiFile),
+    /// A name from the case's `files:`.
+    Case(String),
+    /// Any path (one that does not exist makes Prometheus drop the job).
+    Absolute(PathBuf),
+}
+
+impl FileRef {
+    /// The path of this file in a run whose PKI is `pki` and whose case files are in
+    /// `case_files_dir`.
+    pub fn resolve(&self, pki: &PkiFiles, case_files_dir: &Path) -> PathBuf {
+        match self {
+            // Invariant: a `PkiFile` is only made from `PkiFiles::names()`.
+            Self::Pki(file) => pki
+                .by_name(file.name())
+                .expect("every PkiFile name is a file of PkiFiles"),
+            Self::Case(name) => case_files_dir.join(name),
+            Self::Absolute(path) => path.clone(),
+        }
+    }
+}
+
+/// A credential sent by the scrape job: inline, or read from a file on every scrape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// `password:` / `credentials:`.
+    Inline(String),
+    /// `password_file:` / `credentials_file:`.
+    File(FileRef),
+}
+
+/// One case: an exporter set-up, the job that scrapes it and what Prometheus should report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Unique name; the job name.
+    pub name: String,
+    /// The scenario file it came from.
+    pub file: String,
+    /// Free text shown in reports.
+    pub description: String,
+    /// Conformance level (catalogs only).
+    pub level: Option<Level>,
+    /// Why the expectation holds (catalogs).
+    pub rationale: Option<String>,
+    /// Where the expected behaviour is defined (catalogs).
+    pub reference: Option<String>,
+    /// Files the case writes (name → content) and may refer to.
+    pub files: BTreeMap<String, String>,
+    /// The exporter.
+    pub exporter: ExporterCase,
+    /// The scrape job.
+    pub scrape: ScrapeCase,
+    /// The verdict expected.
+    pub expect: Expectation,
+}
+
+/// The exporter side of a case: becomes a `web-config.yml` plus fake-exporter options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExporterCase {
+    /// TLS, `None` for plain HTTP.
+    pub tls: Option<ExporterTls>,
+    /// `http_server_config.http2`.
+    pub http2: Option<bool>,
+    /// Basic auth users with PLAINTEXT passwords (the harness hashes them).
+    pub basic_auth_users: BTreeMap<String, String>,
+    /// Bearer tokens (fake-exporter extension).
+    pub bearer: BearerCase,
+    /// Faults of the metrics endpoint.
+    pub faults: FaultSpec,
+    /// Deliberate security weaknesses (fake-exporter only).
+    pub mutants: Vec<Mutant>,
+    /// Samples exposed.
+    pub series: Option<usize>,
+    /// No exporter at all: the target's port is closed.
+    pub absent: bool,
+    /// Overwrite the web-config with invalid YAML once the exporter runs.
+    pub break_config_after_start: bool,
+}
+
+/// Bearer tokens an exporter accepts (fake-exporter extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BearerCase {
+    /// Static tokens.
+    pub tokens: Vec<String>,
+    /// A token file: a name from the case's `files:`.
+    pub token_file: Option<String>,
+    /// Tokens that expired an hour before the run.
+    pub expired_tokens: Vec<String>,
+}
+
+impl BearerCase {
+    /// Whether any Bearer token is configured.
+    pub fn is_configured(&self) -> bool {
+        !self.tokens.is_empty() || self.token_file.is_some() || !self.expired_tokens.is_empty()
+    }
+}
+
+/// `tls_server_config` of a case's exporter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExporterTls {
+    /// The PKI server certificate served.
+    pub server_cert: ServerCert,
+    /// Serve the key as openssl writes it (PKCS#1 / SEC1).
+    pub openssl_key: bool,
+    /// Serve these PKI files (certificate, key) instead of `server_cert`'s.
+    pub serve_files: Option<(PkiFile, PkiFile)>,
+    /// `cipher_suites`.
+    pub cipher_suites: Vec<CipherSuite>,
+    /// `client_auth_type`; `None` leaves it out of the file.
+    pub client_auth_type: Option<ClientAuthType>,
+    /// `client_ca_file`.
+    pub client_ca: Option<PkiFile>,
+    /// `client_allowed_sans`.
+    pub client_allowed_sans: Option<Vec<String>>,
+    /// `min_version`.
+    pub min_version: Option<ExporterTlsVersion>,
+    /// `max_version`.
+    pub max_version: Option<ExporterTlsVersion>,
+}
+
+impl ExporterTls {
+    /// The effective client-auth policy.
+    pub fn client_auth(&self) -> ClientAuthType {
+        self.client_auth_type.unwrap_or_default()
+    }
+}
+
+/// Where the job sends its scrapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TargetHost {
+    /// `127.0.0.1` (default).
+    #[default]
+    Ipv4Loopback,
+    /// `localhost`.
+    Localhost,
+    /// `[::1]`.
+    Ipv6Loopback,
+}
+
+impl TargetHost {
+    /// The host as written in a target (`127.0.0.1`, `localhost`, `[::1]`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv4Loopback => "127.0.0.1",
+            Self::Localhost => "localhost",
+            Self::Ipv6Loopback => "[::1]",
+        }
     }
 
-    /// Target host (`127.0.0.1` unless the case says `localhost`).
-    pub fn target_host(&self) -> &str {
-        self.case
-            .scrape
-            .target_host
-            .as_deref()
-            .unwrap_or("127.0.0.1")
+    /// The address the exporter listens on for this host.
+    pub fn listen_ip(self) -> std::net::IpAddr {
+        match self {
+            Self::Ipv6Loopback => std::net::Ipv6Addr::LOCALHOST.into(),
+            Self::Ipv4Loopback | Self::Localhost => std::net::Ipv4Addr::LOCALHOST.into(),
+        }
+    }
+}
+
+/// The Prometheus side of a case, in `prometheus.yml` vocabulary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScrapeCase {
+    /// `scheme`.
+    pub scheme: Option<Scheme>,
+    /// Host of the target.
+    pub target_host: TargetHost,
+    /// `basic_auth` or `authorization` (Prometheus refuses both at once).
+    pub auth: Option<ScrapeAuth>,
+    /// `tls_config`.
+    pub tls_config: Option<ScrapeTls>,
+    /// `enable_http2`.
+    pub enable_http2: Option<bool>,
+    /// `scrape_timeout` override.
+    pub scrape_timeout: Option<Duration>,
+    /// `body_size_limit`.
+    pub body_size_limit: Option<String>,
+    /// `metrics_path`.
+    pub metrics_path: Option<String>,
+    /// `sample_limit`.
+    pub sample_limit: Option<u64>,
+}
+
+impl ScrapeCase {
+    /// Whether the job scrapes over https.
+    pub fn is_https(&self) -> bool {
+        self.scheme == Some(Scheme::Https)
+    }
+
+    /// Whether the job presents a client certificate (`cert_file` and `key_file`).
+    pub fn presents_client_cert(&self) -> bool {
+        self.tls_config
+            .as_ref()
+            .is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some())
+    }
+}
+
+/// How a job authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrapeAuth {
+    /// `basic_auth`.
+    Basic {
+        /// `username`.
+        username: String,
+        /// `password` / `password_file`; `None` sends an empty password.
+        password: Option<Secret>,
+    },
+    /// `authorization`.
+    Authorization {
+        /// `type` (Prometheus default `Bearer`).
+        auth_type: Option<String>,
+        /// `credentials` / `credentials_file`.
+        credentials: Option<Secret>,
+    },
+}
+
+/// `tls_config` of a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScrapeTls {
+    /// `ca_file`.
+    pub ca_file: Option<FileRef>,
+    /// `cert_file`.
+    pub cert_file: Option<FileRef>,
+    /// `key_file`.
+    pub key_file: Option<FileRef>,
+    /// `server_name`.
+    pub server_name: Option<String>,
+    /// `insecure_skip_verify`.
+    pub insecure_skip_verify: Option<bool>,
+    /// `min_version`.
+    pub min_version: Option<ScrapeTlsVersion>,
+    /// `max_version`.
+    pub max_version: Option<ScrapeTlsVersion>,
+}
+
+/// Health and error class of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Outcome {
+    /// Health.
+    pub health: Health,
+    /// Class of `lastError` (`none` when up).
+    pub class: ErrorClass,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.health {
+            Health::Up => f.write_str("up"),
+            health => write!(f, "{health} ({})", self.class),
+        }
+    }
+}
+
+/// What Prometheus should report about a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// Health and class from Prometheus 2.x.
+    pub outcome: Outcome,
+    /// Health and class from Prometheus 3.x and later, where they differ.
+    pub prometheus_3: Option<Outcome>,
+    /// A substring the raw `lastError` must contain.
+    pub last_error_contains: Option<String>,
+    /// Connection behaviour.
+    pub keep_alive: KeepAlive,
+    /// HTTP version every scrape must have used.
+    pub http_version: Option<HttpVersion>,
+}
+
+impl Expectation {
+    /// Scrapes succeed, over one kept-alive connection.
+    pub fn up() -> Self {
+        Self::outcome(Health::Up, ErrorClass::None, KeepAlive::One)
+    }
+
+    /// Scrapes fail with `class`; connections are not checked.
+    pub fn down(class: ErrorClass) -> Self {
+        Self::outcome(Health::Down, class, KeepAlive::Any)
+    }
+
+    fn outcome(health: Health, class: ErrorClass, keep_alive: KeepAlive) -> Self {
+        Self {
+            outcome: Outcome { health, class },
+            prometheus_3: None,
+            last_error_contains: None,
+            keep_alive,
+            http_version: None,
+        }
+    }
+
+    /// The outcome expected from a Prometheus of this major version.
+    pub fn outcome_for(&self, prometheus_major: u32) -> Outcome {
+        match (prometheus_major >= 3, self.prometheus_3) {
+            (true, Some(v3)) => v3,
+            _ => self.outcome,
+        }
+    }
+}
+
+impl Case {
+    /// A case with a plain exporter and a plain job, to be adjusted through its fields
+    /// (for cases built in code rather than read from a file; `file` names the origin in
+    /// reports).
+    pub fn new(name: impl Into<String>, file: impl Into<String>, expect: Expectation) -> Self {
+        Self {
+            name: name.into(),
+            file: file.into(),
+            description: String::new(),
+            level: None,
+            rationale: None,
+            reference: None,
+            files: BTreeMap::new(),
+            exporter: ExporterCase::default(),
+            scrape: ScrapeCase::default(),
+            expect,
+        }
+    }
+
+    /// What the classifier needs to know about this case's set-up.
+    pub fn context(&self) -> CaseContext {
+        CaseContext {
+            scheme_https: self.scrape.is_https(),
+            target_tls: self.exporter.tls.is_some(),
+            target_requires_client_cert: self.exporter_can_refuse_client_cert(),
+            job_presents_client_cert: self.scrape.presents_client_cert(),
+        }
+    }
+
+    /// Whether the exporter can refuse this job over its client certificate: it requires
+    /// one, or it verifies one it is given (`VerifyClientCertIfGiven`) and the job sends one,
+    /// or it checks `client_allowed_sans` on one it is sent. Go servers reject certificates
+    /// after a TLS 1.3 client has finished, so such a rejection often reaches Prometheus as a
+    /// broken pipe or a reset; this tells the classifier what that means.
+    pub fn exporter_can_refuse_client_cert(&self) -> bool {
+        let Some(tls) = &self.exporter.tls else {
+            return false;
+        };
+        let presents = self.scrape.presents_client_cert();
+        match tls.client_auth() {
+            ClientAuthType::RequireAnyClientCert | ClientAuthType::RequireAndVerifyClientCert => {
+                true
+            }
+            ClientAuthType::VerifyClientCertIfGiven => presents,
+            ClientAuthType::RequestClientCert => presents && tls.client_allowed_sans.is_some(),
+            ClientAuthType::NoClientCert => false,
+        }
+    }
+
+    /// A feature only fake-exporter has, if the case relies on one.
+    pub fn fake_only_feature(&self) -> Option<&'static str> {
+        let e = &self.exporter;
+        if e.bearer.is_configured() {
+            return Some("Bearer tokens (`fake_exporter.bearer_auth`)");
+        }
+        if !e.faults.is_none() {
+            return Some("fault injection");
+        }
+        if !e.mutants.is_empty() {
+            return Some("mutants");
+        }
+        if e.series.is_some() {
+            return Some("`series`");
+        }
+        None
     }
 }
 
@@ -416,7 +581,7 @@ pub struct Plan {
     /// Settings.
     pub defaults: Defaults,
     /// The cases, in file order.
-    pub cases: Vec<PlannedCase>,
+    pub cases: Vec<Case>,
 }
 
 impl Plan {
@@ -439,24 +604,33 @@ impl Plan {
         Self::from_sources(&sources)
     }
 
-    /// Parses and checks `(file name, YAML text)` pairs.
+    /// Parses and checks `(file name, YAML text)` pairs. Every mistake in every case is
+    /// reported at once ([`ScenarioError::Several`] when there is more than one).
     pub fn from_sources(sources: &[(String, String)]) -> Result<Plan, ScenarioError> {
         let mut defaults: Option<Defaults> = None;
         let mut cases = Vec::new();
+        let mut errors = Vec::new();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for (file, text) in sources {
-            let raw: FileRaw = serde_norway::from_str(text).map_err(|e| ScenarioError::Syntax {
-                file: file.clone(),
-                message: e.to_string(),
-            })?;
+            let raw: RawFile = match serde_norway::from_str(text) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    errors.push(ScenarioError::Syntax {
+                        file: file.clone(),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
             if let Some(d) = raw.defaults {
-                let d: Defaults =
-                    serde_norway::from_value(d).map_err(|e| ScenarioError::Syntax {
+                match serde_norway::from_value::<Defaults>(d) {
+                    Ok(d) => {
+                        defaults.get_or_insert(d);
+                    }
+                    Err(e) => errors.push(ScenarioError::Syntax {
                         file: file.clone(),
                         message: format!("defaults: {e}"),
-                    })?;
-                if defaults.is_none() {
-                    defaults = Some(d);
+                    }),
                 }
             }
             for (i, value) in raw.cases.into_iter().enumerate() {
@@ -465,36 +639,55 @@ impl Plan {
                     .and_then(|n| n.as_str())
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("#{}", i + 1));
-                let case: Case = serde_path_to_error::deserialize(value).map_err(|e| {
-                    let path = e.path().to_string();
-                    let inner = e.into_inner().to_string();
-                    ScenarioError::Case {
-                        file: file.clone(),
-                        case: label.clone(),
-                        // `.` is serde_path_to_error's name for the case itself.
-                        field: if path == "." { "(case)".into() } else { path },
-                        message: inner,
+                let raw_case: RawCase = match serde_path_to_error::deserialize(value) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let path = e.path().to_string();
+                        errors.push(ScenarioError::Case {
+                            file: file.clone(),
+                            case: label,
+                            // `.` is serde_path_to_error's name for the case itself.
+                            field: if path == "." { "(case)".into() } else { path },
+                            message: e.into_inner().to_string(),
+                        });
+                        continue;
                     }
-                })?;
-                if let Some(first) = seen.get(&case.name) {
-                    return Err(ScenarioError::Duplicate {
+                };
+                if let Some(first) = seen.get(&raw_case.name) {
+                    errors.push(ScenarioError::Duplicate {
                         file: file.clone(),
-                        case: case.name.clone(),
+                        case: raw_case.name.clone(),
                         first: first.clone(),
                     });
+                    continue;
                 }
-                seen.insert(case.name.clone(), file.clone());
-                cases.push(check_case(file, case)?);
+                seen.insert(raw_case.name.clone(), file.clone());
+                match check(file, raw_case) {
+                    Ok(case) => cases.push(case),
+                    Err(e) => errors.push(e),
+                }
             }
         }
         let defaults = defaults.unwrap_or_default();
+        let first_file = || sources.first().map(|s| s.0.clone()).unwrap_or_default();
         if defaults.scrape_timeout > defaults.scrape_interval {
-            return Err(ScenarioError::Syntax {
-                file: sources.first().map(|s| s.0.clone()).unwrap_or_default(),
-                message: "defaults.scrape_timeout is longer than defaults.scrape_interval; Prometheus refuses that at load time".into(),
+            errors.push(ScenarioError::Syntax {
+                file: first_file(),
+                message: "defaults.scrape_timeout is longer than defaults.scrape_interval; \
+                          Prometheus refuses that at load time"
+                    .into(),
             });
         }
-        Ok(Plan { defaults, cases })
+        if errors.is_empty() && cases.is_empty() {
+            errors.push(ScenarioError::Empty {
+                files: sources.iter().map(|s| s.0.clone()).collect(),
+            });
+        }
+        match errors.len() {
+            0 => Ok(Plan { defaults, cases }),
+            1 => Err(errors.remove(0)),
+            _ => Err(ScenarioError::Several { errors }),
+        }
     }
 }
 
@@ -507,255 +700,341 @@ fn valid_case_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn check_case(file: &str, case: Case) -> Result<PlannedCase, ScenarioError> {
+/// Turns a case as written into a typed [`Case`], refusing what cannot run.
+fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     let err = |field: &str, message: String| ScenarioError::Case {
         file: file.to_owned(),
-        case: case.name.clone(),
+        case: raw.name.clone(),
         field: field.to_owned(),
         message,
     };
-    if let Some(level) = &case.level {
-        if !["MUST", "SHOULD", "MAY"].contains(&level.as_str()) {
-            return Err(err("level", format!("`{level}`: use MUST, SHOULD or MAY")));
-        }
-    }
-    if !valid_case_name(&case.name) {
+    if !valid_case_name(&raw.name) {
         return Err(err(
             "name",
-            "use only letters, digits, `-` and `_` (the name becomes a Prometheus job and a directory)".into(),
+            "use only letters, digits, `-` and `_` (the name becomes a Prometheus job and a \
+             directory)"
+                .into(),
         ));
     }
-    let e = &case.exporter;
-    if let Some(c) = &e.server_cert {
-        c.parse::<ServerCert>()
-            .map_err(|x| err("exporter.server_cert", x.to_string()))?;
-    }
-    let tls_only = [
-        ("exporter.client_auth_type", e.client_auth_type.is_some()),
-        ("exporter.client_ca", e.client_ca.is_some()),
-        (
-            "exporter.client_allowed_sans",
-            e.client_allowed_sans.is_some(),
+    let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
+    let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
+    let x = &raw.expect;
+    let outcome =
+        checked_outcome(x.health.into(), x.error.as_deref()).map_err(|m| err("expect.error", m))?;
+    let prometheus_3 = match &x.prometheus_3 {
+        None => None,
+        Some(o) => Some(
+            checked_outcome(o.health.into(), o.error.as_deref())
+                .map_err(|m| err("expect.prometheus_3.error", m))?,
         ),
-        ("exporter.min_version", e.min_version.is_some()),
-        ("exporter.max_version", e.max_version.is_some()),
-        ("exporter.openssl_key", e.openssl_key),
-        ("exporter.cert_file", e.cert_file.is_some()),
-        ("exporter.cipher_suites", !e.cipher_suites.is_empty()),
-    ];
-    if e.server_cert.is_none() {
-        if let Some((field, _)) = tls_only.iter().find(|(_, set)| *set) {
-            return Err(err(
-                field,
-                "needs TLS on the exporter; add `exporter.server_cert: valid` (or another server certificate)".into(),
-            ));
+    };
+    let keep_alive = x.keep_alive.unwrap_or(match outcome.health {
+        Health::Up if exporter.faults.close_after_response => KeepAlive::PerScrape,
+        Health::Up => KeepAlive::One,
+        _ => KeepAlive::Any,
+    });
+    Ok(Case {
+        file: file.to_owned(),
+        description: raw.description.clone(),
+        level: raw.level,
+        rationale: raw.rationale.clone(),
+        reference: raw.reference.clone(),
+        files: raw.files.clone(),
+        exporter,
+        scrape,
+        expect: Expectation {
+            outcome,
+            prometheus_3,
+            last_error_contains: x.last_error_contains.clone(),
+            keep_alive,
+            http_version: x.http_version,
+        },
+        name: raw.name,
+    })
+}
+
+/// Health plus the class label, checked against each other.
+fn checked_outcome(health: Health, error: Option<&str>) -> Result<Outcome, String> {
+    let class = match (error, health) {
+        (Some(label), _) => label.parse::<ErrorClass>().map_err(|e| e.to_string())?,
+        (None, Health::Up) => ErrorClass::None,
+        (None, Health::Missing) => ErrorClass::JobMissing,
+        (None, _) => {
+            return Err(
+                "a `down` expectation needs an error class, e.g. `error: unauthorized`".into(),
+            )
         }
-    }
-    if let Some(ca) = &e.client_ca {
-        check_pki_name(ca).map_err(|m| err("exporter.client_ca", m))?;
-    }
-    match (&e.cert_file, &e.key_file) {
-        (Some(c), Some(k)) => {
-            check_pki_name(c).map_err(|m| err("exporter.cert_file", m))?;
-            check_pki_name(k).map_err(|m| err("exporter.key_file", m))?;
+    };
+    match (health, class) {
+        (Health::Up, c) if c != ErrorClass::None => Err(format!(
+            "an `up` target has no error, but `{c}` is expected; drop `error:` or expect `down`"
+        )),
+        (Health::Down, ErrorClass::None) => {
+            Err("a `down` target needs an error class other than `none`".into())
         }
-        (None, None) => {}
-        (Some(_), None) => return Err(err("exporter.cert_file", "needs `key_file` too".into())),
-        (None, Some(_)) => return Err(err("exporter.key_file", "needs `cert_file` too".into())),
+        _ => Ok(Outcome { health, class }),
     }
+}
+
+type FieldError = (&'static str, String);
+
+fn check_exporter(
+    e: &RawExporter,
+    files: &BTreeMap<String, String>,
+) -> Result<ExporterCase, FieldError> {
+    let tls = match &e.server_cert {
+        Some(name) => Some(check_exporter_tls(e, name)?),
+        None => {
+            let tls_only = [
+                ("exporter.client_auth_type", e.client_auth_type.is_some()),
+                ("exporter.client_ca", e.client_ca.is_some()),
+                (
+                    "exporter.client_allowed_sans",
+                    e.client_allowed_sans.is_some(),
+                ),
+                ("exporter.min_version", e.min_version.is_some()),
+                ("exporter.max_version", e.max_version.is_some()),
+                ("exporter.openssl_key", e.openssl_key),
+                ("exporter.cert_file", e.cert_file.is_some()),
+                ("exporter.key_file", e.key_file.is_some()),
+                ("exporter.cipher_suites", !e.cipher_suites.is_empty()),
+            ];
+            if let Some((field, _)) = tls_only.iter().find(|(_, set)| *set) {
+                return Err((
+                    field,
+                    "needs TLS on the exporter; add `exporter.server_cert: valid` (or another \
+                     server certificate)"
+                        .into(),
+                ));
+            }
+            None
+        }
+    };
     if let Some(f) = &e.bearer_token_file {
-        if !case.files.contains_key(f) {
-            return Err(err(
+        if !files.contains_key(f) {
+            return Err((
                 "exporter.bearer_token_file",
                 format!("`{f}` is not in the case's `files:`; add `files: {{ {f}: <token> }}`"),
             ));
         }
     }
-    let s = &case.scrape;
-    if let Some(scheme) = &s.scheme {
-        if scheme != "http" && scheme != "https" {
-            return Err(err(
-                "scrape.scheme",
-                format!("`{scheme}` is not `http` or `https`"),
-            ));
-        }
+    if e.absent && (tls.is_some() || !e.basic_auth_users.is_empty() || !e.faults.is_none()) {
+        return Err((
+            "exporter.absent",
+            "an absent exporter has no TLS, auth or faults; remove them or `absent`".into(),
+        ));
     }
-    if let Some(h) = &s.target_host {
-        if h != "127.0.0.1" && h != "localhost" && h != "[::1]" {
+    Ok(ExporterCase {
+        tls,
+        http2: e.http2,
+        basic_auth_users: e.basic_auth_users.clone(),
+        bearer: BearerCase {
+            tokens: e.bearer_tokens.clone(),
+            token_file: e.bearer_token_file.clone(),
+            expired_tokens: e.expired_bearer_tokens.clone(),
+        },
+        faults: e.faults.clone(),
+        mutants: e.mutants.clone(),
+        series: e.series,
+        absent: e.absent,
+        break_config_after_start: e.break_config_after_start,
+    })
+}
+
+fn check_exporter_tls(e: &RawExporter, server_cert: &str) -> Result<ExporterTls, FieldError> {
+    let server_cert = server_cert
+        .parse::<ServerCert>()
+        .map_err(|x| ("exporter.server_cert", x.to_string()))?;
+    let serve_files = match (&e.cert_file, &e.key_file) {
+        (Some(c), Some(k)) => Some((
+            pki_file(c).map_err(|m| ("exporter.cert_file", m))?,
+            pki_file(k).map_err(|m| ("exporter.key_file", m))?,
+        )),
+        (None, None) => None,
+        (Some(_), None) => return Err(("exporter.cert_file", "needs `key_file` too".into())),
+        (None, Some(_)) => return Err(("exporter.key_file", "needs `cert_file` too".into())),
+    };
+    let client_auth_type = match &e.client_auth_type {
+        None => None,
+        Some(name) => Some(ClientAuthType::parse(name).ok_or_else(|| {
+            (
+                "exporter.client_auth_type",
+                format!(
+                    "`{name}` is not a client_auth_type; use NoClientCert, RequestClientCert, \
+                     RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert \
+                     (or the alias RequireClientCert)"
+                ),
+            )
+        })?),
+    };
+    let client_ca = match &e.client_ca {
+        None => None,
+        Some(name) => Some(pki_file(name).map_err(|m| ("exporter.client_ca", m))?),
+    };
+    Ok(ExporterTls {
+        server_cert,
+        openssl_key: e.openssl_key,
+        serve_files,
+        cipher_suites: e.cipher_suites.clone(),
+        client_auth_type,
+        client_ca,
+        client_allowed_sans: e.client_allowed_sans.clone(),
+        min_version: e.min_version,
+        max_version: e.max_version,
+    })
+}
+
+fn check_scrape(
+    s: &RawScrape,
+    files: &BTreeMap<String, String>,
+) -> Result<ScrapeCase, (String, String)> {
+    let err = |field: &str, message: String| (field.to_owned(), message);
+    let target_host = match s.target_host.as_deref() {
+        None | Some("127.0.0.1") => TargetHost::Ipv4Loopback,
+        Some("localhost") => TargetHost::Localhost,
+        Some("[::1]") => TargetHost::Ipv6Loopback,
+        Some(h) => {
             return Err(err(
                 "scrape.target_host",
                 format!(
                     "`{h}`: targets must be on loopback; use `127.0.0.1`, `localhost` or `[::1]`"
                 ),
-            ));
-        }
-    }
-    if s.basic_auth.is_some() && s.authorization.is_some() {
-        return Err(err("scrape", "`basic_auth` and `authorization` are both set; Prometheus refuses such a config at load time (it would fail the whole run). Keep one".into()));
-    }
-    if let Some(b) = &s.basic_auth {
-        if b.password.is_some() && b.password_file.is_some() {
-            return Err(err(
-                "scrape.basic_auth",
-                "`password` and `password_file` are both set; Prometheus refuses that. Keep one"
-                    .into(),
-            ));
-        }
-        if let Some(f) = &b.password_file {
-            check_file_ref(&case, f).map_err(|m| err("scrape.basic_auth.password_file", m))?;
-        }
-    }
-    if let Some(a) = &s.authorization {
-        if a.credentials.is_some() && a.credentials_file.is_some() {
-            return Err(err("scrape.authorization", "`credentials` and `credentials_file` are both set; Prometheus refuses that. Keep one".into()));
-        }
-        if let Some(f) = &a.credentials_file {
-            check_file_ref(&case, f)
-                .map_err(|m| err("scrape.authorization.credentials_file", m))?;
-        }
-    }
-    if let Some(t) = &s.tls_config {
-        for (field, v) in [
-            ("scrape.tls_config.ca_file", &t.ca_file),
-            ("scrape.tls_config.cert_file", &t.cert_file),
-            ("scrape.tls_config.key_file", &t.key_file),
-        ] {
-            if let Some(v) = v {
-                if !v.starts_with('/') {
-                    check_pki_name(v).map_err(|m| err(field, m))?;
-                }
-            }
-        }
-    }
-    if let Some(t) = s.scrape_timeout {
-        if t.is_zero() {
-            return Err(err("scrape.scrape_timeout", "must be above zero".into()));
-        }
-    }
-    let x = &case.expect;
-    let expected_class = match (&x.error, x.health) {
-        (Some(label), _) => label
-            .parse::<ErrorClass>()
-            .map_err(|m| err("expect.error", m.to_string()))?,
-        (None, ExpectHealth::Up) => ErrorClass::None,
-        (None, ExpectHealth::Missing) => ErrorClass::JobMissing,
-        (None, ExpectHealth::Down) => {
-            return Err(err(
-                "expect.error",
-                "a `down` expectation needs an error class, e.g. `error: unauthorized`".into(),
             ))
         }
     };
-    match (x.health, &expected_class) {
-        (ExpectHealth::Up, c) if *c != ErrorClass::None => {
-            return Err(err("expect.error", format!("an `up` target has no error, but `{c}` is expected; drop `error:` or expect `down`")))
-        }
-        (ExpectHealth::Down, ErrorClass::None) => {
-            return Err(err("expect.error", "a `down` target needs an error class other than `none`".into()))
-        }
-        _ => {}
-    }
-    if let Some(v) = &x.http_version {
-        if v != "HTTP/1.1" && v != "HTTP/2" {
-            return Err(err(
-                "expect.http_version",
-                format!("`{v}`: use `HTTP/1.1` or `HTTP/2`"),
-            ));
-        }
-    }
-    if e.absent
-        && (e.server_cert.is_some() || !e.basic_auth_users.is_empty() || !e.faults.is_none())
-    {
-        return Err(err(
-            "exporter.absent",
-            "an absent exporter has no TLS, auth or faults; remove them or `absent`".into(),
-        ));
-    }
-    let prometheus_3 = match &x.prometheus_3 {
-        None => None,
-        Some(o) => {
-            let class = match (&o.error, o.health) {
-                (Some(label), _) => label
-                    .parse::<ErrorClass>()
-                    .map_err(|m| err("expect.prometheus_3.error", m.to_string()))?,
-                (None, ExpectHealth::Up) => ErrorClass::None,
-                (None, ExpectHealth::Missing) => ErrorClass::JobMissing,
-                (None, ExpectHealth::Down) => {
+    let auth =
+        match (&s.basic_auth, &s.authorization) {
+            (Some(_), Some(_)) => return Err(err(
+                "scrape",
+                "`basic_auth` and `authorization` are both set; Prometheus refuses such a config \
+                 at load time (it would fail the whole run). Keep one"
+                    .into(),
+            )),
+            (Some(b), None) => Some(ScrapeAuth::Basic {
+                username: b.username.clone(),
+                password: secret(
+                    b.password.as_ref(),
+                    b.password_file.as_ref(),
+                    files,
+                    ("password", "password_file"),
+                )
+                .map_err(|(f, m)| err(&format!("scrape.basic_auth.{f}"), m))?,
+            }),
+            (None, Some(a)) => {
+                if a.kind
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("basic"))
+                {
                     return Err(err(
-                        "expect.prometheus_3.error",
-                        "a `down` expectation needs an error class".into(),
-                    ))
+                    "scrape.authorization.type",
+                    "Prometheus refuses `type: Basic` in `authorization` (\"authorization type \
+                     cannot be set to basic, use basic_auth instead\"); use `basic_auth` with \
+                     `username` and `password`"
+                        .into(),
+                ));
                 }
+                Some(ScrapeAuth::Authorization {
+                    auth_type: a.kind.clone(),
+                    credentials: secret(
+                        a.credentials.as_ref(),
+                        a.credentials_file.as_ref(),
+                        files,
+                        ("credentials", "credentials_file"),
+                    )
+                    .map_err(|(f, m)| err(&format!("scrape.authorization.{f}"), m))?,
+                })
+            }
+            (None, None) => None,
+        };
+    let tls_config = match &s.tls_config {
+        None => None,
+        Some(t) => {
+            let file = |field: &str,
+                        v: &Option<String>|
+             -> Result<Option<FileRef>, (String, String)> {
+                v.as_deref()
+                    .map(|v| {
+                        tls_file_ref(v).map_err(|m| err(&format!("scrape.tls_config.{field}"), m))
+                    })
+                    .transpose()
             };
-            Some((o.health, class))
+            Some(ScrapeTls {
+                ca_file: file("ca_file", &t.ca_file)?,
+                cert_file: file("cert_file", &t.cert_file)?,
+                key_file: file("key_file", &t.key_file)?,
+                server_name: t.server_name.clone(),
+                insecure_skip_verify: t.insecure_skip_verify,
+                min_version: t.min_version,
+                max_version: t.max_version,
+            })
         }
     };
-    let keep_alive = x.keep_alive.unwrap_or(match x.health {
-        ExpectHealth::Up if e.faults.close_after_response => KeepAlive::PerScrape,
-        ExpectHealth::Up => KeepAlive::One,
-        _ => KeepAlive::Any,
-    });
-    Ok(PlannedCase {
-        file: file.to_owned(),
-        expected_class,
-        keep_alive,
-        prometheus_3,
-        case,
+    if s.scrape_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(err("scrape.scrape_timeout", "must be above zero".into()));
+    }
+    Ok(ScrapeCase {
+        scheme: s.scheme,
+        target_host,
+        auth,
+        tls_config,
+        enable_http2: s.enable_http2,
+        scrape_timeout: s.scrape_timeout,
+        body_size_limit: s.body_size_limit.clone(),
+        metrics_path: s.metrics_path.clone(),
+        sample_limit: s.sample_limit,
     })
 }
 
-fn check_pki_name(name: &str) -> Result<(), String> {
-    if PkiFiles::names().contains(&name) {
-        Ok(())
-    } else {
-        Err(format!(
+/// An inline value or a file from `files:` (or an absolute path); both is refused like
+/// Prometheus does.
+fn secret(
+    inline: Option<&String>,
+    file: Option<&String>,
+    files: &BTreeMap<String, String>,
+    (inline_key, file_key): (&'static str, &'static str),
+) -> Result<Option<Secret>, (&'static str, String)> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err((
+            file_key,
+            format!(
+                "`{inline_key}` and `{file_key}` are both set; Prometheus refuses that. Keep one"
+            ),
+        )),
+        (Some(v), None) => Ok(Some(Secret::Inline(v.clone()))),
+        (None, Some(name)) => {
+            if name.starts_with('/') {
+                Ok(Some(Secret::File(FileRef::Absolute(PathBuf::from(name)))))
+            } else if files.contains_key(name) {
+                Ok(Some(Secret::File(FileRef::Case(name.clone()))))
+            } else {
+                Err((
+                    file_key,
+                    format!(
+                        "`{name}` is not in the case's `files:`; add `files: {{ {name}: <content> }}` \
+                         or give an absolute path"
+                    ),
+                ))
+            }
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// A `tls_config` file: a PKI name or an absolute path.
+fn tls_file_ref(value: &str) -> Result<FileRef, String> {
+    if value.starts_with('/') {
+        return Ok(FileRef::Absolute(PathBuf::from(value)));
+    }
+    pki_file(value).map(FileRef::Pki)
+}
+
+fn pki_file(name: &str) -> Result<PkiFile, String> {
+    PkiFile::named(name).ok_or_else(|| {
+        format!(
             "`{name}` is not a file of the generated PKI; use one of: {} (or an absolute path)",
             PkiFiles::names().join(", ")
-        ))
-    }
-}
-
-fn check_file_ref(case: &Case, name: &str) -> Result<(), String> {
-    if name.starts_with('/') || case.files.contains_key(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not in the case's `files:`; add `files: {{ {name}: <content> }}` or give an absolute path"
-        ))
-    }
-}
-
-/// The client certificate names a case may present (for classification context).
-pub fn presents_client_cert(case: &Case) -> bool {
-    case.scrape
-        .tls_config
-        .as_ref()
-        .is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some())
-}
-
-/// Whether the exporter can refuse this job over its client certificate: it requires
-/// one, or it verifies one it is given (`VerifyClientCertIfGiven`) and the job sends one,
-/// or it checks `client_allowed_sans`. Go servers reject certificates after a TLS 1.3
-/// client has finished, so such a rejection often reaches Prometheus as a broken pipe or
-/// a reset; this tells the classifier what that means.
-pub fn exporter_requires_client_cert(case: &Case) -> bool {
-    let e = &case.exporter;
-    match e.client_auth_type.as_deref() {
-        Some("RequireAnyClientCert" | "RequireAndVerifyClientCert" | "RequireClientCert") => true,
-        Some("VerifyClientCertIfGiven") => presents_client_cert(case),
-        Some("RequestClientCert") => presents_client_cert(case) && e.client_allowed_sans.is_some(),
-        _ => false,
-    }
-}
-
-/// Resolves a file reference of a case to a path: PKI names in `pki`, case files in
-/// `case_dir`, absolute paths as they are.
-pub fn resolve_file(name: &str, pki: &PkiFiles, case_dir: &Path) -> PathBuf {
-    if name.starts_with('/') {
-        return PathBuf::from(name);
-    }
-    pki.by_name(name)
-        .unwrap_or_else(|| case_dir.join("files").join(name))
+        )
+    })
 }
 
 #[cfg(test)]

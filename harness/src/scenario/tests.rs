@@ -15,7 +15,7 @@ fn default_matrix_loads_with_at_least_40_cases() {
     let classes: std::collections::BTreeSet<String> = plan
         .cases
         .iter()
-        .map(|c| c.expected_class.to_string())
+        .map(|c| c.expect.outcome.class.to_string())
         .collect();
     for must in [
         "none",
@@ -148,7 +148,7 @@ fn impossible_combinations_are_refused() {
 fn keep_alive_defaults_follow_health_and_faults() {
     let plan = load("cases:\n  - name: up\n    expect: { health: up }\n  - name: close\n    exporter: { faults: { close_after_response: true } }\n    expect: { health: up }\n  - name: down\n    exporter: { faults: { status: 500 } }\n    expect: { health: down, error: http_status_500 }\n")
         .expect("valid");
-    let ka: Vec<KeepAlive> = plan.cases.iter().map(|c| c.keep_alive).collect();
+    let ka: Vec<KeepAlive> = plan.cases.iter().map(|c| c.expect.keep_alive).collect();
     assert_eq!(
         ka,
         vec![KeepAlive::One, KeepAlive::PerScrape, KeepAlive::Any]
@@ -160,10 +160,19 @@ fn prometheus_3_overrides_apply_from_major_version_3() {
     let plan = load("cases:\n  - name: ct\n    exporter: { faults: { content_type: missing } }\n    expect: { health: up, prometheus_3: { health: down, error: bad_content_type } }\n")
         .expect("valid");
     let case = &plan.cases[0];
-    assert_eq!(case.expected_for(2), (ExpectHealth::Up, ErrorClass::None));
     assert_eq!(
-        case.expected_for(3),
-        (ExpectHealth::Down, ErrorClass::BadContentType)
+        case.expect.outcome_for(2),
+        Outcome {
+            health: Health::Up,
+            class: ErrorClass::None
+        }
+    );
+    assert_eq!(
+        case.expect.outcome_for(3),
+        Outcome {
+            health: Health::Down,
+            class: ErrorClass::BadContentType
+        }
     );
     let bad =
         load("cases:\n  - name: ct\n    expect: { health: up, prometheus_3: { health: down } }\n")
@@ -172,4 +181,86 @@ fn prometheus_3_overrides_apply_from_major_version_3() {
         bad.to_string().contains("expect.prometheus_3.error"),
         "{bad}"
     );
+}
+
+#[test]
+fn values_are_typed_once_at_parse_time() {
+    let plan = load("cases:\n  - name: m\n    exporter: { server_cert: expired, client_auth_type: RequireClientCert, client_ca: ca.crt }\n    scrape: { scheme: https, target_host: localhost, tls_config: { ca_file: ca.crt, cert_file: client.crt, key_file: /abs/client.key } }\n    expect: { health: down, error: cert_expired }\n")
+        .expect("valid");
+    let case = &plan.cases[0];
+    let tls = case.exporter.tls.as_ref().expect("TLS");
+    assert_eq!(tls.server_cert, ServerCert::Expired);
+    // The toolkit's alias: requires a certificate, never verifies it.
+    assert_eq!(tls.client_auth(), ClientAuthType::RequireAnyClientCert);
+    assert_eq!(tls.client_ca.map(PkiFile::name), Some("ca.crt"));
+    assert_eq!(case.scrape.scheme, Some(Scheme::Https));
+    assert_eq!(case.scrape.target_host, TargetHost::Localhost);
+    let scrape_tls = case.scrape.tls_config.as_ref().expect("tls_config");
+    assert_eq!(
+        scrape_tls.key_file,
+        Some(FileRef::Absolute(PathBuf::from("/abs/client.key")))
+    );
+    assert_eq!(
+        case.context(),
+        CaseContext {
+            scheme_https: true,
+            target_tls: true,
+            target_requires_client_cert: true,
+            job_presents_client_cert: true,
+        }
+    );
+}
+
+#[test]
+fn values_prometheus_or_the_toolkit_would_refuse_are_named() {
+    for (yaml, want) in [
+        (
+            "cases:\n  - name: a\n    exporter: { server_cert: valid, client_auth_type: RequireSomeCert }\n    expect: { health: up }\n",
+            "case `a`: exporter.client_auth_type: `RequireSomeCert` is not a client_auth_type",
+        ),
+        (
+            "cases:\n  - name: b\n    scrape: { authorization: { type: Basic, credentials: dTpw } }\n    expect: { health: up }\n",
+            "case `b`: scrape.authorization.type: Prometheus refuses `type: Basic`",
+        ),
+        (
+            "cases:\n  - name: c\n    scrape: { scheme: htps }\n    expect: { health: up }\n",
+            "case `c`: scrape.scheme:",
+        ),
+        (
+            "cases:\n  - name: d\n    expect: { health: unknown }\n",
+            "case `d`: expect.health:",
+        ),
+        (
+            "cases:\n  - name: e\n    scrape: { basic_auth: { username: u, password: p, password_file: /x } }\n    expect: { health: up }\n",
+            "case `e`: scrape.basic_auth.password_file: `password` and `password_file` are both set",
+        ),
+    ] {
+        let err = load(yaml).expect_err(want);
+        assert!(err.to_string().contains(want), "want {want:?} in: {err}");
+    }
+}
+
+#[test]
+fn every_mistake_of_a_file_is_reported_at_once() {
+    let err = load("cases:\n  - name: a\n    scrape: { shceme: https }\n    expect: { health: up }\n  - name: b\n    expect: { health: down }\n  - name: c\n    exporter: { server_cert: revoked }\n    expect: { health: up }\n")
+        .expect_err("three mistakes");
+    let ScenarioError::Several { errors } = &err else {
+        panic!("expected Several, got {err:?}");
+    };
+    assert_eq!(errors.len(), 3, "{err}");
+    let text = err.to_string();
+    for want in [
+        "case `a`: scrape.shceme",
+        "case `b`: expect.error",
+        "case `c`: exporter.server_cert",
+    ] {
+        assert!(text.contains(want), "want {want:?} in: {text}");
+    }
+}
+
+#[test]
+fn a_file_without_cases_is_refused() {
+    let err = load("cases: []\n").expect_err("no cases");
+    assert!(matches!(err, ScenarioError::Empty { .. }), "{err:?}");
+    assert!(err.to_string().contains("bad.yaml: no cases"), "{err}");
 }

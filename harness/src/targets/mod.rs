@@ -16,7 +16,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// Timeout of every single request to Prometheus.
@@ -26,7 +26,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request did not complete (connection refused, timeout, ...).
-    #[error("GET {url} failed: {source}; is Prometheus running and listening there?")]
+    #[error("{url} failed: {source}; is Prometheus running and listening there?")]
     Http {
         /// The URL requested.
         url: String,
@@ -34,7 +34,7 @@ pub enum ApiError {
         source: reqwest::Error,
     },
     /// Prometheus answered with an error status and no API error body.
-    #[error("GET {url} returned HTTP {status}: {body}")]
+    #[error("{url} returned HTTP {status}: {body}")]
     Status {
         /// The URL requested.
         url: String,
@@ -44,7 +44,7 @@ pub enum ApiError {
         body: String,
     },
     /// Prometheus answered `"status": "error"`.
-    #[error("GET {url}: Prometheus API error `{error_type}`: {error}")]
+    #[error("{url}: Prometheus API error `{error_type}`: {error}")]
     Api {
         /// The URL requested.
         url: String,
@@ -54,7 +54,7 @@ pub enum ApiError {
         error: String,
     },
     /// The body is not what this Prometheus API version should return.
-    #[error("GET {url}: unexpected response: {reason}; body starts with: {body}")]
+    #[error("{url}: unexpected response: {reason}; body starts with: {body}")]
     Decode {
         /// The URL requested.
         url: String,
@@ -81,17 +81,40 @@ pub enum ApiError {
     },
 }
 
-/// Health of a target as `/api/v1/targets` reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+/// Health of a target: what `/api/v1/targets` reports (`up`, `down`, `unknown`), or
+/// `missing` when the job is not there at all because Prometheus dropped its scrape pool.
+/// The one health type of the crate: verdicts, expectations and reports all use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     /// The last scrape succeeded.
     Up,
     /// The last scrape failed; see `last_error`.
     Down,
+    /// The job is not in `/api/v1/targets`: Prometheus dropped its scrape pool. Never sent
+    /// by Prometheus itself.
+    Missing,
     /// Not scraped yet (or a value this client does not know).
     #[serde(other)]
     Unknown,
+}
+
+impl Health {
+    /// The lowercase label (`up`, `down`, `missing`, `unknown`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Missing => "missing",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// One active target.
@@ -162,6 +185,16 @@ impl BuildInfo {
         Some((major, minor))
     }
 
+    /// The major version (`2` for `2.42.0+ds`); 2 when the version does not parse, the
+    /// oldest wording this crate knows.
+    pub fn major_version(&self) -> u32 {
+        self.version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(2)
+    }
+
     /// Whether this build prefixes certificate errors with `tls: failed to verify certificate: `
     /// (Go ≥ 1.20).
     pub fn prefixes_tls_verify_errors(&self) -> bool {
@@ -200,8 +233,11 @@ pub struct PromApi {
 impl PromApi {
     /// A client for the Prometheus at `base_url` (`http://127.0.0.1:9090`, trailing `/` allowed).
     pub fn new(base_url: &str) -> Self {
+        // Prometheus always runs on loopback here: a user's HTTP(S)_PROXY must not route
+        // these requests elsewhere.
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .no_proxy()
             .build()
             // Invariant: the builder only fails when a TLS backend or system configuration cannot
             // be loaded; this reqwest is built without TLS and with no proxy settings to load.
@@ -288,52 +324,26 @@ impl PromApi {
     pub async fn self_metrics(&self) -> Result<(String, Vec<TextSample>), ApiError> {
         let url = format!("{}/metrics", self.base);
         let body = self.send(&url, self.client.get(&url)).await?;
-        let samples = parse_text_format(&body).map_err(|reason| ApiError::Decode {
+        let samples = parse_text_format(&body).map_err(|e| ApiError::Decode {
             url: url.clone(),
-            reason,
+            reason: e.to_string(),
             body: prefix(&body),
         })?;
         Ok((url, samples))
     }
 
-    /// Polls until every target of each job in `jobs` has been scraped at least `times` times
-    /// (success or failure), and returns the counts of those jobs.
-    pub async fn wait_scraped(
-        &self,
-        jobs: &[&str],
-        times: u64,
-        deadline: Duration,
-        poll: Duration,
-    ) -> Result<BTreeMap<TargetKey, u64>, WaitError<ApiError>> {
-        wait_until(deadline, poll, || async {
-            let targets = self.targets().await?;
-            let counts = self.scrape_counts().await?;
-            let mut pending = BTreeMap::new();
-            let mut done = BTreeMap::new();
-            for job in jobs {
-                let mine: Vec<&TargetStatus> = targets.iter().filter(|t| t.job == *job).collect();
-                if mine.is_empty() {
-                    pending.insert(format!("{job} (no targets yet)"), 0);
-                }
-                for target in mine {
-                    let key = TargetKey {
-                        job: target.job.clone(),
-                        instance: target.instance.clone(),
-                    };
-                    let n = counts.get(&key).copied().unwrap_or(0);
-                    if n < times {
-                        pending.insert(format!("{}/{}", key.job, key.instance), n);
-                    }
-                    done.insert(key, n);
-                }
-            }
-            Ok(if pending.is_empty() {
-                Probe::Done(done)
-            } else {
-                Probe::Pending(pending)
-            })
-        })
-        .await
+    /// Whether `/-/ready` answers 200 now (Prometheus protects it too when started with
+    /// `--web.config.file`: the client's credentials are sent).
+    pub async fn ready(&self) -> bool {
+        let url = format!("{}/-/ready", self.base);
+        self.send(&url, self.client.get(&url)).await.is_ok()
+    }
+
+    /// Asks Prometheus to reload its config file (`POST /-/reload`, needs
+    /// `--web.enable-lifecycle`).
+    pub async fn reload(&self) -> Result<(), ApiError> {
+        let url = format!("{}/-/reload", self.base);
+        self.send(&url, self.client.post(&url)).await.map(drop)
     }
 
     async fn get_api<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
@@ -610,18 +620,33 @@ fn parse_value(s: &str) -> Option<f64> {
 
 /// Parses the Prometheus text exposition format (0.0.4): comments and blank lines are skipped,
 /// timestamps ignored. The error names the 1-based line and what is wrong.
-pub fn parse_text_format(text: &str) -> Result<Vec<TextSample>, String> {
+pub fn parse_text_format(text: &str) -> Result<Vec<TextSample>, TextFormatError> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let sample =
-            parse_sample_line(line).map_err(|why| format!("line {}: {why}: {line:?}", n + 1))?;
+        let sample = parse_sample_line(line).map_err(|reason| TextFormatError {
+            line: n + 1,
+            reason,
+            text: line.chars().take(200).collect(),
+        })?;
         out.push(sample);
     }
     Ok(out)
+}
+
+/// A line of the text exposition format that [`parse_text_format`] cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}: {text:?}")]
+pub struct TextFormatError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: &'static str,
+    /// The line (at most 200 characters).
+    pub text: String,
 }
 
 fn parse_sample_line(line: &str) -> Result<TextSample, &'static str> {
@@ -878,7 +903,7 @@ mod tests {
         assert!(series[1].value.is_nan());
         assert_eq!(series[2].value, -1500.0);
         let err = parse_text_format("ok 1\nbad{a=\"x} 1\n").expect_err("unterminated");
-        assert!(err.starts_with("line 2:"), "{err}");
+        assert!(err.to_string().starts_with("line 2:"), "{err}");
     }
 
     #[derive(Debug, thiserror::Error)]

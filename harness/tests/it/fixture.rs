@@ -10,8 +10,9 @@ use fake_exporter::web_config::WebConfig;
 use fake_exporter::{FakeExporter, RunningExporter};
 use scrape_harness::backend::BackendKind;
 use scrape_harness::classify::ErrorClass;
-use scrape_harness::fixture::{FixtureError, PrometheusFixture, Verdict, VerdictHealth};
+use scrape_harness::fixture::{FixtureError, PrometheusFixture, Verdict};
 use scrape_harness::promconfig::{Scheme, ScrapeConfig, TlsConfig};
+use scrape_harness::targets::Health;
 
 use crate::support::heavy;
 
@@ -71,13 +72,13 @@ fn fixture_starts_waits_reloads_and_reports_verdicts_in_a_container() -> Result<
         let up = verdict(&verdicts, "right-ca");
         assert_eq!(
             (up.health, up.class, up.last_error.as_str()),
-            (VerdictHealth::Up, ErrorClass::None, "")
+            (Health::Up, ErrorClass::None, "")
         );
         assert!(up.scrapes >= 3, "{up:?}");
         let dropped = verdict(&verdicts, "missing-ca");
         assert_eq!(
             (dropped.health, dropped.class),
-            (VerdictHealth::Missing, ErrorClass::JobMissing)
+            (Health::Missing, ErrorClass::JobMissing)
         );
         assert!(
             dropped
@@ -100,7 +101,7 @@ fn fixture_starts_waits_reloads_and_reports_verdicts_in_a_container() -> Result<
         let rogue = verdict(&verdicts, "rogue-ca");
         assert_eq!(
             (rogue.health, rogue.class),
-            (VerdictHealth::Down, ErrorClass::UnknownAuthority),
+            (Health::Down, ErrorClass::UnknownAuthority),
             "{rogue:?}"
         );
         assert!(rogue.last_error.contains("x509"), "{rogue:?}");

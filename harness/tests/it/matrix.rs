@@ -15,8 +15,8 @@ use crate::support::{heavy, Harness};
 const CASE_FIELDS: [&str; 7] = [
     "name",
     "pass",
-    "health",
-    "error_class",
+    "expected",
+    "observed",
     "last_error",
     "scrapes",
     "handshakes",
@@ -94,7 +94,7 @@ fn default_matrix_passes_with(backend: &str) -> Result<()> {
         if case["pass"] != Value::Bool(true) {
             problems.push(format!("{name}: failed: {}", case["failures"]));
         }
-        if case["error_class"] == "other" {
+        if case["observed"]["class"] == "other" {
             problems.push(format!(
                 "{name}: class `other` for lastError {}",
                 case["last_error"]
@@ -119,7 +119,7 @@ fn default_matrix_passes_with(backend: &str) -> Result<()> {
 /// cases open about one connection per scrape.
 fn keep_alive_problem(case: &Value) -> Option<String> {
     let name = case["name"].as_str().unwrap_or("?");
-    if case["expected_health"] != "up" {
+    if case["expected"]["health"] != "up" {
         return None;
     }
     let connections = case["connections"].as_u64()?;

@@ -64,7 +64,7 @@ fn run_mutated(mutate: impl Fn(&mut Mapping)) -> Result<Outcome> {
             case["name"].as_str().unwrap_or("?").to_owned(),
             (
                 case["pass"] == Json::Bool(true),
-                case["error_class"].as_str().unwrap_or("?").to_owned(),
+                case["observed"]["class"].as_str().unwrap_or("?").to_owned(),
             ),
         );
     }
