@@ -40,8 +40,7 @@
 //! Prometheus 2.x loads some broken jobs (a missing `ca_file`, `cert_file` without
 //! `key_file`) and then silently drops them. [`PrometheusFixture::wait_scraped`] reports such
 //! a job as [`Health::Missing`] once Prometheus' log names it ("error creating new
-//! scrape pool"), with the logged reason as `last_error`, or once every other job is done
-//! and Prometheus counts enough failed scrape pools.
+//! scrape pool"), with the logged reason as `last_error`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -375,10 +374,10 @@ impl PrometheusFixture {
     /// note when the first scrape happened).
     ///
     /// A job that is not in `/api/v1/targets` is [`Health::Missing`] once Prometheus' log
-    /// names its scrape pool as failed, or once every job that is present is done and
-    /// `prometheus_target_scrape_pools_failed_total` counts at least as many failed pools as
-    /// there are absent jobs (a job added by a reload that is merely not discovered yet is
-    /// waited for, not declared missing).
+    /// names its scrape pool as failed ("error creating new scrape pool"), with the logged
+    /// reason as `last_error`; until then it is waited for like any job discovery has not
+    /// synced yet (a cumulative counter such as `prometheus_target_scrape_pools_failed_total`
+    /// cannot tell a new job from one dropped again by a reload).
     pub async fn wait_scraped_with(
         &self,
         times: u64,
@@ -397,31 +396,12 @@ impl PrometheusFixture {
                 .filter(|v| v.health != Health::Missing && v.scrapes < times)
                 .map(|v| format!("{}/{} ({} scrapes)", v.job, v.instance, v.scrapes))
                 .collect();
-            let present_done = pending.is_empty();
             let absent = polled.absent.len();
-            let mut verdicts = polled.verdicts;
-            if present_done && absent > 0 {
-                let failed = self.api.failed_scrape_pools().await?;
-                if failed >= absent as f64 {
-                    for job in &polled.absent {
-                        verdicts.push(Verdict::missing(job, String::new()));
-                    }
-                } else {
-                    pending.extend(
-                        polled
-                            .absent
-                            .iter()
-                            .map(|j| format!("{j} (no targets yet)")),
-                    );
-                }
-            } else {
-                pending.extend(
-                    polled
-                        .absent
-                        .iter()
-                        .map(|j| format!("{j} (no targets yet)")),
-                );
-            }
+            // A job Prometheus dropped is known from its log line ("error creating new scrape
+            // pool"); any other absent job is one discovery has not synced yet (new jobs show
+            // up a few seconds after start or a reload).
+            pending.extend(polled.absent.iter().map(|j| format!("{j} (no targets yet)")));
+            let verdicts = polled.verdicts;
             let jobs_done: std::collections::BTreeSet<&str> = verdicts
                 .iter()
                 .filter(|v| v.health == Health::Missing || v.scrapes >= times)

@@ -13,8 +13,8 @@ const FILE: &str = "scenarios/tests/wrong-expectation.yaml";
 const EXPECTED_BLOCK: &str = r#"FAILED case `wrong-password-expected-up` (scenarios/tests/wrong-expectation.yaml)
   - health: expected up, observed down
   - error class: expected none, observed unauthorized
-  expected: up none
-  observed: down unauthorized
+  expected: up
+  observed: down (unauthorized)
   lastError: "server returned HTTP status 401 Unauthorized"
   exporter: 1 connection(s), 0 handshake(s), <N> request(s), handshake failures {}; Prometheus dialer established 1
   generated job:
