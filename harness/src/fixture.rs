@@ -400,7 +400,12 @@ impl PrometheusFixture {
             // A job Prometheus dropped is known from its log line ("error creating new scrape
             // pool"); any other absent job is one discovery has not synced yet (new jobs show
             // up a few seconds after start or a reload).
-            pending.extend(polled.absent.iter().map(|j| format!("{j} (no targets yet)")));
+            pending.extend(
+                polled
+                    .absent
+                    .iter()
+                    .map(|j| format!("{j} (no targets yet)")),
+            );
             let verdicts = polled.verdicts;
             let jobs_done: std::collections::BTreeSet<&str> = verdicts
                 .iter()

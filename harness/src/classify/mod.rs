@@ -87,36 +87,149 @@ pub enum ErrorClass {
     Other,
 }
 
-/// Every class without a payload, with its label; the single source for `Display` and `FromStr`.
-const LABELS: [(ErrorClass, &str); 28] = [
-    (ErrorClass::None, "none"),
-    (ErrorClass::Unauthorized, "unauthorized"),
-    (ErrorClass::Forbidden, "forbidden"),
-    (ErrorClass::UnknownAuthority, "unknown_authority"),
-    (ErrorClass::CertExpired, "cert_expired"),
-    (ErrorClass::CertNotYetValid, "cert_not_yet_valid"),
-    (ErrorClass::HostnameMismatch, "hostname_mismatch"),
-    (ErrorClass::NoIpSans, "no_ip_sans"),
-    (ErrorClass::LegacyCommonName, "legacy_common_name"),
-    (ErrorClass::IncompatibleKeyUsage, "incompatible_key_usage"),
-    (ErrorClass::ClientCertRejected, "client_cert_rejected"),
-    (ErrorClass::ClientCertRequired, "client_cert_required"),
-    (ErrorClass::ConnectionReset, "connection_reset"),
-    (ErrorClass::HttpToHttps, "http_to_https"),
-    (ErrorClass::HttpsToHttp, "https_to_http"),
-    (ErrorClass::TlsVersion, "tls_version"),
-    (ErrorClass::TlsHandshakeFailure, "tls_handshake_failure"),
-    (ErrorClass::TlsInternalError, "tls_internal_error"),
-    (ErrorClass::Timeout, "timeout"),
-    (ErrorClass::Refused, "refused"),
-    (ErrorClass::Unresolvable, "unresolvable"),
-    (ErrorClass::BadContentType, "bad_content_type"),
-    (ErrorClass::BodyTooLarge, "body_too_large"),
-    (ErrorClass::LimitExceeded, "limit_exceeded"),
-    (ErrorClass::BadExposition, "bad_exposition"),
-    (ErrorClass::CredentialsFile, "credentials_file"),
-    (ErrorClass::JobMissing, "job_missing"),
-    (ErrorClass::Other, "other"),
+/// Every class without a payload, with its label and a plain-words cause with where to look;
+/// the single source for `Display`, `FromStr` and [`ErrorClass::explanation`].
+const LABELS: [(ErrorClass, &str, &str); 28] = [
+    (
+        ErrorClass::None,
+        "none",
+        "the scrape succeeded",
+    ),
+    (
+        ErrorClass::Unauthorized,
+        "unauthorized",
+        "the exporter wants credentials: check the job's basic_auth / authorization against the exporter's basic_auth_users (bcrypt hashes) or tokens",
+    ),
+    (
+        ErrorClass::Forbidden,
+        "forbidden",
+        "the exporter (or a proxy) refuses this client even with credentials: check its access rules",
+    ),
+    (
+        ErrorClass::UnknownAuthority,
+        "unknown_authority",
+        "the exporter's certificate is not signed by the job's tls_config.ca_file: point ca_file at the CA that signed it",
+    ),
+    (
+        ErrorClass::CertExpired,
+        "cert_expired",
+        "the exporter's certificate has expired: renew it (cert_file is re-read at each new connection)",
+    ),
+    (
+        ErrorClass::CertNotYetValid,
+        "cert_not_yet_valid",
+        "the exporter's certificate is not valid yet: check its notBefore and both clocks",
+    ),
+    (
+        ErrorClass::HostnameMismatch,
+        "hostname_mismatch",
+        "the certificate does not name the host scraped: add a SAN for it, or set tls_config.server_name",
+    ),
+    (
+        ErrorClass::NoIpSans,
+        "no_ip_sans",
+        "scraped by IP address but the certificate has no IP SAN: add IP:127.0.0.1 to it, or scrape a DNS name / set server_name",
+    ),
+    (
+        ErrorClass::LegacyCommonName,
+        "legacy_common_name",
+        "the certificate has only a Common Name, which Go ignores: put the name in a subjectAltName",
+    ),
+    (
+        ErrorClass::IncompatibleKeyUsage,
+        "incompatible_key_usage",
+        "the certificate is not for server authentication (extendedKeyUsage): issue one with serverAuth",
+    ),
+    (
+        ErrorClass::ClientCertRejected,
+        "client_cert_rejected",
+        "the exporter refused the job's client certificate: check tls_config.cert_file against the exporter's client_ca_file and client_allowed_sans",
+    ),
+    (
+        ErrorClass::ClientCertRequired,
+        "client_cert_required",
+        "the exporter requires a client certificate and the job sent none: add tls_config.cert_file and key_file",
+    ),
+    (
+        ErrorClass::ConnectionReset,
+        "connection_reset",
+        "the exporter closed the connection before answering: look at its log",
+    ),
+    (
+        ErrorClass::HttpToHttps,
+        "http_to_https",
+        "plain HTTP sent to a TLS port: set `scheme: https` on the job",
+    ),
+    (
+        ErrorClass::HttpsToHttp,
+        "https_to_http",
+        "TLS sent to a plain HTTP port: use `scheme: http`, or enable TLS on the exporter",
+    ),
+    (
+        ErrorClass::TlsVersion,
+        "tls_version",
+        "no TLS version both sides accept: compare tls_config min_version/max_version with the exporter's",
+    ),
+    (
+        ErrorClass::TlsHandshakeFailure,
+        "tls_handshake_failure",
+        "the TLS handshake failed (no common cipher suite, curve or protocol): compare both TLS configs",
+    ),
+    (
+        ErrorClass::TlsInternalError,
+        "tls_internal_error",
+        "the exporter aborted the handshake: its TLS config or certificate files are broken (it re-reads them per connection)",
+    ),
+    (
+        ErrorClass::Timeout,
+        "timeout",
+        "no answer within scrape_timeout: the exporter is slow, or something holds the connection",
+    ),
+    (
+        ErrorClass::Refused,
+        "refused",
+        "nothing listens on the target's port: is the exporter running, on that address?",
+    ),
+    (
+        ErrorClass::Unresolvable,
+        "unresolvable",
+        "the target's host name does not resolve",
+    ),
+    (
+        ErrorClass::BadContentType,
+        "bad_content_type",
+        "the exporter sends no or an unknown Content-Type (Prometheus 3.x fails it unless fallback_scrape_protocol is set)",
+    ),
+    (
+        ErrorClass::BodyTooLarge,
+        "body_too_large",
+        "the body exceeded the job's body_size_limit",
+    ),
+    (
+        ErrorClass::LimitExceeded,
+        "limit_exceeded",
+        "a per-scrape limit (sample_limit, label_limit, ...) was exceeded",
+    ),
+    (
+        ErrorClass::BadExposition,
+        "bad_exposition",
+        "the body is not in a format Prometheus can parse",
+    ),
+    (
+        ErrorClass::CredentialsFile,
+        "credentials_file",
+        "Prometheus cannot read the job's password_file or credentials_file: check the path and its permissions",
+    ),
+    (
+        ErrorClass::JobMissing,
+        "job_missing",
+        "Prometheus dropped the job (error creating the scrape pool): a file the job names is missing or unusable; see the reason",
+    ),
+    (
+        ErrorClass::Other,
+        "other",
+        "an error this classifier does not know: read the raw lastError",
+    ),
 ];
 
 impl fmt::Display for ErrorClass {
@@ -126,15 +239,15 @@ impl fmt::Display for ErrorClass {
         }
         let label = LABELS
             .iter()
-            .find(|(class, _)| class == self)
-            .map_or("other", |(_, label)| label);
+            .find(|(class, ..)| class == self)
+            .map_or("other", |(_, label, _)| label);
         f.write_str(label)
     }
 }
 
 /// A label that names no [`ErrorClass`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown error class `{label}`; expected one of {}, or http_status_<code>", LABELS.map(|(_, l)| l).join(", "))]
+#[error("unknown error class `{label}`; expected one of {}, or http_status_<code>", LABELS.map(|(_, l, _)| l).join(", "))]
 pub struct UnknownClass {
     /// The label as given.
     pub label: String,
@@ -151,11 +264,24 @@ impl FromStr for ErrorClass {
         }
         LABELS
             .iter()
-            .find(|(_, label)| *label == s)
-            .map(|(class, _)| *class)
+            .find(|(_, label, _)| *label == s)
+            .map(|(class, ..)| *class)
             .ok_or_else(|| UnknownClass {
                 label: s.to_owned(),
             })
+    }
+}
+
+impl ErrorClass {
+    /// The likely cause in plain words, and where to look.
+    pub fn explanation(&self) -> &'static str {
+        if let Self::HttpStatus(_) = self {
+            return "the exporter answered with this HTTP status instead of metrics";
+        }
+        LABELS
+            .iter()
+            .find(|(class, ..)| class == self)
+            .map_or("read the raw lastError", |(.., why)| why)
     }
 }
 
@@ -696,9 +822,10 @@ mod tests {
 
     #[test]
     fn labels_round_trip() {
-        for (class, label) in LABELS {
+        for (class, label, why) in LABELS {
             assert_eq!(class.to_string(), label);
             assert_eq!(label.parse::<ErrorClass>(), Ok(class));
+            assert!(!why.is_empty() && class.explanation() == why, "{label}");
         }
         assert_eq!(C::HttpStatus(500).to_string(), "http_status_500");
         assert_eq!(

@@ -15,79 +15,150 @@ pub struct ReportError {
     pub source: std::io::Error,
 }
 
-/// The summary table: case, expected, observed, raw lastError, scrapes, handshakes.
+/// Widest table [`table`] prints, in columns.
+pub const TABLE_WIDTH: usize = 120;
+
+/// Legend of the table's notation, printed under it.
+pub const LEGEND: &str = "expected → observed: target health (error class), one value when \
+observed as expected; conns/hs: TCP connections / TLS handshakes the exporter counted over all scrapes (- = not measured); n/a: \
+the case does not apply to this exporter";
+
+/// The summary table (at most [`TABLE_WIDTH`] columns): case, result, expected → observed,
+/// scrapes, connections/handshakes; under a failed case, its cause in plain words and the
+/// significant part of `lastError`, in full. Then the legend, the Prometheus that judged
+/// and the timings.
 pub fn table(report: &RunReport) -> String {
-    let mut rows: Vec<[String; 7]> = vec![[
-        "case".into(),
-        "result".into(),
-        "expected".into(),
-        "observed".into(),
-        "scrapes".into(),
-        "conns/handshakes".into(),
-        "lastError".into(),
-    ]];
-    for c in &report.cases {
-        rows.push([
-            c.name.clone(),
-            if c.pass { "ok".into() } else { "FAIL".into() },
-            c.expected.to_string(),
-            c.observed_label(),
-            c.scrapes.to_string(),
-            c.conns_handshakes(),
-            truncate(&c.last_error, 90),
-        ]);
-    }
-    let mut widths = [0usize; 7];
-    for r in &rows {
-        for (i, cell) in r.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
+    const CASE: usize = 38;
+    const OUTCOME: usize = 52;
     let mut out = String::new();
-    for (n, r) in rows.iter().enumerate() {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| {
-                if i == r.len() - 1 {
-                    cell.clone()
-                } else {
-                    format!("{cell:<w$}", w = widths[i])
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        if n == 0 {
-            let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-            let _ = writeln!(out, "{}", "-".repeat(total.min(160)));
+    let _ = writeln!(
+        out,
+        "{:<CASE$}  {:<6}  {:<OUTCOME$}  {:>7}  {}",
+        "case", "result", "expected → observed", "scrapes", "conns/hs"
+    );
+    let _ = writeln!(out, "{}", "-".repeat(TABLE_WIDTH));
+    for c in &report.cases {
+        // One value when the observation is the expectation; both when they differ.
+        let observed = c.observed_label();
+        let outcome = if c.observed == Some(c.expected) {
+            observed
+        } else {
+            format!("{} → {observed}", c.expected)
+        };
+        let _ = writeln!(
+            out,
+            "{:<CASE$}  {:<6}  {:<OUTCOME$}  {:>7}  {}",
+            truncate(&c.name, CASE),
+            if c.pass { "ok" } else { "FAIL" },
+            truncate(&outcome, OUTCOME),
+            c.scrapes,
+            c.conns_handshakes()
+        );
+        if !c.pass {
+            for line in cause_lines(c) {
+                let _ = writeln!(out, "    {line}");
+            }
         }
     }
     let passed = report.cases.iter().filter(|c| c.pass).count();
     let failed = report.cases.len() - passed;
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Prometheus {} (built with {}) — {}",
-        report.prometheus_version, report.go_version, report.prometheus
-    );
+    for line in wrap(LEGEND, TABLE_WIDTH) {
+        let _ = writeln!(out, "{line}");
+    }
     let t = &report.timings;
-    let _ = writeln!(
-        out,
-        "timings: setup {:.2}s, Prometheus start {:.2}s, first scrape {:.2}s after ready, verdicts {:.2}s after ready",
-        t.setup_s, t.prometheus_start_s, t.first_scrape_s, t.verdicts_s
-    );
-    let _ = writeln!(
-        out,
-        "speed bound: verdicts {:.2}s {} first scrape {:.2}s + ({} + 1) x {:.3}s + 2s = {:.2}s",
-        t.verdicts_s,
-        if t.within_bound { "<=" } else { ">" },
-        t.first_scrape_s,
-        report.scrapes_required,
-        report.scrape_interval_s,
-        t.bound_s
-    );
+    let footer = [
+        format!(
+            "Prometheus {} (built with {}) — {}",
+            report.prometheus_version, report.go_version, report.prometheus
+        ),
+        format!(
+            "timings: setup {:.2}s, Prometheus start {:.2}s, first scrape {:.2}s after ready \
+             (Prometheus syncs new targets every 5 s), verdicts {:.2}s after ready",
+            t.setup_s, t.prometheus_start_s, t.first_scrape_s, t.verdicts_s
+        ),
+        format!(
+            "time to verdicts: {:.2}s, {} the expected {:.2}s (first scrape {:.2}s + ({} + 1) \
+             scrapes x {:.3}s + 2s)",
+            t.verdicts_s,
+            if t.within_bound { "within" } else { "OVER" },
+            t.bound_s,
+            t.first_scrape_s,
+            report.scrapes_required,
+            report.scrape_interval_s,
+        ),
+    ];
+    for line in footer.iter().flat_map(|l| wrap(l, TABLE_WIDTH)) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     out
+}
+
+/// Why a case failed, in lines of at most [`TABLE_WIDTH`] - 4 columns: every failed
+/// expectation, the observed class explained, and the significant part of `lastError`.
+fn cause_lines(c: &CaseResult) -> Vec<String> {
+    let mut text = c.failures.join("; ");
+    if let Some(observed) = &c.observed {
+        if observed.class != crate::classify::ErrorClass::None {
+            let _ = write!(text, ". Cause: {}", observed.class.explanation());
+        }
+    }
+    let significant = significant_error(&c.last_error);
+    if !significant.is_empty() {
+        let _ = write!(text, ". lastError: {significant}");
+    }
+    wrap(&text, TABLE_WIDTH - 4)
+}
+
+/// The part of a `lastError` that says what happened: without the `Get "<url>": ` prefix
+/// and the socket addresses of `read tcp a->b: ` / `write tcp a->b: ` / `dial tcp a: `.
+pub fn significant_error(raw: &str) -> &str {
+    let mut rest = raw.trim();
+    if let Some(after) = rest.strip_prefix("Get \"") {
+        if let Some((_, tail)) = after.split_once("\": ") {
+            rest = tail;
+        }
+    }
+    for op in [
+        "read tcp ",
+        "write tcp ",
+        "dial tcp ",
+        "read udp ",
+        "write udp ",
+    ] {
+        if let Some(after) = rest.strip_prefix(op) {
+            if let Some((_, tail)) = after.split_once(": ") {
+                rest = tail;
+            }
+        }
+    }
+    rest
+}
+
+/// Splits `text` into lines of at most `width` characters, at spaces where possible.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -130,6 +201,12 @@ pub fn failure_block(c: &CaseResult) -> String {
     let _ = writeln!(out, "  expected: {}", c.expected);
     let _ = writeln!(out, "  observed: {}", c.observed_label());
     let _ = writeln!(out, "  lastError: {:?}", c.last_error);
+    if let Some(o) = c
+        .observed
+        .filter(|o| o.class != crate::classify::ErrorClass::None)
+    {
+        let _ = writeln!(out, "  likely cause: {}", o.class.explanation());
+    }
     let _ = writeln!(
         out,
         "  exporter: {} connection(s), {} handshake(s), {} request(s), handshake failures {:?}; Prometheus dialer established {}",
@@ -234,4 +311,38 @@ pub(crate) fn xml_escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_error_drops_the_url_and_socket_addresses() {
+        for (raw, want) in [
+            (
+                "Get \"https://127.0.0.1:44621/metrics\": remote error: tls: certificate required",
+                "remote error: tls: certificate required",
+            ),
+            (
+                "Get \"https://127.0.0.1:1/metrics\": write tcp 127.0.0.1:49344->127.0.0.1:46139: write: broken pipe",
+                "write: broken pipe",
+            ),
+            (
+                "server returned HTTP status 401 Unauthorized",
+                "server returned HTTP status 401 Unauthorized",
+            ),
+            ("", ""),
+        ] {
+            assert_eq!(significant_error(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn wrapped_lines_fit_and_keep_every_word() {
+        let text = "a ".repeat(100) + &"x".repeat(250);
+        let lines = wrap(&text, 40);
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), text.replace(' ', ""));
+    }
 }
