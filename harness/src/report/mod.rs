@@ -33,8 +33,8 @@ pub fn table(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<CASE$}  {:<6}  {:<OUTCOME$}  {:>7}  {}",
-        "case", "result", "expected → observed", "scrapes", "conns/hs"
+        "{:<CASE$}  {:<6}  {:<OUTCOME$}  {:>7}  conns/hs",
+        "case", "result", "expected → observed", "scrapes"
     );
     let _ = writeln!(out, "{}", "-".repeat(TABLE_WIDTH));
     for c in &report.cases {
