@@ -62,8 +62,10 @@ const POLL: Duration = Duration::from_millis(100);
 const DROPPED_LOG_LINES: usize = 2_000;
 
 /// Where a wait stands, passed to the callback of [`PrometheusFixture::wait_scraped_with`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WaitProgress {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WaitProgress<'a> {
+    /// The verdicts of this poll (jobs not in `/api/v1/targets` yet are left out).
+    pub verdicts: &'a [Verdict],
     /// Jobs in the config.
     pub jobs: usize,
     /// Jobs in `/api/v1/targets` so far.
@@ -140,6 +142,22 @@ pub struct Verdict {
     pub class: ErrorClass,
     /// Scrapes so far, failed ones included.
     pub scrapes: u64,
+    /// Outcomes of the scrapes the polls saw after the first one (the warm-up), with how
+    /// often each was seen. Polls run every 100 ms and may miss a scrape; a scrape is
+    /// counted once. Lets a caller tell a steady outcome from a passing one (a scrape that
+    /// timed out once on a busy machine).
+    pub steady_state: Vec<SeenOutcome>,
+}
+
+/// One outcome of a target's scrapes and how many scrapes had it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SeenOutcome {
+    /// Health after the scrape.
+    pub health: Health,
+    /// Class of its `lastError`.
+    pub class: ErrorClass,
+    /// Scrapes seen with this outcome.
+    pub scrapes: u64,
 }
 
 impl Verdict {
@@ -152,6 +170,7 @@ impl Verdict {
             last_error: reason,
             class: ErrorClass::JobMissing,
             scrapes: 0,
+            steady_state: Vec::new(),
         }
     }
 }
@@ -281,6 +300,7 @@ impl FixtureBuilder {
             prometheus,
             api,
             state: Mutex::new(State { config, contexts }),
+            seen: std::sync::Mutex::default(),
             mounted: mounted
                 .iter()
                 .filter_map(|d| d.canonicalize().ok())
@@ -303,6 +323,17 @@ pub struct PrometheusFixture {
     api: PromApi,
     state: Mutex<State>,
     mounted: Vec<PathBuf>,
+    /// Scrapes seen by the polls so far, per target (see [`Verdict::steady_state`]).
+    seen: std::sync::Mutex<BTreeMap<targets::TargetKey, Seen>>,
+}
+
+/// The scrapes of one target that the polls have seen.
+#[derive(Debug, Default)]
+struct Seen {
+    /// `lastScrape` of the last scrape recorded, so each scrape is recorded once.
+    last_scrape: Option<std::time::SystemTime>,
+    /// Outcomes of the scrapes after the first one seen.
+    steady: Vec<SeenOutcome>,
 }
 
 impl PrometheusFixture {
@@ -382,7 +413,7 @@ impl PrometheusFixture {
         &self,
         times: u64,
         deadline: Duration,
-        progress: impl FnMut(&WaitProgress) + Send,
+        progress: impl FnMut(&WaitProgress<'_>) + Send,
     ) -> Result<Vec<Verdict>, FixtureError> {
         let state = self.state.lock().await;
         let state = &*state;
@@ -413,6 +444,7 @@ impl PrometheusFixture {
                 .map(|v| v.job.as_str())
                 .collect();
             let now = WaitProgress {
+                verdicts: &verdicts,
                 jobs: state.config.scrape_configs.len(),
                 jobs_present: state.config.scrape_configs.len() - absent,
                 jobs_done: jobs_done.len(),
@@ -485,17 +517,56 @@ impl PrometheusFixture {
                     job: target.job.clone(),
                     instance: target.instance.clone(),
                 };
+                let class = classify(&target.last_error, &context);
+                let steady_state = self.record_scrape(&key, target, class);
                 polled.verdicts.push(Verdict {
                     job: target.job.clone(),
                     instance: target.instance.clone(),
                     health: target.health,
                     last_error: target.last_error.clone(),
-                    class: classify(&target.last_error, &context),
+                    class,
                     scrapes: counts.get(&key).copied().unwrap_or(0),
+                    steady_state,
                 });
             }
         }
         Ok(polled)
+    }
+
+    /// Records the target's last scrape if it is a new one, and returns the outcomes seen
+    /// after the first.
+    fn record_scrape(
+        &self,
+        key: &targets::TargetKey,
+        target: &TargetStatus,
+        class: ErrorClass,
+    ) -> Vec<SeenOutcome> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = seen.entry(key.clone()).or_default();
+        if let Some(at) = target
+            .last_scrape
+            .filter(|at| Some(*at) != entry.last_scrape)
+        {
+            if entry.last_scrape.is_some() {
+                match entry
+                    .steady
+                    .iter_mut()
+                    .find(|o| o.health == target.health && o.class == class)
+                {
+                    Some(o) => o.scrapes += 1,
+                    None => entry.steady.push(SeenOutcome {
+                        health: target.health,
+                        class,
+                        scrapes: 1,
+                    }),
+                }
+            }
+            entry.last_scrape = Some(at);
+        }
+        entry.steady.clone()
     }
 
     fn check_mounted(&self, config: &PrometheusConfig) -> Result<(), FixtureError> {

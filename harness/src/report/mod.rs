@@ -59,6 +59,24 @@ pub fn table(report: &RunReport) -> String {
                 let _ = writeln!(out, "    {line}");
             }
         }
+        for note in &c.notes {
+            for line in wrap(&format!("note: {note}"), TABLE_WIDTH - 4) {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
+    let noted = report.cases.iter().filter(|c| !c.notes.is_empty()).count();
+    if noted > 0 {
+        let _ = writeln!(out);
+        let advice = format!(
+            "{noted} case(s) saw scrapes time out although nothing slowed their exporter down: \
+             the machine is busy. Verdicts were taken from the scrapes that did not time out \
+             (see the notes). Longer `defaults: {{ scrape_interval, scrape_timeout }}` give a \
+             quieter run."
+        );
+        for line in wrap(&advice, TABLE_WIDTH) {
+            let _ = writeln!(out, "{line}");
+        }
     }
     let passed = report.cases.iter().filter(|c| c.pass).count();
     let failed = report.cases.len() - passed;
@@ -200,6 +218,9 @@ pub fn failure_block(c: &CaseResult) -> String {
     }
     let _ = writeln!(out, "  expected: {}", c.expected);
     let _ = writeln!(out, "  observed: {}", c.observed_label());
+    for note in &c.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
     let _ = writeln!(out, "  lastError: {:?}", c.last_error);
     if let Some(o) = c
         .observed
