@@ -32,6 +32,23 @@ pub(super) struct StartedCase {
     pub(super) start_failure: Option<String>,
 }
 
+impl StartedCase {
+    /// A case with nothing started, for unit tests of the verdict code.
+    #[cfg(test)]
+    pub(super) fn for_test() -> Self {
+        Self {
+            exporter: None,
+            external: None,
+            stats: Default::default(),
+            job: None,
+            job_yaml: String::new(),
+            web_config_yaml: String::new(),
+            not_applicable: None,
+            start_failure: None,
+        }
+    }
+}
+
 /// Starts every case's exporter. Passwords are hashed once each, in parallel, off the
 /// async executor.
 pub(super) async fn start_all(

@@ -734,3 +734,145 @@ fn judge(
 pub fn pki_path(pki: &PkiFiles, name: &str) -> Option<PathBuf> {
     pki.by_name(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::SeenOutcome;
+    use crate::scenario::{Expectation, ExporterTls};
+
+    fn seen(health: Health, class: ErrorClass, scrapes: u64) -> SeenOutcome {
+        SeenOutcome {
+            health,
+            class,
+            scrapes,
+        }
+    }
+
+    fn verdict(health: Health, class: ErrorClass, steady_state: Vec<SeenOutcome>) -> Verdict {
+        Verdict {
+            job: "c".into(),
+            instance: "127.0.0.1:1".into(),
+            health,
+            last_error: String::new(),
+            class,
+            scrapes: 10,
+            steady_state,
+        }
+    }
+
+    fn counters(connections: u64, steady_connections: u64) -> Counters {
+        let snapshot = |c| StatsSnapshot {
+            connections_accepted: c,
+            ..StatsSnapshot::default()
+        };
+        let mut last = snapshot(connections);
+        last.requests = vec![fake_exporter::stats::RequestCount {
+            status: 200,
+            auth: fake_exporter::stats::AuthOutcome::NotRequired,
+            http_version: "HTTP/1.1".into(),
+            count: 10,
+        }];
+        Counters {
+            last,
+            steady: Some(snapshot(steady_connections)),
+        }
+    }
+
+    fn judged(case: &Case, verdict: &Verdict, counters: &Counters) -> CaseResult {
+        let started = exporters::StartedCase::for_test();
+        let mut result = CaseResult::new(case, 2, &started);
+        judge(
+            &mut result,
+            case,
+            Some(verdict),
+            counters,
+            false,
+            Some(counters.last.connections_accepted),
+        );
+        result.pass = result.failures.is_empty();
+        result
+    }
+
+    #[test]
+    fn a_last_scrape_that_timed_out_is_forgiven_only_when_the_rest_was_as_expected() {
+        let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
+        let (h, c) = (Health::Down, ErrorClass::Timeout);
+        // Arrange: 7 scrapes as expected, 1 timed out, and the last one is that timeout.
+        let flaky = verdict(
+            h,
+            c,
+            vec![
+                seen(Health::Down, ErrorClass::Unauthorized, 7),
+                seen(Health::Down, ErrorClass::Timeout, 1),
+            ],
+        );
+        // Act / Assert
+        let result = judged(&case, &flaky, &counters(1, 1));
+        assert!(result.pass, "{:?}", result.failures);
+        assert_eq!(
+            result.observed.map(|o| o.class),
+            Some(ErrorClass::Unauthorized)
+        );
+        assert_eq!(result.notes.len(), 2, "{:?}", result.notes);
+
+        // Only timeouts: nothing shows the expected outcome.
+        let only_timeouts = verdict(h, c, vec![seen(Health::Down, ErrorClass::Timeout, 8)]);
+        let result = judged(&case, &only_timeouts, &counters(1, 1));
+        assert!(!result.pass);
+        assert_eq!(result.observed.map(|o| o.class), Some(ErrorClass::Timeout));
+
+        // Another outcome besides the timeouts: not load, a real difference.
+        let mixed = verdict(
+            h,
+            c,
+            vec![
+                seen(Health::Down, ErrorClass::Unauthorized, 4),
+                seen(Health::Up, ErrorClass::None, 2),
+                seen(Health::Down, ErrorClass::Timeout, 1),
+            ],
+        );
+        assert!(!judged(&case, &mixed, &counters(1, 1)).pass);
+    }
+
+    #[test]
+    fn keep_alive_is_judged_after_the_first_successful_scrape() {
+        let mut case = Case::new("c", "t.yaml", Expectation::up());
+        case.exporter.tls = None::<ExporterTls>;
+        let up = verdict(
+            Health::Up,
+            ErrorClass::None,
+            vec![seen(Health::Up, ErrorClass::None, 9)],
+        );
+        // A warm-up reconnect (2 connections, none after the first success) passes.
+        let result = judged(&case, &up, &counters(2, 2));
+        assert!(result.pass, "{:?}", result.failures);
+        // A reconnect in steady state with no timed-out scrape is the exporter's.
+        let result = judged(&case, &up, &counters(2, 1));
+        assert!(!result.pass);
+        assert!(
+            result.failures[0].starts_with("keep-alive:"),
+            "{:?}",
+            result.failures
+        );
+        // The same reconnect after a timed-out scrape is explained, not blamed.
+        let after_timeout = verdict(
+            Health::Up,
+            ErrorClass::None,
+            vec![
+                seen(Health::Up, ErrorClass::None, 8),
+                seen(Health::Down, ErrorClass::Timeout, 1),
+            ],
+        );
+        let result = judged(&case, &after_timeout, &counters(2, 1));
+        assert!(result.pass, "{:?}", result.failures);
+        assert!(
+            result
+                .notes
+                .iter()
+                .any(|n| n.contains("not held against keep-alive")),
+            "{:?}",
+            result.notes
+        );
+    }
+}
