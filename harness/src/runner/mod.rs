@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use fake_exporter::pki::{Pki, PkiFiles};
+use fake_exporter::pki::Pki;
 use fake_exporter::stats::StatsSnapshot;
 
 use crate::backend::{self, BackendError, BackendKind};
@@ -728,11 +728,6 @@ fn judge(
     result.http_versions = http_versions;
     result.tls_versions = tls_versions;
     result.keep_alive_observed = keep_alive_observed;
-}
-
-/// Resolved PKI paths, for callers that need them (labs, conformance).
-pub fn pki_path(pki: &PkiFiles, name: &str) -> Option<PathBuf> {
-    pki.by_name(name)
 }
 
 #[cfg(test)]
