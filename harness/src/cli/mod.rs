@@ -282,11 +282,10 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         progress: !args.no_progress,
         ..RunOptions::default()
     };
-    eprintln!(
-        "scrape-harness: {} case(s), {} scrapes each every {:?}",
-        plan.cases.len(),
-        plan.defaults.scrapes,
-        plan.defaults.scrape_interval
+    let sources: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
+    eprint!(
+        "{}",
+        report::header(&plan, &sources, options.backend.as_str())
     );
     let report = runner::run(&plan, &options).await?;
     print!("{}", report::table(&report));

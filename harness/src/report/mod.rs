@@ -4,10 +4,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::runner::{CaseResult, RunReport, Skipped};
+use crate::scenario::Plan;
 
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("writing {path}: {source}")]
+#[error("writing {path}")]
 pub struct ReportError {
     /// The file.
     pub path: String,
@@ -23,11 +24,41 @@ pub const LEGEND: &str = "expected → observed: target health (error class), on
 observed as expected; conns/hs: TCP connections / TLS handshakes the exporter counted over all scrapes (- = not measured); n/a: \
 the case does not apply to this exporter";
 
+/// What a run is about to do, for the top of its output: the cases and where they come
+/// from, the backend, how many scrapes are awaited, and why the first one takes ~5 s.
+pub fn header(plan: &Plan, sources: &[String], backend: &str) -> String {
+    let files = if sources.is_empty() {
+        crate::scenario::DEFAULT_MATRIX_NAME.to_owned()
+    } else {
+        sources.join(", ")
+    };
+    let d = &plan.defaults;
+    let text = format!(
+        "scrape-harness: {} case(s) from {files} (format: scenarios/README.md). Each case is an \
+         exporter and one scrape job of ONE Prometheus (backend: {backend}); verdicts are read from \
+         Prometheus once every target has been scraped {} times, every {}. Prometheus syncs \
+         new targets every 5 s, so the first scrape comes about 5 s after it is ready.",
+        plan.cases.len(),
+        d.scrapes,
+        humantime::format_duration(d.scrape_interval),
+    );
+    let mut out = String::new();
+    for line in wrap(&text, TABLE_WIDTH) {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
 /// The summary table (at most [`TABLE_WIDTH`] columns): case, result, expected → observed,
 /// scrapes, connections/handshakes; under a failed case, its cause in plain words and the
 /// significant part of `lastError`, in full. Then the legend, the Prometheus that judged
 /// and the timings.
 pub fn table(report: &RunReport) -> String {
+    table_with(report, false)
+}
+
+/// [`table`], with each case's description under its row when `verbose`.
+pub fn table_with(report: &RunReport, verbose: bool) -> String {
     const CASE: usize = 38;
     const OUTCOME: usize = 52;
     let mut out = String::new();
@@ -54,6 +85,11 @@ pub fn table(report: &RunReport) -> String {
             c.scrapes,
             c.conns_handshakes()
         );
+        if verbose && !c.description.is_empty() {
+            for line in wrap(&c.description, TABLE_WIDTH - 4) {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
         if !c.pass {
             for line in cause_lines(c) {
                 let _ = writeln!(out, "    {line}");
