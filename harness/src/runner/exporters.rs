@@ -322,34 +322,30 @@ fn scrape_job(case: &Case, pki: &PkiFiles, files_dir: &Path, target: String) -> 
     job.scrape_timeout = s
         .scrape_timeout
         .and_then(|d| PromDuration::try_from(d).ok());
+    // Prometheus' keys: the inline value or the file, never both.
+    let split = |secret: &Option<Secret>| match secret {
+        Some(Secret::Inline(value)) => (Some(value.clone()), None),
+        Some(Secret::File(file)) => (None, Some(path(file))),
+        None => (None, None),
+    };
     match &s.auth {
         Some(ScrapeAuth::Basic { username, password }) => {
+            let (password, password_file) = split(password);
             job.basic_auth = Some(BasicAuth {
                 username: username.clone(),
-                password: match password {
-                    Some(Secret::Inline(p)) => Some(p.clone()),
-                    _ => None,
-                },
-                password_file: match password {
-                    Some(Secret::File(f)) => Some(path(f)),
-                    _ => None,
-                },
+                password,
+                password_file,
             });
         }
         Some(ScrapeAuth::Authorization {
             auth_type,
             credentials,
         }) => {
+            let (credentials, credentials_file) = split(credentials);
             job.authorization = Some(Authorization {
                 auth_type: auth_type.clone(),
-                credentials: match credentials {
-                    Some(Secret::Inline(c)) => Some(c.clone()),
-                    _ => None,
-                },
-                credentials_file: match credentials {
-                    Some(Secret::File(f)) => Some(path(f)),
-                    _ => None,
-                },
+                credentials,
+                credentials_file,
             });
         }
         None => {}

@@ -82,9 +82,10 @@ impl From<BackendError> for RunError {
 pub struct RunOptions {
     /// Which backend.
     pub backend: BackendKind,
-    /// `--prometheus-image`.
+    /// The Prometheus container image (default: the official one where it can be pulled,
+    /// else the offline image built from the local binary).
     pub image: Option<String>,
-    /// `--prometheus-bin`.
+    /// The Prometheus binary of the process backend (default: `prometheus` on `PATH`).
     pub binary: Option<PathBuf>,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
