@@ -71,7 +71,7 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
     for c in &report.cases {
         // One value when the observation is the expectation; both when they differ.
         let observed = c.observed_label();
-        let outcome = if c.observed == Some(c.expected) {
+        let outcome = if c.observed.is_some_and(|o| c.expected.accepts(&o)) {
             observed
         } else {
             format!("{} → {observed}", c.expected)

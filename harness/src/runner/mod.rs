@@ -22,7 +22,7 @@ use crate::backend::{self, BackendError, BackendKind};
 use crate::classify::ErrorClass;
 use crate::fixture::{FixtureError, PrometheusFixture, Verdict, WaitProgress};
 use crate::promconfig::{self, PromConfigError, PrometheusConfig};
-use crate::scenario::{Case, HttpVersion, KeepAlive, Outcome, Plan};
+use crate::scenario::{Case, Expected, HttpVersion, KeepAlive, Outcome, Plan};
 use crate::targets::{ApiError, Health};
 
 /// Prometheus' discovery throttle: new targets are synced at most every 5 s.
@@ -145,8 +145,8 @@ pub struct CaseResult {
     pub description: String,
     /// Whether every expectation held.
     pub pass: bool,
-    /// The health and class expected from this Prometheus' major version.
-    pub expected: Outcome,
+    /// The health and class(es) expected from this Prometheus' major version.
+    pub expected: Expected,
     /// What Prometheus reported; `None` when the case was not scraped (see `skipped`).
     pub observed: Option<Outcome>,
     /// Why the case was not scraped.
@@ -501,7 +501,7 @@ impl CaseResult {
             file: case.file.clone(),
             description: case.description.clone(),
             pass: failures.is_empty(),
-            expected: case.expect.outcome_for(prometheus_major),
+            expected: case.expect.outcome_for(prometheus_major).clone(),
             observed: None,
             skipped,
             last_error: String::new(),
@@ -549,60 +549,73 @@ fn judge(
             class: v.class,
         },
     );
-    let expected = result.expected;
+    let expected = &result.expected;
     let steady = verdict.map_or(&[][..], |v| v.steady_state.as_slice());
-    let seen = |health: Health, class: ErrorClass| -> u64 {
+    let total_seen: u64 = steady.iter().map(|s| s.scrapes).sum();
+    let count = |keep: &dyn Fn(&Outcome) -> bool| -> u64 {
         steady
             .iter()
-            .filter(|s| s.health == health && s.class == class)
+            .filter(|s| {
+                keep(&Outcome {
+                    health: s.health,
+                    class: s.class,
+                })
+            })
             .map(|s| s.scrapes)
             .sum()
     };
-    let total_seen: u64 = steady.iter().map(|s| s.scrapes).sum();
-    let timeouts = steady
-        .iter()
-        .filter(|s| s.class == ErrorClass::Timeout)
-        .map(|s| s.scrapes)
-        .sum::<u64>();
-    let expected_seen = seen(expected.health, expected.class);
-    if expected.class != ErrorClass::Timeout && timeouts > 0 {
+    let timeouts = count(&|o| o.class == ErrorClass::Timeout);
+    let expected_seen = count(&|o| expected.accepts(o));
+    let timeout_expected = expected.accepts_class(ErrorClass::Timeout);
+    let mut notes = Vec::new();
+    if !timeout_expected && timeouts > 0 {
         let why = if external {
             "a slow exporter or a busy machine"
         } else {
             "a busy machine: this fake exporter has no delay"
         };
-        result.notes.push(format!(
+        notes.push(format!(
             "{timeouts} of {total_seen} scrapes seen after the first timed out ({why}), \
              {expected_seen} had the expected outcome"
         ));
     }
     // A scrape that timed out on a busy machine is not the case's outcome: when the last
     // scrape timed out, the expected outcome was seen in steady state and every other
-    // scrape seen timed out too, the verdict is the expected outcome, with the note above.
-    let observed = if observed != expected
+    // scrape seen timed out too, the verdict is the expected outcome seen, with a note.
+    let judged = if !expected.accepts(&observed)
         && observed.class == ErrorClass::Timeout
-        && expected.class != ErrorClass::Timeout
+        && !timeout_expected
         && expected_seen > 0
         && expected_seen + timeouts == total_seen
     {
-        result.notes.push(format!(
+        notes.push(format!(
             "the last scrape timed out; judged by the {expected_seen} scrape(s) that did not"
         ));
-        expected
+        steady
+            .iter()
+            .map(|s| Outcome {
+                health: s.health,
+                class: s.class,
+            })
+            .find(|o| expected.accepts(o))
+            .unwrap_or(observed)
     } else {
         observed
     };
-    let failures = &mut result.failures;
+    let observed = judged;
+    let mut failures = Vec::new();
     if observed.health != expected.health {
         failures.push(format!(
             "health: expected {}, observed {}",
             expected.health, observed.health
         ));
     }
-    if observed.class != expected.class {
+    if !expected.accepts_class(observed.class) {
+        let classes: Vec<String> = expected.classes.iter().map(ToString::to_string).collect();
         failures.push(format!(
             "error class: expected {}, observed {}",
-            expected.class, observed.class
+            classes.join(" or "),
+            observed.class
         ));
     }
     let last_error = verdict.map(|v| v.last_error.clone()).unwrap_or_default();
@@ -654,7 +667,7 @@ fn judge(
             };
             let reconnected_after_timeouts = !steady_ok && timeouts > 0;
             if reconnected_after_timeouts {
-                result.notes.push(format!(
+                notes.push(format!(
                     "reconnects after the first successful scrape followed {timeouts} timed-out \
                      scrape(s) (Prometheus drops a connection whose scrape timed out); not held \
                      against keep-alive"
@@ -718,6 +731,8 @@ fn judge(
         .collect();
     tls_versions.sort();
     tls_versions.dedup();
+    result.failures.extend(failures);
+    result.notes.extend(notes);
     result.observed = Some(observed);
     result.last_error = last_error;
     result.scrapes = scrapes;

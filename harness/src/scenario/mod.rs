@@ -462,13 +462,54 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// The health and the error class(es) a case accepts. More than one class states a racy
+/// outcome (e.g. Go's TLS 1.3 client-certificate rejection reads `bad certificate`,
+/// `broken pipe` or `connection reset` from run to run): any of them passes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Expected {
+    /// Health.
+    pub health: Health,
+    /// Accepted classes, at least one (`none` when up).
+    pub classes: Vec<ErrorClass>,
+}
+
+impl Expected {
+    /// One health and one class.
+    pub fn one(health: Health, class: ErrorClass) -> Self {
+        Self {
+            health,
+            classes: vec![class],
+        }
+    }
+
+    /// Whether `outcome` is one this expectation accepts.
+    pub fn accepts(&self, outcome: &Outcome) -> bool {
+        outcome.health == self.health && self.classes.contains(&outcome.class)
+    }
+
+    /// Whether `class` is among the accepted classes.
+    pub fn accepts_class(&self, class: ErrorClass) -> bool {
+        self.classes.contains(&class)
+    }
+}
+
+impl std::fmt::Display for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.health == Health::Up {
+            return f.write_str("up");
+        }
+        let classes: Vec<String> = self.classes.iter().map(ToString::to_string).collect();
+        write!(f, "{} ({})", self.health, classes.join(" | "))
+    }
+}
+
 /// What Prometheus should report about a case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
-    /// Health and class from Prometheus 2.x.
-    pub outcome: Outcome,
-    /// Health and class from Prometheus 3.x and later, where they differ.
-    pub prometheus_3: Option<Outcome>,
+    /// Health and class(es) from Prometheus 2.x.
+    pub outcome: Expected,
+    /// Health and class(es) from Prometheus 3.x and later, where they differ.
+    pub prometheus_3: Option<Expected>,
     /// A substring the raw `lastError` must contain.
     pub last_error_contains: Option<String>,
     /// Connection behaviour.
@@ -490,7 +531,7 @@ impl Expectation {
 
     fn outcome(health: Health, class: ErrorClass, keep_alive: KeepAlive) -> Self {
         Self {
-            outcome: Outcome { health, class },
+            outcome: Expected::one(health, class),
             prometheus_3: None,
             last_error_contains: None,
             keep_alive,
@@ -499,10 +540,10 @@ impl Expectation {
     }
 
     /// The outcome expected from a Prometheus of this major version.
-    pub fn outcome_for(&self, prometheus_major: u32) -> Outcome {
-        match (prometheus_major >= 3, self.prometheus_3) {
+    pub fn outcome_for(&self, prometheus_major: u32) -> &Expected {
+        match (prometheus_major >= 3, &self.prometheus_3) {
             (true, Some(v3)) => v3,
-            _ => self.outcome,
+            _ => &self.outcome,
         }
     }
 }
@@ -720,11 +761,11 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
     let x = &raw.expect;
     let outcome =
-        checked_outcome(x.health.into(), x.error.as_deref()).map_err(|m| err("expect.error", m))?;
+        checked_outcome(x.health.into(), x.error.as_ref()).map_err(|m| err("expect.error", m))?;
     let prometheus_3 = match &x.prometheus_3 {
         None => None,
         Some(o) => Some(
-            checked_outcome(o.health.into(), o.error.as_deref())
+            checked_outcome(o.health.into(), o.error.as_ref())
                 .map_err(|m| err("expect.prometheus_3.error", m))?,
         ),
     };
@@ -753,26 +794,47 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     })
 }
 
-/// Health plus the class label, checked against each other.
-fn checked_outcome(health: Health, error: Option<&str>) -> Result<Outcome, String> {
-    let class = match (error, health) {
-        (Some(label), _) => label.parse::<ErrorClass>().map_err(|e| e.to_string())?,
-        (None, Health::Up) => ErrorClass::None,
-        (None, Health::Missing) => ErrorClass::JobMissing,
-        (None, _) => {
-            return Err(
-                "a `down` expectation needs an error class, e.g. `error: unauthorized`".into(),
-            )
+/// Health plus the class label(s), checked against each other.
+fn checked_outcome(health: Health, error: Option<&raw::OneOrMany>) -> Result<Expected, String> {
+    let labels = error.map(raw::OneOrMany::as_slice).unwrap_or_default();
+    let mut classes = Vec::new();
+    for label in labels {
+        let class = label.parse::<ErrorClass>().map_err(|e| e.to_string())?;
+        if !classes.contains(&class) {
+            classes.push(class);
         }
-    };
-    match (health, class) {
-        (Health::Up, c) if c != ErrorClass::None => Err(format!(
-            "an `up` target has no error, but `{c}` is expected; drop `error:` or expect `down`"
+    }
+    if error.is_some() && classes.is_empty() {
+        return Err(
+            "an empty list; give one class, or a list of the classes a racy outcome \
+                    may show"
+                .into(),
+        );
+    }
+    if classes.is_empty() {
+        classes.push(match health {
+            Health::Up => ErrorClass::None,
+            Health::Missing => ErrorClass::JobMissing,
+            _ => {
+                return Err(
+                    "a `down` expectation needs an error class, e.g. `error: unauthorized`".into(),
+                )
+            }
+        });
+    }
+    match health {
+        Health::Up if classes != [ErrorClass::None] => Err(format!(
+            "an `up` target has no error, but `{}` is expected; drop `error:` or expect `down`",
+            classes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
-        (Health::Down, ErrorClass::None) => {
+        Health::Down if classes.contains(&ErrorClass::None) => {
             Err("a `down` target needs an error class other than `none`".into())
         }
-        _ => Ok(Outcome { health, class }),
+        _ => Ok(Expected { health, classes }),
     }
 }
 

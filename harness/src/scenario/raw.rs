@@ -221,9 +221,10 @@ pub(super) struct RawTlsConfig {
 pub(super) struct RawExpect {
     /// Target health.
     pub(super) health: RawHealth,
-    /// Error class (snake_case label); default `none` for up, required for down.
+    /// Error class (snake_case label), or a list of the classes a racy outcome may show;
+    /// default `none` for up, required for down.
     #[serde(default)]
-    pub(super) error: Option<String>,
+    pub(super) error: Option<OneOrMany>,
     /// A substring the raw `lastError` must contain.
     #[serde(default)]
     pub(super) last_error_contains: Option<String>,
@@ -244,9 +245,9 @@ pub(super) struct RawExpect {
 pub(super) struct RawOutcome {
     /// Target health.
     pub(super) health: RawHealth,
-    /// Error class (required for `down`).
+    /// Error class or classes (required for `down`).
     #[serde(default)]
-    pub(super) error: Option<String>,
+    pub(super) error: Option<OneOrMany>,
 }
 
 /// `health:` as a scenario may write it: `unknown` (not scraped yet) is no expectation.
@@ -264,6 +265,23 @@ impl From<RawHealth> for Health {
             RawHealth::Up => Health::Up,
             RawHealth::Down => Health::Down,
             RawHealth::Missing => Health::Missing,
+        }
+    }
+}
+
+/// `error: unauthorized` or `error: [client_cert_rejected, connection_reset]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub(super) fn as_slice(&self) -> &[String] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
         }
     }
 }

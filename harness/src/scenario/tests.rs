@@ -15,7 +15,7 @@ fn default_matrix_loads_with_at_least_40_cases() {
     let classes: std::collections::BTreeSet<String> = plan
         .cases
         .iter()
-        .map(|c| c.expect.outcome.class.to_string())
+        .flat_map(|c| c.expect.outcome.classes.iter().map(ToString::to_string))
         .collect();
     for must in [
         "none",
@@ -162,17 +162,11 @@ fn prometheus_3_overrides_apply_from_major_version_3() {
     let case = &plan.cases[0];
     assert_eq!(
         case.expect.outcome_for(2),
-        Outcome {
-            health: Health::Up,
-            class: ErrorClass::None
-        }
+        &Expected::one(Health::Up, ErrorClass::None)
     );
     assert_eq!(
         case.expect.outcome_for(3),
-        Outcome {
-            health: Health::Down,
-            class: ErrorClass::BadContentType
-        }
+        &Expected::one(Health::Down, ErrorClass::BadContentType)
     );
     let bad =
         load("cases:\n  - name: ct\n    expect: { health: up, prometheus_3: { health: down } }\n")
@@ -263,4 +257,47 @@ fn a_file_without_cases_is_refused() {
     let err = load("cases: []\n").expect_err("no cases");
     assert!(matches!(err, ScenarioError::Empty { .. }), "{err:?}");
     assert!(err.to_string().contains("bad.yaml: no cases"), "{err}");
+}
+
+#[test]
+fn a_racy_outcome_lists_the_classes_it_accepts() {
+    let plan = load("cases:\n  - name: race\n    exporter: { server_cert: valid, client_auth_type: RequireAndVerifyClientCert, client_ca: ca.crt }\n    scrape: { scheme: https, tls_config: { ca_file: ca.crt } }\n    expect: { health: down, error: [client_cert_required, connection_reset] }\n")
+        .expect("valid");
+    let expected = &plan.cases[0].expect.outcome;
+    assert_eq!(
+        expected.classes,
+        vec![ErrorClass::ClientCertRequired, ErrorClass::ConnectionReset]
+    );
+    for (class, accepted) in [
+        (ErrorClass::ClientCertRequired, true),
+        (ErrorClass::ConnectionReset, true),
+        (ErrorClass::Timeout, false),
+    ] {
+        let outcome = Outcome {
+            health: Health::Down,
+            class,
+        };
+        assert_eq!(expected.accepts(&outcome), accepted, "{class}");
+    }
+    assert_eq!(
+        expected.to_string(),
+        "down (client_cert_required | connection_reset)"
+    );
+    for (yaml, want) in [
+        (
+            "cases:\n  - name: e\n    expect: { health: down, error: [] }\n",
+            "an empty list",
+        ),
+        (
+            "cases:\n  - name: u\n    expect: { health: up, error: [none, timeout] }\n",
+            "an `up` target has no error",
+        ),
+        (
+            "cases:\n  - name: n\n    expect: { health: down, error: [timeout, nonsense] }\n",
+            "unknown error class `nonsense`",
+        ),
+    ] {
+        let err = load(yaml).expect_err(want);
+        assert!(err.to_string().contains(want), "want {want:?} in: {err}");
+    }
 }
