@@ -55,6 +55,10 @@ use crate::promconfig::{
 };
 use crate::targets::{self, ApiError, Health, Probe, PromApi, TargetStatus, WaitError};
 
+/// The fixture's scrape interval (and timeout) unless the test sets one: a test wants
+/// verdicts in seconds, not Prometheus' production default of one minute.
+pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How often [`PrometheusFixture::wait_scraped`] polls the API.
 const POLL: Duration = Duration::from_millis(100);
 /// Log lines searched for "error creating new scrape pool" (Prometheus logs them at
@@ -190,7 +194,10 @@ impl Default for FixtureBuilder {
         Self {
             options: PrometheusOptions::new(String::new()),
             config: PrometheusConfig {
-                global: Some(GlobalConfig::default()),
+                global: Some(GlobalConfig {
+                    scrape_interval: Some(millis(DEFAULT_SCRAPE_INTERVAL)),
+                    ..GlobalConfig::default()
+                }),
                 scrape_configs: Vec::new(),
             },
             contexts: BTreeMap::new(),
@@ -337,7 +344,8 @@ struct Seen {
 }
 
 impl PrometheusFixture {
-    /// A builder with the defaults: auto backend, Prometheus' default intervals, no jobs.
+    /// A builder with the defaults: auto backend, a 1 s scrape interval and timeout
+    /// ([`DEFAULT_SCRAPE_INTERVAL`]), no jobs.
     pub fn builder() -> FixtureBuilder {
         FixtureBuilder::default()
     }
