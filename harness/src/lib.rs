@@ -5,14 +5,15 @@
 //! process), [`promconfig`] writes `prometheus.yml`, [`targets`] reads verdicts,
 //! [`classify`] maps `lastError` to a stable class, [`scenario`] and [`runner`] run whole
 //! matrices, [`report`] renders them, and [`fixture`] gives other tests a Prometheus in a
-//! few lines.
+//! few lines. The command line lives in the binary target (feature `cli`, on by default).
 
 pub mod backend;
 pub mod bench;
 pub mod classify;
-pub mod cli;
 pub mod conformance;
+mod exporter_config;
 pub mod fixture;
+mod progress;
 pub mod promconfig;
 pub mod report;
 pub mod runner;
