@@ -864,7 +864,7 @@ impl Client {
 const RAW_BODY: &str = "# HELP up_example A fixed body.\n# TYPE up_example gauge\nup_example 1\n";
 
 /// The bare rustls server: answers every HTTP/1.1 request on every connection with
-/// [`RAW_BODY`]. Runs until killed.
+/// a fixed body of typical exporter lines. Runs until killed.
 pub async fn serve_raw_tls(
     listen: SocketAddr,
     cert: &Path,

@@ -1,5 +1,5 @@
 //! Reports of a conformance run: scores per level, the terminal table, JSON (serde) and
-//! JUnit (through the one writer, [`crate::report::junit`]).
+//! JUnit (through the one writer, [`crate::report::junit::render`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

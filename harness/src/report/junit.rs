@@ -1,7 +1,7 @@
 //! The one JUnit XML writer of the harness (scenario runs and conformance both use it):
 //! test suites of test cases, each passed, failed or skipped, with an optional
 //! `<system-out>` and optional suite properties. Every text goes through
-//! [`xml_escape`](super::xml_escape).
+//! `report::xml_escape`.
 
 use std::fmt::Write as _;
 
