@@ -945,3 +945,26 @@ pub async fn serve_raw_tls(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_versions_parse_from_their_numbers_only() {
+        assert_eq!("1.2".parse(), Ok(TlsVersionChoice::Tls12));
+        assert_eq!(" 1.3".parse(), Ok(TlsVersionChoice::Tls13));
+        let err = "1.1".parse::<TlsVersionChoice>().unwrap_err();
+        assert_eq!(err.to_string(), "TLS version `1.1`: use 1.2 or 1.3");
+    }
+
+    #[test]
+    fn the_case_table_uses_the_three_modes_servers_can_be_configured_for() {
+        for (_, mode, _) in CASES {
+            assert!(
+                matches!(mode, Mode::Plain | Mode::Basic | Mode::Tls),
+                "{mode}"
+            );
+        }
+    }
+}
