@@ -3,6 +3,10 @@
 //! a no-op on a disabled bar, so callers never branch on it.
 
 use std::io::IsTerminal as _;
+use std::time::Duration;
+
+/// How often the spinner moves.
+const TICK: Duration = Duration::from_millis(100);
 
 /// A progress bar on stderr, or nothing.
 #[derive(Debug)]
@@ -11,19 +15,19 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// A bar of `len` steps labelled `unit` (e.g. `runs`, `cases`), drawn when `enabled`
-    /// and stderr is a terminal.
-    pub(crate) fn new(enabled: bool, len: u64, unit: &str) -> Self {
+    /// A bar of `len` steps, drawn when `enabled` and stderr is a terminal, as
+    /// `⠋ [=====     ] 3/10 <label> 12s <message>`; `label` says what a step is (e.g.
+    /// `runs`, `jobs done`). A spinner ticks while nothing else moves, so long waits still
+    /// look alive.
+    pub(crate) fn new(enabled: bool, len: u64, label: &str) -> Self {
         if !enabled || !std::io::stderr().is_terminal() {
             return Self { bar: None };
         }
         let bar = indicatif::ProgressBar::new(len);
-        let template = format!("{{bar:30}} {{pos}}/{{len}} {unit} {{elapsed}} {{msg}}");
-        // A template with a literal `unit` can only fail to parse if the unit holds braces;
-        // the default style is then good enough.
-        let style = indicatif::ProgressStyle::with_template(&template)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        bar.set_style(style);
+        // The template is fixed apart from the escaped label (tested below); should it still
+        // not parse, the default style is good enough.
+        bar.set_style(style(label).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        bar.enable_steady_tick(TICK);
         Self { bar: Some(bar) }
     }
 
@@ -68,6 +72,14 @@ impl Progress {
     }
 }
 
+/// The bar's style; braces in `label` stay literal.
+fn style(label: &str) -> Result<indicatif::ProgressStyle, indicatif::style::TemplateError> {
+    let label = label.replace('{', "{{").replace('}', "}}");
+    indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} [{{bar:30}}] {{pos}}/{{len}} {label} {{elapsed}} {{msg}}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +92,12 @@ mod tests {
         bar.set_position(2);
         bar.finish();
         Progress::hidden().abandon();
+    }
+
+    #[test]
+    fn the_template_parses_whatever_the_label() {
+        for label in ["runs", "jobs done", "odd {label} }{"] {
+            assert!(style(label).is_ok(), "{label}");
+        }
     }
 }
