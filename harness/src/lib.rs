@@ -23,7 +23,8 @@
 //!
 //! Whole matrices come from scenario files ([`Plan`], run by [`run`]: one Prometheus,
 //! one job per case, verdicts per case); `scrape-harness` is the command line over the
-//! same library (`run`, `conformance`, `bench`, `certs`).
+//! same library (`run`, `conformance`, `bench`, `certs`), in the binary target (feature
+//! `cli`, on by default).
 //!
 //! The pieces: [`backend`] starts Prometheus (container or process), [`promconfig`] writes
 //! `prometheus.yml`, [`targets`] reads the API, [`classify`] maps `lastError` to a stable
@@ -33,9 +34,10 @@
 pub mod backend;
 pub mod bench;
 pub mod classify;
-pub mod cli;
 pub mod conformance;
+mod exporter_config;
 pub mod fixture;
+mod progress;
 pub mod promconfig;
 pub mod report;
 pub mod runner;

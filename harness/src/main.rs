@@ -1,8 +1,13 @@
 //! `scrape-harness`: runs a real Prometheus against exporters and reports its verdicts.
+//!
+//! The command line lives here, in the binary target, so that the library does not depend
+//! on clap, anyhow or tracing-subscriber.
+
+mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
@@ -11,13 +16,13 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let cli = scrape_harness::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scrape-harness: error: cannot start the async runtime: {e}");
-            return ExitCode::from(scrape_harness::cli::EXIT_ERROR);
+            return ExitCode::from(cli::EXIT_ERROR);
         }
     };
-    runtime.block_on(scrape_harness::cli::main(cli))
+    runtime.block_on(cli::main(cli))
 }

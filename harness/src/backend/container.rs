@@ -16,7 +16,7 @@ use testcontainers::{
     ContainerAsync, Image, ImageExt,
 };
 
-use super::{docker, logtail::LogBuffer, workdir::WorkDir, BackendError};
+use super::{docker, logtail::LogBuffer, workdir::WorkDir, BackendError, CleanupError};
 
 /// Label naming the pid of the harness that started a container.
 pub(crate) const OWNER_PID_LABEL: &str = "scrape-harness.owner-pid";
@@ -151,26 +151,29 @@ impl ContainerRun {
         // The log stream may lag behind a container that died at once: ask the engine.
         let tail_arg = lines.to_string();
         match docker::blocking(&["logs", "--tail", &tail_arg, &self.id]) {
-            Some(out) => format!(
+            Ok(out) => format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             )
             .trim_end()
             .to_owned(),
-            None => String::new(),
+            Err(_) => String::new(),
         }
     }
 
     /// Removes the container through testcontainers (force, with volumes).
-    pub(crate) async fn stop(mut self) -> Result<(), String> {
+    pub(crate) async fn stop(mut self) -> Result<(), CleanupError> {
         let Some(container) = self.container.take() else {
             return Ok(());
         };
         container
             .rm()
             .await
-            .map_err(|err| format!("removing container {}: {err}", self.id))
+            .map_err(|source| CleanupError::Container {
+                id: self.id.clone(),
+                source: Box::new(source),
+            })
     }
 }
 

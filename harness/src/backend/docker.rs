@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use super::BackendError;
+use super::{BackendError, CleanupError};
 
 /// Deadline of quick commands (`info`, `image inspect`, `ps`, `rm`).
 pub(crate) const QUICK: Duration = Duration::from_secs(30);
@@ -82,21 +82,23 @@ pub(crate) async fn image_exists(image: &str) -> Result<bool, BackendError> {
     )
 }
 
-/// Blocking `docker <args>`, for drop and the sweep; `None` when docker cannot be run.
-pub(crate) fn blocking(args: &[&str]) -> Option<Output> {
+/// Blocking `docker <args>`, for drop and the sweep.
+pub(crate) fn blocking(args: &[&str]) -> io::Result<Output> {
     std::process::Command::new("docker")
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .ok()
 }
 
 /// Removes a container and its anonymous volumes, blocking; works with or without a
-/// tokio runtime. Returns why it failed.
-pub(crate) fn remove_blocking(id: &str) -> Result<(), String> {
-    let Some(out) = blocking(&["rm", "--force", "--volumes", id]) else {
-        return Err("cannot run `docker`".to_owned());
-    };
+/// tokio runtime.
+pub(crate) fn remove_blocking(id: &str) -> Result<(), CleanupError> {
+    let args = ["rm", "--force", "--volumes", id];
+    let command = || format!("docker {}", args.join(" "));
+    let out = blocking(&args).map_err(|source| CleanupError::Spawn {
+        command: command(),
+        source,
+    })?;
     let stderr = stderr_of(&out);
     if out.status.success() || stderr.contains("No such container") {
         return Ok(());
@@ -106,15 +108,21 @@ pub(crate) fn remove_blocking(id: &str) -> Result<(), String> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         while std::time::Instant::now() < deadline {
             match blocking(&["inspect", "--format", "{{.Id}}", id]) {
-                Some(o) if o.status.success() => {
+                Ok(o) if o.status.success() => {
                     std::thread::sleep(std::time::Duration::from_millis(50))
                 }
                 _ => return Ok(()),
             }
         }
-        return Err(format!("{stderr}; still there 15 s later"));
+        return Err(CleanupError::Command {
+            command: command(),
+            detail: format!("{stderr}; still there 15 s later"),
+        });
     }
-    Err(stderr)
+    Err(CleanupError::Command {
+        command: command(),
+        detail: stderr,
+    })
 }
 
 /// The trimmed stderr of `out`, or its exit status when stderr is empty.

@@ -70,7 +70,7 @@ pub enum BackendError {
 
     /// Building the offline image failed.
     #[error(
-        "building the offline Prometheus image `{image}` from {} failed: {detail}; run \
+        "building the offline Prometheus image `{image}` from {} failed: {source}; run \
          `bash scripts/build-prometheus-image {}` to see the whole output, or use --backend process",
         .binary.display(), .binary.display()
     )]
@@ -80,7 +80,8 @@ pub enum BackendError {
         /// The binary it was built from.
         binary: PathBuf,
         /// Why it failed.
-        detail: String,
+        #[source]
+        source: ImageBuildError,
     },
 
     /// testcontainers could not create or start the container.
@@ -177,14 +178,131 @@ pub enum BackendError {
 
     /// Stopping the backend failed; something may be left behind.
     #[error(
-        "stopping Prometheus ({description}) failed: {detail}; the next run removes leftovers"
+        "stopping Prometheus ({description}) failed: {source}; the next run removes leftovers"
     )]
     Stop {
         /// Which backend.
         description: String,
         /// What failed.
+        #[source]
+        source: CleanupError,
+    },
+}
+
+/// Why a step of building the offline image failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageBuildError {
+    /// A file-system step on the build context failed.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Copying the binary or a library into the image's root file system failed.
+    #[error("copying {} to {}: {source}", .from.display(), .to.display())]
+    Copy {
+        /// The source file.
+        from: PathBuf,
+        /// The destination inside the build context.
+        to: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `ldd` could not be run.
+    #[error("running `ldd` (install libc-bin): {source}")]
+    LddSpawn {
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `ldd` did not answer in time.
+    #[error("`ldd {}` did not answer within {timeout:?}", .binary.display())]
+    LddTimeout {
+        /// The binary inspected.
+        binary: PathBuf,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// `ldd` failed.
+    #[error("`ldd {}` failed: {output}", .binary.display())]
+    Ldd {
+        /// The binary inspected.
+        binary: PathBuf,
+        /// Its stdout and stderr.
+        output: String,
+    },
+    /// `docker build` failed.
+    #[error("`docker build` failed: {stderr}")]
+    DockerBuild {
+        /// Its stderr (or exit status).
+        stderr: String,
+    },
+}
+
+/// Why something the harness started (a process, a container) could not be removed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CleanupError {
+    /// A helper command (`docker`, `kill`) could not be run at all.
+    #[error("running `{command}` failed: {source}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A helper command ran and failed.
+    #[error("`{command}` failed: {detail}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its stderr or exit status.
         detail: String,
     },
+    /// Killing or reaping a child process failed.
+    #[error("{action} pid {pid} failed: {source}")]
+    Signal {
+        /// The process.
+        pid: u32,
+        /// `killing` or `reaping`.
+        action: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A process survived SIGKILL for longer than the deadline.
+    #[error("pid {pid} still alive {waited:?} after SIGKILL")]
+    StillAlive {
+        /// The process.
+        pid: u32,
+        /// How long it was waited for.
+        waited: Duration,
+    },
+    /// testcontainers could not remove a container.
+    #[error("removing container {id} failed: {source}")]
+    Container {
+        /// The container id.
+        id: String,
+        /// The testcontainers error.
+        #[source]
+        source: Box<testcontainers::TestcontainersError>,
+    },
+}
+
+/// A name that is not a [`BackendKind`](super::BackendKind).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend `{given}`: use auto, container or process")]
+pub struct ParseBackendKindError {
+    /// What was given.
+    pub given: String,
 }
 
 impl BackendError {

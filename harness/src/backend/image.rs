@@ -13,7 +13,7 @@ use std::{
 
 use tokio::sync::Mutex;
 
-use super::{docker, process, BackendError};
+use super::{docker, process, BackendError, ImageBuildError};
 
 /// The Dockerfile of the offline image, compiled in so the harness works from anywhere.
 const DOCKERFILE: &str = include_str!("../../../docker/prometheus/Dockerfile");
@@ -137,15 +137,21 @@ async fn build_offline_image(
     version: &str,
     reference: &str,
 ) -> Result<(), BackendError> {
-    let fail = |detail: String| BackendError::ImageBuild {
+    let fail = |source: ImageBuildError| BackendError::ImageBuild {
         image: reference.to_owned(),
         binary: binary.to_owned(),
-        detail,
+        source,
     };
     let context = tempfile::Builder::new()
         .prefix("scrape-harness-image-")
         .tempdir()
-        .map_err(|e| fail(format!("creating the build context: {e}")))?;
+        .map_err(|source| {
+            fail(ImageBuildError::Io {
+                action: "creating the build context in",
+                path: std::env::temp_dir(),
+                source,
+            })
+        })?;
     let rootfs = context.path().join("rootfs");
     copy_into_rootfs(binary, &rootfs.join("bin/prometheus")).map_err(fail)?;
     for library in shared_libraries(binary).await.map_err(fail)? {
@@ -153,8 +159,13 @@ async fn build_offline_image(
         copy_into_rootfs(&library, &inside).map_err(fail)?;
     }
     let dockerfile = context.path().join("Dockerfile");
-    fs::write(&dockerfile, DOCKERFILE)
-        .map_err(|e| fail(format!("writing {}: {e}", dockerfile.display())))?;
+    fs::write(&dockerfile, DOCKERFILE).map_err(|source| {
+        fail(ImageBuildError::Io {
+            action: "writing",
+            path: dockerfile.clone(),
+            source,
+        })
+    })?;
 
     let version_arg = format!("PROMETHEUS_VERSION={version}");
     let source_arg = format!("PROMETHEUS_SOURCE={}", binary.display());
@@ -173,37 +184,56 @@ async fn build_offline_image(
     // The classic builder: it needs neither buildx nor a registry for `FROM scratch`.
     let out = docker::output_with_env(&args, &[("DOCKER_BUILDKIT", "0")], docker::SLOW).await?;
     if !out.status.success() {
-        return Err(fail(docker::stderr_of(&out)));
+        return Err(fail(ImageBuildError::DockerBuild {
+            stderr: docker::stderr_of(&out),
+        }));
     }
     Ok(())
 }
 
-fn copy_into_rootfs(from: &Path, to: &Path) -> Result<(), String> {
+fn copy_into_rootfs(from: &Path, to: &Path) -> Result<(), ImageBuildError> {
     if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        fs::create_dir_all(parent).map_err(|source| ImageBuildError::Io {
+            action: "creating",
+            path: parent.to_owned(),
+            source,
+        })?;
     }
     // fs::copy follows symlinks and keeps the permission bits.
     fs::copy(from, to)
         .map(drop)
-        .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
+        .map_err(|source| ImageBuildError::Copy {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            source,
+        })
 }
+
+/// Deadline of `ldd`.
+const LDD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Every absolute path `ldd` prints (libraries and the dynamic loader); none for a static
 /// binary.
-async fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, String> {
+async fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageBuildError> {
     let mut command = tokio::process::Command::new("ldd");
     command.arg(binary).stdin(Stdio::null()).kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(30), command.output())
+    let out = tokio::time::timeout(LDD_TIMEOUT, command.output())
         .await
-        .map_err(|_| "`ldd` did not answer within 30 s".to_owned())?
-        .map_err(|e| format!("running `ldd` (install libc-bin): {e}"))?;
+        .map_err(|_| ImageBuildError::LddTimeout {
+            binary: binary.to_owned(),
+            timeout: LDD_TIMEOUT,
+        })?
+        .map_err(|source| ImageBuildError::LddSpawn { source })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
         if all.contains("not a dynamic executable") || all.contains("statically linked") {
             return Ok(Vec::new());
         }
-        return Err(format!("`ldd {}` failed: {}", binary.display(), all.trim()));
+        return Err(ImageBuildError::Ldd {
+            binary: binary.to_owned(),
+            output: all.trim().to_owned(),
+        });
     }
     Ok(parse_ldd(&stdout))
 }

@@ -48,7 +48,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use error::BackendError;
+pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub use sweep::{sweep_leftovers, SweepReport};
 pub use workdir::free_local_port;
 
@@ -67,7 +67,7 @@ const READY_POLL: Duration = Duration::from_millis(50);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which kind of Prometheus to run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum BackendKind {
     /// A container when a Docker engine answers and an image is available or buildable,
     /// else a local process.
@@ -97,16 +97,16 @@ impl fmt::Display for BackendKind {
 }
 
 impl FromStr for BackendKind {
-    type Err = String;
+    type Err = ParseBackendKindError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Self::Auto),
             "container" => Ok(Self::Container),
             "process" => Ok(Self::Process),
-            other => Err(format!(
-                "unknown backend `{other}`: use auto, container or process"
-            )),
+            _ => Err(ParseBackendKindError {
+                given: s.to_owned(),
+            }),
         }
     }
 }
@@ -287,10 +287,10 @@ impl RunningPrometheus {
             Backend::Container(run) => run.stop().await,
             Backend::Process(run) => run.stop(),
         };
-        if let Err(detail) = stopped {
+        if let Err(source) = stopped {
             return Err(BackendError::Stop {
                 description,
-                detail,
+                source,
             });
         }
         workdir.close()
@@ -336,14 +336,14 @@ impl RunningPrometheus {
     }
 }
 
-/// The value of the unlabelled sample `name` in a text exposition.
+/// The value of the unlabelled sample `name` in a text exposition (`None` also when the
+/// exposition does not parse).
 fn sample_value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let rest = line.strip_prefix(name)?.strip_prefix(' ')?;
-            rest.split_whitespace().next()?.parse().ok()
-        })
+    crate::targets::parse_text_format(text)
+        .ok()?
+        .into_iter()
+        .find(|s| s.name == name && s.labels.is_empty())
+        .map(|s| s.value)
 }
 
 /// Starts Prometheus as `opts` says and returns once `/-/ready` answers 200.
@@ -583,8 +583,11 @@ mod tests {
             assert_eq!(kind.to_string().parse::<BackendKind>(), Ok(kind));
         }
         assert_eq!("Process".parse::<BackendKind>(), Ok(BackendKind::Process));
-        let err = "podman".parse::<BackendKind>().unwrap_err();
-        assert!(err.contains("auto, container or process"), "{err}");
+        let err = "podman".parse::<BackendKind>().unwrap_err().to_string();
+        assert!(
+            err.contains("`podman`: use auto, container or process"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use super::{logtail, workdir::WorkDir, workdir::PROMETHEUS_PID_FILE, BackendError};
+use super::{logtail, workdir::WorkDir, workdir::PROMETHEUS_PID_FILE, BackendError, CleanupError};
 
 /// A running Prometheus process; killed (SIGKILL) and reaped on drop.
 #[derive(Debug)]
@@ -81,11 +81,11 @@ impl ProcessRun {
     }
 
     /// Kills and reaps the process.
-    pub(crate) fn stop(mut self) -> Result<(), String> {
+    pub(crate) fn stop(mut self) -> Result<(), CleanupError> {
         self.kill_and_reap()
     }
 
-    fn kill_and_reap(&mut self) -> Result<(), String> {
+    fn kill_and_reap(&mut self) -> Result<(), CleanupError> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -94,13 +94,20 @@ impl ProcessRun {
         }
         // SIGKILL: nothing of a test Prometheus is worth a graceful TSDB shutdown, and the
         // work directory is removed next.
-        if let Err(err) = child.kill() {
-            return Err(format!("killing pid {}: {err}", child.id()));
-        }
+        let pid = child.id();
+        child.kill().map_err(|source| CleanupError::Signal {
+            pid,
+            action: "killing",
+            source,
+        })?;
         child
             .wait()
             .map(drop)
-            .map_err(|err| format!("reaping pid {}: {err}", child.id()))
+            .map_err(|source| CleanupError::Signal {
+                pid,
+                action: "reaping",
+                source,
+            })
     }
 }
 

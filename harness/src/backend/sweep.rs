@@ -20,6 +20,7 @@ use std::{
 use super::{
     container::OWNER_PID_LABEL,
     docker,
+    error::CleanupError,
     workdir::{CONFIG_FILE, DIR_PREFIX, OWNER_PID_FILE, PROMETHEUS_PID_FILE},
 };
 
@@ -59,7 +60,7 @@ pub fn sweep_leftovers() -> SweepReport {
 fn sweep_containers(report: &mut SweepReport) {
     let filter = format!("label={OWNER_PID_LABEL}");
     let format = format!("{{{{.ID}}}}\t{{{{.Label \"{OWNER_PID_LABEL}\"}}}}");
-    let Some(out) = docker::blocking(&["ps", "--all", "--filter", &filter, "--format", &format])
+    let Ok(out) = docker::blocking(&["ps", "--all", "--filter", &filter, "--format", &format])
     else {
         return; // no docker CLI: no containers to sweep
     };
@@ -156,21 +157,34 @@ fn is_prometheus_of(pid: u32, dir: &Path) -> bool {
         .any(|arg| arg == wanted.as_bytes())
 }
 
-fn kill_and_wait(pid: u32) -> Result<(), String> {
+/// How long a SIGKILLed Prometheus may take to disappear.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+fn kill_and_wait(pid: u32) -> Result<(), CleanupError> {
     let pid_arg = pid.to_string();
+    let command = || format!("kill -KILL {pid}");
     let status = std::process::Command::new("kill")
         .args(["-KILL", &pid_arg])
         .status()
-        .map_err(|e| format!("running `kill`: {e}"))?;
+        .map_err(|source| CleanupError::Spawn {
+            command: command(),
+            source,
+        })?;
     if !status.success() && pid_alive(pid) {
-        return Err(format!("`kill -KILL {pid}` {status}"));
+        return Err(CleanupError::Command {
+            command: command(),
+            detail: status.to_string(),
+        });
     }
     // SIGKILL is not instantaneous: wait (with a deadline) until the pid is gone, so the
     // directory is not removed under a process still writing to it.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + KILL_WAIT;
     while pid_alive(pid) {
         if Instant::now() >= deadline {
-            return Err("still alive 5 s after SIGKILL".to_owned());
+            return Err(CleanupError::StillAlive {
+                pid,
+                waited: KILL_WAIT,
+            });
         }
         std::thread::sleep(Duration::from_millis(10));
     }

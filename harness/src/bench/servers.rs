@@ -16,9 +16,11 @@
 //! divided by completed requests. Every case runs `repeat` times; min/median/max are
 //! reported. The client speaks HTTP/1.1 only (ALPN `http/1.1`).
 
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +36,10 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
+use super::options::Mode;
 use super::proc_stat;
+use super::run::{bcrypt_hash, mode_web_config, HashError, BASIC_PASSWORD, BASIC_USER};
+use crate::conformance::direct::{ca_roots, CaError};
 
 /// The three servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -57,18 +62,6 @@ impl Server {
             Self::RawRustls => "raw-rustls",
         }
     }
-}
-
-/// Transport and auth of a case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Security {
-    /// HTTP.
-    Plain,
-    /// HTTP with Basic auth (bcrypt cost 10; warm cache after the first request).
-    Basic,
-    /// HTTPS.
-    Tls,
 }
 
 /// How connections are used.
@@ -104,15 +97,189 @@ pub struct ServersOptions {
     pub tls_version: Option<TlsVersionChoice>,
 }
 
-/// A TLS version the client may be restricted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+/// A TLS version the client may be restricted to (`1.2` or `1.3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum TlsVersionChoice {
     /// TLS 1.2 only.
-    #[value(name = "1.2")]
     Tls12,
     /// TLS 1.3 only.
-    #[value(name = "1.3")]
     Tls13,
+}
+
+/// A TLS version other than `1.2` and `1.3`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("TLS version `{given}`: use 1.2 or 1.3")]
+pub struct ParseTlsVersionError {
+    /// What was given.
+    pub given: String,
+}
+
+impl FromStr for TlsVersionChoice {
+    type Err = ParseTlsVersionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "1.2" => Ok(Self::Tls12),
+            "1.3" => Ok(Self::Tls13),
+            other => Err(ParseTlsVersionError {
+                given: other.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Why `bench servers` (or the raw TLS server) could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServersError {
+    /// Fewer than two cores.
+    #[error("bench servers pins the server to core 1 and the client to core 0; this machine has fewer than 2 cores")]
+    TooFewCores,
+    /// The node_exporter binary does not exist.
+    #[error("{}: node_exporter not found; install it (apt-get install prometheus-node-exporter) or give its path", .0.display())]
+    NodeExporterMissing(PathBuf),
+    /// `taskset` could not be run.
+    #[error("running `{command}` (install util-linux): {source}")]
+    TasksetSpawn {
+        /// The command line.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `taskset` failed.
+    #[error("`{command}` failed: {stderr}")]
+    Taskset {
+        /// The command line.
+        command: String,
+        /// Its stderr.
+        stderr: String,
+    },
+    /// A file-system step failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, naming the path.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The test PKI could not be generated or written.
+    #[error("{what} the PKI: {source}")]
+    Pki {
+        /// `generating` or `writing`.
+        what: &'static str,
+        /// The PKI error.
+        #[source]
+        source: fake_exporter::pki::PkiError,
+    },
+    /// The Basic-auth password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The CA of the test PKI could not be loaded.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// A TLS configuration was refused by rustls.
+    #[error("{what}: {source}")]
+    Tls {
+        /// Which configuration.
+        what: &'static str,
+        /// The rustls error.
+        #[source]
+        source: rustls::Error,
+    },
+    /// A server could not be started, or waiting for it failed.
+    #[error("starting {server}: {source}")]
+    Spawn {
+        /// The server.
+        server: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A server exited before it listened.
+    #[error("{server} exited ({status}) before listening on {addr}; is the port free?")]
+    ExitedEarly {
+        /// The server.
+        server: &'static str,
+        /// Its exit status.
+        status: ExitStatus,
+        /// Where it should have listened.
+        addr: SocketAddr,
+    },
+    /// A server did not listen in time.
+    #[error("{server} did not listen on {addr} within {timeout:?}")]
+    NotListening {
+        /// The server.
+        server: &'static str,
+        /// Where it should have listened.
+        addr: SocketAddr,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// The warm-up request failed.
+    #[error("first request to {server} at {addr}: {source}")]
+    FirstRequest {
+        /// The server.
+        server: &'static str,
+        /// Its address.
+        addr: SocketAddr,
+        /// What failed.
+        #[source]
+        source: RequestError,
+    },
+    /// The server's CPU time could not be read.
+    #[error("reading /proc/{pid}/stat of {server}: {source}")]
+    ProcStat {
+        /// The server.
+        server: &'static str,
+        /// Its pid.
+        pid: u32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The raw server's certificate or key could not be read.
+    #[error("{}: {source}", .path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The PEM error.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The raw server could not listen or accept.
+    #[error("{what} {addr}: {source}")]
+    Listen {
+        /// `binding` or `accepting on`.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why one request of the load client failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// TCP connect (or setting `TCP_NODELAY`) failed.
+    #[error("connecting: {0}")]
+    Connect(#[source] io::Error),
+    /// The TLS handshake failed.
+    #[error("TLS handshake: {0}")]
+    Handshake(#[source] io::Error),
+    /// HTTP failed.
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error("building the request: {0}")]
+    Build(#[from] http::Error),
+    /// The answer was not 200.
+    #[error("HTTP {0}")]
+    Status(http::StatusCode),
 }
 
 impl ServersOptions {
@@ -216,8 +383,8 @@ impl Spread {
 pub struct CaseResult {
     /// Server.
     pub server: Server,
-    /// Security.
-    pub security: Security,
+    /// Security (plain, basic or tls).
+    pub security: Mode,
     /// Connection use.
     pub conn: ConnMode,
     /// Every repeat.
@@ -240,58 +407,61 @@ pub struct ServersReport {
 }
 
 /// The cases, in run order.
-pub const CASES: [(Server, Security, ConnMode); 10] = [
-    (Server::Node, Security::Tls, ConnMode::Handshake),
-    (Server::Fake, Security::Tls, ConnMode::Handshake),
-    (Server::RawRustls, Security::Tls, ConnMode::Handshake),
-    (Server::Node, Security::Tls, ConnMode::Keepalive),
-    (Server::Fake, Security::Tls, ConnMode::Keepalive),
-    (Server::RawRustls, Security::Tls, ConnMode::Keepalive),
-    (Server::Node, Security::Plain, ConnMode::Keepalive),
-    (Server::Node, Security::Basic, ConnMode::Keepalive),
-    (Server::Fake, Security::Plain, ConnMode::Keepalive),
-    (Server::Fake, Security::Basic, ConnMode::Keepalive),
+pub const CASES: [(Server, Mode, ConnMode); 10] = [
+    (Server::Node, Mode::Tls, ConnMode::Handshake),
+    (Server::Fake, Mode::Tls, ConnMode::Handshake),
+    (Server::RawRustls, Mode::Tls, ConnMode::Handshake),
+    (Server::Node, Mode::Tls, ConnMode::Keepalive),
+    (Server::Fake, Mode::Tls, ConnMode::Keepalive),
+    (Server::RawRustls, Mode::Tls, ConnMode::Keepalive),
+    (Server::Node, Mode::Plain, ConnMode::Keepalive),
+    (Server::Node, Mode::Basic, ConnMode::Keepalive),
+    (Server::Fake, Mode::Plain, ConnMode::Keepalive),
+    (Server::Fake, Mode::Basic, ConnMode::Keepalive),
 ];
 
-const USER: &str = "prom";
-const PASSWORD: &str = "bench-s3cret";
-
 /// Runs every case of [`CASES`].
-pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
-    use anyhow::Context as _;
-    anyhow::ensure!(
-        std::thread::available_parallelism().map_or(1, usize::from) >= 2,
-        "bench servers pins the server to core 1 and the client to core 0; this machine has fewer than 2 cores"
-    );
-    anyhow::ensure!(
-        opts.node_exporter.exists(),
-        "{}: node_exporter not found; install it (apt-get install prometheus-node-exporter) or pass --node-exporter",
-        opts.node_exporter.display()
-    );
+pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
+    if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
+        return Err(ServersError::TooFewCores);
+    }
+    if !opts.node_exporter.exists() {
+        return Err(ServersError::NodeExporterMissing(
+            opts.node_exporter.clone(),
+        ));
+    }
     pin_self_to_core0().await?;
     let dir = tempfile::Builder::new()
         .prefix("scrape-bench-servers-")
         .tempdir()
-        .context("creating a temp dir")?;
-    let pki = Pki::generate(opts.key_type).context("generating the PKI")?;
-    let files = pki.write_to(&dir.path().join("pki"))?;
+        .map_err(|source| ServersError::Io {
+            what: format!("creating a temp dir in {}", std::env::temp_dir().display()),
+            source,
+        })?;
+    let pki = Pki::generate(opts.key_type).map_err(|source| ServersError::Pki {
+        what: "generating",
+        source,
+    })?;
+    let files = pki
+        .write_to(&dir.path().join("pki"))
+        .map_err(|source| ServersError::Pki {
+            what: "writing",
+            source,
+        })?;
     let cert = files.server_cert(ServerCert::Valid);
     let key = files.server_key(ServerCert::Valid);
-    let hash = tokio::task::spawn_blocking(|| bcrypt::hash(PASSWORD, 10)).await??;
-    let tls_yml = dir.path().join("tls.yml");
-    std::fs::write(
-        &tls_yml,
-        format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
-            cert.display(),
-            key.display()
-        ),
-    )?;
-    let basic_yml = dir.path().join("basic.yml");
-    std::fs::write(
-        &basic_yml,
-        format!("basic_auth_users:\n  {USER}: {hash:?}\n"),
-    )?;
+    let hash = bcrypt_hash(BASIC_PASSWORD).await?;
+    let write = |name: &str, mode: Mode| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, mode_web_config(mode, &files, &hash))
+            .map(|()| path.clone())
+            .map_err(|source| ServersError::Io {
+                what: format!("writing {}", path.display()),
+                source,
+            })
+    };
+    let tls_yml = write("tls.yml", Mode::Tls)?;
+    let basic_yml = write("basic.yml", Mode::Basic)?;
     let connector = tls_connector(&files.ca(), opts.tls_version)?;
 
     let mut cases = Vec::new();
@@ -300,19 +470,25 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
         port += 1;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let web_config = match security {
-            Security::Plain => None,
-            Security::Basic => Some(basic_yml.as_path()),
-            Security::Tls => Some(tls_yml.as_path()),
+            Mode::Basic => Some(basic_yml.as_path()),
+            Mode::Tls => Some(tls_yml.as_path()),
+            // CASES has plain, basic and tls only.
+            _ => None,
         };
-        let mut child = spawn_server(opts, server, addr, web_config, &cert, &key)
-            .with_context(|| format!("starting {}", server.as_str()))?;
-        let pid = child.id().context("server exited at once")?;
+        let spawn_error = |source| ServersError::Spawn {
+            server: server.as_str(),
+            source,
+        };
+        let mut child =
+            spawn_server(opts, server, addr, web_config, &cert, &key).map_err(spawn_error)?;
+        // `None` only once the child was reaped, which nothing has done yet.
+        let pid = child.id().unwrap_or_default();
         wait_listening(addr, &mut child, server).await?;
         let client = Client {
             addr,
-            tls: (security == Security::Tls).then(|| connector.clone()),
-            auth: (security == Security::Basic)
-                .then(|| fake_exporter::auth::basic_header(USER, PASSWORD)),
+            tls: (security == Mode::Tls).then(|| connector.clone()),
+            auth: (security == Mode::Basic)
+                .then(|| fake_exporter::auth::basic_header(BASIC_USER, BASIC_PASSWORD)),
             path: if server == Server::RawRustls {
                 "/"
             } else {
@@ -323,13 +499,24 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
         client
             .once()
             .await
-            .with_context(|| format!("first request to {} at {addr}", server.as_str()))?;
+            .map_err(|source| ServersError::FirstRequest {
+                server: server.as_str(),
+                addr,
+                source,
+            })?;
+        let cpu = || {
+            proc_stat::cpu_seconds(pid).map_err(|source| ServersError::ProcStat {
+                server: server.as_str(),
+                pid,
+                source,
+            })
+        };
         let mut samples = Vec::new();
         for _ in 0..opts.repeat.max(1) {
-            let cpu0 = proc_stat::cpu_seconds(pid)?;
+            let cpu0 = cpu()?;
             let (requests, errors, bytes, elapsed) =
                 client.load(conn, opts.connections, opts.seconds).await;
-            let cpu1 = proc_stat::cpu_seconds(pid)?;
+            let cpu1 = cpu()?;
             samples.push(Sample {
                 requests,
                 errors,
@@ -364,10 +551,8 @@ fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
             .iter()
             .find(|x| x.server == s && x.security == sec && x.conn == c)
     };
-    let new_conn =
-        |s| find(s, Security::Tls, ConnMode::Handshake).map(|c| c.cpu_us_per_request.median);
-    let reused =
-        |s| find(s, Security::Tls, ConnMode::Keepalive).map(|c| c.cpu_us_per_request.median);
+    let new_conn = |s| find(s, Mode::Tls, ConnMode::Handshake).map(|c| c.cpu_us_per_request.median);
+    let reused = |s| find(s, Mode::Tls, ConnMode::Keepalive).map(|c| c.cpu_us_per_request.median);
     // The handshake itself: a request on a new connection minus a request on a kept-alive
     // one, so that response building (node_exporter gathers collectors, the raw server
     // answers 69 bytes) does not count as TLS.
@@ -396,18 +581,18 @@ fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
     );
     push(
         "fake/node TLS keep-alive throughput",
-        tp(Server::Fake, Security::Tls),
-        tp(Server::Node, Security::Tls),
+        tp(Server::Fake, Mode::Tls),
+        tp(Server::Node, Mode::Tls),
     );
     push(
         "fake basic (warm cache)/plain throughput",
-        tp(Server::Fake, Security::Basic),
-        tp(Server::Fake, Security::Plain),
+        tp(Server::Fake, Mode::Basic),
+        tp(Server::Fake, Mode::Plain),
     );
     push(
         "node basic (warm cache)/plain throughput",
-        tp(Server::Node, Security::Basic),
-        tp(Server::Node, Security::Plain),
+        tp(Server::Node, Mode::Basic),
+        tp(Server::Node, Mode::Plain),
     );
     out
 }
@@ -431,7 +616,7 @@ pub fn table(report: &ServersReport) -> String {
             out,
             "{:<14} {:<6} {:<10} {:>26} {:>26} {:>7} {:>7}",
             c.server.as_str(),
-            format!("{:?}", c.security).to_lowercase(),
+            c.security.as_str(),
             format!("{:?}", c.conn).to_lowercase(),
             s(c.cpu_us_per_request),
             s(c.throughput),
@@ -445,18 +630,24 @@ pub fn table(report: &ServersReport) -> String {
     out
 }
 
-async fn pin_self_to_core0() -> anyhow::Result<()> {
+async fn pin_self_to_core0() -> Result<(), ServersError> {
     let pid = std::process::id().to_string();
+    let args = ["-a", "-p", "-c", "0", &pid];
+    let command = || format!("taskset {}", args.join(" "));
     let out = Command::new("taskset")
-        .args(["-a", "-p", "-c", "0", &pid])
+        .args(args)
         .output()
         .await
-        .map_err(|e| anyhow::anyhow!("running taskset: {e}; install util-linux"))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "taskset -a -p -c 0 {pid} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .map_err(|source| ServersError::TasksetSpawn {
+            command: command(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(ServersError::Taskset {
+            command: command(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -498,23 +689,37 @@ fn spawn_server(
         .spawn()
 }
 
-async fn wait_listening(addr: SocketAddr, child: &mut Child, server: Server) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// How long a server may take to listen.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn wait_listening(
+    addr: SocketAddr,
+    child: &mut Child,
+    server: Server,
+) -> Result<(), ServersError> {
+    let deadline = Instant::now() + LISTEN_TIMEOUT;
     loop {
         if TcpStream::connect(addr).await.is_ok() {
             return Ok(());
         }
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!(
-                "{} exited ({status}) before listening on {addr}; is the port free?",
-                server.as_str()
-            );
+        let exited = child.try_wait().map_err(|source| ServersError::Spawn {
+            server: server.as_str(),
+            source,
+        })?;
+        if let Some(status) = exited {
+            return Err(ServersError::ExitedEarly {
+                server: server.as_str(),
+                status,
+                addr,
+            });
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{} did not listen on {addr} within 10 s",
-            server.as_str()
-        );
+        if Instant::now() >= deadline {
+            return Err(ServersError::NotListening {
+                server: server.as_str(),
+                addr,
+                timeout: LISTEN_TIMEOUT,
+            });
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -522,16 +727,20 @@ async fn wait_listening(addr: SocketAddr, child: &mut Child, server: Server) -> 
 fn tls_connector(
     ca: &Path,
     version: Option<TlsVersionChoice>,
-) -> anyhow::Result<tokio_rustls::TlsConnector> {
+) -> Result<tokio_rustls::TlsConnector, ServersError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = crate::conformance::direct::ca_roots(ca).map_err(anyhow::Error::msg)?;
+    let roots = ca_roots(ca)?;
     let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
         None => rustls::DEFAULT_VERSIONS,
         Some(TlsVersionChoice::Tls12) => &[&rustls::version::TLS12],
         Some(TlsVersionChoice::Tls13) => &[&rustls::version::TLS13],
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)?
+        .with_protocol_versions(versions)
+        .map_err(|source| ServersError::Tls {
+            what: "the client TLS configuration",
+            source,
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -551,13 +760,18 @@ struct Client {
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
 impl Client {
-    async fn connect(&self) -> anyhow::Result<Sender> {
-        let tcp = TcpStream::connect(self.addr).await?;
-        tcp.set_nodelay(true)?;
+    async fn connect(&self) -> Result<Sender, RequestError> {
+        let tcp = TcpStream::connect(self.addr)
+            .await
+            .map_err(RequestError::Connect)?;
+        tcp.set_nodelay(true).map_err(RequestError::Connect)?;
         match &self.tls {
             Some(connector) => {
                 let name = ServerName::from(self.addr.ip());
-                let tls = connector.connect(name, tcp).await?;
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(RequestError::Handshake)?;
                 let (sender, conn) =
                     hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
                 tokio::spawn(conn);
@@ -572,7 +786,7 @@ impl Client {
         }
     }
 
-    async fn request(&self, sender: &mut Sender) -> anyhow::Result<u64> {
+    async fn request(&self, sender: &mut Sender) -> Result<u64, RequestError> {
         let mut req =
             http::Request::get(self.path).header(http::header::HOST, self.addr.to_string());
         if let Some(auth) = &self.auth {
@@ -582,11 +796,13 @@ impl Client {
         let response = sender.send_request(req.body(Empty::new())?).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
-        anyhow::ensure!(status == http::StatusCode::OK, "HTTP {status}");
+        if status != http::StatusCode::OK {
+            return Err(RequestError::Status(status));
+        }
         Ok(body.len() as u64)
     }
 
-    async fn once(&self) -> anyhow::Result<u64> {
+    async fn once(&self) -> Result<u64, RequestError> {
         let mut sender = self.connect().await?;
         self.request(&mut sender).await
     }
@@ -618,7 +834,7 @@ impl Client {
                         if mode == ConnMode::Keepalive {
                             sender = Some(s);
                         }
-                        anyhow::Ok(n)
+                        Ok::<_, RequestError>(n)
                     })
                     .await;
                     match result {
@@ -648,26 +864,55 @@ impl Client {
 const RAW_BODY: &str = "# HELP up_example A fixed body.\n# TYPE up_example gauge\nup_example 1\n";
 
 /// The bare rustls server: answers every HTTP/1.1 request on every connection with
-/// [`RAW_BODY`]. Runs until killed.
-pub async fn serve_raw_tls(listen: SocketAddr, cert: &Path, key: &Path) -> anyhow::Result<()> {
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(cert)?.collect::<Result<_, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(key)?;
+/// a fixed body of typical exporter lines. Runs until killed.
+pub async fn serve_raw_tls(
+    listen: SocketAddr,
+    cert: &Path,
+    key: &Path,
+) -> Result<(), ServersError> {
+    let pem = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ServersError::Pem { path, source }
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(pem(cert))?
+        .collect::<Result<_, _>>()
+        .map_err(pem(cert))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
+    let tls = |source| ServersError::Tls {
+        what: "the raw server's TLS configuration",
+        source,
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        .with_safe_default_protocol_versions()
+        .map_err(tls)?
         .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+        .with_single_cert(chain, key_der)
+        .map_err(tls)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind(listen).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServersError::Listen {
+            what: "binding",
+            addr: listen,
+            source,
+        })?;
     let response = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{RAW_BODY}",
         RAW_BODY.len()
     );
     let response: Arc<[u8]> = response.into_bytes().into();
     loop {
-        let (tcp, _) = listener.accept().await?;
+        let (tcp, _) = listener
+            .accept()
+            .await
+            .map_err(|source| ServersError::Listen {
+                what: "accepting on",
+                addr: listen,
+                source,
+            })?;
         let acceptor = acceptor.clone();
         let response = response.clone();
         tokio::spawn(async move {
@@ -698,5 +943,28 @@ pub async fn serve_raw_tls(listen: SocketAddr, cert: &Path, key: &Path) -> anyho
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_versions_parse_from_their_numbers_only() {
+        assert_eq!("1.2".parse(), Ok(TlsVersionChoice::Tls12));
+        assert_eq!(" 1.3".parse(), Ok(TlsVersionChoice::Tls13));
+        let err = "1.1".parse::<TlsVersionChoice>().unwrap_err();
+        assert_eq!(err.to_string(), "TLS version `1.1`: use 1.2 or 1.3");
+    }
+
+    #[test]
+    fn the_case_table_uses_the_three_modes_servers_can_be_configured_for() {
+        for (_, mode, _) in CASES {
+            assert!(
+                matches!(mode, Mode::Plain | Mode::Basic | Mode::Tls),
+                "{mode}"
+            );
+        }
     }
 }

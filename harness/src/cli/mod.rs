@@ -1,35 +1,36 @@
-//! Command line: raw clap arguments, checked into plans, run, mapped to exit codes
-//! (0 every case passed, 1 a case failed, 2 harness error).
+//! Command line (binary only): raw clap arguments, checked into the library's options, run,
+//! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::{self, BackendKind};
-use crate::report;
-use crate::runner::{self, RunOptions};
-use crate::scenario::Plan;
+use anyhow::Context as _;
+use scrape_harness::backend::{self, BackendKind};
+use scrape_harness::report;
+use scrape_harness::runner::{self, RunOptions};
+use scrape_harness::scenario::Plan;
 
 /// Exit code when every case passed.
-pub const EXIT_PASS: u8 = 0;
+pub(crate) const EXIT_PASS: u8 = 0;
 /// Exit code when at least one case failed.
-pub const EXIT_FAIL: u8 = 1;
+pub(crate) const EXIT_FAIL: u8 = 1;
 /// Exit code on a harness error (bad input, Prometheus did not start, ...).
-pub const EXIT_ERROR: u8 = 2;
+pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Can Prometheus scrape a secured exporter — and if not, why not?
 #[derive(Debug, Parser)]
 #[command(name = "scrape-harness", version)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run scenario files (none: the embedded default security matrix) against a real
     /// Prometheus and report its verdicts.
     Run(RunArgs),
@@ -45,48 +46,48 @@ pub enum Command {
 
 /// `bench` arguments.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// `servers`: the server comparison instead of the Prometheus load run.
     #[command(subcommand)]
-    pub action: Option<BenchAction>,
+    pub(crate) action: Option<BenchAction>,
     /// Target counts, comma-separated.
     #[arg(long, default_value = "100,1000,5000")]
-    pub targets: String,
+    pub(crate) targets: String,
     /// Modes, comma-separated: plain, basic, bearer, tls, mtls.
     #[arg(long, default_value = "plain,basic,bearer,tls,mtls")]
-    pub modes: String,
+    pub(crate) modes: String,
     /// Keep-alive settings, comma-separated: on, off.
     #[arg(long, default_value = "on,off")]
-    pub keep_alive: String,
+    pub(crate) keep_alive: String,
     /// Scrape interval (also the scrape timeout).
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
-    pub interval: std::time::Duration,
+    pub(crate) interval: std::time::Duration,
     /// Length of the measured window of each run.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
-    pub duration: std::time::Duration,
+    pub(crate) duration: std::time::Duration,
     /// Runs per combination.
     #[arg(long, default_value_t = 1)]
-    pub repeat: u32,
+    pub(crate) repeat: u32,
     /// First port of the exporter fleet (below the ephemeral range).
     #[arg(long, default_value_t = 20_000)]
-    pub base_port: u16,
+    pub(crate) base_port: u16,
     /// Prometheus backend.
     #[command(flatten)]
-    pub backend: BackendArgs,
+    pub(crate) backend: BackendArgs,
     /// Write the JSON report here.
     #[arg(long)]
-    pub json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
     /// Write a self-contained HTML page with SVG charts here.
     #[arg(long)]
-    pub html: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
-    pub no_progress: bool,
+    pub(crate) no_progress: bool,
 }
 
 /// `bench` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum BenchAction {
+pub(crate) enum BenchAction {
     /// node_exporter vs fake-exporter vs bare rustls: server CPU per handshake and per
     /// request, and throughput, from one pinned client.
     Servers(BenchServersArgs),
@@ -97,153 +98,154 @@ pub enum BenchAction {
 
 /// `bench servers` arguments.
 #[derive(Debug, Args)]
-pub struct BenchServersArgs {
+pub(crate) struct BenchServersArgs {
     /// Seconds per measured window.
     #[arg(long, default_value_t = 5)]
-    pub seconds: u64,
+    pub(crate) seconds: u64,
     /// Windows per case (min/median/max are reported).
     #[arg(long, default_value_t = 3)]
-    pub repeat: u32,
+    pub(crate) repeat: u32,
     /// Concurrent client connections.
     #[arg(long, default_value_t = 16)]
-    pub connections: usize,
+    pub(crate) connections: usize,
     /// The node_exporter binary.
     #[arg(long, default_value = "/usr/bin/prometheus-node-exporter")]
-    pub node_exporter: PathBuf,
+    pub(crate) node_exporter: PathBuf,
     /// The fake-exporter binary (default: next to this binary).
     #[arg(long)]
-    pub fake_exporter: Option<PathBuf>,
+    pub(crate) fake_exporter: Option<PathBuf>,
     /// Key type of the server certificate (ecdsa-p256, ed25519, rsa2048).
     #[arg(long, default_value = "ecdsa-p256")]
-    pub key_type: fake_exporter::pki::KeyType,
-    /// Restrict the client to one TLS version (1.2 or 1.3); default: both (1.3 wins).
+    pub(crate) key_type: fake_exporter::pki::KeyType,
+    /// Restrict the client to one TLS version (`1.2` or `1.3`); default: both (1.3 wins).
     #[arg(long)]
-    pub tls_version: Option<crate::bench::servers::TlsVersionChoice>,
+    pub(crate) tls_version: Option<scrape_harness::bench::servers::TlsVersionChoice>,
     /// Write the JSON report here.
     #[arg(long)]
-    pub json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
 }
 
 /// `bench raw-tls-server` arguments.
 #[derive(Debug, Args)]
-pub struct RawTlsServerArgs {
+pub(crate) struct RawTlsServerArgs {
     /// Loopback address to listen on.
     #[arg(long)]
-    pub listen: std::net::SocketAddr,
+    pub(crate) listen: std::net::SocketAddr,
     /// Certificate chain (PEM).
     #[arg(long)]
-    pub cert: PathBuf,
+    pub(crate) cert: PathBuf,
     /// Private key (PEM).
     #[arg(long)]
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// `conformance` arguments.
 #[derive(Debug, Args)]
-pub struct ConformanceArgs {
+pub(crate) struct ConformanceArgs {
     /// Command that starts the exporter under test, with `{listen}` and `{web_config}`
     /// placeholders, e.g. 'prometheus-node-exporter --web.listen-address={listen} --web.config.file={web_config}'.
     #[arg(long, conflicts_with = "target", required_unless_present = "target")]
-    pub exec: Option<String>,
+    pub(crate) exec: Option<String>,
     /// An exporter that is already running (loopback HOST:PORT); only the cases that need
     /// no restart.
     #[arg(long)]
-    pub target: Option<String>,
+    pub(crate) target: Option<String>,
     /// With --target: `http` or `https`.
     #[arg(long, default_value = "http", requires = "target")]
-    pub scheme: String,
+    pub(crate) scheme: String,
     /// With --target: CA of the exporter's certificate.
     #[arg(long, requires = "target")]
-    pub ca: Option<PathBuf>,
+    pub(crate) ca: Option<PathBuf>,
     /// With --target: client certificate Prometheus presents.
     #[arg(long, requires_all = ["target", "client_key"])]
-    pub client_cert: Option<PathBuf>,
+    pub(crate) client_cert: Option<PathBuf>,
     /// With --target: key of the client certificate.
     #[arg(long, requires_all = ["target", "client_cert"])]
-    pub client_key: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
     /// With --target: USER:PASSWORD_FILE for Basic auth.
     #[arg(long, requires = "target")]
-    pub basic_auth: Option<String>,
+    pub(crate) basic_auth: Option<String>,
     /// With --target: file holding a Bearer token.
     #[arg(long, requires = "target")]
-    pub bearer_file: Option<PathBuf>,
+    pub(crate) bearer_file: Option<PathBuf>,
     /// With --target: metrics path.
     #[arg(long, default_value = "/metrics")]
-    pub metrics_path: String,
+    pub(crate) metrics_path: String,
     /// Samples per group of the auth timing check (≥ 200 for a verdict; 0 disables it).
     #[arg(long, default_value_t = 200)]
-    pub timing_samples: usize,
+    pub(crate) timing_samples: usize,
     /// A catalog file instead of the embedded scenarios/conformance.yaml.
     #[arg(long)]
-    pub catalog: Option<PathBuf>,
+    pub(crate) catalog: Option<PathBuf>,
     /// Prometheus backend.
     #[command(flatten)]
-    pub backend: BackendArgs,
+    pub(crate) backend: BackendArgs,
     /// Report files.
     #[command(flatten)]
-    pub reports: ReportFiles,
+    pub(crate) reports: ReportFiles,
 }
 
 /// Where Prometheus comes from.
 #[derive(Debug, Args, Clone)]
-pub struct BackendArgs {
-    /// `auto` prefers a container and says which it picked.
+pub(crate) struct BackendArgs {
+    /// `auto`, `container` or `process`; `auto` prefers a container and says which it
+    /// picked.
     #[arg(long, default_value = "auto")]
-    pub backend: BackendKind,
+    pub(crate) backend: BackendKind,
     /// Container image to run (pulled only when missing locally and named here).
     #[arg(long)]
-    pub prometheus_image: Option<String>,
+    pub(crate) prometheus_image: Option<String>,
     /// Prometheus binary (process backend), or the binary the offline image is built from.
     #[arg(long)]
-    pub prometheus_bin: Option<PathBuf>,
+    pub(crate) prometheus_bin: Option<PathBuf>,
 }
 
 /// `run` arguments.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario files; none runs the embedded `scenarios/security-matrix.yaml`.
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Prometheus backend.
     #[command(flatten)]
-    pub backend: BackendArgs,
+    pub(crate) backend: BackendArgs,
     /// Report files.
     #[command(flatten)]
-    pub reports: ReportFiles,
+    pub(crate) reports: ReportFiles,
     /// No progress bar.
     #[arg(long)]
-    pub no_progress: bool,
+    pub(crate) no_progress: bool,
 }
 
 /// Where to write machine-readable reports.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ReportFiles {
+pub(crate) struct ReportFiles {
     /// Write the JSON report here.
     #[arg(long)]
-    pub json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
     /// Write a JUnit XML report here.
     #[arg(long)]
-    pub junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
 }
 
 /// `certs` arguments.
 #[derive(Debug, Args)]
-pub struct CertsArgs {
+pub(crate) struct CertsArgs {
     /// Output directory.
     #[arg(long)]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Key type of every key.
     #[arg(long, default_value = "ecdsa-p256")]
-    pub key_type: fake_exporter::pki::KeyType,
+    pub(crate) key_type: fake_exporter::pki::KeyType,
 }
 
 /// Runs a parsed command line and returns the exit code. Errors print once, with their
 /// whole chain.
-pub async fn main(cli: Cli) -> ExitCode {
+pub(crate) async fn main(cli: Cli) -> ExitCode {
     let outcome = backend::cancel_on_ctrl_c(dispatch(cli)).await;
     match outcome {
         Some(Ok(code)) => ExitCode::from(code),
         Some(Err(err)) => {
-            eprintln!("scrape-harness: error: {err:#}");
+            eprintln!("scrape-harness: error: {}", chain_once(&err));
             ExitCode::from(EXIT_ERROR)
         }
         None => {
@@ -253,6 +255,23 @@ pub async fn main(cli: Cli) -> ExitCode {
             ExitCode::from(130)
         }
     }
+}
+
+/// The error and its causes, `: `-separated, each cause left out when the message before
+/// it already says it (library messages name their cause, which `{:#}` would repeat).
+fn chain_once(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
@@ -307,8 +326,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
-    use crate::conformance::{self, ConformanceOptions, TargetSpec};
-    use anyhow::Context as _;
+    use scrape_harness::conformance::{self, ConformanceOptions, TargetSpec};
     let opts = ConformanceOptions {
         run: RunOptions {
             backend: args.backend.backend,
@@ -347,6 +365,10 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
                 "http" => false,
                 other => anyhow::bail!("--scheme `{other}`: use http or https"),
             };
+            anyhow::ensure!(
+                !https || args.ca.is_some(),
+                "--scheme https needs --ca FILE (the CA that signed the exporter's certificate)"
+            );
             let spec = TargetSpec {
                 target: target.clone(),
                 https,
@@ -379,8 +401,7 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
-    use crate::bench::{self, servers, BenchOptions, Mode};
-    use anyhow::Context as _;
+    use scrape_harness::bench::{self, servers, BenchOptions, Mode};
     match args.action {
         Some(BenchAction::RawTlsServer(a)) => {
             anyhow::ensure!(
@@ -412,14 +433,10 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         }
         None => {}
     }
-    let parse_u32 = |s: &str| s.parse::<u32>().map_err(|e| e.to_string());
     let opts = BenchOptions {
-        targets: bench::parse_list("targets", &args.targets, parse_u32)
-            .map_err(anyhow::Error::msg)?,
-        modes: bench::parse_list("modes", &args.modes, str::parse::<Mode>)
-            .map_err(anyhow::Error::msg)?,
-        keep_alive: bench::parse_list("keep-alive", &args.keep_alive, bench::parse_on_off)
-            .map_err(anyhow::Error::msg)?,
+        targets: bench::parse_list("--targets", &args.targets, str::parse::<u32>)?,
+        modes: bench::parse_list("--modes", &args.modes, str::parse::<Mode>)?,
+        keep_alive: bench::parse_list("--keep-alive", &args.keep_alive, bench::parse_on_off)?,
         interval: args.interval,
         duration: args.duration,
         repeat: args.repeat,
@@ -443,4 +460,33 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_FAIL
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading x.yaml: {source}")]
+    struct Repeats {
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading y.yaml")]
+    struct Silent {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let repeated = anyhow::Error::new(Repeats { source: io() }).context("loading");
+        assert_eq!(
+            chain_once(&repeated),
+            "loading: reading x.yaml: no such file"
+        );
+        let silent = anyhow::Error::new(Silent { source: io() });
+        assert_eq!(chain_once(&silent), "reading y.yaml: no such file");
+    }
 }

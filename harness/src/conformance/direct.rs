@@ -2,17 +2,27 @@
 //! challenge, secrets not echoed, TLS below 1.2 refused, content type, gzip, OpenMetrics,
 //! and whether unknown users and wrong passwords can be told apart by timing.
 
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use fake_exporter::auth::basic_header;
+
+/// Deadline of each network step of a direct check: the TCP connect, the TLS handshake,
+/// sending the request until the response head arrives, reading the body, and each
+/// `openssl s_client` run. A target that accepts TCP and never answers therefore costs at
+/// most one step deadline per request and yields an error, never a hang.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// TLS settings of the direct client.
 #[derive(Debug, Clone, Default)]
@@ -25,14 +35,14 @@ pub struct ClientTls {
     pub server_name: String,
 }
 
-/// A raw HTTP/1.1 response.
+/// An HTTP response as the checks need it.
 #[derive(Debug, Clone, Default)]
 pub struct RawResponse {
     /// Status code.
     pub status: u16,
     /// Headers, names lower-cased, in order.
     pub headers: Vec<(String, String)>,
-    /// Body bytes (not decoded).
+    /// Body bytes as sent (transfer coding removed, content coding such as gzip kept).
     pub body: Vec<u8>,
 }
 
@@ -46,121 +56,289 @@ impl RawResponse {
     }
 }
 
-/// Sends `GET path` with `headers` over a fresh connection (`Connection: close`) and reads
-/// the whole response.
+/// A network step of a direct request, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// TCP connect.
+    Connect,
+    /// TLS handshake.
+    Handshake,
+    /// Sending the request and reading the response head.
+    Request,
+    /// Reading the body.
+    Body,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connecting to",
+            Self::Handshake => "the TLS handshake with",
+            Self::Request => "the request to",
+            Self::Body => "reading the body from",
+        })
+    }
+}
+
+/// A CA file that cannot serve as a trust store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaError {
+    /// The file cannot be read or holds a bad PEM block.
+    #[error("CA file {}: {source}", .path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The PEM error.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// A certificate in it is not acceptable as a root.
+    #[error("CA file {}: {source}", .path.display())]
+    Cert {
+        /// The file.
+        path: PathBuf,
+        /// The rustls error.
+        #[source]
+        source: rustls::Error,
+    },
+}
+
+/// Why a direct request got no response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectError {
+    /// A step passed [`STEP_TIMEOUT`].
+    #[error("{step} {addr} timed out after {timeout:?}")]
+    Timeout {
+        /// The step.
+        step: Step,
+        /// The target.
+        addr: SocketAddr,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// A step failed at the socket.
+    #[error("{step} {addr}: {source}")]
+    Io {
+        /// The step.
+        step: Step,
+        /// The target.
+        addr: SocketAddr,
+        /// The OS or TLS error.
+        #[source]
+        source: io::Error,
+    },
+    /// HTTP failed (bad response, connection closed early, ...).
+    #[error("{step} {addr}: {source}")]
+    Http {
+        /// The step.
+        step: Step,
+        /// The target.
+        addr: SocketAddr,
+        /// hyper's error.
+        #[source]
+        source: hyper::Error,
+    },
+    /// The request could not be built from the given path or headers.
+    #[error("building the request: {0}")]
+    Request(#[from] http::Error),
+    /// The server name to verify is not a DNS name or IP address.
+    #[error("server name `{name}`: {source}")]
+    ServerName {
+        /// The name.
+        name: String,
+        /// Why it is invalid.
+        #[source]
+        source: rustls_pki_types::InvalidDnsNameError,
+    },
+    /// The CA file is unusable.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// The client certificate or key file is unusable.
+    #[error("client certificate file {}: {source}", .path.display())]
+    ClientCertFile {
+        /// The file.
+        path: PathBuf,
+        /// The PEM error.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// rustls refused the client configuration.
+    #[error("client TLS configuration: {0}")]
+    Config(#[source] rustls::Error),
+}
+
+/// Runs `step` with the deadline `timeout`.
+async fn deadline<T, E>(
+    (step, addr, timeout): (Step, SocketAddr, Duration),
+    work: impl std::future::Future<Output = Result<T, E>>,
+    wrap: impl FnOnce(Step, SocketAddr, E) -> DirectError,
+) -> Result<T, DirectError> {
+    match tokio::time::timeout(timeout, work).await {
+        Err(_) => Err(DirectError::Timeout {
+            step,
+            addr,
+            timeout,
+        }),
+        Ok(Err(e)) => Err(wrap(step, addr, e)),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+fn io_error(step: Step, addr: SocketAddr, source: io::Error) -> DirectError {
+    DirectError::Io { step, addr, source }
+}
+
+fn http_error(step: Step, addr: SocketAddr, source: hyper::Error) -> DirectError {
+    DirectError::Http { step, addr, source }
+}
+
+/// Sends `GET path` with `headers` over a fresh HTTP/1.1 connection (`Connection: close`)
+/// and reads the whole response; every step has the [`STEP_TIMEOUT`] deadline.
 pub async fn get(
     addr: SocketAddr,
     tls: Option<&ClientTls>,
     path: &str,
     headers: &[(&str, String)],
-) -> Result<RawResponse, String> {
-    let tcp = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
-        .await
-        .map_err(|_| format!("connecting to {addr} timed out"))?
-        .map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+) -> Result<RawResponse, DirectError> {
+    get_within(addr, tls, path, headers, STEP_TIMEOUT).await
+}
+
+/// [`get`] with another step deadline (tests).
+async fn get_within(
+    addr: SocketAddr,
+    tls: Option<&ClientTls>,
+    path: &str,
+    headers: &[(&str, String)],
+    step_timeout: Duration,
+) -> Result<RawResponse, DirectError> {
+    let mut request = http::Request::get(path)
+        .header(http::header::HOST, addr.to_string())
+        .header(http::header::CONNECTION, "close");
     for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
+        request = request.header(*k, v.as_str());
     }
-    request.push_str("\r\n");
-    let raw = match tls {
-        None => exchange(tcp, request.as_bytes()).await?,
+    let request = request.body(Empty::<Bytes>::new())?;
+    // Build the TLS client before connecting: a bad CA file is not the target's fault.
+    let tls = match tls {
+        None => None,
         Some(tls) => {
-            let config = client_config(tls)?;
-            let name = ServerName::try_from(tls.server_name.clone())
-                .map_err(|e| format!("server name `{}`: {e}", tls.server_name))?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
-            exchange(stream, request.as_bytes()).await?
+            let name = ServerName::try_from(tls.server_name.clone()).map_err(|source| {
+                DirectError::ServerName {
+                    name: tls.server_name.clone(),
+                    source,
+                }
+            })?;
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(tls)?));
+            Some((connector, name))
         }
     };
-    parse_response(&raw)
-}
-
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    request: &[u8],
-) -> Result<Vec<u8>, String> {
-    s.write_all(request)
-        .await
-        .map_err(|e| format!("sending the request: {e}"))?;
-    let mut buf = Vec::new();
-    match tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf)).await {
-        Ok(Ok(_)) => Ok(buf),
-        // A TLS peer that closes without close_notify still gave us the response.
-        Ok(Err(e)) if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(buf),
-        Ok(Err(e)) => Err(format!("reading the response: {e}")),
-        Err(_) => Err("reading the response timed out".into()),
-    }
-}
-
-fn parse_response(raw: &[u8]) -> Result<RawResponse, String> {
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| "response has no header end".to_owned())?;
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[head_end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    Ok(RawResponse {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&data[..eol]);
-        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-        else {
-            return out;
-        };
-        data = &data[eol + 2..];
-        if size == 0 || data.len() < size {
-            return out;
+    let at = |step| (step, addr, step_timeout);
+    let tcp = deadline(at(Step::Connect), TcpStream::connect(addr), io_error).await?;
+    match tls {
+        None => exchange(tcp, addr, request, step_timeout).await,
+        Some((connector, name)) => {
+            let stream =
+                deadline(at(Step::Handshake), connector.connect(name, tcp), io_error).await?;
+            exchange(stream, addr, request, step_timeout).await
         }
-        out.extend_from_slice(&data[..size]);
-        data = &data[(size + 2).min(data.len())..];
     }
+}
+
+async fn exchange<S>(
+    stream: S,
+    addr: SocketAddr,
+    request: http::Request<Empty<Bytes>>,
+    step_timeout: Duration,
+) -> Result<RawResponse, DirectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let at = |step| (step, addr, step_timeout);
+    let (mut sender, connection) = deadline(
+        at(Step::Request),
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)),
+        http_error,
+    )
+    .await?;
+    // The connection task drives the socket; it ends with the response or when aborted.
+    let driver = tokio::spawn(connection);
+    let result = async {
+        let response =
+            deadline(at(Step::Request), sender.send_request(request), http_error).await?;
+        let (parts, body) = response.into_parts();
+        let body = deadline(at(Step::Body), read_body(body), http_error).await?;
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).trim().to_owned(),
+                )
+            })
+            .collect();
+        Ok(RawResponse {
+            status: parts.status.as_u16(),
+            headers,
+            body,
+        })
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+/// Reads every body frame. A TLS peer that closes without close_notify after a body
+/// delimited by the close still gave us the body: what arrived is kept.
+async fn read_body(mut body: hyper::body::Incoming) -> Result<Vec<u8>, hyper::Error> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    out.extend_from_slice(data);
+                }
+            }
+            Err(e) if !out.is_empty() && is_unexpected_eof(&e) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+fn is_unexpected_eof(e: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::UnexpectedEof;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The certificates of a CA file as a trust store; every PEM block must parse (a client
 /// that trusts nothing by accident would turn every verdict into "unknown authority").
-pub fn ca_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
-    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+pub fn ca_roots(path: &Path) -> Result<rustls::RootCertStore, CaError> {
+    let pem = |source| CaError::Pem {
+        path: path.to_owned(),
+        source,
+    };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| fail(&e))? {
+    for cert in CertificateDer::pem_file_iter(path).map_err(pem)? {
         roots
-            .add(cert.map_err(|e| fail(&e))?)
-            .map_err(|e| fail(&e))?;
+            .add(cert.map_err(pem)?)
+            .map_err(|source| CaError::Cert {
+                path: path.to_owned(),
+                source,
+            })?;
     }
     Ok(roots)
 }
 
-fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, String> {
+fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, DirectError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = match &tls.ca_file {
         Some(ca) => ca_roots(ca)?,
@@ -168,20 +346,23 @@ fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, String> {
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(DirectError::Config)?
         .with_root_certificates(roots);
     let config = match &tls.client_cert {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
+            let file = |path: &Path| {
+                let path = path.to_owned();
+                move |source| DirectError::ClientCertFile { path, source }
+            };
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| format!("{}: {e}", cert.display()))?
+                .map_err(file(cert))?
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("{}: {e}", cert.display()))?;
-            let key =
-                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+                .map_err(file(cert))?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(file(key))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate: {e}"))?
+                .map_err(DirectError::Config)?
         }
     };
     Ok(config)
@@ -258,7 +439,8 @@ pub async fn no_secrets_echoed(
 pub async fn refuses_old_tls(addr: SocketAddr) -> Outcome {
     let mut notes = Vec::new();
     for (flag, name) in [("-tls1_1", "TLS 1.1"), ("-tls1", "TLS 1.0")] {
-        let out = tokio::process::Command::new("openssl")
+        let mut command = tokio::process::Command::new("openssl");
+        command
             .args([
                 "s_client",
                 "-connect",
@@ -268,11 +450,15 @@ pub async fn refuses_old_tls(addr: SocketAddr) -> Outcome {
                 "DEFAULT@SECLEVEL=0",
             ])
             .stdin(std::process::Stdio::null())
-            .output()
-            .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
+            .kill_on_drop(true);
+        let out = match tokio::time::timeout(STEP_TIMEOUT, command.output()).await {
+            Err(_) => {
+                return Outcome::Fail(format!(
+                    "`openssl s_client {flag}` against {addr} got no answer within {STEP_TIMEOUT:?}"
+                ))
+            }
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => {
                 return Outcome::NotApplicable(format!(
                     "openssl is needed to offer TLS < 1.2 ({e}); install it with `apt-get install -y openssl`"
                 ))
@@ -495,11 +681,6 @@ fn standard_normal_cdf(z: f64) -> f64 {
     0.5 * (1.0 + erf)
 }
 
-/// Absolute path or an error naming the flag.
-pub fn absolute(flag: &str, path: &Path) -> Result<PathBuf, String> {
-    std::fs::canonicalize(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,11 +702,69 @@ mod tests {
         assert!((standard_normal_cdf(1.96) - 0.975).abs() < 1e-3);
     }
 
+    #[tokio::test]
+    async fn chunked_bodies_are_joined_and_headers_lower_cased() {
+        let (addr, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Test: Yes \r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .await;
+        let r = get(addr, None, "/metrics", &[]).await.expect("a response");
+        assert_eq!((r.status, r.body.as_slice()), (200, b"abcde".as_slice()));
+        assert_eq!(r.header("x-test"), Some("Yes"));
+    }
+
+    #[tokio::test]
+    async fn a_target_that_never_answers_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts (the kernel does, from the backlog) and never answers.
+        let started = Instant::now();
+        let err = get_within(addr, None, "/metrics", &[], Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+        assert!(
+            matches!(
+                err,
+                DirectError::Timeout {
+                    step: Step::Request,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        drop(listener);
+    }
+
     #[test]
-    fn chunked_bodies_are_joined() {
-        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        let r = parse_response(raw).expect("valid");
-        assert_eq!(r.body, b"abcde");
-        assert_eq!(r.status, 200);
+    fn a_missing_ca_file_is_named() {
+        let err = ca_roots(Path::new("/nonexistent/ca.crt")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("CA file /nonexistent/ca.crt: "),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    /// A server that answers one connection with `response`, then closes it.
+    async fn one_shot_server(response: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let mut have = 0;
+            while !buf[..have].windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf[have..]).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                have += n;
+            }
+            socket.write_all(response).await.unwrap();
+            socket.shutdown().await.unwrap();
+        });
+        (addr, task)
     }
 }

@@ -26,7 +26,7 @@ pub const PROMTOOL_ENV: &str = "PROMTOOL";
 #[derive(Debug, thiserror::Error)]
 pub enum PromConfigError {
     /// The rendered configuration could not be written.
-    #[error("{}: cannot write the generated prometheus.yml (check that the directory exists and is writable)", .path.display())]
+    #[error("{}: cannot write the generated prometheus.yml: {source}; check that the directory exists and is writable", .path.display())]
     Write {
         /// The file that was being written.
         path: PathBuf,
@@ -34,7 +34,7 @@ pub enum PromConfigError {
         source: std::io::Error,
     },
     /// `promtool` exists but could not be started.
-    #[error("cannot run `{} check config {}` (set {PROMTOOL_ENV} to a working promtool binary)", .promtool.display(), .config.display())]
+    #[error("cannot run `{} check config {}`: {source}; set {PROMTOOL_ENV} to a working promtool binary", .promtool.display(), .config.display())]
     PromtoolSpawn {
         /// The promtool binary that was tried.
         promtool: PathBuf,

@@ -1,5 +1,7 @@
 //! Reports of a run: a terminal table, a failure block per failed case, JSON and JUnit XML.
 
+pub mod junit;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -8,7 +10,7 @@ use crate::scenario::Plan;
 
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("writing {path}")]
+#[error("writing {path}: {source}")]
 pub struct ReportError {
     /// The file.
     pub path: String,
@@ -303,45 +305,33 @@ pub fn write_json(report: &RunReport, path: &Path) -> Result<(), ReportError> {
 /// The JUnit XML text: one testsuite, one testcase per case, failures with the failure
 /// block as text.
 pub fn junit(report: &RunReport, suite: &str) -> String {
-    let failures = report.cases.iter().filter(|c| !c.pass).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites><testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3}\">",
-        xml_escape(suite),
-        report.cases.len(),
-        failures,
-        report.timings.verdicts_s
-    );
-    for c in &report.cases {
-        let _ = write!(
-            out,
-            "  <testcase classname=\"{}\" name=\"{}\">",
-            xml_escape(&c.file),
-            xml_escape(&c.name)
-        );
-        if !c.pass {
-            let _ = write!(
-                out,
-                "<failure message=\"{}\">{}</failure>",
-                xml_escape(&c.failures.join("; ")),
-                xml_escape(&failure_block(c))
-            );
-        }
-        let _ = writeln!(
-            out,
-            "<system-out>{}</system-out></testcase>",
-            xml_escape(&format!(
+    let cases = report
+        .cases
+        .iter()
+        .map(|c| junit::TestCase {
+            classname: c.file.clone(),
+            name: c.name.clone(),
+            outcome: if c.pass {
+                junit::CaseOutcome::Passed
+            } else {
+                junit::CaseOutcome::Failed {
+                    message: c.failures.join("; "),
+                    body: failure_block(c),
+                }
+            },
+            system_out: Some(format!(
                 "observed={} scrapes={} connections/handshakes={} lastError={}",
                 c.observed_label(),
                 c.scrapes,
                 c.conns_handshakes(),
                 c.last_error
-            ))
-        );
-    }
-    out.push_str("</testsuite></testsuites>\n");
-    out
+            )),
+        })
+        .collect();
+    junit::render(&[junit::Suite {
+        time_s: Some(report.timings.verdicts_s),
+        ..junit::Suite::new(suite, cases)
+    }])
 }
 
 /// Writes the JUnit XML report.

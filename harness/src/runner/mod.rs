@@ -21,6 +21,7 @@ use fake_exporter::stats::StatsSnapshot;
 use crate::backend::{self, BackendError, BackendKind};
 use crate::classify::ErrorClass;
 use crate::fixture::{FixtureError, PrometheusFixture, Verdict, WaitProgress};
+use crate::progress::Progress;
 use crate::promconfig::{self, PromConfigError, PrometheusConfig};
 use crate::scenario::{Case, Expected, HttpVersion, KeepAlive, Outcome, Plan};
 use crate::targets::{ApiError, Health};
@@ -281,7 +282,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let need = u64::from(plan.defaults.scrapes);
     let deadline =
         DISCOVERY_DELAY + plan.defaults.scrape_interval * (plan.defaults.scrapes + 2) + opts.slack;
-    let bar = progress_bar(opts.progress, plan.cases.len() as u64);
+    let bar = Progress::new(
+        opts.progress,
+        plan.cases.len() as u64,
+        "jobs scraped often enough",
+    );
     let mut first_scrape_s: Option<f64> = None;
     // Keep-alive is judged in steady state: each exporter's counters are noted when its
     // target is first seen up, and only connections after that count (a warm-up reconnect,
@@ -304,15 +309,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
                     steady[i].get_or_insert_with(|| stats[i].snapshot());
                 }
             }
-            if let Some(bar) = &bar {
-                bar.set_position(p.jobs_done as u64);
-                bar.set_message(format!("{} of {} jobs present", p.jobs_present, p.jobs));
-            }
+            bar.set_position(p.jobs_done as u64);
+            bar.set_message(format!("{} of {} jobs present", p.jobs_present, p.jobs));
         })
         .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     let verdicts = waited?;
     let verdicts_at = Instant::now();
     // Stop scraping before reading counters, so that Prometheus' dialer counts and the
@@ -466,22 +467,6 @@ fn check_config(plan: &Plan, config: &PrometheusConfig, dir: &Path) -> Result<()
     promconfig::promtool_check(&path)
         .map(drop)
         .map_err(RunError::Config)
-}
-
-fn progress_bar(enabled: bool, len: u64) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !enabled || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} waiting for scrapes [{bar:30}] {pos}/{len} jobs done ({msg}) {elapsed}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(100));
-    Some(bar)
 }
 
 impl CaseResult {

@@ -34,7 +34,7 @@ pub const DEFAULT_MATRIX_NAME: &str = "scenarios/security-matrix.yaml (embedded)
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{file}: cannot read the scenario file")]
+    #[error("{file}: cannot read the scenario file: {source}")]
     Read {
         /// The file.
         file: String,

@@ -26,7 +26,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request did not complete (connection refused, timeout, ...).
-    #[error("{url} failed (is Prometheus running and listening there?)")]
+    #[error("{url} failed: {source}; is Prometheus running and listening there?")]
     Http {
         /// The URL requested.
         url: String,
@@ -417,7 +417,7 @@ pub enum WaitError<E: std::error::Error + 'static> {
         last_state: String,
     },
     /// The probe failed; waiting stops at the first error.
-    #[error("probe failed after {polls} polls")]
+    #[error("probe failed after {polls} polls: {source}")]
     Probe {
         /// How many times the probe ran.
         polls: u32,

@@ -1,7 +1,7 @@
 //! Conformance mode end to end: node_exporter passes every MUST, fake-exporter passes
 //! too and agrees with node_exporter case by case, every mutant of fake-exporter is killed
-//! by a different MUST case, and the timing check tells a cost-4 hash from the cost-10
-//! dummy.
+//! by a different MUST case, the timing check tells a cost-4 hash from the cost-10
+//! dummy, and a target that accepts TCP but never answers ends the run in bounded time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -195,4 +195,59 @@ async fn timing_check() {
         .expect("starts");
     let outcome = auth_timing(exporter.addr(), None, "/metrics", "prom", 200, 0.001).await;
     assert!(matches!(outcome, Outcome::Pass(_)), "{outcome:?}");
+}
+
+#[test]
+fn a_target_that_never_answers_ends_in_bounded_time_with_timeout_verdicts() -> anyhow::Result<()> {
+    let _serial = crate::support::heavy();
+    // Arrange: a TLS "exporter" that accepts TCP (the kernel completes the handshake into
+    // the backlog) and never sends a byte.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let target = silent.local_addr()?.to_string();
+    let harness = crate::support::Harness::new()?;
+    let pki = harness.tmp().join("pki");
+    let ran = harness.run(
+        &["certs", "--out", &pki.to_string_lossy()],
+        std::time::Duration::from_secs(60),
+    )?;
+    anyhow::ensure!(ran.status.success(), "certs:{ran}");
+    let ca = pki.join("ca.crt");
+
+    // Act
+    let ran = harness.run(
+        &[
+            "conformance",
+            "--target",
+            &target,
+            "--scheme",
+            "https",
+            "--ca",
+            &ca.to_string_lossy(),
+            "--backend",
+            "process",
+            "--timing-samples",
+            "0",
+        ],
+        std::time::Duration::from_secs(180),
+    )?;
+
+    // Assert: a verdict per case, the table printed, each direct step cut at its deadline.
+    anyhow::ensure!(ran.code() == Some(1), "a MUST fails, exit 1:{ran}");
+    for (case, detail) in [
+        ("direct-content-type", "TLS handshake with"),
+        ("direct-tls-below-1.2-refused", "got no answer within"),
+    ] {
+        let line = ran
+            .stdout
+            .lines()
+            .find(|l| l.contains(case))
+            .ok_or_else(|| anyhow::anyhow!("no `{case}` row:{ran}"))?;
+        anyhow::ensure!(
+            line.contains("FAIL") && line.contains(detail) && line.contains("10s"),
+            "`{case}` should fail at a deadline:{ran}"
+        );
+    }
+    anyhow::ensure!(ran.stdout.contains("result: a MUST failed"), "{ran}");
+    drop(silent);
+    harness.assert_clean(ran.pid)
 }

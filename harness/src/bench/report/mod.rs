@@ -1,0 +1,231 @@
+//! Reports of a bench: the terminal table, the CPU ratios, JSON and a self-contained HTML
+//! page ([`html`]).
+
+pub mod html;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::options::Mode;
+use super::run::BenchError;
+
+/// Negotiated parameters seen by the exporters (the most frequent combination).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Negotiated {
+    /// `TLSv1_3`, empty for plain modes.
+    pub tls_version: String,
+    /// Key-exchange group, e.g. `X25519`.
+    pub kx_group: String,
+    /// Cipher suite.
+    pub cipher: String,
+    /// ALPN result (`h2`, `http/1.1`).
+    pub alpn: String,
+    /// HTTP version of the requests (`HTTP/2`, `HTTP/1.1`).
+    pub http_version: String,
+}
+
+/// One measured combination.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    /// Targets.
+    pub targets: u32,
+    /// Mode.
+    pub mode: Mode,
+    /// Keep-alive on.
+    pub keep_alive: bool,
+    /// Repeat index, from 0.
+    pub repeat: u32,
+    /// Length of the measured window, seconds.
+    pub window_seconds: f64,
+    /// Scrape interval, seconds.
+    pub interval_seconds: f64,
+    /// Warm-up time (start of Prometheus to every target scraped once), seconds.
+    pub warmup_seconds: f64,
+    /// Prometheus CPU seconds in the window.
+    pub prometheus_cpu_seconds: f64,
+    /// Prometheus CPU as a share of one core (cpu seconds / window seconds).
+    pub prometheus_cpu_cores: f64,
+    /// Prometheus resident memory at the end of the window.
+    pub prometheus_rss_bytes: f64,
+    /// Median of per-target median scrape durations in the window, seconds.
+    pub scrape_duration_p50: f64,
+    /// 99th percentile of per-target p99 scrape durations in the window, seconds.
+    pub scrape_duration_p99: f64,
+    /// Scrapes in the window according to Prometheus (`count_over_time(up)`).
+    pub scrapes: u64,
+    /// Failed scrapes in the window (`up == 0`).
+    pub failed_scrapes: u64,
+    /// Requests the exporters answered in the window.
+    pub requests: u64,
+    /// TCP connections the exporters accepted in the window.
+    pub connections: u64,
+    /// TLS handshakes completed in the window.
+    pub handshakes: u64,
+    /// TLS handshakes completed since the fleet started (warm-up included).
+    pub handshakes_total: u64,
+    /// TCP connections accepted since the fleet started.
+    pub connections_total: u64,
+    /// Handshakes (TLS) or connections (plain) per request in the window.
+    pub connections_per_request: f64,
+    /// CPU seconds of this process (the in-process fleet plus the harness) in the window.
+    pub exporter_cpu_seconds: f64,
+    /// What was negotiated.
+    pub negotiated: Negotiated,
+    /// Whether the row is valid (keep-alive off: handshakes ≈ scrapes; no failed scrapes
+    /// beyond 1 %).
+    pub pass: bool,
+    /// Why it is not, empty when it is.
+    pub problems: Vec<String>,
+}
+
+/// A whole bench run.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Prometheus version.
+    pub prometheus_version: String,
+    /// Go version Prometheus was built with.
+    pub prometheus_go_version: String,
+    /// Which backend ran Prometheus.
+    pub backend: String,
+    /// Cores of this machine.
+    pub cpus: usize,
+    /// Rows, in run order.
+    pub rows: Vec<BenchRow>,
+}
+
+impl BenchReport {
+    /// True when every row is valid.
+    pub fn all_passed(&self) -> bool {
+        self.rows.iter().all(|r| r.pass)
+    }
+
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        // Invariant: every field is a plain number, string, bool or list of those.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+pub(crate) fn ka_str(ka: bool) -> &'static str {
+    if ka {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// The terminal table of a report.
+pub fn table(report: &BenchReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Prometheus {} ({}), {}; {} CPU(s)",
+        report.prometheus_version, report.prometheus_go_version, report.backend, report.cpus
+    );
+    let _ = writeln!(
+        out,
+        "{:>6} {:<6} {:<3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>7} {:>6} {:>8} {:>8} {:>7} {:>9} {:<28} verdict",
+        "N", "mode", "ka", "prom_cpu", "cores", "rss_MiB", "p50_ms", "p99_ms", "scrapes", "failed",
+        "hs", "hs/req", "exp_cpu", "hs_total", "tls/group/http"
+    );
+    for r in &report.rows {
+        let neg = if r.negotiated.tls_version.is_empty() {
+            r.negotiated.http_version.clone()
+        } else {
+            format!(
+                "{}/{}/{}",
+                r.negotiated.tls_version, r.negotiated.kx_group, r.negotiated.http_version
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{:>6} {:<6} {:<3} {:>9.3} {:>7.3} {:>8.1} {:>8.2} {:>8.2} {:>7} {:>6} {:>8} {:>8.2} {:>7.2} {:>9} {:<28} {}",
+            r.targets,
+            r.mode.as_str(),
+            ka_str(r.keep_alive),
+            r.prometheus_cpu_seconds,
+            r.prometheus_cpu_cores,
+            r.prometheus_rss_bytes / 1_048_576.0,
+            r.scrape_duration_p50 * 1e3,
+            r.scrape_duration_p99 * 1e3,
+            r.scrapes,
+            r.failed_scrapes,
+            r.handshakes,
+            r.connections_per_request,
+            r.exporter_cpu_seconds,
+            r.handshakes_total,
+            neg,
+            if r.pass { "ok" } else { "FAIL" }
+        );
+    }
+    for r in report.rows.iter().filter(|r| !r.pass) {
+        for p in &r.problems {
+            let _ = writeln!(
+                out,
+                "FAIL N={} {} keep-alive {}: {p}",
+                r.targets,
+                r.mode,
+                ka_str(r.keep_alive)
+            );
+        }
+    }
+    let _ = writeln!(out, "{}", ratios(report));
+    out
+}
+
+/// "mTLS without keep-alive costs X× the Prometheus CPU of plain with keep-alive at N
+/// targets", for every N with both rows.
+pub fn ratios(report: &BenchReport) -> String {
+    let mut out = String::new();
+    let mut ns: Vec<u32> = report.rows.iter().map(|r| r.targets).collect();
+    ns.sort_unstable();
+    ns.dedup();
+    let mean = |n: u32, mode: Mode, ka: bool| {
+        let v: Vec<f64> = report
+            .rows
+            .iter()
+            .filter(|r| r.targets == n && r.mode == mode && r.keep_alive == ka)
+            .map(|r| r.prometheus_cpu_seconds)
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    for n in ns {
+        let Some(base) = mean(n, Mode::Plain, true).filter(|b| *b > 0.0) else {
+            continue;
+        };
+        for mode in Mode::ALL {
+            for ka in [true, false] {
+                if (mode, ka) == (Mode::Plain, true) {
+                    continue;
+                }
+                if let Some(v) = mean(n, mode, ka) {
+                    let _ = writeln!(
+                        out,
+                        "N={n}: {mode} keep-alive {} costs {:.2}× the Prometheus CPU of plain keep-alive on",
+                        ka_str(ka),
+                        v / base
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Writes the JSON report.
+pub fn write_json(report: &BenchReport, path: &Path) -> Result<(), BenchError> {
+    std::fs::write(path, report.to_json()).map_err(|source| BenchError::Report {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Writes the HTML page.
+pub fn write_html(report: &BenchReport, path: &Path) -> Result<(), BenchError> {
+    std::fs::write(path, html::render(report)).map_err(|source| BenchError::Report {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,584 @@
+//! Orchestration of a bench: one fleet and one Prometheus per combination, warm-up, one
+//! measured window, the row.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fake_exporter::faults::FaultSpec;
+use fake_exporter::fleet::{Fleet, FleetGroup, RunningFleet};
+use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
+use fake_exporter::stats::StatsSnapshot;
+
+use super::options::{BenchOptions, Mode};
+use super::proc_stat;
+use super::report::{ka_str, BenchReport, BenchRow, Negotiated};
+use crate::backend::{self, PrometheusOptions};
+use crate::exporter_config::{web_config_yaml, WebConfigSpec};
+use crate::progress::Progress;
+use crate::promconfig::{
+    self, Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
+};
+use crate::targets::{wait_until, ApiError, Probe, PromApi, WaitError};
+
+/// Name of the one scrape job of every bench run.
+pub const JOB: &str = "bench";
+/// User name of the Basic-auth mode.
+pub const BASIC_USER: &str = "prom";
+/// Password of the Basic-auth mode.
+pub const BASIC_PASSWORD: &str = "bench-s3cret";
+/// Token of the Bearer mode.
+pub const BEARER_TOKEN: &str = "bench-token-0123456789";
+/// Allowed deviation of handshakes from scrapes in a keep-alive-off row.
+pub const KEEPALIVE_OFF_TOLERANCE: f64 = 0.10;
+
+/// Why a bench could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// The options ask for nothing, or for something impossible.
+    #[error("{0}")]
+    Options(String),
+    /// A fleet of `n` targets from `base_port` would not fit in the port range.
+    #[error("{n} targets from port {base_port} go past port 65535")]
+    Ports {
+        /// Targets.
+        n: u32,
+        /// First port.
+        base_port: u16,
+    },
+    /// The fleet cannot be planned (file-descriptor budget, ...).
+    #[error("{n} targets: {source}. Each target is one listener plus one connection held by Prometheus in this process")]
+    Budget {
+        /// Targets.
+        n: u32,
+        /// The fleet's verdict.
+        #[source]
+        source: fake_exporter::fleet::FleetError,
+    },
+    /// A file or directory of the bench could not be written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, naming the path.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The test PKI could not be generated or written.
+    #[error("{what} the PKI: {source}")]
+    Pki {
+        /// `generating` or `writing`.
+        what: &'static str,
+        /// The PKI error.
+        #[source]
+        source: fake_exporter::pki::PkiError,
+    },
+    /// The Basic-auth password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The fleet refused to start (fd budget, ports in use, ...).
+    #[error("N={n} {mode} keep-alive {ka}: the fleet of {n} exporters on ports {first}-{last} did not start (use fewer targets or another base port)")]
+    Fleet {
+        /// Targets.
+        n: u32,
+        /// Mode.
+        mode: Mode,
+        /// `on`/`off`.
+        ka: &'static str,
+        /// First port.
+        first: u16,
+        /// Last port.
+        last: u32,
+        /// The fleet's error.
+        #[source]
+        source: fake_exporter::Error,
+    },
+    /// Prometheus did not start.
+    #[error("N={n} {mode}: Prometheus did not start")]
+    Backend {
+        /// Targets.
+        n: u32,
+        /// Mode.
+        mode: Mode,
+        /// The backend's error.
+        #[source]
+        source: crate::backend::BackendError,
+    },
+    /// Talking to Prometheus failed, or the warm-up did not finish in time.
+    #[error("N={n} {mode} keep-alive {ka}: {what}: {source}")]
+    Measure {
+        /// Targets.
+        n: u32,
+        /// Mode.
+        mode: Mode,
+        /// `on`/`off`.
+        ka: &'static str,
+        /// What was being done.
+        what: &'static str,
+        /// The underlying error (boxed: API errors are large).
+        #[source]
+        source: Box<MeasureError>,
+    },
+    /// A report file could not be written.
+    #[error("writing {}: {source}", .path.display())]
+    Report {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a measurement failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MeasureError {
+    /// The Prometheus API failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The warm-up did not finish; the Prometheus log follows.
+    #[error("{source}; Prometheus log:\n{log}")]
+    Warmup {
+        /// The wait's error.
+        #[source]
+        source: WaitError<ApiError>,
+        /// The last lines of the Prometheus log.
+        log: String,
+    },
+    /// Prometheus' own `/metrics` lacks a series.
+    #[error("{url}: no `{name}` series")]
+    MissingSeries {
+        /// The URL read.
+        url: String,
+        /// The series.
+        name: &'static str,
+    },
+    /// The fleet has no group of that mode (a bug).
+    #[error("the fleet has no group `{0}`")]
+    MissingGroup(Mode),
+    /// `/proc/self/stat` could not be read.
+    #[error("reading /proc/self/stat: {0}")]
+    ProcStat(#[source] std::io::Error),
+}
+
+/// The web-config of `mode` for the bench's exporters (empty for plain); `bench servers`
+/// uses the same.
+pub(super) fn mode_web_config(mode: Mode, files: &PkiFiles, bcrypt_hash: &str) -> String {
+    let (cert, key) = (
+        files.server_cert(ServerCert::Valid),
+        files.server_key(ServerCert::Valid),
+    );
+    let ca = files.ca();
+    web_config_yaml(&WebConfigSpec {
+        tls: mode.is_tls().then_some((cert.as_path(), key.as_path())),
+        client_ca: (mode == Mode::Mtls).then_some(ca.as_path()),
+        basic_user: (mode == Mode::Basic).then_some((BASIC_USER, bcrypt_hash)),
+        bearer_token: (mode == Mode::Bearer).then_some(BEARER_TOKEN),
+    })
+}
+
+/// The Basic-auth password of a bench could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    /// bcrypt refused.
+    #[error("hashing the Basic-auth password: {0}")]
+    Bcrypt(#[source] bcrypt::BcryptError),
+    /// The hashing task died (the runtime is shutting down).
+    #[error("hashing the Basic-auth password: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// Hashes `password` with bcrypt cost 10 on a blocking thread.
+pub(super) async fn bcrypt_hash(password: &'static str) -> Result<String, HashError> {
+    tokio::task::spawn_blocking(move || bcrypt::hash(password, 10))
+        .await
+        .map_err(HashError::Task)?
+        .map_err(HashError::Bcrypt)
+}
+
+/// Runs every combination of `opts` and returns the rows; a keep-alive-off row that did not
+/// reconnect per scrape is reported with `pass: false`, not as an error.
+pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    if opts.targets.is_empty() || opts.modes.is_empty() || opts.keep_alive.is_empty() {
+        return Err(BenchError::Options(
+            "nothing to run: targets, modes and keep-alive settings each need a value".into(),
+        ));
+    }
+    if opts.interval < Duration::from_millis(100) || opts.duration < opts.interval * 2 {
+        return Err(BenchError::Options(format!(
+            "interval {:?} / duration {:?}: the interval must be ≥ 100ms and the window at least two intervals",
+            opts.interval, opts.duration
+        )));
+    }
+    // Refuse too-large fleets before anything starts.
+    for &n in &opts.targets {
+        let group = fleet_group(opts.base_port, n, Mode::Plain, true, None)?;
+        Fleet::builder()
+            .group(group)
+            .plan()
+            .map_err(|source| BenchError::Budget { n, source })?;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("scrape-bench-")
+        .tempdir()
+        .map_err(|source| BenchError::Io {
+            what: format!("creating a temp dir in {}", std::env::temp_dir().display()),
+            source,
+        })?;
+    let pki = Pki::generate(KeyType::EcdsaP256).map_err(|source| BenchError::Pki {
+        what: "generating",
+        source,
+    })?;
+    let files = pki
+        .write_to(&dir.path().join("pki"))
+        .map_err(|source| BenchError::Pki {
+            what: "writing",
+            source,
+        })?;
+    let hash = bcrypt_hash(BASIC_PASSWORD).await?;
+    let mut web_configs = BTreeMap::new();
+    for mode in Mode::ALL {
+        let path = dir.path().join(format!("web-config-{mode}.yml"));
+        std::fs::write(&path, mode_web_config(mode, &files, &hash)).map_err(|source| {
+            BenchError::Io {
+                what: format!("writing {}", path.display()),
+                source,
+            }
+        })?;
+        web_configs.insert(mode, path);
+    }
+
+    let mut combos = Vec::new();
+    for &n in &opts.targets {
+        for &mode in &opts.modes {
+            for &ka in &opts.keep_alive {
+                for r in 0..opts.repeat.max(1) {
+                    combos.push((n, mode, ka, r));
+                }
+            }
+        }
+    }
+    let bar = Progress::new(opts.progress, combos.len() as u64, "runs");
+    let mut report = BenchReport {
+        prometheus_version: String::new(),
+        prometheus_go_version: String::new(),
+        backend: String::new(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        rows: Vec::new(),
+    };
+    for (done, (n, mode, ka, r)) in (1u64..).zip(combos) {
+        bar.set_message(format!("N={n} {mode} keep-alive {}", ka_str(ka)));
+        let ctx = RunCtx {
+            n,
+            mode,
+            keep_alive: ka,
+            repeat: r,
+            web_config: &web_configs[&mode],
+            files: &files,
+            dir: dir.path(),
+        };
+        match run_one(opts, &ctx, &mut report).await {
+            Ok(row) => report.rows.push(row),
+            Err(err) => {
+                bar.abandon();
+                return Err(err);
+            }
+        }
+        bar.set_position(done);
+    }
+    bar.finish();
+    Ok(report)
+}
+
+struct RunCtx<'a> {
+    n: u32,
+    mode: Mode,
+    keep_alive: bool,
+    repeat: u32,
+    web_config: &'a Path,
+    files: &'a PkiFiles,
+    dir: &'a Path,
+}
+
+pub(super) fn fleet_group(
+    base: u16,
+    n: u32,
+    mode: Mode,
+    keep_alive: bool,
+    web_config: Option<&Path>,
+) -> Result<FleetGroup, BenchError> {
+    let last = u32::from(base) + n.max(1) - 1;
+    let last = u16::try_from(last).map_err(|_| BenchError::Ports { n, base_port: base })?;
+    let mut group = FleetGroup::new(mode.as_str(), base..=last).faults(FaultSpec {
+        close_after_response: !keep_alive,
+        ..FaultSpec::default()
+    });
+    if let Some(path) = web_config {
+        group = group.web_config(path);
+    }
+    Ok(group)
+}
+
+async fn run_one(
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+    report: &mut BenchReport,
+) -> Result<BenchRow, BenchError> {
+    let (n, mode, ka) = (ctx.n, ctx.mode, ka_str(ctx.keep_alive));
+    let measure = |what: &'static str| {
+        move |source: MeasureError| BenchError::Measure {
+            n,
+            mode,
+            ka,
+            what,
+            source: Box::new(source),
+        }
+    };
+    let web_config = (mode != Mode::Plain).then_some(ctx.web_config);
+    let group = fleet_group(opts.base_port, n, mode, ctx.keep_alive, web_config)?;
+    let first = *group.ports.start();
+    let fleet = Fleet::builder()
+        .group(group)
+        .start()
+        .await
+        .map_err(|source| BenchError::Fleet {
+            n,
+            mode,
+            ka,
+            first,
+            last: u32::from(first) + n - 1,
+            source,
+        })?;
+    let config = prometheus_config(opts, ctx, first);
+    let yaml = promconfig::render(&config);
+    let mut popts = PrometheusOptions::new(yaml);
+    popts.kind = opts.backend;
+    popts.image = opts.image.clone();
+    popts.binary = opts.binary.clone();
+    popts.extra_mounts = vec![ctx.dir.to_owned()];
+    popts.ready_timeout = Duration::from_secs(60);
+    let started = Instant::now();
+    let prom = backend::start(popts)
+        .await
+        .map_err(|source| BenchError::Backend { n, mode, source })?;
+    let api = PromApi::new(prom.base_url());
+    if report.prometheus_version.is_empty() {
+        let info = api
+            .build_info()
+            .await
+            .map_err(|e| measure("reading the build info")(e.into()))?;
+        report.prometheus_version = info.version;
+        report.prometheus_go_version = info.go_version;
+        report.backend = prom.description();
+    }
+
+    // Warm-up: every target scraped successfully at least once.
+    wait_until(opts.warmup_timeout, Duration::from_millis(250), || async {
+        let targets = api.targets().await?;
+        let up = targets
+            .iter()
+            .filter(|t| t.job == JOB && t.health == crate::targets::Health::Up)
+            .count();
+        Ok::<_, ApiError>(if up as u32 >= n {
+            Probe::Done(())
+        } else {
+            Probe::Pending(format!("{up} of {n} targets up"))
+        })
+    })
+    .await
+    .map_err(|source| {
+        measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup {
+            source,
+            log: prom.logs(),
+        })
+    })?;
+    let warmup = started.elapsed();
+
+    // The window.
+    let before = Snapshot::take(&api, &fleet, mode)
+        .await
+        .map_err(measure("reading counters at window start"))?;
+    let window_start = Instant::now();
+    tokio::time::sleep(opts.duration).await;
+    let after = Snapshot::take(&api, &fleet, mode)
+        .await
+        .map_err(measure("reading counters at window end"))?;
+    let window = window_start.elapsed();
+    let range = format!("{}ms", window.as_millis());
+    let q = |promql: String| {
+        let api = &api;
+        async move {
+            api.query(&promql)
+                .await
+                .map(|s| s.first().map_or(0.0, |s| s.value))
+                .map_err(MeasureError::from)
+        }
+    };
+    let sel = format!("{{job=\"{JOB}\"}}");
+    let p50 = q(format!(
+        "quantile(0.5, quantile_over_time(0.5, scrape_duration_seconds{sel}[{range}]))"
+    ))
+    .await
+    .map_err(measure("querying scrape durations"))?;
+    let p99 = q(format!(
+        "quantile(0.99, quantile_over_time(0.99, scrape_duration_seconds{sel}[{range}]))"
+    ))
+    .await
+    .map_err(measure("querying scrape durations"))?;
+    let scrapes = q(format!("sum(count_over_time(up{sel}[{range}]))"))
+        .await
+        .map_err(measure("counting scrapes"))?;
+    let ok = q(format!("sum(sum_over_time(up{sel}[{range}]))"))
+        .await
+        .map_err(measure("counting failed scrapes"))?;
+    drop(prom);
+    // Wait for every listener to close so the next run can bind the same ports.
+    let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
+
+    let requests = after.stats.requests_total() - before.stats.requests_total();
+    let connections = after.stats.connections_accepted - before.stats.connections_accepted;
+    let handshakes = after.stats.handshakes_ok - before.stats.handshakes_ok;
+    let reconnects = if mode.is_tls() {
+        handshakes
+    } else {
+        connections
+    };
+    let scrapes = scrapes.round() as u64;
+    let failed = (scrapes as f64 - ok).round().max(0.0) as u64;
+    let mut problems = Vec::new();
+    if !ctx.keep_alive {
+        let ratio = reconnects as f64 / requests.max(1) as f64;
+        if (ratio - 1.0).abs() > KEEPALIVE_OFF_TOLERANCE || requests == 0 {
+            problems.push(format!(
+                "keep-alive off but {reconnects} {} for {requests} scrapes (ratio {ratio:.2}, allowed 1±{KEEPALIVE_OFF_TOLERANCE}): connections were reused, this row does not measure per-scrape handshakes",
+                if mode.is_tls() { "handshakes" } else { "connections" }
+            ));
+        }
+    }
+    if failed * 100 > scrapes.max(1) {
+        problems.push(format!(
+            "{failed} of {scrapes} scrapes failed (up == 0): the machine is overloaded at this N and interval"
+        ));
+    }
+    if scrapes == 0 {
+        problems.push("no scrapes in the window".into());
+    }
+    let window_s = window.as_secs_f64();
+    let prom_cpu = after.prom_cpu - before.prom_cpu;
+    Ok(BenchRow {
+        targets: n,
+        mode,
+        keep_alive: ctx.keep_alive,
+        repeat: ctx.repeat,
+        window_seconds: window_s,
+        interval_seconds: opts.interval.as_secs_f64(),
+        warmup_seconds: warmup.as_secs_f64(),
+        prometheus_cpu_seconds: prom_cpu,
+        prometheus_cpu_cores: prom_cpu / window_s,
+        prometheus_rss_bytes: after.prom_rss,
+        scrape_duration_p50: p50,
+        scrape_duration_p99: p99,
+        scrapes,
+        failed_scrapes: failed,
+        requests,
+        connections,
+        handshakes,
+        handshakes_total: after.stats.handshakes_ok,
+        connections_total: after.stats.connections_accepted,
+        connections_per_request: reconnects as f64 / requests.max(1) as f64,
+        exporter_cpu_seconds: after.self_cpu - before.self_cpu,
+        negotiated: negotiated(&after.stats),
+        pass: problems.is_empty(),
+        problems,
+    })
+}
+
+/// Counters read at one instant.
+struct Snapshot {
+    prom_cpu: f64,
+    prom_rss: f64,
+    self_cpu: f64,
+    stats: StatsSnapshot,
+}
+
+impl Snapshot {
+    async fn take(api: &PromApi, fleet: &RunningFleet, mode: Mode) -> Result<Self, MeasureError> {
+        let (url, samples) = api.self_metrics().await?;
+        let metric = |name: &'static str| {
+            samples
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.value)
+                .ok_or_else(|| MeasureError::MissingSeries {
+                    url: url.clone(),
+                    name,
+                })
+        };
+        Ok(Self {
+            prom_cpu: metric("process_cpu_seconds_total")?,
+            prom_rss: metric("process_resident_memory_bytes")?,
+            self_cpu: proc_stat::self_cpu_seconds().map_err(MeasureError::ProcStat)?,
+            stats: fleet
+                .group_stats(mode.as_str())
+                .ok_or(MeasureError::MissingGroup(mode))?,
+        })
+    }
+}
+
+fn negotiated(stats: &StatsSnapshot) -> Negotiated {
+    let mut out = Negotiated::default();
+    if let Some(s) = stats.tls_sessions.iter().max_by_key(|s| s.count) {
+        out.tls_version = s.info.version.clone();
+        out.kx_group = s.info.kx_group.clone();
+        out.cipher = s.info.cipher_suite.clone();
+        out.alpn = s.info.alpn.clone();
+    }
+    if let Some(r) = stats.requests.iter().max_by_key(|r| r.count) {
+        out.http_version = r.http_version.clone();
+    }
+    out
+}
+
+fn prometheus_config(opts: &BenchOptions, ctx: &RunCtx<'_>, first: u16) -> PrometheusConfig {
+    let targets = (0..ctx.n).map(|i| format!("127.0.0.1:{}", u32::from(first) + i));
+    let mut job = ScrapeConfig::new(JOB, targets);
+    let interval = PromDuration::from_millis(opts.interval.as_millis() as u64);
+    job.scrape_interval = Some(interval);
+    job.scrape_timeout = Some(interval);
+    match ctx.mode {
+        Mode::Plain => {}
+        Mode::Basic => {
+            job.basic_auth = Some(BasicAuth {
+                username: BASIC_USER.into(),
+                password: Some(BASIC_PASSWORD.into()),
+                password_file: None,
+            });
+        }
+        Mode::Bearer => {
+            job.authorization = Some(Authorization {
+                auth_type: None,
+                credentials: Some(BEARER_TOKEN.into()),
+                credentials_file: None,
+            });
+        }
+        Mode::Tls | Mode::Mtls => {
+            job.scheme = Some(Scheme::Https);
+            let mut tls = TlsConfig {
+                ca_file: Some(ctx.files.ca()),
+                ..TlsConfig::default()
+            };
+            if ctx.mode == Mode::Mtls {
+                tls.cert_file = Some(ctx.files.client_cert(ClientCert::Valid));
+                tls.key_file = Some(ctx.files.client_key(ClientCert::Valid));
+            }
+            job.tls_config = Some(tls);
+        }
+    }
+    PrometheusConfig {
+        global: None,
+        scrape_configs: vec![job],
+    }
+}
