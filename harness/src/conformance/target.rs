@@ -2,7 +2,6 @@
 //! restart, generated from what the caller says about the target, plus the direct checks
 //! its configuration allows.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -10,8 +9,17 @@ use super::catalog;
 use super::direct::{self, ClientTls};
 use super::report::{results_from_run, ConformanceReport};
 use super::{ConformanceError, ConformanceOptions};
+use fake_exporter::pki::ServerCert;
+use fake_exporter::web_config::ClientAuthType;
+
+use super::catalog::Level;
+use crate::classify::ErrorClass;
+use crate::promconfig::Scheme;
 use crate::runner::{self, Launcher};
-use crate::scenario::Plan;
+use crate::scenario::{
+    Case, Defaults, Expectation, ExporterCase, ExporterTls, FileRef, Plan, ScrapeAuth,
+    ScrapeCase, ScrapeTls, Secret, TargetHost,
+};
 
 /// An exporter that is already running.
 #[derive(Debug, Clone)]
@@ -59,12 +67,12 @@ pub async fn run_target(
         }
     };
     let addr = SocketAddr::new(ip, port);
-    let host_yaml = if ip.is_ipv6() {
-        "'[::1]'"
+    let target_host = if ip.is_ipv6() {
+        TargetHost::Ipv6Loopback
     } else if host == "localhost" {
-        "localhost"
+        TargetHost::Localhost
     } else {
-        "127.0.0.1"
+        TargetHost::Ipv4Loopback
     };
     let ca = spec
         .ca
@@ -93,17 +101,22 @@ pub async fn run_target(
         });
     }
 
-    let yaml = target_cases_yaml(&TargetCases {
-        https: spec.https,
-        host_yaml,
-        metrics_path: &spec.metrics_path,
-        ca: ca.as_deref(),
-        client_cert: cc.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
-        basic: basic.as_ref().map(|(u, f)| (u.as_str(), f.as_path())),
-        bearer: bearer.as_deref(),
-    });
+    let plan = Plan {
+        defaults: Defaults {
+            scrapes: 5,
+            ..Defaults::default()
+        },
+        cases: target_cases(&TargetCases {
+            https: spec.https,
+            target_host,
+            metrics_path: &spec.metrics_path,
+            ca: ca.as_deref(),
+            client_cert: cc.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            basic: basic.as_ref().map(|(u, f)| (u.as_str(), f.as_path())),
+            bearer: bearer.as_deref(),
+        }),
+    };
     let path = &spec.metrics_path;
-    let plan = Plan::from_sources(&[("(generated for --target)".to_owned(), yaml)])?;
     let mut run_opts = opts.run.clone();
     run_opts.launcher = Launcher::Running(addr);
     for p in [
@@ -188,8 +201,7 @@ pub async fn run_target(
 /// What the generated `--target` cases need to know about the target.
 struct TargetCases<'a> {
     https: bool,
-    /// The host as YAML (`127.0.0.1`, `localhost` or `'[::1]'`).
-    host_yaml: &'a str,
+    target_host: TargetHost,
     metrics_path: &'a str,
     ca: Option<&'a Path>,
     client_cert: Option<(&'a Path, &'a Path)>,
@@ -198,112 +210,131 @@ struct TargetCases<'a> {
     bearer: Option<&'a Path>,
 }
 
-/// The cases that need no restart, as a scenario file, so they go through the same checks
-/// as the catalog.
-// TODO(merge): typed cases — build `scenario` values directly once the typed `Case`
-// exists; this is the only place that writes a scenario file as text.
-fn target_cases_yaml(t: &TargetCases<'_>) -> String {
-    let host_yaml = t.host_yaml;
-    let path = t.metrics_path;
-    let ca = t.ca;
-    let cc = t.client_cert;
-    let basic = t.basic;
-    let bearer = t.bearer;
-    let mut tls = String::new();
-    if t.https {
-        let mut parts = vec![format!(
-            "ca_file: {}",
-            ca.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        )];
-        if let Some((c, k)) = &cc {
-            parts.push(format!("cert_file: {}", c.display()));
-            parts.push(format!("key_file: {}", k.display()));
-        }
-        tls = format!("tls_config: {{ {} }}, ", parts.join(", "));
-    }
-    let scheme = if t.https { "https" } else { "http" };
-    let auth = match (&basic, &bearer) {
-        (Some((u, f)), _) => format!(
-            "basic_auth: {{ username: {u}, password_file: {} }}, ",
-            f.display()
-        ),
-        (None, Some(f)) => format!("authorization: {{ credentials_file: {} }}, ", f.display()),
-        _ => String::new(),
+/// The cases that need no restart of the target, built as typed scenario cases.
+fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
+    let file = |p: &Path| FileRef::Absolute(p.to_owned());
+    let server_tls = |with_client_cert: bool| ScrapeTls {
+        ca_file: t.ca.map(file),
+        cert_file: t.client_cert.filter(|_| with_client_cert).map(|(c, _)| file(c)),
+        key_file: t.client_cert.filter(|_| with_client_cert).map(|(_, k)| file(k)),
+        ..ScrapeTls::default()
     };
-    let exporter = match (t.https, &cc) {
-        (true, Some(_)) => "{ server_cert: valid, client_auth_type: RequireAndVerifyClientCert }",
-        (true, None) => "{ server_cert: valid }",
-        _ => "{}",
+    let configured_auth = match (t.basic, t.bearer) {
+        (Some((user, password)), _) => Some(ScrapeAuth::Basic {
+            username: user.to_owned(),
+            password: Some(Secret::File(file(password))),
+        }),
+        (None, Some(token)) => Some(ScrapeAuth::Authorization {
+            auth_type: None,
+            credentials: Some(Secret::File(file(token))),
+        }),
+        (None, None) => None,
     };
-    let mut yaml = String::from(
-        "defaults: { scrape_interval: 200ms, scrape_timeout: 200ms, scrapes: 5 }\ncases:\n",
-    );
-    let mut case = |name: &str, level: &str, rationale: &str, scrape: String, expect: &str| {
-        let _ = writeln!(
-            yaml,
-            "  - name: {name}\n    level: {level}\n    rationale: \"{rationale}\"\n    reference: \"see scenarios/conformance.yaml\"\n    exporter: {exporter}\n    scrape: {{ target_host: {host_yaml}, metrics_path: \"{path}\", {scrape} }}\n    expect: {expect}"
-        );
+    // What the exporter is assumed to be, for the classifier's context only: TLS when the
+    // user scrapes it over https, verifying client certificates when given one.
+    let exporter = ExporterCase {
+        tls: t.https.then(|| ExporterTls {
+            server_cert: ServerCert::Valid,
+            openssl_key: false,
+            serve_files: None,
+            cipher_suites: Vec::new(),
+            client_auth_type: t
+                .client_cert
+                .map(|_| ClientAuthType::RequireAndVerifyClientCert),
+            client_ca: None,
+            client_allowed_sans: None,
+            min_version: None,
+            max_version: None,
+        }),
+        ..ExporterCase::default()
     };
-    case(
+    let case = |name: &str, rationale: &str, scrape: ScrapeCase, expect: Expectation| {
+        let mut case = Case::new(name, "(generated for --target)", expect);
+        case.level = Some(Level::Must);
+        case.rationale = Some(rationale.to_owned());
+        case.reference = Some("see scenarios/conformance.yaml".to_owned());
+        case.exporter = exporter.clone();
+        case.scrape = scrape;
+        case
+    };
+    let scrape = |https: bool, tls: Option<ScrapeTls>, auth: Option<ScrapeAuth>| ScrapeCase {
+        scheme: Some(if https { Scheme::Https } else { Scheme::Http }),
+        target_host: t.target_host,
+        metrics_path: Some(t.metrics_path.to_owned()),
+        tls_config: tls,
+        auth,
+        ..ScrapeCase::default()
+    };
+    let tls = || t.https.then(|| server_tls(true));
+    let unauthorized = || Expectation::down(ErrorClass::Unauthorized);
+    let mut cases = vec![case(
         "target-configured",
-        "MUST",
         "scraped as configured",
-        format!("scheme: {scheme}, {tls}{auth}"),
-        "{ health: up }",
-    );
-    if basic.is_some() {
-        case(
+        scrape(t.https, tls(), configured_auth.clone()),
+        Expectation::up(),
+    )];
+    if let Some((user, _)) = t.basic {
+        cases.push(case(
             "target-no-credentials",
-            "MUST",
             "no credentials get 401",
-            format!("scheme: {scheme}, {tls}"),
-            "{ health: down, error: unauthorized }",
-        );
-        let u = basic.map_or("", |(u, _)| u);
-        case("target-wrong-password", "MUST", "a wrong password gets 401", format!("scheme: {scheme}, {tls}basic_auth: {{ username: {u}, password: definitely-wrong-{} }}, ", std::process::id()), "{ health: down, error: unauthorized }");
+            scrape(t.https, tls(), None),
+            unauthorized(),
+        ));
+        cases.push(case(
+            "target-wrong-password",
+            "a wrong password gets 401",
+            scrape(
+                t.https,
+                tls(),
+                Some(ScrapeAuth::Basic {
+                    username: user.to_owned(),
+                    password: Some(Secret::Inline(format!(
+                        "definitely-wrong-{}",
+                        std::process::id()
+                    ))),
+                }),
+            ),
+            unauthorized(),
+        ));
     }
-    if basic.is_none() && bearer.is_some() {
-        case(
+    if t.basic.is_none() && t.bearer.is_some() {
+        cases.push(case(
             "target-no-token",
-            "MUST",
             "no token gets 401",
-            format!("scheme: {scheme}, {tls}"),
-            "{ health: down, error: unauthorized }",
-        );
-        case(
+            scrape(t.https, tls(), None),
+            unauthorized(),
+        ));
+        cases.push(case(
             "target-wrong-token",
-            "MUST",
             "a wrong token gets 401",
-            format!("scheme: {scheme}, {tls}authorization: {{ credentials: definitely-wrong }}, "),
-            "{ health: down, error: unauthorized }",
-        );
+            scrape(
+                t.https,
+                tls(),
+                Some(ScrapeAuth::Authorization {
+                    auth_type: None,
+                    credentials: Some(Secret::Inline("definitely-wrong".to_owned())),
+                }),
+            ),
+            unauthorized(),
+        ));
     }
     if t.https {
-        case(
+        cases.push(case(
             "target-plain-http-to-tls-port",
-            "MUST",
             "a TLS port does not serve plain HTTP",
-            auth.clone(),
-            "{ health: down, error: http_to_https }",
-        );
-        if cc.is_some() {
-            case(
+            scrape(false, None, configured_auth.clone()),
+            Expectation::down(ErrorClass::HttpToHttps),
+        ));
+        if t.client_cert.is_some() {
+            cases.push(case(
                 "target-no-client-cert",
-                "MUST",
                 "a client without a certificate is refused",
-                format!(
-                    "scheme: https, tls_config: {{ ca_file: {} }}, {auth}",
-                    ca.as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                ),
-                "{ health: down, error: client_cert_required }",
-            );
+                scrape(true, Some(server_tls(false)), configured_auth.clone()),
+                Expectation::down(ErrorClass::ClientCertRequired),
+            ));
         }
     }
-    yaml
+    cases
 }
 
 /// `path` made absolute (Prometheus may run in a container with another working
