@@ -43,6 +43,7 @@
 //! scrape pool"), with the logged reason as `last_error`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -115,12 +116,11 @@ pub enum FixtureError {
     },
     /// The deadline passed before every job was scraped often enough.
     #[error(
-        "not every job was scraped {times} time(s) within {deadline:?}: {detail}; \
-         Prometheus log tail:\n{log}"
+        "not every target was {until} within {deadline:?}: {detail}; Prometheus log tail:\n{log}"
     )]
     Deadline {
-        /// Scrapes required.
-        times: u64,
+        /// What was waited for.
+        until: Until,
         /// The deadline.
         deadline: Duration,
         /// What was still pending.
@@ -128,6 +128,35 @@ pub enum FixtureError {
         /// The last lines of Prometheus' log.
         log: String,
     },
+}
+
+/// What a wait of the fixture waits for, for every target (a dropped job counts as done).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// Scraped at least this many times, failed scrapes included.
+    Scraped(u64),
+    /// Up: the last scrape succeeded.
+    Up,
+}
+
+impl Until {
+    /// Whether the target of `verdict` is done waiting.
+    fn holds(self, verdict: &Verdict) -> bool {
+        verdict.health == Health::Missing
+            || match self {
+                Self::Scraped(times) => verdict.scrapes >= times,
+                Self::Up => verdict.health == Health::Up,
+            }
+    }
+}
+
+impl fmt::Display for Until {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Scraped(times) => write!(f, "scraped {times} time(s)"),
+            Self::Up => f.write_str("up"),
+        }
+    }
 }
 
 /// Prometheus' verdict on one target (one per target; a dropped job has one, without
@@ -406,20 +435,42 @@ impl PrometheusFixture {
         times: u64,
         deadline: Duration,
     ) -> Result<Vec<Verdict>, FixtureError> {
-        self.wait_scraped_with(times, deadline, |_| {}).await
+        self.wait(Until::Scraped(times), deadline).await
     }
 
-    /// [`Self::wait_scraped`], calling `progress` after every poll (to draw a progress bar or
-    /// note when the first scrape happened).
+    /// Polls until `until` holds for every target of every job (a job Prometheus dropped
+    /// counts as done), and returns one verdict per target, in job order. Fails at
+    /// `deadline` with what was still pending.
+    pub async fn wait(
+        &self,
+        until: Until,
+        deadline: Duration,
+    ) -> Result<Vec<Verdict>, FixtureError> {
+        self.wait_with(until, deadline, |_| {}).await
+    }
+
+    /// [`Self::wait_scraped`] with a callback after every poll.
+    pub async fn wait_scraped_with(
+        &self,
+        times: u64,
+        deadline: Duration,
+        progress: impl FnMut(&WaitProgress<'_>) + Send,
+    ) -> Result<Vec<Verdict>, FixtureError> {
+        self.wait_with(Until::Scraped(times), deadline, progress)
+            .await
+    }
+
+    /// [`Self::wait`], calling `progress` after every poll (to draw a progress bar or note
+    /// when the first scrape happened).
     ///
     /// A job that is not in `/api/v1/targets` is [`Health::Missing`] once Prometheus' log
     /// names its scrape pool as failed ("error creating new scrape pool"), with the logged
     /// reason as `last_error`; until then it is waited for like any job discovery has not
     /// synced yet (a cumulative counter such as `prometheus_target_scrape_pools_failed_total`
     /// cannot tell a new job from one dropped again by a reload).
-    pub async fn wait_scraped_with(
+    pub async fn wait_with(
         &self,
-        times: u64,
+        until: Until,
         deadline: Duration,
         progress: impl FnMut(&WaitProgress<'_>) + Send,
     ) -> Result<Vec<Verdict>, FixtureError> {
@@ -432,8 +483,13 @@ impl PrometheusFixture {
             let mut pending: Vec<String> = polled
                 .verdicts
                 .iter()
-                .filter(|v| v.health != Health::Missing && v.scrapes < times)
-                .map(|v| format!("{}/{} ({} scrapes)", v.job, v.instance, v.scrapes))
+                .filter(|v| !until.holds(v))
+                .map(|v| {
+                    format!(
+                        "{}/{} ({}, {} scrapes)",
+                        v.job, v.instance, v.health, v.scrapes
+                    )
+                })
                 .collect();
             let absent = polled.absent.len();
             // A job Prometheus dropped is known from its log line ("error creating new scrape
@@ -446,16 +502,15 @@ impl PrometheusFixture {
                     .map(|j| format!("{j} (no targets yet)")),
             );
             let verdicts = polled.verdicts;
-            let jobs_done: std::collections::BTreeSet<&str> = verdicts
-                .iter()
-                .filter(|v| v.health == Health::Missing || v.scrapes >= times)
-                .map(|v| v.job.as_str())
-                .collect();
+            let mut jobs: BTreeMap<&str, bool> = BTreeMap::new();
+            for v in &verdicts {
+                *jobs.entry(v.job.as_str()).or_insert(true) &= until.holds(v);
+            }
             let now = WaitProgress {
                 verdicts: &verdicts,
                 jobs: state.config.scrape_configs.len(),
                 jobs_present: state.config.scrape_configs.len() - absent,
-                jobs_done: jobs_done.len(),
+                jobs_done: jobs.values().filter(|done| **done).count(),
                 any_scraped: verdicts.iter().any(|v| v.scrapes > 0),
             };
             (progress
@@ -472,7 +527,7 @@ impl PrometheusFixture {
             Ok(verdicts) => Ok(verdicts),
             Err(WaitError::Probe { source, .. }) => Err(source.into()),
             Err(WaitError::Timeout { last_state, .. }) => Err(FixtureError::Deadline {
-                times,
+                until,
                 deadline,
                 detail: last_state,
                 log: self.prometheus.logs(),

@@ -13,13 +13,11 @@ use fake_exporter::stats::StatsSnapshot;
 use super::options::{BenchOptions, Mode};
 use super::proc_stat;
 use super::report::{ka_str, BenchReport, BenchRow, Negotiated};
-use crate::backend::{self, PrometheusOptions};
 use crate::exporter_config::{web_config_yaml, WebConfigSpec};
+use crate::fixture::{FixtureError, PrometheusFixture, Until};
 use crate::progress::Progress;
-use crate::promconfig::{
-    self, Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
-};
-use crate::targets::{wait_until, ApiError, Probe, PromApi, WaitError};
+use crate::promconfig::{Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig};
+use crate::targets::{ApiError, PromApi};
 
 /// Name of the one scrape job of every bench run.
 pub const JOB: &str = "bench";
@@ -95,15 +93,15 @@ pub enum BenchError {
         source: fake_exporter::Error,
     },
     /// Prometheus did not start.
-    #[error("N={n} {mode}: Prometheus did not start")]
-    Backend {
+    #[error("N={n} {mode}: Prometheus did not start: {source}")]
+    Prometheus {
         /// Targets.
         n: u32,
         /// Mode.
         mode: Mode,
-        /// The backend's error.
+        /// The fixture's error.
         #[source]
-        source: crate::backend::BackendError,
+        source: FixtureError,
     },
     /// Talking to Prometheus failed, or the warm-up did not finish in time.
     #[error("N={n} {mode} keep-alive {ka}: {what}: {source}")]
@@ -138,15 +136,9 @@ pub enum MeasureError {
     /// The Prometheus API failed.
     #[error(transparent)]
     Api(#[from] ApiError),
-    /// The warm-up did not finish; the Prometheus log follows.
-    #[error("{source}; Prometheus log:\n{log}")]
-    Warmup {
-        /// The wait's error.
-        #[source]
-        source: WaitError<ApiError>,
-        /// The last lines of the Prometheus log.
-        log: String,
-    },
+    /// The warm-up did not finish (the error carries Prometheus' log tail).
+    #[error(transparent)]
+    Warmup(FixtureError),
     /// Prometheus' own `/metrics` lacks a series.
     #[error("{url}: no `{name}` series")]
     MissingSeries {
@@ -352,19 +344,23 @@ async fn run_one(
             last: u32::from(first) + n - 1,
             source,
         })?;
-    let config = prometheus_config(opts, ctx, first);
-    let yaml = promconfig::render(&config);
-    let mut popts = PrometheusOptions::new(yaml);
-    popts.kind = opts.backend;
-    popts.image = opts.image.clone();
-    popts.binary = opts.binary.clone();
-    popts.extra_mounts = vec![ctx.dir.to_owned()];
-    popts.ready_timeout = Duration::from_secs(60);
+    let mut builder = PrometheusFixture::builder()
+        .backend(opts.backend)
+        .ready_timeout(Duration::from_secs(60))
+        .mount(ctx.dir)
+        .job(bench_job(opts, ctx, first));
+    if let Some(image) = &opts.image {
+        builder = builder.image(image.clone());
+    }
+    if let Some(binary) = &opts.binary {
+        builder = builder.binary(binary.clone());
+    }
     let started = Instant::now();
-    let prom = backend::start(popts)
+    let prom = builder
+        .start()
         .await
-        .map_err(|source| BenchError::Backend { n, mode, source })?;
-    let api = PromApi::new(prom.base_url());
+        .map_err(|source| BenchError::Prometheus { n, mode, source })?;
+    let api = prom.api();
     if report.prometheus_version.is_empty() {
         let info = api
             .build_info()
@@ -372,29 +368,17 @@ async fn run_one(
             .map_err(|e| measure("reading the build info")(e.into()))?;
         report.prometheus_version = info.version;
         report.prometheus_go_version = info.go_version;
-        report.backend = prom.description();
+        report.backend = prom.prometheus().description();
     }
 
     // Warm-up: every target scraped successfully at least once.
-    wait_until(opts.warmup_timeout, Duration::from_millis(250), || async {
-        let targets = api.targets().await?;
-        let up = targets
-            .iter()
-            .filter(|t| t.job == JOB && t.health == crate::targets::Health::Up)
-            .count();
-        Ok::<_, ApiError>(if up as u32 >= n {
-            Probe::Done(())
-        } else {
-            Probe::Pending(format!("{up} of {n} targets up"))
-        })
-    })
-    .await
-    .map_err(|source| {
-        measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup {
-            source,
-            log: prom.logs(),
-        })
-    })?;
+    prom.wait(Until::Up, opts.warmup_timeout)
+        .await
+        .map_err(|source| {
+            measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup(
+                source,
+            ))
+        })?;
     let warmup = started.elapsed();
 
     // The window.
@@ -542,7 +526,8 @@ fn negotiated(stats: &StatsSnapshot) -> Negotiated {
     out
 }
 
-fn prometheus_config(opts: &BenchOptions, ctx: &RunCtx<'_>, first: u16) -> PrometheusConfig {
+/// The one job of a run: every listener of the fleet, in the run's mode.
+fn bench_job(opts: &BenchOptions, ctx: &RunCtx<'_>, first: u16) -> ScrapeConfig {
     let targets = (0..ctx.n).map(|i| format!("127.0.0.1:{}", u32::from(first) + i));
     let mut job = ScrapeConfig::new(JOB, targets);
     let interval = PromDuration::from_millis(opts.interval.as_millis() as u64);
@@ -577,8 +562,5 @@ fn prometheus_config(opts: &BenchOptions, ctx: &RunCtx<'_>, first: u16) -> Prome
             job.tls_config = Some(tls);
         }
     }
-    PrometheusConfig {
-        global: None,
-        scrape_configs: vec![job],
-    }
+    job
 }

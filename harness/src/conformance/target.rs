@@ -17,8 +17,8 @@ use crate::classify::ErrorClass;
 use crate::promconfig::Scheme;
 use crate::runner::{self, Launcher};
 use crate::scenario::{
-    Case, Defaults, Expectation, ExporterCase, ExporterTls, FileRef, Plan, ScrapeAuth,
-    ScrapeCase, ScrapeTls, Secret, TargetHost,
+    Case, Defaults, Expectation, ExporterCase, ExporterTls, FileRef, Plan, ScrapeAuth, ScrapeCase,
+    ScrapeTls, Secret, TargetHost,
 };
 
 /// An exporter that is already running.
@@ -215,8 +215,14 @@ fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
     let file = |p: &Path| FileRef::Absolute(p.to_owned());
     let server_tls = |with_client_cert: bool| ScrapeTls {
         ca_file: t.ca.map(file),
-        cert_file: t.client_cert.filter(|_| with_client_cert).map(|(c, _)| file(c)),
-        key_file: t.client_cert.filter(|_| with_client_cert).map(|(_, k)| file(k)),
+        cert_file: t
+            .client_cert
+            .filter(|_| with_client_cert)
+            .map(|(c, _)| file(c)),
+        key_file: t
+            .client_cert
+            .filter(|_| with_client_cert)
+            .map(|(_, k)| file(k)),
         ..ScrapeTls::default()
     };
     let configured_auth = match (t.basic, t.bearer) {
