@@ -382,12 +382,12 @@ async fn run_one(
     let warmup = started.elapsed();
 
     // The window.
-    let before = Snapshot::take(&api, &fleet, mode)
+    let before = Snapshot::take(api, &fleet, mode)
         .await
         .map_err(measure("reading counters at window start"))?;
     let window_start = Instant::now();
     tokio::time::sleep(opts.duration).await;
-    let after = Snapshot::take(&api, &fleet, mode)
+    let after = Snapshot::take(api, &fleet, mode)
         .await
         .map_err(measure("reading counters at window end"))?;
     let window = window_start.elapsed();
