@@ -31,10 +31,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use fake_exporter::faults::FaultSpec;
-use fake_exporter::fleet::{Fleet, FleetGroup, RunningFleet};
 use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
-use fake_exporter::stats::StatsSnapshot;
+use fake_exporter::FaultSpec;
+use fake_exporter::StatsSnapshot;
+use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 use serde::Serialize;
 
 use crate::backend::{self, BackendKind, PrometheusOptions};

@@ -312,7 +312,7 @@ pub async fn run(opts: &ServersOptions) -> anyhow::Result<ServersReport> {
             addr,
             tls: (security == Security::Tls).then(|| connector.clone()),
             auth: (security == Security::Basic)
-                .then(|| fake_exporter::auth::basic_header(USER, PASSWORD)),
+                .then(|| fake_exporter::basic_header(USER, PASSWORD)),
             path: if server == Server::RawRustls {
                 "/"
             } else {

@@ -12,7 +12,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use fake_exporter::auth::basic_header;
+use fake_exporter::basic_header;
 
 /// TLS settings of the direct client.
 #[derive(Debug, Clone, Default)]

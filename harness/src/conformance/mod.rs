@@ -490,7 +490,7 @@ async fn direct_exec(
                 addr,
                 None,
                 "/metrics",
-                Some(fake_exporter::auth::basic_header(user, password)),
+                Some(fake_exporter::basic_header(user, password)),
             )
             .await;
             out.push(direct_result(
@@ -771,7 +771,7 @@ pub async fn run_target(
     let auth_header = match (&basic, &bearer) {
         (Some((u, f)), _) => std::fs::read_to_string(f)
             .ok()
-            .map(|p| fake_exporter::auth::basic_header(u, p.trim_end_matches(['\r', '\n']))),
+            .map(|p| fake_exporter::basic_header(u, p.trim_end_matches(['\r', '\n']))),
         (None, Some(f)) => std::fs::read_to_string(f)
             .ok()
             .map(|t| format!("Bearer {}", t.trim())),

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use fake_exporter::metrics::MetricsSpec;
 use fake_exporter::pki::{PkiFiles, ServerCert};
-use fake_exporter::server::{FakeExporter, RunningExporter};
+use fake_exporter::MetricsSpec;
+use fake_exporter::{FakeExporter, RunningExporter};
 
 use super::external::ExternalExporter;
 use super::{Launcher, RunError};
@@ -23,7 +23,7 @@ pub(super) struct StartedCase {
     /// An exporter under test started from `--exec`.
     pub(super) external: Option<ExternalExporter>,
     /// Counters of our fake exporter (empty for external exporters).
-    pub(super) stats: std::sync::Arc<fake_exporter::stats::Stats>,
+    pub(super) stats: std::sync::Arc<fake_exporter::Stats>,
     /// `None` when there is nothing to scrape (not applicable, or did not start).
     pub(super) job: Option<ScrapeConfig>,
     pub(super) job_yaml: String,

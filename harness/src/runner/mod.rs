@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use fake_exporter::pki::{Pki, PkiFiles};
-use fake_exporter::server::RunningExporter;
+use fake_exporter::RunningExporter;
 
 use crate::backend::{self, BackendError, BackendKind, PrometheusOptions, RunningPrometheus};
 use crate::classify::{classify, CaseContext, ErrorClass};
@@ -615,7 +615,7 @@ fn verdict(
     prometheus_major: u32,
     target: Option<&TargetStatus>,
     scrapes: u64,
-    stats: &fake_exporter::stats::StatsSnapshot,
+    stats: &fake_exporter::StatsSnapshot,
     external: bool,
     conntrack: Option<u64>,
     job_yaml: String,

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use fake_exporter::faults::{FaultSpec, Mutant};
 use fake_exporter::pki::{KeyType, PkiFiles, ServerCert};
+use fake_exporter::{FaultSpec, Mutant};
 
 use crate::classify::ErrorClass;
 
@@ -177,10 +177,10 @@ pub struct ExporterSpec {
     pub client_allowed_sans: Option<Vec<String>>,
     /// `min_version` (TLS10..TLS13).
     #[serde(default)]
-    pub min_version: Option<fake_exporter::web_config::TlsVersion>,
+    pub min_version: Option<fake_exporter::TlsVersion>,
     /// `max_version`.
     #[serde(default)]
-    pub max_version: Option<fake_exporter::web_config::TlsVersion>,
+    pub max_version: Option<fake_exporter::TlsVersion>,
     /// `http_server_config.http2`.
     #[serde(default)]
     pub http2: Option<bool>,
