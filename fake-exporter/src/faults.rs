@@ -200,20 +200,20 @@ impl std::fmt::Display for Mutant {
 }
 
 impl std::str::FromStr for Mutant {
-    type Err = String;
+    type Err = UnknownMutant;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown mutant `{s}`; known: {}",
-                    Self::ALL.map(Self::name).join(", ")
-                )
-            })
+            .ok_or_else(|| UnknownMutant(s.to_owned()))
     }
 }
+
+/// A mutant name that is not one of [`Mutant::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown mutant `{0}`; known: {known}", known = Mutant::ALL.map(Mutant::name).join(", "))]
+pub struct UnknownMutant(pub String);
 
 /// The faults of a listener that act on its connections, decided when it is prepared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -55,7 +55,7 @@ mod web_config;
 
 pub use auth::{basic_header, hash_password, AuthOutcome};
 pub use error::Error;
-pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant};
+pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant, UnknownMutant};
 pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
