@@ -1,4 +1,5 @@
-//! The crate-wide error type: one variant per area, each wrapping that area's error enum.
+//! The crate-wide error type: one variant per area, each wrapping that area's error enum,
+//! so that any fallible call of the library can be `?`-ed into a [`Error`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,4 +51,17 @@ pub enum Error {
     /// A fleet definition is invalid or does not fit the machine's limits.
     #[error(transparent)]
     Fleet(#[from] crate::fleet::FleetError),
+    /// A metrics shape is invalid.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    /// A `--fault` specification does not parse.
+    #[error(transparent)]
+    Fault(#[from] crate::faults::FaultParseError),
+    /// A mutant name is unknown.
+    #[error(transparent)]
+    Mutant(#[from] crate::faults::UnknownMutant),
+    /// Generating or writing the test PKI failed.
+    #[cfg(feature = "pki")]
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
 }

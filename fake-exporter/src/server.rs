@@ -338,12 +338,17 @@ pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 pub(crate) struct PreparedListener {
     source: Arc<ConfigSource>,
     metrics: Arc<Metrics>,
+    /// Response faults, applied by the metrics handler.
     faults: FaultSpec,
+    /// Connection faults, carried out by the connection tasks.
+    connection_faults: ConnectionFaults,
     telemetry_path: String,
     tls: bool,
     http2: bool,
     rate_limit: Option<(Duration, u32)>,
     mutants: Vec<Mutant>,
+    /// The client-certificate weaknesses the mutants ask for.
+    insecure: tls::InsecureTls,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -377,15 +382,23 @@ impl PreparedListener {
         for w in &warnings {
             tracing::warn!("{w}");
         }
+        let insecure = tls::InsecureTls {
+            skip_client_chain_verification: mutants
+                .contains(&Mutant::InsecureSkipClientChainVerification),
+            ignore_client_cert_expiry: mutants.contains(&Mutant::InsecureIgnoreClientCertExpiry),
+            ignore_client_allowed_sans: mutants.contains(&Mutant::InsecureIgnoreClientAllowedSans),
+        };
         Ok(Self {
             source,
             metrics,
+            connection_faults: ConnectionFaults::of(&faults),
             faults,
             telemetry_path,
             tls,
             http2,
             rate_limit,
             mutants,
+            insecure,
             warnings,
         })
     }
@@ -410,19 +423,9 @@ impl PreparedListener {
             stats,
             tls: self.tls,
             http2: self.http2,
-            connection_faults: ConnectionFaults::of(&self.faults),
+            connection_faults: self.connection_faults,
             tls_plans: tls::PlanCache::default(),
-            insecure: tls::InsecureTls {
-                skip_client_chain_verification: self
-                    .mutants
-                    .contains(&Mutant::InsecureSkipClientChainVerification),
-                ignore_client_cert_expiry: self
-                    .mutants
-                    .contains(&Mutant::InsecureIgnoreClientCertExpiry),
-                ignore_client_allowed_sans: self
-                    .mutants
-                    .contains(&Mutant::InsecureIgnoreClientAllowedSans),
-            },
+            insecure: self.insecure,
         })
     }
 
