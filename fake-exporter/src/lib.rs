@@ -7,7 +7,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use fake_exporter::{FakeExporter, KeyType, Pki, ServerCert};
+//! use fake_exporter::{AuthOutcome, FakeExporter, KeyType, Pki, ServerCert};
 //!
 //! let pki = Pki::generate(KeyType::EcdsaP256)?;
 //! let exporter = FakeExporter::builder()
@@ -16,6 +16,9 @@
 //!     .start()
 //!     .await?;
 //! assert!(exporter.url("/metrics").starts_with("https://127.0.0.1:"));
+//! // The password was hashed with bcrypt for us; the exporter checks it like the toolkit.
+//! assert_eq!(exporter.warm_basic_auth("prom", "secret").await, AuthOutcome::Ok);
+//! assert_eq!(exporter.warm_basic_auth("prom", "guess").await, AuthOutcome::WrongPassword);
 //! # use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //! // Plain HTTP to the TLS port gets Go's answer, as from any exporter-toolkit exporter.
 //! let mut plain = tokio::net::TcpStream::connect(exporter.addr()).await?;
