@@ -26,8 +26,7 @@ use std::time::Duration;
 use benches::{pump, server_name, Mode, PkiDir};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fake_exporter::pki::{KeyType, ServerCert};
-use fake_exporter::tls::{build_server_config, HandshakePlan};
-use fake_exporter::web_config::TlsServerConfig;
+use fake_exporter::{server_config, WebConfig};
 use rustls::server::Acceptor;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
@@ -39,15 +38,11 @@ const VERSIONS: [(&str, &rustls::SupportedProtocolVersion); 2] = [
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 fn handshakes(c: &mut Criterion) {
-    let fixtures: Vec<(KeyType, PkiDir, TlsServerConfig)> = KeyType::ALL
+    let fixtures: Vec<(KeyType, PkiDir, WebConfig)> = KeyType::ALL
         .iter()
         .map(|&kt| {
             let dir = PkiDir::generate(kt).expect("generate the test PKI");
-            let tls = dir
-                .web_config(Mode::Tls)
-                .expect("parse the TLS web config")
-                .tls_server_config
-                .expect("the TLS web config has a tls_server_config");
+            let tls = dir.web_config(Mode::Tls).expect("build the TLS web config");
             (kt, dir, tls)
         })
         .collect();
@@ -93,7 +88,7 @@ struct Negotiated {
 
 enum ServerSide<'a> {
     /// Config rebuilt from the `tls_server_config` for every connection.
-    PerConnection(&'a TlsServerConfig),
+    PerConnection(&'a WebConfig),
     /// fake-exporter's config, built once, through the Acceptor.
     Prebuilt(Arc<ServerConfig>),
     /// A minimal rustls config.
@@ -103,7 +98,7 @@ enum ServerSide<'a> {
 impl<'a> ServerSide<'a> {
     fn new(
         variant: &str,
-        tls: &'a TlsServerConfig,
+        tls: &'a WebConfig,
         prebuilt: &Arc<ServerConfig>,
         floor: &Arc<ServerConfig>,
     ) -> Self {
@@ -154,11 +149,10 @@ fn accept(
         .expect("server connection from the accepted ClientHello")
 }
 
-fn fake_exporter_config(tls: &TlsServerConfig) -> Arc<ServerConfig> {
-    match build_server_config(tls, true).expect("fake-exporter builds the TLS config") {
-        HandshakePlan::Serve { config, .. } => config,
-        HandshakePlan::Reject { reason, .. } => panic!("config rejects every handshake: {reason}"),
-    }
+fn fake_exporter_config(config: &WebConfig) -> Arc<ServerConfig> {
+    server_config(config)
+        .expect("fake-exporter builds the TLS config")
+        .expect("the TLS web config has a tls_server_config")
 }
 
 fn floor_config(dir: &PkiDir) -> Arc<ServerConfig> {

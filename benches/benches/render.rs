@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fake_exporter::metrics::{Format, Metrics, MetricsSpec};
+use fake_exporter::{Format, Metrics, MetricsSpec};
 
 const SERIES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 

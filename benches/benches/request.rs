@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use benches::{Client, Mode, PkiDir, RequestAuth, PASSWORD, TOKEN, USER};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fake_exporter::metrics::MetricsSpec;
 use fake_exporter::pki::KeyType;
+use fake_exporter::MetricsSpec;
 use fake_exporter::{FakeExporter, RunningExporter};
 use rustls::ClientConfig;
 use tokio::runtime::Runtime;

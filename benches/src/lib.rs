@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiError, PkiFiles, ServerCert};
-use fake_exporter::web_config::WebConfig;
+use fake_exporter::{ClientAuthType, PemSource, WebConfig};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -117,41 +117,28 @@ impl PkiDir {
     /// certificate signed by the CA.
     pub fn write_web_config(&self, mode: Mode) -> Result<PathBuf, BenchError> {
         let path = self.dir().join(format!("web-config-{}.yml", mode.name()));
-        std::fs::write(&path, self.web_config_yaml(mode)?)
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        self.web_config(mode)?.write_to(&path)?;
         Ok(path)
     }
 
-    /// Parses the web config of `mode` as fake-exporter does (`WebConfig::from_yaml_str`).
+    /// The web config of `mode`, typed (see [`PkiDir::write_web_config`]).
     pub fn web_config(&self, mode: Mode) -> Result<WebConfig, BenchError> {
-        let path = self.write_web_config(mode)?;
-        let yaml = std::fs::read_to_string(&path)?;
-        Ok(WebConfig::from_yaml_str(&yaml, &path)?)
-    }
-
-    fn web_config_yaml(&self, mode: Mode) -> Result<String, BenchError> {
-        let cert = self.files.server_cert(ServerCert::Valid);
-        let key = self.files.server_key(ServerCert::Valid);
-        let tls = format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
-            cert.display(),
-            key.display()
-        );
-        Ok(match mode {
-            Mode::Plain => "{}\n".to_owned(),
-            Mode::BasicCached => {
-                format!("basic_auth_users:\n  {USER}: '{}'\n", bcrypt_hash(10)?)
-            }
-            Mode::BasicUncached => {
-                format!("basic_auth_users:\n  {USER}: '{}'\n", bcrypt_hash(4)?)
-            }
-            Mode::Bearer => format!("fake_exporter:\n  bearer_auth:\n    tokens: ['{TOKEN}']\n"),
-            Mode::Tls => tls,
-            Mode::Mtls => format!(
-                "{tls}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
-                self.files.ca().display()
-            ),
-        })
+        let tls = || {
+            WebConfig::builder()
+                .cert(PemSource::file(self.files.server_cert(ServerCert::Valid)))
+                .key(PemSource::file(self.files.server_key(ServerCert::Valid)))
+        };
+        let config = match mode {
+            Mode::Plain => WebConfig::builder(),
+            Mode::BasicCached => WebConfig::builder().basic_auth_user(USER, bcrypt_hash(10)?),
+            Mode::BasicUncached => WebConfig::builder().basic_auth_user(USER, bcrypt_hash(4)?),
+            Mode::Bearer => WebConfig::builder().bearer_token(TOKEN),
+            Mode::Tls => tls(),
+            Mode::Mtls => tls()
+                .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+                .client_ca(PemSource::file(self.files.ca())),
+        };
+        Ok(config.build()?)
     }
 
     /// A rustls client trusting the CA, for exactly one TLS version, with session resumption
@@ -243,7 +230,7 @@ impl RequestAuth {
     /// `Authorization: Basic base64(user:password)`.
     pub fn basic(user: &str, password: &str) -> Self {
         Self {
-            authorization: Some(fake_exporter::auth::basic_header(user, password)),
+            authorization: Some(fake_exporter::basic_header(user, password)),
         }
     }
 

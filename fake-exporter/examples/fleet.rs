@@ -33,9 +33,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
-use fake_exporter::fleet::{FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet};
-use fake_exporter::metrics::MetricsSpec;
-use fake_exporter::pki::{KeyType, Pki, ServerCert};
+use fake_exporter::{
+    hash_password, FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, KeyType, MetricsSpec,
+    PemSource, Pki, RunningFleet, ServerCert, WebConfig,
+};
 use futures::StreamExt as _;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
@@ -142,17 +143,16 @@ async fn tls_fleet(options: &Options, small: MetricsSpec) -> anyhow::Result<Row>
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let pki = Pki::generate(KeyType::EcdsaP256).context("generating the test PKI")?;
     let files = pki.write_to(dir.path()).context("writing the test PKI")?;
-    let hash = bcrypt::hash(PASSWORD, options.bcrypt_cost).context("hashing the password")?;
+    let hash = hash_password(PASSWORD, options.bcrypt_cost)
+        .await
+        .context("hashing the password")?;
     let web_config = dir.path().join("web-config.yml");
-    std::fs::write(
-        &web_config,
-        format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {USER}: '{hash}'\n",
-            files.server_cert(ServerCert::Valid).display(),
-            files.server_key(ServerCert::Valid).display(),
-        ),
-    )
-    .with_context(|| format!("writing {}", web_config.display()))?;
+    WebConfig::builder()
+        .cert(PemSource::file(files.server_cert(ServerCert::Valid)))
+        .key(PemSource::file(files.server_key(ServerCert::Valid)))
+        .basic_auth_user(USER, hash)
+        .build()?
+        .write_to(&web_config)?;
     let client_tls = client_config(&pki)?;
 
     let base = options.base_port;
@@ -163,7 +163,7 @@ async fn tls_fleet(options: &Options, small: MetricsSpec) -> anyhow::Result<Row>
             .metrics(small),
     );
     let (fleet, mut tls_row) = start("tls+basic", builder, TLS_TARGET).await?;
-    let auth = fake_exporter::auth::basic_header(USER, PASSWORD);
+    let auth = fake_exporter::basic_header(USER, PASSWORD);
     let addrs: Vec<SocketAddr> = fleet.listeners().map(|l| l.addr).collect();
     verify(&mut tls_row, &addrs, options.concurrency, |addr| {
         let auth = auth.clone();

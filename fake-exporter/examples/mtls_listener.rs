@@ -4,29 +4,23 @@
 //! cargo run -p fake-exporter --example mtls_listener
 //! ```
 //!
-//! It writes a test PKI to a temp dir, starts a listener on 127.0.0.1 that requires and
-//! verifies client certificates, prints the curl command, and stops on Ctrl-C with its
-//! counters.
+//! It writes a test PKI to a temp dir (for curl), starts a listener on 127.0.0.1 that
+//! requires and verifies client certificates, prints the curl command, and stops on Ctrl-C
+//! with its counters.
 
-use fake_exporter::pki::{ClientCert, KeyType, Pki, ServerCert};
-use fake_exporter::FakeExporter;
+use fake_exporter::{ClientAuthType, ClientCert, FakeExporter, KeyType, Pki, ServerCert};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let files = Pki::generate(KeyType::EcdsaP256)?.write_to(dir.path())?;
-    let web_config = dir.path().join("web-config.yml");
-    std::fs::write(
-        &web_config,
-        format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
-            files.server_cert(ServerCert::Valid).display(),
-            files.server_key(ServerCert::Valid).display(),
-            files.ca().display(),
-        ),
-    )?;
     let exporter = FakeExporter::builder()
-        .web_config_file(&web_config)
+        .tls_files(
+            files.server_cert(ServerCert::Valid),
+            files.server_key(ServerCert::Valid),
+        )
+        .client_ca(files.ca())
+        .client_auth(ClientAuthType::RequireAndVerifyClientCert)
         .start()
         .await?;
     println!(

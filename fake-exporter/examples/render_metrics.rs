@@ -8,7 +8,7 @@
 
 use std::io::Write as _;
 
-use fake_exporter::metrics::{Format, Metrics, MetricsSpec};
+use fake_exporter::{Format, Metrics, MetricsSpec};
 
 fn main() -> std::io::Result<()> {
     let accept = std::env::args().nth(1);

@@ -6,16 +6,17 @@
 //! nanoseconds) changed; a `stat` per request keeps the fleet fast and the observable
 //! behaviour identical.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::file_cache::FileCache;
 use crate::web_config::{WebConfig, WebConfigError};
 
 /// The source of a listener's web config.
 #[derive(Debug)]
-pub enum ConfigSource {
-    /// No `--web.config.file`: plain HTTP, no auth.
+pub(crate) enum ConfigSource {
+    /// No web config: plain HTTP, no auth.
     None,
     /// A file re-read on every request and connection.
     File(FileConfig),
@@ -23,53 +24,27 @@ pub enum ConfigSource {
     Static(Arc<WebConfig>),
 }
 
-/// A config file with a cache keyed by its identity.
+/// A config file with a cache keyed by its identity. Parse errors are cached too: a broken
+/// file stays broken (HTTP 500, aborted handshakes) until it changes.
 #[derive(Debug)]
-pub struct FileConfig {
+pub(crate) struct FileConfig {
     path: PathBuf,
-    cache: Mutex<Option<(FileStamp, CachedParse)>>,
+    cache: FileCache<(), CachedParse>,
 }
 
 type CachedParse = Result<Arc<WebConfig>, Arc<WebConfigError>>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    inode: u64,
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl FileStamp {
-    fn of(path: &Path) -> std::io::Result<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let md = std::fs::metadata(path)?;
-        Ok(Self {
-            inode: md.ino(),
-            len: md.len(),
-            modified: md.modified().ok(),
-        })
-    }
-}
-
 impl ConfigSource {
     /// A source that re-reads `path`.
-    pub fn file(path: impl Into<PathBuf>) -> Self {
+    pub(crate) fn file(path: impl Into<PathBuf>) -> Self {
         Self::File(FileConfig {
             path: path.into(),
-            cache: Mutex::new(None),
+            cache: FileCache::default(),
         })
-    }
-
-    /// The path of a file source.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            Self::File(f) => Some(&f.path),
-            _ => None,
-        }
     }
 
     /// The config as it is now. `Ok(None)` means "no config" (plain, no auth).
-    pub fn current(&self) -> Result<Option<Arc<WebConfig>>, Arc<WebConfigError>> {
+    pub(crate) fn current(&self) -> Result<Option<Arc<WebConfig>>, Arc<WebConfigError>> {
         match self {
             Self::None => Ok(None),
             Self::Static(c) => Ok(Some(c.clone())),
@@ -80,20 +55,16 @@ impl ConfigSource {
 
 impl FileConfig {
     fn current(&self) -> CachedParse {
-        let stamp = FileStamp::of(&self.path);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let (Ok(stamp), Some((cached_stamp, parsed))) = (&stamp, cache.as_ref()) {
-            if stamp == cached_stamp {
-                return parsed.clone();
-            }
+        let parsed = self.cache.get_or_build((), [self.path.as_path()], || {
+            Ok::<_, Infallible>(
+                WebConfig::from_file(&self.path)
+                    .map(Arc::new)
+                    .map_err(Arc::new),
+            )
+        });
+        match parsed {
+            Ok(parsed) => parsed,
+            Err(never) => match never {},
         }
-        let parsed = WebConfig::from_file(&self.path)
-            .map(Arc::new)
-            .map_err(Arc::new);
-        match stamp {
-            Ok(stamp) => *cache = Some((stamp, parsed.clone())),
-            Err(_) => *cache = None,
-        }
-        parsed
     }
 }

@@ -3,10 +3,22 @@
 //!
 //! Faults apply to the telemetry path only, after authentication, so an auth failure is
 //! still reported as such.
+//!
+//! Two kinds: response faults ([`FaultSpec`] minus reset and close) shape one response and
+//! are applied by the metrics handler; connection faults ([`ConnectionFaults`]: reset and
+//! close-after-response) act on the TCP connection. The latter are decided once, when a
+//! listener is prepared: the listener sets up each accepted socket for them and gives each
+//! connection a [`ConnectionSignal`], through which the metrics handler triggers them and
+//! the connection task carries them out. Both halves live here.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use http::{header, HeaderValue, Version};
 use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 /// What the `Content-Type` header of a metrics response looks like.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -188,18 +200,137 @@ impl std::fmt::Display for Mutant {
 }
 
 impl std::str::FromStr for Mutant {
-    type Err = String;
+    type Err = UnknownMutant;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown mutant `{s}`; known: {}",
-                    Self::ALL.map(Self::name).join(", ")
-                )
-            })
+            .ok_or_else(|| UnknownMutant(s.to_owned()))
+    }
+}
+
+/// A mutant name that is not one of [`Mutant::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown mutant `{0}`; known: {known}", known = Mutant::ALL.map(Mutant::name).join(", "))]
+pub struct UnknownMutant(pub String);
+
+/// The faults of a listener that act on its connections, decided when it is prepared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ConnectionFaults {
+    /// Reset the connection instead of answering a metrics request.
+    reset: bool,
+    /// Close the connection after each metrics response.
+    close_after_response: bool,
+}
+
+impl ConnectionFaults {
+    /// The connection faults of `spec`.
+    pub(crate) fn of(spec: &FaultSpec) -> Self {
+        Self {
+            reset: spec.reset,
+            close_after_response: spec.close_after_response,
+        }
+    }
+
+    /// Sets up a freshly accepted socket: with a reset fault, SO_LINGER 0, so that dropping
+    /// the socket sends an RST.
+    pub(crate) fn prepare_socket(self, stream: &TcpStream) {
+        if self.reset {
+            #[allow(deprecated)] // blocking close is not a concern with a zero linger
+            let _ = stream.set_linger(Some(Duration::ZERO));
+        }
+    }
+
+    /// The signal for one connection; `None` when no fault acts on connections.
+    pub(crate) fn connection(self) -> Option<ConnectionSignal> {
+        (self.reset || self.close_after_response).then(|| ConnectionSignal {
+            faults: self,
+            inner: Arc::default(),
+        })
+    }
+}
+
+/// What the connection task is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnAction {
+    /// Finish in-flight responses, then close (HTTP/1.1: no keep-alive; HTTP/2: GOAWAY).
+    Close,
+    /// Drop the socket at once without answering; with SO_LINGER 0 the peer sees an RST.
+    Reset,
+}
+
+/// Shared by one connection task and the requests it serves (as a request extension).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionSignal {
+    faults: ConnectionFaults,
+    inner: Arc<SignalInner>,
+}
+
+#[derive(Debug, Default)]
+struct SignalInner {
+    /// 0 = nothing, 1 = close, 2 = reset; only ever increases.
+    action: AtomicU8,
+    notify: Notify,
+}
+
+impl ConnectionSignal {
+    /// Called by the metrics handler before it answers: with a reset fault, asks the
+    /// connection task to reset and never returns (the task drops the request with the
+    /// socket).
+    pub(crate) async fn before_response(&self) {
+        if self.faults.reset {
+            self.request(ConnAction::Reset);
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Called by the metrics handler with its response: with close-after-response, HTTP/1
+    /// gets `Connection: close` and the connection task closes the connection (HTTP/2:
+    /// GOAWAY, as a `Connection` header means nothing there).
+    pub(crate) fn after_response(
+        &self,
+        version: Version,
+        response: &mut http::Response<axum::body::Body>,
+    ) {
+        if self.faults.close_after_response {
+            self.request(ConnAction::Close);
+            if version < Version::HTTP_2 {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        }
+    }
+
+    /// Asks for `action`; a reset overrides a close.
+    fn request(&self, action: ConnAction) {
+        let code = match action {
+            ConnAction::Close => 1,
+            ConnAction::Reset => 2,
+        };
+        self.inner.action.fetch_max(code, Ordering::SeqCst);
+        self.inner.notify.notify_one();
+    }
+
+    /// Waits until an action is requested and returns it.
+    pub(crate) async fn requested(&self) -> ConnAction {
+        loop {
+            let notified = self.inner.notify.notified();
+            match self.pending() {
+                Some(action) => return action,
+                None => notified.await,
+            }
+        }
+    }
+
+    /// The action requested so far, if any.
+    pub(crate) fn pending(&self) -> Option<ConnAction> {
+        match self.inner.action.load(Ordering::SeqCst) {
+            1 => Some(ConnAction::Close),
+            2 => Some(ConnAction::Reset),
+            _ => None,
+        }
     }
 }
 

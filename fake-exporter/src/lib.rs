@@ -2,50 +2,77 @@
 //! can be in: plain HTTP, Basic auth (exporter-toolkit `web-config.yml` compatible), Bearer
 //! tokens (an extension), TLS, mTLS, and deliberately broken set-ups (faults, mutants).
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use fake_exporter::pki::{KeyType, Pki, ServerCert};
-//! use fake_exporter::FakeExporter;
+//! A TLS + Basic exporter, listening when `start()` returns and stopped when dropped:
 //!
-//! let dir = std::env::temp_dir().join("pki-demo");
-//! let files = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir)?;
-//! std::fs::write(
-//!     dir.join("web-config.yml"),
-//!     format!(
-//!         "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
-//!         files.server_cert(ServerCert::Valid).display(),
-//!         files.server_key(ServerCert::Valid).display()
-//!     ),
-//! )?;
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use fake_exporter::{AuthOutcome, FakeExporter, KeyType, Pki, ServerCert};
+//!
+//! let pki = Pki::generate(KeyType::EcdsaP256)?;
 //! let exporter = FakeExporter::builder()
-//!     .web_config_file(dir.join("web-config.yml")) // re-read per request and connection
+//!     .tls(pki.server(ServerCert::Valid))
+//!     .basic_auth("prom", "secret")
 //!     .start()
-//!     .await?; // listening on 127.0.0.1 when this returns
-//! println!("scrape {}", exporter.url("/metrics"));
-//! let stats = exporter.shutdown().await; // or just drop it
-//! println!("{} TLS handshakes", stats.handshakes_ok);
+//!     .await?;
+//! assert!(exporter.url("/metrics").starts_with("https://127.0.0.1:"));
+//! // The password was hashed with bcrypt for us; the exporter checks it like the toolkit.
+//! assert_eq!(exporter.warm_basic_auth("prom", "secret").await, AuthOutcome::Ok);
+//! assert_eq!(exporter.warm_basic_auth("prom", "guess").await, AuthOutcome::WrongPassword);
+//! # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! // Plain HTTP to the TLS port gets Go's answer, as from any exporter-toolkit exporter.
+//! let mut plain = tokio::net::TcpStream::connect(exporter.addr()).await?;
+//! plain.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+//! let mut answer = String::new();
+//! plain.read_to_string(&mut answer).await?;
+//! assert!(answer.ends_with("Client sent an HTTP request to an HTTPS server.\n"));
+//! assert_eq!(exporter.shutdown().await.handshakes_failed_for("not_tls"), 1);
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`web_config`] parses `web-config.yml` like exporter-toolkit, [`tls`] builds
-//! the per-connection rustls config, [`auth`] checks Basic and Bearer credentials,
-//! [`http`] is the request path (`app(state) -> Router`), [`server`] the listeners,
-//! [`fleet`] thousands of them, [`metrics`] the synthetic metrics, [`faults`] the
-//! misbehaviour, [`pki`] the test PKI, [`stats`] the self-statistics.
+//! The web config can also come from a `web-config.yml` ([`ExporterBuilder::web_config_file`],
+//! re-read per request and connection like exporter-toolkit does) or from a typed
+//! [`WebConfig`] ([`WebConfig::builder`], which also writes the YAML the toolkit reads).
+//!
+//! What is where: [`WebConfig`] and its parts read and write `web-config.yml`; the TLS side
+//! builds a rustls config per connection like the toolkit ([`server_config`] gives it to
+//! tools with their own accept loop); [`FakeExporter`] and [`Fleet`] run listeners;
+//! [`MetricsSpec`] shapes the synthetic metrics, [`FaultSpec`] and [`Mutant`] the
+//! misbehaviour; [`Stats`] counts; [`pki`] generates the test PKI.
 
-pub mod auth;
-pub mod config_source;
-pub mod error;
-pub mod faults;
-pub mod fleet;
-pub mod http;
-pub mod metrics;
+mod auth;
+mod config_source;
+mod error;
+mod faults;
+mod file_cache;
+mod fleet;
+mod http;
+mod metrics;
 #[cfg(feature = "pki")]
 pub mod pki;
-pub mod server;
-pub mod stats;
-pub mod tls;
-pub mod web_config;
+mod server;
+mod startup;
+mod stats;
+mod tls;
+mod web_config;
 
+pub use auth::{basic_header, hash_password, AuthOutcome};
 pub use error::Error;
-pub use server::{FakeExporter, RunningExporter};
+pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant, UnknownMutant};
+pub use fleet::{
+    FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
+};
+pub use http::{control_app, ListenerStats};
+pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
+#[cfg(feature = "pki")]
+pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
+pub use server::{ExporterBuilder, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST};
+pub use stats::{
+    ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,
+};
+pub use tls::{server_config, TlsError};
+pub use web_config::{
+    BcryptCostError, BearerAuthConfig, CipherSuite, ClientAuth, ClientAuthType, Curve,
+    ExpiringToken, Extensions, GoDurationError, HttpServerConfig, InvalidClientAuthType, PemSource,
+    RateLimitConfig, TlsServerConfig, TlsVersion, WebConfig, WebConfigBuilder, WebConfigError,
+};

@@ -3,12 +3,12 @@
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use fake_exporter::faults::{FaultSpec, Mutant};
-use fake_exporter::fleet::Fleet;
-use fake_exporter::metrics::MetricsSpec;
 use fake_exporter::pki::{KeyType, Pki};
-use fake_exporter::server::{FakeExporter, ListenerHandle};
-use fake_exporter::stats::StatsSnapshot;
+use fake_exporter::Fleet;
+use fake_exporter::MetricsSpec;
+use fake_exporter::StatsSnapshot;
+use fake_exporter::{FakeExporter, ListenerHandle};
+use fake_exporter::{FaultSpec, Mutant};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -189,7 +189,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.web_config {
         builder = builder.web_config_file(path);
     }
-    let exporter = builder.start().await.context("starting the exporter")?;
+    let exporter = builder
+        .start()
+        .await
+        .context("starting the exporter (check --web.listen-address and --web.config.file)")?;
     for w in exporter.warnings() {
         eprintln!("fake-exporter: WARNING: {w}");
     }
@@ -388,7 +391,7 @@ mod control {
     use std::sync::Arc;
 
     use anyhow::Context as _;
-    use fake_exporter::server::ListenerHandle;
+    use fake_exporter::ListenerHandle;
 
     pub(super) async fn serve(
         addr: SocketAddr,
@@ -397,7 +400,7 @@ mod control {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the control endpoint {addr}"))?;
-        let app = fake_exporter::http::control_app(Arc::new(listeners));
+        let app = fake_exporter::control_app(Arc::new(listeners));
         tracing::info!(%addr, "control endpoint: /stats (JSON), /metrics");
         Ok(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

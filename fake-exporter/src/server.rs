@@ -1,13 +1,15 @@
 //! Listeners: bind, accept, TLS (per-connection config, like exporter-toolkit), HTTP/1.1
 //! and HTTP/2, faults that act on the connection, and the RAII handle that stops it all.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), fake_exporter::Error> {
-//! use fake_exporter::server::FakeExporter;
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fake_exporter::Error> {
+//! use fake_exporter::FakeExporter;
 //! let exporter = FakeExporter::builder().start().await?; // listening when this returns
-//! println!("scrape http://{}/metrics", exporter.addr());
+//! assert_eq!(exporter.url("/metrics"), format!("http://{}/metrics", exporter.addr()));
 //! let stats = exporter.shutdown().await;                 // or just drop it
-//! # let _ = stats; Ok(()) }
+//! assert_eq!(stats.requests_total(), 0);
+//! # Ok(()) }
 //! ```
 
 use std::net::SocketAddr;
@@ -23,17 +25,18 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::auth::AuthOutcome;
 use crate::config_source::ConfigSource;
-use crate::faults::{FaultSpec, Mutant};
-use crate::http::{app, AppState, ConnAction, ConnControl, RateLimiter};
+use crate::faults::{ConnAction, ConnectionFaults, ConnectionSignal, FaultSpec, Mutant};
+use crate::http::{app, AppState, RateLimiter};
 use crate::metrics::{Metrics, MetricsSpec};
-use crate::stats::{Stats, StatsSnapshot, TlsSessionInfo};
+use crate::stats::{ListenerHandle, Stats, StatsSnapshot, TlsSessionInfo};
 use crate::tls::{self, HandshakePlan};
-use crate::web_config::WebConfig;
+use crate::web_config::{ClientAuthType, PemSource, TlsServerConfig, WebConfig};
 use crate::Error;
 
 /// What Go's `net/http` answers when plain HTTP reaches a TLS listener.
-pub const HTTP_TO_HTTPS_RESPONSE: &[u8] =
+pub(crate) const HTTP_TO_HTTPS_RESPONSE: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// Entry point: `FakeExporter::builder()...start().await`.
@@ -53,11 +56,18 @@ impl FakeExporter {
 }
 
 /// Configures an exporter; `start()` binds and returns once it accepts connections.
+///
+/// The web config comes from a file ([`ExporterBuilder::web_config_file`], re-read like
+/// exporter-toolkit does), or is held in memory: a [`WebConfig`]
+/// ([`ExporterBuilder::web_config`]) and/or the typed setters ([`ExporterBuilder::tls`],
+/// [`ExporterBuilder::basic_auth`], ...), which apply on top of it. A file cannot be
+/// combined with typed setters.
 #[derive(Debug, Default)]
 #[must_use = "an ExporterBuilder does nothing until `.start().await`"]
 pub struct ExporterBuilder {
     listen: Vec<SocketAddr>,
     config: Option<ConfigChoice>,
+    typed: TypedSettings,
     metrics: MetricsSpec,
     faults: FaultSpec,
     mutants: Vec<Mutant>,
@@ -68,6 +78,78 @@ pub struct ExporterBuilder {
 enum ConfigChoice {
     File(PathBuf),
     Static(WebConfig),
+}
+
+/// The bcrypt cost [`ExporterBuilder::basic_auth`] hashes with unless told otherwise (the
+/// cost of exporter-toolkit's dummy hash, so unknown users cannot be told apart by timing).
+pub const DEFAULT_BCRYPT_COST: u32 = 10;
+
+/// What the typed setters asked for, applied to the in-memory config at start.
+#[derive(Debug, Default)]
+struct TypedSettings {
+    /// The first setter used, for the error when a config file is used too.
+    first: Option<&'static str>,
+    cert: Option<PemSource>,
+    key: Option<PemSource>,
+    client_ca: Option<PemSource>,
+    client_auth: Option<ClientAuthType>,
+    basic_auth: Vec<(String, Password)>,
+    bcrypt_cost: Option<u32>,
+    bearer_tokens: Vec<String>,
+}
+
+/// A plain-text password, kept out of `Debug` output.
+struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl TypedSettings {
+    fn used(&mut self, setter: &'static str) -> &mut Self {
+        self.first.get_or_insert(setter);
+        self
+    }
+
+    /// Applies the settings to `config` (hashing passwords off the executor).
+    async fn apply(self, mut config: WebConfig) -> Result<WebConfig, Error> {
+        let tls_set = self.cert.is_some()
+            || self.key.is_some()
+            || self.client_ca.is_some()
+            || self.client_auth.is_some();
+        if tls_set {
+            let tls = config
+                .tls_server_config
+                .get_or_insert_with(|| TlsServerConfig::new(config.path.clone()));
+            tls.cert = self.cert.or(tls.cert.take());
+            tls.key = self.key.or(tls.key.take());
+            tls.client_ca = self.client_ca.or(tls.client_ca.take());
+            if let Some(policy) = self.client_auth {
+                tls.client_auth_type = policy.into();
+            }
+        }
+        let cost = self.bcrypt_cost.unwrap_or(DEFAULT_BCRYPT_COST);
+        for (user, Password(password)) in self.basic_auth {
+            let hash = crate::auth::hash_password(&password, cost)
+                .await
+                .map_err(|source| Error::HashPassword {
+                    user: user.clone(),
+                    cost,
+                    source,
+                })?;
+            config.basic_auth_users.insert(user, hash);
+        }
+        if !self.bearer_tokens.is_empty() {
+            let bearer = config
+                .fake_exporter
+                .bearer_auth
+                .get_or_insert_with(Default::default);
+            bearer.tokens.extend(self.bearer_tokens);
+        }
+        Ok(config)
+    }
 }
 
 impl ExporterBuilder {
@@ -84,9 +166,72 @@ impl ExporterBuilder {
         self
     }
 
-    /// Uses an in-memory config (never re-read).
+    /// Uses an in-memory config (never re-read). The typed setters apply on top of it.
     pub fn web_config(mut self, config: WebConfig) -> Self {
         self.config = Some(ConfigChoice::Static(config));
+        self
+    }
+
+    /// Serves TLS with this identity's certificate chain and key, held in memory (the
+    /// `cert` and `key` keys).
+    #[cfg(feature = "pki")]
+    pub fn tls(mut self, identity: &crate::pki::Identity) -> Self {
+        let typed = self.typed.used(".tls(..)");
+        typed.cert = Some(PemSource::inline(identity.cert_chain_pem.clone()));
+        typed.key = Some(PemSource::inline(identity.key_pem.clone()));
+        self
+    }
+
+    /// Serves TLS with a certificate chain and key read from files on every new connection
+    /// (the `cert_file` and `key_file` keys): replacing the files rotates the certificate
+    /// without a restart.
+    pub fn tls_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        let typed = self.typed.used(".tls_files(..)");
+        typed.cert = Some(PemSource::File(cert.into()));
+        typed.key = Some(PemSource::File(key.into()));
+        self
+    }
+
+    /// The CAs client certificates are verified against: a file (`client_ca_file`, e.g. a
+    /// `PathBuf`) or PEM text ([`PemSource::inline`]). As in exporter-toolkit, a client CA
+    /// needs a [`ExporterBuilder::client_auth`] policy other than `NoClientCert`.
+    pub fn client_ca(mut self, ca: impl Into<PemSource>) -> Self {
+        self.typed.used(".client_ca(..)").client_ca = Some(ca.into());
+        self
+    }
+
+    /// The client-certificate policy (`client_auth_type`).
+    pub fn client_auth(mut self, policy: ClientAuthType) -> Self {
+        self.typed.used(".client_auth(..)").client_auth = Some(policy);
+        self
+    }
+
+    /// Requires Basic auth and adds this user (repeatable). The password is hashed with
+    /// bcrypt at [`ExporterBuilder::bcrypt_cost`] when the exporter starts, off the async
+    /// executor.
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        let typed = self.typed.used(".basic_auth(..)");
+        typed
+            .basic_auth
+            .push((user.into(), Password(password.into())));
+        self
+    }
+
+    /// The bcrypt cost for [`ExporterBuilder::basic_auth`] passwords; default
+    /// [`DEFAULT_BCRYPT_COST`]. A lower cost makes tests faster but lets unknown users be
+    /// told apart by timing.
+    pub fn bcrypt_cost(mut self, cost: u32) -> Self {
+        self.typed.bcrypt_cost = Some(cost);
+        self
+    }
+
+    /// Accepts this Bearer token (repeatable) — a fake-exporter extension
+    /// (`fake_exporter.bearer_auth.tokens`), not exporter-toolkit.
+    pub fn bearer(mut self, token: impl Into<String>) -> Self {
+        self.typed
+            .used(".bearer(..)")
+            .bearer_tokens
+            .push(token.into());
         self
     }
 
@@ -117,10 +262,19 @@ impl ExporterBuilder {
     /// Checks the config like exporter-toolkit does at start, binds every address, and
     /// returns once they all accept connections.
     pub async fn start(self) -> Result<RunningExporter, Error> {
-        let source = match self.config {
-            None => ConfigSource::None,
-            Some(ConfigChoice::File(p)) => ConfigSource::file(p),
-            Some(ConfigChoice::Static(c)) => ConfigSource::Static(Arc::new(c)),
+        let source = match (self.config, self.typed.first) {
+            (None, None) => ConfigSource::None,
+            (Some(ConfigChoice::File(path)), None) => ConfigSource::file(path),
+            (Some(ConfigChoice::File(path)), Some(setting)) => {
+                return Err(Error::FileAndTypedConfig { path, setting });
+            }
+            (Some(ConfigChoice::Static(config)), _) => {
+                ConfigSource::Static(Arc::new(self.typed.apply(config).await?))
+            }
+            (None, Some(_)) => {
+                let config = self.typed.apply(WebConfig::builder().build()?).await?;
+                ConfigSource::Static(Arc::new(config))
+            }
         };
         let prepared = PreparedListener::prepare(
             Arc::new(source),
@@ -184,12 +338,17 @@ pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 pub(crate) struct PreparedListener {
     source: Arc<ConfigSource>,
     metrics: Arc<Metrics>,
+    /// Response faults, applied by the metrics handler.
     faults: FaultSpec,
+    /// Connection faults, carried out by the connection tasks.
+    connection_faults: ConnectionFaults,
     telemetry_path: String,
     tls: bool,
     http2: bool,
     rate_limit: Option<(Duration, u32)>,
     mutants: Vec<Mutant>,
+    /// The client-certificate weaknesses the mutants ask for.
+    insecure: tls::InsecureTls,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -211,7 +370,7 @@ impl PreparedListener {
         let mut warnings = Vec::new();
         let (mut tls, mut http2, mut rate_limit) = (false, true, None);
         if let Some(config) = &config {
-            warnings = config.check_at_start().map_err(Error::WebConfig)?;
+            warnings = config.check_at_start()?;
             tls = config.tls_server_config.is_some();
             http2 = config.http_server_config.http2;
             rate_limit = config
@@ -223,15 +382,23 @@ impl PreparedListener {
         for w in &warnings {
             tracing::warn!("{w}");
         }
+        let insecure = tls::InsecureTls {
+            skip_client_chain_verification: mutants
+                .contains(&Mutant::InsecureSkipClientChainVerification),
+            ignore_client_cert_expiry: mutants.contains(&Mutant::InsecureIgnoreClientCertExpiry),
+            ignore_client_allowed_sans: mutants.contains(&Mutant::InsecureIgnoreClientAllowedSans),
+        };
         Ok(Self {
             source,
             metrics,
+            connection_faults: ConnectionFaults::of(&faults),
             faults,
             telemetry_path,
             tls,
             http2,
             rate_limit,
             mutants,
+            insecure,
             warnings,
         })
     }
@@ -244,11 +411,11 @@ impl PreparedListener {
             self.source.clone(),
             self.metrics.clone(),
             self.faults.clone(),
+            self.mutants.clone(),
             self.telemetry_path.clone(),
             stats.clone(),
             limiter,
-        )
-        .with_mutants(self.mutants.clone());
+        );
         Arc::new(ListenerContext {
             router: app(state.clone()),
             state,
@@ -256,19 +423,9 @@ impl PreparedListener {
             stats,
             tls: self.tls,
             http2: self.http2,
-            reset_fault: self.faults.reset,
+            connection_faults: self.connection_faults,
             tls_plans: tls::PlanCache::default(),
-            insecure: tls::InsecureTls {
-                skip_client_chain_verification: self
-                    .mutants
-                    .contains(&Mutant::InsecureSkipClientChainVerification),
-                ignore_client_cert_expiry: self
-                    .mutants
-                    .contains(&Mutant::InsecureIgnoreClientCertExpiry),
-                ignore_client_allowed_sans: self
-                    .mutants
-                    .contains(&Mutant::InsecureIgnoreClientAllowedSans),
-            },
+            insecure: self.insecure,
         })
     }
 
@@ -286,18 +443,9 @@ pub(crate) struct ListenerContext {
     stats: Arc<Stats>,
     tls: bool,
     http2: bool,
-    reset_fault: bool,
+    connection_faults: ConnectionFaults,
     insecure: tls::InsecureTls,
     tls_plans: tls::PlanCache,
-}
-
-/// One bound listener of a running exporter.
-#[derive(Debug, Clone)]
-pub struct ListenerHandle {
-    /// The bound address (the real port when 0 was asked for).
-    pub addr: SocketAddr,
-    /// Its counters.
-    pub stats: Arc<Stats>,
 }
 
 /// A running exporter. Dropping it stops every listener and open connection.
@@ -340,11 +488,10 @@ impl RunningExporter {
         &self.warnings
     }
 
-    /// Warms every listener's bcrypt cache for these credentials (see
-    /// [`AppState::warm_basic_auth`]): the first real request then does not pay a cold
-    /// bcrypt. Nothing is counted in the stats. Returns the first listener's outcome.
-    pub async fn warm_basic_auth(&self, user: &str, password: &str) -> crate::stats::AuthOutcome {
-        let mut first = crate::stats::AuthOutcome::NotChecked;
+    /// Warms every listener's bcrypt cache for these credentials, as a first real request
+    /// would: the next request then does not pay a cold bcrypt. Nothing is counted in the stats. Returns the first listener's outcome.
+    pub async fn warm_basic_auth(&self, user: &str, password: &str) -> AuthOutcome {
+        let mut first = AuthOutcome::NotChecked;
         for (i, s) in self.states.iter().enumerate() {
             let outcome = s.warm_basic_auth(user, password).await;
             if i == 0 {
@@ -415,11 +562,7 @@ async fn handle_connection(
     stop: watch::Receiver<()>,
 ) {
     let _ = stream.set_nodelay(true);
-    if ctx.reset_fault {
-        // With SO_LINGER 0, dropping the socket sends an RST.
-        #[allow(deprecated)]
-        let _ = stream.set_linger(Some(Duration::ZERO));
-    }
+    ctx.connection_faults.prepare_socket(&stream);
     if ctx.tls {
         serve_tls(stream, &ctx, stop).await;
     } else {
@@ -568,19 +711,21 @@ async fn serve_http<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let control = ConnControl::default();
+    let signal = ctx.connection_faults.connection();
     let router = ctx.router.clone();
-    let svc_control = control.clone();
+    let svc_signal = signal.clone();
     let service =
         hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(svc_control.clone());
+            if let Some(signal) = &svc_signal {
+                req.extensions_mut().insert(signal.clone());
+            }
             router.clone().oneshot(req.map(Body::new))
         });
     if h2 {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), &control, &mut stop, |c| {
+        drive(conn.as_mut(), signal.as_ref(), &mut stop, |c| {
             c.graceful_shutdown()
         })
         .await;
@@ -589,33 +734,40 @@ async fn serve_http<I>(
             .keep_alive(true)
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), &control, &mut stop, |c| {
+        drive(conn.as_mut(), signal.as_ref(), &mut stop, |c| {
             c.graceful_shutdown()
         })
         .await;
     }
 }
 
+/// Runs one connection until it ends, carrying out what its [`ConnectionSignal`] asks for.
 async fn drive<C, F>(
     mut conn: std::pin::Pin<&mut C>,
-    control: &ConnControl,
+    signal: Option<&ConnectionSignal>,
     stop: &mut watch::Receiver<()>,
     graceful: F,
 ) where
     C: std::future::Future,
     F: Fn(std::pin::Pin<&mut C>),
 {
+    let requested = || async {
+        match signal {
+            Some(signal) => signal.requested().await,
+            None => std::future::pending().await,
+        }
+    };
     let mut closing = false;
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
-            action = control.requested(), if !closing => match action {
+            action = requested(), if !closing => match action {
                 ConnAction::Reset => return, // dropping the connection drops the socket
                 ConnAction::Close => { closing = true; graceful(conn.as_mut()); }
             },
             _ = stop.changed(), if !closing => { closing = true; graceful(conn.as_mut()); }
         }
-        if control.pending() == Some(ConnAction::Reset) {
+        if signal.and_then(ConnectionSignal::pending) == Some(ConnAction::Reset) {
             return;
         }
     }

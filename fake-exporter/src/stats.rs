@@ -6,47 +6,21 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-/// How a request fared against the configured authentication.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthOutcome {
-    /// No authentication configured.
-    NotRequired,
-    /// Credentials accepted.
-    Ok,
-    /// No `Authorization` header (or not the expected scheme).
-    Missing,
-    /// Basic auth with a user that is not configured.
-    UnknownUser,
-    /// Basic auth with a known user and a wrong password.
-    WrongPassword,
-    /// Bearer token that matches no configured token.
-    InvalidToken,
-    /// Bearer token that matched a token whose expiry has passed.
-    ExpiredToken,
-    /// Refused before authentication (bad config, rate limit).
-    NotChecked,
-}
+use crate::auth::AuthOutcome;
 
-impl AuthOutcome {
-    /// The snake_case label used in metrics and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotRequired => "not_required",
-            Self::Ok => "ok",
-            Self::Missing => "missing",
-            Self::UnknownUser => "unknown_user",
-            Self::WrongPassword => "wrong_password",
-            Self::InvalidToken => "invalid_token",
-            Self::ExpiredToken => "expired_token",
-            Self::NotChecked => "not_checked",
-        }
-    }
+/// One bound listener: its address and its counters.
+#[derive(Debug, Clone)]
+pub struct ListenerHandle {
+    /// The bound address (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// Its counters.
+    pub stats: Arc<Stats>,
 }
 
 /// Parameters of one completed TLS handshake.

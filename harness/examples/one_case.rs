@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fake_exporter::pki::{KeyType, Pki, ServerCert};
-use fake_exporter::web_config::WebConfig;
 use fake_exporter::FakeExporter;
+use fake_exporter::WebConfig;
 use scrape_harness::backend::BackendKind;
 use scrape_harness::fixture::PrometheusFixture;
 use scrape_harness::promconfig::{Scheme, ScrapeConfig, TlsConfig};

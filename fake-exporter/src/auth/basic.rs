@@ -14,33 +14,37 @@ use std::sync::{Arc, Mutex};
 
 use rand::seq::IteratorRandom;
 
-use crate::stats::AuthOutcome;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use super::AuthOutcome;
 
 /// bcrypt hash (cost 10) of the string "fakepassword", the hash exporter-toolkit compares
 /// unknown users against.
-pub const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+pub(super) const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
 /// Capacity of the outcome cache (exporter-toolkit: 100).
-pub const CACHE_CAPACITY: usize = 100;
+pub(super) const CACHE_CAPACITY: usize = 100;
 
 /// Decoded `Authorization: Basic` credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BasicCredentials {
+pub(crate) struct BasicCredentials {
     /// The user name.
-    pub user: String,
+    pub(crate) user: String,
     /// The password, possibly empty.
-    pub password: String,
+    pub(crate) password: String,
 }
 
 /// Parses an `Authorization` header value the way Go's `Request.BasicAuth` does: the
 /// scheme is matched case-insensitively, the rest is standard base64 of `user:password`,
 /// split at the first colon.
-pub fn parse_basic(header: &str) -> Option<BasicCredentials> {
+pub(crate) fn parse_basic(header: &str) -> Option<BasicCredentials> {
     const PREFIX: &str = "basic ";
     if header.len() < PREFIX.len() || !header[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
         return None;
     }
-    let decoded = base64_decode(&header[PREFIX.len()..])?;
+    // Strict like Go's `base64.StdEncoding`: padding required, no trailing bits.
+    let decoded = STANDARD.decode(&header[PREFIX.len()..]).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some(BasicCredentials {
@@ -52,72 +56,13 @@ pub fn parse_basic(header: &str) -> Option<BasicCredentials> {
 /// The `Authorization` header value for Basic credentials (standard padded base64 of
 /// `user:password`), as clients send it.
 pub fn basic_header(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64_encode(format!("{user}:{password}").as_bytes())
-    )
-}
-
-/// Standard (padded) base64 encoding, as Go's `base64.StdEncoding` writes it.
-pub fn base64_encode(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard (padded) base64 decoding, strict like Go's `base64.StdEncoding`.
-fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    }
-    let bytes = input.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (i, chunk) in bytes.chunks(4).enumerate() {
-        let last = i == bytes.len() / 4 - 1;
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let b = n.to_be_bytes();
-        out.extend_from_slice(&b[1..4 - pad]);
-    }
-    Some(out)
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
 /// Checks Basic credentials against a user → bcrypt-hash table, with exporter-toolkit's
 /// cache and lock. One per listener (the cache outlives config re-reads).
 #[derive(Debug, Default)]
-pub struct BasicAuthChecker {
+pub(crate) struct BasicAuthChecker {
     cache: Mutex<HashMap<CacheKey, bool>>,
     bcrypt_lock: tokio::sync::Mutex<()>,
 }
@@ -131,17 +76,18 @@ struct CacheKey {
 
 impl BasicAuthChecker {
     /// A checker with an empty cache.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// Number of cached outcomes (at most [`CACHE_CAPACITY`]).
-    pub fn cached(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> usize {
         self.lock_cache().len()
     }
 
     /// Checks `creds` against `users`. Returns `Ok`, `UnknownUser` or `WrongPassword`.
-    pub async fn check(
+    pub(crate) async fn check(
         self: &Arc<Self>,
         users: &std::collections::BTreeMap<String, String>,
         creds: &BasicCredentials,
@@ -170,11 +116,10 @@ impl BasicAuthChecker {
                     }
                     let password = key.password.clone();
                     let hash = key.hash.clone();
-                    let matches = tokio::task::spawn_blocking(move || {
-                        bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)
-                    })
-                    .await
-                    .unwrap_or(false);
+                    // An unparsable hash (checked at start) or a cancelled check is a refusal.
+                    let matches = super::blocking(move || bcrypt::verify(password, &hash))
+                        .await
+                        .unwrap_or(false);
                     let ok = known && matches;
                     this.insert(key, ok);
                     ok
@@ -204,13 +149,6 @@ impl BasicAuthChecker {
         // Every update is a single insert/remove: a poisoned map is still consistent.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Validates a bcrypt hash the way exporter-toolkit does at start (`bcrypt.Cost`): the
-/// hash must parse; its cost is returned.
-pub fn hash_cost(hash: &str) -> Option<u32> {
-    let parts: bcrypt::HashParts = hash.parse().ok()?;
-    Some(parts.get_cost())
 }
 
 #[cfg(test)]
@@ -246,19 +184,18 @@ mod tests {
     #[test]
     fn base64_matches_rfc4648_vectors() {
         for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("prometheus:s3cret", "cHJvbWV0aGV1czpzM2NyZXQ="),
+            ("", "Basic Og=="),
+            ("f", "Basic Zjo="),
+            ("prometheus", "Basic cHJvbWV0aGV1czo="),
         ] {
-            assert_eq!(base64_encode(input.as_bytes()), want, "input: {input:?}");
-            assert_eq!(
-                base64_decode(&base64_encode(input.as_bytes())),
-                Some(input.as_bytes().to_vec())
-            );
+            assert_eq!(basic_header(input, ""), want, "input: {input:?}");
         }
+        assert_eq!(
+            basic_header("prometheus", "s3cret"),
+            "Basic cHJvbWV0aGV1czpzM2NyZXQ="
+        );
+        // Go's StdEncoding is strict: missing padding is not Basic credentials.
+        assert_eq!(parse_basic("Basic cHJvbTpzM2NyZXQ"), None);
     }
 
     #[test]
@@ -277,7 +214,7 @@ mod tests {
 
     #[test]
     fn dummy_hash_is_cost_10_of_fakepassword() {
-        assert_eq!(hash_cost(DUMMY_HASH), Some(10));
+        assert_eq!(crate::web_config::go_bcrypt_cost(DUMMY_HASH), Ok(10));
         assert!(bcrypt::verify("fakepassword", DUMMY_HASH).expect("valid hash"));
     }
 

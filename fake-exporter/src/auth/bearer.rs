@@ -9,11 +9,11 @@ use std::time::SystemTime;
 
 use subtle::ConstantTimeEq;
 
-use crate::stats::AuthOutcome;
+use super::AuthOutcome;
 use crate::web_config::BearerAuthConfig;
 
 /// Extracts the token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-pub fn parse_bearer(header: &str) -> Option<&str> {
+pub(crate) fn parse_bearer(header: &str) -> Option<&str> {
     const PREFIX: &str = "bearer ";
     if header.len() < PREFIX.len() || !header[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
         return None;
@@ -28,7 +28,7 @@ pub fn parse_bearer(header: &str) -> Option<&str> {
 /// Every configured token is compared (no early exit), so the time taken does not tell
 /// which source, if any, matched. An unreadable or empty token file accepts nothing, like a
 /// missing secret would.
-pub fn check_bearer(
+pub(crate) fn check_bearer(
     config: &BearerAuthConfig,
     origin: &Path,
     presented: &str,

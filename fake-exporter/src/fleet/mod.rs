@@ -33,16 +33,16 @@ use tokio::task::JoinSet;
 use crate::config_source::ConfigSource;
 use crate::faults::FaultSpec;
 use crate::metrics::{Metrics, MetricsSpec};
-use crate::server::{accept_loop, bind, ListenerHandle, PreparedListener};
-use crate::stats::{Stats, StatsSnapshot};
+use crate::server::{accept_loop, bind, PreparedListener};
+use crate::stats::{ListenerHandle, Stats, StatsSnapshot};
 use crate::Error;
 
 /// File descriptors kept free for everything that is not a listener or a scrape
 /// connection: config and certificate files read per connection, stdio, the runtime.
-pub const FD_RESERVE: u64 = 64;
+pub(crate) const FD_RESERVE: u64 = 64;
 
 /// Lowest port of the default Linux ephemeral range.
-pub const EPHEMERAL_START: u16 = 32768;
+pub(crate) const EPHEMERAL_START: u16 = 32768;
 
 /// A fleet definition that cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +126,7 @@ pub enum FleetError {
 /// A fleet file, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FleetFile {
+pub(crate) struct FleetFile {
     /// Address every listener binds to (default 127.0.0.1).
     #[serde(default = "default_host")]
     pub host: IpAddr,
@@ -148,7 +148,7 @@ fn one() -> u64 {
 /// One group of a fleet file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FleetGroupFile {
+pub(crate) struct FleetGroupFile {
     /// Name used in errors and stats.
     pub name: String,
     /// `N` or `A-B`.
@@ -289,7 +289,7 @@ impl Fleet {
 }
 
 /// Parses `N` or `A-B` (inclusive).
-pub fn parse_range(v: &str) -> Option<RangeInclusive<u16>> {
+pub(crate) fn parse_range(v: &str) -> Option<RangeInclusive<u16>> {
     let v = v.trim();
     let (a, b) = match v.split_once('-') {
         Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
@@ -451,7 +451,7 @@ fn ephemeral_start() -> u16 {
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
-pub fn raise_nofile_limit() -> u64 {
+pub(crate) fn raise_nofile_limit() -> u64 {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => n,
         Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE)

@@ -10,8 +10,7 @@ use axum::{Json, Router};
 use http::header;
 use serde::Serialize;
 
-use crate::server::ListenerHandle;
-use crate::stats::StatsSnapshot;
+use crate::stats::{ListenerHandle, StatsSnapshot};
 
 /// One listener's counters in the `/stats` JSON.
 #[derive(Debug, Serialize)]

@@ -4,7 +4,6 @@
 //!
 //! `app(state)` returns a plain axum `Router`, so tests can drive it without sockets.
 
-mod conn;
 mod control;
 mod rate_limit;
 
@@ -22,20 +21,19 @@ use axum::Router;
 use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode, Version};
 
-pub use conn::{ConnAction, ConnControl};
 pub use control::{control_app, ListenerStats};
-pub use rate_limit::RateLimiter;
+pub(crate) use rate_limit::RateLimiter;
 
-use crate::auth::{check_bearer, parse_basic, parse_bearer, BasicAuthChecker};
+use crate::auth::{check_bearer, parse_basic, parse_bearer, AuthOutcome, BasicAuthChecker};
 use crate::config_source::ConfigSource;
-use crate::faults::{ContentTypeFault, FaultSpec, Mutant};
+use crate::faults::{ConnectionSignal, ContentTypeFault, FaultSpec, Mutant};
 use crate::metrics::{Format, Metrics};
-use crate::stats::{AuthOutcome, Stats};
+use crate::stats::Stats;
 use crate::web_config::WebConfig;
 
 /// Everything the request path needs; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub(crate) struct AppState {
     inner: Arc<AppInner>,
 }
 
@@ -54,11 +52,13 @@ struct AppInner {
 
 impl AppState {
     /// Builds the state of one listener. `limiter` comes from the config read at start
-    /// (exporter-toolkit creates its limiter once).
-    pub fn new(
+    /// (exporter-toolkit creates its limiter once); `mutants` are the deliberate weaknesses
+    /// (conformance tests only).
+    pub(crate) fn new(
         config: Arc<ConfigSource>,
         metrics: Arc<Metrics>,
         faults: FaultSpec,
+        mutants: Vec<Mutant>,
         telemetry_path: impl Into<String>,
         stats: Arc<Stats>,
         limiter: Option<RateLimiter>,
@@ -70,7 +70,7 @@ impl AppState {
                 limiter,
                 metrics,
                 faults,
-                mutants: Vec::new(),
+                mutants,
                 telemetry_path: telemetry_path.into(),
                 stats,
                 scrapes: AtomicU64::new(0),
@@ -79,7 +79,8 @@ impl AppState {
     }
 
     /// A state for tests: a static config, default metrics, no faults.
-    pub fn for_test(config: Option<WebConfig>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn for_test(config: Option<WebConfig>) -> Self {
         let source = match config {
             Some(c) => ConfigSource::Static(Arc::new(c)),
             None => ConfigSource::None,
@@ -88,18 +89,11 @@ impl AppState {
             Arc::new(source),
             Arc::new(Metrics::new(Default::default())),
             FaultSpec::default(),
+            Vec::new(),
             "/metrics",
             Arc::new(Stats::default()),
             None,
         )
-    }
-
-    /// Adds deliberate weaknesses (conformance mutants). Call before cloning the state.
-    pub fn with_mutants(mut self, mutants: Vec<Mutant>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.mutants = mutants;
-        }
-        self
     }
 
     fn mutant(&self, m: Mutant) -> bool {
@@ -109,7 +103,7 @@ impl AppState {
     /// Runs the Basic-auth check once for these credentials against the current config, so
     /// that its outcome is cached as after a first real request. Nothing is counted in the
     /// stats. Returns the outcome (`NotRequired` when the config has no users).
-    pub async fn warm_basic_auth(&self, user: &str, password: &str) -> AuthOutcome {
+    pub(crate) async fn warm_basic_auth(&self, user: &str, password: &str) -> AuthOutcome {
         let Ok(Some(config)) = self.inner.config.current() else {
             return AuthOutcome::NotChecked;
         };
@@ -127,13 +121,14 @@ impl AppState {
     }
 
     /// The listener's counters.
-    pub fn stats(&self) -> &Arc<Stats> {
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> &Arc<Stats> {
         &self.inner.stats
     }
 }
 
 /// The router of one listener.
-pub fn app(state: AppState) -> Router {
+pub(crate) fn app(state: AppState) -> Router {
     Router::new()
         .fallback(serve)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
@@ -330,13 +325,10 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
 
 async fn metrics(state: &AppState, req: &http::request::Parts) -> Response {
     let faults = &state.inner.faults;
-    let control = req.extensions.get::<ConnControl>().cloned();
-    if faults.reset {
-        if let Some(control) = &control {
-            control.request(ConnAction::Reset);
-            // The connection task drops the socket (SO_LINGER 0 → RST) without answering.
-            std::future::pending::<()>().await;
-        }
+    // Connection faults (reset, close-after-response), when the listener has any.
+    let connection = req.extensions.get::<ConnectionSignal>().cloned();
+    if let Some(connection) = &connection {
+        connection.before_response().await;
     }
     if let Some(delay) = faults.delay {
         tokio::time::sleep(delay).await;
@@ -357,15 +349,8 @@ async fn metrics(state: &AppState, req: &http::request::Parts) -> Response {
     } else {
         metrics_body(state, req, scrape_no)
     };
-    if faults.close_after_response {
-        if let Some(control) = &control {
-            control.request(ConnAction::Close);
-        }
-        if req.version < Version::HTTP_2 {
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+    if let Some(connection) = &connection {
+        connection.after_response(req.version, &mut response);
     }
     response
 }
@@ -466,7 +451,7 @@ fn pad_body(body: Bytes, min: usize, format: Format) -> Bytes {
 
 fn slow_body(body: Bytes, pause: Duration) -> Body {
     let chunks: Vec<Bytes> = body.chunks(1024).map(Bytes::copy_from_slice).collect();
-    let stream = futures::stream::unfold(
+    let stream = futures_util::stream::unfold(
         (chunks.into_iter(), true),
         move |(mut it, first)| async move {
             let chunk = it.next()?;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// A token bucket: `burst` tokens, refilled at one token per `interval`.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     interval: Duration,
     burst: f64,
     state: Mutex<(f64, Instant)>,
@@ -14,7 +14,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A full bucket. `interval` must be non-zero (a zero interval means "no limiter").
-    pub fn new(interval: Duration, burst: u32) -> Self {
+    pub(crate) fn new(interval: Duration, burst: u32) -> Self {
         Self {
             interval,
             burst: f64::from(burst),
@@ -23,7 +23,7 @@ impl RateLimiter {
     }
 
     /// Takes a token if one is available.
-    pub fn allow(&self) -> bool {
+    pub(crate) fn allow(&self) -> bool {
         self.allow_at(Instant::now())
     }
 

@@ -206,6 +206,7 @@ async fn broken_config_file_gives_500_before_anything_else() {
         source,
         Arc::new(Metrics::new(Default::default())),
         FaultSpec::default(),
+        Vec::new(),
         "/metrics",
         Arc::new(Stats::default()),
         Some(RateLimiter::new(Duration::from_secs(3600), 1)),

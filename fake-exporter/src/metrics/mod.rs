@@ -18,7 +18,7 @@
 //! numbers into one buffer (100k samples in a few milliseconds in release builds).
 //!
 //! ```
-//! use fake_exporter::metrics::{Format, Metrics, MetricsSpec};
+//! use fake_exporter::{Format, Metrics, MetricsSpec};
 //!
 //! let metrics = Metrics::new(MetricsSpec { series: 20, ..MetricsSpec::default() });
 //! let format = Format::negotiate(Some("application/openmetrics-text;version=1.0.0"));

@@ -16,7 +16,7 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::EncodePrivateKey;
 use rustls_pki_types::PrivatePkcs8KeyDer;
 
-use super::{KeyType, PkiError};
+use super::{KeyEncodingError, KeyType, PkiError};
 
 /// A freshly generated key in every encoding the PKI hands out.
 pub(super) struct GeneratedKey {
@@ -40,24 +40,24 @@ pub(super) fn generate_key(
         key_type,
         source,
     };
-    let encoding_error = |format, detail: String| PkiError::KeyEncoding {
+    let encoding_error = |format, source: KeyEncodingError| PkiError::KeyEncoding {
         purpose,
         key_type,
         format,
-        detail,
+        source,
     };
 
     let (pair, openssl_pem) = match key_type {
         KeyType::EcdsaP256 => {
             let pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rcgen_error)?;
-            let sec1 = sec1_p256_pem(pair.serialized_der())
-                .map_err(|detail| encoding_error("SEC1", detail))?;
+            let sec1 =
+                sec1_p256_pem(pair.serialized_der()).map_err(|e| encoding_error("SEC1", e))?;
             (pair, Some(sec1))
         }
         KeyType::Ed25519 => {
             let generated = KeyPair::generate_for(&PKCS_ED25519).map_err(rcgen_error)?;
             let v1 = ed25519_pkcs8_v1(generated.serialized_der())
-                .map_err(|detail| encoding_error("PKCS#8 v1", detail))?;
+                .map_err(|e| encoding_error("PKCS#8 v1", e))?;
             let pair = KeyPair::from_pkcs8_der_and_sign_algo(
                 &PrivatePkcs8KeyDer::from(v1.as_slice()),
                 &PKCS_ED25519,
@@ -70,10 +70,10 @@ pub(super) fn generate_key(
                 .map_err(|source| PkiError::RsaKey { purpose, source })?;
             let pkcs1 = key
                 .to_pkcs1_pem(LineEnding::LF)
-                .map_err(|e| encoding_error("PKCS#1", e.to_string()))?;
+                .map_err(|e| encoding_error("PKCS#1", KeyEncodingError::Encoder(Box::new(e))))?;
             let pkcs8 = key
                 .to_pkcs8_der()
-                .map_err(|e| encoding_error("PKCS#8", e.to_string()))?;
+                .map_err(|e| encoding_error("PKCS#8", KeyEncodingError::Encoder(Box::new(e))))?;
             let pair = KeyPair::from_pkcs8_der_and_sign_algo(
                 &PrivatePkcs8KeyDer::from(pkcs8.as_bytes()),
                 &PKCS_RSA_SHA256,
@@ -107,16 +107,11 @@ const ED25519_V1_HEAD: [u8; 16] = [
 ///
 /// OpenSSL 3.0 cannot read ring's v2 form: `openssl pkey` fails with "unsupported" (checked
 /// against OpenSSL 3.0.19). Go, rustls, ring and OpenSSL all read v1.
-fn ed25519_pkcs8_v1(ring_v2: &[u8]) -> Result<Vec<u8>, String> {
+fn ed25519_pkcs8_v1(ring_v2: &[u8]) -> Result<Vec<u8>, KeyEncodingError> {
     let seed = ring_v2
         .strip_prefix(&ED25519_RING_V2_HEAD)
         .and_then(|rest| rest.get(..32))
-        .ok_or_else(|| {
-            format!(
-                "ring returned an unexpected Ed25519 PKCS#8 layout ({} bytes)",
-                ring_v2.len()
-            )
-        })?;
+        .ok_or(KeyEncodingError::Ed25519Layout { len: ring_v2.len() })?;
     let mut der = Vec::with_capacity(48);
     der.extend_from_slice(&ED25519_V1_HEAD);
     der.extend_from_slice(seed);
@@ -136,8 +131,9 @@ const SEC1_P256_MIDDLE: [u8; 17] = [
 
 /// Re-encodes a PKCS#8 P-256 key as SEC1 PEM (RFC 5915) with the named curve and the public
 /// key, byte for byte what `openssl ecparam -name prime256v1 -genkey -noout` writes.
-fn sec1_p256_pem(pkcs8_der: &[u8]) -> Result<String, String> {
-    let secret = p256::SecretKey::from_pkcs8_der(pkcs8_der).map_err(|e| e.to_string())?;
+fn sec1_p256_pem(pkcs8_der: &[u8]) -> Result<String, KeyEncodingError> {
+    let secret = p256::SecretKey::from_pkcs8_der(pkcs8_der)
+        .map_err(|e| KeyEncodingError::Encoder(Box::new(e)))?;
     let scalar = secret.to_bytes();
     let point = secret.public_key().to_encoded_point(false);
 
@@ -147,12 +143,10 @@ fn sec1_p256_pem(pkcs8_der: &[u8]) -> Result<String, String> {
     der.extend_from_slice(&SEC1_P256_MIDDLE);
     der.extend_from_slice(point.as_bytes());
     if der.len() != 121 {
-        return Err(format!(
-            "SEC1 structure is {} bytes, expected 121 (32-byte scalar, 65-byte point)",
-            der.len()
-        ));
+        return Err(KeyEncodingError::Sec1Length { len: der.len() });
     }
-    pem::encode_string("EC PRIVATE KEY", LineEnding::LF, &der).map_err(|e| e.to_string())
+    pem::encode_string("EC PRIVATE KEY", LineEnding::LF, &der)
+        .map_err(|e| KeyEncodingError::Encoder(Box::new(p256::pkcs8::der::Error::from(e))))
 }
 
 #[cfg(test)]
@@ -212,7 +206,7 @@ mod tests {
         .expect("rcgen loads PKCS#8 v1");
         assert_eq!(reloaded.public_key_raw(), ring.public_key_raw());
 
-        let err = ed25519_pkcs8_v1(&v1).unwrap_err();
+        let err = ed25519_pkcs8_v1(&v1).unwrap_err().to_string();
         assert!(
             err.contains("unexpected Ed25519 PKCS#8 layout (48 bytes)"),
             "{err}"

@@ -11,14 +11,15 @@
 //! certificates; each CA has its own key, so a certificate signed by the rogue CA can never
 //! verify against the real one.
 //!
-//! ```no_run
+//! ```
 //! use fake_exporter::pki::{KeyType, Pki, ServerCert};
 //!
 //! let pki = Pki::generate(KeyType::EcdsaP256)?;
-//! let files = pki.write_to(std::path::Path::new("/tmp/pki"))?;
-//! println!("CA: {}", files.ca().display());
-//! println!("expired server cert: {}", files.server_cert(ServerCert::Expired).display());
-//! # Ok::<(), fake_exporter::pki::PkiError>(())
+//! # let dir = tempfile::tempdir()?;
+//! let files = pki.write_to(dir.path())?;
+//! assert!(files.ca().is_file());
+//! assert!(files.server_cert(ServerCert::Expired).is_file());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod files;
@@ -323,6 +324,27 @@ impl Pki {
     }
 }
 
+/// Why a generated key could not be re-encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyEncodingError {
+    /// ring's Ed25519 PKCS#8 document does not have the layout it always had.
+    #[error("ring returned an unexpected Ed25519 PKCS#8 layout ({len} bytes)")]
+    Ed25519Layout {
+        /// Its length.
+        len: usize,
+    },
+    /// The SEC1 structure came out with the wrong length.
+    #[error("SEC1 structure is {len} bytes, expected 121 (32-byte scalar, 65-byte point)")]
+    Sec1Length {
+        /// Its length.
+        len: usize,
+    },
+    /// An encoder (PKCS#1, PKCS#8, PEM) failed.
+    #[error(transparent)]
+    Encoder(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Why generating or writing the test PKI failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -348,7 +370,7 @@ pub enum PkiError {
         source: rsa::Error,
     },
     /// A key could not be re-encoded (PKCS#8, PKCS#1 or SEC1).
-    #[error("encoding the {key_type} key for {purpose} as {format}: {detail}")]
+    #[error("encoding the {key_type} key for {purpose} as {format}: {source}")]
     KeyEncoding {
         /// What the key is for.
         purpose: &'static str,
@@ -356,8 +378,9 @@ pub enum PkiError {
         key_type: KeyType,
         /// The target format.
         format: &'static str,
-        /// What the encoder reported.
-        detail: String,
+        /// What went wrong.
+        #[source]
+        source: KeyEncodingError,
     },
     /// rcgen refused to issue a certificate.
     #[error("issuing certificate `{file}`: {source}")]

@@ -2,8 +2,7 @@
 //! toolkit's `GetConfigForClient` rebuilds its `tls.Config` (so certificate rotation works
 //! without a restart), with Go `crypto/tls` semantics where rustls allows them.
 //!
-//! Differences rustls imposes (reported by [`crate::web_config::WebConfig::check_at_start`]
-//! as warnings): no TLS 1.0/1.1, no CBC suites, no P-521; a missing mandatory client
+//! Differences rustls imposes (reported by `WebConfig::check_at_start` as warnings): no TLS 1.0/1.1, no CBC suites, no P-521; a missing mandatory client
 //! certificate gets `certificate_required` in TLS 1.2 too (Go sends `bad_certificate`).
 
 mod cache;
@@ -18,10 +17,13 @@ use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
 use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
 use rustls::{AlertDescription, ServerConfig, SupportedCipherSuite};
 
-pub use cache::PlanCache;
-pub use reason::handshake_failure_reason;
+pub(crate) use cache::PlanCache;
+pub(crate) use reason::handshake_failure_reason;
 
-use crate::web_config::{ClientAuthType, Curve, TlsServerConfig, TlsVersion, WebConfigError};
+use crate::web_config::{
+    ClientAuth, ClientAuthType, Curve, InvalidClientAuthType, TlsServerConfig, TlsVersion,
+    WebConfig,
+};
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +102,31 @@ pub enum TlsError {
         /// The configured names.
         names: String,
     },
-    /// A config-level problem (invalid `client_auth_type`, CA without policy).
-    #[error(transparent)]
-    Config(Box<WebConfigError>),
+    /// `client_auth_type` is not one of the toolkit's names.
+    #[error("{}: tls_server_config.client_auth_type: {source}", .path.display())]
+    InvalidClientAuthType {
+        /// The config file.
+        path: PathBuf,
+        /// The rejected name.
+        source: InvalidClientAuthType,
+    },
+    /// `client_ca_file` / `client_ca` set while no client certificate is ever requested.
+    #[error("{}: tls_server_config.{key} is set but client_auth_type is NoClientCert (client CA's have been configured without a Client Auth Policy); set client_auth_type to RequireAndVerifyClientCert (or remove {key})", .path.display())]
+    ClientCaWithoutClientAuth {
+        /// The config file.
+        path: PathBuf,
+        /// `client_ca_file` or `client_ca`.
+        key: &'static str,
+    },
+    /// The config is accepted but no handshake can ever succeed (e.g. `min_version` above
+    /// `max_version`); an exporter starts anyway and fails every handshake, as the toolkit does.
+    #[error("{}: tls_server_config: {reason}; no TLS handshake can succeed", .path.display())]
+    NeverHandshakes {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
     /// rustls refused the configuration.
     #[error("{}: tls_server_config: rustls rejected the configuration: {source}", .path.display())]
     Rustls {
@@ -115,7 +139,7 @@ pub enum TlsError {
 
 /// What to do with the next connection.
 #[derive(Debug, Clone)]
-pub enum HandshakePlan {
+pub(crate) enum HandshakePlan {
     /// Handshake with this configuration.
     Serve {
         /// The rustls configuration (ALPN, versions, suites, client auth already set).
@@ -140,7 +164,7 @@ pub enum HandshakePlan {
 
 /// The 7 bytes of a plaintext fatal TLS alert record, to write on the raw TCP stream after
 /// reading a ClientHello. Go uses record version TLS 1.0 (0x0301) before a version is agreed.
-pub fn fatal_alert_record(alert: AlertDescription) -> [u8; 7] {
+pub(crate) fn fatal_alert_record(alert: AlertDescription) -> [u8; 7] {
     [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, u8::from(alert)]
 }
 
@@ -309,27 +333,47 @@ fn session_state() -> Option<SessionState> {
         .clone()
 }
 
+/// The rustls configuration a listener serving `config` would use for its next connection,
+/// built as exporter-toolkit builds its `tls.Config` (same checks, same order), with the
+/// files read now. `Ok(None)` when the config does not turn TLS on. For benches and tools
+/// that run their own accept loop; an exporter rebuilds it when a file changes.
+pub fn server_config(config: &WebConfig) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+    let Some(tls) = &config.tls_server_config else {
+        return Ok(None);
+    };
+    match build_server_config(tls, config.http_server_config.http2)? {
+        HandshakePlan::Serve { config, .. } => Ok(Some(config)),
+        HandshakePlan::Reject { reason, .. } => Err(TlsError::NeverHandshakes {
+            path: tls.origin.clone(),
+            reason,
+        }),
+    }
+}
+
 /// Builds the rustls configuration for the next connection. Reads cert, key and CA files
 /// NOW (called for every new connection, so rotation works without restart). Checks run in
 /// the toolkit's order: cert/key presence, cert/key load, curves/suites, CA file,
 /// `client_auth_type`, CA without policy.
-pub fn build_server_config(tls: &TlsServerConfig, http2: bool) -> Result<HandshakePlan, TlsError> {
+pub(crate) fn build_server_config(
+    tls: &TlsServerConfig,
+    http2: bool,
+) -> Result<HandshakePlan, TlsError> {
     build_server_config_insecure(tls, http2, InsecureTls::default())
 }
 
 /// Deliberate weaknesses of client-certificate checking, for conformance mutants only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InsecureTls {
+pub(crate) struct InsecureTls {
     /// Accept any client certificate, verified or not.
-    pub skip_client_chain_verification: bool,
+    pub(crate) skip_client_chain_verification: bool,
     /// Verify the chain but ignore the validity dates.
-    pub ignore_client_cert_expiry: bool,
+    pub(crate) ignore_client_cert_expiry: bool,
     /// Ignore `client_allowed_sans`.
-    pub ignore_client_allowed_sans: bool,
+    pub(crate) ignore_client_allowed_sans: bool,
 }
 
 /// [`build_server_config`] with deliberate weaknesses (conformance mutants).
-pub fn build_server_config_insecure(
+pub(crate) fn build_server_config_insecure(
     tls: &TlsServerConfig,
     http2: bool,
     insecure: InsecureTls,
@@ -349,15 +393,18 @@ pub fn build_server_config_insecure(
     let certified_key = pem::load_certified_key(tls, &provider)?;
     let roots = pem::load_client_cas(tls)?;
     let policy = tls
-        .client_auth()
-        .map_err(|e| TlsError::Config(Box::new(e)))?;
+        .client_auth_type
+        .policy()
+        .map_err(|invalid| TlsError::InvalidClientAuthType {
+            path: tls.origin.clone(),
+            source: invalid.clone(),
+        })?
+        .canonical();
     if let (Some(key), ClientAuthType::NoClientCert) = (tls.client_ca_key(), policy) {
-        return Err(TlsError::Config(Box::new(
-            WebConfigError::ClientCaWithoutClientAuth {
-                path: tls.origin.clone(),
-                key,
-            },
-        )));
+        return Err(TlsError::ClientCaWithoutClientAuth {
+            path: tls.origin.clone(),
+            key,
+        });
     }
     if let Some((alert, reason)) = negotiation.reject {
         return Ok(HandshakePlan::Reject { alert, reason });
@@ -404,29 +451,14 @@ pub fn build_server_config_insecure(
     })
 }
 
-/// Start-up checks for the TLS section: everything [`build_server_config`] checks, the
-/// HTTP/2 cipher requirement, and warnings. Used by `WebConfig::check_at_start`.
-pub(crate) fn check_tls(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String>, WebConfigError> {
-    build_server_config(tls, http2).map_err(|e| match e {
-        TlsError::Config(inner) => *inner,
-        other => WebConfigError::Tls(other),
-    })?;
-    if http2
-        && !tls.cipher_suites.is_empty()
-        && tls.min_version < TlsVersion::Tls13
-        && !tls
-            .cipher_suites
-            .iter()
-            .any(|c| matches!(c.id, 0xc02b | 0xc02f))
-    {
-        return Err(WebConfigError::MissingHttp2Cipher {
-            path: tls.origin.clone(),
-        });
-    }
+/// Start-up checks for the TLS section: everything [`build_server_config`] checks, then
+/// the warnings for what starts but behaves differently or can never work.
+pub(crate) fn check_tls(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String>, TlsError> {
+    build_server_config(tls, http2)?;
     let mut warnings = negotiation(tls)?.warnings;
     let origin = tls.origin.display();
-    let policy = tls.client_auth().unwrap_or_default();
-    if tls.client_auth_type == "RequireClientCert" {
+    let policy = tls.client_auth_type.policy().unwrap_or_default();
+    if tls.client_auth_type == ClientAuth::Set(ClientAuthType::RequireClientCert) {
         warnings.push(format!(
             "{origin}: tls_server_config.client_auth_type RequireClientCert is an alias of \
              RequireAnyClientCert: client certificates are required but NOT verified; use \

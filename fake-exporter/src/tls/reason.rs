@@ -12,7 +12,7 @@ use super::verify::{EKU_MARKER, INVALID_MARKER, SAN_MARKER};
 /// `client_cert_invalid`, `protocol_version`, `no_shared_cipher`, `no_shared_curve`,
 /// `no_shared_signature_scheme`, `no_application_protocol`, `peer_sent_alert_<alert>`
 /// (the client rejected OUR certificate or parameters), `not_tls`, `eof`, `io`, `other`.
-pub fn handshake_failure_reason(err: &std::io::Error) -> &'static str {
+pub(crate) fn handshake_failure_reason(err: &std::io::Error) -> &'static str {
     if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
         return rustls_reason(tls);
     }

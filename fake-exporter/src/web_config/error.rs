@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum WebConfigError {
     /// The file could not be read.
-    #[error("{}: cannot read the web config file: {source}; check --web.config.file", .path.display())]
+    #[error("{}: cannot read the web config file: {source}; check the path", .path.display())]
     Read {
         /// The config file.
         path: PathBuf,
@@ -56,23 +56,8 @@ pub enum WebConfigError {
         /// The user whose hash is wrong.
         user: String,
         /// What Go's `bcrypt.Cost` said.
-        reason: String,
-    },
-    /// `client_auth_type` is not one of the toolkit's names.
-    #[error("{}: tls_server_config.client_auth_type: invalid ClientAuth {value:?}; use one of NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert", .path.display())]
-    InvalidClientAuthType {
-        /// The config file.
-        path: PathBuf,
-        /// The rejected value.
-        value: String,
-    },
-    /// `client_ca_file` / `client_ca` set while no client certificate is ever requested.
-    #[error("{}: tls_server_config.{key} is set but client_auth_type is NoClientCert (client CA's have been configured without a Client Auth Policy); set client_auth_type to RequireAndVerifyClientCert (or remove {key})", .path.display())]
-    ClientCaWithoutClientAuth {
-        /// The config file.
-        path: PathBuf,
-        /// `client_ca_file` or `client_ca`.
-        key: &'static str,
+        #[source]
+        reason: super::BcryptCostError,
     },
     /// HTTP/2 is on, `cipher_suites` is set and lacks the suite HTTP/2 requires (Go's
     /// `http2.ConfigureServer` refuses to start).
@@ -91,7 +76,12 @@ pub enum WebConfigError {
         /// What is wrong and how to fix it.
         reason: String,
     },
-    /// The TLS part cannot produce a working server configuration.
-    #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    /// The config file could not be written.
+    #[error("{}: cannot write the web config file: {source}; check the directory exists and is writable", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }

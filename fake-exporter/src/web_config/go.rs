@@ -4,10 +4,10 @@
 //! parses it, so a value Go rejects is rejected here with the same wording.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A TLS protocol version as named in `min_version` / `max_version`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,6 +39,12 @@ impl TlsVersion {
     /// Whether rustls can negotiate this version.
     pub fn rustls_supported(self) -> bool {
         matches!(self, Self::Tls12 | Self::Tls13)
+    }
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -100,6 +106,12 @@ impl CipherSuite {
     }
 }
 
+impl Serialize for CipherSuite {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
 impl fmt::Display for CipherSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)
@@ -149,6 +161,12 @@ impl Curve {
     }
 }
 
+impl Serialize for Curve {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for Curve {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -172,13 +190,17 @@ impl<'de> Deserialize<'de> for Curve {
 /// Go's `tls.ClientAuthType`, as selected by `client_auth_type`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ClientAuthType {
-    /// `NoClientCert` (also the empty string): never ask for a certificate.
+    /// `NoClientCert`: never ask for a certificate.
     #[default]
     NoClientCert,
     /// `RequestClientCert`: ask, accept anything, including nothing.
     RequestClientCert,
-    /// `RequireAnyClientCert` (alias `RequireClientCert`): require a certificate, never verify it.
+    /// `RequireAnyClientCert`: require a certificate, never verify it.
     RequireAnyClientCert,
+    /// `RequireClientCert`: the toolkit's backwards-compatible alias of
+    /// [`ClientAuthType::RequireAnyClientCert`]. It does NOT verify the certificate; kept as
+    /// its own variant so that a config written with it is written back the same way.
+    RequireClientCert,
     /// `VerifyClientCertIfGiven`: verify a certificate when one is sent.
     VerifyClientCertIfGiven,
     /// `RequireAndVerifyClientCert`: require a certificate and verify it.
@@ -186,27 +208,40 @@ pub enum ClientAuthType {
 }
 
 impl ClientAuthType {
-    /// Parses the toolkit's names. `RequireClientCert` is kept by the toolkit "for backwards
-    /// compatibility" and maps to `RequireAnyClientCert`, which does NOT verify the certificate.
+    /// Every name the toolkit accepts, the alias included.
+    pub const ALL: [Self; 6] = [
+        Self::NoClientCert,
+        Self::RequestClientCert,
+        Self::RequireAnyClientCert,
+        Self::RequireClientCert,
+        Self::VerifyClientCertIfGiven,
+        Self::RequireAndVerifyClientCert,
+    ];
+
+    /// Parses the toolkit's names (case-sensitive). The empty string is not a name: it
+    /// means "not set" (see [`ClientAuth`]).
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "" | "NoClientCert" => Self::NoClientCert,
-            "RequestClientCert" => Self::RequestClientCert,
-            "RequireAnyClientCert" | "RequireClientCert" => Self::RequireAnyClientCert,
-            "VerifyClientCertIfGiven" => Self::VerifyClientCertIfGiven,
-            "RequireAndVerifyClientCert" => Self::RequireAndVerifyClientCert,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// The canonical Go name.
+    /// The name as written in `web-config.yml`.
     pub fn name(self) -> &'static str {
         match self {
             Self::NoClientCert => "NoClientCert",
             Self::RequestClientCert => "RequestClientCert",
             Self::RequireAnyClientCert => "RequireAnyClientCert",
+            Self::RequireClientCert => "RequireClientCert",
             Self::VerifyClientCertIfGiven => "VerifyClientCertIfGiven",
             Self::RequireAndVerifyClientCert => "RequireAndVerifyClientCert",
+        }
+    }
+
+    /// The policy this name selects: the alias `RequireClientCert` becomes
+    /// `RequireAnyClientCert`, every other name stays.
+    pub fn canonical(self) -> Self {
+        match self {
+            Self::RequireClientCert => Self::RequireAnyClientCert,
+            other => other,
         }
     }
 
@@ -218,7 +253,7 @@ impl ClientAuthType {
     /// Whether a handshake without a client certificate fails.
     pub fn requires_cert(self) -> bool {
         matches!(
-            self,
+            self.canonical(),
             Self::RequireAnyClientCert | Self::RequireAndVerifyClientCert
         )
     }
@@ -229,6 +264,81 @@ impl ClientAuthType {
             self,
             Self::VerifyClientCertIfGiven | Self::RequireAndVerifyClientCert
         )
+    }
+}
+
+impl std::str::FromStr for ClientAuthType {
+    type Err = InvalidClientAuthType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| InvalidClientAuthType(s.to_owned()))
+    }
+}
+
+/// A `client_auth_type` name the toolkit does not know.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ClientAuth {0:?}; use one of NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert")]
+pub struct InvalidClientAuthType(pub String);
+
+/// `client_auth_type` as the file sets it. The toolkit reports an unknown name when it
+/// builds the TLS config, not while parsing, and a set name (even `NoClientCert`) turns TLS
+/// on; both are kept here so the checks happen at the same moments.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Not set (or the empty string): `NoClientCert`, and it does not turn TLS on.
+    #[default]
+    Unset,
+    /// One of the toolkit's names.
+    Set(ClientAuthType),
+    /// A name the toolkit rejects when the TLS config is built.
+    Invalid(InvalidClientAuthType),
+}
+
+impl ClientAuth {
+    /// Reads the value of the key as the toolkit does.
+    pub fn from_name(name: &str) -> Self {
+        if name.is_empty() {
+            return Self::Unset;
+        }
+        match name.parse() {
+            Ok(t) => Self::Set(t),
+            Err(invalid) => Self::Invalid(invalid),
+        }
+    }
+
+    /// Whether the key was set (a set key turns TLS on).
+    pub fn is_set(&self) -> bool {
+        !matches!(self, Self::Unset)
+    }
+
+    /// The policy, or why the name is invalid.
+    pub fn policy(&self) -> Result<ClientAuthType, &InvalidClientAuthType> {
+        match self {
+            Self::Unset => Ok(ClientAuthType::NoClientCert),
+            Self::Set(t) => Ok(*t),
+            Self::Invalid(invalid) => Err(invalid),
+        }
+    }
+
+    /// The text written back to `web-config.yml` (`None` when unset).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Unset => None,
+            Self::Set(t) => Some(t.name()),
+            Self::Invalid(InvalidClientAuthType(name)) => Some(name),
+        }
+    }
+}
+
+impl From<ClientAuthType> for ClientAuth {
+    fn from(t: ClientAuthType) -> Self {
+        Self::Set(t)
+    }
+}
+
+impl Serialize for ClientAuthType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -288,9 +398,28 @@ pub(crate) fn go_duration<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(DurationVisitor)
 }
 
+/// Why a Go duration did not parse; the messages are Go's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GoDurationError {
+    /// Not in `time.ParseDuration` syntax.
+    #[error("time: invalid duration {0:?}")]
+    Invalid(String),
+    /// A number without a unit.
+    #[error("time: missing unit in duration {0:?}")]
+    MissingUnit(String),
+    /// A unit Go does not know.
+    #[error("time: unknown unit {unit:?} in duration {input:?}")]
+    UnknownUnit {
+        /// The unit.
+        unit: String,
+        /// The whole input.
+        input: String,
+    },
+}
+
 /// Parses Go's `time.ParseDuration` syntax. `Ok(None)` means a negative duration.
-pub(crate) fn parse_go_duration(input: &str) -> Result<Option<Duration>, String> {
-    let invalid = || format!("time: invalid duration {input:?}");
+pub(crate) fn parse_go_duration(input: &str) -> Result<Option<Duration>, GoDurationError> {
+    let invalid = || GoDurationError::Invalid(input.to_owned());
     let (negative, mut rest) = match input.as_bytes().first() {
         Some(b'-') => (true, &input[1..]),
         Some(b'+') => (false, &input[1..]),
@@ -323,8 +452,13 @@ pub(crate) fn parse_go_duration(input: &str) -> Result<Option<Duration>, String>
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("time: missing unit in duration {input:?}")),
-            unit => return Err(format!("time: unknown unit {unit:?} in duration {input:?}")),
+            "" => return Err(GoDurationError::MissingUnit(input.to_owned())),
+            unit => {
+                return Err(GoDurationError::UnknownUnit {
+                    unit: unit.to_owned(),
+                    input: input.to_owned(),
+                })
+            }
         };
         total += value * nanos_per_unit;
         rest = &rest[unit_len..];
@@ -338,117 +472,82 @@ pub(crate) fn parse_go_duration(input: &str) -> Result<Option<Duration>, String>
     Ok(Some(Duration::from_nanos(total as u64)))
 }
 
+/// Writes a duration in Go's `time.ParseDuration` syntax, exactly (no rounding).
+pub(crate) fn format_go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        "0s".to_owned()
+    } else if nanos % 1_000_000_000 == 0 {
+        format!("{}s", nanos / 1_000_000_000)
+    } else if nanos % 1_000_000 == 0 {
+        format!("{}ms", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        format!("{}us", nanos / 1_000)
+    } else {
+        format!("{nanos}ns")
+    }
+}
+
+/// Why Go's `bcrypt.Cost` rejects a hash; the messages are Go's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BcryptCostError {
+    /// Fewer than 59 bytes.
+    #[error("crypto/bcrypt: hashedSecret too short to be a bcrypted password")]
+    TooShort,
+    /// The first byte is not `$`.
+    #[error(
+        "crypto/bcrypt: bcrypt hashes must start with '$', but hashedSecret started with '{0}'"
+    )]
+    Prefix(char),
+    /// A major version above 2.
+    #[error(
+        "crypto/bcrypt: bcrypt algorithm version '{0}' requested is newer than current version '2'"
+    )]
+    Version(char),
+    /// The cost field is not a number.
+    #[error("strconv.Atoi: parsing {0:?}: invalid syntax")]
+    NotANumber(String),
+    /// The cost is outside 4..=31.
+    #[error("crypto/bcrypt: cost {0} is outside allowed range (4,31)")]
+    OutOfRange(i64),
+}
+
 /// What Go's `bcrypt.Cost` checks, which is all the toolkit checks at start-up: length,
 /// the `$` prefix, the major version and a cost in 4..=31. Returns the cost.
-pub(crate) fn go_bcrypt_cost(hash: &str) -> Result<u32, String> {
+pub(crate) fn go_bcrypt_cost(hash: &str) -> Result<u32, BcryptCostError> {
     let bytes = hash.as_bytes();
     if bytes.len() < 59 {
-        return Err("crypto/bcrypt: hashedSecret too short to be a bcrypted password".into());
+        return Err(BcryptCostError::TooShort);
     }
     if bytes[0] != b'$' {
-        return Err(format!(
-            "crypto/bcrypt: bcrypt hashes must start with '$', but hashedSecret started with '{}'",
-            char::from(bytes[0])
-        ));
+        return Err(BcryptCostError::Prefix(char::from(bytes[0])));
     }
     if bytes[1] > b'2' {
-        return Err(format!(
-            "crypto/bcrypt: bcrypt algorithm version '{}' requested is newer than current version '2'",
-            char::from(bytes[1])
-        ));
+        return Err(BcryptCostError::Version(char::from(bytes[1])));
     }
     let cost_at = if bytes[2] != b'$' { 4 } else { 3 };
-    let cost_text = std::str::from_utf8(&bytes[cost_at..cost_at + 2])
-        .map_err(|_| "crypto/bcrypt: cost is not a number".to_string())?;
+    let cost_bytes = &bytes[cost_at..cost_at + 2];
+    let cost_text = String::from_utf8_lossy(cost_bytes).into_owned();
     let cost: i64 = cost_text
         .parse()
-        .map_err(|_| format!("strconv.Atoi: parsing {cost_text:?}: invalid syntax"))?;
+        .map_err(|_| BcryptCostError::NotANumber(cost_text.clone()))?;
     if !(4..=31).contains(&cost) {
-        return Err(format!(
-            "crypto/bcrypt: cost {cost} is outside allowed range (4,31)"
-        ));
+        return Err(BcryptCostError::OutOfRange(cost));
     }
     // The range check above makes the conversion lossless.
     Ok(cost as u32)
 }
 
 /// Parses an RFC 3339 timestamp (`2030-01-02T03:04:05Z`, `...05.5+02:00`).
-pub(crate) fn parse_rfc3339(input: &str) -> Result<SystemTime, String> {
-    let bad =
-        || format!("invalid RFC 3339 timestamp {input:?}; write it like 2030-01-31T23:59:59Z");
-    let b = input.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return Err(bad());
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return Err(bad());
-    }
-    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
-        let text = input.get(range).ok_or_else(bad)?;
-        if !text.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(bad());
-        }
-        text.parse::<i64>().map_err(|_| bad())
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return Err(bad());
-    }
-    if second > 60 {
-        return Err(bad());
-    }
-    let mut rest = &input[19..];
-    let mut nanos: u32 = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac.len());
-        if digits == 0 {
-            return Err(bad());
-        }
-        let mut padded: String = frac[..digits.min(9)].to_string();
-        while padded.len() < 9 {
-            padded.push('0');
-        }
-        nanos = padded.parse().map_err(|_| bad())?;
-        rest = &frac[digits..];
-    }
-    let offset_seconds = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let hours = num(input.len() - 5..input.len() - 3)?;
-            if &rest[3..4] != ":" {
-                return Err(bad());
-            }
-            let minutes = num(input.len() - 2..input.len())?;
-            sign * (hours * 3600 + minutes * 60)
-        }
-        _ => return Err(bad()),
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    let since_epoch = Duration::new(seconds.unsigned_abs(), 0);
-    let whole = if seconds >= 0 {
-        UNIX_EPOCH.checked_add(since_epoch)
-    } else {
-        UNIX_EPOCH.checked_sub(since_epoch)
-    };
-    whole
-        .and_then(|t| t.checked_add(Duration::from_nanos(u64::from(nanos))))
-        .ok_or_else(bad)
+pub(crate) fn parse_rfc3339(input: &str) -> Result<SystemTime, time::error::Parse> {
+    let parsed =
+        time::OffsetDateTime::parse(input, &time::format_description::well_known::Rfc3339)?;
+    Ok(parsed.into())
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+/// Writes an RFC 3339 timestamp in UTC that [`parse_rfc3339`] reads back exactly.
+pub(crate) fn format_rfc3339(at: SystemTime) -> Result<String, time::error::Format> {
+    time::OffsetDateTime::from(at).format(&time::format_description::well_known::Rfc3339)
 }
 
 #[cfg(test)]
@@ -478,20 +577,20 @@ mod tests {
     fn bcrypt_cost_matches_go() {
         let good = "$2y$10$qRTBuFoULoYNA7AQ/F3ck.trZBPyjV64.oA4ZsSBCIWvXuvQlQTuu";
         assert_eq!(go_bcrypt_cost(good), Ok(10));
-        let err = go_bcrypt_cost("doe").unwrap_err();
+        let err = go_bcrypt_cost("doe").unwrap_err().to_string();
         assert!(err.contains("hashedSecret too short"), "{err}");
         let high = good.replace("$10$", "$32$");
-        assert!(go_bcrypt_cost(&high).unwrap_err().contains("cost 32"));
+        let message = |hash: &str| go_bcrypt_cost(hash).unwrap_err().to_string();
+        assert!(message(&high).contains("cost 32"));
         let prefix = good.replacen('$', "x", 1);
-        assert!(go_bcrypt_cost(&prefix)
-            .unwrap_err()
-            .contains("must start with '$'"));
+        assert!(message(&prefix).contains("must start with '$'"));
         let version = good.replacen("$2y", "$3y", 1);
-        assert!(go_bcrypt_cost(&version).unwrap_err().contains("newer"));
+        assert!(message(&version).contains("newer"));
     }
 
     #[test]
     fn rfc3339_timestamps_parse() {
+        use std::time::UNIX_EPOCH;
         let t = parse_rfc3339("1970-01-02T00:00:01Z").unwrap();
         assert_eq!(t, UNIX_EPOCH + Duration::from_secs(86_401));
         let t = parse_rfc3339("1970-01-01T02:00:00.5+02:00").unwrap();
@@ -511,12 +610,27 @@ mod tests {
     #[test]
     fn require_client_cert_alias_does_not_verify() {
         let alias = ClientAuthType::parse("RequireClientCert").unwrap();
-        assert_eq!(alias, ClientAuthType::RequireAnyClientCert);
+        assert_eq!(alias.canonical(), ClientAuthType::RequireAnyClientCert);
         assert!(!alias.verifies_cert());
+        assert!(alias.requires_cert());
+        assert_eq!(ClientAuth::from_name(""), ClientAuth::Unset);
         assert_eq!(
-            ClientAuthType::parse(""),
-            Some(ClientAuthType::NoClientCert)
+            ClientAuth::from_name("").policy(),
+            Ok(ClientAuthType::NoClientCert)
         );
         assert_eq!(ClientAuthType::parse("requireandverifyclientcert"), None);
+    }
+
+    #[test]
+    fn go_durations_format_back_exactly() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_secs(90),
+            Duration::from_millis(250),
+            Duration::from_micros(10),
+            Duration::from_nanos(1_000_000_001),
+        ] {
+            assert_eq!(parse_go_duration(&format_go_duration(d)), Ok(Some(d)));
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! The toolkit decodes with go-yaml v2 `UnmarshalStrict`: unknown keys and duplicate keys are
 //! errors, names of TLS versions, cipher suites and curves are checked while decoding, and
 //! the response-header allow-list is checked right after. Everything else (missing cert or
-//! key, `client_auth_type`, CA files, bcrypt hashes) is checked by [`WebConfig::check_at_start`]
-//! and, for TLS, again on every connection by [`crate::tls::build_server_config`].
+//! key, `client_auth_type`, CA files, bcrypt hashes) is checked by `WebConfig::check_at_start`
+//! and, for TLS, again on every connection when the TLS config is built.
 //!
 //! When the toolkit re-reads the file:
 //! * per HTTP request: headers and `basic_auth_users` (a parse error gives HTTP 500);
@@ -13,9 +13,15 @@
 //!
 //! One key is ours: `fake_exporter:` (see [`Extensions`]). It is a fake-exporter extension,
 //! not exporter-toolkit; a real exporter would reject a file that uses it.
+//!
+//! The other direction: a [`WebConfig`] (parsed, or made with [`WebConfig::builder`])
+//! serializes to the YAML the toolkit reads ([`WebConfig::to_yaml`], [`WebConfig::write_to`]),
+//! and parsing that YAML again gives the same value.
 
+mod builder;
 mod error;
 mod go;
+mod ser;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,10 +29,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+pub use builder::WebConfigBuilder;
 pub use error::WebConfigError;
-pub use go::{CipherSuite, ClientAuthType, Curve, TlsVersion};
+pub(crate) use go::go_bcrypt_cost;
+pub use go::{
+    BcryptCostError, CipherSuite, ClientAuth, ClientAuthType, Curve, GoDurationError,
+    InvalidClientAuthType, TlsVersion,
+};
 
 /// A parsed `web-config.yml`.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +69,30 @@ pub enum PemSource {
     Inline(String),
 }
 
+impl PemSource {
+    /// A file, read when the TLS config is built (every new connection).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self::File(path.into())
+    }
+
+    /// PEM text served as it is (the `cert`, `key` and `client_ca` keys).
+    pub fn inline(pem: impl Into<String>) -> Self {
+        Self::Inline(pem.into())
+    }
+}
+
+impl From<PathBuf> for PemSource {
+    fn from(path: PathBuf) -> Self {
+        Self::File(path)
+    }
+}
+
+impl From<&Path> for PemSource {
+    fn from(path: &Path) -> Self {
+        Self::File(path.to_path_buf())
+    }
+}
+
 /// `tls_server_config`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsServerConfig {
@@ -69,9 +104,9 @@ pub struct TlsServerConfig {
     pub key: Option<PemSource>,
     /// `client_ca_file` (wins) or `client_ca`.
     pub client_ca: Option<PemSource>,
-    /// `client_auth_type` as written; checked by [`TlsServerConfig::client_auth`] (the toolkit
-    /// checks it when building the TLS config, not while parsing).
-    pub client_auth_type: String,
+    /// `client_auth_type`; an invalid name is reported when the TLS config is built (as the
+    /// toolkit does), not while parsing.
+    pub client_auth_type: ClientAuth,
     /// `client_allowed_sans`. `Some(vec![])` (an explicit empty list) rejects every client
     /// certificate, as in the toolkit.
     pub client_allowed_sans: Option<Vec<String>>,
@@ -89,14 +124,30 @@ pub struct TlsServerConfig {
 }
 
 impl TlsServerConfig {
-    /// The client-auth policy, or the toolkit's "invalid ClientAuth" error.
-    pub fn client_auth(&self) -> Result<ClientAuthType, WebConfigError> {
-        ClientAuthType::parse(&self.client_auth_type).ok_or_else(|| {
-            WebConfigError::InvalidClientAuthType {
-                path: self.origin.clone(),
-                value: self.client_auth_type.clone(),
-            }
-        })
+    /// An empty section (nothing set, toolkit defaults) for a config read from `origin`.
+    pub fn new(origin: impl Into<PathBuf>) -> Self {
+        Self {
+            origin: origin.into(),
+            cert: None,
+            key: None,
+            client_ca: None,
+            client_auth_type: ClientAuth::Unset,
+            client_allowed_sans: None,
+            min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
+            cipher_suites: Vec::new(),
+            curve_preferences: Vec::new(),
+            prefer_server_cipher_suites: true,
+        }
+    }
+
+    /// The toolkit's `TLSConfig.IsEnabled`: a cert, key or CA (file or inline) or a
+    /// `client_auth_type` is set. Only then does the listener serve TLS.
+    pub fn is_enabled(&self) -> bool {
+        self.cert.is_some()
+            || self.key.is_some()
+            || self.client_ca.is_some()
+            || self.client_auth_type.is_set()
     }
 
     /// The key name that set the client CA (`client_ca_file` or `client_ca`).
@@ -110,11 +161,12 @@ impl TlsServerConfig {
 }
 
 /// `http_server_config`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HttpServerConfig {
     /// `http2`, default true. Read once at start by the toolkit.
     pub http2: bool,
     /// `headers`, already checked against the toolkit's allow-list.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }
 
@@ -138,28 +190,28 @@ pub struct RateLimitConfig {
 }
 
 /// `fake_exporter:` — fake-exporter extension, not exporter-toolkit.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extensions {
     /// `bearer_auth:` — fake-exporter extension, not exporter-toolkit.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_auth: Option<BearerAuthConfig>,
 }
 
 /// `fake_exporter.bearer_auth` — fake-exporter extension, not exporter-toolkit. A request
 /// passes when its `Authorization: Bearer <t>` matches any configured token.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BearerAuthConfig {
     /// Static tokens.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<String>,
     /// A file holding one token (surrounding whitespace trimmed), re-read on every request;
     /// resolved against the config file's directory.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
     /// Tokens valid until a point in time.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expiring_tokens: Vec<ExpiringToken>,
 }
 
@@ -185,13 +237,13 @@ impl BearerAuthConfig {
 }
 
 /// `fake_exporter.bearer_auth.expiring_tokens[]` — fake-exporter extension.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiringToken {
     /// The token.
     pub token: String,
     /// RFC 3339 instant after which the token is refused.
-    #[serde(deserialize_with = "rfc3339")]
+    #[serde(deserialize_with = "rfc3339", serialize_with = "ser::rfc3339")]
     pub expires_at: SystemTime,
 }
 
@@ -241,36 +293,31 @@ impl WebConfig {
         })
     }
 
-    /// The checks the toolkit makes once at start-up: bcrypt hashes, then the TLS config
-    /// (cert and key readable and matching, `client_auth_type` valid, client CA only with a
-    /// client-auth policy, CA file readable), then the HTTP/2 cipher requirement.
-    ///
-    /// Returns warnings for configs the toolkit accepts but that behave differently here or
-    /// can never work (e.g. `min_version` > `max_version`, TLS 1.0/1.1 which rustls cannot
-    /// speak, the `RequireClientCert` alias that does not verify); print them loudly.
-    pub fn check_at_start(&self) -> Result<Vec<String>, WebConfigError> {
-        for (user, hash) in &self.basic_auth_users {
-            go::go_bcrypt_cost(hash).map_err(|reason| WebConfigError::InvalidBcryptHash {
-                path: self.path.clone(),
-                user: user.clone(),
-                reason,
-            })?;
-        }
-        let mut warnings = Vec::new();
-        if let Some(tls) = &self.tls_server_config {
-            warnings.extend(crate::tls::check_tls(tls, self.http_server_config.http2)?);
-        }
-        if let Some(bearer) = &self.fake_exporter.bearer_auth {
-            if let Err(e) = bearer.read_token_file(&self.path) {
-                warnings.push(format!("{e} (checked again on every request)"));
-            }
-        }
-        Ok(warnings)
+    /// A config built in code; see [`WebConfigBuilder`].
+    pub fn builder() -> WebConfigBuilder {
+        WebConfigBuilder::default()
+    }
+
+    /// The YAML exporter-toolkit reads (plus the `fake_exporter:` extension when used).
+    /// Paths are written as they are held; parsing the text again from [`WebConfig::path`]
+    /// gives back this value.
+    pub fn to_yaml(&self) -> String {
+        ser::to_yaml(self)
+    }
+
+    /// Writes [`WebConfig::to_yaml`] to `path`. Relative paths in the config are written as
+    /// they are, and a reader of the file resolves them against the file's directory.
+    pub fn write_to(&self, path: impl AsRef<Path>) -> Result<(), WebConfigError> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_yaml()).map_err(|source| WebConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
 /// `config_util.JoinDir`: empty and absolute paths stay as they are.
-fn join_dir(base: &Path, path: &Path) -> PathBuf {
+pub(crate) fn join_dir(base: &Path, path: &Path) -> PathBuf {
     if path.as_os_str().is_empty() || path.is_absolute() {
         return path.to_path_buf();
     }
@@ -286,7 +333,7 @@ const ALLOWED_HEADERS: [(&str, &[&str]); 5] = [
 ];
 
 /// The toolkit's `validateHeaderConfig`: exact (case-sensitive) names, enumerated values.
-fn validate_headers(
+pub(crate) fn validate_headers(
     origin: &Path,
     headers: &BTreeMap<String, String>,
 ) -> Result<(), WebConfigError> {
@@ -385,20 +432,6 @@ struct RawTls {
 impl RawTls {
     /// `SetDirectory` + `IsEnabled`: `None` when the toolkit would serve plain HTTP.
     fn into_config(self, origin: &Path, base_dir: &Path) -> Option<TlsServerConfig> {
-        let enabled = [
-            &self.cert_file,
-            &self.cert,
-            &self.key_file,
-            &self.key,
-            &self.client_ca_file,
-            &self.client_ca,
-            &self.client_auth_type,
-        ]
-        .iter()
-        .any(|v| !v.is_empty());
-        if !enabled {
-            return None;
-        }
         let source = |file: String, inline: String| {
             if !file.is_empty() {
                 Some(PemSource::File(join_dir(base_dir, Path::new(&file))))
@@ -408,19 +441,20 @@ impl RawTls {
                 None
             }
         };
-        Some(TlsServerConfig {
+        let tls = TlsServerConfig {
             origin: origin.to_path_buf(),
             cert: source(self.cert_file, self.cert),
             key: source(self.key_file, self.key),
             client_ca: source(self.client_ca_file, self.client_ca),
-            client_auth_type: self.client_auth_type,
+            client_auth_type: ClientAuth::from_name(&self.client_auth_type),
             client_allowed_sans: self.client_allowed_sans,
             min_version: self.min_version.unwrap_or(TlsVersion::Tls12),
             max_version: self.max_version.unwrap_or(TlsVersion::Tls13),
             cipher_suites: self.cipher_suites.unwrap_or_default(),
             curve_preferences: self.curve_preferences.unwrap_or_default(),
             prefer_server_cipher_suites: self.prefer_server_cipher_suites,
-        })
+        };
+        tls.is_enabled().then_some(tls)
     }
 }
 
@@ -457,7 +491,11 @@ fn default_true() -> bool {
 
 fn rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
     let text = String::deserialize(deserializer)?;
-    go::parse_rfc3339(&text).map_err(de::Error::custom)
+    go::parse_rfc3339(&text).map_err(|e| {
+        de::Error::custom(format!(
+            "invalid RFC 3339 timestamp {text:?} ({e}); write it like 2030-01-31T23:59:59Z"
+        ))
+    })
 }
 
 /// A string map that rejects duplicate keys, as go-yaml v2 `UnmarshalStrict` does

@@ -123,7 +123,10 @@ fn defaults_match_the_toolkit() {
         (TlsVersion::Tls12, TlsVersion::Tls13)
     );
     assert!(tls.prefer_server_cipher_suites);
-    assert_eq!(tls.client_auth().unwrap(), ClientAuthType::NoClientCert);
+    assert_eq!(
+        tls.client_auth_type.policy(),
+        Ok(ClientAuthType::NoClientCert)
+    );
     assert!(config.http_server_config.http2);
     assert!(config.rate_limit.is_none());
 }
@@ -312,4 +315,133 @@ proptest! {
             Err(e) => prop_assert!(e.to_string().contains("/nonexistent/dir/web-config.yml"), "{}", e),
         }
     }
+}
+
+/// Representative configs for the round trip: parsed ones (paths resolved, defaults filled
+/// in) and built ones (inline PEM, relative and absolute paths, every key).
+fn round_trip_cases() -> Vec<WebConfig> {
+    let origin = Path::new("/etc/exporter/web-config.yml");
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB: not: a mapping\n  indented line\n-----END CERTIFICATE-----\n";
+    let parsed = |yaml: &str| WebConfig::from_yaml_str(yaml, origin).expect("valid");
+    let expires = std::time::UNIX_EPOCH + Duration::new(1_900_000_000, 123_456_789);
+    vec![
+        parsed(""),
+        parsed(VALID),
+        parsed("tls_server_config:\n  client_auth_type: x\n"),
+        parsed("tls_server_config:\n  cert: inline\n  key_file: k.pem\n  client_auth_type: RequireClientCert\n  client_allowed_sans: []\n"),
+        WebConfig::builder().build().expect("empty"),
+        WebConfig::builder()
+            .cert(PemSource::inline(pem))
+            .key(PemSource::inline("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"))
+            .client_ca(PemSource::inline(pem))
+            .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+            .build()
+            .expect("inline"),
+        WebConfig::builder()
+            .origin(origin)
+            .cert(PemSource::file("certs/server.crt"))
+            .key(PemSource::file("/abs/server.key"))
+            .client_ca(PemSource::file("../ca.pem"))
+            .client_auth(ClientAuthType::VerifyClientCertIfGiven)
+            .client_allowed_sans(["a.example", "127.0.0.1"])
+            .min_version(TlsVersion::Tls13)
+            .max_version(TlsVersion::Tls12)
+            .cipher_suites([CipherSuite::GO_SECURE[9], CipherSuite::GO_SECURE[0]])
+            .curve_preferences([Curve::X25519, Curve::P521])
+            .http2(false)
+            .header("X-Frame-Options", "deny")
+            .header("Content-Security-Policy", "default-src 'self'")
+            .basic_auth_user("alice", "$2y$10$qRTBuFoULoYNA7AQ/F3ck.trZBPyjV64.oA4ZsSBCIWvXuvQlQTuu")
+            .basic_auth_user("yes", "no")
+            .rate_limit(Duration::from_millis(1500), 7)
+            .bearer_token("t1")
+            .bearer_token("true")
+            .bearer_token_file("tokens/t")
+            .bearer_expiring_token("old", expires)
+            .build()
+            .expect("every key"),
+        WebConfig::builder()
+            .cert(PemSource::file("relative/without/origin.crt"))
+            .key(PemSource::file("relative/without/origin.key"))
+            .build()
+            .expect("relative to the working directory"),
+    ]
+}
+
+#[test]
+fn serialized_configs_parse_back_to_the_same_value() {
+    for config in round_trip_cases() {
+        let yaml = config.to_yaml();
+        let parsed =
+            WebConfig::from_yaml_str(&yaml, &config.path).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(parsed, config, "YAML:\n{yaml}");
+    }
+}
+
+#[test]
+fn written_configs_read_back_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web-config.yml");
+    let config = WebConfig::builder()
+        .origin(&path)
+        .cert(PemSource::file("server.crt"))
+        .key(PemSource::file("server.key"))
+        .build()
+        .unwrap();
+    config.write_to(&path).unwrap();
+    assert_eq!(WebConfig::from_file(&path).unwrap(), config);
+    let tls = config.tls_server_config.unwrap();
+    assert_eq!(
+        tls.cert,
+        Some(PemSource::File(dir.path().join("server.crt")))
+    );
+}
+
+#[test]
+fn serialized_keys_are_the_toolkit_keys() {
+    let config = WebConfig::builder()
+        .cert(PemSource::file("/c.crt"))
+        .key(PemSource::inline("K"))
+        .client_auth(ClientAuthType::RequireClientCert)
+        .rate_limit(Duration::from_secs(1), 20)
+        .bearer_token("t")
+        .build()
+        .unwrap();
+    let yaml = config.to_yaml();
+    for needle in [
+        "tls_server_config:\n",
+        "  cert_file: /c.crt\n",
+        "  key: K\n",
+        "  client_auth_type: RequireClientCert\n",
+        "  min_version: TLS12\n",
+        "rate_limit:\n  interval: 1s\n  burst: 20\n",
+        "fake_exporter:\n  bearer_auth:\n    tokens:\n    - t\n",
+    ] {
+        assert!(yaml.contains(needle), "{needle:?} in\n{yaml}");
+    }
+    assert!(
+        !yaml.contains("http_server_config"),
+        "defaults are left out:\n{yaml}"
+    );
+}
+
+#[test]
+fn built_configs_get_the_parser_checks() {
+    let err = WebConfig::builder()
+        .header("Content-Type", "foo")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"Content-Type\" can not be configured"),
+        "{err}"
+    );
+    let only_min = WebConfig::builder()
+        .min_version(TlsVersion::Tls13)
+        .build()
+        .unwrap();
+    assert!(
+        only_min.tls_server_config.is_none(),
+        "as the toolkit: no TLS without cert, key, CA or policy"
+    );
 }

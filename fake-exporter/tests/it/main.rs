@@ -3,6 +3,7 @@
 //! They run the real thing: the `fake-exporter` binary, node_exporter 1.5 and Prometheus 2.42
 //! from Debian (`apt-get install -y prometheus prometheus-node-exporter`), on 127.0.0.1 only.
 
+mod builder;
 mod cli_errors;
 mod differential;
 mod fleet;

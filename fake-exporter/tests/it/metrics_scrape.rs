@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use fake_exporter::metrics::MetricsSpec;
-use fake_exporter::server::FakeExporter;
+use fake_exporter::FakeExporter;
+use fake_exporter::MetricsSpec;
 
 use crate::support::{free_addr, get_body, poll, prometheus_bin, write_atomic, Proc};
 

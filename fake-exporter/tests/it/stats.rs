@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use fake_exporter::faults::FaultSpec;
 use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
-use fake_exporter::server::FakeExporter;
-use fake_exporter::stats::StatsSnapshot;
+use fake_exporter::FakeExporter;
+use fake_exporter::FaultSpec;
+use fake_exporter::StatsSnapshot;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;

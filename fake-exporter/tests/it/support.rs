@@ -189,7 +189,7 @@ pub(crate) fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).expect("bcrypt of a short password cannot fail")
 }
 
-pub(crate) use fake_exporter::auth::basic_header;
+pub(crate) use fake_exporter::basic_header;
 
 /// What a TLS client offers.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use fake_exporter::auth::basic_header;
+use fake_exporter::basic_header;
 
 /// Deadline of each network step of a direct check: the TCP connect, the TLS handshake,
 /// sending the request until the response head arrives, reading the body, and each

@@ -21,7 +21,7 @@ pub(super) struct StartedCase {
     /// An exporter under test started from `--exec`.
     pub(super) external: Option<ExternalExporter>,
     /// Counters of our fake exporter (empty for external exporters).
-    pub(super) stats: std::sync::Arc<fake_exporter::stats::Stats>,
+    pub(super) stats: std::sync::Arc<fake_exporter::Stats>,
     /// `None` when there is nothing to scrape (not applicable, or did not start).
     pub(super) job: Option<ScrapeConfig>,
     pub(super) job_yaml: String,

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use fake_exporter::faults::{FaultSpec, Mutant};
 use fake_exporter::pki::{KeyType, PkiFiles, ServerCert};
 use fake_exporter::web_config::{CipherSuite, ClientAuthType, TlsVersion as ExporterTlsVersion};
 

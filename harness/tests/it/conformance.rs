@@ -155,8 +155,8 @@ fn timing_check_tells_a_cheap_hash_from_the_dummy() {
 }
 
 async fn timing_check() {
-    use fake_exporter::server::FakeExporter;
-    use fake_exporter::web_config::WebConfig;
+    use fake_exporter::FakeExporter;
+    use fake_exporter::WebConfig;
     use scrape_harness::conformance::direct::{auth_timing, Outcome};
 
     // A user hash of cost 4 answers in microseconds while unknown users pay for the cost-10

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use fake_exporter::pki::{KeyType, Pki, PkiFiles, ServerCert};
-use fake_exporter::web_config::WebConfig;
+use fake_exporter::WebConfig;
 use fake_exporter::{FakeExporter, RunningExporter};
 use scrape_harness::backend::BackendKind;
 use scrape_harness::classify::ErrorClass;
