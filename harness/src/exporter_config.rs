@@ -1,8 +1,9 @@
 //! The `web-config.yml` of exporters the harness starts for itself: bench fleets,
 //! `bench servers` and the direct conformance checks. One function writes them all.
 
-use std::fmt::Write as _;
 use std::path::Path;
+
+use fake_exporter::{ClientAuthType, PemSource, WebConfig};
 
 /// What a generated web-config asks for; `Default` is a plain exporter without auth.
 #[derive(Clone, Copy, Debug, Default)]
@@ -18,30 +19,28 @@ pub(crate) struct WebConfigSpec<'a> {
     pub(crate) bearer_token: Option<&'a str>,
 }
 
-/// The YAML text of `spec` (empty for a plain exporter). Strings are written quoted.
-// TODO(merge): use WebConfig builder — build a `fake_exporter::WebConfig` and call
-// `to_yaml()` once fake-exporter has it; this is the only hand-written web-config left.
+/// The YAML text of `spec`, written by serde from a typed [`WebConfig`].
 pub(crate) fn web_config_yaml(spec: &WebConfigSpec<'_>) -> String {
-    let mut y = String::new();
+    let mut config = WebConfig::builder();
     if let Some((cert, key)) = spec.tls {
-        let _ = writeln!(y, "tls_server_config:");
-        let _ = writeln!(y, "  cert_file: {:?}", cert.display().to_string());
-        let _ = writeln!(y, "  key_file: {:?}", key.display().to_string());
+        config = config.cert(PemSource::file(cert)).key(PemSource::file(key));
         if let Some(ca) = spec.client_ca {
-            let _ = writeln!(y, "  client_auth_type: RequireAndVerifyClientCert");
-            let _ = writeln!(y, "  client_ca_file: {:?}", ca.display().to_string());
+            config = config
+                .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+                .client_ca(PemSource::file(ca));
         }
     }
     if let Some((user, hash)) = spec.basic_user {
-        let _ = writeln!(y, "basic_auth_users:\n  {user:?}: {hash:?}");
+        config = config.basic_auth_user(user, hash);
     }
     if let Some(token) = spec.bearer_token {
-        let _ = writeln!(
-            y,
-            "# fake-exporter extension (not exporter-toolkit):\nfake_exporter:\n  bearer_auth:\n    tokens: [{token:?}]"
-        );
+        config = config.bearer_token(token);
     }
-    y
+    // Invariant: `build` only checks response headers, and none are set here.
+    config
+        .build()
+        .expect("a config without headers always builds")
+        .to_yaml()
 }
 
 #[cfg(test)]
@@ -49,19 +48,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tls_with_client_ca_and_basic_auth() {
+    fn tls_with_client_ca_and_basic_auth_round_trips() {
         let spec = WebConfigSpec {
             tls: Some((Path::new("/p/server.crt"), Path::new("/p/server.key"))),
             client_ca: Some(Path::new("/p/ca.crt")),
             basic_user: Some(("prom", "$2b$10$x")),
-            bearer_token: None,
+            bearer_token: Some("t0ken"),
         };
+        let yaml = web_config_yaml(&spec);
+        let parsed = WebConfig::from_yaml_str(&yaml, Path::new("/p/web-config.yml")).unwrap();
+        let tls = parsed.tls_server_config.as_ref().expect("TLS");
+        assert_eq!(tls.cert, Some(PemSource::file("/p/server.crt")));
+        assert_eq!(tls.client_ca, Some(PemSource::file("/p/ca.crt")));
         assert_eq!(
-            web_config_yaml(&spec),
-            "tls_server_config:\n  cert_file: \"/p/server.crt\"\n  key_file: \"/p/server.key\"\n  \
-             client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: \"/p/ca.crt\"\n\
-             basic_auth_users:\n  \"prom\": \"$2b$10$x\"\n"
+            tls.client_auth_type.policy().ok(),
+            Some(ClientAuthType::RequireAndVerifyClientCert)
         );
-        assert_eq!(web_config_yaml(&WebConfigSpec::default()), "");
+        assert_eq!(parsed.basic_auth_users["prom"], "$2b$10$x");
+        let bearer = parsed.fake_exporter.bearer_auth.as_ref().expect("bearer");
+        assert_eq!(bearer.tokens, ["t0ken"]);
+        let plain = web_config_yaml(&WebConfigSpec::default());
+        let parsed = WebConfig::from_yaml_str(&plain, Path::new("/p/web-config.yml")).unwrap();
+        assert!(parsed.tls_server_config.is_none(), "{plain}");
     }
 }

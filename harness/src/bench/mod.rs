@@ -40,7 +40,7 @@ pub use run::{
 
 #[cfg(test)]
 mod tests {
-    use fake_exporter::fleet::Fleet;
+    use fake_exporter::Fleet;
 
     use super::*;
 

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fake_exporter::faults::FaultSpec;
-use fake_exporter::fleet::{Fleet, FleetGroup, RunningFleet};
+use fake_exporter::FaultSpec;
+use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
-use fake_exporter::stats::StatsSnapshot;
+use fake_exporter::StatsSnapshot;
 
 use super::options::{BenchOptions, Mode};
 use super::proc_stat;
@@ -52,7 +52,7 @@ pub enum BenchError {
         n: u32,
         /// The fleet's verdict.
         #[source]
-        source: fake_exporter::fleet::FleetError,
+        source: fake_exporter::FleetError,
     },
     /// A file or directory of the bench could not be written.
     #[error("{what}: {source}")]

@@ -488,7 +488,7 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
             addr,
             tls: (security == Mode::Tls).then(|| connector.clone()),
             auth: (security == Mode::Basic)
-                .then(|| fake_exporter::auth::basic_header(BASIC_USER, BASIC_PASSWORD)),
+                .then(|| fake_exporter::basic_header(BASIC_USER, BASIC_PASSWORD)),
             path: if server == Server::RawRustls {
                 "/"
             } else {

@@ -141,7 +141,7 @@ async fn direct_exec(
                 addr,
                 None,
                 "/metrics",
-                Some(fake_exporter::auth::basic_header(USER, PASSWORD)),
+                Some(fake_exporter::basic_header(USER, PASSWORD)),
             )
             .await;
             out.push(catalog::CONTENT_TYPE.result(ct));

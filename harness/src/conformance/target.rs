@@ -10,7 +10,7 @@ use super::direct::{self, ClientTls};
 use super::report::{results_from_run, ConformanceReport};
 use super::{ConformanceError, ConformanceOptions};
 use fake_exporter::pki::ServerCert;
-use fake_exporter::web_config::ClientAuthType;
+use fake_exporter::ClientAuthType;
 
 use super::catalog::Level;
 use crate::classify::ErrorClass;
@@ -146,7 +146,7 @@ pub async fn run_target(
     let auth_header = match (&basic, &bearer) {
         (Some((u, f)), _) => std::fs::read_to_string(f)
             .ok()
-            .map(|p| fake_exporter::auth::basic_header(u, p.trim_end_matches(['\r', '\n']))),
+            .map(|p| fake_exporter::basic_header(u, p.trim_end_matches(['\r', '\n']))),
         (None, Some(f)) => std::fs::read_to_string(f)
             .ok()
             .map(|t| format!("Bearer {}", t.trim())),

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use fake_exporter::metrics::MetricsSpec;
+use fake_exporter::MetricsSpec;
 use fake_exporter::pki::PkiFiles;
-use fake_exporter::server::{FakeExporter, RunningExporter};
+use fake_exporter::{FakeExporter, RunningExporter};
 
 use super::external::ExternalExporter;
 use super::{Launcher, RunError};

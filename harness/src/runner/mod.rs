@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use fake_exporter::pki::Pki;
-use fake_exporter::stats::StatsSnapshot;
+use fake_exporter::StatsSnapshot;
 
 use crate::backend::{self, BackendError, BackendKind};
 use crate::classify::ErrorClass;
@@ -763,9 +763,9 @@ mod tests {
             ..StatsSnapshot::default()
         };
         let mut last = snapshot(connections);
-        last.requests = vec![fake_exporter::stats::RequestCount {
+        last.requests = vec![fake_exporter::RequestCount {
             status: 200,
-            auth: fake_exporter::stats::AuthOutcome::NotRequired,
+            auth: fake_exporter::AuthOutcome::NotRequired,
             http_version: "HTTP/1.1".into(),
             count: 10,
         }];

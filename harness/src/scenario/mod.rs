@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use fake_exporter::pki::{KeyType, PkiFiles, ServerCert};
-use fake_exporter::web_config::{CipherSuite, ClientAuthType, TlsVersion as ExporterTlsVersion};
+use fake_exporter::{
+    CipherSuite, ClientAuthType, FaultSpec, Mutant, TlsVersion as ExporterTlsVersion,
+};
 
 use crate::classify::{CaseContext, ErrorClass};
 use crate::promconfig::{Scheme, TlsVersion as ScrapeTlsVersion};
@@ -586,13 +588,14 @@ impl Case {
             return false;
         };
         let presents = self.scrape.presents_client_cert();
-        match tls.client_auth() {
-            ClientAuthType::RequireAnyClientCert | ClientAuthType::RequireAndVerifyClientCert => {
-                true
-            }
+        let policy = tls.client_auth().canonical();
+        if policy.requires_cert() {
+            return true;
+        }
+        match policy {
             ClientAuthType::VerifyClientCertIfGiven => presents,
             ClientAuthType::RequestClientCert => presents && tls.client_allowed_sans.is_some(),
-            ClientAuthType::NoClientCert => false,
+            _ => false,
         }
     }
 

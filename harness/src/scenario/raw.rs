@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use fake_exporter::faults::{FaultSpec, Mutant};
+use fake_exporter::{FaultSpec, Mutant};
 
 use super::Level;
 use crate::targets::Health;
@@ -72,7 +72,7 @@ pub(super) struct RawExporter {
     pub(super) key_file: Option<String>,
     /// `cipher_suites` (Go names), as in web-config.yml.
     #[serde(default)]
-    pub(super) cipher_suites: Vec<fake_exporter::web_config::CipherSuite>,
+    pub(super) cipher_suites: Vec<fake_exporter::CipherSuite>,
     /// Overwrite the web-config with invalid YAML once the exporter has started, as an
     /// operator's bad edit would: exporter-toolkit re-reads it per request / connection.
     #[serde(default)]
@@ -88,10 +88,10 @@ pub(super) struct RawExporter {
     pub(super) client_allowed_sans: Option<Vec<String>>,
     /// `min_version` (TLS10..TLS13).
     #[serde(default)]
-    pub(super) min_version: Option<fake_exporter::web_config::TlsVersion>,
+    pub(super) min_version: Option<fake_exporter::TlsVersion>,
     /// `max_version`.
     #[serde(default)]
-    pub(super) max_version: Option<fake_exporter::web_config::TlsVersion>,
+    pub(super) max_version: Option<fake_exporter::TlsVersion>,
     /// `http_server_config.http2`.
     #[serde(default)]
     pub(super) http2: Option<bool>,

@@ -185,7 +185,11 @@ fn values_are_typed_once_at_parse_time() {
     let tls = case.exporter.tls.as_ref().expect("TLS");
     assert_eq!(tls.server_cert, ServerCert::Expired);
     // The toolkit's alias: requires a certificate, never verifies it.
-    assert_eq!(tls.client_auth(), ClientAuthType::RequireAnyClientCert);
+    assert_eq!(tls.client_auth(), ClientAuthType::RequireClientCert);
+    assert_eq!(
+        tls.client_auth().canonical(),
+        ClientAuthType::RequireAnyClientCert
+    );
     assert_eq!(tls.client_ca.map(PkiFile::name), Some("ca.crt"));
     assert_eq!(case.scrape.scheme, Some(Scheme::Https));
     assert_eq!(case.scrape.target_host, TargetHost::Localhost);
