@@ -5,8 +5,9 @@
 //! exits 2. Every `docker run` has a deadline and a name, and is removed afterwards.
 //!
 //! The image takes `fake-exporter` from the same target dir as the harness: cargo builds
-//! it with `cargo test --workspace` (scripts/test) or `cargo build -p fake-exporter`, not
-//! with `cargo test -p scrape-harness` alone (the runs here use only the harness binary).
+//! it with `cargo test --workspace` (scripts/test) or `cargo build -p scrape-harness -p
+//! fake-exporter`, not with `cargo test -p scrape-harness` alone, which may leave an older
+//! one (the runs here use only the harness binary).
 
 use std::{
     os::unix::fs::{MetadataExt, PermissionsExt},
@@ -50,7 +51,7 @@ fn build_image() -> Result<String> {
     let exporter = harness.with_file_name("fake-exporter");
     ensure!(
         exporter.is_file(),
-        "{} is missing: build it with `cargo build -p fake-exporter`",
+        "{} is missing: build it with `cargo build -p scrape-harness -p fake-exporter` (the build every script shares)",
         exporter.display()
     );
     let script = repo_root().join("scripts/build-harness-image");
