@@ -12,49 +12,37 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use fake_exporter::pki::{KeyType, Pki, ServerCert};
-use fake_exporter::FakeExporter;
-use fake_exporter::WebConfig;
+use fake_exporter::{FakeExporter, KeyType, Pki, ServerCert};
 use scrape_harness::backend::BackendKind;
-use scrape_harness::fixture::PrometheusFixture;
-use scrape_harness::promconfig::{Scheme, ScrapeConfig, TlsConfig};
+use scrape_harness::{PrometheusFixture, ScrapeConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // The PKI, written to a temp dir that Prometheus (and a container) can read.
+    // The PKI; its CA files are written to a temp dir that Prometheus (and a container)
+    // can read.
+    let pki = Pki::generate(KeyType::EcdsaP256)?;
     let dir = tempfile::tempdir()?;
-    let pki = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.path().join("pki"))?;
+    let files = pki.write_to(&dir.path().join("pki"))?;
 
-    // The exporter: TLS with the valid server certificate, as a web-config.yml says it.
-    let web_config_path = dir.path().join("web-config.yml");
-    let yaml = format!(
-        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
-        pki.server_cert(ServerCert::Valid).display(),
-        pki.server_key(ServerCert::Valid).display()
-    );
-    let web_config = WebConfig::from_yaml_str(&yaml, &web_config_path)?;
+    // The exporter: TLS with the valid server certificate and Basic auth.
     let exporter = FakeExporter::builder()
-        .web_config(web_config)
+        .tls(pki.server(ServerCert::Valid))
+        .basic_auth("prom", "s3cret")
         .start()
         .await
         .context("starting the fake exporter")?;
-    let target = exporter.addr().to_string();
 
     // Two jobs: one trusts the CA that signed the exporter, one trusts the rogue CA.
-    let job = |name: &str, ca: std::path::PathBuf| {
-        let mut job = ScrapeConfig::new(name, [target.clone()]);
-        job.scheme = Some(Scheme::Https);
-        job.tls_config = Some(TlsConfig {
-            ca_file: Some(ca),
-            ..TlsConfig::default()
-        });
-        job
+    let job = |name: &str, ca| {
+        ScrapeConfig::for_exporter(name, &exporter)
+            .ca_file(ca)
+            .basic_auth("prom", "s3cret")
     };
     let prometheus = PrometheusFixture::builder()
         .backend(BackendKind::Auto)
         .scrape_interval(Duration::from_millis(200))
-        .job(job("tls-right-ca", pki.ca()))
-        .job(job("tls-rogue-ca", pki.rogue_ca()))
+        .job(job("tls-right-ca", files.ca()))
+        .job(job("tls-rogue-ca", files.rogue_ca()))
         .start()
         .await?;
     println!("Prometheus: {}", prometheus.prometheus().description());

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fake_exporter::FaultSpec;
-use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
+use fake_exporter::FaultSpec;
 use fake_exporter::StatsSnapshot;
+use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 
 use super::options::{BenchOptions, Mode};
 use super::proc_stat;
@@ -178,16 +178,12 @@ pub enum HashError {
     /// bcrypt refused.
     #[error("hashing the Basic-auth password: {0}")]
     Bcrypt(#[source] bcrypt::BcryptError),
-    /// The hashing task died (the runtime is shutting down).
-    #[error("hashing the Basic-auth password: {0}")]
-    Task(#[source] tokio::task::JoinError),
 }
 
-/// Hashes `password` with bcrypt cost 10 on a blocking thread.
+/// Hashes `password` with bcrypt cost 10, off the async executor.
 pub(super) async fn bcrypt_hash(password: &'static str) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, 10))
+    fake_exporter::hash_password(password, fake_exporter::DEFAULT_BCRYPT_COST)
         .await
-        .map_err(HashError::Task)?
         .map_err(HashError::Bcrypt)
 }
 

@@ -1,7 +1,7 @@
 //! Command line (binary only): raw clap arguments, checked into the library's options, run,
 //! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -190,7 +190,7 @@ pub(crate) struct ConformanceArgs {
 pub(crate) struct BackendArgs {
     /// `auto`, `container` or `process`; `auto` prefers a container and says which it
     /// picked.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", env = "HARNESS_BACKEND")]
     pub(crate) backend: BackendKind,
     /// Container image to run (pulled only when missing locally and named here).
     #[arg(long)]
@@ -214,17 +214,36 @@ pub(crate) struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub(crate) no_progress: bool,
+    /// Show each case's description under its row.
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
 }
 
 /// Where to write machine-readable reports.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct ReportFiles {
-    /// Write the JSON report here.
+    /// Write the JSON report here (a bare file name goes into `reports/`; missing folders
+    /// are created).
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
-    /// Write a JUnit XML report here.
+    /// Write a JUnit XML report here (a bare file name goes into `reports/`; missing
+    /// folders are created).
     #[arg(long)]
     pub(crate) junit: Option<PathBuf>,
+}
+
+/// Where a report named `given` goes: a bare file name into `reports/`, any other path as
+/// given; its folder is created. Returns the path to write.
+pub(crate) fn report_path(given: &Path) -> anyhow::Result<PathBuf> {
+    let path = match given.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Path::new("reports").join(given),
+        _ => given.to_owned(),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the report folder {}", parent.display()))?;
+    }
+    Ok(path)
 }
 
 /// `certs` arguments.
@@ -307,16 +326,27 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         report::header(&plan, &sources, options.backend.as_str())
     );
     let report = runner::run(&plan, &options).await?;
-    print!("{}", report::table(&report));
+    print!("{}", report::table_with(&report, args.verbose));
     for c in report.cases.iter().filter(|c| !c.pass) {
         eprintln!();
         eprint!("{}", report::failure_block(c));
     }
+    let mut written = Vec::new();
     if let Some(path) = &args.reports.json {
-        report::write_json(&report, path)?;
+        let path = report_path(path)?;
+        report::write_json(&report, &path)?;
+        written.push(path);
     }
     if let Some(path) = &args.reports.junit {
-        report::write_junit(&report, path)?;
+        let path = report_path(path)?;
+        report::write_junit(&report, &path)?;
+        written.push(path);
+    }
+    if written.is_empty() {
+        eprintln!("no report files written (--json FILE, --junit FILE write them)");
+    } else {
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("reports written: {}", names.join(", "));
     }
     Ok(if report.all_passed() {
         EXIT_PASS
@@ -386,11 +416,13 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
     };
     print!("{}", report.table());
     if let Some(path) = &args.reports.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+        let path = report_path(path)?;
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.reports.junit {
-        std::fs::write(path, report.junit())
+        let path = report_path(path)?;
+        std::fs::write(&path, report.junit())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if report.must_failed() {
@@ -426,7 +458,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
             let report = servers::run(&opts).await?;
             print!("{}", servers::table(&report));
             if let Some(path) = &a.json {
-                std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                let path = report_path(path)?;
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             return Ok(EXIT_PASS);
@@ -450,10 +483,10 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     let report = bench::run(&opts).await?;
     print!("{}", bench::table(&report));
     if let Some(path) = &args.json {
-        bench::write_json(&report, path)?;
+        bench::write_json(&report, &report_path(path)?)?;
     }
     if let Some(path) = &args.html {
-        bench::write_html(&report, path)?;
+        bench::write_html(&report, &report_path(path)?)?;
     }
     Ok(if report.all_passed() {
         EXIT_PASS

@@ -99,9 +99,8 @@ async fn direct_exec(
             what: "writing",
             source,
         })?;
-    let hash = tokio::task::spawn_blocking(|| bcrypt::hash(PASSWORD, 10))
+    let hash = fake_exporter::hash_password(PASSWORD, fake_exporter::DEFAULT_BCRYPT_COST)
         .await
-        .map_err(ConformanceError::HashTask)?
         .map_err(ConformanceError::Hash)?;
     let basic_cfg = write(
         dir.path(),

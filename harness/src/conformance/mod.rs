@@ -82,9 +82,6 @@ pub enum ConformanceError {
     /// The password of the direct checks could not be hashed.
     #[error("hashing the password of the direct checks: {0}")]
     Hash(#[source] bcrypt::BcryptError),
-    /// The hashing task died (the runtime is shutting down).
-    #[error("hashing the password of the direct checks: {0}")]
-    HashTask(#[source] tokio::task::JoinError),
 }
 
 /// Options shared by both modes.

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use fake_exporter::MetricsSpec;
 use fake_exporter::pki::PkiFiles;
-use fake_exporter::{FakeExporter, RunningExporter};
+use fake_exporter::{
+    hash_password, FakeExporter, MetricsSpec, PemSource, RunningExporter, WebConfig, WebConfigError,
+};
 
 use super::external::ExternalExporter;
 use super::{Launcher, RunError};
@@ -75,8 +76,15 @@ pub(super) async fn start_all(
                 source,
             })?;
         }
-        let web_config_yaml = web_config_yaml(case, pki, &files_dir, &hashes);
         let web_config_path = case_dir.join("web-config.yml");
+        let web_config =
+            web_config(case, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
+                RunError::WebConfig {
+                    case: case.name.clone(),
+                    source,
+                }
+            })?;
+        let web_config_yaml = web_config.to_yaml();
         std::fs::write(&web_config_path, &web_config_yaml).map_err(|source| RunError::Setup {
             what: "writing",
             path: web_config_path.clone(),
@@ -191,6 +199,8 @@ pub(super) async fn start_all(
     Ok(out)
 }
 
+/// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs
+/// each off the async executor).
 async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError> {
     let cost = plan.defaults.bcrypt_cost;
     let mut passwords: Vec<String> = plan
@@ -202,111 +212,80 @@ async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError
     passwords.dedup();
     let mut tasks = tokio::task::JoinSet::new();
     for p in passwords {
-        tasks.spawn_blocking(move || bcrypt::hash(&p, cost).map(|h| (p, h)));
+        tasks.spawn(async move { hash_password(&p, cost).await.map(|h| (p, h)) });
     }
     let mut out = HashMap::new();
-    while let Some(r) = tasks.join_next().await {
-        let (p, h) = r.map_err(RunError::Task)?.map_err(RunError::Hash)?;
+    while let Some(joined) = tasks.join_next().await {
+        // A panic in bcrypt is a bug there: surface it where it happened.
+        let hashed = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let (p, h) = hashed.map_err(RunError::Hash)?;
         out.insert(p, h);
     }
     Ok(out)
 }
 
-/// The case's `web-config.yml` (empty when the exporter is plain with no auth).
-// TODO(merge): build a typed fake_exporter WebConfig and let serde write it.
-fn web_config_yaml(
+/// The case's `web-config.yml`, typed (serde writes the file).
+fn web_config(
     case: &Case,
     pki: &PkiFiles,
     files_dir: &Path,
+    origin: &Path,
     hashes: &HashMap<String, String>,
-) -> String {
-    use std::fmt::Write as _;
+) -> Result<WebConfig, WebConfigError> {
     let e = &case.exporter;
-    let mut y = String::new();
+    let mut config = WebConfig::builder().origin(origin);
     if let Some(tls) = &e.tls {
         let which = tls.server_cert;
-        let key = if tls.openssl_key {
-            pki.server_key_openssl(which)
-                .unwrap_or_else(|| pki.server_key(which))
-        } else {
-            pki.server_key(which)
-        };
         let (cert, key) = match tls.serve_files {
             Some((c, k)) => (
                 FileRef::Pki(c).resolve(pki, files_dir),
                 FileRef::Pki(k).resolve(pki, files_dir),
             ),
-            None => (pki.server_cert(which), key),
+            None if tls.openssl_key => (
+                pki.server_cert(which),
+                pki.server_key_openssl(which)
+                    .unwrap_or_else(|| pki.server_key(which)),
+            ),
+            None => (pki.server_cert(which), pki.server_key(which)),
         };
-        let _ = writeln!(y, "tls_server_config:");
-        let _ = writeln!(y, "  cert_file: {}", cert.display());
-        let _ = writeln!(y, "  key_file: {}", key.display());
-        if !tls.cipher_suites.is_empty() {
-            let names: Vec<String> = tls.cipher_suites.iter().map(|c| c.to_string()).collect();
-            let _ = writeln!(y, "  cipher_suites: {}", yaml_list(&names));
-        }
-        if let Some(t) = &tls.client_auth_type {
-            let _ = writeln!(y, "  client_auth_type: {t}");
+        config = config
+            .cert(PemSource::file(cert))
+            .key(PemSource::file(key))
+            .cipher_suites(tls.cipher_suites.iter().copied());
+        if let Some(policy) = tls.client_auth_type {
+            config = config.client_auth(policy);
         }
         if let Some(ca) = tls.client_ca {
-            let _ = writeln!(
-                y,
-                "  client_ca_file: {}",
-                FileRef::Pki(ca).resolve(pki, files_dir).display()
-            );
+            config = config.client_ca(PemSource::file(FileRef::Pki(ca).resolve(pki, files_dir)));
         }
         if let Some(sans) = &tls.client_allowed_sans {
-            let _ = writeln!(y, "  client_allowed_sans: {}", yaml_list(sans));
+            config = config.client_allowed_sans(sans.iter().cloned());
         }
-        if let Some(v) = &tls.min_version {
-            let _ = writeln!(y, "  min_version: {v}");
+        if let Some(v) = tls.min_version {
+            config = config.min_version(v);
         }
-        if let Some(v) = &tls.max_version {
-            let _ = writeln!(y, "  max_version: {v}");
+        if let Some(v) = tls.max_version {
+            config = config.max_version(v);
         }
     }
     if let Some(h2) = e.http2 {
-        let _ = writeln!(y, "http_server_config:\n  http2: {h2}");
+        config = config.http2(h2);
     }
-    if !e.basic_auth_users.is_empty() {
-        let _ = writeln!(y, "basic_auth_users:");
-        for (user, password) in &e.basic_auth_users {
-            let hash = hashes.get(password).cloned().unwrap_or_default();
-            let _ = writeln!(y, "  {}: {}", yaml_str(user), yaml_str(&hash));
-        }
+    for (user, password) in &e.basic_auth_users {
+        // Invariant: `hash_passwords` hashed every password of every case.
+        config = config.basic_auth_user(user, hashes[password].clone());
     }
-    if e.bearer.is_configured() {
-        let b = &e.bearer;
-        let _ = writeln!(y, "# fake-exporter extension (not exporter-toolkit):");
-        let _ = writeln!(y, "fake_exporter:\n  bearer_auth:");
-        if !b.tokens.is_empty() {
-            let _ = writeln!(y, "    tokens: {}", yaml_list(&b.tokens));
-        }
-        if let Some(f) = &b.token_file {
-            let _ = writeln!(y, "    token_file: {}", files_dir.join(f).display());
-        }
-        if !b.expired_tokens.is_empty() {
-            let expired =
-                humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600));
-            let _ = writeln!(y, "    expiring_tokens:");
-            for t in &b.expired_tokens {
-                let _ = writeln!(
-                    y,
-                    "      - token: {}\n        expires_at: {expired}",
-                    yaml_str(t)
-                );
-            }
-        }
+    for token in &e.bearer.tokens {
+        config = config.bearer_token(token);
     }
-    y
-}
-
-fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-fn yaml_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_default()
+    if let Some(file) = &e.bearer.token_file {
+        config = config.bearer_token_file(files_dir.join(file));
+    }
+    let expired = SystemTime::now() - Duration::from_secs(3600);
+    for token in &e.bearer.expired_tokens {
+        config = config.bearer_expiring_token(token, expired);
+    }
+    config.build()
 }
 
 /// The case's job, with every file reference resolved for this run.

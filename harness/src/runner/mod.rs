@@ -49,9 +49,15 @@ pub enum RunError {
     /// bcrypt could not hash a scenario password.
     #[error("preparing the run: hashing the scenario passwords with bcrypt")]
     Hash(#[source] bcrypt::BcryptError),
-    /// A blocking task (bcrypt) panicked or was cancelled.
-    #[error("preparing the run: a background task failed")]
-    Task(#[source] tokio::task::JoinError),
+    /// A case's web-config cannot be built.
+    #[error("case `{case}`: its web-config: {source}")]
+    WebConfig {
+        /// The case.
+        case: String,
+        /// Why.
+        #[source]
+        source: fake_exporter::WebConfigError,
+    },
     /// A fake exporter did not start.
     #[error("case `{case}`: the fake exporter did not start")]
     Exporter {

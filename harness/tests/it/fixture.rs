@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use fake_exporter::pki::{KeyType, Pki, PkiFiles, ServerCert};
-use fake_exporter::WebConfig;
 use fake_exporter::{FakeExporter, RunningExporter};
 use scrape_harness::backend::BackendKind;
 use scrape_harness::classify::ErrorClass;
@@ -17,15 +16,13 @@ use scrape_harness::targets::Health;
 use crate::support::heavy;
 
 async fn tls_exporter(dir: &std::path::Path) -> Result<(PkiFiles, RunningExporter)> {
-    let pki = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.join("pki"))?;
-    let yaml = format!(
-        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
-        pki.server_cert(ServerCert::Valid).display(),
-        pki.server_key(ServerCert::Valid).display()
-    );
-    let config = WebConfig::from_yaml_str(&yaml, &dir.join("web-config.yml"))?;
-    let exporter = FakeExporter::builder().web_config(config).start().await?;
-    Ok((pki, exporter))
+    let pki = Pki::generate(KeyType::EcdsaP256)?;
+    let files = pki.write_to(&dir.join("pki"))?;
+    let exporter = FakeExporter::builder()
+        .tls(pki.server(ServerCert::Valid))
+        .start()
+        .await?;
+    Ok((files, exporter))
 }
 
 fn https_job(name: &str, target: &str, ca: PathBuf) -> ScrapeConfig {
