@@ -81,7 +81,7 @@ pub(super) async fn start_all(
             web_config(case, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
                 RunError::WebConfig {
                     case: case.name.clone(),
-                    source,
+                    source: Box::new(source),
                 }
             })?;
         let web_config_yaml = web_config.to_yaml();

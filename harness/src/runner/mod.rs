@@ -54,9 +54,9 @@ pub enum RunError {
     WebConfig {
         /// The case.
         case: String,
-        /// Why.
+        /// Why (boxed: the web-config error is large).
         #[source]
-        source: fake_exporter::WebConfigError,
+        source: Box<fake_exporter::WebConfigError>,
     },
     /// A fake exporter did not start.
     #[error("case `{case}`: the fake exporter did not start")]
