@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fake_exporter::{FakeExporter, KeyType, Pki, ServerCert};
-use scrape_harness::backend::BackendKind;
+use scrape_harness::BackendKind;
 use scrape_harness::{PrometheusFixture, ScrapeConfig};
 
 #[tokio::main]

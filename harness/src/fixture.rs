@@ -3,11 +3,9 @@
 //! and read its verdicts, in a few lines.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), scrape_harness::fixture::FixtureError> {
+//! # async fn demo() -> Result<(), scrape_harness::FixtureError> {
 //! use std::time::Duration;
-//! use scrape_harness::backend::BackendKind;
-//! use scrape_harness::fixture::PrometheusFixture;
-//! use scrape_harness::promconfig::ScrapeConfig;
+//! use scrape_harness::{BackendKind, PrometheusFixture, ScrapeConfig};
 //!
 //! let prom = PrometheusFixture::builder()
 //!     .backend(BackendKind::Auto)

@@ -26,26 +26,52 @@
 //! same library (`run`, `conformance`, `bench`, `certs`), in the binary target (feature
 //! `cli`, on by default).
 //!
-//! The pieces: [`backend`] starts Prometheus (container or process), [`promconfig`] writes
-//! `prometheus.yml`, [`targets`] reads the API, [`classify`] maps `lastError` to a stable
-//! class, [`scenario`] and [`runner`] run whole matrices, [`report`] renders them, and
-//! [`fixture`] gives other tests a Prometheus in a few lines.
+//! What is where: [`PrometheusFixture`] starts Prometheus ([`BackendKind`]: a container or
+//! a process; [`start_prometheus`] underneath), writes its `prometheus.yml` from
+//! [`ScrapeConfig`]s, waits ([`Until`]) and returns [`Verdict`]s, each with the
+//! [`ErrorClass`] of `lastError` ([`classify`]); [`PromApi`] reads the API; [`Plan`] and
+//! [`Case`] are scenario files parsed into types, [`run`] runs them; [`report`] renders
+//! runs; [`conformance`] and [`bench`] are the other two jobs of the command line.
 
-pub mod backend;
+mod backend;
 pub mod bench;
-pub mod classify;
+mod classify;
 pub mod conformance;
 mod exporter_config;
-pub mod fixture;
+mod fixture;
 mod progress;
-pub mod promconfig;
+mod promconfig;
 pub mod report;
-pub mod runner;
-pub mod scenario;
-pub mod targets;
+mod runner;
+mod scenario;
+mod targets;
 
-pub use fixture::PrometheusFixture;
-pub use promconfig::ScrapeConfig;
-pub use runner::run;
-pub use scenario::Plan;
-pub use targets::Health;
+pub use backend::{
+    cancel_on_ctrl_c, free_local_port, keep_requested, prometheus_image, start as start_prometheus,
+    sweep_leftovers, BackendError, BackendKind, CleanupError, ImageBuildError,
+    ParseBackendKindError, PrometheusOptions, RunningPrometheus, SweepReport, OWNER_PID_LABEL,
+    RUN_LABEL,
+};
+pub use classify::{classify, CaseContext, ErrorClass, UnknownClass};
+pub use fixture::{
+    mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Until, Verdict,
+    WaitProgress, DEFAULT_SCRAPE_INTERVAL,
+};
+pub use promconfig::{
+    promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
+    BasicAuth, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, PromtoolCheck,
+    Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
+};
+pub use runner::{
+    run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunOptions, RunReport,
+    Skipped, Timings, DISCOVERY_DELAY,
+};
+pub use scenario::{
+    BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterTls, FileRef,
+    HttpVersion, KeepAlive, Level, Outcome, PkiFile, Plan, ScenarioError, ScrapeAuth, ScrapeCase,
+    ScrapeTls, Secret, TargetHost, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
+};
+pub use targets::{
+    parse_text_format, ApiError, BuildInfo, DroppedTarget, Health, PromApi, Sample, TargetKey,
+    TargetStatus, TextFormatError, TextSample,
+};

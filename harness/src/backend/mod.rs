@@ -2,10 +2,10 @@
 //! one API.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), scrape_harness::backend::BackendError> {
-//! use scrape_harness::backend::{self, PrometheusOptions};
+//! # async fn demo() -> Result<(), scrape_harness::BackendError> {
+//! use scrape_harness::{start_prometheus, PrometheusOptions};
 //!
-//! let prometheus = backend::start(PrometheusOptions::new("global: {}\n")).await?;
+//! let prometheus = start_prometheus(PrometheusOptions::new("global: {}\n")).await?;
 //! println!("{} at {}", prometheus.description(), prometheus.base_url());
 //! prometheus.reload("global: {scrape_interval: 1s}\n").await?;
 //! prometheus.stop().await?; // or let it drop

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use anyhow::Context as _;
-use scrape_harness::backend::{self, BackendKind};
 use scrape_harness::report;
-use scrape_harness::runner::{self, RunOptions};
-use scrape_harness::scenario::Plan;
+use scrape_harness::BackendKind;
+use scrape_harness::Plan;
+use scrape_harness::RunOptions;
 
 /// Exit code when every case passed.
 pub(crate) const EXIT_PASS: u8 = 0;
@@ -260,7 +260,7 @@ pub(crate) struct CertsArgs {
 /// Runs a parsed command line and returns the exit code. Errors print once, with their
 /// whole chain.
 pub(crate) async fn main(cli: Cli) -> ExitCode {
-    let outcome = backend::cancel_on_ctrl_c(dispatch(cli)).await;
+    let outcome = scrape_harness::cancel_on_ctrl_c(dispatch(cli)).await;
     match outcome {
         Some(Ok(code)) => ExitCode::from(code),
         Some(Err(err)) => {
@@ -325,7 +325,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         "{}",
         report::header(&plan, &sources, options.backend.as_str())
     );
-    let report = runner::run(&plan, &options).await?;
+    let report = scrape_harness::run(&plan, &options).await?;
     print!("{}", report::table_with(&report, args.verbose));
     for c in report.cases.iter().filter(|c| !c.pass) {
         eprintln!();
@@ -377,7 +377,7 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
     }
     let report = match (&args.exec, &args.target) {
         (Some(exec), _) => {
-            let template = runner::ExecTemplate::parse(exec)?;
+            let template = scrape_harness::ExecTemplate::parse(exec)?;
             conformance::run_exec(template, &opts).await?
         }
         (None, Some(target)) => {

@@ -67,17 +67,15 @@ fn shell_quote(s: &str) -> String {
 
 /// A started exporter process; killed (with its process group) on drop.
 #[derive(Debug)]
-pub struct ExternalExporter {
+pub(crate) struct ExternalExporter {
     child: Child,
-    /// The command line that was run.
-    pub command: String,
     /// Where it listens.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 /// Why an external exporter is not serving.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartFailure {
+pub(crate) enum StartFailure {
     /// It exited before accepting connections; its stderr (last lines).
     Exited {
         /// Exit status text.
@@ -109,7 +107,7 @@ impl std::fmt::Display for StartFailure {
 impl ExternalExporter {
     /// Runs `sh -c <command>` in its own process group and waits until `addr` accepts TCP
     /// connections (polling, deadline `timeout`).
-    pub async fn start(
+    pub(crate) async fn start(
         command: String,
         addr: SocketAddr,
         timeout: Duration,
@@ -152,11 +150,7 @@ impl ExternalExporter {
                         let _ = err.read_to_end(&mut sink).await;
                     });
                 }
-                return Ok(Self {
-                    child,
-                    command,
-                    addr,
-                });
+                return Ok(Self { child, addr });
             }
             if started.elapsed() > timeout {
                 let _ = child.start_kill();
@@ -167,7 +161,7 @@ impl ExternalExporter {
     }
 
     /// Kills the process group and waits for the process.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.kill_group();
         let _ = self.child.wait().await;
     }

@@ -4,7 +4,7 @@
 //! Prometheus' own `net_conntrack_*` metrics.
 
 mod exporters;
-pub mod external;
+pub(crate) mod external;
 
 pub use external::{ExecTemplate, ExecTemplateError};
 
@@ -331,6 +331,10 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let build = api.build_info().await.map_err(RunError::Api)?;
     let conntrack = api.conntrack_established().await.map_err(RunError::Api)?;
     let failed_pools = api.failed_scrape_pools().await.map_err(RunError::Api)?;
+    let mut failed_scrapes: BTreeMap<String, u64> = BTreeMap::new();
+    for (key, n) in api.failed_scrape_counts().await.map_err(RunError::Api)? {
+        *failed_scrapes.entry(key.job).or_default() += n;
+    }
     let prometheus_major = build.major_version();
 
     let external = !matches!(opts.launcher, Launcher::Fake);
@@ -344,8 +348,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
                 last: s.stats.snapshot(),
                 steady: steady[i].take(),
             };
-            let conntrack = conntrack.get(&case.name).map(|v| *v as u64);
-            judge(&mut result, case, verdict, &end, external, conntrack);
+            let prometheus_side = PrometheusSide {
+                dialed: conntrack.get(&case.name).map(|v| *v as u64),
+                failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
+            };
+            judge(&mut result, case, verdict, &end, external, &prometheus_side);
             if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
                 // Prometheus says why it dropped a job only in its log and in
                 // prometheus_target_scrape_pools_failed_total.
@@ -514,6 +521,14 @@ impl CaseResult {
     }
 }
 
+/// What Prometheus counted for a case's job.
+struct PrometheusSide {
+    /// Connections its dialer established (`net_conntrack_dialer_conn_established_total`).
+    dialed: Option<u64>,
+    /// Scrapes that failed (`up` 0), each one a connection Prometheus may have dropped.
+    failed_scrapes: u64,
+}
+
 /// An exporter's counters after the run, and when its target was first seen up.
 struct Counters {
     last: StatsSnapshot,
@@ -527,8 +542,9 @@ fn judge(
     verdict: Option<&Verdict>,
     counters: &Counters,
     external: bool,
-    conntrack: Option<u64>,
+    prometheus: &PrometheusSide,
 ) {
+    let conntrack = prometheus.dialed;
     let stats = &counters.last;
     let observed = verdict.map_or(
         Outcome {
@@ -653,9 +669,20 @@ fn judge(
         KeepAlive::One => {
             let steady_ok = match since_up {
                 Some((c, h)) => c == 0 && (!tls || h == 0),
-                // External exporters: Prometheus' dialer count over the whole run.
-                None => connections == 1,
+                // External exporters have no counters of ours: Prometheus' dialer count,
+                // where every reconnect must follow a failed scrape (a cold bcrypt that
+                // outlasted the timeout, say); scrapes that all succeeded share one
+                // connection.
+                None => connections <= 1 + prometheus.failed_scrapes,
             };
+            if since_up.is_none() && connections > 1 && steady_ok {
+                notes.push(format!(
+                    "{} reconnect(s), each after a failed scrape ({} failed in all): not held \
+                     against keep-alive",
+                    connections - 1,
+                    prometheus.failed_scrapes
+                ));
+            }
             let reconnected_after_timeouts = !steady_ok && timeouts > 0;
             if reconnected_after_timeouts {
                 notes.push(format!(
@@ -784,16 +811,69 @@ mod tests {
     fn judged(case: &Case, verdict: &Verdict, counters: &Counters) -> CaseResult {
         let started = exporters::StartedCase::for_test();
         let mut result = CaseResult::new(case, 2, &started);
+        let prometheus = PrometheusSide {
+            dialed: Some(counters.last.connections_accepted),
+            failed_scrapes: 0,
+        };
         judge(
             &mut result,
             case,
             Some(verdict),
             counters,
             false,
-            Some(counters.last.connections_accepted),
+            &prometheus,
         );
         result.pass = result.failures.is_empty();
         result
+    }
+
+    fn judged_external(case: &Case, verdict: &Verdict, dialed: u64, failed: u64) -> CaseResult {
+        let started = exporters::StartedCase::for_test();
+        let mut result = CaseResult::new(case, 2, &started);
+        let counters = Counters {
+            last: StatsSnapshot::default(),
+            steady: None,
+        };
+        let prometheus = PrometheusSide {
+            dialed: Some(dialed),
+            failed_scrapes: failed,
+        };
+        judge(
+            &mut result,
+            case,
+            Some(verdict),
+            &counters,
+            true,
+            &prometheus,
+        );
+        result.pass = result.failures.is_empty();
+        result
+    }
+
+    #[test]
+    fn an_external_exporters_reconnects_must_each_follow_a_failed_scrape() {
+        let case = Case::new("c", "t.yaml", Expectation::up());
+        let up = verdict(
+            Health::Up,
+            ErrorClass::None,
+            vec![seen(Health::Up, ErrorClass::None, 9)],
+        );
+        // Two cold-bcrypt timeouts at the start, each followed by a new connection.
+        let warm_up = judged_external(&case, &up, 3, 2);
+        assert!(warm_up.pass, "{:?}", warm_up.failures);
+        assert!(
+            warm_up.notes[0].contains("2 reconnect(s)"),
+            "{:?}",
+            warm_up.notes
+        );
+        // Three connections with every scrape successful: the exporter closes them.
+        let closes = judged_external(&case, &up, 3, 0);
+        assert!(!closes.pass);
+        assert!(
+            closes.failures[0].starts_with("keep-alive:"),
+            "{:?}",
+            closes.failures
+        );
     }
 
     #[test]

@@ -297,6 +297,14 @@ impl PromApi {
         Ok(scrape_counts_from(samples))
     }
 
+    /// Failed scrapes so far per `(job, instance)` (`up` was 0), from
+    /// `count_over_time(up[1d]) - sum_over_time(up[1d])`. Each one is a scrape whose
+    /// connection Prometheus may have dropped (a timeout, a reset).
+    pub async fn failed_scrape_counts(&self) -> Result<BTreeMap<TargetKey, u64>, ApiError> {
+        let samples = self.query(FAILED_SCRAPE_COUNT_QUERY).await?;
+        Ok(scrape_counts_from(samples))
+    }
+
     /// Scrape pools Prometheus failed to create since start
     /// (`prometheus_target_scrape_pools_failed_total`, read from its own `/metrics`).
     pub async fn failed_scrape_pools(&self) -> Result<f64, ApiError> {
@@ -391,12 +399,16 @@ impl PromApi {
     }
 }
 
+/// The PromQL behind [`PromApi::failed_scrape_counts`].
+pub(crate) const FAILED_SCRAPE_COUNT_QUERY: &str =
+    "count_over_time(up[1d]) - sum_over_time(up[1d])";
+
 /// The PromQL behind [`PromApi::scrape_counts`].
-pub const SCRAPE_COUNT_QUERY: &str = "count_over_time(up[1d])";
+pub(crate) const SCRAPE_COUNT_QUERY: &str = "count_over_time(up[1d])";
 
 /// What a [`wait_until`] probe observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Probe<T, S> {
+pub(crate) enum Probe<T, S> {
     /// The condition holds; stop waiting and return this.
     Done(T),
     /// Not yet; this is the state observed, reported if the deadline passes.
@@ -405,7 +417,7 @@ pub enum Probe<T, S> {
 
 /// Why [`wait_until`] gave up.
 #[derive(Debug, thiserror::Error)]
-pub enum WaitError<E: std::error::Error + 'static> {
+pub(crate) enum WaitError<E: std::error::Error + 'static> {
     /// The deadline passed; `last_state` is the `Debug` text of the last pending state.
     #[error("gave up after {waited:?} ({polls} polls); last observed state: {last_state}")]
     Timeout {
@@ -428,7 +440,7 @@ pub enum WaitError<E: std::error::Error + 'static> {
 
 /// Runs `probe` every `poll` until it returns [`Probe::Done`], it fails, or `deadline` (from now)
 /// passes. Never sleeps past the deadline; a probe still running at the deadline is abandoned.
-pub async fn wait_until<T, S, E, F, Fut>(
+pub(crate) async fn wait_until<T, S, E, F, Fut>(
     deadline: Duration,
     poll: Duration,
     mut probe: F,

@@ -14,7 +14,7 @@ use std::{
 };
 
 use anyhow::{ensure, Context, Result};
-use scrape_harness::{backend::BackendKind, fixture::PrometheusFixture};
+use scrape_harness::{BackendKind, PrometheusFixture};
 
 use crate::support::{containers_of, finish, heavy, poll, test_scenario, Harness};
 

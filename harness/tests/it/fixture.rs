@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::Result;
 use fake_exporter::pki::{KeyType, Pki, PkiFiles, ServerCert};
 use fake_exporter::{FakeExporter, RunningExporter};
-use scrape_harness::backend::BackendKind;
-use scrape_harness::classify::ErrorClass;
-use scrape_harness::fixture::{FixtureError, PrometheusFixture, Verdict};
-use scrape_harness::promconfig::{Scheme, ScrapeConfig, TlsConfig};
-use scrape_harness::targets::Health;
+use scrape_harness::BackendKind;
+use scrape_harness::ErrorClass;
+use scrape_harness::Health;
+use scrape_harness::{FixtureError, PrometheusFixture, Verdict};
+use scrape_harness::{Scheme, ScrapeConfig, TlsConfig};
 
 use crate::support::heavy;
 

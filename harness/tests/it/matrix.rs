@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
-use scrape_harness::scenario::Plan;
+use scrape_harness::Plan;
 
 use crate::support::{heavy, Harness};
 
