@@ -62,7 +62,7 @@ pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant, UnknownMu
 pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
-pub use http::{control_app, ListenerStats};
+pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};

@@ -12,6 +12,7 @@ use fake_exporter::{FaultSpec, Mutant};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Serve Prometheus metrics behind every security mode a real exporter can have.
 ///
@@ -85,13 +86,22 @@ struct PkiArgs {
 
 #[derive(Debug, Args)]
 struct FleetArgs {
-    /// Fleet file (YAML: host, connections_per_listener, groups with ports and web_config).
+    /// Fleet file (YAML: host, connections_per_listener, groups each with a name, ports,
+    /// and optionally web_config, metrics, faults, telemetry_path). `--example` prints a
+    /// commented one.
+    #[arg(long, required_unless_present = "example")]
+    config: Option<PathBuf>,
+    /// Print a commented fleet file and exit.
     #[arg(long)]
-    config: PathBuf,
-    /// Plain-HTTP control endpoint with per-group counters.
+    example: bool,
+    /// Plain-HTTP control endpoint: `/stats` per group (`/stats?per=listener` per
+    /// listener), `/metrics` per listener.
     #[arg(long = "control.listen-address", value_name = "ADDR")]
     control: Option<SocketAddr>,
 }
+
+/// The commented fleet template (`fleet --example`), also `examples/fleet.yaml`.
+const FLEET_EXAMPLE: &str = include_str!("../examples/fleet.yaml");
 
 /// `--web.listen-address` as node_exporter takes it: `HOST:PORT`, `:PORT` (every
 /// interface), `[::1]:PORT`, or `localhost:PORT`.
@@ -124,6 +134,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if !ignored.is_empty() {
         tracing::warn!(
@@ -205,7 +216,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let _control = match args.control {
-        Some(addr) => Some(control::serve(addr, exporter.listeners().to_vec()).await?),
+        Some(addr) => {
+            let app = fake_exporter::control_app(Arc::new(exporter.listeners().to_vec()));
+            Some(control::serve(addr, app).await?)
+        }
         None => None,
     };
     wait_for_signal().await;
@@ -220,11 +234,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
-    let builder = Fleet::from_file(&args.config)?;
+    let Some(config) = &args.config else {
+        print!("{FLEET_EXAMPLE}");
+        return Ok(());
+    };
+    let builder = Fleet::from_file(config)?;
     let fleet = builder
         .start()
         .await
-        .with_context(|| format!("{}: starting the fleet", args.config.display()))?;
+        .with_context(|| format!("{}: starting the fleet", config.display()))?;
     for w in fleet.warnings() {
         eprintln!("fake-exporter: WARNING: {w}");
     }
@@ -258,9 +276,13 @@ async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
             if g.tls { "TLS" } else { "plain" }
         );
     }
-    let listeners: Vec<ListenerHandle> = fleet.listeners().cloned().collect();
+    let groups: Vec<(String, Vec<ListenerHandle>)> = fleet
+        .groups()
+        .iter()
+        .map(|g| (g.name.clone(), g.listeners.clone()))
+        .collect();
     let _control = match args.control {
-        Some(addr) => Some(control::serve(addr, listeners).await?),
+        Some(addr) => Some(control::serve(addr, fake_exporter::fleet_control_app(groups)).await?),
         None => None,
     };
     wait_for_signal().await;
@@ -386,21 +408,18 @@ mod node_exporter_compat {
 }
 
 mod control {
-    //! The control endpoint: counters of every listener as JSON and as metrics.
+    //! The control endpoint: counters as JSON and as metrics.
     use std::net::SocketAddr;
-    use std::sync::Arc;
 
     use anyhow::Context as _;
-    use fake_exporter::ListenerHandle;
 
     pub(super) async fn serve(
         addr: SocketAddr,
-        listeners: Vec<ListenerHandle>,
+        app: axum::Router,
     ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the control endpoint {addr}"))?;
-        let app = fake_exporter::control_app(Arc::new(listeners));
         tracing::info!(%addr, "control endpoint: /stats (JSON), /metrics");
         Ok(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

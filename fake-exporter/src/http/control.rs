@@ -1,5 +1,9 @@
-//! The control endpoint: every listener's counters, as JSON (`/stats`) and as
-//! `fake_exporter_*` metrics (`/metrics`). Plain HTTP, no auth: it is for the harness.
+//! The control endpoint: counters as JSON (`/stats`) and as `fake_exporter_*` metrics
+//! (`/metrics`, per listener). Plain HTTP, no auth: it is for the harness.
+//!
+//! One exporter's `/stats` lists its listeners. A fleet's lists its groups, each with the
+//! sum of its listeners' counters (thousands of listeners make a per-listener list of
+//! hundreds of KB); `/stats?per=listener` lists every listener with its group.
 
 use std::sync::Arc;
 
@@ -22,12 +26,96 @@ pub struct ListenerStats {
     pub stats: StatsSnapshot,
 }
 
+/// One fleet group's counters, summed over its listeners, in the fleet's `/stats` JSON.
+#[derive(Debug, Serialize)]
+pub struct GroupStats {
+    /// The group's name.
+    pub group: String,
+    /// Its listeners.
+    pub listeners: usize,
+    /// The first listener's address.
+    pub first: String,
+    /// The last listener's address.
+    pub last: String,
+    /// The sum of its listeners' counters.
+    #[serde(flatten)]
+    pub stats: StatsSnapshot,
+}
+
+/// One listener of a fleet, with its group, in `/stats?per=listener`.
+#[derive(Debug, Serialize)]
+pub struct GroupListenerStats {
+    /// The group's name.
+    pub group: String,
+    /// The listener.
+    #[serde(flatten)]
+    pub listener: ListenerStats,
+}
+
 /// The control router over a set of listeners.
 pub fn control_app(listeners: Arc<Vec<ListenerHandle>>) -> Router {
     Router::new()
         .route("/stats", get(stats_json))
         .route("/metrics", get(stats_metrics))
         .with_state(listeners)
+}
+
+/// The control router of a fleet: `/stats` per group (`?per=listener` per listener),
+/// `/metrics` per listener.
+pub fn fleet_control_app(groups: Vec<(String, Vec<ListenerHandle>)>) -> Router {
+    let all: Arc<Vec<ListenerHandle>> =
+        Arc::new(groups.iter().flat_map(|(_, l)| l.iter().cloned()).collect());
+    let groups = Arc::new(groups);
+    Router::new()
+        .route(
+            "/stats",
+            get(move |uri: http::Uri| {
+                let groups = groups.clone();
+                let per_listener = uri
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|kv| kv == "per=listener"));
+                async move { fleet_stats_json(&groups, per_listener) }
+            }),
+        )
+        .route("/metrics", get(stats_metrics))
+        .with_state(all)
+}
+
+fn fleet_stats_json(groups: &[(String, Vec<ListenerHandle>)], per_listener: bool) -> Response {
+    if per_listener {
+        let listeners: Vec<GroupListenerStats> = groups
+            .iter()
+            .flat_map(|(name, listeners)| {
+                listeners.iter().map(move |l| GroupListenerStats {
+                    group: name.clone(),
+                    listener: ListenerStats {
+                        addr: l.addr.to_string(),
+                        stats: l.stats.snapshot(),
+                    },
+                })
+            })
+            .collect();
+        return Json(listeners).into_response();
+    }
+    let summary: Vec<GroupStats> = groups
+        .iter()
+        .map(|(name, listeners)| {
+            let mut stats = StatsSnapshot::default();
+            for l in listeners {
+                stats.merge(&l.stats.snapshot());
+            }
+            let addr =
+                |l: Option<&ListenerHandle>| l.map(|l| l.addr.to_string()).unwrap_or_default();
+            GroupStats {
+                group: name.clone(),
+                listeners: listeners.len(),
+                first: addr(listeners.first()),
+                last: addr(listeners.last()),
+                stats,
+            }
+        })
+        .collect();
+    Json(summary).into_response()
 }
 
 async fn stats_json(State(listeners): State<Arc<Vec<ListenerHandle>>>) -> Json<Vec<ListenerStats>> {

@@ -105,8 +105,9 @@ async fn a_fleet_serves_every_group_in_its_mode() -> anyhow::Result<()> {
     );
     assert!(stdout.contains("fd budget"), "{stdout}");
 
-    // The control endpoint counts per listener: two requests on each TLS listener.
-    let body = reqwest::get(format!("http://{control}/stats"))
+    // The control endpoint counts per listener on request: two requests on each TLS
+    // listener.
+    let body = reqwest::get(format!("http://{control}/stats?per=listener"))
         .await?
         .text()
         .await?;
@@ -118,6 +119,27 @@ async fn a_fleet_serves_every_group_in_its_mode() -> anyhow::Result<()> {
         .find(|l| l["addr"] == format!("127.0.0.1:{}", TLS_PORTS.0))
         .expect("first TLS listener listed");
     assert_eq!(first_tls["handshakes_ok"], 2, "{first_tls}");
+    let tls_group = first_tls["group"].as_str().expect("its group").to_owned();
+
+    // By default, per group: the sums of the listeners' counters.
+    let body = reqwest::get(format!("http://{control}/stats"))
+        .await?
+        .text()
+        .await?;
+    let groups: serde_json::Value = serde_json::from_str(&body)?;
+    let groups = groups.as_array().expect("an array of groups");
+    assert_eq!(groups.len(), 2, "{body}");
+    let tls = groups
+        .iter()
+        .find(|g| g["group"] == tls_group.as_str())
+        .expect("the TLS group listed");
+    let tls_listeners = tls["listeners"].as_u64().expect("a listener count");
+    assert_eq!(
+        tls["handshakes_ok"].as_u64(),
+        Some(2 * tls_listeners),
+        "{tls}"
+    );
+    assert_eq!(tls["first"], format!("127.0.0.1:{}", TLS_PORTS.0));
     Ok(())
 }
 
