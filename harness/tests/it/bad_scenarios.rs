@@ -149,3 +149,45 @@ fn an_up_expectation_with_an_error_class_is_contradictory() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_file_without_cases_is_refused() -> Result<()> {
+    let (file, stderr) = refused("empty.yaml", "cases: []\n")?;
+    assert_names(&stderr, &[&file, "no cases"]);
+    Ok(())
+}
+
+#[test]
+fn every_mistake_of_a_file_is_reported_in_one_run() -> Result<()> {
+    let (file, stderr) = refused(
+        "three.yaml",
+        "cases:\n  - name: a\n    scrape: { shceme: https }\n    expect: { health: up }\n  - name: b\n    expect: { health: down }\n  - name: c\n    exporter: { server_cert: revoked }\n    expect: { health: up }\n",
+    )?;
+    assert_names(
+        &stderr,
+        &[
+            "3 mistakes",
+            &format!("{file}: case `a`: scrape.shceme"),
+            &format!("{file}: case `b`: expect.error"),
+            &format!("{file}: case `c`: exporter.server_cert"),
+        ],
+    );
+    Ok(())
+}
+
+#[test]
+fn a_missing_file_prints_its_os_error_once() -> Result<()> {
+    let harness = Harness::new()?;
+    let missing = harness.tmp().join("nope.yaml");
+    let ran = harness.run(
+        &["run", "--no-progress", &missing.display().to_string()],
+        Duration::from_secs(30),
+    )?;
+    assert_eq!(ran.code(), Some(2), "{ran}");
+    assert_eq!(
+        ran.stderr.matches("No such file or directory").count(),
+        1,
+        "{ran}"
+    );
+    Ok(())
+}

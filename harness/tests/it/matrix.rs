@@ -67,6 +67,18 @@ fn default_matrix_passes_with(backend: &str) -> Result<()> {
         "summary line:{ran}"
     );
 
+    // A passing run is quiet and readable: no log lines, no escape sequences off a
+    // terminal, a table within 120 columns.
+    for line in ran.stdout.lines().chain(ran.stderr.lines()) {
+        ensure!(
+            !line.contains(" ERROR ") && !line.contains(" WARN ") && !line.contains('\x1b'),
+            "log noise in a passing run: {line:?}{ran}"
+        );
+    }
+    if let Some(wide) = ran.stdout.lines().find(|l| l.chars().count() > 120) {
+        anyhow::bail!("wider than 120 columns: {wide:?}{ran}");
+    }
+
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json)?)
         .with_context(|| format!("{} is not JSON", json.display()))?;
     ensure!(
