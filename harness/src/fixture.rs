@@ -329,10 +329,8 @@ impl FixtureBuilder {
         mounted.dedup();
         options.extra_mounts = mounted.clone();
         let prometheus = backend::start(options).await?;
-        let api = PromApi::new(prometheus.base_url());
         Ok(PrometheusFixture {
             prometheus,
-            api,
             state: Mutex::new(State { config, contexts }),
             seen: std::sync::Mutex::default(),
             mounted: mounted
@@ -354,7 +352,6 @@ struct State {
 #[derive(Debug)]
 pub struct PrometheusFixture {
     prometheus: RunningPrometheus,
-    api: PromApi,
     state: Mutex<State>,
     mounted: Vec<PathBuf>,
     /// Scrapes seen by the polls so far, per target (see [`Verdict::steady_state`]).
@@ -389,7 +386,7 @@ impl PrometheusFixture {
 
     /// The API client.
     pub fn api(&self) -> &PromApi {
-        &self.api
+        self.prometheus.api()
     }
 
     /// The backend handle (kind, description, logs, work dir, pid or container id).
@@ -552,8 +549,8 @@ impl PrometheusFixture {
     /// Verdicts of the jobs present (and of those the log says were dropped), plus the jobs
     /// that are absent for a reason not known yet.
     async fn poll(&self, state: &State) -> Result<Polled, ApiError> {
-        let targets = self.api.targets().await?;
-        let counts = self.api.scrape_counts().await?;
+        let targets = self.prometheus.api().targets().await?;
+        let counts = self.prometheus.api().scrape_counts().await?;
         let log = self.prometheus.log_lines(DROPPED_LOG_LINES);
         let mut polled = Polled::default();
         for job in &state.config.scrape_configs {

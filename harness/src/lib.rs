@@ -37,6 +37,7 @@ mod backend;
 pub mod bench;
 mod classify;
 pub mod conformance;
+mod error;
 mod exporter_config;
 mod fixture;
 mod progress;
@@ -53,6 +54,7 @@ pub use backend::{
     RUN_LABEL,
 };
 pub use classify::{classify, CaseContext, ErrorClass, UnknownClass};
+pub use error::Error;
 pub use fixture::{
     mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Until, Verdict,
     WaitProgress, DEFAULT_SCRAPE_INTERVAL,

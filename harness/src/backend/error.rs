@@ -164,17 +164,9 @@ pub enum BackendError {
         log: String,
     },
 
-    /// An HTTP request to Prometheus failed.
-    #[error("{what} {url} failed: {source}; is Prometheus still running? (see its log)")]
-    Http {
-        /// What was being requested.
-        what: &'static str,
-        /// The URL.
-        url: String,
-        /// The reqwest error.
-        #[source]
-        source: reqwest::Error,
-    },
+    /// Prometheus' HTTP API failed (reload, or reading its own metrics).
+    #[error("{0}; is Prometheus still running? (see its log)")]
+    Api(#[from] crate::targets::ApiError),
 
     /// Stopping the backend failed; something may be left behind.
     #[error(

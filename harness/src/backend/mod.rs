@@ -52,6 +52,7 @@ pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindErr
 pub use sweep::{sweep_leftovers, SweepReport};
 pub use workdir::free_local_port;
 
+use crate::targets::{ApiError, PromApi};
 use container::ContainerRun;
 use process::ProcessRun;
 use workdir::WorkDir;
@@ -63,8 +64,6 @@ pub const RUN_LABEL: &str = container::RUN_LABEL;
 
 /// How often `/-/ready` is polled.
 const READY_POLL: Duration = Duration::from_millis(50);
-/// Timeout of one HTTP request to Prometheus.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which kind of Prometheus to run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -182,7 +181,7 @@ pub struct RunningPrometheus {
     workdir: WorkDir,
     base_url: String,
     description: String,
-    http: reqwest::Client,
+    api: PromApi,
 }
 
 impl RunningPrometheus {
@@ -245,21 +244,12 @@ impl RunningPrometheus {
     /// checks `prometheus_config_last_reload_successful` is 1.
     pub async fn reload(&self, new_config_yaml: &str) -> Result<(), BackendError> {
         self.workdir.write_config(new_config_yaml)?;
-        let url = format!("{}/-/reload", self.base_url);
-        let response = self
-            .http
-            .post(&url)
-            .send()
-            .await
-            .map_err(|source| BackendError::Http {
-                what: "POST",
-                url: url.clone(),
-                source,
-            })?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(self.reload_rejected(format!("HTTP {status}: {}", body.trim())));
+        match self.api.reload().await {
+            Ok(()) => {}
+            Err(ApiError::Status { status, body, .. }) => {
+                return Err(self.reload_rejected(format!("HTTP {status}: {}", body.trim())))
+            }
+            Err(e) => return Err(e.into()),
         }
         match self
             .metric("prometheus_config_last_reload_successful")
@@ -316,34 +306,17 @@ impl RunningPrometheus {
 
     /// The value of an unlabelled sample on `/metrics`.
     async fn metric(&self, name: &str) -> Result<Option<f64>, BackendError> {
-        let url = format!("{}/metrics", self.base_url);
-        let http_error = |source| BackendError::Http {
-            what: "GET",
-            url: url.clone(),
-            source,
-        };
-        let text = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(http_error)?
-            .text()
-            .await
-            .map_err(http_error)?;
-        Ok(sample_value(&text, name))
+        let (_, samples) = self.api.self_metrics().await?;
+        Ok(samples
+            .into_iter()
+            .find(|s| s.name == name && s.labels.is_empty())
+            .map(|s| s.value))
     }
-}
 
-/// The value of the unlabelled sample `name` in a text exposition (`None` also when the
-/// exposition does not parse).
-fn sample_value(text: &str, name: &str) -> Option<f64> {
-    crate::targets::parse_text_format(text)
-        .ok()?
-        .into_iter()
-        .find(|s| s.name == name && s.labels.is_empty())
-        .map(|s| s.value)
+    /// The client of this Prometheus' HTTP API (the one every part of the harness uses).
+    pub fn api(&self) -> &PromApi {
+        &self.api
+    }
 }
 
 /// Starts Prometheus as `opts` says and returns once `/-/ready` answers 200.
@@ -387,21 +360,13 @@ pub async fn start(opts: PrometheusOptions) -> Result<RunningPrometheus, Backend
             (Backend::Process(run), description)
         }
     };
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|source| BackendError::Http {
-            what: "building an HTTP client for",
-            url: String::new(),
-            source,
-        })?;
+    let base_url = format!("http://127.0.0.1:{port}");
     let mut running = RunningPrometheus {
         backend,
         workdir,
-        base_url: format!("http://127.0.0.1:{port}"),
+        api: PromApi::new(&base_url),
+        base_url,
         description,
-        http,
     };
     wait_ready(&mut running, opts.ready_timeout).await?;
     Ok(running)
@@ -508,9 +473,8 @@ async fn wait_ready(
     let mut ticks = tokio::time::interval(READY_POLL);
     loop {
         ticks.tick().await;
-        let last = match running.http.get(&url).timeout(READY_POLL * 20).send().await {
-            Ok(response) if response.status().is_success() => return Ok(()),
-            Ok(response) => format!("HTTP {}", response.status()),
+        let last = match running.api.ready().await {
+            Ok(()) => return Ok(()),
             Err(err) => err.to_string(),
         };
         if let Some(status) = running.backend.exit_status().await {
@@ -588,18 +552,6 @@ mod tests {
             err.contains("`podman`: use auto, container or process"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn sample_value_reads_unlabelled_samples_only() {
-        let text = "# HELP prometheus_config_last_reload_successful x\n\
-                    prometheus_config_last_reload_successful_timestamp_seconds 1.7e9\n\
-                    prometheus_config_last_reload_successful 1\n";
-        assert_eq!(
-            sample_value(text, "prometheus_config_last_reload_successful"),
-            Some(1.0)
-        );
-        assert_eq!(sample_value(text, "absent"), None);
     }
 
     #[test]

@@ -287,6 +287,13 @@ pub fn failure_block(c: &CaseResult) -> String {
             let _ = writeln!(out, "    {line}");
         }
     }
+    if !crate::backend::keep_requested() {
+        let _ = writeln!(
+            out,
+            "  (the run's files named above, PKI and web-configs, are removed when it ends; \
+             HARNESS_KEEP=1 keeps them)"
+        );
+    }
     out
 }
 

@@ -762,13 +762,13 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
     let x = &raw.expect;
-    let outcome =
-        checked_outcome(x.health.into(), x.error.as_ref()).map_err(|m| err("expect.error", m))?;
+    let outcome = checked_outcome(x.health.into(), x.error.as_ref())
+        .map_err(|e| err("expect.error", e.to_string()))?;
     let prometheus_3 = match &x.prometheus_3 {
         None => None,
         Some(o) => Some(
             checked_outcome(o.health.into(), o.error.as_ref())
-                .map_err(|m| err("expect.prometheus_3.error", m))?,
+                .map_err(|e| err("expect.prometheus_3.error", e.to_string()))?,
         ),
     };
     let keep_alive = x.keep_alive.unwrap_or(match outcome.health {
@@ -796,46 +796,53 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     })
 }
 
+/// Why an `expect` outcome cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum OutcomeError {
+    #[error(transparent)]
+    UnknownClass(#[from] crate::classify::UnknownClass),
+    #[error("an empty list; give one class, or a list of the classes a racy outcome may show")]
+    EmptyList,
+    #[error("a `down` expectation needs an error class, e.g. `error: unauthorized`")]
+    DownWithoutClass,
+    #[error("an `up` target has no error, but `{0}` is expected; drop `error:` or expect `down`")]
+    UpWithClass(String),
+    #[error("a `down` target needs an error class other than `none`")]
+    DownWithNone,
+}
+
 /// Health plus the class label(s), checked against each other.
-fn checked_outcome(health: Health, error: Option<&raw::OneOrMany>) -> Result<Expected, String> {
+fn checked_outcome(
+    health: Health,
+    error: Option<&raw::OneOrMany>,
+) -> Result<Expected, OutcomeError> {
     let labels = error.map(raw::OneOrMany::as_slice).unwrap_or_default();
     let mut classes = Vec::new();
     for label in labels {
-        let class = label.parse::<ErrorClass>().map_err(|e| e.to_string())?;
+        let class = label.parse::<ErrorClass>()?;
         if !classes.contains(&class) {
             classes.push(class);
         }
     }
     if error.is_some() && classes.is_empty() {
-        return Err(
-            "an empty list; give one class, or a list of the classes a racy outcome \
-                    may show"
-                .into(),
-        );
+        return Err(OutcomeError::EmptyList);
     }
     if classes.is_empty() {
         classes.push(match health {
             Health::Up => ErrorClass::None,
             Health::Missing => ErrorClass::JobMissing,
-            _ => {
-                return Err(
-                    "a `down` expectation needs an error class, e.g. `error: unauthorized`".into(),
-                )
-            }
+            _ => return Err(OutcomeError::DownWithoutClass),
         });
     }
     match health {
-        Health::Up if classes != [ErrorClass::None] => Err(format!(
-            "an `up` target has no error, but `{}` is expected; drop `error:` or expect `down`",
+        Health::Up if classes != [ErrorClass::None] => Err(OutcomeError::UpWithClass(
             classes
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
         )),
-        Health::Down if classes.contains(&ErrorClass::None) => {
-            Err("a `down` target needs an error class other than `none`".into())
-        }
+        Health::Down if classes.contains(&ErrorClass::None) => Err(OutcomeError::DownWithNone),
         _ => Ok(Expected { health, classes }),
     }
 }
@@ -911,8 +918,8 @@ fn check_exporter_tls(e: &RawExporter, server_cert: &str) -> Result<ExporterTls,
         .map_err(|x| ("exporter.server_cert", x.to_string()))?;
     let serve_files = match (&e.cert_file, &e.key_file) {
         (Some(c), Some(k)) => Some((
-            pki_file(c).map_err(|m| ("exporter.cert_file", m))?,
-            pki_file(k).map_err(|m| ("exporter.key_file", m))?,
+            pki_file(c).map_err(|e| ("exporter.cert_file", e.to_string()))?,
+            pki_file(k).map_err(|e| ("exporter.key_file", e.to_string()))?,
         )),
         (None, None) => None,
         (Some(_), None) => return Err(("exporter.cert_file", "needs `key_file` too".into())),
@@ -933,7 +940,7 @@ fn check_exporter_tls(e: &RawExporter, server_cert: &str) -> Result<ExporterTls,
     };
     let client_ca = match &e.client_ca {
         None => None,
-        Some(name) => Some(pki_file(name).map_err(|m| ("exporter.client_ca", m))?),
+        Some(name) => Some(pki_file(name).map_err(|e| ("exporter.client_ca", e.to_string()))?),
     };
     Ok(ExporterTls {
         server_cert,
@@ -1018,7 +1025,8 @@ fn check_scrape(
              -> Result<Option<FileRef>, (String, String)> {
                 v.as_deref()
                     .map(|v| {
-                        tls_file_ref(v).map_err(|m| err(&format!("scrape.tls_config.{field}"), m))
+                        tls_file_ref(v)
+                            .map_err(|e| err(&format!("scrape.tls_config.{field}"), e.to_string()))
                     })
                     .transpose()
             };
@@ -1084,20 +1092,27 @@ fn secret(
     }
 }
 
+/// A file name that is not one of the generated PKI's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{name}` is not a file of the generated PKI; use one of: {} (or an absolute path)",
+    PkiFiles::names().join(", ")
+)]
+struct UnknownPkiFile {
+    name: String,
+}
+
 /// A `tls_config` file: a PKI name or an absolute path.
-fn tls_file_ref(value: &str) -> Result<FileRef, String> {
+fn tls_file_ref(value: &str) -> Result<FileRef, UnknownPkiFile> {
     if value.starts_with('/') {
         return Ok(FileRef::Absolute(PathBuf::from(value)));
     }
     pki_file(value).map(FileRef::Pki)
 }
 
-fn pki_file(name: &str) -> Result<PkiFile, String> {
-    PkiFile::named(name).ok_or_else(|| {
-        format!(
-            "`{name}` is not a file of the generated PKI; use one of: {} (or an absolute path)",
-            PkiFiles::names().join(", ")
-        )
+fn pki_file(name: &str) -> Result<PkiFile, UnknownPkiFile> {
+    PkiFile::named(name).ok_or_else(|| UnknownPkiFile {
+        name: name.to_owned(),
     })
 }
 

@@ -340,11 +340,11 @@ impl PromApi {
         Ok((url, samples))
     }
 
-    /// Whether `/-/ready` answers 200 now (Prometheus protects it too when started with
+    /// `Ok` when `/-/ready` answers 200 now (Prometheus protects it too when started with
     /// `--web.config.file`: the client's credentials are sent).
-    pub async fn ready(&self) -> bool {
+    pub async fn ready(&self) -> Result<(), ApiError> {
         let url = format!("{}/-/ready", self.base);
-        self.send(&url, self.client.get(&url)).await.is_ok()
+        self.send(&url, self.client.get(&url)).await.map(drop)
     }
 
     /// Asks Prometheus to reload its config file (`POST /-/reload`, needs

@@ -30,6 +30,7 @@ const EXPECTED_BLOCK: &str = r#"FAILED case `wrong-password-expected-up` (scenar
   exporter web-config.yml:
     basic_auth_users:
       prom: $2b$10$<HASH>
+  (the run's files named above, PKI and web-configs, are removed when it ends; HARNESS_KEEP=1 keeps them)
 "#;
 
 #[test]
@@ -57,6 +58,14 @@ fn a_wrong_expectation_exits_1_with_a_pinned_failure_block() -> Result<()> {
     // Assert
     assert_eq!(ran.code(), Some(1), "{ran}");
     assert!(ran.stdout.contains("1 passed, 1 failed"), "{ran}");
+    // The failing row says why, in full, under the table row.
+    for cause in [
+        "wrong-password-expected-up              FAIL    up → down (unauthorized)",
+        "Cause: the exporter wants",
+        "lastError: server returned HTTP status 401 Unauthorized",
+    ] {
+        assert!(ran.stdout.contains(cause), "`{cause}` missing:{ran}");
+    }
     assert_eq!(ran.stderr.matches("FAILED case").count(), 1, "{ran}");
     let block = ran
         .stderr
