@@ -4,10 +4,8 @@
 //! failures, a file with a wrong expectation exits 1 with a JUnit `<failure`, a bad file
 //! exits 2. Every `docker run` has a deadline and a name, and is removed afterwards.
 //!
-//! The image takes `fake-exporter` from the same target dir as the harness: cargo builds
-//! it with `cargo test --workspace` (scripts/test) or `cargo build -p scrape-harness -p
-//! fake-exporter`, not with `cargo test -p scrape-harness` alone, which may leave an older
-//! one (the runs here use only the harness binary).
+//! The image takes `fake-exporter` from the same target dir as the harness, built from the
+//! current sources by the test support first (a no-op when it is current).
 
 use std::{
     os::unix::fs::{MetadataExt, PermissionsExt},
@@ -48,12 +46,7 @@ fn build_image() -> Result<String> {
     );
 
     let harness = PathBuf::from(env!("CARGO_BIN_EXE_scrape-harness"));
-    let exporter = harness.with_file_name("fake-exporter");
-    ensure!(
-        exporter.is_file(),
-        "{} is missing: build it with `cargo build -p scrape-harness -p fake-exporter` (the build every script shares)",
-        exporter.display()
-    );
+    let exporter = crate::support::fake_exporter_bin();
     let script = repo_root().join("scripts/build-harness-image");
     let child = Command::new("bash")
         .arg(&script)

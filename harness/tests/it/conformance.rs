@@ -16,17 +16,7 @@ fn harness() -> &'static str {
 }
 
 fn fake_exporter() -> String {
-    // The fake-exporter binary sits next to ours in the target directory.
-    let dir = Path::new(harness())
-        .parent()
-        .expect("binary has a directory");
-    let bin = dir.join("fake-exporter");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build -p fake-exporter`",
-        bin.display()
-    );
-    bin.display().to_string()
+    crate::support::fake_exporter_bin().display().to_string()
 }
 
 /// Runs `scrape-harness conformance` and returns (exit code, stdout, verdicts by case).

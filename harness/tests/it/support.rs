@@ -22,6 +22,41 @@ pub(crate) fn heavy() -> MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The fake-exporter binary of the current sources, next to the harness binary: built
+/// (once per test run, a no-op when it is current) so that `cargo test -p scrape-harness`
+/// alone never tests a stale fake-exporter.
+pub(crate) fn fake_exporter_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let harness = Path::new(env!("CARGO_BIN_EXE_scrape-harness"));
+            let bin = harness.with_file_name("fake-exporter");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.current_dir(repo_root()).args([
+                "build",
+                "--quiet",
+                "-p",
+                "fake-exporter",
+                "--bin",
+                "fake-exporter",
+            ]);
+            if harness.parent().is_some_and(|d| d.ends_with("release")) {
+                build.arg("--release");
+            }
+            let status = build
+                .status()
+                .expect("running cargo to build fake-exporter");
+            assert!(
+                status.success() && bin.is_file(),
+                "building {} failed ({status}): run `cargo build -p fake-exporter`",
+                bin.display()
+            );
+            bin
+        })
+        .clone()
+}
+
 /// The repository root.
 pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
