@@ -6,16 +6,17 @@ use std::{io, path::PathBuf, time::Duration};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {
-    /// No `--prometheus-bin` and no `prometheus` on `PATH`.
+    /// No Prometheus binary given and no `prometheus` on `PATH`.
     #[error(
         "no `prometheus` binary found: install it with `apt-get install -y prometheus` \
-         or pass --prometheus-bin PATH"
+         or give the binary's path (PrometheusOptions::binary; on the command line \
+         --prometheus-bin PATH)"
     )]
     BinaryNotFound,
 
-    /// `--prometheus-bin` points at something that cannot be run.
+    /// The Prometheus binary given cannot be run.
     #[error(
-        "--prometheus-bin {}: {reason}; pass the path of an executable `prometheus` binary",
+        "the Prometheus binary {}: {reason}; give the path of an executable `prometheus` binary",
         .path.display()
     )]
     BinaryUnusable {
@@ -32,14 +33,15 @@ pub enum BackendError {
     /// The `docker` command-line client is not installed.
     #[error(
         "the `docker` command is not installed: run `bash scripts/setup` (installs docker.io) \
-         or use --backend process"
+         or use the process backend (BackendKind::Process; --backend process)"
     )]
     DockerCliMissing,
 
     /// `docker info` failed.
     #[error(
         "Docker engine not reachable (`docker info`: {detail}): start it with \
-         `bash scripts/setup` or use --backend process"
+         `bash scripts/setup` or use the process backend (BackendKind::Process; --backend \
+         process)"
     )]
     DockerUnavailable {
         /// What `docker info` said.
@@ -55,11 +57,11 @@ pub enum BackendError {
         detail: String,
     },
 
-    /// The image named with `--prometheus-image` is not local and cannot be pulled.
+    /// The image asked for is not local and cannot be pulled.
     #[error(
         "image `{image}` is not present locally and `docker pull {image}` failed ({detail}): \
-         load it with `docker load -i FILE`, or omit --prometheus-image to use the offline \
-         image built from the local `prometheus` binary"
+         load it with `docker load -i FILE`, or name no image (drop --prometheus-image) to use \
+         the offline image built from the local `prometheus` binary"
     )]
     ImageUnavailable {
         /// The image reference.
@@ -71,7 +73,7 @@ pub enum BackendError {
     /// Building the offline image failed.
     #[error(
         "building the offline Prometheus image `{image}` from {} failed: {source}; run \
-         `bash scripts/build-prometheus-image {}` to see the whole output, or use --backend process",
+         `bash scripts/build-prometheus-image {}` to see the whole output, or use the process backend",
         .binary.display(), .binary.display()
     )]
     ImageBuild {

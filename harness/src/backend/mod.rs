@@ -389,7 +389,8 @@ async fn plan(opts: &PrometheusOptions) -> Result<Plan, BackendError> {
         BackendKind::Process => {
             if let Some(image) = &opts.image {
                 return Err(BackendError::ConflictingOptions(format!(
-                    "--backend process cannot run --prometheus-image {image}: drop one of the two"
+                    "the process backend cannot run the container image {image}: ask for the \
+                     container backend, or give no image"
                 )));
             }
             let binary = process::find_binary(opts.binary.as_deref())?;
@@ -590,6 +591,11 @@ mod tests {
         let Err(err) = plan(&opts).await else {
             panic!("expected a conflict");
         };
-        assert!(err.to_string().contains("drop one of the two"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "the process backend cannot run the container image prom/prometheus:latest"
+            ),
+            "{err}"
+        );
     }
 }

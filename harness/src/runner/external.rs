@@ -18,7 +18,7 @@ pub struct ExecTemplate(String);
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExecTemplateError {
     /// A placeholder is missing.
-    #[error("--exec: the command must contain `{placeholder}` (where the harness puts the {what}); e.g. --exec 'node_exporter --web.listen-address={{listen}} --web.config.file={{web_config}}'")]
+    #[error("the exporter command template must contain `{placeholder}` (where the harness puts the {what}); e.g. 'node_exporter --web.listen-address={{listen}} --web.config.file={{web_config}}'")]
     Missing {
         /// The placeholder.
         placeholder: &'static str,

@@ -276,7 +276,7 @@ async fn a_missing_binary_names_the_fix() -> Result<()> {
 
     assert!(
         err.to_string()
-            .contains("--prometheus-bin /nonexistent/prometheus"),
+            .contains("the Prometheus binary /nonexistent/prometheus"),
         "{err}"
     );
     Ok(())
