@@ -551,7 +551,14 @@ impl PrometheusFixture {
     async fn poll(&self, state: &State) -> Result<Polled, ApiError> {
         let targets = self.prometheus.api().targets().await?;
         let counts = self.prometheus.api().scrape_counts().await?;
-        let log = self.prometheus.log_lines(DROPPED_LOG_LINES);
+        // Grouped once per poll: a matrix has one job per case, so filtering all targets
+        // for every job would cost jobs × targets comparisons every 100 ms.
+        let mut by_job: BTreeMap<&str, Vec<&TargetStatus>> = BTreeMap::new();
+        for target in &targets {
+            by_job.entry(target.job.as_str()).or_default().push(target);
+        }
+        // Read only when a job is absent (its log line says whether it was dropped).
+        let mut log: Option<String> = None;
         let mut polled = Polled::default();
         for job in &state.config.scrape_configs {
             let context = state
@@ -559,10 +566,10 @@ impl PrometheusFixture {
                 .get(&job.job_name)
                 .copied()
                 .unwrap_or_else(|| inferred_context(job));
-            let mine: Vec<&TargetStatus> =
-                targets.iter().filter(|t| t.job == job.job_name).collect();
+            let mine = by_job.remove(job.job_name.as_str()).unwrap_or_default();
             if mine.is_empty() {
-                match dropped_reason(&log, &job.job_name) {
+                let log = log.get_or_insert_with(|| self.prometheus.log_lines(DROPPED_LOG_LINES));
+                match dropped_reason(log, &job.job_name) {
                     Some(reason) => polled
                         .verdicts
                         .push(Verdict::missing(&job.job_name, reason)),
