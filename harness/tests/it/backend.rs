@@ -14,6 +14,8 @@ use scrape_harness::{
     OWNER_PID_LABEL, RUN_LABEL,
 };
 
+use crate::support::docker;
+
 /// Above PID_MAX_LIMIT (2^22) on 64-bit Linux: never a live process.
 const DEAD_PID: u32 = 4_194_999;
 
@@ -104,21 +106,6 @@ fn process_alive(pid: u32) -> bool {
                 .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
         })
         .unwrap_or(false)
-}
-
-fn docker(args: &[&str]) -> Result<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running `docker`: install it with `bash scripts/setup`")?;
-    ensure!(
-        out.status.success(),
-        "`docker {}` failed: {} (start the engine with `bash scripts/setup`)",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// Start, ready, reload (seen through the API), stop, nothing left.

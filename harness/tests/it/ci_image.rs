@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{anyhow, ensure, Context, Result};
 
-use crate::support::{finish, heavy, repo_root, test_scenario, Ran};
+use crate::support::{docker, finish, heavy, repo_root, test_scenario, Ran};
 
 /// `nobody`: the runs write into the mounted dir as a user that is not root, as
 /// `--user "$(id -u):$(id -g)"` does in docs/ci.md.
@@ -34,16 +34,8 @@ fn image() -> Result<String> {
 }
 
 fn build_image() -> Result<String> {
-    let docker_info = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdin(Stdio::null())
-        .output()
-        .context("running `docker`: install Docker with `bash scripts/setup`")?;
-    ensure!(
-        docker_info.status.success(),
-        "the Docker engine does not answer ({}): start it with `bash scripts/setup`",
-        String::from_utf8_lossy(&docker_info.stderr).trim()
-    );
+    // Fails with the command that starts a missing engine.
+    docker(&["info", "--format", "{{.ServerVersion}}"])?;
 
     let harness = PathBuf::from(env!("CARGO_BIN_EXE_scrape-harness"));
     let exporter = crate::support::fake_exporter_bin();
@@ -149,21 +141,6 @@ fn run_image(cases: &Path, args: &[&str], limit: Duration) -> Result<Ran> {
     ])?;
     ensure!(left.is_empty(), "container {name} is left: {left}");
     ran
-}
-
-fn docker(args: &[&str]) -> Result<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running `docker`: install Docker with `bash scripts/setup`")?;
-    ensure!(
-        out.status.success(),
-        "`docker {}` failed: {} (start the engine with `bash scripts/setup`)",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[test]

@@ -211,25 +211,27 @@ pub(crate) fn finish(child: Child, command: &str, limit: Duration) -> Result<Ran
     Ok(ran)
 }
 
-/// Ids of containers (running or not) labelled `scrape-harness.owner-pid=<pid>`.
-pub(crate) fn containers_of(pid: u32) -> Result<Vec<String>> {
+/// Runs `docker ARGS` and returns its trimmed stdout; fails with the command that fixes a
+/// missing or stopped engine.
+pub(crate) fn docker(args: &[&str]) -> Result<String> {
     let out = Command::new("docker")
-        .args([
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            &format!("label={OWNER_PID_LABEL}={pid}"),
-        ])
+        .args(args)
         .stdin(Stdio::null())
         .output()
-        .context("running `docker ps`: install Docker with `bash scripts/setup`")?;
+        .context("running `docker`: install Docker with `bash scripts/setup`")?;
     ensure!(
         out.status.success(),
-        "`docker ps` failed: {}; start the engine with `bash scripts/setup`",
+        "`docker {}` failed: {} (start the engine with `bash scripts/setup`)",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr).trim()
     );
-    Ok(String::from_utf8_lossy(&out.stdout)
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Ids of containers (running or not) labelled `scrape-harness.owner-pid=<pid>`.
+pub(crate) fn containers_of(pid: u32) -> Result<Vec<String>> {
+    let label = format!("label={OWNER_PID_LABEL}={pid}");
+    Ok(docker(&["ps", "--all", "--quiet", "--filter", &label])?
         .split_whitespace()
         .map(str::to_owned)
         .collect())
