@@ -338,12 +338,14 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let prometheus_major = build.major_version();
 
     let external = !matches!(opts.launcher, Launcher::Fake);
+    // One target per case: its verdict, by job name.
+    let verdict_of: BTreeMap<&str, &Verdict> =
+        verdicts.iter().map(|v| (v.job.as_str(), v)).collect();
     let mut cases = Vec::with_capacity(plan.cases.len());
-    for (case, s) in plan.cases.iter().zip(&started) {
+    for (i, (case, s)) in plan.cases.iter().zip(&started).enumerate() {
         let mut result = CaseResult::new(case, prometheus_major, s);
         if result.skipped.is_none() {
-            let verdict = verdicts.iter().find(|v| v.job == case.name);
-            let i = case_of[case.name.as_str()];
+            let verdict = verdict_of.get(case.name.as_str()).copied();
             let end = Counters {
                 last: s.stats.snapshot(),
                 steady: steady[i].take(),
