@@ -192,29 +192,13 @@ pub fn significant_error(raw: &str) -> &str {
     rest
 }
 
-/// Splits `text` into lines of at most `width` characters, at spaces where possible.
+/// Splits `text` into lines of at most `width` characters, at spaces where possible
+/// (longer words are broken).
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let len = line.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-        while line.chars().count() > width {
-            let head: String = line.chars().take(width).collect();
-            line = line.chars().skip(width).collect();
-            lines.push(head);
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
+    textwrap::wrap(text, width)
+        .into_iter()
+        .map(std::borrow::Cow::into_owned)
+        .collect()
 }
 
 fn truncate(s: &str, n: usize) -> String {
