@@ -30,7 +30,7 @@ const KEY_PURPOSES: [&str; 5] = [
 
 /// Validity windows relative to generation time.
 #[derive(Clone, Copy)]
-enum Window {
+pub(super) enum Window {
     /// now-1d .. now+10y
     Ca,
     /// now-1h .. now+1y
@@ -242,7 +242,7 @@ fn issue_ca<'k>(
 }
 
 /// Parameters shared by every leaf certificate.
-fn leaf_params(
+pub(super) fn leaf_params(
     key_type: KeyType,
     common_name: &str,
     sans: Vec<SanType>,
@@ -279,7 +279,11 @@ fn sign(
         .map_err(|source| PkiError::Certificate { file, source })
 }
 
-fn identity(leaf: rcgen::Certificate, chain_tail: Vec<CaCert>, key: &GeneratedKey) -> Identity {
+pub(super) fn identity(
+    leaf: rcgen::Certificate,
+    chain_tail: Vec<CaCert>,
+    key: &GeneratedKey,
+) -> Identity {
     let mut cert_chain_pem = leaf.pem();
     let mut cert_chain = vec![leaf.der().clone()];
     for ca in chain_tail {

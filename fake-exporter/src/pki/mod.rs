@@ -25,6 +25,7 @@
 mod files;
 mod generate;
 mod keys;
+mod probe;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
 
 pub use files::PkiFiles;
+pub use probe::{issued_by, self_signed_client, ProbeCert};
 
 /// Defines a field-less enum with an `ALL` list, a kebab-case name per variant, and
 /// `Display` / `FromStr` based on those names.
@@ -387,6 +389,15 @@ pub enum PkiError {
     Certificate {
         /// The stable file name of the certificate, e.g. `server-expired.crt`.
         file: &'static str,
+        /// The underlying error.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// A CA given by the user (to issue probe certificates) could not be read.
+    #[error("reading {what}: {source}; give a PEM certificate and its PEM (PKCS#8) private key")]
+    CaInput {
+        /// Which input.
+        what: &'static str,
         /// The underlying error.
         #[source]
         source: rcgen::Error,

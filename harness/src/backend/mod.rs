@@ -49,7 +49,7 @@ use std::{
 };
 
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
-pub use sweep::{sweep_leftovers, SweepReport};
+pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};
 pub use workdir::free_local_port;
 
 use crate::targets::{ApiError, PromApi};

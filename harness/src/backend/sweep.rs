@@ -7,6 +7,10 @@
 //!   still a Prometheus started with that directory's config (checked in
 //!   `/proc/<pid>/cmdline`, so a recycled pid is never killed).
 //!
+//! - Processes whose environment carries `SCRAPE_HARNESS_OWNER_PID=<pid>` (exporters under
+//!   test started by `conformance --exec`, in their own process groups) whose pid is dead
+//!   are killed.
+//!
 //! Directories without `owner.pid` are not ours (or not finished yet) and are left alone.
 //! Pids are only meaningful on this host: containers of a remote Docker engine shared by
 //! several hosts would be misjudged, which this bench does not support.
@@ -53,8 +57,47 @@ impl SweepReport {
 pub fn sweep_leftovers() -> SweepReport {
     let mut report = SweepReport::default();
     sweep_containers(&mut report);
+    sweep_owned_processes(&mut report);
     sweep_dirs_in(&std::env::temp_dir(), &mut report);
     report
+}
+
+/// The environment variable that marks a process as started by the harness with that pid.
+pub const OWNER_PID_ENV: &str = "SCRAPE_HARNESS_OWNER_PID";
+
+/// Kills every process marked with [`OWNER_PID_ENV`] by a harness that is dead.
+fn sweep_owned_processes(report: &mut SweepReport) {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return;
+    };
+    let marker = format!("{OWNER_PID_ENV}=");
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let owner = environ.split(|b| *b == 0).find_map(|var| {
+            std::str::from_utf8(var)
+                .ok()?
+                .strip_prefix(&marker)?
+                .parse::<u32>()
+                .ok()
+        });
+        let Some(owner) = owner else {
+            continue;
+        };
+        if owner == std::process::id() || pid_alive(owner) || !pid_alive(pid) {
+            continue;
+        }
+        match kill_and_wait(pid) {
+            Ok(()) => report.processes_killed.push(pid),
+            Err(err) => report.problems.push(format!(
+                "exporter pid {pid} of dead harness pid {owner}: {err}; kill it with `kill -9 {pid}`"
+            )),
+        }
+    }
 }
 
 fn sweep_containers(report: &mut SweepReport) {

@@ -171,6 +171,31 @@ pub(crate) struct ConformanceArgs {
     /// With --target: metrics path.
     #[arg(long, default_value = "/metrics")]
     pub(crate) metrics_path: String,
+    /// With --target: the CA certificate the target trusts for client certificates; with
+    /// --client-ca-key, expired and serverAuth-only client certificates are issued from it.
+    #[arg(long, requires_all = ["target", "client_ca_key"])]
+    pub(crate) client_ca_cert: Option<PathBuf>,
+    /// With --target: the key of --client-ca-cert (PEM, PKCS#8).
+    #[arg(long, requires_all = ["target", "client_ca_cert"])]
+    pub(crate) client_ca_key: Option<PathBuf>,
+    /// With --target: a minimum the target must meet, as MUST cases: tls, mtls, auth
+    /// (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', requires = "target")]
+    pub(crate) require: Vec<scrape_harness::conformance::Requirement>,
+    /// The kind of target: toolkit (exporter-toolkit exactly), generic (any HTTP stack),
+    /// proxy (nginx-style refusals). Default: toolkit for --exec, detected for --target.
+    #[arg(long)]
+    pub(crate) profile: Option<scrape_harness::conformance::Profile>,
+    /// Which failures fail the run (exit 1, JUnit <failure>): must, should or may.
+    #[arg(long, default_value = "must")]
+    pub(crate) fail_on: scrape_harness::conformance::FailOn,
+    /// Scrape timeout (and interval) of the Prometheus cases; the default (2s) leaves room
+    /// for bcrypt at cost 12 on a busy 2-core machine.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) scrape_timeout: Option<std::time::Duration>,
+    /// Deadline of the whole run.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub(crate) deadline: std::time::Duration,
     /// Samples per group of the auth timing check (≥ 200 for a verdict; 0 disables it).
     #[arg(long, default_value_t = 200)]
     pub(crate) timing_samples: usize,
@@ -367,8 +392,18 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
         },
         timing_samples: args.timing_samples,
         catalog: args.catalog.clone(),
+        scrape_timeout: args.scrape_timeout,
+        profile: args.profile,
+        fail_on: args.fail_on,
+        deadline: args.deadline,
         ..ConformanceOptions::default()
     };
+    if let Some(t) = args.scrape_timeout {
+        anyhow::ensure!(
+            t >= std::time::Duration::from_millis(100),
+            "--scrape-timeout {t:?} is too short for any TLS handshake; use at least 100ms (default 2s)"
+        );
+    }
     if args.timing_samples != 0 && args.timing_samples < 200 {
         eprintln!(
             "scrape-harness: note: --timing-samples {} is below 200; the timing verdict is weak",
@@ -407,6 +442,8 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
                 basic_auth,
                 bearer_file: args.bearer_file.clone(),
                 metrics_path: args.metrics_path.clone(),
+                client_ca: args.client_ca_cert.clone().zip(args.client_ca_key.clone()),
+                require: args.require.clone(),
             };
             conformance::run_target(&spec, &opts).await?
         }
@@ -425,7 +462,7 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
         std::fs::write(&path, report.junit())
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(if report.must_failed() {
+    Ok(if report.failed() {
         EXIT_FAIL
     } else {
         EXIT_PASS

@@ -33,6 +33,44 @@ pub struct ClientTls {
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Name to verify (defaults to the host).
     pub server_name: String,
+    /// Which TLS versions to offer.
+    pub versions: TlsVersions,
+    /// Set when the server asked for a client certificate (a CertificateRequest).
+    pub cert_requested: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// TLS versions the direct client offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsVersions {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    Both,
+    /// TLS 1.2 only.
+    Only12,
+    /// TLS 1.3 only.
+    Only13,
+}
+
+/// A client-certificate resolver that notes whether the server asked for one.
+#[derive(Debug)]
+struct Recording {
+    key: Option<Arc<rustls::sign::CertifiedKey>>,
+    asked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl rustls::client::ResolvesClientCert for Recording {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.key.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 /// An HTTP response as the checks need it.
@@ -44,6 +82,8 @@ pub struct RawResponse {
     pub headers: Vec<(String, String)>,
     /// Body bytes as sent (transfer coding removed, content coding such as gzip kept).
     pub body: Vec<u8>,
+    /// HTTP version of the response (`HTTP/1.0`, `HTTP/1.1`).
+    pub version: String,
 }
 
 impl RawResponse {
@@ -283,6 +323,7 @@ where
             status: parts.status.as_u16(),
             headers,
             body,
+            version: format!("{:?}", parts.version),
         })
     }
     .await;
@@ -344,28 +385,57 @@ fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, DirectError> {
         Some(ca) => ca_roots(ca)?,
         None => rustls::RootCertStore::empty(),
     };
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match tls.versions {
+        TlsVersions::Both => rustls::DEFAULT_VERSIONS,
+        TlsVersions::Only12 => &[&rustls::version::TLS12],
+        TlsVersions::Only13 => &[&rustls::version::TLS13],
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
         .map_err(DirectError::Config)?
         .with_root_certificates(roots);
+    if let Some(asked) = &tls.cert_requested {
+        let key = match &tls.client_cert {
+            None => None,
+            Some((cert, key)) => {
+                let (chain, key) = load_identity(cert, key)?;
+                let signing = provider
+                    .key_provider
+                    .load_private_key(key)
+                    .map_err(DirectError::Config)?;
+                Some(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)))
+            }
+        };
+        return Ok(builder.with_client_cert_resolver(Arc::new(Recording {
+            key,
+            asked: asked.clone(),
+        })));
+    }
     let config = match &tls.client_cert {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let file = |path: &Path| {
-                let path = path.to_owned();
-                move |source| DirectError::ClientCertFile { path, source }
-            };
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .map_err(file(cert))?
-                .collect::<Result<_, _>>()
-                .map_err(file(cert))?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(file(key))?;
+            let (chain, key) = load_identity(cert, key)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(DirectError::Config)?
         }
     };
     Ok(config)
+}
+
+type Loaded = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+fn load_identity(cert: &Path, key: &Path) -> Result<Loaded, DirectError> {
+    let file = |path: &Path| {
+        let path = path.to_owned();
+        move |source| DirectError::ClientCertFile { path, source }
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(file(cert))?
+        .collect::<Result<_, _>>()
+        .map_err(file(cert))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(file(key))?;
+    Ok((chain, key))
 }
 
 /// Outcome of one direct check.
@@ -407,11 +477,14 @@ pub async fn no_secrets_echoed(
     user: &str,
     password: &str,
 ) -> Outcome {
-    let wrong = format!("Wr0ng-{}", std::process::id());
+    // A wrong password no body can contain by chance; for the right one (which may occur
+    // in a metrics body, e.g. a short word), only what cannot: the `user:password` pair
+    // and its base64 form.
+    let wrong = format!("Wr0ng-{:032x}", rand_u128());
     let mut seen = Vec::new();
-    for (label, pw) in [
-        ("wrong password", wrong.as_str()),
-        ("right password", password),
+    for (label, pw, raw_checked) in [
+        ("wrong password", wrong.as_str(), true),
+        ("right password", password, false),
     ] {
         let header = basic_header(user, pw);
         let r = match get(addr, tls, path, &[("Authorization", header.clone())]).await {
@@ -423,7 +496,8 @@ pub async fn no_secrets_echoed(
             text.push_str(&format!("\n{k}: {v}"));
         }
         let blob = header.trim_start_matches("Basic ");
-        if text.contains(pw) || text.contains(blob) {
+        let pair = format!("{user}:{pw}");
+        if (raw_checked && text.contains(pw)) || text.contains(blob) || text.contains(&pair) {
             return Outcome::Fail(format!(
                 "the response to a request with the {label} (status {}) contains the credentials",
                 r.status
@@ -432,6 +506,19 @@ pub async fn no_secrets_echoed(
         seen.push(format!("{label}: {}", r.status));
     }
     Outcome::Pass(format!("no credentials in responses ({})", seen.join(", ")))
+}
+
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    // Two independently seeded SipHash states: unpredictable enough for a value that must
+    // only never occur in a response by chance.
+    let mut out = 0u128;
+    for _ in 0..2 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(out);
+        out = (out << 64) | u128::from(h.finish());
+    }
+    out
 }
 
 /// The exporter must refuse TLS 1.0 and 1.1. rustls cannot offer them, so this asks

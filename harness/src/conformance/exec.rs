@@ -1,6 +1,7 @@
-//! `--exec` mode: the exporter under test is started from a command template, once per
-//! catalog case with that case's web-config (by the runner), then twice more for the
-//! direct checks (Basic auth on plain HTTP; TLS).
+//! `--exec` mode: a preflight start with a plain web-config, then the exporter under test
+//! is started from a command template, once per catalog case with that case's web-config
+//! (by the runner, a few at a time), then twice more for the direct checks (Basic auth on
+//! plain HTTP, with a random user and password; TLS).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,37 +11,90 @@ use fake_exporter::pki::{KeyType, Pki, ServerCert};
 
 use super::catalog::{self, DirectCase};
 use super::direct::{self, Outcome};
-use super::report::{results_from_run, CheckResult, ConformanceReport};
-use super::{ConformanceError, ConformanceOptions};
+use super::profile::Profile;
+use super::report::{CheckResult, ConformanceReport};
+use super::{bounded, ConformanceError, ConformanceOptions};
 use crate::exporter_config::{web_config_yaml, WebConfigSpec};
 use crate::runner::external::{ExternalExporter, StartFailure};
 use crate::runner::{self, ExecTemplate, Launcher};
 
 /// How long an exporter of the direct checks may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
-/// The Basic-auth user of the direct checks.
-const USER: &str = "prom";
-/// Its password.
-const PASSWORD: &str = "s3cret-conformance";
-
 /// Runs the catalog against an exporter started per case from `template`, then the direct
-/// checks against two more instances (Basic auth on plain HTTP; TLS).
+/// checks against two more instances (Basic auth on plain HTTP; TLS); the whole run within
+/// `opts.deadline`.
 pub async fn run_exec(
     template: ExecTemplate,
     opts: &ConformanceOptions,
 ) -> Result<ConformanceReport, ConformanceError> {
+    tokio::time::timeout(opts.deadline, exec_inner(template, opts))
+        .await
+        .map_err(|_| ConformanceError::Deadline(opts.deadline))?
+}
+
+async fn exec_inner(
+    template: ExecTemplate,
+    opts: &ConformanceOptions,
+) -> Result<ConformanceReport, ConformanceError> {
     let plan = catalog::load(opts)?;
+    let dir = temp_dir()?;
+    super::preflight::exec(&template, dir.path()).await?;
+    let (profile, profile_reason) = match opts.profile {
+        Some(p) => (p, "--profile".to_owned()),
+        None => (
+            Profile::Toolkit,
+            "--exec takes an exporter-toolkit web-config.yml".to_owned(),
+        ),
+    };
     let mut run_opts = opts.run.clone();
     run_opts.launcher = Launcher::Exec(template.clone());
     let report = runner::run(&plan, &run_opts).await?;
-    let mut results = results_from_run(&report, &plan);
-    results.extend(direct_exec(&template, opts).await?);
+    let mut results = Vec::new();
+    for (r, case) in report.cases.iter().zip(&plan.cases) {
+        results.extend(super::verdict::judge_case(
+            r,
+            case,
+            profile,
+            plan.defaults.scrape_timeout,
+        ));
+    }
+    results.extend(direct_exec(&template, opts, dir.path()).await?);
     Ok(ConformanceReport {
         subject: format!("--exec {}", template.as_str()),
+        profile,
+        profile_reason,
+        posture: Vec::new(),
+        scrape_timeout_s: plan.defaults.scrape_timeout.as_secs_f64(),
+        fail_on: opts.fail_on,
         prometheus: report.prometheus.clone(),
         prometheus_version: format!("{} ({})", report.prometheus_version, report.go_version),
         results,
     })
+}
+
+fn temp_dir() -> Result<tempfile::TempDir, ConformanceError> {
+    tempfile::Builder::new()
+        .prefix("scrape-harness-conformance-")
+        .tempdir()
+        .map_err(|source| ConformanceError::Io {
+            what: "creating a temp dir in",
+            path: std::env::temp_dir(),
+            source,
+        })
+}
+
+/// A random alphanumeric string of `len` characters (credentials that cannot occur in a
+/// metrics body by chance).
+fn random_token(len: usize) -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    (0..len)
+        .map(|i| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            ALPHABET[(h.finish() % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
 }
 
 /// Why an exporter of the direct checks is not serving.
@@ -80,33 +134,29 @@ fn write(dir: &Path, name: &str, yaml: &str) -> Result<PathBuf, ConformanceError
 async fn direct_exec(
     template: &ExecTemplate,
     opts: &ConformanceOptions,
+    dir: &Path,
 ) -> Result<Vec<CheckResult>, ConformanceError> {
-    let dir = tempfile::Builder::new()
-        .prefix("scrape-harness-conformance-")
-        .tempdir()
-        .map_err(|source| ConformanceError::Io {
-            what: "creating a temp dir in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let user = format!("u{}", random_token(11));
+    let password = random_token(24);
+    let (user, password) = (user.as_str(), password.as_str());
     let pki = Pki::generate(KeyType::default()).map_err(|source| ConformanceError::Pki {
         what: "generating",
         source,
     })?;
     let files = pki
-        .write_to(&dir.path().join("pki"))
+        .write_to(&dir.join("pki"))
         .map_err(|source| ConformanceError::Pki {
             what: "writing",
             source,
         })?;
-    let hash = fake_exporter::hash_password(PASSWORD, fake_exporter::DEFAULT_BCRYPT_COST)
+    let hash = fake_exporter::hash_password(password, fake_exporter::DEFAULT_BCRYPT_COST)
         .await
         .map_err(ConformanceError::Hash)?;
     let basic_cfg = write(
-        dir.path(),
+        dir,
         "web-config-basic.yml",
         &web_config_yaml(&WebConfigSpec {
-            basic_user: Some((USER, &hash)),
+            basic_user: Some((user, &hash)),
             ..WebConfigSpec::default()
         }),
     )?;
@@ -115,7 +165,7 @@ async fn direct_exec(
         files.server_key(ServerCert::Valid),
     );
     let tls_cfg = write(
-        dir.path(),
+        dir,
         "web-config-tls.yml",
         &web_config_yaml(&WebConfigSpec {
             tls: Some((&cert, &key)),
@@ -128,44 +178,63 @@ async fn direct_exec(
         Ok(exporter) => {
             let addr = exporter.addr;
             out.push(
-                catalog::WWW_AUTHENTICATE
-                    .result(direct::www_authenticate(addr, None, "/metrics").await),
+                bounded(
+                    catalog::WWW_AUTHENTICATE,
+                    direct::www_authenticate(addr, None, "/metrics"),
+                )
+                .await,
             );
             out.push(
-                catalog::NO_SECRETS_ECHOED.result(
-                    direct::no_secrets_echoed(addr, None, "/metrics", USER, PASSWORD).await,
-                ),
+                bounded(
+                    catalog::NO_SECRETS_ECHOED,
+                    direct::no_secrets_echoed(addr, None, "/metrics", user, password),
+                )
+                .await,
             );
-            let (ct, gz, om) = direct::content_negotiation(
-                addr,
-                None,
-                "/metrics",
-                Some(fake_exporter::basic_header(USER, PASSWORD)),
+            let negotiated = tokio::time::timeout(
+                super::DIRECT_CHECK_DEADLINE,
+                direct::content_negotiation(
+                    addr,
+                    None,
+                    "/metrics",
+                    Some(fake_exporter::basic_header(user, password)),
+                ),
             )
             .await;
+            let (ct, gz, om) = negotiated.unwrap_or_else(|_| {
+                let o = Outcome::Fail(format!(
+                    "no verdict within {:?}",
+                    super::DIRECT_CHECK_DEADLINE
+                ));
+                (o.clone(), o.clone(), o)
+            });
             out.push(catalog::CONTENT_TYPE.result(ct));
             out.push(catalog::GZIP.result(gz));
             out.push(catalog::OPENMETRICS.result(om));
             out.push(
-                catalog::AUTH_TIMING.result(
+                bounded(
+                    catalog::AUTH_TIMING,
                     direct::auth_timing(
                         addr,
                         None,
                         "/metrics",
-                        USER,
+                        user,
                         opts.timing_samples,
                         opts.alpha,
-                    )
-                    .await,
-                ),
+                    ),
+                )
+                .await,
             );
             exporter.stop().await;
         }
         Err(e) => {
-            let cases: [DirectCase; 3] = [
+            let cases: [DirectCase; 6] = [
                 catalog::WWW_AUTHENTICATE,
                 catalog::NO_SECRETS_ECHOED,
                 catalog::CONTENT_TYPE,
+                catalog::GZIP,
+                catalog::OPENMETRICS,
+                catalog::AUTH_TIMING,
             ];
             for case in cases {
                 out.push(case.result(Outcome::Fail(format!("with a Basic-auth web-config: {e}"))));
@@ -174,7 +243,13 @@ async fn direct_exec(
     }
     match start(template, &tls_cfg).await {
         Ok(exporter) => {
-            out.push(catalog::OLD_TLS_REFUSED.result(direct::refuses_old_tls(exporter.addr).await));
+            out.push(
+                bounded(
+                    catalog::OLD_TLS_REFUSED,
+                    direct::refuses_old_tls(exporter.addr),
+                )
+                .await,
+            );
             exporter.stop().await;
         }
         Err(e) => out.push(

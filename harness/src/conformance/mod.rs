@@ -5,23 +5,34 @@
 //! challenge, echoed secrets, TLS below 1.2, content negotiation, auth timing).
 //!
 //! Two modes: [`run_exec`] starts the exporter once per case with a generated
-//! `web-config.yml` (every case); [`run_target`] checks an exporter that is already running
-//! (the cases that need no restart).
+//! `web-config.yml` (every case); [`run_target`] audits an exporter that is already running
+//! from the client side (every case that needs no restart; the others are listed as NOT
+//! TESTED). Both start with a preflight that fails in seconds, with the cause, when the
+//! exporter cannot be started or reached at all.
 //!
 //! Layout: [`catalog`] (cases, levels, references), `exec` and `target` (the two modes),
-//! [`direct`] (the direct checks), [`report`] (scores, table, JSON, JUnit).
+//! `preflight`, [`posture`] (what a running target shows), [`profile`] (toolkit, generic,
+//! proxy), [`verdict`] (served / refused / mechanism), [`direct`] (the direct checks),
+//! [`report`] (scores, table, JSON, JUnit).
 
 pub mod catalog;
 pub mod direct;
 mod exec;
+pub mod posture;
+mod preflight;
+pub mod profile;
 pub mod report;
 mod target;
+pub mod verdict;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use catalog::{Level, CATALOG, CATALOG_NAME};
 pub use exec::run_exec;
-pub use report::{CheckResult, ConformanceReport, Score, Verdict};
+pub use posture::Requirement;
+pub use profile::Profile;
+pub use report::{CheckResult, ConformanceReport, FailOn, Score, Verdict};
 pub use target::{run_target, TargetSpec};
 
 use crate::runner::{self, RunOptions};
@@ -82,6 +93,18 @@ pub enum ConformanceError {
     /// The password of the direct checks could not be hashed.
     #[error("hashing the password of the direct checks: {0}")]
     Hash(#[source] bcrypt::BcryptError),
+    /// The exporter could not be started, or the target reached, at all: nothing in the
+    /// catalog would say anything about it.
+    #[error("preflight: {subject}: {detail}")]
+    Preflight {
+        /// The command or the target.
+        subject: String,
+        /// What happened, with the exporter's last output lines where there are any.
+        detail: String,
+    },
+    /// The whole run passed its deadline.
+    #[error("the conformance run did not finish within {0:?} (--deadline): something hangs; run with --verbose to see where")]
+    Deadline(Duration),
 }
 
 /// Options shared by both modes.
@@ -95,6 +118,16 @@ pub struct ConformanceOptions {
     pub alpha: f64,
     /// A catalog file instead of the embedded one.
     pub catalog: Option<PathBuf>,
+    /// Scrape timeout (and interval) of the Prometheus cases; `None`: the catalog's
+    /// (2 s in the embedded one: room for bcrypt at cost 12 on a busy 2-core machine).
+    pub scrape_timeout: Option<Duration>,
+    /// The kind of target; `None`: `toolkit` for `--exec` (it takes a web-config.yml),
+    /// detected for `--target`.
+    pub profile: Option<Profile>,
+    /// Which levels fail the run.
+    pub fail_on: FailOn,
+    /// Deadline of the whole run.
+    pub deadline: Duration,
 }
 
 impl Default for ConformanceOptions {
@@ -104,6 +137,31 @@ impl Default for ConformanceOptions {
             timing_samples: 200,
             alpha: 0.001,
             catalog: None,
+            scrape_timeout: None,
+            profile: None,
+            fail_on: FailOn::Must,
+            deadline: Duration::from_secs(900),
+        }
+    }
+}
+
+/// Deadline of one direct check (the timing check makes 2 × 200 requests with bcrypt; a
+/// target that never answers fails each check at its first 10 s step deadline).
+pub(crate) const DIRECT_CHECK_DEADLINE: Duration = Duration::from_secs(240);
+
+/// Runs a direct check with [`DIRECT_CHECK_DEADLINE`]; past it the check is a TIMEOUT.
+pub(crate) async fn bounded(
+    case: catalog::DirectCase,
+    check: impl std::future::Future<Output = direct::Outcome>,
+) -> CheckResult {
+    match tokio::time::timeout(DIRECT_CHECK_DEADLINE, check).await {
+        Ok(outcome) => case.result(outcome),
+        Err(_) => {
+            let mut r = case.result(direct::Outcome::Fail(format!(
+                "no verdict within {DIRECT_CHECK_DEADLINE:?}"
+            )));
+            r.verdict = Verdict::Timeout;
+            r
         }
     }
 }

@@ -1,24 +1,30 @@
-//! `--target` mode: an exporter that is already running; only the cases that need no
-//! restart, generated from what the caller says about the target, plus the direct checks
-//! its configuration allows.
+//! `--target` mode: a client-side audit of an exporter that is already running. Preflight
+//! (one TCP connect), then the posture probes (transport, TLS versions, client-certificate
+//! policy, HTTP auth; the profile is detected from the answers), then every case that needs
+//! no restart as a Prometheus job: the configured scrape, missing and wrong credentials,
+//! plain HTTP to the TLS port, TLS 1.2-only and 1.3-only clients, client certificates made
+//! here (unknown CA, self-signed, expired; with the client CA also expired and
+//! serverAuth-only ones from the right CA), then the direct checks, the `--require` cases,
+//! and every catalog case that was not run, as NOT TESTED with why.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::catalog;
-use super::direct::{self, ClientTls};
-use super::report::{results_from_run, ConformanceReport};
-use super::{ConformanceError, ConformanceOptions};
-use fake_exporter::pki::ServerCert;
+use super::catalog::{self, DirectCase, Level};
+use super::direct::{self, ClientTls, Outcome};
+use super::posture::{self, ClientCertPolicy, Posture, Probe, Requirement};
+use super::profile::{self, Profile};
+use super::report::{CheckResult, ConformanceReport, Verdict};
+use super::{bounded, ConformanceError, ConformanceOptions};
+use fake_exporter::pki::{ClientCert, KeyType, Pki, ServerCert};
 use fake_exporter::ClientAuthType;
 
-use super::catalog::Level;
 use crate::classify::ErrorClass;
-use crate::promconfig::Scheme;
+use crate::promconfig::{Scheme, TlsVersion};
 use crate::runner::{self, Launcher};
 use crate::scenario::{
-    Case, Defaults, Expectation, ExporterCase, ExporterTls, FileRef, Plan, ScrapeAuth, ScrapeCase,
-    ScrapeTls, Secret, TargetHost,
+    Case, Defaults, Expectation, ExporterCase, ExporterTls, FileRef, KeepAlive, Plan, ScrapeAuth,
+    ScrapeCase, ScrapeTls, Secret, TargetHost,
 };
 
 /// An exporter that is already running.
@@ -38,14 +44,38 @@ pub struct TargetSpec {
     pub bearer_file: Option<PathBuf>,
     /// Metrics path.
     pub metrics_path: String,
+    /// The CA (certificate, key) the target trusts for client certificates: probe
+    /// certificates (valid, expired, serverAuth-only) are issued from it.
+    pub client_ca: Option<(PathBuf, PathBuf)>,
+    /// Minimums the target must meet (`--require`).
+    pub require: Vec<Requirement>,
 }
 
-/// Runs the cases that need no restart against a running exporter, plus the direct checks
-/// its configuration allows.
+/// Audits a running exporter: posture, every case that needs no restart, the direct
+/// checks its configuration allows, `--require`, and NOT TESTED for the rest; the whole run
+/// within `opts.deadline`.
 pub async fn run_target(
     spec: &TargetSpec,
     opts: &ConformanceOptions,
 ) -> Result<ConformanceReport, ConformanceError> {
+    tokio::time::timeout(opts.deadline, target_inner(spec, opts))
+        .await
+        .map_err(|_| ConformanceError::Deadline(opts.deadline))?
+}
+
+/// The files and settings of a `--target` run, checked.
+struct Resolved {
+    addr: SocketAddr,
+    host: String,
+    target_host: TargetHost,
+    ca: Option<PathBuf>,
+    client_cert: Option<(PathBuf, PathBuf)>,
+    basic: Option<(String, PathBuf)>,
+    bearer: Option<PathBuf>,
+    client_ca: Option<(PathBuf, PathBuf)>,
+}
+
+fn resolve(spec: &TargetSpec) -> Result<Resolved, ConformanceError> {
     let bad = |reason: String| ConformanceError::Target {
         target: spec.target.clone(),
         reason,
@@ -66,7 +96,6 @@ pub async fn run_target(
             )))
         }
     };
-    let addr = SocketAddr::new(ip, port);
     let target_host = if ip.is_ipv6() {
         TargetHost::Ipv6Loopback
     } else if host == "localhost" {
@@ -74,85 +103,287 @@ pub async fn run_target(
     } else {
         TargetHost::Ipv4Loopback
     };
-    let ca = spec
-        .ca
-        .as_deref()
-        .map(|p| absolute("the CA file", p))
-        .transpose()?;
-    let cc = match &spec.client_cert {
-        Some((c, k)) => Some((
-            absolute("the client certificate", c)?,
-            absolute("the client key", k)?,
-        )),
-        None => None,
+    let pair = |(c, k): &(PathBuf, PathBuf), what: (&'static str, &'static str)| {
+        Ok::<_, ConformanceError>((absolute(what.0, c)?, absolute(what.1, k)?))
     };
-    let basic = match &spec.basic_auth {
-        Some((u, f)) => Some((u.clone(), absolute("the Basic-auth password file", f)?)),
-        None => None,
+    let resolved = Resolved {
+        addr: SocketAddr::new(ip, port),
+        host: host.trim_matches(|c| c == '[' || c == ']').to_owned(),
+        target_host,
+        ca: spec
+            .ca
+            .as_deref()
+            .map(|p| absolute("the CA file", p))
+            .transpose()?,
+        client_cert: spec
+            .client_cert
+            .as_ref()
+            .map(|p| pair(p, ("the client certificate", "the client key")))
+            .transpose()?,
+        basic: match &spec.basic_auth {
+            Some((u, f)) => Some((u.clone(), absolute("the Basic-auth password file", f)?)),
+            None => None,
+        },
+        bearer: spec
+            .bearer_file
+            .as_deref()
+            .map(|p| absolute("the Bearer token file", p))
+            .transpose()?,
+        client_ca: spec
+            .client_ca
+            .as_ref()
+            .map(|p| pair(p, ("the client CA certificate", "the client CA key")))
+            .transpose()?,
     };
-    let bearer = spec
-        .bearer_file
-        .as_deref()
-        .map(|p| absolute("the Bearer token file", p))
-        .transpose()?;
-    if spec.https && ca.is_none() {
+    if spec.https && resolved.ca.is_none() {
         return Err(ConformanceError::MissingCa {
             target: spec.target.clone(),
         });
     }
+    Ok(resolved)
+}
 
-    let plan = Plan {
+async fn target_inner(
+    spec: &TargetSpec,
+    opts: &ConformanceOptions,
+) -> Result<ConformanceReport, ConformanceError> {
+    let t = resolve(spec)?;
+    super::preflight::target(t.addr).await?;
+    let dir = tempfile::Builder::new()
+        .prefix("scrape-harness-conformance-")
+        .tempdir()
+        .map_err(|source| ConformanceError::Io {
+            what: "creating a temp dir in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let probes = probe_certs(dir.path(), t.client_ca.as_ref())?;
+    let auth_header = auth_header(&t)?;
+    let probe = Probe {
+        addr: t.addr,
+        server_name: t.host.clone(),
+        tls: spec.https,
+        ca: t.ca.clone(),
+        client_cert: t.client_cert.clone(),
+        unknown_ca_cert: Some(probes.unknown_ca.clone()),
+        auth_header: auth_header.clone(),
+        path: spec.metrics_path.clone(),
+    };
+    let posture = posture::probe(&probe).await;
+    let (profile, profile_reason) = match opts.profile {
+        Some(p) => (p, "--profile".to_owned()),
+        None if !posture.answered => (
+            Profile::Generic,
+            "the target did not answer: nothing to detect".to_owned(),
+        ),
+        None => profile::detect(&posture.fingerprint),
+    };
+
+    let mut plan = Plan {
         defaults: Defaults {
-            scrapes: 5,
+            scrapes: 4,
+            scrape_interval: std::time::Duration::from_secs(2),
+            scrape_timeout: std::time::Duration::from_secs(2),
             ..Defaults::default()
         },
         cases: target_cases(&TargetCases {
             https: spec.https,
-            target_host,
+            target_host: t.target_host,
             metrics_path: &spec.metrics_path,
-            ca: ca.as_deref(),
-            client_cert: cc.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
-            basic: basic.as_ref().map(|(u, f)| (u.as_str(), f.as_path())),
-            bearer: bearer.as_deref(),
+            ca: t.ca.as_deref(),
+            client_cert: t
+                .client_cert
+                .as_ref()
+                .map(|(c, k)| (c.as_path(), k.as_path())),
+            basic: t.basic.as_ref().map(|(u, f)| (u.as_str(), f.as_path())),
+            bearer: t.bearer.as_deref(),
+            probes: &probes,
+            posture: &posture,
         }),
     };
-    let path = &spec.metrics_path;
+    plan = catalog::prepare(plan, opts);
     let mut run_opts = opts.run.clone();
-    run_opts.launcher = Launcher::Running(addr);
-    for p in [
-        ca.clone(),
-        cc.as_ref().map(|c| c.0.clone()),
-        cc.as_ref().map(|c| c.1.clone()),
-        basic.as_ref().map(|b| b.1.clone()),
-        bearer.clone(),
+    run_opts.launcher = Launcher::Running(t.addr);
+    let mut mounts: Vec<PathBuf> = [
+        t.ca.clone(),
+        t.client_cert.as_ref().map(|c| c.0.clone()),
+        t.client_cert.as_ref().map(|c| c.1.clone()),
+        t.basic.as_ref().map(|b| b.1.clone()),
+        t.bearer.clone(),
     ]
     .into_iter()
     .flatten()
-    {
-        if let Some(parent) = p.parent() {
-            run_opts.extra_mounts.push(parent.to_owned());
-        }
-    }
+    .filter_map(|p| p.parent().map(Path::to_owned))
+    .collect();
+    mounts.push(dir.path().to_owned());
+    run_opts.extra_mounts.extend(mounts);
     run_opts.extra_mounts.sort();
     run_opts.extra_mounts.dedup();
+    crate::runner::make_world_readable(dir.path());
     let report = runner::run(&plan, &run_opts).await?;
-    let mut results = results_from_run(&report, &plan);
+    let mut results = Vec::new();
+    for (r, case) in report.cases.iter().zip(&plan.cases) {
+        results.extend(super::verdict::judge_case(
+            r,
+            case,
+            profile,
+            plan.defaults.scrape_timeout,
+        ));
+    }
+    results.extend(direct_checks(spec, &t, &posture, auth_header, opts).await?);
+    results.extend(posture.requirement_results(&spec.require));
+    results.extend(not_tested(opts, &t, &posture)?);
 
-    let client_tls = spec.https.then(|| ClientTls {
-        ca_file: ca.clone(),
-        client_cert: cc.clone(),
-        server_name: host.trim_matches(|c| c == '[' || c == ']').to_owned(),
-    });
-    let auth_header = match (&basic, &bearer) {
-        (Some((u, f)), _) => std::fs::read_to_string(f)
-            .ok()
-            .map(|p| fake_exporter::basic_header(u, p.trim_end_matches(['\r', '\n']))),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .ok()
-            .map(|t| format!("Bearer {}", t.trim())),
-        _ => None,
+    Ok(ConformanceReport {
+        subject: format!("--target {}", spec.target),
+        profile,
+        profile_reason,
+        posture: posture.lines(),
+        scrape_timeout_s: plan.defaults.scrape_timeout.as_secs_f64(),
+        fail_on: opts.fail_on,
+        prometheus: report.prometheus.clone(),
+        prometheus_version: format!("{} ({})", report.prometheus_version, report.go_version),
+        results,
+    })
+}
+
+/// The `Authorization` header of the user's credentials.
+fn auth_header(t: &Resolved) -> Result<Option<String>, ConformanceError> {
+    let read = |what, f: &Path| {
+        std::fs::read_to_string(f).map_err(|source| ConformanceError::Io {
+            what,
+            path: f.to_owned(),
+            source,
+        })
     };
-    if let Some((u, f)) = &basic {
+    Ok(match (&t.basic, &t.bearer) {
+        (Some((u, f)), _) => {
+            let p = read("reading the Basic-auth password file", f)?;
+            Some(fake_exporter::basic_header(
+                u,
+                p.trim_end_matches(['\r', '\n']),
+            ))
+        }
+        (None, Some(f)) => {
+            let token = read("reading the Bearer token file", f)?;
+            Some(format!("Bearer {}", token.trim()))
+        }
+        _ => None,
+    })
+}
+
+/// Client certificates made for the audit, as (certificate, key) files.
+struct ProbeCerts {
+    /// Issued by a CA generated here (unknown to the target).
+    unknown_ca: (PathBuf, PathBuf),
+    /// Expired, from that unknown CA.
+    expired_unknown_ca: (PathBuf, PathBuf),
+    /// Self-signed.
+    self_signed: (PathBuf, PathBuf),
+    /// From the target's client CA (`--client-ca-cert/--client-ca-key`): valid, expired,
+    /// serverAuth-only.
+    from_client_ca: Option<[(PathBuf, PathBuf); 3]>,
+}
+
+fn probe_certs(
+    dir: &Path,
+    client_ca: Option<&(PathBuf, PathBuf)>,
+) -> Result<ProbeCerts, ConformanceError> {
+    let pki_err = |what| move |source| ConformanceError::Pki { what, source };
+    let pki = Pki::generate(KeyType::default()).map_err(pki_err("generating"))?;
+    let files = pki.write_to(&dir.join("pki")).map_err(pki_err("writing"))?;
+    let pair = |which| (files.client_cert(which), files.client_key(which));
+    let write = |name: &str, id: &fake_exporter::pki::Identity| {
+        let cert = dir.join(format!("probe-{name}.crt"));
+        let key = dir.join(format!("probe-{name}.key"));
+        for (path, text) in [(&cert, &id.cert_chain_pem), (&key, &id.key_pem)] {
+            std::fs::write(path, text).map_err(|source| ConformanceError::Io {
+                what: "writing",
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok::<_, ConformanceError>((cert, key))
+    };
+    let self_signed = fake_exporter::pki::self_signed_client().map_err(pki_err("generating"))?;
+    let from_client_ca = match client_ca {
+        None => None,
+        Some((cert, key)) => {
+            let read = |what, p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|source| ConformanceError::Io {
+                    what,
+                    path: p.clone(),
+                    source,
+                })
+            };
+            let issued = fake_exporter::pki::issued_by(
+                &read("reading the client CA certificate", cert)?,
+                &read("reading the client CA key", key)?,
+            )
+            .map_err(pki_err("issuing probe certificates from"))?;
+            let mut written = Vec::new();
+            for p in &issued {
+                written.push(write(p.name, &p.identity)?);
+            }
+            let Ok(three) = <[(PathBuf, PathBuf); 3]>::try_from(written) else {
+                unreachable!("issued_by issues three certificates");
+            };
+            Some(three)
+        }
+    };
+    Ok(ProbeCerts {
+        unknown_ca: pair(ClientCert::Valid),
+        expired_unknown_ca: pair(ClientCert::Expired),
+        self_signed: write("self-signed", &self_signed.identity)?,
+        from_client_ca,
+    })
+}
+
+/// The direct checks the target's configuration allows; TIMEOUT rows when it never
+/// answered (each would only wait for its deadline).
+async fn direct_checks(
+    spec: &TargetSpec,
+    t: &Resolved,
+    posture: &Posture,
+    auth_header: Option<String>,
+    opts: &ConformanceOptions,
+) -> Result<Vec<CheckResult>, ConformanceError> {
+    let mut cases: Vec<DirectCase> = Vec::new();
+    if t.basic.is_some() {
+        cases.extend([
+            catalog::WWW_AUTHENTICATE,
+            catalog::NO_SECRETS_ECHOED,
+            catalog::AUTH_TIMING,
+        ]);
+    }
+    cases.extend([catalog::CONTENT_TYPE, catalog::GZIP, catalog::OPENMETRICS]);
+    if spec.https {
+        cases.push(catalog::OLD_TLS_REFUSED);
+    }
+    if !posture.answered {
+        return Ok(cases
+            .into_iter()
+            .map(|c| {
+                let mut r = c.result(Outcome::Fail(
+                    "the target accepted TCP but did not answer the first request within 10s"
+                        .into(),
+                ));
+                r.verdict = Verdict::Timeout;
+                r
+            })
+            .collect());
+    }
+    let client_tls = spec.https.then(|| ClientTls {
+        ca_file: t.ca.clone(),
+        client_cert: t.client_cert.clone(),
+        server_name: t.host.clone(),
+        ..ClientTls::default()
+    });
+    let tls = client_tls.as_ref();
+    let path = spec.metrics_path.as_str();
+    let addr = t.addr;
+    let mut results = Vec::new();
+    if let Some((u, f)) = &t.basic {
         let password = std::fs::read_to_string(f).map_err(|source| ConformanceError::Io {
             what: "reading the Basic-auth password file",
             path: f.clone(),
@@ -160,42 +391,102 @@ pub async fn run_target(
         })?;
         let password = password.trim_end_matches(['\r', '\n']);
         results.push(
-            catalog::WWW_AUTHENTICATE
-                .result(direct::www_authenticate(addr, client_tls.as_ref(), path).await),
+            bounded(
+                catalog::WWW_AUTHENTICATE,
+                direct::www_authenticate(addr, tls, path),
+            )
+            .await,
         );
         results.push(
-            catalog::NO_SECRETS_ECHOED.result(
-                direct::no_secrets_echoed(addr, client_tls.as_ref(), path, u, password).await,
-            ),
+            bounded(
+                catalog::NO_SECRETS_ECHOED,
+                direct::no_secrets_echoed(addr, tls, path, u, password),
+            )
+            .await,
         );
         results.push(
-            catalog::AUTH_TIMING.result(
-                direct::auth_timing(
-                    addr,
-                    client_tls.as_ref(),
-                    path,
-                    u,
-                    opts.timing_samples,
-                    opts.alpha,
-                )
-                .await,
-            ),
+            bounded(
+                catalog::AUTH_TIMING,
+                direct::auth_timing(addr, tls, path, u, opts.timing_samples, opts.alpha),
+            )
+            .await,
         );
     }
-    let (ct, gz, om) =
-        direct::content_negotiation(addr, client_tls.as_ref(), path, auth_header).await;
+    let negotiated = tokio::time::timeout(
+        super::DIRECT_CHECK_DEADLINE,
+        direct::content_negotiation(addr, tls, path, auth_header),
+    )
+    .await;
+    let (ct, gz, om) = negotiated.unwrap_or_else(|_| {
+        let o = Outcome::Fail(format!(
+            "no verdict within {:?}",
+            super::DIRECT_CHECK_DEADLINE
+        ));
+        (o.clone(), o.clone(), o)
+    });
     results.push(catalog::CONTENT_TYPE.result(ct));
     results.push(catalog::GZIP.result(gz));
     results.push(catalog::OPENMETRICS.result(om));
     if spec.https {
-        results.push(catalog::OLD_TLS_REFUSED.result(direct::refuses_old_tls(addr).await));
+        results.push(bounded(catalog::OLD_TLS_REFUSED, direct::refuses_old_tls(addr)).await);
     }
-    Ok(ConformanceReport {
-        subject: format!("--target {}", spec.target),
-        prometheus: report.prometheus.clone(),
-        prometheus_version: format!("{} ({})", report.prometheus_version, report.go_version),
-        results,
-    })
+    Ok(results)
+}
+
+/// Every catalog case (and direct check) that was not run, as NOT TESTED with why.
+fn not_tested(
+    opts: &ConformanceOptions,
+    t: &Resolved,
+    posture: &Posture,
+) -> Result<Vec<CheckResult>, ConformanceError> {
+    let catalog = catalog::load(opts)?;
+    let mut out: Vec<CheckResult> = catalog
+        .cases
+        .iter()
+        .map(|c| {
+            let mut r = CheckResult::new(
+                &c.name,
+                c.level.unwrap_or(Level::May),
+                "catalog case",
+                Verdict::NotTested,
+                "needs the exporter restarted with this case's web-config: run `conformance --exec` to test it",
+            );
+            r.rationale = c.rationale.clone().unwrap_or_default();
+            r.reference = c.reference.clone().unwrap_or_default();
+            r
+        })
+        .collect();
+    if t.basic.is_none() {
+        for c in [
+            catalog::WWW_AUTHENTICATE,
+            catalog::NO_SECRETS_ECHOED,
+            catalog::AUTH_TIMING,
+        ] {
+            let mut r = c.result(Outcome::NotApplicable(String::new()));
+            r.verdict = Verdict::NotTested;
+            r.detail = "no --basic-auth given: the Basic-auth checks need the credentials".into();
+            out.push(r);
+        }
+    }
+    if posture.tls && t.client_cert.is_none() && posture.client_certs == ClientCertPolicy::None {
+        out.push(CheckResult::new(
+            "target-client-certificates",
+            Level::Should,
+            "bad client certificates refused",
+            Verdict::NotTested,
+            "the target never asks for a client certificate and none was given (--client-cert): nothing to refuse",
+        ));
+    }
+    if t.client_ca.is_none() && posture.tls && posture.client_certs != ClientCertPolicy::None {
+        out.push(CheckResult::new(
+            "target-client-cert-from-client-ca",
+            Level::Must,
+            "expired and serverAuth-only certificates from the right CA refused",
+            Verdict::NotTested,
+            "needs the client CA to issue them: --client-ca-cert and --client-ca-key",
+        ));
+    }
+    Ok(out)
 }
 
 /// What the generated `--target` cases need to know about the target.
@@ -208,21 +499,17 @@ struct TargetCases<'a> {
     /// User and password file.
     basic: Option<(&'a str, &'a Path)>,
     bearer: Option<&'a Path>,
+    probes: &'a ProbeCerts,
+    posture: &'a Posture,
 }
 
 /// The cases that need no restart of the target, built as typed scenario cases.
 fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
     let file = |p: &Path| FileRef::Absolute(p.to_owned());
-    let server_tls = |with_client_cert: bool| ScrapeTls {
+    let tls_with = |cert: Option<(&Path, &Path)>| ScrapeTls {
         ca_file: t.ca.map(file),
-        cert_file: t
-            .client_cert
-            .filter(|_| with_client_cert)
-            .map(|(c, _)| file(c)),
-        key_file: t
-            .client_cert
-            .filter(|_| with_client_cert)
-            .map(|(_, k)| file(k)),
+        cert_file: cert.map(|(c, _)| file(c)),
+        key_file: cert.map(|(_, k)| file(k)),
         ..ScrapeTls::default()
     };
     let configured_auth = match (t.basic, t.bearer) {
@@ -237,16 +524,19 @@ fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
         (None, None) => None,
     };
     // What the exporter is assumed to be, for the classifier's context only: TLS when the
-    // user scrapes it over https, verifying client certificates when given one.
+    // user scrapes it over https, verifying client certificates when it asks for them.
+    let verifies = t.client_cert.is_some()
+        || !matches!(
+            t.posture.client_certs,
+            ClientCertPolicy::None | ClientCertPolicy::NotTls
+        );
     let exporter = ExporterCase {
         tls: t.https.then(|| ExporterTls {
             server_cert: ServerCert::Valid,
             openssl_key: false,
             serve_files: None,
             cipher_suites: Vec::new(),
-            client_auth_type: t
-                .client_cert
-                .map(|_| ClientAuthType::RequireAndVerifyClientCert),
+            client_auth_type: verifies.then_some(ClientAuthType::RequireAndVerifyClientCert),
             client_ca: None,
             client_allowed_sans: None,
             min_version: None,
@@ -254,11 +544,11 @@ fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
         }),
         ..ExporterCase::default()
     };
-    let case = |name: &str, rationale: &str, scrape: ScrapeCase, expect: Expectation| {
+    let case = |name: &str, level: Level, rationale: &str, scrape: ScrapeCase, expect| {
         let mut case = Case::new(name, "(generated for --target)", expect);
-        case.level = Some(Level::Must);
+        case.level = Some(level);
         case.rationale = Some(rationale.to_owned());
-        case.reference = Some("see scenarios/conformance.yaml".to_owned());
+        case.reference = Some("docs/conformance.md (--target)".to_owned());
         case.exporter = exporter.clone();
         case.scrape = scrape;
         case
@@ -271,74 +561,194 @@ fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
         auth,
         ..ScrapeCase::default()
     };
-    let tls = || t.https.then(|| server_tls(true));
-    let unauthorized = || Expectation::down(ErrorClass::Unauthorized);
-    let mut cases = vec![case(
-        "target-configured",
-        "scraped as configured",
-        scrape(t.https, tls(), configured_auth.clone()),
-        Expectation::up(),
-    )];
-    if let Some((user, _)) = t.basic {
+    let own_tls = || t.https.then(|| tls_with(t.client_cert));
+    let refused = |class| Expectation::down(class);
+    let mut keep_alive = Expectation::up();
+    keep_alive.keep_alive = KeepAlive::One;
+    keep_alive.keep_alive_declared = true;
+    let mut cases = vec![
+        case(
+            "target-configured",
+            Level::Must,
+            "scraped as configured",
+            scrape(t.https, own_tls(), configured_auth.clone()),
+            Expectation::up(),
+        ),
+        case(
+            "target-keep-alive",
+            Level::Should,
+            "one connection for all scrapes once up (a handshake per scrape costs CPU on both sides)",
+            scrape(t.https, own_tls(), configured_auth.clone()),
+            keep_alive,
+        ),
+    ];
+    let nonce = format!("{:x}", std::process::id());
+    if let Some((user, password)) = t.basic {
         cases.push(case(
             "target-no-credentials",
-            "no credentials get 401",
-            scrape(t.https, tls(), None),
-            unauthorized(),
+            Level::Must,
+            "a request without credentials is refused",
+            scrape(t.https, own_tls(), None),
+            refused(ErrorClass::Unauthorized),
         ));
         cases.push(case(
             "target-wrong-password",
-            "a wrong password gets 401",
+            Level::Must,
+            "a wrong password is refused",
             scrape(
                 t.https,
-                tls(),
+                own_tls(),
                 Some(ScrapeAuth::Basic {
                     username: user.to_owned(),
-                    password: Some(Secret::Inline(format!(
-                        "definitely-wrong-{}",
-                        std::process::id()
-                    ))),
+                    password: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
                 }),
             ),
-            unauthorized(),
+            refused(ErrorClass::Unauthorized),
+        ));
+        cases.push(case(
+            "target-unknown-user",
+            Level::Must,
+            "an unknown user is refused",
+            scrape(
+                t.https,
+                own_tls(),
+                Some(ScrapeAuth::Basic {
+                    username: format!("nobody-{nonce}"),
+                    password: Some(Secret::File(file(password))),
+                }),
+            ),
+            refused(ErrorClass::Unauthorized),
         ));
     }
     if t.basic.is_none() && t.bearer.is_some() {
         cases.push(case(
             "target-no-token",
-            "no token gets 401",
-            scrape(t.https, tls(), None),
-            unauthorized(),
+            Level::Must,
+            "a request without a token is refused",
+            scrape(t.https, own_tls(), None),
+            refused(ErrorClass::Unauthorized),
         ));
         cases.push(case(
             "target-wrong-token",
-            "a wrong token gets 401",
+            Level::Must,
+            "a wrong token is refused",
             scrape(
                 t.https,
-                tls(),
+                own_tls(),
                 Some(ScrapeAuth::Authorization {
                     auth_type: None,
-                    credentials: Some(Secret::Inline("definitely-wrong".to_owned())),
+                    credentials: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
                 }),
             ),
-            unauthorized(),
+            refused(ErrorClass::Unauthorized),
         ));
     }
-    if t.https {
+    if !t.https {
+        return cases;
+    }
+    cases.push(case(
+        "target-plain-http-to-tls-port",
+        Level::Must,
+        "a TLS port does not serve metrics over plain HTTP",
+        scrape(false, None, configured_auth.clone()),
+        refused(ErrorClass::HttpToHttps),
+    ));
+    for (name, min, max) in [
+        ("target-tls12-only-client", None, Some(TlsVersion::Tls12)),
+        ("target-tls13-only-client", Some(TlsVersion::Tls13), None),
+    ] {
+        let mut tls = tls_with(t.client_cert);
+        tls.min_version = min;
+        tls.max_version = max;
         cases.push(case(
-            "target-plain-http-to-tls-port",
-            "a TLS port does not serve plain HTTP",
-            scrape(false, None, configured_auth.clone()),
-            Expectation::down(ErrorClass::HttpToHttps),
+            name,
+            Level::May,
+            "Prometheus offers TLS 1.2 and 1.3; a target that refuses one of them is making a choice, reported here",
+            scrape(true, Some(tls), configured_auth.clone()),
+            Expectation::up(),
         ));
-        if t.client_cert.is_some() {
-            cases.push(case(
-                "target-no-client-cert",
-                "a client without a certificate is refused",
-                scrape(true, Some(server_tls(false)), configured_auth.clone()),
-                Expectation::down(ErrorClass::ClientCertRequired),
-            ));
-        }
+    }
+    if !verifies {
+        return cases;
+    }
+    // The user presents a client certificate: refusing bad ones is what it is for (MUST).
+    // Otherwise the target asks for one on its own: SHOULD.
+    let bad_level = if t.client_cert.is_some() {
+        Level::Must
+    } else {
+        Level::Should
+    };
+    let p = t.probes;
+    let as_ref = |c: &(PathBuf, PathBuf)| (c.0.clone(), c.1.clone());
+    let mut bad: Vec<(&str, (PathBuf, PathBuf), &str)> = vec![
+        (
+            "target-client-cert-unknown-ca",
+            as_ref(&p.unknown_ca),
+            "a client certificate from a CA the target does not trust is refused",
+        ),
+        (
+            "target-client-cert-self-signed",
+            as_ref(&p.self_signed),
+            "a self-signed client certificate is refused",
+        ),
+        (
+            "target-client-cert-expired-unknown-ca",
+            as_ref(&p.expired_unknown_ca),
+            "an expired client certificate from an unknown CA is refused",
+        ),
+    ];
+    if let Some([_, expired, _]) = &p.from_client_ca {
+        bad.push((
+            "target-client-cert-expired",
+            as_ref(expired),
+            "an expired client certificate from the right CA is refused",
+        ));
+    }
+    for (name, (cert, key), rationale) in bad {
+        cases.push(case(
+            name,
+            bad_level,
+            rationale,
+            scrape(
+                true,
+                Some(tls_with(Some((&cert, &key)))),
+                configured_auth.clone(),
+            ),
+            refused(ErrorClass::ClientCertRejected),
+        ));
+    }
+    if let Some([valid, _, server_auth_only]) = &p.from_client_ca {
+        cases.push(case(
+            "target-client-cert-from-client-ca",
+            Level::Must,
+            "a valid client certificate from the right CA is served",
+            scrape(
+                true,
+                Some(tls_with(Some((&valid.0, &valid.1)))),
+                configured_auth.clone(),
+            ),
+            Expectation::up(),
+        ));
+        cases.push(case(
+            "target-client-cert-server-auth-only",
+            Level::Should,
+            "a client certificate from the right CA without the clientAuth EKU is refused",
+            scrape(
+                true,
+                Some(tls_with(Some((&server_auth_only.0, &server_auth_only.1)))),
+                configured_auth.clone(),
+            ),
+            refused(ErrorClass::ClientCertRejected),
+        ));
+    }
+    if t.client_cert.is_some() {
+        cases.push(case(
+            "target-no-client-cert",
+            Level::Should,
+            "a client without a certificate is refused (VerifyClientCertIfGiven would serve it: demand it with --require mtls)",
+            scrape(true, Some(tls_with(None)), configured_auth.clone()),
+            refused(ErrorClass::ClientCertRequired),
+        ));
     }
     cases
 }

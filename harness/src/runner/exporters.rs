@@ -57,9 +57,13 @@ pub(super) async fn start_all(
     pki: &PkiFiles,
     run_dir: &Path,
     launcher: &Launcher,
+    progress: bool,
 ) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
     let mut out = Vec::with_capacity(plan.cases.len());
+    // Exporters under test (`--exec`): (case index, command, address), started together
+    // once every case's files are written.
+    let mut pending: Vec<(usize, String, std::net::SocketAddr)> = Vec::new();
     for case in &plan.cases {
         let case_dir = run_dir.join("cases").join(&case.name);
         let files_dir = case_dir.join("files");
@@ -152,37 +156,22 @@ pub(super) async fn start_all(
                     out.push(started);
                     continue;
                 }
-                let port = crate::backend::free_local_port().map_err(|source| RunError::Setup {
-                    what: "finding a free port on",
-                    path: "127.0.0.1".into(),
-                    source,
-                })?;
+                // The exporters start later, together: no port may be handed out twice
+                // in the meantime.
+                let port = loop {
+                    let port =
+                        crate::backend::free_local_port().map_err(|source| RunError::Setup {
+                            what: "finding a free port on",
+                            path: "127.0.0.1".into(),
+                            source,
+                        })?;
+                    if !pending.iter().any(|(_, _, a)| a.port() == port) {
+                        break port;
+                    }
+                };
                 let addr = std::net::SocketAddr::new(host, port);
                 if !case.exporter.absent {
-                    let command = template.render(addr, &web_config_path);
-                    match ExternalExporter::start(command, addr, Duration::from_secs(15)).await {
-                        Ok(ext) => started.external = Some(ext),
-                        Err(failure) => {
-                            match unsupported_key(case, &failure.to_string()) {
-                                Some(key) => {
-                                    let text = failure.to_string();
-                                    let line = text
-                                        .split(" | ")
-                                        .find(|l| l.contains(key))
-                                        .unwrap_or(&text)
-                                        .trim();
-                                    started.not_applicable = Some(format!(
-                                        "the exporter does not support `{key}`: it refused the web-config at start: {line}"
-                                    ))
-                                }
-                                None => {
-                                    started.start_failure = Some(format!("the exporter {failure}"))
-                                }
-                            }
-                            out.push(started);
-                            continue;
-                        }
-                    }
+                    pending.push((out.len(), template.render(addr, &web_config_path), addr));
                 }
                 port
             }
@@ -196,7 +185,72 @@ pub(super) async fn start_all(
         started.job = Some(job);
         out.push(started);
     }
+    start_external(plan, &mut out, pending, progress).await;
     Ok(out)
+}
+
+/// How many exporters under test start at once.
+const PARALLEL_STARTS: usize = 4;
+/// How long an exporter under test may take to listen.
+const EXTERNAL_START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Starts the exporters under test, [`PARALLEL_STARTS`] at a time, and records for each
+/// case the running exporter, or why the case is N/A (it refused a key it does not know)
+/// or failed to start (then it has no job).
+async fn start_external(
+    plan: &Plan,
+    out: &mut [StartedCase],
+    pending: Vec<(usize, String, std::net::SocketAddr)>,
+    progress: bool,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let bar = crate::progress::Progress::new(progress, pending.len() as u64, "exporters started");
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_STARTS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, command, addr) in pending {
+        let limit = limit.clone();
+        tasks.spawn(async move {
+            // Invariant: the semaphore is never closed.
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            (
+                i,
+                ExternalExporter::start(command, addr, EXTERNAL_START_TIMEOUT).await,
+            )
+        });
+    }
+    let mut done = 0;
+    while let Some(joined) = tasks.join_next().await {
+        done += 1;
+        bar.set_position(done);
+        let Ok((i, result)) = joined else {
+            continue;
+        };
+        let started = &mut out[i];
+        let case = &plan.cases[i];
+        match result {
+            Ok(ext) => started.external = Some(ext),
+            Err(failure) => {
+                started.job = None;
+                match unsupported_key(case, &failure.to_string()) {
+                    Some(key) => {
+                        let text = failure.to_string();
+                        let line = text
+                            .split(" | ")
+                            .find(|l| l.contains(key))
+                            .unwrap_or(&text)
+                            .trim();
+                        started.not_applicable = Some(format!(
+                            "the exporter does not support `{key}`: it refused the web-config at start: {line}"
+                        ))
+                    }
+                    None => started.start_failure = Some(format!("the exporter {failure}")),
+                }
+            }
+        }
+    }
+    bar.finish();
 }
 
 /// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs

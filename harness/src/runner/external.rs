@@ -104,6 +104,53 @@ impl std::fmt::Display for StartFailure {
     }
 }
 
+/// How long a first answer may take before the exporter counts as serving anyway (a
+/// server may stay silent to plain bytes on a TLS port).
+const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an exporter that closed the first connection may take to exit.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// Sends a plain `GET /` on `stream` and reads the first byte of any answer (an HTTP
+/// response, a TLS alert). No answer (closed, reset, silent): watches the process for
+/// [`EXIT_GRACE`] and returns its exit status if it exited.
+async fn exits_on_first_request(
+    mut stream: tokio::net::TcpStream,
+    child: &mut Child,
+) -> Option<std::process::ExitStatus> {
+    use tokio::io::AsyncWriteExt as _;
+    let _ = stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await;
+    let mut byte = [0u8; 1];
+    if let Ok(Ok(n)) = tokio::time::timeout(FIRST_ANSWER_TIMEOUT, stream.read(&mut byte)).await {
+        if n > 0 {
+            return None;
+        }
+    }
+    let deadline = Instant::now() + EXIT_GRACE;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// The failure of an exporter that exited, with the last lines of its stderr.
+async fn exited_failure(status: std::process::ExitStatus, child: &mut Child) -> StartFailure {
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut stderr)).await;
+    }
+    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    StartFailure::Exited {
+        status: status.to_string(),
+        stderr: tail.join(" | "),
+    }
+}
+
 impl ExternalExporter {
     /// Runs `sh -c <command>` in its own process group and waits until `addr` accepts TCP
     /// connections (polling, deadline `timeout`).
@@ -119,29 +166,27 @@ impl ExternalExporter {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
-            .process_group(0);
+            .process_group(0)
+            // Marks it as ours: a later run's sweep kills it if this harness dies by
+            // SIGKILL before stopping it.
+            .env(
+                crate::backend::OWNER_PID_ENV,
+                std::process::id().to_string(),
+            );
         let mut child = cmd
             .spawn()
             .map_err(|e| StartFailure::Spawn(e.to_string()))?;
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(2),
-                        err.read_to_string(&mut stderr),
-                    )
-                    .await;
-                }
-                let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                return Err(StartFailure::Exited {
-                    status: status.to_string(),
-                    stderr: tail.join(" | "),
-                });
+                return Err(exited_failure(status, &mut child).await);
             }
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
+                // Listening is not serving: exporter-toolkit listens first and reads its
+                // web-config after, then exits if it is bad. Ask, and see whether it stays.
+                if let Some(exited) = exits_on_first_request(stream, &mut child).await {
+                    return Err(exited_failure(exited, &mut child).await);
+                }
                 // Drain stderr in the background so a chatty exporter never blocks on a
                 // full pipe.
                 if let Some(mut err) = child.stderr.take() {

@@ -244,7 +244,14 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let pki_files = Pki::generate(plan.defaults.key_type)
         .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
         .map_err(RunError::Pki)?;
-    let started = exporters::start_all(plan, &pki_files, run_dir.path(), &opts.launcher).await?;
+    let started = exporters::start_all(
+        plan,
+        &pki_files,
+        run_dir.path(),
+        &opts.launcher,
+        opts.progress,
+    )
+    .await?;
     // Once, when every file Prometheus reads (PKI, case files) is written.
     make_world_readable(run_dir.path());
 
@@ -450,7 +457,7 @@ fn run_dir() -> Result<tempfile::TempDir, RunError> {
 
 /// Container users must read the PKI and case files: make the run dir world-readable
 /// (keys included: the directory is private to this run and removed afterwards).
-fn make_world_readable(dir: &Path) {
+pub(crate) fn make_world_readable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     fn walk(p: &Path) {
         let Ok(md) = std::fs::metadata(p) else { return };

@@ -515,6 +515,8 @@ pub struct Expectation {
     pub last_error_contains: Option<String>,
     /// Connection behaviour.
     pub keep_alive: KeepAlive,
+    /// Whether the file said `keep_alive:` (otherwise it follows the health).
+    pub keep_alive_declared: bool,
     /// HTTP version every scrape must have used.
     pub http_version: Option<HttpVersion>,
 }
@@ -536,6 +538,7 @@ impl Expectation {
             prometheus_3: None,
             last_error_contains: None,
             keep_alive,
+            keep_alive_declared: false,
             http_version: None,
         }
     }
@@ -790,6 +793,7 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
             prometheus_3,
             last_error_contains: x.last_error_contains.clone(),
             keep_alive,
+            keep_alive_declared: x.keep_alive.is_some(),
             http_version: x.http_version,
         },
         name: raw.name,

@@ -1,0 +1,403 @@
+//! What a running target shows of its security from the client side: transport and TLS
+//! versions, its client-certificate policy, and its HTTP auth, each probed directly
+//! (every step with a deadline). `--require tls|mtls|auth` turns the posture into MUST
+//! cases, so a CI job can demand a minimum.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::catalog::Level;
+use super::direct::{self, ClientTls, DirectError, RawResponse, TlsVersions};
+use super::profile::Fingerprint;
+use super::report::{CheckResult, Verdict};
+
+/// A minimum the target must meet (`--require`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// TLS, and plain HTTP refused.
+    Tls,
+    /// Client certificates required and verified.
+    Mtls,
+    /// HTTP authentication (Basic or Bearer) required.
+    Auth,
+}
+
+impl std::str::FromStr for Requirement {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "tls" => Ok(Self::Tls),
+            "mtls" => Ok(Self::Mtls),
+            "auth" => Ok(Self::Auth),
+            other => Err(format!("`{other}`: use tls, mtls or auth")),
+        }
+    }
+}
+
+/// The target's client-certificate policy, as seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCertPolicy {
+    /// Not over TLS.
+    NotTls,
+    /// The server never asks for one.
+    None,
+    /// Asked for, not required, not verified (any certificate is served).
+    RequestedNotVerified,
+    /// Asked for, not required, verified when given.
+    VerifiedIfGiven,
+    /// Required, but any certificate is served (not verified).
+    RequiredNotVerified,
+    /// Required and verified.
+    Verified,
+    /// Could not be told (the target did not answer).
+    Unknown,
+}
+
+impl ClientCertPolicy {
+    fn words(self) -> &'static str {
+        match self {
+            Self::NotTls => "n/a (no TLS)",
+            Self::None => "none (never asked for)",
+            Self::RequestedNotVerified => {
+                "requested, not verified (a certificate from an unknown CA is served)"
+            }
+            Self::VerifiedIfGiven => "verified when given (none is also served)",
+            Self::RequiredNotVerified => {
+                "required but NOT verified (a certificate from an unknown CA is served)"
+            }
+            Self::Verified => "required and verified",
+            Self::Unknown => "unknown (no answer)",
+        }
+    }
+}
+
+/// HTTP authentication as seen from outside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpAuth {
+    /// A request without credentials is served.
+    None,
+    /// 401 with a Basic challenge.
+    Basic,
+    /// 401 with a Bearer challenge.
+    Bearer,
+    /// Refused without credentials with this status (no known challenge).
+    Refused(u16),
+    /// Could not be told.
+    Unknown(String),
+}
+
+/// Everything probed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Posture {
+    /// Whether it speaks TLS.
+    pub tls: bool,
+    /// Versions a client could complete a handshake with.
+    pub tls_versions: Vec<&'static str>,
+    /// Whether plain HTTP to the port was refused.
+    pub plain_http_refused: Option<bool>,
+    /// Client certificates.
+    pub client_certs: ClientCertPolicy,
+    /// HTTP auth.
+    pub http_auth: HttpAuth,
+    /// Whether the target answered at all.
+    pub answered: bool,
+    /// What the answers show of the server (for the profile).
+    #[serde(skip)]
+    pub fingerprint: Fingerprint,
+}
+
+impl Posture {
+    /// One line per aspect, for the report.
+    pub fn lines(&self) -> Vec<String> {
+        if !self.answered {
+            return vec!["the target accepted TCP but did not answer a request".into()];
+        }
+        let transport = if self.tls {
+            let plain = match self.plain_http_refused {
+                Some(true) => "; plain HTTP refused",
+                Some(false) => "; plain HTTP SERVED on the same port",
+                None => "",
+            };
+            format!("TLS ({}){plain}", self.tls_versions.join(", "))
+        } else {
+            "plain HTTP (no TLS)".to_owned()
+        };
+        let auth = match &self.http_auth {
+            HttpAuth::None => "none (served without credentials)".to_owned(),
+            HttpAuth::Basic => "Basic".to_owned(),
+            HttpAuth::Bearer => "Bearer".to_owned(),
+            HttpAuth::Refused(code) => format!("required (HTTP {code} without credentials)"),
+            HttpAuth::Unknown(why) => format!("unknown ({why})"),
+        };
+        vec![
+            format!("transport: {transport}"),
+            format!("client certificates: {}", self.client_certs.words()),
+            format!("HTTP auth: {auth}"),
+        ]
+    }
+
+    /// The `--require` cases.
+    pub fn requirement_results(&self, required: &[Requirement]) -> Vec<CheckResult> {
+        required
+            .iter()
+            .map(|r| {
+                let (name, property, holds) = match r {
+                    Requirement::Tls => (
+                        "require-tls",
+                        "TLS, plain HTTP refused",
+                        self.tls && self.plain_http_refused != Some(false),
+                    ),
+                    Requirement::Mtls => (
+                        "require-mtls",
+                        "client certificates required and verified",
+                        self.client_certs == ClientCertPolicy::Verified,
+                    ),
+                    Requirement::Auth => (
+                        "require-auth",
+                        "HTTP authentication required",
+                        matches!(
+                            self.http_auth,
+                            HttpAuth::Basic | HttpAuth::Bearer | HttpAuth::Refused(_)
+                        ),
+                    ),
+                };
+                let observed = self.lines().join("; ");
+                let mut c = CheckResult::new(
+                    name,
+                    Level::Must,
+                    property,
+                    if !self.answered {
+                        Verdict::Timeout
+                    } else if holds {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail
+                    },
+                    if holds {
+                        observed
+                    } else {
+                        format!("expected: {property}; observed: {observed}")
+                    },
+                );
+                c.rationale = format!(
+                    "--require {}: the minimum this CI job demands",
+                    name.trim_start_matches("require-")
+                );
+                c.reference = "docs/conformance.md (--require)".into();
+                c
+            })
+            .collect()
+    }
+}
+
+/// How the posture probes reach the target.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The target.
+    pub addr: SocketAddr,
+    /// Host name to verify (TLS).
+    pub server_name: String,
+    /// Whether to speak TLS.
+    pub tls: bool,
+    /// CA of its certificate.
+    pub ca: Option<PathBuf>,
+    /// The user's client certificate and key.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// A client certificate from a CA the target cannot know.
+    pub unknown_ca_cert: Option<(PathBuf, PathBuf)>,
+    /// The user's `Authorization` header.
+    pub auth_header: Option<String>,
+    /// Metrics path.
+    pub path: String,
+}
+
+impl Probe {
+    fn client(&self, cert: Option<&(PathBuf, PathBuf)>, versions: TlsVersions) -> ClientTls {
+        ClientTls {
+            ca_file: self.ca.clone(),
+            client_cert: cert.cloned(),
+            server_name: self.server_name.clone(),
+            versions,
+            cert_requested: Some(Arc::new(AtomicBool::new(false))),
+        }
+    }
+
+    async fn get(
+        &self,
+        tls: Option<&ClientTls>,
+        with_auth: bool,
+    ) -> Result<RawResponse, DirectError> {
+        let headers: Vec<(&str, String)> = match (&self.auth_header, with_auth) {
+            (Some(h), true) => vec![("Authorization", h.clone())],
+            _ => Vec::new(),
+        };
+        direct::get(self.addr, tls, &self.path, &headers).await
+    }
+}
+
+/// Whether an answer is a refusal at the connection level: an error, or the statuses
+/// proxies use for certificate problems (400, 403, 495, 496).
+fn tls_refused(r: &Result<RawResponse, DirectError>) -> bool {
+    match r {
+        Err(_) => true,
+        Ok(r) => matches!(r.status, 400 | 403 | 495 | 496),
+    }
+}
+
+/// Probes the target. `answered` is false when the first request got no answer at all
+/// (then nothing else is probed: every probe would wait for its deadline).
+pub async fn probe(p: &Probe) -> Posture {
+    let mut fingerprint = Fingerprint::default();
+    let base = p
+        .tls
+        .then(|| p.client(p.client_cert.as_ref(), TlsVersions::Both));
+    let first = p.get(base.as_ref(), true).await;
+    if let Err(DirectError::Timeout { .. }) = &first {
+        return Posture {
+            tls: p.tls,
+            tls_versions: Vec::new(),
+            plain_http_refused: None,
+            client_certs: ClientCertPolicy::Unknown,
+            http_auth: HttpAuth::Unknown("no answer".into()),
+            answered: false,
+            fingerprint,
+        };
+    }
+    if let Ok(r) = &first {
+        fingerprint.server_header = r.header("server").map(str::to_owned);
+        fingerprint.http_version = Some(r.version.clone());
+    }
+    let mut posture = Posture {
+        tls: p.tls,
+        tls_versions: Vec::new(),
+        plain_http_refused: None,
+        client_certs: ClientCertPolicy::NotTls,
+        http_auth: HttpAuth::Unknown(String::new()),
+        answered: true,
+        fingerprint: Fingerprint::default(),
+    };
+    if p.tls {
+        for (versions, name) in [
+            (TlsVersions::Only12, "TLS 1.2"),
+            (TlsVersions::Only13, "TLS 1.3"),
+        ] {
+            let c = p.client(p.client_cert.as_ref(), versions);
+            if !matches!(p.get(Some(&c), true).await, Err(_)) {
+                posture.tls_versions.push(name);
+            }
+        }
+        let plain = p.get(None, true).await;
+        if let Ok(r) = &plain {
+            fingerprint.plain_to_tls_body = Some(String::from_utf8_lossy(&r.body).into_owned());
+            if fingerprint.server_header.is_none() {
+                fingerprint.server_header = r.header("server").map(str::to_owned);
+            }
+        }
+        posture.plain_http_refused =
+            Some(!matches!(&plain, Ok(r) if (200..300).contains(&r.status)));
+        // Client certificates: asked for? served without one? with one from an unknown CA?
+        let none = p.client(None, TlsVersions::Both);
+        let without = p.get(Some(&none), true).await;
+        let asked = none
+            .cert_requested
+            .as_ref()
+            .is_some_and(|a| a.load(Ordering::SeqCst));
+        let unknown = match &p.unknown_ca_cert {
+            Some(cert) => {
+                let c = p.client(Some(cert), TlsVersions::Both);
+                let r = p.get(Some(&c), true).await;
+                Some(!tls_refused(&r))
+            }
+            None => None,
+        };
+        let without_served = !tls_refused(&without);
+        posture.client_certs = match (asked || !without_served, without_served, unknown) {
+            (false, _, _) => ClientCertPolicy::None,
+            (true, true, Some(true)) => ClientCertPolicy::RequestedNotVerified,
+            (true, true, _) => ClientCertPolicy::VerifiedIfGiven,
+            (true, false, Some(true)) => ClientCertPolicy::RequiredNotVerified,
+            (true, false, _) => ClientCertPolicy::Verified,
+        };
+    }
+    // HTTP auth: the user's client certificate, no credentials.
+    let c = p
+        .tls
+        .then(|| p.client(p.client_cert.as_ref(), TlsVersions::Both));
+    posture.http_auth = match p.get(c.as_ref(), false).await {
+        Ok(r) if (200..300).contains(&r.status) => HttpAuth::None,
+        Ok(r) if r.status == 401 => match r.header("www-authenticate") {
+            Some(v) if v.to_ascii_lowercase().starts_with("basic") => HttpAuth::Basic,
+            Some(v) if v.to_ascii_lowercase().starts_with("bearer") => HttpAuth::Bearer,
+            _ => HttpAuth::Refused(401),
+        },
+        Ok(r) if (400..500).contains(&r.status) => HttpAuth::Refused(r.status),
+        Ok(r) => HttpAuth::Unknown(format!("HTTP {}", r.status)),
+        Err(e) => HttpAuth::Unknown(super::report::one_line(&e.to_string())),
+    };
+    if let Ok(r) = direct::get(
+        p.addr,
+        c.as_ref(),
+        "/scrape-harness-unknown-path",
+        &p.auth_header
+            .iter()
+            .map(|h| ("Authorization", h.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    {
+        if r.status == 404 {
+            fingerprint.not_found_body = Some(String::from_utf8_lossy(&r.body).into_owned());
+        }
+    }
+    posture.fingerprint = fingerprint;
+    posture
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posture(tls: bool, certs: ClientCertPolicy, auth: HttpAuth) -> Posture {
+        Posture {
+            tls,
+            tls_versions: vec!["TLS 1.3"],
+            plain_http_refused: Some(tls),
+            client_certs: certs,
+            http_auth: auth,
+            answered: true,
+            fingerprint: Fingerprint::default(),
+        }
+    }
+
+    #[test]
+    fn requirements_follow_the_posture() {
+        let all = [Requirement::Tls, Requirement::Mtls, Requirement::Auth];
+        let verdicts = |p: &Posture| -> Vec<Verdict> {
+            p.requirement_results(&all)
+                .iter()
+                .map(|r| r.verdict)
+                .collect()
+        };
+        let plain = posture(false, ClientCertPolicy::NotTls, HttpAuth::None);
+        assert_eq!(verdicts(&plain), [Verdict::Fail; 3]);
+        let any_cert = posture(true, ClientCertPolicy::RequiredNotVerified, HttpAuth::Basic);
+        assert_eq!(
+            verdicts(&any_cert),
+            [Verdict::Pass, Verdict::Fail, Verdict::Pass]
+        );
+        let mtls = posture(true, ClientCertPolicy::Verified, HttpAuth::Refused(403));
+        assert_eq!(verdicts(&mtls), [Verdict::Pass; 3]);
+        let mut silent = mtls.clone();
+        silent.answered = false;
+        assert_eq!(verdicts(&silent), [Verdict::Timeout; 3]);
+        assert_eq!("MTLS".parse::<Requirement>(), Ok(Requirement::Mtls));
+    }
+}

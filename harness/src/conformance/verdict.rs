@@ -1,0 +1,383 @@
+//! Verdicts about security, not transport. Each Prometheus-judged case states a property in
+//! terms of what a client gets:
+//!
+//! - **served**: metrics are scraped (`up`);
+//! - **refused**: no metrics, by any refusal: a TLS alert, a closed or reset connection, or
+//!   an HTTP 4xx answer. The mechanism is recorded as detail; where it matters (an
+//!   exporter-toolkit exporter refuses a client certificate in the handshake, not with a
+//!   400) a separate `<case>/mechanism` row checks it, at the case's level for the
+//!   `toolkit` profile and at MAY for the others;
+//! - **rejected by the client as `<class>`**: the exporter presents what it was configured
+//!   with and Prometheus' verification fails for exactly that reason (expired, unknown CA,
+//!   wrong host) — here the class *is* the property.
+//!
+//! Keep-alive is judged only by cases that declare `keep_alive:` (a SHOULD of its own),
+//! never as a side condition of a security case. A scrape that timed out is a TIMEOUT
+//! verdict, not a pass or a fail of the property.
+
+use std::time::Duration;
+
+use super::catalog::Level;
+use super::profile::Profile;
+use super::report::{CheckResult, Verdict};
+use crate::classify::ErrorClass;
+use crate::runner::{CaseResult, Skipped};
+use crate::scenario::{Case, Expected, KeepAlive, Outcome};
+use crate::targets::Health;
+
+/// What a case asserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Property {
+    /// Metrics are served.
+    Served,
+    /// Metrics are refused, by any mechanism; the expected mechanism is the class family.
+    Refused,
+    /// Prometheus' own verification fails with one of these classes.
+    RejectedByClient(Vec<ErrorClass>),
+}
+
+impl Property {
+    /// The property of an expectation.
+    pub fn of(expected: &Expected) -> Self {
+        if expected.health == Health::Up {
+            Self::Served
+        } else if expected.classes.iter().all(|c| is_refusal(*c)) {
+            Self::Refused
+        } else {
+            Self::RejectedByClient(expected.classes.clone())
+        }
+    }
+
+    /// The property in words.
+    pub fn words(&self) -> String {
+        match self {
+            Self::Served => "served".into(),
+            Self::Refused => "refused".into(),
+            Self::RejectedByClient(classes) => {
+                format!("not served: Prometheus rejects it as {}", labels(classes))
+            }
+        }
+    }
+}
+
+fn labels(classes: &[ErrorClass]) -> String {
+    classes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// Whether `class` is the exporter (or a proxy) refusing the client: a TLS-level refusal,
+/// a closed connection, or an HTTP 4xx.
+pub fn is_refusal(class: ErrorClass) -> bool {
+    match class {
+        ErrorClass::Unauthorized
+        | ErrorClass::Forbidden
+        | ErrorClass::ClientCertRejected
+        | ErrorClass::ClientCertRequired
+        | ErrorClass::ConnectionReset
+        | ErrorClass::HttpToHttps
+        | ErrorClass::TlsVersion
+        | ErrorClass::TlsHandshakeFailure => true,
+        ErrorClass::HttpStatus(code) => (400..500).contains(&code),
+        _ => false,
+    }
+}
+
+/// How a refusal looks, coarsely: what the `toolkit` profile checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// Refused in (or right after) the TLS handshake: an alert, or the connection closed
+    /// (Go's TLS 1.3 server races its alert against the client's next write).
+    TlsHandshake,
+    /// An HTTP status.
+    Http(u16),
+    /// Go's 400 to plain HTTP on a TLS port.
+    PlainHttpToTls,
+    /// Anything else, by class.
+    Other(ErrorClass),
+}
+
+fn family(class: ErrorClass) -> Family {
+    match class {
+        ErrorClass::ClientCertRejected
+        | ErrorClass::ClientCertRequired
+        | ErrorClass::TlsVersion
+        | ErrorClass::TlsHandshakeFailure
+        | ErrorClass::ConnectionReset => Family::TlsHandshake,
+        ErrorClass::Unauthorized => Family::Http(401),
+        ErrorClass::Forbidden => Family::Http(403),
+        ErrorClass::HttpStatus(code) => Family::Http(code),
+        ErrorClass::HttpToHttps => Family::PlainHttpToTls,
+        other => Family::Other(other),
+    }
+}
+
+fn family_words(f: Family) -> String {
+    match f {
+        Family::TlsHandshake => {
+            "a refusal in the TLS handshake (alert or closed connection)".into()
+        }
+        Family::Http(code) => format!("HTTP {code}"),
+        Family::PlainHttpToTls => "Go's HTTP 400 to plain HTTP on a TLS port".into(),
+        Family::Other(class) => class.to_string(),
+    }
+}
+
+/// The refusal mechanism as the raw `lastError` shows it.
+pub fn mechanism(class: ErrorClass, last_error: &str) -> String {
+    if let Some(rest) = last_error.split("HTTP status ").nth(1) {
+        let status: String = rest.chars().take_while(|c| *c != '"').collect();
+        return format!("HTTP {}", status.trim());
+    }
+    if let Some(rest) = last_error.split("remote error: tls: ").nth(1) {
+        let alert: String = rest.chars().take_while(|c| *c != '"').collect();
+        return format!("TLS alert \"{}\"", alert.trim());
+    }
+    if let Some(rest) = last_error.split("x509: ").nth(1) {
+        let why: String = rest.chars().take_while(|c| *c != '"').collect();
+        return format!("certificate verification: {}", why.trim());
+    }
+    let lower = last_error.to_ascii_lowercase();
+    if lower.contains("connection reset") {
+        return "connection reset".into();
+    }
+    if lower.contains("broken pipe") {
+        return "connection closed (broken pipe)".into();
+    }
+    if lower.ends_with("eof") || lower.contains("eof\"") || lower.contains("unexpected eof") {
+        return "connection closed (EOF)".into();
+    }
+    class.to_string()
+}
+
+/// The rows of one Prometheus-judged case: the property, and for a refusal the mechanism.
+pub(crate) fn judge_case(
+    r: &CaseResult,
+    case: &Case,
+    profile: Profile,
+    scrape_timeout: Duration,
+) -> Vec<CheckResult> {
+    // Invariant: `catalog::load` refuses a case without a level, and generated cases have one.
+    let level = case.level.expect("every conformance case has a level");
+    let property = Property::of(&r.expected);
+    let keep_alive = case.expect.keep_alive_declared && case.expect.keep_alive != KeepAlive::Any;
+    let property_words = if keep_alive {
+        "keeps the connection alive".to_owned()
+    } else {
+        property.words()
+    };
+    let mut row = CheckResult::new(&r.name, level, property_words, Verdict::Pass, "");
+    row.rationale = case.rationale.clone().unwrap_or_default();
+    row.reference = case.reference.clone().unwrap_or_default();
+    row.source = "prometheus";
+    let mut mechanism_row = (property == Property::Refused && !keep_alive).then(|| {
+        let expected: Vec<Family> = r.expected.classes.iter().map(|c| family(*c)).collect();
+        let mut m = CheckResult::new(
+            format!("{}/mechanism", r.name),
+            if profile == Profile::Toolkit {
+                level
+            } else {
+                Level::May
+            },
+            format!(
+                "refused by {}",
+                expected
+                    .iter()
+                    .map(|f| family_words(*f))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            Verdict::NotApplicable,
+            "",
+        );
+        m.rationale = format!(
+            "how exporter-toolkit refuses; other stacks may refuse differently (a proxy answers 400), which is as secure ({} profile)",
+            profile.as_str()
+        );
+        m.reference = row.reference.clone();
+        m.source = "prometheus";
+        (m, expected)
+    });
+
+    match &r.skipped {
+        Some(Skipped::NotApplicable(why)) => {
+            row.verdict = Verdict::NotApplicable;
+            row.detail = super::report::one_line(why);
+            if let Some((m, _)) = &mut mechanism_row {
+                m.detail = format!("see {}", r.name);
+            }
+            return rows(row, mechanism_row.map(|(m, _)| m));
+        }
+        Some(Skipped::NotStarted(why)) => {
+            row.verdict = Verdict::Fail;
+            row.detail = super::report::one_line(&format!(
+                "the exporter did not start with this case's web-config: {why}"
+            ));
+            if let Some((m, _)) = &mut mechanism_row {
+                m.detail = format!("see {}", r.name);
+            }
+            return rows(row, mechanism_row.map(|(m, _)| m));
+        }
+        None => {}
+    }
+    row.last_error = (!r.last_error.is_empty()).then(|| r.last_error.clone());
+    row.scrapes = Some(r.scrapes);
+    row.connections = r.conntrack_established;
+    let observed = r.observed.unwrap_or(Outcome {
+        health: Health::Missing,
+        class: ErrorClass::JobMissing,
+    });
+    let mech = mechanism(observed.class, &r.last_error);
+    let observed_words = match (observed.health, observed.class) {
+        (Health::Up, _) => format!("served ({} scrapes)", r.scrapes),
+        (Health::Missing, _) => format!(
+            "Prometheus dropped the job ({})",
+            if r.last_error.is_empty() {
+                "no reason logged"
+            } else {
+                &r.last_error
+            }
+        ),
+        (_, ErrorClass::Timeout) => format!("no answer within {scrape_timeout:?}"),
+        (_, class) if is_refusal(class) => format!("refused ({class}: {mech})"),
+        (_, class) => format!("not served ({class}: {mech})"),
+    };
+    if observed.health == Health::Down {
+        row.mechanism = Some(mech.clone());
+    }
+    let expected_words = row.property.clone();
+    let timed_out =
+        observed.class == ErrorClass::Timeout && !r.expected.accepts_class(ErrorClass::Timeout);
+    let holds = if keep_alive {
+        r.pass
+    } else {
+        match &property {
+            Property::Served => observed.health == Health::Up,
+            Property::Refused => observed.health == Health::Down && is_refusal(observed.class),
+            Property::RejectedByClient(_) => r.expected.accepts(&observed),
+        }
+    };
+    row.verdict = if holds {
+        Verdict::Pass
+    } else if timed_out {
+        Verdict::Timeout
+    } else {
+        Verdict::Fail
+    };
+    row.detail = match row.verdict {
+        Verdict::Pass if keep_alive => r.keep_alive_observed.clone(),
+        Verdict::Pass => observed_words,
+        _ if keep_alive && observed.health == Health::Up => format!(
+            "expected: {expected_words}; observed: {}",
+            r.keep_alive_observed
+        ),
+        _ => format!("expected: {expected_words}; observed: {observed_words}"),
+    };
+    if !r.notes.is_empty() && row.verdict == Verdict::Pass {
+        row.detail = format!("{} ({})", row.detail, r.notes.join("; "));
+    }
+    row.detail = super::report::one_line(&row.detail);
+
+    if let Some((m, expected)) = &mut mechanism_row {
+        if row.verdict == Verdict::Pass {
+            let seen = family(observed.class);
+            m.mechanism = Some(mech.clone());
+            if expected.contains(&seen) {
+                m.verdict = Verdict::Pass;
+                m.detail = mech;
+            } else {
+                m.verdict = Verdict::Fail;
+                m.detail = format!(
+                    "expected: {}; observed: {} ({})",
+                    m.property.trim_start_matches("refused by "),
+                    mech,
+                    observed.class
+                );
+            }
+        } else {
+            m.detail = format!("not refused: see {}", r.name);
+        }
+    }
+    rows(row, mechanism_row.map(|(m, _)| m))
+}
+
+fn rows(row: CheckResult, mechanism: Option<CheckResult>) -> Vec<CheckResult> {
+    std::iter::once(row).chain(mechanism).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_follow_the_expected_class() {
+        assert_eq!(
+            Property::of(&Expected::one(Health::Up, ErrorClass::None)),
+            Property::Served
+        );
+        for class in [
+            ErrorClass::Unauthorized,
+            ErrorClass::ClientCertRequired,
+            ErrorClass::HttpToHttps,
+            ErrorClass::TlsVersion,
+            ErrorClass::HttpStatus(400),
+        ] {
+            assert_eq!(
+                Property::of(&Expected::one(Health::Down, class)),
+                Property::Refused,
+                "{class}"
+            );
+        }
+        assert_eq!(
+            Property::of(&Expected::one(Health::Down, ErrorClass::UnknownAuthority)),
+            Property::RejectedByClient(vec![ErrorClass::UnknownAuthority])
+        );
+        assert!(!is_refusal(ErrorClass::HttpStatus(500)));
+        assert!(!is_refusal(ErrorClass::Timeout));
+        assert!(!is_refusal(ErrorClass::Refused));
+    }
+
+    #[test]
+    fn mechanisms_read_from_last_error() {
+        let cases = [
+            (
+                "server returned HTTP status 400 Bad Request",
+                ErrorClass::HttpStatus(400),
+                "HTTP 400 Bad Request",
+            ),
+            (
+                "Get \"https://127.0.0.1:1/metrics\": remote error: tls: bad certificate",
+                ErrorClass::ClientCertRejected,
+                "TLS alert \"bad certificate\"",
+            ),
+            (
+                "Get \"https://127.0.0.1:1/metrics\": read tcp 127.0.0.1:2->127.0.0.1:1: read: connection reset by peer",
+                ErrorClass::ConnectionReset,
+                "connection reset",
+            ),
+            (
+                "Get \"https://127.0.0.1:1/metrics\": EOF",
+                ErrorClass::ClientCertRequired,
+                "connection closed (EOF)",
+            ),
+        ];
+        for (raw, class, want) in cases {
+            assert_eq!(mechanism(class, raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn tls_refusals_are_one_family_and_http_statuses_are_not() {
+        assert_eq!(
+            family(ErrorClass::ConnectionReset),
+            family(ErrorClass::ClientCertRejected)
+        );
+        assert_ne!(
+            family(ErrorClass::HttpStatus(400)),
+            family(ErrorClass::ClientCertRequired)
+        );
+        assert_eq!(family(ErrorClass::Unauthorized), Family::Http(401));
+    }
+}
