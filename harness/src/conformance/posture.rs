@@ -144,6 +144,37 @@ impl Posture {
         ]
     }
 
+    /// A SHOULD that a scrape endpoint has some protection (TLS or HTTP auth): a plain,
+    /// open endpoint is reported, not passed silently (`--require` makes it a MUST).
+    pub fn protection_result(&self) -> CheckResult {
+        let protected = self.tls
+            || matches!(
+                self.http_auth,
+                HttpAuth::Basic | HttpAuth::Bearer | HttpAuth::Refused(_)
+            );
+        let observed = self.lines().join("; ");
+        let (verdict, detail) = if !self.answered {
+            (Verdict::Timeout, observed)
+        } else if protected {
+            (Verdict::Pass, observed)
+        } else {
+            (
+                Verdict::Fail,
+                format!("expected: TLS or HTTP auth; observed: {observed}"),
+            )
+        };
+        let mut c = CheckResult::new(
+            "target-protected",
+            Level::Should,
+            "TLS or HTTP authentication",
+            verdict,
+            detail,
+        );
+        c.rationale = "metrics reveal a host's internals; an endpoint with neither TLS nor authentication is readable by anyone who reaches it (demand more with --require)".into();
+        c.reference = "Prometheus security model (prometheus.io/docs/operating/security); exporter-toolkit web-configuration.md".into();
+        c
+    }
+
     /// The `--require` cases.
     pub fn requirement_results(&self, required: &[Requirement]) -> Vec<CheckResult> {
         required
@@ -290,7 +321,7 @@ pub async fn probe(p: &Probe) -> Posture {
             (TlsVersions::Only13, "TLS 1.3"),
         ] {
             let c = p.client(p.client_cert.as_ref(), versions);
-            if !matches!(p.get(Some(&c), true).await, Err(_)) {
+            if p.get(Some(&c), true).await.is_ok() {
                 posture.tls_versions.push(name);
             }
         }

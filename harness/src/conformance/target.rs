@@ -231,6 +231,7 @@ async fn target_inner(
         ));
     }
     results.extend(direct_checks(spec, &t, &posture, auth_header, opts).await?);
+    results.push(posture.protection_result());
     results.extend(posture.requirement_results(&spec.require));
     results.extend(not_tested(opts, &t, &posture)?);
 
