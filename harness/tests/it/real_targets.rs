@@ -659,6 +659,8 @@ pub(crate) fn require_exec_exporter(exporter: ExecExporter) -> Result<()> {
 /// without them; dropping them leaves no process.
 #[test]
 fn real_targets_start_refuse_and_stop() -> Result<()> {
+    // bcrypt on every nginx request: keep it away from the 200 ms scrape timeouts.
+    let _serial = crate::support::heavy();
     let harness = crate::support::Harness::new()?;
     let pki_dir = harness.tmp().join("pki");
     let ran = harness.run(
