@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 
 use crate::real_targets::{
-    exec_template, processes_mentioning, require_exec_exporter, ExecExporter, Nginx, NginxKind,
-    PlainExporter, PyExporter,
+    exec_template, processes_mentioning, require_exec_exporter, Client, ExecExporter, Nginx,
+    NginxKind, NodeExporter, PlainExporter, PyExporter,
 };
 use crate::support::{Harness, Ran};
 
@@ -173,4 +173,79 @@ fn exec_prometheus_passes_every_must() -> Result<()> {
 #[test]
 fn exec_alertmanager_passes_every_must() -> Result<()> {
     exec_passes(ExecExporter::Alertmanager)
+}
+
+/// node_exporter with `RequireAnyClientCert` accepts a client certificate from any CA: with
+/// `--client-cert` the audit must fail (exit 1) and name the unknown-CA case.
+#[test]
+fn target_node_exporter_accepting_any_client_cert_fails() -> Result<()> {
+    let _serial = crate::support::heavy();
+    let harness = Harness::new()?;
+    let pki = pki(&harness)?;
+    let file = |name: &str| pki.join(name).display().to_string();
+    let web_config = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAnyClientCert\n",
+        file("server.crt"),
+        file("server.key")
+    );
+    let ready = Client {
+        ca: Some(pki.join("ca.crt")),
+        cert: Some((pki.join("client.crt"), pki.join("client.key"))),
+        basic: None,
+    };
+    let (ran, pid) = {
+        let node = NodeExporter::start(Some(&web_config), &ready)?;
+        let (cert, key) = (file("client.crt"), file("client.key"));
+        let extra = ["--client-cert", cert.as_str(), "--client-key", key.as_str()];
+        let ran = run_target(&harness, &node.addr().to_string(), &pki, &extra)?;
+        (ran, node.pid())
+    };
+    crate::real_targets::assert_gone(&[pid])?;
+    harness.assert_clean(ran.pid)?;
+    ensure!(
+        ran.code() == Some(1) && ran.stdout.contains("result: a MUST failed"),
+        "expected exit 1, a MUST failed:{ran}"
+    );
+    let unknown_ca = ran
+        .stdout
+        .lines()
+        .find(|l| l.to_lowercase().contains("unknown-ca") || l.contains("rogue"));
+    ensure!(
+        unknown_ca.is_some_and(|l| l.contains("FAIL")),
+        "no failing unknown-CA client certificate row:{ran}"
+    );
+    Ok(())
+}
+
+/// A plain-HTTP node_exporter with `--require tls` exits 1.
+#[test]
+fn target_plain_node_exporter_with_require_tls_fails() -> Result<()> {
+    let _serial = crate::support::heavy();
+    let harness = Harness::new()?;
+    let (ran, pid) = {
+        let node = NodeExporter::start(None, &Client::default())?;
+        let target = node.addr().to_string();
+        let ran = harness.run(
+            &[
+                "conformance",
+                "--target",
+                &target,
+                "--require",
+                "tls",
+                "--backend",
+                "process",
+                "--timing-samples",
+                "0",
+            ],
+            RUN_LIMIT,
+        )?;
+        (ran, node.pid())
+    };
+    crate::real_targets::assert_gone(&[pid])?;
+    harness.assert_clean(ran.pid)?;
+    ensure!(
+        ran.code() == Some(1) && ran.stdout.contains("result: a MUST failed"),
+        "expected exit 1, a MUST failed:{ran}"
+    );
+    Ok(())
 }

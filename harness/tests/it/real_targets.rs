@@ -606,6 +606,60 @@ impl PyExporter {
     }
 }
 
+/// Debian's node_exporter on 127.0.0.1 with a web-config of the caller's (plain HTTP when
+/// `None`): a `--target` for posture checks (e.g. `RequireAnyClientCert`).
+pub(crate) struct NodeExporter {
+    proc: Proc,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl NodeExporter {
+    /// The binary.
+    pub(crate) const BIN: &'static str = "/usr/bin/prometheus-node-exporter";
+
+    /// Starts it (default collectors off) with `web_config` (YAML) when given; ready when
+    /// `ready` gets 200 from `/metrics`.
+    pub(crate) fn start(web_config: Option<&str>, ready: &Client) -> Result<Self> {
+        ensure!(
+            Path::new(Self::BIN).is_file(),
+            "{} is missing: run `bash scripts/setup`",
+            Self::BIN
+        );
+        let dir = tempfile::Builder::new().prefix("it-real-node-").tempdir()?;
+        let config = dir.path().join("web-config.yml");
+        if let Some(yaml) = web_config {
+            fs::write(&config, yaml)?;
+        }
+        let log = dir.path().join("node_exporter.log");
+        let (proc, addr) = start_on_free_port("node_exporter", |addr| {
+            let mut command = Command::new(Self::BIN);
+            command
+                .arg("--collector.disable-defaults")
+                .arg(format!("--web.listen-address={addr}"));
+            if web_config.is_some() {
+                command.arg(format!("--web.config.file={}", config.display()));
+            }
+            Ok((Proc::spawn(command, "node_exporter", &log)?, ready.clone()))
+        })?;
+        Ok(Self {
+            proc,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+}
+
 /// Real exporters that `scrape-harness conformance --exec` starts itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ExecExporter {
