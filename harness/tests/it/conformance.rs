@@ -13,6 +13,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::real_targets::{Client, NodeExporter};
+
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
 fn harness() -> &'static str {
@@ -386,13 +388,15 @@ fn target_mode_catches_an_exporter_that_accepts_any_client_certificate() -> anyh
     // node_exporter with RequireAnyClientCert: the user's certificate is served, and so is
     // one from a CA nobody trusts.
     let config = mtls_web_config(harness.tmp(), &pki, "RequireAnyClientCert")?;
-    let (_node, listen) = start_listening(&[
-        NODE_EXPORTER.into(),
-        "--collector.disable-defaults".into(),
-        "--web.listen-address={listen}".into(),
-        format!("--web.config.file={config}"),
-    ])?;
-    let run = target_with_client_cert(&listen, &pki);
+    let node = NodeExporter::start(
+        Some(&std::fs::read_to_string(&config)?),
+        &Client {
+            ca: Some(pki.join("ca.crt")),
+            cert: Some((pki.join("client.crt"), pki.join("client.key"))),
+            basic: None,
+        },
+    )?;
+    let run = target_with_client_cert(&node.addr().to_string(), &pki);
     anyhow::ensure!(run.code == 1, "exit 1 expected:\n{}", run.stdout);
     anyhow::ensure!(
         run.verdicts["target-client-cert-unknown-ca"] == ("MUST".into(), "fail".into()),
@@ -404,6 +408,9 @@ fn target_mode_catches_an_exporter_that_accepts_any_client_certificate() -> anyh
         "posture:\n{}",
         run.stdout
     );
+    let node_pid = node.pid();
+    drop(node);
+    crate::real_targets::assert_gone(&[node_pid])?;
 
     // The mutant that accepts any client certificate while claiming
     // RequireAndVerifyClientCert is killed the same way.
@@ -441,11 +448,8 @@ fn target_mode_catches_an_exporter_that_accepts_any_client_certificate() -> anyh
 #[test]
 fn target_mode_require_tls_fails_a_plain_endpoint() -> anyhow::Result<()> {
     let _serial = crate::support::heavy();
-    let (_node, listen) = start_listening(&[
-        NODE_EXPORTER.into(),
-        "--collector.disable-defaults".into(),
-        "--web.listen-address={listen}".into(),
-    ])?;
+    let node = NodeExporter::start(None, &Client::default())?;
+    let listen = node.addr().to_string();
     // Without --require, the open endpoint is a SHOULD failure: reported, exit 0.
     let run = conformance_with(&["--target", &listen], &["--timing-samples", "0"]);
     anyhow::ensure!(run.code == 0, "{}", run.stdout);
@@ -470,7 +474,9 @@ fn target_mode_require_tls_fails_a_plain_endpoint() -> anyhow::Result<()> {
         "{}",
         run.stdout
     );
-    Ok(())
+    let node_pid = node.pid();
+    drop(node);
+    crate::real_targets::assert_gone(&[node_pid])
 }
 
 #[test]
