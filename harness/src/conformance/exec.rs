@@ -37,7 +37,7 @@ async fn exec_inner(
     opts: &ConformanceOptions,
 ) -> Result<ConformanceReport, ConformanceError> {
     let plan = catalog::load(opts)?;
-    let dir = temp_dir()?;
+    let dir = super::temp_dir()?;
     super::preflight::exec(&template, dir.path()).await?;
     let (profile, profile_reason) = match opts.profile {
         Some(p) => (p, "--profile".to_owned()),
@@ -49,15 +49,7 @@ async fn exec_inner(
     let mut run_opts = opts.run.clone();
     run_opts.launcher = Launcher::Exec(template.clone());
     let report = runner::run(&plan, &run_opts).await?;
-    let mut results = Vec::new();
-    for (r, case) in report.cases.iter().zip(&plan.cases) {
-        results.extend(super::verdict::judge_case(
-            r,
-            case,
-            profile,
-            plan.defaults.scrape_timeout,
-        ));
-    }
+    let mut results = super::judge_run(&report, &plan, profile);
     results.extend(direct_exec(&template, opts, dir.path()).await?);
     Ok(ConformanceReport {
         subject: format!("--exec {}", template.as_str()),
@@ -70,17 +62,6 @@ async fn exec_inner(
         prometheus_version: format!("{} ({})", report.prometheus_version, report.go_version),
         results,
     })
-}
-
-fn temp_dir() -> Result<tempfile::TempDir, ConformanceError> {
-    tempfile::Builder::new()
-        .prefix("scrape-harness-conformance-")
-        .tempdir()
-        .map_err(|source| ConformanceError::Io {
-            what: "creating a temp dir in",
-            path: std::env::temp_dir(),
-            source,
-        })
 }
 
 /// A random alphanumeric string of `len` characters (credentials that cannot occur in a
@@ -191,26 +172,15 @@ async fn direct_exec(
                 )
                 .await,
             );
-            let negotiated = tokio::time::timeout(
-                super::DIRECT_CHECK_DEADLINE,
-                direct::content_negotiation(
+            out.extend(
+                super::negotiation_results(
                     addr,
                     None,
                     "/metrics",
                     Some(fake_exporter::basic_header(user, password)),
-                ),
-            )
-            .await;
-            let (ct, gz, om) = negotiated.unwrap_or_else(|_| {
-                let o = Outcome::Fail(format!(
-                    "no verdict within {:?}",
-                    super::DIRECT_CHECK_DEADLINE
-                ));
-                (o.clone(), o.clone(), o)
-            });
-            out.push(catalog::CONTENT_TYPE.result(ct));
-            out.push(catalog::GZIP.result(gz));
-            out.push(catalog::OPENMETRICS.result(om));
+                )
+                .await,
+            );
             out.push(
                 bounded(
                     catalog::AUTH_TIMING,

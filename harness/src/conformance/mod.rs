@@ -149,6 +149,61 @@ impl Default for ConformanceOptions {
 /// target that never answers fails each check at its first 10 s step deadline).
 pub(crate) const DIRECT_CHECK_DEADLINE: Duration = Duration::from_secs(240);
 
+/// The content-type, gzip and OpenMetrics checks (one negotiation), bounded by
+/// [`DIRECT_CHECK_DEADLINE`].
+pub(crate) async fn negotiation_results(
+    addr: std::net::SocketAddr,
+    tls: Option<&direct::ClientTls>,
+    path: &str,
+    auth: Option<String>,
+) -> [CheckResult; 3] {
+    let negotiated = tokio::time::timeout(
+        DIRECT_CHECK_DEADLINE,
+        direct::content_negotiation(addr, tls, path, auth),
+    )
+    .await;
+    match negotiated {
+        Ok((ct, gz, om)) => [
+            catalog::CONTENT_TYPE.result(ct),
+            catalog::GZIP.result(gz),
+            catalog::OPENMETRICS.result(om),
+        ],
+        Err(_) => [catalog::CONTENT_TYPE, catalog::GZIP, catalog::OPENMETRICS].map(|case| {
+            let mut r = case.result(direct::Outcome::Fail(format!(
+                "no verdict within {DIRECT_CHECK_DEADLINE:?}"
+            )));
+            r.verdict = Verdict::Timeout;
+            r
+        }),
+    }
+}
+
+/// Every row of a run's Prometheus-judged cases.
+pub(crate) fn judge_run(
+    report: &runner::RunReport,
+    plan: &crate::scenario::Plan,
+    profile: Profile,
+) -> Vec<CheckResult> {
+    report
+        .cases
+        .iter()
+        .zip(&plan.cases)
+        .flat_map(|(r, case)| verdict::judge_case(r, case, profile, plan.defaults.scrape_timeout))
+        .collect()
+}
+
+/// A private temp dir for a conformance run's files.
+pub(crate) fn temp_dir() -> Result<tempfile::TempDir, ConformanceError> {
+    tempfile::Builder::new()
+        .prefix("scrape-harness-conformance-")
+        .tempdir()
+        .map_err(|source| ConformanceError::Io {
+            what: "creating a temp dir in",
+            path: std::env::temp_dir(),
+            source,
+        })
+}
+
 /// Runs a direct check with [`DIRECT_CHECK_DEADLINE`]; past it the check is a TIMEOUT.
 pub(crate) async fn bounded(
     case: catalog::DirectCase,

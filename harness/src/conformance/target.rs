@@ -149,14 +149,8 @@ async fn target_inner(
 ) -> Result<ConformanceReport, ConformanceError> {
     let t = resolve(spec)?;
     super::preflight::target(t.addr).await?;
-    let dir = tempfile::Builder::new()
-        .prefix("scrape-harness-conformance-")
-        .tempdir()
-        .map_err(|source| ConformanceError::Io {
-            what: "creating a temp dir in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let dir = super::temp_dir()?;
+
     let probes = probe_certs(dir.path(), t.client_ca.as_ref())?;
     let auth_header = auth_header(&t)?;
     let probe = Probe {
@@ -221,15 +215,7 @@ async fn target_inner(
     run_opts.extra_mounts.dedup();
     crate::runner::make_world_readable(dir.path());
     let report = runner::run(&plan, &run_opts).await?;
-    let mut results = Vec::new();
-    for (r, case) in report.cases.iter().zip(&plan.cases) {
-        results.extend(super::verdict::judge_case(
-            r,
-            case,
-            profile,
-            plan.defaults.scrape_timeout,
-        ));
-    }
+    let mut results = super::judge_run(&report, &plan, profile);
     results.extend(direct_checks(spec, &t, &posture, auth_header, opts).await?);
     results.push(posture.protection_result());
     results.extend(posture.requirement_results(&spec.require));
@@ -413,21 +399,7 @@ async fn direct_checks(
             .await,
         );
     }
-    let negotiated = tokio::time::timeout(
-        super::DIRECT_CHECK_DEADLINE,
-        direct::content_negotiation(addr, tls, path, auth_header),
-    )
-    .await;
-    let (ct, gz, om) = negotiated.unwrap_or_else(|_| {
-        let o = Outcome::Fail(format!(
-            "no verdict within {:?}",
-            super::DIRECT_CHECK_DEADLINE
-        ));
-        (o.clone(), o.clone(), o)
-    });
-    results.push(catalog::CONTENT_TYPE.result(ct));
-    results.push(catalog::GZIP.result(gz));
-    results.push(catalog::OPENMETRICS.result(om));
+    results.extend(super::negotiation_results(addr, tls, path, auth_header).await);
     if spec.https {
         results.push(bounded(catalog::OLD_TLS_REFUSED, direct::refuses_old_tls(addr)).await);
     }

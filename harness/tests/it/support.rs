@@ -33,13 +33,14 @@ pub(crate) fn fake_exporter_bin() -> PathBuf {
             let bin = harness.with_file_name("fake-exporter");
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut build = Command::new(cargo);
-            // The same unit graph as `scripts/test` (`cargo test --workspace
-            // --all-targets`): a no-op there. Building `-p fake-exporter` alone resolves
-            // other features and rebuilt fake-exporter and its TLS dependencies (70-100 s)
-            // back and forth with the test build.
-            build
-                .current_dir(repo_root())
-                .args(["build", "--quiet", "--workspace", "--all-targets"]);
+            build.current_dir(repo_root()).args([
+                "build",
+                "--quiet",
+                "-p",
+                "fake-exporter",
+                "--bin",
+                "fake-exporter",
+            ]);
             if harness.parent().is_some_and(|d| d.ends_with("release")) {
                 build.arg("--release");
             }
@@ -48,7 +49,7 @@ pub(crate) fn fake_exporter_bin() -> PathBuf {
                 .expect("running cargo to build fake-exporter");
             assert!(
                 status.success() && bin.is_file(),
-                "building {} failed ({status}): run `cargo build --workspace --all-targets`",
+                "building {} failed ({status}): run `cargo build -p fake-exporter`",
                 bin.display()
             );
             bin
