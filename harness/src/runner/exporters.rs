@@ -61,9 +61,9 @@ pub(super) async fn start_all(
 ) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
     let mut out = Vec::with_capacity(plan.cases.len());
-    // Exporters under test (`--exec`): (case index, command, address), started together
-    // once every case's files are written.
-    let mut pending: Vec<(usize, String, std::net::SocketAddr)> = Vec::new();
+    // Exporters under test (`--exec`), started together once every case's files are
+    // written.
+    let mut pending: Vec<Pending> = Vec::new();
     for case in &plan.cases {
         let case_dir = run_dir.join("cases").join(&case.name);
         let files_dir = case_dir.join("files");
@@ -156,24 +156,24 @@ pub(super) async fn start_all(
                     out.push(started);
                     continue;
                 }
-                // The exporters start later, together: no port may be handed out twice
-                // in the meantime.
-                let port = loop {
-                    let port =
-                        crate::backend::free_local_port().map_err(|source| RunError::Setup {
-                            what: "finding a free port on",
-                            path: "127.0.0.1".into(),
-                            source,
-                        })?;
-                    if !pending.iter().any(|(_, _, a)| a.port() == port) {
-                        break port;
-                    }
-                };
-                let addr = std::net::SocketAddr::new(host, port);
-                if !case.exporter.absent {
-                    pending.push((out.len(), template.render(addr, &web_config_path), addr));
+                if case.exporter.absent {
+                    // Nothing listens there.
+                    crate::backend::free_local_port().map_err(|source| RunError::Setup {
+                        what: "finding a free port on",
+                        path: "127.0.0.1".into(),
+                        source,
+                    })?
+                } else {
+                    // The port is chosen when the exporter starts (together with the
+                    // others, later), and the job's target set then.
+                    pending.push(Pending {
+                        case: out.len(),
+                        template: template.clone(),
+                        web_config: web_config_path.clone(),
+                        host,
+                    });
+                    0
                 }
-                port
             }
         };
         let target = format!("{}:{}", case.scrape.target_host.as_str(), port);
@@ -189,18 +189,69 @@ pub(super) async fn start_all(
     Ok(out)
 }
 
+/// An exporter under test still to start.
+struct Pending {
+    /// Index of its case.
+    case: usize,
+    template: super::ExecTemplate,
+    web_config: std::path::PathBuf,
+    host: std::net::IpAddr,
+}
+
 /// How many exporters under test start at once.
 const PARALLEL_STARTS: usize = 4;
 /// How long an exporter under test may take to listen.
 const EXTERNAL_START_TIMEOUT: Duration = Duration::from_secs(15);
+/// Ports tried per exporter when another process took the one chosen.
+const PORT_ATTEMPTS: usize = 3;
+
+/// Starts one exporter under test on a free port, chosen right before it starts; when the
+/// port turns out to be another process' (it took the port in between: our exporter
+/// exits with `address already in use`, or someone else answers), tries another one.
+async fn start_one(p: &Pending) -> (u16, Result<ExternalExporter, super::external::StartFailure>) {
+    let mut last = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let port = match crate::backend::free_local_port() {
+            Ok(port) => port,
+            Err(e) => {
+                return (
+                    0,
+                    Err(super::external::StartFailure::Spawn(format!(
+                        "no free local port: {e}"
+                    ))),
+                )
+            }
+        };
+        let addr = std::net::SocketAddr::new(p.host, port);
+        let command = p.template.render(addr, &p.web_config);
+        match ExternalExporter::start(command, addr, EXTERNAL_START_TIMEOUT).await {
+            Ok(ext) if ext.owns_listener() => return (port, Ok(ext)),
+            Ok(ext) => {
+                tracing::warn!(%addr, "another process listens on the exporter's port; trying another");
+                ext.stop().await;
+            }
+            Err(failure) if failure.to_string().contains("address already in use") => {
+                tracing::warn!(%addr, "the exporter's port was taken; trying another");
+                last = Some((port, Err(failure)));
+            }
+            Err(failure) => return (port, Err(failure)),
+        }
+    }
+    last.unwrap_or((
+        0,
+        Err(super::external::StartFailure::Spawn(format!(
+            "{PORT_ATTEMPTS} ports were taken by other processes before the exporter could bind them"
+        ))),
+    ))
+}
 
 /// Starts the exporters under test, [`PARALLEL_STARTS`] at a time, and records for each
-/// case the running exporter, or why the case is N/A (it refused a key it does not know)
-/// or failed to start (then it has no job).
+/// case the running exporter and its job's target, or why the case is N/A (it refused a key
+/// it does not know) or failed to start (then it has no job).
 async fn start_external(
     plan: &Plan,
     out: &mut [StartedCase],
-    pending: Vec<(usize, String, std::net::SocketAddr)>,
+    pending: Vec<Pending>,
     progress: bool,
 ) {
     if pending.is_empty() {
@@ -209,28 +260,37 @@ async fn start_external(
     let bar = crate::progress::Progress::new(progress, pending.len() as u64, "exporters started");
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_STARTS));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, command, addr) in pending {
+    for p in pending {
         let limit = limit.clone();
         tasks.spawn(async move {
             // Invariant: the semaphore is never closed.
             let _permit = limit.acquire_owned().await.expect("semaphore open");
-            (
-                i,
-                ExternalExporter::start(command, addr, EXTERNAL_START_TIMEOUT).await,
-            )
+            let (port, result) = start_one(&p).await;
+            (p.case, port, result)
         });
     }
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
         done += 1;
         bar.set_position(done);
-        let Ok((i, result)) = joined else {
+        let Ok((i, port, result)) = joined else {
             continue;
         };
         let started = &mut out[i];
         let case = &plan.cases[i];
         match result {
-            Ok(ext) => started.external = Some(ext),
+            Ok(ext) => {
+                started.external = Some(ext);
+                if let Some(job) = &mut started.job {
+                    for sc in &mut job.static_configs {
+                        sc.targets = vec![format!("{}:{port}", case.scrape.target_host.as_str())];
+                    }
+                    started.job_yaml = promconfig::render(&promconfig::PrometheusConfig {
+                        global: None,
+                        scrape_configs: vec![job.clone()],
+                    });
+                }
+            }
             Err(failure) => {
                 started.job = None;
                 match unsupported_key(case, &failure.to_string()) {

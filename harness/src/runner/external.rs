@@ -205,6 +205,50 @@ impl ExternalExporter {
         }
     }
 
+    /// Whether the socket listening on its port belongs to its process group (and not to
+    /// another process that took the port first). Read from `/proc`: the listening
+    /// socket's inode in `/proc/net/tcp{,6}` among the file descriptors of the group's
+    /// processes. Where `/proc` cannot tell (not Linux, no permission), `true`.
+    pub(crate) fn owns_listener(&self) -> bool {
+        let Some(pgid) = self.child.id() else {
+            return false;
+        };
+        let inodes = listening_inodes(self.addr.port());
+        if inodes.is_empty() {
+            return true;
+        }
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return true;
+        };
+        for entry in procs.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let in_group = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1.to_owned();
+                    rest.split_whitespace().nth(2)?.parse::<u32>().ok()
+                })
+                == Some(pgid);
+            if !in_group && pid != pgid {
+                continue;
+            }
+            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if let Ok(target) = std::fs::read_link(fd.path()) {
+                    let target = target.to_string_lossy();
+                    if inodes.iter().any(|i| target == format!("socket:[{i}]")) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// Kills the process group and waits for the process.
     pub(crate) async fn stop(mut self) {
         self.kill_group();
@@ -222,6 +266,25 @@ impl ExternalExporter {
         }
         let _ = self.child.start_kill();
     }
+}
+
+/// Inodes of the sockets listening on `port` (IPv4 and IPv6), from `/proc/net`.
+fn listening_inodes(port: u16) -> Vec<String> {
+    let wanted = format!(":{port:04X}");
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address rem_address st ... inode (column 9); 0A = LISTEN.
+            if cols.len() > 9 && cols[1].ends_with(&wanted) && cols[3] == "0A" {
+                out.push(cols[9].to_owned());
+            }
+        }
+    }
+    out
 }
 
 impl Drop for ExternalExporter {
@@ -247,6 +310,34 @@ mod tests {
             ),
             "x --a=127.0.0.1:9100 --b='/tmp/a b/w.yml'"
         );
+    }
+
+    #[tokio::test]
+    async fn a_listener_is_the_exporters_only_if_its_group_holds_it() {
+        // Another process (this test) holds the port; the "exporter" listens nowhere.
+        let foreign = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = foreign.local_addr().expect("addr");
+        let imposter = ExternalExporter::start("sleep 30".into(), addr, Duration::from_secs(10))
+            .await
+            .expect("the port accepts");
+        assert!(!imposter.owns_listener());
+        imposter.stop().await;
+        drop(foreign);
+
+        // An exporter that listens itself (python: in every setup of this bench).
+        let port = crate::backend::free_local_port().expect("port");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let own = ExternalExporter::start(
+            format!(
+                "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\",{port})); s.listen(); time.sleep(30)'"
+            ),
+            addr,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("listens");
+        assert!(own.owns_listener());
+        own.stop().await;
     }
 
     #[tokio::test]
