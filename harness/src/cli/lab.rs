@@ -79,7 +79,10 @@ pub(crate) enum LabAction {
 pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
     let swept = lab::sweep_interrupted_starts();
     for dir in swept {
-        eprintln!("lab: stopped the half-started lab in {} (its start was killed)", dir.display());
+        eprintln!(
+            "lab: stopped the half-started lab in {} (its start was killed)",
+            dir.display()
+        );
     }
     let tools = || LabTools::find(args.fake_exporter.clone());
     match args.action {
@@ -102,7 +105,11 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                 started.dir.display()
             );
         }
-        LabAction::Check { dir, html, deadline } => {
+        LabAction::Check {
+            dir,
+            html,
+            deadline,
+        } => {
             let report = lab::check(&dir, &tools()?, CheckOptions { deadline }).await?;
             print!("{}", report.text());
             if let Some(path) = html {
@@ -118,9 +125,14 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
         LabAction::Solution { name, apply, dir } => {
             let lab: Lab = name.parse()?;
             if apply {
-                lab::solution(lab, &dir, &tools()?)
-                    .with_context(|| format!("applying the solution of {lab} in {}", dir.display()))?;
-                println!("solution of {lab} applied in {}; run `scrape-harness lab check --dir {}`", dir.display(), dir.display());
+                lab::solution(lab, &dir, &tools()?).with_context(|| {
+                    format!("applying the solution of {lab} in {}", dir.display())
+                })?;
+                println!(
+                    "solution of {lab} applied in {}; run `scrape-harness lab check --dir {}`",
+                    dir.display(),
+                    dir.display()
+                );
             } else {
                 println!("{}", lab.info().solution);
             }
@@ -140,7 +152,12 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             let begun = std::time::Instant::now();
             let started = lab::up(&dir, &tools()?).await?;
             for s in &started {
-                println!("{:<20} {}/targets  {}", s.lab.name(), s.prometheus_url, s.dir.display());
+                println!(
+                    "{:<20} {}/targets  {}",
+                    s.lab.name(),
+                    s.prometheus_url,
+                    s.dir.display()
+                );
             }
             println!(
                 "{} labs up in {:.1} s; stop them all with `scrape-harness lab stop --dir {}`",

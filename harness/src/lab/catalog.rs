@@ -356,7 +356,8 @@ pub(crate) fn prometheus_yml(lab: Lab, ports: &Ports, variant: Variant) -> Strin
 
 /// The exporter's `web-config.yml` (`hash`: bcrypt of [`PASSWORD`]).
 pub(crate) fn web_config_yml(lab: Lab, hash: &str) -> String {
-    let head = "# The exporter's web config (exporter-toolkit format, as node_exporter reads it).\n\
+    let head =
+        "# The exporter's web config (exporter-toolkit format, as node_exporter reads it).\n\
                 # The exporter re-reads it, and its certificate files, on every connection.\n";
     let body = match lab {
         Lab::ClassicTlsBasic => format!(

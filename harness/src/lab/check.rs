@@ -20,6 +20,8 @@ use crate::targets::{Health, PromApi};
 const POLL: Duration = Duration::from_millis(200);
 /// Scrapes of an up target seen after the reload before its connections are judged.
 const UP_SCRAPES: usize = 3;
+/// Fresh scrapes of a down target before it is judged.
+const DOWN_SCRAPES: usize = 2;
 
 /// Options of [`check`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,12 +82,22 @@ impl CheckReport {
         let mut out = format!(
             "lab {}: {}\n",
             self.lab,
-            if self.solved { "SOLVED" } else { "not solved yet" }
+            if self.solved {
+                "SOLVED"
+            } else {
+                "not solved yet"
+            }
         );
         for t in &self.targets {
-            out.push_str(&format!("  target {}/{}: {} ({})", t.job, t.instance, t.health, t.class));
+            out.push_str(&format!(
+                "  target {}/{}: {} ({})",
+                t.job, t.instance, t.health, t.class
+            ));
             if let Some(n) = t.new_connections {
-                out.push_str(&format!(", {n} new connection(s) over {} scrapes", t.scrapes));
+                out.push_str(&format!(
+                    ", {n} new connection(s) during the {} scrapes after the first",
+                    t.scrapes.saturating_sub(1)
+                ));
             }
             out.push('\n');
         }
@@ -94,7 +106,10 @@ impl CheckReport {
             if !f.raw.is_empty() {
                 out.push_str(&format!("  Prometheus says: {}\n", f.raw));
             }
-            out.push_str(&format!("  likely cause:    {}\n  look at:         {}\n", f.cause, f.look_at));
+            out.push_str(&format!(
+                "  likely cause:    {}\n  look at:         {}\n",
+                f.cause, f.look_at
+            ));
         }
         for fixed in &self.fixed {
             out.push_str(&format!("\n✓ fixed since an earlier check: {fixed}\n"));
@@ -115,7 +130,11 @@ struct Watch {
 
 /// Applies the learner's files to the lab in `dir`, waits for fresh scrapes and explains
 /// what is wrong. `Ok` whether solved or not (see [`CheckReport::solved`]).
-pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Result<CheckReport, LabError> {
+pub async fn check(
+    dir: &Path,
+    tools: &LabTools,
+    options: CheckOptions,
+) -> Result<CheckReport, LabError> {
     state::sweep_interrupted_starts();
     let mut lab = LabState::load(dir)?;
     let dir = lab.dir.clone();
@@ -123,7 +142,10 @@ pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Resul
     let mut findings = Vec::new();
     let mut targets = Vec::new();
 
-    let alive: Vec<u32> = procs::lab_processes(&dir, &lab.procs).into_iter().map(|(p, _)| p).collect();
+    let alive: Vec<u32> = procs::lab_processes(&dir, &lab.procs)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     for p in &lab.procs {
         if !alive.contains(&p.pid) {
             findings.push(Finding::new(
@@ -143,8 +165,14 @@ pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Resul
         let now = run::fingerprint(&conf);
         if lab.nginx_conf_loaded.as_deref() != Some(now.as_str()) {
             let tested = {
-                let (nginx, args, d) = (tools.nginx.clone(), run::nginx_args(&dir, true), dir.clone());
-                tokio::task::spawn_blocking(move || run::run_command(&nginx, &args, &d)).await.expect("nginx -t does not panic")
+                let (nginx, args, d) = (
+                    tools.nginx.clone(),
+                    run::nginx_args(&dir, true),
+                    dir.clone(),
+                );
+                tokio::task::spawn_blocking(move || run::run_command(&nginx, &args, &d))
+                    .await
+                    .expect("nginx -t does not panic")
             };
             match tested {
                 Err(LabError::Command { detail, .. }) => findings.push(Finding::new(
@@ -164,10 +192,13 @@ pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Resul
         }
     }
 
-    let learner = fs::read_to_string(dir.join("prometheus.yml")).map_err(|e| LabError::io("reading", dir.join("prometheus.yml"), e))?;
+    let learner = fs::read_to_string(dir.join("prometheus.yml"))
+        .map_err(|e| LabError::io("reading", dir.join("prometheus.yml"), e))?;
     let promtool = {
         let (promtool, file) = (tools.promtool.clone(), dir.join("prometheus.yml"));
-        tokio::task::spawn_blocking(move || run::promtool_check(&promtool, &file)).await.expect("promtool does not panic")
+        tokio::task::spawn_blocking(move || run::promtool_check(&promtool, &file))
+            .await
+            .expect("promtool does not panic")
     };
     let jobs = diagnose::jobs(&learner);
     if let Err(message) = promtool {
@@ -175,14 +206,19 @@ pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Resul
     } else if prometheus_alive {
         state::write_atomic(&dir.join(ACTIVE_CONFIG), &learner)?;
         let api = PromApi::new(&url);
+        let reloaded = api.reload().await;
+        // Scrapes that started before the reload returned may have used the old config.
         let reloaded_at = SystemTime::now();
-        match api.reload().await {
+        match reloaded {
             Err(err) => findings.push(Finding::new(
                 "prometheus.yml",
                 "reload_failed",
                 &err.to_string(),
                 "Prometheus did not take the file although promtool accepted it".into(),
-                format!("Prometheus' log: {}", lab.private("prometheus.log").display()),
+                format!(
+                    "Prometheus' log: {}",
+                    lab.private("prometheus.log").display()
+                ),
             )),
             Ok(()) if jobs.is_empty() => findings.push(Finding::new(
                 "prometheus.yml",
@@ -198,20 +234,35 @@ pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Resul
         }
     }
 
-    let solved = findings.is_empty() && !targets.is_empty() && targets.iter().all(|t| t.health == "up");
-    let problems: Vec<String> = findings.iter().map(|f| format!("{}: {}", f.kind, f.cause)).collect();
+    let solved =
+        findings.is_empty() && !targets.is_empty() && targets.iter().all(|t| t.health == "up");
+    let problems: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{}: {}", f.kind, f.cause))
+        .collect();
     let earlier = state::history(&dir);
     let mut fixed: Vec<String> = Vec::new();
     for past in earlier.iter().filter(|p| !p.solved) {
         for p in &past.problems {
             let kind = p.split(':').next().unwrap_or_default();
-            if !findings.iter().any(|f| f.kind == kind) && !fixed.iter().any(|f| f.split(':').next() == Some(kind)) {
+            if !findings.iter().any(|f| f.kind == kind)
+                && !fixed.iter().any(|f| f.split(':').next() == Some(kind))
+            {
                 fixed.push(p.clone());
             }
         }
     }
-    let at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    state::record(&dir, PastCheck { at, solved, problems })?;
+    let at = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    state::record(
+        &dir,
+        PastCheck {
+            at,
+            solved,
+            problems,
+        },
+    )?;
     Ok(CheckReport {
         lab: lab.lab.clone(),
         dir,
@@ -226,7 +277,12 @@ pub async fn check(dir: &Path, tools: &LabTools, options: CheckOptions) -> Resul
 /// SIGHUP, then wait (deadline 15 s) until nginx logs that it reconfigured.
 async fn reload_nginx(lab: &LabState, pid: u32) -> Result<(), LabError> {
     let log = lab.private("nginx/error.log");
-    let count = || fs::read_to_string(&log).unwrap_or_default().matches("reconfiguring").count();
+    let count = || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("reconfiguring")
+            .count()
+    };
     let before = count();
     procs::hangup(pid)?;
     let end = Instant::now() + Duration::from_secs(15);
@@ -235,7 +291,11 @@ async fn reload_nginx(lab: &LabState, pid: u32) -> Result<(), LabError> {
             return Err(LabError::NotReady {
                 what: "nginx reload".into(),
                 waited: Duration::from_secs(15),
-                detail: format!("no \"reconfiguring\" line in {}:\n{}", log.display(), procs::tail(&log)),
+                detail: format!(
+                    "no \"reconfiguring\" line in {}:\n{}",
+                    log.display(),
+                    procs::tail(&log)
+                ),
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -252,14 +312,22 @@ async fn watch(
     lab: &LabState,
     deadline: Duration,
 ) -> Result<BTreeMap<String, Watch>, LabError> {
-    let mut seen: BTreeMap<String, Watch> = jobs.iter().map(|j| (j.name.clone(), Watch::default())).collect();
+    let mut seen: BTreeMap<String, Watch> = jobs
+        .iter()
+        .map(|j| (j.name.clone(), Watch::default()))
+        .collect();
     let end = Instant::now() + deadline;
     loop {
         let targets = api.targets().await?;
         let mut fresh_any = false;
         for t in &targets {
-            let Some(w) = seen.get_mut(&t.job) else { continue };
-            if let Some(at) = t.last_scrape.filter(|at| *at > since && !w.scrapes.contains(at)) {
+            let Some(w) = seen.get_mut(&t.job) else {
+                continue;
+            };
+            if let Some(at) = t
+                .last_scrape
+                .filter(|at| *at > since && !w.scrapes.contains(at))
+            {
                 w.scrapes.push(at);
                 w.health = Some(t.health);
                 w.last_error = t.last_error.clone();
@@ -287,7 +355,13 @@ async fn watch(
                 }
                 return false;
             }
-            w.health != Some(Health::Up) || w.scrapes.len() >= UP_SCRAPES
+            // Down needs two fresh scrapes alike: one may straddle a file being replaced.
+            w.scrapes.len()
+                >= if w.health == Some(Health::Up) {
+                    UP_SCRAPES
+                } else {
+                    DOWN_SCRAPES
+                }
         });
         if done || Instant::now() >= end {
             return Ok(seen);
@@ -300,8 +374,12 @@ fn server_for(dir: &Path, lab: &LabState, job: &JobView) -> (ServerView, bool) {
     let scraped_port = |p: u16| job.targets.iter().any(|t| t.ends_with(&format!(":{p}")));
     let bypass = lab.ports.proxy.is_some() && scraped_port(lab.ports.exporter);
     let view = match lab.ports.proxy {
-        Some(proxy) if scraped_port(proxy) => diagnose::nginx_view(&fs::read_to_string(dir.join("nginx.conf")).unwrap_or_default()),
-        _ => diagnose::web_config_view(&fs::read_to_string(dir.join("web-config.yml")).unwrap_or_default()),
+        Some(proxy) if scraped_port(proxy) => {
+            diagnose::nginx_view(&fs::read_to_string(dir.join("nginx.conf")).unwrap_or_default())
+        }
+        _ => diagnose::web_config_view(
+            &fs::read_to_string(dir.join("web-config.yml")).unwrap_or_default(),
+        ),
     };
     (view, bypass)
 }
@@ -315,7 +393,9 @@ fn judge(
     findings: &mut Vec<Finding>,
 ) {
     for job in jobs {
-        let Some(w) = watched.get(&job.name) else { continue };
+        let Some(w) = watched.get(&job.name) else {
+            continue;
+        };
         let subject = format!("job `{}`", job.name);
         let (server, bypass) = server_for(dir, lab, job);
         let Some(health) = w.health else {
@@ -343,7 +423,7 @@ fn judge(
             health: health.to_string(),
             last_error: w.last_error.clone(),
             class: class.to_string(),
-            new_connections: growth.map(|g| g.0),
+            new_connections: growth.filter(|_| health == Health::Up).map(|g| g.0),
             scrapes: w.scrapes.len() as u64,
         });
         if bypass {
@@ -358,7 +438,14 @@ fn judge(
         if health == Health::Up {
             findings.extend(diagnose::explain_up(&subject, job, &server, growth));
         } else {
-            findings.push(diagnose::explain_down(&subject, &w.last_error, class, job, &server, dir));
+            findings.push(diagnose::explain_down(
+                &subject,
+                &w.last_error,
+                class,
+                job,
+                &server,
+                dir,
+            ));
         }
     }
 }

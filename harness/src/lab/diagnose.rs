@@ -27,7 +27,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub(crate) fn new(subject: &str, kind: &str, raw: &str, cause: String, look_at: String) -> Self {
+    pub(crate) fn new(
+        subject: &str,
+        kind: &str,
+        raw: &str,
+        cause: String,
+        look_at: String,
+    ) -> Self {
         Self {
             subject: subject.to_owned(),
             kind: kind.to_owned(),
@@ -135,7 +141,8 @@ pub(crate) fn web_config_view(yaml: &str) -> ServerView {
     ServerView {
         file: "web-config.yml".into(),
         tls: tls.is_some_and(|t| !t.is_null()),
-        requires_client_cert: client_auth.starts_with("Require") && client_auth != "RequestClientCert",
+        requires_client_cert: client_auth.starts_with("Require")
+            && client_auth != "RequestClientCert",
         cert_file: tls.and_then(|t| t.get("cert_file")).and_then(text),
         token_file: root
             .get("fake_exporter")
@@ -156,18 +163,29 @@ pub(crate) fn nginx_view(conf: &str) -> ServerView {
         lines
             .iter()
             .find(|l| l.split_whitespace().next() == Some(name))
-            .map(|l| l.trim_end_matches(';').split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .map(|l| {
+                l.trim_end_matches(';')
+                    .split_whitespace()
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
     };
     ServerView {
         file: "nginx.conf".into(),
-        tls: lines
-            .iter()
-            .any(|l| l.starts_with("listen") && l.trim_end_matches(';').split_whitespace().any(|w| w == "ssl")),
+        tls: lines.iter().any(|l| {
+            l.starts_with("listen")
+                && l.trim_end_matches(';')
+                    .split_whitespace()
+                    .any(|w| w == "ssl")
+        }),
         requires_client_cert: directive("ssl_verify_client").is_some_and(|v| v == "on"),
         cert_file: directive("ssl_certificate"),
         token_file: None,
         keepalive_off: directive("keepalive_timeout").is_some_and(|v| {
-            v.split_whitespace().next().is_some_and(|t| t.trim_end_matches('s') == "0")
+            v.split_whitespace()
+                .next()
+                .is_some_and(|t| t.trim_end_matches('s') == "0")
         }),
     }
 }
@@ -288,31 +306,50 @@ fn unauthorized(job: &JobView, server: &ServerView, dir: &Path) -> (String, Stri
                 "prometheus.yml: basic_auth.username and {}; compare with {users}",
                 job.password_file
                     .as_ref()
-                    .map_or("basic_auth.password".to_owned(), |f| format!("basic_auth.password_file ({f})"))
+                    .map_or("basic_auth.password".to_owned(), |f| format!(
+                        "basic_auth.password_file ({f})"
+                    ))
             ),
         );
     }
     if job.bearer_inline || job.bearer_file.is_some() {
         let tokens = server.token_file.as_deref().map_or_else(
             || format!("the tokens {} accepts", server.file),
-            |f| format!("{}'s fake_exporter.bearer_auth.token_file ({f}), which is rotated", server.file),
+            |f| {
+                format!(
+                    "{}'s fake_exporter.bearer_auth.token_file ({f}), which is rotated",
+                    server.file
+                )
+            },
         );
         return (
             "the server does not accept the Bearer token the job sends".into(),
             format!(
                 "prometheus.yml: authorization.{} against {tokens}",
-                if job.bearer_inline { "credentials (written into the file)" } else { "credentials_file" }
+                if job.bearer_inline {
+                    "credentials (written into the file)"
+                } else {
+                    "credentials_file"
+                }
             ),
         );
     }
     (
         "the job sends no credentials and the server wants some".into(),
-        format!("prometheus.yml: the job has neither basic_auth nor authorization; see {}", server.file),
+        format!(
+            "prometheus.yml: the job has neither basic_auth nor authorization; see {}",
+            server.file
+        ),
     )
 }
 
 /// Findings for a target that is up but not done right.
-pub(crate) fn explain_up(subject: &str, job: &JobView, server: &ServerView, growth: Option<(f64, u64)>) -> Vec<Finding> {
+pub(crate) fn explain_up(
+    subject: &str,
+    job: &JobView,
+    server: &ServerView,
+    growth: Option<(f64, u64)>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     if job.insecure_skip_verify {
         out.push(Finding::new(
@@ -335,7 +372,9 @@ pub(crate) fn explain_up(subject: &str, job: &JobView, server: &ServerView, grow
             "prometheus.yml: authorization.credentials vs. authorization.credentials_file".into(),
         ));
     }
-    if let Some((new, scrapes)) = growth.filter(|(new, scrapes)| *scrapes >= 2 && *new >= *scrapes as f64) {
+    if let Some((new, scrapes)) =
+        growth.filter(|(new, scrapes)| *scrapes >= 2 && *new >= *scrapes as f64)
+    {
         let server_hint = if server.file == "nginx.conf" {
             "nginx.conf: keepalive_timeout (and anything else that closes client connections)"
         } else {
@@ -354,10 +393,12 @@ pub(crate) fn explain_up(subject: &str, job: &JobView, server: &ServerView, grow
 
 /// Where a promtool message points: `prometheus.yml line N: <text>`.
 pub(crate) fn config_refused(message: &str, yaml: &str) -> Finding {
-    let line = message
-        .split("line ")
-        .skip(1)
-        .find_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok());
+    let line = message.split("line ").skip(1).find_map(|rest| {
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse::<usize>()
+            .ok()
+    });
     let look_at = match line {
         Some(n) => format!(
             "prometheus.yml line {n}: `{}` (YAML indentation decides which section a key belongs to)",
@@ -369,7 +410,8 @@ pub(crate) fn config_refused(message: &str, yaml: &str) -> Finding {
         "prometheus.yml",
         "config_refused",
         message.trim(),
-        "Prometheus refuses the whole file (promtool says why above), so none of it is applied".into(),
+        "Prometheus refuses the whole file (promtool says why above), so none of it is applied"
+            .into(),
         look_at,
     )
 }
@@ -406,7 +448,11 @@ mod tests {
             "FAILED: parsing YAML file prometheus.yml: yaml: unmarshal errors:\n  line 3: field static_configs not found in type config.TLSConfig",
             yaml,
         );
-        assert!(f.look_at.contains("line 3: `  static_configs: []`"), "{}", f.look_at);
+        assert!(
+            f.look_at.contains("line 3: `  static_configs: []`"),
+            "{}",
+            f.look_at
+        );
     }
 
     #[test]
@@ -419,7 +465,11 @@ mod tests {
     #[test]
     fn a_connection_per_scrape_is_flagged() {
         let job = JobView::default();
-        assert!(explain_up("j", &job, &ServerView::default(), Some((2.0, 2))).iter().any(|f| f.kind == "keepalive"));
+        assert!(
+            explain_up("j", &job, &ServerView::default(), Some((2.0, 2)))
+                .iter()
+                .any(|f| f.kind == "keepalive")
+        );
         assert!(explain_up("j", &job, &ServerView::default(), Some((0.0, 2))).is_empty());
     }
 }

@@ -26,7 +26,11 @@ const SUMMARY_JS: &str = "var rows = document.querySelectorAll('tr.target'); var
 
 /// The page.
 pub(crate) fn render(report: &CheckReport) -> String {
-    let verdict = if report.solved { "solved" } else { "not-solved" };
+    let verdict = if report.solved {
+        "solved"
+    } else {
+        "not-solved"
+    };
     let mut rows = String::new();
     for t in &report.targets {
         let ok = if t.health == "up" { "pass" } else { "fail" };
@@ -37,7 +41,7 @@ pub(crate) fn render(report: &CheckReport) -> String {
             health = esc(&t.health),
             class = esc(&t.class),
             raw = esc(if t.last_error.is_empty() { "—" } else { &t.last_error }),
-            conns = t.new_connections.map_or_else(|| "—".to_owned(), |n| format!("{n} over {} scrapes", t.scrapes)),
+            conns = t.new_connections.map_or_else(|| "—".to_owned(), |n| format!("{n} during {} scrapes after the first", t.scrapes.saturating_sub(1))),
         ));
     }
     let mut findings = String::new();
@@ -103,7 +107,13 @@ mod tests {
                 new_connections: None,
                 scrapes: 1,
             }],
-            findings: vec![Finding::new("job `node`", "no_ip_sans", "r", "c".into(), "l".into())],
+            findings: vec![Finding::new(
+                "job `node`",
+                "no_ip_sans",
+                "r",
+                "c".into(),
+                "l".into(),
+            )],
             fixed: vec![],
         };
         let page = render(&report);

@@ -24,13 +24,20 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Spawns `program args` detached from the caller's terminal: in its own process group,
 /// stdin closed, stdout and stderr appended to `log`.
-pub(crate) fn spawn(program: &Path, args: &[String], cwd: &Path, log: &Path) -> Result<Child, LabError> {
+pub(crate) fn spawn(
+    program: &Path,
+    args: &[String],
+    cwd: &Path,
+    log: &Path,
+) -> Result<Child, LabError> {
     let out = File::options()
         .create(true)
         .append(true)
         .open(log)
         .map_err(|e| LabError::io("creating", log, e))?;
-    let err = out.try_clone().map_err(|e| LabError::io("duplicating", log, e))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| LabError::io("duplicating", log, e))?;
     Command::new(program)
         .args(args)
         .current_dir(cwd)
@@ -81,7 +88,8 @@ pub(crate) fn lab_processes(dir: &Path, procs: &[Proc]) -> Vec<(u32, String)> {
         .filter(|(pid, pgid, cmdline)| {
             let ours = procs.iter().any(|p| p.pid == *pgid);
             let names_dir = cmdline.contains(&private) || cmdline.contains(&format!("{marker} "));
-            (ours && (names_dir || cmdline.starts_with("nginx: "))) || (names_dir && *pid != std::process::id() && is_lab_binary(cmdline))
+            (ours && (names_dir || cmdline.starts_with("nginx: ")))
+                || (names_dir && *pid != std::process::id() && is_lab_binary(cmdline))
         })
         .map(|(pid, _, cmdline)| (pid, cmdline))
         .collect()
@@ -162,14 +170,22 @@ pub(crate) async fn wait_listening(
             return Err(LabError::NotReady {
                 what: what.to_owned(),
                 waited: deadline,
-                detail: format!("it exited ({status}); its log {}:\n{}", log.display(), tail(log)),
+                detail: format!(
+                    "it exited ({status}); its log {}:\n{}",
+                    log.display(),
+                    tail(log)
+                ),
             });
         }
         if Instant::now() >= end {
             return Err(LabError::NotReady {
                 what: what.to_owned(),
                 waited: deadline,
-                detail: format!("nothing listens on 127.0.0.1:{port}; its log {}:\n{}", log.display(), tail(log)),
+                detail: format!(
+                    "nothing listens on 127.0.0.1:{port}; its log {}:\n{}",
+                    log.display(),
+                    tail(log)
+                ),
             });
         }
         tokio::time::sleep(POLL).await;

@@ -128,7 +128,9 @@ impl Drop for StartGuard {
 pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, LabError> {
     state::sweep_interrupted_starts();
     fs::create_dir_all(dir).map_err(|e| LabError::io("creating", dir, e))?;
-    let dir = dir.canonicalize().map_err(|e| LabError::io("resolving", dir, e))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| LabError::io("resolving", dir, e))?;
     if let Ok(old) = LabState::load(&dir) {
         if !procs::lab_processes(&dir, &old.procs).is_empty() {
             return Err(LabError::AlreadyRunning { dir, lab: old.lab });
@@ -138,7 +140,10 @@ pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, La
     let private = dir.join(PRIVATE);
     let _ = fs::remove_dir_all(&private); // a stopped lab's leftovers: data, logs, hints
     fs::create_dir_all(private.join("nginx")).map_err(|e| LabError::io("creating", &private, e))?;
-    let port = || crate::backend::free_local_port().map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e));
+    let port = || {
+        crate::backend::free_local_port()
+            .map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e))
+    };
     let ports = Ports {
         prometheus: port()?,
         exporter: port()?,
@@ -177,10 +182,20 @@ pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, La
         &exporter_log,
     )?;
     register(&mut guard, "exporter", exporter.id(), ports.exporter)?;
-    children.push(("the exporter".into(), ports.exporter, exporter, exporter_log));
+    children.push((
+        "the exporter".into(),
+        ports.exporter,
+        exporter,
+        exporter_log,
+    ));
     if let Some(proxy) = ports.proxy {
         let log = private.join("nginx").join("error.log");
-        let nginx = procs::spawn(&tools.nginx, &nginx_args(&dir, false), &dir, &private.join("nginx.out"))?;
+        let nginx = procs::spawn(
+            &tools.nginx,
+            &nginx_args(&dir, false),
+            &dir,
+            &private.join("nginx.out"),
+        )?;
         register(&mut guard, "nginx", nginx.id(), proxy)?;
         guard.state.nginx_conf_loaded = Some(fingerprint(&dir.join("nginx.conf")));
         children.push(("nginx".into(), proxy, nginx, log));
@@ -196,7 +211,10 @@ pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, La
         &tools.prometheus,
         &[
             format!("--config.file={}", dir.join(ACTIVE_CONFIG).display()),
-            format!("--storage.tsdb.path={}", private.join("prometheus-data").display()),
+            format!(
+                "--storage.tsdb.path={}",
+                private.join("prometheus-data").display()
+            ),
             format!("--web.listen-address=127.0.0.1:{}", ports.prometheus),
             "--web.enable-lifecycle".into(),
             "--storage.tsdb.retention.time=1d".into(),
@@ -237,7 +255,11 @@ pub(crate) fn nginx_args(dir: &Path, test: bool) -> Vec<String> {
         "-c".to_owned(),
         dir.join("nginx.conf").display().to_string(),
         "-e".to_owned(),
-        dir.join(PRIVATE).join("nginx").join("error.log").display().to_string(),
+        dir.join(PRIVATE)
+            .join("nginx")
+            .join("error.log")
+            .display()
+            .to_string(),
         "-g".to_owned(),
         "daemon off;".to_owned(),
     ];
@@ -347,8 +369,18 @@ pub(crate) fn promtool_check(promtool: &Path, file: &Path) -> Result<(), String>
 /// The openssl command line of a tutorial's self-signed certificate for `san`.
 pub(crate) fn openssl_self_signed(san: &str) -> Vec<String> {
     [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-days", "365", "-subj", "/CN=localhost", "-addext",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "365",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -382,7 +414,8 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<(), LabError> {
 }
 
 fn copy(dir: &Path, from: &str, to: &str) -> Result<(), LabError> {
-    let text = fs::read_to_string(dir.join(from)).map_err(|e| LabError::io("reading", dir.join(from), e))?;
+    let text = fs::read_to_string(dir.join(from))
+        .map_err(|e| LabError::io("reading", dir.join(from), e))?;
     write(dir, to, &text)
 }
 
@@ -408,9 +441,16 @@ fn write_files(lab: Lab, dir: &Path, ports: &Ports, tools: &LabTools) -> Result<
     let info = lab.info();
     let hash = bcrypt_hash(catalog::PASSWORD);
     write(dir, "README.md", &catalog::readme(info, dir, ports))?;
-    write(dir, "prometheus.yml", &catalog::prometheus_yml(lab, ports, Variant::Broken))?;
+    write(
+        dir,
+        "prometheus.yml",
+        &catalog::prometheus_yml(lab, ports, Variant::Broken),
+    )?;
     write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash))?;
-    let uses_pki = !matches!(lab, Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::BearerRotation);
+    let uses_pki = !matches!(
+        lab,
+        Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::BearerRotation
+    );
     if uses_pki {
         Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.join("pki"))?;
     }
@@ -432,7 +472,11 @@ fn write_files(lab: Lab, dir: &Path, ports: &Ports, tools: &LabTools) -> Result<
         _ => {}
     }
     if lab.has_proxy() {
-        write(dir, "nginx.conf", &catalog::nginx_conf(lab, dir, ports, Variant::Broken, run_as_root()))?;
+        write(
+            dir,
+            "nginx.conf",
+            &catalog::nginx_conf(lab, dir, ports, Variant::Broken, run_as_root()),
+        )?;
     }
     Ok(())
 }
@@ -468,7 +512,9 @@ pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> 
 /// that no process and no listening port is left.
 pub async fn stop(dir: &Path) -> Result<Vec<Stopped>, LabError> {
     state::sweep_interrupted_starts();
-    let dir = dir.canonicalize().map_err(|e| LabError::io("resolving", dir, e))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| LabError::io("resolving", dir, e))?;
     let mut dirs = Vec::new();
     if LabState::load(&dir).is_ok() {
         dirs.push(dir.clone());
@@ -501,14 +547,18 @@ async fn stop_one(dir: &Path) -> Result<Stopped, LabError> {
     let left = procs::kill_lab(dir, &state.procs);
     let mut problems: Vec<String> = left
         .iter()
-        .map(|(pid, cmd)| format!("process {pid} ({cmd}) still alive; kill it with `kill -9 {pid}`"))
+        .map(|(pid, cmd)| {
+            format!("process {pid} ({cmd}) still alive; kill it with `kill -9 {pid}`")
+        })
         .collect();
     let ports: Vec<u16> = state.procs.iter().map(|p| p.port).collect();
     let end = Instant::now() + Duration::from_secs(10);
     for &port in &ports {
         while procs::listening(port).await {
             if Instant::now() >= end {
-                problems.push(format!("127.0.0.1:{port} still accepts connections; see `ss -ltnp 'sport = :{port}'`"));
+                problems.push(format!(
+                    "127.0.0.1:{port} still accepts connections; see `ss -ltnp 'sport = :{port}'`"
+                ));
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -562,6 +612,10 @@ pub fn solution(lab: Lab, dir: &Path, tools: &LabTools) -> Result<(), LabError> 
             "nginx.conf",
             &catalog::nginx_conf(lab, dir, ports, Variant::Fixed, run_as_root()),
         ),
-        _ => write(dir, "prometheus.yml", &catalog::prometheus_yml(lab, ports, Variant::Fixed)),
+        _ => write(
+            dir,
+            "prometheus.yml",
+            &catalog::prometheus_yml(lab, ports, Variant::Fixed),
+        ),
     }
 }
