@@ -340,6 +340,8 @@ fn a_bcrypt_hash_in_the_proxy_labs_password_file_is_named() -> Result<()> {
     lab.stop()
 }
 
+/// Labs run Prometheus as a process (never a container), so what is left to check after
+/// `lab stop` is processes and listening ports.
 #[test]
 fn lab_up_starts_every_lab_within_15_s_and_stop_leaves_nothing() -> Result<()> {
     let lab = LabDir::new()?;
@@ -379,13 +381,6 @@ fn lab_up_starts_every_lab_within_15_s_and_stop_leaves_nothing() -> Result<()> {
     ensure!(
         open.is_empty(),
         "ports still listening after lab stop: {open:?}"
-    );
-    // The process backend starts no container; make sure none names the folder either.
-    let containers =
-        crate::support::docker(&["ps", "--all", "--format", "{{.Command}} {{.Mounts}}"])?;
-    ensure!(
-        !containers.contains(lab.dir_arg()),
-        "a container names the lab folder: {containers}"
     );
     eprintln!("lab up: {took:?}");
     Ok(())
@@ -429,6 +424,52 @@ fn a_start_killed_half_way_is_swept_by_the_next_lab_command() -> Result<()> {
     ensure!(
         !lab.dir().join(".lab/state.json").exists(),
         "state left behind"
+    );
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
+    let lab = LabDir::new()?;
+    let fake = fake_exporter_bin();
+    let child = lab.harness.spawn(&[
+        "lab",
+        "up",
+        "--dir",
+        lab.dir_arg(),
+        "--fake-exporter",
+        fake.to_str().context("utf-8 path")?,
+    ])?;
+    let pid = child.id();
+    // SIGINT as soon as the first lab has recorded a process, while the others start.
+    poll(
+        Duration::from_secs(30),
+        "a lab to record its first process",
+        || {
+            let recorded = std::fs::read_dir(lab.dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    std::fs::read_to_string(e.path().join(".lab/state.json"))
+                        .is_ok_and(|s| s.contains("\"pid\""))
+                });
+            Ok(recorded.then_some(()))
+        },
+    )?;
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -INT {pid} failed");
+    let ran = finish(child, "scrape-harness lab up (interrupted)", LIMIT)?;
+    ensure!(
+        ran.code() == Some(130),
+        "lab up was not interrupted (exit 130 expected):{ran}"
+    );
+    let left = processes_naming(lab.dir());
+    ensure!(
+        left.is_empty(),
+        "processes left after Ctrl-C: {left:?}{ran}"
     );
     Ok(())
 }
