@@ -375,10 +375,14 @@ pub(crate) fn explain_up(
     if let Some((new, scrapes)) =
         growth.filter(|(new, scrapes)| *scrapes >= 2 && *new >= *scrapes as f64)
     {
-        let server_hint = if server.file == "nginx.conf" {
-            "nginx.conf: keepalive_timeout (and anything else that closes client connections)"
-        } else {
-            "the exporter: does it close the connection after every response?"
+        let server_hint = match (server.file.as_str(), server.keepalive_off) {
+            ("nginx.conf", true) => {
+                "nginx.conf: keepalive_timeout (it is 0 now: no keep-alive for clients)"
+            }
+            ("nginx.conf", false) => {
+                "nginx.conf: keepalive_timeout and anything else that closes client connections"
+            }
+            _ => "the exporter: does it close the connection after every response?",
         };
         out.push(Finding::new(
             subject,
