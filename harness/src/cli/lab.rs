@@ -17,6 +17,10 @@ pub(crate) struct LabArgs {
     /// The fake-exporter binary (default: next to this binary, else on PATH).
     #[arg(long, global = true)]
     pub(crate) fake_exporter: Option<PathBuf>,
+    /// The Prometheus binary (default: `prometheus` on PATH); promtool is taken from the same
+    /// folder when it is there.
+    #[arg(long, global = true)]
+    pub(crate) prometheus_bin: Option<PathBuf>,
 }
 
 /// `lab` subcommands.
@@ -84,7 +88,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir.display()
         );
     }
-    let tools = || LabTools::find(args.fake_exporter.clone());
+    let tools = || LabTools::find(args.fake_exporter.clone(), args.prometheus_bin.clone());
     match args.action {
         LabAction::List => {
             for info in &LABS {

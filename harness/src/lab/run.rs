@@ -38,8 +38,12 @@ pub struct LabTools {
 
 impl LabTools {
     /// Finds every tool on `PATH` (and in `/usr/sbin`, where Debian puts nginx);
-    /// `fake_exporter` defaults to the one next to the running binary.
-    pub fn find(fake_exporter: Option<PathBuf>) -> Result<Self, LabError> {
+    /// `fake_exporter` defaults to the one next to the running binary, `prometheus` to the
+    /// one on `PATH` (a given one brings its own `promtool` when it sits beside it).
+    pub fn find(
+        fake_exporter: Option<PathBuf>,
+        prometheus: Option<PathBuf>,
+    ) -> Result<Self, LabError> {
         let fake_exporter = match fake_exporter {
             Some(path) => path,
             None => {
@@ -64,10 +68,28 @@ impl LabTools {
                 package,
             })
         };
+        let promtool_beside = prometheus
+            .as_ref()
+            .map(|p| p.with_file_name("promtool"))
+            .filter(|p| p.is_file());
+        let prometheus = match prometheus {
+            Some(p) if p.is_file() => p,
+            Some(p) => {
+                return Err(LabError::ToolMissing {
+                    tool: p.display().to_string(),
+                    detail: "given with --prometheus-bin, but not a file".into(),
+                    package: "prometheus",
+                })
+            }
+            None => find("prometheus", "prometheus")?,
+        };
         Ok(Self {
             fake_exporter,
-            prometheus: find("prometheus", "prometheus")?,
-            promtool: find("promtool", "prometheus")?,
+            prometheus,
+            promtool: match promtool_beside {
+                Some(p) => p,
+                None => find("promtool", "prometheus")?,
+            },
             nginx: find("nginx", "nginx-light")?,
             openssl: find("openssl", "openssl")?,
         })
@@ -481,11 +503,43 @@ fn write_files(lab: Lab, dir: &Path, ports: &Ports, tools: &LabTools) -> Result<
     Ok(())
 }
 
+/// Stops the labs `up` has started so far, unless disarmed: `up` is all or nothing, also
+/// when Ctrl-C drops it half-way (labs still starting are stopped by their own guard).
+/// `dirs` are the folders of every lab `up` starts.
+struct UpGuard {
+    dirs: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl Drop for UpGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for dir in &self.dirs {
+            // Only labs this process started (a finished start may not be collected yet).
+            let ours = LabState::load(dir)
+                .ok()
+                .filter(|s| s.owner_pid == std::process::id());
+            if let Some(state) = ours {
+                procs::kill_lab(&state.dir, &state.procs);
+                state.forget();
+            }
+        }
+    }
+}
+
 /// Starts every lab for one learner, each in `<dir>/<name>` with its own ports, at once.
+/// On failure (or when dropped half-way, e.g. by Ctrl-C) nothing stays running.
 pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> {
+    let mut guard = UpGuard {
+        dirs: Vec::new(),
+        armed: true,
+    };
     let mut set = tokio::task::JoinSet::new();
     for info in &LABS {
         let (lab, sub, tools) = (info.lab, dir.join(info.name), tools.clone());
+        guard.dirs.push(sub.clone());
         set.spawn(async move { start(lab, &sub, &tools).await });
     }
     let mut started = Vec::new();
@@ -499,11 +553,9 @@ pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> 
         }
     }
     if let Some(err) = first_error {
-        for s in &started {
-            let _ = stop(&s.dir).await;
-        }
-        return Err(err);
+        return Err(err); // the guard stops what did start
     }
+    guard.armed = false;
     started.sort_by_key(|s| LABS.iter().position(|i| i.lab == s.lab));
     Ok(started)
 }

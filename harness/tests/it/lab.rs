@@ -166,6 +166,14 @@ fn round_trip(name: &str, kind: &str) -> Result<()> {
         failed.stdout.contains(&format!("— {kind}\n")),
         "lab check did not name `{kind}`:{failed}"
     );
+    // `check` explains; it never prints the reference solution.
+    let solution = lab.lab(&["solution", name])?;
+    for line in solution.stdout.lines().filter(|l| l.trim().len() > 20) {
+        ensure!(
+            !failed.stdout.contains(line.trim()),
+            "lab check printed the solution `{line}`:{failed}"
+        );
+    }
     lab.solve(name)?;
     let passed = lab.check(true)?;
     ensure!(
@@ -491,6 +499,14 @@ fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
         )?;
     let lab = LabDir::new()?;
     lab.start("basic-auth-401")?;
+    // Graded hints, one more per call, progress kept in the folder (each call is a new process).
+    for want in ["hint 1/3", "hint 2/3", "hint 3/3", "hint 3/3"] {
+        let ran = lab.lab(&["hint", "--dir", lab.dir_arg()])?;
+        ensure!(
+            ran.code() == Some(0) && ran.stdout.starts_with(want),
+            "expected `{want}`:{ran}"
+        );
+    }
     let page = lab.harness.tmp().join("report.html");
     let page_arg = page.to_str().context("utf-8")?;
     let ran = lab.lab(&["check", "--dir", lab.dir_arg(), "--html", page_arg])?;
