@@ -148,6 +148,40 @@ impl Drop for StartGuard {
 /// Writes lab `lab` into `dir` (created if missing) and starts its processes; returns once
 /// the exporter (and nginx) listen and Prometheus is ready.
 pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, LabError> {
+    start_on(lab, dir, tools, None).await
+}
+
+/// Free ports for `labs`, all distinct: every listener stays bound until all are picked
+/// (separate `bind(0)` calls, closed one by one, may hand out the same port twice).
+fn reserve_ports(labs: &[Lab]) -> Result<Vec<Ports>, LabError> {
+    let mut held = Vec::new();
+    let mut next = || -> Result<u16, LabError> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e))?
+            .port();
+        held.push(listener);
+        Ok(port)
+    };
+    labs.iter()
+        .map(|lab| {
+            Ok(Ports {
+                prometheus: next()?,
+                exporter: next()?,
+                proxy: if lab.has_proxy() { Some(next()?) } else { None },
+            })
+        })
+        .collect()
+}
+
+async fn start_on(
+    lab: Lab,
+    dir: &Path,
+    tools: &LabTools,
+    ports: Option<Ports>,
+) -> Result<Started, LabError> {
     state::sweep_interrupted_starts();
     fs::create_dir_all(dir).map_err(|e| LabError::io("creating", dir, e))?;
     let dir = dir
@@ -162,14 +196,9 @@ pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, La
     let private = dir.join(PRIVATE);
     let _ = fs::remove_dir_all(&private); // a stopped lab's leftovers: data, logs, hints
     fs::create_dir_all(private.join("nginx")).map_err(|e| LabError::io("creating", &private, e))?;
-    let port = || {
-        crate::backend::free_local_port()
-            .map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e))
-    };
-    let ports = Ports {
-        prometheus: port()?,
-        exporter: port()?,
-        proxy: if lab.has_proxy() { Some(port()?) } else { None },
+    let ports = match ports {
+        Some(p) => p,
+        None => reserve_ports(&[lab])?[0],
     };
     {
         let (dir, tools) = (dir.clone(), tools.clone());
@@ -537,10 +566,11 @@ pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> 
         armed: true,
     };
     let mut set = tokio::task::JoinSet::new();
-    for info in &LABS {
+    let ports = reserve_ports(&LABS.map(|i| i.lab))?;
+    for (info, ports) in LABS.iter().zip(ports) {
         let (lab, sub, tools) = (info.lab, dir.join(info.name), tools.clone());
         guard.dirs.push(sub.clone());
-        set.spawn(async move { start(lab, &sub, &tools).await });
+        set.spawn(async move { start_on(lab, &sub, &tools, Some(ports)).await });
     }
     let mut started = Vec::new();
     let mut first_error = None;
