@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 
-use crate::support::{fake_exporter_bin, finish, poll, Harness, Ran};
+use crate::support::{fake_exporter_bin, finish, heavy, poll, Harness, Ran};
 
 /// Generous limit of one `lab` command (a check waits up to 60 s for scrapes).
 const LIMIT: Duration = Duration::from_secs(120);
@@ -205,6 +205,9 @@ const LABS: [(&str, &str); 10] = [
 /// A failure lists every lab that failed, each with its full dump.
 #[test]
 fn every_lab_fails_for_its_fault_and_passes_with_its_reference_solution() -> Result<()> {
+    // Ten Prometheus servers at once load both cores: keep the tests with 200 ms scrape
+    // timeouts from running meanwhile.
+    let _heavy = heavy();
     let begun = Instant::now();
     let runs: Vec<_> = LABS
         .iter()
@@ -352,6 +355,7 @@ fn a_bcrypt_hash_in_the_proxy_labs_password_file_is_named() -> Result<()> {
 /// `lab stop` is processes and listening ports.
 #[test]
 fn lab_up_starts_every_lab_within_15_s_and_stop_leaves_nothing() -> Result<()> {
+    let _heavy = heavy(); // ten labs at once (see above)
     let lab = LabDir::new()?;
     let begun = Instant::now();
     let ran = lab.lab(&["up", "--dir", lab.dir_arg()])?;
@@ -438,6 +442,7 @@ fn a_start_killed_half_way_is_swept_by_the_next_lab_command() -> Result<()> {
 
 #[test]
 fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
+    let _heavy = heavy(); // ten labs at once (see above)
     let lab = LabDir::new()?;
     let fake = fake_exporter_bin();
     let child = lab.harness.spawn(&[
