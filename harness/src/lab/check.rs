@@ -104,7 +104,19 @@ impl CheckReport {
         for f in &self.findings {
             out.push_str(&format!("\n✗ {} — {}\n", f.subject, f.kind));
             if !f.raw.is_empty() {
-                out.push_str(&format!("  Prometheus says: {}\n", f.raw));
+                let who = match f.kind.as_str() {
+                    "config_refused" => "promtool says:  ",
+                    "nginx_config_refused" => "nginx -t says:  ",
+                    "keepalive" => "Prometheus:     ",
+                    _ => "Prometheus says:",
+                };
+                let raw: Vec<&str> = f
+                    .raw
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                out.push_str(&format!("  {who} {}\n", raw.join("\n                   ")));
             }
             out.push_str(&format!(
                 "  likely cause:    {}\n  look at:         {}\n",
@@ -175,10 +187,10 @@ pub async fn check(
                     .expect("nginx -t does not panic")
             };
             match tested {
-                Err(LabError::Command { detail, .. }) => findings.push(Finding::new(
+                Err(err @ LabError::Command { .. }) => findings.push(Finding::new(
                     "nginx.conf",
                     "nginx_config_refused",
-                    &detail,
+                    &run::tool_output(&err),
                     "nginx refuses the file (nginx -t says why above); nginx keeps running the previous one".into(),
                     "nginx.conf at the line nginx names".into(),
                 )),

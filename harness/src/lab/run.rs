@@ -411,10 +411,19 @@ pub(crate) fn promtool_check(promtool: &Path, file: &Path) -> Result<(), String>
         dir,
     )
     .map(drop)
-    .map_err(|e| match e {
-        LabError::Command { detail, .. } => detail,
+    .map_err(|e| tool_output(&e))
+}
+
+/// What a failed tool said: the output of [`run_command`]'s "exit status: N: <output>", or
+/// the whole error when it did not run.
+pub(crate) fn tool_output(err: &LabError) -> String {
+    match err {
+        LabError::Command { detail, .. } => detail
+            .strip_prefix("exit status: ")
+            .and_then(|rest| rest.split_once(": "))
+            .map_or_else(|| detail.clone(), |(_, output)| output.to_owned()),
         other => other.to_string(),
-    })
+    }
 }
 
 /// The openssl command line of a tutorial's self-signed certificate for `san`.
@@ -699,5 +708,29 @@ pub fn solution(lab: Lab, dir: &Path, tools: &LabTools) -> Result<(), LabError> 
             "prometheus.yml",
             &catalog::prometheus_yml(lab, ports, Variant::Fixed),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_tool_is_quoted_without_its_exit_status() {
+        let err = LabError::Command {
+            command: "promtool check config x".into(),
+            detail: "exit status: 1: FAILED: line 3: field x".into(),
+        };
+        assert_eq!(tool_output(&err), "FAILED: line 3: field x");
+        let ports = reserve_ports(&[Lab::Keepalive, Lab::BasicAuth401]).unwrap();
+        let mut all: Vec<u16> = ports
+            .iter()
+            .flat_map(|p| [Some(p.prometheus), Some(p.exporter), p.proxy])
+            .flatten()
+            .collect();
+        assert_eq!(all.len(), 5);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 5, "distinct ports");
     }
 }

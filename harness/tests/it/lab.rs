@@ -348,6 +348,15 @@ fn a_bcrypt_hash_in_the_proxy_labs_password_file_is_named() -> Result<()> {
             && ran.stdout.contains("htpasswd"),
         "{ran}"
     );
+    // An nginx.conf nginx refuses is explained with `nginx -t`'s words; nginx keeps running.
+    let conf = std::fs::read_to_string(lab.dir().join("nginx.conf"))?;
+    std::fs::write(lab.dir().join("nginx.conf"), format!("{conf}bad {{\n"))?;
+    let ran = lab.check(false)?;
+    ensure!(
+        ran.stdout.contains("— nginx_config_refused")
+            && ran.stdout.contains("unknown directive \"bad\""),
+        "{ran}"
+    );
     lab.stop()
 }
 
