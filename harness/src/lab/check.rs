@@ -10,9 +10,11 @@ use serde::Serialize;
 
 use super::diagnose::{self, Finding, JobView, ServerView};
 use super::error::LabError;
+use super::files;
 use super::procs;
-use super::run::{self, LabTools, ACTIVE_CONFIG};
+use super::run::{self, ACTIVE_CONFIG};
 use super::state::{self, LabState, PastCheck};
+use super::tools::{self, LabTools};
 use crate::classify::{classify, ErrorClass};
 use crate::targets::{Health, PromApi};
 
@@ -174,7 +176,7 @@ pub async fn check(
     // nginx: test the learner's nginx.conf and reload it when it changed.
     if let Some(pid) = lab.pid_of("nginx").filter(|p| alive.contains(p)) {
         let conf = dir.join("nginx.conf");
-        let now = run::fingerprint(&conf);
+        let now = files::fingerprint(&conf);
         if lab.nginx_conf_loaded.as_deref() != Some(now.as_str()) {
             let tested = {
                 let (nginx, args, d) = (
@@ -182,7 +184,7 @@ pub async fn check(
                     run::nginx_args(&dir, true),
                     dir.clone(),
                 );
-                tokio::task::spawn_blocking(move || run::run_command(&nginx, &args, &d))
+                tokio::task::spawn_blocking(move || tools::run_command(&nginx, &args, &d))
                     .await
                     .expect("nginx -t does not panic")
             };
@@ -190,7 +192,7 @@ pub async fn check(
                 Err(err @ LabError::Command { .. }) => findings.push(Finding::new(
                     "nginx.conf",
                     "nginx_config_refused",
-                    &run::tool_output(&err),
+                    &tools::tool_output(&err),
                     "nginx refuses the file (nginx -t says why above); nginx keeps running the previous one".into(),
                     "nginx.conf at the line nginx names".into(),
                 )),
@@ -208,7 +210,7 @@ pub async fn check(
         .map_err(|e| LabError::io("reading", dir.join("prometheus.yml"), e))?;
     let promtool = {
         let (promtool, file) = (tools.promtool.clone(), dir.join("prometheus.yml"));
-        tokio::task::spawn_blocking(move || run::promtool_check(&promtool, &file))
+        tokio::task::spawn_blocking(move || tools::promtool_check(&promtool, &file))
             .await
             .expect("promtool does not panic")
     };

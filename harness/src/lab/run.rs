@@ -1,108 +1,23 @@
-//! Starting, stopping and helping: `start`, `up`, `stop`, `hint`, `solution`.
+//! A lab's life: `start` (and `up` for all), `stop`, `hint`, `solution --apply`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use fake_exporter::pki::{KeyType, Pki};
-
-use super::catalog::{self, Lab, Ports, Variant, LABS};
+use super::catalog::{Lab, Ports, LABS};
 use super::error::LabError;
+use super::files;
 use super::procs;
 use super::state::{self, LabState, Phase, Proc, PRIVATE};
+use super::tools::{promtool_check, LabTools};
 use crate::targets::PromApi;
 
 /// How long a started process may take to listen (Prometheus: to answer `/-/ready`).
 const READY: Duration = Duration::from_secs(30);
-/// Deadline of every command the labs run (openssl, promtool, nginx -t).
-pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
 /// The learner's Prometheus config as Prometheus runs it: beside `prometheus.yml`, so
 /// relative paths mean the same, and only replaced once promtool accepts the learner's file.
 pub(crate) const ACTIVE_CONFIG: &str = ".prometheus.active.yml";
-
-/// The programs a lab runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LabTools {
-    /// `fake-exporter`.
-    pub fake_exporter: PathBuf,
-    /// `prometheus`.
-    pub prometheus: PathBuf,
-    /// `promtool`.
-    pub promtool: PathBuf,
-    /// `nginx` (nginx-light).
-    pub nginx: PathBuf,
-    /// `openssl`.
-    pub openssl: PathBuf,
-}
-
-impl LabTools {
-    /// Finds every tool on `PATH` (and in `/usr/sbin`, where Debian puts nginx);
-    /// `fake_exporter` defaults to the one next to the running binary, `prometheus` to the
-    /// one on `PATH` (a given one brings its own `promtool` when it sits beside it).
-    pub fn find(
-        fake_exporter: Option<PathBuf>,
-        prometheus: Option<PathBuf>,
-    ) -> Result<Self, LabError> {
-        let fake_exporter = match fake_exporter {
-            Some(path) => path,
-            None => {
-                let beside = std::env::current_exe()
-                    .ok()
-                    .map(|exe| exe.with_file_name("fake-exporter"))
-                    .filter(|p| p.is_file());
-                match beside {
-                    Some(p) => p,
-                    None => which("fake-exporter").ok_or_else(|| LabError::ToolMissing {
-                        tool: "fake-exporter".into(),
-                        detail: "not next to scrape-harness nor on PATH; build it with `cargo build -p fake-exporter` or pass --fake-exporter".into(),
-                        package: "(this workspace)",
-                    })?,
-                }
-            }
-        };
-        let find = |tool: &str, package: &'static str| {
-            which(tool).ok_or_else(|| LabError::ToolMissing {
-                tool: tool.into(),
-                detail: "not on PATH nor in /usr/sbin".into(),
-                package,
-            })
-        };
-        let promtool_beside = prometheus
-            .as_ref()
-            .map(|p| p.with_file_name("promtool"))
-            .filter(|p| p.is_file());
-        let prometheus = match prometheus {
-            Some(p) if p.is_file() => p,
-            Some(p) => {
-                return Err(LabError::ToolMissing {
-                    tool: p.display().to_string(),
-                    detail: "given with --prometheus-bin, but not a file".into(),
-                    package: "prometheus",
-                })
-            }
-            None => find("prometheus", "prometheus")?,
-        };
-        Ok(Self {
-            fake_exporter,
-            prometheus,
-            promtool: match promtool_beside {
-                Some(p) => p,
-                None => find("promtool", "prometheus")?,
-            },
-            nginx: find("nginx", "nginx-light")?,
-            openssl: find("openssl", "openssl")?,
-        })
-    }
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
 
 /// A started lab.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,7 +117,7 @@ async fn start_on(
     };
     {
         let (dir, tools) = (dir.clone(), tools.clone());
-        tokio::task::spawn_blocking(move || write_files(lab, &dir, &ports, &tools))
+        tokio::task::spawn_blocking(move || files::write_files(lab, &dir, &ports, &tools))
             .await
             .expect("writing lab files does not panic")?;
     }
@@ -248,7 +163,7 @@ async fn start_on(
             &private.join("nginx.out"),
         )?;
         register(&mut guard, "nginx", nginx.id(), proxy)?;
-        guard.state.nginx_conf_loaded = Some(fingerprint(&dir.join("nginx.conf")));
+        guard.state.nginx_conf_loaded = Some(files::fingerprint(&dir.join("nginx.conf")));
         children.push(("nginx".into(), proxy, nginx, log));
     }
     // The learner's config if promtool takes it, else none (the lab may start broken).
@@ -320,14 +235,6 @@ pub(crate) fn nginx_args(dir: &Path, test: bool) -> Vec<String> {
     args
 }
 
-/// A cheap fingerprint of a file's content (to notice edits).
-pub(crate) fn fingerprint(path: &Path) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    fs::read(path).unwrap_or_default().hash(&mut h);
-    format!("{:016x}", h.finish())
-}
-
 async fn wait_ready(port: u16, child: &mut Child, log: &Path) -> Result<(), LabError> {
     let api = PromApi::new(&format!("http://127.0.0.1:{port}"));
     let end = Instant::now() + READY;
@@ -349,196 +256,6 @@ async fn wait_ready(port: u16, child: &mut Child, log: &Path) -> Result<(), LabE
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Runs a command with [`COMMAND_DEADLINE`]; `Ok(stdout+stderr)` when it exits 0.
-pub(crate) fn run_command(program: &Path, args: &[String], cwd: &Path) -> Result<String, LabError> {
-    let command = format!("{} {}", program.display(), args.join(" "));
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| LabError::Command {
-            command: command.clone(),
-            detail: format!("cannot be started: {e}"),
-        })?;
-    let end = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| LabError::Command {
-            command: command.clone(),
-            detail: e.to_string(),
-        })? {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(LabError::Command {
-                command,
-                detail: format!("no answer within {COMMAND_DEADLINE:?}"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20)); // poll, bounded by the deadline
-    };
-    let output = child.wait_with_output().map_err(|e| LabError::Command {
-        command: command.clone(),
-        detail: e.to_string(),
-    })?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if status.success() {
-        Ok(text)
-    } else {
-        Err(LabError::Command {
-            command,
-            detail: format!("{status}: {}", text.trim()),
-        })
-    }
-}
-
-/// `promtool check config FILE`; the error carries promtool's message.
-pub(crate) fn promtool_check(promtool: &Path, file: &Path) -> Result<(), String> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    run_command(
-        promtool,
-        &["check".into(), "config".into(), file.display().to_string()],
-        dir,
-    )
-    .map(drop)
-    .map_err(|e| tool_output(&e))
-}
-
-/// What a failed tool said: the output of [`run_command`]'s "exit status: N: <output>", or
-/// the whole error when it did not run.
-pub(crate) fn tool_output(err: &LabError) -> String {
-    match err {
-        LabError::Command { detail, .. } => detail
-            .strip_prefix("exit status: ")
-            .and_then(|rest| rest.split_once(": "))
-            .map_or_else(|| detail.clone(), |(_, output)| output.to_owned()),
-        other => other.to_string(),
-    }
-}
-
-/// The openssl command line of a tutorial's self-signed certificate for `san`.
-pub(crate) fn openssl_self_signed(san: &str) -> Vec<String> {
-    [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "365",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .chain([
-        format!("subjectAltName={san}"),
-        "-keyout".into(),
-        "exporter.key.new".into(),
-        "-out".into(),
-        "exporter.crt.new".into(),
-    ])
-    .collect()
-}
-
-/// Makes `exporter.crt`/`exporter.key` with openssl (written beside, then renamed: the
-/// exporter reads them on every connection).
-fn make_classic_cert(tools: &LabTools, dir: &Path, san: &str) -> Result<(), LabError> {
-    run_command(&tools.openssl, &openssl_self_signed(san), dir)?;
-    for name in ["exporter.key", "exporter.crt"] {
-        let from = dir.join(format!("{name}.new"));
-        fs::rename(&from, dir.join(name)).map_err(|e| LabError::io("renaming", from, e))?;
-    }
-    Ok(())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> Result<(), LabError> {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| LabError::io("creating", parent, e))?;
-    }
-    state::write_atomic(&path, text)
-}
-
-fn copy(dir: &Path, from: &str, to: &str) -> Result<(), LabError> {
-    let text = fs::read_to_string(dir.join(from))
-        .map_err(|e| LabError::io("reading", dir.join(from), e))?;
-    write(dir, to, &text)
-}
-
-fn bcrypt_hash(password: &str) -> String {
-    bcrypt::hash_with_result(password, 10)
-        .expect("bcrypt with cost 10 cannot fail")
-        .format_for_version(bcrypt::Version::TwoY)
-}
-
-fn run_as_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Writes the lab's files (blocking: bcrypt, key generation, openssl).
-fn write_files(lab: Lab, dir: &Path, ports: &Ports, tools: &LabTools) -> Result<(), LabError> {
-    let info = lab.info();
-    let hash = bcrypt_hash(catalog::PASSWORD);
-    write(dir, "README.md", &catalog::readme(info, dir, ports))?;
-    write(
-        dir,
-        "prometheus.yml",
-        &catalog::prometheus_yml(lab, ports, Variant::Broken),
-    )?;
-    write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash))?;
-    let uses_pki = !matches!(
-        lab,
-        Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::BearerRotation
-    );
-    if uses_pki {
-        Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.join("pki"))?;
-    }
-    match lab {
-        Lab::ClassicTlsBasic => {
-            make_classic_cert(tools, dir, "DNS:localhost")?;
-            write(dir, "password.txt", catalog::PASSWORD)?;
-        }
-        Lab::BasicAuth401 => write(dir, "password.txt", &hash)?,
-        Lab::ExpiredCert => {
-            copy(dir, "pki/server-expired.key", "exporter/server.key")?;
-            copy(dir, "pki/server-expired.crt", "exporter/server.crt")?;
-        }
-        Lab::BearerRotation => write(dir, "exporter-token", &format!("{}\n", catalog::NEW_TOKEN))?,
-        Lab::ReverseProxy => {
-            write(dir, "password.txt", catalog::PASSWORD)?;
-            write(dir, "htpasswd", &format!("prom:{hash}\n"))?;
-        }
-        _ => {}
-    }
-    if lab.has_proxy() {
-        write(
-            dir,
-            "nginx.conf",
-            &catalog::nginx_conf(lab, dir, ports, Variant::Broken, run_as_root()),
-        )?;
-    }
-    Ok(())
 }
 
 /// Stops the labs `up` has started so far, unless disarmed: `up` is all or nothing, also
@@ -689,26 +406,7 @@ pub fn solution(lab: Lab, dir: &Path, tools: &LabTools) -> Result<(), LabError> 
             detail: format!("{} holds lab `{}`, not `{lab}`", dir.display(), state.lab),
         });
     }
-    let dir = &state.dir;
-    let ports = &state.ports;
-    match lab {
-        Lab::ClassicTlsBasic => make_classic_cert(tools, dir, "DNS:localhost,IP:127.0.0.1"),
-        Lab::BasicAuth401 => write(dir, "password.txt", catalog::PASSWORD),
-        Lab::ExpiredCert => {
-            copy(dir, "pki/server.key", "exporter/server.key")?;
-            copy(dir, "pki/server.crt", "exporter/server.crt")
-        }
-        Lab::Keepalive => write(
-            dir,
-            "nginx.conf",
-            &catalog::nginx_conf(lab, dir, ports, Variant::Fixed, run_as_root()),
-        ),
-        _ => write(
-            dir,
-            "prometheus.yml",
-            &catalog::prometheus_yml(lab, ports, Variant::Fixed),
-        ),
-    }
+    files::apply_solution(lab, &state.dir, &state.ports, tools)
 }
 
 #[cfg(test)]
@@ -716,12 +414,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_failed_tool_is_quoted_without_its_exit_status() {
-        let err = LabError::Command {
-            command: "promtool check config x".into(),
-            detail: "exit status: 1: FAILED: line 3: field x".into(),
-        };
-        assert_eq!(tool_output(&err), "FAILED: line 3: field x");
+    fn reserved_ports_are_distinct() {
         let ports = reserve_ports(&[Lab::Keepalive, Lab::BasicAuth401]).unwrap();
         let mut all: Vec<u16> = ports
             .iter()
