@@ -14,10 +14,10 @@
 //!
 //! Every process a lab starts runs in its own process group, and its command line names
 //! the lab folder. [`stop`] kills those groups and then checks that no process, no
-//! listening port is left. A `start` interrupted by Ctrl-C kills what it started before
-//! returning; one killed with SIGKILL leaves a registry entry (in `$TMPDIR/scrape-harness-labs`)
-//! naming its dead owner pid, and the next `lab` command sweeps it, like
-//! [`crate::sweep_leftovers`] does for dead harness runs.
+//! listening port is left. A `start` (or `up`) interrupted by Ctrl-C kills what it started
+//! before returning; one killed with SIGKILL leaves its labs in phase `starting` with a dead
+//! owner pid (registry in `$TMPDIR/scrape-harness-labs`), and the next `lab` command sweeps
+//! them, like [`crate::sweep_leftovers`] does for dead harness runs.
 
 mod catalog;
 mod check;

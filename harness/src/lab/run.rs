@@ -63,7 +63,7 @@ impl Drop for StartGuard {
 /// Writes lab `lab` into `dir` (created if missing) and starts its processes; returns once
 /// the exporter (and nginx) listen and Prometheus is ready.
 pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, LabError> {
-    start_on(lab, dir, tools, None).await
+    start_on(lab, dir, tools, None, true).await
 }
 
 /// Free ports for `labs`, all distinct: every listener stays bound until all are picked
@@ -91,11 +91,15 @@ fn reserve_ports(labs: &[Lab]) -> Result<Vec<Ports>, LabError> {
         .collect()
 }
 
+/// [`start`] on given ports. `settle`: mark the lab running when it is up; `up` settles its
+/// labs itself once all are up, so a SIGKILLed `up` leaves only `starting` labs of a dead
+/// owner, which the next `lab` command sweeps.
 async fn start_on(
     lab: Lab,
     dir: &Path,
     tools: &LabTools,
     ports: Option<Ports>,
+    settle: bool,
 ) -> Result<Started, LabError> {
     state::sweep_interrupted_starts();
     fs::create_dir_all(dir).map_err(|e| LabError::io("creating", dir, e))?;
@@ -193,8 +197,10 @@ async fn start_on(
         procs::wait_listening(what, *port, child, log, READY).await?;
     }
     wait_ready(ports.prometheus, &mut prometheus, &prom_log).await?;
-    guard.state.phase = Phase::Running;
-    guard.state.save()?;
+    if settle {
+        guard.state.phase = Phase::Running;
+        guard.state.save()?;
+    }
     guard.armed = false;
     Ok(Started {
         lab,
@@ -296,7 +302,7 @@ pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> 
     for (info, ports) in LABS.iter().zip(ports) {
         let (lab, sub, tools) = (info.lab, dir.join(info.name), tools.clone());
         guard.dirs.push(sub.clone());
-        set.spawn(async move { start_on(lab, &sub, &tools, Some(ports)).await });
+        set.spawn(async move { start_on(lab, &sub, &tools, Some(ports), false).await });
     }
     let mut started = Vec::new();
     let mut first_error = None;
@@ -310,6 +316,11 @@ pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> 
     }
     if let Some(err) = first_error {
         return Err(err); // the guard stops what did start
+    }
+    for s in &started {
+        let mut state = LabState::load(&s.dir)?;
+        state.phase = Phase::Running;
+        state.save()?;
     }
     guard.armed = false;
     started.sort_by_key(|s| LABS.iter().position(|i| i.lab == s.lab));

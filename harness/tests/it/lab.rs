@@ -499,6 +499,55 @@ fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
 }
 
 #[test]
+fn sigkill_during_lab_up_is_swept_by_the_next_lab_command() -> Result<()> {
+    let _heavy = heavy(); // ten labs at once (see above)
+    let lab = LabDir::new()?;
+    let fake = fake_exporter_bin();
+    let child = lab.harness.spawn(&[
+        "lab",
+        "up",
+        "--dir",
+        lab.dir_arg(),
+        "--fake-exporter",
+        fake.to_str().context("utf-8 path")?,
+    ])?;
+    let pid = child.id();
+    poll(
+        Duration::from_secs(30),
+        "a lab to record its first process",
+        || {
+            let recorded = std::fs::read_dir(lab.dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    std::fs::read_to_string(e.path().join(".lab/state.json"))
+                        .is_ok_and(|s| s.contains("\"pid\""))
+                });
+            Ok(recorded.then_some(()))
+        },
+    )?;
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -KILL {pid} failed");
+    let killed = finish(child, "scrape-harness lab up (SIGKILL)", LIMIT)?;
+    ensure!(
+        killed.code().is_none(),
+        "lab up finished before SIGKILL:{killed}"
+    );
+    // No handler ran: the labs it started are still there, until any `lab` command sweeps.
+    let ran = lab.lab(&["list"])?;
+    ensure!(ran.stderr.contains("half-started"), "nothing swept:{ran}");
+    let left = processes_naming(lab.dir());
+    ensure!(
+        left.is_empty(),
+        "processes left after the sweep: {left:?}{ran}"
+    );
+    Ok(())
+}
+
+#[test]
 fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
     let chromium = ["chromium", "chromium-browser"]
         .into_iter()
