@@ -602,7 +602,7 @@ fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
     lab.stop()
 }
 
-/// `chromium --headless --dump-dom file://PAGE`, killed after 60 s.
+/// `chromium --headless --dump-dom file://PAGE`, killed after 120 s (a cold first start is slow).
 fn dump_dom(chromium: &str, page: &Path, tmp: &Path) -> Result<String> {
     let profile = tmp.join("chromium-profile");
     let child = Command::new(chromium)
