@@ -625,7 +625,7 @@ fn dump_dom(chromium: &str, page: &Path, tmp: &Path) -> Result<String> {
     let ran = finish(
         child,
         "chromium --headless --dump-dom",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
     )?;
     ensure!(
         ran.code() == Some(0) && ran.stdout.contains("</html>"),
