@@ -40,6 +40,7 @@ pub mod conformance;
 mod error;
 mod exporter_config;
 mod fixture;
+pub mod lab;
 mod progress;
 mod promconfig;
 pub mod report;

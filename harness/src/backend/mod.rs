@@ -49,6 +49,7 @@ use std::{
 };
 
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
+pub(crate) use sweep::pid_alive;
 pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};
 pub use workdir::free_local_port;
 

@@ -1,6 +1,8 @@
 //! Command line (binary only): raw clap arguments, checked into the library's options, run,
 //! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
 
+mod lab;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -42,6 +44,9 @@ pub(crate) enum Command {
     /// Load benchmark of TLS scrape overhead on a real Prometheus (N targets × mode ×
     /// keep-alive); `bench servers` compares node_exporter, fake-exporter and bare rustls.
     Bench(BenchArgs),
+    /// Teaching labs: broken secure-scrape set-ups to repair, checked by a real Prometheus
+    /// (`lab list`, `start`, `check`, `hint`, `solution`, `stop`, `up`).
+    Lab(lab::LabArgs),
 }
 
 /// `bench` arguments.
@@ -323,6 +328,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run(args).await,
         Command::Conformance(args) => conformance(args).await,
         Command::Bench(args) => bench(args).await,
+        Command::Lab(args) => lab::run(args).await,
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;
             let files = pki.write_to(&args.out)?;

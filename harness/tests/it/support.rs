@@ -41,6 +41,22 @@ pub(crate) fn fake_exporter_bin() -> PathBuf {
                 "--bin",
                 "fake-exporter",
             ]);
+            // Cargo sets these for the test process; a build script that tracks one (ring's
+            // tracks CARGO_MANIFEST_DIR) would see it change and rebuild ring, rustls and
+            // everything above them, here and again in the next `cargo test`.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if key == "CARGO_MANIFEST_DIR"
+                    || key == "CARGO_MANIFEST_PATH"
+                    || key == "CARGO_CRATE_NAME"
+                    || key == "CARGO_PRIMARY_PACKAGE"
+                    || key == "CARGO_TARGET_TMPDIR"
+                    || key.starts_with("CARGO_PKG_")
+                    || key.starts_with("CARGO_BIN_")
+                {
+                    build.env_remove(key.as_ref());
+                }
+            }
             if harness.parent().is_some_and(|d| d.ends_with("release")) {
                 build.arg("--release");
             }

@@ -1,0 +1,175 @@
+//! `scrape-harness lab …`: teaching labs (see `scrape_harness::lab`).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use scrape_harness::lab::{self, CheckOptions, Lab, LabTools, LABS};
+
+use super::{EXIT_FAIL, EXIT_PASS};
+
+/// `lab` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct LabArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) action: LabAction,
+    /// The fake-exporter binary (default: next to this binary, else on PATH).
+    #[arg(long, global = true)]
+    pub(crate) fake_exporter: Option<PathBuf>,
+    /// The Prometheus binary (default: `prometheus` on PATH); promtool is taken from the same
+    /// folder when it is there.
+    #[arg(long, global = true)]
+    pub(crate) prometheus_bin: Option<PathBuf>,
+}
+
+/// `lab` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabAction {
+    /// List the labs.
+    List,
+    /// Write a lab folder and start its exporter(s) and Prometheus.
+    Start {
+        /// The lab (see `lab list`).
+        name: String,
+        /// The lab folder (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Apply your files and say what is still wrong (exit 0: solved, 1: not yet).
+    Check {
+        /// The lab folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Also write a one-page HTML report here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// How long to wait for fresh scrapes.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        deadline: std::time::Duration,
+    },
+    /// One more hint each time.
+    Hint {
+        /// The lab folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a lab's reference solution, or apply it (--apply) to the lab in --dir.
+    Solution {
+        /// The lab.
+        name: String,
+        /// Apply it to the lab's files instead of printing it.
+        #[arg(long)]
+        apply: bool,
+        /// The lab folder (with --apply).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Stop everything the lab in --dir started (after `lab up`: every lab below it).
+    Stop {
+        /// The lab folder, or the folder of `lab up`.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Start every lab for one learner, each in DIR/NAME with its own ports.
+    Up {
+        /// The folder for all labs.
+        #[arg(long, default_value = "labs")]
+        dir: PathBuf,
+    },
+}
+
+/// Runs a `lab` command; returns the exit code.
+pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
+    let swept = lab::sweep_interrupted_starts();
+    for dir in swept {
+        eprintln!(
+            "lab: stopped the half-started lab in {} (its start was killed)",
+            dir.display()
+        );
+    }
+    let tools = || LabTools::find(args.fake_exporter.clone(), args.prometheus_bin.clone());
+    match args.action {
+        LabAction::List => {
+            for info in &LABS {
+                println!("{:<20} {:>3} min  {}", info.name, info.minutes, info.title);
+            }
+        }
+        LabAction::Start { name, dir } => {
+            let lab: Lab = name.parse()?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from(lab.name()));
+            let started = lab::start(lab, &dir, &tools()?).await?;
+            println!(
+                "lab {} started in {}\n  task:       {}/README.md\n  Prometheus: {}/targets\n  check:      scrape-harness lab check --dir {}\n  stop:       scrape-harness lab stop --dir {}",
+                started.lab,
+                started.dir.display(),
+                started.dir.display(),
+                started.prometheus_url,
+                started.dir.display(),
+                started.dir.display()
+            );
+        }
+        LabAction::Check {
+            dir,
+            html,
+            deadline,
+        } => {
+            let report = lab::check(&dir, &tools()?, CheckOptions { deadline }).await?;
+            print!("{}", report.text());
+            if let Some(path) = html {
+                lab::write_html(&report, &path)?;
+                eprintln!("report written: {}", path.display());
+            }
+            return Ok(if report.solved { EXIT_PASS } else { EXIT_FAIL });
+        }
+        LabAction::Hint { dir } => {
+            let (n, of, text) = lab::hint(&dir)?;
+            println!("hint {n}/{of}: {text}");
+        }
+        LabAction::Solution { name, apply, dir } => {
+            let lab: Lab = name.parse()?;
+            if apply {
+                lab::solution(lab, &dir, &tools()?).with_context(|| {
+                    format!("applying the solution of {lab} in {}", dir.display())
+                })?;
+                println!(
+                    "solution of {lab} applied in {}; run `scrape-harness lab check --dir {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            } else {
+                println!("{}", lab.info().solution);
+            }
+        }
+        LabAction::Stop { dir } => {
+            for s in lab::stop(&dir).await? {
+                println!(
+                    "lab {} in {} stopped: killed {:?}; nothing left (ports {:?} free)",
+                    s.lab,
+                    s.dir.display(),
+                    s.killed,
+                    s.ports
+                );
+            }
+        }
+        LabAction::Up { dir } => {
+            let begun = std::time::Instant::now();
+            let started = lab::up(&dir, &tools()?).await?;
+            for s in &started {
+                println!(
+                    "{:<20} {}/targets  {}",
+                    s.lab.name(),
+                    s.prometheus_url,
+                    s.dir.display()
+                );
+            }
+            println!(
+                "{} labs up in {:.1} s; stop them all with `scrape-harness lab stop --dir {}`",
+                started.len(),
+                begun.elapsed().as_secs_f64(),
+                dir.display()
+            );
+        }
+    }
+    Ok(EXIT_PASS)
+}

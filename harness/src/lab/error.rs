@@ -1,0 +1,105 @@
+//! What can go wrong running a lab (not the learner's mistakes: those are findings).
+
+use std::path::PathBuf;
+
+/// Why a lab command could not do its job.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabError {
+    /// No lab of that name.
+    #[error("no lab named `{name}`; `scrape-harness lab list` shows them: {known}")]
+    UnknownLab {
+        /// The name given.
+        name: String,
+        /// The names there are.
+        known: String,
+    },
+    /// The folder holds no started lab.
+    #[error("{}: no lab here (no .lab/state.json); start one with `scrape-harness lab start NAME --dir {}`", .dir.display(), .dir.display())]
+    NotALab {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// The folder already runs a lab.
+    #[error("{}: lab `{lab}` is already running here; stop it with `scrape-harness lab stop --dir {}` first", .dir.display(), .dir.display())]
+    AlreadyRunning {
+        /// The folder.
+        dir: PathBuf,
+        /// The lab running there.
+        lab: String,
+    },
+    /// A file could not be read or written.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        /// What was done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A tool the lab needs is missing.
+    #[error("`{tool}` not found ({detail}); install it with `bash scripts/setup` (Debian package `{package}`)")]
+    ToolMissing {
+        /// The command.
+        tool: String,
+        /// Where it was looked for.
+        detail: String,
+        /// The Debian package.
+        package: &'static str,
+    },
+    /// A command the lab runs failed.
+    #[error("`{command}` failed: {detail}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Exit status and output.
+        detail: String,
+    },
+    /// A process did not become ready in time.
+    #[error("{what} did not become ready within {waited:?}: {detail}")]
+    NotReady {
+        /// What was started.
+        what: String,
+        /// How long was waited.
+        waited: std::time::Duration,
+        /// Its log tail, or what was seen.
+        detail: String,
+    },
+    /// The state file is unreadable.
+    #[error("{}: not a lab state file ({reason}); remove the folder's .lab/ after killing what it lists", .path.display())]
+    BadState {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Something is still running after `stop`.
+    #[error("after stopping {}: {left}", .dir.display())]
+    Leftovers {
+        /// The lab folder.
+        dir: PathBuf,
+        /// What is left, with the command to remove it.
+        left: String,
+    },
+    /// Prometheus' API failed.
+    #[error(transparent)]
+    Api(#[from] crate::ApiError),
+    /// The fake exporter's PKI could not be generated or written.
+    #[error("generating the lab PKI: {0}")]
+    Pki(#[from] fake_exporter::pki::PkiError),
+}
+
+impl LabError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The files of a lab: written at start (templates from the catalog, a fresh PKI, the
+//! classic lab's openssl certificate, bcrypt hashes) and rewritten by a reference solution.
+
+use std::fs;
+use std::path::Path;
+
+use fake_exporter::pki::{KeyType, Pki};
+
+use super::catalog::{self, Lab, Ports, Variant};
+use super::error::LabError;
+use super::state;
+use super::tools::{run_command, LabTools};
+
+/// A cheap fingerprint of a file's content (to notice edits).
+pub(crate) fn fingerprint(path: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    fs::read(path).unwrap_or_default().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The openssl command line of a tutorial's self-signed certificate for `san`.
+fn openssl_self_signed(san: &str) -> Vec<String> {
+    [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "365",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain([
+        format!("subjectAltName={san}"),
+        "-keyout".into(),
+        "exporter.key.new".into(),
+        "-out".into(),
+        "exporter.crt.new".into(),
+    ])
+    .collect()
+}
+
+/// Makes `exporter.crt`/`exporter.key` with openssl (written beside, then renamed: the
+/// exporter reads them on every connection).
+fn make_classic_cert(tools: &LabTools, dir: &Path, san: &str) -> Result<(), LabError> {
+    run_command(&tools.openssl, &openssl_self_signed(san), dir)?;
+    for name in ["exporter.key", "exporter.crt"] {
+        let from = dir.join(format!("{name}.new"));
+        fs::rename(&from, dir.join(name)).map_err(|e| LabError::io("renaming", from, e))?;
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<(), LabError> {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| LabError::io("creating", parent, e))?;
+    }
+    state::write_atomic(&path, text)
+}
+
+fn copy(dir: &Path, from: &str, to: &str) -> Result<(), LabError> {
+    let text = fs::read_to_string(dir.join(from))
+        .map_err(|e| LabError::io("reading", dir.join(from), e))?;
+    write(dir, to, &text)
+}
+
+fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash_with_result(password, 10)
+        .expect("bcrypt with cost 10 cannot fail")
+        .format_for_version(bcrypt::Version::TwoY)
+}
+
+fn run_as_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Writes the lab's files (blocking: bcrypt, key generation, openssl).
+pub(crate) fn write_files(
+    lab: Lab,
+    dir: &Path,
+    ports: &Ports,
+    tools: &LabTools,
+) -> Result<(), LabError> {
+    let info = lab.info();
+    let hash = bcrypt_hash(catalog::PASSWORD);
+    write(dir, "README.md", &catalog::readme(info, dir, ports))?;
+    write(
+        dir,
+        "prometheus.yml",
+        &catalog::prometheus_yml(lab, ports, Variant::Broken),
+    )?;
+    write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash))?;
+    let uses_pki = !matches!(
+        lab,
+        Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::BearerRotation
+    );
+    if uses_pki {
+        Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.join("pki"))?;
+    }
+    match lab {
+        Lab::ClassicTlsBasic => {
+            make_classic_cert(tools, dir, "DNS:localhost")?;
+            write(dir, "password.txt", catalog::PASSWORD)?;
+        }
+        Lab::BasicAuth401 => write(dir, "password.txt", &hash)?,
+        Lab::ExpiredCert => {
+            copy(dir, "pki/server-expired.key", "exporter/server.key")?;
+            copy(dir, "pki/server-expired.crt", "exporter/server.crt")?;
+        }
+        Lab::BearerRotation => write(dir, "exporter-token", &format!("{}\n", catalog::NEW_TOKEN))?,
+        Lab::ReverseProxy => {
+            write(dir, "password.txt", catalog::PASSWORD)?;
+            write(dir, "htpasswd", &format!("prom:{hash}\n"))?;
+        }
+        _ => {}
+    }
+    if lab.has_proxy() {
+        write(
+            dir,
+            "nginx.conf",
+            &catalog::nginx_conf(lab, dir, ports, Variant::Broken, run_as_root()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies lab `lab`'s reference solution to the files in `dir`.
+pub(crate) fn apply_solution(
+    lab: Lab,
+    dir: &Path,
+    ports: &Ports,
+    tools: &LabTools,
+) -> Result<(), LabError> {
+    match lab {
+        Lab::ClassicTlsBasic => make_classic_cert(tools, dir, "DNS:localhost,IP:127.0.0.1"),
+        Lab::BasicAuth401 => write(dir, "password.txt", catalog::PASSWORD),
+        Lab::ExpiredCert => {
+            copy(dir, "pki/server.key", "exporter/server.key")?;
+            copy(dir, "pki/server.crt", "exporter/server.crt")
+        }
+        Lab::Keepalive => write(
+            dir,
+            "nginx.conf",
+            &catalog::nginx_conf(lab, dir, ports, Variant::Fixed, run_as_root()),
+        ),
+        _ => write(
+            dir,
+            "prometheus.yml",
+            &catalog::prometheus_yml(lab, ports, Variant::Fixed),
+        ),
+    }
+}

@@ -1,0 +1,40 @@
+//! Teaching labs: broken secure-scrape set-ups a learner repairs, checked by a real
+//! Prometheus.
+//!
+//! [`start`] writes a lab folder (a `README.md` with the task, `prometheus.yml`, the
+//! exporter's `web-config.yml`, certificates) and starts the exporter(s), nginx where the lab
+//! has a proxy, and a Prometheus process, all on 127.0.0.1. What runs is recorded in
+//! `<dir>/.lab/state.json`, so [`check`], [`hint`] and [`stop`] work from any later process.
+//! [`check`] applies the learner's files (promtool first, then `/-/reload`), waits for fresh
+//! scrapes and explains each failing target from what Prometheus says ([`crate::classify`])
+//! and what the learner's files hold — never from the lab's name, so a fault moved from one
+//! lab to another is named for what it is.
+//!
+//! # Cleanup
+//!
+//! Every process a lab starts runs in its own process group, and its command line names
+//! the lab folder. [`stop`] kills those groups and then checks that no process, no
+//! listening port is left. A `start` (or `up`) interrupted by Ctrl-C kills what it started
+//! before returning; one killed with SIGKILL leaves its labs in phase `starting` with a dead
+//! owner pid (registry in `$TMPDIR/scrape-harness-labs`), and the next `lab` command sweeps
+//! them, like [`crate::sweep_leftovers`] does for dead harness runs.
+
+mod catalog;
+mod check;
+mod diagnose;
+mod error;
+mod files;
+mod html;
+mod procs;
+mod run;
+mod state;
+mod tools;
+
+pub use catalog::{Lab, LabInfo, LABS};
+pub use check::{check, CheckOptions, CheckReport, TargetReport};
+pub use diagnose::Finding;
+pub use error::LabError;
+pub use html::write_html;
+pub use run::{hint, solution, start, stop, up, Started, Stopped};
+pub use state::sweep_interrupted_starts;
+pub use tools::LabTools;

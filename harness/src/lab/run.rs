@@ -1,0 +1,440 @@
+//! A lab's life: `start` (and `up` for all), `stop`, `hint`, `solution --apply`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use super::catalog::{Lab, Ports, LABS};
+use super::error::LabError;
+use super::files;
+use super::procs;
+use super::state::{self, LabState, Phase, Proc, PRIVATE};
+use super::tools::{promtool_check, LabTools};
+use crate::targets::PromApi;
+
+/// How long a started process may take to listen (Prometheus: to answer `/-/ready`).
+const READY: Duration = Duration::from_secs(30);
+/// The learner's Prometheus config as Prometheus runs it: beside `prometheus.yml`, so
+/// relative paths mean the same, and only replaced once promtool accepts the learner's file.
+pub(crate) const ACTIVE_CONFIG: &str = ".prometheus.active.yml";
+
+/// A started lab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    /// The lab.
+    pub lab: Lab,
+    /// Its folder (absolute).
+    pub dir: PathBuf,
+    /// Prometheus' URL (`http://127.0.0.1:<port>`).
+    pub prometheus_url: String,
+    /// Pids of what runs.
+    pub pids: Vec<u32>,
+}
+
+/// A stopped lab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stopped {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its name.
+    pub lab: String,
+    /// The pids that were killed.
+    pub killed: Vec<u32>,
+    /// The ports checked free.
+    pub ports: Vec<u16>,
+}
+
+/// Kills what an unfinished `start` started, unless disarmed (Ctrl-C drops the future).
+struct StartGuard {
+    state: LabState,
+    armed: bool,
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            procs::kill_lab(&self.state.dir, &self.state.procs);
+            self.state.forget();
+        }
+    }
+}
+
+/// Writes lab `lab` into `dir` (created if missing) and starts its processes; returns once
+/// the exporter (and nginx) listen and Prometheus is ready.
+pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, LabError> {
+    start_on(lab, dir, tools, None, true).await
+}
+
+/// Free ports for `labs`, all distinct: every listener stays bound until all are picked
+/// (separate `bind(0)` calls, closed one by one, may hand out the same port twice).
+fn reserve_ports(labs: &[Lab]) -> Result<Vec<Ports>, LabError> {
+    let mut held = Vec::new();
+    let mut next = || -> Result<u16, LabError> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| LabError::io("finding a free port on", "127.0.0.1", e))?
+            .port();
+        held.push(listener);
+        Ok(port)
+    };
+    labs.iter()
+        .map(|lab| {
+            Ok(Ports {
+                prometheus: next()?,
+                exporter: next()?,
+                proxy: if lab.has_proxy() { Some(next()?) } else { None },
+            })
+        })
+        .collect()
+}
+
+/// [`start`] on given ports. `settle`: mark the lab running when it is up; `up` settles its
+/// labs itself once all are up, so a SIGKILLed `up` leaves only `starting` labs of a dead
+/// owner, which the next `lab` command sweeps.
+async fn start_on(
+    lab: Lab,
+    dir: &Path,
+    tools: &LabTools,
+    ports: Option<Ports>,
+    settle: bool,
+) -> Result<Started, LabError> {
+    state::sweep_interrupted_starts();
+    fs::create_dir_all(dir).map_err(|e| LabError::io("creating", dir, e))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| LabError::io("resolving", dir, e))?;
+    if let Ok(old) = LabState::load(&dir) {
+        if !procs::lab_processes(&dir, &old.procs).is_empty() {
+            return Err(LabError::AlreadyRunning { dir, lab: old.lab });
+        }
+        old.forget();
+    }
+    let private = dir.join(PRIVATE);
+    let _ = fs::remove_dir_all(&private); // a stopped lab's leftovers: data, logs, hints
+    fs::create_dir_all(private.join("nginx")).map_err(|e| LabError::io("creating", &private, e))?;
+    let ports = match ports {
+        Some(p) => p,
+        None => reserve_ports(&[lab])?[0],
+    };
+    {
+        let (dir, tools) = (dir.clone(), tools.clone());
+        tokio::task::spawn_blocking(move || files::write_files(lab, &dir, &ports, &tools))
+            .await
+            .expect("writing lab files does not panic")?;
+    }
+    let mut guard = StartGuard {
+        state: LabState {
+            lab: lab.name().to_owned(),
+            dir: dir.clone(),
+            phase: Phase::Starting,
+            owner_pid: std::process::id(),
+            ports,
+            procs: Vec::new(),
+            nginx_conf_loaded: None,
+        },
+        armed: true,
+    };
+    guard.state.save()?;
+
+    // Spawn everything first, then wait: the waits overlap.
+    let mut children: Vec<(String, u16, Child, PathBuf)> = Vec::new();
+    let exporter_log = private.join("exporter.log");
+    let exporter = procs::spawn(
+        &tools.fake_exporter,
+        &[
+            format!("--web.listen-address=127.0.0.1:{}", ports.exporter),
+            format!("--web.config.file={}", dir.join("web-config.yml").display()),
+        ],
+        &dir,
+        &exporter_log,
+    )?;
+    register(&mut guard, "exporter", exporter.id(), ports.exporter)?;
+    children.push((
+        "the exporter".into(),
+        ports.exporter,
+        exporter,
+        exporter_log,
+    ));
+    if let Some(proxy) = ports.proxy {
+        let log = private.join("nginx").join("error.log");
+        let nginx = procs::spawn(
+            &tools.nginx,
+            &nginx_args(&dir, false),
+            &dir,
+            &private.join("nginx.out"),
+        )?;
+        register(&mut guard, "nginx", nginx.id(), proxy)?;
+        guard.state.nginx_conf_loaded = Some(files::fingerprint(&dir.join("nginx.conf")));
+        children.push(("nginx".into(), proxy, nginx, log));
+    }
+    // The learner's config if promtool takes it, else none (the lab may start broken).
+    let active = match promtool_check(&tools.promtool, &dir.join("prometheus.yml")) {
+        Ok(()) => fs::read_to_string(dir.join("prometheus.yml")).map_err(|e| LabError::io("reading", dir.join("prometheus.yml"), e))?,
+        Err(_) => "# prometheus.yml was refused by promtool; `scrape-harness lab check` explains why\nglobal:\n  scrape_interval: 2s\n".to_owned(),
+    };
+    state::write_atomic(&dir.join(ACTIVE_CONFIG), &active)?;
+    let prom_log = private.join("prometheus.log");
+    let mut prometheus = procs::spawn(
+        &tools.prometheus,
+        &[
+            format!("--config.file={}", dir.join(ACTIVE_CONFIG).display()),
+            format!(
+                "--storage.tsdb.path={}",
+                private.join("prometheus-data").display()
+            ),
+            format!("--web.listen-address=127.0.0.1:{}", ports.prometheus),
+            "--web.enable-lifecycle".into(),
+            "--storage.tsdb.retention.time=1d".into(),
+        ],
+        &dir,
+        &prom_log,
+    )?;
+    register(&mut guard, "prometheus", prometheus.id(), ports.prometheus)?;
+    for (what, port, child, log) in &mut children {
+        procs::wait_listening(what, *port, child, log, READY).await?;
+    }
+    wait_ready(ports.prometheus, &mut prometheus, &prom_log).await?;
+    if settle {
+        guard.state.phase = Phase::Running;
+        guard.state.save()?;
+    }
+    guard.armed = false;
+    Ok(Started {
+        lab,
+        dir,
+        prometheus_url: format!("http://127.0.0.1:{}", ports.prometheus),
+        pids: guard.state.procs.iter().map(|p| p.pid).collect(),
+    })
+}
+
+fn register(guard: &mut StartGuard, role: &str, pid: u32, port: u16) -> Result<(), LabError> {
+    guard.state.procs.push(Proc {
+        role: role.into(),
+        pid,
+        port,
+    });
+    guard.state.save()
+}
+
+/// nginx' arguments: the learner's `nginx.conf`, prefix and logs in `.lab/nginx/`.
+pub(crate) fn nginx_args(dir: &Path, test: bool) -> Vec<String> {
+    let mut args = vec![
+        "-p".to_owned(),
+        format!("{}/", dir.join(PRIVATE).join("nginx").display()),
+        "-c".to_owned(),
+        dir.join("nginx.conf").display().to_string(),
+        "-e".to_owned(),
+        dir.join(PRIVATE)
+            .join("nginx")
+            .join("error.log")
+            .display()
+            .to_string(),
+        "-g".to_owned(),
+        "daemon off;".to_owned(),
+    ];
+    if test {
+        args.push("-t".into());
+    }
+    args
+}
+
+async fn wait_ready(port: u16, child: &mut Child, log: &Path) -> Result<(), LabError> {
+    let api = PromApi::new(&format!("http://127.0.0.1:{port}"));
+    let end = Instant::now() + READY;
+    loop {
+        if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(2), api.ready()).await {
+            return Ok(());
+        }
+        let detail = match child.try_wait() {
+            Ok(Some(status)) => Some(format!("it exited ({status})")),
+            _ if Instant::now() >= end => Some("/-/ready did not answer 200".to_owned()),
+            _ => None,
+        };
+        if let Some(detail) = detail {
+            return Err(LabError::NotReady {
+                what: "Prometheus".into(),
+                waited: READY,
+                detail: format!("{detail}; its log {}:\n{}", log.display(), procs::tail(log)),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Stops the labs `up` has started so far, unless disarmed: `up` is all or nothing, also
+/// when Ctrl-C drops it half-way (labs still starting are stopped by their own guard).
+/// `dirs` are the folders of every lab `up` starts.
+struct UpGuard {
+    dirs: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl Drop for UpGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for dir in &self.dirs {
+            // Only labs this process started (a finished start may not be collected yet).
+            let ours = LabState::load(dir)
+                .ok()
+                .filter(|s| s.owner_pid == std::process::id());
+            if let Some(state) = ours {
+                procs::kill_lab(&state.dir, &state.procs);
+                state.forget();
+            }
+        }
+    }
+}
+
+/// Starts every lab for one learner, each in `<dir>/<name>` with its own ports, at once.
+/// On failure (or when dropped half-way, e.g. by Ctrl-C) nothing stays running.
+pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> {
+    let mut guard = UpGuard {
+        dirs: Vec::new(),
+        armed: true,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    let ports = reserve_ports(&LABS.map(|i| i.lab))?;
+    for (info, ports) in LABS.iter().zip(ports) {
+        let (lab, sub, tools) = (info.lab, dir.join(info.name), tools.clone());
+        guard.dirs.push(sub.clone());
+        set.spawn(async move { start_on(lab, &sub, &tools, Some(ports), false).await });
+    }
+    let mut started = Vec::new();
+    let mut first_error = None;
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("a lab start task does not panic") {
+            Ok(s) => started.push(s),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(err) = first_error {
+        return Err(err); // the guard stops what did start
+    }
+    for s in &started {
+        let mut state = LabState::load(&s.dir)?;
+        state.phase = Phase::Running;
+        state.save()?;
+    }
+    guard.armed = false;
+    started.sort_by_key(|s| LABS.iter().position(|i| i.lab == s.lab));
+    Ok(started)
+}
+
+/// Stops the lab in `dir` (or every lab in its sub-folders, after `lab up`) and checks
+/// that no process and no listening port is left.
+pub async fn stop(dir: &Path) -> Result<Vec<Stopped>, LabError> {
+    state::sweep_interrupted_starts();
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| LabError::io("resolving", dir, e))?;
+    let mut dirs = Vec::new();
+    if LabState::load(&dir).is_ok() {
+        dirs.push(dir.clone());
+    } else {
+        let entries = fs::read_dir(&dir).map_err(|e| LabError::io("listing", &dir, e))?;
+        let mut subs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| LabState::load(p).is_ok())
+            .collect();
+        subs.sort();
+        dirs.extend(subs);
+    }
+    if dirs.is_empty() {
+        return Err(LabError::NotALab { dir });
+    }
+    let mut stopped = Vec::new();
+    for dir in dirs {
+        stopped.push(stop_one(&dir).await?);
+    }
+    Ok(stopped)
+}
+
+async fn stop_one(dir: &Path) -> Result<Stopped, LabError> {
+    let state = LabState::load(dir)?;
+    let before: Vec<u32> = procs::lab_processes(dir, &state.procs)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect();
+    let left = procs::kill_lab(dir, &state.procs);
+    let mut problems: Vec<String> = left
+        .iter()
+        .map(|(pid, cmd)| {
+            format!("process {pid} ({cmd}) still alive; kill it with `kill -9 {pid}`")
+        })
+        .collect();
+    let ports: Vec<u16> = state.procs.iter().map(|p| p.port).collect();
+    let end = Instant::now() + Duration::from_secs(10);
+    for &port in &ports {
+        while procs::listening(port).await {
+            if Instant::now() >= end {
+                problems.push(format!(
+                    "127.0.0.1:{port} still accepts connections; see `ss -ltnp 'sport = :{port}'`"
+                ));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    if !problems.is_empty() {
+        return Err(LabError::Leftovers {
+            dir: dir.to_owned(),
+            left: problems.join("; "),
+        });
+    }
+    state.forget();
+    let _ = fs::remove_dir_all(state.private("prometheus-data"));
+    Ok(Stopped {
+        dir: dir.to_owned(),
+        lab: state.lab,
+        killed: before,
+        ports,
+    })
+}
+
+/// The next hint of the lab in `dir`: `(number, of, text)`; progress is kept in the folder.
+pub fn hint(dir: &Path) -> Result<(usize, usize, &'static str), LabError> {
+    let state = LabState::load(dir)?;
+    let info = state.lab()?.info();
+    let n = state::next_hint(&state.dir, info.hints.len())?;
+    Ok((n, info.hints.len(), info.hints[n - 1]))
+}
+
+/// Applies lab `lab`'s reference solution to the lab running in `dir` (the files only;
+/// `check` then applies them to Prometheus and nginx).
+pub fn solution(lab: Lab, dir: &Path, tools: &LabTools) -> Result<(), LabError> {
+    let state = LabState::load(dir)?;
+    if state.lab != lab.name() {
+        return Err(LabError::Command {
+            command: format!("lab solution {lab} --apply --dir {}", dir.display()),
+            detail: format!("{} holds lab `{}`, not `{lab}`", dir.display(), state.lab),
+        });
+    }
+    files::apply_solution(lab, &state.dir, &state.ports, tools)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_ports_are_distinct() {
+        let ports = reserve_ports(&[Lab::Keepalive, Lab::BasicAuth401]).unwrap();
+        let mut all: Vec<u16> = ports
+            .iter()
+            .flat_map(|p| [Some(p.prometheus), Some(p.exporter), p.proxy])
+            .flatten()
+            .collect();
+        assert_eq!(all.len(), 5);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 5, "distinct ports");
+    }
+}

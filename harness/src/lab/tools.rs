@@ -1,0 +1,183 @@
+//! The programs a lab runs (fake-exporter, prometheus, promtool, nginx, openssl): found
+//! once, run with a deadline, their output quoted when they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::error::LabError;
+
+/// Deadline of every command the labs run (openssl, promtool, nginx -t).
+pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The programs a lab runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabTools {
+    /// `fake-exporter`.
+    pub fake_exporter: PathBuf,
+    /// `prometheus`.
+    pub prometheus: PathBuf,
+    /// `promtool`.
+    pub promtool: PathBuf,
+    /// `nginx` (nginx-light).
+    pub nginx: PathBuf,
+    /// `openssl`.
+    pub openssl: PathBuf,
+}
+
+impl LabTools {
+    /// Finds every tool on `PATH` (and in `/usr/sbin`, where Debian puts nginx);
+    /// `fake_exporter` defaults to the one next to the running binary, `prometheus` to the
+    /// one on `PATH` (a given one brings its own `promtool` when it sits beside it).
+    pub fn find(
+        fake_exporter: Option<PathBuf>,
+        prometheus: Option<PathBuf>,
+    ) -> Result<Self, LabError> {
+        let fake_exporter = match fake_exporter {
+            Some(path) => path,
+            None => {
+                let beside = std::env::current_exe()
+                    .ok()
+                    .map(|exe| exe.with_file_name("fake-exporter"))
+                    .filter(|p| p.is_file());
+                match beside {
+                    Some(p) => p,
+                    None => which("fake-exporter").ok_or_else(|| LabError::ToolMissing {
+                        tool: "fake-exporter".into(),
+                        detail: "not next to scrape-harness nor on PATH; build it with `cargo build -p fake-exporter` or pass --fake-exporter".into(),
+                        package: "(this workspace)",
+                    })?,
+                }
+            }
+        };
+        let find = |tool: &str, package: &'static str| {
+            which(tool).ok_or_else(|| LabError::ToolMissing {
+                tool: tool.into(),
+                detail: "not on PATH nor in /usr/sbin".into(),
+                package,
+            })
+        };
+        let promtool_beside = prometheus
+            .as_ref()
+            .map(|p| p.with_file_name("promtool"))
+            .filter(|p| p.is_file());
+        let prometheus = match prometheus {
+            Some(p) if p.is_file() => p,
+            Some(p) => {
+                return Err(LabError::ToolMissing {
+                    tool: p.display().to_string(),
+                    detail: "given with --prometheus-bin, but not a file".into(),
+                    package: "prometheus",
+                })
+            }
+            None => find("prometheus", "prometheus")?,
+        };
+        Ok(Self {
+            fake_exporter,
+            prometheus,
+            promtool: match promtool_beside {
+                Some(p) => p,
+                None => find("promtool", "prometheus")?,
+            },
+            nginx: find("nginx", "nginx-light")?,
+            openssl: find("openssl", "openssl")?,
+        })
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Runs a command with [`COMMAND_DEADLINE`]; `Ok(stdout+stderr)` when it exits 0.
+pub(crate) fn run_command(program: &Path, args: &[String], cwd: &Path) -> Result<String, LabError> {
+    let command = format!("{} {}", program.display(), args.join(" "));
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| LabError::Command {
+            command: command.clone(),
+            detail: format!("cannot be started: {e}"),
+        })?;
+    let end = Instant::now() + COMMAND_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| LabError::Command {
+            command: command.clone(),
+            detail: e.to_string(),
+        })? {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(LabError::Command {
+                command,
+                detail: format!("no answer within {COMMAND_DEADLINE:?}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20)); // poll, bounded by the deadline
+    };
+    let output = child.wait_with_output().map_err(|e| LabError::Command {
+        command: command.clone(),
+        detail: e.to_string(),
+    })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(LabError::Command {
+            command,
+            detail: format!("{status}: {}", text.trim()),
+        })
+    }
+}
+
+/// `promtool check config FILE`; the error carries promtool's message.
+pub(crate) fn promtool_check(promtool: &Path, file: &Path) -> Result<(), String> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    run_command(
+        promtool,
+        &["check".into(), "config".into(), file.display().to_string()],
+        dir,
+    )
+    .map(drop)
+    .map_err(|e| tool_output(&e))
+}
+
+/// What a failed tool said: the output of [`run_command`]'s "exit status: N: <output>", or
+/// the whole error when it did not run.
+pub(crate) fn tool_output(err: &LabError) -> String {
+    match err {
+        LabError::Command { detail, .. } => detail
+            .strip_prefix("exit status: ")
+            .and_then(|rest| rest.split_once(": "))
+            .map_or_else(|| detail.clone(), |(_, output)| output.to_owned()),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_tool_is_quoted_without_its_exit_status() {
+        let err = LabError::Command {
+            command: "promtool check config x".into(),
+            detail: "exit status: 1: FAILED: line 3: field x".into(),
+        };
+        assert_eq!(tool_output(&err), "FAILED: line 3: field x");
+    }
+}
