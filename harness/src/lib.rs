@@ -40,6 +40,8 @@ pub mod conformance;
 mod error;
 mod exporter_config;
 mod fixture;
+pub mod generate;
+mod pacing;
 mod progress;
 mod promconfig;
 pub mod report;
