@@ -67,7 +67,8 @@ pub use promconfig::{
     Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
 };
 pub use runner::{
-    run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunOptions, RunReport,
+    run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
+    RunReport,
     Skipped, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{

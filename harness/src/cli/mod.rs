@@ -370,7 +370,8 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     );
     let report = scrape_harness::run(&plan, &options).await?;
     print!("{}", report::table_with(&report, args.verbose));
-    for c in report.cases.iter().filter(|c| !c.pass) {
+    // On an overloaded machine the failures are the machine's: one message says so (below).
+    for c in report.cases.iter().filter(|c| !c.pass && !report.failed_from_overload()) {
         eprintln!();
         eprint!("{}", report::failure_block(c));
     }
@@ -390,6 +391,16 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("reports written: {}", names.join(", "));
+    }
+    if report.failed_from_overload() {
+        eprintln!("scrape-harness: overload: {}", report::overload_message(&report));
+        return Ok(EXIT_ERROR);
+    }
+    if report.health.overloaded() {
+        eprintln!(
+            "scrape-harness: note: every verdict held, but the machine was near its limit: {}",
+            report.health.advice()
+        );
     }
     Ok(if report.all_passed() {
         EXIT_PASS

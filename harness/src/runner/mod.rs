@@ -5,8 +5,10 @@
 
 mod exporters;
 pub(crate) mod external;
+mod health;
 
 pub use external::{ExecTemplate, ExecTemplateError};
+pub use health::RunHealth;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -227,12 +229,20 @@ pub struct RunReport {
     pub timings: Timings,
     /// Scrape pools Prometheus failed to create (jobs it dropped).
     pub failed_scrape_pools: f64,
+    /// Whether the machine kept up (scrape durations, CPU, memory).
+    pub health: RunHealth,
 }
 
 impl RunReport {
     /// Whether every case passed.
     pub fn all_passed(&self) -> bool {
         self.cases.iter().all(|c| c.pass)
+    }
+
+    /// Whether cases failed on a machine that could not keep up: their verdicts are not
+    /// trusted, and the run is a harness error (exit 2), not failed cases.
+    pub fn failed_from_overload(&self) -> bool {
+        self.health.overloaded() && !self.all_passed()
     }
 }
 
@@ -305,6 +315,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
     let mut steady: Vec<Option<StatsSnapshot>> = vec![None; plan.cases.len()];
+    let prometheus_pid = prometheus.prometheus().pid();
+    let cpu_at_ready = health::CpuMark::now(prometheus_pid);
     let waited = prometheus
         .wait_scraped_with(need, deadline, |p: &WaitProgress<'_>| {
             if p.any_scraped && first_scrape_s.is_none() {
@@ -322,6 +334,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     bar.finish();
     let verdicts = waited?;
     let verdicts_at = Instant::now();
+    let (harness_cpu, prometheus_cpu) =
+        cpu_at_ready.cores_since(&health::CpuMark::now(prometheus_pid));
     // Stop scraping before reading counters, so that Prometheus' dialer counts and the
     // exporters' counters describe the same scrapes (no scrape in flight between the reads).
     prometheus
@@ -336,6 +350,37 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         *failed_scrapes.entry(key.job).or_default() += n;
     }
     let prometheus_major = build.major_version();
+    // Jobs expected to be slow (a delay fault, an expected timeout) are not load.
+    let slow_by_design: BTreeMap<&str, bool> = plan
+        .cases
+        .iter()
+        .map(|c| {
+            let expected = c.expect.outcome_for(prometheus_major);
+            (
+                c.name.as_str(),
+                !c.exporter.faults.is_none() || expected.accepts_class(ErrorClass::Timeout),
+            )
+        })
+        .collect();
+    let near_timeout: Vec<String> =
+        health::near_timeout_jobs(api, plan.defaults.scrape_timeout)
+            .await
+            .map_err(RunError::Api)?
+            .into_iter()
+            .filter(|job| slow_by_design.get(job.as_str()) == Some(&false))
+            .collect();
+    let run_health = health::judge(health::Signals {
+        cores: crate::pacing::cores(),
+        targets: verdicts
+            .iter()
+            .filter(|v| v.health != Health::Missing)
+            .count(),
+        interval: plan.defaults.scrape_interval,
+        near_timeout,
+        harness_cpu,
+        prometheus_cpu,
+        prometheus_pid,
+    });
 
     let external = !matches!(opts.launcher, Launcher::Fake);
     // One target per case: its verdict, by job name.
@@ -399,6 +444,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             within_bound: verdicts_s <= bound_s,
         },
         failed_scrape_pools: failed_pools,
+        health: run_health,
     };
     if backend::keep_requested() {
         // Dropping honours HARNESS_KEEP: it prints what was kept and how to remove it.

@@ -21,6 +21,9 @@ use tokio::time::Instant;
 
 /// Timeout of every single request to Prometheus.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of `POST /-/reload`: a reload stops every scrape pool the new config drops, and
+/// with thousands of jobs on a busy machine that takes longer than an API read.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Errors talking to the Prometheus HTTP API.
 #[derive(Debug, thiserror::Error)]
@@ -351,7 +354,8 @@ impl PromApi {
     /// `--web.enable-lifecycle`).
     pub async fn reload(&self) -> Result<(), ApiError> {
         let url = format!("{}/-/reload", self.base);
-        self.send(&url, self.client.post(&url)).await.map(drop)
+        let request = self.client.post(&url).timeout(RELOAD_TIMEOUT);
+        self.send(&url, request).await.map(drop)
     }
 
     async fn get_api<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
