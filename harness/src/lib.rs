@@ -68,8 +68,7 @@ pub use promconfig::{
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
-    RunReport,
-    Skipped, Timings, DISCOVERY_DELAY,
+    RunReport, Skipped, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
     BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterTls, FileRef,

@@ -371,7 +371,11 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let report = scrape_harness::run(&plan, &options).await?;
     print!("{}", report::table_with(&report, args.verbose));
     // On an overloaded machine the failures are the machine's: one message says so (below).
-    for c in report.cases.iter().filter(|c| !c.pass && !report.failed_from_overload()) {
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| !c.pass && !report.failed_from_overload())
+    {
         eprintln!();
         eprint!("{}", report::failure_block(c));
     }
@@ -393,7 +397,10 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("reports written: {}", names.join(", "));
     }
     if report.failed_from_overload() {
-        eprintln!("scrape-harness: overload: {}", report::overload_message(&report));
+        eprintln!(
+            "scrape-harness: overload: {}",
+            report::overload_message(&report)
+        );
         return Ok(EXIT_ERROR);
     }
     if report.health.overloaded() {

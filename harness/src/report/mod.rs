@@ -169,10 +169,11 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
     let mib = |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{m:.0} MiB"));
     let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.2}"));
     let machine = format!(
-        "machine: {} core(s), {:.0} scrapes/s; busy cores while scraping: harness {}, Prometheus \
-         {}; peak RSS: harness {}, Prometheus {}; {} of {} target(s) had scrapes near the \
-         timeout{}",
+        "machine: {} core(s), {} busy while scraping, {:.0} scrapes/s; busy cores: harness {}, \
+         Prometheus {}; peak RSS: harness {}, Prometheus {}; {} of {} target(s) had scrapes \
+         near the timeout{}",
         h.cores,
+        crate::runner::health_percent(h.machine_busy),
         h.scrape_rate,
         cpu(h.harness_cpu_cores),
         cpu(h.prometheus_cpu_cores),
@@ -186,7 +187,10 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
             ""
         },
     );
-    let footer = footer.into_iter().chain(std::iter::once(machine)).collect::<Vec<_>>();
+    let footer = footer
+        .into_iter()
+        .chain(std::iter::once(machine))
+        .collect::<Vec<_>>();
     for line in footer.iter().flat_map(|l| wrap(l, TABLE_WIDTH)) {
         let _ = writeln!(out, "{line}");
     }
@@ -447,7 +451,12 @@ pub fn overload_message(report: &RunReport) -> String {
         "the machine could not keep up with this run, so the {} failed case(s) ({}{}) are not \
          blamed: {}. To change: {}.",
         failed.len(),
-        failed.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+        failed
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", "),
         if failed.len() > 5 { ", ..." } else { "" },
         report.health.overload.as_deref().unwrap_or("overloaded"),
         report.health.advice(),

@@ -19,6 +19,13 @@ use crate::targets::{ApiError, PromApi};
 
 /// A scrape that took at least this share of the timeout is "near the timeout".
 pub(crate) const NEAR_TIMEOUT: f64 = 0.8;
+/// A machine busy this share of its CPU time has no headroom left.
+pub(crate) const SATURATED: f64 = 0.9;
+
+/// `93 %`, or `?`.
+pub(crate) fn percent(share: Option<f64>) -> String {
+    share.map_or("?".into(), |b| format!("{:.0} %", b * 100.0))
+}
 
 /// How the machine held up during a run.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +47,8 @@ pub struct RunHealth {
     pub harness_cpu_cores: Option<f64>,
     /// Cores Prometheus kept busy meanwhile (process backend only).
     pub prometheus_cpu_cores: Option<f64>,
+    /// Busy share (0..=1) of the whole machine meanwhile, other processes included.
+    pub machine_busy: Option<f64>,
     /// Peak resident memory of the harness (VmHWM), MiB.
     pub harness_max_rss_mib: Option<f64>,
     /// Peak resident memory of Prometheus (process backend only), MiB.
@@ -67,12 +76,14 @@ impl RunHealth {
     }
 }
 
-/// CPU seconds of this process and of Prometheus at one moment.
+/// CPU seconds of this process and of Prometheus, and the machine's busy and total CPU
+/// time (`/proc/stat`), at one moment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CpuMark {
     at: std::time::Instant,
     harness: Option<f64>,
     prometheus: Option<f64>,
+    machine: Option<(u64, u64)>,
 }
 
 impl CpuMark {
@@ -82,7 +93,18 @@ impl CpuMark {
             at: std::time::Instant::now(),
             harness: crate::bench::proc_stat::self_cpu_seconds().ok(),
             prometheus: prometheus_pid.and_then(|p| crate::bench::proc_stat::cpu_seconds(p).ok()),
+            machine: std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|s| machine_ticks(&s)),
         }
+    }
+
+    /// The share of the machine's CPU time that was busy since `self` (0..=1), whoever
+    /// used it (other builds included).
+    pub(crate) fn machine_busy_since(&self, later: &Self) -> Option<f64> {
+        let ((b0, t0), (b1, t1)) = self.machine.zip(later.machine)?;
+        let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
+        Some(b1.saturating_sub(b0) as f64 / total as f64)
     }
 
     /// Cores used by each since `self`: (harness, Prometheus).
@@ -100,6 +122,20 @@ impl CpuMark {
 pub(crate) fn max_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status_kib(&status, "VmHWM:").map(|kib| kib as f64 / 1024.0)
+}
+
+/// (busy, total) clock ticks of all CPUs from the text of `/proc/stat` (busy: all but
+/// idle and iowait).
+fn machine_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().sum();
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
 }
 
 fn status_kib(status: &str, field: &str) -> Option<u64> {
@@ -134,6 +170,8 @@ pub(crate) struct Signals {
     pub(crate) near_timeout: Vec<String>,
     pub(crate) harness_cpu: Option<f64>,
     pub(crate) prometheus_cpu: Option<f64>,
+    /// Busy share of the whole machine (0..=1) while scraping.
+    pub(crate) machine_busy: Option<f64>,
     pub(crate) prometheus_pid: Option<u32>,
 }
 
@@ -145,19 +183,26 @@ pub(crate) fn judge(s: Signals) -> RunHealth {
     // A handful of slow scrapes on a busy machine is noise the verdicts already absorb (a
     // timed-out scrape is not a case's outcome when the others held); many is the machine.
     let many_slow = near >= 3 && near * 100 >= s.targets;
-    let saturated = busy >= 0.9 * cores && near > 0;
+    let saturated =
+        (busy >= 0.9 * cores || s.machine_busy.is_some_and(|b| b >= SATURATED)) && near > 0;
     let overload = (many_slow || saturated).then(|| {
         format!(
             "{near} of {} target(s) had scrapes that took at least {:.0} % of the {} timeout \
              although their exporters have no delay (e.g. {}); the harness kept {} core(s) busy \
-             and Prometheus {} of {} ({:.0} scrapes/s asked)",
+             and Prometheus {} of {}, the machine was {} busy ({:.0} scrapes/s asked)",
             s.targets,
             NEAR_TIMEOUT * 100.0,
             humantime::format_duration(s.interval),
-            s.near_timeout.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+            s.near_timeout
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             s.harness_cpu.map_or("?".into(), |c| format!("{c:.2}")),
             s.prometheus_cpu.map_or("?".into(), |c| format!("{c:.2}")),
             s.cores,
+            percent(s.machine_busy),
             crate::pacing::scrape_rate(s.targets, s.interval),
         )
     });
@@ -170,6 +215,7 @@ pub(crate) fn judge(s: Signals) -> RunHealth {
         near_timeout_examples: s.near_timeout.into_iter().take(5).collect(),
         harness_cpu_cores: s.harness_cpu,
         prometheus_cpu_cores: s.prometheus_cpu,
+        machine_busy: s.machine_busy,
         harness_max_rss_mib: max_rss_mib(std::process::id()),
         prometheus_max_rss_mib: s.prometheus_pid.and_then(max_rss_mib),
         overload,
@@ -188,6 +234,7 @@ mod tests {
             near_timeout: (0..near).map(|i| format!("job{i}")).collect(),
             harness_cpu: Some(cpu),
             prometheus_cpu: Some(0.0),
+            machine_busy: None,
             prometheus_pid: None,
         }
     }
@@ -201,8 +248,21 @@ mod tests {
         assert!(h.overloaded());
         let why = h.overload.expect("overload");
         assert!(why.starts_with("30 of 1000 target(s) had scrapes"), "{why}");
-        assert!(judge(signals(1, 1000, 1.9)).overloaded(), "busy cores and a slow scrape");
-        assert!(h.advice().contains("scrape_interval: 1000ms"), "{}", h.advice());
+        assert!(
+            judge(signals(1, 1000, 1.9)).overloaded(),
+            "busy cores and a slow scrape"
+        );
+        assert!(
+            h.advice().contains("scrape_interval: 1000ms"),
+            "{}",
+            h.advice()
+        );
+    }
+
+    #[test]
+    fn machine_ticks_leave_out_idle_and_iowait() {
+        let stat = "cpu  100 5 50 800 40 1 4 0 0 0\ncpu0 50 2 25 400 20 0 2 0 0 0\n";
+        assert_eq!(machine_ticks(stat), Some((160, 1000)));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub(crate) mod external;
 mod health;
 
 pub use external::{ExecTemplate, ExecTemplateError};
+pub(crate) use health::percent as health_percent;
 pub use health::RunHealth;
 
 use std::collections::BTreeMap;
@@ -78,6 +79,21 @@ pub enum RunError {
     /// The Prometheus API failed after the wait.
     #[error("reading Prometheus' state after the scrapes")]
     Api(#[source] ApiError),
+    /// The run failed on a machine with no CPU left: the machine, not a case, is the cause.
+    #[error(
+        "overload: the machine could not keep up while {during} ({seen}); to change: {advice}"
+    )]
+    Overloaded {
+        /// What the harness was doing.
+        during: &'static str,
+        /// What was measured.
+        seen: String,
+        /// What to change.
+        advice: String,
+        /// The failure itself.
+        #[source]
+        source: Box<RunError>,
+    },
 }
 
 impl From<BackendError> for RunError {
@@ -332,21 +348,54 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         })
         .await;
     bar.finish();
-    let verdicts = waited?;
+    // A failure on a machine with no CPU left is named as overload (exit 2 either way).
+    let blame_load = |during: &'static str, e: RunError| {
+        let now = health::CpuMark::now(prometheus_pid);
+        match cpu_at_ready.machine_busy_since(&now) {
+            Some(busy) if busy >= health::SATURATED => {
+                let (h, p) = cpu_at_ready.cores_since(&now);
+                let cores = crate::pacing::cores();
+                let paced = crate::pacing::interval_for(plan.cases.len(), cores);
+                RunError::Overloaded {
+                    during,
+                    seen: format!(
+                        "the machine was {} busy since Prometheus was ready, the harness used {} \
+                         core(s) and Prometheus {} of {cores}, {:.0} scrapes/s asked",
+                        health::percent(Some(busy)),
+                        h.map_or("?".into(), |c| format!("{c:.2}")),
+                        p.map_or("?".into(), |c| format!("{c:.2}")),
+                        crate::pacing::scrape_rate(plan.cases.len(), plan.defaults.scrape_interval),
+                    ),
+                    advice: format!(
+                        "a scrape_interval of {} or more (paced for {} case(s) on {cores} \
+                         core(s)), fewer cases per file, or a quieter machine",
+                        humantime::format_duration(paced),
+                        plan.cases.len()
+                    ),
+                    source: Box::new(e),
+                }
+            }
+            _ => e,
+        }
+    };
+    let verdicts = waited.map_err(|e| blame_load("waiting for the scrapes", e.into()))?;
     let verdicts_at = Instant::now();
-    let (harness_cpu, prometheus_cpu) =
-        cpu_at_ready.cores_since(&health::CpuMark::now(prometheus_pid));
+    let cpu_at_verdicts = health::CpuMark::now(prometheus_pid);
+    let (harness_cpu, prometheus_cpu) = cpu_at_ready.cores_since(&cpu_at_verdicts);
+    let machine_busy = cpu_at_ready.machine_busy_since(&cpu_at_verdicts);
     // Stop scraping before reading counters, so that Prometheus' dialer counts and the
     // exporters' counters describe the same scrapes (no scrape in flight between the reads).
     prometheus
         .reload_with(|config| config.scrape_configs.clear())
-        .await?;
+        .await
+        .map_err(|e| blame_load("stopping the scrapes (reload)", e.into()))?;
     let api = prometheus.api();
-    let build = api.build_info().await.map_err(RunError::Api)?;
-    let conntrack = api.conntrack_established().await.map_err(RunError::Api)?;
-    let failed_pools = api.failed_scrape_pools().await.map_err(RunError::Api)?;
+    let read = |e| blame_load("reading Prometheus' state", RunError::Api(e));
+    let build = api.build_info().await.map_err(read)?;
+    let conntrack = api.conntrack_established().await.map_err(read)?;
+    let failed_pools = api.failed_scrape_pools().await.map_err(read)?;
     let mut failed_scrapes: BTreeMap<String, u64> = BTreeMap::new();
-    for (key, n) in api.failed_scrape_counts().await.map_err(RunError::Api)? {
+    for (key, n) in api.failed_scrape_counts().await.map_err(read)? {
         *failed_scrapes.entry(key.job).or_default() += n;
     }
     let prometheus_major = build.major_version();
@@ -362,13 +411,12 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             )
         })
         .collect();
-    let near_timeout: Vec<String> =
-        health::near_timeout_jobs(api, plan.defaults.scrape_timeout)
-            .await
-            .map_err(RunError::Api)?
-            .into_iter()
-            .filter(|job| slow_by_design.get(job.as_str()) == Some(&false))
-            .collect();
+    let near_timeout: Vec<String> = health::near_timeout_jobs(api, plan.defaults.scrape_timeout)
+        .await
+        .map_err(read)?
+        .into_iter()
+        .filter(|job| slow_by_design.get(job.as_str()) == Some(&false))
+        .collect();
     let run_health = health::judge(health::Signals {
         cores: crate::pacing::cores(),
         targets: verdicts
@@ -379,6 +427,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         near_timeout,
         harness_cpu,
         prometheus_cpu,
+        machine_busy,
         prometheus_pid,
     });
 
