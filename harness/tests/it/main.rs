@@ -8,6 +8,7 @@ mod ci_image;
 mod cleanup;
 mod conformance;
 mod fixture;
+mod generator;
 mod matrix;
 mod mutation;
 mod support;
