@@ -374,7 +374,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     for c in report
         .cases
         .iter()
-        .filter(|c| !c.pass && !report.failed_from_overload())
+        .filter(|c| !c.pass && !report.unjudged(c))
     {
         eprintln!();
         eprint!("{}", report::failure_block(c));
@@ -396,14 +396,16 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("reports written: {}", names.join(", "));
     }
-    if report.failed_from_overload() {
+    if report.cases.iter().any(|c| report.unjudged(c)) {
         eprintln!(
             "scrape-harness: overload: {}",
             report::overload_message(&report)
         );
+    }
+    if report.failed_from_overload() {
         return Ok(EXIT_ERROR);
     }
-    if report.health.overloaded() {
+    if report.health.overloaded() && report.all_passed() {
         eprintln!(
             "scrape-harness: note: every verdict held, but the machine was near its limit: {}",
             report.health.advice()

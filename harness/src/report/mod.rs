@@ -78,7 +78,6 @@ pub fn table(report: &RunReport) -> String {
 pub fn table_with(report: &RunReport, verbose: bool) -> String {
     const CASE: usize = 38;
     const OUTCOME: usize = 52;
-    let unjudged = report.failed_from_overload();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -98,7 +97,7 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
             out,
             "{:<CASE$}  {:<6}  {:<OUTCOME$}  {:>7}  {}",
             truncate(&c.name, CASE),
-            match (c.pass, unjudged) {
+            match (c.pass, report.unjudged(c)) {
                 (true, _) => "ok",
                 (false, false) => "FAIL",
                 // The machine could not keep up: not the case's fault (see the footer).
@@ -113,7 +112,7 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
                 let _ = writeln!(out, "    {line}");
             }
         }
-        if !c.pass {
+        if !c.pass && !report.unjudged(c) {
             for line in cause_lines(c) {
                 let _ = writeln!(out, "    {line}");
             }
@@ -194,10 +193,13 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
     for line in footer.iter().flat_map(|l| wrap(l, TABLE_WIDTH)) {
         let _ = writeln!(out, "{line}");
     }
-    if unjudged {
+    let unjudged = report.cases.iter().filter(|c| report.unjudged(c)).count();
+    if unjudged > 0 {
         let _ = writeln!(
             out,
-            "{passed} passed, {failed} not judged (the machine was overloaded: see above)"
+            "{passed} passed, {} failed, {unjudged} not judged (the machine was overloaded: see \
+             above)",
+            failed - unjudged
         );
     } else {
         let _ = writeln!(out, "{passed} passed, {failed} failed");
@@ -444,12 +446,12 @@ pub fn overload_message(report: &RunReport) -> String {
     let failed: Vec<&str> = report
         .cases
         .iter()
-        .filter(|c| !c.pass)
+        .filter(|c| report.unjudged(c))
         .map(|c| c.name.as_str())
         .collect();
     let text = format!(
-        "the machine could not keep up with this run, so the {} failed case(s) ({}{}) are not \
-         blamed: {}. To change: {}.",
+        "the machine could not keep up with this run, so {} case(s) whose scrapes timed out or \
+         reconnected ({}{}) are not judged: {}. To change: {}.",
         failed.len(),
         failed
             .iter()

@@ -203,6 +203,9 @@ pub struct CaseResult {
     /// What a reader should know even when the case passed (e.g. scrapes that timed out
     /// on a busy machine and how the verdict was reached despite them).
     pub notes: Vec<String>,
+    /// Whether the failure bears the signs of an overloaded machine (timed-out scrapes,
+    /// re-dialled connections): on an overloaded run such a case is not judged.
+    pub load_suspect: bool,
     /// The generated scrape job (YAML), for failure reports.
     pub job_yaml: String,
     /// The generated web-config.yml of the exporter.
@@ -255,10 +258,17 @@ impl RunReport {
         self.cases.iter().all(|c| c.pass)
     }
 
-    /// Whether cases failed on a machine that could not keep up: their verdicts are not
-    /// trusted, and the run is a harness error (exit 2), not failed cases.
+    /// Whether a failed case is not judged: the machine could not keep up and the failure
+    /// bears its signs ([`CaseResult::load_suspect`]).
+    pub fn unjudged(&self, case: &CaseResult) -> bool {
+        !case.pass && case.load_suspect && self.health.overloaded()
+    }
+
+    /// Whether cases failed only in ways an overloaded machine explains: their verdicts are
+    /// not trusted, and the run is a harness error (exit 2), not failed cases. A failure
+    /// load cannot explain (a wrong error class, say) is still a failed case (exit 1).
     pub fn failed_from_overload(&self) -> bool {
-        self.health.overloaded() && !self.all_passed()
+        !self.all_passed() && self.cases.iter().all(|c| c.pass || self.unjudged(c))
     }
 }
 
@@ -612,6 +622,7 @@ impl CaseResult {
             keep_alive_observed: String::new(),
             failures,
             notes: Vec::new(),
+            load_suspect: false,
             job_yaml: started.job_yaml.clone(),
             web_config_yaml: started.web_config_yaml.clone(),
         }
@@ -846,6 +857,13 @@ fn judge(
         .collect();
     tls_versions.sort();
     tls_versions.dedup();
+    // What a machine that cannot keep up does to a case: scrapes time out, connections are
+    // dropped and re-dialled. A failure with one of these signs is not trusted on an
+    // overloaded machine; any other (a wrong class, a wrong HTTP version) always counts.
+    result.load_suspect = !failures.is_empty()
+        && (observed.class == ErrorClass::Timeout
+            || timeouts > 0
+            || failures.iter().all(|f| f.starts_with("keep-alive")));
     result.failures.extend(failures);
     result.notes.extend(notes);
     result.observed = Some(observed);
@@ -1012,6 +1030,34 @@ mod tests {
             ],
         );
         assert!(!judged(&case, &mixed, &counters(1, 1)).pass);
+    }
+
+    #[test]
+    fn only_failures_with_the_signs_of_load_are_load_suspects() {
+        let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
+        // A wrong class with no timeout anywhere: the case's own failure.
+        let wrong = verdict(
+            Health::Down,
+            ErrorClass::ClientCertRejected,
+            vec![seen(Health::Down, ErrorClass::ClientCertRejected, 8)],
+        );
+        let result = judged(&case, &wrong, &counters(1, 1));
+        assert!(!result.pass && !result.load_suspect, "{result:?}");
+        // Nothing but timeouts: what an overloaded machine does.
+        let slow = verdict(
+            Health::Down,
+            ErrorClass::Timeout,
+            vec![seen(Health::Down, ErrorClass::Timeout, 8)],
+        );
+        let result = judged(&case, &slow, &counters(1, 1));
+        assert!(!result.pass && result.load_suspect, "{result:?}");
+        // A pass is never a suspect.
+        let right = verdict(
+            Health::Down,
+            ErrorClass::Unauthorized,
+            vec![seen(Health::Down, ErrorClass::Unauthorized, 8)],
+        );
+        assert!(!judged(&case, &right, &counters(1, 1)).load_suspect);
     }
 
     #[test]
