@@ -189,6 +189,9 @@ pub struct Verdict {
     /// counted once. Lets a caller tell a steady outcome from a passing one (a scrape that
     /// timed out once on a busy machine).
     pub steady_state: Vec<SeenOutcome>,
+    /// Outcome of the first scrape the polls saw (left out of `steady_state`): when every
+    /// later scrape timed out on a busy machine, it still shows what the target answers.
+    pub first_seen: Option<SeenOutcome>,
 }
 
 /// One outcome of a target's scrapes and how many scrapes had it.
@@ -213,6 +216,7 @@ impl Verdict {
             class: ErrorClass::JobMissing,
             scrapes: 0,
             steady_state: Vec::new(),
+            first_seen: None,
         }
     }
 }
@@ -376,6 +380,8 @@ struct Seen {
     last_scrape: Option<std::time::SystemTime>,
     /// Outcomes of the scrapes after the first one seen.
     steady: Vec<SeenOutcome>,
+    /// Outcome of the first scrape seen.
+    first: Option<SeenOutcome>,
 }
 
 impl PrometheusFixture {
@@ -605,7 +611,7 @@ impl PrometheusFixture {
                     instance: target.instance.clone(),
                 };
                 let class = classify(&target.last_error, &context);
-                let steady_state = self.record_scrape(&key, target, class);
+                let (first_seen, steady_state) = self.record_scrape(&key, target, class);
                 polled.verdicts.push(Verdict {
                     job: target.job.clone(),
                     instance: target.instance.clone(),
@@ -614,20 +620,21 @@ impl PrometheusFixture {
                     class,
                     scrapes: counts.get(&key).copied().unwrap_or(0),
                     steady_state,
+                    first_seen,
                 });
             }
         }
         Ok(polled)
     }
 
-    /// Records the target's last scrape if it is a new one, and returns the outcomes seen
-    /// after the first.
+    /// Records the target's last scrape if it is a new one, and returns the first outcome
+    /// seen and those seen after it.
     fn record_scrape(
         &self,
         key: &targets::TargetKey,
         target: &TargetStatus,
         class: ErrorClass,
-    ) -> Vec<SeenOutcome> {
+    ) -> (Option<SeenOutcome>, Vec<SeenOutcome>) {
         let mut seen = self
             .seen
             .lock()
@@ -650,10 +657,16 @@ impl PrometheusFixture {
                         scrapes: 1,
                     }),
                 }
+            } else {
+                entry.first = Some(SeenOutcome {
+                    health: target.health,
+                    class,
+                    scrapes: 1,
+                });
             }
             entry.last_scrape = Some(at);
         }
-        entry.steady.clone()
+        (entry.first, entry.steady.clone())
     }
 
     fn check_mounted(&self, config: &PrometheusConfig) -> Result<(), FixtureError> {

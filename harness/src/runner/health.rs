@@ -246,7 +246,7 @@ mod tests {
         assert!(!judge(signals(5, 1000, 1.0)).overloaded(), "0.5 % is noise");
         let h = judge(signals(30, 1000, 1.0));
         assert!(h.overloaded());
-        let why = h.overload.expect("overload");
+        let why = h.overload.clone().expect("overload");
         assert!(why.starts_with("30 of 1000 target(s) had scrapes"), "{why}");
         assert!(
             judge(signals(1, 1000, 1.9)).overloaded(),

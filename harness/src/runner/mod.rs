@@ -681,6 +681,15 @@ fn judge(
     };
     let timeouts = count(&|o| o.class == ErrorClass::Timeout);
     let expected_seen = count(&|o| expected.accepts(o));
+    // The first scrape seen, when it had the expected outcome: the only evidence left when
+    // every later scrape timed out.
+    let first_expected = verdict
+        .and_then(|v| v.first_seen)
+        .map(|f| Outcome {
+            health: f.health,
+            class: f.class,
+        })
+        .filter(|o| expected.accepts(o));
     let timeout_expected = expected.accepts_class(ErrorClass::Timeout);
     let mut notes = Vec::new();
     if !timeout_expected && timeouts > 0 {
@@ -700,11 +709,12 @@ fn judge(
     let judged = if !expected.accepts(&observed)
         && observed.class == ErrorClass::Timeout
         && !timeout_expected
-        && expected_seen > 0
+        && (expected_seen > 0 || first_expected.is_some())
         && expected_seen + timeouts == total_seen
     {
+        let by = expected_seen + u64::from(first_expected.is_some() && expected_seen == 0);
         notes.push(format!(
-            "the last scrape timed out; judged by the {expected_seen} scrape(s) that did not"
+            "the last scrape timed out; judged by the {by} scrape(s) that did not"
         ));
         steady
             .iter()
@@ -713,6 +723,7 @@ fn judge(
                 class: s.class,
             })
             .find(|o| expected.accepts(o))
+            .or(first_expected)
             .unwrap_or(observed)
     } else {
         observed
@@ -902,6 +913,7 @@ mod tests {
             class,
             scrapes: 10,
             steady_state,
+            first_seen: None,
         }
     }
 
@@ -1018,6 +1030,14 @@ mod tests {
         let result = judged(&case, &only_timeouts, &counters(1, 1));
         assert!(!result.pass);
         assert_eq!(result.observed.map(|o| o.class), Some(ErrorClass::Timeout));
+        // ... unless the first scrape seen had it, and only timeouts followed.
+        let mut first_then_timeouts = only_timeouts.clone();
+        first_then_timeouts.first_seen = Some(seen(Health::Down, ErrorClass::Unauthorized, 1));
+        let result = judged(&case, &first_then_timeouts, &counters(1, 1));
+        assert!(result.pass, "{:?}", result.failures);
+        // A first scrape with another outcome is no evidence.
+        first_then_timeouts.first_seen = Some(seen(Health::Up, ErrorClass::None, 1));
+        assert!(!judged(&case, &first_then_timeouts, &counters(1, 1)).pass);
 
         // Another outcome besides the timeouts: not load, a real difference.
         let mixed = verdict(
