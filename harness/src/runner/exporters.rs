@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fake_exporter::pki::PkiFiles;
 use fake_exporter::{
-    hash_password, FakeExporter, MetricsSpec, PemSource, RunningExporter, WebConfig, WebConfigError,
+    hash_password, FakeExporter, Metrics, MetricsSpec, PemSource, RunningExporter, WebConfig,
+    WebConfigError,
 };
 
 use super::external::ExternalExporter;
@@ -59,6 +61,8 @@ pub(super) async fn start_all(
     launcher: &Launcher,
 ) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
+    // Metric families built once per series count and shared by every exporter serving it.
+    let mut metrics: HashMap<Option<usize>, Arc<Metrics>> = HashMap::new();
     let mut out = Vec::with_capacity(plan.cases.len());
     for case in &plan.cases {
         let case_dir = run_dir.join("cases").join(&case.name);
@@ -103,14 +107,17 @@ pub(super) async fn start_all(
         };
         let port = match launcher {
             Launcher::Fake => {
-                let mut metrics = MetricsSpec::default();
-                if let Some(series) = case.exporter.series {
-                    metrics.series = series;
-                }
+                let shared = metrics.entry(case.exporter.series).or_insert_with(|| {
+                    let mut spec = MetricsSpec::default();
+                    if let Some(series) = case.exporter.series {
+                        spec.series = series;
+                    }
+                    Arc::new(Metrics::new(spec))
+                });
                 let exporter = FakeExporter::builder()
                     .listen(std::net::SocketAddr::new(host, 0))
                     .web_config_file(&web_config_path)
-                    .metrics(metrics)
+                    .shared_metrics(shared.clone())
                     .faults(case.exporter.faults.clone())
                     .mutants(case.exporter.mutants.clone())
                     .start()

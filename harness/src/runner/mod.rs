@@ -403,6 +403,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let read = |e| blame_load("reading Prometheus' state", RunError::Api(e));
     let build = api.build_info().await.map_err(read)?;
     let conntrack = api.conntrack_established().await.map_err(read)?;
+    let failed_dials = api.conntrack_failed_dials().await.map_err(read)?;
     let failed_pools = api.failed_scrape_pools().await.map_err(read)?;
     let mut failed_scrapes: BTreeMap<String, u64> = BTreeMap::new();
     for (key, n) in api.failed_scrape_counts().await.map_err(read)? {
@@ -456,6 +457,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             };
             let prometheus_side = PrometheusSide {
                 dialed: conntrack.get(&case.name).map(|v| *v as u64),
+                failed_dials: failed_dials.get(&case.name).map_or(0, |v| *v as u64),
                 failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
             };
             judge(&mut result, case, verdict, &end, external, &prometheus_side);
@@ -633,6 +635,9 @@ impl CaseResult {
 struct PrometheusSide {
     /// Connections its dialer established (`net_conntrack_dialer_conn_established_total`).
     dialed: Option<u64>,
+    /// Dials it gave up on (a timeout, a cancelled scrape), refused ones left out: the
+    /// kernel may have completed each, so the exporter may have accepted each.
+    failed_dials: u64,
     /// Scrapes that failed (`up` 0), each one a connection Prometheus may have dropped.
     failed_scrapes: u64,
 }
@@ -802,12 +807,19 @@ fn judge(
                     prometheus.failed_scrapes
                 ));
             }
-            let reconnected_after_timeouts = !steady_ok && timeouts > 0;
+            // Prometheus drops the connection of a scrape that failed. Polls may miss a
+            // timed-out scrape, Prometheus' count of failed scrapes does not: reconnects no
+            // more than the failed scrapes of a fake exporter (which fails none by itself
+            // when expected up) are the machine's.
+            let failed = prometheus.failed_scrapes;
+            let after_failed = since_up.is_some_and(|(c, _)| c > 0 && c <= failed);
+            let reconnected_after_timeouts = !steady_ok && (timeouts > 0 || after_failed);
             if reconnected_after_timeouts {
                 notes.push(format!(
-                    "reconnects after the first successful scrape followed {timeouts} timed-out \
-                     scrape(s) (Prometheus drops a connection whose scrape timed out); not held \
-                     against keep-alive"
+                    "reconnects after the first successful scrape followed failed scrapes \
+                     ({timeouts} seen timing out, {failed} failed in Prometheus' count; \
+                     Prometheus drops a connection whose scrape timed out); not held against \
+                     keep-alive"
                 ));
             }
             if connections == 0
@@ -832,12 +844,22 @@ fn judge(
     // Cross-check the exporter's count with Prometheus' own dialer count for the job.
     let scraped = verdict.is_some_and(|v| v.health != Health::Missing);
     if let (Some(dialed), true) = (conntrack, scraped && !case.exporter.absent && !external) {
-        // Scraping stopped (reload) before both were read. One connection more on the
-        // exporter's side is a dial the reload cancelled after the TCP handshake: the kernel
-        // completed it, Go counted it as a failed dial.
-        if connections < dialed || connections > dialed + 1 {
+        // Scraping stopped (reload) before both were read, so both describe the same
+        // scrapes. A connection more on the exporter's side is a dial Go gave up on after
+        // the kernel completed the TCP handshake (a dial the reload cancelled, one that
+        // outlasted a scrape timeout on a busy machine): Go counts those as failed dials.
+        let cancelled = prometheus.failed_dials.max(1);
+        if connections < dialed || connections > dialed + cancelled {
             failures.push(format!(
-                "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job, the exporter accepted {connections}"
+                "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job \
+                 ({} failed dial(s)), the exporter accepted {connections}",
+                prometheus.failed_dials
+            ));
+        } else if connections > dialed + 1 {
+            notes.push(format!(
+                "the exporter accepted {} connection(s) Prometheus counted as failed dials \
+                 (given up on after the TCP handshake: a busy machine)",
+                connections - dialed
             ));
         }
     }
@@ -940,6 +962,7 @@ mod tests {
         let mut result = CaseResult::new(case, 2, &started);
         let prometheus = PrometheusSide {
             dialed: Some(counters.last.connections_accepted),
+            failed_dials: 0,
             failed_scrapes: 0,
         };
         judge(
@@ -963,6 +986,7 @@ mod tests {
         };
         let prometheus = PrometheusSide {
             dialed: Some(dialed),
+            failed_dials: 0,
             failed_scrapes: failed,
         };
         judge(
@@ -1050,6 +1074,38 @@ mod tests {
             ],
         );
         assert!(!judged(&case, &mixed, &counters(1, 1)).pass);
+    }
+
+    #[test]
+    fn reconnects_after_scrapes_prometheus_counted_as_failed_are_not_blamed() {
+        let mut case = Case::new("c", "t.yaml", Expectation::up());
+        case.exporter.tls = None::<ExporterTls>;
+        let up = verdict(
+            Health::Up,
+            ErrorClass::None,
+            vec![seen(Health::Up, ErrorClass::None, 9)],
+        );
+        let counters = counters(3, 1);
+        let judge_with = |failed_scrapes, failed_dials| {
+            let started = exporters::StartedCase::for_test();
+            let mut result = CaseResult::new(&case, 2, &started);
+            let prometheus = PrometheusSide {
+                dialed: Some(3),
+                failed_dials,
+                failed_scrapes,
+            };
+            judge(&mut result, &case, Some(&up), &counters, false, &prometheus);
+            result
+        };
+        // Two reconnects after two failed scrapes the polls did not see: the machine's.
+        let result = judge_with(2, 0);
+        assert!(result.failures.is_empty(), "{:?}", result.failures);
+        assert!(result
+            .notes
+            .iter()
+            .any(|n| n.contains("2 failed in Prometheus' count")));
+        // The same reconnects with every scrape successful: the exporter's.
+        assert!(!judge_with(0, 0).failures.is_empty());
     }
 
     #[test]
