@@ -31,6 +31,9 @@ use crate::targets::{ApiError, Health};
 
 /// Prometheus' discovery throttle: new targets are synced at most every 5 s.
 pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
+/// Time the wait allows per job beyond the scrapes, for Prometheus to create its scrape
+/// pools (3,000 jobs: 30 s more).
+const PER_JOB_ALLOWANCE: Duration = Duration::from_millis(10);
 
 /// A harness failure (not a failed case).
 #[derive(Debug, thiserror::Error)]
@@ -322,8 +325,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     }
 
     let need = u64::from(plan.defaults.scrapes);
-    let deadline =
-        DISCOVERY_DELAY + plan.defaults.scrape_interval * (plan.defaults.scrapes + 2) + opts.slack;
+    // Prometheus creates a scrape pool (an HTTP client, a TLS config) per job before the
+    // first scrape: thousands of jobs take seconds more on a busy machine.
+    let per_job = PER_JOB_ALLOWANCE * u32::try_from(plan.cases.len()).unwrap_or(u32::MAX);
+    let deadline = DISCOVERY_DELAY
+        + plan.defaults.scrape_interval * (plan.defaults.scrapes + 2)
+        + opts.slack
+        + per_job;
     let bar = Progress::new(
         opts.progress,
         plan.cases.len() as u64,
