@@ -407,6 +407,31 @@ pub(crate) fn xml_escape(s: &str) -> String {
     out
 }
 
+/// What a run on an overloaded machine says instead of blaming its cases (exit 2).
+pub fn overload_message(report: &RunReport) -> String {
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| report.unjudged(c))
+        .map(|c| c.name.as_str())
+        .collect();
+    let text = format!(
+        "the machine could not keep up with this run, so {} case(s) whose scrapes timed out or \
+         reconnected ({}{}) are not judged: {}. To change: {}.",
+        failed.len(),
+        failed
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", "),
+        if failed.len() > 5 { ", ..." } else { "" },
+        report.health.overload.as_deref().unwrap_or("overloaded"),
+        report.health.advice(),
+    );
+    wrap(&text, TABLE_WIDTH).join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,29 +464,4 @@ mod tests {
         assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
         assert_eq!(lines.concat().replace(' ', ""), text.replace(' ', ""));
     }
-}
-
-/// What a run on an overloaded machine says instead of blaming its cases (exit 2).
-pub fn overload_message(report: &RunReport) -> String {
-    let failed: Vec<&str> = report
-        .cases
-        .iter()
-        .filter(|c| report.unjudged(c))
-        .map(|c| c.name.as_str())
-        .collect();
-    let text = format!(
-        "the machine could not keep up with this run, so {} case(s) whose scrapes timed out or \
-         reconnected ({}{}) are not judged: {}. To change: {}.",
-        failed.len(),
-        failed
-            .iter()
-            .take(5)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", "),
-        if failed.len() > 5 { ", ..." } else { "" },
-        report.health.overload.as_deref().unwrap_or("overloaded"),
-        report.health.advice(),
-    );
-    wrap(&text, TABLE_WIDTH).join("\n")
 }
