@@ -1116,6 +1116,76 @@ mod tests {
         assert!(!judge_with(0, 0).failures.is_empty());
     }
 
+    fn report_of(cases: Vec<CaseResult>, overloaded: bool) -> RunReport {
+        let near = if overloaded { 50 } else { 0 };
+        RunReport {
+            cases,
+            prometheus: String::new(),
+            prometheus_version: "2.42.0".into(),
+            go_version: "go1.19.8".into(),
+            scrapes_required: 3,
+            scrape_interval_s: 0.2,
+            timings: Timings {
+                setup_s: 0.0,
+                prometheus_start_s: 0.0,
+                first_scrape_s: 0.0,
+                verdicts_s: 0.0,
+                bound_s: 0.0,
+                within_bound: true,
+            },
+            failed_scrape_pools: 0.0,
+            health: health::judge(health::Signals {
+                cores: 2,
+                targets: 100,
+                interval: Duration::from_millis(200),
+                near_timeout: (0..near).map(|i| format!("job{i}")).collect(),
+                harness_cpu: None,
+                prometheus_cpu: None,
+                machine_busy: None,
+                prometheus_pid: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn an_overloaded_run_judges_only_the_failures_load_does_not_explain() {
+        let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
+        let timed_out = judged(
+            &case,
+            &verdict(
+                Health::Down,
+                ErrorClass::Timeout,
+                vec![seen(Health::Down, ErrorClass::Timeout, 3)],
+            ),
+            &counters(1, 1),
+        );
+        let wrong_class = judged(
+            &case,
+            &verdict(
+                Health::Down,
+                ErrorClass::Forbidden,
+                vec![seen(Health::Down, ErrorClass::Forbidden, 3)],
+            ),
+            &counters(1, 1),
+        );
+        // Overloaded, only timeouts: not judged, a harness error (exit 2), no case blamed.
+        let report = report_of(vec![timed_out.clone()], true);
+        assert!(report.failed_from_overload() && report.unjudged(&report.cases[0]));
+        let table = crate::report::table(&report);
+        assert!(
+            table.contains("0 passed, 0 failed, 1 not judged"),
+            "{table}"
+        );
+        assert!(!table.contains("FAIL"), "{table}");
+        // Overloaded, and a wrong class too: that one fails the run (exit 1).
+        let report = report_of(vec![timed_out.clone(), wrong_class], true);
+        assert!(!report.failed_from_overload());
+        assert!(!report.unjudged(&report.cases[1]));
+        // A machine that kept up: a timeout is the case's failure.
+        let report = report_of(vec![timed_out], false);
+        assert!(!report.failed_from_overload() && !report.unjudged(&report.cases[0]));
+    }
+
     #[test]
     fn only_failures_with_the_signs_of_load_are_load_suspects() {
         let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));

@@ -147,5 +147,11 @@ fn a_generated_1000_case_matrix_passes_or_names_the_overload() -> Result<()> {
         .find(|l| l.contains("Pace:") || l.contains("the interval paced"))
         .context("the header states no pace")?;
     ensure!(!interval.is_empty());
-    harness.assert_clean(ran.pid)
+    // Process backend: no container to look for, only processes and work dirs.
+    let (processes, dirs) = (harness.leftover_processes()?, harness.leftover_dirs()?);
+    ensure!(
+        processes.is_empty() && dirs.is_empty(),
+        "leftovers: Prometheus processes {processes:?}, work dirs {dirs:?}"
+    );
+    Ok(())
 }
