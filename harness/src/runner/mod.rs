@@ -34,6 +34,8 @@ pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
 /// Time the wait allows per job beyond the scrapes, for Prometheus to create its scrape
 /// pools (3,000 jobs: 30 s more).
 const PER_JOB_ALLOWANCE: Duration = Duration::from_millis(10);
+/// More scrapes awaited when targets timed out that should not have.
+const RECHECK_SCRAPES: u32 = 2;
 
 /// A harness failure (not a failed case).
 #[derive(Debug, thiserror::Error)]
@@ -396,7 +398,39 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             _ => e,
         }
     };
-    let verdicts = waited.map_err(|e| blame_load("waiting for the scrapes", e.into()))?;
+    let mut verdicts = waited.map_err(|e| blame_load("waiting for the scrapes", e.into()))?;
+    // A second look when scrapes timed out that should not have (a busy machine): a few
+    // more scrapes of every target, so that a case whose last scrapes timed out is judged
+    // by the ones that did not. Bounded; on its deadline the verdicts so far stand.
+    let timed_out = |v: &Verdict| {
+        v.class == ErrorClass::Timeout
+            && case_of.get(v.job.as_str()).is_some_and(|&i| {
+                !plan.cases[i]
+                    .expect
+                    .outcome
+                    .accepts_class(ErrorClass::Timeout)
+            })
+    };
+    let suspects = verdicts.iter().filter(|v| timed_out(v)).count();
+    if suspects > 0 {
+        tracing::info!("{suspects} target(s) timed out: {RECHECK_SCRAPES} more scrapes");
+        let interval = plan.defaults.scrape_interval;
+        let again = prometheus
+            .wait_scraped(
+                need + u64::from(RECHECK_SCRAPES),
+                interval * (RECHECK_SCRAPES + 2) + Duration::from_secs(10),
+            )
+            .await;
+        match again {
+            Ok(v) => verdicts = v,
+            Err(e) => {
+                tracing::info!(error = %e, "second look: keeping the verdicts so far");
+                if let Ok(v) = prometheus.verdicts().await {
+                    verdicts = v;
+                }
+            }
+        }
+    }
     let verdicts_at = Instant::now();
     let cpu_at_verdicts = health::CpuMark::now(prometheus_pid);
     let (harness_cpu, prometheus_cpu) = cpu_at_ready.cores_since(&cpu_at_verdicts);
