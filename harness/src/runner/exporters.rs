@@ -64,14 +64,23 @@ pub(super) async fn start_all(
     // Metric families built once per series count and shared by every exporter serving it.
     let mut metrics: HashMap<Option<usize>, Arc<Metrics>> = HashMap::new();
     let mut out = Vec::with_capacity(plan.cases.len());
+    // One web-config per case in one directory, and a directory of its own only for a case
+    // with `files:`: a thousand-case run writes (and removes) a thousand entries, not three.
+    let cases_dir = run_dir.join("cases");
+    std::fs::create_dir_all(&cases_dir).map_err(|source| RunError::Setup {
+        what: "creating",
+        path: cases_dir.clone(),
+        source,
+    })?;
     for case in &plan.cases {
-        let case_dir = run_dir.join("cases").join(&case.name);
-        let files_dir = case_dir.join("files");
-        std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
-            what: "creating",
-            path: files_dir.clone(),
-            source,
-        })?;
+        let files_dir = cases_dir.join(&case.name).join("files");
+        if !case.files.is_empty() {
+            std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
+                what: "creating",
+                path: files_dir.clone(),
+                source,
+            })?;
+        }
         for (name, content) in &case.files {
             let path = files_dir.join(name);
             std::fs::write(&path, content).map_err(|source| RunError::Setup {
@@ -80,7 +89,7 @@ pub(super) async fn start_all(
                 source,
             })?;
         }
-        let web_config_path = case_dir.join("web-config.yml");
+        let web_config_path = cases_dir.join(format!("{}.web-config.yml", case.name));
         let web_config =
             web_config(case, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
                 RunError::WebConfig {

@@ -441,6 +441,10 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .reload_with(|config| config.scrape_configs.clear())
         .await
         .map_err(|e| blame_load("stopping the scrapes (reload)", e.into()))?;
+    tracing::debug!(
+        "scrapes stopped (reload) in {:.2}s",
+        verdicts_at.elapsed().as_secs_f64()
+    );
     let api = prometheus.api();
     let read = |e| blame_load("reading Prometheus' state", RunError::Api(e));
     let build = api.build_info().await.map_err(read)?;
@@ -549,12 +553,22 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         failed_scrape_pools: failed_pools,
         health: run_health,
     };
+    tracing::debug!(
+        "verdicts judged {:.2}s after the scrapes were counted",
+        verdicts_at.elapsed().as_secs_f64()
+    );
+    let t_stop = Instant::now();
     if backend::keep_requested() {
         // Dropping honours HARNESS_KEEP: it prints what was kept and how to remove it.
         drop(prometheus);
     } else if let Err(e) = prometheus.stop().await {
         tracing::warn!(error = %e, "stopping Prometheus");
     }
+    tracing::debug!(
+        "Prometheus stopped in {:.2}s",
+        t_stop.elapsed().as_secs_f64()
+    );
+    let t_stop = Instant::now();
     for s in started {
         if let Some(e) = s.exporter {
             let _ = e.shutdown().await;
@@ -563,7 +577,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             e.stop().await;
         }
     }
+    tracing::debug!(
+        "exporters stopped in {:.2}s",
+        t_stop.elapsed().as_secs_f64()
+    );
+    let t_stop = Instant::now();
     drop(run_dir);
+    tracing::debug!("run dir removed in {:.2}s", t_stop.elapsed().as_secs_f64());
     Ok(report)
 }
 
