@@ -64,6 +64,7 @@ pub(super) async fn start_all(
     // Metric families built once per series count and shared by every exporter serving it.
     let mut metrics: HashMap<Option<usize>, Arc<Metrics>> = HashMap::new();
     let mut out = Vec::with_capacity(plan.cases.len());
+    let mut ports = PortPicker::new();
     // One web-config per case in one directory, and a directory of its own only for a case
     // with `files:`: a thousand-case run writes (and removes) a thousand entries, not three.
     let cases_dir = run_dir.join("cases");
@@ -123,18 +124,26 @@ pub(super) async fn start_all(
                     }
                     Arc::new(Metrics::new(spec))
                 });
-                let exporter = FakeExporter::builder()
-                    .listen(std::net::SocketAddr::new(host, 0))
-                    .web_config_file(&web_config_path)
-                    .shared_metrics(shared.clone())
-                    .faults(case.exporter.faults.clone())
-                    .mutants(case.exporter.mutants.clone())
-                    .start()
-                    .await
-                    .map_err(|source| RunError::Exporter {
-                        case: case.name.clone(),
-                        source,
-                    })?;
+                let exporter = loop {
+                    let started = FakeExporter::builder()
+                        .listen(std::net::SocketAddr::new(host, ports.next()))
+                        .web_config_file(&web_config_path)
+                        .shared_metrics(shared.clone())
+                        .faults(case.exporter.faults.clone())
+                        .mutants(case.exporter.mutants.clone())
+                        .start()
+                        .await;
+                    match started {
+                        Err(fake_exporter::Error::Bind { .. }) if ports.retry() => continue,
+                        other => {
+                            break other.map_err(|source| RunError::Exporter {
+                                case: case.name.clone(),
+                                source,
+                            })?
+                        }
+                    }
+                };
+                ports.bound();
                 let port = exporter.addr().port();
                 started.stats = exporter.listeners()[0].stats.clone();
                 // A cold bcrypt (~70 ms at cost 10) for each of a dozen exporters at once
@@ -213,6 +222,80 @@ pub(super) async fn start_all(
         out.push(started);
     }
     Ok(out)
+}
+
+/// Ports for the in-process exporters: below the kernel's ephemeral range, from a start
+/// that differs from run to run, skipping ports in use.
+///
+/// Not port 0: that hands out ephemeral ports, and on a machine where other harness runs
+/// work at the same time, a port another run's exporter just left (or one it keeps closed
+/// on purpose, an `absent` case) is still scraped by that run's Prometheus. An exporter of
+/// ours given that port would count foreign connections (seen: plain-HTTP requests and
+/// TLS handshakes against another run's CA on a TLS-version case), and its case would be
+/// blamed for them. Ephemeral ports are also what every Prometheus dials from.
+struct PortPicker {
+    next: u16,
+    tries: u32,
+}
+
+impl PortPicker {
+    /// First port of the range.
+    const LOW: u16 = 10_000;
+    /// Ports in the range (up to 29,999: below 32768, where Linux' ephemeral range starts).
+    const SPAN: u16 = 20_000;
+    /// Ports in use skipped in a row before giving up.
+    const MAX_TRIES: u32 = 200;
+
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
+        Self {
+            next: Self::LOW + (seed % u32::from(Self::SPAN)) as u16,
+            tries: 0,
+        }
+    }
+
+    /// The next port to try.
+    fn next(&mut self) -> u16 {
+        let port = self.next;
+        self.next = Self::LOW + (self.next - Self::LOW + 1) % Self::SPAN;
+        port
+    }
+
+    /// Whether to try another port after a failed bind.
+    fn retry(&mut self) -> bool {
+        self.tries += 1;
+        self.tries <= Self::MAX_TRIES
+    }
+
+    /// A port was bound: the count of ports skipped in a row starts again.
+    fn bound(&mut self) {
+        self.tries = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picked_ports_stay_below_the_ephemeral_range_and_wrap() {
+        let mut ports = PortPicker {
+            next: PortPicker::LOW + PortPicker::SPAN - 2,
+            tries: 0,
+        };
+        let picked: Vec<u16> = (0..4).map(|_| ports.next()).collect();
+        assert_eq!(picked, [29_998, 29_999, 10_000, 10_001]);
+        let fresh = PortPicker::new().next;
+        assert!((PortPicker::LOW..PortPicker::LOW + PortPicker::SPAN).contains(&fresh));
+        assert!((0..PortPicker::MAX_TRIES).all(|_| ports.retry()));
+        assert!(
+            !ports.retry(),
+            "gives up after MAX_TRIES ports in use in a row"
+        );
+    }
 }
 
 /// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs
