@@ -276,28 +276,6 @@ impl PortPicker {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn picked_ports_stay_below_the_ephemeral_range_and_wrap() {
-        let mut ports = PortPicker {
-            next: PortPicker::LOW + PortPicker::SPAN - 2,
-            tries: 0,
-        };
-        let picked: Vec<u16> = (0..4).map(|_| ports.next()).collect();
-        assert_eq!(picked, [29_998, 29_999, 10_000, 10_001]);
-        let fresh = PortPicker::new().next;
-        assert!((PortPicker::LOW..PortPicker::LOW + PortPicker::SPAN).contains(&fresh));
-        assert!((0..PortPicker::MAX_TRIES).all(|_| ports.retry()));
-        assert!(
-            !ports.retry(),
-            "gives up after MAX_TRIES ports in use in a row"
-        );
-    }
-}
-
 /// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs
 /// each off the async executor).
 async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError> {
@@ -488,4 +466,26 @@ fn job_basic_credentials(
         None => String::new(),
     };
     Some((username.clone(), password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picked_ports_stay_below_the_ephemeral_range_and_wrap() {
+        let mut ports = PortPicker {
+            next: PortPicker::LOW + PortPicker::SPAN - 2,
+            tries: 0,
+        };
+        let picked: Vec<u16> = (0..4).map(|_| ports.next()).collect();
+        assert_eq!(picked, [29_998, 29_999, 10_000, 10_001]);
+        let fresh = PortPicker::new().next;
+        assert!((PortPicker::LOW..PortPicker::LOW + PortPicker::SPAN).contains(&fresh));
+        assert!((0..PortPicker::MAX_TRIES).all(|_| ports.retry()));
+        assert!(
+            !ports.retry(),
+            "gives up after MAX_TRIES ports in use in a row"
+        );
+    }
 }
