@@ -69,6 +69,8 @@ pub struct ExporterBuilder {
     config: Option<ConfigChoice>,
     typed: TypedSettings,
     metrics: MetricsSpec,
+    /// Built metrics shared with other exporters (wins over `metrics`).
+    shared_metrics: Option<Arc<Metrics>>,
     faults: FaultSpec,
     mutants: Vec<Mutant>,
     telemetry_path: Option<String>,
@@ -241,6 +243,14 @@ impl ExporterBuilder {
         self
     }
 
+    /// Serves these already built metrics, shared with other exporters: a matrix of a
+    /// thousand exporters with the same spec builds its families once instead of a
+    /// thousand times. Overrides [`ExporterBuilder::metrics`].
+    pub fn shared_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.shared_metrics = Some(metrics);
+        self
+    }
+
     /// Deliberate misbehaviour of the metrics endpoint.
     pub fn faults(mut self, faults: FaultSpec) -> Self {
         self.faults = faults;
@@ -278,7 +288,8 @@ impl ExporterBuilder {
         };
         let prepared = PreparedListener::prepare(
             Arc::new(source),
-            Arc::new(Metrics::new(self.metrics)),
+            self.shared_metrics
+                .unwrap_or_else(|| Arc::new(Metrics::new(self.metrics))),
             self.faults,
             self.mutants,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),

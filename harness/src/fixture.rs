@@ -58,8 +58,19 @@ use crate::targets::{self, ApiError, Health, Probe, PromApi, TargetStatus, WaitE
 /// verdicts in seconds, not Prometheus' production default of one minute.
 pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How often [`PrometheusFixture::wait_scraped`] polls the API.
+/// How often [`PrometheusFixture::wait_scraped`] polls the API, at least.
 const POLL: Duration = Duration::from_millis(100);
+/// Added to the poll period per job: every poll reads every target and a query over all of
+/// them, which on a matrix of thousands of jobs costs Prometheus and the harness the CPU
+/// their scrapes need (1,000 jobs: a poll every 250 ms; capped at [`POLL_MAX`]).
+const POLL_PER_JOB: Duration = Duration::from_micros(250);
+/// The longest poll period.
+const POLL_MAX: Duration = Duration::from_secs(1);
+
+/// The poll period for a config of `jobs` jobs.
+fn poll_period(jobs: usize) -> Duration {
+    (POLL_PER_JOB * u32::try_from(jobs).unwrap_or(u32::MAX)).clamp(POLL, POLL_MAX)
+}
 /// Log lines searched for "error creating new scrape pool" (Prometheus logs them at
 /// start and on every reload; a thousand-job config logs little else).
 const DROPPED_LOG_LINES: usize = 2_000;
@@ -174,10 +185,13 @@ pub struct Verdict {
     /// Scrapes so far, failed ones included.
     pub scrapes: u64,
     /// Outcomes of the scrapes the polls saw after the first one (the warm-up), with how
-    /// often each was seen. Polls run every 100 ms and may miss a scrape; a scrape is
+    /// often each was seen. Polls run every 100 ms (longer for many jobs) and may miss a scrape; a scrape is
     /// counted once. Lets a caller tell a steady outcome from a passing one (a scrape that
     /// timed out once on a busy machine).
     pub steady_state: Vec<SeenOutcome>,
+    /// Outcome of the first scrape the polls saw (left out of `steady_state`): when every
+    /// later scrape timed out on a busy machine, it still shows what the target answers.
+    pub first_seen: Option<SeenOutcome>,
 }
 
 /// One outcome of a target's scrapes and how many scrapes had it.
@@ -202,6 +216,7 @@ impl Verdict {
             class: ErrorClass::JobMissing,
             scrapes: 0,
             steady_state: Vec::new(),
+            first_seen: None,
         }
     }
 }
@@ -365,6 +380,8 @@ struct Seen {
     last_scrape: Option<std::time::SystemTime>,
     /// Outcomes of the scrapes after the first one seen.
     steady: Vec<SeenOutcome>,
+    /// Outcome of the first scrape seen.
+    first: Option<SeenOutcome>,
 }
 
 impl PrometheusFixture {
@@ -473,8 +490,19 @@ impl PrometheusFixture {
         let state = &*state;
         // Shared by every probe future; never held across an await.
         let progress = &std::sync::Mutex::new(progress);
-        let outcome = targets::wait_until(deadline, POLL, move || async move {
-            let polled = self.poll(state).await?;
+        let poll = poll_period(state.config.scrape_configs.len());
+        let outcome = targets::wait_until(deadline, poll, move || async move {
+            let polled = match self.poll(state).await {
+                Ok(polled) => polled,
+                // An API read that timed out on a busy machine is tried again at the next
+                // poll; the wait's deadline still bounds it.
+                Err(e @ ApiError::Http { .. }) => {
+                    return Ok(Probe::Pending(format!(
+                        "Prometheus' API did not answer: {e}"
+                    )))
+                }
+                Err(e) => return Err(e),
+            };
             let mut pending: Vec<String> = polled
                 .verdicts
                 .iter()
@@ -583,7 +611,7 @@ impl PrometheusFixture {
                     instance: target.instance.clone(),
                 };
                 let class = classify(&target.last_error, &context);
-                let steady_state = self.record_scrape(&key, target, class);
+                let (first_seen, steady_state) = self.record_scrape(&key, target, class);
                 polled.verdicts.push(Verdict {
                     job: target.job.clone(),
                     instance: target.instance.clone(),
@@ -592,20 +620,21 @@ impl PrometheusFixture {
                     class,
                     scrapes: counts.get(&key).copied().unwrap_or(0),
                     steady_state,
+                    first_seen,
                 });
             }
         }
         Ok(polled)
     }
 
-    /// Records the target's last scrape if it is a new one, and returns the outcomes seen
-    /// after the first.
+    /// Records the target's last scrape if it is a new one, and returns the first outcome
+    /// seen and those seen after it.
     fn record_scrape(
         &self,
         key: &targets::TargetKey,
         target: &TargetStatus,
         class: ErrorClass,
-    ) -> Vec<SeenOutcome> {
+    ) -> (Option<SeenOutcome>, Vec<SeenOutcome>) {
         let mut seen = self
             .seen
             .lock()
@@ -628,10 +657,16 @@ impl PrometheusFixture {
                         scrapes: 1,
                     }),
                 }
+            } else {
+                entry.first = Some(SeenOutcome {
+                    health: target.health,
+                    class,
+                    scrapes: 1,
+                });
             }
             entry.last_scrape = Some(at);
         }
-        entry.steady.clone()
+        (entry.first, entry.steady.clone())
     }
 
     fn check_mounted(&self, config: &PrometheusConfig) -> Result<(), FixtureError> {
@@ -747,6 +782,15 @@ mod tests {
         };
         assert_eq!(referenced_dirs(&config).len(), 4);
         assert_eq!(mounts_for(&config), vec![dir.path().to_owned()]);
+    }
+
+    #[test]
+    fn polls_slow_down_with_the_number_of_jobs() {
+        assert_eq!(poll_period(1), POLL);
+        assert_eq!(poll_period(72), POLL);
+        assert_eq!(poll_period(1_000), Duration::from_millis(250));
+        assert_eq!(poll_period(3_000), Duration::from_millis(750));
+        assert_eq!(poll_period(100_000), POLL_MAX);
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub mod conformance;
 mod error;
 mod exporter_config;
 mod fixture;
+pub mod generate;
 pub mod lab;
+mod pacing;
 mod progress;
 mod promconfig;
 pub mod report;
@@ -66,8 +68,8 @@ pub use promconfig::{
     Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
 };
 pub use runner::{
-    run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunOptions, RunReport,
-    Skipped, Timings, DISCOVERY_DELAY,
+    run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
+    RunReport, Skipped, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
     BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterTls, FileRef,

@@ -476,6 +476,8 @@ pub fn classify(raw_last_error: &str, ctx: &CaseContext) -> ErrorClass {
         || raw == "EOF"
         || has("unexpected EOF")
         || has("server closed idle connection")
+        || has("http2: client connection force closed")
+        || has("http2: client connection lost")
     {
         // Go TLS 1.3 servers reject client certificates after the client has finished: the
         // client then sees the connection die instead of the alert.
@@ -630,6 +632,14 @@ mod tests {
                 (raw, MTLS_CERT, C::ClientCertRejected),
             ]);
         }
+        // Over HTTP/2 the dying connection can read as a closed client connection
+        // (captured from Prometheus 2.42.0 on 2026-11-30, a fake exporter rejecting an
+        // expired client certificate over TLS 1.3 on a busy machine).
+        check(&[(
+            "Get \"https://127.0.0.1:43409/metrics\": http2: client connection force closed via ClientConn.Close",
+            MTLS_CERT,
+            C::ClientCertRejected,
+        )]);
         // The same reset against a target that wants no client certificate is a plain reset.
         check(&[(
             "Get \"https://127.0.0.1:19111/metrics\": write tcp 127.0.0.1:59164->127.0.0.1:19111: write: connection reset by peer",

@@ -38,6 +38,10 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Write the test PKI (CA, broken and valid certificates) into a directory.
     Certs(CertsArgs),
+    /// Write a scenario file of the cartesian product of chosen axes (server certificate,
+    /// client_auth_type, client certificate, TLS versions, HTTP/2, credentials), with the
+    /// expectations of the rules table (docs/generator.md).
+    Generate(GenerateArgs),
     /// Check an exporter's security behaviour against the conformance catalog (MUST /
     /// SHOULD / MAY), judged by a real Prometheus plus direct checks. Exit 1 if a MUST fails.
     Conformance(ConformanceArgs),
@@ -276,6 +280,44 @@ pub(crate) fn report_path(given: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// `generate` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// Axes to vary over all their values, comma-separated: server-cert, client-auth,
+    /// client-cert, server-tls, client-tls, exporter-http2, scrape-http2, auth. Neither
+    /// --axes nor --axis: every axis.
+    #[arg(long)]
+    pub(crate) axes: Vec<String>,
+    /// An axis over some of its values, e.g. `--axis server-cert=valid,expired`
+    /// (repeatable). `--list` shows every axis and value.
+    #[arg(long)]
+    pub(crate) axis: Vec<String>,
+    /// Exactly this many cases: a larger product is sampled (seeded), a smaller one
+    /// repeated.
+    #[arg(long)]
+    pub(crate) cases: Option<usize>,
+    /// Scrape interval and timeout, or `auto`: picked from the case count and this
+    /// machine's cores (stated on stderr and in the run's header).
+    #[arg(long, default_value = "auto")]
+    pub(crate) interval: String,
+    /// Scrapes per target before verdicts.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) scrapes: u32,
+    /// Leave out what only fake-exporter serves (Bearer tokens), to run the file against an
+    /// exporter-toolkit exporter such as node_exporter.
+    #[arg(long)]
+    pub(crate) toolkit_only: bool,
+    /// Seed of the sample taken by --cases.
+    #[arg(long, default_value_t = 15)]
+    pub(crate) seed: u64,
+    /// Write here instead of stdout.
+    #[arg(long, short)]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the axes and their values, and the rules table, instead of generating.
+    #[arg(long)]
+    pub(crate) list: bool,
+}
+
 /// `certs` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct CertsArgs {
@@ -329,6 +371,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Conformance(args) => conformance(args).await,
         Command::Bench(args) => bench(args).await,
         Command::Lab(args) => lab::run(args).await,
+        Command::Generate(args) => generate(args),
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;
             let files = pki.write_to(&args.out)?;
@@ -358,7 +401,12 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     );
     let report = scrape_harness::run(&plan, &options).await?;
     print!("{}", report::table_with(&report, args.verbose));
-    for c in report.cases.iter().filter(|c| !c.pass) {
+    // On an overloaded machine the failures are the machine's: one message says so (below).
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| !c.pass && !report.unjudged(c))
+    {
         eprintln!();
         eprint!("{}", report::failure_block(c));
     }
@@ -379,11 +427,79 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("reports written: {}", names.join(", "));
     }
+    if report.cases.iter().any(|c| report.unjudged(c)) {
+        eprintln!(
+            "scrape-harness: overload: {}",
+            report::overload_message(&report)
+        );
+    }
+    if report.failed_from_overload() {
+        return Ok(EXIT_ERROR);
+    }
+    if report.health.overloaded() && report.all_passed() {
+        eprintln!(
+            "scrape-harness: note: every verdict held, but the machine was near its limit: {}",
+            report.health.advice()
+        );
+    }
     Ok(if report.all_passed() {
         EXIT_PASS
     } else {
         EXIT_FAIL
     })
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<u8> {
+    use scrape_harness::generate::{self, rules::RULES, Axes, AxisName, GenerateOptions};
+    if args.list {
+        for axis in AxisName::ALL {
+            println!("{:<15} {}", axis.as_str(), axis.values().join(", "));
+        }
+        println!();
+        for rule in RULES {
+            println!("{}  {}\n    → {}", rule.id, rule.when, rule.then);
+        }
+        return Ok(EXIT_PASS);
+    }
+    let interval = match args.interval.as_str() {
+        "auto" => None,
+        text => Some(humantime::parse_duration(text).with_context(|| {
+            format!("--interval `{text}`: give a duration such as 1s or 500ms, or `auto`")
+        })?),
+    };
+    anyhow::ensure!(
+        args.scrapes >= 2,
+        "--scrapes {}: use at least 2 (keep-alive is judged from the scrapes after the first)",
+        args.scrapes
+    );
+    let opts = GenerateOptions {
+        axes: Axes::parse(&args.axes, &args.axis)?,
+        cases: args.cases,
+        interval,
+        scrapes: args.scrapes,
+        toolkit_only: args.toolkit_only,
+        seed: args.seed,
+    };
+    let generated = generate::generate(&opts)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, &generated.yaml)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{}", generated.yaml),
+    }
+    eprintln!(
+        "scrape-harness: generated {} case(s) ({} distinct combination(s) of a product of {}), \
+         scrape interval {}{}",
+        generated.cases,
+        generated.combinations,
+        generated.product,
+        humantime::format_duration(generated.interval),
+        if generated.paced {
+            " (auto: paced for this many cases on this machine's cores)"
+        } else {
+            ""
+        }
+    );
+    Ok(EXIT_PASS)
 }
 
 async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {

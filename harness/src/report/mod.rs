@@ -27,7 +27,8 @@ observed as expected; conns/hs: TCP connections / TLS handshakes the exporter co
 the case does not apply to this exporter";
 
 /// What a run is about to do, for the top of its output: the cases and where they come
-/// from, the backend, how many scrapes are awaited, and why the first one takes ~5 s.
+/// from, the backend, how many scrapes are awaited, why the first one takes ~5 s, and the
+/// pace asked of this machine against the interval paced for it.
 pub fn header(plan: &Plan, sources: &[String], backend: &str) -> String {
     let files = if sources.is_empty() {
         crate::scenario::DEFAULT_MATRIX_NAME.to_owned()
@@ -44,8 +45,22 @@ pub fn header(plan: &Plan, sources: &[String], backend: &str) -> String {
         d.scrapes,
         humantime::format_duration(d.scrape_interval),
     );
+    let cores = crate::pacing::cores();
+    let paced = crate::pacing::interval_for(plan.cases.len(), cores);
+    let pace = format!(
+        "Pace: {:.0} scrapes/s on {cores} core(s); the interval paced for {} case(s) here is {}{}.",
+        crate::pacing::scrape_rate(plan.cases.len(), d.scrape_interval),
+        plan.cases.len(),
+        humantime::format_duration(paced),
+        if d.scrape_interval < paced {
+            " (this run is faster: if the machine cannot keep up the run ends with exit 2, \
+             naming the overload, instead of blaming cases)"
+        } else {
+            ""
+        }
+    );
     let mut out = String::new();
-    for line in wrap(&text, TABLE_WIDTH) {
+    for line in wrap(&format!("{text} {pace}"), TABLE_WIDTH) {
         let _ = writeln!(out, "{line}");
     }
     out
@@ -82,7 +97,12 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
             out,
             "{:<CASE$}  {:<6}  {:<OUTCOME$}  {:>7}  {}",
             truncate(&c.name, CASE),
-            if c.pass { "ok" } else { "FAIL" },
+            match (c.pass, report.unjudged(c)) {
+                (true, _) => "ok",
+                (false, false) => "FAIL",
+                // The machine could not keep up: not the case's fault (see the footer).
+                (false, true) => "?",
+            },
             truncate(&outcome, OUTCOME),
             c.scrapes,
             c.conns_handshakes()
@@ -92,7 +112,7 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
                 let _ = writeln!(out, "    {line}");
             }
         }
-        if !c.pass {
+        if !c.pass && !report.unjudged(c) {
             for line in cause_lines(c) {
                 let _ = writeln!(out, "    {line}");
             }
@@ -144,10 +164,46 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
             report.scrape_interval_s,
         ),
     ];
+    let h = &report.health;
+    let mib = |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{m:.0} MiB"));
+    let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.2}"));
+    let machine = format!(
+        "machine: {} core(s), {} busy while scraping, {:.0} scrapes/s; busy cores: harness {}, \
+         Prometheus {}; peak RSS: harness {}, Prometheus {}; {} of {} target(s) had scrapes \
+         near the timeout{}",
+        h.cores,
+        crate::runner::health_percent(h.machine_busy),
+        h.scrape_rate,
+        cpu(h.harness_cpu_cores),
+        cpu(h.prometheus_cpu_cores),
+        mib(h.harness_max_rss_mib),
+        mib(h.prometheus_max_rss_mib),
+        h.near_timeout_targets,
+        h.targets,
+        if h.overloaded() {
+            " — OVERLOADED"
+        } else {
+            ""
+        },
+    );
+    let footer = footer
+        .into_iter()
+        .chain(std::iter::once(machine))
+        .collect::<Vec<_>>();
     for line in footer.iter().flat_map(|l| wrap(l, TABLE_WIDTH)) {
         let _ = writeln!(out, "{line}");
     }
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    let unjudged = report.cases.iter().filter(|c| report.unjudged(c)).count();
+    if unjudged > 0 {
+        let _ = writeln!(
+            out,
+            "{passed} passed, {} failed, {unjudged} not judged (the machine was overloaded: see \
+             above)",
+            failed - unjudged
+        );
+    } else {
+        let _ = writeln!(out, "{passed} passed, {failed} failed");
+    }
     out
 }
 
@@ -349,6 +405,31 @@ pub(crate) fn xml_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// What a run on an overloaded machine says instead of blaming its cases (exit 2).
+pub fn overload_message(report: &RunReport) -> String {
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| report.unjudged(c))
+        .map(|c| c.name.as_str())
+        .collect();
+    let text = format!(
+        "the machine could not keep up with this run, so {} case(s) whose scrapes timed out or \
+         reconnected ({}{}) are not judged: {}. To change: {}.",
+        failed.len(),
+        failed
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", "),
+        if failed.len() > 5 { ", ..." } else { "" },
+        report.health.overload.as_deref().unwrap_or("overloaded"),
+        report.health.advice(),
+    );
+    wrap(&text, TABLE_WIDTH).join("\n")
 }
 
 #[cfg(test)]

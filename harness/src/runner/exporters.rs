@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fake_exporter::pki::PkiFiles;
 use fake_exporter::{
-    hash_password, FakeExporter, MetricsSpec, PemSource, RunningExporter, WebConfig, WebConfigError,
+    hash_password, FakeExporter, Metrics, MetricsSpec, PemSource, RunningExporter, WebConfig,
+    WebConfigError,
 };
 
 use super::external::ExternalExporter;
@@ -60,18 +62,30 @@ pub(super) async fn start_all(
     progress: bool,
 ) -> Result<Vec<StartedCase>, RunError> {
     let hashes = hash_passwords(plan).await?;
+    // Metric families built once per series count and shared by every exporter serving it.
+    let mut metrics: HashMap<Option<usize>, Arc<Metrics>> = HashMap::new();
     let mut out = Vec::with_capacity(plan.cases.len());
     // Exporters under test (`--exec`), started together once every case's files are
     // written.
     let mut pending: Vec<Pending> = Vec::new();
+    let mut ports = PortPicker::new();
+    // One web-config per case in one directory, and a directory of its own only for a case
+    // with `files:`: a thousand-case run writes (and removes) a thousand entries, not three.
+    let cases_dir = run_dir.join("cases");
+    std::fs::create_dir_all(&cases_dir).map_err(|source| RunError::Setup {
+        what: "creating",
+        path: cases_dir.clone(),
+        source,
+    })?;
     for case in &plan.cases {
-        let case_dir = run_dir.join("cases").join(&case.name);
-        let files_dir = case_dir.join("files");
-        std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
-            what: "creating",
-            path: files_dir.clone(),
-            source,
-        })?;
+        let files_dir = cases_dir.join(&case.name).join("files");
+        if !case.files.is_empty() {
+            std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
+                what: "creating",
+                path: files_dir.clone(),
+                source,
+            })?;
+        }
         for (name, content) in &case.files {
             let path = files_dir.join(name);
             std::fs::write(&path, content).map_err(|source| RunError::Setup {
@@ -80,7 +94,7 @@ pub(super) async fn start_all(
                 source,
             })?;
         }
-        let web_config_path = case_dir.join("web-config.yml");
+        let web_config_path = cases_dir.join(format!("{}.web-config.yml", case.name));
         let web_config =
             web_config(case, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
                 RunError::WebConfig {
@@ -107,22 +121,33 @@ pub(super) async fn start_all(
         };
         let port = match launcher {
             Launcher::Fake => {
-                let mut metrics = MetricsSpec::default();
-                if let Some(series) = case.exporter.series {
-                    metrics.series = series;
-                }
-                let exporter = FakeExporter::builder()
-                    .listen(std::net::SocketAddr::new(host, 0))
-                    .web_config_file(&web_config_path)
-                    .metrics(metrics)
-                    .faults(case.exporter.faults.clone())
-                    .mutants(case.exporter.mutants.clone())
-                    .start()
-                    .await
-                    .map_err(|source| RunError::Exporter {
-                        case: case.name.clone(),
-                        source,
-                    })?;
+                let shared = metrics.entry(case.exporter.series).or_insert_with(|| {
+                    let mut spec = MetricsSpec::default();
+                    if let Some(series) = case.exporter.series {
+                        spec.series = series;
+                    }
+                    Arc::new(Metrics::new(spec))
+                });
+                let exporter = loop {
+                    let started = FakeExporter::builder()
+                        .listen(std::net::SocketAddr::new(host, ports.next()))
+                        .web_config_file(&web_config_path)
+                        .shared_metrics(shared.clone())
+                        .faults(case.exporter.faults.clone())
+                        .mutants(case.exporter.mutants.clone())
+                        .start()
+                        .await;
+                    match started {
+                        Err(fake_exporter::Error::Bind { .. }) if ports.retry() => continue,
+                        other => {
+                            break other.map_err(|source| RunError::Exporter {
+                                case: case.name.clone(),
+                                source,
+                            })?
+                        }
+                    }
+                };
+                ports.bound();
                 let port = exporter.addr().port();
                 started.stats = exporter.listeners()[0].stats.clone();
                 // A cold bcrypt (~70 ms at cost 10) for each of a dozen exporters at once
@@ -311,6 +336,58 @@ async fn start_external(
         }
     }
     bar.finish();
+}
+
+/// Ports for the in-process exporters: below the kernel's ephemeral range, from a start
+/// that differs from run to run, skipping ports in use.
+///
+/// Not port 0: that hands out ephemeral ports, and on a machine where other harness runs
+/// work at the same time, a port another run's exporter just left (or one it keeps closed
+/// on purpose, an `absent` case) is still scraped by that run's Prometheus. An exporter of
+/// ours given that port would count foreign connections (seen: plain-HTTP requests and
+/// TLS handshakes against another run's CA on a TLS-version case), and its case would be
+/// blamed for them. Ephemeral ports are also what every Prometheus dials from.
+struct PortPicker {
+    next: u16,
+    tries: u32,
+}
+
+impl PortPicker {
+    /// First port of the range.
+    const LOW: u16 = 10_000;
+    /// Ports in the range (up to 29,999: below 32768, where Linux' ephemeral range starts).
+    const SPAN: u16 = 20_000;
+    /// Ports in use skipped in a row before giving up.
+    const MAX_TRIES: u32 = 200;
+
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
+        Self {
+            next: Self::LOW + (seed % u32::from(Self::SPAN)) as u16,
+            tries: 0,
+        }
+    }
+
+    /// The next port to try.
+    fn next(&mut self) -> u16 {
+        let port = self.next;
+        self.next = Self::LOW + (self.next - Self::LOW + 1) % Self::SPAN;
+        port
+    }
+
+    /// Whether to try another port after a failed bind.
+    fn retry(&mut self) -> bool {
+        self.tries += 1;
+        self.tries <= Self::MAX_TRIES
+    }
+
+    /// A port was bound: the count of ports skipped in a row starts again.
+    fn bound(&mut self) {
+        self.tries = 0;
+    }
 }
 
 /// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs
@@ -503,4 +580,26 @@ fn job_basic_credentials(
         None => String::new(),
     };
     Some((username.clone(), password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picked_ports_stay_below_the_ephemeral_range_and_wrap() {
+        let mut ports = PortPicker {
+            next: PortPicker::LOW + PortPicker::SPAN - 2,
+            tries: 0,
+        };
+        let picked: Vec<u16> = (0..4).map(|_| ports.next()).collect();
+        assert_eq!(picked, [29_998, 29_999, 10_000, 10_001]);
+        let fresh = PortPicker::new().next;
+        assert!((PortPicker::LOW..PortPicker::LOW + PortPicker::SPAN).contains(&fresh));
+        assert!((0..PortPicker::MAX_TRIES).all(|_| ports.retry()));
+        assert!(
+            !ports.retry(),
+            "gives up after MAX_TRIES ports in use in a row"
+        );
+    }
 }

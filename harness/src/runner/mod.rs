@@ -5,8 +5,11 @@
 
 mod exporters;
 pub(crate) mod external;
+mod health;
 
 pub use external::{ExecTemplate, ExecTemplateError};
+pub(crate) use health::percent as health_percent;
+pub use health::RunHealth;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,6 +31,11 @@ use crate::targets::{ApiError, Health};
 
 /// Prometheus' discovery throttle: new targets are synced at most every 5 s.
 pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
+/// Time the wait allows per job beyond the scrapes, for Prometheus to create its scrape
+/// pools (3,000 jobs: 30 s more).
+const PER_JOB_ALLOWANCE: Duration = Duration::from_millis(10);
+/// More scrapes awaited when targets timed out that should not have.
+const RECHECK_SCRAPES: u32 = 2;
 
 /// A harness failure (not a failed case).
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +84,21 @@ pub enum RunError {
     /// The Prometheus API failed after the wait.
     #[error("reading Prometheus' state after the scrapes")]
     Api(#[source] ApiError),
+    /// The run failed on a machine with no CPU left: the machine, not a case, is the cause.
+    #[error(
+        "overload: the machine could not keep up while {during} ({seen}); to change: {advice}"
+    )]
+    Overloaded {
+        /// What the harness was doing.
+        during: &'static str,
+        /// What was measured.
+        seen: String,
+        /// What to change.
+        advice: String,
+        /// The failure itself.
+        #[source]
+        source: Box<RunError>,
+    },
 }
 
 impl From<BackendError> for RunError {
@@ -185,6 +208,9 @@ pub struct CaseResult {
     /// What a reader should know even when the case passed (e.g. scrapes that timed out
     /// on a busy machine and how the verdict was reached despite them).
     pub notes: Vec<String>,
+    /// Whether the failure bears the signs of an overloaded machine (timed-out scrapes,
+    /// re-dialled connections): on an overloaded run such a case is not judged.
+    pub load_suspect: bool,
     /// The generated scrape job (YAML), for failure reports.
     pub job_yaml: String,
     /// The generated web-config.yml of the exporter.
@@ -227,12 +253,27 @@ pub struct RunReport {
     pub timings: Timings,
     /// Scrape pools Prometheus failed to create (jobs it dropped).
     pub failed_scrape_pools: f64,
+    /// Whether the machine kept up (scrape durations, CPU, memory).
+    pub health: RunHealth,
 }
 
 impl RunReport {
     /// Whether every case passed.
     pub fn all_passed(&self) -> bool {
         self.cases.iter().all(|c| c.pass)
+    }
+
+    /// Whether a failed case is not judged: the machine could not keep up and the failure
+    /// bears its signs ([`CaseResult::load_suspect`]).
+    pub fn unjudged(&self, case: &CaseResult) -> bool {
+        !case.pass && case.load_suspect && self.health.overloaded()
+    }
+
+    /// Whether cases failed only in ways an overloaded machine explains: their verdicts are
+    /// not trusted, and the run is a harness error (exit 2), not failed cases. A failure
+    /// load cannot explain (a wrong error class, say) is still a failed case (exit 1).
+    pub fn failed_from_overload(&self) -> bool {
+        !self.all_passed() && self.cases.iter().all(|c| c.pass || self.unjudged(c))
     }
 }
 
@@ -293,8 +334,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     }
 
     let need = u64::from(plan.defaults.scrapes);
-    let deadline =
-        DISCOVERY_DELAY + plan.defaults.scrape_interval * (plan.defaults.scrapes + 2) + opts.slack;
+    // Prometheus creates a scrape pool (an HTTP client, a TLS config) per job before the
+    // first scrape: thousands of jobs take seconds more on a busy machine.
+    let per_job = PER_JOB_ALLOWANCE * u32::try_from(plan.cases.len()).unwrap_or(u32::MAX);
+    let deadline = DISCOVERY_DELAY
+        + plan.defaults.scrape_interval * (plan.defaults.scrapes + 2)
+        + opts.slack
+        + per_job;
     let bar = Progress::new(
         opts.progress,
         plan.cases.len() as u64,
@@ -312,6 +358,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
     let mut steady: Vec<Option<StatsSnapshot>> = vec![None; plan.cases.len()];
+    let prometheus_pid = prometheus.prometheus().pid();
+    let cpu_at_ready = health::CpuMark::now(prometheus_pid);
     let waited = prometheus
         .wait_scraped_with(need, deadline, |p: &WaitProgress<'_>| {
             if p.any_scraped && first_scrape_s.is_none() {
@@ -327,22 +375,125 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         })
         .await;
     bar.finish();
-    let verdicts = waited?;
+    // A failure on a machine with no CPU left is named as overload (exit 2 either way).
+    let blame_load = |during: &'static str, e: RunError| {
+        let now = health::CpuMark::now(prometheus_pid);
+        match cpu_at_ready.machine_busy_since(&now) {
+            Some(busy) if busy >= health::SATURATED => {
+                let (h, p) = cpu_at_ready.cores_since(&now);
+                let cores = crate::pacing::cores();
+                let paced = crate::pacing::interval_for(plan.cases.len(), cores);
+                RunError::Overloaded {
+                    during,
+                    seen: format!(
+                        "the machine was {} busy since Prometheus was ready, the harness used {} \
+                         core(s) and Prometheus {} of {cores}, {:.0} scrapes/s asked",
+                        health::percent(Some(busy)),
+                        h.map_or("?".into(), |c| format!("{c:.2}")),
+                        p.map_or("?".into(), |c| format!("{c:.2}")),
+                        crate::pacing::scrape_rate(plan.cases.len(), plan.defaults.scrape_interval),
+                    ),
+                    advice: format!(
+                        "a scrape_interval of {} or more (paced for {} case(s) on {cores} \
+                         core(s)), fewer cases per file, or a quieter machine",
+                        humantime::format_duration(paced),
+                        plan.cases.len()
+                    ),
+                    source: Box::new(e),
+                }
+            }
+            _ => e,
+        }
+    };
+    let mut verdicts = waited.map_err(|e| blame_load("waiting for the scrapes", e.into()))?;
+    // A second look when scrapes timed out that should not have (a busy machine): a few
+    // more scrapes of every target, so that a case whose last scrapes timed out is judged
+    // by the ones that did not. Bounded; on its deadline the verdicts so far stand.
+    let timed_out = |v: &Verdict| {
+        v.class == ErrorClass::Timeout
+            && case_of.get(v.job.as_str()).is_some_and(|&i| {
+                !plan.cases[i]
+                    .expect
+                    .outcome
+                    .accepts_class(ErrorClass::Timeout)
+            })
+    };
+    let suspects = verdicts.iter().filter(|v| timed_out(v)).count();
+    if suspects > 0 {
+        tracing::info!("{suspects} target(s) timed out: {RECHECK_SCRAPES} more scrapes");
+        let interval = plan.defaults.scrape_interval;
+        let again = prometheus
+            .wait_scraped(
+                need + u64::from(RECHECK_SCRAPES),
+                interval * (RECHECK_SCRAPES + 2) + Duration::from_secs(10),
+            )
+            .await;
+        match again {
+            Ok(v) => verdicts = v,
+            Err(e) => {
+                tracing::info!(error = %e, "second look: keeping the verdicts so far");
+                if let Ok(v) = prometheus.verdicts().await {
+                    verdicts = v;
+                }
+            }
+        }
+    }
     let verdicts_at = Instant::now();
+    let cpu_at_verdicts = health::CpuMark::now(prometheus_pid);
+    let (harness_cpu, prometheus_cpu) = cpu_at_ready.cores_since(&cpu_at_verdicts);
+    let machine_busy = cpu_at_ready.machine_busy_since(&cpu_at_verdicts);
     // Stop scraping before reading counters, so that Prometheus' dialer counts and the
     // exporters' counters describe the same scrapes (no scrape in flight between the reads).
     prometheus
         .reload_with(|config| config.scrape_configs.clear())
-        .await?;
+        .await
+        .map_err(|e| blame_load("stopping the scrapes (reload)", e.into()))?;
+    tracing::debug!(
+        "scrapes stopped (reload) in {:.2}s",
+        verdicts_at.elapsed().as_secs_f64()
+    );
     let api = prometheus.api();
-    let build = api.build_info().await.map_err(RunError::Api)?;
-    let conntrack = api.conntrack_established().await.map_err(RunError::Api)?;
-    let failed_pools = api.failed_scrape_pools().await.map_err(RunError::Api)?;
+    let read = |e| blame_load("reading Prometheus' state", RunError::Api(e));
+    let build = api.build_info().await.map_err(read)?;
+    let conntrack = api.conntrack_established().await.map_err(read)?;
+    let failed_dials = api.conntrack_failed_dials().await.map_err(read)?;
+    let failed_pools = api.failed_scrape_pools().await.map_err(read)?;
     let mut failed_scrapes: BTreeMap<String, u64> = BTreeMap::new();
-    for (key, n) in api.failed_scrape_counts().await.map_err(RunError::Api)? {
+    for (key, n) in api.failed_scrape_counts().await.map_err(read)? {
         *failed_scrapes.entry(key.job).or_default() += n;
     }
     let prometheus_major = build.major_version();
+    // Jobs expected to be slow (a delay fault, an expected timeout) are not load.
+    let slow_by_design: BTreeMap<&str, bool> = plan
+        .cases
+        .iter()
+        .map(|c| {
+            let expected = c.expect.outcome_for(prometheus_major);
+            (
+                c.name.as_str(),
+                !c.exporter.faults.is_none() || expected.accepts_class(ErrorClass::Timeout),
+            )
+        })
+        .collect();
+    let near_timeout: Vec<String> = health::near_timeout_jobs(api, plan.defaults.scrape_timeout)
+        .await
+        .map_err(read)?
+        .into_iter()
+        .filter(|job| slow_by_design.get(job.as_str()) == Some(&false))
+        .collect();
+    let run_health = health::judge(health::Signals {
+        cores: crate::pacing::cores(),
+        targets: verdicts
+            .iter()
+            .filter(|v| v.health != Health::Missing)
+            .count(),
+        interval: plan.defaults.scrape_interval,
+        near_timeout,
+        harness_cpu,
+        prometheus_cpu,
+        machine_busy,
+        prometheus_pid,
+    });
 
     let external = !matches!(opts.launcher, Launcher::Fake);
     // One target per case: its verdict, by job name.
@@ -359,6 +510,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             };
             let prometheus_side = PrometheusSide {
                 dialed: conntrack.get(&case.name).map(|v| *v as u64),
+                failed_dials: failed_dials.get(&case.name).map_or(0, |v| *v as u64),
                 failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
             };
             judge(&mut result, case, verdict, &end, external, &prometheus_side);
@@ -406,13 +558,24 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             within_bound: verdicts_s <= bound_s,
         },
         failed_scrape_pools: failed_pools,
+        health: run_health,
     };
+    tracing::debug!(
+        "verdicts judged {:.2}s after the scrapes were counted",
+        verdicts_at.elapsed().as_secs_f64()
+    );
+    let t_stop = Instant::now();
     if backend::keep_requested() {
         // Dropping honours HARNESS_KEEP: it prints what was kept and how to remove it.
         drop(prometheus);
     } else if let Err(e) = prometheus.stop().await {
         tracing::warn!(error = %e, "stopping Prometheus");
     }
+    tracing::debug!(
+        "Prometheus stopped in {:.2}s",
+        t_stop.elapsed().as_secs_f64()
+    );
+    let t_stop = Instant::now();
     for s in started {
         if let Some(e) = s.exporter {
             let _ = e.shutdown().await;
@@ -421,7 +584,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             e.stop().await;
         }
     }
+    tracing::debug!(
+        "exporters stopped in {:.2}s",
+        t_stop.elapsed().as_secs_f64()
+    );
+    let t_stop = Instant::now();
     drop(run_dir);
+    tracing::debug!("run dir removed in {:.2}s", t_stop.elapsed().as_secs_f64());
     Ok(report)
 }
 
@@ -524,6 +693,7 @@ impl CaseResult {
             keep_alive_observed: String::new(),
             failures,
             notes: Vec::new(),
+            load_suspect: false,
             job_yaml: started.job_yaml.clone(),
             web_config_yaml: started.web_config_yaml.clone(),
         }
@@ -534,6 +704,9 @@ impl CaseResult {
 struct PrometheusSide {
     /// Connections its dialer established (`net_conntrack_dialer_conn_established_total`).
     dialed: Option<u64>,
+    /// Dials it gave up on (a timeout, a cancelled scrape), refused ones left out: the
+    /// kernel may have completed each, so the exporter may have accepted each.
+    failed_dials: u64,
     /// Scrapes that failed (`up` 0), each one a connection Prometheus may have dropped.
     failed_scrapes: u64,
 }
@@ -582,6 +755,15 @@ fn judge(
     };
     let timeouts = count(&|o| o.class == ErrorClass::Timeout);
     let expected_seen = count(&|o| expected.accepts(o));
+    // The first scrape seen, when it had the expected outcome: the only evidence left when
+    // every later scrape timed out.
+    let first_expected = verdict
+        .and_then(|v| v.first_seen)
+        .map(|f| Outcome {
+            health: f.health,
+            class: f.class,
+        })
+        .filter(|o| expected.accepts(o));
     let timeout_expected = expected.accepts_class(ErrorClass::Timeout);
     let mut notes = Vec::new();
     if !timeout_expected && timeouts > 0 {
@@ -601,11 +783,12 @@ fn judge(
     let judged = if !expected.accepts(&observed)
         && observed.class == ErrorClass::Timeout
         && !timeout_expected
-        && expected_seen > 0
+        && (expected_seen > 0 || first_expected.is_some())
         && expected_seen + timeouts == total_seen
     {
+        let by = expected_seen + u64::from(first_expected.is_some() && expected_seen == 0);
         notes.push(format!(
-            "the last scrape timed out; judged by the {expected_seen} scrape(s) that did not"
+            "the last scrape timed out; judged by the {by} scrape(s) that did not"
         ));
         steady
             .iter()
@@ -614,6 +797,7 @@ fn judge(
                 class: s.class,
             })
             .find(|o| expected.accepts(o))
+            .or(first_expected)
             .unwrap_or(observed)
     } else {
         observed
@@ -692,12 +876,19 @@ fn judge(
                     prometheus.failed_scrapes
                 ));
             }
-            let reconnected_after_timeouts = !steady_ok && timeouts > 0;
+            // Prometheus drops the connection of a scrape that failed. Polls may miss a
+            // timed-out scrape, Prometheus' count of failed scrapes does not: reconnects no
+            // more than the failed scrapes of a fake exporter (which fails none by itself
+            // when expected up) are the machine's.
+            let failed = prometheus.failed_scrapes;
+            let after_failed = since_up.is_some_and(|(c, _)| c > 0 && c <= failed);
+            let reconnected_after_timeouts = !steady_ok && (timeouts > 0 || after_failed);
             if reconnected_after_timeouts {
                 notes.push(format!(
-                    "reconnects after the first successful scrape followed {timeouts} timed-out \
-                     scrape(s) (Prometheus drops a connection whose scrape timed out); not held \
-                     against keep-alive"
+                    "reconnects after the first successful scrape followed failed scrapes \
+                     ({timeouts} seen timing out, {failed} failed in Prometheus' count; \
+                     Prometheus drops a connection whose scrape timed out); not held against \
+                     keep-alive"
                 ));
             }
             if connections == 0
@@ -722,12 +913,22 @@ fn judge(
     // Cross-check the exporter's count with Prometheus' own dialer count for the job.
     let scraped = verdict.is_some_and(|v| v.health != Health::Missing);
     if let (Some(dialed), true) = (conntrack, scraped && !case.exporter.absent && !external) {
-        // Scraping stopped (reload) before both were read. One connection more on the
-        // exporter's side is a dial the reload cancelled after the TCP handshake: the kernel
-        // completed it, Go counted it as a failed dial.
-        if connections < dialed || connections > dialed + 1 {
+        // Scraping stopped (reload) before both were read, so both describe the same
+        // scrapes. A connection more on the exporter's side is a dial Go gave up on after
+        // the kernel completed the TCP handshake (a dial the reload cancelled, one that
+        // outlasted a scrape timeout on a busy machine): Go counts those as failed dials.
+        let cancelled = prometheus.failed_dials.max(1);
+        if connections < dialed || connections > dialed + cancelled {
             failures.push(format!(
-                "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job, the exporter accepted {connections}"
+                "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job \
+                 ({} failed dial(s)), the exporter accepted {connections}",
+                prometheus.failed_dials
+            ));
+        } else if connections > dialed + 1 {
+            notes.push(format!(
+                "the exporter accepted {} connection(s) Prometheus counted as failed dials \
+                 (given up on after the TCP handshake: a busy machine)",
+                connections - dialed
             ));
         }
     }
@@ -758,6 +959,13 @@ fn judge(
         .collect();
     tls_versions.sort();
     tls_versions.dedup();
+    // What a machine that cannot keep up does to a case: scrapes time out, connections are
+    // dropped and re-dialled. A failure with one of these signs is not trusted on an
+    // overloaded machine; any other (a wrong class, a wrong HTTP version) always counts.
+    result.load_suspect = !failures.is_empty()
+        && (observed.class == ErrorClass::Timeout
+            || timeouts > 0
+            || failures.iter().all(|f| f.starts_with("keep-alive")));
     result.failures.extend(failures);
     result.notes.extend(notes);
     result.observed = Some(observed);
@@ -796,6 +1004,7 @@ mod tests {
             class,
             scrapes: 10,
             steady_state,
+            first_seen: None,
         }
     }
 
@@ -822,6 +1031,7 @@ mod tests {
         let mut result = CaseResult::new(case, 2, &started);
         let prometheus = PrometheusSide {
             dialed: Some(counters.last.connections_accepted),
+            failed_dials: 0,
             failed_scrapes: 0,
         };
         judge(
@@ -845,6 +1055,7 @@ mod tests {
         };
         let prometheus = PrometheusSide {
             dialed: Some(dialed),
+            failed_dials: 0,
             failed_scrapes: failed,
         };
         judge(
@@ -912,6 +1123,14 @@ mod tests {
         let result = judged(&case, &only_timeouts, &counters(1, 1));
         assert!(!result.pass);
         assert_eq!(result.observed.map(|o| o.class), Some(ErrorClass::Timeout));
+        // ... unless the first scrape seen had it, and only timeouts followed.
+        let mut first_then_timeouts = only_timeouts.clone();
+        first_then_timeouts.first_seen = Some(seen(Health::Down, ErrorClass::Unauthorized, 1));
+        let result = judged(&case, &first_then_timeouts, &counters(1, 1));
+        assert!(result.pass, "{:?}", result.failures);
+        // A first scrape with another outcome is no evidence.
+        first_then_timeouts.first_seen = Some(seen(Health::Up, ErrorClass::None, 1));
+        assert!(!judged(&case, &first_then_timeouts, &counters(1, 1)).pass);
 
         // Another outcome besides the timeouts: not load, a real difference.
         let mixed = verdict(
@@ -924,6 +1143,136 @@ mod tests {
             ],
         );
         assert!(!judged(&case, &mixed, &counters(1, 1)).pass);
+    }
+
+    #[test]
+    fn reconnects_after_scrapes_prometheus_counted_as_failed_are_not_blamed() {
+        let mut case = Case::new("c", "t.yaml", Expectation::up());
+        case.exporter.tls = None::<ExporterTls>;
+        let up = verdict(
+            Health::Up,
+            ErrorClass::None,
+            vec![seen(Health::Up, ErrorClass::None, 9)],
+        );
+        let counters = counters(3, 1);
+        let judge_with = |failed_scrapes, failed_dials| {
+            let started = exporters::StartedCase::for_test();
+            let mut result = CaseResult::new(&case, 2, &started);
+            let prometheus = PrometheusSide {
+                dialed: Some(3),
+                failed_dials,
+                failed_scrapes,
+            };
+            judge(&mut result, &case, Some(&up), &counters, false, &prometheus);
+            result
+        };
+        // Two reconnects after two failed scrapes the polls did not see: the machine's.
+        let result = judge_with(2, 0);
+        assert!(result.failures.is_empty(), "{:?}", result.failures);
+        assert!(result
+            .notes
+            .iter()
+            .any(|n| n.contains("2 failed in Prometheus' count")));
+        // The same reconnects with every scrape successful: the exporter's.
+        assert!(!judge_with(0, 0).failures.is_empty());
+    }
+
+    fn report_of(cases: Vec<CaseResult>, overloaded: bool) -> RunReport {
+        let near = if overloaded { 50 } else { 0 };
+        RunReport {
+            cases,
+            prometheus: String::new(),
+            prometheus_version: "2.42.0".into(),
+            go_version: "go1.19.8".into(),
+            scrapes_required: 3,
+            scrape_interval_s: 0.2,
+            timings: Timings {
+                setup_s: 0.0,
+                prometheus_start_s: 0.0,
+                first_scrape_s: 0.0,
+                verdicts_s: 0.0,
+                bound_s: 0.0,
+                within_bound: true,
+            },
+            failed_scrape_pools: 0.0,
+            health: health::judge(health::Signals {
+                cores: 2,
+                targets: 100,
+                interval: Duration::from_millis(200),
+                near_timeout: (0..near).map(|i| format!("job{i}")).collect(),
+                harness_cpu: None,
+                prometheus_cpu: None,
+                machine_busy: None,
+                prometheus_pid: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn an_overloaded_run_judges_only_the_failures_load_does_not_explain() {
+        let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
+        let timed_out = judged(
+            &case,
+            &verdict(
+                Health::Down,
+                ErrorClass::Timeout,
+                vec![seen(Health::Down, ErrorClass::Timeout, 3)],
+            ),
+            &counters(1, 1),
+        );
+        let wrong_class = judged(
+            &case,
+            &verdict(
+                Health::Down,
+                ErrorClass::Forbidden,
+                vec![seen(Health::Down, ErrorClass::Forbidden, 3)],
+            ),
+            &counters(1, 1),
+        );
+        // Overloaded, only timeouts: not judged, a harness error (exit 2), no case blamed.
+        let report = report_of(vec![timed_out.clone()], true);
+        assert!(report.failed_from_overload() && report.unjudged(&report.cases[0]));
+        let table = crate::report::table(&report);
+        assert!(
+            table.contains("0 passed, 0 failed, 1 not judged"),
+            "{table}"
+        );
+        assert!(!table.contains("FAIL"), "{table}");
+        // Overloaded, and a wrong class too: that one fails the run (exit 1).
+        let report = report_of(vec![timed_out.clone(), wrong_class], true);
+        assert!(!report.failed_from_overload());
+        assert!(!report.unjudged(&report.cases[1]));
+        // A machine that kept up: a timeout is the case's failure.
+        let report = report_of(vec![timed_out], false);
+        assert!(!report.failed_from_overload() && !report.unjudged(&report.cases[0]));
+    }
+
+    #[test]
+    fn only_failures_with_the_signs_of_load_are_load_suspects() {
+        let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
+        // A wrong class with no timeout anywhere: the case's own failure.
+        let wrong = verdict(
+            Health::Down,
+            ErrorClass::ClientCertRejected,
+            vec![seen(Health::Down, ErrorClass::ClientCertRejected, 8)],
+        );
+        let result = judged(&case, &wrong, &counters(1, 1));
+        assert!(!result.pass && !result.load_suspect, "{result:?}");
+        // Nothing but timeouts: what an overloaded machine does.
+        let slow = verdict(
+            Health::Down,
+            ErrorClass::Timeout,
+            vec![seen(Health::Down, ErrorClass::Timeout, 8)],
+        );
+        let result = judged(&case, &slow, &counters(1, 1));
+        assert!(!result.pass && result.load_suspect, "{result:?}");
+        // A pass is never a suspect.
+        let right = verdict(
+            Health::Down,
+            ErrorClass::Unauthorized,
+            vec![seen(Health::Down, ErrorClass::Unauthorized, 8)],
+        );
+        assert!(!judged(&case, &right, &counters(1, 1)).load_suspect);
     }
 
     #[test]

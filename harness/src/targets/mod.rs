@@ -21,6 +21,9 @@ use tokio::time::Instant;
 
 /// Timeout of every single request to Prometheus.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of `POST /-/reload`: a reload stops every scrape pool the new config drops, and
+/// with thousands of jobs on a busy machine that takes longer than an API read.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Errors talking to the Prometheus HTTP API.
 #[derive(Debug, thiserror::Error)]
@@ -328,6 +331,14 @@ impl PromApi {
         Ok(conntrack_from(&samples))
     }
 
+    /// Dials each scrape job's dialer gave up on for another reason than a refused
+    /// connection (a timeout, a cancelled scrape), keyed by job name
+    /// (`net_conntrack_dialer_conn_failed_total`). The exporter may have accepted each.
+    pub async fn conntrack_failed_dials(&self) -> Result<BTreeMap<String, f64>, ApiError> {
+        let (_, samples) = self.self_metrics().await?;
+        Ok(failed_dials_from(&samples))
+    }
+
     /// Every series of Prometheus' own `/metrics` page, with the URL read.
     pub async fn self_metrics(&self) -> Result<(String, Vec<TextSample>), ApiError> {
         let url = format!("{}/metrics", self.base);
@@ -351,7 +362,8 @@ impl PromApi {
     /// `--web.enable-lifecycle`).
     pub async fn reload(&self) -> Result<(), ApiError> {
         let url = format!("{}/-/reload", self.base);
-        self.send(&url, self.client.post(&url)).await.map(drop)
+        let request = self.client.post(&url).timeout(RELOAD_TIMEOUT);
+        self.send(&url, request).await.map(drop)
     }
 
     async fn get_api<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
@@ -610,6 +622,23 @@ fn scrape_counts_from(samples: Vec<Sample>) -> BTreeMap<TargetKey, u64> {
             (key, s.value.max(0.0) as u64)
         })
         .collect()
+}
+
+/// Dials per job that failed for another reason than a refused connection
+/// (`net_conntrack_dialer_conn_failed_total{reason!="refused"}`): each may have completed the
+/// TCP handshake in the kernel (the exporter accepted it) before Go gave up on it.
+fn failed_dials_from(samples: &[TextSample]) -> BTreeMap<String, f64> {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    for s in samples
+        .iter()
+        .filter(|s| s.name == "net_conntrack_dialer_conn_failed_total")
+        .filter(|s| s.labels.get("reason").is_some_and(|r| r != "refused"))
+    {
+        if let Some(job) = s.labels.get("dialer_name") {
+            *out.entry(job.clone()).or_default() += s.value;
+        }
+    }
+    out
 }
 
 fn conntrack_from(samples: &[TextSample]) -> BTreeMap<String, f64> {

@@ -9,6 +9,7 @@ mod cleanup;
 mod conformance;
 mod conformance_real;
 mod fixture;
+mod generator;
 mod lab;
 mod matrix;
 mod mutation;
