@@ -52,6 +52,7 @@ pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindErr
 pub(crate) use sweep::pid_alive;
 pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};
 pub use workdir::free_local_port;
+pub(crate) use workdir::OWNER_PID_FILE;
 
 use crate::targets::{ApiError, PromApi};
 use container::ContainerRun;

@@ -192,16 +192,26 @@ pub(crate) fn judge_run(
         .collect()
 }
 
-/// A private temp dir for a conformance run's files.
+/// A private temp dir for a conformance run's files, with `owner.pid`: after a SIGKILL of
+/// the harness, the next run's sweep removes it (and the data dirs exporters made in it).
 pub(crate) fn temp_dir() -> Result<tempfile::TempDir, ConformanceError> {
-    tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("scrape-harness-conformance-")
         .tempdir()
         .map_err(|source| ConformanceError::Io {
             what: "creating a temp dir in",
             path: std::env::temp_dir(),
             source,
-        })
+        })?;
+    let owner = dir.path().join(crate::backend::OWNER_PID_FILE);
+    std::fs::write(&owner, format!("{}\n", std::process::id())).map_err(|source| {
+        ConformanceError::Io {
+            what: "writing",
+            path: owner,
+            source,
+        }
+    })?;
+    Ok(dir)
 }
 
 /// Runs a direct check with [`DIRECT_CHECK_DEADLINE`]; past it the check is a TIMEOUT.

@@ -561,6 +561,12 @@ fn exporters_of_a_sigkilled_exec_run_are_swept_by_the_next_run() -> anyhow::Resu
         !orphans.is_empty(),
         "a SIGKILLed harness leaves its exporters (their own process groups)"
     );
+    let dirs = harness.leftover_dirs()?;
+    anyhow::ensure!(
+        dirs.iter()
+            .any(|d| d.to_string_lossy().contains("scrape-harness-conformance-")),
+        "and its conformance dir: {dirs:?}"
+    );
 
     // Act: the next run sweeps them.
     let next = harness.run(
@@ -583,5 +589,7 @@ fn exporters_of_a_sigkilled_exec_run_are_swept_by_the_next_run() -> anyhow::Resu
         left.is_empty(),
         "exporters {left:?} of pid {killed} left:{next}"
     );
-    Ok(())
+    // Its Prometheus and its work dirs (the conformance dir with the exporters' data too).
+    harness.assert_clean(killed)?;
+    harness.assert_clean(next.pid)
 }
