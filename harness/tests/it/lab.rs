@@ -451,10 +451,9 @@ fn a_start_killed_half_way_is_swept_by_the_next_lab_command() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
-    let _heavy = heavy(); // ten labs at once (see above)
-    let lab = LabDir::new()?;
+/// Spawns `lab up` in `lab` and returns once the first lab has recorded a process (the
+/// others still starting).
+fn lab_up_until_first_process(lab: &LabDir) -> Result<(std::process::Child, u32)> {
     let fake = fake_exporter_bin();
     let child = lab.harness.spawn(&[
         "lab",
@@ -465,7 +464,6 @@ fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
         fake.to_str().context("utf-8 path")?,
     ])?;
     let pid = child.id();
-    // SIGINT as soon as the first lab has recorded a process, while the others start.
     poll(
         Duration::from_secs(30),
         "a lab to record its first process",
@@ -481,6 +479,15 @@ fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
             Ok(recorded.then_some(()))
         },
     )?;
+    Ok((child, pid))
+}
+
+#[test]
+fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
+    let _heavy = heavy(); // ten labs at once (see above)
+    let lab = LabDir::new()?;
+    // SIGINT as soon as the first lab has recorded a process, while the others start.
+    let (child, pid) = lab_up_until_first_process(&lab)?;
     let status = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()?;
@@ -502,31 +509,7 @@ fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
 fn sigkill_during_lab_up_is_swept_by_the_next_lab_command() -> Result<()> {
     let _heavy = heavy(); // ten labs at once (see above)
     let lab = LabDir::new()?;
-    let fake = fake_exporter_bin();
-    let child = lab.harness.spawn(&[
-        "lab",
-        "up",
-        "--dir",
-        lab.dir_arg(),
-        "--fake-exporter",
-        fake.to_str().context("utf-8 path")?,
-    ])?;
-    let pid = child.id();
-    poll(
-        Duration::from_secs(30),
-        "a lab to record its first process",
-        || {
-            let recorded = std::fs::read_dir(lab.dir())
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| {
-                    std::fs::read_to_string(e.path().join(".lab/state.json"))
-                        .is_ok_and(|s| s.contains("\"pid\""))
-                });
-            Ok(recorded.then_some(()))
-        },
-    )?;
+    let (child, pid) = lab_up_until_first_process(&lab)?;
     let status = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()?;
