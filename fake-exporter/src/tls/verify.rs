@@ -93,6 +93,11 @@ impl GoClientVerifier {
 }
 
 impl GoClientVerifier {
+    /// Whether `leaf` is, byte for byte, one of the client CAs (Go's `CertPool.contains`).
+    fn pins(&self, leaf: &CertificateDer<'_>) -> bool {
+        self.pool.iter().any(|der| der.as_ref() == leaf.as_ref())
+    }
+
     /// Weakens verification on purpose (conformance mutants).
     pub(super) fn insecure(mut self, insecure: super::InsecureTls) -> Self {
         self.insecure = insecure;
@@ -258,14 +263,7 @@ impl ClientCertVerifier for GoClientVerifier {
                 now
             };
             match &self.chain {
-                Some(_)
-                    if self
-                        .pool
-                        .iter()
-                        .any(|der| der.as_ref() == end_entity.as_ref()) =>
-                {
-                    verify_pinned_leaf(end_entity, now)?;
-                }
+                Some(_) if self.pins(end_entity) => verify_pinned_leaf(end_entity, now)?,
                 Some(chain) => {
                     chain
                         .verify_client_cert(end_entity, intermediates, now)

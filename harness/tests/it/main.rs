@@ -13,6 +13,7 @@ mod generator;
 mod lab;
 mod matrix;
 mod mutation;
+mod pinned_leaf;
 mod real_targets;
 mod support;
 mod wrong_expectation;
