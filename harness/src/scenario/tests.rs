@@ -305,3 +305,81 @@ fn a_racy_outcome_lists_the_classes_it_accepts() {
         assert!(err.to_string().contains(want), "want {want:?} in: {err}");
     }
 }
+
+#[test]
+fn refuses_config_is_an_expectation_about_the_exporters_start() {
+    let exporter =
+        "exporter: { server_cert: valid, client_auth_type: NoClientCert, client_ca: ca.crt }";
+    let plan = load(&format!(
+        "cases:\n  - name: r\n    {exporter}\n    expect: {{ exporter: refuses_config, message_contains: without a Client Auth Policy }}\n  - name: bare\n    {exporter}\n    expect: {{ exporter: refuses_config }}\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        plan.cases[0].expect.exporter,
+        ExporterStart::RefusesConfig {
+            message_contains: Some("without a Client Auth Policy".into())
+        }
+    );
+    assert!(plan.cases[0].expect.refuses_config_at_start());
+    assert_eq!(
+        plan.cases[1].expect.exporter,
+        ExporterStart::RefusesConfig {
+            message_contains: None
+        }
+    );
+    // Every other case still expects a start and a scrape outcome.
+    let plan = load("cases:\n  - name: u\n    expect: { health: up }\n").expect("valid");
+    assert_eq!(plan.cases[0].expect.exporter, ExporterStart::Serves);
+}
+
+#[test]
+fn refuses_config_mistakes_name_file_case_and_field() {
+    for (expect, field) in [
+        ("{ exporter: refuses_config, health: up }", "expect.health"),
+        (
+            "{ exporter: refuses_config, error: unauthorized }",
+            "expect.error",
+        ),
+        (
+            "{ exporter: refuses_config, health: down, error: refused }",
+            "expect.health",
+        ),
+        (
+            "{ exporter: refuses_config, last_error_contains: x }",
+            "expect.last_error_contains",
+        ),
+        (
+            "{ exporter: refuses_config, keep_alive: any }",
+            "expect.keep_alive",
+        ),
+        (
+            "{ exporter: refuses_config, prometheus_3: { health: up } }",
+            "expect.prometheus_3",
+        ),
+        (
+            "{ health: up, message_contains: x }",
+            "expect.message_contains",
+        ),
+        ("{ error: unauthorized }", "expect.health"),
+        ("{ exporter: refuses_it }", "expect.exporter"),
+    ] {
+        let err = load(&format!(
+            "cases:\n  - name: c\n    exporter: {{ server_cert: valid }}\n    expect: {expect}\n"
+        ))
+        .expect_err(expect);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("bad.yaml: case `c`: {field}:")),
+            "{expect}: {msg}"
+        );
+    }
+    let err = load(
+        "cases:\n  - name: c\n    exporter: { absent: true }\n    expect: { exporter: refuses_config }\n",
+    )
+    .expect_err("absent");
+    assert!(
+        err.to_string()
+            .starts_with("bad.yaml: case `c`: exporter.absent:"),
+        "{err}"
+    );
+}

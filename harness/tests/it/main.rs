@@ -15,5 +15,6 @@ mod matrix;
 mod mutation;
 mod pinned_leaf;
 mod real_targets;
+mod refused_config;
 mod support;
 mod wrong_expectation;
