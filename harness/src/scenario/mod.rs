@@ -756,6 +756,28 @@ impl Plan {
                     .into(),
             });
         }
+        // Prometheus refuses a job whose timeout exceeds its interval at load time ("scrape
+        // timeout greater than scrape interval"), which would fail the whole run.
+        for case in &cases {
+            if let Some(timeout) = case
+                .scrape
+                .scrape_timeout
+                .filter(|t| *t > defaults.scrape_interval)
+            {
+                errors.push(ScenarioError::Case {
+                    file: case.file.clone(),
+                    case: case.name.clone(),
+                    field: "scrape.scrape_timeout".into(),
+                    message: format!(
+                        "{} is longer than the scrape interval ({}); Prometheus refuses that \
+                         at load time. Use at most the interval, or raise \
+                         `defaults.scrape_interval`",
+                        humantime::format_duration(timeout),
+                        humantime::format_duration(defaults.scrape_interval)
+                    ),
+                });
+            }
+        }
         if errors.is_empty() && cases.is_empty() {
             errors.push(ScenarioError::Empty {
                 files: sources.iter().map(|s| s.0.clone()).collect(),
@@ -864,6 +886,9 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
                 .map_err(|e| err("expect.prometheus_3.error", e.to_string()))?,
         ),
     };
+    if let Some((field, message)) = half_client_cert(scrape.tls_config.as_ref(), outcome.health) {
+        return Err(err(field, message));
+    }
     let keep_alive = x.keep_alive.unwrap_or(match outcome.health {
         Health::Up if exporter.faults.close_after_response => KeepAlive::PerScrape,
         Health::Up => KeepAlive::One,
@@ -889,6 +914,34 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
         },
         name: raw.name,
     })
+}
+
+/// `tls_config.cert_file` without `key_file` (or the reverse): `promtool check config`
+/// refuses it ("client cert file ... specified without client key file"); Prometheus 2.42
+/// itself starts and drops only that job ("error creating new scrape pool"). So it is
+/// refused here unless the case expects exactly that (`health: missing`).
+fn half_client_cert(tls: Option<&ScrapeTls>, health: Health) -> Option<(&'static str, String)> {
+    let tls = tls?;
+    let (set, unset) = match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => ("cert_file", "key_file"),
+        (None, Some(_)) => ("key_file", "cert_file"),
+        _ => return None,
+    };
+    if health == Health::Missing {
+        return None;
+    }
+    let field = if set == "cert_file" {
+        "scrape.tls_config.cert_file"
+    } else {
+        "scrape.tls_config.key_file"
+    };
+    Some((
+        field,
+        format!(
+            "is set without `{unset}`; promtool refuses that and Prometheus drops the job. Add \
+             `{unset}`, or expect `health: missing` to test the dropped job"
+        ),
+    ))
 }
 
 /// Why an `expect` outcome cannot be used.

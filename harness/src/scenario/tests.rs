@@ -383,3 +383,26 @@ fn refuses_config_mistakes_name_file_case_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn half_a_client_cert_and_a_timeout_above_the_interval_are_named() {
+    let half = load("cases:\n  - name: h\n    scrape: { scheme: https, tls_config: { cert_file: client.crt } }\n    expect: { health: down, error: client_cert_required }\n")
+        .expect_err("cert without key");
+    assert!(
+        half.to_string().starts_with(
+            "bad.yaml: case `h`: scrape.tls_config.cert_file: is set without `key_file`"
+        ),
+        "{half}"
+    );
+    // Prometheus drops only that job: a case may expect exactly that.
+    load("cases:\n  - name: h\n    scrape: { scheme: https, tls_config: { key_file: client.key } }\n    expect: { health: missing }\n")
+        .expect("a dropped job on purpose");
+    let slow = load("defaults: { scrape_interval: 1s, scrape_timeout: 1s }\ncases:\n  - name: t\n    scrape: { scrape_timeout: 2s }\n    expect: { health: up }\n")
+        .expect_err("timeout above interval");
+    assert!(
+        slow.to_string().starts_with(
+            "bad.yaml: case `t`: scrape.scrape_timeout: 2s is longer than the scrape interval (1s)"
+        ),
+        "{slow}"
+    );
+}

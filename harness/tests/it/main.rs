@@ -14,6 +14,7 @@ mod lab;
 mod matrix;
 mod mutation;
 mod pinned_leaf;
+mod promtool_refusals;
 mod real_targets;
 mod refused_config;
 mod support;
