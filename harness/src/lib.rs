@@ -69,12 +69,12 @@ pub use promconfig::{
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
-    RunReport, Skipped, Timings, DISCOVERY_DELAY,
+    RunReport, Skipped, StartObserved, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
-    BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterTls, FileRef,
-    HttpVersion, KeepAlive, Level, Outcome, PkiFile, Plan, ScenarioError, ScrapeAuth, ScrapeCase,
-    ScrapeTls, Secret, TargetHost, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
+    BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterStart, ExporterTls,
+    FileRef, HttpVersion, KeepAlive, Level, Outcome, PkiFile, Plan, ScenarioError, ScrapeAuth,
+    ScrapeCase, ScrapeTls, Secret, TargetHost, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
 };
 pub use targets::{
     parse_text_format, ApiError, BuildInfo, DroppedTarget, Health, PromApi, Sample, TargetKey,

@@ -95,10 +95,18 @@ pub(super) fn load_certified_key(
     Ok(Arc::new(certified))
 }
 
+/// The client CA pool as read now: the trust anchors, and the DER of every certificate
+/// that made it into the pool (Go's pool also matches a presented leaf byte for byte).
+#[derive(Debug)]
+pub(super) struct ClientCas {
+    pub(super) store: RootCertStore,
+    pub(super) certs: Vec<CertificateDer<'static>>,
+}
+
 /// The client CA pool, read now. Like `AppendCertsFromPEM`, blocks that do not parse are
 /// skipped, so a file without certificates gives an empty pool (every client cert then
 /// fails with unknown_ca).
-pub(super) fn load_client_cas(tls: &TlsServerConfig) -> Result<Option<RootCertStore>, TlsError> {
+pub(super) fn load_client_cas(tls: &TlsServerConfig) -> Result<Option<ClientCas>, TlsError> {
     let Some(source) = &tls.client_ca else {
         return Ok(None);
     };
@@ -108,7 +116,14 @@ pub(super) fn load_client_cas(tls: &TlsServerConfig) -> Result<Option<RootCertSt
         "client_ca"
     };
     let pem = read(tls, source, key)?;
-    let mut store = RootCertStore::empty();
-    store.add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok));
-    Ok(Some(store))
+    let mut cas = ClientCas {
+        store: RootCertStore::empty(),
+        certs: Vec::new(),
+    };
+    for der in CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok) {
+        if cas.store.add(der.clone()).is_ok() {
+            cas.certs.push(der);
+        }
+    }
+    Ok(Some(cas))
 }

@@ -269,6 +269,74 @@ async fn client_allowed_sans_accepts_listed_and_rejects_others() {
     assert_eq!(run(&pki, &by_ip, Some(&ip)).await.server_reason(), None);
 }
 
+#[tokio::test]
+async fn pinned_client_leaf_verifies_itself_with_go_date_eku_and_san_checks() {
+    // Arrange: each `client_ca_file` holds one client leaf, no CA (Go's root pool then
+    // "contains" the presented leaf and `x509.Certificate.Verify` trusts it as is).
+    let pki = Pki::new();
+    let pinned = pki.client();
+    let sibling = pki.client();
+    let expired = pki.issue(&["c"], ExtendedKeyUsagePurpose::ClientAuth, true);
+    let server_eku = pki.issue(&["c"], ExtendedKeyUsagePurpose::ServerAuth, false);
+    let no_eku = {
+        let params = CertificateParams::new(vec!["c".to_string()]).unwrap();
+        let key = KeyPair::generate().unwrap();
+        Identity {
+            cert_pem: params.signed_by(&key, &pki.ca).unwrap().pem(),
+            key_pem: key.serialize_pem(),
+        }
+    };
+    let not_yet_valid = {
+        let mut params = CertificateParams::new(vec!["c".to_string()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2999, 1, 1);
+        params.not_after = rcgen::date_time_ymd(3000, 1, 1);
+        let key = KeyPair::generate().unwrap();
+        Identity {
+            cert_pem: params.signed_by(&key, &pki.ca).unwrap().pem(),
+            key_pem: key.serialize_pem(),
+        }
+    };
+    let base = "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: pinned.pem\n";
+    for (pool, presented, want) in [
+        (&pinned, &pinned, None),
+        (&no_eku, &no_eku, None),
+        (&pinned, &sibling, Some("client_cert_unknown_ca")),
+        (&expired, &expired, Some("client_cert_expired")),
+        (
+            &not_yet_valid,
+            &not_yet_valid,
+            Some("client_cert_not_yet_valid"),
+        ),
+        (&server_eku, &server_eku, Some("client_cert_bad_eku")),
+    ] {
+        pki.write("pinned.pem", &pool.cert_pem);
+        // Act
+        let outcome = run(&pki, base, Some(presented)).await;
+        // Assert
+        assert_eq!(outcome.server_reason(), want, "pool {}", pool.cert_pem);
+    }
+    // The pinned leaf beside the CA that issued it, and with client_allowed_sans.
+    pki.write("pinned.pem", &format!("{}{}", pinned.cert_pem, pki.ca_pem));
+    assert_eq!(run(&pki, base, Some(&pinned)).await.server_reason(), None);
+    assert_eq!(run(&pki, base, Some(&sibling)).await.server_reason(), None);
+    pki.write("pinned.pem", &pinned.cert_pem);
+    let denied = format!("{base}  client_allowed_sans: [other.example]\n");
+    let outcome = run(&pki, &denied, Some(&pinned)).await;
+    assert_eq!(outcome.server_reason(), Some("client_cert_san_not_allowed"));
+    let allowed = format!("{base}  client_allowed_sans: [client.example]\n");
+    assert_eq!(
+        run(&pki, &allowed, Some(&pinned)).await.server_reason(),
+        None
+    );
+    // Optional verification trusts the pinned leaf too.
+    let if_given = "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: pinned.pem\n";
+    assert_eq!(
+        run(&pki, if_given, Some(&pinned)).await.server_reason(),
+        None
+    );
+}
+
 #[test]
 fn sans_with_optional_client_cert_close_when_none_is_sent() {
     let pki = Pki::new();

@@ -7,6 +7,11 @@
 //! * `VerifyClientCertIfGiven` / `RequireAndVerifyClientCert`: chain to the client CAs,
 //!   validity dates and the clientAuth EKU (when present), like `x509.Certificate.Verify`.
 //!
+//! * A presented leaf that is byte for byte one of the client CAs (the client certificate
+//!   pinned as `client_ca_file`) is trusted by itself, as `x509.Certificate.Verify` does
+//!   when the root pool contains the leaf; Go still checks its validity dates and its EKU,
+//!   and so do we (see [`verify_pinned_leaf`]).
+//!
 //! Alerts follow Go ≥ 1.21: unknown authority gives `unknown_ca`, expired / not yet valid
 //! gives `certificate_expired`, everything else `bad_certificate`. A chain whose issuer
 //! signature does not verify is "unknown authority" in Go, so it becomes `UnknownIssuer`.
@@ -44,6 +49,8 @@ pub(super) struct GoClientVerifier {
     /// (every certificate is then from an unknown authority).
     chain: Option<Arc<dyn ClientCertVerifier>>,
     hints: Vec<DistinguishedName>,
+    /// Every certificate of the client CA pool, DER: a leaf found here needs no chain.
+    pool: Vec<CertificateDer<'static>>,
     allowed_sans: Option<Vec<String>>,
     algorithms: WebPkiSupportedAlgorithms,
     insecure: super::InsecureTls,
@@ -52,10 +59,14 @@ pub(super) struct GoClientVerifier {
 impl GoClientVerifier {
     pub(super) fn new(
         policy: ClientAuthType,
-        roots: Option<RootCertStore>,
+        cas: Option<super::pem::ClientCas>,
         allowed_sans: Option<Vec<String>>,
         provider: Arc<rustls::crypto::CryptoProvider>,
     ) -> Result<Self, Error> {
+        let (roots, pool) = match cas {
+            Some(cas) => (Some(cas.store), cas.certs),
+            None => (None, Vec::new()),
+        };
         let hints = roots
             .as_ref()
             .map(RootCertStore::subjects)
@@ -73,6 +84,7 @@ impl GoClientVerifier {
             policy,
             chain,
             hints,
+            pool,
             allowed_sans,
             algorithms: provider.signature_verification_algorithms,
             insecure: super::InsecureTls::default(),
@@ -81,6 +93,11 @@ impl GoClientVerifier {
 }
 
 impl GoClientVerifier {
+    /// Whether `leaf` is, byte for byte, one of the client CAs (Go's `CertPool.contains`).
+    fn pins(&self, leaf: &CertificateDer<'_>) -> bool {
+        self.pool.iter().any(|der| der.as_ref() == leaf.as_ref())
+    }
+
     /// Weakens verification on purpose (conformance mutants).
     pub(super) fn insecure(mut self, insecure: super::InsecureTls) -> Self {
         self.insecure = insecure;
@@ -127,6 +144,50 @@ fn go_alert(error: Error) -> Error {
         }
         other => marked(INVALID_MARKER, vec![other.to_string()]),
     }
+}
+
+/// Go's checks for a leaf that is itself in the root pool (a one-certificate chain):
+/// `isValid` on the leaf (validity dates) first, then the chain's extended key usage for
+/// `ExtKeyUsageClientAuth` (no EKU extension, `anyExtendedKeyUsage` or clientAuth pass).
+/// Go does not look at basic constraints or key usage bits here.
+fn verify_pinned_leaf(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), Error> {
+    use x509_parser::extensions::ParsedExtension;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let at = |t: x509_parser::time::ASN1Time| {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            u64::try_from(t.timestamp()).unwrap_or(0),
+        ))
+    };
+    let not_before = at(cert.validity().not_before);
+    let not_after = at(cert.validity().not_after);
+    if now.as_secs() < not_before.as_secs() {
+        return Err(Error::InvalidCertificate(
+            CertificateError::NotValidYetContext {
+                time: now,
+                not_before,
+            },
+        ));
+    }
+    if now.as_secs() > not_after.as_secs() {
+        return Err(Error::InvalidCertificate(
+            CertificateError::ExpiredContext {
+                time: now,
+                not_after,
+            },
+        ));
+    }
+    for extension in cert.extensions() {
+        if let ParsedExtension::ExtendedKeyUsage(eku) = extension.parsed_extension() {
+            if !(eku.any || eku.client_auth) {
+                return Err(marked(
+                    EKU_MARKER,
+                    vec!["pinned client certificate without the clientAuth EKU".to_string()],
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A `bad_certificate` error carrying a marker rustls passes through untouched.
@@ -202,6 +263,7 @@ impl ClientCertVerifier for GoClientVerifier {
                 now
             };
             match &self.chain {
+                Some(_) if self.pins(end_entity) => verify_pinned_leaf(end_entity, now)?,
                 Some(chain) => {
                     chain
                         .verify_client_cert(end_entity, intermediates, now)

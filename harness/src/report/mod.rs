@@ -88,10 +88,14 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
     for c in &report.cases {
         // One value when the observation is the expectation; both when they differ.
         let observed = c.observed_label();
-        let outcome = if c.observed.is_some_and(|o| c.expected.accepts(&o)) {
+        let as_expected = match c.start {
+            Some(_) => c.pass,
+            None => c.observed.is_some_and(|o| c.expected.accepts(&o)),
+        };
+        let outcome = if as_expected {
             observed
         } else {
-            format!("{} → {observed}", c.expected)
+            format!("{} → {observed}", c.expected_label())
         };
         let _ = writeln!(
             out,
@@ -269,11 +273,26 @@ fn truncate(s: &str, n: usize) -> String {
 impl CaseResult {
     /// The observed outcome, or why there is none (`n/a`, `not started`).
     fn observed_label(&self) -> String {
+        match (&self.observed, &self.skipped, &self.start) {
+            (_, None, Some(crate::runner::StartObserved::RefusedConfig(_))) => {
+                return "refused config".into()
+            }
+            (_, None, Some(crate::runner::StartObserved::Started)) => return "started".into(),
+            _ => {}
+        }
         match (&self.observed, &self.skipped) {
             (Some(o), _) => o.to_string(),
             (None, Some(Skipped::NotApplicable(_))) => "n/a".into(),
             (None, Some(Skipped::NotStarted(_))) => "not started".into(),
             (None, None) => "-".into(),
+        }
+    }
+
+    /// What was expected, in the words of the table: the outcome, or `refuses config`.
+    fn expected_label(&self) -> String {
+        match self.start {
+            Some(_) => "refuses config".into(),
+            None => self.expected.to_string(),
         }
     }
 
@@ -294,7 +313,7 @@ pub fn failure_block(c: &CaseResult) -> String {
     for f in &c.failures {
         let _ = writeln!(out, "  - {f}");
     }
-    let _ = writeln!(out, "  expected: {}", c.expected);
+    let _ = writeln!(out, "  expected: {}", c.expected_label());
     let _ = writeln!(out, "  observed: {}", c.observed_label());
     for note in &c.notes {
         let _ = writeln!(out, "  note: {note}");

@@ -13,7 +13,7 @@ use fake_exporter::{
 };
 
 use super::external::ExternalExporter;
-use super::{Launcher, RunError};
+use super::{Launcher, RunError, StartObserved};
 use crate::promconfig::{self, Authorization, BasicAuth, PromDuration, ScrapeConfig, TlsConfig};
 use crate::scenario::{Case, FileRef, Plan, ScrapeAuth, Secret};
 
@@ -33,6 +33,8 @@ pub(super) struct StartedCase {
     pub(super) not_applicable: Option<String>,
     /// Why the exporter under test did not start.
     pub(super) start_failure: Option<String>,
+    /// For a case expecting the exporter to refuse its web-config: what the start did.
+    pub(super) start: Option<StartObserved>,
 }
 
 impl StartedCase {
@@ -48,6 +50,7 @@ impl StartedCase {
             web_config_yaml: String::new(),
             not_applicable: None,
             start_failure: None,
+            start: None,
         }
     }
 }
@@ -77,7 +80,7 @@ pub(super) async fn start_all(
         path: cases_dir.clone(),
         source,
     })?;
-    for case in &plan.cases {
+    'cases: for case in &plan.cases {
         let files_dir = cases_dir.join(&case.name).join("files");
         if !case.files.is_empty() {
             std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
@@ -118,6 +121,7 @@ pub(super) async fn start_all(
             web_config_yaml,
             not_applicable: None,
             start_failure: None,
+            start: None,
         };
         let port = match launcher {
             Launcher::Fake => {
@@ -129,7 +133,7 @@ pub(super) async fn start_all(
                     Arc::new(Metrics::new(spec))
                 });
                 let exporter = loop {
-                    let started = FakeExporter::builder()
+                    let attempt = FakeExporter::builder()
                         .listen(std::net::SocketAddr::new(host, ports.next()))
                         .web_config_file(&web_config_path)
                         .shared_metrics(shared.clone())
@@ -137,8 +141,14 @@ pub(super) async fn start_all(
                         .mutants(case.exporter.mutants.clone())
                         .start()
                         .await;
-                    match started {
+                    match attempt {
                         Err(fake_exporter::Error::Bind { .. }) if ports.retry() => continue,
+                        // The refusal the case expects: recorded and judged, nothing scraped.
+                        Err(refused) if case.expect.refuses_config_at_start() => {
+                            started.start = Some(StartObserved::RefusedConfig(refused.to_string()));
+                            out.push(started);
+                            continue 'cases;
+                        }
                         other => {
                             break other.map_err(|source| RunError::Exporter {
                                 case: case.name.clone(),
@@ -148,6 +158,13 @@ pub(super) async fn start_all(
                     }
                 };
                 ports.bound();
+                if case.expect.refuses_config_at_start() {
+                    // It should have refused; it serves instead. Nothing to scrape.
+                    let _ = exporter.shutdown().await;
+                    started.start = Some(StartObserved::Started);
+                    out.push(started);
+                    continue;
+                }
                 let port = exporter.addr().port();
                 started.stats = exporter.listeners()[0].stats.clone();
                 // A cold bcrypt (~70 ms at cost 10) for each of a dozen exporters at once
@@ -172,6 +189,15 @@ pub(super) async fn start_all(
                     started.exporter = Some(exporter);
                 }
                 port
+            }
+            Launcher::Running(_) if case.expect.refuses_config_at_start() => {
+                started.not_applicable = Some(
+                    "the exporter was already running: its start with this web-config is not \
+                     under test"
+                        .into(),
+                );
+                out.push(started);
+                continue;
             }
             Launcher::Running(addr) => addr.port(),
             Launcher::Exec(template) => {
@@ -304,6 +330,12 @@ async fn start_external(
         let started = &mut out[i];
         let case = &plan.cases[i];
         match result {
+            Ok(ext) if case.expect.refuses_config_at_start() => {
+                // It should have refused; it serves instead. Nothing to scrape.
+                ext.stop().await;
+                started.job = None;
+                started.start = Some(StartObserved::Started);
+            }
             Ok(ext) => {
                 started.external = Some(ext);
                 if let Some(job) = &mut started.job {
@@ -329,6 +361,9 @@ async fn start_external(
                         started.not_applicable = Some(format!(
                             "the exporter does not support `{key}`: it refused the web-config at start: {line}"
                         ))
+                    }
+                    None if case.expect.refuses_config_at_start() => {
+                        started.start = Some(StartObserved::RefusedConfig(failure.to_string()));
                     }
                     None => started.start_failure = Some(format!("the exporter {failure}")),
                 }

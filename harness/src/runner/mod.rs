@@ -26,7 +26,7 @@ use crate::classify::ErrorClass;
 use crate::fixture::{FixtureError, PrometheusFixture, Verdict, WaitProgress};
 use crate::progress::Progress;
 use crate::promconfig::{self, PromConfigError, PrometheusConfig};
-use crate::scenario::{Case, Expected, HttpVersion, KeepAlive, Outcome, Plan};
+use crate::scenario::{Case, Expected, ExporterStart, HttpVersion, KeepAlive, Outcome, Plan};
 use crate::targets::{ApiError, Health};
 
 /// Prometheus' discovery throttle: new targets are synced at most every 5 s.
@@ -164,6 +164,18 @@ pub enum Skipped {
     NotStarted(String),
 }
 
+/// What an exporter did at start with the web-config of a case that expects it to refuse
+/// (`expect: { exporter: refuses_config }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "message")]
+pub enum StartObserved {
+    /// It refused, with this message (fake-exporter's error, or what an exporter under test
+    /// printed before it exited).
+    RefusedConfig(String),
+    /// It started and served.
+    Started,
+}
+
 /// The verdict on one case.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
@@ -181,6 +193,9 @@ pub struct CaseResult {
     pub observed: Option<Outcome>,
     /// Why the case was not scraped.
     pub skipped: Option<Skipped>,
+    /// For a case expecting the exporter to refuse its web-config at start: what the start
+    /// did (such a case is never scraped).
+    pub start: Option<StartObserved>,
     /// Raw `lastError` from Prometheus (for a dropped job: what it logged).
     pub last_error: String,
     /// Scrapes Prometheus made of the target (from `count_over_time(up[..])`).
@@ -502,7 +517,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let mut cases = Vec::with_capacity(plan.cases.len());
     for (i, (case, s)) in plan.cases.iter().zip(&started).enumerate() {
         let mut result = CaseResult::new(case, prometheus_major, s);
-        if result.skipped.is_none() {
+        // A case about the exporter's start was judged when it started (or did not).
+        if result.skipped.is_none() && !case.expect.refuses_config_at_start() {
             let verdict = verdict_of.get(case.name.as_str()).copied();
             let end = Counters {
                 last: s.stats.snapshot(),
@@ -660,6 +676,26 @@ fn check_config(plan: &Plan, config: &PrometheusConfig, dir: &Path) -> Result<()
         .map_err(RunError::Config)
 }
 
+/// What is wrong with an exporter's start, judged against `expect.exporter`.
+fn start_failures(expected: &ExporterStart, observed: Option<&StartObserved>) -> Vec<String> {
+    let ExporterStart::RefusesConfig { message_contains } = expected else {
+        return Vec::new();
+    };
+    match observed {
+        Some(StartObserved::RefusedConfig(message)) => match message_contains {
+            Some(want) if !message.contains(want.as_str()) => vec![format!(
+                "the exporter refused its web-config, but its message does not contain {want:?}: {message}"
+            )],
+            _ => Vec::new(),
+        },
+        Some(StartObserved::Started) => vec![
+            "expected the exporter to refuse its web-config at start, but it started and served"
+                .into(),
+        ],
+        None => vec!["the exporter's start was not observed".into()],
+    }
+}
+
 impl CaseResult {
     /// A result with the case's expectation filled in and nothing observed yet.
     fn new(case: &Case, prometheus_major: u32, started: &exporters::StartedCase) -> Self {
@@ -668,10 +704,16 @@ impl CaseResult {
             (None, Some(why)) => Some(Skipped::NotStarted(why.clone())),
             (None, None) => None,
         };
-        let failures: Vec<String> = match &skipped {
+        let mut failures: Vec<String> = match &skipped {
             Some(Skipped::NotStarted(why)) => vec![why.clone()],
             _ => Vec::new(),
         };
+        if skipped.is_none() {
+            failures.extend(start_failures(
+                &case.expect.exporter,
+                started.start.as_ref(),
+            ));
+        }
         Self {
             name: case.name.clone(),
             file: case.file.clone(),
@@ -680,6 +722,7 @@ impl CaseResult {
             expected: case.expect.outcome_for(prometheus_major).clone(),
             observed: None,
             skipped,
+            start: started.start.clone(),
             last_error: String::new(),
             scrapes: 0,
             handshakes: None,
@@ -1024,6 +1067,48 @@ mod tests {
             last,
             steady: Some(snapshot(steady_connections)),
         }
+    }
+
+    #[test]
+    fn a_refused_config_is_judged_by_the_start_and_its_message() {
+        let expecting = |message_contains: Option<&str>| {
+            Case::new(
+                "r",
+                "t.yaml",
+                Expectation::refuses_config(message_contains.map(str::to_owned)),
+            )
+        };
+        let result = |case: &Case, start: Option<StartObserved>| {
+            let mut started = exporters::StartedCase::for_test();
+            started.start = start;
+            CaseResult::new(case, 2, &started)
+        };
+        let refused = || {
+            Some(StartObserved::RefusedConfig(
+                "web.yml: no Client Auth Policy".into(),
+            ))
+        };
+        // Refused: passes, with or without a matching substring.
+        assert!(result(&expecting(None), refused()).pass);
+        assert!(result(&expecting(Some("Client Auth")), refused()).pass);
+        // Refused with another message, or started: fails and says why.
+        let other = result(&expecting(Some("certificate")), refused());
+        assert!(!other.pass);
+        assert!(
+            other.failures[0].contains("does not contain \"certificate\""),
+            "{:?}",
+            other.failures
+        );
+        let served = result(&expecting(None), Some(StartObserved::Started));
+        assert!(!served.pass);
+        assert!(
+            served.failures[0].contains("but it started"),
+            "{:?}",
+            served.failures
+        );
+        // A case expecting a scrape is not judged by its start.
+        let normal = Case::new("n", "t.yaml", Expectation::up());
+        assert!(result(&normal, None).failures.is_empty());
     }
 
     fn judged(case: &Case, verdict: &Verdict, counters: &Counters) -> CaseResult {

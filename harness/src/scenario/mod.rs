@@ -504,9 +504,27 @@ impl std::fmt::Display for Expected {
     }
 }
 
+/// What the exporter should do with the case's web-config when it starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ExporterStart {
+    /// It starts and serves; Prometheus' verdict is what is judged.
+    #[default]
+    Serves,
+    /// It refuses the web-config at start (`expect: { exporter: refuses_config }`): nothing
+    /// is scraped; the case passes when the start fails and, when given, the exporter's
+    /// error message contains `message_contains`.
+    RefusesConfig {
+        /// A substring of the exporter's error message.
+        message_contains: Option<String>,
+    },
+}
+
 /// What Prometheus should report about a case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
+    /// What the exporter does at start. With [`ExporterStart::RefusesConfig`] nothing is
+    /// scraped and the fields below are placeholders (a job that is missing).
+    pub exporter: ExporterStart,
     /// Health and class(es) from Prometheus 2.x.
     pub outcome: Expected,
     /// Health and class(es) from Prometheus 3.x and later, where they differ.
@@ -534,6 +552,7 @@ impl Expectation {
 
     fn outcome(health: Health, class: ErrorClass, keep_alive: KeepAlive) -> Self {
         Self {
+            exporter: ExporterStart::Serves,
             outcome: Expected::one(health, class),
             prometheus_3: None,
             last_error_contains: None,
@@ -541,6 +560,19 @@ impl Expectation {
             keep_alive_declared: false,
             http_version: None,
         }
+    }
+
+    /// The exporter should refuse its web-config at start (nothing is scraped).
+    pub fn refuses_config(message_contains: Option<String>) -> Self {
+        Self {
+            exporter: ExporterStart::RefusesConfig { message_contains },
+            ..Self::outcome(Health::Missing, ErrorClass::JobMissing, KeepAlive::Any)
+        }
+    }
+
+    /// Whether the case is about the exporter refusing its web-config at start.
+    pub fn refuses_config_at_start(&self) -> bool {
+        matches!(self.exporter, ExporterStart::RefusesConfig { .. })
     }
 
     /// The outcome expected from a Prometheus of this major version.
@@ -724,6 +756,28 @@ impl Plan {
                     .into(),
             });
         }
+        // Prometheus refuses a job whose timeout exceeds its interval at load time ("scrape
+        // timeout greater than scrape interval"), which would fail the whole run.
+        for case in &cases {
+            if let Some(timeout) = case
+                .scrape
+                .scrape_timeout
+                .filter(|t| *t > defaults.scrape_interval)
+            {
+                errors.push(ScenarioError::Case {
+                    file: case.file.clone(),
+                    case: case.name.clone(),
+                    field: "scrape.scrape_timeout".into(),
+                    message: format!(
+                        "{} is longer than the scrape interval ({}); Prometheus refuses that \
+                         at load time. Use at most the interval, or raise \
+                         `defaults.scrape_interval`",
+                        humantime::format_duration(timeout),
+                        humantime::format_duration(defaults.scrape_interval)
+                    ),
+                });
+            }
+        }
         if errors.is_empty() && cases.is_empty() {
             errors.push(ScenarioError::Empty {
                 files: sources.iter().map(|s| s.0.clone()).collect(),
@@ -765,7 +819,65 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
     let x = &raw.expect;
-    let outcome = checked_outcome(x.health.into(), x.error.as_ref())
+    if let Some(raw::RawExporterStart::RefusesConfig) = x.exporter {
+        let scrape_fields = [
+            ("expect.health", x.health.is_some()),
+            ("expect.error", x.error.is_some()),
+            (
+                "expect.last_error_contains",
+                x.last_error_contains.is_some(),
+            ),
+            ("expect.keep_alive", x.keep_alive.is_some()),
+            ("expect.http_version", x.http_version.is_some()),
+            ("expect.prometheus_3", x.prometheus_3.is_some()),
+        ];
+        if let Some((field, _)) = scrape_fields.iter().find(|(_, set)| *set) {
+            return Err(err(
+                field,
+                "cannot be combined with `exporter: refuses_config`: an exporter that refuses \
+                 its web-config is never scraped; drop this field, or drop \
+                 `exporter: refuses_config` to expect a scrape outcome"
+                    .into(),
+            ));
+        }
+        if exporter.absent {
+            return Err(err(
+                "exporter.absent",
+                "an absent exporter never reads a web-config, so it cannot refuse one; drop \
+                 `absent` or `expect.exporter`"
+                    .into(),
+            ));
+        }
+        return Ok(Case {
+            file: file.to_owned(),
+            description: raw.description.clone(),
+            level: raw.level,
+            rationale: raw.rationale.clone(),
+            reference: raw.reference.clone(),
+            files: raw.files.clone(),
+            exporter,
+            scrape,
+            expect: Expectation::refuses_config(x.message_contains.clone()),
+            name: raw.name,
+        });
+    }
+    if x.message_contains.is_some() {
+        return Err(err(
+            "expect.message_contains",
+            "is the exporter's start-up error and needs `exporter: refuses_config`; for \
+             Prometheus' error use `last_error_contains`"
+                .into(),
+        ));
+    }
+    let Some(health) = x.health else {
+        return Err(err(
+            "expect.health",
+            "missing; give `health: up`, `down` or `missing`, or `exporter: refuses_config` \
+             for an exporter that refuses this web-config at start"
+                .into(),
+        ));
+    };
+    let outcome = checked_outcome(health.into(), x.error.as_ref())
         .map_err(|e| err("expect.error", e.to_string()))?;
     let prometheus_3 = match &x.prometheus_3 {
         None => None,
@@ -774,6 +886,9 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
                 .map_err(|e| err("expect.prometheus_3.error", e.to_string()))?,
         ),
     };
+    if let Some((field, message)) = half_client_cert(scrape.tls_config.as_ref(), outcome.health) {
+        return Err(err(field, message));
+    }
     let keep_alive = x.keep_alive.unwrap_or(match outcome.health {
         Health::Up if exporter.faults.close_after_response => KeepAlive::PerScrape,
         Health::Up => KeepAlive::One,
@@ -789,6 +904,7 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
         exporter,
         scrape,
         expect: Expectation {
+            exporter: ExporterStart::Serves,
             outcome,
             prometheus_3,
             last_error_contains: x.last_error_contains.clone(),
@@ -798,6 +914,34 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
         },
         name: raw.name,
     })
+}
+
+/// `tls_config.cert_file` without `key_file` (or the reverse): `promtool check config`
+/// refuses it ("client cert file ... specified without client key file"); Prometheus 2.42
+/// itself starts and drops only that job ("error creating new scrape pool"). So it is
+/// refused here unless the case expects exactly that (`health: missing`).
+fn half_client_cert(tls: Option<&ScrapeTls>, health: Health) -> Option<(&'static str, String)> {
+    let tls = tls?;
+    let (set, unset) = match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => ("cert_file", "key_file"),
+        (None, Some(_)) => ("key_file", "cert_file"),
+        _ => return None,
+    };
+    if health == Health::Missing {
+        return None;
+    }
+    let field = if set == "cert_file" {
+        "scrape.tls_config.cert_file"
+    } else {
+        "scrape.tls_config.key_file"
+    };
+    Some((
+        field,
+        format!(
+            "is set without `{unset}`; promtool refuses that and Prometheus drops the job. Add \
+             `{unset}`, or expect `health: missing` to test the dropped job"
+        ),
+    ))
 }
 
 /// Why an `expect` outcome cannot be used.

@@ -219,8 +219,16 @@ pub(super) struct RawTlsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawExpect {
-    /// Target health.
-    pub(super) health: RawHealth,
+    /// What the exporter does with the case's web-config at start: `refuses_config`, or
+    /// (absent) it starts and the outcome below is Prometheus'.
+    #[serde(default)]
+    pub(super) exporter: Option<RawExporterStart>,
+    /// With `exporter: refuses_config`: a substring of the exporter's error message.
+    #[serde(default)]
+    pub(super) message_contains: Option<String>,
+    /// Target health (required unless `exporter: refuses_config`).
+    #[serde(default)]
+    pub(super) health: Option<RawHealth>,
     /// Error class (snake_case label), or a list of the classes a racy outcome may show;
     /// default `none` for up, required for down.
     #[serde(default)]
@@ -237,6 +245,14 @@ pub(super) struct RawExpect {
     /// What Prometheus 3.x (or later) reports instead, where it differs from 2.x.
     #[serde(default)]
     pub(super) prometheus_3: Option<RawOutcome>,
+}
+
+/// `expect.exporter:` as written.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RawExporterStart {
+    /// The exporter refuses the web-config at start (exits, or its start returns an error).
+    RefusesConfig,
 }
 
 /// `expect.prometheus_3:` as written.

@@ -8,9 +8,10 @@ fn load(yaml: &str) -> Result<Plan, ScenarioError> {
 }
 
 #[test]
-fn default_matrix_loads_with_at_least_40_cases() {
+fn default_matrix_loads_with_its_72_cases() {
     let plan = Plan::load(&[]).expect("the embedded matrix is valid");
-    assert!(plan.cases.len() >= 40, "{} cases", plan.cases.len());
+    // Exact, so that a case cannot disappear unnoticed.
+    assert_eq!(plan.cases.len(), 72, "cases in the default matrix");
     assert_eq!(plan.defaults.scrapes, 10);
     let classes: std::collections::BTreeSet<String> = plan
         .cases
@@ -304,4 +305,105 @@ fn a_racy_outcome_lists_the_classes_it_accepts() {
         let err = load(yaml).expect_err(want);
         assert!(err.to_string().contains(want), "want {want:?} in: {err}");
     }
+}
+
+#[test]
+fn refuses_config_is_an_expectation_about_the_exporters_start() {
+    let exporter =
+        "exporter: { server_cert: valid, client_auth_type: NoClientCert, client_ca: ca.crt }";
+    let plan = load(&format!(
+        "cases:\n  - name: r\n    {exporter}\n    expect: {{ exporter: refuses_config, message_contains: without a Client Auth Policy }}\n  - name: bare\n    {exporter}\n    expect: {{ exporter: refuses_config }}\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        plan.cases[0].expect.exporter,
+        ExporterStart::RefusesConfig {
+            message_contains: Some("without a Client Auth Policy".into())
+        }
+    );
+    assert!(plan.cases[0].expect.refuses_config_at_start());
+    assert_eq!(
+        plan.cases[1].expect.exporter,
+        ExporterStart::RefusesConfig {
+            message_contains: None
+        }
+    );
+    // Every other case still expects a start and a scrape outcome.
+    let plan = load("cases:\n  - name: u\n    expect: { health: up }\n").expect("valid");
+    assert_eq!(plan.cases[0].expect.exporter, ExporterStart::Serves);
+}
+
+#[test]
+fn refuses_config_mistakes_name_file_case_and_field() {
+    for (expect, field) in [
+        ("{ exporter: refuses_config, health: up }", "expect.health"),
+        (
+            "{ exporter: refuses_config, error: unauthorized }",
+            "expect.error",
+        ),
+        (
+            "{ exporter: refuses_config, health: down, error: refused }",
+            "expect.health",
+        ),
+        (
+            "{ exporter: refuses_config, last_error_contains: x }",
+            "expect.last_error_contains",
+        ),
+        (
+            "{ exporter: refuses_config, keep_alive: any }",
+            "expect.keep_alive",
+        ),
+        (
+            "{ exporter: refuses_config, prometheus_3: { health: up } }",
+            "expect.prometheus_3",
+        ),
+        (
+            "{ health: up, message_contains: x }",
+            "expect.message_contains",
+        ),
+        ("{ error: unauthorized }", "expect.health"),
+        ("{ exporter: refuses_it }", "expect.exporter"),
+    ] {
+        let err = load(&format!(
+            "cases:\n  - name: c\n    exporter: {{ server_cert: valid }}\n    expect: {expect}\n"
+        ))
+        .expect_err(expect);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("bad.yaml: case `c`: {field}:")),
+            "{expect}: {msg}"
+        );
+    }
+    let err = load(
+        "cases:\n  - name: c\n    exporter: { absent: true }\n    expect: { exporter: refuses_config }\n",
+    )
+    .expect_err("absent");
+    assert!(
+        err.to_string()
+            .starts_with("bad.yaml: case `c`: exporter.absent:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn half_a_client_cert_and_a_timeout_above_the_interval_are_named() {
+    let half = load("cases:\n  - name: h\n    scrape: { scheme: https, tls_config: { cert_file: client.crt } }\n    expect: { health: down, error: client_cert_required }\n")
+        .expect_err("cert without key");
+    assert!(
+        half.to_string().starts_with(
+            "bad.yaml: case `h`: scrape.tls_config.cert_file: is set without `key_file`"
+        ),
+        "{half}"
+    );
+    // Prometheus drops only that job: a case may expect exactly that.
+    load("cases:\n  - name: h\n    scrape: { scheme: https, tls_config: { key_file: client.key } }\n    expect: { health: missing }\n")
+        .expect("a dropped job on purpose");
+    let slow = load("defaults: { scrape_interval: 1s, scrape_timeout: 1s }\ncases:\n  - name: t\n    scrape: { scrape_timeout: 2s }\n    expect: { health: up }\n")
+        .expect_err("timeout above interval");
+    assert!(
+        slow.to_string().starts_with(
+            "bad.yaml: case `t`: scrape.scrape_timeout: 2s is longer than the scrape interval (1s)"
+        ),
+        "{slow}"
+    );
 }
