@@ -480,7 +480,7 @@ pub async fn no_secrets_echoed(
     // A wrong password no body can contain by chance; for the right one (which may occur
     // in a metrics body, e.g. a short word), only what cannot: the `user:password` pair
     // and its base64 form.
-    let wrong = format!("Wr0ng-{:032x}", rand_u128());
+    let wrong = format!("Wr0ng-{}", super::random_token(32));
     let mut seen = Vec::new();
     for (label, pw, raw_checked) in [
         ("wrong password", wrong.as_str(), true),
@@ -506,19 +506,6 @@ pub async fn no_secrets_echoed(
         seen.push(format!("{label}: {}", r.status));
     }
     Outcome::Pass(format!("no credentials in responses ({})", seen.join(", ")))
-}
-
-fn rand_u128() -> u128 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    // Two independently seeded SipHash states: unpredictable enough for a value that must
-    // only never occur in a response by chance.
-    let mut out = 0u128;
-    for _ in 0..2 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(out);
-        out = (out << 64) | u128::from(h.finish());
-    }
-    out
 }
 
 /// The exporter must refuse TLS 1.0 and 1.1. rustls cannot offer them, so this asks

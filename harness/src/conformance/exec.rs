@@ -64,20 +64,6 @@ async fn exec_inner(
     })
 }
 
-/// A random alphanumeric string of `len` characters (credentials that cannot occur in a
-/// metrics body by chance).
-fn random_token(len: usize) -> String {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    (0..len)
-        .map(|i| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            ALPHABET[(h.finish() % ALPHABET.len() as u64) as usize] as char
-        })
-        .collect()
-}
-
 /// Why an exporter of the direct checks is not serving.
 #[derive(Debug)]
 enum StartError {
@@ -117,8 +103,8 @@ async fn direct_exec(
     opts: &ConformanceOptions,
     dir: &Path,
 ) -> Result<Vec<CheckResult>, ConformanceError> {
-    let user = format!("u{}", random_token(11));
-    let password = random_token(24);
+    let user = format!("u{}", super::random_token(11));
+    let password = super::random_token(24);
     let (user, password) = (user.as_str(), password.as_str());
     let pki = Pki::generate(KeyType::default()).map_err(|source| ConformanceError::Pki {
         what: "generating",

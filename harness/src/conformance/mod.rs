@@ -192,6 +192,17 @@ pub(crate) fn judge_run(
         .collect()
 }
 
+/// A random alphanumeric string of `len` characters: credentials that cannot occur in a
+/// response by chance.
+pub(crate) fn random_token(len: usize) -> String {
+    use rand::Rng as _;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
 /// A private temp dir for a conformance run's files, with `owner.pid`: after a SIGKILL of
 /// the harness, the next run's sweep removes it (and the data dirs exporters made in it).
 pub(crate) fn temp_dir() -> Result<tempfile::TempDir, ConformanceError> {
