@@ -71,6 +71,8 @@ struct Resolved {
     ca: Option<PathBuf>,
     client_cert: Option<(PathBuf, PathBuf)>,
     basic: Option<(String, PathBuf)>,
+    /// The Basic-auth password, read once from its file (trailing newline removed).
+    password: Option<String>,
     bearer: Option<PathBuf>,
     client_ca: Option<(PathBuf, PathBuf)>,
 }
@@ -134,7 +136,13 @@ fn resolve(spec: &TargetSpec) -> Result<Resolved, ConformanceError> {
             .as_ref()
             .map(|p| pair(p, ("the client CA certificate", "the client CA key")))
             .transpose()?,
+        password: None,
     };
+    let mut resolved = resolved;
+    if let Some((_, f)) = &resolved.basic {
+        let password = read_secret("reading the Basic-auth password file", f)?;
+        resolved.password = Some(password.trim_end_matches(['\r', '\n']).to_owned());
+    }
     if spec.https && resolved.ca.is_none() {
         return Err(ConformanceError::MissingCa {
             target: spec.target.clone(),
@@ -234,25 +242,21 @@ async fn target_inner(
     })
 }
 
+/// A file of the caller's, read whole; `what` names it in the error.
+fn read_secret(what: &'static str, f: &Path) -> Result<String, ConformanceError> {
+    std::fs::read_to_string(f).map_err(|source| ConformanceError::Io {
+        what,
+        path: f.to_owned(),
+        source,
+    })
+}
+
 /// The `Authorization` header of the user's credentials.
 fn auth_header(t: &Resolved) -> Result<Option<String>, ConformanceError> {
-    let read = |what, f: &Path| {
-        std::fs::read_to_string(f).map_err(|source| ConformanceError::Io {
-            what,
-            path: f.to_owned(),
-            source,
-        })
-    };
-    Ok(match (&t.basic, &t.bearer) {
-        (Some((u, f)), _) => {
-            let p = read("reading the Basic-auth password file", f)?;
-            Some(fake_exporter::basic_header(
-                u,
-                p.trim_end_matches(['\r', '\n']),
-            ))
-        }
-        (None, Some(f)) => {
-            let token = read("reading the Bearer token file", f)?;
+    Ok(match (&t.basic, &t.password, &t.bearer) {
+        (Some((u, _)), Some(password), _) => Some(fake_exporter::basic_header(u, password)),
+        (None, _, Some(f)) => {
+            let token = read_secret("reading the Bearer token file", f)?;
             Some(format!("Bearer {}", token.trim()))
         }
         _ => None,
@@ -370,13 +374,7 @@ async fn direct_checks(
     let path = spec.metrics_path.as_str();
     let addr = t.addr;
     let mut results = Vec::new();
-    if let Some((u, f)) = &t.basic {
-        let password = std::fs::read_to_string(f).map_err(|source| ConformanceError::Io {
-            what: "reading the Basic-auth password file",
-            path: f.clone(),
-            source,
-        })?;
-        let password = password.trim_end_matches(['\r', '\n']);
+    if let (Some((u, _)), Some(password)) = (&t.basic, &t.password) {
         results.push(
             bounded(
                 catalog::WWW_AUTHENTICATE,
