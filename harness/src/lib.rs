@@ -43,6 +43,7 @@ mod fixture;
 pub mod generate;
 pub mod lab;
 mod pacing;
+mod procfs;
 mod progress;
 mod promconfig;
 pub mod report;

@@ -21,6 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::procfs;
+pub(crate) use crate::procfs::pid_alive;
+
 use super::{
     container::OWNER_PID_LABEL,
     docker,
@@ -67,25 +70,9 @@ pub const OWNER_PID_ENV: &str = "SCRAPE_HARNESS_OWNER_PID";
 
 /// Kills every process marked with [`OWNER_PID_ENV`] by a harness that is dead.
 fn sweep_owned_processes(report: &mut SweepReport) {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return;
-    };
-    let marker = format!("{OWNER_PID_ENV}=");
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(environ) = fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let owner = environ.split(|b| *b == 0).find_map(|var| {
-            std::str::from_utf8(var)
-                .ok()?
-                .strip_prefix(&marker)?
-                .parse::<u32>()
-                .ok()
-        });
-        let Some(owner) = owner else {
+    for pid in procfs::pids() {
+        let Some(owner) = procfs::env_var(pid, OWNER_PID_ENV).and_then(|v| v.parse::<u32>().ok())
+        else {
             continue;
         };
         if owner == std::process::id() || pid_alive(owner) || !pid_alive(pid) {
@@ -177,21 +164,9 @@ fn read_pid(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Whether `pid` is a live process (a zombie is dead: it only waits to be reaped).
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // "<pid> (<comm>) <state> …": comm may hold spaces and parentheses.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
-}
-
 /// Whether `pid` runs Prometheus with `<dir>/prometheus.yml` as its config.
 fn is_prometheus_of(pid: u32, dir: &Path) -> bool {
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+    let Some(cmdline) = procfs::cmdline(pid) else {
         return false;
     };
     let wanted = format!("--config.file={}", dir.join(CONFIG_FILE).display());

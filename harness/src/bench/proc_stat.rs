@@ -21,8 +21,7 @@ pub fn self_cpu_seconds() -> io::Result<f64> {
 /// utime + stime in ticks from the text of `/proc/<pid>/stat`. The command name (field 2)
 /// may contain spaces and parentheses, so fields are counted after its last `)`.
 fn parse_stat(text: &str) -> Option<u64> {
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let fields = crate::procfs::stat_fields(text)?;
     // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;

@@ -16,6 +16,7 @@ use super::error::LabError;
 use super::state::Proc;
 
 pub(crate) use crate::backend::pid_alive;
+use crate::procfs;
 
 /// How long a killed process may take to disappear.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -54,25 +55,12 @@ pub(crate) fn spawn(
 
 /// `(pid, pgid, command line)` of every process, from `/proc`.
 fn processes() -> Vec<(u32, u32, String)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    procfs::pids()
+        .into_iter()
         .filter(|pid| pid_alive(*pid))
         .filter_map(|pid| {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // "<pid> (<comm>) <state> <ppid> <pgrp> …"
-            let pgid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(2)?
-                .parse()
-                .ok()?;
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let pgid = procfs::pgid(pid)?;
+            let cmdline = String::from_utf8_lossy(&procfs::cmdline(pid)?).replace('\0', " ");
             Some((pid, pgid, cmdline))
         })
         .collect()

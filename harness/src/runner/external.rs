@@ -217,24 +217,11 @@ impl ExternalExporter {
         if inodes.is_empty() {
             return true;
         }
-        let Ok(procs) = std::fs::read_dir("/proc") else {
-            return true;
-        };
-        for entry in procs.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let in_group = std::fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .and_then(|stat| {
-                    let rest = stat.rsplit_once(')')?.1.to_owned();
-                    rest.split_whitespace().nth(2)?.parse::<u32>().ok()
-                })
-                == Some(pgid);
-            if !in_group && pid != pgid {
+        for pid in crate::procfs::pids() {
+            if pid != pgid && crate::procfs::pgid(pid) != Some(pgid) {
                 continue;
             }
-            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
                 continue;
             };
             for fd in fds.flatten() {
