@@ -86,14 +86,6 @@ pub enum TlsError {
         /// `key_file <path>` or `key (inline)`.
         key: String,
     },
-    /// None of the configured curves exists in rustls.
-    #[error("{}: tls_server_config.curve_preferences: {names} not supported by rustls (which has X25519, CurveP256, CurveP384); add one of those", .path.display())]
-    UnsupportedCurves {
-        /// The config file.
-        path: PathBuf,
-        /// The configured names.
-        names: String,
-    },
     /// TLS 1.2 only, and none of the configured suites exists in rustls.
     #[error("{}: tls_server_config.cipher_suites: {names} not supported by rustls (no CBC suites) and max_version is TLS12; add an AEAD suite such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or allow TLS13", .path.display())]
     UnsupportedCipherSuites {
@@ -290,19 +282,25 @@ fn negotiation(tls: &TlsServerConfig) -> Result<Negotiation, TlsError> {
             .filter_map(|c| kx_group(*c))
             .collect();
         if groups.is_empty() {
-            let names: Vec<_> = tls.curve_preferences.iter().map(|c| c.name()).collect();
-            return Err(TlsError::UnsupportedCurves {
-                path: tls.origin.clone(),
-                names: names.join(", "),
-            });
-        }
-        if tls.curve_preferences.contains(&Curve::P521) {
+            // Only CurveP521, which ring lacks. Go clients (Prometheus) offer X25519, P-256
+            // and P-384 as well, so they connect to a Go exporter configured like this; serving
+            // rustls' default groups gives them the same outcome. Only a client limited to
+            // P-521 sees the difference.
             warnings.push(format!(
-                "{origin}: tls_server_config.curve_preferences: CurveP521 is not supported by rustls; \
-                 ignored, clients offering only P-521 fail where a Go exporter would accept them"
+                "{origin}: tls_server_config.curve_preferences: only CurveP521, which rustls does not \
+                 support; served with X25519, CurveP256 and CurveP384 instead (Go clients such as \
+                 Prometheus offer those too, so they connect as they would to a Go exporter)"
             ));
+            ring::default_provider().kx_groups
+        } else {
+            if tls.curve_preferences.contains(&Curve::P521) {
+                warnings.push(format!(
+                    "{origin}: tls_server_config.curve_preferences: CurveP521 is not supported by rustls; \
+                     ignored, clients offering only P-521 fail where a Go exporter would accept them"
+                ));
+            }
+            groups
         }
-        groups
     };
     let provider = CryptoProvider {
         cipher_suites,

@@ -349,7 +349,12 @@ impl fmt::Display for ClientAuthType {
 }
 
 /// A boolean as go-yaml v2 (YAML 1.1) reads it: `true/false`, `yes/no`, `on/off`, `y/n` in
-/// the three usual casings.
+/// the three usual casings, written as plain scalars.
+///
+/// go-yaml v2 refuses a quoted scalar (`"true"`, `'yes'`) for a bool field. serde hands a
+/// plain `true`/`True`/`TRUE` (and the `false` forms) over as a bool, so these words arriving
+/// as a string were quoted and are refused here too. The YAML 1.1 words (`yes`, `on`, `y`...)
+/// arrive as a string either way: a quoted one is accepted here where go-yaml v2 refuses it.
 pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     struct BoolVisitor;
     impl Visitor<'_> for BoolVisitor {
@@ -362,10 +367,8 @@ pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
             match v {
-                "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On"
-                | "ON" => Ok(true),
-                "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off"
-                | "OFF" => Ok(false),
+                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(true),
+                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(false),
                 _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
             }
         }

@@ -10,3 +10,5 @@ mod fleet;
 mod metrics_scrape;
 mod stats;
 mod support;
+mod web_config_model;
+mod web_config_oracle;
