@@ -246,12 +246,16 @@ fn start_warnings_cover_configs_rustls_cannot_honour() {
             "{extra}: {warnings:?}"
         );
     }
+    // The toolkit starts with CurveP521 alone and Go clients connect (they offer X25519 and
+    // P-256 too); rustls lacks P-521, so its own groups are served, with a warning.
     let only_p521 = format!("{TLS}  curve_preferences: [CurveP521]\n");
     let config = WebConfig::from_yaml_str(&only_p521, &origin).unwrap();
-    let err = config.check_at_start().unwrap_err().to_string();
+    let warnings = config.check_at_start().unwrap();
     assert!(
-        err.contains("CurveP521") && err.contains("curve_preferences"),
-        "{err}"
+        warnings
+            .iter()
+            .any(|w| w.contains("only CurveP521") && w.contains("curve_preferences")),
+        "{warnings:?}"
     );
 }
 
