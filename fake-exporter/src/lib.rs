@@ -48,6 +48,7 @@ mod file_cache;
 mod fleet;
 mod http;
 mod metrics;
+mod observe;
 #[cfg(feature = "pki")]
 pub mod pki;
 mod server;
@@ -63,6 +64,7 @@ pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
 pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
+pub use observe::{certificate_serial, credential_fingerprint, Observation};
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};

@@ -28,6 +28,7 @@ use crate::auth::{check_bearer, parse_basic, parse_bearer, AuthOutcome, BasicAut
 use crate::config_source::ConfigSource;
 use crate::faults::{ConnectionSignal, ContentTypeFault, FaultSpec, Mutant};
 use crate::metrics::{Format, Metrics};
+use crate::observe::ConnectionTag;
 use crate::stats::Stats;
 use crate::web_config::WebConfig;
 
@@ -143,7 +144,18 @@ async fn record(State(state): State<AppState>, req: Request, next: Next) -> Resp
         Version::HTTP_10 => "HTTP/1.0",
         _ => "HTTP/1.1",
     };
+    let observed = req.extensions().get::<ConnectionTag>().cloned().map(|tag| {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (tag, authorization, req.uri().path().to_owned())
+    });
     let response = next.run(req).await;
+    if let Some((tag, authorization, path)) = observed {
+        tag.record(authorization.as_deref(), response.status().as_u16(), &path);
+    }
     let auth = response
         .extensions()
         .get::<AuthOutcome>()
