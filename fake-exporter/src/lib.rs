@@ -64,8 +64,8 @@ pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
 pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
-pub use observe::{certificate_serial, credential_fingerprint, Observation};
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
+pub use observe::{certificate_serial, credential_fingerprint, Observation};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
 pub use server::{ExporterBuilder, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST};

@@ -30,7 +30,9 @@ use crate::config_source::ConfigSource;
 use crate::faults::{ConnAction, ConnectionFaults, ConnectionSignal, FaultSpec, Mutant};
 use crate::http::{app, AppState, RateLimiter};
 use crate::metrics::{Metrics, MetricsSpec};
-use crate::observe::{certificate_serial, ConnectionInfo, ConnectionTag, Observation, ObservationLog};
+use crate::observe::{
+    certificate_serial, ConnectionInfo, ConnectionTag, Observation, ObservationLog,
+};
 use crate::stats::{ListenerHandle, Stats, StatsSnapshot, TlsSessionInfo};
 use crate::tls::{self, HandshakePlan};
 use crate::web_config::{ClientAuthType, PemSource, TlsServerConfig, WebConfig};
@@ -839,18 +841,26 @@ async fn serve_http<I>(
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), signal.as_ref(), &mut stop, close.clone(), |c| {
-            c.graceful_shutdown()
-        })
+        drive(
+            conn.as_mut(),
+            signal.as_ref(),
+            &mut stop,
+            close.clone(),
+            |c| c.graceful_shutdown(),
+        )
         .await;
     } else {
         let conn = hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), signal.as_ref(), &mut stop, close.clone(), |c| {
-            c.graceful_shutdown()
-        })
+        drive(
+            conn.as_mut(),
+            signal.as_ref(),
+            &mut stop,
+            close.clone(),
+            |c| c.graceful_shutdown(),
+        )
         .await;
     }
 }

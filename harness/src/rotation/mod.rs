@@ -171,7 +171,10 @@ impl RotationReport {
 
     /// A terminal table: one line per case, the failures below it.
     pub fn render(&self) -> String {
-        let mut out = format!("rotation under keep-alive, Prometheus {}\n", self.prometheus_version);
+        let mut out = format!(
+            "rotation under keep-alive, Prometheus {}\n",
+            self.prometheus_version
+        );
         for c in &self.cases {
             let seq: Vec<String> = c
                 .scrapes
@@ -182,7 +185,11 @@ impl RotationReport {
                         if s.status == 200 { "" } else { "!" },
                         s.watched,
                         s.connection,
-                        if s.after_step > 0 { format!("@{}", s.after_step) } else { String::new() }
+                        if s.after_step > 0 {
+                            format!("@{}", s.after_step)
+                        } else {
+                            String::new()
+                        }
                     )
                 })
                 .collect();
@@ -234,7 +241,10 @@ struct Seen {
 }
 
 /// Runs every case of `plan` against one Prometheus.
-pub async fn run(plan: &RotationPlan, options: &RotationOptions) -> Result<RotationReport, RotationError> {
+pub async fn run(
+    plan: &RotationPlan,
+    options: &RotationOptions,
+) -> Result<RotationReport, RotationError> {
     let key_type = plan.key_type;
     let pki = tokio::task::spawn_blocking(move || RotationPki::generate(key_type))
         .await
@@ -257,12 +267,23 @@ pub async fn run(plan: &RotationPlan, options: &RotationOptions) -> Result<Rotat
         // Every generation's exporter files, written once; the web-config picks one.
         for &g in Generation::ALL {
             let id = pki.server(g);
-            write(&dir.join(format!("exporter/server-{g}.crt")), &id.cert_chain_pem)?;
+            write(
+                &dir.join(format!("exporter/server-{g}.crt")),
+                &id.cert_chain_pem,
+            )?;
             write(&dir.join(format!("exporter/server-{g}.key")), &id.key_pem)?;
         }
         let hashes = std::sync::Mutex::new(BTreeMap::new());
         let web_config = dir.join("exporter/web-config.yml");
-        write_exporter(&dir, &case.exporter, &pki, &hashes, plan.bcrypt_cost, &case.name).await?;
+        write_exporter(
+            &dir,
+            &case.exporter,
+            &pki,
+            &hashes,
+            plan.bcrypt_cost,
+            &case.name,
+        )
+        .await?;
         write_scrape(&dir, &case.scrape, &pki)?;
         let exporter = FakeExporter::builder()
             .web_config_file(&web_config)
@@ -411,7 +432,8 @@ async fn drive(
     bcrypt_cost: u32,
 ) -> Result<Vec<SystemTime>, String> {
     let job = run.case.name.as_str();
-    let per = |n: u64| interval * u32::try_from(n + 10).unwrap_or(u32::MAX) * 2 + Duration::from_secs(30);
+    let per =
+        |n: u64| interval * u32::try_from(n + 10).unwrap_or(u32::MAX) * 2 + Duration::from_secs(30);
     let up = wait_for(&mut seen, job, "up before the first step", per(20), |s| {
         s.health == Some(Health::Up)
     })
@@ -421,7 +443,14 @@ async fn drive(
     for (i, step) in run.case.steps.iter().enumerate() {
         target += step.after_scrapes;
         let goal = target;
-        let now = wait_for(&mut seen, job, &format!("scraped {goal} times before step {}", i + 1), per(goal - up.scrapes), |s| s.scrapes >= goal).await?;
+        let now = wait_for(
+            &mut seen,
+            job,
+            &format!("scraped {goal} times before step {}", i + 1),
+            per(goal - up.scrapes),
+            |s| s.scrapes >= goal,
+        )
+        .await?;
         write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job)
             .await
             .map_err(|e| e.to_string())?;
@@ -433,7 +462,14 @@ async fn drive(
         target = now.scrapes;
     }
     let goal = target + scrapes_after;
-    wait_for(&mut seen, job, &format!("scraped {goal} times after the last step"), per(scrapes_after), |s| s.scrapes >= goal).await?;
+    wait_for(
+        &mut seen,
+        job,
+        &format!("scraped {goal} times after the last step"),
+        per(scrapes_after),
+        |s| s.scrapes >= goal,
+    )
+    .await?;
     Ok(marks)
 }
 
@@ -558,7 +594,10 @@ async fn write_exporter(
         config = config.bearer_token(token);
     }
     // Invariant: `build` only checks response headers, and none are set here.
-    let yaml = config.build().expect("a config without headers builds").to_yaml();
+    let yaml = config
+        .build()
+        .expect("a config without headers builds")
+        .to_yaml();
     write_if_changed(&e.join("web-config.yml"), &yaml)
 }
 
@@ -591,11 +630,23 @@ fn write_scrape(dir: &Path, state: &ScrapeState, pki: &RotationPki) -> Result<()
 }
 
 /// The watched identity in a state (serial or fingerprint).
-fn identity_of(watch: Watched, e: &ExporterState, s: &ScrapeState, pki: &RotationPki) -> Option<String> {
+fn identity_of(
+    watch: Watched,
+    e: &ExporterState,
+    s: &ScrapeState,
+    pki: &RotationPki,
+) -> Option<String> {
     match watch {
-        Watched::ServerCert => e.server_cert.and_then(|g| certificate_serial(pki.server(g).leaf())),
-        Watched::ClientCert => s.client_cert.and_then(|g| certificate_serial(pki.client(g).leaf())),
-        Watched::Password => s.basic_auth.as_ref().map(|(_, pw)| credential_fingerprint(pw)),
+        Watched::ServerCert => e
+            .server_cert
+            .and_then(|g| certificate_serial(pki.server(g).leaf())),
+        Watched::ClientCert => s
+            .client_cert
+            .and_then(|g| certificate_serial(pki.client(g).leaf())),
+        Watched::Password => s
+            .basic_auth
+            .as_ref()
+            .map(|(_, pw)| credential_fingerprint(pw)),
         Watched::Token => s.token.as_deref().map(credential_fingerprint),
     }
 }
@@ -604,8 +655,12 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
     match watch {
         Watched::ServerCert => o.server_cert_serial.as_deref(),
         Watched::ClientCert => o.client_cert_serial.as_deref(),
-        Watched::Password => (o.scheme == Some("basic")).then_some(o.credential.as_deref()).flatten(),
-        Watched::Token => (o.scheme == Some("bearer")).then_some(o.credential.as_deref()).flatten(),
+        Watched::Password => (o.scheme == Some("basic"))
+            .then_some(o.credential.as_deref())
+            .flatten(),
+        Watched::Token => (o.scheme == Some("bearer"))
+            .then_some(o.credential.as_deref())
+            .flatten(),
     }
 }
 
@@ -721,7 +776,10 @@ async fn judge(
             .as_millis()
             .max(1);
         let sel = format!("up{{job=\"{}\"}}[{ms}ms]", case.name);
-        let count = fixture.api().query(&format!("count_over_time({sel})")).await;
+        let count = fixture
+            .api()
+            .query(&format!("count_over_time({sel})"))
+            .await;
         let sum = fixture.api().query(&format!("sum_over_time({sel})")).await;
         match (count, sum) {
             (Ok(c), Ok(s)) => {
@@ -730,7 +788,9 @@ async fn judge(
                 window_scrapes = c as u64;
                 failed_scrapes = (c - s).max(0.0) as u64;
             }
-            (Err(e), _) | (_, Err(e)) => failures.push(format!("querying `up` over the window: {e}")),
+            (Err(e), _) | (_, Err(e)) => {
+                failures.push(format!("querying `up` over the window: {e}"))
+            }
         }
         if let Some(bound) = expect.failed_scrapes {
             if !bound.holds(failed_scrapes) {
@@ -743,10 +803,17 @@ async fn judge(
 
     let (health, class, last_error) = match verdict {
         Some(v) => (v.health, v.class.to_string(), v.last_error.clone()),
-        None => (Health::Missing, ErrorClass::JobMissing.to_string(), String::new()),
+        None => (
+            Health::Missing,
+            ErrorClass::JobMissing.to_string(),
+            String::new(),
+        ),
     };
     if health != case.health {
-        failures.push(format!("expected health {} at the end; it is {health} (lastError `{last_error}`)", case.health));
+        failures.push(format!(
+            "expected health {} at the end; it is {health} (lastError `{last_error}`)",
+            case.health
+        ));
     } else if health == Health::Down && !case.errors.contains(&class) {
         failures.push(format!(
             "expected lastError class {}; it is {class} (`{last_error}`)",
@@ -832,18 +899,27 @@ async fn probe_old(
     let tls = match exporter.server_cert {
         None => None,
         Some(_) => {
-            let both = CaBundle { old: true, new: true };
+            let both = CaBundle {
+                old: true,
+                new: true,
+            };
             let ca = d.join("ca.crt");
             let mut files = vec![(ca.clone(), bundle_pem(pki, both))];
             let cert = client_gen.map(|g| {
-                let (crt, key) = (d.join(format!("client-{g}.crt")), d.join(format!("client-{g}.key")));
+                let (crt, key) = (
+                    d.join(format!("client-{g}.crt")),
+                    d.join(format!("client-{g}.key")),
+                );
                 files.push((crt.clone(), pki.client(g).cert_chain_pem.clone()));
                 files.push((key.clone(), pki.client(g).key_pem.clone()));
                 (crt, key)
             });
             for (path, text) in files {
                 if let Err(e) = write(&path, &text) {
-                    return Probe { accepted: false, text: format!("probe not sent: {e}") };
+                    return Probe {
+                        accepted: false,
+                        text: format!("probe not sent: {e}"),
+                    };
                 }
             }
             Some(ClientTls {

@@ -328,15 +328,19 @@ impl Problems<'_> {
 
 /// Parses a rotation file (`file` names it in errors); every mistake is reported at once.
 pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
-    let raw: RawFile = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(
-        text,
-    ))
-    .map_err(|e| ScenarioError::Syntax {
-        file: file.to_owned(),
-        message: format!("{}: {}", e.path(), e.inner()),
-    })?;
+    let raw: RawFile = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
+        .map_err(|e| ScenarioError::Syntax {
+            file: file.to_owned(),
+            message: format!("{}: {}", e.path(), e.inner()),
+        })?;
     let mut errors = Vec::new();
-    let key_type = match raw.defaults.key_type.as_deref().unwrap_or("ecdsa-p256").parse() {
+    let key_type = match raw
+        .defaults
+        .key_type
+        .as_deref()
+        .unwrap_or("ecdsa-p256")
+        .parse()
+    {
         Ok(k) => k,
         Err(e) => {
             errors.push(ScenarioError::Syntax {
@@ -346,7 +350,10 @@ pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
             KeyType::EcdsaP256
         }
     };
-    let scrape_interval = raw.defaults.scrape_interval.unwrap_or(Duration::from_secs(1));
+    let scrape_interval = raw
+        .defaults
+        .scrape_interval
+        .unwrap_or(Duration::from_secs(1));
     if scrape_interval < Duration::from_millis(100) {
         errors.push(ScenarioError::Syntax {
             file: file.to_owned(),
@@ -451,19 +458,33 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
         });
     }
     if scrape.client_cert.is_some() && exporter.server_cert.is_none() {
-        p.push("scrape.client_cert", "a client certificate needs TLS; set `exporter.server_cert`");
+        p.push(
+            "scrape.client_cert",
+            "a client certificate needs TLS; set `exporter.server_cert`",
+        );
     }
     if exporter.server_cert.is_some() && scrape.ca.is_none() && !scrape.insecure_skip_verify {
-        p.push("scrape", "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`");
+        p.push(
+            "scrape",
+            "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`",
+        );
     }
     if scrape.ca.is_some() && scrape.insecure_skip_verify {
-        p.push("scrape.insecure_skip_verify", "give `ca` or `insecure_skip_verify`, not both");
+        p.push(
+            "scrape.insecure_skip_verify",
+            "give `ca` or `insecure_skip_verify`, not both",
+        );
     }
     let health = match raw.expect.health.as_str() {
         "up" => Health::Up,
         "down" => Health::Down,
         other => {
-            p.push("expect.health", format!("`{other}`: use `up` or `down` (the target's health at the end of the window)"));
+            p.push(
+                "expect.health",
+                format!(
+                    "`{other}`: use `up` or `down` (the target's health at the end of the window)"
+                ),
+            );
             Health::Up
         }
     };
@@ -474,11 +495,17 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
     };
     for (i, class) in errors.iter().enumerate() {
         if class.parse::<crate::classify::ErrorClass>().is_err() {
-            p.push(&format!("expect.error[{i}]"), format!("`{class}` is not an error class (see scenarios/README.md)"));
+            p.push(
+                &format!("expect.error[{i}]"),
+                format!("`{class}` is not an error class (see scenarios/README.md)"),
+            );
         }
     }
     if health == Health::Down && errors.is_empty() {
-        p.push("expect.error", "required with `health: down` (e.g. `unauthorized`)");
+        p.push(
+            "expect.error",
+            "required with `health: down` (e.g. `unauthorized`)",
+        );
     }
     if health == Health::Up && !errors.is_empty() {
         p.push("expect.error", "only with `health: down`");
@@ -511,18 +538,29 @@ fn bundle(raw: &RawBundle, field: &str, p: &mut Problems<'_>) -> Option<CaBundle
         RawBundle::One(s) => vec![s],
         RawBundle::Many(v) => v.iter().map(String::as_str).collect(),
     };
-    let mut out = CaBundle { old: false, new: false };
+    let mut out = CaBundle {
+        old: false,
+        new: false,
+    };
     for name in names {
         match name {
             "old" => out.old = true,
             "new" => out.new = true,
-            other => p.push(field, format!("`{other}`: a CA bundle holds `old`, `new` or both (`[old, new]`)")),
+            other => p.push(
+                field,
+                format!("`{other}`: a CA bundle holds `old`, `new` or both (`[old, new]`)"),
+            ),
         }
     }
     (out.old || out.new).then_some(out)
 }
 
-fn exporter(base: &ExporterState, raw: &RawExporter, at: &str, p: &mut Problems<'_>) -> ExporterState {
+fn exporter(
+    base: &ExporterState,
+    raw: &RawExporter,
+    at: &str,
+    p: &mut Problems<'_>,
+) -> ExporterState {
     let mut out = base.clone();
     if let Some(g) = &raw.server_cert {
         out.server_cert = generation(g, &format!("{at}.server_cert"), p).or(out.server_cert);
@@ -537,7 +575,10 @@ fn exporter(base: &ExporterState, raw: &RawExporter, at: &str, p: &mut Problems<
         out.bearer_tokens = tokens.clone();
     }
     if out.client_ca.is_some() && out.server_cert.is_none() {
-        p.push(&format!("{at}.client_ca"), "client certificates need TLS; set `server_cert`");
+        p.push(
+            &format!("{at}.client_ca"),
+            "client certificates need TLS; set `server_cert`",
+        );
     }
     out
 }
@@ -560,14 +601,20 @@ fn scrape(base: &ScrapeState, raw: &RawScrape, at: &str, p: &mut Problems<'_>) -
             .or_else(|| base.basic_auth.as_ref().map(|(u, _)| u.clone()));
         match user {
             Some(user) => out.basic_auth = Some((user, basic.password.clone())),
-            None => p.push(&format!("{at}.basic_auth.username"), "required (the Basic user name)"),
+            None => p.push(
+                &format!("{at}.basic_auth.username"),
+                "required (the Basic user name)",
+            ),
         }
     }
     if let Some(token) = &raw.token {
         out.token = Some(token.clone());
     }
     if out.basic_auth.is_some() && out.token.is_some() {
-        p.push(at, "`basic_auth` and `token` together: Prometheus refuses a job with both; pick one");
+        p.push(
+            at,
+            "`basic_auth` and `token` together: Prometheus refuses a job with both; pick one",
+        );
     }
     out
 }
@@ -618,15 +665,26 @@ fn rotation(
     let candidates = changed(exporter, scrape, steps);
     let watch = match raw.watch.as_deref() {
         Some(name) => {
-            let all = [Watched::ServerCert, Watched::ClientCert, Watched::Password, Watched::Token];
+            let all = [
+                Watched::ServerCert,
+                Watched::ClientCert,
+                Watched::Password,
+                Watched::Token,
+            ];
             match all.into_iter().find(|w| w.name() == name) {
                 Some(w) if candidates.contains(&w) => Some(w),
                 Some(_) => {
-                    p.push("expect.rotation.watch", format!("`{name}` is not changed by any step of `rotate`"));
+                    p.push(
+                        "expect.rotation.watch",
+                        format!("`{name}` is not changed by any step of `rotate`"),
+                    );
                     None
                 }
                 None => {
-                    p.push("expect.rotation.watch", format!("`{name}`: use server_cert, client_cert, password or token"));
+                    p.push(
+                        "expect.rotation.watch",
+                        format!("`{name}`: use server_cert, client_cert, password or token"),
+                    );
                     None
                 }
             }
@@ -643,12 +701,18 @@ fn rotation(
         p.push(
             "expect.rotation.watch",
             match candidates.len() {
-                0 => "no step changes a server or client certificate, password or token; \
+                0 => {
+                    "no step changes a server or client certificate, password or token; \
                       `new_seen_within_scrapes`, `same_connection` and `old_refused_after` need one"
-                    .to_owned(),
+                        .to_owned()
+                }
                 _ => format!(
                     "the steps change {}: say which one is judged (`watch: {}`)",
-                    candidates.iter().map(|w| w.name()).collect::<Vec<_>>().join(" and "),
+                    candidates
+                        .iter()
+                        .map(|w| w.name())
+                        .collect::<Vec<_>>()
+                        .join(" and "),
                     candidates[0].name()
                 ),
             },
@@ -664,7 +728,10 @@ fn rotation(
             n.as_u64().map(NewSeen::Within)
         }
         Some(other) => {
-            p.push("expect.rotation.new_seen_within_scrapes", format!("{other:?}: use a number of scrapes >= 1, or `never`"));
+            p.push(
+                "expect.rotation.new_seen_within_scrapes",
+                format!("{other:?}: use a number of scrapes >= 1, or `never`"),
+            );
             None
         }
     };
@@ -672,8 +739,15 @@ fn rotation(
         RawCount::Exactly(n) => Count::Exactly(n),
         RawCount::Range { min, max } => Count::Range { min, max },
     });
-    if let Some(Count::Range { min: None, max: None }) = failed_scrapes {
-        p.push("expect.rotation.failed_scrapes", "give a number, `{ min: N }` or `{ max: N }`");
+    if let Some(Count::Range {
+        min: None,
+        max: None,
+    }) = failed_scrapes
+    {
+        p.push(
+            "expect.rotation.failed_scrapes",
+            "give a number, `{ min: N }` or `{ max: N }`",
+        );
     }
     RotationExpect {
         watch,
@@ -717,26 +791,46 @@ cases:
     #[test]
     fn mistakes_name_file_case_and_field() {
         let bad = GOOD
-            .replace("username: prom, password: old", "username: prom, pasword: old")
+            .replace(
+                "username: prom, password: old",
+                "username: prom, pasword: old",
+            )
             .replace("health: up", "health: up");
         let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(err.contains("r.yaml: case `pw`: scrape.basic_auth"), "{err}");
+        assert!(
+            err.contains("r.yaml: case `pw`: scrape.basic_auth"),
+            "{err}"
+        );
         assert!(err.contains("pasword"), "{err}");
 
-        let bad = GOOD.replace("{ prom: new } }, scrape", "{ prom: new } }, scrape: { ca: old }, x");
+        let bad = GOOD.replace(
+            "{ prom: new } }, scrape",
+            "{ prom: new } }, scrape: { ca: old }, x",
+        );
         let err = parse("r.yaml", &bad).unwrap_err().to_string();
         assert!(err.contains("case `pw`"), "{err}");
 
-        let bad = GOOD.replace("scrape: { basic_auth: { password: new } }", "scrape: { basic_auth: { username: other, password: new } }");
+        let bad = GOOD.replace(
+            "scrape: { basic_auth: { password: new } }",
+            "scrape: { basic_auth: { username: other, password: new } }",
+        );
         let err = parse("r.yaml", &bad).unwrap_err().to_string();
         assert!(
-            err.contains("rotate[0].scrape.basic_auth.username: Prometheus 2.42 has no `username_file`"),
+            err.contains(
+                "rotate[0].scrape.basic_auth.username: Prometheus 2.42 has no `username_file`"
+            ),
             "{err}"
         );
 
-        let bad = GOOD.replace("new_seen_within_scrapes: 1", "new_seen_within_scrapes: soon");
+        let bad = GOOD.replace(
+            "new_seen_within_scrapes: 1",
+            "new_seen_within_scrapes: soon",
+        );
         let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(err.contains("expect.rotation.new_seen_within_scrapes"), "{err}");
+        assert!(
+            err.contains("expect.rotation.new_seen_within_scrapes"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -754,8 +848,14 @@ cases:
             err.contains("expect.rotation.watch: the steps change server_cert and client_cert"),
             "{err}"
         );
-        let yaml = yaml.replace("new_seen_within_scrapes: 1", "watch: server_cert, old_refused_after: true");
+        let yaml = yaml.replace(
+            "new_seen_within_scrapes: 1",
+            "watch: server_cert, old_refused_after: true",
+        );
         let err = parse("r.yaml", &yaml).unwrap_err().to_string();
-        assert!(err.contains("old_refused_after: applies to credentials"), "{err}");
+        assert!(
+            err.contains("old_refused_after: applies to credentials"),
+            "{err}"
+        );
     }
 }
