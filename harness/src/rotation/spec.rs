@@ -790,12 +790,10 @@ cases:
 
     #[test]
     fn mistakes_name_file_case_and_field() {
-        let bad = GOOD
-            .replace(
-                "username: prom, password: old",
-                "username: prom, pasword: old",
-            )
-            .replace("health: up", "health: up");
+        let bad = GOOD.replace(
+            "username: prom, password: old",
+            "username: prom, pasword: old",
+        );
         let err = parse("r.yaml", &bad).unwrap_err().to_string();
         assert!(
             err.contains("r.yaml: case `pw`: scrape.basic_auth"),
