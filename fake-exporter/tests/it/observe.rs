@@ -8,8 +8,8 @@ use anyhow::{ensure, Result};
 use fake_exporter::{credential_fingerprint, FakeExporter};
 
 #[tokio::test]
-async fn requests_are_observed_per_connection_and_close_connections_forces_a_new_one(
-) -> Result<()> {
+async fn requests_are_observed_per_connection_and_close_connections_forces_a_new_one() -> Result<()>
+{
     // Arrange: a Basic-auth exporter that observes, and one keep-alive client.
     let exporter = FakeExporter::builder()
         .basic_auth("prom", "old-secret")

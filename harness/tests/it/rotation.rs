@@ -121,3 +121,159 @@ fn rotation_scenarios_pass_against_the_real_prometheus() -> Result<()> {
     }
     Ok(())
 }
+
+/// Waits (polling, bounded) until the exporter has answered `n` scrapes in total.
+async fn scrapes_reach(exporter: &fake_exporter::RunningExporter, n: usize) -> Result<()> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(90);
+    while exporter.observations().len() < n {
+        ensure!(
+            Instant::now() < deadline,
+            "the exporter answered {} scrapes, not {n}, within 90 s",
+            exporter.observations().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Writes by rename, as the rotation runner does.
+fn replace(path: &std::path::Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[test]
+fn the_exporter_sees_the_exact_serial_and_password_of_each_scrape() -> Result<()> {
+    use fake_exporter::pki::{Generation, KeyType, RotationPki};
+    use fake_exporter::{certificate_serial, credential_fingerprint, FakeExporter};
+    use scrape_harness::{BasicAuth, PrometheusFixture, ScrapeConfig, Until};
+
+    let _lock = heavy();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        // Arrange: an mTLS + Basic exporter (web-config re-read per request, files per
+        // connection) and a job with ca_file, cert_file/key_file and password_file.
+        let pki = RotationPki::generate(KeyType::EcdsaP256)?;
+        let dir = tempfile::Builder::new().prefix("it-rotation-").tempdir()?;
+        let d = dir.path();
+        let server = pki.server(Generation::Old);
+        std::fs::write(d.join("server.crt"), &server.cert_chain_pem)?;
+        std::fs::write(d.join("server.key"), &server.key_pem)?;
+        std::fs::write(d.join("ca.crt"), pki.old_ca_pem())?;
+        let client = pki.client(Generation::Old);
+        std::fs::write(d.join("client.crt"), &client.cert_chain_pem)?;
+        std::fs::write(d.join("client.key"), &client.key_pem)?;
+        std::fs::write(d.join("password"), "first\n")?;
+        let hash = |pw: &str| bcrypt::hash(pw, 4);
+        let web_config = |pw_hash: &str| {
+            format!(
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+                 client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n\
+                 basic_auth_users:\n  prom: '{pw_hash}'\n"
+            )
+        };
+        std::fs::write(d.join("web-config.yml"), web_config(&hash("first")?))?;
+        let exporter = FakeExporter::builder()
+            .web_config_file(d.join("web-config.yml"))
+            .observe(256)
+            .start()
+            .await?;
+        let mut job = ScrapeConfig::for_exporter("serials", &exporter)
+            .ca_file(d.join("ca.crt"))
+            .client_cert(d.join("client.crt"), d.join("client.key"));
+        job.basic_auth = Some(BasicAuth {
+            username: "prom".into(),
+            password: None,
+            password_file: Some(d.join("password")),
+        });
+        let prometheus = PrometheusFixture::builder()
+            .backend(BackendKind::Process)
+            .scrape_interval(std::time::Duration::from_secs(1))
+            .job(job)
+            .start()
+            .await?;
+        prometheus
+            .wait(Until::Up, std::time::Duration::from_secs(90))
+            .await?;
+        scrapes_reach(&exporter, 2).await?;
+
+        // Act 1: a new password on both sides, between two scrapes.
+        let n1 = exporter.observations().len();
+        replace(&d.join("web-config.yml"), &web_config(&hash("second")?))?;
+        replace(&d.join("password"), "second\n")?;
+        scrapes_reach(&exporter, n1 + 3).await?;
+        // Act 2: a renewed client certificate (key first, then certificate).
+        let n2 = exporter.observations().len();
+        let renewed = pki.client(Generation::Reissued);
+        replace(&d.join("client.key"), &renewed.key_pem)?;
+        replace(&d.join("client.crt"), &renewed.cert_chain_pem)?;
+        scrapes_reach(&exporter, n2 + 3).await?;
+        let failed = prometheus
+            .api()
+            .query(
+                "count_over_time(up{job=\"serials\"}[1h]) - sum_over_time(up{job=\"serials\"}[1h])",
+            )
+            .await?;
+
+        // Assert: exact serials and fingerprints, scrape by scrape.
+        let seen = exporter.observations();
+        let serial = |id: &fake_exporter::pki::Identity| certificate_serial(id.leaf());
+        let (old_serial, new_serial) = (serial(client), serial(renewed));
+        let server_serial = serial(server);
+        let (first, second) = (
+            credential_fingerprint("first"),
+            credential_fingerprint("second"),
+        );
+        let dump = format!("{seen:#?}");
+        // Every scrape presented the one server certificate, and a client certificate.
+        ensure!(
+            seen.iter().all(|o| o.server_cert_serial == server_serial),
+            "{dump}"
+        );
+        // Before the password change: the first password, the old client certificate.
+        for o in &seen[..n1] {
+            ensure!(o.credential.as_deref() == Some(first.as_str()), "{dump}");
+            ensure!(o.client_cert_serial == old_serial, "{dump}");
+        }
+        // Right after it (one scrape may have been in flight): the new password on the
+        // same connection — password_file is re-read per scrape, no reconnect.
+        let changed = seen[n1..]
+            .iter()
+            .position(|o| o.credential.as_deref() == Some(second.as_str()))
+            .context("the new password never showed")?;
+        ensure!(
+            changed <= 1,
+            "new password only at scrape {}: {dump}",
+            changed + 1
+        );
+        ensure!(
+            seen[n1 + changed].connection == seen[n1 - 1].connection
+                && seen[n1 + changed].client_cert_serial == old_serial,
+            "{dump}"
+        );
+        // After the certificate renewal: 2.42 (ca_file set) notices the new files, drops
+        // the idle connection and presents the new serial on a new one.
+        let renewed_at = seen[n2..]
+            .iter()
+            .position(|o| o.client_cert_serial == new_serial)
+            .context("the renewed client certificate never showed")?;
+        ensure!(
+            renewed_at <= 1,
+            "renewed serial only at scrape {}: {dump}",
+            renewed_at + 1
+        );
+        let o = &seen[n2 + renewed_at];
+        ensure!(
+            o.request_on_connection == 0 && o.connection != seen[n2 - 1].connection,
+            "{dump}"
+        );
+        ensure!(seen.iter().all(|o| o.status == 200), "{dump}");
+        ensure!(
+            failed.first().map(|s| s.value) == Some(0.0),
+            "Prometheus counted failed scrapes: {failed:?}"
+        );
+        Ok(())
+    })
+}
