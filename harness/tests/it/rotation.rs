@@ -277,3 +277,45 @@ fn the_exporter_sees_the_exact_serial_and_password_of_each_scrape() -> Result<()
         Ok(())
     })
 }
+
+#[test]
+fn a_bad_rotation_file_is_refused_with_file_case_and_field() -> Result<()> {
+    // Arrange: three mistakes in two cases.
+    let dir = tempfile::Builder::new()
+        .prefix("it-rotation-bad-")
+        .tempdir()?;
+    let file = dir.path().join("bad-rotation.yaml");
+    std::fs::write(
+        &file,
+        "cases:\n\
+         \x20 - name: tls-switch\n\
+         \x20   exporter: { basic_auth_users: { prom: a } }\n\
+         \x20   scrape: { basic_auth: { username: prom, password: a } }\n\
+         \x20   rotate: [ { exporter: { server_cert: reissued } } ]\n\
+         \x20   expect: { health: up }\n\
+         \x20 - name: no-username-file\n\
+         \x20   exporter: { basic_auth_users: { prom: a } }\n\
+         \x20   scrape: { basic_auth: { username: prom, password: a } }\n\
+         \x20   rotate: [ { scrape: { basic_auth: { username: other, password: b } } } ]\n\
+         \x20   expect: { health: down, rotation: { failed_scrapes: { min: 1 } } }\n",
+    )?;
+
+    // Act
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scrape-harness"))
+        .arg("rotation")
+        .arg(&file)
+        .output()?;
+
+    // Assert: exit 2 (the harness could not run), every mistake with file, case, field, fix.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.code() == Some(2), "{:?}: {stderr}", out.status);
+    let at = file.display();
+    for expected in [
+        format!("{at}: case `tls-switch`: rotate[0].exporter.server_cert: a step cannot switch TLS on or off"),
+        format!("{at}: case `no-username-file`: rotate[0].scrape.basic_auth.username: Prometheus 2.42 has no `username_file`"),
+        format!("{at}: case `no-username-file`: expect.error: required with `health: down`"),
+    ] {
+        ensure!(stderr.contains(&expected), "missing `{expected}` in:\n{stderr}");
+    }
+    Ok(())
+}
