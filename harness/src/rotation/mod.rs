@@ -326,10 +326,12 @@ pub async fn run(
         .unwrap_or_else(|e| format!("unknown ({e})"));
 
     let (seen_tx, seen_rx) = watch::channel(BTreeMap::<String, Seen>::new());
-    let poller = {
+    // Aborted when dropped, on every path out of here (an error, a cancelled run): the
+    // poller holds Prometheus, which must stop with the run.
+    let poller = AbortOnDrop({
         let fixture = fixture.clone();
         tokio::spawn(async move { poll(&fixture, seen_tx).await })
-    };
+    });
     let mut tasks = tokio::task::JoinSet::new();
     for (i, run) in runs.iter().enumerate() {
         let (run, seen, pki) = (run.clone(), seen_rx.clone(), pki.clone());
@@ -349,7 +351,7 @@ pub async fn run(
         let (i, timeline) = joined.expect("a case task does not panic");
         timelines[i] = Some(timeline);
     }
-    poller.abort();
+    drop(poller);
 
     let verdicts = fixture.verdicts().await?;
     let mut cases = Vec::new();
@@ -364,6 +366,15 @@ pub async fn run(
         prometheus_version: version,
         cases,
     })
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Polls `/api/v1/targets` and publishes per job how many scrapes Prometheus has made
