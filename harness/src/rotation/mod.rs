@@ -152,6 +152,12 @@ pub struct RotationOutcome {
     pub last_error: String,
     /// What a direct request with the old credential / client certificate got.
     pub old_probe: Option<String>,
+    /// Connections Prometheus established for this job over the whole run
+    /// (`net_conntrack_dialer_conn_established_total{dialer_name="<job>"}`), TLS handshake
+    /// included when the job uses https; `None` when Prometheus' metrics could not be read.
+    pub prometheus_connections: Option<u64>,
+    /// Connections that carried at least one request, as the exporter saw them.
+    pub exporter_connections: u64,
 }
 
 /// The outcome of a whole file.
@@ -194,7 +200,7 @@ impl RotationReport {
                 })
                 .collect();
             out.push_str(&format!(
-                "{} {:<40} failed {}/{} scrapes, new seen at {}, health {} {}\n    {}\n",
+                "{} {:<40} failed {}/{} scrapes, new seen at {}, health {} {}, connections {}/{} (Prometheus/exporter)\n    {}\n",
                 if c.passed { "ok  " } else { "FAIL" },
                 c.name,
                 c.failed_scrapes,
@@ -202,6 +208,9 @@ impl RotationReport {
                 c.new_seen_at.map_or("-".to_owned(), |n| n.to_string()),
                 c.health,
                 c.class,
+                c.prometheus_connections
+                    .map_or("?".to_owned(), |n| n.to_string()),
+                c.exporter_connections,
                 seq.join(" ")
             ));
             for f in &c.failures {
@@ -354,10 +363,16 @@ pub async fn run(
     drop(poller);
 
     let verdicts = fixture.verdicts().await?;
+    let dialed = fixture.api().conntrack_established().await.ok();
     let mut cases = Vec::new();
     for (run, timeline) in runs.iter().zip(timelines) {
         let verdict = verdicts.iter().find(|v| v.job == run.case.name);
-        cases.push(judge(run, timeline, verdict, &fixture, &pki).await);
+        let mut outcome = judge(run, timeline, verdict, &fixture, &pki).await;
+        outcome.prometheus_connections = dialed
+            .as_ref()
+            .and_then(|d| d.get(&run.case.name))
+            .map(|&n| n as u64);
+        cases.push(outcome);
     }
     drop(fixture);
     drop(runs);
@@ -861,6 +876,12 @@ async fn judge(
         class,
         last_error,
         old_probe,
+        prometheus_connections: None,
+        exporter_connections: metrics
+            .iter()
+            .map(|o| o.connection)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64,
     }
 }
 

@@ -68,6 +68,16 @@ fn rotation_scenarios_pass_against_the_real_prometheus() -> Result<()> {
         "{table}"
     );
     ensure!(kept.stayed_on_old_connection == Some(true), "{table}");
+    // Prometheus' own dialer agrees: one connection for the whole kept-alive run, two
+    // when the exporter forced a reconnect.
+    ensure!(
+        kept.prometheus_connections == Some(1) && kept.exporter_connections == 1,
+        "{table}"
+    );
+    ensure!(
+        reconnect.prometheus_connections == Some(2) && reconnect.exporter_connections == 2,
+        "{table}"
+    );
 
     // #9512 as 2.42 behaves: with ca_file it reconnects by itself on a client certificate
     // change; without ca_file the open connection keeps the old client certificate.
@@ -76,6 +86,8 @@ fn rotation_scenarios_pass_against_the_real_prometheus() -> Result<()> {
     ensure!(with_ca.stayed_on_old_connection == Some(false), "{table}");
     let without_ca = case(&report, "client-cert-reissued-without-ca-file")?;
     ensure!(without_ca.new_seen_at.is_none(), "{table}");
+    ensure!(without_ca.prometheus_connections == Some(1), "{table}");
+    ensure!(with_ca.prometheus_connections == Some(2), "{table}");
     ensure!(after(without_ca, 1).iter().all(|&w| w == "old"), "{table}");
 
     // Proper rotations: zero failed scrapes over a window Prometheus really scraped.
