@@ -341,8 +341,10 @@ impl ExporterBuilder {
             tls: prepared.tls,
             warnings: prepared.warnings,
             stop: Some(stop_tx),
-            close: close_tx,
-            observations,
+            control: ExporterControl {
+                close: Arc::new(close_tx),
+                observations,
+            },
             tasks,
         })
     }
@@ -511,9 +513,37 @@ pub struct RunningExporter {
     tls: bool,
     warnings: Vec<String>,
     stop: Option<watch::Sender<()>>,
-    close: watch::Sender<u64>,
-    observations: Option<Arc<ObservationLog>>,
+    control: ExporterControl,
     tasks: JoinSet<()>,
+}
+
+/// A cheap, cloneable handle on a running exporter's connection controls and observation
+/// log, e.g. for a control endpoint ([`crate::observation_app`]). It does not keep the
+/// exporter running.
+#[derive(Clone, Debug)]
+pub struct ExporterControl {
+    close: Arc<watch::Sender<u64>>,
+    observations: Option<Arc<ObservationLog>>,
+}
+
+impl ExporterControl {
+    /// See [`RunningExporter::close_connections`].
+    pub fn close_connections(&self) {
+        self.close.send_modify(|generation| *generation += 1);
+    }
+
+    /// See [`RunningExporter::observations`].
+    pub fn observations(&self) -> Vec<Observation> {
+        self.observations
+            .as_ref()
+            .map(|log| log.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Whether the exporter records observations.
+    pub fn observing(&self) -> bool {
+        self.observations.is_some()
+    }
 }
 
 impl RunningExporter {
@@ -522,16 +552,18 @@ impl RunningExporter {
     /// connection gets a GOAWAY. The client's next request needs a new connection (and a new
     /// TLS handshake, with the certificate files as they are now). Returns at once.
     pub fn close_connections(&self) {
-        self.close.send_modify(|generation| *generation += 1);
+        self.control.close_connections();
     }
 
     /// The observation log (oldest first), or an empty list unless
     /// [`ExporterBuilder::observe`] was asked for.
     pub fn observations(&self) -> Vec<Observation> {
-        self.observations
-            .as_ref()
-            .map(|log| log.snapshot())
-            .unwrap_or_default()
+        self.control.observations()
+    }
+
+    /// A cloneable handle on [`Self::close_connections`] and [`Self::observations`].
+    pub fn control(&self) -> ExporterControl {
+        self.control.clone()
     }
 
     /// The first listener's address.

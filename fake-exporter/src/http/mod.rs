@@ -21,7 +21,9 @@ use axum::Router;
 use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode, Version};
 
-pub use control::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
+pub use control::{
+    control_app, fleet_control_app, observation_app, GroupListenerStats, GroupStats, ListenerStats,
+};
 pub(crate) use rate_limit::RateLimiter;
 
 use crate::auth::{check_bearer, parse_basic, parse_bearer, AuthOutcome, BasicAuthChecker};

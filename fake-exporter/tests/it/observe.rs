@@ -90,3 +90,84 @@ async fn nothing_is_observed_unless_asked() -> Result<()> {
     ensure!(exporter.observations().is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn the_binary_serves_observations_and_closes_connections_on_its_control_endpoint(
+) -> Result<()> {
+    use crate::support::{fake_exporter_bin, free_addr, Proc};
+
+    // Arrange: the binary with a control endpoint that observes.
+    let dir = tempfile::tempdir()?;
+    let (addr, control) = (free_addr(), free_addr());
+    let mut proc = Proc::spawn(
+        "fake-exporter",
+        fake_exporter_bin(),
+        &[
+            format!("--web.listen-address={addr}"),
+            format!("--control.listen-address={control}"),
+            "--control.observe=8".to_owned(),
+        ],
+        dir.path(),
+    )?;
+    proc.wait_listening(addr).await?;
+    proc.wait_listening(control).await?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    // Act: one scrape, a forced close, the log.
+    ensure!(
+        client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await?
+            .status()
+            == 200,
+        "{}",
+        proc.report()
+    );
+    let closed = client
+        .post(format!("http://{control}/close-connections"))
+        .send()
+        .await?
+        .status();
+    let seen: serde_json::Value = client
+        .get(format!("http://{control}/observations"))
+        .send()
+        .await?
+        .json()
+        .await?;
+
+    // The kept-alive scrape connection goes away (polled, bounded).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats: serde_json::Value = client
+            .get(format!("http://{control}/stats"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if stats[0]["connections_open"] == 0 {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "still open after close-connections: {stats:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Assert
+    ensure!(closed == 204, "{closed}");
+    let first = &seen[0];
+    ensure!(
+        seen.as_array().map(Vec::len) == Some(1)
+            // (ids count every accepted connection: the readiness probe had one)
+            && first["connection"].as_u64().is_some_and(|id| id >= 1)
+            && first["request_on_connection"] == 0
+            && first["status"] == 200
+            && first["path"] == "/metrics",
+        "{seen:#}"
+    );
+    Ok(())
+}
