@@ -29,10 +29,16 @@ fn after(c: &RotationOutcome, step: usize) -> Vec<&'static str> {
 }
 
 #[test]
-fn rotation_scenarios_pass_against_the_real_prometheus() -> Result<()> {
+fn rotation_scenarios_pass_and_wrong_expectations_fail_against_the_real_prometheus() -> Result<()> {
     let _lock = heavy();
     // Arrange
-    let plan = rotation::load(&repo_root().join("scenarios/rotation.yaml"))?;
+    let mut plan = rotation::load(&repo_root().join("scenarios/rotation.yaml"))?;
+    let shipped = plan.cases.len();
+    // Cases with wrong expectations ride along in the same Prometheus: each must fail.
+    let wrong =
+        rotation::load(&repo_root().join("scenarios/tests/rotation-wrong-expectation.yaml"))?;
+    let wrong_names: Vec<String> = wrong.cases.iter().map(|c| c.name.clone()).collect();
+    plan.cases.extend(wrong.cases);
     let options = RotationOptions {
         backend: BackendKind::Process,
         ..RotationOptions::default()
@@ -47,8 +53,37 @@ fn rotation_scenarios_pass_against_the_real_prometheus() -> Result<()> {
     println!("{table}(took {took:?})");
 
     // Assert: every case as the file expects, then the key facts spelled out.
-    ensure!(report.passed(), "rotation cases failed:\n{table}");
     ensure!(report.cases.len() == plan.cases.len(), "{table}");
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    ensure!(
+        failed == wrong_names,
+        "exactly the {} wrong-expectation cases must fail (and the {shipped} shipped ones pass):\n{table}",
+        wrong_names.len()
+    );
+    let failures = |name: &str| -> Result<String> { Ok(case(&report, name)?.failures.join("\n")) };
+    let kept = failures("wrong-kept-alive-expects-new-serial")?;
+    ensure!(
+        kept.contains("expected the exporter to see the new server_cert within 1 scrape(s) after step 1; saw it at none of them"),
+        "{table}"
+    );
+    let token = failures("wrong-old-token-never-dropped")?;
+    ensure!(
+        token.contains("expected the old token to be refused after the rotation; a direct request with it got HTTP 200")
+            && token.contains("to leave the connection open before it; they stayed"),
+        "{table}"
+    );
+    let overlap = failures("wrong-no-overlap-expects-no-failures")?;
+    ensure!(
+        overlap
+            .contains("expected 0 failed scrape(s) from the first step on; Prometheus' `up` shows")
+            && overlap.contains("expected health up at the end; it is down"),
+        "{table}"
+    );
 
     // The renewed server certificate: seen on the first scrape after the reconnect, on a
     // new connection; without the reconnect the old connection keeps the old serial.
