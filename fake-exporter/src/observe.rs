@@ -23,7 +23,8 @@ use sha2::{Digest, Sha256};
 /// What the exporter saw on one answered request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Observation {
-    /// When the request was answered.
+    /// When the request arrived (its head was read): a request in flight while files are
+    /// replaced counts as before the change.
     #[serde(with = "humantime_serde")]
     pub at: SystemTime,
     /// The connection it came on: ids count up from 1 per exporter, in accept order.
@@ -123,8 +124,15 @@ pub(crate) struct ConnectionInfo {
 pub(crate) struct ConnectionTag(pub(crate) Arc<ConnectionInfo>);
 
 impl ConnectionTag {
-    /// Records one answered request; `authorization` is the raw header, if any.
-    pub(crate) fn record(&self, authorization: Option<&str>, status: u16, path: &str) {
+    /// Records one answered request that arrived `at`; `authorization` is the raw header,
+    /// if any.
+    pub(crate) fn record(
+        &self,
+        at: SystemTime,
+        authorization: Option<&str>,
+        status: u16,
+        path: &str,
+    ) {
         let info = &self.0;
         let (scheme, basic_user, credential) = match authorization {
             Some(value) => match crate::auth::parse_basic(value) {
@@ -141,7 +149,7 @@ impl ConnectionTag {
             None => (None, None, None),
         };
         info.log.push(Observation {
-            at: SystemTime::now(),
+            at,
             connection: info.id,
             request_on_connection: info.requests.fetch_add(1, Ordering::Relaxed),
             server_cert_serial: info.server_cert_serial.clone(),
@@ -180,7 +188,7 @@ mod tests {
         });
         let tag = ConnectionTag(info);
         for status in [200, 401, 500] {
-            tag.record(None, status, "/metrics");
+            tag.record(SystemTime::now(), None, status, "/metrics");
         }
         let seen = log.snapshot();
         assert_eq!(

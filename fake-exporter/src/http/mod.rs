@@ -152,11 +152,21 @@ async fn record(State(state): State<AppState>, req: Request, next: Next) -> Resp
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        (tag, authorization, req.uri().path().to_owned())
+        (
+            SystemTime::now(),
+            tag,
+            authorization,
+            req.uri().path().to_owned(),
+        )
     });
     let response = next.run(req).await;
-    if let Some((tag, authorization, path)) = observed {
-        tag.record(authorization.as_deref(), response.status().as_u16(), &path);
+    if let Some((arrived, tag, authorization, path)) = observed {
+        tag.record(
+            arrived,
+            authorization.as_deref(),
+            response.status().as_u16(),
+            &path,
+        );
     }
     let auth = response
         .extensions()

@@ -106,7 +106,7 @@ pub enum RotationError {
 /// One scrape as the exporter saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ScrapeSeen {
-    /// Steps applied before this scrape (0: before the first step).
+    /// Steps applied before this scrape arrived (0: before the first step).
     pub after_step: usize,
     /// Connection id (counts up per exporter).
     pub connection: u64,
