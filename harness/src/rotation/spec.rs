@@ -832,6 +832,86 @@ cases:
     }
 
     #[test]
+    fn counts_and_never_and_step_defaults() {
+        assert!(Count::Exactly(0).holds(0) && !Count::Exactly(0).holds(1));
+        let at_least = Count::Range {
+            min: Some(3),
+            max: None,
+        };
+        assert!(at_least.holds(3) && !at_least.holds(2));
+        assert_eq!(at_least.to_string(), ">= 3");
+        let yaml = "
+defaults: { warm_up_scrapes: 1, scrapes_after: 3 }
+cases:
+  - name: kept
+    exporter: { server_cert: old }
+    scrape: { ca: old }
+    rotate: [ { exporter: { server_cert: reissued } }, { after_scrapes: 5, scrape: { ca: [old, new] }, reconnect: true } ]
+    expect: { health: up, rotation: { new_seen_within_scrapes: never, failed_scrapes: { max: 1 } } }
+";
+        let plan = parse("r.yaml", yaml).expect("parses");
+        assert_eq!((plan.warm_up_scrapes, plan.scrapes_after), (1, 3));
+        let case = &plan.cases[0];
+        assert_eq!(case.rotation.new_seen, Some(NewSeen::Never));
+        assert_eq!(case.rotation.watch, Some(Watched::ServerCert));
+        assert_eq!(
+            case.rotation.failed_scrapes,
+            Some(Count::Range {
+                min: None,
+                max: Some(1)
+            })
+        );
+        let steps: Vec<_> = case
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.after_scrapes,
+                    s.reconnect,
+                    s.exporter.server_cert,
+                    s.scrape.ca,
+                )
+            })
+            .collect();
+        let both = Some(CaBundle {
+            old: true,
+            new: true,
+        });
+        let old = Some(CaBundle {
+            old: true,
+            new: false,
+        });
+        assert_eq!(
+            steps,
+            [
+                (2, false, Some(Generation::Reissued), old),
+                (5, true, Some(Generation::Reissued), both),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_generations_and_bundles_list_the_choices() {
+        let yaml = "
+cases:
+  - name: bad-names
+    exporter: { server_cert: newest, client_ca: [old, newer] }
+    scrape: { ca: old, client_cert: old }
+    rotate: [ { scrape: { client_cert: reissued } } ]
+    expect: { health: up }
+";
+        let err = parse("r.yaml", yaml).unwrap_err().to_string();
+        assert!(
+            err.contains("case `bad-names`: exporter.server_cert: unknown certificate generation `newest`; use one of: old, reissued, new-ca"),
+            "{err}"
+        );
+        assert!(
+            err.contains("exporter.client_ca: `newer`: a CA bundle holds `old`, `new` or both"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_server_certificate_is_not_refused_and_ambiguity_needs_watch() {
         let yaml = "
 cases:
