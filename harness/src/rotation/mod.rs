@@ -266,6 +266,10 @@ pub async fn run(
             path: std::env::temp_dir(),
             source,
         })?;
+    // Like every work directory of the harness: removed on drop, and by the next run's
+    // sweep if this process dies without dropping it.
+    let owner = root.path().join(crate::backend::OWNER_PID_FILE);
+    write(&owner, &format!("{}\n", std::process::id()))?;
     let mut runs = Vec::new();
     for case in &plan.cases {
         let dir = root.path().join(&case.name);
