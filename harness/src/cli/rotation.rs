@@ -19,6 +19,9 @@ pub(crate) struct RotationArgs {
     /// Write the outcome (every case, every scrape) as JSON here.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
+    /// Write JUnit XML here (one test case per rotation case).
+    #[arg(long)]
+    pub(crate) junit: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: RotationArgs) -> anyhow::Result<u8> {
@@ -33,6 +36,10 @@ pub(crate) async fn run(args: RotationArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.junit(&args.file.display().to_string()))
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(if report.passed() {

@@ -175,6 +175,33 @@ impl RotationReport {
         self.cases.iter().all(|c| c.passed)
     }
 
+    /// JUnit XML: one suite `rotation`, one test case per case (its scrapes as system-out).
+    pub fn junit(&self, file: &str) -> String {
+        use crate::report::junit::{self, CaseOutcome, Suite, TestCase};
+        let cases = self
+            .cases
+            .iter()
+            .map(|c| TestCase {
+                classname: file.to_owned(),
+                name: c.name.clone(),
+                outcome: if c.passed {
+                    CaseOutcome::Passed
+                } else {
+                    CaseOutcome::Failed {
+                        message: c.failures.first().cloned().unwrap_or_default(),
+                        body: c.failures.join("\n"),
+                    }
+                },
+                system_out: serde_json::to_string_pretty(&c.scrapes).ok(),
+            })
+            .collect();
+        let mut suite = Suite::new("rotation", cases);
+        suite
+            .properties
+            .push(("prometheus_version".into(), self.prometheus_version.clone()));
+        junit::render(&[suite])
+    }
+
     /// A terminal table: one line per case, the failures below it.
     pub fn render(&self) -> String {
         let mut out = format!(

@@ -65,6 +65,13 @@ fn rotation_scenarios_pass_and_wrong_expectations_fail_against_the_real_promethe
         "exactly the {} wrong-expectation cases must fail (and the {shipped} shipped ones pass):\n{table}",
         wrong_names.len()
     );
+    // The JUnit report says the same: one test case per case, a failure per wrong one.
+    let junit = report.junit("rotation.yaml");
+    ensure!(
+        junit.matches("<testcase ").count() == plan.cases.len()
+            && junit.matches("<failure ").count() == wrong_names.len(),
+        "{junit}"
+    );
     let failures = |name: &str| -> Result<String> { Ok(case(&report, name)?.failures.join("\n")) };
     let kept = failures("wrong-kept-alive-expects-new-serial")?;
     ensure!(
