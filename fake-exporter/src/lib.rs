@@ -48,6 +48,7 @@ mod file_cache;
 mod fleet;
 mod http;
 mod metrics;
+mod observe;
 #[cfg(feature = "pki")]
 pub mod pki;
 mod server;
@@ -62,11 +63,16 @@ pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant, UnknownMu
 pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
-pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
+pub use http::{
+    control_app, fleet_control_app, observation_app, GroupListenerStats, GroupStats, ListenerStats,
+};
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
+pub use observe::{certificate_serial, credential_fingerprint, Observation};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
-pub use server::{ExporterBuilder, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST};
+pub use server::{
+    ExporterBuilder, ExporterControl, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST,
+};
 pub use stats::{
     ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,
 };

@@ -69,6 +69,12 @@ struct ServeArgs {
     /// as fake_exporter_* metrics).
     #[arg(long = "control.listen-address", value_name = "ADDR")]
     control: Option<SocketAddr>,
+    /// Record what each request showed (connection, certificate serials, credential
+    /// fingerprint) in a ring buffer of the last N requests, served on the control endpoint
+    /// as `/observations`; `POST /close-connections` there forces reconnects. Needs
+    /// --control.listen-address.
+    #[arg(long = "control.observe", value_name = "N", requires = "control")]
+    observe: Option<usize>,
     /// Log level (error, warn, info, debug).
     #[arg(long = "log.level", default_value = "info")]
     log_level: String,
@@ -200,6 +206,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.web_config {
         builder = builder.web_config_file(path);
     }
+    if let Some(capacity) = args.observe {
+        builder = builder.observe(capacity);
+    }
     let exporter = builder
         .start()
         .await
@@ -217,7 +226,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let _control = match args.control {
         Some(addr) => {
-            let app = fake_exporter::control_app(Arc::new(exporter.listeners().to_vec()));
+            let app = fake_exporter::control_app(Arc::new(exporter.listeners().to_vec()))
+                .merge(fake_exporter::observation_app(exporter.control()));
             Some(control::serve(addr, app).await?)
         }
         None => None,

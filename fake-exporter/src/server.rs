@@ -30,6 +30,9 @@ use crate::config_source::ConfigSource;
 use crate::faults::{ConnAction, ConnectionFaults, ConnectionSignal, FaultSpec, Mutant};
 use crate::http::{app, AppState, RateLimiter};
 use crate::metrics::{Metrics, MetricsSpec};
+use crate::observe::{
+    certificate_serial, ConnectionInfo, ConnectionTag, Observation, ObservationLog,
+};
 use crate::stats::{ListenerHandle, Stats, StatsSnapshot, TlsSessionInfo};
 use crate::tls::{self, HandshakePlan};
 use crate::web_config::{ClientAuthType, PemSource, TlsServerConfig, WebConfig};
@@ -74,6 +77,8 @@ pub struct ExporterBuilder {
     faults: FaultSpec,
     mutants: Vec<Mutant>,
     telemetry_path: Option<String>,
+    /// Capacity of the observation log; `None`: no log.
+    observe: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -269,6 +274,14 @@ impl ExporterBuilder {
         self
     }
 
+    /// Records what each request showed (connection, certificate serials, credential
+    /// fingerprint) in a ring buffer of the last `capacity` requests, read with
+    /// [`RunningExporter::observations`]. Off by default: it costs a lock per request.
+    pub fn observe(mut self, capacity: usize) -> Self {
+        self.observe = Some(capacity);
+        self
+    }
+
     /// Checks the config like exporter-toolkit does at start, binds every address, and
     /// returns once they all accept connections.
     pub async fn start(self) -> Result<RunningExporter, Error> {
@@ -300,6 +313,8 @@ impl ExporterBuilder {
             self.listen
         };
         let (stop_tx, stop_rx) = watch::channel(());
+        let (close_tx, close_rx) = watch::channel(0u64);
+        let observations = self.observe.map(ObservationLog::new);
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::with_capacity(addrs.len());
         let mut states = Vec::with_capacity(addrs.len());
@@ -309,7 +324,13 @@ impl ExporterBuilder {
                 .local_addr()
                 .map_err(|e| Error::Bind { addr, source: e })?;
             let stats = Arc::new(Stats::default());
-            let ctx = prepared.listener_context(stats.clone());
+            let ctx = prepared.listener_context_with(
+                stats.clone(),
+                ConnectionExtras {
+                    observations: observations.clone(),
+                    close: Some(close_rx.clone()),
+                },
+            );
             states.push(ctx.state.clone());
             tasks.spawn(accept_loop(listener, ctx, stop_rx.clone()));
             listeners.push(ListenerHandle { addr: local, stats });
@@ -320,6 +341,10 @@ impl ExporterBuilder {
             tls: prepared.tls,
             warnings: prepared.warnings,
             stop: Some(stop_tx),
+            control: ExporterControl {
+                close: Arc::new(close_tx),
+                observations,
+            },
             tasks,
         })
     }
@@ -415,6 +440,15 @@ impl PreparedListener {
     }
 
     pub(crate) fn listener_context(&self, stats: Arc<Stats>) -> Arc<ListenerContext> {
+        self.listener_context_with(stats, ConnectionExtras::default())
+    }
+
+    /// [`Self::listener_context`] with an observation log and a close-connections signal.
+    pub(crate) fn listener_context_with(
+        &self,
+        stats: Arc<Stats>,
+        extras: ConnectionExtras,
+    ) -> Arc<ListenerContext> {
         let limiter = self
             .rate_limit
             .map(|(interval, burst)| RateLimiter::new(interval, burst));
@@ -437,6 +471,7 @@ impl PreparedListener {
             connection_faults: self.connection_faults,
             tls_plans: tls::PlanCache::default(),
             insecure: self.insecure,
+            extras,
         })
     }
 
@@ -457,6 +492,16 @@ pub(crate) struct ListenerContext {
     connection_faults: ConnectionFaults,
     insecure: tls::InsecureTls,
     tls_plans: tls::PlanCache,
+    extras: ConnectionExtras,
+}
+
+/// Optional per-connection machinery of a single exporter (not used by fleets).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ConnectionExtras {
+    /// Where requests are recorded, when observing.
+    observations: Option<Arc<ObservationLog>>,
+    /// Bumped by [`RunningExporter::close_connections`].
+    close: Option<watch::Receiver<u64>>,
 }
 
 /// A running exporter. Dropping it stops every listener and open connection.
@@ -468,10 +513,59 @@ pub struct RunningExporter {
     tls: bool,
     warnings: Vec<String>,
     stop: Option<watch::Sender<()>>,
+    control: ExporterControl,
     tasks: JoinSet<()>,
 }
 
+/// A cheap, cloneable handle on a running exporter's connection controls and observation
+/// log, e.g. for a control endpoint ([`crate::observation_app`]). It does not keep the
+/// exporter running.
+#[derive(Clone, Debug)]
+pub struct ExporterControl {
+    close: Arc<watch::Sender<u64>>,
+    observations: Option<Arc<ObservationLog>>,
+}
+
+impl ExporterControl {
+    /// See [`RunningExporter::close_connections`].
+    pub fn close_connections(&self) {
+        self.close.send_modify(|generation| *generation += 1);
+    }
+
+    /// See [`RunningExporter::observations`].
+    pub fn observations(&self) -> Vec<Observation> {
+        self.observations
+            .as_ref()
+            .map(|log| log.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Whether the exporter records observations.
+    pub fn observing(&self) -> bool {
+        self.observations.is_some()
+    }
+}
+
 impl RunningExporter {
+    /// Closes every open connection gracefully, like a restart would but without one: an
+    /// HTTP/1.1 connection closes once its request in flight (if any) is answered, an HTTP/2
+    /// connection gets a GOAWAY. The client's next request needs a new connection (and a new
+    /// TLS handshake, with the certificate files as they are now). Returns at once.
+    pub fn close_connections(&self) {
+        self.control.close_connections();
+    }
+
+    /// The observation log (oldest first), or an empty list unless
+    /// [`ExporterBuilder::observe`] was asked for.
+    pub fn observations(&self) -> Vec<Observation> {
+        self.control.observations()
+    }
+
+    /// A cloneable handle on [`Self::close_connections`] and [`Self::observations`].
+    pub fn control(&self) -> ExporterControl {
+        self.control.clone()
+    }
+
     /// The first listener's address.
     pub fn addr(&self) -> SocketAddr {
         self.listeners[0].addr
@@ -577,7 +671,8 @@ async fn handle_connection(
     if ctx.tls {
         serve_tls(stream, &ctx, stop).await;
     } else {
-        serve_http(TokioIo::new(stream), &ctx, false, stop).await;
+        let tag = connection_tag(&ctx, None, None);
+        serve_http(TokioIo::new(stream), &ctx, false, stop, tag).await;
     }
     ctx.stats.connection_closed();
 }
@@ -645,6 +740,11 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             return;
         }
     };
+    // The certificate this connection presents: the one the resolver picks for this hello.
+    let server_serial = ctx.extras.observations.as_ref().and_then(|_| {
+        let key = config.cert_resolver.resolve(start.client_hello())?;
+        certificate_serial(key.cert.first()?.as_ref())
+    });
     let tls_stream = match start.into_stream(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -681,8 +781,40 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
         return;
     }
     ctx.stats.handshake_ok(info);
+    let client_serial = ctx.extras.observations.as_ref().and_then(|_| {
+        let certs = conn.peer_certificates()?;
+        certificate_serial(certs.first()?.as_ref())
+    });
+    let tag = connection_tag(ctx, server_serial, client_serial);
     let h2 = alpn == "h2" && ctx.http2;
-    serve_http(TokioIo::new(tls_stream), ctx, h2, stop).await;
+    serve_http(TokioIo::new(tls_stream), ctx, h2, stop, tag).await;
+}
+
+/// Resolves when [`RunningExporter::close_connections`] is called (never without a signal,
+/// or once the exporter is gone).
+async fn close_asked(close: Option<&mut watch::Receiver<u64>>) {
+    if let Some(close) = close {
+        if close.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+/// The observation tag of a new connection, when the exporter observes.
+fn connection_tag(
+    ctx: &ListenerContext,
+    server_cert_serial: Option<String>,
+    client_cert_serial: Option<String>,
+) -> Option<ConnectionTag> {
+    let log = ctx.extras.observations.as_ref()?;
+    Some(ConnectionTag(Arc::new(ConnectionInfo {
+        id: log.next_connection_id(),
+        server_cert_serial,
+        client_cert_serial,
+        requests: std::sync::atomic::AtomicU64::new(0),
+        log: log.clone(),
+    })))
 }
 
 enum Sniffed {
@@ -719,10 +851,12 @@ async fn serve_http<I>(
     ctx: &Arc<ListenerContext>,
     h2: bool,
     mut stop: watch::Receiver<()>,
+    tag: Option<ConnectionTag>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let signal = ctx.connection_faults.connection();
+    let close = ctx.extras.close.clone();
     let router = ctx.router.clone();
     let svc_signal = signal.clone();
     let service =
@@ -730,24 +864,35 @@ async fn serve_http<I>(
             if let Some(signal) = &svc_signal {
                 req.extensions_mut().insert(signal.clone());
             }
+            if let Some(tag) = &tag {
+                req.extensions_mut().insert(tag.clone());
+            }
             router.clone().oneshot(req.map(Body::new))
         });
     if h2 {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), signal.as_ref(), &mut stop, |c| {
-            c.graceful_shutdown()
-        })
+        drive(
+            conn.as_mut(),
+            signal.as_ref(),
+            &mut stop,
+            close.clone(),
+            |c| c.graceful_shutdown(),
+        )
         .await;
     } else {
         let conn = hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
             .serve_connection(io, service);
         tokio::pin!(conn);
-        drive(conn.as_mut(), signal.as_ref(), &mut stop, |c| {
-            c.graceful_shutdown()
-        })
+        drive(
+            conn.as_mut(),
+            signal.as_ref(),
+            &mut stop,
+            close.clone(),
+            |c| c.graceful_shutdown(),
+        )
         .await;
     }
 }
@@ -757,6 +902,7 @@ async fn drive<C, F>(
     mut conn: std::pin::Pin<&mut C>,
     signal: Option<&ConnectionSignal>,
     stop: &mut watch::Receiver<()>,
+    close: Option<watch::Receiver<u64>>,
     graceful: F,
 ) where
     C: std::future::Future,
@@ -768,6 +914,10 @@ async fn drive<C, F>(
             None => std::future::pending().await,
         }
     };
+    let mut close = close;
+    if let Some(close) = &mut close {
+        close.mark_unchanged(); // only closes asked for after this connection opened
+    }
     let mut closing = false;
     loop {
         tokio::select! {
@@ -777,6 +927,7 @@ async fn drive<C, F>(
                 ConnAction::Close => { closing = true; graceful(conn.as_mut()); }
             },
             _ = stop.changed(), if !closing => { closing = true; graceful(conn.as_mut()); }
+            _ = close_asked(close.as_mut()), if !closing => { closing = true; graceful(conn.as_mut()); }
         }
         if signal.and_then(ConnectionSignal::pending) == Some(ConnAction::Reset) {
             return;

@@ -47,6 +47,7 @@ mod procfs;
 mod progress;
 mod promconfig;
 pub mod report;
+pub mod rotation;
 mod runner;
 mod scenario;
 mod targets;

@@ -52,6 +52,32 @@ pub struct GroupListenerStats {
     pub listener: ListenerStats,
 }
 
+/// The observation routes of one exporter, to merge into its control router:
+/// `GET /observations` (the log as JSON, oldest first; 404 unless the exporter observes)
+/// and `POST /close-connections` (closes every open connection; 204).
+pub fn observation_app(control: crate::ExporterControl) -> Router {
+    Router::new()
+        .route("/observations", get(observations_json))
+        .route("/close-connections", axum::routing::post(close_connections))
+        .with_state(control)
+}
+
+async fn observations_json(State(control): State<crate::ExporterControl>) -> Response {
+    if !control.observing() {
+        return (
+            http::StatusCode::NOT_FOUND,
+            "observations are off; start with --control.observe=N\n",
+        )
+            .into_response();
+    }
+    Json(control.observations()).into_response()
+}
+
+async fn close_connections(State(control): State<crate::ExporterControl>) -> http::StatusCode {
+    control.close_connections();
+    http::StatusCode::NO_CONTENT
+}
+
 /// The control router over a set of listeners.
 pub fn control_app(listeners: Arc<Vec<ListenerHandle>>) -> Router {
     Router::new()

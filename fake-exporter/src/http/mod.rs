@@ -21,13 +21,16 @@ use axum::Router;
 use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode, Version};
 
-pub use control::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
+pub use control::{
+    control_app, fleet_control_app, observation_app, GroupListenerStats, GroupStats, ListenerStats,
+};
 pub(crate) use rate_limit::RateLimiter;
 
 use crate::auth::{check_bearer, parse_basic, parse_bearer, AuthOutcome, BasicAuthChecker};
 use crate::config_source::ConfigSource;
 use crate::faults::{ConnectionSignal, ContentTypeFault, FaultSpec, Mutant};
 use crate::metrics::{Format, Metrics};
+use crate::observe::ConnectionTag;
 use crate::stats::Stats;
 use crate::web_config::WebConfig;
 
@@ -143,7 +146,28 @@ async fn record(State(state): State<AppState>, req: Request, next: Next) -> Resp
         Version::HTTP_10 => "HTTP/1.0",
         _ => "HTTP/1.1",
     };
+    let observed = req.extensions().get::<ConnectionTag>().cloned().map(|tag| {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (
+            SystemTime::now(),
+            tag,
+            authorization,
+            req.uri().path().to_owned(),
+        )
+    });
     let response = next.run(req).await;
+    if let Some((arrived, tag, authorization, path)) = observed {
+        tag.record(
+            arrived,
+            authorization.as_deref(),
+            response.status().as_u16(),
+            &path,
+        );
+    }
     let auth = response
         .extensions()
         .get::<AuthOutcome>()

@@ -218,7 +218,7 @@ fn generate_keys(key_type: KeyType) -> Result<[GeneratedKey; 5], PkiError> {
 }
 
 /// Issues a CA certificate, self-signed when `parent` is `None`.
-fn issue_ca<'k>(
+pub(super) fn issue_ca<'k>(
     common_name: &str,
     constraints: BasicConstraints,
     now: OffsetDateTime,
@@ -268,7 +268,7 @@ pub(super) fn leaf_params(
     params
 }
 
-fn sign(
+pub(super) fn sign(
     params: &CertificateParams,
     key: &KeyPair,
     issuer: &Issuer<'_, &KeyPair>,
@@ -299,7 +299,7 @@ pub(super) fn identity(
     }
 }
 
-fn ca_cert(issuer: &CertifiedIssuer<'_, &KeyPair>) -> CaCert {
+pub(super) fn ca_cert(issuer: &CertifiedIssuer<'_, &KeyPair>) -> CaCert {
     CaCert {
         pem: issuer.pem(),
         der: issuer.der().clone(),
@@ -321,7 +321,7 @@ fn random_serial() -> SerialNumber {
 }
 
 /// Converts one of this module's constant names into an IA5 string.
-fn ia5(name: &'static str) -> rcgen::string::Ia5String {
+pub(super) fn ia5(name: &'static str) -> rcgen::string::Ia5String {
     rcgen::string::Ia5String::try_from(name)
         .expect("invariant: every name passed here is a constant ASCII string")
 }

@@ -26,6 +26,7 @@ mod files;
 mod generate;
 mod keys;
 mod probe;
+mod rotation;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ use time::OffsetDateTime;
 
 pub use files::PkiFiles;
 pub use probe::{issued_by, self_signed_client, ProbeCert};
+pub use rotation::{Generation, RotationPki};
 
 /// Defines a field-less enum with an `ALL` list, a kebab-case name per variant, and
 /// `Display` / `FromStr` based on those names.

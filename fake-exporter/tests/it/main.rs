@@ -8,6 +8,7 @@ mod cli_errors;
 mod differential;
 mod fleet;
 mod metrics_scrape;
+mod observe;
 mod stats;
 mod support;
 mod web_config_model;

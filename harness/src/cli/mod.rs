@@ -2,6 +2,7 @@
 //! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
 
 mod lab;
+mod rotation;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ pub(crate) enum Command {
     /// Teaching labs: broken secure-scrape set-ups to repair, checked by a real Prometheus
     /// (`lab list`, `start`, `check`, `hint`, `solution`, `stop`, `up`).
     Lab(lab::LabArgs),
+    /// Rotate certificates, CA bundles, password_file and credentials_file while Prometheus
+    /// holds its connections open, and report per scrape what the exporter saw and how many
+    /// scrapes failed (`scenarios/rotation.yaml`).
+    Rotation(rotation::RotationArgs),
 }
 
 /// `bench` arguments.
@@ -371,6 +376,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Conformance(args) => conformance(args).await,
         Command::Bench(args) => bench(args).await,
         Command::Lab(args) => lab::run(args).await,
+        Command::Rotation(args) => rotation::run(args).await,
         Command::Generate(args) => generate(args),
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;

@@ -17,5 +17,6 @@ mod pinned_leaf;
 mod promtool_refusals;
 mod real_targets;
 mod refused_config;
+mod rotation;
 mod support;
 mod wrong_expectation;

@@ -1,0 +1,1007 @@
+//! Rotation under keep-alive: certificates, CA bundles, `password_file` and Bearer
+//! `credentials_file` replaced while Prometheus holds its connections open.
+//!
+//! A rotation file ([`spec`], `scenarios/rotation.yaml`) gives per case the state of both
+//! sides and a timeline of steps. One Prometheus scrapes every case (one job each); per
+//! case the runner waits until the target is up, counts scrapes (as Prometheus reports
+//! them: count, don't time), replaces files at each step (each file by an atomic rename),
+//! optionally closes the exporter's open connections, and after the last step judges:
+//!
+//! - which certificate serial / credential the exporter saw on each scrape, and on which
+//!   connection (fake-exporter's observation log);
+//! - how many scrapes failed from the first step on, read from Prometheus' `up` series
+//!   (`count_over_time(up[w]) - sum_over_time(up[w])` over exactly that window);
+//! - whether the old credential or client certificate is refused afterwards (a direct
+//!   request from the harness);
+//! - the final health and `lastError` class.
+//!
+//! The exporter's certificate and key are switched by rewriting its `web-config.yml` to
+//! point at the new generation's files (one rename: replacing two files in place is never
+//! atomic, and a handshake in between would pair a new certificate with an old key).
+//! Prometheus' `cert_file` and `key_file` are replaced in place, key first.
+
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fake_exporter::pki::{Generation, RotationPki};
+use fake_exporter::{
+    basic_header, certificate_serial, credential_fingerprint, ClientAuthType, FakeExporter,
+    Observation, PemSource, RunningExporter, WebConfig,
+};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::backend::BackendKind;
+use crate::classify::{CaseContext, ErrorClass};
+use crate::conformance::direct::{self, ClientTls, TlsVersions};
+use crate::fixture::{FixtureError, PrometheusFixture};
+use crate::promconfig::{Authorization, BasicAuth, ScrapeConfig, TlsConfig};
+use crate::scenario::ScenarioError;
+use crate::targets::Health;
+pub use spec::{
+    parse, CaBundle, Count, ExporterState, NewSeen, RotationCase, RotationExpect, RotationPlan,
+    ScrapeState, Step, Watched,
+};
+
+/// Capacity of each exporter's observation log: far more than a case's scrapes.
+const OBSERVATIONS: usize = 4096;
+/// How often the scrape counts are read from Prometheus.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Where Prometheus comes from.
+#[derive(Clone, Debug, Default)]
+pub struct RotationOptions {
+    /// Container, process or auto.
+    pub backend: BackendKind,
+    /// A `prometheus` binary (process backend).
+    pub binary: Option<PathBuf>,
+    /// A container image.
+    pub image: Option<String>,
+}
+
+/// Why a rotation run could not be carried out (as opposed to a case failing).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotationError {
+    /// The rotation file is wrong.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The PKI could not be generated.
+    #[error("generating the rotation PKI: {0}")]
+    Pki(#[from] fake_exporter::PkiError),
+    /// A file could not be written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An exporter did not start.
+    #[error("case `{case}`: the exporter did not start: {source}")]
+    Exporter {
+        /// The case.
+        case: String,
+        /// Why.
+        source: fake_exporter::Error,
+    },
+    /// Hashing a password failed.
+    #[error("case `{case}`: bcrypt: {message}")]
+    Hash {
+        /// The case.
+        case: String,
+        /// Why.
+        message: String,
+    },
+    /// Prometheus did not start or its API failed.
+    #[error(transparent)]
+    Prometheus(#[from] FixtureError),
+}
+
+/// One scrape as the exporter saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScrapeSeen {
+    /// Steps applied before this scrape arrived (0: before the first step).
+    pub after_step: usize,
+    /// Connection id (counts up per exporter).
+    pub connection: u64,
+    /// Whether the connection had served requests before.
+    pub reused: bool,
+    /// The status answered.
+    pub status: u16,
+    /// The watched identity on this scrape: `old`, `new`, `none` or `other`.
+    pub watched: &'static str,
+    /// Serial of the server certificate presented on the connection.
+    pub server_cert_serial: Option<String>,
+    /// Serial of the client certificate Prometheus presented.
+    pub client_cert_serial: Option<String>,
+}
+
+/// The outcome of one case.
+#[derive(Clone, Debug, Serialize)]
+pub struct RotationOutcome {
+    /// The case name.
+    pub name: String,
+    /// Every expectation held.
+    pub passed: bool,
+    /// What did not hold, one line each, with what was seen.
+    pub failures: Vec<String>,
+    /// What is watched (`server_cert`, `client_cert`, `password`, `token`).
+    pub watched: Option<&'static str>,
+    /// Every scrape the exporter answered, in order.
+    pub scrapes: Vec<ScrapeSeen>,
+    /// 1-based position, among the scrapes after the step that changed the watched
+    /// identity, of the first that showed the new one.
+    pub new_seen_at: Option<u64>,
+    /// Whether every scrape after that step came on the connection open before it.
+    pub stayed_on_old_connection: Option<bool>,
+    /// Scrapes Prometheus made from the first step to the verdict (`count_over_time(up)`).
+    pub window_scrapes: u64,
+    /// Of those, failed ones (`up == 0`).
+    pub failed_scrapes: u64,
+    /// Final health.
+    pub health: Health,
+    /// Class of the final `lastError`.
+    pub class: String,
+    /// The final `lastError`.
+    pub last_error: String,
+    /// What a direct request with the old credential / client certificate got.
+    pub old_probe: Option<String>,
+    /// Connections Prometheus established for this job over the whole run
+    /// (`net_conntrack_dialer_conn_established_total{dialer_name="<job>"}`), TLS handshake
+    /// included when the job uses https; `None` when Prometheus' metrics could not be read.
+    pub prometheus_connections: Option<u64>,
+    /// Connections that carried at least one request, as the exporter saw them.
+    pub exporter_connections: u64,
+}
+
+/// The outcome of a whole file.
+#[derive(Clone, Debug, Serialize)]
+pub struct RotationReport {
+    /// Prometheus' version (build info).
+    pub prometheus_version: String,
+    /// One per case, in file order.
+    pub cases: Vec<RotationOutcome>,
+}
+
+impl RotationReport {
+    /// Whether every case passed.
+    pub fn passed(&self) -> bool {
+        self.cases.iter().all(|c| c.passed)
+    }
+
+    /// JUnit XML: one suite `rotation`, one test case per case (its scrapes as system-out).
+    pub fn junit(&self, file: &str) -> String {
+        use crate::report::junit::{self, CaseOutcome, Suite, TestCase};
+        let cases = self
+            .cases
+            .iter()
+            .map(|c| TestCase {
+                classname: file.to_owned(),
+                name: c.name.clone(),
+                outcome: if c.passed {
+                    CaseOutcome::Passed
+                } else {
+                    CaseOutcome::Failed {
+                        message: c.failures.first().cloned().unwrap_or_default(),
+                        body: c.failures.join("\n"),
+                    }
+                },
+                system_out: serde_json::to_string_pretty(&c.scrapes).ok(),
+            })
+            .collect();
+        let mut suite = Suite::new("rotation", cases);
+        suite
+            .properties
+            .push(("prometheus_version".into(), self.prometheus_version.clone()));
+        junit::render(&[suite])
+    }
+
+    /// A terminal table: one line per case, the failures below it.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "rotation under keep-alive, Prometheus {}\n",
+            self.prometheus_version
+        );
+        for c in &self.cases {
+            let seq: Vec<String> = c
+                .scrapes
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}c{}{}",
+                        if s.status == 200 { "" } else { "!" },
+                        s.watched,
+                        s.connection,
+                        if s.after_step > 0 {
+                            format!("@{}", s.after_step)
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "{} {:<40} failed {}/{} scrapes, new seen at {}, health {} {}, connections {}/{} (Prometheus/exporter)\n    {}\n",
+                if c.passed { "ok  " } else { "FAIL" },
+                c.name,
+                c.failed_scrapes,
+                c.window_scrapes,
+                c.new_seen_at.map_or("-".to_owned(), |n| n.to_string()),
+                c.health,
+                c.class,
+                c.prometheus_connections
+                    .map_or("?".to_owned(), |n| n.to_string()),
+                c.exporter_connections,
+                seq.join(" ")
+            ));
+            for f in &c.failures {
+                out.push_str(&format!("    - {f}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// Reads and parses a rotation file.
+pub fn load(path: &Path) -> Result<RotationPlan, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&file, &text)
+}
+
+/// The files of one case and its running exporter.
+struct CaseRun {
+    case: RotationCase,
+    dir: PathBuf,
+    exporter: RunningExporter,
+    /// Password → bcrypt hash, so an unchanged password keeps its hash across steps.
+    hashes: std::sync::Mutex<BTreeMap<String, String>>,
+}
+
+/// Prometheus' scrapes of one job, as the polls saw them.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    scrapes: u64,
+    last_scrape: Option<SystemTime>,
+    health: Option<Health>,
+    last_error: String,
+}
+
+/// Runs every case of `plan` against one Prometheus.
+pub async fn run(
+    plan: &RotationPlan,
+    options: &RotationOptions,
+) -> Result<RotationReport, RotationError> {
+    let key_type = plan.key_type;
+    let pki = tokio::task::spawn_blocking(move || RotationPki::generate(key_type))
+        .await
+        .expect("PKI generation does not panic")?;
+    let pki = Arc::new(pki);
+    let root = tempfile::Builder::new()
+        .prefix("scrape-harness-rotation-")
+        .tempdir()
+        .map_err(|source| RotationError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    // Like every work directory of the harness: removed on drop, and by the next run's
+    // sweep if this process dies without dropping it.
+    let owner = root.path().join(crate::backend::OWNER_PID_FILE);
+    write(&owner, &format!("{}\n", std::process::id()))?;
+    let mut runs = Vec::new();
+    for case in &plan.cases {
+        let dir = root.path().join(&case.name);
+        for sub in ["exporter", "prometheus", "probe"] {
+            let d = dir.join(sub);
+            std::fs::create_dir_all(&d).map_err(|source| RotationError::Io { path: d, source })?;
+        }
+        // Every generation's exporter files, written once; the web-config picks one.
+        for &g in Generation::ALL {
+            let id = pki.server(g);
+            write(
+                &dir.join(format!("exporter/server-{g}.crt")),
+                &id.cert_chain_pem,
+            )?;
+            write(&dir.join(format!("exporter/server-{g}.key")), &id.key_pem)?;
+        }
+        let hashes = std::sync::Mutex::new(BTreeMap::new());
+        let web_config = dir.join("exporter/web-config.yml");
+        write_exporter(
+            &dir,
+            &case.exporter,
+            &pki,
+            &hashes,
+            plan.bcrypt_cost,
+            &case.name,
+        )
+        .await?;
+        write_scrape(&dir, &case.scrape, &pki)?;
+        let exporter = FakeExporter::builder()
+            .web_config_file(&web_config)
+            .observe(OBSERVATIONS)
+            .start()
+            .await
+            .map_err(|source| RotationError::Exporter {
+                case: case.name.clone(),
+                source,
+            })?;
+        runs.push(Arc::new(CaseRun {
+            case: case.clone(),
+            dir,
+            exporter,
+            hashes,
+        }));
+    }
+
+    let mut builder = PrometheusFixture::builder()
+        .backend(options.backend)
+        .scrape_interval(plan.scrape_interval)
+        .mount(root.path());
+    if let Some(bin) = &options.binary {
+        builder = builder.binary(bin);
+    }
+    if let Some(image) = &options.image {
+        builder = builder.image(image);
+    }
+    for run in &runs {
+        builder = builder
+            .job(job(run))
+            .target_context(&run.case.name, context(&run.case));
+    }
+    let fixture = Arc::new(builder.start().await?);
+    let version = fixture
+        .api()
+        .build_info()
+        .await
+        .map(|b| b.version)
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+
+    let (seen_tx, seen_rx) = watch::channel(BTreeMap::<String, Seen>::new());
+    // Aborted when dropped, on every path out of here (an error, a cancelled run): the
+    // poller holds Prometheus, which must stop with the run.
+    let poller = AbortOnDrop({
+        let fixture = fixture.clone();
+        tokio::spawn(async move { poll(&fixture, seen_tx).await })
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, run) in runs.iter().enumerate() {
+        let (run, seen, pki) = (run.clone(), seen_rx.clone(), pki.clone());
+        let (interval, warm, after, cost) = (
+            plan.scrape_interval,
+            plan.warm_up_scrapes,
+            plan.scrapes_after,
+            plan.bcrypt_cost,
+        );
+        tasks.spawn(async move {
+            let timeline = drive(&run, seen, &pki, interval, warm, after, cost).await;
+            (i, timeline)
+        });
+    }
+    let mut timelines: Vec<Option<Result<Vec<SystemTime>, String>>> = vec![None; runs.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (i, timeline) = joined.expect("a case task does not panic");
+        timelines[i] = Some(timeline);
+    }
+    drop(poller);
+
+    let verdicts = fixture.verdicts().await?;
+    let dialed = fixture.api().conntrack_established().await.ok();
+    let mut cases = Vec::new();
+    for (run, timeline) in runs.iter().zip(timelines) {
+        let verdict = verdicts.iter().find(|v| v.job == run.case.name);
+        let mut outcome = judge(run, timeline, verdict, &fixture, &pki).await;
+        outcome.prometheus_connections = dialed
+            .as_ref()
+            .and_then(|d| d.get(&run.case.name))
+            .map(|&n| n as u64);
+        cases.push(outcome);
+    }
+    drop(fixture);
+    drop(runs);
+    drop(root);
+    Ok(RotationReport {
+        prometheus_version: version,
+        cases,
+    })
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Polls `/api/v1/targets` and publishes per job how many scrapes Prometheus has made
+/// (each distinct `lastScrape` once), its health and `lastError`.
+async fn poll(fixture: &PrometheusFixture, tx: watch::Sender<BTreeMap<String, Seen>>) {
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    loop {
+        if let Ok(targets) = fixture.api().targets().await {
+            for t in targets {
+                let s = seen.entry(t.job.clone()).or_default();
+                if t.last_scrape.is_some() && t.last_scrape != s.last_scrape {
+                    s.scrapes += 1;
+                    s.last_scrape = t.last_scrape;
+                    s.health = Some(t.health);
+                    s.last_error = t.last_error.clone();
+                }
+            }
+            tx.send_replace(seen.clone());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until `pred` holds for the case's job; the deadline scales with the scrapes
+/// waited for (a loaded machine scrapes late, never early).
+async fn wait_for(
+    seen: &mut watch::Receiver<BTreeMap<String, Seen>>,
+    job: &str,
+    what: &str,
+    deadline: Duration,
+    pred: impl Fn(&Seen) -> bool,
+) -> Result<Seen, String> {
+    let result = tokio::time::timeout(deadline, async {
+        loop {
+            if let Some(s) = seen.borrow_and_update().get(job) {
+                if pred(s) {
+                    return Ok(s.clone());
+                }
+            }
+            if seen.changed().await.is_err() {
+                return Err("the poller stopped".to_owned());
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(_) => {
+            let now = seen.borrow().get(job).cloned().unwrap_or_default();
+            Err(format!(
+                "not {what} within {deadline:?} (Prometheus made {} scrapes, last health {:?}, lastError `{}`)",
+                now.scrapes, now.health, now.last_error
+            ))
+        }
+    }
+}
+
+/// Runs one case's timeline; returns when each step was applied.
+async fn drive(
+    run: &CaseRun,
+    mut seen: watch::Receiver<BTreeMap<String, Seen>>,
+    pki: &RotationPki,
+    interval: Duration,
+    warm_up: u64,
+    scrapes_after: u64,
+    bcrypt_cost: u32,
+) -> Result<Vec<SystemTime>, String> {
+    let job = run.case.name.as_str();
+    let per =
+        |n: u64| interval * u32::try_from(n + 10).unwrap_or(u32::MAX) * 2 + Duration::from_secs(30);
+    let up = wait_for(&mut seen, job, "up before the first step", per(20), |s| {
+        s.health == Some(Health::Up)
+    })
+    .await?;
+    let mut target = up.scrapes + warm_up;
+    let mut marks = Vec::new();
+    for (i, step) in run.case.steps.iter().enumerate() {
+        target += step.after_scrapes;
+        let goal = target;
+        let now = wait_for(
+            &mut seen,
+            job,
+            &format!("scraped {goal} times before step {}", i + 1),
+            per(goal - up.scrapes),
+            |s| s.scrapes >= goal,
+        )
+        .await?;
+        write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job)
+            .await
+            .map_err(|e| e.to_string())?;
+        write_scrape(&run.dir, &step.scrape, pki).map_err(|e| e.to_string())?;
+        if step.reconnect {
+            run.exporter.close_connections();
+        }
+        marks.push(SystemTime::now());
+        target = now.scrapes;
+    }
+    let goal = target + scrapes_after;
+    wait_for(
+        &mut seen,
+        job,
+        &format!("scraped {goal} times after the last step"),
+        per(scrapes_after),
+        |s| s.scrapes >= goal,
+    )
+    .await?;
+    Ok(marks)
+}
+
+/// The job of a case: every file it reads lives in the case's `prometheus/` directory.
+fn job(run: &CaseRun) -> ScrapeConfig {
+    let p = run.dir.join("prometheus");
+    let s = &run.case.scrape;
+    let mut job = ScrapeConfig::for_exporter(&run.case.name, &run.exporter);
+    if run.case.exporter.server_cert.is_some() {
+        let mut tls = TlsConfig::default();
+        if s.ca.is_some() {
+            tls.ca_file = Some(p.join("ca.crt"));
+        }
+        if s.insecure_skip_verify {
+            tls.insecure_skip_verify = Some(true);
+        }
+        if s.client_cert.is_some() {
+            tls.cert_file = Some(p.join("client.crt"));
+            tls.key_file = Some(p.join("client.key"));
+        }
+        job.tls_config = Some(tls);
+    }
+    if let Some((user, _)) = &s.basic_auth {
+        job.basic_auth = Some(BasicAuth {
+            username: user.clone(),
+            password: None,
+            password_file: Some(p.join("password")),
+        });
+    }
+    if s.token.is_some() {
+        job.authorization = Some(Authorization {
+            auth_type: None,
+            credentials: None,
+            credentials_file: Some(p.join("token")),
+        });
+    }
+    job
+}
+
+fn context(case: &RotationCase) -> CaseContext {
+    let tls = case.exporter.server_cert.is_some();
+    CaseContext {
+        scheme_https: tls,
+        target_tls: tls,
+        target_requires_client_cert: case.exporter.client_ca.is_some(),
+        job_presents_client_cert: case.scrape.client_cert.is_some(),
+    }
+}
+
+fn bundle_pem(pki: &RotationPki, b: CaBundle) -> String {
+    let mut out = String::new();
+    if b.old {
+        out.push_str(pki.old_ca_pem());
+    }
+    if b.new {
+        out.push_str(pki.new_ca_pem());
+    }
+    out
+}
+
+/// Writes `text` to `path` by an atomic rename, so a reader sees the old or the new
+/// content, never a mix.
+fn write(path: &Path, text: &str) -> Result<(), RotationError> {
+    let tmp = path.with_extension("tmp-rotation");
+    let io = |source| RotationError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Writes (only when changed) the exporter's files and its web-config.
+async fn write_exporter(
+    dir: &Path,
+    state: &ExporterState,
+    pki: &RotationPki,
+    hashes: &std::sync::Mutex<BTreeMap<String, String>>,
+    cost: u32,
+    case: &str,
+) -> Result<(), RotationError> {
+    let e = dir.join("exporter");
+    let mut config = WebConfig::builder();
+    if let Some(g) = state.server_cert {
+        config = config
+            .cert(PemSource::file(e.join(format!("server-{g}.crt"))))
+            .key(PemSource::file(e.join(format!("server-{g}.key"))));
+        if let Some(b) = state.client_ca {
+            write_if_changed(&e.join("client-ca.crt"), &bundle_pem(pki, b))?;
+            config = config
+                .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+                .client_ca(PemSource::file(e.join("client-ca.crt")));
+        }
+    }
+    for (user, password) in &state.basic_auth_users {
+        let cached = hashes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(password)
+            .cloned();
+        let hash = match cached {
+            Some(h) => h,
+            None => {
+                let pw = password.clone();
+                let h = tokio::task::spawn_blocking(move || bcrypt::hash(pw, cost))
+                    .await
+                    .expect("bcrypt does not panic")
+                    .map_err(|e| RotationError::Hash {
+                        case: case.to_owned(),
+                        message: e.to_string(),
+                    })?;
+                hashes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(password.clone(), h.clone());
+                h
+            }
+        };
+        config = config.basic_auth_user(user, hash);
+    }
+    for token in &state.bearer_tokens {
+        config = config.bearer_token(token);
+    }
+    // Invariant: `build` only checks response headers, and none are set here.
+    let yaml = config
+        .build()
+        .expect("a config without headers builds")
+        .to_yaml();
+    write_if_changed(&e.join("web-config.yml"), &yaml)
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), RotationError> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    write(path, text)
+}
+
+/// Writes (only when changed) the files the job reads. The key goes before the
+/// certificate; Prometheus reads both per handshake.
+fn write_scrape(dir: &Path, state: &ScrapeState, pki: &RotationPki) -> Result<(), RotationError> {
+    let p = dir.join("prometheus");
+    if let Some(b) = state.ca {
+        write_if_changed(&p.join("ca.crt"), &bundle_pem(pki, b))?;
+    }
+    if let Some(g) = state.client_cert {
+        let id = pki.client(g);
+        write_if_changed(&p.join("client.key"), &id.key_pem)?;
+        write_if_changed(&p.join("client.crt"), &id.cert_chain_pem)?;
+    }
+    if let Some((_, password)) = &state.basic_auth {
+        write_if_changed(&p.join("password"), &format!("{password}\n"))?;
+    }
+    if let Some(token) = &state.token {
+        write_if_changed(&p.join("token"), &format!("{token}\n"))?;
+    }
+    Ok(())
+}
+
+/// The watched identity in a state (serial or fingerprint).
+fn identity_of(
+    watch: Watched,
+    e: &ExporterState,
+    s: &ScrapeState,
+    pki: &RotationPki,
+) -> Option<String> {
+    match watch {
+        Watched::ServerCert => e
+            .server_cert
+            .and_then(|g| certificate_serial(pki.server(g).leaf())),
+        Watched::ClientCert => s
+            .client_cert
+            .and_then(|g| certificate_serial(pki.client(g).leaf())),
+        Watched::Password => s
+            .basic_auth
+            .as_ref()
+            .map(|(_, pw)| credential_fingerprint(pw)),
+        Watched::Token => s.token.as_deref().map(credential_fingerprint),
+    }
+}
+
+fn observed(watch: Watched, o: &Observation) -> Option<&str> {
+    match watch {
+        Watched::ServerCert => o.server_cert_serial.as_deref(),
+        Watched::ClientCert => o.client_cert_serial.as_deref(),
+        Watched::Password => (o.scheme == Some("basic"))
+            .then_some(o.credential.as_deref())
+            .flatten(),
+        Watched::Token => (o.scheme == Some("bearer"))
+            .then_some(o.credential.as_deref())
+            .flatten(),
+    }
+}
+
+async fn judge(
+    run: &CaseRun,
+    timeline: Option<Result<Vec<SystemTime>, String>>,
+    verdict: Option<&crate::fixture::Verdict>,
+    fixture: &PrometheusFixture,
+    pki: &RotationPki,
+) -> RotationOutcome {
+    let case = &run.case;
+    let expect = &case.rotation;
+    let mut failures = Vec::new();
+    let marks = match timeline {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            failures.push(format!("the timeline did not complete: {e}"));
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let all = run.exporter.observations();
+    let metrics: Vec<&Observation> = all.iter().filter(|o| o.path == "/metrics").collect();
+
+    // Which identity, and when it changed.
+    let watch = expect.watch;
+    let change = watch.and_then(|w| {
+        let mut before = (&case.exporter, &case.scrape);
+        for (i, step) in case.steps.iter().enumerate() {
+            let old = identity_of(w, before.0, before.1, pki);
+            let new = identity_of(w, &step.exporter, &step.scrape, pki);
+            if old != new {
+                return Some((i, old, new));
+            }
+            before = (&step.exporter, &step.scrape);
+        }
+        None
+    });
+    let label = |o: &Observation| -> &'static str {
+        let (Some(w), Some((_, old, new))) = (watch, &change) else {
+            return "-";
+        };
+        match observed(w, o) {
+            None => "none",
+            Some(v) if Some(v) == new.as_deref() => "new",
+            Some(v) if Some(v) == old.as_deref() => "old",
+            Some(_) => "other",
+        }
+    };
+    let scrapes: Vec<ScrapeSeen> = metrics
+        .iter()
+        .map(|o| ScrapeSeen {
+            after_step: marks.iter().filter(|&&m| m <= o.at).count(),
+            connection: o.connection,
+            reused: o.request_on_connection > 0,
+            status: o.status,
+            watched: label(o),
+            server_cert_serial: o.server_cert_serial.clone(),
+            client_cert_serial: o.client_cert_serial.clone(),
+        })
+        .collect();
+
+    let (mut new_seen_at, mut stayed) = (None, None);
+    if let (Some(w), Some((step, _, _))) = (watch, &change) {
+        if let Some(&at) = marks.get(*step) {
+            let (pre, post): (Vec<&&Observation>, Vec<&&Observation>) =
+                metrics.iter().partition(|o| o.at < at);
+            new_seen_at = post
+                .iter()
+                .position(|o| label(o) == "new")
+                .map(|i| i as u64 + 1);
+            stayed = pre
+                .last()
+                .map(|last| post.iter().all(|o| o.connection == last.connection));
+            match expect.new_seen {
+                Some(NewSeen::Within(n)) if new_seen_at.is_none_or(|at| at > n) => failures.push(format!(
+                    "expected the exporter to see the new {} within {n} scrape(s) after step {}; saw it at {} ({} scrapes after the step)",
+                    w.name(),
+                    step + 1,
+                    new_seen_at.map_or("none of them".to_owned(), |a| format!("scrape {a}")),
+                    post.len()
+                )),
+                Some(NewSeen::Never) if new_seen_at.is_some() || post.is_empty() => failures.push(format!(
+                    "expected the old {} to stay on every scrape after step {} (none after it: {}); the new one showed at scrape {:?}",
+                    w.name(),
+                    step + 1,
+                    post.is_empty(),
+                    new_seen_at
+                )),
+                _ => {}
+            }
+            if let Some(same) = expect.same_connection {
+                if stayed != Some(same) {
+                    failures.push(format!(
+                        "expected the scrapes after step {} {} the connection open before it; they {} (connections before: {:?}, after: {:?})",
+                        step + 1,
+                        if same { "to stay on" } else { "to leave" },
+                        if stayed == Some(true) { "stayed" } else { "did not all stay" },
+                        pre.iter().map(|o| o.connection).collect::<std::collections::BTreeSet<_>>(),
+                        post.iter().map(|o| o.connection).collect::<std::collections::BTreeSet<_>>(),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Failed scrapes over the window, from Prometheus' own `up` series.
+    let (mut window_scrapes, mut failed_scrapes) = (0, 0);
+    if let Some(&first) = marks.first() {
+        let ms = SystemTime::now()
+            .duration_since(first)
+            .unwrap_or_default()
+            .as_millis()
+            .max(1);
+        let sel = format!("up{{job=\"{}\"}}[{ms}ms]", case.name);
+        let count = fixture
+            .api()
+            .query(&format!("count_over_time({sel})"))
+            .await;
+        let sum = fixture.api().query(&format!("sum_over_time({sel})")).await;
+        match (count, sum) {
+            (Ok(c), Ok(s)) => {
+                let c = c.first().map_or(0.0, |x| x.value);
+                let s = s.first().map_or(0.0, |x| x.value);
+                window_scrapes = c as u64;
+                failed_scrapes = (c - s).max(0.0) as u64;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                failures.push(format!("querying `up` over the window: {e}"))
+            }
+        }
+        if let Some(bound) = expect.failed_scrapes {
+            if !bound.holds(failed_scrapes) {
+                failures.push(format!(
+                    "expected {bound} failed scrape(s) from the first step on; Prometheus' `up` shows {failed_scrapes} of {window_scrapes}"
+                ));
+            }
+        }
+    }
+
+    let (health, class, last_error) = match verdict {
+        Some(v) => (v.health, v.class.to_string(), v.last_error.clone()),
+        None => (
+            Health::Missing,
+            ErrorClass::JobMissing.to_string(),
+            String::new(),
+        ),
+    };
+    if health != case.health {
+        failures.push(format!(
+            "expected health {} at the end; it is {health} (lastError `{last_error}`)",
+            case.health
+        ));
+    } else if health == Health::Down && !case.errors.contains(&class) {
+        failures.push(format!(
+            "expected lastError class {}; it is {class} (`{last_error}`)",
+            case.errors.join(" or ")
+        ));
+    }
+
+    let mut old_probe = None;
+    if let (true, Some(w), Some((step, _, _))) = (expect.old_refused_after, watch, &change) {
+        let before = if *step == 0 {
+            (&case.exporter, &case.scrape)
+        } else {
+            (&case.steps[step - 1].exporter, &case.steps[step - 1].scrape)
+        };
+        let last = case.steps.last().expect("a case has steps");
+        let outcome = probe_old(run, w, before.1, &last.exporter, &last.scrape, pki).await;
+        if outcome.accepted {
+            failures.push(format!("expected the old {} to be refused after the rotation; a direct request with it got {}", w.name(), outcome.text));
+        }
+        old_probe = Some(outcome.text);
+    }
+
+    RotationOutcome {
+        name: case.name.clone(),
+        passed: failures.is_empty(),
+        failures,
+        watched: watch.map(Watched::name),
+        scrapes,
+        new_seen_at,
+        stayed_on_old_connection: stayed,
+        window_scrapes,
+        failed_scrapes,
+        health,
+        class,
+        last_error,
+        old_probe,
+        prometheus_connections: None,
+        exporter_connections: metrics
+            .iter()
+            .map(|o| o.connection)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64,
+    }
+}
+
+struct Probe {
+    accepted: bool,
+    text: String,
+}
+
+/// A direct request to the exporter with the old credential or client certificate (the
+/// rest as in the final state).
+async fn probe_old(
+    run: &CaseRun,
+    watch: Watched,
+    old: &ScrapeState,
+    exporter: &ExporterState,
+    now: &ScrapeState,
+    pki: &RotationPki,
+) -> Probe {
+    let d = run.dir.join("probe");
+    let addr: SocketAddr = run.exporter.addr();
+    let mut headers = Vec::new();
+    let mut client_gen = now.client_cert;
+    match watch {
+        Watched::Password => {
+            if let Some((user, pw)) = &old.basic_auth {
+                headers.push(("authorization", basic_header(user, pw)));
+            }
+        }
+        Watched::Token => {
+            if let Some(t) = &old.token {
+                headers.push(("authorization", format!("Bearer {t}")));
+            }
+        }
+        Watched::ClientCert => client_gen = old.client_cert,
+        Watched::ServerCert => {}
+    }
+    if watch != Watched::Password {
+        if let Some((user, pw)) = &now.basic_auth {
+            headers.push(("authorization", basic_header(user, pw)));
+        }
+    }
+    if watch != Watched::Token {
+        if let Some(t) = &now.token {
+            headers.push(("authorization", format!("Bearer {t}")));
+        }
+    }
+    let tls = match exporter.server_cert {
+        None => None,
+        Some(_) => {
+            let both = CaBundle {
+                old: true,
+                new: true,
+            };
+            let ca = d.join("ca.crt");
+            let mut files = vec![(ca.clone(), bundle_pem(pki, both))];
+            let cert = client_gen.map(|g| {
+                let (crt, key) = (
+                    d.join(format!("client-{g}.crt")),
+                    d.join(format!("client-{g}.key")),
+                );
+                files.push((crt.clone(), pki.client(g).cert_chain_pem.clone()));
+                files.push((key.clone(), pki.client(g).key_pem.clone()));
+                (crt, key)
+            });
+            for (path, text) in files {
+                if let Err(e) = write(&path, &text) {
+                    return Probe {
+                        accepted: false,
+                        text: format!("probe not sent: {e}"),
+                    };
+                }
+            }
+            Some(ClientTls {
+                ca_file: Some(ca),
+                client_cert: cert,
+                server_name: "127.0.0.1".to_owned(),
+                versions: TlsVersions::Both,
+                cert_requested: None,
+            })
+        }
+    };
+    match direct::get(addr, tls.as_ref(), "/metrics", &headers).await {
+        Ok(r) => Probe {
+            accepted: r.status == 200,
+            text: format!("HTTP {}", r.status),
+        },
+        Err(e) => Probe {
+            accepted: false,
+            text: format!("refused: {e}"),
+        },
+    }
+}

@@ -1,0 +1,939 @@
+//! Rotation scenario files parsed into types: the state of both sides (the exporter's
+//! web-config, the files Prometheus' job reads), the steps that change it, and what the
+//! run must show. Every mistake names the file, the case and the field.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fake_exporter::pki::{Generation, KeyType};
+use serde::Deserialize;
+
+use crate::scenario::ScenarioError;
+use crate::targets::Health;
+
+/// Which CA(s) a bundle holds: `old`, `new`, or both (`[old, new]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaBundle {
+    /// The old CA is in the bundle.
+    pub old: bool,
+    /// The new CA is in the bundle.
+    pub new: bool,
+}
+
+/// The exporter side: becomes its `web-config.yml` (re-read per request and connection)
+/// and the files it names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExporterState {
+    /// TLS with this generation's server certificate (`cert_file`/`key_file`); plain HTTP
+    /// when `None`.
+    pub server_cert: Option<Generation>,
+    /// `client_ca_file` with these CAs and `RequireAndVerifyClientCert`.
+    pub client_ca: Option<CaBundle>,
+    /// `basic_auth_users`: user → plaintext password (bcrypt-hashed when written).
+    pub basic_auth_users: BTreeMap<String, String>,
+    /// `fake_exporter.bearer_auth.tokens` (extension).
+    pub bearer_tokens: Vec<String>,
+}
+
+/// The Prometheus side: the job's `tls_config`, `basic_auth` and `authorization`, whose
+/// files (`ca_file`, `cert_file`/`key_file`, `password_file`, `credentials_file`) are
+/// rewritten by the steps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScrapeState {
+    /// `tls_config.ca_file` with these CAs.
+    pub ca: Option<CaBundle>,
+    /// `tls_config.insecure_skip_verify: true` (then no `ca_file`).
+    pub insecure_skip_verify: bool,
+    /// `tls_config.cert_file`/`key_file`: this generation's client certificate.
+    pub client_cert: Option<Generation>,
+    /// `basic_auth.username` and the content of `basic_auth.password_file`.
+    pub basic_auth: Option<(String, String)>,
+    /// The content of `authorization.credentials_file` (type Bearer).
+    pub token: Option<String>,
+}
+
+/// One step of a case's timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Scrapes (counted by Prometheus) to wait before this step: after the target was
+    /// first up plus the warm-up for the first step, after the previous step otherwise.
+    pub after_scrapes: u64,
+    /// The exporter state from this step on.
+    pub exporter: ExporterState,
+    /// The scrape state from this step on.
+    pub scrape: ScrapeState,
+    /// Close the exporter's open connections right after the files are replaced.
+    pub reconnect: bool,
+}
+
+/// What the exporter is asked to have seen: the identity whose rotation is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watched {
+    /// The serial of the server certificate presented on the scrape's connection.
+    ServerCert,
+    /// The serial of the client certificate Prometheus presented.
+    ClientCert,
+    /// The Basic password (as a fingerprint).
+    Password,
+    /// The Bearer token (as a fingerprint).
+    Token,
+}
+
+impl Watched {
+    /// The scenario name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ServerCert => "server_cert",
+            Self::ClientCert => "client_cert",
+            Self::Password => "password",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// How many scrapes in the window may fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// Exactly this many.
+    Exactly(u64),
+    /// At least / at most.
+    Range {
+        /// Lower bound.
+        min: Option<u64>,
+        /// Upper bound.
+        max: Option<u64>,
+    },
+}
+
+impl Count {
+    /// Whether `n` satisfies the bound.
+    pub fn holds(self, n: u64) -> bool {
+        match self {
+            Self::Exactly(e) => n == e,
+            Self::Range { min, max } => min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m),
+        }
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exactly(n) => write!(f, "{n}"),
+            Self::Range { min, max } => match (min, max) {
+                (Some(a), Some(b)) => write!(f, "{a}..={b}"),
+                (Some(a), None) => write!(f, ">= {a}"),
+                (None, Some(b)) => write!(f, "<= {b}"),
+                (None, None) => f.write_str("any"),
+            },
+        }
+    }
+}
+
+/// `new_seen_within_scrapes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewSeen {
+    /// The new value shows on one of the first N requests after the step.
+    Within(u64),
+    /// No request after the step shows it (the old connection kept the old value).
+    Never,
+}
+
+/// `expect.rotation`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationExpect {
+    /// What is judged (derived from the steps when there is one candidate).
+    pub watch: Option<Watched>,
+    /// When the new value must show.
+    pub new_seen: Option<NewSeen>,
+    /// Whether the requests after the step stayed on the connection open before it.
+    pub same_connection: Option<bool>,
+    /// A direct request with the old credential / client certificate is refused at the end.
+    pub old_refused_after: bool,
+    /// Failed scrapes (Prometheus' `up == 0`) from the first step to the verdict.
+    pub failed_scrapes: Option<Count>,
+}
+
+/// One rotation case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationCase {
+    /// Unique; the job name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// State before the first step.
+    pub exporter: ExporterState,
+    /// State before the first step.
+    pub scrape: ScrapeState,
+    /// The timeline (at least one step).
+    pub steps: Vec<Step>,
+    /// Final health.
+    pub health: Health,
+    /// Classes the final `lastError` may have (required for `down`).
+    pub errors: Vec<String>,
+    /// The rotation verdict.
+    pub rotation: RotationExpect,
+}
+
+/// A parsed rotation file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationPlan {
+    /// Every job's scrape interval (and timeout).
+    pub scrape_interval: Duration,
+    /// Scrapes after the target was first up before the first step's count starts.
+    pub warm_up_scrapes: u64,
+    /// Scrapes after the last step before the verdict.
+    pub scrapes_after: u64,
+    /// Key type of the rotation PKI.
+    pub key_type: KeyType,
+    /// bcrypt cost of the written hashes.
+    pub bcrypt_cost: u32,
+    /// The cases.
+    pub cases: Vec<RotationCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    cases: Vec<serde_norway::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    #[serde(default, with = "humantime_serde")]
+    scrape_interval: Option<Duration>,
+    warm_up_scrapes: Option<u64>,
+    scrapes_after: Option<u64>,
+    key_type: Option<String>,
+    bcrypt_cost: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    exporter: RawExporter,
+    #[serde(default)]
+    scrape: RawScrape,
+    rotate: Vec<RawStep>,
+    expect: RawExpect,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawExporter {
+    server_cert: Option<String>,
+    client_ca: Option<RawBundle>,
+    basic_auth_users: Option<BTreeMap<String, String>>,
+    bearer_tokens: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawScrape {
+    ca: Option<RawBundle>,
+    insecure_skip_verify: Option<bool>,
+    client_cert: Option<String>,
+    basic_auth: Option<RawBasic>,
+    token: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawBasic {
+    username: Option<String>,
+    password: String,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawBundle {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    after_scrapes: Option<u64>,
+    #[serde(default)]
+    exporter: RawExporter,
+    #[serde(default)]
+    scrape: RawScrape,
+    #[serde(default)]
+    reconnect: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    health: String,
+    error: Option<RawErrors>,
+    rotation: Option<RawRotation>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawErrors {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRotation {
+    watch: Option<String>,
+    new_seen_within_scrapes: Option<serde_norway::Value>,
+    same_connection: Option<bool>,
+    #[serde(default)]
+    old_refused_after: bool,
+    failed_scrapes: Option<RawCount>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCount {
+    Exactly(u64),
+    Range {
+        #[serde(default)]
+        min: Option<u64>,
+        #[serde(default)]
+        max: Option<u64>,
+    },
+}
+
+/// Collects a case's mistakes with their field paths.
+struct Problems<'a> {
+    file: &'a str,
+    case: &'a str,
+    errors: &'a mut Vec<ScenarioError>,
+}
+
+impl Problems<'_> {
+    fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(ScenarioError::Case {
+            file: self.file.to_owned(),
+            case: self.case.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Parses a rotation file (`file` names it in errors); every mistake is reported at once.
+pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
+    let raw: RawFile = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
+        .map_err(|e| ScenarioError::Syntax {
+            file: file.to_owned(),
+            message: format!("{}: {}", e.path(), e.inner()),
+        })?;
+    let mut errors = Vec::new();
+    let key_type = match raw
+        .defaults
+        .key_type
+        .as_deref()
+        .unwrap_or("ecdsa-p256")
+        .parse()
+    {
+        Ok(k) => k,
+        Err(e) => {
+            errors.push(ScenarioError::Syntax {
+                file: file.to_owned(),
+                message: format!("defaults.key_type: {e}"),
+            });
+            KeyType::EcdsaP256
+        }
+    };
+    let scrape_interval = raw
+        .defaults
+        .scrape_interval
+        .unwrap_or(Duration::from_secs(1));
+    if scrape_interval < Duration::from_millis(100) {
+        errors.push(ScenarioError::Syntax {
+            file: file.to_owned(),
+            message: format!(
+                "defaults.scrape_interval: {scrape_interval:?} is below Prometheus' 100ms \
+                 floor; use 1s (a rotation window of a handful of scrapes)"
+            ),
+        });
+    }
+    if raw.cases.is_empty() {
+        return Err(ScenarioError::Empty {
+            files: vec![file.to_owned()],
+        });
+    }
+    let mut cases: Vec<RotationCase> = Vec::new();
+    for (i, value) in raw.cases.into_iter().enumerate() {
+        let label = value
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        let raw_case: RawCase = match serde_path_to_error::deserialize(value) {
+            Ok(c) => c,
+            Err(e) => {
+                let path = e.path().to_string();
+                errors.push(ScenarioError::Case {
+                    file: file.to_owned(),
+                    case: label,
+                    field: if path == "." { "(case)".into() } else { path },
+                    message: e.into_inner().to_string(),
+                });
+                continue;
+            }
+        };
+        let mut problems = Problems {
+            file,
+            case: &label,
+            errors: &mut errors,
+        };
+        if cases.iter().any(|c| c.name == raw_case.name) {
+            problems.push("name", "used by an earlier case; names must be unique");
+        }
+        if raw_case.name.is_empty()
+            || !raw_case
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problems.push("name", "use [A-Za-z0-9_-]+ (it becomes the job name)");
+        }
+        if let Some(case) = case(raw_case, &mut problems) {
+            cases.push(case);
+        }
+    }
+    match errors.len() {
+        0 => Ok(RotationPlan {
+            scrape_interval,
+            warm_up_scrapes: raw.defaults.warm_up_scrapes.unwrap_or(2),
+            scrapes_after: raw.defaults.scrapes_after.unwrap_or(4).max(1),
+            key_type,
+            bcrypt_cost: raw.defaults.bcrypt_cost.unwrap_or(10),
+            cases,
+        }),
+        1 => Err(errors.remove(0)),
+        _ => Err(ScenarioError::Several { errors }),
+    }
+}
+
+fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
+    let exporter = exporter(&ExporterState::default(), &raw.exporter, "exporter", p);
+    let scrape = scrape(&ScrapeState::default(), &raw.scrape, "scrape", p);
+    if raw.rotate.is_empty() {
+        p.push("rotate", "at least one step is needed (e.g. `- { exporter: { server_cert: reissued }, reconnect: true }`)");
+    }
+    let mut steps = Vec::new();
+    let (mut e, mut s) = (exporter.clone(), scrape.clone());
+    for (i, step) in raw.rotate.iter().enumerate() {
+        let at = format!("rotate[{i}]");
+        e = self::exporter(&e, &step.exporter, &format!("{at}.exporter"), p);
+        s = self::scrape(&s, &step.scrape, &format!("{at}.scrape"), p);
+        if e.server_cert.is_some() != exporter.server_cert.is_some() {
+            p.push(&format!("{at}.exporter.server_cert"), "a step cannot switch TLS on or off (the job's scheme is fixed); set `exporter.server_cert` from the start");
+        }
+        if s.ca.is_some() != scrape.ca.is_some()
+            || s.client_cert.is_some() != scrape.client_cert.is_some()
+            || s.basic_auth.is_some() != scrape.basic_auth.is_some()
+            || s.token.is_some() != scrape.token.is_some()
+            || s.insecure_skip_verify != scrape.insecure_skip_verify
+        {
+            p.push(&format!("{at}.scrape"), "a step can only replace the content of files the job already reads (prometheus.yml is not reloaded); set the key in the case's `scrape:` too");
+        }
+        if let (Some((u0, _)), Some((u1, _))) = (&scrape.basic_auth, &s.basic_auth) {
+            if u0 != u1 {
+                p.push(&format!("{at}.scrape.basic_auth.username"), "Prometheus 2.42 has no `username_file`: only the password (file) can rotate; leave the username out");
+            }
+        }
+        steps.push(Step {
+            after_scrapes: step.after_scrapes.unwrap_or(2),
+            exporter: e.clone(),
+            scrape: s.clone(),
+            reconnect: step.reconnect,
+        });
+    }
+    if scrape.client_cert.is_some() && exporter.server_cert.is_none() {
+        p.push(
+            "scrape.client_cert",
+            "a client certificate needs TLS; set `exporter.server_cert`",
+        );
+    }
+    if exporter.server_cert.is_some() && scrape.ca.is_none() && !scrape.insecure_skip_verify {
+        p.push(
+            "scrape",
+            "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`",
+        );
+    }
+    if scrape.ca.is_some() && scrape.insecure_skip_verify {
+        p.push(
+            "scrape.insecure_skip_verify",
+            "give `ca` or `insecure_skip_verify`, not both",
+        );
+    }
+    let health = match raw.expect.health.as_str() {
+        "up" => Health::Up,
+        "down" => Health::Down,
+        other => {
+            p.push(
+                "expect.health",
+                format!(
+                    "`{other}`: use `up` or `down` (the target's health at the end of the window)"
+                ),
+            );
+            Health::Up
+        }
+    };
+    let errors = match raw.expect.error {
+        None => Vec::new(),
+        Some(RawErrors::One(e)) => vec![e],
+        Some(RawErrors::Many(v)) => v,
+    };
+    for (i, class) in errors.iter().enumerate() {
+        if class.parse::<crate::classify::ErrorClass>().is_err() {
+            p.push(
+                &format!("expect.error[{i}]"),
+                format!("`{class}` is not an error class (see scenarios/README.md)"),
+            );
+        }
+    }
+    if health == Health::Down && errors.is_empty() {
+        p.push(
+            "expect.error",
+            "required with `health: down` (e.g. `unauthorized`)",
+        );
+    }
+    if health == Health::Up && !errors.is_empty() {
+        p.push("expect.error", "only with `health: down`");
+    }
+    let rotation = rotation(raw.expect.rotation, &exporter, &scrape, &steps, p);
+    Some(RotationCase {
+        name: raw.name,
+        description: raw.description,
+        exporter,
+        scrape,
+        steps,
+        health,
+        errors,
+        rotation,
+    })
+}
+
+fn generation(raw: &str, field: &str, p: &mut Problems<'_>) -> Option<Generation> {
+    match raw.parse() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            p.push(field, e.to_string());
+            None
+        }
+    }
+}
+
+fn bundle(raw: &RawBundle, field: &str, p: &mut Problems<'_>) -> Option<CaBundle> {
+    let names: Vec<&str> = match raw {
+        RawBundle::One(s) => vec![s],
+        RawBundle::Many(v) => v.iter().map(String::as_str).collect(),
+    };
+    let mut out = CaBundle {
+        old: false,
+        new: false,
+    };
+    for name in names {
+        match name {
+            "old" => out.old = true,
+            "new" => out.new = true,
+            other => p.push(
+                field,
+                format!("`{other}`: a CA bundle holds `old`, `new` or both (`[old, new]`)"),
+            ),
+        }
+    }
+    (out.old || out.new).then_some(out)
+}
+
+fn exporter(
+    base: &ExporterState,
+    raw: &RawExporter,
+    at: &str,
+    p: &mut Problems<'_>,
+) -> ExporterState {
+    let mut out = base.clone();
+    if let Some(g) = &raw.server_cert {
+        out.server_cert = generation(g, &format!("{at}.server_cert"), p).or(out.server_cert);
+    }
+    if let Some(b) = &raw.client_ca {
+        out.client_ca = bundle(b, &format!("{at}.client_ca"), p);
+    }
+    if let Some(users) = &raw.basic_auth_users {
+        out.basic_auth_users = users.clone();
+    }
+    if let Some(tokens) = &raw.bearer_tokens {
+        out.bearer_tokens = tokens.clone();
+    }
+    if out.client_ca.is_some() && out.server_cert.is_none() {
+        p.push(
+            &format!("{at}.client_ca"),
+            "client certificates need TLS; set `server_cert`",
+        );
+    }
+    out
+}
+
+fn scrape(base: &ScrapeState, raw: &RawScrape, at: &str, p: &mut Problems<'_>) -> ScrapeState {
+    let mut out = base.clone();
+    if let Some(b) = &raw.ca {
+        out.ca = bundle(b, &format!("{at}.ca"), p);
+    }
+    if let Some(skip) = raw.insecure_skip_verify {
+        out.insecure_skip_verify = skip;
+    }
+    if let Some(g) = &raw.client_cert {
+        out.client_cert = generation(g, &format!("{at}.client_cert"), p).or(out.client_cert);
+    }
+    if let Some(basic) = &raw.basic_auth {
+        let user = basic
+            .username
+            .clone()
+            .or_else(|| base.basic_auth.as_ref().map(|(u, _)| u.clone()));
+        match user {
+            Some(user) => out.basic_auth = Some((user, basic.password.clone())),
+            None => p.push(
+                &format!("{at}.basic_auth.username"),
+                "required (the Basic user name)",
+            ),
+        }
+    }
+    if let Some(token) = &raw.token {
+        out.token = Some(token.clone());
+    }
+    if out.basic_auth.is_some() && out.token.is_some() {
+        p.push(
+            at,
+            "`basic_auth` and `token` together: Prometheus refuses a job with both; pick one",
+        );
+    }
+    out
+}
+
+/// The identities the steps change, in the order of their first change.
+fn changed(exporter: &ExporterState, scrape: &ScrapeState, steps: &[Step]) -> Vec<Watched> {
+    let mut out = Vec::new();
+    let (mut e, mut s) = (exporter, scrape);
+    for step in steps {
+        let mut push = |w| {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        };
+        if step.exporter.server_cert != e.server_cert {
+            push(Watched::ServerCert);
+        }
+        if step.scrape.client_cert != s.client_cert {
+            push(Watched::ClientCert);
+        }
+        if step.scrape.basic_auth != s.basic_auth {
+            push(Watched::Password);
+        }
+        if step.scrape.token != s.token {
+            push(Watched::Token);
+        }
+        (e, s) = (&step.exporter, &step.scrape);
+    }
+    out
+}
+
+fn rotation(
+    raw: Option<RawRotation>,
+    exporter: &ExporterState,
+    scrape: &ScrapeState,
+    steps: &[Step],
+    p: &mut Problems<'_>,
+) -> RotationExpect {
+    let Some(raw) = raw else {
+        return RotationExpect {
+            watch: None,
+            new_seen: None,
+            same_connection: None,
+            old_refused_after: false,
+            failed_scrapes: None,
+        };
+    };
+    let candidates = changed(exporter, scrape, steps);
+    let watch = match raw.watch.as_deref() {
+        Some(name) => {
+            let all = [
+                Watched::ServerCert,
+                Watched::ClientCert,
+                Watched::Password,
+                Watched::Token,
+            ];
+            match all.into_iter().find(|w| w.name() == name) {
+                Some(w) if candidates.contains(&w) => Some(w),
+                Some(_) => {
+                    p.push(
+                        "expect.rotation.watch",
+                        format!("`{name}` is not changed by any step of `rotate`"),
+                    );
+                    None
+                }
+                None => {
+                    p.push(
+                        "expect.rotation.watch",
+                        format!("`{name}`: use server_cert, client_cert, password or token"),
+                    );
+                    None
+                }
+            }
+        }
+        None => match candidates.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        },
+    };
+    let needs_watch = raw.new_seen_within_scrapes.is_some()
+        || raw.same_connection.is_some()
+        || raw.old_refused_after;
+    if needs_watch && watch.is_none() && raw.watch.is_none() {
+        p.push(
+            "expect.rotation.watch",
+            match candidates.len() {
+                0 => {
+                    "no step changes a server or client certificate, password or token; \
+                      `new_seen_within_scrapes`, `same_connection` and `old_refused_after` need one"
+                        .to_owned()
+                }
+                _ => format!(
+                    "the steps change {}: say which one is judged (`watch: {}`)",
+                    candidates
+                        .iter()
+                        .map(|w| w.name())
+                        .collect::<Vec<_>>()
+                        .join(" and "),
+                    candidates[0].name()
+                ),
+            },
+        );
+    }
+    if raw.old_refused_after && watch == Some(Watched::ServerCert) {
+        p.push("expect.rotation.old_refused_after", "applies to credentials and client certificates (a server certificate is not refused by the exporter); leave it out");
+    }
+    let new_seen = match raw.new_seen_within_scrapes {
+        None => None,
+        Some(serde_norway::Value::String(s)) if s == "never" => Some(NewSeen::Never),
+        Some(serde_norway::Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {
+            n.as_u64().map(NewSeen::Within)
+        }
+        Some(other) => {
+            p.push(
+                "expect.rotation.new_seen_within_scrapes",
+                format!("{other:?}: use a number of scrapes >= 1, or `never`"),
+            );
+            None
+        }
+    };
+    let failed_scrapes = raw.failed_scrapes.map(|c| match c {
+        RawCount::Exactly(n) => Count::Exactly(n),
+        RawCount::Range { min, max } => Count::Range { min, max },
+    });
+    if let Some(Count::Range {
+        min: None,
+        max: None,
+    }) = failed_scrapes
+    {
+        p.push(
+            "expect.rotation.failed_scrapes",
+            "give a number, `{ min: N }` or `{ max: N }`",
+        );
+    }
+    RotationExpect {
+        watch,
+        new_seen,
+        same_connection: raw.same_connection,
+        old_refused_after: raw.old_refused_after,
+        failed_scrapes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "
+defaults: { scrape_interval: 1s }
+cases:
+  - name: pw
+    exporter: { basic_auth_users: { prom: old } }
+    scrape: { basic_auth: { username: prom, password: old } }
+    rotate:
+      - { exporter: { basic_auth_users: { prom: new } }, scrape: { basic_auth: { password: new } } }
+    expect:
+      health: up
+      rotation: { new_seen_within_scrapes: 1, old_refused_after: true, failed_scrapes: 0 }
+";
+
+    #[test]
+    fn a_password_rotation_parses_and_derives_what_is_watched() {
+        let plan = parse("r.yaml", GOOD).expect("parses");
+        let case = &plan.cases[0];
+        assert_eq!(case.rotation.watch, Some(Watched::Password));
+        assert_eq!(case.rotation.new_seen, Some(NewSeen::Within(1)));
+        assert_eq!(case.rotation.failed_scrapes, Some(Count::Exactly(0)));
+        assert_eq!(
+            case.steps[0].scrape.basic_auth,
+            Some(("prom".into(), "new".into()))
+        );
+    }
+
+    #[test]
+    fn mistakes_name_file_case_and_field() {
+        let bad = GOOD.replace(
+            "username: prom, password: old",
+            "username: prom, pasword: old",
+        );
+        let err = parse("r.yaml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("r.yaml: case `pw`: scrape.basic_auth"),
+            "{err}"
+        );
+        assert!(err.contains("pasword"), "{err}");
+
+        let bad = GOOD.replace(
+            "{ prom: new } }, scrape",
+            "{ prom: new } }, scrape: { ca: old }, x",
+        );
+        let err = parse("r.yaml", &bad).unwrap_err().to_string();
+        assert!(err.contains("case `pw`"), "{err}");
+
+        let bad = GOOD.replace(
+            "scrape: { basic_auth: { password: new } }",
+            "scrape: { basic_auth: { username: other, password: new } }",
+        );
+        let err = parse("r.yaml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "rotate[0].scrape.basic_auth.username: Prometheus 2.42 has no `username_file`"
+            ),
+            "{err}"
+        );
+
+        let bad = GOOD.replace(
+            "new_seen_within_scrapes: 1",
+            "new_seen_within_scrapes: soon",
+        );
+        let err = parse("r.yaml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("expect.rotation.new_seen_within_scrapes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn counts_and_never_and_step_defaults() {
+        assert!(Count::Exactly(0).holds(0) && !Count::Exactly(0).holds(1));
+        let at_least = Count::Range {
+            min: Some(3),
+            max: None,
+        };
+        assert!(at_least.holds(3) && !at_least.holds(2));
+        assert_eq!(at_least.to_string(), ">= 3");
+        let yaml = "
+defaults: { warm_up_scrapes: 1, scrapes_after: 3 }
+cases:
+  - name: kept
+    exporter: { server_cert: old }
+    scrape: { ca: old }
+    rotate: [ { exporter: { server_cert: reissued } }, { after_scrapes: 5, scrape: { ca: [old, new] }, reconnect: true } ]
+    expect: { health: up, rotation: { new_seen_within_scrapes: never, failed_scrapes: { max: 1 } } }
+";
+        let plan = parse("r.yaml", yaml).expect("parses");
+        assert_eq!((plan.warm_up_scrapes, plan.scrapes_after), (1, 3));
+        let case = &plan.cases[0];
+        assert_eq!(case.rotation.new_seen, Some(NewSeen::Never));
+        assert_eq!(case.rotation.watch, Some(Watched::ServerCert));
+        assert_eq!(
+            case.rotation.failed_scrapes,
+            Some(Count::Range {
+                min: None,
+                max: Some(1)
+            })
+        );
+        let steps: Vec<_> = case
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.after_scrapes,
+                    s.reconnect,
+                    s.exporter.server_cert,
+                    s.scrape.ca,
+                )
+            })
+            .collect();
+        let both = Some(CaBundle {
+            old: true,
+            new: true,
+        });
+        let old = Some(CaBundle {
+            old: true,
+            new: false,
+        });
+        assert_eq!(
+            steps,
+            [
+                (2, false, Some(Generation::Reissued), old),
+                (5, true, Some(Generation::Reissued), both),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_generations_and_bundles_list_the_choices() {
+        let yaml = "
+cases:
+  - name: bad-names
+    exporter: { server_cert: newest, client_ca: [old, newer] }
+    scrape: { ca: old, client_cert: old }
+    rotate: [ { scrape: { client_cert: reissued } } ]
+    expect: { health: up }
+";
+        let err = parse("r.yaml", yaml).unwrap_err().to_string();
+        assert!(
+            err.contains("case `bad-names`: exporter.server_cert: unknown certificate generation `newest`; use one of: old, reissued, new-ca"),
+            "{err}"
+        );
+        assert!(
+            err.contains("exporter.client_ca: `newer`: a CA bundle holds `old`, `new` or both"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_server_certificate_is_not_refused_and_ambiguity_needs_watch() {
+        let yaml = "
+cases:
+  - name: both
+    exporter: { server_cert: old, client_ca: old }
+    scrape: { ca: old, client_cert: old }
+    rotate: [ { exporter: { server_cert: reissued }, scrape: { client_cert: reissued } } ]
+    expect: { health: up, rotation: { new_seen_within_scrapes: 1 } }
+";
+        let err = parse("r.yaml", yaml).unwrap_err().to_string();
+        assert!(
+            err.contains("expect.rotation.watch: the steps change server_cert and client_cert"),
+            "{err}"
+        );
+        let yaml = yaml.replace(
+            "new_seen_within_scrapes: 1",
+            "watch: server_cert, old_refused_after: true",
+        );
+        let err = parse("r.yaml", &yaml).unwrap_err().to_string();
+        assert!(
+            err.contains("old_refused_after: applies to credentials"),
+            "{err}"
+        );
+    }
+}
