@@ -50,6 +50,7 @@ mod http;
 mod metrics;
 #[cfg(feature = "pki")]
 pub mod pki;
+mod receiver;
 mod server;
 mod startup;
 mod stats;
@@ -66,6 +67,10 @@ pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, L
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
+pub use receiver::{
+    count_alerts, DecodeError, Label, Received, Receiver, Sample as WriteSample, TimeSeries,
+    UnknownReceiver, WriteRequest,
+};
 pub use server::{ExporterBuilder, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST};
 pub use stats::{
     ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,
