@@ -46,6 +46,7 @@ mod pacing;
 mod procfs;
 mod progress;
 mod promconfig;
+mod receivers;
 pub mod report;
 mod runner;
 mod scenario;
@@ -67,6 +68,11 @@ pub use promconfig::{
     promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
     BasicAuth, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, PromtoolCheck,
     Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
+};
+pub use receivers::{
+    run_receivers, AlertmanagerError, Observed, PrometheusCounts, RealAlertmanager, ReceiverCase,
+    ReceiverDefaults, ReceiverError, ReceiverExpect, ReceiverKind, ReceiverOptions, ReceiverPlan,
+    ReceiverResult, ReceiverRun, ReceiverRunError, ALERTMANAGER_BIN_ENV, ALERT_NAME,
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,

@@ -16,6 +16,7 @@ mod mutation;
 mod pinned_leaf;
 mod promtool_refusals;
 mod real_targets;
+mod receivers;
 mod refused_config;
 mod support;
 mod wrong_expectation;

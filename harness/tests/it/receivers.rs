@@ -1,0 +1,140 @@
+//! Receivers (issue 14, part 1): Prometheus delivering alerts and remote-write data to fake
+//! receivers (fake-exporter in a receiver mode) and to the real Alertmanager, over every
+//! auth/TLS mode, judged from Prometheus' own counters and log and the receivers' counts.
+//! One Prometheus (process backend) runs the whole of `scenarios/receivers.yaml`.
+
+use std::path::Path;
+
+use anyhow::{ensure, Context, Result};
+use scrape_harness::{
+    run_receivers, BackendKind, ErrorClass, PrometheusCounts, PromtoolCheck, ReceiverOptions,
+    ReceiverPlan,
+};
+
+use crate::support::heavy;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_receiver_of_the_file_delivers_or_fails_as_expected() -> Result<()> {
+    let _lock = heavy();
+    // Arrange
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/receivers.yaml");
+    let plan = ReceiverPlan::load(&file)?;
+    ensure!(
+        plan.receivers.len() == 17,
+        "receivers.yaml has {} receivers, not 17",
+        plan.receivers.len()
+    );
+    let opts = ReceiverOptions {
+        backend: BackendKind::Process,
+        ..ReceiverOptions::default()
+    };
+
+    // Act
+    let run = run_receivers(&plan, &opts).await?;
+    eprintln!(
+        "receivers: {} in {:.1}s",
+        run.prometheus,
+        run.elapsed.as_secs_f64()
+    );
+
+    // Assert
+    ensure!(
+        matches!(run.promtool, PromtoolCheck::Passed { .. }),
+        "promtool did not check the generated prometheus.yml: {:?}",
+        run.promtool
+    );
+    ensure!(run.failures().is_empty(), "{}", run.failures());
+    let by_name = |name: &str| {
+        run.results
+            .iter()
+            .find(|r| r.name == name)
+            .with_context(|| format!("no result for {name}"))
+    };
+    // Delivered: the fake counted what Prometheus sent, Prometheus counted no error.
+    for name in ["am-plain", "am-tls-basic", "am-bearer", "am-mtls"] {
+        let o = &by_name(name)?.observed;
+        ensure!(
+            o.received.alerts >= 2 && o.received.requests >= 2,
+            "{name}: {o:?}"
+        );
+        ensure!(o.statuses.keys().all(|s| *s == 200), "{name}: {o:?}");
+        ensure!(
+            matches!(o.prometheus, PrometheusCounts::Notifications { errors, sent } if errors == 0.0 && sent >= 2.0),
+            "{name}: {o:?}"
+        );
+    }
+    for name in ["rw-plain", "rw-tls-basic", "rw-bearer", "rw-mtls"] {
+        let o = &by_name(name)?.observed;
+        ensure!(
+            o.received.series >= 1 && o.received.samples >= o.received.series,
+            "{name}: {o:?}"
+        );
+        ensure!(o.statuses.keys().all(|s| *s == 204), "{name}: {o:?}");
+        ensure!(
+            matches!(o.prometheus, PrometheusCounts::RemoteWrite { failed, retried, samples } if failed == 0.0 && retried == 0.0 && samples >= 1.0),
+            "{name}: {o:?}"
+        );
+    }
+    // Refused with 401: the receiver accepted nothing, Prometheus counted errors.
+    for name in ["am-tls-basic-wrong-password", "am-bearer-wrong-token"] {
+        let o = &by_name(name)?.observed;
+        ensure!(o.class == ErrorClass::Unauthorized, "{name}: {o:?}");
+        ensure!(
+            o.received.requests == 0 && o.statuses.get(&401).copied().unwrap_or(0) >= 2,
+            "{name}: {o:?}"
+        );
+        ensure!(
+            matches!(o.prometheus, PrometheusCounts::Notifications { errors, .. } if errors >= 2.0),
+            "{name}: {o:?}"
+        );
+    }
+    let rw401 = &by_name("rw-tls-basic-wrong-password")?.observed;
+    ensure!(
+        matches!(rw401.prometheus, PrometheusCounts::RemoteWrite { failed, retried, .. } if failed >= 1.0 && retried == 0.0),
+        "a 401 is dropped, not retried: {rw401:?}"
+    );
+    let rw_ca = &by_name("rw-tls-unknown-ca")?.observed;
+    ensure!(
+        matches!(rw_ca.prometheus, PrometheusCounts::RemoteWrite { failed, retried, .. } if failed == 0.0 && retried >= 1.0),
+        "a TLS failure is retried, not dropped: {rw_ca:?}"
+    );
+    ensure!(
+        rw_ca.handshakes_failed.values().sum::<u64>() >= 1 && rw_ca.statuses.is_empty(),
+        "{rw_ca:?}"
+    );
+    // The real Alertmanager agrees with the fake one.
+    let real = &by_name("real-am-tls-basic")?.observed;
+    ensure!(
+        real.listed_alerts == Some(1),
+        "Alertmanager lists the alert once: {real:?}"
+    );
+    let (real_refused, fake_refused) = (
+        &by_name("real-am-tls-basic-wrong-password")?.observed,
+        &by_name("am-tls-basic-wrong-password")?.observed,
+    );
+    ensure!(
+        real_refused.class == fake_refused.class,
+        "real {real_refused:?} vs fake {fake_refused:?}"
+    );
+    ensure!(
+        real_refused.last_error == fake_refused.last_error,
+        "Prometheus logs the same error for both: {:?} vs {:?}",
+        real_refused.last_error,
+        fake_refused.last_error
+    );
+    Ok(())
+}
+
+#[test]
+fn a_bad_receivers_file_is_refused_with_file_receiver_and_field() {
+    let err = ReceiverPlan::from_source(
+        "bad.yaml",
+        "receivers:\n  - name: x\n    kind: remote_write\n    send: { scrape_timeout: 1s }\n    expect: { delivered: true }\n",
+    )
+    .expect_err("scrape_timeout is not a remote_write key")
+    .to_string();
+    assert!(
+        err.starts_with("bad.yaml: receiver `x`: send: unknown field `scrape_timeout`"),
+        "{err}"
+    );
+}
