@@ -273,9 +273,18 @@ impl ReceiverPlan {
             ));
         }
         let mut errors = Vec::new();
-        let mut checked = Vec::new();
+        let mut receivers = Vec::new();
         let mut cases = Vec::new();
         let mut seen = BTreeMap::new();
+        // The scenario defaults the receivers' exporters use (PKI key type, bcrypt cost).
+        let mut sd = serde_norway::Mapping::new();
+        if let Some(k) = raw_defaults.key_type {
+            sd.insert("key_type".into(), k);
+        }
+        if let Some(c) = raw_defaults.bcrypt_cost {
+            sd.insert("bcrypt_cost".into(), c.into());
+        }
+        let mut scenario_defaults = None;
         for (i, value) in raw.receivers.into_iter().enumerate() {
             let label = value
                 .get("name")
@@ -310,61 +319,44 @@ impl ReceiverPlan {
                 ));
                 continue;
             }
-            match check_receiver(file, &r) {
-                Ok((case_value, expect)) => {
-                    cases.push(case_value);
-                    checked.push((r, expect));
+            let (case_value, expect) = match check_receiver(file, &r) {
+                Ok(checked) => checked,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
                 }
-                Err(e) => errors.push(e),
-            }
-        }
-        // Every receiver's exporter and client side, checked by the scenario parser.
-        let mut synthetic = serde_norway::Mapping::new();
-        let mut sd = serde_norway::Mapping::new();
-        if let Some(k) = raw_defaults.key_type {
-            sd.insert("key_type".into(), k);
-        }
-        if let Some(c) = raw_defaults.bcrypt_cost {
-            sd.insert("bcrypt_cost".into(), c.into());
-        }
-        synthetic.insert("defaults".into(), serde_norway::Value::Mapping(sd));
-        synthetic.insert("cases".into(), serde_norway::Value::Sequence(cases));
-        let synthetic = serde_norway::to_string(&synthetic)
-            .expect("a mapping of YAML values always serialises");
-        let scenario = match Plan::from_sources(&[(file.to_owned(), synthetic)]) {
-            Ok(plan) => Some(plan),
-            Err(e) => {
-                errors.extend(from_scenario_error(e));
-                None
-            }
-        };
-        if !errors.is_empty() || scenario.is_none() {
-            return Err(match errors.len() {
-                1 => errors.remove(0),
-                _ => ReceiverError::Several { errors },
-            });
-        }
-        let scenario = scenario.expect("checked above");
-        let mut receivers = Vec::new();
-        for ((r, expect), case) in checked.into_iter().zip(&scenario.cases) {
-            let err = |field: &str, message: String| ReceiverError::Receiver {
-                file: file.to_owned(),
-                receiver: r.name.clone(),
-                field: field.to_owned(),
-                message,
             };
-            if r.kind != ReceiverKind::RealAlertmanager {
-                // fall through
-            } else if let Some(feature) = case.fake_only_feature() {
-                errors.push(err(
-                    "exporter",
-                    format!(
-                        "uses {feature}, which only fake-exporter has; the real Alertmanager \
-                         reads exporter-toolkit's web config only (use `kind: alertmanager` \
-                         for the fake)"
-                    ),
-                ));
-                continue;
+            // The receiver's exporter and client side, checked by the scenario parser as
+            // the `exporter:` and `scrape:` of a one-case scenario.
+            let mut synthetic = serde_norway::Mapping::new();
+            synthetic.insert("defaults".into(), serde_norway::Value::Mapping(sd.clone()));
+            synthetic.insert(
+                "cases".into(),
+                serde_norway::Value::Sequence(vec![case_value]),
+            );
+            let synthetic = serde_norway::to_string(&synthetic)
+                .expect("a mapping of YAML values always serialises");
+            let mut one = match Plan::from_sources(&[(file.to_owned(), synthetic)]) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    errors.extend(from_scenario_error(e));
+                    continue;
+                }
+            };
+            scenario_defaults.get_or_insert_with(|| one.defaults.clone());
+            let case = one.cases.remove(0);
+            if r.kind == ReceiverKind::RealAlertmanager {
+                if let Some(feature) = case.fake_only_feature() {
+                    errors.push(err(
+                        "exporter",
+                        format!(
+                            "uses {feature}, which only fake-exporter has; the real \
+                             Alertmanager reads exporter-toolkit's web config only (use \
+                             `kind: alertmanager` for the fake)"
+                        ),
+                    ));
+                    continue;
+                }
             }
             if case.exporter.absent || case.exporter.break_config_after_start {
                 errors.push(err(
@@ -383,12 +375,13 @@ impl ReceiverPlan {
                 ));
                 continue;
             }
+            cases.push(case.clone());
             receivers.push(ReceiverCase {
                 name: r.name,
                 file: file.to_owned(),
                 description: r.description,
                 kind: r.kind,
-                case: case.clone(),
+                case,
                 timeout: r.send.timeout,
                 path_prefix: r.send.path_prefix,
                 expect,
@@ -398,7 +391,10 @@ impl ReceiverPlan {
             0 => Ok(Self {
                 defaults,
                 receivers,
-                scenario,
+                scenario: Plan {
+                    defaults: scenario_defaults.unwrap_or_default(),
+                    cases,
+                },
             }),
             1 => Err(errors.remove(0)),
             _ => Err(ReceiverError::Several { errors }),

@@ -81,7 +81,7 @@ receivers:
     .expect_err("six mistakes")
     .to_string();
     for needle in [
-        "r.yaml: receiver `a`: send: unknown field `metrics_path`",
+        "r.yaml: receiver `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
         "r.yaml: receiver `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
         "r.yaml: receiver `c`: expect.error: required with `delivered: false`",
         "r.yaml: receiver `d`: exporter: uses ",

@@ -102,6 +102,11 @@ async fn every_receiver_of_the_file_delivers_or_fails_as_expected() -> Result<()
         rw_ca.handshakes_failed.values().sum::<u64>() >= 1 && rw_ca.statuses.is_empty(),
         "{rw_ca:?}"
     );
+    let plain = &by_name("am-http-to-https")?.observed;
+    ensure!(
+        plain.handshakes_failed.get("not_tls").copied().unwrap_or(0) >= 2,
+        "plain HTTP to the TLS receiver is counted as a `not_tls` handshake failure: {plain:?}"
+    );
     // The real Alertmanager agrees with the fake one.
     let real = &by_name("real-am-tls-basic")?.observed;
     ensure!(
@@ -134,7 +139,9 @@ fn a_bad_receivers_file_is_refused_with_file_receiver_and_field() {
     .expect_err("scrape_timeout is not a remote_write key")
     .to_string();
     assert!(
-        err.starts_with("bad.yaml: receiver `x`: send: unknown field `scrape_timeout`"),
+        err.starts_with(
+            "bad.yaml: receiver `x`: send.scrape_timeout: unknown field `scrape_timeout`"
+        ),
         "{err}"
     );
 }
