@@ -53,6 +53,10 @@ mod scenario;
 mod targets;
 
 pub use backend::{
+    audit_own_web_config, EndpointCheck, OwnProbe, PrometheusTls, PrometheusWebConfig,
+    PROTECTED_PATHS,
+};
+pub use backend::{
     cancel_on_ctrl_c, free_local_port, keep_requested, prometheus_image, start as start_prometheus,
     sweep_leftovers, BackendError, BackendKind, CleanupError, ImageBuildError,
     ParseBackendKindError, PrometheusOptions, RunningPrometheus, SweepReport, OWNER_PID_ENV,

@@ -13,6 +13,7 @@ mod generator;
 mod lab;
 mod matrix;
 mod mutation;
+mod own_web_config;
 mod pinned_leaf;
 mod promtool_refusals;
 mod real_targets;
