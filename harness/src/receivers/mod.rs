@@ -115,6 +115,15 @@ pub struct ReceiverDefaults {
     pub deadline: Duration,
 }
 
+/// `prometheus.web_config:` of a receivers file: Prometheus' own `--web.config.file`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnWebConfigCase {
+    /// TLS with this PKI server certificate (the harness trusts `ca.crt`).
+    pub server_cert: Option<fake_exporter::pki::ServerCert>,
+    /// Basic auth: user and plain-text password.
+    pub basic_auth: Option<(String, String)>,
+}
+
 /// One receiver, checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReceiverCase {
@@ -156,6 +165,8 @@ pub struct ReceiverPlan {
     pub defaults: ReceiverDefaults,
     /// The receivers, in file order.
     pub receivers: Vec<ReceiverCase>,
+    /// Prometheus' own web config, if any: its endpoints are audited after the receivers.
+    pub own_web_config: Option<OwnWebConfigCase>,
     /// The scenario plan the receivers were checked as (PKI key type, bcrypt cost).
     pub(crate) scenario: Plan,
 }
@@ -166,7 +177,33 @@ struct RawFile {
     #[serde(default)]
     defaults: Option<RawDefaults>,
     #[serde(default)]
+    prometheus: Option<RawPrometheus>,
+    #[serde(default)]
     receivers: Vec<serde_norway::Value>,
+}
+
+/// `prometheus:`: how the Prometheus of the run itself is set up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrometheus {
+    #[serde(default)]
+    web_config: Option<RawOwnWebConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwnWebConfig {
+    #[serde(default)]
+    server_cert: Option<String>,
+    #[serde(default)]
+    basic_auth: Option<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    username: String,
+    password: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -266,6 +303,29 @@ impl ReceiverPlan {
                     .into(),
             ));
         }
+        let own_web_config = match raw.prometheus.and_then(|p| p.web_config) {
+            None => None,
+            Some(w) => {
+                let server_cert =
+                    match &w.server_cert {
+                        None => None,
+                        Some(name) => Some(name.parse().map_err(|e| {
+                            syntax(format!("prometheus.web_config.server_cert: {e}"))
+                        })?),
+                    };
+                if server_cert.is_none() && w.basic_auth.is_none() {
+                    return Err(syntax(
+                        "prometheus.web_config: give `server_cert` (TLS), `basic_auth` \
+                         ({ username, password }) or both; an empty web config protects nothing"
+                            .into(),
+                    ));
+                }
+                Some(OwnWebConfigCase {
+                    server_cert,
+                    basic_auth: w.basic_auth.map(|u| (u.username, u.password)),
+                })
+            }
+        };
         if raw.receivers.is_empty() {
             return Err(syntax(
                 "no receivers; add at least one under `receivers:` (see scenarios/README.md)"
@@ -391,6 +451,7 @@ impl ReceiverPlan {
             0 => Ok(Self {
                 defaults,
                 receivers,
+                own_web_config,
                 scenario: Plan {
                     defaults: scenario_defaults.unwrap_or_default(),
                     cases,

@@ -25,7 +25,10 @@ use serde::Serialize;
 
 use super::alertmanager::{AlertmanagerError, RealAlertmanager};
 use super::{ReceiverCase, ReceiverExpect, ReceiverKind, ReceiverPlan};
-use crate::backend::{self, BackendError, BackendKind, PrometheusOptions};
+use crate::backend::{
+    self, audit_own_web_config, BackendError, BackendKind, PrometheusOptions, PrometheusTls,
+    PrometheusWebConfig,
+};
 use crate::classify::{classify, ErrorClass};
 use crate::conformance::direct::{self, ClientTls};
 use crate::promconfig::{
@@ -204,19 +207,36 @@ pub struct ReceiverRun {
     pub prometheus_yml: String,
     /// From start to verdicts.
     pub elapsed: Duration,
+    /// Prometheus' own endpoints probed (`prometheus.web_config:`), empty without one.
+    pub own_web_config: Vec<crate::backend::EndpointCheck>,
     /// What `promtool check config` said of the generated `prometheus.yml` (and rule file).
     pub promtool: promconfig::PromtoolCheck,
 }
 
 impl ReceiverRun {
-    /// The failed receivers' reports, joined (empty when all passed).
+    /// The failed receivers' reports and the endpoint checks that failed, joined (empty
+    /// when all passed).
     pub fn failures(&self) -> String {
-        self.results
+        let mut out: Vec<String> = self
+            .results
             .iter()
             .filter(|r| !r.passed)
-            .map(|r| r.report.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+            .map(|r| r.report.clone())
+            .collect();
+        out.extend(self.own_web_config.iter().filter(|c| !c.passed()).map(|c| {
+            format!(
+                "FAIL Prometheus' own web config: {} {:?}: expected HTTP {}, got {}",
+                c.path,
+                c.probe,
+                c.expected,
+                match (&c.status, &c.error) {
+                    (Some(s), _) => format!("HTTP {s}"),
+                    (None, Some(e)) => format!("no answer: {e}"),
+                    (None, None) => "no answer".into(),
+                }
+            )
+        }));
+        out.join("\n")
     }
 }
 
@@ -350,6 +370,16 @@ pub async fn run_receivers(
         "--rules.alert.resend-delay={}",
         prom_duration(plan.defaults.evaluation_interval)
     )];
+    let own = plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
+        tls: w.server_cert.map(|which| PrometheusTls {
+            cert_file: pki.server_cert(which),
+            key_file: pki.server_key(which),
+            ca_file: pki.ca(),
+        }),
+        basic_auth: w.basic_auth.clone(),
+        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
+    });
+    options.web_config = own.clone();
     let prometheus = backend::start(options).await?;
 
     let deadline = Instant::now() + plan.defaults.deadline;
@@ -374,6 +404,20 @@ pub async fn run_receivers(
         }
         results.push(judge(s, o, &yaml));
     }
+    let own_web_config = match &own {
+        Some(web) => {
+            let addr = prometheus
+                .base_url()
+                .split_once("://")
+                .and_then(|(_, a)| a.parse().ok())
+                .ok_or_else(|| ReceiverRunError::Setup {
+                    what: "reading Prometheus' address".into(),
+                    detail: prometheus.base_url().to_owned(),
+                })?;
+            audit_own_web_config(web, addr).await
+        }
+        None => Vec::new(),
+    };
     let description = prometheus.description();
     prometheus.stop().await?;
     Ok(ReceiverRun {
@@ -381,6 +425,7 @@ pub async fn run_receivers(
         prometheus: description,
         prometheus_yml: yaml,
         elapsed: began.elapsed(),
+        own_web_config,
         promtool,
     })
 }

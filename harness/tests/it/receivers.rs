@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use scrape_harness::{
-    run_receivers, BackendKind, ErrorClass, PrometheusCounts, PromtoolCheck, ReceiverOptions,
-    ReceiverPlan,
+    run_receivers, BackendKind, ErrorClass, OwnProbe, PrometheusCounts, PromtoolCheck,
+    ReceiverOptions, ReceiverPlan,
 };
 
 use crate::support::heavy;
@@ -148,4 +148,55 @@ fn a_bad_receivers_file_is_refused_with_file_receiver_and_field() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_prometheus_with_its_own_web_config_delivers_and_protects_every_endpoint() -> Result<()> {
+    let _lock = heavy();
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/prometheus-web-config.yaml");
+        let plan = ReceiverPlan::load(&file)?;
+        ensure!(
+            plan.own_web_config.is_some(),
+            "the file sets prometheus.web_config"
+        );
+        let opts = ReceiverOptions {
+            backend: BackendKind::Process,
+            ..ReceiverOptions::default()
+        };
+
+        // Act
+        let run = run_receivers(&plan, &opts).await?;
+        eprintln!(
+            "protected Prometheus: {} in {:.1}s",
+            run.prometheus,
+            run.elapsed.as_secs_f64()
+        );
+
+        // Assert
+        ensure!(run.failures().is_empty(), "{}", run.failures());
+        ensure!(run.results.len() == 4, "{:?}", run.results);
+        // 5 endpoints x (right credentials 200, none 401, wrong password 401, plain HTTP 400).
+        ensure!(run.own_web_config.len() == 20, "{:?}", run.own_web_config);
+        for (probe, status) in [
+            (OwnProbe::RightCredentials, 200),
+            (OwnProbe::NoCredentials, 401),
+            (OwnProbe::WrongPassword, 401),
+            (OwnProbe::PlainHttp, 400),
+        ] {
+            let n = run
+                .own_web_config
+                .iter()
+                .filter(|c| c.probe == probe && c.status == Some(status))
+                .count();
+            ensure!(
+                n == 5,
+                "{probe:?}: {n} of 5 endpoints answered {status}: {:?}",
+                run.own_web_config
+            );
+        }
+        Ok(())
+    })
 }
