@@ -2,6 +2,7 @@
 //! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
 
 mod lab;
+mod receivers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ pub(crate) enum Command {
     /// Teaching labs: broken secure-scrape set-ups to repair, checked by a real Prometheus
     /// (`lab list`, `start`, `check`, `hint`, `solution`, `stop`, `up`).
     Lab(lab::LabArgs),
+    /// Run a receivers file: Prometheus delivering alerts and remote-write data to fake
+    /// receivers and the real Alertmanager over every auth/TLS mode (scenarios/README.md,
+    /// "Receivers files"). Exit 1 if a receiver fails.
+    Receivers(receivers::ReceiversArgs),
 }
 
 /// `bench` arguments.
@@ -371,6 +376,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Conformance(args) => conformance(args).await,
         Command::Bench(args) => bench(args).await,
         Command::Lab(args) => lab::run(args).await,
+        Command::Receivers(args) => receivers::run(args).await,
         Command::Generate(args) => generate(args),
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;

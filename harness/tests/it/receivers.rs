@@ -4,6 +4,7 @@
 //! One Prometheus (process backend) runs the whole of `scenarios/receivers.yaml`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use scrape_harness::{
@@ -11,7 +12,7 @@ use scrape_harness::{
     ReceiverOptions, ReceiverPlan,
 };
 
-use crate::support::heavy;
+use crate::support::{heavy, write_scenario, Harness};
 
 #[test]
 fn every_receiver_of_the_file_delivers_or_fails_as_expected() -> Result<()> {
@@ -199,4 +200,70 @@ fn a_prometheus_with_its_own_web_config_delivers_and_protects_every_endpoint() -
         }
         Ok(())
     })
+}
+
+/// A wrong expectation through the binary: exit 1, one complete failure report (expected
+/// and observed, Prometheus' error, the real Alertmanager's log), the passing receiver
+/// listed as ok, and nothing left behind.
+#[test]
+fn a_wrong_expectation_fails_the_cli_run_with_a_full_report() -> Result<()> {
+    let _lock = heavy();
+    // Arrange
+    let harness = Harness::new()?;
+    let file = write_scenario(
+        harness.tmp(),
+        "wrong.yaml",
+        r#"
+receivers:
+  - name: real-am-wrong-expectation
+    kind: real_alertmanager
+    exporter: { server_cert: valid, basic_auth_users: { prom: s3cret } }
+    send:
+      scheme: https
+      basic_auth: { username: prom, password: guess }
+      tls_config: { ca_file: ca.crt }
+    expect: { delivered: true }
+  - name: rw-ok
+    kind: remote_write
+    expect: { delivered: true }
+"#,
+    )?;
+    let json = harness.tmp().join("receivers.json");
+
+    // Act
+    let ran = harness.run(
+        &[
+            "receivers",
+            &file,
+            "--backend",
+            "process",
+            "--json",
+            &json.to_string_lossy(),
+        ],
+        Duration::from_secs(180),
+    )?;
+
+    // Assert
+    ensure!(ran.code() == Some(1), "exit 1 expected:\n{ran}");
+    for needle in [
+        "FAIL receiver `real-am-wrong-expectation` (real_alertmanager)",
+        "expected delivered, observed not delivered",
+        "class=unauthorized",
+        "bad response status 401 Unauthorized",
+        "alertmanager log:",
+        "web-config.yml:",
+    ] {
+        ensure!(
+            ran.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{ran}"
+        );
+    }
+    ensure!(ran.stdout.contains("ok   rw-ok"), "{ran}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    ensure!(
+        report["receivers"][0]["passed"] == false && report["receivers"][1]["passed"] == true,
+        "{report:#}"
+    );
+    harness.assert_clean(ran.pid)?;
+    Ok(())
 }
