@@ -8,5 +8,6 @@ mod cli_errors;
 mod differential;
 mod fleet;
 mod metrics_scrape;
+mod receiver;
 mod stats;
 mod support;

@@ -831,6 +831,88 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_generated_prometheus_yml_reads_like_a_hand_written_one() {
+        let plan = ReceiverPlan::from_source(
+            "r.yaml",
+            r#"
+receivers:
+  - name: am
+    kind: alertmanager
+    exporter: { server_cert: valid, basic_auth_users: { prom: s3cret } }
+    send:
+      scheme: https
+      basic_auth: { username: prom, password: s3cret }
+      tls_config: { ca_file: ca.crt }
+      timeout: 5s
+      path_prefix: /am
+    expect: { delivered: true }
+  - name: rw
+    kind: remote_write
+    send: { authorization: { credentials: t0ken } }
+    expect: { delivered: true }
+"#,
+        )
+        .expect("valid");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = Pki::generate(fake_exporter::pki::KeyType::EcdsaP256)
+            .and_then(|p| p.write_to(dir.path()))
+            .expect("PKI");
+        let started: Vec<Started<'_>> = plan
+            .receivers
+            .iter()
+            .zip([4000, 4001])
+            .map(|(r, port)| {
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                Started {
+                    case: r,
+                    fake: None,
+                    real: None,
+                    addr,
+                    client: exporters::scrape_job(&r.case, &pki, dir.path(), addr.to_string()),
+                    web_config_yaml: String::new(),
+                }
+            })
+            .collect();
+        let config = prometheus_config(&plan, &started, Path::new("/run/rules.yml"));
+        let yaml = serde_norway::to_string(&config)
+            .expect("serialises")
+            .replace(&dir.path().display().to_string(), "<pki>");
+        assert_eq!(
+            yaml,
+            "global:
+  evaluation_interval: 200ms
+rule_files:
+- /run/rules.yml
+alerting:
+  alertmanagers:
+  - scheme: https
+    basic_auth:
+      username: prom
+      password: s3cret
+    tls_config:
+      ca_file: <pki>/ca.crt
+    timeout: 5s
+    path_prefix: /am
+    api_version: v2
+    static_configs:
+    - targets:
+      - 127.0.0.1:4000
+remote_write:
+- url: http://127.0.0.1:4001/api/v1/write
+  name: rw
+  authorization:
+    credentials: t0ken
+  queue_config:
+    batch_send_deadline: 200ms
+    min_backoff: 100ms
+    max_backoff: 1s
+  metadata_config:
+    send: false
+"
+        );
+    }
+
+    #[test]
     fn logged_errors_are_found_by_address_and_unquoted() {
         let log = concat!(
             "ts=2026-11-30T14:00:00.000Z caller=notifier.go:532 level=error component=notifier alertmanager=https://127.0.0.1:4000/api/v2/alerts count=1 msg=\"Error sending alert\" err=\"bad response status 401 Unauthorized\"\n",
