@@ -25,8 +25,8 @@ async fn receivers_file() -> Result<()> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/receivers.yaml");
     let plan = ReceiverPlan::load(&file)?;
     ensure!(
-        plan.receivers.len() == 17,
-        "receivers.yaml has {} receivers, not 17",
+        plan.receivers.len() == 20,
+        "receivers.yaml has {} receivers, not 20",
         plan.receivers.len()
     );
     let opts = ReceiverOptions {
