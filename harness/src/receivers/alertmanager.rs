@@ -172,8 +172,16 @@ impl RealAlertmanager {
 }
 
 impl Drop for RealAlertmanager {
+    /// SIGKILL, then reap it (polled, up to 5 s) before the temp dir is removed, so that
+    /// no write of a dying process races the removal. Needs no runtime.
     fn drop(&mut self) {
-        // kill_on_drop sends SIGKILL too; doing it here reaps it before the dir goes.
         let _ = self.child.start_kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Ok(Some(_)) | Err(_) => break,
+            }
+        }
     }
 }

@@ -300,3 +300,28 @@ fn alertmanagers_mentioning(dir: &Path) -> Result<Vec<u32>> {
     }
     Ok(pids)
 }
+
+#[test]
+fn a_real_alertmanager_refusing_its_web_config_is_reported_with_its_log() -> Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange: a certificate without its key, which exporter-toolkit refuses at start.
+        let dir = tempfile::tempdir()?;
+        let web_config = dir.path().join("web-config.yml");
+        std::fs::write(&web_config, "tls_server_config:\n  cert_file: server.crt\n")?;
+
+        // Act
+        let started =
+            scrape_harness::RealAlertmanager::start(&web_config, Duration::from_secs(30)).await;
+
+        // Assert
+        let err = started
+            .expect_err("Alertmanager must refuse the web config")
+            .to_string();
+        ensure!(err.contains("exited before listening"), "{err}");
+        ensure!(
+            err.contains("key_file"),
+            "the log names the missing key: {err}"
+        );
+        Ok(())
+    })
+}
