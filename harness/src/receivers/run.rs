@@ -11,8 +11,13 @@
 //! - Prometheus' log: the last `err=` it logged for the receiver's address, classified with
 //!   the scrape classifier (the notifier's `bad response status 401 Unauthorized` is read
 //!   as `server returned HTTP status 401 Unauthorized`).
+//!
 //! - The receiver's own counts: the fake's [`Received`] and requests by status; the real
 //!   Alertmanager's `/api/v2/alerts`, read with the receiver's own CA and credentials.
+//!
+//! A receiver settles as delivering after 2 accepted sends, as failing once Prometheus'
+//! failure count (notification errors; failed plus retried samples) has grown between two
+//! polls with an error logged: a second failed send, past the first.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -47,9 +52,6 @@ const RULES: &str = "groups:\n  - name: scrape-harness-receivers\n    rules:\n  
 
 /// How often the counters are polled.
 const POLL: Duration = Duration::from_millis(200);
-/// Failures (Alertmanager: failed requests; remote write: failed or retried samples) that
-/// settle a receiver as not delivering: more than one, so that it is past the first send.
-const SETTLED_FAILURES: f64 = 2.0;
 /// Accepted requests that settle a receiver as delivering.
 const SETTLED_ACCEPTED: u64 = 2;
 
@@ -384,11 +386,22 @@ pub async fn run_receivers(
 
     let deadline = Instant::now() + plan.defaults.deadline;
     let mut ticks = tokio::time::interval(POLL);
+    // Prometheus' failure count when a poll first saw one, per receiver: a failing receiver
+    // settles once the count has grown since (a second failed send, past the first).
+    let mut first_failure: Vec<Option<f64>> = vec![None; started.len()];
     let observed = loop {
         ticks.tick().await;
         let (_, samples) = prometheus.api().self_metrics().await?;
         let log = prometheus.log_lines(2_000);
-        let observed: Vec<Observed> = started.iter().map(|s| observe(s, &samples, &log)).collect();
+        let mut observed: Vec<Observed> =
+            started.iter().map(|s| observe(s, &samples, &log)).collect();
+        for (o, first) in observed.iter_mut().zip(&mut first_failure) {
+            let failures = o.prometheus.failures();
+            if failures > 0.0 && !o.last_error.is_empty() {
+                let first = *first.get_or_insert(failures);
+                o.settled |= failures > first;
+            }
+        }
         if observed.iter().all(|o| o.settled) || Instant::now() >= deadline {
             break observed;
         }
@@ -611,18 +624,11 @@ fn observe(s: &Started<'_>, samples: &[TextSample], log: &str) -> Observed {
             let accepted = stats.received.requests;
             let delivered_enough = accepted >= SETTLED_ACCEPTED
                 && (r.kind != ReceiverKind::RemoteWrite || stats.received.samples > 0);
-            (
-                accepted,
-                delivered_enough || (failures >= SETTLED_FAILURES && !last_error.is_empty()),
-            )
+            (accepted, delivered_enough)
         }
         None => {
             let ok = prometheus.successes();
-            (
-                ok as u64,
-                ok >= SETTLED_ACCEPTED as f64
-                    || (failures >= SETTLED_FAILURES && !last_error.is_empty()),
-            )
+            (ok as u64, ok >= SETTLED_ACCEPTED as f64)
         }
     };
     Observed {
@@ -740,7 +746,11 @@ fn judge(s: &Started<'_>, o: Observed, yaml: &str) -> ReceiverResult {
     let x = &r.expect;
     let mut problems = Vec::new();
     if !o.settled {
-        problems.push("did not settle before the deadline (neither 2 accepted sends nor 2 failures with a logged error)".to_owned());
+        problems.push(
+            "did not settle before the deadline (neither 2 accepted sends nor a second \
+             failed send with a logged error)"
+                .to_owned(),
+        );
     }
     if o.delivered != x.delivered {
         problems.push(format!(
@@ -788,10 +798,16 @@ fn judge(s: &Started<'_>, o: Observed, yaml: &str) -> ReceiverResult {
         let mut client = serde_norway::to_string(&s.client).unwrap_or_default();
         client.truncate(2_000);
         format!(
-            "FAIL receiver `{}` ({}) at {}:\n  {}\n  expected: {}\n  observed: delivered={} class={} last_error={:?}\n  prometheus: {:?}\n  receiver: {:?} statuses={:?} handshakes_failed={:?} listed_alerts={:?} {}\n  client side (as a scrape job):\n{}\n  web-config.yml:\n{}\n  prometheus.yml:\n{}\n{}",
+            "FAIL {}: receiver `{}` ({}) at {}{}:\n  {}\n  expected: {}\n  observed: delivered={} class={} last_error={:?}\n  prometheus: {:?}\n  receiver: {:?} statuses={:?} handshakes_failed={:?} listed_alerts={:?} {}\n  client side (as a scrape job):\n{}\n  web-config.yml:\n{}\n  prometheus.yml:\n{}\n{}",
+            r.file,
             r.name,
             r.kind,
             s.addr,
+            if r.description.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.description)
+            },
             problems.join("\n  "),
             expected_text(x),
             o.delivered,

@@ -246,7 +246,7 @@ receivers:
     // Assert
     ensure!(ran.code() == Some(1), "exit 1 expected:\n{ran}");
     for needle in [
-        "FAIL receiver `real-am-wrong-expectation` (real_alertmanager)",
+        "wrong.yaml: receiver `real-am-wrong-expectation` (real_alertmanager)",
         "expected delivered, observed not delivered",
         "class=unauthorized",
         "bad response status 401 Unauthorized",
