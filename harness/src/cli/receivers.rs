@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use scrape_harness::{run_receivers, ReceiverOptions, ReceiverPlan};
+use scrape_harness::report::junit::{self, CaseOutcome, Suite, TestCase};
+use scrape_harness::{run_receivers, ReceiverOptions, ReceiverPlan, ReceiverRun};
 
 use super::{BackendArgs, EXIT_FAIL, EXIT_PASS};
 
@@ -23,6 +24,9 @@ pub(crate) struct ReceiversArgs {
     /// Also write every verdict (and endpoint check) as JSON here.
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
+    /// Also write JUnit XML here: one test case per receiver and per endpoint check.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: ReceiversArgs) -> anyhow::Result<u8> {
@@ -65,6 +69,11 @@ pub(crate) async fn run(args: ReceiversArgs) -> anyhow::Result<u8> {
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.junit {
+        let file = args.file.display().to_string();
+        std::fs::write(path, junit::render(&[junit_suite(&file, &run)]))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let failures = run.failures();
     if failures.is_empty() {
         Ok(EXIT_PASS)
@@ -72,4 +81,41 @@ pub(crate) async fn run(args: ReceiversArgs) -> anyhow::Result<u8> {
         eprintln!("{failures}");
         Ok(EXIT_FAIL)
     }
+}
+
+/// One suite: a case per receiver (classname: the file) and per endpoint check.
+fn junit_suite(file: &str, run: &ReceiverRun) -> Suite {
+    let mut cases: Vec<TestCase> = run
+        .results
+        .iter()
+        .map(|r| TestCase {
+            classname: file.to_owned(),
+            name: r.name.clone(),
+            outcome: if r.passed {
+                CaseOutcome::Passed
+            } else {
+                CaseOutcome::Failed {
+                    message: format!("expected {}", r.expected),
+                    body: r.report.clone(),
+                }
+            },
+            system_out: None,
+        })
+        .collect();
+    cases.extend(run.own_web_config.iter().map(|c| TestCase {
+        classname: format!("{file}: Prometheus' own web config"),
+        name: format!("{} {:?}", c.path, c.probe),
+        outcome: if c.passed() {
+            CaseOutcome::Passed
+        } else {
+            CaseOutcome::Failed {
+                message: format!("expected HTTP {}, got {:?}", c.expected, c.status),
+                body: c.error.clone().unwrap_or_default(),
+            }
+        },
+        system_out: None,
+    }));
+    let mut suite = Suite::new("receivers", cases);
+    suite.time_s = Some(run.elapsed.as_secs_f64());
+    suite
 }

@@ -229,6 +229,7 @@ receivers:
 "#,
     )?;
     let json = harness.tmp().join("receivers.json");
+    let junit = harness.tmp().join("receivers.xml");
 
     // Act
     let ran = harness.run(
@@ -239,6 +240,8 @@ receivers:
             "process",
             "--json",
             &json.to_string_lossy(),
+            "--junit",
+            &junit.to_string_lossy(),
         ],
         Duration::from_secs(180),
     )?;
@@ -263,6 +266,12 @@ receivers:
     ensure!(
         report["receivers"][0]["passed"] == false && report["receivers"][1]["passed"] == true,
         "{report:#}"
+    );
+    let xml = std::fs::read_to_string(&junit)?;
+    ensure!(
+        xml.contains(r#"<testsuite name="receivers" tests="2" failures="1""#)
+            && xml.contains(r#"name="real-am-wrong-expectation""#),
+        "{xml}"
     );
     harness.assert_clean(ran.pid)?;
     let alertmanagers = alertmanagers_mentioning(harness.tmp())?;
