@@ -210,3 +210,52 @@ pub async fn audit_own_web_config(
     }
     checks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_written_web_config_passes_promtool_and_holds_a_bcrypt_hash_of_the_password() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = fake_exporter::pki::Pki::generate(fake_exporter::pki::KeyType::EcdsaP256)
+            .and_then(|p| p.write_to(dir.path()))
+            .expect("PKI");
+        let web = PrometheusWebConfig {
+            bcrypt_cost: 4,
+            ..PrometheusWebConfig::tls_basic(
+                PrometheusTls {
+                    cert_file: pki.server_cert(fake_exporter::pki::ServerCert::Valid),
+                    key_file: pki.server_key(fake_exporter::pki::ServerCert::Valid),
+                    ca_file: pki.ca(),
+                },
+                "admin",
+                "s3cret",
+            )
+        };
+        let path = dir.path().join("web-config.yml");
+        let yaml = web.render(&path).await.expect("renders");
+        std::fs::write(&path, &yaml).expect("written");
+
+        let hash = yaml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("admin: "))
+            .expect("a user line");
+        assert!(bcrypt::verify("s3cret", hash.trim_matches('\'')).expect("a bcrypt hash"));
+        let promtool = std::process::Command::new(
+            std::env::var_os(crate::promconfig::PROMTOOL_ENV).unwrap_or("promtool".into()),
+        )
+        .args(["check", "web-config"])
+        .arg(&path)
+        .output()
+        .expect("promtool runs (bash scripts/setup installs it)");
+        assert!(
+            promtool.status.success(),
+            "{yaml}\n{}{}",
+            String::from_utf8_lossy(&promtool.stdout),
+            String::from_utf8_lossy(&promtool.stderr)
+        );
+        assert_eq!(web.scheme(), "https");
+        assert_eq!(web.mounts(), vec![dir.path().to_owned(); 2]);
+    }
+}
