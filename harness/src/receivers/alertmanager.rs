@@ -104,6 +104,12 @@ impl RealAlertmanager {
             .prefix("scrape-harness-alertmanager-")
             .tempdir()
             .map_err(io("creating its temp dir"))?;
+        // Swept (the directory) after a harness killed without unwinding, like Prometheus'.
+        std::fs::write(
+            dir.path().join("owner.pid"),
+            format!("{}\n", std::process::id()),
+        )
+        .map_err(io("writing owner.pid"))?;
         let config = dir.path().join("alertmanager.yml");
         std::fs::write(&config, CONFIG).map_err(io("writing alertmanager.yml"))?;
         let port = crate::backend::free_local_port().map_err(io("picking a free port"))?;

@@ -331,10 +331,24 @@ pub async fn run_receivers(
     opts: &ReceiverOptions,
 ) -> Result<ReceiverRun, ReceiverRunError> {
     let began = Instant::now();
-    let run_dir = tempfile::Builder::new()
+    // Removed on drop unless HARNESS_KEEP=1; its `owner.pid` lets the leftover sweep remove
+    // it after a harness killed without unwinding, as the scenario runner's.
+    let mut run_dir = tempfile::Builder::new()
         .prefix("scrape-harness-receivers-")
         .tempdir()
         .map_err(setup("creating the run directory"))?;
+    run_dir.disable_cleanup(backend::keep_requested());
+    if backend::keep_requested() {
+        eprintln!(
+            "HARNESS_KEEP=1: keeping the receivers run dir {}",
+            run_dir.path().display()
+        );
+    }
+    std::fs::write(
+        run_dir.path().join("owner.pid"),
+        format!("{}\n", std::process::id()),
+    )
+    .map_err(setup("writing owner.pid"))?;
     let pki = Pki::generate(plan.scenario.defaults.key_type)
         .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
         .map_err(|e| ReceiverRunError::Setup {
