@@ -379,13 +379,10 @@ impl ReceiverPlan {
                 ));
                 continue;
             }
-            let (case_value, expect) = match check_receiver(file, &r) {
-                Ok(checked) => checked,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
+            // The expectation and the set-up are checked independently: both kinds of
+            // mistakes are reported at once.
+            let expect = check_expect(file, &r).map_err(|e| errors.push(e)).ok();
+            let case_value = scenario_case(&r);
             // The receiver's exporter and client side, checked by the scenario parser as
             // the `exporter:` and `scrape:` of a one-case scenario.
             let mut synthetic = serde_norway::Mapping::new();
@@ -402,6 +399,9 @@ impl ReceiverPlan {
                     errors.extend(from_scenario_error(e));
                     continue;
                 }
+            };
+            let Some(expect) = expect else {
+                continue;
             };
             scenario_defaults.get_or_insert_with(|| one.defaults.clone());
             let case = one.cases.remove(0);
@@ -463,11 +463,8 @@ impl ReceiverPlan {
     }
 }
 
-/// The scenario case a receiver is checked as, and its expectation.
-fn check_receiver(
-    file: &str,
-    r: &RawReceiver,
-) -> Result<(serde_norway::Value, ReceiverExpect), ReceiverError> {
+/// A receiver's checked expectation.
+fn check_expect(file: &str, r: &RawReceiver) -> Result<ReceiverExpect, ReceiverError> {
     let err = |field: &str, message: String| ReceiverError::Receiver {
         file: file.to_owned(),
         receiver: r.name.clone(),
@@ -517,6 +514,15 @@ fn check_receiver(
             ));
         }
     }
+    Ok(ReceiverExpect {
+        delivered: x.delivered,
+        error,
+        receiver_status: x.receiver_status,
+    })
+}
+
+/// The one-case scenario a receiver's `exporter:` and `send:` are checked as.
+fn scenario_case(r: &RawReceiver) -> serde_norway::Value {
     let mut scrape = serde_norway::Mapping::new();
     for (key, value) in [
         ("scheme", &r.send.scheme),
@@ -543,14 +549,7 @@ fn check_receiver(
     let mut expect = serde_norway::Mapping::new();
     expect.insert("health".into(), "up".into());
     case.insert("expect".into(), serde_norway::Value::Mapping(expect));
-    Ok((
-        serde_norway::Value::Mapping(case),
-        ReceiverExpect {
-            delivered: x.delivered,
-            error,
-            receiver_status: x.receiver_status,
-        },
-    ))
+    serde_norway::Value::Mapping(case)
 }
 
 /// A scenario error about a synthetic case, as an error about the receiver.

@@ -64,6 +64,7 @@ receivers:
     expect: { delivered: true }
   - name: c
     kind: alertmanager
+    send: { tls_config: { ca_file: my.crt } }
     expect: { delivered: false }
   - name: d
     kind: real_alertmanager
@@ -78,12 +79,13 @@ receivers:
     expect: { delivered: true }
 "#,
     )
-    .expect_err("six mistakes")
+    .expect_err("seven mistakes")
     .to_string();
     for needle in [
         "r.yaml: receiver `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
         "r.yaml: receiver `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
         "r.yaml: receiver `c`: expect.error: required with `delivered: false`",
+        "r.yaml: receiver `c`: send.tls_config.ca_file: `my.crt` is not a file",
         "r.yaml: receiver `d`: exporter: uses ",
         "r.yaml: receiver `e`: send.path_prefix: only Alertmanagers have a path_prefix",
         "r.yaml: receiver `f`: kind: unknown variant `pigeon`",
