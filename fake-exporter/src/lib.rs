@@ -51,6 +51,7 @@ mod metrics;
 mod observe;
 #[cfg(feature = "pki")]
 pub mod pki;
+mod receiver;
 mod server;
 mod startup;
 mod stats;
@@ -70,6 +71,10 @@ pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 pub use observe::{certificate_serial, credential_fingerprint, Observation};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
+pub use receiver::{
+    count_alerts, DecodeError, Label, Received, Receiver, Sample as WriteSample, TimeSeries,
+    UnknownReceiver, WriteRequest,
+};
 pub use server::{
     ExporterBuilder, ExporterControl, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST,
 };

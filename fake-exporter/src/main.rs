@@ -65,6 +65,12 @@ struct ServeArgs {
     /// no-www-authenticate, echo-credentials. Never use outside tests.
     #[arg(long = "insecure.mutant", value_name = "MUTANT")]
     mutants: Vec<Mutant>,
+    /// Also receive what Prometheus sends, behind the same TLS and auth: `alertmanager`
+    /// (`POST /api/v2/alerts`, counts alerts) or `remote-write` (snappy protobuf
+    /// WriteRequest on any POST path, counts series and samples); counts are on the
+    /// control endpoint.
+    #[arg(long = "receiver", value_name = "KIND")]
+    receiver: Option<fake_exporter::Receiver>,
     /// Plain-HTTP control endpoint with this exporter's counters (`/stats` JSON, `/metrics`
     /// as fake_exporter_* metrics).
     #[arg(long = "control.listen-address", value_name = "ADDR")]
@@ -195,6 +201,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .faults(args.faults.unwrap_or_default())
         .mutants(args.mutants.clone());
+    if let Some(receiver) = args.receiver {
+        builder = builder.receiver(receiver);
+    }
     let listen = if args.listen.is_empty() {
         vec![SocketAddr::from(([127, 0, 0, 1], 9100))]
     } else {

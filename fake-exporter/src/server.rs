@@ -33,6 +33,7 @@ use crate::metrics::{Metrics, MetricsSpec};
 use crate::observe::{
     certificate_serial, ConnectionInfo, ConnectionTag, Observation, ObservationLog,
 };
+use crate::receiver::Receiver;
 use crate::stats::{ListenerHandle, Stats, StatsSnapshot, TlsSessionInfo};
 use crate::tls::{self, HandshakePlan};
 use crate::web_config::{ClientAuthType, PemSource, TlsServerConfig, WebConfig};
@@ -79,6 +80,7 @@ pub struct ExporterBuilder {
     telemetry_path: Option<String>,
     /// Capacity of the observation log; `None`: no log.
     observe: Option<usize>,
+    receiver: Option<Receiver>,
 }
 
 #[derive(Debug)]
@@ -268,6 +270,14 @@ impl ExporterBuilder {
         self
     }
 
+    /// Makes the exporter a receiver of what Prometheus sends too: alerts
+    /// (`POST /api/v2/alerts`) or remote write (a `POST` of a snappy `WriteRequest`),
+    /// behind the same TLS and auth; [`StatsSnapshot::received`] counts what arrived.
+    pub fn receiver(mut self, receiver: Receiver) -> Self {
+        self.receiver = Some(receiver);
+        self
+    }
+
     /// The metrics path (`--web.telemetry-path`), default `/metrics`.
     pub fn telemetry_path(mut self, path: impl Into<String>) -> Self {
         self.telemetry_path = Some(path.into());
@@ -299,7 +309,7 @@ impl ExporterBuilder {
                 ConfigSource::Static(Arc::new(config))
             }
         };
-        let prepared = PreparedListener::prepare(
+        let mut prepared = PreparedListener::prepare(
             Arc::new(source),
             self.shared_metrics
                 .unwrap_or_else(|| Arc::new(Metrics::new(self.metrics))),
@@ -307,6 +317,7 @@ impl ExporterBuilder {
             self.mutants,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
         )?;
+        prepared.receiver = self.receiver;
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from(([127, 0, 0, 1], 0))]
         } else {
@@ -386,6 +397,8 @@ pub(crate) struct PreparedListener {
     /// The client-certificate weaknesses the mutants ask for.
     insecure: tls::InsecureTls,
     pub(crate) warnings: Vec<String>,
+    /// Receiver mode (alerts, remote write), none by default.
+    pub(crate) receiver: Option<Receiver>,
 }
 
 impl PreparedListener {
@@ -436,6 +449,7 @@ impl PreparedListener {
             mutants,
             insecure,
             warnings,
+            receiver: None,
         })
     }
 
@@ -460,7 +474,8 @@ impl PreparedListener {
             self.telemetry_path.clone(),
             stats.clone(),
             limiter,
-        );
+        )
+        .with_receiver(self.receiver);
         Arc::new(ListenerContext {
             router: app(state.clone()),
             state,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::auth::AuthOutcome;
+use crate::receiver::{Received, ReceivedCounters};
 
 /// One bound listener: its address and its counters.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct Stats {
     handshakes_failed: Mutex<BTreeMap<&'static str, u64>>,
     tls_sessions: Mutex<BTreeMap<TlsSessionInfo, u64>>,
     requests: Mutex<BTreeMap<(u16, AuthOutcome, &'static str), u64>>,
+    /// What a receiver listener accepted (alerts, remote-write series and samples).
+    pub(crate) received: ReceivedCounters,
 }
 
 impl Stats {
@@ -106,6 +109,7 @@ impl Stats {
                 })
                 .collect(),
             requests,
+            received: self.received.snapshot(),
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct StatsSnapshot {
     pub tls_sessions: Vec<TlsSessionCount>,
     /// Requests by status, auth outcome and HTTP version.
     pub requests: Vec<RequestCount>,
+    /// What a receiver listener accepted (all zero for a plain exporter).
+    pub received: Received,
 }
 
 /// Number of handshakes that negotiated the same parameters.
@@ -204,6 +210,7 @@ impl StatsSnapshot {
                 None => self.tls_sessions.push(s.clone()),
             }
         }
+        self.received.merge(&other.received);
         for r in &other.requests {
             match self.requests.iter_mut().find(|x| {
                 x.status == r.status && x.auth == r.auth && x.http_version == r.http_version
@@ -235,6 +242,22 @@ impl StatsSnapshot {
                 r.http_version,
                 r.count
             );
+        }
+        let rx = &self.received;
+        if *rx != Received::default() {
+            let _ = writeln!(out, "# HELP fake_exporter_received_total What a receiver listener accepted: requests, rejected bodies, alerts, remote-write series and samples.\n# TYPE fake_exporter_received_total counter");
+            for (what, n) in [
+                ("requests", rx.requests),
+                ("rejected", rx.rejected),
+                ("alerts", rx.alerts),
+                ("series", rx.series),
+                ("samples", rx.samples),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "fake_exporter_received_total{{listener=\"{l}\",what=\"{what}\"}} {n}"
+                );
+            }
         }
     }
 }

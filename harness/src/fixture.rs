@@ -303,6 +303,13 @@ impl FixtureBuilder {
         self
     }
 
+    /// Runs Prometheus with its own `--web.config.file` (TLS, Basic auth on its UI, API and
+    /// `/-/ready`); the fixture's API client uses the CA and the credentials.
+    pub fn web_config(mut self, web: crate::backend::PrometheusWebConfig) -> Self {
+        self.options.web_config = Some(web);
+        self
+    }
+
     /// How long to wait for `/-/ready` (default 30 s).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.options.ready_timeout = timeout;
@@ -339,6 +346,7 @@ impl FixtureBuilder {
         options.config_yaml = promconfig::render(&config);
         let mut mounted = mounts;
         mounted.extend(referenced_dirs(&config).into_iter().map(|(_, _, dir)| dir));
+        mounted.extend(options.web_config.iter().flat_map(|w| w.mounts()));
         mounted.retain(|dir| dir.is_dir());
         mounted.sort();
         mounted.dedup();
@@ -398,7 +406,10 @@ impl PrometheusFixture {
 
     /// `127.0.0.1:<port>`, e.g. to let Prometheus scrape itself.
     pub fn address(&self) -> String {
-        self.base_url().trim_start_matches("http://").to_owned()
+        let url = self.base_url();
+        url.split_once("://")
+            .map_or(url, |(_, rest)| rest)
+            .to_owned()
     }
 
     /// The API client.

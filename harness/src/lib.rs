@@ -46,12 +46,17 @@ mod pacing;
 mod procfs;
 mod progress;
 mod promconfig;
+mod receivers;
 pub mod report;
 pub mod rotation;
 mod runner;
 mod scenario;
 mod targets;
 
+pub use backend::{
+    audit_own_web_config, EndpointCheck, OwnProbe, PrometheusTls, PrometheusWebConfig,
+    PROTECTED_PATHS,
+};
 pub use backend::{
     cancel_on_ctrl_c, free_local_port, keep_requested, prometheus_image, start as start_prometheus,
     sweep_leftovers, BackendError, BackendKind, CleanupError, ImageBuildError,
@@ -68,6 +73,11 @@ pub use promconfig::{
     promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
     BasicAuth, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, PromtoolCheck,
     Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
+};
+pub use receivers::{
+    run_receivers, AlertmanagerError, Observed, PrometheusCounts, RealAlertmanager, ReceiverCase,
+    ReceiverDefaults, ReceiverError, ReceiverExpect, ReceiverKind, ReceiverOptions, ReceiverPlan,
+    ReceiverResult, ReceiverRun, ReceiverRunError, ALERTMANAGER_BIN_ENV, ALERT_NAME,
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,

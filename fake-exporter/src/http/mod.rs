@@ -31,6 +31,7 @@ use crate::config_source::ConfigSource;
 use crate::faults::{ConnectionSignal, ContentTypeFault, FaultSpec, Mutant};
 use crate::metrics::{Format, Metrics};
 use crate::observe::ConnectionTag;
+use crate::receiver::{self, Receiver};
 use crate::stats::Stats;
 use crate::web_config::WebConfig;
 
@@ -51,6 +52,8 @@ struct AppInner {
     telemetry_path: String,
     stats: Arc<Stats>,
     scrapes: AtomicU64,
+    /// Receiver mode: what this listener accepts besides scrapes.
+    receiver: Option<Receiver>,
 }
 
 impl AppState {
@@ -77,8 +80,19 @@ impl AppState {
                 telemetry_path: telemetry_path.into(),
                 stats,
                 scrapes: AtomicU64::new(0),
+                receiver: None,
             }),
         }
+    }
+
+    /// Makes the listener a receiver too (alerts, remote write). Call right after
+    /// [`Self::new`], before the state is shared.
+    pub(crate) fn with_receiver(mut self, receiver: Option<Receiver>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.receiver = receiver,
+            None => unreachable!("with_receiver is called before the state is cloned"),
+        }
+        self
     }
 
     /// A state for tests: a static config, default metrics, no faults.
@@ -315,10 +329,30 @@ fn go_error(status: StatusCode, outcome: AuthOutcome) -> Response {
     r
 }
 
+/// The largest alert or remote-write body a receiver reads (Prometheus sends at most
+/// `max_samples_per_send` samples, 2,000 by default, a few hundred KiB uncompressed).
+const RECEIVER_BODY_LIMIT: usize = 32 << 20;
+
 /// Routes: the telemetry path, `/` (landing page), and Go's 404 for anything else.
 async fn serve(State(state): State<AppState>, req: Request) -> Response {
-    let (req, _body) = req.into_parts();
+    let (req, body) = req.into_parts();
     let path = req.uri.path();
+    if let Some(kind) = state.inner.receiver {
+        if req.method == http::Method::POST || path == kind.path() {
+            let body = match axum::body::to_bytes(body, RECEIVER_BODY_LIMIT).await {
+                Ok(body) => body,
+                Err(err) => {
+                    let mut r = Response::new(Body::from(format!("{err}\n")));
+                    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                    return r;
+                }
+            };
+            let counters = &state.inner.stats.received;
+            if let Some(r) = receiver::handle(kind, counters, &req.method, path, body) {
+                return r;
+            }
+        }
+    }
     if path == state.inner.telemetry_path {
         return metrics(&state, &req).await;
     }

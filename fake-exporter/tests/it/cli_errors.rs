@@ -289,3 +289,19 @@ async fn missing_config_file_names_the_flag() -> anyhow::Result<()> {
     )
     .await
 }
+
+#[tokio::test]
+async fn an_unknown_receiver_names_the_flag_and_the_choices() -> anyhow::Result<()> {
+    let (dir, _) = setup()?;
+    must_fail(
+        dir.path(),
+        "unknown-receiver",
+        None,
+        &["--receiver=pigeon".to_owned()],
+        &[
+            "--receiver <KIND>",
+            "unknown receiver `pigeon`; use `alertmanager` or `remote-write`",
+        ],
+    )
+    .await
+}

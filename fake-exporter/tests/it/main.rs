@@ -9,6 +9,7 @@ mod differential;
 mod fleet;
 mod metrics_scrape;
 mod observe;
+mod receiver;
 mod stats;
 mod support;
 mod web_config_model;

@@ -96,6 +96,13 @@ pub enum BackendError {
         source: Box<testcontainers::TestcontainersError>,
     },
 
+    /// Prometheus' own web config cannot be written.
+    #[error("Prometheus' own web config (--web.config.file): {reason}")]
+    WebConfig {
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A directory in `extra_mounts` cannot be mounted.
     #[error(
         "extra mount {}: {reason}; list only existing directories that the Prometheus config refers to",

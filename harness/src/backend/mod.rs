@@ -39,6 +39,7 @@ mod image;
 mod logtail;
 mod process;
 mod sweep;
+mod web_config;
 mod workdir;
 
 use std::{
@@ -51,6 +52,10 @@ use std::{
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub(crate) use sweep::pid_alive;
 pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};
+pub use web_config::{
+    audit_own_web_config, EndpointCheck, OwnProbe, PrometheusTls, PrometheusWebConfig,
+    PROTECTED_PATHS,
+};
 pub use workdir::free_local_port;
 pub(crate) use workdir::OWNER_PID_FILE;
 
@@ -133,6 +138,9 @@ pub struct PrometheusOptions {
     pub listen_port: Option<u16>,
     /// How long to wait for `/-/ready`.
     pub ready_timeout: Duration,
+    /// Prometheus' own `--web.config.file` (TLS, Basic auth on its UI and API); the API
+    /// client then uses its CA and credentials.
+    pub web_config: Option<PrometheusWebConfig>,
 }
 
 impl PrometheusOptions {
@@ -147,6 +155,7 @@ impl PrometheusOptions {
             extra_args: Vec::new(),
             listen_port: None,
             ready_timeout: Duration::from_secs(30),
+            web_config: None,
         }
     }
 }
@@ -331,14 +340,21 @@ pub async fn start(opts: PrometheusOptions) -> Result<RunningPrometheus, Backend
         Err(err) => tracing::warn!("leftover sweep failed: {err}"),
     }
     let plan = plan(&opts).await?;
-    let extra_mounts = checked_mounts(&opts.extra_mounts)?;
+    let mut mounts = opts.extra_mounts.clone();
+    mounts.extend(opts.web_config.iter().flat_map(|w| w.mounts()));
+    let extra_mounts = checked_mounts(&mounts)?;
     let workdir = WorkDir::create(&opts.config_yaml)?;
     let port = match opts.listen_port {
         Some(port) => port,
         None => free_local_port()
             .map_err(|e| BackendError::io(workdir.path(), "picking a free port for", e))?,
     };
-    let args = prometheus_args(&workdir, port, &opts.extra_args);
+    let mut args = prometheus_args(&workdir, port, &opts.extra_args);
+    if let Some(web) = &opts.web_config {
+        let path = workdir.path().join("web-config.yml");
+        workdir.write("web-config.yml", &web.render(&path).await?)?;
+        args.push(format!("--web.config.file={}", path.display()));
+    }
     let (backend, description) = match plan {
         Plan::Container { image, why } => {
             let run = ContainerRun::start(
@@ -362,11 +378,22 @@ pub async fn start(opts: PrometheusOptions) -> Result<RunningPrometheus, Backend
             (Backend::Process(run), description)
         }
     };
-    let base_url = format!("http://127.0.0.1:{port}");
+    let (base_url, api) = match &opts.web_config {
+        None => {
+            let base_url = format!("http://127.0.0.1:{port}");
+            let api = PromApi::new(&base_url);
+            (base_url, api)
+        }
+        Some(web) => {
+            let base_url = format!("{}://127.0.0.1:{port}", web.scheme());
+            let api = web.client(&base_url)?;
+            (base_url, api)
+        }
+    };
     let mut running = RunningPrometheus {
         backend,
         workdir,
-        api: PromApi::new(&base_url),
+        api,
         base_url,
         description,
     };

@@ -3,6 +3,7 @@
 
 mod lab;
 mod rotation;
+mod receivers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +57,10 @@ pub(crate) enum Command {
     /// holds its connections open, and report per scrape what the exporter saw and how many
     /// scrapes failed (`scenarios/rotation.yaml`).
     Rotation(rotation::RotationArgs),
+    /// Run a receivers file: Prometheus delivering alerts and remote-write data to fake
+    /// receivers and the real Alertmanager over every auth/TLS mode (scenarios/README.md,
+    /// "Receivers files"). Exit 1 if a receiver fails.
+    Receivers(receivers::ReceiversArgs),
 }
 
 /// `bench` arguments.
@@ -377,6 +382,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench(args) => bench(args).await,
         Command::Lab(args) => lab::run(args).await,
         Command::Rotation(args) => rotation::run(args).await,
+        Command::Receivers(args) => receivers::run(args).await,
         Command::Generate(args) => generate(args),
         Command::Certs(args) => {
             let pki = fake_exporter::pki::Pki::generate(args.key_type)?;

@@ -427,7 +427,7 @@ impl PortPicker {
 
 /// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs
 /// each off the async executor).
-async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError> {
+pub(crate) async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError> {
     let cost = plan.defaults.bcrypt_cost;
     let mut passwords: Vec<String> = plan
         .cases
@@ -451,7 +451,7 @@ async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError
 }
 
 /// The case's `web-config.yml`, typed (serde writes the file).
-fn web_config(
+pub(crate) fn web_config(
     case: &Case,
     pki: &PkiFiles,
     files_dir: &Path,
@@ -515,7 +515,12 @@ fn web_config(
 }
 
 /// The case's job, with every file reference resolved for this run.
-fn scrape_job(case: &Case, pki: &PkiFiles, files_dir: &Path, target: String) -> ScrapeConfig {
+pub(crate) fn scrape_job(
+    case: &Case,
+    pki: &PkiFiles,
+    files_dir: &Path,
+    target: String,
+) -> ScrapeConfig {
     let s = &case.scrape;
     let path = |f: &FileRef| f.resolve(pki, files_dir);
     let mut job = ScrapeConfig::new(case.name.clone(), [target]);

@@ -3,7 +3,7 @@
 //! Prometheus itself), then verdicts from `/api/v1/targets`, the exporters' counters and
 //! Prometheus' own `net_conntrack_*` metrics.
 
-mod exporters;
+pub(crate) mod exporters;
 pub(crate) mod external;
 mod health;
 

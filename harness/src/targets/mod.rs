@@ -66,6 +66,14 @@ pub enum ApiError {
         /// The start of the response body.
         body: String,
     },
+    /// The CA file for an `https://` Prometheus cannot be used as a trust store.
+    #[error("{}: cannot trust it for Prometheus' own TLS: {reason}", .path.display())]
+    Ca {
+        /// The CA file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A query returned another result type than the one asked for.
     #[error("query `{query}` returned a {got} result; expected an instant vector or a scalar")]
     ResultType {
@@ -250,6 +258,29 @@ impl PromApi {
             client,
             basic_auth: None,
         }
+    }
+
+    /// Trusts the CA in `ca_file` (PEM) for an `https://` base URL: Prometheus started with
+    /// TLS in its own `--web.config.file`.
+    pub fn ca_file(mut self, ca_file: &std::path::Path) -> Result<Self, ApiError> {
+        let ca = |reason: String| ApiError::Ca {
+            path: ca_file.to_owned(),
+            reason,
+        };
+        let roots = crate::conformance::direct::ca_roots(ca_file).map_err(|e| ca(e.to_string()))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ca(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        self.client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .no_proxy()
+            .use_preconfigured_tls(tls)
+            .build()
+            .map_err(|e| ca(e.to_string()))?;
+        Ok(self)
     }
 
     /// Sends Basic credentials on every request (Prometheus started with `--web.config.file`).

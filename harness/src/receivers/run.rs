@@ -1,0 +1,983 @@
+//! Runs a [`ReceiverPlan`]: every receiver started (fake ones in-process, real Alertmanagers
+//! as processes), ONE Prometheus with an always-firing rule, `alerting.alertmanagers[]` and
+//! `remote_write[]` entries pointing at them, then polls (with a deadline, no sleeps) until
+//! every receiver has settled, and judges each from three sources:
+//!
+//! - Prometheus' own counters on its `/metrics`: `prometheus_notifications_sent_total` and
+//!   `prometheus_notifications_errors_total` (label `alertmanager`, the URL), and
+//!   `prometheus_remote_storage_samples_total`, `..._samples_failed_total` (4xx: dropped) and
+//!   `..._samples_retried_total` (TLS, network, 5xx: retried with backoff forever), label
+//!   `remote_name` (the receiver's name). These are the names since 2.23 and in 3.x.
+//! - Prometheus' log: the last `err=` it logged for the receiver's address, classified with
+//!   the scrape classifier (the notifier's `bad response status 401 Unauthorized` is read
+//!   as `server returned HTTP status 401 Unauthorized`).
+//!
+//! - The receiver's own counts: the fake's [`Received`] and requests by status; the real
+//!   Alertmanager's `/api/v2/alerts`, read with the receiver's own CA and credentials.
+//!
+//! A receiver settles as delivering after 2 accepted sends, as failing once Prometheus'
+//! failure count (notification errors; failed plus retried samples) has grown between two
+//! polls with an error logged: a second failed send, past the first.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fake_exporter::pki::{Pki, PkiFiles};
+use fake_exporter::{FakeExporter, Received, Receiver, RunningExporter, StatsSnapshot};
+use serde::Serialize;
+
+use super::alertmanager::{AlertmanagerError, RealAlertmanager};
+use super::{ReceiverCase, ReceiverExpect, ReceiverKind, ReceiverPlan};
+use crate::backend::{
+    self, audit_own_web_config, BackendError, BackendKind, PrometheusOptions, PrometheusTls,
+    PrometheusWebConfig,
+};
+use crate::classify::{classify, ErrorClass};
+use crate::conformance::direct::{self, ClientTls};
+use crate::promconfig::{
+    self, Authorization, BasicAuth, GlobalConfig, PromConfigError, PromDuration, Scheme,
+    StaticConfig, TlsConfig,
+};
+use crate::runner::exporters;
+use crate::targets::{ApiError, TextSample};
+
+/// The alert the rule file fires on every evaluation.
+pub const ALERT_NAME: &str = "ScrapeHarnessAlwaysFiring";
+
+/// The rule file: one alert that always fires (no `for:`, so it fires at the first
+/// evaluation).
+const RULES: &str = "groups:\n  - name: scrape-harness-receivers\n    rules:\n      - alert: ScrapeHarnessAlwaysFiring\n        expr: vector(1)\n        labels:\n          severity: none\n";
+
+/// How often the counters are polled.
+const POLL: Duration = Duration::from_millis(200);
+/// Accepted requests that settle a receiver as delivering.
+const SETTLED_ACCEPTED: u64 = 2;
+
+/// Where to run Prometheus.
+#[derive(Clone, Debug, Default)]
+pub struct ReceiverOptions {
+    /// Container, process or auto.
+    pub backend: BackendKind,
+    /// `--prometheus-bin`.
+    pub binary: Option<PathBuf>,
+    /// `--prometheus-image`.
+    pub image: Option<String>,
+}
+
+/// Why a receivers run could not be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverRunError {
+    /// Setting up files or the PKI.
+    #[error("receivers run: {what}: {detail}")]
+    Setup {
+        /// What was being done.
+        what: String,
+        /// The error.
+        detail: String,
+    },
+    /// A fake receiver did not start.
+    #[error("receiver `{receiver}`: the fake receiver did not start: {source}")]
+    Fake {
+        /// The receiver.
+        receiver: String,
+        /// Why.
+        source: fake_exporter::Error,
+    },
+    /// A real Alertmanager did not start.
+    #[error("receiver `{receiver}`: {source}")]
+    Alertmanager {
+        /// The receiver.
+        receiver: String,
+        /// Why.
+        source: AlertmanagerError,
+    },
+    /// The generated `prometheus.yml` is refused by promtool or cannot be written.
+    #[error(transparent)]
+    Config(#[from] PromConfigError),
+    /// Prometheus did not start.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Its API failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// Prometheus' counters for one receiver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrometheusCounts {
+    /// Nothing seen yet.
+    #[default]
+    None,
+    /// `prometheus_notifications_{sent,errors}_total`.
+    Notifications {
+        /// Alerts sent (attempted, in 2.x: successes and failures).
+        sent: f64,
+        /// Failed sends.
+        errors: f64,
+    },
+    /// `prometheus_remote_storage_samples_{total,failed_total,retried_total}`.
+    RemoteWrite {
+        /// Samples sent (attempted).
+        samples: f64,
+        /// Samples dropped after a non-recoverable error (4xx).
+        failed: f64,
+        /// Samples whose send is retried (TLS, network, 5xx, 429).
+        retried: f64,
+    },
+}
+
+impl PrometheusCounts {
+    /// Failed sends (Alertmanager) or failed plus retried samples (remote write).
+    pub fn failures(&self) -> f64 {
+        match *self {
+            Self::None => 0.0,
+            Self::Notifications { errors, .. } => errors,
+            Self::RemoteWrite {
+                failed, retried, ..
+            } => failed + retried,
+        }
+    }
+
+    /// Attempts that did not fail (Alertmanager: alerts sent minus errors; each request of
+    /// this run carries the one alert).
+    pub fn successes(&self) -> f64 {
+        match *self {
+            Self::None => 0.0,
+            Self::Notifications { sent, errors } => (sent - errors).max(0.0),
+            Self::RemoteWrite {
+                samples,
+                failed,
+                retried,
+            } => (samples - failed - retried).max(0.0),
+        }
+    }
+}
+
+/// What was observed for one receiver.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Observed {
+    /// Prometheus delivered: the receiver accepted and Prometheus counted no failure.
+    pub delivered: bool,
+    /// The class of the last error Prometheus logged for this receiver.
+    pub class: ErrorClass,
+    /// That error, raw.
+    pub last_error: String,
+    /// Prometheus' counters.
+    pub prometheus: PrometheusCounts,
+    /// What the fake receiver accepted (zero for the real Alertmanager).
+    pub received: Received,
+    /// The fake receiver's answers by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// The fake receiver's failed TLS handshakes by reason.
+    pub handshakes_failed: BTreeMap<String, u64>,
+    /// The real Alertmanager: alerts named [`ALERT_NAME`] its `/api/v2/alerts` lists.
+    pub listed_alerts: Option<usize>,
+    /// Why the real Alertmanager's alerts could not be listed.
+    pub list_error: Option<String>,
+    /// Settled before the deadline.
+    pub settled: bool,
+}
+
+/// The verdict on one receiver.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReceiverResult {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub kind: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Observed.
+    pub observed: Observed,
+    /// Expected, in words.
+    pub expected: String,
+    /// The failure report (empty when passed).
+    pub report: String,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug)]
+pub struct ReceiverRun {
+    /// One per receiver, in file order.
+    pub results: Vec<ReceiverResult>,
+    /// The Prometheus that ran.
+    pub prometheus: String,
+    /// The `prometheus.yml` it ran.
+    pub prometheus_yml: String,
+    /// From start to verdicts.
+    pub elapsed: Duration,
+    /// Prometheus' own endpoints probed (`prometheus.web_config:`), empty without one.
+    pub own_web_config: Vec<crate::backend::EndpointCheck>,
+    /// What `promtool check config` said of the generated `prometheus.yml` (and rule file).
+    pub promtool: promconfig::PromtoolCheck,
+}
+
+impl ReceiverRun {
+    /// The failed receivers' reports and the endpoint checks that failed, joined (empty
+    /// when all passed).
+    pub fn failures(&self) -> String {
+        let mut out: Vec<String> = self
+            .results
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| r.report.clone())
+            .collect();
+        out.extend(self.own_web_config.iter().filter(|c| !c.passed()).map(|c| {
+            format!(
+                "FAIL Prometheus' own web config: {} {:?}: expected HTTP {}, got {}",
+                c.path,
+                c.probe,
+                c.expected,
+                match (&c.status, &c.error) {
+                    (Some(s), _) => format!("HTTP {s}"),
+                    (None, Some(e)) => format!("no answer: {e}"),
+                    (None, None) => "no answer".into(),
+                }
+            )
+        }));
+        out.join("\n")
+    }
+}
+
+/// One started receiver.
+struct Started<'a> {
+    case: &'a ReceiverCase,
+    fake: Option<RunningExporter>,
+    real: Option<RealAlertmanager>,
+    addr: SocketAddr,
+    client: crate::promconfig::ScrapeConfig,
+    web_config_yaml: String,
+}
+
+#[derive(Serialize)]
+struct FullConfig {
+    global: GlobalConfig,
+    rule_files: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerting: Option<Alerting>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    remote_write: Vec<RemoteWrite>,
+}
+
+#[derive(Serialize)]
+struct Alerting {
+    alertmanagers: Vec<AlertmanagerConfig>,
+}
+
+#[derive(Serialize)]
+struct AlertmanagerConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<Scheme>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basic_auth: Option<BasicAuth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout: Option<PromDuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_prefix: Option<String>,
+    api_version: &'static str,
+    static_configs: Vec<StaticConfig>,
+}
+
+#[derive(Serialize)]
+struct RemoteWrite {
+    url: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_timeout: Option<PromDuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basic_auth: Option<BasicAuth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_config: Option<TlsConfig>,
+    queue_config: QueueConfig,
+    metadata_config: MetadataConfig,
+}
+
+#[derive(Serialize)]
+struct QueueConfig {
+    batch_send_deadline: PromDuration,
+    min_backoff: PromDuration,
+    max_backoff: PromDuration,
+}
+
+#[derive(Serialize)]
+struct MetadataConfig {
+    send: bool,
+}
+
+fn prom_duration(d: Duration) -> PromDuration {
+    PromDuration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
+}
+
+fn setup(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ReceiverRunError {
+    let what = what.into();
+    move |e| ReceiverRunError::Setup {
+        what,
+        detail: e.to_string(),
+    }
+}
+
+/// Runs every receiver of `plan` against one Prometheus and judges each.
+pub async fn run_receivers(
+    plan: &ReceiverPlan,
+    opts: &ReceiverOptions,
+) -> Result<ReceiverRun, ReceiverRunError> {
+    let began = Instant::now();
+    // Removed on drop unless HARNESS_KEEP=1; its `owner.pid` lets the leftover sweep remove
+    // it after a harness killed without unwinding, as the scenario runner's.
+    let mut run_dir = tempfile::Builder::new()
+        .prefix("scrape-harness-receivers-")
+        .tempdir()
+        .map_err(setup("creating the run directory"))?;
+    run_dir.disable_cleanup(backend::keep_requested());
+    if backend::keep_requested() {
+        eprintln!(
+            "HARNESS_KEEP=1: keeping the receivers run dir {}",
+            run_dir.path().display()
+        );
+    }
+    std::fs::write(
+        run_dir.path().join("owner.pid"),
+        format!("{}\n", std::process::id()),
+    )
+    .map_err(setup("writing owner.pid"))?;
+    let pki = Pki::generate(plan.scenario.defaults.key_type)
+        .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
+        .map_err(|e| ReceiverRunError::Setup {
+            what: "generating the PKI".into(),
+            detail: e.to_string(),
+        })?;
+    let hashes = exporters::hash_passwords(&plan.scenario)
+        .await
+        .map_err(|e| ReceiverRunError::Setup {
+            what: "hashing the passwords".into(),
+            detail: e.to_string(),
+        })?;
+    let mut started = Vec::with_capacity(plan.receivers.len());
+    for r in &plan.receivers {
+        started.push(start_receiver(r, &pki, run_dir.path(), &hashes).await?);
+    }
+
+    let rules = run_dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).map_err(setup("writing rules.yml"))?;
+    let config = prometheus_config(plan, &started, &rules);
+    let yaml =
+        serde_norway::to_string(&config).expect("the receivers config always serialises to YAML");
+    let config_path = run_dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, &yaml).map_err(setup("writing prometheus.yml"))?;
+    let promtool = promconfig::promtool_check(&config_path)?;
+
+    let mut options = PrometheusOptions::new(yaml.clone());
+    options.kind = opts.backend;
+    options.binary = opts.binary.clone();
+    options.image = opts.image.clone();
+    options.extra_mounts = vec![run_dir.path().to_owned()];
+    // Resend a firing alert at every evaluation (default 1m), so a refused send is retried
+    // within the run.
+    options.extra_args = vec![format!(
+        "--rules.alert.resend-delay={}",
+        prom_duration(plan.defaults.evaluation_interval)
+    )];
+    let own = plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
+        tls: w.server_cert.map(|which| PrometheusTls {
+            cert_file: pki.server_cert(which),
+            key_file: pki.server_key(which),
+            ca_file: pki.ca(),
+        }),
+        basic_auth: w.basic_auth.clone(),
+        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
+    });
+    options.web_config = own.clone();
+    let prometheus = backend::start(options).await?;
+
+    let deadline = Instant::now() + plan.defaults.deadline;
+    let mut ticks = tokio::time::interval(POLL);
+    // Prometheus' failure count when a poll first saw one, per receiver: a failing receiver
+    // settles once the count has grown since (a second failed send, past the first).
+    let mut first_failure: Vec<Option<f64>> = vec![None; started.len()];
+    let observed = loop {
+        ticks.tick().await;
+        let (_, samples) = prometheus.api().self_metrics().await?;
+        let log = prometheus.log_lines(2_000);
+        let mut observed: Vec<Observed> =
+            started.iter().map(|s| observe(s, &samples, &log)).collect();
+        for (o, first) in observed.iter_mut().zip(&mut first_failure) {
+            let failures = o.prometheus.failures();
+            if failures > 0.0 && !o.last_error.is_empty() {
+                let first = *first.get_or_insert(failures);
+                o.settled |= failures > first;
+            }
+        }
+        if observed.iter().all(|o| o.settled) || Instant::now() >= deadline {
+            break observed;
+        }
+    };
+    let mut results = Vec::with_capacity(started.len());
+    for (s, mut o) in started.iter().zip(observed) {
+        if let Some(am) = &s.real {
+            match list_alerts(s, am, &pki).await {
+                Ok(n) => o.listed_alerts = Some(n),
+                Err(e) => o.list_error = Some(e),
+            }
+            o.delivered = o.delivered && o.listed_alerts.unwrap_or(0) > 0;
+        }
+        results.push(judge(s, o, &yaml));
+    }
+    let own_web_config = match &own {
+        Some(web) => {
+            let addr = prometheus
+                .base_url()
+                .split_once("://")
+                .and_then(|(_, a)| a.parse().ok())
+                .ok_or_else(|| ReceiverRunError::Setup {
+                    what: "reading Prometheus' address".into(),
+                    detail: prometheus.base_url().to_owned(),
+                })?;
+            audit_own_web_config(web, addr).await
+        }
+        None => Vec::new(),
+    };
+    let description = prometheus.description();
+    prometheus.stop().await?;
+    Ok(ReceiverRun {
+        results,
+        prometheus: description,
+        prometheus_yml: yaml,
+        elapsed: began.elapsed(),
+        own_web_config,
+        promtool,
+    })
+}
+
+async fn start_receiver<'a>(
+    r: &'a ReceiverCase,
+    pki: &PkiFiles,
+    run_dir: &Path,
+    hashes: &std::collections::HashMap<String, String>,
+) -> Result<Started<'a>, ReceiverRunError> {
+    let case = &r.case;
+    let dir = run_dir.join("receivers").join(&r.name);
+    let files_dir = dir.join("files");
+    std::fs::create_dir_all(&files_dir).map_err(setup(format!("creating {}", dir.display())))?;
+    for (name, content) in &case.files {
+        let path = files_dir.join(name);
+        std::fs::write(&path, content).map_err(setup(format!("writing {}", path.display())))?;
+    }
+    let web_config_path = dir.join("web-config.yml");
+    let web_config = exporters::web_config(case, pki, &files_dir, &web_config_path, hashes)
+        .map_err(|e| ReceiverRunError::Setup {
+            what: format!("receiver `{}`: its web-config", r.name),
+            detail: e.to_string(),
+        })?;
+    let web_config_yaml = web_config.to_yaml();
+    std::fs::write(&web_config_path, &web_config_yaml)
+        .map_err(setup(format!("writing {}", web_config_path.display())))?;
+    let (fake, real, addr) = match r.kind {
+        ReceiverKind::Alertmanager | ReceiverKind::RemoteWrite => {
+            let receiver = if r.kind == ReceiverKind::Alertmanager {
+                Receiver::Alertmanager
+            } else {
+                Receiver::RemoteWrite
+            };
+            let exporter = FakeExporter::builder()
+                .web_config_file(&web_config_path)
+                .receiver(receiver)
+                .start()
+                .await
+                .map_err(|source| ReceiverRunError::Fake {
+                    receiver: r.name.clone(),
+                    source,
+                })?;
+            let addr = exporter.addr();
+            (Some(exporter), None, addr)
+        }
+        ReceiverKind::RealAlertmanager => {
+            let am = RealAlertmanager::start(&web_config_path, Duration::from_secs(30))
+                .await
+                .map_err(|source| ReceiverRunError::Alertmanager {
+                    receiver: r.name.clone(),
+                    source,
+                })?;
+            let addr = am.addr();
+            (None, Some(am), addr)
+        }
+    };
+    let client = exporters::scrape_job(case, pki, &files_dir, addr.to_string());
+    Ok(Started {
+        case: r,
+        fake,
+        real,
+        addr,
+        client,
+        web_config_yaml,
+    })
+}
+
+fn prometheus_config(plan: &ReceiverPlan, started: &[Started<'_>], rules: &Path) -> FullConfig {
+    let interval = prom_duration(plan.defaults.evaluation_interval);
+    let mut alertmanagers = Vec::new();
+    let mut remote_write = Vec::new();
+    for s in started {
+        let r = s.case;
+        let c = &s.client;
+        if r.kind.is_alertmanager() {
+            alertmanagers.push(AlertmanagerConfig {
+                scheme: c.scheme,
+                basic_auth: c.basic_auth.clone(),
+                authorization: c.authorization.clone(),
+                tls_config: c.tls_config.clone(),
+                timeout: r.timeout.map(prom_duration),
+                path_prefix: r.path_prefix.clone(),
+                api_version: "v2",
+                static_configs: vec![StaticConfig {
+                    targets: vec![s.addr.to_string()],
+                    labels: BTreeMap::new(),
+                }],
+            });
+        } else {
+            let scheme = match c.scheme {
+                Some(Scheme::Https) => "https",
+                _ => "http",
+            };
+            remote_write.push(RemoteWrite {
+                url: format!("{scheme}://{}/api/v1/write", s.addr),
+                name: r.name.clone(),
+                remote_timeout: r.timeout.map(prom_duration),
+                basic_auth: c.basic_auth.clone(),
+                authorization: c.authorization.clone(),
+                tls_config: c.tls_config.clone(),
+                queue_config: QueueConfig {
+                    batch_send_deadline: interval,
+                    min_backoff: PromDuration::from_millis(100),
+                    max_backoff: PromDuration::from_secs(1),
+                },
+                metadata_config: MetadataConfig { send: false },
+            });
+        }
+    }
+    FullConfig {
+        global: GlobalConfig {
+            evaluation_interval: Some(interval),
+            ..GlobalConfig::default()
+        },
+        rule_files: vec![rules.to_owned()],
+        alerting: (!alertmanagers.is_empty()).then_some(Alerting { alertmanagers }),
+        remote_write,
+    }
+}
+
+/// The sum of `name` over the samples whose `label` satisfies `matches`.
+fn sum(samples: &[TextSample], name: &str, label: &str, matches: impl Fn(&str) -> bool) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.name == name && s.labels.get(label).is_some_and(|v| matches(v)))
+        .map(|s| s.value)
+        .sum()
+}
+
+fn observe(s: &Started<'_>, samples: &[TextSample], log: &str) -> Observed {
+    let host = s.addr.to_string();
+    let r = s.case;
+    let prometheus = if r.kind.is_alertmanager() {
+        let by_url = |v: &str| v.contains(&host);
+        PrometheusCounts::Notifications {
+            sent: sum(
+                samples,
+                "prometheus_notifications_sent_total",
+                "alertmanager",
+                by_url,
+            ),
+            errors: sum(
+                samples,
+                "prometheus_notifications_errors_total",
+                "alertmanager",
+                by_url,
+            ),
+        }
+    } else {
+        let by_name = |v: &str| v == r.name;
+        PrometheusCounts::RemoteWrite {
+            samples: sum(
+                samples,
+                "prometheus_remote_storage_samples_total",
+                "remote_name",
+                by_name,
+            ),
+            failed: sum(
+                samples,
+                "prometheus_remote_storage_samples_failed_total",
+                "remote_name",
+                by_name,
+            ),
+            retried: sum(
+                samples,
+                "prometheus_remote_storage_samples_retried_total",
+                "remote_name",
+                by_name,
+            ),
+        }
+    };
+    let stats: StatsSnapshot = s.fake.as_ref().map(|f| f.stats()).unwrap_or_default();
+    let mut statuses = BTreeMap::new();
+    for rq in &stats.requests {
+        *statuses.entry(rq.status).or_default() += rq.count;
+    }
+    let last_error = last_logged_error(log, &host).unwrap_or_default();
+    let class = classify(&normalise(&last_error), &r.case.context());
+    let failures = prometheus.failures();
+    let (accepted, settled) = match &s.fake {
+        Some(_) => {
+            let accepted = stats.received.requests;
+            let delivered_enough = accepted >= SETTLED_ACCEPTED
+                && (r.kind != ReceiverKind::RemoteWrite || stats.received.samples > 0);
+            (accepted, delivered_enough)
+        }
+        None => {
+            let ok = prometheus.successes();
+            (ok as u64, ok >= SETTLED_ACCEPTED as f64)
+        }
+    };
+    Observed {
+        delivered: accepted > 0 && failures == 0.0,
+        class: if failures == 0.0 {
+            ErrorClass::None
+        } else {
+            class
+        },
+        last_error,
+        prometheus,
+        received: stats.received,
+        statuses,
+        handshakes_failed: stats.handshakes_failed,
+        listed_alerts: None,
+        list_error: None,
+        settled,
+    }
+}
+
+/// The notifier's wording of an HTTP status, as the scraper's (which the classifier reads).
+fn normalise(raw: &str) -> String {
+    raw.replace("bad response status ", "server returned HTTP status ")
+}
+
+/// The `err` of the last line of Prometheus' logfmt log that names `host` (the receiver's
+/// `127.0.0.1:port`), unquoted.
+fn last_logged_error(log: &str, host: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .filter(|l| l.contains(host))
+        .find_map(|l| logfmt_value(l, "err"))
+}
+
+/// The value of `key` in a logfmt line (quoted values unescaped).
+fn logfmt_value(line: &str, key: &str) -> Option<String> {
+    let needle = format!(" {key}=");
+    let start = line.find(&needle)? + needle.len();
+    let rest = &line[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next()?),
+                '"' => return Some(out),
+                c => out.push(c),
+            }
+        }
+        None
+    } else {
+        Some(rest.split(' ').next().unwrap_or_default().to_owned())
+    }
+}
+
+/// Lists the real Alertmanager's alerts with the receiver's own CA and first user, and
+/// counts those named [`ALERT_NAME`].
+async fn list_alerts(
+    s: &Started<'_>,
+    am: &RealAlertmanager,
+    pki: &PkiFiles,
+) -> Result<usize, String> {
+    let e = &s.case.case.exporter;
+    let tls = e.tls.as_ref().map(|tls| ClientTls {
+        ca_file: Some(pki.ca()),
+        client_cert: tls.client_ca.map(|_| {
+            (
+                pki.by_name("client.crt").unwrap_or_default(),
+                pki.by_name("client.key").unwrap_or_default(),
+            )
+        }),
+        server_name: "127.0.0.1".into(),
+        versions: Default::default(),
+        cert_requested: None,
+    });
+    let headers: Vec<(&str, String)> = e
+        .basic_auth_users
+        .iter()
+        .next()
+        .map(|(user, pw)| ("authorization", fake_exporter::basic_header(user, pw)))
+        .into_iter()
+        .collect();
+    let response = direct::get(am.addr(), tls.as_ref(), "/api/v2/alerts", &headers)
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status != 200 {
+        return Err(format!(
+            "GET /api/v2/alerts answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body).trim()
+        ));
+    }
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&response.body)
+        .map_err(|e| format!("GET /api/v2/alerts: not a JSON array: {e}"))?;
+    Ok(alerts
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == ALERT_NAME)
+        .count())
+}
+
+fn expected_text(x: &ReceiverExpect) -> String {
+    if x.delivered {
+        return "delivered".into();
+    }
+    let classes: Vec<String> = x.error.iter().map(ToString::to_string).collect();
+    let mut text = format!("not delivered, error {}", classes.join(" or "));
+    if let Some(status) = x.receiver_status {
+        text.push_str(&format!(", receiver answered {status}"));
+    }
+    text
+}
+
+fn judge(s: &Started<'_>, o: Observed, yaml: &str) -> ReceiverResult {
+    let r = s.case;
+    let x = &r.expect;
+    let mut problems = Vec::new();
+    if !o.settled {
+        problems.push(
+            "did not settle before the deadline (neither 2 accepted sends nor a second \
+             failed send with a logged error)"
+                .to_owned(),
+        );
+    }
+    if o.delivered != x.delivered {
+        problems.push(format!(
+            "expected {}, observed {}",
+            if x.delivered {
+                "delivered"
+            } else {
+                "not delivered"
+            },
+            if o.delivered {
+                "delivered"
+            } else {
+                "not delivered"
+            }
+        ));
+    }
+    if !x.delivered {
+        if !x.error.contains(&o.class) {
+            problems.push(format!(
+                "expected error class {}, observed `{}`",
+                x.error
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                o.class
+            ));
+        }
+        if s.fake.is_some() && o.received.requests > 0 {
+            problems.push(format!(
+                "the receiver accepted {} request(s)",
+                o.received.requests
+            ));
+        }
+        if let Some(status) = x.receiver_status {
+            if o.statuses.get(&status).copied().unwrap_or(0) == 0 {
+                problems.push(format!("the receiver answered no request with {status}"));
+            }
+        }
+    }
+    let passed = problems.is_empty();
+    let report = if passed {
+        String::new()
+    } else {
+        let mut client = serde_norway::to_string(&s.client).unwrap_or_default();
+        client.truncate(2_000);
+        format!(
+            "FAIL {}: receiver `{}` ({}) at {}{}:\n  {}\n  expected: {}\n  observed: delivered={} class={} last_error={:?}\n  prometheus: {:?}\n  receiver: {:?} statuses={:?} handshakes_failed={:?} listed_alerts={:?} {}\n  client side (as a scrape job):\n{}\n  web-config.yml:\n{}\n  prometheus.yml:\n{}\n{}",
+            r.file,
+            r.name,
+            r.kind,
+            s.addr,
+            if r.description.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.description)
+            },
+            problems.join("\n  "),
+            expected_text(x),
+            o.delivered,
+            o.class,
+            o.last_error,
+            o.prometheus,
+            o.received,
+            o.statuses,
+            o.handshakes_failed,
+            o.listed_alerts,
+            o.list_error.as_deref().unwrap_or(""),
+            indent(&client),
+            indent(&s.web_config_yaml),
+            indent(yaml),
+            s.real.as_ref().map(|am| format!("  alertmanager log:\n{}", indent(&am.log()))).unwrap_or_default(),
+        )
+    };
+    ReceiverResult {
+        name: r.name.clone(),
+        kind: r.kind.to_string(),
+        passed,
+        observed: o,
+        expected: expected_text(x),
+        report,
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_prometheus_yml_reads_like_a_hand_written_one() {
+        let plan = ReceiverPlan::from_source(
+            "r.yaml",
+            r#"
+receivers:
+  - name: am
+    kind: alertmanager
+    exporter: { server_cert: valid, basic_auth_users: { prom: s3cret } }
+    send:
+      scheme: https
+      basic_auth: { username: prom, password: s3cret }
+      tls_config: { ca_file: ca.crt }
+      timeout: 5s
+      path_prefix: /am
+    expect: { delivered: true }
+  - name: rw
+    kind: remote_write
+    send: { authorization: { credentials: t0ken } }
+    expect: { delivered: true }
+"#,
+        )
+        .expect("valid");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = Pki::generate(fake_exporter::pki::KeyType::EcdsaP256)
+            .and_then(|p| p.write_to(dir.path()))
+            .expect("PKI");
+        let started: Vec<Started<'_>> = plan
+            .receivers
+            .iter()
+            .zip([4000, 4001])
+            .map(|(r, port)| {
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                Started {
+                    case: r,
+                    fake: None,
+                    real: None,
+                    addr,
+                    client: exporters::scrape_job(&r.case, &pki, dir.path(), addr.to_string()),
+                    web_config_yaml: String::new(),
+                }
+            })
+            .collect();
+        let config = prometheus_config(&plan, &started, Path::new("/run/rules.yml"));
+        let yaml = serde_norway::to_string(&config)
+            .expect("serialises")
+            .replace(&dir.path().display().to_string(), "<pki>");
+        assert_eq!(
+            yaml,
+            "global:
+  evaluation_interval: 200ms
+rule_files:
+- /run/rules.yml
+alerting:
+  alertmanagers:
+  - scheme: https
+    basic_auth:
+      username: prom
+      password: s3cret
+    tls_config:
+      ca_file: <pki>/ca.crt
+    timeout: 5s
+    path_prefix: /am
+    api_version: v2
+    static_configs:
+    - targets:
+      - 127.0.0.1:4000
+remote_write:
+- url: http://127.0.0.1:4001/api/v1/write
+  name: rw
+  authorization:
+    credentials: t0ken
+  queue_config:
+    batch_send_deadline: 200ms
+    min_backoff: 100ms
+    max_backoff: 1s
+  metadata_config:
+    send: false
+"
+        );
+    }
+
+    #[test]
+    fn logged_errors_are_found_by_address_and_unquoted() {
+        let log = concat!(
+            "ts=2026-11-30T14:00:00.000Z caller=notifier.go:532 level=error component=notifier alertmanager=https://127.0.0.1:4000/api/v2/alerts count=1 msg=\"Error sending alert\" err=\"bad response status 401 Unauthorized\"\n",
+            "ts=2026-11-30T14:00:00.100Z caller=dedupe.go:112 component=remote level=warn remote_name=rw url=https://127.0.0.1:4001/api/v1/write msg=\"Failed to send batch, retrying\" err=\"Post \\\"https://127.0.0.1:4001/api/v1/write\\\": x509: certificate signed by unknown authority\"\n",
+        );
+        let am = last_logged_error(log, "127.0.0.1:4000").expect("found");
+        assert_eq!(am, "bad response status 401 Unauthorized");
+        assert_eq!(
+            classify(&normalise(&am), &crate::classify::CaseContext::tls()),
+            ErrorClass::Unauthorized
+        );
+        let rw = last_logged_error(log, "127.0.0.1:4001").expect("found");
+        assert_eq!(
+            rw,
+            "Post \"https://127.0.0.1:4001/api/v1/write\": x509: certificate signed by unknown authority"
+        );
+        assert_eq!(
+            classify(&rw, &crate::classify::CaseContext::tls()),
+            ErrorClass::UnknownAuthority
+        );
+        assert_eq!(last_logged_error(log, "127.0.0.1:4002"), None);
+    }
+
+    #[test]
+    fn failures_and_successes_per_kind() {
+        let n = PrometheusCounts::Notifications {
+            sent: 5.0,
+            errors: 2.0,
+        };
+        assert_eq!((n.failures(), n.successes()), (2.0, 3.0));
+        let w = PrometheusCounts::RemoteWrite {
+            samples: 10.0,
+            failed: 4.0,
+            retried: 1.0,
+        };
+        assert_eq!((w.failures(), w.successes()), (5.0, 5.0));
+    }
+}

@@ -1,0 +1,113 @@
+use super::*;
+
+const FILE: &str = "r.yaml";
+
+fn parse(text: &str) -> Result<ReceiverPlan, ReceiverError> {
+    ReceiverPlan::from_source(FILE, text)
+}
+
+#[test]
+fn a_receiver_file_parses_into_typed_receivers() {
+    let plan = parse(
+        r#"
+defaults: { evaluation_interval: 300ms, deadline: 45s }
+receivers:
+  - name: am-basic
+    kind: alertmanager
+    exporter: { server_cert: valid, basic_auth_users: { prom: s3cret } }
+    send:
+      scheme: https
+      basic_auth: { username: prom, password: wrong }
+      tls_config: { ca_file: ca.crt }
+      timeout: 5s
+      path_prefix: /
+    expect: { delivered: false, error: unauthorized, receiver_status: 401 }
+  - name: rw
+    kind: remote_write
+    expect: { delivered: true }
+"#,
+    )
+    .expect("valid");
+    assert_eq!(
+        plan.defaults.evaluation_interval,
+        Duration::from_millis(300)
+    );
+    assert_eq!(plan.defaults.deadline, Duration::from_secs(45));
+    let am = &plan.receivers[0];
+    assert_eq!(am.kind, ReceiverKind::Alertmanager);
+    assert_eq!(am.timeout, Some(Duration::from_secs(5)));
+    assert_eq!(am.path_prefix.as_deref(), Some("/"));
+    assert!(am.case.scrape.is_https());
+    assert_eq!(
+        am.expect,
+        ReceiverExpect {
+            delivered: false,
+            error: vec![ErrorClass::Unauthorized],
+            receiver_status: Some(401),
+        }
+    );
+    assert_eq!(plan.receivers[1].kind, ReceiverKind::RemoteWrite);
+}
+
+#[test]
+fn mistakes_name_file_receiver_field_and_fix() {
+    let err = parse(
+        r#"
+receivers:
+  - name: a
+    kind: alertmanager
+    send: { metrics_path: /x }
+    expect: { delivered: true }
+  - name: b
+    kind: remote_write
+    send: { tls_config: { ca_file: nope.crt } }
+    expect: { delivered: true }
+  - name: c
+    kind: alertmanager
+    send: { tls_config: { ca_file: my.crt } }
+    expect: { delivered: false }
+  - name: d
+    kind: real_alertmanager
+    exporter: { bearer_tokens: [t] }
+    expect: { delivered: true }
+  - name: e
+    kind: remote_write
+    send: { path_prefix: /x }
+    expect: { delivered: true }
+  - name: f
+    kind: pigeon
+    expect: { delivered: true }
+"#,
+    )
+    .expect_err("seven mistakes")
+    .to_string();
+    for needle in [
+        "r.yaml: receiver `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
+        "r.yaml: receiver `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
+        "r.yaml: receiver `c`: expect.error: required with `delivered: false`",
+        "r.yaml: receiver `c`: send.tls_config.ca_file: `my.crt` is not a file",
+        "r.yaml: receiver `d`: exporter: uses ",
+        "r.yaml: receiver `e`: send.path_prefix: only Alertmanagers have a path_prefix",
+        "r.yaml: receiver `f`: kind: unknown variant `pigeon`",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn combinations_prometheus_refuses_are_refused_for_send_too() {
+    let err = parse(
+        r#"
+receivers:
+  - name: both
+    kind: alertmanager
+    send:
+      basic_auth: { username: u, password: p }
+      authorization: { credentials: t }
+    expect: { delivered: true }
+"#,
+    )
+    .expect_err("basic_auth and authorization")
+    .to_string();
+    assert!(err.starts_with("r.yaml: receiver `both`: send"), "{err}");
+}
