@@ -48,8 +48,10 @@ mod file_cache;
 mod fleet;
 mod http;
 mod metrics;
+mod oauth2;
 #[cfg(feature = "pki")]
 pub mod pki;
+mod proxy;
 mod server;
 mod startup;
 mod stats;
@@ -63,9 +65,13 @@ pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
 pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
+pub use oauth2::{
+    RunningTokenEndpoint, TokenEndpoint, TokenEndpointBuilder, TokenStats, TokenStore, TOKEN_PATH,
+};
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
+pub use proxy::{ForwardProxy, ForwardProxyBuilder, ProxyStats, RunningForwardProxy};
 pub use server::{ExporterBuilder, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST};
 pub use stats::{
     ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,

@@ -74,6 +74,8 @@ pub struct ExporterBuilder {
     faults: FaultSpec,
     mutants: Vec<Mutant>,
     telemetry_path: Option<String>,
+    /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens.
+    oauth2_tokens: Option<crate::oauth2::TokenStore>,
 }
 
 #[derive(Debug)]
@@ -269,6 +271,14 @@ impl ExporterBuilder {
         self
     }
 
+    /// Also accept, as `Authorization: Bearer`, the unexpired tokens a fake OAuth2 token
+    /// endpoint issued into `store` (fake-exporter extension; see [`crate::TokenEndpoint`]).
+    /// Works with a web config file too: the store is not part of the file.
+    pub fn oauth2_tokens(mut self, store: crate::oauth2::TokenStore) -> Self {
+        self.oauth2_tokens = Some(store);
+        self
+    }
+
     /// Checks the config like exporter-toolkit does at start, binds every address, and
     /// returns once they all accept connections.
     pub async fn start(self) -> Result<RunningExporter, Error> {
@@ -286,7 +296,7 @@ impl ExporterBuilder {
                 ConfigSource::Static(Arc::new(config))
             }
         };
-        let prepared = PreparedListener::prepare(
+        let mut prepared = PreparedListener::prepare(
             Arc::new(source),
             self.shared_metrics
                 .unwrap_or_else(|| Arc::new(Metrics::new(self.metrics))),
@@ -294,6 +304,7 @@ impl ExporterBuilder {
             self.mutants,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
         )?;
+        prepared.oauth2_tokens = self.oauth2_tokens;
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from(([127, 0, 0, 1], 0))]
         } else {
@@ -361,6 +372,8 @@ pub(crate) struct PreparedListener {
     /// The client-certificate weaknesses the mutants ask for.
     insecure: tls::InsecureTls,
     pub(crate) warnings: Vec<String>,
+    /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens.
+    oauth2_tokens: Option<crate::oauth2::TokenStore>,
 }
 
 impl PreparedListener {
@@ -411,6 +424,7 @@ impl PreparedListener {
             mutants,
             insecure,
             warnings,
+            oauth2_tokens: None,
         })
     }
 
@@ -426,6 +440,7 @@ impl PreparedListener {
             self.telemetry_path.clone(),
             stats.clone(),
             limiter,
+            self.oauth2_tokens.clone(),
         );
         Arc::new(ListenerContext {
             router: app(state.clone()),
