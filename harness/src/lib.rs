@@ -42,6 +42,7 @@ mod exporter_config;
 mod fixture;
 pub mod generate;
 pub mod lab;
+mod nginx;
 mod pacing;
 mod procfs;
 mod progress;
@@ -63,17 +64,19 @@ pub use fixture::{
     mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Until, Verdict,
     WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
+pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
 pub use promconfig::{
     promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
     BasicAuth, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, PromtoolCheck,
-    Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
+    OAuth2, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
     RunReport, Skipped, StartObserved, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
-    BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterStart, ExporterTls,
+    BearerCase, Case, Count, ForwardProxyCase, OAuth2Case, ReverseProxy, ThirdParties,
+    TokenEndpointCase, Defaults, Expectation, Expected, ExporterCase, ExporterStart, ExporterTls,
     FileRef, HttpVersion, KeepAlive, Level, Outcome, PkiFile, Plan, ScenarioError, ScrapeAuth,
     ScrapeCase, ScrapeTls, Secret, TargetHost, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
 };
