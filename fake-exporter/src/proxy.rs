@@ -188,9 +188,16 @@ async fn serve(stream: TcpStream, users: Arc<Vec<(String, String)>>, counters: A
     let _ = stream.set_nodelay(true);
     let mut tunnels = JoinSet::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The upstream connection of absolute-form requests, kept alive across the requests of
+    // this client connection (as a real proxy pools them): an exporter behind the proxy
+    // sees one connection for many scrapes, as it would without the proxy.
+    let upstream: Upstream = Arc::default();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let (users, counters, tx) = (users.clone(), counters.clone(), tx.clone());
-        async move { Ok::<_, std::convert::Infallible>(handle(req, &users, &counters, &tx).await) }
+        let (users, counters, tx, upstream) =
+            (users.clone(), counters.clone(), tx.clone(), upstream.clone());
+        async move {
+            Ok::<_, std::convert::Infallible>(handle(req, &users, &counters, &tx, &upstream).await)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -211,12 +218,24 @@ async fn serve(stream: TcpStream, users: Arc<Vec<(String, String)>>, counters: A
 }
 
 type Tunnel = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// The kept-alive upstream of a client connection: the target's authority and a sender.
+type Upstream = Arc<
+    tokio::sync::Mutex<Option<(String, hyper::client::conn::http1::SendRequest<Incoming>)>>,
+>;
+
+async fn dial(host: &str, port: u16) -> Option<TcpStream> {
+    let dialed = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect((host, port))).await;
+    let stream = dialed.ok()?.ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(stream)
+}
 
 async fn handle(
     req: Request<Incoming>,
     users: &[(String, String)],
     counters: &Counters,
     tunnels: &tokio::sync::mpsc::UnboundedSender<Tunnel>,
+    upstream: &Upstream,
 ) -> Response<Body> {
     if !users.is_empty() && !authorized(&req, users) {
         Counters::bump(&counters.auth_refused);
@@ -237,12 +256,11 @@ async fn handle(
         return status(StatusCode::FORBIDDEN);
     }
     let host = authority.host().trim_start_matches('[').trim_end_matches(']');
-    let dialed = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect((host, port))).await;
-    let Ok(Ok(mut upstream)) = dialed else {
-        Counters::bump(&counters.upstream_failed);
-        return status(StatusCode::BAD_GATEWAY);
-    };
     if req.method() == Method::CONNECT {
+        let Some(mut upstream) = dial(host, port).await else {
+            Counters::bump(&counters.upstream_failed);
+            return status(StatusCode::BAD_GATEWAY);
+        };
         Counters::bump(&counters.tunnels);
         let upgrade = hyper::upgrade::on(req);
         let relay: Tunnel = Box::pin(async move {
@@ -268,13 +286,27 @@ async fn handle(
     parts.uri = uri;
     parts.headers.remove(header::PROXY_AUTHORIZATION);
     parts.headers.remove("proxy-connection");
-    let _ = upstream.set_nodelay(true);
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await
-    else {
-        Counters::bump(&counters.upstream_failed);
-        return status(StatusCode::BAD_GATEWAY);
+    let key = authority.to_string();
+    let mut cached = upstream.lock().await;
+    let reusable = match cached.as_mut() {
+        Some((k, sender)) if *k == key => sender.ready().await.is_ok(),
+        _ => false,
     };
-    tokio::spawn(conn);
+    if !reusable {
+        let Some(stream) = dial(host, port).await else {
+            Counters::bump(&counters.upstream_failed);
+            return status(StatusCode::BAD_GATEWAY);
+        };
+        let Ok((sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+        else {
+            Counters::bump(&counters.upstream_failed);
+            return status(StatusCode::BAD_GATEWAY);
+        };
+        tokio::spawn(conn);
+        *cached = Some((key, sender));
+    }
+    // Invariant: set just above when it was not reusable.
+    let (_, sender) = cached.as_mut().expect("an upstream connection is cached");
     match sender.send_request(Request::from_parts(parts, body)).await {
         Ok(response) => {
             Counters::bump(&counters.forwarded);
