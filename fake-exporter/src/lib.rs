@@ -65,10 +65,10 @@ pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
 pub use http::{control_app, fleet_control_app, GroupListenerStats, GroupStats, ListenerStats};
+pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 pub use oauth2::{
     RunningTokenEndpoint, TokenEndpoint, TokenEndpointBuilder, TokenStats, TokenStore, TOKEN_PATH,
 };
-pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
 pub use proxy::{ForwardProxy, ForwardProxyBuilder, ProxyStats, RunningForwardProxy};

@@ -294,9 +294,7 @@ async fn serve(
     let http = hyper::server::conn::http1::Builder::new();
     match tls {
         None => {
-            let _ = http
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
         }
         Some(acceptor) => {
             // A client that does not trust the certificate aborts the handshake: nothing to
@@ -424,7 +422,11 @@ async fn token(
     }
     if let Some(allowed) = &state.scopes {
         let asked = form.get("scope").map(String::as_str).unwrap_or_default();
-        if asked.split(' ').filter(|s| !s.is_empty()).any(|s| !allowed.iter().any(|a| a == s)) {
+        if asked
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .any(|s| !allowed.iter().any(|a| a == s))
+        {
             c.invalid_scope.fetch_add(1, Ordering::Relaxed);
             return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
         }
@@ -513,7 +515,10 @@ mod tests {
         let auth = go_basic("prom etheus", "s3cret&=");
         // Act
         let r = app
-            .oneshot(post("grant_type=client_credentials&scope=metrics.read", Some(&auth)))
+            .oneshot(post(
+                "grant_type=client_credentials&scope=metrics.read",
+                Some(&auth),
+            ))
             .await
             .expect("response");
         // Assert
@@ -549,12 +554,18 @@ mod tests {
             .oneshot(post("grant_type=client_credentials", Some(&auth)))
             .await
             .expect("response");
-        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"token\"");
+        assert_eq!(
+            r.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"token\""
+        );
         let (status, body) = json(r).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"], "invalid_client");
         let stats = state.counters.snapshot();
-        assert_eq!((stats.requests, stats.issued, stats.invalid_client), (1, 0, 1));
+        assert_eq!(
+            (stats.requests, stats.issued, stats.invalid_client),
+            (1, 0, 1)
+        );
         assert!(state.store.is_empty());
     }
 
@@ -563,8 +574,12 @@ mod tests {
         let (state, app) = endpoint(Duration::from_secs(60));
         let auth = go_basic("prom etheus", "s3cret&=");
         let form = "grant_type=client_credentials&scope=metrics.read+admin";
-        let (status, body) =
-            json(app.oneshot(post(form, Some(&auth))).await.expect("response")).await;
+        let (status, body) = json(
+            app.oneshot(post(form, Some(&auth)))
+                .await
+                .expect("response"),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"], "invalid_scope");
         assert_eq!(state.counters.snapshot().invalid_scope, 1);
@@ -607,7 +622,10 @@ mod tests {
         let body: serde_json::Value = r.json().await?;
         assert_eq!(body["expires_in"], 11);
         let token = body["access_token"].as_str().unwrap_or_default();
-        assert_eq!(endpoint.store().check(token, SystemTime::now()), AuthOutcome::Ok);
+        assert_eq!(
+            endpoint.store().check(token, SystemTime::now()),
+            AuthOutcome::Ok
+        );
         assert_eq!(endpoint.stats().issued, 1);
         Ok(())
     }

@@ -193,8 +193,12 @@ async fn serve(stream: TcpStream, users: Arc<Vec<(String, String)>>, counters: A
     // sees one connection for many scrapes, as it would without the proxy.
     let upstream: Upstream = Arc::default();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let (users, counters, tx, upstream) =
-            (users.clone(), counters.clone(), tx.clone(), upstream.clone());
+        let (users, counters, tx, upstream) = (
+            users.clone(),
+            counters.clone(),
+            tx.clone(),
+            upstream.clone(),
+        );
         async move {
             Ok::<_, std::convert::Infallible>(handle(req, &users, &counters, &tx, &upstream).await)
         }
@@ -219,9 +223,8 @@ async fn serve(stream: TcpStream, users: Arc<Vec<(String, String)>>, counters: A
 
 type Tunnel = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 /// The kept-alive upstream of a client connection: the target's authority and a sender.
-type Upstream = Arc<
-    tokio::sync::Mutex<Option<(String, hyper::client::conn::http1::SendRequest<Incoming>)>>,
->;
+type Upstream =
+    Arc<tokio::sync::Mutex<Option<(String, hyper::client::conn::http1::SendRequest<Incoming>)>>>;
 
 async fn dial(host: &str, port: u16) -> Option<TcpStream> {
     let dialed = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect((host, port))).await;
@@ -255,7 +258,10 @@ async fn handle(
         Counters::bump(&counters.refused);
         return status(StatusCode::FORBIDDEN);
     }
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     if req.method() == Method::CONNECT {
         let Some(mut upstream) = dial(host, port).await else {
             Counters::bump(&counters.upstream_failed);
@@ -350,7 +356,8 @@ fn authorized(req: &Request<Incoming>, users: &[(String, String)]) -> bool {
 /// `localhost`, 127.0.0.0/8 or ::1 (brackets allowed).
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -371,7 +378,12 @@ mod tests {
                 .await
                 .expect("answer within 10 s")
                 .expect("read");
-            assert_eq!(n, 1, "closed early after {:?}", String::from_utf8_lossy(&got));
+            assert_eq!(
+                n,
+                1,
+                "closed early after {:?}",
+                String::from_utf8_lossy(&got)
+            );
             got.push(byte[0]);
         }
         (String::from_utf8_lossy(&got).into_owned(), s)
@@ -380,7 +392,9 @@ mod tests {
     #[tokio::test]
     async fn connect_tunnels_to_the_target_and_counts_one_tunnel() {
         // Arrange: a target that answers `pong` to anything.
-        let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let target = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let target_addr = target.local_addr().expect("addr");
         tokio::spawn(async move {
             let (mut s, _) = target.accept().await.expect("accept");
@@ -405,7 +419,10 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert_eq!(&pong, b"pong");
         let stats = proxy.stats();
-        assert_eq!((stats.connections, stats.tunnels, stats.forwarded), (1, 1, 0));
+        assert_eq!(
+            (stats.connections, stats.tunnels, stats.forwarded),
+            (1, 1, 0)
+        );
     }
 
     #[tokio::test]
@@ -419,7 +436,10 @@ mod tests {
         let target = exporter.addr();
         let (head, _) = ask(proxy.addr(), &format!("CONNECT {target} HTTP/1.1\r\n\r\n")).await;
         assert!(head.starts_with("HTTP/1.1 407"), "{head}");
-        assert!(head.contains("proxy-authenticate: Basic realm=\"proxy\""), "{head}");
+        assert!(
+            head.contains("proxy-authenticate: Basic realm=\"proxy\""),
+            "{head}"
+        );
         let wrong = crate::auth::basic_header("p", "guess");
         let (head, _) = ask(
             proxy.addr(),
@@ -441,7 +461,11 @@ mod tests {
             (stats.auth_refused, stats.forwarded, stats.tunnels),
             (2, 1, 0)
         );
-        assert_eq!(exporter.stats().requests_total(), 1, "the exporter saw one GET");
+        assert_eq!(
+            exporter.stats().requests_total(),
+            1,
+            "the exporter saw one GET"
+        );
     }
 
     #[tokio::test]
@@ -456,6 +480,9 @@ mod tests {
         let (head, _) = ask(proxy.addr(), "CONNECT 192.0.2.1:443 HTTP/1.1\r\n\r\n").await;
         assert!(head.starts_with("HTTP/1.1 403"), "{head}");
         let stats = proxy.stats();
-        assert_eq!((stats.upstream_failed, stats.refused, stats.tunnels), (1, 1, 0));
+        assert_eq!(
+            (stats.upstream_failed, stats.refused, stats.tunnels),
+            (1, 1, 0)
+        );
     }
 }

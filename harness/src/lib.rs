@@ -67,18 +67,19 @@ pub use fixture::{
 pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
 pub use promconfig::{
     promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
-    BasicAuth, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, PromtoolCheck,
-    OAuth2, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
+    BasicAuth, GlobalConfig, OAuth2, PromConfigError, PromDuration, PrometheusConfig,
+    PromtoolCheck, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion,
+    PROMTOOL_ENV,
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
     RunReport, Skipped, StartObserved, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
-    BearerCase, Case, Count, ForwardProxyCase, OAuth2Case, ReverseProxy, ThirdParties,
-    TokenEndpointCase, Defaults, Expectation, Expected, ExporterCase, ExporterStart, ExporterTls,
-    FileRef, HttpVersion, KeepAlive, Level, Outcome, PkiFile, Plan, ScenarioError, ScrapeAuth,
-    ScrapeCase, ScrapeTls, Secret, TargetHost, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
+    BearerCase, Case, Count, Defaults, Expectation, Expected, ExporterCase, ExporterStart,
+    ExporterTls, FileRef, ForwardProxyCase, HttpVersion, KeepAlive, Level, OAuth2Case, Outcome,
+    PkiFile, Plan, ReverseProxy, ScenarioError, ScrapeAuth, ScrapeCase, ScrapeTls, Secret,
+    TargetHost, ThirdParties, TokenEndpointCase, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
 };
 pub use targets::{
     parse_text_format, ApiError, BuildInfo, DroppedTarget, Health, PromApi, Sample, TargetKey,

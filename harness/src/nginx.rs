@@ -232,10 +232,9 @@ impl RunningNginx {
                 return Ok(running);
             }
             if Instant::now() >= deadline {
-                return Err(running.not_ready(format!(
-                    "not listening after {}s",
-                    START_DEADLINE.as_secs()
-                )));
+                return Err(
+                    running.not_ready(format!("not listening after {}s", START_DEADLINE.as_secs()))
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -311,6 +310,9 @@ mod tests {
         );
         let conf = config.render(Path::new("/p"));
         assert!(conf.contains("listen [::1]:8080;"), "{conf}");
-        assert!(!conf.contains("ssl") && !conf.contains("auth_basic"), "{conf}");
+        assert!(
+            !conf.contains("ssl") && !conf.contains("auth_basic"),
+            "{conf}"
+        );
     }
 }

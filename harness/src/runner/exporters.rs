@@ -129,8 +129,7 @@ pub(super) async fn start_all(
             start: None,
             third: Default::default(),
         };
-        let mut third =
-            super::third_parties::start_before_exporter(case, pki, &files_dir).await?;
+        let mut third = super::third_parties::start_before_exporter(case, pki, &files_dir).await?;
         let port = match launcher {
             Launcher::Fake => {
                 let shared = metrics.entry(case.exporter.series).or_insert_with(|| {
@@ -141,7 +140,8 @@ pub(super) async fn start_all(
                     Arc::new(Metrics::new(spec))
                 });
                 let exporter = loop {
-                    let builder = super::third_parties::exporter_builder(&third, FakeExporter::builder());
+                    let builder =
+                        super::third_parties::exporter_builder(&third, FakeExporter::builder());
                     let attempt = builder
                         .listen(std::net::SocketAddr::new(host, ports.next()))
                         .web_config_file(&web_config_path)
@@ -175,10 +175,9 @@ pub(super) async fn start_all(
                     continue;
                 }
                 let upstream = exporter.addr();
-                let (port, nginx_conf) = super::third_parties::start_in_front(
-                    case, &mut third, pki, &hashes, upstream,
-                )
-                .await?;
+                let (port, nginx_conf) =
+                    super::third_parties::start_in_front(case, &mut third, pki, &hashes, upstream)
+                        .await?;
                 if let Some(conf) = nginx_conf {
                     started.web_config_yaml = format!(
                         "# nginx.conf, in front of the exporter:\n{conf}\n# the exporter's \

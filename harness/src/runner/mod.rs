@@ -5,8 +5,8 @@
 
 mod exporters;
 pub(crate) mod external;
-mod third_parties;
 mod health;
+mod third_parties;
 
 pub use external::{ExecTemplate, ExecTemplateError};
 pub(crate) use health::percent as health_percent;

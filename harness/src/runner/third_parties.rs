@@ -136,10 +136,15 @@ pub(super) async fn start_in_front(
             path: "127.0.0.1".into(),
             source,
         })?;
-        let mut config =
-            NginxConfig::new(SocketAddr::new(case.scrape.target_host.listen_ip(), port), upstream);
+        let mut config = NginxConfig::new(
+            SocketAddr::new(case.scrape.target_host.listen_ip(), port),
+            upstream,
+        );
         if let Some(tls) = &e.tls {
-            config.tls = Some((pki.server_cert(tls.server_cert), pki.server_key(tls.server_cert)));
+            config.tls = Some((
+                pki.server_cert(tls.server_cert),
+                pki.server_key(tls.server_cert),
+            ));
             config.client_ca = tls
                 .client_ca
                 .map(|ca| FileRef::Pki(ca).resolve(pki, Path::new("/")));
@@ -160,7 +165,11 @@ pub(super) async fn start_in_front(
         }
     }
     // Invariant: the loop ran at least once and every pass that did not return set `last`.
-    Err(failed(case, "nginx", last.expect("three attempts were made")))
+    Err(failed(
+        case,
+        "nginx",
+        last.expect("three attempts were made"),
+    ))
 }
 
 /// Adds the token endpoint and the proxy to the case's job.
@@ -215,8 +224,14 @@ pub(super) struct Observed {
 /// Reads the counters (call once the scrapes have stopped).
 pub(super) fn observe(handles: &Handles) -> Observed {
     Observed {
-        token_endpoint: handles.token_endpoint.as_ref().map(RunningTokenEndpoint::stats),
-        proxy: handles.forward_proxy.as_ref().map(RunningForwardProxy::stats),
+        token_endpoint: handles
+            .token_endpoint
+            .as_ref()
+            .map(RunningTokenEndpoint::stats),
+        proxy: handles
+            .forward_proxy
+            .as_ref()
+            .map(RunningForwardProxy::stats),
     }
 }
 
@@ -232,7 +247,12 @@ pub(super) fn failures(case: &Case, observed: &Observed) -> Vec<String> {
             ("invalid_scope", s.invalid_scope),
             ("invalid_request", s.invalid_request),
         ]);
-        check(&t.expect_token_endpoint, &counters, "token endpoint", &mut out);
+        check(
+            &t.expect_token_endpoint,
+            &counters,
+            "token endpoint",
+            &mut out,
+        );
     }
     if let Some(s) = observed.proxy {
         let counters = BTreeMap::from([

@@ -391,7 +391,10 @@ fn check_reverse_proxy(
             "exporter.break_config_after_start",
             raw.break_config_after_start,
         ),
-        ("exporter.client_allowed_sans", raw.client_allowed_sans.is_some()),
+        (
+            "exporter.client_allowed_sans",
+            raw.client_allowed_sans.is_some(),
+        ),
         ("exporter.min_version", raw.min_version.is_some()),
         ("exporter.max_version", raw.max_version.is_some()),
         ("exporter.http2", raw.http2.is_some()),
@@ -437,7 +440,10 @@ fn check_reverse_proxy(
 fn tls(t: &RawTlsConfig, field: &str) -> Result<ScrapeTls, FieldError> {
     let file = |key: &str, v: &Option<String>| -> Result<Option<FileRef>, FieldError> {
         v.as_deref()
-            .map(|v| super::tls_file_ref(v).map_err(|e| field_err(&format!("{field}.{key}"), e.to_string())))
+            .map(|v| {
+                super::tls_file_ref(v)
+                    .map_err(|e| field_err(&format!("{field}.{key}"), e.to_string()))
+            })
             .transpose()
     };
     let out = ScrapeTls {
