@@ -770,6 +770,31 @@ mod tests {
     }
 
     #[test]
+    fn oauth2_token_endpoint_and_forward_proxy_failures() {
+        // captured from Prometheus 2.42.0 (go1.19.8) on 2026-11-30, scenarios/oauth2.yaml and
+        // scenarios/proxy.yaml against fake-exporter's token endpoint and forward proxy.
+        check(&[
+            ("Get \"http://127.0.0.1:11012/metrics\": oauth2: cannot fetch token: 401 Unauthorized\nResponse: {\"error\":\"invalid_client\"}", PLAIN, C::Oauth2TokenRefused),
+            ("Get \"http://127.0.0.1:11013/metrics\": oauth2: cannot fetch token: 400 Bad Request\nResponse: {\"error\":\"invalid_scope\"}", PLAIN, C::Oauth2TokenRefused),
+            ("Get \"http://127.0.0.1:11014/metrics\": Post \"https://127.0.0.1:36255/token\": x509: certificate signed by unknown authority", PLAIN, C::Oauth2TokenUntrusted),
+            // An exporter that refuses the token it was given: a plain 401.
+            ("server returned HTTP status 401 Unauthorized", PLAIN, C::Unauthorized),
+            ("Get \"https://127.0.0.1:13620/metrics\": proxyconnect tcp: dial tcp 127.0.0.1:42529: connect: connection refused", TLS, C::ProxyUnreachable),
+            ("Get \"https://127.0.0.1:13621/metrics\": Bad Gateway", TLS, C::ProxyTargetUnreachable),
+            ("Get \"https://127.0.0.1:13623/metrics\": Proxy Authentication Required", TLS, C::ProxyAuthRequired),
+            ("server returned HTTP status 407 Proxy Authentication Required", PLAIN, C::ProxyAuthRequired),
+        ]);
+        // derived from x/oauth2 sources: a token endpoint that is down, and the RFC 6749
+        // error format of x/oauth2 >= 0.10 (Prometheus 3.x); from Go >= 1.20: the prefix.
+        check(&[
+            ("Get \"http://127.0.0.1:1/metrics\": Post \"http://127.0.0.1:2/token\": dial tcp 127.0.0.1:2: connect: connection refused", PLAIN, C::Oauth2TokenUnreachable),
+            ("Get \"http://127.0.0.1:1/metrics\": oauth2: \"invalid_client\"", PLAIN, C::Oauth2TokenRefused),
+            ("Get \"http://127.0.0.1:1/metrics\": Post \"https://127.0.0.1:2/token\": tls: failed to verify certificate: x509: certificate signed by unknown authority", PLAIN, C::Oauth2TokenUntrusted),
+            ("Get \"https://127.0.0.1:1/metrics\": Gateway Timeout", TLS, C::ProxyTargetUnreachable),
+        ]);
+    }
+
+    #[test]
     fn scheme_mismatches() {
         // captured from Prometheus 2.42.0 (go1.19.8) on 2026-11-24.
         check(&[

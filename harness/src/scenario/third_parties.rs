@@ -463,3 +463,114 @@ fn tls(t: &RawTlsConfig, field: &str) -> Result<ScrapeTls, FieldError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Plan, ScenarioError};
+    use super::*;
+
+    fn one_case(case: &str) -> Result<Plan, ScenarioError> {
+        let yaml = format!("cases:\n  - name: c\n{case}");
+        Plan::from_sources(&[("t.yaml".to_owned(), yaml)])
+    }
+
+    fn refusal(case: &str) -> String {
+        match one_case(case) {
+            Ok(_) => panic!("accepted:\n{case}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn oauth2_and_proxy_keys_parse_into_types() {
+        let plan = one_case(
+            "    files: { s: \"x\\n\" }\n    \
+             exporter: { oauth2: { client_id: a, client_secret: x, scopes: [r], token_lifetime: 11s, server_cert: valid } }\n    \
+             proxy: { users: { p: pw } }\n    \
+             scrape: { oauth2: { client_id: a, client_secret_file: s, scopes: [r], tls_config: { ca_file: ca.crt } }, proxy_connect_header: { Proxy-Authorization: [Basic cDpwdw==] } }\n    \
+             expect: { health: up, token_endpoint: { issued: { at_least: 2 }, invalid_client: 0 }, proxy: { tunnels: 1 } }\n",
+        )
+        .expect("valid");
+        let t = &plan.cases[0].third_parties;
+        let te = t.token_endpoint.as_ref().expect("token endpoint");
+        assert_eq!(te.token_lifetime, Duration::from_secs(11));
+        assert_eq!(te.server_cert, Some(ServerCert::Valid));
+        let o = t.oauth2.as_ref().expect("oauth2");
+        assert_eq!(
+            o.client_secret,
+            Some(Secret::File(FileRef::Case("s".into())))
+        );
+        assert_eq!(
+            t.expect_token_endpoint["issued"],
+            Count::AtLeast { at_least: 2 }
+        );
+        assert_eq!(t.expect_proxy["tunnels"], Count::Exactly(1));
+        assert!(t.intermediary());
+    }
+
+    #[test]
+    fn keys_prometheus_2_42_refuses_are_refused_with_the_version_needed() {
+        let e = refusal(
+            "    proxy: {}\n    scrape: { no_proxy: 127.0.0.1 }\n    expect: { health: up }\n",
+        );
+        assert!(
+            e.starts_with("t.yaml: case `c`: scrape.no_proxy: needs Prometheus 2.43 or later"),
+            "{e}"
+        );
+        let e =
+            refusal("    scrape: { proxy_from_environment: true }\n    expect: { health: up }\n");
+        assert!(
+            e.contains("scrape.proxy_from_environment: needs Prometheus 2.43"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn combinations_prometheus_refuses_name_the_field_and_the_fix() {
+        for (case, want) in [
+            (
+                "    exporter: { oauth2: { client_id: a, client_secret: b } }\n    scrape: { basic_auth: { username: u, password: p }, oauth2: { client_id: a, client_secret: b } }\n",
+                "scrape.oauth2: cannot be combined with `basic_auth` or `authorization`",
+            ),
+            (
+                "    scrape: { oauth2: { client_id: a, client_secret: b } }\n",
+                "scrape.oauth2: needs a token endpoint",
+            ),
+            (
+                "    exporter: { oauth2: { client_id: a, client_secret: b } }\n    scrape: { oauth2: { client_id: a, client_secret: b, token_url: 'http://x/t' } }\n",
+                "scrape.oauth2.token_url: is filled in by the harness",
+            ),
+            (
+                "    scrape: { proxy_connect_header: { X: [y] } }\n",
+                "scrape.proxy_connect_header: needs a proxy_url",
+            ),
+            (
+                "    scrape: { proxy_url: 'http://127.0.0.1:3128' }\n",
+                "scrape.proxy_url: is filled in by the harness",
+            ),
+            (
+                "    proxy: {}\n    expect: { health: up, proxy: { tunnel: 1 } }\n",
+                "expect.proxy.tunnel: is not a counter; use one of: connections, tunnels",
+            ),
+            (
+                "    exporter: { reverse_proxy: nginx, server_cert: valid, http2: false }\n",
+                "exporter.http2: is not supported with `reverse_proxy: nginx`",
+            ),
+            (
+                "    exporter: { reverse_proxy: nginx, server_cert: valid, client_auth_type: RequireAnyClientCert, client_ca: ca.crt }\n",
+                "exporter.client_auth_type: with `reverse_proxy: nginx` use either",
+            ),
+        ] {
+            let case = if case.contains("expect:") {
+                case.to_owned()
+            } else {
+                format!("{case}    expect: {{ health: up }}\n")
+            };
+            let e = refusal(&case);
+            assert!(
+                e.starts_with(&format!("t.yaml: case `c`: {want}")),
+                "want `{want}`, got: {e}"
+            );
+        }
+    }
+}
