@@ -629,4 +629,49 @@ mod tests {
         assert_eq!(endpoint.stats().issued, 1);
         Ok(())
     }
+
+    #[tokio::test]
+    async fn an_exporter_accepts_only_unexpired_tokens_of_its_store(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        // Arrange
+        let endpoint = TokenEndpoint::builder().client("c", "s").start().await?;
+        let exporter = crate::FakeExporter::builder()
+            .oauth2_tokens(endpoint.store())
+            .start()
+            .await?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let body: serde_json::Value = client
+            .post(endpoint.token_url())
+            .body("grant_type=client_credentials&client_id=c&client_secret=s")
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = body["access_token"].as_str().unwrap_or_default().to_owned();
+        let expired = endpoint.store().issue(Duration::ZERO);
+        let scrape = |bearer: Option<String>| {
+            let mut r = client.get(exporter.url("/metrics"));
+            if let Some(t) = bearer {
+                r = r.bearer_auth(t);
+            }
+            r.send()
+        };
+        // Act
+        let good = scrape(Some(token)).await?;
+        let stale = scrape(Some(expired)).await?;
+        let forged = scrape(Some("forged".into())).await?;
+        let none = scrape(None).await?;
+        // Assert
+        assert_eq!(good.status(), StatusCode::OK);
+        assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            stale.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\", error_description=\"The access token expired\""
+        );
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+        Ok(())
+    }
 }

@@ -485,4 +485,36 @@ mod tests {
             (1, 1, 0)
         );
     }
+
+    #[tokio::test]
+    async fn absolute_form_requests_of_one_client_share_one_upstream_connection() {
+        let exporter = crate::FakeExporter::start().await.expect("exporter");
+        let proxy = ForwardProxy::builder().start().await.expect("proxy");
+        let target = exporter.addr();
+        let get = format!("GET http://{target}/metrics HTTP/1.1\r\nHost: {target}\r\n\r\n");
+        let (head, mut s) = ask(proxy.addr(), &get).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("content-length");
+        let mut body = vec![0u8; length];
+        s.read_exact(&mut body).await.expect("body");
+        s.write_all(get.as_bytes()).await.expect("second request");
+        let mut second = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut second))
+            .await
+            .expect("answered within 10 s")
+            .expect("read");
+        assert_eq!(&second, b"HTTP/1.1 200");
+        let stats = proxy.stats();
+        assert_eq!(
+            (stats.connections, stats.forwarded, stats.tunnels),
+            (1, 2, 0)
+        );
+        let exporter = exporter.shutdown().await;
+        assert_eq!(exporter.connections_accepted, 1, "one upstream connection");
+        assert_eq!(exporter.requests_total(), 2);
+    }
 }

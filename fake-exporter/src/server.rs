@@ -283,6 +283,11 @@ impl ExporterBuilder {
     /// returns once they all accept connections.
     pub async fn start(self) -> Result<RunningExporter, Error> {
         let source = match (self.config, self.typed.first) {
+            // OAuth2 tokens are checked where the web config's credentials are: an empty
+            // config, so that the check runs.
+            (None, None) if self.oauth2_tokens.is_some() => {
+                ConfigSource::Static(Arc::new(WebConfig::builder().build()?))
+            }
             (None, None) => ConfigSource::None,
             (Some(ConfigChoice::File(path)), None) => ConfigSource::file(path),
             (Some(ConfigChoice::File(path)), Some(setting)) => {

@@ -415,11 +415,10 @@ fn check_reverse_proxy(
     if let Some(tls) = &exporter.tls {
         use fake_exporter::ClientAuthType as C;
         let policy = tls.client_auth().canonical();
-        let ok = match (policy, tls.client_ca) {
-            (C::NoClientCert, None) => true,
-            (C::RequireAndVerifyClientCert, Some(_)) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (policy, tls.client_ca),
+            (C::NoClientCert, None) | (C::RequireAndVerifyClientCert, Some(_))
+        );
         if !ok {
             return Err(field_err(
                 "exporter.client_auth_type",
