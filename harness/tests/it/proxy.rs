@@ -83,27 +83,6 @@ fn forward_proxy_cases_count_tunnels_and_get_their_class() -> Result<()> {
     Ok(())
 }
 
-/// Pids of running nginx processes whose command line names a harness prefix.
-fn harness_nginx_pids() -> Result<Vec<u32>> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let entry = entry?;
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.contains("nginx") && cmdline.contains("scrape-harness-nginx-") {
-            pids.push(pid);
-        }
-    }
-    Ok(pids)
-}
-
 #[test]
 fn nginx_in_front_of_an_exporter_is_judged_like_an_exporter_and_is_gone_after() -> Result<()> {
     let _lock = heavy();
@@ -153,7 +132,7 @@ fn nginx_in_front_of_an_exporter_is_judged_like_an_exporter_and_is_gone_after() 
             "{name}: reached the exporter"
         );
     }
-    let left = harness_nginx_pids()?;
-    ensure!(left.is_empty(), "nginx left running: pids {left:?}");
+    let left = crate::real_targets::processes_mentioning("scrape-harness-nginx-")?;
+    ensure!(left.is_empty(), "nginx left running: {left:?}");
     Ok(())
 }
