@@ -23,6 +23,25 @@
 //! short run sees "the token expired and was refreshed". `expires_in` can also be made to
 //! lie (advertise longer than the real lifetime): the client then keeps a dead token and
 //! scrapes get 401.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fake_exporter::Error> {
+//! use fake_exporter::{AuthOutcome, FakeExporter, TokenEndpoint};
+//! let endpoint = TokenEndpoint::builder()
+//!     .client("prometheus", "s3cret")
+//!     .scopes(["metrics.read"])
+//!     .start()
+//!     .await?;
+//! // The exporter accepts the endpoint's unexpired tokens as `Authorization: Bearer`.
+//! let exporter = FakeExporter::builder().oauth2_tokens(endpoint.store()).start().await?;
+//! // Prometheus: `oauth2: { client_id: prometheus, client_secret: s3cret, token_url: <this> }`
+//! assert!(endpoint.token_url().ends_with("/token"));
+//! let token = endpoint.store().issue(std::time::Duration::from_secs(60));
+//! assert_eq!(endpoint.store().check(&token, std::time::SystemTime::now()), AuthOutcome::Ok);
+//! # drop(exporter);
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -8,6 +8,18 @@
 //! an absolute-form request to an authenticating proxy carries no credentials unless they
 //! are in the `proxy_url` itself (`http://user:pass@host:port`, which Go turns into a
 //! `Proxy-Authorization` header on both forms).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fake_exporter::Error> {
+//! use fake_exporter::ForwardProxy;
+//! let proxy = ForwardProxy::builder().user("p", "pw").start().await?;
+//! // Prometheus: `proxy_url: <this>` and, for https targets,
+//! // `proxy_connect_header: { Proxy-Authorization: [Basic cDpwdw==] }`.
+//! assert!(proxy.url().starts_with("http://127.0.0.1:"));
+//! assert_eq!(proxy.stats().tunnels, 0);
+//! # Ok(()) }
+//! ```
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
