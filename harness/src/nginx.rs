@@ -5,7 +5,10 @@
 //! One foreground process (`daemon off; master_process off;`), so there is one pid to kill
 //! and no `user` directive is needed (nginx switches users only in its workers, and without
 //! a master there are none): it runs as whoever runs the harness, root or not. Everything it
-//! writes (pid, logs, temp paths) is under its own temporary prefix, removed on drop.
+//! writes (pid, logs, temp paths) is under its own temporary prefix, removed on drop. A
+//! harness killed with SIGKILL cannot drop it: the process carries
+//! `SCRAPE_HARNESS_OWNER_PID` and the prefix an `owner.pid`, so the next run's leftover
+//! sweep kills and removes them (see `backend::sweep`).
 //! Client keep-alive is held for 5 minutes (Prometheus' own idle timeout) and nginx keeps
 //! its upstream connection alive too (`keepalive` in the `upstream` block, HTTP/1.1 with an
 //! empty `Connection` header), so an exporter behind it sees one connection for many
@@ -196,6 +199,8 @@ impl RunningNginx {
         };
         write("nginx.conf", &conf)?;
         write("htpasswd", &config.htpasswd())?;
+        let owner = std::process::id().to_string();
+        write(crate::backend::OWNER_PID_FILE, &format!("{owner}\n"))?;
         let child = Command::new(&binary)
             // -e: the error log before the config is read (the default is /var/log/nginx).
             .arg("-e")
@@ -207,6 +212,8 @@ impl RunningNginx {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Marks it as ours for the leftover sweep.
+            .env(crate::backend::OWNER_PID_ENV, &owner)
             .spawn()
             .map_err(|source| NginxError::Spawn {
                 binary: binary.clone(),
