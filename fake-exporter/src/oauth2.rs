@@ -16,6 +16,7 @@
 //! | unknown client or wrong secret | 401 `{"error":"invalid_client"}` + `WWW-Authenticate: Basic` |
 //! | a scope outside `scopes` | 400 `{"error":"invalid_scope"}` |
 //! | `grant_type` other than `client_credentials` | 400 `{"error":"unsupported_grant_type"}` |
+//! | a required form field (Prometheus' `endpoint_params`) missing or different | 400 `{"error":"invalid_request"}` |
 //! | not `POST` to the token path | 405 / 404 |
 //!
 //! Go treats a token as expired 10 s before its `expires_in` runs out (`expiryDelta`), so a
@@ -175,6 +176,7 @@ impl TokenEndpoint {
             expires_in: None,
             tls: None,
             store: TokenStore::new(),
+            required_params: Vec::new(),
         }
     }
 }
@@ -190,9 +192,17 @@ pub struct TokenEndpointBuilder {
     expires_in: Option<u64>,
     tls: Option<(PemSource, PemSource)>,
     store: TokenStore,
+    required_params: Vec<(String, String)>,
 }
 
 impl TokenEndpointBuilder {
+    /// Require this form field with this value in every token request (what Prometheus
+    /// sends from `oauth2.endpoint_params`, e.g. an `audience`); repeatable.
+    pub fn require_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required_params.push((name.into(), value.into()));
+        self
+    }
+
     /// Where to listen (default `127.0.0.1:0`).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
@@ -269,6 +279,7 @@ impl TokenEndpointBuilder {
             expires_in: self.expires_in,
             store: self.store.clone(),
             counters: counters.clone(),
+            required_params: self.required_params,
         });
         let router = token_app(state);
         let (stop, mut stopped) = watch::channel(());
@@ -379,6 +390,7 @@ struct EndpointState {
     expires_in: Option<u64>,
     store: TokenStore,
     counters: Arc<Counters>,
+    required_params: Vec<(String, String)>,
 }
 
 /// The token endpoint's router (testable without sockets).
@@ -438,6 +450,14 @@ async fn token(
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         c.invalid_request.fetch_add(1, Ordering::Relaxed);
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let missing = state
+        .required_params
+        .iter()
+        .any(|(k, v)| form.get(k) != Some(v));
+    if missing {
+        c.invalid_request.fetch_add(1, Ordering::Relaxed);
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
     if let Some(allowed) = &state.scopes {
         let asked = form.get("scope").map(String::as_str).unwrap_or_default();
@@ -502,6 +522,7 @@ mod tests {
             expires_in: None,
             store: TokenStore::new(),
             counters: Arc::default(),
+            required_params: vec![("audience".into(), "metrics".into())],
         });
         (state.clone(), token_app(state))
     }
@@ -535,7 +556,7 @@ mod tests {
         // Act
         let r = app
             .oneshot(post(
-                "grant_type=client_credentials&scope=metrics.read",
+                "grant_type=client_credentials&audience=metrics&scope=metrics.read",
                 Some(&auth),
             ))
             .await
@@ -559,7 +580,7 @@ mod tests {
     #[tokio::test]
     async fn params_style_client_is_accepted_too() {
         let (state, app) = endpoint(Duration::from_secs(60));
-        let form = "grant_type=client_credentials&client_id=prom+etheus&client_secret=s3cret%26%3D";
+        let form = "grant_type=client_credentials&audience=metrics&client_id=prom+etheus&client_secret=s3cret%26%3D";
         let (status, body) = json(app.oneshot(post(form, None)).await.expect("response")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(state.counters.snapshot().issued, 1);
@@ -592,7 +613,7 @@ mod tests {
     async fn a_scope_outside_the_allowed_ones_is_400_invalid_scope() {
         let (state, app) = endpoint(Duration::from_secs(60));
         let auth = go_basic("prom etheus", "s3cret&=");
-        let form = "grant_type=client_credentials&scope=metrics.read+admin";
+        let form = "grant_type=client_credentials&audience=metrics&scope=metrics.read+admin";
         let (status, body) = json(
             app.oneshot(post(form, Some(&auth)))
                 .await
@@ -609,13 +630,34 @@ mod tests {
         let (_, app) = endpoint(Duration::from_secs(60));
         let auth = go_basic("prom etheus", "s3cret&=");
         let (status, body) = json(
-            app.oneshot(post("grant_type=password", Some(&auth)))
+            app.oneshot(post("grant_type=password&audience=metrics", Some(&auth)))
                 .await
                 .expect("response"),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"], "unsupported_grant_type");
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_different_endpoint_param_is_400_invalid_request() {
+        let (state, app) = endpoint(Duration::from_secs(60));
+        let auth = go_basic("prom etheus", "s3cret&=");
+        for form in [
+            "grant_type=client_credentials",
+            "grant_type=client_credentials&audience=other",
+        ] {
+            let (status, body) = json(
+                app.clone()
+                    .oneshot(post(form, Some(&auth)))
+                    .await
+                    .expect("response"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{form}");
+            assert_eq!(body["error"], "invalid_request", "{form}");
+        }
+        assert_eq!(state.counters.snapshot().invalid_request, 2);
     }
 
     #[tokio::test]

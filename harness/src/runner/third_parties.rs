@@ -56,6 +56,9 @@ pub(super) async fn start_before_exporter(
         if let Some(scopes) = &te.scopes {
             b = b.scopes(scopes.iter().cloned());
         }
+        for (name, value) in &te.required_params {
+            b = b.require_param(name.clone(), value.clone());
+        }
         if let Some(secs) = te.advertise_expires_in {
             b = b.advertise_expires_in(secs);
         }

@@ -35,6 +35,8 @@ pub(super) struct RawTokenEndpoint {
     advertise_expires_in: Option<u64>,
     #[serde(default)]
     server_cert: Option<String>,
+    #[serde(default)]
+    required_params: BTreeMap<String, String>,
 }
 
 /// `scrape.oauth2:` as written (Prometheus' keys, `token_url` filled in by the harness).
@@ -96,6 +98,8 @@ pub struct TokenEndpointCase {
     pub advertise_expires_in: Option<u64>,
     /// Serve HTTPS with this PKI server certificate; `None`: plain HTTP.
     pub server_cert: Option<ServerCert>,
+    /// Form fields every token request must carry (Prometheus' `endpoint_params`).
+    pub required_params: BTreeMap<String, String>,
 }
 
 /// `scrape.oauth2` of the job.
@@ -243,6 +247,7 @@ pub(super) fn check(
             token_lifetime: lifetime,
             advertise_expires_in: t.advertise_expires_in,
             server_cert,
+            required_params: t.required_params.clone(),
         });
     }
     if let Some(o) = &raw.scrape.oauth2 {

@@ -58,8 +58,8 @@ fn oauth2_cases_get_their_class_and_token_counts_from_the_real_prometheus() -> R
 
     // Assert: every case as its file says, and the exact class of each.
     ensure!(
-        report.cases.len() == 8,
-        "8 cases, got {}",
+        report.cases.len() == 10,
+        "10 cases, got {}",
         report.cases.len()
     );
     ensure!(report.all_passed(), "{}", failed_blocks(&report));
@@ -72,6 +72,8 @@ fn oauth2_cases_get_their_class_and_token_counts_from_the_real_prometheus() -> R
         ("oauth2-untrusted-endpoint", "oauth2_token_untrusted"),
         ("oauth2-refreshed", "none"),
         ("oauth2-expired-not-refreshed", "unauthorized"),
+        ("oauth2-endpoint-params", "none"),
+        ("oauth2-endpoint-params-missing", "oauth2_token_refused"),
     ] {
         let c = case(&report, name)?;
         ensure!(class(c) == want, "{name}: class {} not {want}", class(c));
@@ -102,6 +104,13 @@ fn oauth2_cases_get_their_class_and_token_counts_from_the_real_prometheus() -> R
     ensure!(refreshed.issued >= 2, "oauth2-refreshed: {refreshed:?}");
     // A lying expires_in: one token, never refreshed, then 401.
     ensure!(tokens("oauth2-expired-not-refreshed")?.issued == 1);
+    // endpoint_params reach the token request as form fields.
+    ensure!(tokens("oauth2-endpoint-params")?.issued == 1);
+    let params = tokens("oauth2-endpoint-params-missing")?;
+    ensure!(
+        params.issued == 0 && params.invalid_request == params.requests && params.requests >= 1,
+        "oauth2-endpoint-params-missing: {params:?}"
+    );
     let raw = &case(&report, "oauth2-wrong-secret")?.last_error;
     ensure!(
         raw.contains("oauth2: cannot fetch token: 401 Unauthorized"),
