@@ -322,4 +322,32 @@ mod tests {
             "{conf}"
         );
     }
+
+    #[tokio::test]
+    async fn nginx_refusing_its_config_is_reported_with_its_error_log_and_config() {
+        let listen = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listen.local_addr().expect("addr");
+        drop(listen);
+        let mut config = NginxConfig::new(addr, "127.0.0.1:9".parse().expect("addr"));
+        config.tls = Some((
+            "/nonexistent/server.crt".into(),
+            "/nonexistent/server.key".into(),
+        ));
+        let err = RunningNginx::start(&config)
+            .await
+            .expect_err("nginx cannot load a missing certificate");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("nginx did not come up on {addr} (it exited")),
+            "{text}"
+        );
+        assert!(
+            text.contains("/nonexistent/server.crt"),
+            "the error log is quoted: {text}"
+        );
+        assert!(
+            text.contains("ssl_certificate /nonexistent/server.crt;"),
+            "the config too: {text}"
+        );
+    }
 }
