@@ -784,10 +784,15 @@ mod tests {
             ("Get \"https://127.0.0.1:13623/metrics\": Proxy Authentication Required", TLS, C::ProxyAuthRequired),
             ("server returned HTTP status 407 Proxy Authentication Required", PLAIN, C::ProxyAuthRequired),
         ]);
-        // derived from x/oauth2 sources: a token endpoint that is down, and the RFC 6749
-        // error format of x/oauth2 >= 0.10 (Prometheus 3.x); from Go >= 1.20: the prefix.
+        // captured from Prometheus 2.42.0 (go1.19.8) on 2026-11-30: a token endpoint that is
+        // down, and one behind an `oauth2.proxy_url` that is down.
         check(&[
-            ("Get \"http://127.0.0.1:1/metrics\": Post \"http://127.0.0.1:2/token\": dial tcp 127.0.0.1:2: connect: connection refused", PLAIN, C::Oauth2TokenUnreachable),
+            ("Get \"http://127.0.0.1:2/metrics\": Post \"http://127.0.0.1:1/token\": dial tcp 127.0.0.1:1: connect: connection refused", PLAIN, C::Oauth2TokenUnreachable),
+            ("Get \"http://127.0.0.1:2/metrics\": Post \"http://127.0.0.1:1/token\": proxyconnect tcp: dial tcp 127.0.0.1:3: connect: connection refused", PLAIN, C::Oauth2TokenUnreachable),
+        ]);
+        // derived from x/oauth2 sources: the RFC 6749 error format of x/oauth2 >= 0.10
+        // (Prometheus 3.x); from Go >= 1.20: the verification prefix.
+        check(&[
             ("Get \"http://127.0.0.1:1/metrics\": oauth2: \"invalid_client\"", PLAIN, C::Oauth2TokenRefused),
             ("Get \"http://127.0.0.1:1/metrics\": Post \"https://127.0.0.1:2/token\": tls: failed to verify certificate: x509: certificate signed by unknown authority", PLAIN, C::Oauth2TokenUntrusted),
             ("Get \"https://127.0.0.1:1/metrics\": Gateway Timeout", TLS, C::ProxyTargetUnreachable),
