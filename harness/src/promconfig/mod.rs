@@ -134,14 +134,14 @@ pub struct ScrapeConfig {
     /// Most samples accepted per scrape; more fails the scrape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_limit: Option<u64>,
-    /// OAuth2 `client_credentials` (Prometheus ≥ 2.27; exclusive with `basic_auth` and
+    /// OAuth2 `client_credentials` (accepted by 2.42; exclusive with `basic_auth` and
     /// `authorization`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2>,
     /// Forward proxy for the scrapes (`http://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
-    /// Headers sent to the proxy on CONNECT (needs `proxy_url`; Prometheus ≥ 2.41).
+    /// Headers sent to the proxy on CONNECT (needs `proxy_url`; accepted by 2.42).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// The targets of this job.

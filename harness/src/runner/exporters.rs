@@ -129,7 +129,7 @@ pub(super) async fn start_all(
             start: None,
             third: Default::default(),
         };
-        let mut third = super::third_parties::start_before_exporter(case, pki, &files_dir).await?;
+        let mut third = super::third_parties::start_before_exporter(case, pki).await?;
         let port = match launcher {
             Launcher::Fake => {
                 let shared = metrics.entry(case.exporter.series).or_insert_with(|| {

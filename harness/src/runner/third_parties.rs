@@ -45,7 +45,6 @@ fn failed(
 pub(super) async fn start_before_exporter(
     case: &Case,
     pki: &PkiFiles,
-    files_dir: &Path,
 ) -> Result<Handles, RunError> {
     let t = &case.third_parties;
     let mut handles = Handles::default();
@@ -66,7 +65,6 @@ pub(super) async fn start_before_exporter(
             let file = |f: std::path::PathBuf| PemSource::file(f);
             b = b.tls(file(pki.server_cert(which)), file(pki.server_key(which)));
         }
-        let _ = files_dir;
         handles.token_endpoint = Some(
             b.start()
                 .await
