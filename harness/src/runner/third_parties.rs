@@ -88,7 +88,10 @@ pub(super) async fn start_before_exporter(
                 .start()
                 .await
                 .map_err(|e| failed(case, "the forward proxy", e))?;
-            handles.proxy_url = Some(proxy.url());
+            handles.proxy_url = Some(match &fp.url_credentials {
+                Some((user, password)) => format!("http://{user}:{password}@{}", proxy.addr()),
+                None => proxy.url(),
+            });
             handles.forward_proxy = Some(proxy);
         }
     }

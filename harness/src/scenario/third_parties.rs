@@ -66,6 +66,16 @@ pub(super) struct RawForwardProxy {
     users: BTreeMap<String, String>,
     #[serde(default)]
     absent: bool,
+    #[serde(default)]
+    url_credentials: Option<RawUrlCredentials>,
+}
+
+/// `proxy.url_credentials:` as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUrlCredentials {
+    username: String,
+    password: String,
 }
 
 /// `expect.token_endpoint:` / `expect.proxy:` counts as written.
@@ -124,6 +134,9 @@ pub struct ForwardProxyCase {
     pub users: BTreeMap<String, String>,
     /// No proxy at all: `proxy_url` points at a closed port.
     pub absent: bool,
+    /// `user:password@` written into the job's `proxy_url` (Go sends it as
+    /// `Proxy-Authorization: Basic` with CONNECT and with absolute-form requests).
+    pub url_credentials: Option<(String, String)>,
 }
 
 /// An expected count.
@@ -327,9 +340,28 @@ pub(super) fn check(
                 "an absent proxy checks no credentials; remove `users` or `absent`",
             ));
         }
+        let url_credentials = match &fp.url_credentials {
+            None => None,
+            Some(c) => {
+                let plain = |s: &str| {
+                    !s.is_empty()
+                        && s.chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || "-._~".contains(ch))
+                };
+                if !plain(&c.username) || !plain(&c.password) {
+                    return Err(field_err(
+                        "proxy.url_credentials",
+                        "use only letters, digits and `-._~` in username and password (they go \
+                         into the proxy URL unescaped)",
+                    ));
+                }
+                Some((c.username.clone(), c.password.clone()))
+            }
+        };
         out.forward_proxy = Some(ForwardProxyCase {
             users: fp.users.clone(),
             absent: fp.absent,
+            url_credentials,
         });
     }
     if !p.proxy_connect_header.is_empty() && out.forward_proxy.is_none() {

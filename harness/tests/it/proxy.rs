@@ -16,8 +16,8 @@ fn forward_proxy_cases_count_tunnels_and_get_their_class() -> Result<()> {
 
     // Assert
     ensure!(
-        report.cases.len() == 8,
-        "8 cases, got {}",
+        report.cases.len() == 9,
+        "9 cases, got {}",
         report.cases.len()
     );
     ensure!(report.all_passed(), "{}", failed_blocks(&report));
@@ -33,6 +33,7 @@ fn forward_proxy_cases_count_tunnels_and_get_their_class() -> Result<()> {
             "proxy-plain-http-connect-header-unused",
             "proxy_auth_required",
         ),
+        ("proxy-plain-http-url-credentials", "none"),
     ] {
         let c = case(&report, name)?;
         ensure!(class(c) == want, "{name}: class {} not {want}", class(c));
@@ -74,6 +75,12 @@ fn forward_proxy_cases_count_tunnels_and_get_their_class() -> Result<()> {
     ensure!(
         unused.forwarded == 0 && unused.auth_refused >= 10,
         "proxy-plain-http-connect-header-unused: {unused:?}"
+    );
+    // Credentials in proxy_url go with the absolute-form GETs too.
+    let in_url = stats("proxy-plain-http-url-credentials")?;
+    ensure!(
+        in_url.auth_refused == 0 && in_url.forwarded >= 10 && in_url.tunnels == 0,
+        "proxy-plain-http-url-credentials: {in_url:?}"
     );
     let unreachable = stats("proxy-target-unreachable")?;
     ensure!(
