@@ -585,6 +585,10 @@ mod tests {
                 "scrape.proxy_url: is filled in by the harness",
             ),
             (
+                "    proxy: { users: { p: pw }, url_credentials: { username: p, password: 'p@ss' } }\n",
+                "proxy.url_credentials: use only letters, digits",
+            ),
+            (
                 "    proxy: {}\n    expect: { health: up, proxy: { tunnel: 1 } }\n",
                 "expect.proxy.tunnel: is not a counter; use one of: connections, tunnels",
             ),
