@@ -48,9 +48,11 @@ mod file_cache;
 mod fleet;
 mod http;
 mod metrics;
+mod oauth2;
 mod observe;
 #[cfg(feature = "pki")]
 pub mod pki;
+mod proxy;
 mod receiver;
 mod server;
 mod startup;
@@ -68,9 +70,13 @@ pub use http::{
     control_app, fleet_control_app, observation_app, GroupListenerStats, GroupStats, ListenerStats,
 };
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
+pub use oauth2::{
+    RunningTokenEndpoint, TokenEndpoint, TokenEndpointBuilder, TokenStats, TokenStore, TOKEN_PATH,
+};
 pub use observe::{certificate_serial, credential_fingerprint, Observation};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
+pub use proxy::{ForwardProxy, ForwardProxyBuilder, ProxyStats, RunningForwardProxy};
 pub use receiver::{
     count_alerts, DecodeError, Label, Received, Receiver, Sample as WriteSample, TimeSeries,
     UnknownReceiver, WriteRequest,

@@ -81,6 +81,8 @@ pub struct ExporterBuilder {
     /// Capacity of the observation log; `None`: no log.
     observe: Option<usize>,
     receiver: Option<Receiver>,
+    /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens.
+    oauth2_tokens: Option<crate::oauth2::TokenStore>,
 }
 
 #[derive(Debug)]
@@ -292,10 +294,23 @@ impl ExporterBuilder {
         self
     }
 
+    /// Also accept, as `Authorization: Bearer`, the unexpired tokens a fake OAuth2 token
+    /// endpoint issued into `store` (fake-exporter extension; see [`crate::TokenEndpoint`]).
+    /// Works with a web config file too: the store is not part of the file.
+    pub fn oauth2_tokens(mut self, store: crate::oauth2::TokenStore) -> Self {
+        self.oauth2_tokens = Some(store);
+        self
+    }
+
     /// Checks the config like exporter-toolkit does at start, binds every address, and
     /// returns once they all accept connections.
     pub async fn start(self) -> Result<RunningExporter, Error> {
         let source = match (self.config, self.typed.first) {
+            // OAuth2 tokens are checked where the web config's credentials are: an empty
+            // config, so that the check runs.
+            (None, None) if self.oauth2_tokens.is_some() => {
+                ConfigSource::Static(Arc::new(WebConfig::builder().build()?))
+            }
             (None, None) => ConfigSource::None,
             (Some(ConfigChoice::File(path)), None) => ConfigSource::file(path),
             (Some(ConfigChoice::File(path)), Some(setting)) => {
@@ -318,6 +333,7 @@ impl ExporterBuilder {
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
         )?;
         prepared.receiver = self.receiver;
+        prepared.oauth2_tokens = self.oauth2_tokens;
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from(([127, 0, 0, 1], 0))]
         } else {
@@ -399,6 +415,8 @@ pub(crate) struct PreparedListener {
     pub(crate) warnings: Vec<String>,
     /// Receiver mode (alerts, remote write), none by default.
     pub(crate) receiver: Option<Receiver>,
+    /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens.
+    oauth2_tokens: Option<crate::oauth2::TokenStore>,
 }
 
 impl PreparedListener {
@@ -450,6 +468,7 @@ impl PreparedListener {
             insecure,
             warnings,
             receiver: None,
+            oauth2_tokens: None,
         })
     }
 
@@ -474,6 +493,7 @@ impl PreparedListener {
             self.telemetry_path.clone(),
             stats.clone(),
             limiter,
+            self.oauth2_tokens.clone(),
         )
         .with_receiver(self.receiver);
         Arc::new(ListenerContext {

@@ -42,6 +42,7 @@ mod exporter_config;
 mod fixture;
 pub mod generate;
 pub mod lab;
+mod nginx;
 mod pacing;
 mod procfs;
 mod progress;
@@ -69,10 +70,12 @@ pub use fixture::{
     mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Until, Verdict,
     WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
+pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
 pub use promconfig::{
     promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
-    BasicAuth, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, PromtoolCheck,
-    Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion, PROMTOOL_ENV,
+    BasicAuth, GlobalConfig, OAuth2, PromConfigError, PromDuration, PrometheusConfig,
+    PromtoolCheck, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion,
+    PROMTOOL_ENV,
 };
 pub use receivers::{
     run_receivers, AlertmanagerError, Observed, PrometheusCounts, RealAlertmanager, ReceiverCase,
@@ -84,9 +87,10 @@ pub use runner::{
     RunReport, Skipped, StartObserved, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
-    BearerCase, Case, Defaults, Expectation, Expected, ExporterCase, ExporterStart, ExporterTls,
-    FileRef, HttpVersion, KeepAlive, Level, Outcome, PkiFile, Plan, ScenarioError, ScrapeAuth,
-    ScrapeCase, ScrapeTls, Secret, TargetHost, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
+    BearerCase, Case, Count, Defaults, Expectation, Expected, ExporterCase, ExporterStart,
+    ExporterTls, FileRef, ForwardProxyCase, HttpVersion, KeepAlive, Level, OAuth2Case, Outcome,
+    PkiFile, Plan, ReverseProxy, ScenarioError, ScrapeAuth, ScrapeCase, ScrapeTls, Secret,
+    TargetHost, ThirdParties, TokenEndpointCase, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
 };
 pub use targets::{
     parse_text_format, ApiError, BuildInfo, DroppedTarget, Health, PromApi, Sample, TargetKey,

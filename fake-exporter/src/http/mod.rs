@@ -54,6 +54,8 @@ struct AppInner {
     scrapes: AtomicU64,
     /// Receiver mode: what this listener accepts besides scrapes.
     receiver: Option<Receiver>,
+    /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens (extension).
+    oauth2_tokens: Option<crate::oauth2::TokenStore>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
         telemetry_path: impl Into<String>,
         stats: Arc<Stats>,
         limiter: Option<RateLimiter>,
+        oauth2_tokens: Option<crate::oauth2::TokenStore>,
     ) -> Self {
         Self {
             inner: Arc::new(AppInner {
@@ -81,6 +84,7 @@ impl AppState {
                 stats,
                 scrapes: AtomicU64::new(0),
                 receiver: None,
+                oauth2_tokens,
             }),
         }
     }
@@ -109,6 +113,7 @@ impl AppState {
             Vec::new(),
             "/metrics",
             Arc::new(Stats::default()),
+            None,
             None,
         )
     }
@@ -283,8 +288,9 @@ async fn authenticate(
     headers: &http::HeaderMap,
 ) -> AuthOutcome {
     let bearer = config.fake_exporter.bearer_auth.as_ref();
+    let oauth2 = state.inner.oauth2_tokens.as_ref();
     let basic_configured = !config.basic_auth_users.is_empty();
-    if !basic_configured && bearer.is_none() {
+    if !basic_configured && bearer.is_none() && oauth2.is_none() {
         return AuthOutcome::NotRequired;
     }
     let Some(header) = headers
@@ -305,8 +311,22 @@ async fn authenticate(
                 .await;
         }
     }
-    if let (Some(bearer), Some(token)) = (bearer, parse_bearer(header)) {
-        return check_bearer(bearer, &config.path, token, SystemTime::now());
+    if let Some(token) = parse_bearer(header) {
+        let now = SystemTime::now();
+        let from_config = bearer.map(|b| check_bearer(b, &config.path, token, now));
+        let from_oauth2 = oauth2.map(|store| store.check(token, now));
+        // Either source may accept; otherwise "expired" wins over "invalid".
+        let outcomes = [from_config, from_oauth2];
+        let outcomes = outcomes.iter().flatten();
+        if outcomes.clone().any(|o| *o == AuthOutcome::Ok) {
+            return AuthOutcome::Ok;
+        }
+        if outcomes.clone().any(|o| *o == AuthOutcome::ExpiredToken) {
+            return AuthOutcome::ExpiredToken;
+        }
+        if from_config.is_some() || from_oauth2.is_some() {
+            return AuthOutcome::InvalidToken;
+        }
     }
     AuthOutcome::Missing
 }

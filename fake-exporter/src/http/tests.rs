@@ -210,6 +210,7 @@ async fn broken_config_file_gives_500_before_anything_else() {
         "/metrics",
         Arc::new(Stats::default()),
         Some(RateLimiter::new(Duration::from_secs(3600), 1)),
+        None,
     );
     assert_eq!(
         send(

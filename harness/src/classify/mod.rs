@@ -78,6 +78,20 @@ pub enum ErrorClass {
     BadExposition,
     /// A `password_file` or `credentials_file` could not be read by Prometheus.
     CredentialsFile,
+    /// The OAuth2 token endpoint refused the token request (wrong client id or secret:
+    /// 401 `invalid_client`; a scope it does not grant: 400 `invalid_scope`; ...).
+    Oauth2TokenRefused,
+    /// The OAuth2 token endpoint's certificate failed verification (`oauth2.tls_config`).
+    Oauth2TokenUntrusted,
+    /// The OAuth2 token endpoint could not be reached (refused, timed out, TLS failure
+    /// other than verification).
+    Oauth2TokenUnreachable,
+    /// The forward proxy refused the job's proxy credentials (407).
+    ProxyAuthRequired,
+    /// The forward proxy could not reach the target (502 / 504 to CONNECT).
+    ProxyTargetUnreachable,
+    /// The forward proxy itself could not be reached (`proxyconnect tcp: ...`).
+    ProxyUnreachable,
     /// Another non-2xx HTTP status.
     HttpStatus(u16),
     /// The job is absent from `/api/v1/targets`: Prometheus dropped its scrape pool.
@@ -89,7 +103,7 @@ pub enum ErrorClass {
 
 /// Every class without a payload, with its label and a plain-words cause with where to look;
 /// the single source for `Display`, `FromStr` and [`ErrorClass::explanation`].
-const LABELS: [(ErrorClass, &str, &str); 28] = [
+const LABELS: [(ErrorClass, &str, &str); 34] = [
     (
         ErrorClass::None,
         "none",
@@ -219,6 +233,36 @@ const LABELS: [(ErrorClass, &str, &str); 28] = [
         ErrorClass::CredentialsFile,
         "credentials_file",
         "Prometheus cannot read the job's password_file or credentials_file: check the path and its permissions",
+    ),
+    (
+        ErrorClass::Oauth2TokenRefused,
+        "oauth2_token_refused",
+        "the OAuth2 token endpoint refused the token request: check oauth2.client_id / client_secret and scopes against what the endpoint grants (the raw error quotes its answer)",
+    ),
+    (
+        ErrorClass::Oauth2TokenUntrusted,
+        "oauth2_token_untrusted",
+        "the OAuth2 token endpoint's certificate is not trusted: set oauth2.tls_config.ca_file (the job's own tls_config does not apply to the token request)",
+    ),
+    (
+        ErrorClass::Oauth2TokenUnreachable,
+        "oauth2_token_unreachable",
+        "the OAuth2 token endpoint could not be reached: check oauth2.token_url and that the endpoint runs",
+    ),
+    (
+        ErrorClass::ProxyAuthRequired,
+        "proxy_auth_required",
+        "the forward proxy wants credentials: send them with proxy_connect_header (CONNECT, https targets only) or as user:password in proxy_url (both forms)",
+    ),
+    (
+        ErrorClass::ProxyTargetUnreachable,
+        "proxy_target_unreachable",
+        "the forward proxy could not reach the target (502/504): is the exporter running, and reachable from the proxy?",
+    ),
+    (
+        ErrorClass::ProxyUnreachable,
+        "proxy_unreachable",
+        "the forward proxy in proxy_url could not be reached: check its address and that it runs",
     ),
     (
         ErrorClass::JobMissing,
@@ -360,10 +404,33 @@ pub fn classify(raw_last_error: &str, ctx: &CaseContext) -> ErrorClass {
     }
     let has = |needle: &str| raw.contains(needle);
 
+    // 0. Third parties: the OAuth2 token endpoint, the forward proxy.
+    if let Some((_, after)) = raw.split_once("oauth2: ") {
+        return classify_oauth2(after);
+    }
+    // Scrapes are GETs: a POST inside the error is the token request, which x/oauth2 does
+    // not wrap when the transport failed (`Get "..": Post "../token": x509: ...`).
+    if let Some((_, after)) = raw.split_once(": Post \"") {
+        return classify_oauth2(after);
+    }
+    if has("proxyconnect ") {
+        return ErrorClass::ProxyUnreachable;
+    }
+    // Go's transport turns a non-200 answer to CONNECT into an error holding only the
+    // status text: `Get "https://...": Bad Gateway`.
+    if raw.ends_with("\": Proxy Authentication Required") {
+        return ErrorClass::ProxyAuthRequired;
+    }
+    if raw.ends_with("\": Bad Gateway") || raw.ends_with("\": Gateway Timeout") {
+        return ErrorClass::ProxyTargetUnreachable;
+    }
+
     // 1. The server answered with an HTTP status.
     if let Some(code) = http_status(raw) {
         return match code {
             401 => ErrorClass::Unauthorized,
+            // Only a proxy answers 407 (to a plain-HTTP scrape sent through it).
+            407 => ErrorClass::ProxyAuthRequired,
             403 => ErrorClass::Forbidden,
             // Go's net/http (exporter-toolkit) and our fake exporter answer plain HTTP on a TLS
             // port with "400 Bad Request".
@@ -521,6 +588,35 @@ pub fn classify(raw_last_error: &str, ctx: &CaseContext) -> ErrorClass {
     ErrorClass::Other
 }
 
+/// What follows `oauth2: ` (or the token request's `Post "`) in a failed token fetch.
+/// x/oauth2 before 0.10 (Prometheus 2.x) writes `cannot fetch token: 401 Unauthorized\n
+/// Response: {...}` for an answer that is not a token (captured from 2.42); a transport
+/// failure reaches `lastError` unwrapped, as `Post "https://.../token": <error>` (captured);
+/// later versions write `"invalid_client" "description"` for an RFC 6749 error (from the
+/// x/oauth2 sources).
+fn classify_oauth2(after: &str) -> ErrorClass {
+    let verification = [
+        "certificate signed by unknown authority",
+        "failed to verify certificate",
+        "certificate is valid for",
+        "certificate has expired or is not yet valid",
+        "doesn't contain any IP SANs",
+        "certificate is not valid for any names",
+    ];
+    if verification.iter().any(|v| after.contains(v)) {
+        return ErrorClass::Oauth2TokenUntrusted;
+    }
+    let answered = after
+        .strip_prefix("cannot fetch token: ")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        || after.starts_with('"');
+    if answered {
+        ErrorClass::Oauth2TokenRefused
+    } else {
+        ErrorClass::Oauth2TokenUnreachable
+    }
+}
+
 /// The status code of `server returned HTTP status 404 Not Found`.
 fn http_status(raw: &str) -> Option<u16> {
     let (_, rest) = raw.split_once("server returned HTTP status ")?;
@@ -670,6 +766,36 @@ mod tests {
             ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: certificate required", MTLS_NO_CERT, C::ClientCertRequired),
             ("Get \"https://127.0.0.1:9100/metrics\": remote error: tls: no application protocol", TLS, C::TlsHandshakeFailure),
             ("Get \"https://127.0.0.1:9100/metrics\": tls: server selected unsupported protocol version 301", TLS, C::TlsVersion),
+        ]);
+    }
+
+    #[test]
+    fn oauth2_token_endpoint_and_forward_proxy_failures() {
+        // captured from Prometheus 2.42.0 (go1.19.8) on 2026-11-30, scenarios/oauth2.yaml and
+        // scenarios/proxy.yaml against fake-exporter's token endpoint and forward proxy.
+        check(&[
+            ("Get \"http://127.0.0.1:11012/metrics\": oauth2: cannot fetch token: 401 Unauthorized\nResponse: {\"error\":\"invalid_client\"}", PLAIN, C::Oauth2TokenRefused),
+            ("Get \"http://127.0.0.1:11013/metrics\": oauth2: cannot fetch token: 400 Bad Request\nResponse: {\"error\":\"invalid_scope\"}", PLAIN, C::Oauth2TokenRefused),
+            ("Get \"http://127.0.0.1:11014/metrics\": Post \"https://127.0.0.1:36255/token\": x509: certificate signed by unknown authority", PLAIN, C::Oauth2TokenUntrusted),
+            // An exporter that refuses the token it was given: a plain 401.
+            ("server returned HTTP status 401 Unauthorized", PLAIN, C::Unauthorized),
+            ("Get \"https://127.0.0.1:13620/metrics\": proxyconnect tcp: dial tcp 127.0.0.1:42529: connect: connection refused", TLS, C::ProxyUnreachable),
+            ("Get \"https://127.0.0.1:13621/metrics\": Bad Gateway", TLS, C::ProxyTargetUnreachable),
+            ("Get \"https://127.0.0.1:13623/metrics\": Proxy Authentication Required", TLS, C::ProxyAuthRequired),
+            ("server returned HTTP status 407 Proxy Authentication Required", PLAIN, C::ProxyAuthRequired),
+        ]);
+        // captured from Prometheus 2.42.0 (go1.19.8) on 2026-11-30: a token endpoint that is
+        // down, and one behind an `oauth2.proxy_url` that is down.
+        check(&[
+            ("Get \"http://127.0.0.1:2/metrics\": Post \"http://127.0.0.1:1/token\": dial tcp 127.0.0.1:1: connect: connection refused", PLAIN, C::Oauth2TokenUnreachable),
+            ("Get \"http://127.0.0.1:2/metrics\": Post \"http://127.0.0.1:1/token\": proxyconnect tcp: dial tcp 127.0.0.1:3: connect: connection refused", PLAIN, C::Oauth2TokenUnreachable),
+        ]);
+        // derived from x/oauth2 sources: the RFC 6749 error format of x/oauth2 >= 0.10
+        // (Prometheus 3.x); from Go >= 1.20: the verification prefix.
+        check(&[
+            ("Get \"http://127.0.0.1:1/metrics\": oauth2: \"invalid_client\"", PLAIN, C::Oauth2TokenRefused),
+            ("Get \"http://127.0.0.1:1/metrics\": Post \"https://127.0.0.1:2/token\": tls: failed to verify certificate: x509: certificate signed by unknown authority", PLAIN, C::Oauth2TokenUntrusted),
+            ("Get \"https://127.0.0.1:1/metrics\": Gateway Timeout", TLS, C::ProxyTargetUnreachable),
         ]);
     }
 

@@ -134,6 +134,16 @@ pub struct ScrapeConfig {
     /// Most samples accepted per scrape; more fails the scrape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_limit: Option<u64>,
+    /// OAuth2 `client_credentials` (accepted by 2.42; exclusive with `basic_auth` and
+    /// `authorization`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
+    /// Forward proxy for the scrapes (`http://host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    /// Headers sent to the proxy on CONNECT (needs `proxy_url`; accepted by 2.42).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// The targets of this job.
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
@@ -210,6 +220,31 @@ impl ScrapeConfig {
         });
         self
     }
+}
+
+/// `oauth2:` of a job: the `client_credentials` grant. Give `client_secret` or
+/// `client_secret_file` (re-read per token request).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OAuth2 {
+    /// The client id.
+    pub client_id: String,
+    /// The secret, inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// A file holding the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The token endpoint.
+    pub token_url: String,
+    /// Extra form fields of the token request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoint_params: BTreeMap<String, String>,
+    /// TLS settings towards the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
 }
 
 /// `http` or `https`.

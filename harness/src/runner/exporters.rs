@@ -35,6 +35,8 @@ pub(super) struct StartedCase {
     pub(super) start_failure: Option<String>,
     /// For a case expecting the exporter to refuse its web-config: what the start did.
     pub(super) start: Option<StartObserved>,
+    /// Its token endpoint, forward proxy and reverse proxy, if any.
+    pub(super) third: super::third_parties::Handles,
 }
 
 impl StartedCase {
@@ -51,6 +53,7 @@ impl StartedCase {
             not_applicable: None,
             start_failure: None,
             start: None,
+            third: Default::default(),
         }
     }
 }
@@ -98,8 +101,10 @@ pub(super) async fn start_all(
             })?;
         }
         let web_config_path = cases_dir.join(format!("{}.web-config.yml", case.name));
+        // Behind nginx the exporter is plain HTTP: nginx serves TLS and checks credentials.
+        let view = super::third_parties::exporter_view(case);
         let web_config =
-            web_config(case, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
+            web_config(&view, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
                 RunError::WebConfig {
                     case: case.name.clone(),
                     source: Box::new(source),
@@ -122,7 +127,9 @@ pub(super) async fn start_all(
             not_applicable: None,
             start_failure: None,
             start: None,
+            third: Default::default(),
         };
+        let mut third = super::third_parties::start_before_exporter(case, pki).await?;
         let port = match launcher {
             Launcher::Fake => {
                 let shared = metrics.entry(case.exporter.series).or_insert_with(|| {
@@ -133,7 +140,9 @@ pub(super) async fn start_all(
                     Arc::new(Metrics::new(spec))
                 });
                 let exporter = loop {
-                    let attempt = FakeExporter::builder()
+                    let builder =
+                        super::third_parties::exporter_builder(&third, FakeExporter::builder());
+                    let attempt = builder
                         .listen(std::net::SocketAddr::new(host, ports.next()))
                         .web_config_file(&web_config_path)
                         .shared_metrics(shared.clone())
@@ -165,7 +174,17 @@ pub(super) async fn start_all(
                     out.push(started);
                     continue;
                 }
-                let port = exporter.addr().port();
+                let upstream = exporter.addr();
+                let (port, nginx_conf) =
+                    super::third_parties::start_in_front(case, &mut third, pki, &hashes, upstream)
+                        .await?;
+                if let Some(conf) = nginx_conf {
+                    started.web_config_yaml = format!(
+                        "# nginx.conf, in front of the exporter:\n{conf}\n# the exporter's \
+                         web-config.yml (plain HTTP on {upstream}):\n{}",
+                        started.web_config_yaml
+                    );
+                }
                 started.stats = exporter.listeners()[0].stats.clone();
                 // A cold bcrypt (~70 ms at cost 10) for each of a dozen exporters at once
                 // on two cores can outlast a 200 ms first scrape and cost the keep-alive
@@ -228,7 +247,9 @@ pub(super) async fn start_all(
             }
         };
         let target = format!("{}:{}", case.scrape.target_host.as_str(), port);
-        let job = scrape_job(case, pki, &files_dir, target);
+        let mut job = scrape_job(case, pki, &files_dir, target);
+        super::third_parties::amend_job(&mut job, case, &third, pki, &files_dir);
+        started.third = third;
         started.job_yaml = promconfig::render(&promconfig::PrometheusConfig {
             global: None,
             scrape_configs: vec![job.clone()],

@@ -6,6 +6,7 @@
 pub(crate) mod exporters;
 pub(crate) mod external;
 mod health;
+mod third_parties;
 
 pub use external::{ExecTemplate, ExecTemplateError};
 pub(crate) use health::percent as health_percent;
@@ -84,6 +85,17 @@ pub enum RunError {
     /// The Prometheus API failed after the wait.
     #[error("reading Prometheus' state after the scrapes")]
     Api(#[source] ApiError),
+    /// A third party of a case (token endpoint, forward proxy, nginx) did not start.
+    #[error("case `{case}`: {party} did not start")]
+    ThirdParty {
+        /// The case.
+        case: String,
+        /// Which party.
+        party: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The run failed on a machine with no CPU left: the machine, not a case, is the cause.
     #[error(
         "overload: the machine could not keep up while {during} ({seen}); to change: {advice}"
@@ -230,6 +242,10 @@ pub struct CaseResult {
     pub job_yaml: String,
     /// The generated web-config.yml of the exporter.
     pub web_config_yaml: String,
+    /// Counters of the case's OAuth2 token endpoint, if it has one.
+    pub token_endpoint: Option<fake_exporter::TokenStats>,
+    /// Counters of the case's forward proxy, if it has one.
+    pub proxy: Option<fake_exporter::ProxyStats>,
 }
 
 /// Phase timings and the speed bound of the run.
@@ -530,6 +546,12 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
                 failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
             };
             judge(&mut result, case, verdict, &end, external, &prometheus_side);
+            let third = third_parties::observe(&s.third);
+            result.token_endpoint = third.token_endpoint;
+            result.proxy = third.proxy;
+            result
+                .failures
+                .extend(third_parties::failures(case, &third));
             if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
                 // Prometheus says why it dropped a job only in its log and in
                 // prometheus_target_scrape_pools_failed_total.
@@ -739,6 +761,8 @@ impl CaseResult {
             load_suspect: false,
             job_yaml: started.job_yaml.clone(),
             web_config_yaml: started.web_config_yaml.clone(),
+            token_endpoint: None,
+            proxy: None,
         }
     }
 }
@@ -955,7 +979,9 @@ fn judge(
     }
     // Cross-check the exporter's count with Prometheus' own dialer count for the job.
     let scraped = verdict.is_some_and(|v| v.health != Health::Missing);
-    if let (Some(dialed), true) = (conntrack, scraped && !case.exporter.absent && !external) {
+    // A proxy in between: Prometheus' dialer counts connections to the proxy.
+    let direct = !case.exporter.absent && !external && !case.third_parties.intermediary();
+    if let (Some(dialed), true) = (conntrack, scraped && direct) {
         // Scraping stopped (reload) before both were read, so both describe the same
         // scrapes. A connection more on the exporter's side is a dial Go gave up on after
         // the kernel completed the TCP handshake (a dial the reload cancelled, one that

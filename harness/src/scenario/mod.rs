@@ -9,6 +9,7 @@
 //! See `scenarios/README.md` for the format.
 
 mod raw;
+mod third_parties;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ use crate::classify::{CaseContext, ErrorClass};
 use crate::promconfig::{Scheme, TlsVersion as ScrapeTlsVersion};
 use crate::targets::Health;
 use raw::{RawCase, RawExporter, RawFile, RawScrape};
+pub use third_parties::{
+    Count, ForwardProxyCase, OAuth2Case, ReverseProxy, ThirdParties, TokenEndpointCase,
+};
 
 /// The default matrix, embedded so that `scrape-harness run` works with no files.
 pub const DEFAULT_MATRIX: &str = include_str!("../../../scenarios/security-matrix.yaml");
@@ -266,6 +270,8 @@ pub struct Case {
     pub scrape: ScrapeCase,
     /// The verdict expected.
     pub expect: Expectation,
+    /// Token endpoint, forward and reverse proxies, and what is expected of them.
+    pub third_parties: ThirdParties,
 }
 
 /// The exporter side of a case: becomes a `web-config.yml` plus fake-exporter options.
@@ -600,6 +606,7 @@ impl Case {
             exporter: ExporterCase::default(),
             scrape: ScrapeCase::default(),
             expect,
+            third_parties: ThirdParties::default(),
         }
     }
 
@@ -648,6 +655,12 @@ impl Case {
         }
         if e.series.is_some() {
             return Some("`series`");
+        }
+        if self.third_parties.token_endpoint.is_some() {
+            return Some("OAuth2 tokens (`exporter.oauth2`)");
+        }
+        if self.third_parties.reverse_proxy.is_some() {
+            return Some("`exporter.reverse_proxy`");
         }
         None
     }
@@ -818,6 +831,8 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     }
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
+    let third_parties =
+        third_parties::check(&raw, &exporter, &scrape).map_err(|(f, m)| err(&f, m))?;
     let x = &raw.expect;
     if let Some(raw::RawExporterStart::RefusesConfig) = x.exporter {
         let scrape_fields = [
@@ -858,6 +873,7 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
             exporter,
             scrape,
             expect: Expectation::refuses_config(x.message_contains.clone()),
+            third_parties,
             name: raw.name,
         });
     }
@@ -912,6 +928,7 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
             keep_alive_declared: x.keep_alive.is_some(),
             http_version: x.http_version,
         },
+        third_parties,
         name: raw.name,
     })
 }

@@ -48,6 +48,9 @@ pub(super) struct RawCase {
     /// The scrape job.
     #[serde(default)]
     pub(super) scrape: RawScrape,
+    /// A fake forward proxy for the job's `proxy_url`.
+    #[serde(default)]
+    pub(super) proxy: Option<super::third_parties::RawForwardProxy>,
     /// What Prometheus should report.
     pub(super) expect: RawExpect,
 }
@@ -119,6 +122,12 @@ pub(super) struct RawExporter {
     /// No exporter at all: the target's port is closed (connection refused).
     #[serde(default)]
     pub(super) absent: bool,
+    /// A fake OAuth2 token endpoint whose tokens the exporter accepts.
+    #[serde(default)]
+    pub(super) oauth2: Option<super::third_parties::RawTokenEndpoint>,
+    /// A reverse proxy in front of the exporter.
+    #[serde(default)]
+    pub(super) reverse_proxy: Option<super::third_parties::ReverseProxy>,
 }
 
 /// The Prometheus side of a case, in `prometheus.yml` vocabulary. File names refer to PKI
@@ -157,6 +166,21 @@ pub(super) struct RawScrape {
     /// `sample_limit`.
     #[serde(default)]
     pub(super) sample_limit: Option<u64>,
+    /// `oauth2` (`token_url` is the case's token endpoint).
+    #[serde(default)]
+    pub(super) oauth2: Option<super::third_parties::RawOAuth2>,
+    /// `proxy_url`: refused (the harness sets it from `proxy:`).
+    #[serde(default)]
+    pub(super) proxy_url: Option<serde_norway::Value>,
+    /// `proxy_connect_header`.
+    #[serde(default)]
+    pub(super) proxy_connect_header: BTreeMap<String, Vec<String>>,
+    /// `no_proxy`: refused (Prometheus 2.43+).
+    #[serde(default)]
+    pub(super) no_proxy: Option<serde_norway::Value>,
+    /// `proxy_from_environment`: refused (Prometheus 2.43+).
+    #[serde(default)]
+    pub(super) proxy_from_environment: Option<serde_norway::Value>,
 }
 
 /// `basic_auth` of a scrape job.
@@ -245,6 +269,12 @@ pub(super) struct RawExpect {
     /// What Prometheus 3.x (or later) reports instead, where it differs from 2.x.
     #[serde(default)]
     pub(super) prometheus_3: Option<RawOutcome>,
+    /// Counters of the case's token endpoint.
+    #[serde(default)]
+    pub(super) token_endpoint: Option<super::third_parties::RawCounts>,
+    /// Counters of the case's forward proxy.
+    #[serde(default)]
+    pub(super) proxy: Option<super::third_parties::RawCounts>,
 }
 
 /// `expect.exporter:` as written.

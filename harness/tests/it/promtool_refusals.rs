@@ -1,7 +1,9 @@
 //! Scrape-config combinations Prometheus 2.42's `promtool check config` refuses are refused
 //! when the scenario is parsed, naming the case and the field. One table: every row's
 //! `scrape:` section goes, as the same YAML, both to the parser and (as a job) to the real
-//! promtool, so the two cannot drift apart.
+//! promtool, so the two cannot drift apart. What the harness fills in itself (the OAuth2
+//! `token_url` of the case's token endpoint, the `proxy_url` of its proxy) is filled in the
+//! same way for promtool.
 
 use std::process::{Command, Stdio};
 
@@ -25,6 +27,8 @@ struct Row {
     field: Option<&'static str>,
     /// Whether promtool refuses the job.
     promtool_refuses: bool,
+    /// More keys of the case (flow YAML mapping), e.g. the token endpoint or the proxy.
+    case: &'static str,
 }
 
 const fn refused(scrape: &'static str, field: &'static str) -> Row {
@@ -33,6 +37,27 @@ const fn refused(scrape: &'static str, field: &'static str) -> Row {
         expect: "{ health: up }",
         field: Some(field),
         promtool_refuses: true,
+        case: "{}",
+    }
+}
+
+/// A case with a token endpoint the job's `oauth2` can point at.
+const TOKEN_ENDPOINT: &str = "{ exporter: { oauth2: { client_id: a, client_secret: b } } }";
+
+const fn refused_with(scrape: &'static str, field: &'static str, case: &'static str) -> Row {
+    Row {
+        case,
+        ..refused(scrape, field)
+    }
+}
+
+const fn accepted_with(scrape: &'static str, case: &'static str) -> Row {
+    Row {
+        scrape,
+        expect: "{ health: up }",
+        field: None,
+        promtool_refuses: false,
+        case,
     }
 }
 
@@ -75,22 +100,56 @@ const ROWS: &[Row] = &[
         "{ scheme: https, tls_config: { ca: x, ca_file: '@ca.crt' } }",
         "scrape.tls_config.ca",
     ),
-    refused(
-        "{ basic_auth: { username: u, password: p }, oauth2: { client_id: a, client_secret: b, token_url: 'http://127.0.0.1:1/t' } }",
+    // oauth2 (the scenario has it since issue 14; `token_url` is the harness').
+    refused_with(
+        "{ basic_auth: { username: u, password: p }, oauth2: { client_id: a, client_secret: b } }",
         "scrape.oauth2",
+        TOKEN_ENDPOINT,
+    ),
+    refused_with(
+        "{ authorization: { credentials: t }, oauth2: { client_id: a, client_secret: b } }",
+        "scrape.oauth2",
+        TOKEN_ENDPOINT,
+    ),
+    refused_with(
+        "{ oauth2: { client_id: a, client_secret: b, client_secret_file: '@secret' } }",
+        "scrape.oauth2.client_secret_file",
+        TOKEN_ENDPOINT,
+    ),
+    // Proxies: proxy_connect_header needs proxy_url; no_proxy and proxy_from_environment
+    // are Prometheus 2.43+ keys that 2.42 refuses.
+    refused(
+        "{ proxy_connect_header: { Proxy-Authorization: [Basic eDp5] } }",
+        "scrape.proxy_connect_header",
+    ),
+    refused_with("{ no_proxy: 127.0.0.1 }", "scrape.no_proxy", "{ proxy: {} }"),
+    refused_with(
+        "{ proxy_from_environment: true }",
+        "scrape.proxy_from_environment",
+        "{}",
     ),
     // Controls: accepted by both.
+    accepted_with(
+        "{ oauth2: { client_id: a, client_secret_file: '@secret', scopes: [s], endpoint_params: { audience: x }, tls_config: { ca_file: '@ca.crt' } } }",
+        TOKEN_ENDPOINT,
+    ),
+    accepted_with(
+        "{ scheme: https, tls_config: { ca_file: '@ca.crt' }, proxy_connect_header: { Proxy-Authorization: [Basic eDp5] } }",
+        "{ proxy: { users: { x: y } } }",
+    ),
     Row {
         scrape: "{ scheme: https, tls_config: { ca_file: '@ca.crt', cert_file: '@client.crt', key_file: '@client.key' } }",
         expect: "{ health: up }",
         field: None,
         promtool_refuses: false,
+        case: "{}",
     },
     Row {
         scrape: "{ basic_auth: { username: u, password_file: '@secret' }, scrape_timeout: 1s }",
         expect: "{ health: up }",
         field: None,
         promtool_refuses: false,
+        case: "{}",
     },
     // promtool refuses it, Prometheus only drops the job: allowed when that is the point.
     Row {
@@ -98,6 +157,7 @@ const ROWS: &[Row] = &[
         expect: "{ health: missing }",
         field: None,
         promtool_refuses: true,
+        case: "{}",
     },
 ];
 
@@ -120,8 +180,13 @@ fn resolve(value: &mut Value, path_of: &dyn Fn(&str) -> Result<String>) -> Resul
     Ok(())
 }
 
-/// promtool's verdict on a config with one job made of `scrape`: `Ok(())` or its output.
-fn promtool(dir: &std::path::Path, scrape: &Value) -> Result<std::result::Result<(), String>> {
+/// promtool's verdict on a config with one job made of `scrape` (plus what the harness
+/// fills in for the case's third parties): `Ok(())` or its output.
+fn promtool(
+    dir: &std::path::Path,
+    scrape: &Value,
+    case: &Mapping,
+) -> Result<std::result::Result<(), String>> {
     let mut job = Mapping::new();
     job.insert("job_name".into(), "c".into());
     let mut target = Mapping::new();
@@ -135,6 +200,12 @@ fn promtool(dir: &std::path::Path, scrape: &Value) -> Result<std::result::Result
     );
     for (k, v) in scrape.as_mapping().context("scrape is a mapping")? {
         job.insert(k.clone(), v.clone());
+    }
+    if let Some(Value::Mapping(oauth2)) = job.get_mut("oauth2") {
+        oauth2.insert("token_url".into(), "http://127.0.0.1:1/token".into());
+    }
+    if case.contains_key("proxy") {
+        job.insert("proxy_url".into(), "http://127.0.0.1:2".into());
     }
     let mut global = Mapping::new();
     global.insert("scrape_interval".into(), INTERVAL.into());
@@ -187,7 +258,8 @@ fn every_combination_promtool_refuses_is_refused_at_parse_time() -> Result<()> {
     for row in ROWS {
         let mut scrape: Value = serde_norway::from_str(row.scrape)?;
         resolve(&mut scrape, &path_of)?;
-        let mut case = Mapping::new();
+        let mut case: Mapping = serde_norway::from_str(row.case)?;
+        let extra = case.clone();
         case.insert("name".into(), "c".into());
         case.insert("scrape".into(), scrape.clone());
         case.insert("expect".into(), serde_norway::from_str(row.expect)?);
@@ -201,7 +273,7 @@ fn every_combination_promtool_refuses_is_refused_at_parse_time() -> Result<()> {
 
         // Act
         let parsed = Plan::from_sources(&[("combo.yaml".into(), yaml)]);
-        let checked = promtool(dir.path(), &scrape)?;
+        let checked = promtool(dir.path(), &scrape, &extra)?;
 
         // Assert
         match (row.field, &parsed) {

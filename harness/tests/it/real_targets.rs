@@ -400,21 +400,21 @@ impl Pki {
     }
 }
 
-/// Writes `USER:PASSWORD` into `dir/password` (the `--basic-auth USER:FILE` file) and a
-/// bcrypt (cost 10) htpasswd line into `dir/htpasswd`; returns the password file.
-fn write_credentials(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+/// Writes `PASSWORD` into `dir/password` (the `--basic-auth USER:FILE` file); returns it
+/// and the bcrypt (cost 10) hash of the password for nginx' htpasswd.
+fn write_credentials(dir: &Path) -> Result<(PathBuf, String)> {
     let hash = bcrypt::hash(BASIC_PASSWORD, 10).context("bcrypt")?;
-    let htpasswd = dir.join("htpasswd");
-    fs::write(&htpasswd, format!("{BASIC_USER}:{hash}\n"))?;
     let password = dir.join("password");
     fs::write(&password, BASIC_PASSWORD)?;
-    Ok((htpasswd, password))
+    Ok((password, hash))
 }
 
-/// nginx (foreground, single process) as a TLS reverse proxy on 127.0.0.1.
+/// nginx (foreground, single process) as a TLS reverse proxy on 127.0.0.1: the harness'
+/// own [`scrape_harness::RunningNginx`] (config, launch and teardown in one place), made
+/// ready here as every target of this module is: an HTTPS request with the right
+/// credentials gets 200.
 pub(crate) struct Nginx {
-    proc: Proc,
-    addr: SocketAddr,
+    nginx: scrape_harness::RunningNginx,
     password_file: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -428,9 +428,7 @@ impl Nginx {
         let dir = tempfile::Builder::new()
             .prefix("it-real-nginx-")
             .tempdir()?;
-        let prefix = dir.path().to_owned();
-        let (htpasswd, password_file) = write_credentials(&prefix)?;
-        let log = prefix.join("nginx.log");
+        let (password_file, hash) = write_credentials(dir.path())?;
         let client = Client {
             ca: Some(pki.file("ca.crt")),
             cert: kind
@@ -440,95 +438,61 @@ impl Nginx {
                 .basic()
                 .then(|| (BASIC_USER.to_owned(), BASIC_PASSWORD.to_owned())),
         };
-        let (proc, addr) = start_on_free_port(&format!("nginx ({kind:?})"), |addr| {
-            let conf = prefix.join("nginx.conf");
-            fs::write(
-                &conf,
-                nginx_conf(kind, addr, upstream, &prefix, &pki, &htpasswd),
-            )?;
-            let mut command = Command::new("nginx");
-            // -e: the error log before the config is read (the default is /var/log/nginx).
-            command
-                .arg("-e")
-                .arg(prefix.join("error.log"))
-                .arg("-p")
-                .arg(&prefix)
-                .arg("-c")
-                .arg(&conf);
-            Ok((Proc::spawn(command, "nginx", &log)?, client.clone()))
-        })?;
-        Ok(Self {
-            proc,
-            addr,
-            password_file,
-            _dir: dir,
-        })
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let mut errors = Vec::new();
+        // A free port may be taken in between: nginx then exits ("address in use").
+        for _ in 0..START_ATTEMPTS {
+            let mut config = scrape_harness::NginxConfig::new(free_loopback_addr()?, upstream);
+            config.tls = Some((pki.file("server.crt"), pki.file("server.key")));
+            if kind.mtls() {
+                config.client_ca = Some(pki.file("ca.crt"));
+            }
+            if kind.basic() {
+                config.basic_auth_users = vec![(BASIC_USER.to_owned(), hash.clone())];
+            }
+            let nginx = match runtime.block_on(scrape_harness::RunningNginx::start(&config)) {
+                Ok(nginx) => nginx,
+                Err(e) => {
+                    errors.push(format!("{e}"));
+                    continue;
+                }
+            };
+            let addr = nginx.addr();
+            let mut last = None;
+            crate::support::poll(
+                READY_LIMIT,
+                &format!("nginx on {addr} to answer 200"),
+                || {
+                    last = client.status(addr, "/metrics")?;
+                    Ok((last == Some(200)).then_some(()))
+                },
+            )
+            .with_context(|| format!("nginx ({kind:?}): last answer {last:?}"))?;
+            return Ok(Self {
+                nginx,
+                password_file,
+                _dir: dir,
+            });
+        }
+        bail!("nginx ({kind:?}) did not start:\n{}", errors.join("\n"))
     }
 
     /// Where it listens (TLS).
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.nginx.addr()
     }
 
     /// Its pid.
     pub(crate) fn pid(&self) -> u32 {
-        self.proc.pid()
+        self.nginx.pid()
     }
 
     /// `USER:PASSWORD_FILE` for `--basic-auth`.
     pub(crate) fn basic_auth_arg(&self) -> String {
         format!("{BASIC_USER}:{}", self.password_file.display())
     }
-}
-
-/// A full nginx config: foreground, one process, everything under `prefix`, one TLS server
-/// on `addr` (no default :80 server).
-fn nginx_conf(
-    kind: NginxKind,
-    addr: SocketAddr,
-    upstream: SocketAddr,
-    prefix: &Path,
-    pki: &Pki,
-    htpasswd: &Path,
-) -> String {
-    let p = prefix.display();
-    let mut server = format!(
-        "    listen {addr} ssl;\n    \
-         ssl_certificate {};\n    \
-         ssl_certificate_key {};\n    \
-         ssl_protocols TLSv1.2 TLSv1.3;\n",
-        pki.file("server.crt").display(),
-        pki.file("server.key").display(),
-    );
-    if kind.mtls() {
-        server += &format!(
-            "    ssl_client_certificate {};\n    ssl_verify_client on;\n",
-            pki.file("ca.crt").display()
-        );
-    }
-    if kind.basic() {
-        server += &format!(
-            "    auth_basic \"metrics\";\n    auth_basic_user_file {};\n",
-            htpasswd.display()
-        );
-    }
-    format!(
-        "daemon off;\n\
-         master_process off;\n\
-         worker_processes 1;\n\
-         pid {p}/nginx.pid;\n\
-         error_log {p}/error.log info;\n\
-         events {{ worker_connections 256; }}\n\
-         http {{\n  \
-           access_log {p}/access.log;\n  \
-           client_body_temp_path {p}/client_body;\n  \
-           proxy_temp_path {p}/proxy;\n  \
-           fastcgi_temp_path {p}/fastcgi;\n  \
-           uwsgi_temp_path {p}/uwsgi;\n  \
-           scgi_temp_path {p}/scgi;\n  \
-           server {{\n{server}    location / {{ proxy_pass http://{upstream}; }}\n  }}\n\
-         }}\n"
-    )
 }
 
 /// The prometheus_client exporter (`harness/tests/fixtures/py_exporter.py`) on 127.0.0.1.
