@@ -601,6 +601,18 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             return;
         }
     }
+    #[cfg(feature = "legacy-tls")]
+    if let Ok(Some(config)) = ctx.source.current() {
+        if let Some(legacy) = config
+            .tls_server_config
+            .as_ref()
+            .filter(|t| tls::legacy::wanted(t))
+        {
+            let http2 = config.http_server_config.http2;
+            serve_legacy_tls(stream, ctx, legacy, http2, stop).await;
+            return;
+        }
+    }
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let mut start = match acceptor.await {
@@ -683,6 +695,57 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
     ctx.stats.handshake_ok(info);
     let h2 = alpn == "h2" && ctx.http2;
     serve_http(TokioIo::new(tls_stream), ctx, h2, stop).await;
+}
+
+/// The legacy TLS listener (OpenSSL) for a config rustls cannot serve (TLS 1.0/1.1, CBC
+/// suites); then the same HTTP serving as [`serve_tls`].
+#[cfg(feature = "legacy-tls")]
+async fn serve_legacy_tls(
+    mut stream: TcpStream,
+    ctx: &Arc<ListenerContext>,
+    tls_config: &TlsServerConfig,
+    http2: bool,
+    stop: watch::Receiver<()>,
+) {
+    use tokio::io::AsyncReadExt;
+
+    let plan = match tls::legacy::plan(tls_config, http2, tls::alerts::AlertProfile::default()) {
+        Ok(plan) => plan,
+        Err(e) => {
+            // As on the rustls path: read the ClientHello, answer internal_error, close.
+            tracing::error!(error = %e, "TLS config for this connection failed");
+            ctx.stats.handshake_failed("config_error");
+            let mut hello = [0u8; 16 * 1024];
+            let _ = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut hello)).await;
+            let _ = stream
+                .write_all(&tls::fatal_alert_record(
+                    rustls::AlertDescription::InternalError,
+                ))
+                .await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+    };
+    let accepted = match tls::legacy::accept(stream, plan).await {
+        Ok(accepted) => accepted,
+        Err(reason) => {
+            ctx.stats.handshake_failed(reason);
+            return;
+        }
+    };
+    if accepted.close_without_client_cert {
+        // exporter-toolkit panics in its SAN check here; net/http closes the connection.
+        ctx.stats
+            .handshake_failed("client_cert_san_check_without_cert");
+        return;
+    }
+    let h2 = accepted.info.alpn == "h2" && ctx.http2;
+    ctx.stats.handshake_ok(accepted.info);
+    if let Some(debug) = accepted.h2_refusal {
+        tls::legacy::refuse_h2(accepted.stream, &debug).await;
+        return;
+    }
+    serve_http(TokioIo::new(accepted.stream), ctx, h2, stop).await;
 }
 
 enum Sniffed {

@@ -198,6 +198,12 @@ fn marked(marker: &'static str, details: Vec<String>) -> Error {
     })
 }
 
+/// [`subject_alt_names`] of a DER certificate; empty when it does not parse.
+#[cfg(feature = "legacy-tls")]
+pub(super) fn subject_alt_names_der(der: &[u8]) -> Vec<String> {
+    subject_alt_names(&CertificateDer::from(der)).unwrap_or_default()
+}
+
 /// Every SAN as the toolkit lists them: DNS names, e-mail addresses, IPs (Go's
 /// `net.IP.String`), URIs.
 fn subject_alt_names(der: &CertificateDer<'_>) -> Result<Vec<String>, Error> {
