@@ -8,6 +8,7 @@
 //! no string is matched and nothing falls back to a default after this point.
 //! See `scenarios/README.md` for the format.
 
+mod legacy;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -610,6 +611,7 @@ impl Case {
             target_tls: self.exporter.tls.is_some(),
             target_requires_client_cert: self.exporter_can_refuse_client_cert(),
             job_presents_client_cert: self.scrape.presents_client_cert(),
+            h2_refused_after_handshake: legacy::h2_refused_after_handshake(self),
         }
     }
 

@@ -206,6 +206,7 @@ fn values_are_typed_once_at_parse_time() {
             target_tls: true,
             target_requires_client_cert: true,
             job_presents_client_cert: true,
+            h2_refused_after_handshake: false,
         }
     );
 }
