@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::auth::AuthOutcome;
+use crate::compat::Compat;
 use crate::config_source::ConfigSource;
 use crate::faults::{ConnAction, ConnectionFaults, ConnectionSignal, FaultSpec, Mutant};
 use crate::http::{app, AppState, RateLimiter};
@@ -74,6 +75,7 @@ pub struct ExporterBuilder {
     faults: FaultSpec,
     mutants: Vec<Mutant>,
     telemetry_path: Option<String>,
+    compat: Compat,
 }
 
 #[derive(Debug)]
@@ -263,6 +265,13 @@ impl ExporterBuilder {
         self
     }
 
+    /// Which exporter to imitate where versions differ (`--compat`): TLS alerts for a
+    /// refused client certificate, the landing page. Default [`Compat::Current`].
+    pub fn compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self
+    }
+
     /// The metrics path (`--web.telemetry-path`), default `/metrics`.
     pub fn telemetry_path(mut self, path: impl Into<String>) -> Self {
         self.telemetry_path = Some(path.into());
@@ -293,7 +302,8 @@ impl ExporterBuilder {
             self.faults,
             self.mutants,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
-        )?;
+        )?
+        .with_compat(self.compat);
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from(([127, 0, 0, 1], 0))]
         } else {
@@ -358,8 +368,9 @@ pub(crate) struct PreparedListener {
     http2: bool,
     rate_limit: Option<(Duration, u32)>,
     mutants: Vec<Mutant>,
-    /// The client-certificate weaknesses the mutants ask for.
+    /// The client-certificate weaknesses the mutants ask for (and the alert profile).
     insecure: tls::InsecureTls,
+    compat: Compat,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -398,6 +409,7 @@ impl PreparedListener {
                 .contains(&Mutant::InsecureSkipClientChainVerification),
             ignore_client_cert_expiry: mutants.contains(&Mutant::InsecureIgnoreClientCertExpiry),
             ignore_client_allowed_sans: mutants.contains(&Mutant::InsecureIgnoreClientAllowedSans),
+            alerts: Compat::default().alerts(),
         };
         Ok(Self {
             source,
@@ -410,8 +422,16 @@ impl PreparedListener {
             rate_limit,
             mutants,
             insecure,
+            compat: Compat::default(),
             warnings,
         })
+    }
+
+    /// Imitates `compat` where exporter versions differ.
+    pub(crate) fn with_compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self.insecure.alerts = compat.alerts();
+        self
     }
 
     pub(crate) fn listener_context(&self, stats: Arc<Stats>) -> Arc<ListenerContext> {
@@ -426,7 +446,8 @@ impl PreparedListener {
             self.telemetry_path.clone(),
             stats.clone(),
             limiter,
-        );
+        )
+        .with_compat(self.compat);
         Arc::new(ListenerContext {
             router: app(state.clone()),
             state,
@@ -613,6 +634,8 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             return;
         }
     }
+    // certificate_required never goes out over TLS 1.2 (see `Tls12AlertFix`).
+    let stream = tls::alerts::Tls12AlertFix::new(stream);
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let mut start = match acceptor.await {
@@ -709,7 +732,7 @@ async fn serve_legacy_tls(
 ) {
     use tokio::io::AsyncReadExt;
 
-    let plan = match tls::legacy::plan(tls_config, http2, tls::alerts::AlertProfile::default()) {
+    let plan = match tls::legacy::plan(tls_config, http2, ctx.insecure.alerts) {
         Ok(plan) => plan,
         Err(e) => {
             // As on the rustls path: read the ClientHello, answer internal_error, close.

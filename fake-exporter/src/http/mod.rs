@@ -48,6 +48,7 @@ struct AppInner {
     telemetry_path: String,
     stats: Arc<Stats>,
     scrapes: AtomicU64,
+    compat: crate::Compat,
 }
 
 impl AppState {
@@ -74,8 +75,19 @@ impl AppState {
                 telemetry_path: telemetry_path.into(),
                 stats,
                 scrapes: AtomicU64::new(0),
+                compat: crate::Compat::default(),
             }),
         }
+    }
+
+    /// Imitates `compat` (the landing page on every path under `node_exporter-1.5`). Call
+    /// right after [`AppState::new`], before the state is shared.
+    pub(crate) fn with_compat(mut self, compat: crate::Compat) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.compat = compat,
+            None => tracing::error!("AppState::with_compat on a shared state: ignored"),
+        }
+        self
     }
 
     /// A state for tests: a static config, default metrics, no faults.
@@ -298,7 +310,9 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
     if path == state.inner.telemetry_path {
         return metrics(&state, &req).await;
     }
-    if path == "/" {
+    // exporter-toolkit 0.8 (node_exporter 1.5) registers its landing page on "/", which
+    // net/http's ServeMux matches for every path; newer toolkits answer 404 elsewhere.
+    if path == "/" || state.inner.compat.landing_page_everywhere() {
         let body = format!(
             "<html>\n<head><title>Fake Exporter</title></head>\n<body>\n<h1>Fake Exporter</h1>\n<p><a href=\"{0}\">Metrics</a></p>\n</body>\n</html>\n",
             state.inner.telemetry_path

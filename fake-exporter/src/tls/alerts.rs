@@ -100,3 +100,100 @@ mod tests {
         }
     }
 }
+
+/// The TCP stream under rustls. rustls answers a missing mandatory client certificate with
+/// `certificate_required` in TLS 1.2 too, where that alert does not exist (no Go version
+/// sends it there: Go sends `bad_certificate`). In TLS 1.2 that alert is a plaintext record
+/// (the server has not sent ChangeCipherSpec yet), so it is rewritten here; in TLS 1.3
+/// alerts are encrypted and never match.
+pub(crate) struct Tls12AlertFix<S> {
+    inner: S,
+}
+
+impl<S> Tls12AlertFix<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+/// `Some(fixed record)` when `buf` is exactly a plaintext fatal `certificate_required` alert.
+pub(crate) fn fix_plaintext_alert(buf: &[u8]) -> Option<[u8; 7]> {
+    let record: [u8; 7] = buf.try_into().ok()?;
+    // type alert, any version, length 2, level fatal, certificate_required
+    if record[0] == 0x15 && record[3] == 0 && record[4] == 2 && record[5] == 2 && record[6] == CERTIFICATE_REQUIRED {
+        let mut fixed = record;
+        fixed[6] = BAD_CERTIFICATE;
+        return Some(fixed);
+    }
+    None
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Tls12AlertFix<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Tls12AlertFix<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match fix_plaintext_alert(buf) {
+            Some(fixed) => std::pin::Pin::new(&mut self.inner).poll_write(cx, &fixed),
+            None => std::pin::Pin::new(&mut self.inner).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        // Look at the first non-empty buffer only (an alert is written alone).
+        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+        match fix_plaintext_alert(first) {
+            Some(fixed) => std::pin::Pin::new(&mut self.inner).poll_write(cx, &fixed),
+            None => std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod fix_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plaintext_fatal_certificate_required_is_rewritten() {
+        assert_eq!(
+            fix_plaintext_alert(&[0x15, 3, 3, 0, 2, 2, 116]),
+            Some([0x15, 3, 3, 0, 2, 2, 42])
+        );
+        assert_eq!(fix_plaintext_alert(&[0x15, 3, 3, 0, 2, 2, 48]), None);
+        assert_eq!(fix_plaintext_alert(&[0x17, 3, 3, 0, 2, 2, 116]), None);
+        assert_eq!(fix_plaintext_alert(&[0x15, 3, 3, 0, 2, 2, 116, 0]), None);
+    }
+}

@@ -384,6 +384,9 @@ pub(crate) struct InsecureTls {
     pub(crate) ignore_client_cert_expiry: bool,
     /// Ignore `client_allowed_sans`.
     pub(crate) ignore_client_allowed_sans: bool,
+    /// Not a weakness: which Go version's alerts a refused client certificate gets
+    /// (`--compat`); carried here because it is decided per listener like the mutants.
+    pub(crate) alerts: alerts::AlertProfile,
 }
 
 /// [`build_server_config`] with deliberate weaknesses (conformance mutants).
