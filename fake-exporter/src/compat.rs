@@ -70,6 +70,19 @@ impl fmt::Display for Compat {
 #[error("unknown compatibility profile `{0}`; use `current` (default) or `node_exporter-1.5`")]
 pub struct UnknownCompat(pub String);
 
+impl serde::Serialize for Compat {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Compat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Compat {
     type Err = UnknownCompat;
 
@@ -93,6 +106,8 @@ mod tests {
             assert_eq!(compat.to_string(), name);
         }
         let err = "node_exporter-1.6".parse::<Compat>().expect_err("unknown");
-        assert!(err.to_string().contains("`current` (default) or `node_exporter-1.5`"));
+        assert!(err
+            .to_string()
+            .contains("`current` (default) or `node_exporter-1.5`"));
     }
 }

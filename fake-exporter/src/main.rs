@@ -434,5 +434,6 @@ mod control {
 }
 
 fn parse_compat(s: &str) -> Result<fake_exporter::Compat, String> {
-    s.parse().map_err(|e: fake_exporter::UnknownCompat| e.to_string())
+    s.parse()
+        .map_err(|e: fake_exporter::UnknownCompat| e.to_string())
 }

@@ -88,14 +88,35 @@ mod tests {
     fn certificate_required_only_in_tls13_and_only_after_go_1_21() {
         use ClientCertFailure as F;
         let current = AlertProfile::Current;
-        assert_eq!(current.client_cert_alert(F::Missing, true), CERTIFICATE_REQUIRED);
-        assert_eq!(current.client_cert_alert(F::Missing, false), BAD_CERTIFICATE);
+        assert_eq!(
+            current.client_cert_alert(F::Missing, true),
+            CERTIFICATE_REQUIRED
+        );
+        assert_eq!(
+            current.client_cert_alert(F::Missing, false),
+            BAD_CERTIFICATE
+        );
         assert_eq!(current.client_cert_alert(F::UnknownCa, false), UNKNOWN_CA);
-        assert_eq!(current.client_cert_alert(F::Expired, true), CERTIFICATE_EXPIRED);
-        assert_eq!(current.client_cert_alert(F::SanNotAllowed, true), BAD_CERTIFICATE);
-        for f in [F::Missing, F::UnknownCa, F::Expired, F::SanNotAllowed, F::Other] {
+        assert_eq!(
+            current.client_cert_alert(F::Expired, true),
+            CERTIFICATE_EXPIRED
+        );
+        assert_eq!(
+            current.client_cert_alert(F::SanNotAllowed, true),
+            BAD_CERTIFICATE
+        );
+        for f in [
+            F::Missing,
+            F::UnknownCa,
+            F::Expired,
+            F::SanNotAllowed,
+            F::Other,
+        ] {
             for tls13 in [false, true] {
-                assert_eq!(AlertProfile::Go119.client_cert_alert(f, tls13), BAD_CERTIFICATE);
+                assert_eq!(
+                    AlertProfile::Go119.client_cert_alert(f, tls13),
+                    BAD_CERTIFICATE
+                );
             }
         }
     }
@@ -120,7 +141,12 @@ impl<S> Tls12AlertFix<S> {
 pub(crate) fn fix_plaintext_alert(buf: &[u8]) -> Option<[u8; 7]> {
     let record: [u8; 7] = buf.try_into().ok()?;
     // type alert, any version, length 2, level fatal, certificate_required
-    if record[0] == 0x15 && record[3] == 0 && record[4] == 2 && record[5] == 2 && record[6] == CERTIFICATE_REQUIRED {
+    if record[0] == 0x15
+        && record[3] == 0
+        && record[4] == 2
+        && record[5] == 2
+        && record[6] == CERTIFICATE_REQUIRED
+    {
         let mut fixed = record;
         fixed[6] = BAD_CERTIFICATE;
         return Some(fixed);
@@ -156,7 +182,10 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Tls12AlertFix<S
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
         // Look at the first non-empty buffer only (an alert is written alone).
-        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
         match fix_plaintext_alert(first) {
             Some(fixed) => std::pin::Pin::new(&mut self.inner).poll_write(cx, &fixed),
             None => std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),

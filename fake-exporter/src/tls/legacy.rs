@@ -136,7 +136,11 @@ fn openssl_error(tls: &TlsServerConfig, what: &str, e: openssl::error::ErrorStac
     }
 }
 
-fn read_pem(tls: &TlsServerConfig, source: &PemSource, key: &'static str) -> Result<Vec<u8>, TlsError> {
+fn read_pem(
+    tls: &TlsServerConfig,
+    source: &PemSource,
+    key: &'static str,
+) -> Result<Vec<u8>, TlsError> {
     match source {
         PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
         PemSource::File(file) => std::fs::read(file).map_err(|source| TlsError::ReadFile {
@@ -169,7 +173,11 @@ pub(crate) fn plan(
     alerts: AlertProfile,
 ) -> Result<LegacyPlan, TlsError> {
     super::check_files_and_policy(tls)?;
-    let policy = tls.client_auth_type.policy().unwrap_or_default().canonical();
+    let policy = tls
+        .client_auth_type
+        .policy()
+        .unwrap_or_default()
+        .canonical();
     let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
         return Err(TlsError::MissingCert {
             path: tls.origin.clone(),
@@ -199,7 +207,10 @@ pub(crate) fn plan(
     let curves: Vec<&str> = if tls.curve_preferences.is_empty() {
         vec!["X25519", "P-256", "P-384", "P-521"]
     } else {
-        tls.curve_preferences.iter().map(|c| group_name(*c)).collect()
+        tls.curve_preferences
+            .iter()
+            .map(|c| group_name(*c))
+            .collect()
     };
     b.set_groups_list(&curves.join(":"))
         .map_err(err("curve_preferences"))?;

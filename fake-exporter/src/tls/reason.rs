@@ -61,9 +61,10 @@ fn certificate_reason(error: &CertificateError) -> &'static str {
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "client_cert_bad_eku"
         }
-        CertificateError::NotValidForNameContext { expected, presented }
-            if expected.to_str().as_ref() == GO119_MARKER =>
-        {
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } if expected.to_str().as_ref() == GO119_MARKER => {
             // The real reason, kept by the verifier (one of the labels above).
             const LABELS: [&str; 7] = [
                 "client_cert_unknown_ca",

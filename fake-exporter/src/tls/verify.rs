@@ -248,7 +248,6 @@ impl GoClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-
         // Go parses every certificate first and answers bad_certificate when one does not parse.
         for der in std::iter::once(end_entity).chain(intermediates) {
             x509_parser::parse_x509_certificate(der.as_ref())

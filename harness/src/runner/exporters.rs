@@ -139,6 +139,7 @@ pub(super) async fn start_all(
                         .shared_metrics(shared.clone())
                         .faults(case.exporter.faults.clone())
                         .mutants(case.exporter.mutants.clone())
+                        .compat(case.exporter.compat)
                         .start()
                         .await;
                     match attempt {

@@ -276,6 +276,9 @@ pub struct ExporterCase {
     pub tls: Option<ExporterTls>,
     /// `http_server_config.http2`.
     pub http2: Option<bool>,
+    /// fake-exporter's compatibility profile (`exporter.compat`); an external exporter
+    /// behaves as it does.
+    pub compat: fake_exporter::Compat,
     /// Basic auth users with PLAINTEXT passwords (the harness hashes them).
     pub basic_auth_users: BTreeMap<String, String>,
     /// Bearer tokens (fake-exporter extension).
@@ -1048,6 +1051,7 @@ fn check_exporter(
     Ok(ExporterCase {
         tls,
         http2: e.http2,
+        compat: e.compat.unwrap_or_default(),
         basic_auth_users: e.basic_auth_users.clone(),
         bearer: BearerCase {
             tokens: e.bearer_tokens.clone(),
