@@ -9,6 +9,9 @@
 //!   uses for "not yet valid") → `certificate_expired`; anything else (wrong EKU, a
 //!   `VerifyPeerCertificate` refusal such as `client_allowed_sans`) → `bad_certificate`.
 
+// Without the legacy (OpenSSL) listener only the rustls parts are used: no warnings for the rest.
+#![cfg_attr(not(feature = "legacy-tls"), allow(dead_code))]
+
 /// Alert numbers (RFC 8446 §6).
 pub(crate) const BAD_CERTIFICATE: u8 = 42;
 pub(crate) const CERTIFICATE_EXPIRED: u8 = 45;
@@ -42,7 +45,6 @@ pub(crate) enum ClientCertFailure {
 
 impl ClientCertFailure {
     /// From an OpenSSL `X509_V_ERR_*` code.
-    #[cfg_attr(not(feature = "legacy-tls"), allow(dead_code))]
     pub(crate) fn from_openssl(code: i32) -> Self {
         match code {
             // UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN,
@@ -55,7 +57,6 @@ impl ClientCertFailure {
     }
 
     /// The self-stats label (as the rustls path counts it).
-    #[cfg_attr(not(feature = "legacy-tls"), allow(dead_code))]
     pub(crate) fn reason(self) -> &'static str {
         match self {
             Self::Missing => "no_client_cert",

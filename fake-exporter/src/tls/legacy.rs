@@ -313,7 +313,14 @@ fn verify(
 /// Start-up check of a legacy config: builds it once.
 pub(crate) fn check(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String>, TlsError> {
     plan(tls, http2, AlertProfile::default())?;
-    let mut warnings = Vec::new();
+    let mut warnings = vec![format!(
+        "{}: tls_server_config (min_version {}, {} cipher suite(s)) needs TLS 1.0/1.1 or CBC \
+         suites, which rustls lacks: served by fake-exporter's legacy TLS listener (OpenSSL \
+         at security level 0, as Go allows them)",
+        tls.origin.display(),
+        tls.min_version,
+        tls.cipher_suites.len()
+    )];
     if tls.min_version > tls.max_version {
         warnings.push(format!(
             "{}: tls_server_config.min_version {} is above max_version {}; exporter-toolkit \
@@ -596,7 +603,7 @@ mod tests {
     fn cipher_list_keeps_go_order_and_lowers_the_security_level() {
         let mut tls = TlsServerConfig::new("web-config.yml");
         tls.cipher_suites = vec![
-            crate::web_config::CipherSuite::GO_SECURE[6], // ECDHE_RSA_AES_128_CBC_SHA
+            crate::web_config::CipherSuite::GO_SECURE[5], // ECDHE_RSA_AES_128_CBC_SHA
             crate::web_config::CipherSuite::GO_SECURE[3], // ECDHE_ECDSA_AES_128_CBC_SHA
         ];
         assert_eq!(
