@@ -2,8 +2,10 @@
 //! toolkit's `GetConfigForClient` rebuilds its `tls.Config` (so certificate rotation works
 //! without a restart), with Go `crypto/tls` semantics where rustls allows them.
 //!
-//! Differences rustls imposes (reported by `WebConfig::check_at_start` as warnings): no TLS 1.0/1.1, no CBC suites, no P-521; a missing mandatory client
-//! certificate gets `certificate_required` in TLS 1.2 too (Go sends `bad_certificate`).
+//! Configs rustls cannot serve (TLS 1.0/1.1, CBC suites) go to the OpenSSL listener in
+//! [`legacy`] (feature `legacy-tls`, on by default); without that feature they get start-up
+//! warnings. rustls has no P-521. Client-certificate alerts follow Go's choice for the
+//! `--compat` profile ([`alerts`]); `certificate_required` is never sent over TLS 1.2.
 
 pub(crate) mod alerts;
 mod cache;
