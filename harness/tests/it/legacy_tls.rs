@@ -64,7 +64,7 @@ fn legacy_tls_cases_agree_with_node_exporter() -> Result<()> {
         test_scenario("legacy-tls.yaml"),
         test_scenario("compat.yaml"),
     ])?;
-    let want_cases = 24;
+    let want_cases = 27;
     ensure!(plan.cases.len() == want_cases, "{} cases", plan.cases.len());
     let runtime = tokio::runtime::Runtime::new()?;
     let fake_options = RunOptions {
