@@ -732,7 +732,7 @@ async fn serve_legacy_tls(
 ) {
     use tokio::io::AsyncReadExt;
 
-    let plan = match tls::legacy::plan(tls_config, http2, ctx.insecure.alerts) {
+    let plan = match tls::legacy::plan(tls_config, http2, ctx.insecure) {
         Ok(plan) => plan,
         Err(e) => {
             // As on the rustls path: read the ClientHello, answer internal_error, close.

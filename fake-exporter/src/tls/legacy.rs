@@ -9,6 +9,8 @@
 //! Go's `x509.Verify` does), `client_allowed_sans`, ALPN `h2,http/1.1` unless `http2: false`
 //! (then no ALPN at all), the curve list, Go's server-side suite preference.
 //!
+//! The conformance mutants (`insecure.*`) weaken client-certificate checks here as on rustls.
+//!
 //! Go details reproduced here:
 //! - OpenSSL 3 refuses TLS 1.0/1.1 and SHA-1 signatures at its default security level;
 //!   Go allows them when asked: `@SECLEVEL=0`.
@@ -170,8 +172,9 @@ pub(crate) struct LegacyPlan {
 pub(crate) fn plan(
     tls: &TlsServerConfig,
     http2: bool,
-    alerts: AlertProfile,
+    insecure: super::InsecureTls,
 ) -> Result<LegacyPlan, TlsError> {
+    let alerts = insecure.alerts;
     super::check_files_and_policy(tls)?;
     let policy = tls
         .client_auth_type
@@ -251,11 +254,22 @@ pub(crate) fn plan(
         if policy.requires_cert() {
             mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
         }
-        let verifies = policy.verifies_cert();
-        let allowed = tls.client_allowed_sans.clone();
+        let verifies = policy.verifies_cert() && !insecure.skip_client_chain_verification;
+        let ignore_expiry = insecure.ignore_client_cert_expiry;
+        let allowed = tls
+            .client_allowed_sans
+            .clone()
+            .filter(|_| !insecure.ignore_client_allowed_sans);
         let slot = failure.clone();
         b.set_verify_callback(mode, move |preverify_ok, ctx| {
-            verify(preverify_ok, ctx, verifies, allowed.as_deref(), &slot)
+            verify(
+                preverify_ok,
+                ctx,
+                verifies,
+                ignore_expiry,
+                allowed.as_deref(),
+                &slot,
+            )
         });
     }
     Ok(LegacyPlan {
@@ -263,6 +277,7 @@ pub(crate) fn plan(
         policy,
         requires_cert: policy.requires_cert(),
         close_if_no_client_cert: tls.client_allowed_sans.is_some()
+            && !insecure.ignore_client_allowed_sans
             && matches!(
                 policy,
                 ClientAuthType::RequestClientCert | ClientAuthType::VerifyClientCertIfGiven
@@ -279,6 +294,7 @@ fn verify(
     preverify_ok: bool,
     ctx: &mut X509StoreContextRef,
     verifies: bool,
+    ignore_expiry: bool,
     allowed: Option<&[String]>,
     slot: &Mutex<Option<ClientCertFailure>>,
 ) -> bool {
@@ -288,8 +304,12 @@ fn verify(
         }
     };
     if verifies && !preverify_ok {
-        record(ClientCertFailure::from_openssl(ctx.error().as_raw()));
-        return false;
+        let failure = ClientCertFailure::from_openssl(ctx.error().as_raw());
+        // Mutant `insecure-ignore-client-cert-expiry`: dates are not checked.
+        if !(ignore_expiry && failure == ClientCertFailure::Expired) {
+            record(failure);
+            return false;
+        }
     }
     if ctx.error_depth() != 0 {
         return true;
@@ -312,7 +332,7 @@ fn verify(
 
 /// Start-up check of a legacy config: builds it once.
 pub(crate) fn check(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String>, TlsError> {
-    plan(tls, http2, AlertProfile::default())?;
+    plan(tls, http2, super::InsecureTls::default())?;
     let mut warnings = vec![format!(
         "{}: tls_server_config (min_version {}, {} cipher suite(s)) needs TLS 1.0/1.1 or CBC \
          suites, which rustls lacks: served by fake-exporter's legacy TLS listener (OpenSSL \

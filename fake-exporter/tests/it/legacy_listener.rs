@@ -8,8 +8,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
+use fake_exporter::pki::ClientCert;
 use fake_exporter::pki::{KeyType, Pki, PkiFiles, ServerCert};
-use fake_exporter::{Compat, FakeExporter, RunningExporter};
+use fake_exporter::{Compat, FakeExporter, Mutant, RunningExporter};
 use openssl::ssl::{Ssl, SslConnector, SslMethod, SslVerifyMode, SslVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -23,6 +24,17 @@ async fn exporter(
     extra: &str,
     compat: Compat,
 ) -> anyhow::Result<RunningExporter> {
+    exporter_with(dir, files, extra, compat, Vec::new()).await
+}
+
+/// [`exporter`] with conformance mutants.
+async fn exporter_with(
+    dir: &Path,
+    files: &PkiFiles,
+    extra: &str,
+    compat: Compat,
+    mutants: Vec<Mutant>,
+) -> anyhow::Result<RunningExporter> {
     let config = dir.join("web-config.yml");
     std::fs::write(
         &config,
@@ -35,6 +47,7 @@ async fn exporter(
     Ok(FakeExporter::builder()
         .web_config_file(&config)
         .compat(compat)
+        .mutants(mutants)
         .start()
         .await?)
 }
@@ -46,7 +59,22 @@ async fn connect(
     ciphers: &str,
     alpn: &[u8],
 ) -> anyhow::Result<SslStream<TcpStream>> {
+    connect_as(exporter, version, ciphers, alpn, None).await
+}
+
+/// [`connect`], presenting `client` (certificate and key files) when given.
+async fn connect_as(
+    exporter: &RunningExporter,
+    version: SslVersion,
+    ciphers: &str,
+    alpn: &[u8],
+    client: Option<(&Path, &Path)>,
+) -> anyhow::Result<SslStream<TcpStream>> {
     let mut b = SslConnector::builder(SslMethod::tls_client())?;
+    if let Some((cert, key)) = client {
+        b.set_certificate_chain_file(cert)?;
+        b.set_private_key_file(key, openssl::ssl::SslFiletype::PEM)?;
+    }
     b.set_min_proto_version(Some(version))?;
     b.set_max_proto_version(Some(version))?;
     b.set_cipher_list(&format!("{ciphers}:@SECLEVEL=0"))?;
@@ -226,5 +254,87 @@ async fn a_missing_client_cert_over_tls12_gets_bad_certificate_in_both_profiles(
             "{compat}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_cert_checks_and_the_expiry_mutant_apply_on_the_legacy_listener(
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let files = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.path().join("pki"))?;
+    let extra = format!(
+        "  min_version: TLS10\n  max_version: TLS10\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+        files.ca().display()
+    );
+    let cert = |c| (files.client_cert(c), files.client_key(c));
+    let (valid, expired, rogue) = (
+        cert(ClientCert::Valid),
+        cert(ClientCert::Expired),
+        cert(ClientCert::RogueCa),
+    );
+    let as_client =
+        |(c, k): &(std::path::PathBuf, std::path::PathBuf)| Some((c.clone(), k.clone()));
+    let strict = exporter(dir.path(), &files, &extra, Compat::Current).await?;
+    let weak = exporter_with(
+        dir.path(),
+        &files,
+        &extra,
+        Compat::Current,
+        vec![Mutant::InsecureIgnoreClientCertExpiry],
+    )
+    .await?;
+
+    let mut outcomes = Vec::new();
+    for (who, exporter) in [("strict", &strict), ("expiry mutant", &weak)] {
+        for (name, client) in [
+            ("valid", as_client(&valid)),
+            ("expired", as_client(&expired)),
+            ("rogue", as_client(&rogue)),
+        ] {
+            let client = client.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+            let result = connect_as(
+                exporter,
+                SslVersion::TLS1,
+                "ECDHE-ECDSA-AES128-SHA",
+                b"",
+                client,
+            )
+            .await;
+            let outcome = match result {
+                Ok(_) => "accepted".to_owned(),
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    ["unknown ca", "certificate expired", "bad certificate"]
+                        .into_iter()
+                        .find(|a| e.contains(&format!("alert {a}")))
+                        .map_or(e.clone(), |a| format!("alert {a}"))
+                }
+            };
+            outcomes.push(format!("{who} / {name}: {outcome}"));
+        }
+    }
+
+    // Go >= 1.21's alerts (the current profile), and the mutant accepts only the expired one.
+    assert_eq!(
+        outcomes,
+        [
+            "strict / valid: accepted",
+            "strict / expired: alert certificate expired",
+            "strict / rogue: alert unknown ca",
+            "expiry mutant / valid: accepted",
+            "expiry mutant / expired: accepted",
+            "expiry mutant / rogue: alert unknown ca",
+        ]
+    );
+    assert_eq!(
+        strict.stats().handshakes_failed_for("client_cert_expired"),
+        1
+    );
+    assert_eq!(
+        strict
+            .stats()
+            .handshakes_failed_for("client_cert_unknown_ca"),
+        1
+    );
     Ok(())
 }
