@@ -374,7 +374,7 @@ pub(crate) async fn accept(tcp: TcpStream, plan: LegacyPlan) -> Result<Accepted,
     let result = Pin::new(&mut stream).accept().await;
     let failure = plan.failure.lock().ok().and_then(|f| *f);
     if let Err(e) = result {
-        return Err(failure_reason(&e, failure, &stream));
+        return Err(failure_reason(&e, failure));
     }
     let ssl = stream.ssl();
     let version = match ssl.version_str() {
@@ -450,11 +450,10 @@ fn goaway_frame(debug: &str) -> Vec<u8> {
     frame
 }
 
-fn failure_reason(
-    e: &openssl::ssl::Error,
-    failure: Option<ClientCertFailure>,
-    stream: &SslStream<AlertRewrite<TcpStream>>,
-) -> &'static str {
+/// The self-stats label of a failed handshake, in the rustls path's vocabulary where one
+/// exists (`peer_sent_alert` without the alert's name: OpenSSL's text does not carry it
+/// reliably).
+fn failure_reason(e: &openssl::ssl::Error, failure: Option<ClientCertFailure>) -> &'static str {
     if let Some(f) = failure {
         return f.reason();
     }
@@ -477,7 +476,6 @@ fn failure_reason(
     if text.contains("alert") {
         return "peer_sent_alert";
     }
-    let _ = stream;
     match e.io_error().map(io::Error::kind) {
         Some(io::ErrorKind::UnexpectedEof) => "eof",
         Some(_) => "io",
