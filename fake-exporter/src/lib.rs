@@ -41,6 +41,7 @@
 //! misbehaviour; [`Stats`] counts; [`pki`] generates the test PKI.
 
 mod auth;
+mod compat;
 mod config_source;
 mod error;
 mod faults;
@@ -61,6 +62,7 @@ mod tls;
 mod web_config;
 
 pub use auth::{basic_header, hash_password, AuthOutcome};
+pub use compat::{Compat, UnknownCompat};
 pub use error::Error;
 pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant, UnknownMutant};
 pub use fleet::{

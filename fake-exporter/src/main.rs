@@ -52,6 +52,11 @@ struct ServeArgs {
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     telemetry_path: String,
+    /// Which exporter to imitate where versions differ: `current` (exporter-toolkit with
+    /// Go >= 1.21) or `node_exporter-1.5` (Go 1.19 TLS alerts: bad_certificate for every
+    /// refused client certificate; the landing page on every unknown path).
+    #[arg(long, default_value = "current", value_parser = parse_compat)]
+    compat: fake_exporter::Compat,
     /// Number of samples exposed (exact: Prometheus' scrape_samples_scraped).
     #[arg(long = "metrics.series", default_value_t = MetricsSpec::default().series)]
     series: usize,
@@ -195,6 +200,7 @@ fn pki(args: PkiArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut builder = FakeExporter::builder()
         .telemetry_path(args.telemetry_path.clone())
+        .compat(args.compat)
         .metrics(MetricsSpec {
             series: args.series,
             ..MetricsSpec::default()
@@ -444,4 +450,9 @@ mod control {
             let _ = axum::serve(listener, app).await;
         }))
     }
+}
+
+fn parse_compat(s: &str) -> Result<fake_exporter::Compat, String> {
+    s.parse()
+        .map_err(|e: fake_exporter::UnknownCompat| e.to_string())
 }

@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::auth::AuthOutcome;
+use crate::compat::Compat;
 use crate::config_source::ConfigSource;
 use crate::faults::{ConnAction, ConnectionFaults, ConnectionSignal, FaultSpec, Mutant};
 use crate::http::{app, AppState, RateLimiter};
@@ -83,6 +84,7 @@ pub struct ExporterBuilder {
     receiver: Option<Receiver>,
     /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens.
     oauth2_tokens: Option<crate::oauth2::TokenStore>,
+    compat: Compat,
 }
 
 #[derive(Debug)]
@@ -280,6 +282,13 @@ impl ExporterBuilder {
         self
     }
 
+    /// Which exporter to imitate where versions differ (`--compat`): TLS alerts for a
+    /// refused client certificate, the landing page. Default [`Compat::Current`].
+    pub fn compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self
+    }
+
     /// The metrics path (`--web.telemetry-path`), default `/metrics`.
     pub fn telemetry_path(mut self, path: impl Into<String>) -> Self {
         self.telemetry_path = Some(path.into());
@@ -331,7 +340,8 @@ impl ExporterBuilder {
             self.faults,
             self.mutants,
             self.telemetry_path.unwrap_or_else(|| "/metrics".to_owned()),
-        )?;
+        )?
+        .with_compat(self.compat);
         prepared.receiver = self.receiver;
         prepared.oauth2_tokens = self.oauth2_tokens;
         let addrs = if self.listen.is_empty() {
@@ -410,8 +420,9 @@ pub(crate) struct PreparedListener {
     http2: bool,
     rate_limit: Option<(Duration, u32)>,
     mutants: Vec<Mutant>,
-    /// The client-certificate weaknesses the mutants ask for.
+    /// The client-certificate weaknesses the mutants ask for (and the alert profile).
     insecure: tls::InsecureTls,
+    compat: Compat,
     pub(crate) warnings: Vec<String>,
     /// Receiver mode (alerts, remote write), none by default.
     pub(crate) receiver: Option<Receiver>,
@@ -454,6 +465,7 @@ impl PreparedListener {
                 .contains(&Mutant::InsecureSkipClientChainVerification),
             ignore_client_cert_expiry: mutants.contains(&Mutant::InsecureIgnoreClientCertExpiry),
             ignore_client_allowed_sans: mutants.contains(&Mutant::InsecureIgnoreClientAllowedSans),
+            alerts: Compat::default().alerts(),
         };
         Ok(Self {
             source,
@@ -466,10 +478,18 @@ impl PreparedListener {
             rate_limit,
             mutants,
             insecure,
+            compat: Compat::default(),
             warnings,
             receiver: None,
             oauth2_tokens: None,
         })
+    }
+
+    /// Imitates `compat` where exporter versions differ.
+    pub(crate) fn with_compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        self.insecure.alerts = compat.alerts();
+        self
     }
 
     pub(crate) fn listener_context(&self, stats: Arc<Stats>) -> Arc<ListenerContext> {
@@ -495,7 +515,8 @@ impl PreparedListener {
             limiter,
             self.oauth2_tokens.clone(),
         )
-        .with_receiver(self.receiver);
+        .with_receiver(self.receiver)
+        .with_compat(self.compat);
         Arc::new(ListenerContext {
             router: app(state.clone()),
             state,
@@ -731,6 +752,20 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             return;
         }
     }
+    #[cfg(feature = "legacy-tls")]
+    if let Ok(Some(config)) = ctx.source.current() {
+        if let Some(legacy) = config
+            .tls_server_config
+            .as_ref()
+            .filter(|t| tls::legacy::wanted(t))
+        {
+            let http2 = config.http_server_config.http2;
+            serve_legacy_tls(stream, ctx, legacy, http2, stop).await;
+            return;
+        }
+    }
+    // certificate_required never goes out over TLS 1.2 (see `Tls12AlertFix`).
+    let stream = tls::alerts::Tls12AlertFix::new(stream);
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let mut start = match acceptor.await {
@@ -850,6 +885,71 @@ fn connection_tag(
         requests: std::sync::atomic::AtomicU64::new(0),
         log: log.clone(),
     })))
+}
+
+/// The legacy TLS listener (OpenSSL) for a config rustls cannot serve (TLS 1.0/1.1, CBC
+/// suites); then the same HTTP serving as [`serve_tls`].
+#[cfg(feature = "legacy-tls")]
+async fn serve_legacy_tls(
+    mut stream: TcpStream,
+    ctx: &Arc<ListenerContext>,
+    tls_config: &TlsServerConfig,
+    http2: bool,
+    stop: watch::Receiver<()>,
+) {
+    use tokio::io::AsyncReadExt;
+
+    let plan = match tls::legacy::plan(tls_config, http2, ctx.insecure) {
+        Ok(plan) => plan,
+        Err(e) => {
+            // As on the rustls path: read the ClientHello, answer internal_error, close.
+            tracing::error!(error = %e, "TLS config for this connection failed");
+            ctx.stats.handshake_failed("config_error");
+            let mut hello = [0u8; 16 * 1024];
+            let _ = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut hello)).await;
+            let _ = stream
+                .write_all(&tls::fatal_alert_record(
+                    rustls::AlertDescription::InternalError,
+                ))
+                .await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+    };
+    let accepted = match tls::legacy::accept(stream, plan).await {
+        Ok(accepted) => accepted,
+        Err(reason) => {
+            ctx.stats.handshake_failed(reason);
+            return;
+        }
+    };
+    if accepted.close_without_client_cert {
+        // exporter-toolkit panics in its SAN check here; net/http closes the connection.
+        ctx.stats
+            .handshake_failed("client_cert_san_check_without_cert");
+        return;
+    }
+    let h2 = accepted.info.alpn == "h2" && ctx.http2;
+    ctx.stats.handshake_ok(accepted.info);
+    if let Some(debug) = accepted.h2_refusal {
+        tls::legacy::refuse_h2(accepted.stream, &debug).await;
+        return;
+    }
+    let serial = |cert: Option<&openssl::x509::X509Ref>| {
+        certificate_serial(&cert?.to_der().ok()?)
+    };
+    let (server_serial, client_serial) = match ctx.extras.observations {
+        Some(_) => {
+            let ssl = accepted.stream.ssl();
+            (
+                serial(ssl.certificate()),
+                serial(ssl.peer_certificate().as_deref()),
+            )
+        }
+        None => (None, None),
+    };
+    let tag = connection_tag(ctx, server_serial, client_serial);
+    serve_http(TokioIo::new(accepted.stream), ctx, h2, stop, tag).await;
 }
 
 enum Sniffed {

@@ -730,6 +730,7 @@ fn inferred_context(job: &ScrapeConfig) -> CaseContext {
             .tls_config
             .as_ref()
             .is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some()),
+        h2_refused_after_handshake: false,
     }
 }
 

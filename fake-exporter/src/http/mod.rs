@@ -56,6 +56,7 @@ struct AppInner {
     receiver: Option<Receiver>,
     /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens (extension).
     oauth2_tokens: Option<crate::oauth2::TokenStore>,
+    compat: crate::Compat,
 }
 
 impl AppState {
@@ -85,6 +86,7 @@ impl AppState {
                 scrapes: AtomicU64::new(0),
                 receiver: None,
                 oauth2_tokens,
+                compat: crate::Compat::default(),
             }),
         }
     }
@@ -95,6 +97,16 @@ impl AppState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.receiver = receiver,
             None => unreachable!("with_receiver is called before the state is cloned"),
+        }
+        self
+    }
+
+    /// Imitates `compat` (the landing page on every path under `node_exporter-1.5`). Call
+    /// right after [`AppState::new`], before the state is shared.
+    pub(crate) fn with_compat(mut self, compat: crate::Compat) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.compat = compat,
+            None => tracing::error!("AppState::with_compat on a shared state: ignored"),
         }
         self
     }
@@ -376,7 +388,9 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
     if path == state.inner.telemetry_path {
         return metrics(&state, &req).await;
     }
-    if path == "/" {
+    // exporter-toolkit 0.8 (node_exporter 1.5) registers its landing page on "/", which
+    // net/http's ServeMux matches for every path; newer toolkits answer 404 elsewhere.
+    if path == "/" || state.inner.compat.landing_page_everywhere() {
         let body = format!(
             "<html>\n<head><title>Fake Exporter</title></head>\n<body>\n<h1>Fake Exporter</h1>\n<p><a href=\"{0}\">Metrics</a></p>\n</body>\n</html>\n",
             state.inner.telemetry_path

@@ -2,10 +2,15 @@
 //! toolkit's `GetConfigForClient` rebuilds its `tls.Config` (so certificate rotation works
 //! without a restart), with Go `crypto/tls` semantics where rustls allows them.
 //!
-//! Differences rustls imposes (reported by `WebConfig::check_at_start` as warnings): no TLS 1.0/1.1, no CBC suites, no P-521; a missing mandatory client
-//! certificate gets `certificate_required` in TLS 1.2 too (Go sends `bad_certificate`).
+//! Configs rustls cannot serve (TLS 1.0/1.1, CBC suites) go to the OpenSSL listener in
+//! [`legacy`] (feature `legacy-tls`, on by default); without that feature they get start-up
+//! warnings. rustls has no P-521. Client-certificate alerts follow Go's choice for the
+//! `--compat` profile ([`alerts`]); `certificate_required` is never sent over TLS 1.2.
 
+pub(crate) mod alerts;
 mod cache;
+#[cfg(feature = "legacy-tls")]
+pub(crate) mod legacy;
 mod pem;
 mod reason;
 mod verify;
@@ -118,6 +123,17 @@ pub enum TlsError {
         path: PathBuf,
         /// Why.
         reason: &'static str,
+    },
+    /// OpenSSL (the legacy TLS listener) refused part of the configuration.
+    #[cfg(feature = "legacy-tls")]
+    #[error("{}: tls_server_config: OpenSSL (legacy TLS listener, used for TLS10/TLS11 and CBC suites) rejected the {what}: {source}", .path.display())]
+    OpenSsl {
+        /// The config file.
+        path: PathBuf,
+        /// Which part (`cert`, `key`, `cipher_suites`, ...).
+        what: String,
+        /// The OpenSSL errors.
+        source: openssl::error::ErrorStack,
     },
     /// rustls refused the configuration.
     #[error("{}: tls_server_config: rustls rejected the configuration: {source}", .path.display())]
@@ -368,6 +384,9 @@ pub(crate) struct InsecureTls {
     pub(crate) ignore_client_cert_expiry: bool,
     /// Ignore `client_allowed_sans`.
     pub(crate) ignore_client_allowed_sans: bool,
+    /// Not a weakness: which Go version's alerts a refused client certificate gets
+    /// (`--compat`); carried here because it is decided per listener like the mutants.
+    pub(crate) alerts: alerts::AlertProfile,
 }
 
 /// [`build_server_config`] with deliberate weaknesses (conformance mutants).
@@ -452,8 +471,13 @@ pub(crate) fn build_server_config_insecure(
 /// Start-up checks for the TLS section: everything [`build_server_config`] checks, then
 /// the warnings for what starts but behaves differently or can never work.
 pub(crate) fn check_tls(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String>, TlsError> {
-    build_server_config(tls, http2)?;
-    let mut warnings = negotiation(tls)?.warnings;
+    let mut warnings = match legacy_check(tls, http2) {
+        Some(checked) => checked?,
+        None => {
+            build_server_config(tls, http2)?;
+            negotiation(tls)?.warnings
+        }
+    };
     let origin = tls.origin.display();
     let policy = tls.client_auth_type.policy().unwrap_or_default();
     if tls.client_auth_type == ClientAuth::Set(ClientAuthType::RequireClientCert) {
@@ -477,6 +501,32 @@ pub(crate) fn check_tls(tls: &TlsServerConfig, http2: bool) -> Result<Vec<String
         ));
     }
     Ok(warnings)
+}
+
+/// The legacy listener's start-up check, when `tls` needs it (TLS 1.0/1.1, CBC suites).
+#[cfg(feature = "legacy-tls")]
+fn legacy_check(tls: &TlsServerConfig, http2: bool) -> Option<Result<Vec<String>, TlsError>> {
+    legacy::wanted(tls).then(|| legacy::check(tls, http2))
+}
+
+/// Without the `legacy-tls` feature every config goes to rustls (which warns about what it
+/// cannot speak).
+#[cfg(not(feature = "legacy-tls"))]
+fn legacy_check(_: &TlsServerConfig, _: bool) -> Option<Result<Vec<String>, TlsError>> {
+    None
+}
+
+/// The checks [`build_server_config`] makes on files and policy (cert/key presence and
+/// loading, CA file, `client_auth_type`, a CA without a policy), in the same order and with
+/// the same errors, for a config the legacy listener serves.
+#[cfg(feature = "legacy-tls")]
+pub(crate) fn check_files_and_policy(tls: &TlsServerConfig) -> Result<(), TlsError> {
+    let mut modern = tls.clone();
+    modern.min_version = TlsVersion::Tls12;
+    modern.max_version = TlsVersion::Tls13;
+    modern.cipher_suites.clear();
+    modern.curve_preferences.clear();
+    build_server_config(&modern, true).map(drop)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use rustls::{AlertDescription, CertificateError, Error, PeerIncompatible};
 
-use super::verify::{EKU_MARKER, INVALID_MARKER, SAN_MARKER};
+use super::verify::{EKU_MARKER, GO119_MARKER, INVALID_MARKER, SAN_MARKER};
 
 /// Stable snake_case label for a failed handshake, from what tokio-rustls returns (an
 /// `io::Error` wrapping a `rustls::Error`, or a plain I/O error).
@@ -22,7 +22,7 @@ pub(crate) fn handshake_failure_reason(err: &std::io::Error) -> &'static str {
     }
 }
 
-fn rustls_reason(error: &Error) -> &'static str {
+pub(super) fn rustls_reason(error: &Error) -> &'static str {
     match error {
         Error::NoCertificatesPresented => "no_client_cert",
         Error::InvalidCertificate(cert) => certificate_reason(cert),
@@ -60,6 +60,26 @@ fn certificate_reason(error: &CertificateError) -> &'static str {
         }
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "client_cert_bad_eku"
+        }
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } if expected.to_str().as_ref() == GO119_MARKER => {
+            // The real reason, kept by the verifier (one of the labels above).
+            const LABELS: [&str; 7] = [
+                "client_cert_unknown_ca",
+                "client_cert_expired",
+                "client_cert_not_yet_valid",
+                "client_cert_bad_eku",
+                "client_cert_san_not_allowed",
+                "client_cert_invalid",
+                "no_client_cert",
+            ];
+            presented
+                .first()
+                .and_then(|p| LABELS.iter().find(|l| *l == p))
+                .copied()
+                .unwrap_or("client_cert_invalid")
         }
         CertificateError::NotValidForNameContext { expected, .. } => {
             match expected.to_str().as_ref() {

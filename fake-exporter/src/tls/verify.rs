@@ -40,6 +40,9 @@ pub(super) const SAN_MARKER: &str = "client-allowed-sans.fake-exporter.invalid";
 pub(super) const EKU_MARKER: &str = "client-auth-eku.fake-exporter.invalid";
 /// Marker for any other verification failure Go reports as bad_certificate.
 pub(super) const INVALID_MARKER: &str = "client-cert-invalid.fake-exporter.invalid";
+/// Marker for every refusal under Go 1.19 alerts (`bad_certificate`); the presented name
+/// carries the real reason label for the self-stats.
+pub(super) const GO119_MARKER: &str = "client-cert-refused.go119.fake-exporter.invalid";
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -198,6 +201,12 @@ fn marked(marker: &'static str, details: Vec<String>) -> Error {
     })
 }
 
+/// [`subject_alt_names`] of a DER certificate; empty when it does not parse.
+#[cfg(feature = "legacy-tls")]
+pub(super) fn subject_alt_names_der(der: &[u8]) -> Vec<String> {
+    subject_alt_names(&CertificateDer::from(der)).unwrap_or_default()
+}
+
 /// Every SAN as the toolkit lists them: DNS names, e-mail addresses, IPs (Go's
 /// `net.IP.String`), URIs.
 fn subject_alt_names(der: &CertificateDer<'_>) -> Result<Vec<String>, Error> {
@@ -231,20 +240,9 @@ fn subject_alt_names(der: &CertificateDer<'_>) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
-impl ClientCertVerifier for GoClientVerifier {
-    fn offer_client_auth(&self) -> bool {
-        self.policy.requests_cert()
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.policy.requires_cert()
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
-    }
-
-    fn verify_client_cert(
+impl GoClientVerifier {
+    /// Go's checks, with the current Go's alert choices.
+    fn verify_client_cert_go(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -281,6 +279,38 @@ impl ClientCertVerifier for GoClientVerifier {
             }
         }
         Ok(ClientCertVerified::assertion())
+    }
+}
+
+impl ClientCertVerifier for GoClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.policy.requests_cert()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.policy.requires_cert()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        let verified = self.verify_client_cert_go(end_entity, intermediates, now);
+        match (verified, self.insecure.alerts) {
+            // Go 1.19 sends bad_certificate whatever the reason: keep the reason for the
+            // self-stats in a marked name error (which rustls answers with bad_certificate).
+            (Err(e), super::alerts::AlertProfile::Go119) => {
+                let reason = super::reason::rustls_reason(&e);
+                Err(marked(GO119_MARKER, vec![reason.to_owned()]))
+            }
+            (verified, _) => verified,
+        }
     }
 
     fn verify_tls12_signature(

@@ -318,7 +318,7 @@ impl fmt::Display for Observation {
             Observation::Response(a) => write!(
                 f,
                 "{} {} via {}/{} alpn={:?} headers={:?} body={:?}",
-                a.http_version, a.status, a.tls_version, a.cipher_family, a.alpn, a.headers, a.body
+                a.http_version, a.status, a.tls_version, a.cipher_suite, a.alpn, a.headers, a.body
             ),
         }
     }
@@ -329,8 +329,9 @@ impl fmt::Display for Observation {
 pub(crate) struct Answer {
     /// `TLSv1_3`, `TLSv1_2`, or `plain`.
     pub(crate) tls_version: String,
-    /// `AEAD` for every negotiated suite (rustls has only AEAD); empty for plain.
-    pub(crate) cipher_family: String,
+    /// The negotiated cipher suite (IANA name as rustls prints it, e.g.
+    /// `TLS13_AES_128_GCM_SHA256`); empty for plain.
+    pub(crate) cipher_suite: String,
     /// Negotiated ALPN, empty when none.
     pub(crate) alpn: String,
     /// `HTTP/1.1` or `HTTP/2`.
@@ -468,13 +469,17 @@ async fn get_inner(
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .unwrap_or_default();
-    exchange(stream, &version, "AEAD", &alpn, addr, path, headers).await
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    exchange(stream, &version, &suite, &alpn, addr, path, headers).await
 }
 
 async fn exchange<S>(
     io: S,
     tls_version: &str,
-    cipher_family: &str,
+    cipher_suite: &str,
     alpn: &str,
     addr: SocketAddr,
     path: &str,
@@ -541,7 +546,7 @@ where
         .collect();
     Observation::Response(Answer {
         tls_version: tls_version.to_owned(),
-        cipher_family: cipher_family.to_owned(),
+        cipher_suite: cipher_suite.to_owned(),
         alpn: alpn.to_owned(),
         http_version: format!("{:?}", parts.version),
         status: parts.status.as_u16(),
@@ -605,6 +610,8 @@ pub(crate) struct Handshake {
     pub(crate) version: String,
     /// Negotiated ALPN.
     pub(crate) alpn: String,
+    /// Negotiated cipher suite (rustls' name).
+    pub(crate) suite: String,
     /// The leaf certificate the server presented (DER).
     pub(crate) leaf: Vec<u8>,
 }
@@ -628,6 +635,10 @@ pub(crate) async fn handshake(addr: SocketAddr, spec: &ClientSpec) -> Result<Han
             alpn: conn
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+            suite: conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
                 .unwrap_or_default(),
             leaf: conn
                 .peer_certificates()

@@ -62,6 +62,12 @@ pub enum ErrorClass {
     TlsHandshakeFailure,
     /// The server aborted the handshake with `internal_error` (e.g. its TLS config is broken).
     TlsInternalError,
+    /// The handshake succeeded, then the server refused HTTP/2 on the connection: Go's
+    /// HTTP/2 server sends GOAWAY `INADEQUATE_SECURITY` and closes when the version is below
+    /// TLS 1.2 or the suite is prohibited by RFC 7540 (CBC). Prometheus reports it, run to
+    /// run, as `connection error: PROTOCOL_ERROR`, `write: broken pipe` or `write:
+    /// connection reset by peer`.
+    Http2Refused,
     /// The scrape did not finish within `scrape_timeout`.
     Timeout,
     /// Nothing listens on the target's port.
@@ -103,7 +109,7 @@ pub enum ErrorClass {
 
 /// Every class without a payload, with its label and a plain-words cause with where to look;
 /// the single source for `Display`, `FromStr` and [`ErrorClass::explanation`].
-const LABELS: [(ErrorClass, &str, &str); 34] = [
+const LABELS: [(ErrorClass, &str, &str); 35] = [
     (
         ErrorClass::None,
         "none",
@@ -193,6 +199,11 @@ const LABELS: [(ErrorClass, &str, &str); 34] = [
         ErrorClass::TlsInternalError,
         "tls_internal_error",
         "the exporter aborted the handshake: its TLS config or certificate files are broken (it re-reads them per connection)",
+    ),
+    (
+        ErrorClass::Http2Refused,
+        "http2_refused",
+        "the exporter refused HTTP/2 after the handshake (TLS below 1.2, or a CBC suite): set `enable_http2: false` on the job, `http_server_config.http2: false` on the exporter, or allow TLS 1.2 with an AEAD suite",
     ),
     (
         ErrorClass::Timeout,
@@ -354,6 +365,11 @@ pub struct CaseContext {
     pub target_requires_client_cert: bool,
     /// The job's `tls_config` has `cert_file`/`key_file`.
     pub job_presents_client_cert: bool,
+    /// Both sides allow HTTP/2 (the job's `enable_http2`, the exporter's
+    /// `http_server_config.http2`) but the only TLS versions both allow are below 1.2, or the
+    /// exporter offers only CBC suites in TLS 1.2: a Go exporter completes the handshake,
+    /// then refuses HTTP/2 ([`ErrorClass::Http2Refused`]).
+    pub h2_refused_after_handshake: bool,
 }
 
 impl CaseContext {
@@ -364,6 +380,7 @@ impl CaseContext {
             target_tls: false,
             target_requires_client_cert: false,
             job_presents_client_cert: false,
+            h2_refused_after_handshake: false,
         }
     }
 
@@ -527,6 +544,24 @@ pub fn classify(raw_last_error: &str, ctx: &CaseContext) -> ErrorClass {
         return ErrorClass::TlsHandshakeFailure;
     }
 
+    // HTTP/2 refused by the server after the handshake (GOAWAY INADEQUATE_SECURITY). The
+    // Go client reads the GOAWAY as its first frame (`PROTOCOL_ERROR`), or loses the race
+    // and fails writing its preface into the closed connection.
+    if has("INADEQUATE_SECURITY")
+        || has("TLS version too low")
+        || has("Prohibited TLS 1.2 Cipher Suite")
+    {
+        return ErrorClass::Http2Refused;
+    }
+    if ctx.h2_refused_after_handshake
+        && (has("connection error: PROTOCOL_ERROR")
+            || has("broken pipe")
+            || has("connection reset by peer")
+            || raw.ends_with(": EOF"))
+    {
+        return ErrorClass::Http2Refused;
+    }
+
     // 6. Network-level outcomes.
     if has("connection refused") {
         return ErrorClass::Refused;
@@ -639,12 +674,18 @@ mod tests {
         target_tls: true,
         target_requires_client_cert: false,
         job_presents_client_cert: false,
+        h2_refused_after_handshake: false,
+    };
+    const LEGACY_H2: CaseContext = CaseContext {
+        h2_refused_after_handshake: true,
+        ..CaseContext::tls()
     };
     const HTTPS_TO_PLAIN: CaseContext = CaseContext {
         scheme_https: true,
         target_tls: false,
         target_requires_client_cert: false,
         job_presents_client_cert: false,
+        h2_refused_after_handshake: false,
     };
 
     fn check(table: &[(&str, CaseContext, ErrorClass)]) {
@@ -918,6 +959,9 @@ mod tests {
             "tls_wrong_dns_name" | "tls_wrong_ip" | "tls_wrong_server_name" => {
                 (TLS, C::HostnameMismatch)
             }
+            "legacy_tls10_h2" | "legacy_tls11_h2" => (LEGACY_H2, C::Http2Refused),
+            "legacy_tls10_http11" | "legacy_cbc_no_h2" => (TLS, C::None),
+            "legacy_tls10_job_default" => (TLS, C::TlsVersion),
             _ => return None,
         })
     }
@@ -954,7 +998,23 @@ mod tests {
             failures.join("\n")
         );
         // Every line of the fixture but the 3 dropped jobs; exact, so none is lost.
-        assert_eq!(checked, 70, "captured lines checked");
+        assert_eq!(checked, 78, "captured lines checked");
+    }
+
+    #[test]
+    fn http2_refusal_needs_the_context_unless_the_text_names_it() {
+        let broken = "Get \"https://127.0.0.1:9100/metrics\": write tcp 127.0.0.1:1->127.0.0.1:9100: write: broken pipe";
+        assert_eq!(classify(broken, &LEGACY_H2), C::Http2Refused);
+        assert_eq!(classify(broken, &TLS), C::ConnectionReset);
+        let protocol = "Get \"https://127.0.0.1:9100/metrics\": connection error: PROTOCOL_ERROR";
+        assert_eq!(classify(protocol, &LEGACY_H2), C::Http2Refused);
+        assert_eq!(classify(protocol, &TLS), C::Other);
+        // Go clients that surface the GOAWAY itself (derived from x/net/http2's GoAwayError).
+        let goaway = "Get \"https://127.0.0.1:9100/metrics\": http2: server sent GOAWAY and closed the connection; LastStreamID=0, ErrCode=INADEQUATE_SECURITY, debug=\"TLS version too low\"";
+        assert_eq!(classify(goaway, &TLS), C::Http2Refused);
+        // The alert still wins: a version refusal is not an HTTP/2 refusal.
+        let version = "Get \"https://127.0.0.1:9100/metrics\": remote error: tls: protocol version not supported";
+        assert_eq!(classify(version, &LEGACY_H2), C::TlsVersion);
     }
 
     #[test]

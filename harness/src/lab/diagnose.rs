@@ -197,6 +197,7 @@ pub(crate) fn context(job: &JobView, server: &ServerView) -> CaseContext {
         target_tls: server.tls,
         target_requires_client_cert: server.requires_client_cert,
         job_presents_client_cert: job.cert_file.is_some() && job.key_file.is_some(),
+        h2_refused_after_handshake: false,
     }
 }
 

@@ -573,6 +573,8 @@ fn context(case: &RotationCase) -> CaseContext {
         target_tls: tls,
         target_requires_client_cert: case.exporter.client_ca.is_some(),
         job_presents_client_cert: case.scrape.client_cert.is_some(),
+        // Rotation exporters serve TLS 1.2+ with AEAD suites: Go's HTTP/2 never refuses them.
+        h2_refused_after_handshake: false,
     }
 }
 

@@ -148,6 +148,7 @@ pub(super) async fn start_all(
                         .shared_metrics(shared.clone())
                         .faults(case.exporter.faults.clone())
                         .mutants(case.exporter.mutants.clone())
+                        .compat(case.exporter.compat)
                         .start()
                         .await;
                     match attempt {
@@ -194,12 +195,13 @@ pub(super) async fn start_all(
                     exporter.warm_basic_auth(&user, &password).await;
                 }
                 if case.exporter.break_config_after_start {
-                    std::fs::write(&web_config_path, "tls_server_config: [this is: not valid\n")
-                        .map_err(|e| RunError::Setup {
+                    std::fs::write(&web_config_path, BROKEN_WEB_CONFIG).map_err(|e| {
+                        RunError::Setup {
                             what: "overwriting",
                             path: web_config_path.clone(),
                             source: e,
-                        })?;
+                        }
+                    })?;
                 }
                 if case.exporter.absent {
                     // Bound once and closed: nothing listens on the port any more.
@@ -241,6 +243,7 @@ pub(super) async fn start_all(
                         template: template.clone(),
                         web_config: web_config_path.clone(),
                         host,
+                        break_config: case.exporter.break_config_after_start,
                     });
                     0
                 }
@@ -268,7 +271,12 @@ struct Pending {
     template: super::ExecTemplate,
     web_config: std::path::PathBuf,
     host: std::net::IpAddr,
+    /// Overwrite the web-config with [`BROKEN_WEB_CONFIG`] once the exporter listens.
+    break_config: bool,
 }
+
+/// What `break_config_after_start` writes over a running exporter's web-config.
+const BROKEN_WEB_CONFIG: &str = "tls_server_config: [this is: not valid\n";
 
 /// How many exporters under test start at once.
 const PARALLEL_STARTS: usize = 4;
@@ -297,7 +305,23 @@ async fn start_one(p: &Pending) -> (u16, Result<ExternalExporter, super::externa
         let addr = std::net::SocketAddr::new(p.host, port);
         let command = p.template.render(addr, &p.web_config);
         match ExternalExporter::start(command, addr, EXTERNAL_START_TIMEOUT).await {
-            Ok(ext) if ext.owns_listener() => return (port, Ok(ext)),
+            Ok(ext) if ext.owns_listener() => {
+                // `break_config_after_start`, as for fake-exporter: an operator's bad edit
+                // of the running exporter's file.
+                if p.break_config {
+                    if let Err(e) = std::fs::write(&p.web_config, BROKEN_WEB_CONFIG) {
+                        ext.stop().await;
+                        return (
+                            port,
+                            Err(super::external::StartFailure::Spawn(format!(
+                                "overwriting {} (break_config_after_start): {e}",
+                                p.web_config.display()
+                            ))),
+                        );
+                    }
+                }
+                return (port, Ok(ext));
+            }
             Ok(ext) => {
                 tracing::warn!(%addr, "another process listens on the exporter's port; trying another");
                 ext.stop().await;

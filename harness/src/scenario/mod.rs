@@ -8,6 +8,7 @@
 //! no string is matched and nothing falls back to a default after this point.
 //! See `scenarios/README.md` for the format.
 
+mod legacy;
 mod raw;
 mod third_parties;
 
@@ -281,6 +282,9 @@ pub struct ExporterCase {
     pub tls: Option<ExporterTls>,
     /// `http_server_config.http2`.
     pub http2: Option<bool>,
+    /// fake-exporter's compatibility profile (`exporter.compat`); an external exporter
+    /// behaves as it does.
+    pub compat: fake_exporter::Compat,
     /// Basic auth users with PLAINTEXT passwords (the harness hashes them).
     pub basic_auth_users: BTreeMap<String, String>,
     /// Bearer tokens (fake-exporter extension).
@@ -617,6 +621,7 @@ impl Case {
             target_tls: self.exporter.tls.is_some(),
             target_requires_client_cert: self.exporter_can_refuse_client_cert(),
             job_presents_client_cert: self.scrape.presents_client_cert(),
+            h2_refused_after_handshake: legacy::h2_refused_after_handshake(self),
         }
     }
 
@@ -1063,6 +1068,7 @@ fn check_exporter(
     Ok(ExporterCase {
         tls,
         http2: e.http2,
+        compat: e.compat.unwrap_or_default(),
         basic_auth_users: e.basic_auth_users.clone(),
         bearer: BearerCase {
             tokens: e.bearer_tokens.clone(),

@@ -98,6 +98,9 @@ pub(super) struct RawExporter {
     /// `http_server_config.http2`.
     #[serde(default)]
     pub(super) http2: Option<bool>,
+    /// fake-exporter's compatibility profile (`current`, `node_exporter-1.5`).
+    #[serde(default)]
+    pub(super) compat: Option<fake_exporter::Compat>,
     /// Basic auth users with PLAINTEXT passwords (the harness hashes them).
     #[serde(default)]
     pub(super) basic_auth_users: BTreeMap<String, String>,

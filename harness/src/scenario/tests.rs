@@ -206,6 +206,7 @@ fn values_are_typed_once_at_parse_time() {
             target_tls: true,
             target_requires_client_cert: true,
             job_presents_client_cert: true,
+            h2_refused_after_handshake: false,
         }
     );
 }
@@ -406,4 +407,66 @@ fn half_a_client_cert_and_a_timeout_above_the_interval_are_named() {
         ),
         "{slow}"
     );
+}
+
+#[test]
+fn compat_profiles_parse_and_an_unknown_one_names_the_fix() {
+    let plan = load(
+        "cases:\n  - name: old\n    exporter: { compat: node_exporter-1.5 }\n    expect: { health: up }\n  \
+         - name: new\n    expect: { health: up }\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        plan.cases[0].exporter.compat,
+        fake_exporter::Compat::NodeExporter15
+    );
+    assert_eq!(
+        plan.cases[1].exporter.compat,
+        fake_exporter::Compat::Current
+    );
+    let err = load("cases:\n  - name: x\n    exporter: { compat: node_exporter-1.6 }\n    expect: { health: up }\n")
+        .expect_err("unknown profile")
+        .to_string();
+    assert!(
+        err.contains("bad.yaml: case `x`: exporter.compat: unknown compatibility profile `node_exporter-1.6`; use `current` (default) or `node_exporter-1.5`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn http2_refusal_context_follows_versions_and_http2_switches() {
+    let ctx = |exporter: &str, scrape: &str| {
+        let yaml = format!(
+            "cases:\n  - name: x\n    exporter: {{ server_cert: valid, {exporter} }}\n    \
+             scrape: {{ scheme: https, {scrape} }}\n    expect: {{ health: up }}\n"
+        );
+        load(&yaml).expect("valid").cases[0]
+            .context()
+            .h2_refused_after_handshake
+    };
+    let tls10 = "min_version: TLS10, max_version: TLS10";
+    assert!(ctx(
+        tls10,
+        "tls_config: { ca_file: ca.crt, min_version: TLS10 }"
+    ));
+    assert!(!ctx(
+        tls10,
+        "enable_http2: false, tls_config: { ca_file: ca.crt, min_version: TLS10 }"
+    ));
+    assert!(!ctx(
+        &format!("{tls10}, http2: false"),
+        "tls_config: { ca_file: ca.crt, min_version: TLS10 }"
+    ));
+    // Go's client default (TLS12) meets no version: a version refusal, not an HTTP/2 one.
+    assert!(!ctx(tls10, "tls_config: { ca_file: ca.crt }"));
+    // min_version TLS10 with TLS 1.3 allowed: TLS 1.3 is negotiated.
+    assert!(!ctx(
+        "min_version: TLS10",
+        "tls_config: { ca_file: ca.crt, min_version: TLS10 }"
+    ));
+    let cbc =
+        "max_version: TLS12, http2: true, cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA]";
+    assert!(ctx(cbc, "tls_config: { ca_file: ca.crt }"));
+    let gcm = "max_version: TLS12, cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]";
+    assert!(!ctx(gcm, "tls_config: { ca_file: ca.crt }"));
 }

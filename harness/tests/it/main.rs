@@ -11,6 +11,7 @@ mod conformance_real;
 mod fixture;
 mod generator;
 mod lab;
+mod legacy_tls;
 mod matrix;
 mod mutation;
 mod own_web_config;

@@ -95,8 +95,7 @@ async fn protected_prometheus_keeps_working_with(backend: BackendKind) -> Result
                 &CaseContext {
                     scheme_https: false,
                     target_tls: true,
-                    target_requires_client_cert: false,
-                    job_presents_client_cert: false,
+                    ..CaseContext::default()
                 }
             ) == ErrorClass::HttpToHttps,
         "{plain_v:?}"
