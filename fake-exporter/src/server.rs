@@ -935,9 +935,7 @@ async fn serve_legacy_tls(
         tls::legacy::refuse_h2(accepted.stream, &debug).await;
         return;
     }
-    let serial = |cert: Option<&openssl::x509::X509Ref>| {
-        certificate_serial(&cert?.to_der().ok()?)
-    };
+    let serial = |cert: Option<&openssl::x509::X509Ref>| certificate_serial(&cert?.to_der().ok()?);
     let (server_serial, client_serial) = match ctx.extras.observations {
         Some(_) => {
             let ssl = accepted.stream.ssl();

@@ -207,7 +207,7 @@ pub(crate) fn plan(
             | SslOptions::NO_RENEGOTIATION
             | SslOptions::NO_COMPRESSION,
     );
-    let curves: Vec<&str> = if tls.curve_preferences.is_empty() {
+    let mut curves: Vec<&str> = if tls.curve_preferences.is_empty() {
         vec!["X25519", "P-256", "P-384", "P-521"]
     } else {
         tls.curve_preferences
@@ -215,6 +215,9 @@ pub(crate) fn plan(
             .map(|c| group_name(*c))
             .collect()
     };
+    // Go takes a curve named twice; OpenSSL refuses a groups list with a duplicate.
+    let mut seen = std::collections::HashSet::new();
+    curves.retain(|c| seen.insert(*c));
     b.set_groups_list(&curves.join(":"))
         .map_err(err("curve_preferences"))?;
     let mut certs = chain.into_iter();

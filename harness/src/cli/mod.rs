@@ -2,8 +2,8 @@
 //! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
 
 mod lab;
-mod rotation;
 mod receivers;
+mod rotation;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
