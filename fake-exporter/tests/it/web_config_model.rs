@@ -869,10 +869,10 @@ fn tls_start_reasons(t: &TlsModel, http: Option<&HttpModel>) -> Vec<Reason> {
     if has_ca && policy == "NoClientCert" {
         return vec![Reason::ClientCaWithoutPolicy];
     }
-    let http2 = http.and_then(|h| h.http2).map_or(true, |b| {
-        matches!(b.0, "true" | "True" | "yes" | "on" | "y")
-    });
-    let min_below_13 = t.min_version.map_or(true, |v| v != "TLS13");
+    let http2 = http
+        .and_then(|h| h.http2)
+        .is_none_or(|b| matches!(b.0, "true" | "True" | "yes" | "on" | "y"));
+    let min_below_13 = t.min_version.is_none_or(|v| v != "TLS13");
     if let Some(list) = &t.cipher_suites {
         if http2
             && !list.is_empty()
