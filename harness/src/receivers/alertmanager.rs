@@ -126,6 +126,11 @@ impl RealAlertmanager {
             .arg(format!("--web.listen-address={addr}"))
             .arg(format!("--web.config.file={}", web_config.display()))
             .arg("--cluster.listen-address=")
+            // The next run's leftover sweep kills an Alertmanager whose harness died.
+            .env(
+                crate::backend::OWNER_PID_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)

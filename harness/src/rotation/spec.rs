@@ -370,23 +370,10 @@ pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
     }
     let mut cases: Vec<RotationCase> = Vec::new();
     for (i, value) in raw.cases.into_iter().enumerate() {
-        let label = value
-            .get("name")
-            .and_then(|n| n.as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("#{}", i + 1));
-        let raw_case: RawCase = match serde_path_to_error::deserialize(value) {
-            Ok(c) => c,
-            Err(e) => {
-                let path = e.path().to_string();
-                errors.push(ScenarioError::Case {
-                    file: file.to_owned(),
-                    case: label,
-                    field: if path == "." { "(case)".into() } else { path },
-                    message: e.into_inner().to_string(),
-                });
-                continue;
-            }
+        let Some((label, raw_case)) =
+            crate::scenario::deserialize_case::<RawCase>(file, i, value, &mut errors)
+        else {
+            continue;
         };
         let mut problems = Problems {
             file,

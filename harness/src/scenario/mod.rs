@@ -730,24 +730,10 @@ impl Plan {
                 }
             }
             for (i, value) in raw.cases.into_iter().enumerate() {
-                let label = value
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("#{}", i + 1));
-                let raw_case: RawCase = match serde_path_to_error::deserialize(value) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let path = e.path().to_string();
-                        errors.push(ScenarioError::Case {
-                            file: file.clone(),
-                            case: label,
-                            // `.` is serde_path_to_error's name for the case itself.
-                            field: if path == "." { "(case)".into() } else { path },
-                            message: e.into_inner().to_string(),
-                        });
-                        continue;
-                    }
+                let Some((_label, raw_case)) =
+                    deserialize_case::<RawCase>(file, i, value, &mut errors)
+                else {
+                    continue;
                 };
                 if let Some(first) = seen.get(&raw_case.name) {
                     errors.push(ScenarioError::Duplicate {
@@ -1285,6 +1271,36 @@ fn pki_file(name: &str) -> Result<PkiFile, UnknownPkiFile> {
     PkiFile::named(name).ok_or_else(|| UnknownPkiFile {
         name: name.to_owned(),
     })
+}
+
+/// Deserializes entry `index` of a file's `cases:` list. A mistake goes to `errors`, named by
+/// the case's `name` (or `#N`) and the path of the field, and gives `None`; otherwise the
+/// label and the case.
+pub(crate) fn deserialize_case<T: serde::de::DeserializeOwned>(
+    file: &str,
+    index: usize,
+    value: serde_norway::Value,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<(String, T)> {
+    let label = value
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("#{}", index + 1));
+    match serde_path_to_error::deserialize(value) {
+        Ok(case) => Some((label, case)),
+        Err(e) => {
+            let path = e.path().to_string();
+            errors.push(ScenarioError::Case {
+                file: file.to_owned(),
+                case: label,
+                // `.` is serde_path_to_error's name for the case itself.
+                field: if path == "." { "(case)".into() } else { path },
+                message: e.into_inner().to_string(),
+            });
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -133,3 +133,71 @@ fn node_exporter_refusing_a_config_at_start_is_judged_not_fatal() -> Result<()> 
     }
     Ok(())
 }
+
+/// The three kinds of case issue 11 asked the vocabulary to express, in one file: a config
+/// the exporter refuses at start, a racy outcome given as a set of classes, and a
+/// combination promtool refuses. The last is reported when the file is parsed (file, case
+/// and field; nothing started, exit 2); without it the other two pass against Prometheus.
+#[test]
+fn a_promtool_refused_case_is_reported_at_parse_time_and_the_other_kinds_pass() -> Result<()> {
+    let _lock = heavy();
+    let harness = Harness::new()?;
+    let two_cases = format!(
+        "{}\
+         \x20 - name: mtls-rogue-client\n\
+         \x20   description: Go's TLS 1.3 client-certificate rejection reads as an alert or a reset, run to run\n\
+         \x20   exporter: {{ server_cert: valid, client_auth_type: RequireAndVerifyClientCert, client_ca: ca.crt }}\n\
+         \x20   scrape: {{ scheme: https, tls_config: {{ ca_file: ca.crt, cert_file: client-rogue.crt, key_file: client-rogue.key }} }}\n\
+         \x20   expect: {{ health: down, error: [client_cert_rejected, connection_reset] }}\n",
+        scenario("NoClientCert").replace(
+            "  - name: tls-ok\n    exporter: { server_cert: valid }\n    scrape: { scheme: https, tls_config: { ca_file: ca.crt } }\n    expect: { health: up, keep_alive: any }\n",
+            ""
+        )
+    );
+    ensure!(
+        !two_cases.contains("tls-ok"),
+        "the ordinary case was not removed:\n{two_cases}"
+    );
+    let three_cases = format!(
+        "{two_cases}\
+         \x20 - name: both-auth\n\
+         \x20   exporter: {{ basic_auth_users: {{ alice: s3cret }} }}\n\
+         \x20   scrape: {{ basic_auth: {{ username: alice, password: s3cret }}, authorization: {{ credentials: t0ken }} }}\n\
+         \x20   expect: {{ health: up }}\n"
+    );
+
+    // Act: the three cases, then the two that Prometheus can run.
+    let file = write_scenario(harness.tmp(), "three-kinds.yaml", &three_cases)?;
+    let refused = harness.run(
+        &["run", "--backend", "process", "--no-progress", &file],
+        Duration::from_secs(60),
+    )?;
+    let file = write_scenario(harness.tmp(), "two-kinds.yaml", &two_cases)?;
+    let ran = harness.run(
+        &["run", "--backend", "process", "--no-progress", &file],
+        Duration::from_secs(90),
+    )?;
+
+    // Assert
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    ensure!(
+        refused.code() == Some(2),
+        "exit {:?}, want 2\n{refused}",
+        refused.code()
+    );
+    ensure!(
+        said.contains("three-kinds.yaml")
+            && said.contains("case `both-auth`: scrape:")
+            && said.contains("`basic_auth` and `authorization` are both set")
+            && !said.contains("mtls-rogue-client")
+            && !said.contains("client-ca-without-client-auth"),
+        "the parse error does not name the file, the case and the field, or names another case\n{refused}"
+    );
+    ensure!(
+        ran.code() == Some(0),
+        "exit {:?}, want 0\n{ran}",
+        ran.code()
+    );
+    ensure!(ran.stdout.contains("2 passed, 0 failed"), "{ran}");
+    Ok(())
+}
