@@ -40,6 +40,7 @@
 //! [`MetricsSpec`] shapes the synthetic metrics, [`FaultSpec`] and [`Mutant`] the
 //! misbehaviour; [`Stats`] counts; [`pki`] generates the test PKI.
 
+mod accept;
 mod auth;
 mod compat;
 mod config_source;

@@ -59,10 +59,9 @@ use base64::Engine;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::accept::AcceptLoop;
 use crate::auth::AuthOutcome;
 use crate::web_config::{PemSource, WebConfig};
 use crate::Error;
@@ -282,32 +281,16 @@ impl TokenEndpointBuilder {
             required_params: self.required_params,
         });
         let router = token_app(state);
-        let (stop, mut stopped) = watch::channel(());
         let is_tls = tls.is_some();
-        let task = tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        conns.spawn(serve(stream, tls.clone(), router.clone()));
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-            conns.abort_all();
+        let accept = AcceptLoop::spawn(listener, move |stream| {
+            serve(stream, tls.clone(), router.clone())
         });
         Ok(RunningTokenEndpoint {
             addr,
             tls: is_tls,
             store: self.store,
             counters,
-            _stop: stop,
-            task,
+            _accept: accept,
         })
     }
 }
@@ -347,9 +330,8 @@ pub struct RunningTokenEndpoint {
     tls: bool,
     store: TokenStore,
     counters: Arc<Counters>,
-    /// Nothing is ever sent: dropping it ends the accept loop.
-    _stop: watch::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    /// Dropping it stops the listener and every connection.
+    _accept: AcceptLoop,
 }
 
 impl RunningTokenEndpoint {
@@ -373,12 +355,6 @@ impl RunningTokenEndpoint {
     /// Its counters now.
     pub fn stats(&self) -> TokenStats {
         self.counters.snapshot()
-    }
-}
-
-impl Drop for RunningTokenEndpoint {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -33,9 +33,9 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::accept::AcceptLoop;
 use crate::Error;
 
 /// How long the proxy waits to connect to a target before answering 502.
@@ -130,31 +130,15 @@ impl ForwardProxyBuilder {
         })?;
         let counters = Arc::new(Counters::default());
         let users = Arc::new(self.users);
-        let (stop, mut stopped) = watch::channel(());
         let c = counters.clone();
-        let task = tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        Counters::bump(&c.connections);
-                        conns.spawn(serve(stream, users.clone(), c.clone()));
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-            conns.abort_all();
+        let accept = AcceptLoop::spawn(listener, move |stream| {
+            Counters::bump(&c.connections);
+            serve(stream, users.clone(), c.clone())
         });
         Ok(RunningForwardProxy {
             addr,
             counters,
-            _stop: stop,
-            task,
+            _accept: accept,
         })
     }
 }
@@ -165,9 +149,8 @@ impl ForwardProxyBuilder {
 pub struct RunningForwardProxy {
     addr: SocketAddr,
     counters: Arc<Counters>,
-    /// Nothing is ever sent: dropping it ends the accept loop.
-    _stop: watch::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    /// Dropping it stops the listener, every connection and tunnel.
+    _accept: AcceptLoop,
 }
 
 impl RunningForwardProxy {
@@ -184,14 +167,6 @@ impl RunningForwardProxy {
     /// Its counters now.
     pub fn stats(&self) -> ProxyStats {
         self.counters.snapshot()
-    }
-}
-
-impl Drop for RunningForwardProxy {
-    fn drop(&mut self) {
-        // Aborting the accept task drops its JoinSet, which aborts every connection and
-        // tunnel task.
-        self.task.abort();
     }
 }
 
