@@ -16,10 +16,10 @@ use std::time::Instant;
 
 use anyhow::{ensure, Result};
 
-use scrape_harness::{BackendKind, ExecTemplate, Launcher, Plan, RunOptions, RunReport};
+use scrape_harness::{BackendKind, ExecTemplate, Launcher, Plan, RunOptions};
 
 use crate::real_targets::NodeExporter;
-use crate::support::{heavy, test_scenario};
+use crate::support::{failures_of, heavy, test_scenario};
 
 /// `127.0.0.1:<port>` → `127.0.0.1:PORT` (ports differ between the two runs).
 fn normalised(raw: &str) -> String {
@@ -34,21 +34,6 @@ fn normalised(raw: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn failures_of(who: &str, report: &RunReport, failures: &mut Vec<String>) {
-    for c in &report.cases {
-        if !c.pass || c.skipped.is_some() {
-            failures.push(format!(
-                "{who} {}: expected {}, observed {} ({}); {}",
-                c.name,
-                c.expected,
-                c.observed.map_or("not scraped".into(), |o| o.to_string()),
-                c.last_error,
-                c.failures.join("; ")
-            ));
-        }
-    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use fake_exporter::FakeExporter;
 use scrape_harness::{BackendKind, Launcher, Plan, RunOptions};
 
 use crate::real_targets::{require_program, Client, NodeExporter};
-use crate::support::heavy;
+use crate::support::{failures_of, heavy};
 
 /// A client CA with its PKCS#8 key, made by openssl (the test PKI keeps its CA key in
 /// memory only).
@@ -156,18 +156,7 @@ fn pinned_client_leaf_is_served_by_node_exporter_and_fake_exporter_alike() -> Re
             "{who}: {} cases judged",
             report.cases.len()
         );
-        for c in &report.cases {
-            if !c.pass || c.skipped.is_some() {
-                failures.push(format!(
-                    "{who} {}: expected {}, observed {} ({}); {}",
-                    c.name,
-                    c.expected,
-                    c.observed.map_or("not scraped".into(), |o| o.to_string()),
-                    c.last_error,
-                    c.failures.join("; ")
-                ));
-            }
-        }
+        failures_of(who, report, &mut failures);
     }
     ensure!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())

@@ -12,7 +12,7 @@ use scrape_harness::{
     ReceiverOptions, ReceiverPlan,
 };
 
-use crate::support::{heavy, write_scenario, Harness};
+use crate::support::{heavy, processes_mentioning, write_scenario, Harness};
 
 #[test]
 fn every_receiver_of_the_file_delivers_or_fails_as_expected() -> Result<()> {
@@ -274,40 +274,14 @@ receivers:
         "{xml}"
     );
     harness.assert_clean(ran.pid)?;
-    let alertmanagers = alertmanagers_mentioning(harness.tmp())?;
+    // Their `--storage.path` is under the run's `TMPDIR`.
+    let alertmanagers =
+        processes_mentioning(harness.tmp(), |cmdline| cmdline.contains("alertmanager"))?;
     ensure!(
         alertmanagers.is_empty(),
         "Alertmanager processes left: {alertmanagers:?}"
     );
     Ok(())
-}
-
-/// Live Alertmanager processes whose command line mentions `dir` (their `--storage.path`
-/// is under the run's `TMPDIR`).
-fn alertmanagers_mentioning(dir: &Path) -> Result<Vec<u32>> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        });
-        if cmdline.contains("alertmanager") && cmdline.contains(&needle) && !zombie {
-            pids.push(pid);
-        }
-    }
-    Ok(pids)
 }
 
 #[test]

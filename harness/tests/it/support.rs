@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use scrape_harness::OWNER_PID_LABEL;
+use scrape_harness::{RunReport, OWNER_PID_LABEL};
 
 /// Serialises the tests that run Prometheus with 200 ms scrape timeouts: under CPU
 /// contention (two cores, other tests in this binary) their verdicts get flaky.
@@ -255,6 +255,20 @@ pub(crate) fn containers_of(pid: u32) -> Result<Vec<String>> {
 
 /// Live (non-zombie) processes named `prometheus` whose command line mentions `dir`.
 pub(crate) fn prometheus_processes_mentioning(dir: &Path) -> Result<Vec<u32>> {
+    processes_mentioning(dir, |cmdline| {
+        cmdline
+            .split_whitespace()
+            .next()
+            .is_some_and(|argv0| argv0.ends_with("prometheus"))
+    })
+}
+
+/// Live (non-zombie) processes whose command line (arguments joined by spaces) mentions
+/// `dir` and passes `is_wanted`.
+pub(crate) fn processes_mentioning(
+    dir: &Path,
+    is_wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<u32>> {
     let needle = dir.to_string_lossy().into_owned();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc")
@@ -272,11 +286,7 @@ pub(crate) fn prometheus_processes_mentioning(dir: &Path) -> Result<Vec<u32>> {
             continue;
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let is_prometheus = cmdline
-            .split_whitespace()
-            .next()
-            .is_some_and(|argv0| argv0.ends_with("prometheus"));
-        if is_prometheus && cmdline.contains(&needle) && !is_zombie(pid) {
+        if is_wanted(&cmdline) && cmdline.contains(&needle) && !is_zombie(pid) {
             pids.push(pid);
         }
     }
@@ -331,4 +341,20 @@ pub(crate) fn write_scenario(dir: &Path, name: &str, yaml: &str) -> Result<Strin
     let path = dir.join(name);
     std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
     Ok(path.to_string_lossy().into_owned())
+}
+
+/// One line per case of `report` that failed or was not judged, prefixed with `who`.
+pub(crate) fn failures_of(who: &str, report: &RunReport, failures: &mut Vec<String>) {
+    for c in &report.cases {
+        if !c.pass || c.skipped.is_some() {
+            failures.push(format!(
+                "{who} {}: expected {}, observed {} ({}); {}",
+                c.name,
+                c.expected,
+                c.observed.map_or("not scraped".into(), |o| o.to_string()),
+                c.last_error,
+                c.failures.join("; ")
+            ));
+        }
+    }
 }
