@@ -15,7 +15,7 @@ use fake_exporter::{
 use super::external::ExternalExporter;
 use super::{Launcher, RunError, StartObserved};
 use crate::promconfig::{self, Authorization, BasicAuth, PromDuration, ScrapeConfig, TlsConfig};
-use crate::scenario::{Case, FileRef, Plan, ScrapeAuth, Secret};
+use crate::scenario::{Case, FileRef, Plan, ScrapeAuth, ScrapeTls, Secret};
 
 /// One case, ready to be scraped (or why it is not).
 pub(super) struct StartedCase {
@@ -605,7 +605,16 @@ pub(crate) fn scrape_job(
         }
         None => {}
     }
-    job.tls_config = s.tls_config.as_ref().map(|t| TlsConfig {
+    job.tls_config = s.tls_config.as_ref().map(|t| tls_config(t, &path));
+    job
+}
+
+/// The `tls_config` of a job (or of its OAuth2 token request), file names resolved.
+pub(super) fn tls_config(
+    t: &ScrapeTls,
+    path: &dyn Fn(&FileRef) -> std::path::PathBuf,
+) -> TlsConfig {
+    TlsConfig {
         ca_file: t.ca_file.as_ref().map(path),
         cert_file: t.cert_file.as_ref().map(path),
         key_file: t.key_file.as_ref().map(path),
@@ -613,8 +622,7 @@ pub(crate) fn scrape_job(
         insecure_skip_verify: t.insecure_skip_verify,
         min_version: t.min_version,
         max_version: t.max_version,
-    });
-    job
+    }
 }
 
 /// The web-config key an exporter refused at start, if its error names one the case uses.

@@ -13,10 +13,11 @@ use fake_exporter::{
     RunningTokenEndpoint, TokenEndpoint, TokenStats,
 };
 
+use super::exporters::tls_config;
 use super::RunError;
 use crate::nginx::{NginxConfig, RunningNginx};
-use crate::promconfig::{OAuth2, ScrapeConfig, TlsConfig};
-use crate::scenario::{Case, Count, FileRef, ReverseProxy, ScrapeTls, Secret};
+use crate::promconfig::{OAuth2, ScrapeConfig};
+use crate::scenario::{Case, Count, FileRef, ReverseProxy, Secret};
 
 /// The running third parties of one case (all stopped on drop).
 #[derive(Debug, Default)]
@@ -204,18 +205,6 @@ pub(super) fn amend_job(
     }
     job.proxy_url = handles.proxy_url.clone();
     job.proxy_connect_header = t.proxy_connect_header.clone();
-}
-
-fn tls_config(t: &ScrapeTls, path: &dyn Fn(&FileRef) -> std::path::PathBuf) -> TlsConfig {
-    TlsConfig {
-        ca_file: t.ca_file.as_ref().map(path),
-        cert_file: t.cert_file.as_ref().map(path),
-        key_file: t.key_file.as_ref().map(path),
-        server_name: t.server_name.clone(),
-        insecure_skip_verify: t.insecure_skip_verify,
-        min_version: t.min_version,
-        max_version: t.max_version,
-    }
 }
 
 /// The third parties' counters after the run.
