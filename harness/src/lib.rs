@@ -43,10 +43,12 @@ mod fixture;
 pub mod generate;
 pub mod lab;
 mod nginx;
+mod observations;
 mod pacing;
 mod procfs;
 mod progress;
 mod promconfig;
+mod promlog;
 mod receivers;
 pub mod report;
 pub mod rotation;
@@ -64,13 +66,23 @@ pub use backend::{
     ParseBackendKindError, PrometheusOptions, RunningPrometheus, SweepReport, OWNER_PID_ENV,
     OWNER_PID_LABEL, RUN_LABEL,
 };
-pub use classify::{classify, CaseContext, ErrorClass, UnknownClass};
+pub use classify::{classify, CaseContext, ErrorClass, LastError, UnknownClass};
 pub use error::Error;
 pub use fixture::{
     mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Until, Verdict,
     WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
 pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
+pub use observations::{Observations, PrometheusCounts, ReceiverObservation, SelfCounters};
+/// The typed `prometheus.yml` and rule files: every section the bench writes or judges,
+/// loadable from a user's own file ([`config::load`]) and from what Prometheus loaded
+/// ([`config::parse_loaded`]).
+pub mod config {
+    pub use crate::promconfig::{
+        load, parse_loaded, AlertingConfig, AlertingRule, AlertmanagerConfig, MetadataConfig,
+        OtherKeys, QueueConfig, RemoteWriteConfig, RuleFile, RuleGroup,
+    };
+}
 pub use promconfig::{
     promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
     BasicAuth, GlobalConfig, OAuth2, PromConfigError, PromDuration, PrometheusConfig,
@@ -78,9 +90,9 @@ pub use promconfig::{
     PROMTOOL_ENV,
 };
 pub use receivers::{
-    run_receivers, AlertmanagerError, Observed, PrometheusCounts, RealAlertmanager, ReceiverCase,
-    ReceiverDefaults, ReceiverError, ReceiverExpect, ReceiverKind, ReceiverOptions, ReceiverPlan,
-    ReceiverResult, ReceiverRun, ReceiverRunError, ALERTMANAGER_BIN_ENV, ALERT_NAME,
+    run_receivers, AlertmanagerError, Observed, RealAlertmanager, ReceiverCase, ReceiverDefaults,
+    ReceiverError, ReceiverExpect, ReceiverKind, ReceiverOptions, ReceiverPlan, ReceiverResult,
+    ReceiverRun, ReceiverRunError, ALERTMANAGER_BIN_ENV, ALERT_NAME,
 };
 pub use runner::{
     run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,

@@ -21,6 +21,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod last_error;
+
+pub use last_error::LastError;
+
 /// A stable class of scrape outcome. `Display` and [`FromStr`] use the snake_case label
 /// (`unknown_authority`, `http_status_500`) that reports and scenario files carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -652,9 +656,12 @@ fn classify_oauth2(after: &str) -> ErrorClass {
     }
 }
 
-/// The status code of `server returned HTTP status 404 Not Found`.
+/// The status code of `server returned HTTP status 404 Not Found` (scrapes, remote write);
+/// Alertmanager notifications say `bad response status 401 Unauthorized` for the same answer.
 fn http_status(raw: &str) -> Option<u16> {
-    let (_, rest) = raw.split_once("server returned HTTP status ")?;
+    let (_, rest) = raw
+        .split_once("server returned HTTP status ")
+        .or_else(|| raw.split_once("bad response status "))?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }

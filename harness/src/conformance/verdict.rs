@@ -125,33 +125,6 @@ fn family_words(f: Family) -> String {
     }
 }
 
-/// The refusal mechanism as the raw `lastError` shows it.
-pub fn mechanism(class: ErrorClass, last_error: &str) -> String {
-    if let Some(rest) = last_error.split("HTTP status ").nth(1) {
-        let status: String = rest.chars().take_while(|c| *c != '"').collect();
-        return format!("HTTP {}", status.trim());
-    }
-    if let Some(rest) = last_error.split("remote error: tls: ").nth(1) {
-        let alert: String = rest.chars().take_while(|c| *c != '"').collect();
-        return format!("TLS alert \"{}\"", alert.trim());
-    }
-    if let Some(rest) = last_error.split("x509: ").nth(1) {
-        let why: String = rest.chars().take_while(|c| *c != '"').collect();
-        return format!("certificate verification: {}", why.trim());
-    }
-    let lower = last_error.to_ascii_lowercase();
-    if lower.contains("connection reset") {
-        return "connection reset".into();
-    }
-    if lower.contains("broken pipe") {
-        return "connection closed (broken pipe)".into();
-    }
-    if lower.ends_with("eof") || lower.contains("eof\"") || lower.contains("unexpected eof") {
-        return "connection closed (EOF)".into();
-    }
-    class.to_string()
-}
-
 /// The rows of one Prometheus-judged case: the property, and for a refusal the mechanism.
 pub(crate) fn judge_case(
     r: &CaseResult,
@@ -229,7 +202,7 @@ pub(crate) fn judge_case(
         health: Health::Missing,
         class: ErrorClass::JobMissing,
     });
-    let mech = mechanism(observed.class, &r.last_error);
+    let mech = r.mechanism.clone();
     let observed_words = match (observed.health, observed.class) {
         (Health::Up, _) => format!("served ({} scrapes)", r.scrapes),
         (Health::Missing, _) => format!(
@@ -337,35 +310,6 @@ mod tests {
         assert!(!is_refusal(ErrorClass::HttpStatus(500)));
         assert!(!is_refusal(ErrorClass::Timeout));
         assert!(!is_refusal(ErrorClass::Refused));
-    }
-
-    #[test]
-    fn mechanisms_read_from_last_error() {
-        let cases = [
-            (
-                "server returned HTTP status 400 Bad Request",
-                ErrorClass::HttpStatus(400),
-                "HTTP 400 Bad Request",
-            ),
-            (
-                "Get \"https://127.0.0.1:1/metrics\": remote error: tls: bad certificate",
-                ErrorClass::ClientCertRejected,
-                "TLS alert \"bad certificate\"",
-            ),
-            (
-                "Get \"https://127.0.0.1:1/metrics\": read tcp 127.0.0.1:2->127.0.0.1:1: read: connection reset by peer",
-                ErrorClass::ConnectionReset,
-                "connection reset",
-            ),
-            (
-                "Get \"https://127.0.0.1:1/metrics\": EOF",
-                ErrorClass::ClientCertRequired,
-                "connection closed (EOF)",
-            ),
-        ];
-        for (raw, class, want) in cases {
-            assert_eq!(mechanism(class, raw), want, "{raw}");
-        }
     }
 
     #[test]

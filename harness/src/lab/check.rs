@@ -362,7 +362,7 @@ async fn watch(
         let log = fs::read_to_string(lab.private("prometheus.log")).unwrap_or_default();
         let done = seen.iter_mut().all(|(job, w)| {
             if w.scrapes.is_empty() {
-                if let Some(reason) = crate::fixture::dropped_reason(&log, job) {
+                if let Some(reason) = crate::promlog::dropped_reason(&log, job) {
                     w.health = Some(Health::Missing);
                     w.last_error = reason;
                     return true;

@@ -1,10 +1,14 @@
-//! `prometheus.yml` generation.
+//! The one typed `prometheus.yml`: written for every Prometheus the bench starts, read from a
+//! user's or learner's own file ([`load`]) and from what Prometheus says it loaded
+//! ([`parse_loaded`], `/api/v1/status/config`).
 //!
-//! The structs mirror the subset of Prometheus' configuration file that the bench drives: the
-//! `global` block and `scrape_configs` with static targets, authentication and TLS. Every optional
-//! field is skipped when `None`, so [`render`] produces a file that reads like a hand-written
-//! `prometheus.yml` and only sets what a scenario asked for. Durations are written in Prometheus'
-//! own syntax (`100ms`, `1s`, `1m30s`) through [`PromDuration`].
+//! The structs type what the bench drives and judges: `global`, `scrape_configs` (static
+//! targets, authentication, TLS, proxies, OAuth2), `alerting`, `rule_files` and
+//! `remote_write`. Every other key is kept as it was read (the `other` maps), so a user's file
+//! survives a load, an edit and a write. Every optional field is skipped when `None`, so
+//! [`render`] produces a file that reads like a hand-written `prometheus.yml` and only sets
+//! what a scenario asked for. Durations are written in Prometheus' own syntax (`100ms`, `1s`,
+//! `1m30s`) through [`PromDuration`].
 //!
 //! [`promtool_check`] validates a rendered file with `promtool check config` when promtool is
 //! installed. Some scenarios make Prometheus drop a job on purpose (for example `cert_file`
@@ -18,6 +22,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod receivers;
+mod rules;
+
+pub use receivers::{
+    AlertingConfig, AlertmanagerConfig, MetadataConfig, QueueConfig, RemoteWriteConfig,
+};
+pub use rules::{AlertingRule, RuleFile, RuleGroup};
 
 /// The environment variable that names the `promtool` binary to use instead of searching `PATH`.
 pub const PROMTOOL_ENV: &str = "PROMTOOL";
@@ -53,6 +65,24 @@ pub enum PromConfigError {
         /// promtool's stdout followed by its stderr.
         output: String,
     },
+    /// A `prometheus.yml` could not be read.
+    #[error("{}: cannot read it: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A `prometheus.yml` has a key of the wrong shape.
+    #[error("{source_name}: key `{key}`: {reason}; fix that key (Prometheus' configuration reference lists its form)")]
+    Parse {
+        /// The file, or where the text came from.
+        source_name: String,
+        /// The key's path (`scrape_configs[2].tls_config.ca_file`).
+        key: String,
+        /// What serde said.
+        reason: String,
+    },
     /// A duration cannot be written in Prometheus syntax.
     #[error("duration {value:?} cannot be used in prometheus.yml: {reason}")]
     Duration {
@@ -63,15 +93,48 @@ pub enum PromConfigError {
     },
 }
 
-/// A whole `prometheus.yml`: the `global` block and the scrape jobs.
+/// Keys of a section that the typed fields do not cover (`relabel_configs`,
+/// `file_sd_configs`, `external_labels`, ...): kept as they were read, written back as they
+/// are, so a user's own `prometheus.yml` survives a load, an edit and a write.
+pub type OtherKeys = BTreeMap<String, serde_norway::Value>;
+
+/// A whole `prometheus.yml`: `global`, `rule_files`, `alerting`, `scrape_configs` and
+/// `remote_write`, typed; any other top-level key kept in [`PrometheusConfig::other`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PrometheusConfig {
     /// The `global:` block; omitted when `None` (Prometheus defaults: 1m interval, 10s timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global: Option<GlobalConfig>,
+    /// Where notifications go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<AlertingConfig>,
+    /// Rule files (alerting and recording rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<PathBuf>,
     /// One entry per `job_name`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Where samples are written to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<RemoteWriteConfig>,
+    /// Top-level keys not typed here.
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: OtherKeys,
+}
+
+impl PrometheusConfig {
+    /// A config with these scrape jobs and nothing else.
+    pub fn with_jobs(jobs: impl IntoIterator<Item = ScrapeConfig>) -> Self {
+        Self {
+            scrape_configs: jobs.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The job named `name`.
+    pub fn job(&self, name: &str) -> Option<&ScrapeConfig> {
+        self.scrape_configs.iter().find(|j| j.job_name == name)
+    }
 }
 
 /// The `global:` block.
@@ -86,6 +149,9 @@ pub struct GlobalConfig {
     /// Rule evaluation interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_interval: Option<PromDuration>,
+    /// Keys not typed here (`external_labels`, ...).
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: OtherKeys,
 }
 
 /// One entry of `scrape_configs`.
@@ -145,8 +211,11 @@ pub struct ScrapeConfig {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// The targets of this job.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_configs: Vec<StaticConfig>,
+    /// Keys not typed here (`relabel_configs`, `file_sd_configs`, `honor_timestamps`, ...).
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: OtherKeys,
 }
 
 impl ScrapeConfig {
@@ -308,6 +377,9 @@ pub struct TlsConfig {
     /// Highest TLS version offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_version: Option<TlsVersion>,
+    /// Keys not typed here (inline `ca`/`cert`/`key` of Prometheus 2.43+, ...).
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: OtherKeys,
 }
 
 /// A TLS version as Prometheus spells it (`TLS12`).
@@ -511,6 +583,39 @@ pub fn write(config: &PrometheusConfig, path: &Path) -> Result<(), PromConfigErr
     })
 }
 
+/// Reads a `prometheus.yml` someone wrote (a user's, a learner's): the typed sections
+/// parsed, every other key kept. A key of the wrong shape is named with its path.
+pub fn load(path: &Path) -> Result<PrometheusConfig, PromConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PromConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).map_err(|(key, reason)| PromConfigError::Parse {
+        source_name: path.display().to_string(),
+        key,
+        reason,
+    })
+}
+
+/// Parses the configuration Prometheus says it loaded (`GET /api/v1/status/config`, field
+/// `yaml`): every default filled in, secrets shown as `<secret>`.
+pub fn parse_loaded(yaml: &str) -> Result<PrometheusConfig, PromConfigError> {
+    parse(yaml).map_err(|(key, reason)| PromConfigError::Parse {
+        source_name: "the configuration Prometheus loaded (/api/v1/status/config)".into(),
+        key,
+        reason,
+    })
+}
+
+/// `(key path, reason)` of the first key that does not fit.
+fn parse(yaml: &str) -> Result<PrometheusConfig, (String, String)> {
+    let de = serde_norway::Deserializer::from_str(yaml);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        (key, e.into_inner().to_string())
+    })
+}
+
 /// What [`promtool_check`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use = "a Skipped check validated nothing"]
@@ -577,6 +682,7 @@ mod tests {
                 scrape_interval: Some(PromDuration::from_secs(1)),
                 scrape_timeout: Some(PromDuration::from_millis(800)),
                 evaluation_interval: Some(PromDuration::from_secs(300)),
+                ..GlobalConfig::default()
             }),
             scrape_configs: vec![
                 ScrapeConfig::new("plain", ["127.0.0.1:9100"]),
@@ -621,6 +727,7 @@ mod tests {
                     ..ScrapeConfig::new("bearer", Vec::<String>::new())
                 },
             ],
+            ..PrometheusConfig::default()
         }
     }
 
@@ -660,10 +767,10 @@ mod tests {
 
     #[test]
     fn unset_options_are_not_written() {
-        let yaml = render(&PrometheusConfig {
-            global: None,
-            scrape_configs: vec![ScrapeConfig::new("plain", ["127.0.0.1:9100"])],
-        });
+        let yaml = render(&PrometheusConfig::with_jobs([ScrapeConfig::new(
+            "plain",
+            ["127.0.0.1:9100"],
+        )]));
         assert_eq!(
             yaml,
             "scrape_configs:\n- job_name: plain\n  static_configs:\n  - targets:\n    - 127.0.0.1:9100\n"
@@ -731,17 +838,14 @@ mod tests {
     fn promtool_rejection_carries_its_output() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("prometheus.yml");
-        let config = PrometheusConfig {
-            global: None,
-            scrape_configs: vec![ScrapeConfig {
-                scheme: Some(Scheme::Https),
-                tls_config: Some(TlsConfig {
-                    cert_file: Some(dir.path().join("client.crt")),
-                    ..TlsConfig::default()
-                }),
-                ..ScrapeConfig::new("cert_without_key", ["127.0.0.1:1"])
-            }],
-        };
+        let config = PrometheusConfig::with_jobs([ScrapeConfig {
+            scheme: Some(Scheme::Https),
+            tls_config: Some(TlsConfig {
+                cert_file: Some(dir.path().join("client.crt")),
+                ..TlsConfig::default()
+            }),
+            ..ScrapeConfig::new("cert_without_key", ["127.0.0.1:1"])
+        }]);
         write(&config, &path).expect("write config");
         let err =
             promtool_check(&path).expect_err("promtool must reject cert_file without key_file");

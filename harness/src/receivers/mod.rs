@@ -28,8 +28,8 @@ use crate::scenario::{Case, Plan, ScenarioError};
 
 pub use alertmanager::{AlertmanagerError, RealAlertmanager, ALERTMANAGER_BIN_ENV};
 pub use run::{
-    run_receivers, Observed, PrometheusCounts, ReceiverOptions, ReceiverResult, ReceiverRun,
-    ReceiverRunError, ALERT_NAME,
+    run_receivers, Observed, ReceiverOptions, ReceiverResult, ReceiverRun, ReceiverRunError,
+    ALERT_NAME,
 };
 
 /// A receivers file that cannot be used: file, receiver, field and fix.

@@ -1,16 +1,17 @@
 //! Runs a [`ReceiverPlan`]: every receiver started (fake ones in-process, real Alertmanagers
-//! as processes), ONE Prometheus with an always-firing rule, `alerting.alertmanagers[]` and
-//! `remote_write[]` entries pointing at them, then polls (with a deadline, no sleeps) until
-//! every receiver has settled, and judges each from three sources:
+//! as processes), ONE Prometheus (the [`PrometheusFixture`]) with an always-firing rule,
+//! `alerting.alertmanagers[]` and `remote_write[]` entries pointing at them, then waits on
+//! the fixture's observations (with a deadline) until every receiver has settled, and
+//! judges each from three sources:
 //!
 //! - Prometheus' own counters on its `/metrics`: `prometheus_notifications_sent_total` and
 //!   `prometheus_notifications_errors_total` (label `alertmanager`, the URL), and
 //!   `prometheus_remote_storage_samples_total`, `..._samples_failed_total` (4xx: dropped) and
 //!   `..._samples_retried_total` (TLS, network, 5xx: retried with backoff forever), label
 //!   `remote_name` (the receiver's name). These are the names since 2.23 and in 3.x.
-//! - Prometheus' log: the last `err=` it logged for the receiver's address, classified with
-//!   the scrape classifier (the notifier's `bad response status 401 Unauthorized` is read
-//!   as `server returned HTTP status 401 Unauthorized`).
+//! - Prometheus' log: the last `err=` it logged for the receiver's address, parsed once by
+//!   the fixture's poller with the scrape classifier (which reads the notifier's
+//!   `bad response status 401 Unauthorized` like a scrape's HTTP status).
 //!
 //! - The receiver's own counts: the fake's [`Received`] and requests by status; the real
 //!   Alertmanager's `/api/v2/alerts`, read with the receiver's own CA and credentials.
@@ -31,27 +32,22 @@ use serde::Serialize;
 use super::alertmanager::{AlertmanagerError, RealAlertmanager};
 use super::{ReceiverCase, ReceiverExpect, ReceiverKind, ReceiverPlan};
 use crate::backend::{
-    self, audit_own_web_config, BackendError, BackendKind, PrometheusOptions, PrometheusTls,
-    PrometheusWebConfig,
+    self, audit_own_web_config, BackendError, BackendKind, PrometheusTls, PrometheusWebConfig,
 };
-use crate::classify::{classify, ErrorClass};
+use crate::classify::ErrorClass;
 use crate::conformance::direct::{self, ClientTls};
+use crate::fixture::{FixtureError, PrometheusFixture};
+use crate::observations::{Observations, PrometheusCounts};
 use crate::promconfig::{
-    self, Authorization, BasicAuth, GlobalConfig, PromConfigError, PromDuration, Scheme,
-    StaticConfig, TlsConfig,
+    self, AlertingConfig, AlertmanagerConfig, GlobalConfig, MetadataConfig, PromConfigError,
+    PromDuration, PrometheusConfig, QueueConfig, RemoteWriteConfig, RuleFile, Scheme, StaticConfig,
 };
 use crate::runner::exporters;
-use crate::targets::{ApiError, TextSample};
+use crate::targets::ApiError;
 
 /// The alert the rule file fires on every evaluation.
 pub const ALERT_NAME: &str = "ScrapeHarnessAlwaysFiring";
 
-/// The rule file: one alert that always fires (no `for:`, so it fires at the first
-/// evaluation).
-const RULES: &str = "groups:\n  - name: scrape-harness-receivers\n    rules:\n      - alert: ScrapeHarnessAlwaysFiring\n        expr: vector(1)\n        labels:\n          severity: none\n";
-
-/// How often the counters are polled.
-const POLL: Duration = Duration::from_millis(200);
 /// Accepted requests that settle a receiver as delivering.
 const SETTLED_ACCEPTED: u64 = 2;
 
@@ -99,61 +95,12 @@ pub enum ReceiverRunError {
     /// Prometheus did not start.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// Prometheus did not start or could not be observed.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
     /// Its API failed.
     #[error(transparent)]
     Api(#[from] ApiError),
-}
-
-/// Prometheus' counters for one receiver.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PrometheusCounts {
-    /// Nothing seen yet.
-    #[default]
-    None,
-    /// `prometheus_notifications_{sent,errors}_total`.
-    Notifications {
-        /// Alerts sent (attempted, in 2.x: successes and failures).
-        sent: f64,
-        /// Failed sends.
-        errors: f64,
-    },
-    /// `prometheus_remote_storage_samples_{total,failed_total,retried_total}`.
-    RemoteWrite {
-        /// Samples sent (attempted).
-        samples: f64,
-        /// Samples dropped after a non-recoverable error (4xx).
-        failed: f64,
-        /// Samples whose send is retried (TLS, network, 5xx, 429).
-        retried: f64,
-    },
-}
-
-impl PrometheusCounts {
-    /// Failed sends (Alertmanager) or failed plus retried samples (remote write).
-    pub fn failures(&self) -> f64 {
-        match *self {
-            Self::None => 0.0,
-            Self::Notifications { errors, .. } => errors,
-            Self::RemoteWrite {
-                failed, retried, ..
-            } => failed + retried,
-        }
-    }
-
-    /// Attempts that did not fail (Alertmanager: alerts sent minus errors; each request of
-    /// this run carries the one alert).
-    pub fn successes(&self) -> f64 {
-        match *self {
-            Self::None => 0.0,
-            Self::Notifications { sent, errors } => (sent - errors).max(0.0),
-            Self::RemoteWrite {
-                samples,
-                failed,
-                retried,
-            } => (samples - failed - retried).max(0.0),
-        }
-    }
 }
 
 /// What was observed for one receiver.
@@ -252,67 +199,6 @@ struct Started<'a> {
     web_config_yaml: String,
 }
 
-#[derive(Serialize)]
-struct FullConfig {
-    global: GlobalConfig,
-    rule_files: Vec<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    alerting: Option<Alerting>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    remote_write: Vec<RemoteWrite>,
-}
-
-#[derive(Serialize)]
-struct Alerting {
-    alertmanagers: Vec<AlertmanagerConfig>,
-}
-
-#[derive(Serialize)]
-struct AlertmanagerConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scheme: Option<Scheme>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    basic_auth: Option<BasicAuth>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorization: Option<Authorization>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tls_config: Option<TlsConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timeout: Option<PromDuration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_prefix: Option<String>,
-    api_version: &'static str,
-    static_configs: Vec<StaticConfig>,
-}
-
-#[derive(Serialize)]
-struct RemoteWrite {
-    url: String,
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remote_timeout: Option<PromDuration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    basic_auth: Option<BasicAuth>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorization: Option<Authorization>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tls_config: Option<TlsConfig>,
-    queue_config: QueueConfig,
-    metadata_config: MetadataConfig,
-}
-
-#[derive(Serialize)]
-struct QueueConfig {
-    batch_send_deadline: PromDuration,
-    min_backoff: PromDuration,
-    max_backoff: PromDuration,
-}
-
-#[derive(Serialize)]
-struct MetadataConfig {
-    send: bool,
-}
-
 fn prom_duration(d: Duration) -> PromDuration {
     PromDuration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
 }
@@ -367,25 +253,13 @@ pub async fn run_receivers(
     }
 
     let rules = run_dir.path().join("rules.yml");
-    std::fs::write(&rules, RULES).map_err(setup("writing rules.yml"))?;
+    RuleFile::always_firing("scrape-harness-receivers", ALERT_NAME).write(&rules)?;
     let config = prometheus_config(plan, &started, &rules);
-    let yaml =
-        serde_norway::to_string(&config).expect("the receivers config always serialises to YAML");
+    let yaml = promconfig::render(&config);
     let config_path = run_dir.path().join("prometheus.yml");
-    std::fs::write(&config_path, &yaml).map_err(setup("writing prometheus.yml"))?;
+    promconfig::write(&config, &config_path)?;
     let promtool = promconfig::promtool_check(&config_path)?;
 
-    let mut options = PrometheusOptions::new(yaml.clone());
-    options.kind = opts.backend;
-    options.binary = opts.binary.clone();
-    options.image = opts.image.clone();
-    options.extra_mounts = vec![run_dir.path().to_owned()];
-    // Resend a firing alert at every evaluation (default 1m), so a refused send is retried
-    // within the run.
-    options.extra_args = vec![format!(
-        "--rules.alert.resend-delay={}",
-        prom_duration(plan.defaults.evaluation_interval)
-    )];
     let own = plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
         tls: w.server_cert.map(|which| PrometheusTls {
             cert_file: pki.server_cert(which),
@@ -395,31 +269,9 @@ pub async fn run_receivers(
         basic_auth: w.basic_auth.clone(),
         bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
     });
-    options.web_config = own.clone();
-    let prometheus = backend::start(options).await?;
-
-    let deadline = Instant::now() + plan.defaults.deadline;
-    let mut ticks = tokio::time::interval(POLL);
-    // Prometheus' failure count when a poll first saw one, per receiver: a failing receiver
-    // settles once the count has grown since (a second failed send, past the first).
-    let mut first_failure: Vec<Option<f64>> = vec![None; started.len()];
-    let observed = loop {
-        ticks.tick().await;
-        let (_, samples) = prometheus.api().self_metrics().await?;
-        let log = prometheus.log_lines(2_000);
-        let mut observed: Vec<Observed> =
-            started.iter().map(|s| observe(s, &samples, &log)).collect();
-        for (o, first) in observed.iter_mut().zip(&mut first_failure) {
-            let failures = o.prometheus.failures();
-            if failures > 0.0 && !o.last_error.is_empty() {
-                let first = *first.get_or_insert(failures);
-                o.settled |= failures > first;
-            }
-        }
-        if observed.iter().all(|o| o.settled) || Instant::now() >= deadline {
-            break observed;
-        }
-    };
+    let fixture =
+        start_prometheus(opts, plan, config, &started, run_dir.path(), own.clone()).await?;
+    let observed = wait_settled(&fixture, &started, plan.defaults.deadline).await?;
     let mut results = Vec::with_capacity(started.len());
     for (s, mut o) in started.iter().zip(observed) {
         if let Some(am) = &s.real {
@@ -433,20 +285,19 @@ pub async fn run_receivers(
     }
     let own_web_config = match &own {
         Some(web) => {
-            let addr = prometheus
-                .base_url()
-                .split_once("://")
-                .and_then(|(_, a)| a.parse().ok())
-                .ok_or_else(|| ReceiverRunError::Setup {
+            let addr = fixture
+                .address()
+                .parse()
+                .map_err(|_| ReceiverRunError::Setup {
                     what: "reading Prometheus' address".into(),
-                    detail: prometheus.base_url().to_owned(),
+                    detail: fixture.base_url().to_owned(),
                 })?;
             audit_own_web_config(web, addr).await
         }
         None => Vec::new(),
     };
-    let description = prometheus.description();
-    prometheus.stop().await?;
+    let description = fixture.prometheus().description();
+    fixture.stop().await?;
     Ok(ReceiverRun {
         results,
         prometheus: description,
@@ -455,6 +306,76 @@ pub async fn run_receivers(
         own_web_config,
         promtool,
     })
+}
+
+/// ONE Prometheus for every receiver, through the fixture: the receivers' contexts let its
+/// poller classify what Prometheus logs for each.
+async fn start_prometheus(
+    opts: &ReceiverOptions,
+    plan: &ReceiverPlan,
+    config: PrometheusConfig,
+    started: &[Started<'_>],
+    run_dir: &Path,
+    own: Option<PrometheusWebConfig>,
+) -> Result<PrometheusFixture, ReceiverRunError> {
+    let mut builder = PrometheusFixture::builder()
+        .backend(opts.backend)
+        .edit_config(|c| *c = config)
+        .mount(run_dir)
+        // Resend a firing alert at every evaluation (default 1m), so a refused send is
+        // retried within the run.
+        .arg(format!(
+            "--rules.alert.resend-delay={}",
+            prom_duration(plan.defaults.evaluation_interval)
+        ));
+    if let Some(binary) = &opts.binary {
+        builder = builder.binary(binary);
+    }
+    if let Some(image) = &opts.image {
+        builder = builder.image(image);
+    }
+    if let Some(own) = own {
+        builder = builder.web_config(own);
+    }
+    for s in started {
+        builder = builder.receiver_context(s.addr.to_string(), s.case.case.context());
+    }
+    Ok(builder.start().await?)
+}
+
+/// Waits on the fixture's observations until every receiver has settled, or `deadline`;
+/// returns what was observed last either way (an unsettled receiver is judged as such).
+async fn wait_settled(
+    fixture: &PrometheusFixture,
+    started: &[Started<'_>],
+    deadline: Duration,
+) -> Result<Vec<Observed>, ReceiverRunError> {
+    // Prometheus' failure count when a poll first saw one, per receiver: a failing receiver
+    // settles once the count has grown since (a second failed send, past the first).
+    let mut first_failure: Vec<Option<f64>> = vec![None; started.len()];
+    let mut last: Vec<Observed> = Vec::new();
+    let waited = fixture
+        .wait_for(deadline, "every receiver settled", |o| {
+            last = started.iter().map(|s| observe(s, o)).collect();
+            for (observed, first) in last.iter_mut().zip(&mut first_failure) {
+                let failures = observed.prometheus.failures();
+                if failures > 0.0 && !observed.last_error.is_empty() {
+                    let first = *first.get_or_insert(failures);
+                    observed.settled |= failures > first;
+                }
+            }
+            let unsettled = last.iter().filter(|o| !o.settled).count();
+            if unsettled == 0 {
+                Ok(())
+            } else {
+                Err(format!("{unsettled} receiver(s) not settled"))
+            }
+        })
+        .await;
+    match waited {
+        Ok(_) | Err(FixtureError::Deadline { .. }) => Ok(last),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn start_receiver<'a>(
@@ -521,13 +442,21 @@ async fn start_receiver<'a>(
     })
 }
 
-fn prometheus_config(plan: &ReceiverPlan, started: &[Started<'_>], rules: &Path) -> FullConfig {
+fn prometheus_config(
+    plan: &ReceiverPlan,
+    started: &[Started<'_>],
+    rules: &Path,
+) -> PrometheusConfig {
     let interval = prom_duration(plan.defaults.evaluation_interval);
     let mut alertmanagers = Vec::new();
     let mut remote_write = Vec::new();
     for s in started {
         let r = s.case;
         let c = &s.client;
+        let targets = vec![StaticConfig {
+            targets: vec![s.addr.to_string()],
+            labels: BTreeMap::new(),
+        }];
         if r.kind.is_alertmanager() {
             alertmanagers.push(AlertmanagerConfig {
                 scheme: c.scheme,
@@ -536,102 +465,64 @@ fn prometheus_config(plan: &ReceiverPlan, started: &[Started<'_>], rules: &Path)
                 tls_config: c.tls_config.clone(),
                 timeout: r.timeout.map(prom_duration),
                 path_prefix: r.path_prefix.clone(),
-                api_version: "v2",
-                static_configs: vec![StaticConfig {
-                    targets: vec![s.addr.to_string()],
-                    labels: BTreeMap::new(),
-                }],
+                api_version: Some("v2".to_owned()),
+                static_configs: targets,
+                ..AlertmanagerConfig::default()
             });
         } else {
             let scheme = match c.scheme {
                 Some(Scheme::Https) => "https",
                 _ => "http",
             };
-            remote_write.push(RemoteWrite {
+            remote_write.push(RemoteWriteConfig {
                 url: format!("{scheme}://{}/api/v1/write", s.addr),
-                name: r.name.clone(),
+                name: Some(r.name.clone()),
                 remote_timeout: r.timeout.map(prom_duration),
                 basic_auth: c.basic_auth.clone(),
                 authorization: c.authorization.clone(),
                 tls_config: c.tls_config.clone(),
-                queue_config: QueueConfig {
-                    batch_send_deadline: interval,
-                    min_backoff: PromDuration::from_millis(100),
-                    max_backoff: PromDuration::from_secs(1),
-                },
-                metadata_config: MetadataConfig { send: false },
+                queue_config: Some(QueueConfig {
+                    batch_send_deadline: Some(interval),
+                    min_backoff: Some(PromDuration::from_millis(100)),
+                    max_backoff: Some(PromDuration::from_secs(1)),
+                    ..QueueConfig::default()
+                }),
+                metadata_config: Some(MetadataConfig {
+                    send: Some(false),
+                    ..MetadataConfig::default()
+                }),
+                ..RemoteWriteConfig::default()
             });
         }
     }
-    FullConfig {
-        global: GlobalConfig {
+    PrometheusConfig {
+        global: Some(GlobalConfig {
             evaluation_interval: Some(interval),
             ..GlobalConfig::default()
-        },
+        }),
         rule_files: vec![rules.to_owned()],
-        alerting: (!alertmanagers.is_empty()).then_some(Alerting { alertmanagers }),
+        alerting: (!alertmanagers.is_empty()).then(|| AlertingConfig {
+            alertmanagers,
+            ..AlertingConfig::default()
+        }),
         remote_write,
+        ..PrometheusConfig::default()
     }
 }
 
-/// The sum of `name` over the samples whose `label` satisfies `matches`.
-fn sum(samples: &[TextSample], name: &str, label: &str, matches: impl Fn(&str) -> bool) -> f64 {
-    samples
-        .iter()
-        .filter(|s| s.name == name && s.labels.get(label).is_some_and(|v| matches(v)))
-        .map(|s| s.value)
-        .sum()
-}
-
-fn observe(s: &Started<'_>, samples: &[TextSample], log: &str) -> Observed {
-    let host = s.addr.to_string();
+/// What one snapshot of the fixture says of receiver `s`, with the fake receiver's counters.
+fn observe(s: &Started<'_>, o: &Observations) -> Observed {
     let r = s.case;
-    let prometheus = if r.kind.is_alertmanager() {
-        let by_url = |v: &str| v.contains(&host);
-        PrometheusCounts::Notifications {
-            sent: sum(
-                samples,
-                "prometheus_notifications_sent_total",
-                "alertmanager",
-                by_url,
-            ),
-            errors: sum(
-                samples,
-                "prometheus_notifications_errors_total",
-                "alertmanager",
-                by_url,
-            ),
-        }
-    } else {
-        let by_name = |v: &str| v == r.name;
-        PrometheusCounts::RemoteWrite {
-            samples: sum(
-                samples,
-                "prometheus_remote_storage_samples_total",
-                "remote_name",
-                by_name,
-            ),
-            failed: sum(
-                samples,
-                "prometheus_remote_storage_samples_failed_total",
-                "remote_name",
-                by_name,
-            ),
-            retried: sum(
-                samples,
-                "prometheus_remote_storage_samples_retried_total",
-                "remote_name",
-                by_name,
-            ),
-        }
-    };
+    let seen = o.receiver(&s.addr.to_string());
+    let prometheus = seen.map(|seen| seen.counts).unwrap_or_default();
+    let logged = seen
+        .and_then(|seen| seen.last_error.clone())
+        .unwrap_or_default();
     let stats: StatsSnapshot = s.fake.as_ref().map(|f| f.stats()).unwrap_or_default();
     let mut statuses = BTreeMap::new();
     for rq in &stats.requests {
         *statuses.entry(rq.status).or_default() += rq.count;
     }
-    let last_error = last_logged_error(log, &host).unwrap_or_default();
-    let class = classify(&normalise(&last_error), &r.case.context());
     let failures = prometheus.failures();
     let (accepted, settled) = match &s.fake {
         Some(_) => {
@@ -650,9 +541,9 @@ fn observe(s: &Started<'_>, samples: &[TextSample], log: &str) -> Observed {
         class: if failures == 0.0 {
             ErrorClass::None
         } else {
-            class
+            logged.class
         },
-        last_error,
+        last_error: logged.raw,
         prometheus,
         received: stats.received,
         statuses,
@@ -660,41 +551,6 @@ fn observe(s: &Started<'_>, samples: &[TextSample], log: &str) -> Observed {
         listed_alerts: None,
         list_error: None,
         settled,
-    }
-}
-
-/// The notifier's wording of an HTTP status, as the scraper's (which the classifier reads).
-fn normalise(raw: &str) -> String {
-    raw.replace("bad response status ", "server returned HTTP status ")
-}
-
-/// The `err` of the last line of Prometheus' logfmt log that names `host` (the receiver's
-/// `127.0.0.1:port`), unquoted.
-fn last_logged_error(log: &str, host: &str) -> Option<String> {
-    log.lines()
-        .rev()
-        .filter(|l| l.contains(host))
-        .find_map(|l| logfmt_value(l, "err"))
-}
-
-/// The value of `key` in a logfmt line (quoted values unescaped).
-fn logfmt_value(line: &str, key: &str) -> Option<String> {
-    let needle = format!(" {key}=");
-    let start = line.find(&needle)? + needle.len();
-    let rest = &line[start..];
-    if let Some(quoted) = rest.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = quoted.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => out.push(chars.next()?),
-                '"' => return Some(out),
-                c => out.push(c),
-            }
-        }
-        None
-    } else {
-        Some(rest.split(' ').next().unwrap_or_default().to_owned())
     }
 }
 
@@ -911,8 +767,6 @@ receivers:
             yaml,
             "global:
   evaluation_interval: 200ms
-rule_files:
-- /run/rules.yml
 alerting:
   alertmanagers:
   - scheme: https
@@ -927,6 +781,8 @@ alerting:
     static_configs:
     - targets:
       - 127.0.0.1:4000
+rule_files:
+- /run/rules.yml
 remote_write:
 - url: http://127.0.0.1:4001/api/v1/write
   name: rw
@@ -940,30 +796,6 @@ remote_write:
     send: false
 "
         );
-    }
-
-    #[test]
-    fn logged_errors_are_found_by_address_and_unquoted() {
-        let log = concat!(
-            "ts=2026-11-30T14:00:00.000Z caller=notifier.go:532 level=error component=notifier alertmanager=https://127.0.0.1:4000/api/v2/alerts count=1 msg=\"Error sending alert\" err=\"bad response status 401 Unauthorized\"\n",
-            "ts=2026-11-30T14:00:00.100Z caller=dedupe.go:112 component=remote level=warn remote_name=rw url=https://127.0.0.1:4001/api/v1/write msg=\"Failed to send batch, retrying\" err=\"Post \\\"https://127.0.0.1:4001/api/v1/write\\\": x509: certificate signed by unknown authority\"\n",
-        );
-        let am = last_logged_error(log, "127.0.0.1:4000").expect("found");
-        assert_eq!(am, "bad response status 401 Unauthorized");
-        assert_eq!(
-            classify(&normalise(&am), &crate::classify::CaseContext::tls()),
-            ErrorClass::Unauthorized
-        );
-        let rw = last_logged_error(log, "127.0.0.1:4001").expect("found");
-        assert_eq!(
-            rw,
-            "Post \"https://127.0.0.1:4001/api/v1/write\": x509: certificate signed by unknown authority"
-        );
-        assert_eq!(
-            classify(&rw, &crate::classify::CaseContext::tls()),
-            ErrorClass::UnknownAuthority
-        );
-        assert_eq!(last_logged_error(log, "127.0.0.1:4002"), None);
     }
 
     #[test]

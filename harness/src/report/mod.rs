@@ -220,36 +220,10 @@ fn cause_lines(c: &CaseResult) -> Vec<String> {
             let _ = write!(text, ". Cause: {}", observed.class.explanation());
         }
     }
-    let significant = significant_error(&c.last_error);
-    if !significant.is_empty() {
-        let _ = write!(text, ". lastError: {significant}");
+    if !c.significant_error.is_empty() {
+        let _ = write!(text, ". lastError: {}", c.significant_error);
     }
     wrap(&text, TABLE_WIDTH - 4)
-}
-
-/// The part of a `lastError` that says what happened: without the `Get "<url>": ` prefix
-/// and the socket addresses of `read tcp a->b: ` / `write tcp a->b: ` / `dial tcp a: `.
-pub fn significant_error(raw: &str) -> &str {
-    let mut rest = raw.trim();
-    if let Some(after) = rest.strip_prefix("Get \"") {
-        if let Some((_, tail)) = after.split_once("\": ") {
-            rest = tail;
-        }
-    }
-    for op in [
-        "read tcp ",
-        "write tcp ",
-        "dial tcp ",
-        "read udp ",
-        "write udp ",
-    ] {
-        if let Some(after) = rest.strip_prefix(op) {
-            if let Some((_, tail)) = after.split_once(": ") {
-                rest = tail;
-            }
-        }
-    }
-    rest
 }
 
 /// Splits `text` into lines of at most `width` characters, at spaces where possible
@@ -454,27 +428,6 @@ pub fn overload_message(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn significant_error_drops_the_url_and_socket_addresses() {
-        for (raw, want) in [
-            (
-                "Get \"https://127.0.0.1:44621/metrics\": remote error: tls: certificate required",
-                "remote error: tls: certificate required",
-            ),
-            (
-                "Get \"https://127.0.0.1:1/metrics\": write tcp 127.0.0.1:49344->127.0.0.1:46139: write: broken pipe",
-                "write: broken pipe",
-            ),
-            (
-                "server returned HTTP status 401 Unauthorized",
-                "server returned HTTP status 401 Unauthorized",
-            ),
-            ("", ""),
-        ] {
-            assert_eq!(significant_error(raw), want, "{raw}");
-        }
-    }
 
     #[test]
     fn wrapped_lines_fit_and_keep_every_word() {

@@ -34,12 +34,11 @@ use fake_exporter::{
     Observation, PemSource, RunningExporter, WebConfig,
 };
 use serde::Serialize;
-use tokio::sync::watch;
 
 use crate::backend::BackendKind;
 use crate::classify::{CaseContext, ErrorClass};
 use crate::conformance::direct::{self, ClientTls, TlsVersions};
-use crate::fixture::{FixtureError, PrometheusFixture};
+use crate::fixture::{FixtureError, PrometheusFixture, Verdict};
 use crate::promconfig::{Authorization, BasicAuth, ScrapeConfig, TlsConfig};
 use crate::scenario::ScenarioError;
 use crate::targets::Health;
@@ -50,8 +49,8 @@ pub use spec::{
 
 /// Capacity of each exporter's observation log: far more than a case's scrapes.
 const OBSERVATIONS: usize = 4096;
-/// How often the scrape counts are read from Prometheus.
-const POLL: Duration = Duration::from_millis(200);
+/// How long the last read of Prometheus' state may take.
+const READ_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Where Prometheus comes from.
 #[derive(Clone, Debug, Default)]
@@ -267,15 +266,6 @@ struct CaseRun {
     hashes: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
-/// Prometheus' scrapes of one job, as the polls saw them.
-#[derive(Clone, Debug, Default)]
-struct Seen {
-    scrapes: u64,
-    last_scrape: Option<SystemTime>,
-    health: Option<Health>,
-    last_error: String,
-}
-
 /// Runs every case of `plan` against one Prometheus.
 pub async fn run(
     plan: &RotationPlan,
@@ -365,16 +355,9 @@ pub async fn run(
         .map(|b| b.version)
         .unwrap_or_else(|e| format!("unknown ({e})"));
 
-    let (seen_tx, seen_rx) = watch::channel(BTreeMap::<String, Seen>::new());
-    // Aborted when dropped, on every path out of here (an error, a cancelled run): the
-    // poller holds Prometheus, which must stop with the run.
-    let poller = AbortOnDrop({
-        let fixture = fixture.clone();
-        tokio::spawn(async move { poll(&fixture, seen_tx).await })
-    });
     let mut tasks = tokio::task::JoinSet::new();
     for (i, run) in runs.iter().enumerate() {
-        let (run, seen, pki) = (run.clone(), seen_rx.clone(), pki.clone());
+        let (run, fixture, pki) = (run.clone(), fixture.clone(), pki.clone());
         let (interval, warm, after, cost) = (
             plan.scrape_interval,
             plan.warm_up_scrapes,
@@ -382,7 +365,7 @@ pub async fn run(
             plan.bcrypt_cost,
         );
         tasks.spawn(async move {
-            let timeline = drive(&run, seen, &pki, interval, warm, after, cost).await;
+            let timeline = drive(&run, &fixture, &pki, interval, warm, after, cost).await;
             (i, timeline)
         });
     }
@@ -391,18 +374,13 @@ pub async fn run(
         let (i, timeline) = joined.expect("a case task does not panic");
         timelines[i] = Some(timeline);
     }
-    drop(poller);
-
-    let verdicts = fixture.verdicts().await?;
-    let dialed = fixture.api().conntrack_established().await.ok();
+    let after = fixture.observe_now(READ_DEADLINE).await?;
+    let dialed = &after.counters.conntrack_established;
     let mut cases = Vec::new();
     for (run, timeline) in runs.iter().zip(timelines) {
-        let verdict = verdicts.iter().find(|v| v.job == run.case.name);
+        let verdict = after.target(&run.case.name);
         let mut outcome = judge(run, timeline, verdict, &fixture, &pki).await;
-        outcome.prometheus_connections = dialed
-            .as_ref()
-            .and_then(|d| d.get(&run.case.name))
-            .map(|&n| n as u64);
+        outcome.prometheus_connections = dialed.get(&run.case.name).map(|&n| n as u64);
         cases.push(outcome);
     }
     drop(fixture);
@@ -414,74 +392,41 @@ pub async fn run(
     })
 }
 
-/// A task aborted when its handle is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Polls `/api/v1/targets` and publishes per job how many scrapes Prometheus has made
-/// (each distinct `lastScrape` once), its health and `lastError`.
-async fn poll(fixture: &PrometheusFixture, tx: watch::Sender<BTreeMap<String, Seen>>) {
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-    loop {
-        if let Ok(targets) = fixture.api().targets().await {
-            for t in targets {
-                let s = seen.entry(t.job.clone()).or_default();
-                if t.last_scrape.is_some() && t.last_scrape != s.last_scrape {
-                    s.scrapes += 1;
-                    s.last_scrape = t.last_scrape;
-                    s.health = Some(t.health);
-                    s.last_error = t.last_error.clone();
-                }
-            }
-            tx.send_replace(seen.clone());
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Waits until `pred` holds for the case's job; the deadline scales with the scrapes
-/// waited for (a loaded machine scrapes late, never early).
+/// Waits until `pred` holds for the case's target in the fixture's observations; the
+/// deadline scales with the scrapes waited for (a loaded machine scrapes late, never early).
 async fn wait_for(
-    seen: &mut watch::Receiver<BTreeMap<String, Seen>>,
+    fixture: &PrometheusFixture,
     job: &str,
     what: &str,
     deadline: Duration,
-    pred: impl Fn(&Seen) -> bool,
-) -> Result<Seen, String> {
-    let result = tokio::time::timeout(deadline, async {
-        loop {
-            if let Some(s) = seen.borrow_and_update().get(job) {
-                if pred(s) {
-                    return Ok(s.clone());
-                }
-            }
-            if seen.changed().await.is_err() {
-                return Err("the poller stopped".to_owned());
-            }
-        }
-    })
-    .await;
-    match result {
-        Ok(r) => r,
-        Err(_) => {
-            let now = seen.borrow().get(job).cloned().unwrap_or_default();
-            Err(format!(
-                "not {what} within {deadline:?} (Prometheus made {} scrapes, last health {:?}, lastError `{}`)",
-                now.scrapes, now.health, now.last_error
-            ))
-        }
+    pred: impl Fn(&Verdict) -> bool,
+) -> Result<Verdict, String> {
+    let waited = fixture
+        .wait_for(deadline, what, |o| match o.target(job) {
+            Some(v) if pred(v) => Ok(v.clone()),
+            Some(v) => Err(format!(
+                "Prometheus made {} scrapes, last health {}, lastError `{}`",
+                v.scrapes_seen, v.health, v.last_error
+            )),
+            None => Err("the target is not in /api/v1/targets yet".to_owned()),
+        })
+        .await;
+    match waited {
+        Ok((v, _)) => Ok(v),
+        Err(FixtureError::Deadline {
+            until,
+            deadline,
+            detail,
+            ..
+        }) => Err(format!("not {until} within {deadline:?} ({detail})")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 /// Runs one case's timeline; returns when each step was applied.
 async fn drive(
     run: &CaseRun,
-    mut seen: watch::Receiver<BTreeMap<String, Seen>>,
+    fixture: &PrometheusFixture,
     pki: &RotationPki,
     interval: Duration,
     warm_up: u64,
@@ -491,21 +436,21 @@ async fn drive(
     let job = run.case.name.as_str();
     let per =
         |n: u64| interval * u32::try_from(n + 10).unwrap_or(u32::MAX) * 2 + Duration::from_secs(30);
-    let up = wait_for(&mut seen, job, "up before the first step", per(20), |s| {
-        s.health == Some(Health::Up)
+    let up = wait_for(fixture, job, "up before the first step", per(20), |s| {
+        s.health == Health::Up
     })
     .await?;
-    let mut target = up.scrapes + warm_up;
+    let mut target = up.scrapes_seen + warm_up;
     let mut marks = Vec::new();
     for (i, step) in run.case.steps.iter().enumerate() {
         target += step.after_scrapes;
         let goal = target;
         let now = wait_for(
-            &mut seen,
+            fixture,
             job,
             &format!("scraped {goal} times before step {}", i + 1),
-            per(goal - up.scrapes),
-            |s| s.scrapes >= goal,
+            per(goal - up.scrapes_seen),
+            |s| s.scrapes_seen >= goal,
         )
         .await?;
         write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job)
@@ -516,15 +461,15 @@ async fn drive(
             run.exporter.close_connections();
         }
         marks.push(SystemTime::now());
-        target = now.scrapes;
+        target = now.scrapes_seen;
     }
     let goal = target + scrapes_after;
     wait_for(
-        &mut seen,
+        fixture,
         job,
         &format!("scraped {goal} times after the last step"),
         per(scrapes_after),
-        |s| s.scrapes >= goal,
+        |s| s.scrapes_seen >= goal,
     )
     .await?;
     Ok(marks)
@@ -726,7 +671,7 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
 async fn judge(
     run: &CaseRun,
     timeline: Option<Result<Vec<SystemTime>, String>>,
-    verdict: Option<&crate::fixture::Verdict>,
+    verdict: Option<&Verdict>,
     fixture: &PrometheusFixture,
     pki: &RotationPki,
 ) -> RotationOutcome {

@@ -253,10 +253,8 @@ pub(super) async fn start_all(
         let mut job = scrape_job(case, pki, &files_dir, target);
         super::third_parties::amend_job(&mut job, case, &third, pki, &files_dir);
         started.third = third;
-        started.job_yaml = promconfig::render(&promconfig::PrometheusConfig {
-            global: None,
-            scrape_configs: vec![job.clone()],
-        });
+        started.job_yaml =
+            promconfig::render(&promconfig::PrometheusConfig::with_jobs(vec![job.clone()]));
         started.job = Some(job);
         out.push(started);
     }
@@ -387,10 +385,10 @@ async fn start_external(
                     for sc in &mut job.static_configs {
                         sc.targets = vec![format!("{}:{port}", case.scrape.target_host.as_str())];
                     }
-                    started.job_yaml = promconfig::render(&promconfig::PrometheusConfig {
-                        global: None,
-                        scrape_configs: vec![job.clone()],
-                    });
+                    started.job_yaml =
+                        promconfig::render(&promconfig::PrometheusConfig::with_jobs(vec![
+                            job.clone()
+                        ]));
                 }
             }
             Err(failure) => {
@@ -622,6 +620,7 @@ pub(super) fn tls_config(
         insecure_skip_verify: t.insecure_skip_verify,
         min_version: t.min_version,
         max_version: t.max_version,
+        ..TlsConfig::default()
     }
 }
 

@@ -37,6 +37,8 @@ pub const DISCOVERY_DELAY: Duration = Duration::from_secs(5);
 const PER_JOB_ALLOWANCE: Duration = Duration::from_millis(10);
 /// More scrapes awaited when targets timed out that should not have.
 const RECHECK_SCRAPES: u32 = 2;
+/// How long the last read of Prometheus' state (its own counters) may take.
+const READ_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A harness failure (not a failed case).
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +212,10 @@ pub struct CaseResult {
     pub start: Option<StartObserved>,
     /// Raw `lastError` from Prometheus (for a dropped job: what it logged).
     pub last_error: String,
+    /// How the scrape was refused, read from `last_error` once (the fixture's parse).
+    pub mechanism: String,
+    /// `last_error` without the URL and socket addresses.
+    pub significant_error: String,
     /// Scrapes Prometheus made of the target (from `count_over_time(up[..])`).
     pub scrapes: u64,
     /// TLS handshakes the exporter completed (`None`: not measured, an external exporter).
@@ -486,9 +492,15 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let api = prometheus.api();
     let read = |e| blame_load("reading Prometheus' state", RunError::Api(e));
     let build = api.build_info().await.map_err(read)?;
-    let conntrack = api.conntrack_established().await.map_err(read)?;
-    let failed_dials = api.conntrack_failed_dials().await.map_err(read)?;
-    let failed_pools = api.failed_scrape_pools().await.map_err(read)?;
+    // One fresh snapshot after the scrapes stopped: Prometheus' dialer counts describe
+    // the same scrapes as the exporters' counters.
+    let after = prometheus
+        .observe_now(READ_DEADLINE)
+        .await
+        .map_err(|e| blame_load("reading Prometheus' state", e.into()))?;
+    let conntrack = &after.counters.conntrack_established;
+    let failed_dials = &after.counters.conntrack_failed;
+    let failed_pools = after.counters.scrape_pools_failed;
     let mut failed_scrapes: BTreeMap<String, u64> = BTreeMap::new();
     for (key, n) in api.failed_scrape_counts().await.map_err(read)? {
         *failed_scrapes.entry(key.job).or_default() += n;
@@ -746,6 +758,8 @@ impl CaseResult {
             skipped,
             start: started.start.clone(),
             last_error: String::new(),
+            mechanism: String::new(),
+            significant_error: String::new(),
             scrapes: 0,
             handshakes: None,
             handshakes_failed: BTreeMap::new(),
@@ -1039,6 +1053,10 @@ fn judge(
     result.notes.extend(notes);
     result.observed = Some(observed);
     result.last_error = last_error;
+    if let Some(v) = verdict {
+        result.mechanism = v.mechanism.clone();
+        result.significant_error = v.significant_error.clone();
+    }
     result.scrapes = scrapes;
     result.handshakes = handshakes;
     result.handshakes_failed = stats.handshakes_failed.clone();
@@ -1074,6 +1092,7 @@ mod tests {
             scrapes: 10,
             steady_state,
             first_seen: None,
+            ..Verdict::default()
         }
     }
 

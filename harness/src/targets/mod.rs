@@ -95,7 +95,7 @@ pub enum ApiError {
 /// Health of a target: what `/api/v1/targets` reports (`up`, `down`, `unknown`), or
 /// `missing` when the job is not there at all because Prometheus dropped its scrape pool.
 /// The one health type of the crate: verdicts, expectations and reports all use it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     /// The last scrape succeeded.
@@ -106,6 +106,7 @@ pub enum Health {
     /// by Prometheus itself.
     Missing,
     /// Not scraped yet (or a value this client does not know).
+    #[default]
     #[serde(other)]
     Unknown,
 }
@@ -315,6 +316,18 @@ impl PromApi {
         let body = self.send(&url, request).await?;
         let data: QueryData = decode_api(&url, &body)?;
         samples(promql, data)
+    }
+
+    /// The configuration Prometheus loaded, as YAML with every default filled in
+    /// (`GET /api/v1/status/config`); parse it with `promconfig::parse_loaded`.
+    pub async fn loaded_config_yaml(&self) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct ConfigData {
+            yaml: String,
+        }
+        let url = format!("{}/api/v1/status/config", self.base);
+        let data: ConfigData = self.get_api(&url).await?;
+        Ok(data.yaml)
     }
 
     /// The server's build (`GET /api/v1/status/buildinfo`).
@@ -658,7 +671,7 @@ fn scrape_counts_from(samples: Vec<Sample>) -> BTreeMap<TargetKey, u64> {
 /// Dials per job that failed for another reason than a refused connection
 /// (`net_conntrack_dialer_conn_failed_total{reason!="refused"}`): each may have completed the
 /// TCP handshake in the kernel (the exporter accepted it) before Go gave up on it.
-fn failed_dials_from(samples: &[TextSample]) -> BTreeMap<String, f64> {
+pub(crate) fn failed_dials_from(samples: &[TextSample]) -> BTreeMap<String, f64> {
     let mut out: BTreeMap<String, f64> = BTreeMap::new();
     for s in samples
         .iter()
@@ -672,7 +685,7 @@ fn failed_dials_from(samples: &[TextSample]) -> BTreeMap<String, f64> {
     out
 }
 
-fn conntrack_from(samples: &[TextSample]) -> BTreeMap<String, f64> {
+pub(crate) fn conntrack_from(samples: &[TextSample]) -> BTreeMap<String, f64> {
     samples
         .iter()
         .filter(|s| s.name == "net_conntrack_dialer_conn_established_total")
