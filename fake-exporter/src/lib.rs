@@ -91,6 +91,8 @@ pub use stats::{
     ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,
 };
 pub use tls::{server_config, TlsError};
+/// go-yaml v2's booleans (`yes`, `on`, ...) for other crates reading Go YAML files.
+pub use web_config::yaml11_option_bool;
 pub use web_config::{
     BcryptCostError, BearerAuthConfig, CipherSuite, ClientAuth, ClientAuthType, Curve,
     ExpiringToken, Extensions, GoDurationError, HttpServerConfig, InvalidClientAuthType, PemSource,

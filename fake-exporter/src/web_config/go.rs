@@ -376,6 +376,37 @@ pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     deserializer.deserialize_any(BoolVisitor)
 }
 
+/// An optional boolean as go-yaml v2 reads it (see [`yaml11_bool`]); `null` is unset. For
+/// other crates that read Go YAML files (`prometheus.yml`): `#[serde(default,
+/// deserialize_with = "fake_exporter::yaml11_option_bool")]`.
+pub fn yaml11_option_bool<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    struct OptionVisitor;
+    impl<'de> Visitor<'de> for OptionVisitor {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean (true or false)")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<bool>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<bool>, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Option<bool>, D2::Error> {
+            yaml11_bool(d).map(Some)
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<bool>, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<bool>, E> {
+            yaml11_bool(de::value::StrDeserializer::<E>::new(v)).map(Some)
+        }
+    }
+    deserializer.deserialize_any(OptionVisitor)
+}
+
 /// A Go `time.Duration` as go-yaml v2 reads it: a string in `time.ParseDuration` syntax
 /// (`"1s"`, `"1m30s"`, `"250ms"`) or a bare integer counting nanoseconds. Negative
 /// durations come back as `None` (the toolkit's limiter then never limits).

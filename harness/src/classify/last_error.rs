@@ -55,12 +55,6 @@ impl LastError {
     }
 }
 
-impl Default for ErrorClass {
-    fn default() -> Self {
-        Self::None
-    }
-}
-
 /// How a request was refused, read from the error text: the HTTP status, the TLS alert,
 /// the certificate check that failed, or how the connection ended.
 pub(crate) fn mechanism(class: ErrorClass, raw: &str) -> String {

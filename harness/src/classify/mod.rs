@@ -27,10 +27,11 @@ pub use last_error::LastError;
 
 /// A stable class of scrape outcome. `Display` and [`FromStr`] use the snake_case label
 /// (`unknown_authority`, `http_status_500`) that reports and scenario files carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ErrorClass {
     /// The target is up: no error.
+    #[default]
     None,
     /// HTTP 401: missing or wrong credentials.
     Unauthorized,

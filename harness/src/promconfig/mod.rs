@@ -173,7 +173,11 @@ pub struct ScrapeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Scheme>,
     /// Whether labels exposed by the target win over Prometheus' own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::yaml11_option_bool"
+    )]
     pub honor_labels: Option<bool>,
     /// HTTP Basic authentication sent on every scrape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,10 +189,18 @@ pub struct ScrapeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
     /// Whether Prometheus offers HTTP/2 through ALPN (Prometheus default: true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::yaml11_option_bool"
+    )]
     pub enable_http2: Option<bool>,
     /// Whether HTTP redirects are followed (Prometheus default: true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::yaml11_option_bool"
+    )]
     pub follow_redirects: Option<bool>,
     /// Protocol assumed when a target sends a missing or unknown Content-Type.
     /// Prometheus 3.x only: 2.x refuses to load a file that contains this key.
@@ -369,7 +381,11 @@ pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// Skip every check of the target's certificate. Insecure; for negative tests only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::yaml11_option_bool"
+    )]
     pub insecure_skip_verify: Option<bool>,
     /// Lowest TLS version offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -382,8 +398,10 @@ pub struct TlsConfig {
     pub other: OtherKeys,
 }
 
-/// A TLS version as Prometheus spells it (`TLS12`).
+/// A TLS version as Prometheus spells it (`TLS12`). Read also as the number Prometheus
+/// 2.42 writes in `/api/v1/status/config` (`min_version: 771`, Go's `tls.VersionTLS12`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "TlsVersionText")]
 pub enum TlsVersion {
     /// TLS 1.0.
     #[serde(rename = "TLS10")]
@@ -397,6 +415,39 @@ pub enum TlsVersion {
     /// TLS 1.3.
     #[serde(rename = "TLS13")]
     Tls13,
+}
+
+/// How a TLS version is written: Prometheus' name, or Go's number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TlsVersionText {
+    Name(String),
+    Number(u16),
+}
+
+impl TryFrom<TlsVersionText> for TlsVersion {
+    type Error = String;
+
+    fn try_from(value: TlsVersionText) -> Result<Self, Self::Error> {
+        match value {
+            TlsVersionText::Name(name) => match name.as_str() {
+                "TLS10" => Ok(Self::Tls10),
+                "TLS11" => Ok(Self::Tls11),
+                "TLS12" => Ok(Self::Tls12),
+                "TLS13" => Ok(Self::Tls13),
+                other => Err(format!(
+                    "unknown TLS version `{other}`; use TLS10, TLS11, TLS12 or TLS13"
+                )),
+            },
+            TlsVersionText::Number(0x0301) => Ok(Self::Tls10),
+            TlsVersionText::Number(0x0302) => Ok(Self::Tls11),
+            TlsVersionText::Number(0x0303) => Ok(Self::Tls12),
+            TlsVersionText::Number(0x0304) => Ok(Self::Tls13),
+            TlsVersionText::Number(n) => Err(format!(
+                "unknown TLS version number {n}; Go's are 769 (TLS 1.0) to 772 (TLS 1.3)"
+            )),
+        }
+    }
 }
 
 /// A value of `fallback_scrape_protocol` (Prometheus 3.x).
@@ -797,6 +848,68 @@ mod tests {
         }
         assert!(!yaml.contains("null"), "None leaked into\n{yaml}");
         assert!(!yaml.contains("fallback_scrape_protocol"), "{yaml}");
+    }
+
+    #[test]
+    fn the_config_prometheus_2_42_says_it_loaded_is_read_as_it_applies_it() {
+        // Captured from Prometheus 2.42's /api/v1/status/config for status-config.input.yml,
+        // whose `insecure_skip_verify: yes` / `: on` go-yaml reads as true.
+        let yaml = include_str!("../../tests/fixtures/prom-2.42/status-config.yml");
+        let loaded = parse_loaded(yaml).expect("parses");
+        let tls_basic = loaded.job("tls-basic").expect("job");
+        let tls = tls_basic.tls_config.as_ref().expect("tls_config");
+        assert_eq!(tls.insecure_skip_verify, Some(true));
+        assert_eq!(tls.min_version, Some(TlsVersion::Tls12), "771 is TLS 1.2");
+        assert_eq!(tls.server_name.as_deref(), Some("localhost"));
+        assert_eq!(tls_basic.scheme, Some(Scheme::Https));
+        let basic = tls_basic.basic_auth.as_ref().expect("basic_auth");
+        assert_eq!(
+            basic.password_file.as_deref(),
+            Some(Path::new("/tmp/cap/pw"))
+        );
+        assert!(tls_basic.other.contains_key("relabel_configs"));
+        let bearer = loaded.job("bearer").expect("job");
+        let auth = bearer.authorization.as_ref().expect("authorization");
+        assert_eq!(auth.credentials.as_deref(), Some("<secret>"));
+        assert_eq!(bearer.enable_http2, Some(false));
+        let am = &loaded.alerting.as_ref().expect("alerting").alertmanagers[0];
+        assert_eq!(
+            am.tls_config.as_ref().and_then(|t| t.insecure_skip_verify),
+            Some(true)
+        );
+        assert_eq!(loaded.remote_write[0].name.as_deref(), Some("rw"));
+        let global = loaded.global.as_ref().expect("global");
+        assert!(global.other.contains_key("external_labels"));
+        // Written back and read again: nothing typed or untyped is lost.
+        assert_eq!(parse_loaded(&render(&loaded)).expect("round trip"), loaded);
+    }
+
+    #[test]
+    fn a_users_file_with_a_key_of_the_wrong_shape_is_named_with_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &path,
+            "scrape_configs:\n- job_name: a\n  tls_config:\n    min_version: TLS9\n",
+        )
+        .expect("write");
+        let err = load(&path).expect_err("TLS9 is no version").to_string();
+        assert!(err.contains("prometheus.yml"), "{err}");
+        assert!(
+            err.contains("scrape_configs[0].tls_config.min_version"),
+            "{err}"
+        );
+        assert!(err.contains("TLS9"), "{err}");
+        let input = include_str!("../../tests/fixtures/prom-2.42/status-config.input.yml");
+        std::fs::write(&path, input).expect("write");
+        let own = load(&path).expect("a hand-written file loads");
+        assert_eq!(
+            own.job("tls-basic")
+                .and_then(|j| j.tls_config.as_ref())
+                .and_then(|t| t.insecure_skip_verify),
+            Some(true),
+            "`on` is go-yaml's true"
+        );
     }
 
     #[test]

@@ -103,7 +103,11 @@ pub struct QueueConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetadataConfig {
     /// Whether metric metadata is sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::yaml11_option_bool"
+    )]
     pub send: Option<bool>,
     /// Keys not typed here (`send_interval`, ...).
     #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]

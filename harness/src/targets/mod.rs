@@ -12,12 +12,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 /// Timeout of every single request to Prometheus.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -461,75 +459,6 @@ pub(crate) const FAILED_SCRAPE_COUNT_QUERY: &str =
 
 /// The PromQL behind [`PromApi::scrape_counts`].
 pub(crate) const SCRAPE_COUNT_QUERY: &str = "count_over_time(up[1d])";
-
-/// What a [`wait_until`] probe observed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Probe<T, S> {
-    /// The condition holds; stop waiting and return this.
-    Done(T),
-    /// Not yet; this is the state observed, reported if the deadline passes.
-    Pending(S),
-}
-
-/// Why [`wait_until`] gave up.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum WaitError<E: std::error::Error + 'static> {
-    /// The deadline passed; `last_state` is the `Debug` text of the last pending state.
-    #[error("gave up after {waited:?} ({polls} polls); last observed state: {last_state}")]
-    Timeout {
-        /// How long was waited.
-        waited: Duration,
-        /// How many times the probe ran.
-        polls: u32,
-        /// `Debug` text of the last [`Probe::Pending`] state, or a note if none was observed.
-        last_state: String,
-    },
-    /// The probe failed; waiting stops at the first error.
-    #[error("probe failed after {polls} polls: {source}")]
-    Probe {
-        /// How many times the probe ran.
-        polls: u32,
-        /// The probe's error.
-        source: E,
-    },
-}
-
-/// Runs `probe` every `poll` until it returns [`Probe::Done`], it fails, or `deadline` (from now)
-/// passes. Never sleeps past the deadline; a probe still running at the deadline is abandoned.
-pub(crate) async fn wait_until<T, S, E, F, Fut>(
-    deadline: Duration,
-    poll: Duration,
-    mut probe: F,
-) -> Result<T, WaitError<E>>
-where
-    S: Debug,
-    E: std::error::Error + 'static,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Probe<T, S>, E>>,
-{
-    let start = Instant::now();
-    let end = start + deadline;
-    let mut polls = 0;
-    let mut last_state = String::from("none: the probe never completed");
-    loop {
-        polls += 1;
-        match tokio::time::timeout_at(end, probe()).await {
-            Ok(Ok(Probe::Done(value))) => return Ok(value),
-            Ok(Ok(Probe::Pending(state))) => last_state = format!("{state:?}"),
-            Ok(Err(source)) => return Err(WaitError::Probe { polls, source }),
-            Err(_elapsed) => {}
-        }
-        let now = Instant::now();
-        if now >= end {
-            return Err(WaitError::Timeout {
-                waited: now - start,
-                polls,
-                last_state,
-            });
-        }
-        tokio::time::sleep_until((now + poll).min(end)).await;
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -989,80 +918,5 @@ mod tests {
         assert_eq!(series[2].value, -1500.0);
         let err = parse_text_format("ok 1\nbad{a=\"x} 1\n").expect_err("unterminated");
         assert!(err.to_string().starts_with("line 2:"), "{err}");
-    }
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("probe broke")]
-    struct Broke;
-
-    #[tokio::test]
-    async fn wait_until_returns_once_done() {
-        let mut calls = 0;
-        let got = wait_until(Duration::from_secs(5), Duration::from_millis(5), || {
-            calls += 1;
-            let n = calls;
-            async move {
-                Ok::<_, Broke>(if n >= 3 {
-                    Probe::Done(n)
-                } else {
-                    Probe::Pending(n)
-                })
-            }
-        })
-        .await
-        .expect("done on the third poll");
-        assert_eq!(got, 3);
-    }
-
-    #[tokio::test]
-    async fn wait_until_times_out_with_last_state() {
-        let deadline = Duration::from_millis(200);
-        let start = Instant::now();
-        let err = wait_until(deadline, Duration::from_millis(30), || async {
-            Ok::<Probe<(), _>, Broke>(Probe::Pending(vec!["job_a: 2 scrapes"]))
-        })
-        .await
-        .expect_err("never done");
-        let elapsed = start.elapsed();
-        let WaitError::Timeout {
-            waited,
-            polls,
-            last_state,
-        } = err
-        else {
-            panic!("expected a timeout, got {err}");
-        };
-        assert!(waited >= deadline, "gave up early: {waited:?}");
-        // Sleeps are clipped to the deadline: overshoot is scheduling noise, not a poll interval.
-        assert!(
-            elapsed < deadline + Duration::from_millis(25),
-            "overslept: {elapsed:?}"
-        );
-        assert!((4..=9).contains(&polls), "{polls} polls of 30 ms in 200 ms");
-        assert_eq!(last_state, "[\"job_a: 2 scrapes\"]");
-    }
-
-    #[tokio::test]
-    async fn wait_until_abandons_a_hanging_probe_at_the_deadline() {
-        let err = wait_until(
-            Duration::from_millis(100),
-            Duration::from_millis(10),
-            std::future::pending::<Result<Probe<(), ()>, Broke>>,
-        )
-        .await
-        .expect_err("hangs");
-        assert!(err.to_string().contains("never completed"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn wait_until_stops_at_the_first_probe_error() {
-        let err = wait_until(
-            Duration::from_secs(2),
-            Duration::from_millis(100),
-            || async { Err::<Probe<(), ()>, _>(Broke) },
-        )
-        .await
-        .expect_err("fails");
-        assert!(matches!(err, WaitError::Probe { polls: 1, .. }), "{err}");
     }
 }

@@ -102,7 +102,42 @@ fn fixture_starts_waits_reloads_and_reports_verdicts_in_a_container() -> Result<
             "{rogue:?}"
         );
         assert!(rogue.last_error.contains("x509"), "{rogue:?}");
+        assert!(
+            rogue.mechanism.starts_with("certificate verification: ")
+                && rogue.significant_error.starts_with("x509: "),
+            "lastError parsed once by the fixture: {rogue:?}"
+        );
+        assert_eq!(rogue.scrape_url, format!("https://{target}/metrics"));
         assert_eq!(exporter.stats().handshakes_ok, 1, "keep-alive for right-ca");
+
+        // Assert: the one poller's snapshot after the reload holds what Prometheus loaded
+        // (not what the fixture wrote) and its own counters.
+        let now = prom.observe_now(Duration::from_secs(30)).await?;
+        let loaded = now
+            .loaded_config
+            .as_ref()
+            .expect("the loaded config was read");
+        let jobs: Vec<&str> = loaded
+            .scrape_configs
+            .iter()
+            .map(|j| j.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, ["right-ca", "rogue-ca"], "{loaded:#?}");
+        let rogue_tls = loaded.job("rogue-ca").and_then(|j| j.tls_config.as_ref());
+        assert_eq!(
+            rogue_tls.and_then(|t| t.insecure_skip_verify),
+            Some(false),
+            "Prometheus writes every default"
+        );
+        assert_eq!(
+            now.counters.conntrack_established.get("right-ca"),
+            Some(&1.0)
+        );
+        assert!(
+            now.counters.scrape_pools_failed >= 1.0,
+            "{:?}",
+            now.counters
+        );
 
         // Act: a reload that needs a directory the container cannot see.
         let elsewhere = tempfile::tempdir()?;
