@@ -187,7 +187,7 @@ impl ReceivedCounters {
 }
 
 /// What a receiver listener has accepted (all zero for a plain exporter).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Received {
     /// Requests accepted (authenticated, decoded, answered 2xx).
     pub requests: u64,

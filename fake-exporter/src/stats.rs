@@ -25,7 +25,7 @@ pub struct ListenerHandle {
 }
 
 /// Parameters of one completed TLS handshake.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct TlsSessionInfo {
     /// `TLSv1_2` or `TLSv1_3`.
     pub version: String,
@@ -121,7 +121,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A copy of a listener's counters, serialisable as JSON for the control endpoint.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatsSnapshot {
     /// TCP connections accepted.
     pub connections_accepted: u64,
@@ -140,7 +140,7 @@ pub struct StatsSnapshot {
 }
 
 /// Number of handshakes that negotiated the same parameters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TlsSessionCount {
     /// The negotiated parameters.
     #[serde(flatten)]
@@ -150,7 +150,7 @@ pub struct TlsSessionCount {
 }
 
 /// Number of requests with the same status, auth outcome and HTTP version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RequestCount {
     /// HTTP status sent.
     pub status: u16,

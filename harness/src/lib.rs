@@ -73,7 +73,16 @@ pub use fixture::{
     WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
 pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
-pub use observations::{Observations, PrometheusCounts, ReceiverObservation, SelfCounters};
+/// What the fixture's one poller publishes ([`observe::Observations`], one snapshot per
+/// poll), and what a scrape case's judge reads of a run ([`observe::CaseObservation`]),
+/// recorded with `RunOptions::record_observations` to test judges without Prometheus.
+pub mod observe {
+    pub use crate::observations::{
+        Observations, PrometheusCounts, ReceiverObservation, SeenOutcome, SelfCounters, Verdict,
+    };
+    pub use crate::runner::{CaseObservation, ExporterCounters, PrometheusSide, RecordedRun};
+}
+
 /// The typed `prometheus.yml` and rule files: every section the bench writes or judges,
 /// loadable from a user's own file ([`config::load`]) and from what Prometheus loaded
 /// ([`config::parse_loaded`]).

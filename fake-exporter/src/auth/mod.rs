@@ -10,7 +10,9 @@ pub(crate) use basic::{parse_basic, BasicAuthChecker, BasicCredentials};
 pub(crate) use bearer::{check_bearer, parse_bearer};
 
 /// How a request fared against the configured authentication.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthOutcome {
     /// No authentication configured.

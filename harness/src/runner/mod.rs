@@ -6,11 +6,14 @@
 pub(crate) mod exporters;
 pub(crate) mod external;
 mod health;
+mod recorded;
 mod third_parties;
 
 pub use external::{ExecTemplate, ExecTemplateError};
 pub(crate) use health::percent as health_percent;
 pub use health::RunHealth;
+use recorded::ExporterCounters as Counters;
+pub use recorded::{CaseObservation, ExporterCounters, PrometheusSide, RecordedRun};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -139,6 +142,9 @@ pub struct RunOptions {
     pub launcher: Launcher,
     /// More directories the generated config refers to (mounted into a container).
     pub extra_mounts: Vec<PathBuf>,
+    /// Write what each case's judge read ([`RecordedRun`], JSON) to this file, to replay
+    /// the judges without Prometheus.
+    pub record_observations: Option<PathBuf>,
 }
 
 /// What serves each case.
@@ -164,6 +170,7 @@ impl Default for RunOptions {
             slack: Duration::from_secs(30),
             launcher: Launcher::Fake,
             extra_mounts: Vec::new(),
+            record_observations: None,
         }
     }
 }
@@ -542,51 +549,44 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     // One target per case: its verdict, by job name.
     let verdict_of: BTreeMap<&str, &Verdict> =
         verdicts.iter().map(|v| (v.job.as_str(), v)).collect();
+    let mut recorded = RecordedRun {
+        prometheus_version: build.version.clone(),
+        prometheus_major,
+        external,
+        scrape_pools_failed: failed_pools,
+        cases: BTreeMap::new(),
+    };
     let mut cases = Vec::with_capacity(plan.cases.len());
     for (i, (case, s)) in plan.cases.iter().zip(&started).enumerate() {
         let mut result = CaseResult::new(case, prometheus_major, s);
         // A case about the exporter's start was judged when it started (or did not).
         if result.skipped.is_none() && !case.expect.refuses_config_at_start() {
-            let verdict = verdict_of.get(case.name.as_str()).copied();
-            let end = Counters {
-                last: s.stats.snapshot(),
-                steady: steady[i].take(),
+            let observation = CaseObservation {
+                verdict: verdict_of.get(case.name.as_str()).map(|v| (*v).clone()),
+                exporter: Counters {
+                    last: s.stats.snapshot(),
+                    steady: steady[i].take(),
+                },
+                prometheus: PrometheusSide {
+                    dialed: conntrack.get(&case.name).map(|v| *v as u64),
+                    failed_dials: failed_dials.get(&case.name).map_or(0, |v| *v as u64),
+                    failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
+                },
             };
-            let prometheus_side = PrometheusSide {
-                dialed: conntrack.get(&case.name).map(|v| *v as u64),
-                failed_dials: failed_dials.get(&case.name).map_or(0, |v| *v as u64),
-                failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
-            };
-            judge(&mut result, case, verdict, &end, external, &prometheus_side);
+            judge_observed(&mut result, case, &observation, external, failed_pools);
             let third = third_parties::observe(&s.third);
             result.token_endpoint = third.token_endpoint;
             result.proxy = third.proxy;
             result
                 .failures
                 .extend(third_parties::failures(case, &third));
-            if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
-                // Prometheus says why it dropped a job only in its log and in
-                // prometheus_target_scrape_pools_failed_total.
-                let why = if v.last_error.is_empty() {
-                    String::new()
-                } else {
-                    format!("; Prometheus logged: {}", v.last_error)
-                };
-                result.last_error = format!(
-                    "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = \
-                     {failed_pools}{why}"
-                );
-            }
-            if verdict.is_some_and(|v| v.health == Health::Missing) && failed_pools < 1.0 {
-                result.failures.push(
-                    "job missing but prometheus_target_scrape_pools_failed_total is 0: it was \
-                     not dropped by Prometheus"
-                        .into(),
-                );
-            }
+            recorded.cases.insert(case.name.clone(), observation);
             result.pass = result.failures.is_empty();
         }
         cases.push(result);
+    }
+    if let Some(path) = &opts.record_observations {
+        recorded.write(path)?;
     }
     let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
     let interval = plan.defaults.scrape_interval.as_secs_f64();
@@ -781,21 +781,45 @@ impl CaseResult {
     }
 }
 
-/// What Prometheus counted for a case's job.
-struct PrometheusSide {
-    /// Connections its dialer established (`net_conntrack_dialer_conn_established_total`).
-    dialed: Option<u64>,
-    /// Dials it gave up on (a timeout, a cancelled scrape), refused ones left out: the
-    /// kernel may have completed each, so the exporter may have accepted each.
-    failed_dials: u64,
-    /// Scrapes that failed (`up` 0), each one a connection Prometheus may have dropped.
-    failed_scrapes: u64,
-}
-
-/// An exporter's counters after the run, and when its target was first seen up.
-struct Counters {
-    last: StatsSnapshot,
-    steady: Option<StatsSnapshot>,
+/// Judges one scrape case on what was observed of it (a pure function of the case and the
+/// observation; `scrape_pools_failed` is Prometheus' count of jobs it dropped).
+pub(crate) fn judge_observed(
+    result: &mut CaseResult,
+    case: &Case,
+    observed: &CaseObservation,
+    external: bool,
+    scrape_pools_failed: f64,
+) {
+    let verdict = observed.verdict.as_ref();
+    judge(
+        result,
+        case,
+        verdict,
+        &observed.exporter,
+        external,
+        &observed.prometheus,
+    );
+    if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
+        // Prometheus says why it dropped a job only in its log and in
+        // prometheus_target_scrape_pools_failed_total.
+        let why = if v.last_error.is_empty() {
+            String::new()
+        } else {
+            format!("; Prometheus logged: {}", v.last_error)
+        };
+        result.last_error = format!(
+            "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = \
+             {scrape_pools_failed}{why}"
+        );
+        if scrape_pools_failed < 1.0 {
+            result.failures.push(
+                "job missing but prometheus_target_scrape_pools_failed_total is 0: it was \
+                 not dropped by Prometheus"
+                    .into(),
+            );
+        }
+    }
+    result.pass = result.failures.is_empty();
 }
 
 /// Compares what Prometheus and the exporter's counters say with what the case expects.

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use scrape_harness::observe::PrometheusCounts;
 use scrape_harness::{
-    run_receivers, BackendKind, ErrorClass, OwnProbe, PrometheusCounts, PromtoolCheck,
-    ReceiverOptions, ReceiverPlan,
+    run_receivers, BackendKind, ErrorClass, OwnProbe, PromtoolCheck, ReceiverOptions, ReceiverPlan,
 };
 
 use crate::support::{heavy, processes_mentioning, write_scenario, Harness};
