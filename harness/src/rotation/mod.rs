@@ -20,6 +20,7 @@
 //! atomic, and a handshake in between would pair a new certificate with an old key).
 //! Prometheus' `cert_file` and `key_file` are replaced in place, key first.
 
+mod judge;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -36,12 +37,14 @@ use fake_exporter::{
 use serde::Serialize;
 
 use crate::backend::BackendKind;
-use crate::classify::{CaseContext, ErrorClass};
+use crate::classify::CaseContext;
 use crate::conformance::direct::{self, ClientTls, TlsVersions};
 use crate::fixture::{FixtureError, PrometheusFixture, Verdict};
 use crate::promconfig::{Authorization, BasicAuth, ScrapeConfig, TlsConfig};
 use crate::scenario::ScenarioError;
 use crate::targets::Health;
+pub use judge::{judge, RotationObservation};
+use judge::{ExporterScrape, IdentityChange, OldProbe, WindowCounts};
 pub use spec::{
     parse, CaBundle, Count, ExporterState, NewSeen, RotationCase, RotationExpect, RotationPlan,
     ScrapeState, Step, Watched,
@@ -379,7 +382,8 @@ pub async fn run(
     let mut cases = Vec::new();
     for (run, timeline) in runs.iter().zip(timelines) {
         let verdict = after.target(&run.case.name);
-        let mut outcome = judge(run, timeline, verdict, &fixture, &pki).await;
+        let observed = observe_case(run, timeline, verdict, &fixture, &pki).await;
+        let mut outcome = judge(&run.case, &observed);
         outcome.prometheus_connections = dialed.get(&run.case.name).map(|&n| n as u64);
         cases.push(outcome);
     }
@@ -668,198 +672,114 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
     }
 }
 
-async fn judge(
+/// Everything the judge of `run` reads: the exporter's observation log, the identities
+/// of the step that changed the watched one, Prometheus' `up` over the window, and a
+/// direct probe with the old credential when the case expects it refused.
+async fn observe_case(
     run: &CaseRun,
     timeline: Option<Result<Vec<SystemTime>, String>>,
     verdict: Option<&Verdict>,
     fixture: &PrometheusFixture,
     pki: &RotationPki,
-) -> RotationOutcome {
+) -> RotationObservation {
     let case = &run.case;
-    let expect = &case.rotation;
-    let mut failures = Vec::new();
-    let marks = match timeline {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => {
-            failures.push(format!("the timeline did not complete: {e}"));
-            Vec::new()
-        }
-        None => Vec::new(),
+    let watch = case.rotation.watch;
+    let (marks, timeline_error) = match timeline {
+        Some(Ok(m)) => (m, None),
+        Some(Err(e)) => (Vec::new(), Some(e)),
+        None => (Vec::new(), None),
     };
-    let all = run.exporter.observations();
-    let metrics: Vec<&Observation> = all.iter().filter(|o| o.path == "/metrics").collect();
-
-    // Which identity, and when it changed.
-    let watch = expect.watch;
-    let change = watch.and_then(|w| {
-        let mut before = (&case.exporter, &case.scrape);
-        for (i, step) in case.steps.iter().enumerate() {
-            let old = identity_of(w, before.0, before.1, pki);
-            let new = identity_of(w, &step.exporter, &step.scrape, pki);
-            if old != new {
-                return Some((i, old, new));
-            }
-            before = (&step.exporter, &step.scrape);
-        }
-        None
-    });
-    let label = |o: &Observation| -> &'static str {
-        let (Some(w), Some((_, old, new))) = (watch, &change) else {
-            return "-";
-        };
-        match observed(w, o) {
-            None => "none",
-            Some(v) if Some(v) == new.as_deref() => "new",
-            Some(v) if Some(v) == old.as_deref() => "old",
-            Some(_) => "other",
-        }
-    };
-    let scrapes: Vec<ScrapeSeen> = metrics
+    let change = watch.and_then(|w| identity_change(case, w, pki));
+    let scrapes = run
+        .exporter
+        .observations()
         .iter()
-        .map(|o| ScrapeSeen {
-            after_step: marks.iter().filter(|&&m| m <= o.at).count(),
+        .filter(|o| o.path == "/metrics")
+        .map(|o| ExporterScrape {
+            at: o.at,
             connection: o.connection,
-            reused: o.request_on_connection > 0,
+            request_on_connection: o.request_on_connection,
             status: o.status,
-            watched: label(o),
+            identity: watch.and_then(|w| observed(w, o)).map(str::to_owned),
             server_cert_serial: o.server_cert_serial.clone(),
             client_cert_serial: o.client_cert_serial.clone(),
         })
         .collect();
-
-    let (mut new_seen_at, mut stayed) = (None, None);
-    if let (Some(w), Some((step, _, _))) = (watch, &change) {
-        if let Some(&at) = marks.get(*step) {
-            let (pre, post): (Vec<&&Observation>, Vec<&&Observation>) =
-                metrics.iter().partition(|o| o.at < at);
-            new_seen_at = post
-                .iter()
-                .position(|o| label(o) == "new")
-                .map(|i| i as u64 + 1);
-            stayed = pre
-                .last()
-                .map(|last| post.iter().all(|o| o.connection == last.connection));
-            match expect.new_seen {
-                Some(NewSeen::Within(n)) if new_seen_at.is_none_or(|at| at > n) => failures.push(format!(
-                    "expected the exporter to see the new {} within {n} scrape(s) after step {}; saw it at {} ({} scrapes after the step)",
-                    w.name(),
-                    step + 1,
-                    new_seen_at.map_or("none of them".to_owned(), |a| format!("scrape {a}")),
-                    post.len()
-                )),
-                Some(NewSeen::Never) if new_seen_at.is_some() || post.is_empty() => failures.push(format!(
-                    "expected the old {} to stay on every scrape after step {} (none after it: {}); the new one showed at scrape {:?}",
-                    w.name(),
-                    step + 1,
-                    post.is_empty(),
-                    new_seen_at
-                )),
-                _ => {}
-            }
-            if let Some(same) = expect.same_connection {
-                if stayed != Some(same) {
-                    failures.push(format!(
-                        "expected the scrapes after step {} {} the connection open before it; they {} (connections before: {:?}, after: {:?})",
-                        step + 1,
-                        if same { "to stay on" } else { "to leave" },
-                        if stayed == Some(true) { "stayed" } else { "did not all stay" },
-                        pre.iter().map(|o| o.connection).collect::<std::collections::BTreeSet<_>>(),
-                        post.iter().map(|o| o.connection).collect::<std::collections::BTreeSet<_>>(),
-                    ));
-                }
-            }
-        }
-    }
-
-    // Failed scrapes over the window, from Prometheus' own `up` series.
-    let (mut window_scrapes, mut failed_scrapes) = (0, 0);
-    if let Some(&first) = marks.first() {
-        let ms = SystemTime::now()
-            .duration_since(first)
-            .unwrap_or_default()
-            .as_millis()
-            .max(1);
-        let sel = format!("up{{job=\"{}\"}}[{ms}ms]", case.name);
-        let count = fixture
-            .api()
-            .query(&format!("count_over_time({sel})"))
-            .await;
-        let sum = fixture.api().query(&format!("sum_over_time({sel})")).await;
-        match (count, sum) {
-            (Ok(c), Ok(s)) => {
-                let c = c.first().map_or(0.0, |x| x.value);
-                let s = s.first().map_or(0.0, |x| x.value);
-                window_scrapes = c as u64;
-                failed_scrapes = (c - s).max(0.0) as u64;
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                failures.push(format!("querying `up` over the window: {e}"))
-            }
-        }
-        if let Some(bound) = expect.failed_scrapes {
-            if !bound.holds(failed_scrapes) {
-                failures.push(format!(
-                    "expected {bound} failed scrape(s) from the first step on; Prometheus' `up` shows {failed_scrapes} of {window_scrapes}"
-                ));
-            }
-        }
-    }
-
-    let (health, class, last_error) = match verdict {
-        Some(v) => (v.health, v.class.to_string(), v.last_error.clone()),
-        None => (
-            Health::Missing,
-            ErrorClass::JobMissing.to_string(),
-            String::new(),
-        ),
+    let (window, window_error) = match marks.first() {
+        Some(&first) => match up_window(fixture, &case.name, first).await {
+            Ok(w) => (Some(w), None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
     };
-    if health != case.health {
-        failures.push(format!(
-            "expected health {} at the end; it is {health} (lastError `{last_error}`)",
-            case.health
-        ));
-    } else if health == Health::Down && !case.errors.contains(&class) {
-        failures.push(format!(
-            "expected lastError class {}; it is {class} (`{last_error}`)",
-            case.errors.join(" or ")
-        ));
-    }
-
     let mut old_probe = None;
-    if let (true, Some(w), Some((step, _, _))) = (expect.old_refused_after, watch, &change) {
-        let before = if *step == 0 {
+    if let (true, Some(w), Some(c)) = (case.rotation.old_refused_after, watch, &change) {
+        let before = if c.step == 0 {
             (&case.exporter, &case.scrape)
         } else {
-            (&case.steps[step - 1].exporter, &case.steps[step - 1].scrape)
+            (
+                &case.steps[c.step - 1].exporter,
+                &case.steps[c.step - 1].scrape,
+            )
         };
         let last = case.steps.last().expect("a case has steps");
-        let outcome = probe_old(run, w, before.1, &last.exporter, &last.scrape, pki).await;
-        if outcome.accepted {
-            failures.push(format!("expected the old {} to be refused after the rotation; a direct request with it got {}", w.name(), outcome.text));
-        }
-        old_probe = Some(outcome.text);
+        let probe = probe_old(run, w, before.1, &last.exporter, &last.scrape, pki).await;
+        old_probe = Some(OldProbe {
+            accepted: probe.accepted,
+            text: probe.text,
+        });
     }
-
-    RotationOutcome {
-        name: case.name.clone(),
-        passed: failures.is_empty(),
-        failures,
-        watched: watch.map(Watched::name),
+    RotationObservation {
+        marks,
+        timeline_error,
+        change,
         scrapes,
-        new_seen_at,
-        stayed_on_old_connection: stayed,
-        window_scrapes,
-        failed_scrapes,
-        health,
-        class,
-        last_error,
+        window,
+        window_error,
+        verdict: verdict.cloned(),
         old_probe,
-        prometheus_connections: None,
-        exporter_connections: metrics
-            .iter()
-            .map(|o| o.connection)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len() as u64,
+    }
+}
+
+/// The first step that changes the watched identity, with its value before and after.
+fn identity_change(case: &RotationCase, w: Watched, pki: &RotationPki) -> Option<IdentityChange> {
+    let mut before = (&case.exporter, &case.scrape);
+    for (step, s) in case.steps.iter().enumerate() {
+        let old = identity_of(w, before.0, before.1, pki);
+        let new = identity_of(w, &s.exporter, &s.scrape, pki);
+        if old != new {
+            return Some(IdentityChange { step, old, new });
+        }
+        before = (&s.exporter, &s.scrape);
+    }
+    None
+}
+
+/// Prometheus' `up` for `job` from `first` until now: scrapes and failed ones.
+async fn up_window(
+    fixture: &PrometheusFixture,
+    job: &str,
+    first: SystemTime,
+) -> Result<WindowCounts, String> {
+    let ms = SystemTime::now()
+        .duration_since(first)
+        .unwrap_or_default()
+        .as_millis()
+        .max(1);
+    let sel = format!("up{{job=\"{job}\"}}[{ms}ms]");
+    let api = fixture.api();
+    let count = api.query(&format!("count_over_time({sel})")).await;
+    let sum = api.query(&format!("sum_over_time({sel})")).await;
+    match (count, sum) {
+        (Ok(c), Ok(s)) => {
+            let c = c.first().map_or(0.0, |x| x.value);
+            let s = s.first().map_or(0.0, |x| x.value);
+            Ok(WindowCounts {
+                scrapes: c as u64,
+                failed: (c - s).max(0.0) as u64,
+            })
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
     }
 }
 
