@@ -424,208 +424,258 @@ pub fn classify(raw_last_error: &str, ctx: &CaseContext) -> ErrorClass {
     if raw.is_empty() {
         return ErrorClass::None;
     }
-    let has = |needle: &str| raw.contains(needle);
+    // In this order: who answered decides before how the connection ended.
+    third_party(raw)
+        .or_else(|| http_answer(raw, ctx))
+        .or_else(|| first_rule(raw, BEFORE_TLS_ALERTS))
+        .or_else(|| tls_alert(raw, ctx))
+        .or_else(|| first_rule(raw, LOCAL_TLS_REFUSALS))
+        .or_else(|| http2_refused(raw, ctx))
+        .or_else(|| network(raw, ctx))
+        .or_else(|| first_rule(raw, BODY))
+        .unwrap_or(ErrorClass::Other)
+}
 
-    // 0. Third parties: the OAuth2 token endpoint, the forward proxy.
+/// A class and the texts that each mean it (any one of them).
+type Rule = (&'static [&'static str], ErrorClass);
+
+/// Prometheus-side failures before any network I/O, scheme mismatches Go detects by
+/// itself, and certificate verification by Prometheus (Go < 1.20 bare `x509:`, ≥ 1.20
+/// prefixed `tls: failed to verify certificate: x509:`).
+const BEFORE_TLS_ALERTS: &[Rule] = &[
+    (
+        &[
+            "unable to read basic auth password file",
+            "unable to read authorization credentials file",
+            "unable to read bearer token file",
+        ],
+        ErrorClass::CredentialsFile,
+    ),
+    (
+        &[
+            "server gave HTTP response to HTTPS client",
+            "first record does not look like a TLS handshake",
+        ],
+        ErrorClass::HttpsToHttp,
+    ),
+    // A TLS record (alert 0x15 or handshake 0x16) read as an HTTP status line.
+    (
+        &[
+            "malformed HTTP response \"\\x15\\x03",
+            "malformed HTTP response \"\\x16\\x03",
+        ],
+        ErrorClass::HttpToHttps,
+    ),
+    // Go ≥ 1.15 says " is before " for a certificate not valid yet, " is after " for an
+    // expired one; older Go gave no detail and expiry is the common case.
+    (
+        &["certificate has expired or is not yet valid"],
+        ErrorClass::CertExpired,
+    ),
+    (
+        &["certificate signed by unknown authority"],
+        ErrorClass::UnknownAuthority,
+    ),
+    (&["doesn't contain any IP SANs"], ErrorClass::NoIpSans),
+    (
+        &["relies on legacy Common Name field"],
+        ErrorClass::LegacyCommonName,
+    ),
+    (
+        &[
+            "x509: certificate is valid for",
+            "x509: certificate is not valid for any names",
+        ],
+        ErrorClass::HostnameMismatch,
+    ),
+    (
+        &["x509: certificate specifies an incompatible key usage"],
+        ErrorClass::IncompatibleKeyUsage,
+    ),
+];
+
+/// Local TLS refusals by Go's client.
+const LOCAL_TLS_REFUSALS: &[Rule] = &[
+    (
+        &[
+            "tls: server selected unsupported protocol version",
+            "tls: no supported versions satisfy MinVersion and MaxVersion",
+            "tls: protocol version not supported",
+        ],
+        ErrorClass::TlsVersion,
+    ),
+    (
+        &[
+            "tls: server chose an unconfigured cipher suite",
+            "tls: no cipher suite supported by both client and server",
+        ],
+        ErrorClass::TlsHandshakeFailure,
+    ),
+];
+
+/// What the body broke.
+const BODY: &[Rule] = &[
+    (&["body size limit exceeded"], ErrorClass::BodyTooLarge),
+    (
+        &[
+            "received unsupported Content-Type",
+            "sending blank Content-Type",
+        ],
+        ErrorClass::BadContentType,
+    ),
+    (
+        &[
+            "sample limit exceeded",
+            "label_limit exceeded",
+            "label_name_length_limit exceeded",
+            "label_value_length_limit exceeded",
+            "exceeds the limit",
+        ],
+        ErrorClass::LimitExceeded,
+    ),
+    (
+        &[
+            "is not a valid start token",
+            "strconv.Parse",
+            "expected ",
+            "invalid metric",
+            "unexpected end of input",
+            "invalid UTF-8",
+            "data does not end with # EOF",
+        ],
+        ErrorClass::BadExposition,
+    ),
+];
+
+/// The class of the first rule one of whose texts `raw` contains.
+fn first_rule(raw: &str, rules: &[Rule]) -> Option<ErrorClass> {
+    let (_, class) = rules
+        .iter()
+        .find(|(texts, _)| texts.iter().any(|t| raw.contains(t)))?;
+    Some(match class {
+        ErrorClass::CertExpired if raw.contains(" is before ") => ErrorClass::CertNotYetValid,
+        class => *class,
+    })
+}
+
+/// The OAuth2 token endpoint and the forward proxy.
+fn third_party(raw: &str) -> Option<ErrorClass> {
     if let Some((_, after)) = raw.split_once("oauth2: ") {
-        return classify_oauth2(after);
+        return Some(classify_oauth2(after));
     }
     // Scrapes are GETs: a POST inside the error is the token request, which x/oauth2 does
     // not wrap when the transport failed (`Get "..": Post "../token": x509: ...`).
     if let Some((_, after)) = raw.split_once(": Post \"") {
-        return classify_oauth2(after);
+        return Some(classify_oauth2(after));
     }
-    if has("proxyconnect ") {
-        return ErrorClass::ProxyUnreachable;
+    if raw.contains("proxyconnect ") {
+        return Some(ErrorClass::ProxyUnreachable);
     }
     // Go's transport turns a non-200 answer to CONNECT into an error holding only the
     // status text: `Get "https://...": Bad Gateway`.
     if raw.ends_with("\": Proxy Authentication Required") {
-        return ErrorClass::ProxyAuthRequired;
+        return Some(ErrorClass::ProxyAuthRequired);
     }
     if raw.ends_with("\": Bad Gateway") || raw.ends_with("\": Gateway Timeout") {
-        return ErrorClass::ProxyTargetUnreachable;
+        return Some(ErrorClass::ProxyTargetUnreachable);
     }
+    None
+}
 
-    // 1. The server answered with an HTTP status.
-    if let Some(code) = http_status(raw) {
-        return match code {
-            401 => ErrorClass::Unauthorized,
-            // Only a proxy answers 407 (to a plain-HTTP scrape sent through it).
-            407 => ErrorClass::ProxyAuthRequired,
-            403 => ErrorClass::Forbidden,
-            // Go's net/http (exporter-toolkit) and our fake exporter answer plain HTTP on a TLS
-            // port with "400 Bad Request".
-            400 if ctx.target_tls && !ctx.scheme_https => ErrorClass::HttpToHttps,
-            code => ErrorClass::HttpStatus(code),
-        };
-    }
+/// The server answered with an HTTP status.
+fn http_answer(raw: &str, ctx: &CaseContext) -> Option<ErrorClass> {
+    Some(match http_status(raw)? {
+        401 => ErrorClass::Unauthorized,
+        // Only a proxy answers 407 (to a plain-HTTP scrape sent through it).
+        407 => ErrorClass::ProxyAuthRequired,
+        403 => ErrorClass::Forbidden,
+        // Go's net/http (exporter-toolkit) and our fake exporter answer plain HTTP on a TLS
+        // port with "400 Bad Request".
+        400 if ctx.target_tls && !ctx.scheme_https => ErrorClass::HttpToHttps,
+        code => ErrorClass::HttpStatus(code),
+    })
+}
 
-    // 2. Prometheus-side failures before any network I/O.
-    if has("unable to read basic auth password file")
-        || has("unable to read authorization credentials file")
-        || has("unable to read bearer token file")
-    {
-        return ErrorClass::CredentialsFile;
-    }
+/// Alerts sent by the server (`remote error: tls: <alert>`).
+fn tls_alert(raw: &str, ctx: &CaseContext) -> Option<ErrorClass> {
+    let (_, alert) = raw.rsplit_once("remote error: tls: ")?;
+    Some(match alert {
+        // These alerts are about the client's certificate: a server has no other
+        // certificate to complain about. Go spells alert 45 "expired certificate" and 44
+        // "revoked certificate" (crypto/tls/alert.go); rustls servers send those where Go
+        // sends bad_certificate.
+        "bad certificate"
+        | "unknown certificate authority"
+        | "expired certificate"
+        | "revoked certificate"
+        | "unsupported certificate"
+        | "unknown certificate"
+        | "access denied" => ctx.client_cert_class(),
+        "certificate required" => ErrorClass::ClientCertRequired,
+        "protocol version not supported" => ErrorClass::TlsVersion,
+        "handshake failure"
+        | "insufficient security"
+        | "no application protocol"
+        | "illegal parameter"
+        | "unsupported extension"
+        | "unrecognized name" => ErrorClass::TlsHandshakeFailure,
+        "internal error" => ErrorClass::TlsInternalError,
+        _ => ErrorClass::Other,
+    })
+}
 
-    // 3. Scheme mismatches Go detects by itself.
-    if has("server gave HTTP response to HTTPS client")
-        || has("first record does not look like a TLS handshake")
-    {
-        return ErrorClass::HttpsToHttp;
-    }
-    if has("malformed HTTP response") && (has("\\x15\\x03") || has("\\x16\\x03")) {
-        // A TLS record (alert 0x15 or handshake 0x16) read as an HTTP status line.
-        return ErrorClass::HttpToHttps;
-    }
-
-    // 4. Certificate verification by Prometheus (Go < 1.20 bare `x509:`, ≥ 1.20 prefixed).
-    if has("certificate has expired or is not yet valid") {
-        return if has(" is before ") {
-            ErrorClass::CertNotYetValid
-        } else {
-            // " is after " on Go ≥ 1.15; older Go gave no detail and expiry is the common case.
-            ErrorClass::CertExpired
-        };
-    }
-    if has("certificate signed by unknown authority") {
-        return ErrorClass::UnknownAuthority;
-    }
-    if has("doesn't contain any IP SANs") {
-        return ErrorClass::NoIpSans;
-    }
-    if has("relies on legacy Common Name field") {
-        return ErrorClass::LegacyCommonName;
-    }
-    if has("x509: certificate is valid for") || has("x509: certificate is not valid for any names")
-    {
-        return ErrorClass::HostnameMismatch;
-    }
-    if has("x509: certificate specifies an incompatible key usage") {
-        return ErrorClass::IncompatibleKeyUsage;
-    }
-
-    // 5. Alerts sent by the server (`remote error: tls: <alert>`).
-    if let Some(alert) = raw
-        .rsplit_once("remote error: tls: ")
-        .map(|(_, alert)| alert)
-    {
-        return match alert {
-            // These alerts are about the client's certificate: a server has no other
-            // certificate to complain about.
-            // Go spells alert 45 "expired certificate" and 44 "revoked certificate"
-            // (crypto/tls/alert.go); rustls servers send those where Go sends
-            // bad_certificate.
-            "bad certificate"
-            | "unknown certificate authority"
-            | "expired certificate"
-            | "revoked certificate"
-            | "unsupported certificate"
-            | "unknown certificate"
-            | "access denied" => ctx.client_cert_class(),
-            "certificate required" => ErrorClass::ClientCertRequired,
-            "protocol version not supported" => ErrorClass::TlsVersion,
-            "handshake failure"
-            | "insufficient security"
-            | "no application protocol"
-            | "illegal parameter"
-            | "unsupported extension"
-            | "unrecognized name" => ErrorClass::TlsHandshakeFailure,
-            "internal error" => ErrorClass::TlsInternalError,
-            _ => ErrorClass::Other,
-        };
-    }
-    // Local TLS refusals by Go's client.
-    if has("tls: server selected unsupported protocol version")
-        || has("tls: no supported versions satisfy MinVersion and MaxVersion")
-        || has("tls: protocol version not supported")
-    {
-        return ErrorClass::TlsVersion;
-    }
-    if has("tls: server chose an unconfigured cipher suite")
-        || has("tls: no cipher suite supported by both client and server")
-    {
-        return ErrorClass::TlsHandshakeFailure;
-    }
-
-    // HTTP/2 refused by the server after the handshake (GOAWAY INADEQUATE_SECURITY). The
-    // Go client reads the GOAWAY as its first frame (`PROTOCOL_ERROR`), or loses the race
-    // and fails writing its preface into the closed connection.
-    if has("INADEQUATE_SECURITY")
+/// HTTP/2 refused by the server after the handshake (GOAWAY INADEQUATE_SECURITY). The Go
+/// client reads the GOAWAY as its first frame (`PROTOCOL_ERROR`), or loses the race and
+/// fails writing its preface into the closed connection.
+fn http2_refused(raw: &str, ctx: &CaseContext) -> Option<ErrorClass> {
+    let has = |needle: &str| raw.contains(needle);
+    let said = has("INADEQUATE_SECURITY")
         || has("TLS version too low")
-        || has("Prohibited TLS 1.2 Cipher Suite")
-    {
-        return ErrorClass::Http2Refused;
-    }
-    if ctx.h2_refused_after_handshake
+        || has("Prohibited TLS 1.2 Cipher Suite");
+    let raced = ctx.h2_refused_after_handshake
         && (has("connection error: PROTOCOL_ERROR")
             || has("broken pipe")
             || has("connection reset by peer")
-            || raw.ends_with(": EOF"))
-    {
-        return ErrorClass::Http2Refused;
-    }
+            || raw.ends_with(": EOF"));
+    (said || raced).then_some(ErrorClass::Http2Refused)
+}
 
-    // 6. Network-level outcomes.
+/// Network-level outcomes; a connection that died is read in the light of the context.
+fn network(raw: &str, ctx: &CaseContext) -> Option<ErrorClass> {
+    let has = |needle: &str| raw.contains(needle);
     if has("connection refused") {
-        return ErrorClass::Refused;
+        return Some(ErrorClass::Refused);
     }
     if has("context deadline exceeded") || has("Client.Timeout exceeded") || has("i/o timeout") {
-        return ErrorClass::Timeout;
+        return Some(ErrorClass::Timeout);
     }
     if has("no such host") || has("server misbehaving") {
-        return ErrorClass::Unresolvable;
+        return Some(ErrorClass::Unresolvable);
     }
-    if has("connection reset by peer")
+    let died = has("connection reset by peer")
         || has("broken pipe")
         || raw.ends_with(": EOF")
         || raw == "EOF"
         || has("unexpected EOF")
         || has("server closed idle connection")
         || has("http2: client connection force closed")
-        || has("http2: client connection lost")
-    {
-        // Go TLS 1.3 servers reject client certificates after the client has finished: the
-        // client then sees the connection die instead of the alert.
+        || has("http2: client connection lost");
+    if !died {
+        return None;
+    }
+    // Go TLS 1.3 servers reject client certificates after the client has finished: the
+    // client then sees the connection die instead of the alert.
+    Some(
         if ctx.scheme_https && ctx.target_tls && ctx.target_requires_client_cert {
-            return ctx.client_cert_class();
-        }
-        if ctx.target_tls && !ctx.scheme_https {
-            return ErrorClass::HttpToHttps;
-        }
-        if ctx.scheme_https && !ctx.target_tls {
-            return ErrorClass::HttpsToHttp;
-        }
-        return ErrorClass::ConnectionReset;
-    }
-
-    // 7. The body.
-    if has("body size limit exceeded") {
-        return ErrorClass::BodyTooLarge;
-    }
-    if has("received unsupported Content-Type") || has("sending blank Content-Type") {
-        return ErrorClass::BadContentType;
-    }
-    if has("sample limit exceeded")
-        || has("label_limit exceeded")
-        || has("label_name_length_limit exceeded")
-        || has("label_value_length_limit exceeded")
-        || has("exceeds the limit")
-    {
-        return ErrorClass::LimitExceeded;
-    }
-    if has("is not a valid start token")
-        || has("strconv.Parse")
-        || has("expected ")
-        || has("invalid metric")
-        || has("unexpected end of input")
-        || has("invalid UTF-8")
-        || has("data does not end with # EOF")
-    {
-        return ErrorClass::BadExposition;
-    }
-    ErrorClass::Other
+            ctx.client_cert_class()
+        } else if ctx.target_tls && !ctx.scheme_https {
+            ErrorClass::HttpToHttps
+        } else if ctx.scheme_https && !ctx.target_tls {
+            ErrorClass::HttpsToHttp
+        } else {
+            ErrorClass::ConnectionReset
+        },
+    )
 }
 
 /// What follows `oauth2: ` (or the token request's `Post "`) in a failed token fetch.
