@@ -290,52 +290,15 @@ impl ReceiverPlan {
         };
         let raw: RawFile = serde_norway::from_str(text).map_err(|e| syntax(e.to_string()))?;
         let raw_defaults = raw.defaults.unwrap_or_default();
-        let defaults = ReceiverDefaults {
-            evaluation_interval: raw_defaults
-                .evaluation_interval
-                .unwrap_or(Duration::from_millis(200)),
-            deadline: raw_defaults.deadline.unwrap_or(Duration::from_secs(90)),
-        };
-        if defaults.evaluation_interval < Duration::from_millis(1) {
-            return Err(syntax(
-                "defaults.evaluation_interval: Prometheus durations have millisecond \
-                 resolution; use at least 1ms (200ms is a good value)"
-                    .into(),
-            ));
-        }
-        let own_web_config = match raw.prometheus.and_then(|p| p.web_config) {
-            None => None,
-            Some(w) => {
-                let server_cert =
-                    match &w.server_cert {
-                        None => None,
-                        Some(name) => Some(name.parse().map_err(|e| {
-                            syntax(format!("prometheus.web_config.server_cert: {e}"))
-                        })?),
-                    };
-                if server_cert.is_none() && w.basic_auth.is_none() {
-                    return Err(syntax(
-                        "prometheus.web_config: give `server_cert` (TLS), `basic_auth` \
-                         ({ username, password }) or both; an empty web config protects nothing"
-                            .into(),
-                    ));
-                }
-                Some(OwnWebConfigCase {
-                    server_cert,
-                    basic_auth: w.basic_auth.map(|u| (u.username, u.password)),
-                })
-            }
-        };
+        let defaults = receiver_defaults(&raw_defaults).map_err(syntax)?;
+        let own_web_config =
+            own_web_config(raw.prometheus.and_then(|p| p.web_config)).map_err(syntax)?;
         if raw.receivers.is_empty() {
             return Err(syntax(
                 "no receivers; add at least one under `receivers:` (see scenarios/README.md)"
                     .into(),
             ));
         }
-        let mut errors = Vec::new();
-        let mut receivers = Vec::new();
-        let mut cases = Vec::new();
-        let mut seen = BTreeMap::new();
         // The scenario defaults the receivers' exporters use (PKI key type, bcrypt cost).
         let mut sd = serde_norway::Mapping::new();
         if let Some(k) = raw_defaults.key_type {
@@ -344,123 +307,196 @@ impl ReceiverPlan {
         if let Some(c) = raw_defaults.bcrypt_cost {
             sd.insert("bcrypt_cost".into(), c.into());
         }
+        let mut errors = Vec::new();
+        let mut receivers: Vec<ReceiverCase> = Vec::new();
         let mut scenario_defaults = None;
+        let mut seen = BTreeMap::new();
         for (i, value) in raw.receivers.into_iter().enumerate() {
-            let label = value
-                .get("name")
-                .and_then(|n| n.as_str())
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("#{}", i + 1));
-            let err = |field: &str, message: String| ReceiverError::Receiver {
-                file: file.to_owned(),
-                receiver: label.clone(),
-                field: field.to_owned(),
-                message,
-            };
-            let r: RawReceiver = match serde_path_to_error::deserialize(value) {
-                Ok(r) => r,
-                Err(e) => {
-                    let path = e.path().to_string();
-                    let field = if path == "." {
-                        "(receiver)".into()
-                    } else {
-                        path
-                    };
-                    errors.push(err(&field, e.into_inner().to_string()));
-                    continue;
+            match receiver(file, i, value, &sd, &mut seen) {
+                Ok((r, d)) => {
+                    scenario_defaults.get_or_insert(d);
+                    receivers.push(r);
                 }
-            };
-            if seen.insert(r.name.clone(), ()).is_some() {
-                errors.push(err(
-                    "name",
-                    "defined twice; receiver names must be unique (each names a remote-write \
-                     queue and a directory)"
-                        .into(),
-                ));
-                continue;
+                Err(mut e) => errors.append(&mut e),
             }
-            // The expectation and the set-up are checked independently: both kinds of
-            // mistakes are reported at once.
-            let expect = check_expect(file, &r).map_err(|e| errors.push(e)).ok();
-            let case_value = scenario_case(&r);
-            // The receiver's exporter and client side, checked by the scenario parser as
-            // the `exporter:` and `scrape:` of a one-case scenario.
-            let mut synthetic = serde_norway::Mapping::new();
-            synthetic.insert("defaults".into(), serde_norway::Value::Mapping(sd.clone()));
-            synthetic.insert(
-                "cases".into(),
-                serde_norway::Value::Sequence(vec![case_value]),
-            );
-            let synthetic = serde_norway::to_string(&synthetic)
-                .expect("a mapping of YAML values always serialises");
-            let mut one = match Plan::from_sources(&[(file.to_owned(), synthetic)]) {
-                Ok(plan) => plan,
-                Err(e) => {
-                    errors.extend(from_scenario_error(e));
-                    continue;
-                }
-            };
-            let Some(expect) = expect else {
-                continue;
-            };
-            scenario_defaults.get_or_insert_with(|| one.defaults.clone());
-            let case = one.cases.remove(0);
-            if r.kind == ReceiverKind::RealAlertmanager {
-                if let Some(feature) = case.fake_only_feature() {
-                    errors.push(err(
-                        "exporter",
-                        format!(
-                            "uses {feature}, which only fake-exporter has; the real \
-                             Alertmanager reads exporter-toolkit's web config only (use \
-                             `kind: alertmanager` for the fake)"
-                        ),
-                    ));
-                    continue;
-                }
-            }
-            if case.exporter.absent || case.exporter.break_config_after_start {
-                errors.push(err(
-                    "exporter",
-                    "`absent` and `break_config_after_start` are scrape scenarios; a receiver \
-                     must run"
-                        .into(),
-                ));
-                continue;
-            }
-            if r.send.path_prefix.is_some() && !r.kind.is_alertmanager() {
-                errors.push(err(
-                    "send.path_prefix",
-                    "only Alertmanagers have a path_prefix; remote write posts to /api/v1/write"
-                        .into(),
-                ));
-                continue;
-            }
-            cases.push(case.clone());
-            receivers.push(ReceiverCase {
-                name: r.name,
-                file: file.to_owned(),
-                description: r.description,
-                kind: r.kind,
-                case,
-                timeout: r.send.timeout,
-                path_prefix: r.send.path_prefix,
-                expect,
-            });
         }
         match errors.len() {
             0 => Ok(Self {
                 defaults,
-                receivers,
                 own_web_config,
                 scenario: Plan {
                     defaults: scenario_defaults.unwrap_or_default(),
-                    cases,
+                    cases: receivers.iter().map(|r| r.case.clone()).collect(),
                 },
+                receivers,
             }),
             1 => Err(errors.remove(0)),
             _ => Err(ReceiverError::Several { errors }),
         }
     }
+}
+
+/// The run's defaults, checked.
+fn receiver_defaults(raw: &RawDefaults) -> Result<ReceiverDefaults, String> {
+    let defaults = ReceiverDefaults {
+        evaluation_interval: raw
+            .evaluation_interval
+            .unwrap_or(Duration::from_millis(200)),
+        deadline: raw.deadline.unwrap_or(Duration::from_secs(90)),
+    };
+    if defaults.evaluation_interval < Duration::from_millis(1) {
+        return Err(
+            "defaults.evaluation_interval: Prometheus durations have millisecond \
+                    resolution; use at least 1ms (200ms is a good value)"
+                .into(),
+        );
+    }
+    Ok(defaults)
+}
+
+/// `prometheus.web_config`, checked.
+fn own_web_config(raw: Option<RawOwnWebConfig>) -> Result<Option<OwnWebConfigCase>, String> {
+    let Some(w) = raw else {
+        return Ok(None);
+    };
+    let server_cert = match &w.server_cert {
+        None => None,
+        Some(name) => Some(
+            name.parse()
+                .map_err(|e| format!("prometheus.web_config.server_cert: {e}"))?,
+        ),
+    };
+    if server_cert.is_none() && w.basic_auth.is_none() {
+        return Err(
+            "prometheus.web_config: give `server_cert` (TLS), `basic_auth` \
+                    ({ username, password }) or both; an empty web config protects nothing"
+                .into(),
+        );
+    }
+    Ok(Some(OwnWebConfigCase {
+        server_cert,
+        basic_auth: w.basic_auth.map(|u| (u.username, u.password)),
+    }))
+}
+
+/// Receiver number `i` of `file`, checked, with the scenario defaults its exporter used;
+/// every mistake of it at once.
+fn receiver(
+    file: &str,
+    i: usize,
+    value: serde_norway::Value,
+    scenario_defaults: &serde_norway::Mapping,
+    seen: &mut BTreeMap<String, ()>,
+) -> Result<(ReceiverCase, crate::scenario::Defaults), Vec<ReceiverError>> {
+    let label = value
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("#{}", i + 1));
+    let err = |field: &str, message: String| ReceiverError::Receiver {
+        file: file.to_owned(),
+        receiver: label.clone(),
+        field: field.to_owned(),
+        message,
+    };
+    let r: RawReceiver = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "(receiver)".into()
+        } else {
+            path
+        };
+        vec![err(&field, e.into_inner().to_string())]
+    })?;
+    if seen.insert(r.name.clone(), ()).is_some() {
+        return Err(vec![err(
+            "name",
+            "defined twice; receiver names must be unique (each names a remote-write \
+             queue and a directory)"
+                .into(),
+        )]);
+    }
+    // The expectation and the set-up are checked independently: both kinds of mistakes
+    // are reported at once.
+    let expect = check_expect(file, &r);
+    let mut one = match receiver_scenario(file, &r, scenario_defaults) {
+        Ok(plan) => plan,
+        Err(mut errors) => {
+            errors.extend(expect.err());
+            return Err(errors);
+        }
+    };
+    let expect = expect.map_err(|e| vec![e])?;
+    let case = one.cases.remove(0);
+    if let Some(problem) = receiver_set_up_problem(&r, &case) {
+        let (field, message) = problem;
+        return Err(vec![err(field, message)]);
+    }
+    Ok((
+        ReceiverCase {
+            name: r.name,
+            file: file.to_owned(),
+            description: r.description,
+            kind: r.kind,
+            case,
+            timeout: r.send.timeout,
+            path_prefix: r.send.path_prefix,
+            expect,
+        },
+        one.defaults,
+    ))
+}
+
+/// The receiver's exporter and client side, checked by the scenario parser as the
+/// `exporter:` and `scrape:` of a one-case scenario.
+fn receiver_scenario(
+    file: &str,
+    r: &RawReceiver,
+    scenario_defaults: &serde_norway::Mapping,
+) -> Result<Plan, Vec<ReceiverError>> {
+    let mut synthetic = serde_norway::Mapping::new();
+    synthetic.insert(
+        "defaults".into(),
+        serde_norway::Value::Mapping(scenario_defaults.clone()),
+    );
+    synthetic.insert(
+        "cases".into(),
+        serde_norway::Value::Sequence(vec![scenario_case(r)]),
+    );
+    let synthetic =
+        serde_norway::to_string(&synthetic).expect("a mapping of YAML values always serialises");
+    Plan::from_sources(&[(file.to_owned(), synthetic)]).map_err(from_scenario_error)
+}
+
+/// What a receiver's set-up asks that a receiver cannot do: `(field, why)`.
+fn receiver_set_up_problem(r: &RawReceiver, case: &Case) -> Option<(&'static str, String)> {
+    if r.kind == ReceiverKind::RealAlertmanager {
+        if let Some(feature) = case.fake_only_feature() {
+            return Some((
+                "exporter",
+                format!(
+                    "uses {feature}, which only fake-exporter has; the real Alertmanager \
+                     reads exporter-toolkit's web config only (use `kind: alertmanager` for \
+                     the fake)"
+                ),
+            ));
+        }
+    }
+    if case.exporter.absent || case.exporter.break_config_after_start {
+        return Some((
+            "exporter",
+            "`absent` and `break_config_after_start` are scrape scenarios; a receiver must \
+             run"
+            .into(),
+        ));
+    }
+    if r.send.path_prefix.is_some() && !r.kind.is_alertmanager() {
+        return Some((
+            "send.path_prefix",
+            "only Alertmanagers have a path_prefix; remote write posts to /api/v1/write".into(),
+        ));
+    }
+    None
 }
 
 /// A receiver's checked expectation.
