@@ -52,6 +52,7 @@ pub mod report;
 pub mod rotation;
 mod runner;
 mod scenario;
+mod supervise;
 mod targets;
 
 pub use backend::{

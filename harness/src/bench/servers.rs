@@ -19,7 +19,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,12 +34,13 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::options::Mode;
 use super::proc_stat;
 use super::run::{bcrypt_hash, mode_web_config, HashError, BASIC_PASSWORD, BASIC_USER};
 use crate::conformance::direct::{ca_roots, CaError};
+use crate::supervise::{NotReady, Output, Spec, Supervised};
 
 /// The three servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -475,15 +476,14 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
             // CASES has plain, basic and tls only.
             _ => None,
         };
-        let spawn_error = |source| ServersError::Spawn {
-            server: server.as_str(),
-            source,
-        };
-        let mut child =
-            spawn_server(opts, server, addr, web_config, &cert, &key).map_err(spawn_error)?;
-        // `None` only once the child was reaped, which nothing has done yet.
-        let pid = child.id().unwrap_or_default();
-        wait_listening(addr, &mut child, server).await?;
+        let child = spawn_server(opts, server, addr, web_config, &cert, &key)
+            .spawn()
+            .map_err(|e| ServersError::Spawn {
+                server: server.as_str(),
+                source: e.into_parts().2,
+            })?;
+        let pid = child.pid();
+        wait_listening(addr, &child, server).await?;
         let client = Client {
             addr,
             tls: (security == Mode::Tls).then(|| connector.clone()),
@@ -525,7 +525,7 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
                 body_bytes: bytes / requests.max(1),
             });
         }
-        let _ = child.kill().await;
+        let _ = tokio::task::spawn_blocking(move || child.stop()).await;
         cases.push(CaseResult {
             server,
             security,
@@ -651,6 +651,8 @@ async fn pin_self_to_core0() -> Result<(), ServersError> {
     Ok(())
 }
 
+/// The command that runs `server` pinned to core 1 (`taskset` execs it: the child's pid is
+/// the server's).
 fn spawn_server(
     opts: &ServersOptions,
     server: Server,
@@ -658,35 +660,26 @@ fn spawn_server(
     web_config: Option<&Path>,
     cert: &Path,
     key: &Path,
-) -> std::io::Result<Child> {
-    let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "1"]);
+) -> Spec {
+    let spec = Spec::new("taskset").args(["-c", "1"]);
     let listen = format!("--web.listen-address={addr}");
     let config: Vec<String> = web_config
         .map(|p| format!("--web.config.file={}", p.display()))
         .into_iter()
         .collect();
-    match server {
-        Server::Node => {
-            cmd.arg(&opts.node_exporter)
-                .args(["--collector.disable-defaults", &listen])
-                .args(&config);
-        }
-        Server::Fake => {
-            cmd.arg(&opts.fake_exporter).arg(&listen).args(&config);
-        }
-        Server::RawRustls => {
-            cmd.args(&opts.raw_server)
-                .arg(format!("--listen={addr}"))
-                .arg(format!("--cert={}", cert.display()))
-                .arg(format!("--key={}", key.display()));
-        }
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
+    let spec = match server {
+        Server::Node => spec
+            .arg(&opts.node_exporter)
+            .args(["--collector.disable-defaults", &listen])
+            .args(&config),
+        Server::Fake => spec.arg(&opts.fake_exporter).arg(&listen).args(&config),
+        Server::RawRustls => spec
+            .args(&opts.raw_server)
+            .arg(format!("--listen={addr}"))
+            .arg(format!("--cert={}", cert.display()))
+            .arg(format!("--key={}", key.display())),
+    };
+    spec.output(Output::Null)
 }
 
 /// How long a server may take to listen.
@@ -694,33 +687,22 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn wait_listening(
     addr: SocketAddr,
-    child: &mut Child,
+    child: &Supervised,
     server: Server,
 ) -> Result<(), ServersError> {
-    let deadline = Instant::now() + LISTEN_TIMEOUT;
-    loop {
-        if TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
-        }
-        let exited = child.try_wait().map_err(|source| ServersError::Spawn {
+    let listening = move || async move { TcpStream::connect(addr).await.is_ok() };
+    match child.wait_until(LISTEN_TIMEOUT, listening).await {
+        Ok(()) => Ok(()),
+        Err(NotReady::Exited(status)) => Err(ServersError::ExitedEarly {
             server: server.as_str(),
-            source,
-        })?;
-        if let Some(status) = exited {
-            return Err(ServersError::ExitedEarly {
-                server: server.as_str(),
-                status,
-                addr,
-            });
-        }
-        if Instant::now() >= deadline {
-            return Err(ServersError::NotListening {
-                server: server.as_str(),
-                addr,
-                timeout: LISTEN_TIMEOUT,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            status,
+            addr,
+        }),
+        Err(NotReady::TimedOut) => Err(ServersError::NotListening {
+            server: server.as_str(),
+            addr,
+            timeout: LISTEN_TIMEOUT,
+        }),
     }
 }
 

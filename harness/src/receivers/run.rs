@@ -333,22 +333,10 @@ pub async fn run_receivers(
     let began = Instant::now();
     // Removed on drop unless HARNESS_KEEP=1; its `owner.pid` lets the leftover sweep remove
     // it after a harness killed without unwinding, as the scenario runner's.
-    let mut run_dir = tempfile::Builder::new()
-        .prefix("scrape-harness-receivers-")
-        .tempdir()
-        .map_err(setup("creating the run directory"))?;
-    run_dir.disable_cleanup(backend::keep_requested());
-    if backend::keep_requested() {
-        eprintln!(
-            "HARNESS_KEEP=1: keeping the receivers run dir {}",
-            run_dir.path().display()
-        );
-    }
-    std::fs::write(
-        run_dir.path().join("owner.pid"),
-        format!("{}\n", std::process::id()),
-    )
-    .map_err(setup("writing owner.pid"))?;
+    let run_dir = crate::supervise::RunDir::create("receivers").map_err(|e| {
+        let (what, path, source) = e.into_parts();
+        setup(format!("{what} {}", path.display()))(source)
+    })?;
     let pki = Pki::generate(plan.scenario.defaults.key_type)
         .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
         .map_err(|e| ReceiverRunError::Setup {

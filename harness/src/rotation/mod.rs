@@ -592,13 +592,10 @@ fn bundle_pem(pki: &RotationPki, b: CaBundle) -> String {
 /// Writes `text` to `path` by an atomic rename, so a reader sees the old or the new
 /// content, never a mix.
 fn write(path: &Path, text: &str) -> Result<(), RotationError> {
-    let tmp = path.with_extension("tmp-rotation");
-    let io = |source| RotationError::Io {
+    crate::supervise::atomic_write(path, text).map_err(|source| RotationError::Io {
         path: path.to_owned(),
         source,
-    };
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 /// Writes (only when changed) the exporter's files and its web-config.
