@@ -19,7 +19,7 @@
 //! failure count (notification errors; failed plus retried samples) has grown between two
 //! polls with an error logged: a second failed send, past the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,6 +41,7 @@ use crate::promconfig::{
     StaticConfig, TlsConfig,
 };
 use crate::runner::exporters;
+use crate::supervise::RunDir;
 use crate::targets::{ApiError, TextSample};
 
 /// The alert the rule file fires on every evaluation.
@@ -325,20 +326,18 @@ fn setup(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ReceiverRunE
     }
 }
 
-/// Runs every receiver of `plan` against one Prometheus and judges each.
-pub async fn run_receivers(
+/// The run directory with the PKI in it, and the bcrypt hashes of the passwords.
+async fn prepare(
     plan: &ReceiverPlan,
-    opts: &ReceiverOptions,
-) -> Result<ReceiverRun, ReceiverRunError> {
-    let began = Instant::now();
+) -> Result<(RunDir, PkiFiles, HashMap<String, String>), ReceiverRunError> {
     // Removed on drop unless HARNESS_KEEP=1; its `owner.pid` lets the leftover sweep remove
     // it after a harness killed without unwinding, as the scenario runner's.
-    let run_dir = crate::supervise::RunDir::create("receivers").map_err(|e| {
+    let run_dir = RunDir::create("receivers").map_err(|e| {
         let (what, path, source) = e.into_parts();
         setup(format!("{what} {}", path.display()))(source)
     })?;
     let pki = Pki::generate(plan.scenario.defaults.key_type)
-        .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
+        .and_then(|pki| pki.write_to(&run_dir.join("pki")))
         .map_err(|e| ReceiverRunError::Setup {
             what: "generating the PKI".into(),
             detail: e.to_string(),
@@ -349,6 +348,29 @@ pub async fn run_receivers(
             what: "hashing the passwords".into(),
             detail: e.to_string(),
         })?;
+    Ok((run_dir, pki, hashes))
+}
+
+/// Prometheus' own `--web.config.file`, when the plan asks for one.
+fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebConfig> {
+    plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
+        tls: w.server_cert.map(|which| PrometheusTls {
+            cert_file: pki.server_cert(which),
+            key_file: pki.server_key(which),
+            ca_file: pki.ca(),
+        }),
+        basic_auth: w.basic_auth.clone(),
+        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
+    })
+}
+
+/// Runs every receiver of `plan` against one Prometheus and judges each.
+pub async fn run_receivers(
+    plan: &ReceiverPlan,
+    opts: &ReceiverOptions,
+) -> Result<ReceiverRun, ReceiverRunError> {
+    let began = Instant::now();
+    let (run_dir, pki, hashes) = prepare(plan).await?;
     let mut started = Vec::with_capacity(plan.receivers.len());
     for r in &plan.receivers {
         started.push(start_receiver(r, &pki, run_dir.path(), &hashes).await?);
@@ -374,15 +396,7 @@ pub async fn run_receivers(
         "--rules.alert.resend-delay={}",
         prom_duration(plan.defaults.evaluation_interval)
     )];
-    let own = plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
-        tls: w.server_cert.map(|which| PrometheusTls {
-            cert_file: pki.server_cert(which),
-            key_file: pki.server_key(which),
-            ca_file: pki.ca(),
-        }),
-        basic_auth: w.basic_auth.clone(),
-        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
-    });
+    let own = own_web_config(plan, &pki);
     options.web_config = own.clone();
     let prometheus = backend::start(options).await?;
 
