@@ -364,6 +364,25 @@ fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebCo
     })
 }
 
+/// Why the real Alertmanager's alerts could not be listed (`GET /api/v2/alerts`).
+#[derive(Debug, thiserror::Error)]
+enum ListAlertsError {
+    /// The request failed (connection, TLS, HTTP).
+    #[error(transparent)]
+    Request(#[from] direct::DirectError),
+    /// Alertmanager answered another status than 200.
+    #[error("GET /api/v2/alerts answered {status}: {body}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The body, trimmed.
+        body: String,
+    },
+    /// The body is not a JSON array of alerts.
+    #[error("GET /api/v2/alerts: not a JSON array: {0}")]
+    NotJson(#[source] serde_json::Error),
+}
+
 /// Runs every receiver of `plan` against one Prometheus and judges each.
 pub async fn run_receivers(
     plan: &ReceiverPlan,
@@ -427,7 +446,7 @@ pub async fn run_receivers(
         if let Some(am) = &s.real {
             match list_alerts(s, am, &pki).await {
                 Ok(n) => o.listed_alerts = Some(n),
-                Err(e) => o.list_error = Some(e),
+                Err(e) => o.list_error = Some(e.to_string()),
             }
             o.delivered = o.delivered && o.listed_alerts.unwrap_or(0) > 0;
         }
@@ -706,7 +725,7 @@ async fn list_alerts(
     s: &Started<'_>,
     am: &RealAlertmanager,
     pki: &PkiFiles,
-) -> Result<usize, String> {
+) -> Result<usize, ListAlertsError> {
     let e = &s.case.case.exporter;
     let tls = e.tls.as_ref().map(|tls| ClientTls {
         ca_file: Some(pki.ca()),
@@ -727,18 +746,15 @@ async fn list_alerts(
         .map(|(user, pw)| ("authorization", fake_exporter::basic_header(user, pw)))
         .into_iter()
         .collect();
-    let response = direct::get(am.addr(), tls.as_ref(), "/api/v2/alerts", &headers)
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = direct::get(am.addr(), tls.as_ref(), "/api/v2/alerts", &headers).await?;
     if response.status != 200 {
-        return Err(format!(
-            "GET /api/v2/alerts answered {}: {}",
-            response.status,
-            String::from_utf8_lossy(&response.body).trim()
-        ));
+        return Err(ListAlertsError::Status {
+            status: response.status,
+            body: String::from_utf8_lossy(&response.body).trim().to_owned(),
+        });
     }
-    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&response.body)
-        .map_err(|e| format!("GET /api/v2/alerts: not a JSON array: {e}"))?;
+    let alerts: Vec<serde_json::Value> =
+        serde_json::from_slice(&response.body).map_err(ListAlertsError::NotJson)?;
     Ok(alerts
         .iter()
         .filter(|a| a["labels"]["alertname"] == ALERT_NAME)

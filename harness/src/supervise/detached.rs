@@ -121,19 +121,25 @@ impl DetachedRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervise::{Output, Spec, OWNER_PID_ENV};
+    use crate::supervise::{Output, Spec, Supervised, OWNER_PID_ENV};
+
+    /// `sleep 30` spawned detached, its record in `dir`.
+    fn detached_sleep(dir: &Path) -> (Supervised, PathBuf) {
+        let record_path = dir.join("sleep.json");
+        let child = Spec::new("sleep")
+            .arg("30")
+            .output(Output::File(dir.join("sleep.log")))
+            .spawn_detached(&record_path)
+            .expect("sleep starts");
+        crate::supervise::test_support::wait_exec(child.pid(), "sleep");
+        (child, record_path)
+    }
 
     #[test]
     fn a_detached_child_outlives_its_guard_and_is_stopped_through_its_record() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let record_path = dir.path().join("sleep.json");
-        let child = Spec::new("sleep")
-            .arg("30")
-            .output(Output::File(dir.path().join("sleep.log")))
-            .spawn_detached(&record_path)
-            .expect("sleep starts");
+        let (child, record_path) = detached_sleep(dir.path());
         let pid = child.pid();
-        crate::supervise::test_support::wait_exec(pid, "sleep");
         assert_eq!(
             procfs::env_var(pid, OWNER_PID_ENV),
             None,
@@ -164,12 +170,7 @@ mod tests {
     #[test]
     fn a_detached_child_dropped_before_it_is_disowned_is_stopped_and_unrecorded() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let record_path = dir.path().join("sleep.json");
-        let child = Spec::new("sleep")
-            .arg("30")
-            .output(Output::File(dir.path().join("sleep.log")))
-            .spawn_detached(&record_path)
-            .expect("sleep starts");
+        let (child, record_path) = detached_sleep(dir.path());
         let pid = child.pid();
         assert!(record_path.exists());
         drop(child);
