@@ -276,6 +276,37 @@ struct Seen {
     last_error: String,
 }
 
+/// When each step of a case's timeline was applied, or why the timeline stopped.
+type Timeline = Result<Vec<SystemTime>, TimelineError>;
+
+/// Why a case's timeline did not complete (the case then fails, naming it).
+#[derive(Debug, thiserror::Error)]
+enum TimelineError {
+    /// The task polling Prometheus ended.
+    #[error("the poller stopped")]
+    PollerStopped,
+    /// Prometheus did not get where the next step waits for in time.
+    #[error(
+        "not {what} within {deadline:?} (Prometheus made {scrapes} scrapes, last health \
+         {health:?}, lastError `{last_error}`)"
+    )]
+    NotReached {
+        /// What was waited for.
+        what: String,
+        /// For how long.
+        deadline: Duration,
+        /// Scrapes seen by then.
+        scrapes: u64,
+        /// The last health seen.
+        health: Option<Health>,
+        /// The last `lastError` seen.
+        last_error: String,
+    },
+    /// Writing a step's files failed.
+    #[error(transparent)]
+    Write(#[from] RotationError),
+}
+
 /// Runs every case of `plan` against one Prometheus.
 pub async fn run(
     plan: &RotationPlan,
@@ -386,7 +417,8 @@ pub async fn run(
             (i, timeline)
         });
     }
-    let mut timelines: Vec<Option<Result<Vec<SystemTime>, String>>> = vec![None; runs.len()];
+    let mut timelines: Vec<Option<Timeline>> =
+        std::iter::repeat_with(|| None).take(runs.len()).collect();
     while let Some(joined) = tasks.join_next().await {
         let (i, timeline) = joined.expect("a case task does not panic");
         timelines[i] = Some(timeline);
@@ -452,7 +484,7 @@ async fn wait_for(
     what: &str,
     deadline: Duration,
     pred: impl Fn(&Seen) -> bool,
-) -> Result<Seen, String> {
+) -> Result<Seen, TimelineError> {
     let result = tokio::time::timeout(deadline, async {
         loop {
             if let Some(s) = seen.borrow_and_update().get(job) {
@@ -461,7 +493,7 @@ async fn wait_for(
                 }
             }
             if seen.changed().await.is_err() {
-                return Err("the poller stopped".to_owned());
+                return Err(TimelineError::PollerStopped);
             }
         }
     })
@@ -470,10 +502,13 @@ async fn wait_for(
         Ok(r) => r,
         Err(_) => {
             let now = seen.borrow().get(job).cloned().unwrap_or_default();
-            Err(format!(
-                "not {what} within {deadline:?} (Prometheus made {} scrapes, last health {:?}, lastError `{}`)",
-                now.scrapes, now.health, now.last_error
-            ))
+            Err(TimelineError::NotReached {
+                what: what.to_owned(),
+                deadline,
+                scrapes: now.scrapes,
+                health: now.health,
+                last_error: now.last_error,
+            })
         }
     }
 }
@@ -487,7 +522,7 @@ async fn drive(
     warm_up: u64,
     scrapes_after: u64,
     bcrypt_cost: u32,
-) -> Result<Vec<SystemTime>, String> {
+) -> Timeline {
     let job = run.case.name.as_str();
     let per =
         |n: u64| interval * u32::try_from(n + 10).unwrap_or(u32::MAX) * 2 + Duration::from_secs(30);
@@ -508,10 +543,8 @@ async fn drive(
             |s| s.scrapes >= goal,
         )
         .await?;
-        write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job)
-            .await
-            .map_err(|e| e.to_string())?;
-        write_scrape(&run.dir, &step.scrape, pki).map_err(|e| e.to_string())?;
+        write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job).await?;
+        write_scrape(&run.dir, &step.scrape, pki)?;
         if step.reconnect {
             run.exporter.close_connections();
         }
@@ -722,7 +755,7 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
 
 async fn judge(
     run: &CaseRun,
-    timeline: Option<Result<Vec<SystemTime>, String>>,
+    timeline: Option<Timeline>,
     verdict: Option<&crate::fixture::Verdict>,
     fixture: &PrometheusFixture,
     pki: &RotationPki,
