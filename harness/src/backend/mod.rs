@@ -57,7 +57,6 @@ pub use web_config::{
     PROTECTED_PATHS,
 };
 pub use workdir::free_local_port;
-pub(crate) use workdir::OWNER_PID_FILE;
 
 use crate::targets::{ApiError, PromApi};
 use container::ContainerRun;

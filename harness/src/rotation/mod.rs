@@ -317,17 +317,12 @@ pub async fn run(
         .await
         .expect("PKI generation does not panic")?;
     let pki = Arc::new(pki);
-    let root = tempfile::Builder::new()
-        .prefix("scrape-harness-rotation-")
-        .tempdir()
-        .map_err(|source| RotationError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
     // Like every work directory of the harness: removed on drop, and by the next run's
     // sweep if this process dies without dropping it.
-    let owner = root.path().join(crate::backend::OWNER_PID_FILE);
-    write(&owner, &format!("{}\n", std::process::id()))?;
+    let root = crate::supervise::RunDir::create("rotation").map_err(|e| {
+        let (_, path, source) = e.into_parts();
+        RotationError::Io { path, source }
+    })?;
     let mut runs = Vec::new();
     for case in &plan.cases {
         let dir = root.path().join(&case.name);
