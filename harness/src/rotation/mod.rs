@@ -325,47 +325,9 @@ pub async fn run(
     })?;
     let mut runs = Vec::new();
     for case in &plan.cases {
-        let dir = root.path().join(&case.name);
-        for sub in ["exporter", "prometheus", "probe"] {
-            let d = dir.join(sub);
-            std::fs::create_dir_all(&d).map_err(|source| RotationError::Io { path: d, source })?;
-        }
-        // Every generation's exporter files, written once; the web-config picks one.
-        for &g in Generation::ALL {
-            let id = pki.server(g);
-            write(
-                &dir.join(format!("exporter/server-{g}.crt")),
-                &id.cert_chain_pem,
-            )?;
-            write(&dir.join(format!("exporter/server-{g}.key")), &id.key_pem)?;
-        }
-        let hashes = std::sync::Mutex::new(BTreeMap::new());
-        let web_config = dir.join("exporter/web-config.yml");
-        write_exporter(
-            &dir,
-            &case.exporter,
-            &pki,
-            &hashes,
-            plan.bcrypt_cost,
-            &case.name,
-        )
-        .await?;
-        write_scrape(&dir, &case.scrape, &pki)?;
-        let exporter = FakeExporter::builder()
-            .web_config_file(&web_config)
-            .observe(OBSERVATIONS)
-            .start()
-            .await
-            .map_err(|source| RotationError::Exporter {
-                case: case.name.clone(),
-                source,
-            })?;
-        runs.push(Arc::new(CaseRun {
-            case: case.clone(),
-            dir,
-            exporter,
-            hashes,
-        }));
+        runs.push(Arc::new(
+            start_case(root.path(), case, &pki, plan.bcrypt_cost).await?,
+        ));
     }
 
     let mut builder = PrometheusFixture::builder()
@@ -438,6 +400,48 @@ pub async fn run(
     Ok(RotationReport {
         prometheus_version: version,
         cases,
+    })
+}
+
+/// Writes the first files of `case` under `root/<case>` and starts its exporter.
+async fn start_case(
+    root: &Path,
+    case: &RotationCase,
+    pki: &RotationPki,
+    bcrypt_cost: u32,
+) -> Result<CaseRun, RotationError> {
+    let dir = root.join(&case.name);
+    for sub in ["exporter", "prometheus", "probe"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|source| RotationError::Io { path: d, source })?;
+    }
+    // Every generation's exporter files, written once; the web-config picks one.
+    for &g in Generation::ALL {
+        let id = pki.server(g);
+        write(
+            &dir.join(format!("exporter/server-{g}.crt")),
+            &id.cert_chain_pem,
+        )?;
+        write(&dir.join(format!("exporter/server-{g}.key")), &id.key_pem)?;
+    }
+    let hashes = std::sync::Mutex::new(BTreeMap::new());
+    let web_config = dir.join("exporter/web-config.yml");
+    write_exporter(&dir, &case.exporter, pki, &hashes, bcrypt_cost, &case.name).await?;
+    write_scrape(&dir, &case.scrape, pki)?;
+    let exporter = FakeExporter::builder()
+        .web_config_file(&web_config)
+        .observe(OBSERVATIONS)
+        .start()
+        .await
+        .map_err(|source| RotationError::Exporter {
+            case: case.name.clone(),
+            source,
+        })?;
+    Ok(CaseRun {
+        case: case.clone(),
+        dir,
+        exporter,
+        hashes,
     })
 }
 
