@@ -289,6 +289,7 @@ impl Supervised {
     }
 
     /// Polls `ready` (every 20 ms) until it holds, the child exits, or `within` passes.
+    /// An exit is looked for before each probe.
     pub(crate) async fn wait_until<F, Fut>(
         &self,
         within: Duration,
@@ -302,11 +303,12 @@ impl Supervised {
         let mut ticks = tokio::time::interval(READY_POLL);
         loop {
             ticks.tick().await;
-            if ready().await {
-                return Ok(());
-            }
+            // Exit first: another process may hold the port a dead child should have.
             if let Some(status) = self.try_exit() {
                 return Err(NotReady::Exited(status));
+            }
+            if ready().await {
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(NotReady::TimedOut);
@@ -522,6 +524,22 @@ mod tests {
         assert!(child.try_exit().is_none());
         drop(child);
         assert_eq!(std::fs::read_to_string(&log).expect("log"), "to-the-file\n");
+    }
+
+    #[tokio::test]
+    async fn a_child_killed_from_outside_is_seen_dead_with_its_signal() {
+        let child = Spec::new("sleep").arg("30").spawn().expect("sleep starts");
+        crate::supervise::test_support::wait_exec(child.pid(), "sleep");
+        super::super::signal_process(child.pid(), Signal::Kill).expect("kill");
+        let waited = child
+            .wait_until(Duration::from_secs(2), || async { false })
+            .await;
+        let Err(NotReady::Exited(status)) = waited else {
+            panic!("the death should be seen within 2 s, got {waited:?}");
+        };
+        assert_eq!(status.signal(), Some(SIGKILL), "{status}");
+        assert_eq!(child.try_exit().and_then(|s| s.signal()), Some(SIGKILL));
+        assert_eq!(child.stop().expect("already dead").signal(), Some(SIGKILL));
     }
 
     #[test]
