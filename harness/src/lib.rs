@@ -54,6 +54,7 @@ pub mod report;
 pub mod rotation;
 mod runner;
 mod scenario;
+mod supervise;
 mod targets;
 
 pub use backend::{

@@ -4,11 +4,12 @@
 //!
 //! One foreground process (`daemon off; master_process off;`), so there is one pid to kill
 //! and no `user` directive is needed (nginx switches users only in its workers, and without
-//! a master there are none): it runs as whoever runs the harness, root or not. Everything it
-//! writes (pid, logs, temp paths) is under its own temporary prefix, removed on drop. A
-//! harness killed with SIGKILL cannot drop it: the process carries
-//! `SCRAPE_HARNESS_OWNER_PID` and the prefix an `owner.pid`, so the next run's leftover
-//! sweep kills and removes them (see `backend::sweep`).
+//! a master there are none): it runs as whoever runs the harness, root or not, under the
+//! crate's child-process guard (`supervise::Supervised`: own process group, SIGTERM then
+//! SIGKILL on drop). Everything it writes (pid, logs, temp paths) is under its own run
+//! directory (`supervise::RunDir`), removed on drop. A harness killed with SIGKILL cannot
+//! drop it: the process carries `SCRAPE_HARNESS_OWNER_PID` and the prefix an `owner.pid`,
+//! so the next run's leftover sweep kills and removes them (see `backend::sweep`).
 //! Client keep-alive is held for 5 minutes (Prometheus' own idle timeout) and nginx keeps
 //! its upstream connection alive too (`keepalive` in the `upstream` block, HTTP/1.1 with an
 //! empty `Connection` header), so an exporter behind it sees one connection for many
@@ -21,8 +22,9 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::supervise::{find_program, NotReady, Output, RunDir, Spec, Supervised};
 
 /// How long nginx may take to listen.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -155,28 +157,21 @@ impl NginxConfig {
     }
 }
 
-/// A running nginx; dropping it kills the process and removes its prefix directory (no
-/// runtime needed).
+/// A running nginx; dropping it stops the process (SIGTERM, SIGKILL after a grace period)
+/// and removes its prefix directory (no runtime needed).
 #[derive(Debug)]
 #[must_use = "dropping a RunningNginx kills nginx"]
 pub struct RunningNginx {
-    child: Child,
+    // Declared before `dir`: nginx stops before its prefix is removed.
+    child: Supervised,
     addr: SocketAddr,
     conf: String,
-    _dir: tempfile::TempDir,
+    dir: RunDir,
 }
 
 /// The nginx binary: `$NGINX`, else `nginx` on PATH or in /usr/sbin.
 pub fn nginx_binary() -> Result<PathBuf, NginxError> {
-    if let Some(p) = std::env::var_os("NGINX") {
-        return Ok(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file())
-        .ok_or(NginxError::Missing)
+    find_program("NGINX", &["nginx"]).ok_or(NginxError::Missing)
 }
 
 impl RunningNginx {
@@ -184,13 +179,11 @@ impl RunningNginx {
     /// accepts TCP connections on `config.listen` (polled, 15 s deadline).
     pub async fn start(config: &NginxConfig) -> Result<Self, NginxError> {
         let binary = nginx_binary()?;
-        let dir = tempfile::Builder::new()
-            .prefix("scrape-harness-nginx-")
-            .tempdir()
-            .map_err(|source| NginxError::Write {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+        let write_error = |e: crate::supervise::SuperviseError| {
+            let (_, path, source) = e.into_parts();
+            NginxError::Write { path, source }
+        };
+        let dir = RunDir::create("nginx").map_err(write_error)?;
         let prefix = dir.path().to_owned();
         let conf = config.render(&prefix);
         let write = |name: &str, text: &str| {
@@ -199,9 +192,7 @@ impl RunningNginx {
         };
         write("nginx.conf", &conf)?;
         write("htpasswd", &config.htpasswd())?;
-        let owner = std::process::id().to_string();
-        write(crate::backend::OWNER_PID_FILE, &format!("{owner}\n"))?;
-        let child = Command::new(&binary)
+        let child = Spec::new(&binary)
             // -e: the error log before the config is read (the default is /var/log/nginx).
             .arg("-e")
             .arg(prefix.join("error.log"))
@@ -209,41 +200,35 @@ impl RunningNginx {
             .arg(&prefix)
             .arg("-c")
             .arg(prefix.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Marks it as ours for the leftover sweep.
-            .env(crate::backend::OWNER_PID_ENV, &owner)
+            .output(Output::Null)
             .spawn()
-            .map_err(|source| NginxError::Spawn {
-                binary: binary.clone(),
-                source,
+            .map_err(|e| {
+                let (_, binary, source) = e.into_parts();
+                NginxError::Spawn { binary, source }
             })?;
-        let mut running = Self {
+        let running = Self {
             child,
             addr: config.listen,
             conf,
-            _dir: dir,
+            dir,
         };
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            if let Ok(Some(status)) = running.child.try_wait() {
-                return Err(running.not_ready(format!("it exited with {status}")));
-            }
+        let listen = config.listen;
+        let listening = move || async move {
             let probe = tokio::time::timeout(
                 Duration::from_secs(1),
-                tokio::net::TcpStream::connect(config.listen),
+                tokio::net::TcpStream::connect(listen),
             )
             .await;
-            if matches!(probe, Ok(Ok(_))) {
-                return Ok(running);
+            matches!(probe, Ok(Ok(_)))
+        };
+        match running.child.wait_until(START_DEADLINE, listening).await {
+            Ok(()) => Ok(running),
+            Err(NotReady::Exited(status)) => {
+                Err(running.not_ready(format!("it exited with {status}")))
             }
-            if Instant::now() >= deadline {
-                return Err(
-                    running.not_ready(format!("not listening after {}s", START_DEADLINE.as_secs()))
-                );
+            Err(NotReady::TimedOut) => {
+                Err(running.not_ready(format!("not listening after {}s", START_DEADLINE.as_secs())))
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -251,7 +236,7 @@ impl RunningNginx {
         NginxError::NotReady {
             addr: self.addr,
             why,
-            log: std::fs::read_to_string(self._dir.path().join("error.log")).unwrap_or_default(),
+            log: std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default(),
             conf: self.conf.clone(),
         }
     }
@@ -263,19 +248,12 @@ impl RunningNginx {
 
     /// Its pid.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// The `nginx.conf` it runs.
     pub fn conf(&self) -> &str {
         &self.conf
-    }
-}
-
-impl Drop for RunningNginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -40,6 +40,12 @@ pub(crate) fn pgid(pid: u32) -> Option<u32> {
     stat_fields(&stat(pid)?)?.get(2)?.parse().ok()
 }
 
+/// When `pid` started, in clock ticks after boot (`stat` field 22): with the pid, it names
+/// one process for good (a recycled pid has a later start time).
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
+    stat_fields(&stat(pid)?)?.get(19)?.parse().ok()
+}
+
 /// The NUL-separated command line of `pid`.
 pub(crate) fn cmdline(pid: u32) -> Option<Vec<u8>> {
     fs::read(format!("/proc/{pid}/cmdline")).ok()
@@ -76,6 +82,7 @@ mod tests {
         assert!(pid_alive(me));
         assert!(pids().contains(&me));
         assert!(pgid(me).is_some());
+        assert!(start_time(me).is_some_and(|t| t > 0));
         assert!(cmdline(me).is_some_and(|c| !c.is_empty()));
         assert!(env_var(me, "PATH").is_some());
         // Above PID_MAX_LIMIT (2^22) on 64-bit Linux: never a live process.

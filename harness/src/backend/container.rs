@@ -16,7 +16,8 @@ use testcontainers::{
     ContainerAsync, Image, ImageExt,
 };
 
-use super::{docker, logtail::LogBuffer, workdir::WorkDir, BackendError, CleanupError};
+use super::{docker, workdir::WorkDir, BackendError, CleanupError};
+use crate::supervise::logtail::LogBuffer;
 
 /// Label naming the pid of the harness that started a container.
 pub(crate) const OWNER_PID_LABEL: &str = "scrape-harness.owner-pid";

@@ -2,6 +2,8 @@
 
 use std::{io, path::PathBuf, time::Duration};
 
+use crate::supervise::SuperviseError;
+
 /// Why a Prometheus backend could not be started, reloaded or stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -312,6 +314,44 @@ impl BackendError {
             path: path.into(),
             action,
             source,
+        }
+    }
+}
+
+impl From<SuperviseError> for BackendError {
+    fn from(err: SuperviseError) -> Self {
+        match err {
+            SuperviseError::Io { what, path, source } => Self::io(path, what, source),
+            SuperviseError::Spawn { program, source } => Self::BinaryUnusable {
+                path: program,
+                reason: format!("cannot be started: {source}"),
+            },
+            other => Self::Stop {
+                description: "a Prometheus process".to_owned(),
+                source: other.into(),
+            },
+        }
+    }
+}
+
+impl From<SuperviseError> for CleanupError {
+    fn from(err: SuperviseError) -> Self {
+        match err {
+            SuperviseError::Signal {
+                pid,
+                action,
+                source,
+                ..
+            } => Self::Signal {
+                pid,
+                action,
+                source,
+            },
+            SuperviseError::StillAlive { pid, waited, .. } => Self::StillAlive { pid, waited },
+            other => Self::Command {
+                command: "stopping a child process".to_owned(),
+                detail: other.to_string(),
+            },
         }
     }
 }

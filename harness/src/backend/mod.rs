@@ -36,7 +36,6 @@ mod container;
 mod docker;
 mod error;
 mod image;
-mod logtail;
 mod process;
 mod sweep;
 mod web_config;
@@ -49,15 +48,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use crate::supervise::{keep_requested, OWNER_PID_ENV};
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub(crate) use sweep::pid_alive;
-pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};
+pub use sweep::{sweep_leftovers, SweepReport};
 pub use web_config::{
     audit_own_web_config, EndpointCheck, OwnProbe, PrometheusTls, PrometheusWebConfig,
     PROTECTED_PATHS,
 };
 pub use workdir::free_local_port;
-pub(crate) use workdir::OWNER_PID_FILE;
 
 use crate::targets::{ApiError, PromApi};
 use container::ContainerRun;
@@ -168,10 +167,10 @@ enum Backend {
 }
 
 impl Backend {
-    async fn exit_status(&mut self) -> Option<String> {
+    async fn exit_status(&self) -> Option<String> {
         match self {
             Self::Container(run) => run.exit_status().await,
-            Self::Process(run) => run.exit_status(),
+            Self::Process(run) => run.exit_status().map(|status| status.to_string()),
         }
     }
 
@@ -241,9 +240,17 @@ impl RunningPrometheus {
         }
     }
 
+    /// `Some(how)` once Prometheus has exited: the process' exit status (code or signal),
+    /// or the container's state. Cheap enough to poll every few hundred milliseconds, so a
+    /// run can end soon after Prometheus dies.
+    pub async fn exit_status(&self) -> Option<String> {
+        self.backend.exit_status().await
+    }
+
     /// The last 40 lines of Prometheus' log, for failure reports.
     pub fn logs(&self) -> String {
-        self.backend.log_tail(logtail::REPORT_LINES)
+        self.backend
+            .log_tail(crate::supervise::logtail::REPORT_LINES)
     }
 
     /// The last `n` lines of Prometheus' log (as many as are kept), for searching.
@@ -390,14 +397,14 @@ pub async fn start(opts: PrometheusOptions) -> Result<RunningPrometheus, Backend
             (base_url, api)
         }
     };
-    let mut running = RunningPrometheus {
+    let running = RunningPrometheus {
         backend,
         workdir,
         api,
         base_url,
         description,
     };
-    wait_ready(&mut running, opts.ready_timeout).await?;
+    wait_ready(&running, opts.ready_timeout).await?;
     Ok(running)
 }
 
@@ -494,10 +501,7 @@ fn prometheus_args(workdir: &WorkDir, port: u16, extra: &[String]) -> Vec<String
 }
 
 /// Polls `/-/ready` every 50 ms until 200, an early exit, or the deadline.
-async fn wait_ready(
-    running: &mut RunningPrometheus,
-    timeout: Duration,
-) -> Result<(), BackendError> {
+async fn wait_ready(running: &RunningPrometheus, timeout: Duration) -> Result<(), BackendError> {
     let url = format!("{}/-/ready", running.base_url);
     let deadline = Instant::now() + timeout;
     let mut ticks = tokio::time::interval(READY_POLL);
@@ -535,13 +539,6 @@ pub async fn prometheus_image(
 ) -> Result<String, BackendError> {
     docker::engine_version().await?;
     Ok(image::select(image, binary).await?.reference)
-}
-
-/// Whether `HARNESS_KEEP=1` asks to keep Prometheus (container or process) and its
-/// directories after a run, for debugging. Kept things are printed with the command that
-/// removes them; the next run's sweep removes them too.
-pub fn keep_requested() -> bool {
-    std::env::var("HARNESS_KEEP").is_ok_and(|v| v == "1")
 }
 
 /// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the future is dropped (and

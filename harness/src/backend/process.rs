@@ -1,23 +1,25 @@
-//! The process backend: a local `prometheus` binary, in its own process group (a Ctrl-C
-//! in the terminal reaches the harness only, which then tears Prometheus down), its
-//! output in `<workdir>/prometheus.log`, killed and reaped on drop.
+//! The process backend: a local `prometheus` binary under the crate's one child-process
+//! guard ([`Supervised`]: its own process group, so a Ctrl-C in the terminal reaches the
+//! harness only, which then tears Prometheus down), its output in
+//! `<workdir>/prometheus.log`, killed and reaped on drop.
 
 use std::{
-    fs::File,
-    os::unix::{fs::PermissionsExt, process::CommandExt},
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{ExitStatus, Stdio},
     time::Duration,
 };
 
-use super::{logtail, workdir::WorkDir, workdir::PROMETHEUS_PID_FILE, BackendError, CleanupError};
+use super::{workdir::WorkDir, workdir::PROMETHEUS_PID_FILE, BackendError, CleanupError};
+use crate::supervise::{find_in_path, Output, Spec, Supervised};
 
 /// A running Prometheus process; killed (SIGKILL) and reaped on drop.
 #[derive(Debug)]
 pub(crate) struct ProcessRun {
-    child: Option<Child>,
+    /// `None` once stopped or kept (`HARNESS_KEEP=1`).
+    child: Option<Supervised>,
+    pid: u32,
     binary: PathBuf,
-    log_path: PathBuf,
 }
 
 impl ProcessRun {
@@ -27,37 +29,26 @@ impl ProcessRun {
         args: &[String],
         workdir: &WorkDir,
     ) -> Result<Self, BackendError> {
-        let log_path = workdir.log_path();
-        let log =
-            File::create(&log_path).map_err(|e| BackendError::io(&log_path, "creating", e))?;
-        let log_for_stdout = log
-            .try_clone()
-            .map_err(|e| BackendError::io(&log_path, "duplicating the handle of", e))?;
-        let child = Command::new(binary)
+        let child = Spec::new(binary)
             .args(args)
             .current_dir(workdir.path())
-            .stdin(Stdio::null())
-            .stdout(log_for_stdout)
-            .stderr(log)
-            // Own process group: the terminal's SIGINT goes to the harness, not here.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| BackendError::BinaryUnusable {
-                path: binary.to_owned(),
-                reason: format!("cannot be started: {e}"),
-            })?;
+            .output(Output::File(workdir.log_path()))
+            // SIGKILL at once: nothing of a test Prometheus is worth a graceful TSDB
+            // shutdown, and the work directory is removed next.
+            .grace(Duration::ZERO)
+            .spawn()?;
         let run = Self {
+            pid: child.pid(),
             child: Some(child),
             binary: binary.to_owned(),
-            log_path,
         };
-        workdir.write(PROMETHEUS_PID_FILE, &format!("{}\n", run.pid()))?;
+        workdir.write(PROMETHEUS_PID_FILE, &format!("{}\n", run.pid))?;
         Ok(run)
     }
 
     /// The process id.
     pub(crate) fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.pid
     }
 
     /// The binary that runs.
@@ -65,61 +56,41 @@ impl ProcessRun {
         &self.binary
     }
 
-    /// `Some(status)` once the process has exited.
-    pub(crate) fn exit_status(&mut self) -> Option<String> {
-        let child = self.child.as_mut()?;
-        match child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            Ok(None) => None,
-            Err(err) => Some(format!("unknown state: {err}")),
-        }
+    /// `Some(status)` (exit code or signal) once the process has exited.
+    pub(crate) fn exit_status(&self) -> Option<ExitStatus> {
+        self.child.as_ref()?.try_exit()
     }
 
     /// The last `lines` of its output.
     pub(crate) fn log_tail(&self, lines: usize) -> String {
-        logtail::file_tail(&self.log_path, lines)
+        self.child
+            .as_ref()
+            .map(|c| c.log_tail(lines))
+            .unwrap_or_default()
     }
 
     /// Kills and reaps the process.
     pub(crate) fn stop(mut self) -> Result<(), CleanupError> {
-        self.kill_and_reap()
-    }
-
-    fn kill_and_reap(&mut self) -> Result<(), CleanupError> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if let Ok(Some(_)) = child.try_wait() {
-            return Ok(());
+        match self.child.take() {
+            Some(child) => child.stop().map(drop).map_err(CleanupError::from),
+            None => Ok(()),
         }
-        // SIGKILL: nothing of a test Prometheus is worth a graceful TSDB shutdown, and the
-        // work directory is removed next.
-        let pid = child.id();
-        child.kill().map_err(|source| CleanupError::Signal {
-            pid,
-            action: "killing",
-            source,
-        })?;
-        child
-            .wait()
-            .map(drop)
-            .map_err(|source| CleanupError::Signal {
-                pid,
-                action: "reaping",
-                source,
-            })
     }
 }
 
 impl Drop for ProcessRun {
     fn drop(&mut self) {
-        if super::keep_requested() {
-            eprintln!("HARNESS_KEEP=1: keeping the Prometheus process; stop it with `kill <pid>` (see its work dir's prometheus.pid)");
+        let Some(child) = self.child.take() else {
             return;
+        };
+        if super::keep_requested() {
+            eprintln!(
+                "HARNESS_KEEP=1: keeping the Prometheus process; stop it with `kill {}`",
+                self.pid
+            );
+            child.disown();
         }
-        if let Err(err) = self.kill_and_reap() {
-            tracing::warn!("Prometheus process cleanup: {err}");
-        }
+        // Otherwise the guard's drop kills and reaps it.
     }
 }
 
@@ -128,11 +99,7 @@ pub(crate) fn find_binary(given: Option<&Path>) -> Result<PathBuf, BackendError>
     if let Some(path) = given {
         return check_executable(path).map(|()| path.to_owned());
     }
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path_var)
-        .map(|dir| dir.join("prometheus"))
-        .find(|candidate| check_executable(candidate).is_ok())
-        .ok_or(BackendError::BinaryNotFound)
+    find_in_path("prometheus").ok_or(BackendError::BinaryNotFound)
 }
 
 fn check_executable(path: &Path) -> Result<(), BackendError> {

@@ -7,22 +7,26 @@
 //!   still a Prometheus started with that directory's config (checked in
 //!   `/proc/<pid>/cmdline`, so a recycled pid is never killed).
 //!
-//! - Processes whose environment carries `SCRAPE_HARNESS_OWNER_PID=<pid>` (exporters under
-//!   test started by `conformance --exec`, in their own process groups) whose pid is dead
-//!   are killed.
+//! - Processes whose environment carries `SCRAPE_HARNESS_OWNER_PID=<pid>` (everything
+//!   started through `supervise::Spec::spawn`: Prometheus, nginx, Alertmanager, exporters
+//!   under test, in their own process groups) whose pid is dead are killed.
 //!
-//! Directories without `owner.pid` are not ours (or not finished yet) and are left alone.
+//! Directories without `owner.pid` are not ours (or not finished yet) and are left alone;
+//! every `supervise::RunDir` has one. Detached children (`supervise::Spec::spawn_detached`,
+//! what `lab up` leaves running) carry no owner marker and live outside these directories:
+//! they are meant to outlive their harness, and only their record file stops them.
 //! Pids are only meaningful on this host: containers of a remote Docker engine shared by
 //! several hosts would be misjudged, which this bench does not support.
 
 use std::{
     fs,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use crate::procfs;
 pub(crate) use crate::procfs::pid_alive;
+use crate::supervise::{signal_process, wait_gone, Signal, OWNER_PID_ENV};
 
 use super::{
     container::OWNER_PID_LABEL,
@@ -64,9 +68,6 @@ pub fn sweep_leftovers() -> SweepReport {
     sweep_dirs_in(&std::env::temp_dir(), &mut report);
     report
 }
-
-/// The environment variable that marks a process as started by the harness with that pid.
-pub const OWNER_PID_ENV: &str = "SCRAPE_HARNESS_OWNER_PID";
 
 /// Kills every process marked with [`OWNER_PID_ENV`] by a harness that is dead.
 fn sweep_owned_processes(report: &mut SweepReport) {
@@ -179,34 +180,25 @@ fn is_prometheus_of(pid: u32, dir: &Path) -> bool {
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
 fn kill_and_wait(pid: u32) -> Result<(), CleanupError> {
-    let pid_arg = pid.to_string();
-    let command = || format!("kill -KILL {pid}");
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid_arg])
-        .status()
-        .map_err(|source| CleanupError::Spawn {
-            command: command(),
-            source,
-        })?;
-    if !status.success() && pid_alive(pid) {
-        return Err(CleanupError::Command {
-            command: command(),
-            detail: status.to_string(),
-        });
+    if let Err(source) = signal_process(pid, Signal::Kill) {
+        if pid_alive(pid) {
+            return Err(CleanupError::Signal {
+                pid,
+                action: "killing",
+                source,
+            });
+        }
     }
     // SIGKILL is not instantaneous: wait (with a deadline) until the pid is gone, so the
     // directory is not removed under a process still writing to it.
-    let deadline = Instant::now() + KILL_WAIT;
-    while pid_alive(pid) {
-        if Instant::now() >= deadline {
-            return Err(CleanupError::StillAlive {
-                pid,
-                waited: KILL_WAIT,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    if wait_gone(pid, KILL_WAIT) {
+        Ok(())
+    } else {
+        Err(CleanupError::StillAlive {
+            pid,
+            waited: KILL_WAIT,
+        })
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,52 +9,37 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use tempfile::TempDir;
-
 use super::BackendError;
+use crate::supervise::{atomic_write, RunDir};
+pub(crate) use crate::supervise::{DIR_PREFIX, OWNER_PID_FILE};
 
-/// Prefix of every work directory (the sweep looks for it).
-pub(crate) const DIR_PREFIX: &str = "scrape-harness-";
-/// File holding the pid of the harness that owns the directory.
-pub(crate) const OWNER_PID_FILE: &str = "owner.pid";
+/// What names the work directory: `scrape-harness-prometheus-*`.
+const WHAT: &str = "prometheus";
 /// File holding the pid of the Prometheus process (process backend only).
 pub(crate) const PROMETHEUS_PID_FILE: &str = "prometheus.pid";
 /// The configuration file name.
 pub(crate) const CONFIG_FILE: &str = "prometheus.yml";
 
-/// A work directory, removed on drop.
+/// A work directory, removed on drop (a [`RunDir`]: `owner.pid`, `HARNESS_KEEP`).
 #[derive(Debug)]
 pub(crate) struct WorkDir {
-    dir: TempDir,
+    dir: RunDir,
 }
 
 impl WorkDir {
     /// Creates the directory in the system temp dir, writes `owner.pid`, the config and an
     /// empty `data/`, all readable by every user (a container may run as another user).
     pub(crate) fn create(config_yaml: &str) -> Result<Self, BackendError> {
-        let base = std::env::temp_dir();
-        let dir = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
-            .tempdir_in(&base)
-            .map_err(|e| BackendError::io(&base, "creating the work directory", e))?;
-        let mut dir = dir;
-        // HARNESS_KEEP=1: leave the directory for debugging (the next run's sweep removes it).
-        dir.disable_cleanup(super::keep_requested());
-        if super::keep_requested() {
-            eprintln!(
-                "HARNESS_KEEP=1: keeping Prometheus' work dir {}",
-                dir.path().display()
-            );
-        }
-        let workdir = Self { dir };
-        // Written first, so that a harness killed from here on leaves a directory the
-        // next sweep recognises as abandoned.
-        workdir.write(OWNER_PID_FILE, &format!("{}\n", std::process::id()))?;
+        let workdir = Self {
+            dir: RunDir::create(WHAT)?,
+        };
         set_mode(workdir.path(), 0o755)?;
+        set_mode(&workdir.path().join(OWNER_PID_FILE), 0o644)?;
         let data = workdir.data_dir();
         fs::create_dir(&data).map_err(|e| BackendError::io(&data, "creating", e))?;
         set_mode(&data, 0o755)?;
         workdir.write_config(config_yaml)?;
+        set_mode(&workdir.config_path(), 0o644)?;
         Ok(workdir)
     }
 
@@ -70,7 +55,8 @@ impl WorkDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        name.strip_prefix(DIR_PREFIX).unwrap_or(&name).to_owned()
+        let prefix = format!("{DIR_PREFIX}{WHAT}-");
+        name.strip_prefix(&prefix).unwrap_or(&name).to_owned()
     }
 
     /// `<dir>/prometheus.yml`.
@@ -95,15 +81,12 @@ impl WorkDir {
         Ok((meta.uid(), meta.gid()))
     }
 
-    /// Replaces `prometheus.yml` atomically (write a sibling, then rename), so Prometheus
-    /// never reads half a file. The directory, not the file, is bind-mounted, so a
+    /// Replaces `prometheus.yml` atomically, so Prometheus never reads half a file (it
+    /// keeps the mode `create` gave it). The directory, not the file, is bind-mounted, so a
     /// container sees the new file too.
     pub(crate) fn write_config(&self, yaml: &str) -> Result<(), BackendError> {
-        let tmp = self.path().join(".prometheus.yml.new");
-        fs::write(&tmp, yaml).map_err(|e| BackendError::io(&tmp, "writing", e))?;
-        set_mode(&tmp, 0o644)?;
         let path = self.config_path();
-        fs::rename(&tmp, &path).map_err(|e| BackendError::io(&path, "replacing", e))
+        atomic_write(&path, yaml).map_err(|e| BackendError::io(&path, "replacing", e))
     }
 
     /// Writes `<dir>/<name>` (readable by everyone).
@@ -113,12 +96,9 @@ impl WorkDir {
         set_mode(&path, 0o644)
     }
 
-    /// Removes the directory, reporting failure.
+    /// Removes the directory (unless `HARNESS_KEEP=1`), reporting failure.
     pub(crate) fn close(self) -> Result<(), BackendError> {
-        let path = self.path().to_owned();
-        self.dir
-            .close()
-            .map_err(|e| BackendError::io(path, "removing the work directory", e))
+        Ok(self.dir.close()?)
     }
 }
 
@@ -167,7 +147,17 @@ mod tests {
         let workdir = WorkDir::create("a: 1\n").unwrap();
         workdir.write_config("b: 2\n").unwrap();
         assert_eq!(fs::read_to_string(workdir.config_path()).unwrap(), "b: 2\n");
-        assert!(!workdir.path().join(".prometheus.yml.new").exists());
+        let mode = fs::metadata(workdir.config_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644, "readable by a container's user");
+        let names: Vec<_> = fs::read_dir(workdir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "owner.pid, data, prometheus.yml: {names:?}");
     }
 
     #[test]

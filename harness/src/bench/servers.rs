@@ -19,7 +19,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,12 +34,13 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::options::Mode;
 use super::proc_stat;
 use super::run::{bcrypt_hash, mode_web_config, HashError, BASIC_PASSWORD, BASIC_USER};
 use crate::conformance::direct::{ca_roots, CaError};
+use crate::supervise::{NotReady, Output, RunDir, Spec, Supervised};
 
 /// The three servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -431,117 +432,146 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
         ));
     }
     pin_self_to_core0().await?;
-    let dir = tempfile::Builder::new()
-        .prefix("scrape-bench-servers-")
-        .tempdir()
-        .map_err(|source| ServersError::Io {
-            what: format!("creating a temp dir in {}", std::env::temp_dir().display()),
-            source,
-        })?;
-    let pki = Pki::generate(opts.key_type).map_err(|source| ServersError::Pki {
-        what: "generating",
-        source,
-    })?;
-    let files = pki
-        .write_to(&dir.path().join("pki"))
-        .map_err(|source| ServersError::Pki {
-            what: "writing",
-            source,
-        })?;
-    let cert = files.server_cert(ServerCert::Valid);
-    let key = files.server_key(ServerCert::Valid);
-    let hash = bcrypt_hash(BASIC_PASSWORD).await?;
-    let write = |name: &str, mode: Mode| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, mode_web_config(mode, &files, &hash))
-            .map(|()| path.clone())
-            .map_err(|source| ServersError::Io {
-                what: format!("writing {}", path.display()),
-                source,
-            })
-    };
-    let tls_yml = write("tls.yml", Mode::Tls)?;
-    let basic_yml = write("basic.yml", Mode::Basic)?;
-    let connector = tls_connector(&files.ca(), opts.tls_version)?;
-
+    let setup = Setup::create(opts).await?;
     let mut cases = Vec::new();
     let mut port = opts.base_port;
     for (server, security, conn) in CASES {
         port += 1;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let web_config = match security {
-            Mode::Basic => Some(basic_yml.as_path()),
-            Mode::Tls => Some(tls_yml.as_path()),
-            // CASES has plain, basic and tls only.
-            _ => None,
-        };
-        let spawn_error = |source| ServersError::Spawn {
-            server: server.as_str(),
-            source,
-        };
-        let mut child =
-            spawn_server(opts, server, addr, web_config, &cert, &key).map_err(spawn_error)?;
-        // `None` only once the child was reaped, which nothing has done yet.
-        let pid = child.id().unwrap_or_default();
-        wait_listening(addr, &mut child, server).await?;
-        let client = Client {
-            addr,
-            tls: (security == Mode::Tls).then(|| connector.clone()),
-            auth: (security == Mode::Basic)
-                .then(|| fake_exporter::basic_header(BASIC_USER, BASIC_PASSWORD)),
-            path: if server == Server::RawRustls {
-                "/"
-            } else {
-                "/metrics"
-            },
-        };
-        // Warm up: the first request pays cold caches (bcrypt, config parse).
-        client
-            .once()
-            .await
-            .map_err(|source| ServersError::FirstRequest {
-                server: server.as_str(),
-                addr,
-                source,
-            })?;
-        let cpu = || {
-            proc_stat::cpu_seconds(pid).map_err(|source| ServersError::ProcStat {
-                server: server.as_str(),
-                pid,
-                source,
-            })
-        };
-        let mut samples = Vec::new();
-        for _ in 0..opts.repeat.max(1) {
-            let cpu0 = cpu()?;
-            let (requests, errors, bytes, elapsed) =
-                client.load(conn, opts.connections, opts.seconds).await;
-            let cpu1 = cpu()?;
-            samples.push(Sample {
-                requests,
-                errors,
-                seconds: elapsed.as_secs_f64(),
-                server_cpu_seconds: cpu1 - cpu0,
-                body_bytes: bytes / requests.max(1),
-            });
-        }
-        let _ = child.kill().await;
-        cases.push(CaseResult {
-            server,
-            security,
-            conn,
-            cpu_us_per_request: Spread::of(
-                samples.iter().map(Sample::cpu_us_per_request).collect(),
-            ),
-            throughput: Spread::of(samples.iter().map(Sample::throughput).collect()),
-            samples,
-        });
+        cases.push(run_case(opts, &setup, server, security, conn, addr).await?);
     }
     let ratios = ratios(&cases);
     Ok(ServersReport {
         connections: opts.connections,
         cases,
         ratios,
+    })
+}
+
+/// What every case shares: the PKI, the web-configs and the client's TLS connector, in a
+/// run directory removed at the end.
+struct Setup {
+    /// Holds the files below; removed on drop.
+    _dir: RunDir,
+    cert: PathBuf,
+    key: PathBuf,
+    tls_yml: PathBuf,
+    basic_yml: PathBuf,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl Setup {
+    async fn create(opts: &ServersOptions) -> Result<Self, ServersError> {
+        let dir = RunDir::create("bench-servers").map_err(|e| {
+            let (what, path, source) = e.into_parts();
+            ServersError::Io {
+                what: format!("{what} {}", path.display()),
+                source,
+            }
+        })?;
+        let pki = Pki::generate(opts.key_type).map_err(|source| ServersError::Pki {
+            what: "generating",
+            source,
+        })?;
+        let files = pki
+            .write_to(&dir.join("pki"))
+            .map_err(|source| ServersError::Pki {
+                what: "writing",
+                source,
+            })?;
+        let hash = bcrypt_hash(BASIC_PASSWORD).await?;
+        let write = |name: &str, mode: Mode| {
+            let path = dir.join(name);
+            std::fs::write(&path, mode_web_config(mode, &files, &hash))
+                .map(|()| path.clone())
+                .map_err(|source| ServersError::Io {
+                    what: format!("writing {}", path.display()),
+                    source,
+                })
+        };
+        Ok(Self {
+            cert: files.server_cert(ServerCert::Valid),
+            key: files.server_key(ServerCert::Valid),
+            tls_yml: write("tls.yml", Mode::Tls)?,
+            basic_yml: write("basic.yml", Mode::Basic)?,
+            connector: tls_connector(&files.ca(), opts.tls_version)?,
+            _dir: dir,
+        })
+    }
+}
+
+/// Starts `server` on `addr`, warms it up, measures `opts.repeat` windows and stops it.
+async fn run_case(
+    opts: &ServersOptions,
+    setup: &Setup,
+    server: Server,
+    security: Mode,
+    conn: ConnMode,
+    addr: SocketAddr,
+) -> Result<CaseResult, ServersError> {
+    let web_config = match security {
+        Mode::Basic => Some(setup.basic_yml.as_path()),
+        Mode::Tls => Some(setup.tls_yml.as_path()),
+        // CASES has plain, basic and tls only.
+        _ => None,
+    };
+    let child = spawn_server(opts, server, addr, web_config, &setup.cert, &setup.key)
+        .spawn()
+        .map_err(|e| ServersError::Spawn {
+            server: server.as_str(),
+            source: e.into_parts().2,
+        })?;
+    let pid = child.pid();
+    wait_listening(addr, &child, server).await?;
+    let client = Client {
+        addr,
+        tls: (security == Mode::Tls).then(|| setup.connector.clone()),
+        auth: (security == Mode::Basic)
+            .then(|| fake_exporter::basic_header(BASIC_USER, BASIC_PASSWORD)),
+        path: if server == Server::RawRustls {
+            "/"
+        } else {
+            "/metrics"
+        },
+    };
+    // Warm up: the first request pays cold caches (bcrypt, config parse).
+    client
+        .once()
+        .await
+        .map_err(|source| ServersError::FirstRequest {
+            server: server.as_str(),
+            addr,
+            source,
+        })?;
+    let cpu = || {
+        proc_stat::cpu_seconds(pid).map_err(|source| ServersError::ProcStat {
+            server: server.as_str(),
+            pid,
+            source,
+        })
+    };
+    let mut samples = Vec::new();
+    for _ in 0..opts.repeat.max(1) {
+        let cpu0 = cpu()?;
+        let (requests, errors, bytes, elapsed) =
+            client.load(conn, opts.connections, opts.seconds).await;
+        let cpu1 = cpu()?;
+        samples.push(Sample {
+            requests,
+            errors,
+            seconds: elapsed.as_secs_f64(),
+            server_cpu_seconds: cpu1 - cpu0,
+            body_bytes: bytes / requests.max(1),
+        });
+    }
+    let _ = tokio::task::spawn_blocking(move || child.stop()).await;
+    Ok(CaseResult {
+        server,
+        security,
+        conn,
+        cpu_us_per_request: Spread::of(samples.iter().map(Sample::cpu_us_per_request).collect()),
+        throughput: Spread::of(samples.iter().map(Sample::throughput).collect()),
+        samples,
     })
 }
 
@@ -651,6 +681,8 @@ async fn pin_self_to_core0() -> Result<(), ServersError> {
     Ok(())
 }
 
+/// The command that runs `server` pinned to core 1 (`taskset` execs it: the child's pid is
+/// the server's).
 fn spawn_server(
     opts: &ServersOptions,
     server: Server,
@@ -658,35 +690,26 @@ fn spawn_server(
     web_config: Option<&Path>,
     cert: &Path,
     key: &Path,
-) -> std::io::Result<Child> {
-    let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "1"]);
+) -> Spec {
+    let spec = Spec::new("taskset").args(["-c", "1"]);
     let listen = format!("--web.listen-address={addr}");
     let config: Vec<String> = web_config
         .map(|p| format!("--web.config.file={}", p.display()))
         .into_iter()
         .collect();
-    match server {
-        Server::Node => {
-            cmd.arg(&opts.node_exporter)
-                .args(["--collector.disable-defaults", &listen])
-                .args(&config);
-        }
-        Server::Fake => {
-            cmd.arg(&opts.fake_exporter).arg(&listen).args(&config);
-        }
-        Server::RawRustls => {
-            cmd.args(&opts.raw_server)
-                .arg(format!("--listen={addr}"))
-                .arg(format!("--cert={}", cert.display()))
-                .arg(format!("--key={}", key.display()));
-        }
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
+    let spec = match server {
+        Server::Node => spec
+            .arg(&opts.node_exporter)
+            .args(["--collector.disable-defaults", &listen])
+            .args(&config),
+        Server::Fake => spec.arg(&opts.fake_exporter).arg(&listen).args(&config),
+        Server::RawRustls => spec
+            .args(&opts.raw_server)
+            .arg(format!("--listen={addr}"))
+            .arg(format!("--cert={}", cert.display()))
+            .arg(format!("--key={}", key.display())),
+    };
+    spec.output(Output::Null)
 }
 
 /// How long a server may take to listen.
@@ -694,33 +717,22 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn wait_listening(
     addr: SocketAddr,
-    child: &mut Child,
+    child: &Supervised,
     server: Server,
 ) -> Result<(), ServersError> {
-    let deadline = Instant::now() + LISTEN_TIMEOUT;
-    loop {
-        if TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
-        }
-        let exited = child.try_wait().map_err(|source| ServersError::Spawn {
+    let listening = move || async move { TcpStream::connect(addr).await.is_ok() };
+    match child.wait_until(LISTEN_TIMEOUT, listening).await {
+        Ok(()) => Ok(()),
+        Err(NotReady::Exited(status)) => Err(ServersError::ExitedEarly {
             server: server.as_str(),
-            source,
-        })?;
-        if let Some(status) = exited {
-            return Err(ServersError::ExitedEarly {
-                server: server.as_str(),
-                status,
-                addr,
-            });
-        }
-        if Instant::now() >= deadline {
-            return Err(ServersError::NotListening {
-                server: server.as_str(),
-                addr,
-                timeout: LISTEN_TIMEOUT,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            status,
+            addr,
+        }),
+        Err(NotReady::TimedOut) => Err(ServersError::NotListening {
+            server: server.as_str(),
+            addr,
+            timeout: LISTEN_TIMEOUT,
+        }),
     }
 }
 

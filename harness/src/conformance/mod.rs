@@ -205,24 +205,11 @@ pub(crate) fn random_token(len: usize) -> String {
 
 /// A private temp dir for a conformance run's files, with `owner.pid`: after a SIGKILL of
 /// the harness, the next run's sweep removes it (and the data dirs exporters made in it).
-pub(crate) fn temp_dir() -> Result<tempfile::TempDir, ConformanceError> {
-    let dir = tempfile::Builder::new()
-        .prefix("scrape-harness-conformance-")
-        .tempdir()
-        .map_err(|source| ConformanceError::Io {
-            what: "creating a temp dir in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
-    let owner = dir.path().join(crate::backend::OWNER_PID_FILE);
-    std::fs::write(&owner, format!("{}\n", std::process::id())).map_err(|source| {
-        ConformanceError::Io {
-            what: "writing",
-            path: owner,
-            source,
-        }
-    })?;
-    Ok(dir)
+pub(crate) fn temp_dir() -> Result<crate::supervise::RunDir, ConformanceError> {
+    crate::supervise::RunDir::create("conformance").map_err(|e| {
+        let (what, path, source) = e.into_parts();
+        ConformanceError::Io { what, path, source }
+    })
 }
 
 /// Runs a direct check with [`DIRECT_CHECK_DEADLINE`]; past it the check is a TIMEOUT.

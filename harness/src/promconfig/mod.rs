@@ -713,13 +713,7 @@ pub fn promtool_check(path: &Path) -> Result<PromtoolCheck, PromConfigError> {
 
 /// `$PROMTOOL`, else the first executable `promtool` on `PATH`.
 fn find_promtool() -> Option<PathBuf> {
-    if let Some(explicit) = std::env::var_os(PROMTOOL_ENV).filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(explicit));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file())
+    crate::supervise::find_program(PROMTOOL_ENV, &["promtool"])
 }
 
 #[cfg(test)]

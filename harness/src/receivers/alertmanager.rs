@@ -1,15 +1,15 @@
 //! The real Alertmanager (Debian's `prometheus-alertmanager`, 0.25) as a receiver, run with
 //! the same exporter-toolkit `web-config.yml` as the fake one, so that the two can be
-//! compared. One process per receiver: its own temp dir (`--storage.path`, a minimal
+//! compared. One process per receiver: its own run directory (`--storage.path`, a minimal
 //! `alertmanager.yml`, its log), no gossip (`--cluster.listen-address=`), 127.0.0.1 only.
-//! Dropped = killed (`kill_on_drop`) and the temp dir removed.
+//! Supervised like every child of the harness (`supervise`): dropped = stopped (SIGTERM,
+//! SIGKILL after a grace period), reaped, and the directory removed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use crate::supervise::{find_program, NotReady, Output, RunDir, Spec, Supervised};
 
 /// Environment variable naming the Alertmanager binary (default: `prometheus-alertmanager`
 /// as Debian names it, else `alertmanager`, searched in `PATH`).
@@ -21,9 +21,10 @@ const CONFIG: &str = "route:\n  receiver: blackhole\nreceivers:\n  - name: black
 /// A running Alertmanager.
 #[derive(Debug)]
 pub struct RealAlertmanager {
-    child: Child,
+    // Declared before `dir`: the process stops before its directory is removed.
+    child: Supervised,
     addr: SocketAddr,
-    dir: tempfile::TempDir,
+    dir: RunDir,
     binary: PathBuf,
 }
 
@@ -77,15 +78,11 @@ impl RealAlertmanager {
     /// The binary to run: `$ALERTMANAGER_BIN`, else the first of `prometheus-alertmanager`,
     /// `alertmanager` in `PATH`.
     pub fn find_binary() -> Result<PathBuf, AlertmanagerError> {
-        if let Some(bin) = std::env::var_os(ALERTMANAGER_BIN_ENV) {
-            return Ok(PathBuf::from(bin));
-        }
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        ["prometheus-alertmanager", "alertmanager"]
-            .iter()
-            .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-            .find(|p| p.is_file())
-            .ok_or(AlertmanagerError::NotFound)
+        find_program(
+            ALERTMANAGER_BIN_ENV,
+            &["prometheus-alertmanager", "alertmanager"],
+        )
+        .ok_or(AlertmanagerError::NotFound)
     }
 
     /// Starts Alertmanager on `127.0.0.1:<free port>` with `web_config` and returns once
@@ -100,74 +97,53 @@ impl RealAlertmanager {
                 source,
             }
         };
-        let dir = tempfile::Builder::new()
-            .prefix("scrape-harness-alertmanager-")
-            .tempdir()
-            .map_err(io("creating its temp dir"))?;
-        // Swept (the directory) after a harness killed without unwinding, like Prometheus'.
-        std::fs::write(
-            dir.path().join("owner.pid"),
-            format!("{}\n", std::process::id()),
-        )
-        .map_err(io("writing owner.pid"))?;
-        let config = dir.path().join("alertmanager.yml");
+        let supervise_error = |what| {
+            let io = io(what);
+            move |e: crate::supervise::SuperviseError| io(e.into_parts().2)
+        };
+        // Swept (the directory, by its `owner.pid`; the process, by its owner marker) after
+        // a harness killed without unwinding, like Prometheus'.
+        let dir =
+            RunDir::create("alertmanager").map_err(supervise_error("creating its temp dir"))?;
+        let config = dir.join("alertmanager.yml");
         std::fs::write(&config, CONFIG).map_err(io("writing alertmanager.yml"))?;
         let port = crate::backend::free_local_port().map_err(io("picking a free port"))?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = std::fs::File::create(dir.path().join("alertmanager.log"))
-            .map_err(io("creating its log"))?;
-        let log2 = log.try_clone().map_err(io("creating its log"))?;
-        let child = Command::new(&binary)
+        let child = Spec::new(&binary)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg(format!("--web.config.file={}", web_config.display()))
             .arg("--cluster.listen-address=")
-            // The next run's leftover sweep kills an Alertmanager whose harness died.
-            .env(
-                crate::backend::OWNER_PID_ENV,
-                std::process::id().to_string(),
-            )
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .kill_on_drop(true)
+            .output(Output::File(dir.join("alertmanager.log")))
             .spawn()
-            .map_err(io("starting"))?;
-        let mut am = Self {
+            .map_err(supervise_error("starting"))?;
+        let am = Self {
             child,
             addr,
             dir,
             binary,
         };
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = am.child.try_wait() {
-                return Err(AlertmanagerError::Exited {
-                    binary: am.binary.clone(),
-                    addr,
-                    status: status.to_string(),
-                    log: am.log(),
-                });
-            }
+        let listening = move || async move {
             let attempt =
                 tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr))
                     .await;
-            if let Ok(Ok(_)) = attempt {
-                return Ok(am);
-            }
-            if Instant::now() >= deadline {
-                return Err(AlertmanagerError::NotListening {
-                    binary: am.binary.clone(),
-                    addr,
-                    timeout,
-                    log: am.log(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            matches!(attempt, Ok(Ok(_)))
+        };
+        match am.child.wait_until(timeout, listening).await {
+            Ok(()) => Ok(am),
+            Err(NotReady::Exited(status)) => Err(AlertmanagerError::Exited {
+                binary: am.binary.clone(),
+                addr,
+                status: status.to_string(),
+                log: am.log(),
+            }),
+            Err(NotReady::TimedOut) => Err(AlertmanagerError::NotListening {
+                binary: am.binary.clone(),
+                addr,
+                timeout,
+                log: am.log(),
+            }),
         }
     }
 
@@ -178,21 +154,6 @@ impl RealAlertmanager {
 
     /// Its output so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for RealAlertmanager {
-    /// SIGKILL, then reap it (polled, up to 5 s) before the temp dir is removed, so that
-    /// no write of a dying process races the removal. Needs no runtime.
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Ok(Some(_)) | Err(_) => break,
-            }
-        }
+        std::fs::read_to_string(self.dir.join("alertmanager.log")).unwrap_or_default()
     }
 }

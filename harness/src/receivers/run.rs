@@ -20,7 +20,7 @@
 //! failure count (notification errors; failed plus retried samples) has grown between two
 //! polls with an error logged: a second failed send, past the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use serde::Serialize;
 use super::alertmanager::{AlertmanagerError, RealAlertmanager};
 use super::{ReceiverCase, ReceiverExpect, ReceiverKind, ReceiverPlan};
 use crate::backend::{
-    self, audit_own_web_config, BackendError, BackendKind, PrometheusTls, PrometheusWebConfig,
+    audit_own_web_config, BackendError, BackendKind, PrometheusTls, PrometheusWebConfig,
 };
 use crate::classify::ErrorClass;
 use crate::conformance::direct::{self, ClientTls};
@@ -43,6 +43,7 @@ use crate::promconfig::{
     PromDuration, PrometheusConfig, QueueConfig, RemoteWriteConfig, RuleFile, Scheme, StaticConfig,
 };
 use crate::runner::exporters;
+use crate::supervise::RunDir;
 use crate::targets::ApiError;
 
 /// The alert the rule file fires on every evaluation.
@@ -211,32 +212,18 @@ fn setup(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ReceiverRunE
     }
 }
 
-/// Runs every receiver of `plan` against one Prometheus and judges each.
-pub async fn run_receivers(
+/// The run directory with the PKI in it, and the bcrypt hashes of the passwords.
+async fn prepare(
     plan: &ReceiverPlan,
-    opts: &ReceiverOptions,
-) -> Result<ReceiverRun, ReceiverRunError> {
-    let began = Instant::now();
+) -> Result<(RunDir, PkiFiles, HashMap<String, String>), ReceiverRunError> {
     // Removed on drop unless HARNESS_KEEP=1; its `owner.pid` lets the leftover sweep remove
     // it after a harness killed without unwinding, as the scenario runner's.
-    let mut run_dir = tempfile::Builder::new()
-        .prefix("scrape-harness-receivers-")
-        .tempdir()
-        .map_err(setup("creating the run directory"))?;
-    run_dir.disable_cleanup(backend::keep_requested());
-    if backend::keep_requested() {
-        eprintln!(
-            "HARNESS_KEEP=1: keeping the receivers run dir {}",
-            run_dir.path().display()
-        );
-    }
-    std::fs::write(
-        run_dir.path().join("owner.pid"),
-        format!("{}\n", std::process::id()),
-    )
-    .map_err(setup("writing owner.pid"))?;
+    let run_dir = RunDir::create("receivers").map_err(|e| {
+        let (what, path, source) = e.into_parts();
+        setup(format!("{what} {}", path.display()))(source)
+    })?;
     let pki = Pki::generate(plan.scenario.defaults.key_type)
-        .and_then(|pki| pki.write_to(&run_dir.path().join("pki")))
+        .and_then(|pki| pki.write_to(&run_dir.join("pki")))
         .map_err(|e| ReceiverRunError::Setup {
             what: "generating the PKI".into(),
             detail: e.to_string(),
@@ -247,6 +234,48 @@ pub async fn run_receivers(
             what: "hashing the passwords".into(),
             detail: e.to_string(),
         })?;
+    Ok((run_dir, pki, hashes))
+}
+
+/// Prometheus' own `--web.config.file`, when the plan asks for one.
+fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebConfig> {
+    plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
+        tls: w.server_cert.map(|which| PrometheusTls {
+            cert_file: pki.server_cert(which),
+            key_file: pki.server_key(which),
+            ca_file: pki.ca(),
+        }),
+        basic_auth: w.basic_auth.clone(),
+        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
+    })
+}
+
+/// Why the real Alertmanager's alerts could not be listed (`GET /api/v2/alerts`).
+#[derive(Debug, thiserror::Error)]
+enum ListAlertsError {
+    /// The request failed (connection, TLS, HTTP).
+    #[error(transparent)]
+    Request(#[from] direct::DirectError),
+    /// Alertmanager answered another status than 200.
+    #[error("GET /api/v2/alerts answered {status}: {body}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The body, trimmed.
+        body: String,
+    },
+    /// The body is not a JSON array of alerts.
+    #[error("GET /api/v2/alerts: not a JSON array: {0}")]
+    NotJson(#[source] serde_json::Error),
+}
+
+/// Runs every receiver of `plan` against one Prometheus and judges each.
+pub async fn run_receivers(
+    plan: &ReceiverPlan,
+    opts: &ReceiverOptions,
+) -> Result<ReceiverRun, ReceiverRunError> {
+    let began = Instant::now();
+    let (run_dir, pki, hashes) = prepare(plan).await?;
     let mut started = Vec::with_capacity(plan.receivers.len());
     for r in &plan.receivers {
         started.push(start_receiver(r, &pki, run_dir.path(), &hashes).await?);
@@ -260,15 +289,7 @@ pub async fn run_receivers(
     promconfig::write(&config, &config_path)?;
     let promtool = promconfig::promtool_check(&config_path)?;
 
-    let own = plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
-        tls: w.server_cert.map(|which| PrometheusTls {
-            cert_file: pki.server_cert(which),
-            key_file: pki.server_key(which),
-            ca_file: pki.ca(),
-        }),
-        basic_auth: w.basic_auth.clone(),
-        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
-    });
+    let own = own_web_config(plan, &pki);
     let fixture =
         start_prometheus(opts, plan, config, &started, run_dir.path(), own.clone()).await?;
     let observed = wait_settled(&fixture, &started, plan.defaults.deadline).await?;
@@ -277,7 +298,7 @@ pub async fn run_receivers(
         if let Some(am) = &s.real {
             match list_alerts(s, am, &pki).await {
                 Ok(n) => o.listed_alerts = Some(n),
-                Err(e) => o.list_error = Some(e),
+                Err(e) => o.list_error = Some(e.to_string()),
             }
             o.delivered = o.delivered && o.listed_alerts.unwrap_or(0) > 0;
         }
@@ -560,7 +581,7 @@ async fn list_alerts(
     s: &Started<'_>,
     am: &RealAlertmanager,
     pki: &PkiFiles,
-) -> Result<usize, String> {
+) -> Result<usize, ListAlertsError> {
     let e = &s.case.case.exporter;
     let tls = e.tls.as_ref().map(|tls| ClientTls {
         ca_file: Some(pki.ca()),
@@ -581,18 +602,15 @@ async fn list_alerts(
         .map(|(user, pw)| ("authorization", fake_exporter::basic_header(user, pw)))
         .into_iter()
         .collect();
-    let response = direct::get(am.addr(), tls.as_ref(), "/api/v2/alerts", &headers)
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = direct::get(am.addr(), tls.as_ref(), "/api/v2/alerts", &headers).await?;
     if response.status != 200 {
-        return Err(format!(
-            "GET /api/v2/alerts answered {}: {}",
-            response.status,
-            String::from_utf8_lossy(&response.body).trim()
-        ));
+        return Err(ListAlertsError::Status {
+            status: response.status,
+            body: String::from_utf8_lossy(&response.body).trim().to_owned(),
+        });
     }
-    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&response.body)
-        .map_err(|e| format!("GET /api/v2/alerts: not a JSON array: {e}"))?;
+    let alerts: Vec<serde_json::Value> =
+        serde_json::from_slice(&response.body).map_err(ListAlertsError::NotJson)?;
     Ok(alerts
         .iter()
         .filter(|a| a["labels"]["alertname"] == ALERT_NAME)

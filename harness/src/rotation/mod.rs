@@ -269,6 +269,37 @@ struct CaseRun {
     hashes: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
+/// When each step of a case's timeline was applied, or why the timeline stopped.
+type Timeline = Result<Vec<SystemTime>, TimelineError>;
+
+/// Why a case's timeline did not complete (the case then fails, naming it).
+#[derive(Debug, thiserror::Error)]
+enum TimelineError {
+    /// The task polling Prometheus ended.
+    #[error("the poller stopped")]
+    PollerStopped,
+    /// Prometheus did not get where the next step waits for in time.
+    #[error(
+        "not {what} within {deadline:?} (Prometheus made {scrapes} scrapes, last health \
+         {health:?}, lastError `{last_error}`)"
+    )]
+    NotReached {
+        /// What was waited for.
+        what: String,
+        /// For how long.
+        deadline: Duration,
+        /// Scrapes seen by then.
+        scrapes: u64,
+        /// The last health seen.
+        health: Option<Health>,
+        /// The last `lastError` seen.
+        last_error: String,
+    },
+    /// Writing a step's files failed.
+    #[error(transparent)]
+    Write(#[from] RotationError),
+}
+
 /// Runs every case of `plan` against one Prometheus.
 pub async fn run(
     plan: &RotationPlan,
@@ -279,60 +310,17 @@ pub async fn run(
         .await
         .expect("PKI generation does not panic")?;
     let pki = Arc::new(pki);
-    let root = tempfile::Builder::new()
-        .prefix("scrape-harness-rotation-")
-        .tempdir()
-        .map_err(|source| RotationError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
     // Like every work directory of the harness: removed on drop, and by the next run's
     // sweep if this process dies without dropping it.
-    let owner = root.path().join(crate::backend::OWNER_PID_FILE);
-    write(&owner, &format!("{}\n", std::process::id()))?;
+    let root = crate::supervise::RunDir::create("rotation").map_err(|e| {
+        let (_, path, source) = e.into_parts();
+        RotationError::Io { path, source }
+    })?;
     let mut runs = Vec::new();
     for case in &plan.cases {
-        let dir = root.path().join(&case.name);
-        for sub in ["exporter", "prometheus", "probe"] {
-            let d = dir.join(sub);
-            std::fs::create_dir_all(&d).map_err(|source| RotationError::Io { path: d, source })?;
-        }
-        // Every generation's exporter files, written once; the web-config picks one.
-        for &g in Generation::ALL {
-            let id = pki.server(g);
-            write(
-                &dir.join(format!("exporter/server-{g}.crt")),
-                &id.cert_chain_pem,
-            )?;
-            write(&dir.join(format!("exporter/server-{g}.key")), &id.key_pem)?;
-        }
-        let hashes = std::sync::Mutex::new(BTreeMap::new());
-        let web_config = dir.join("exporter/web-config.yml");
-        write_exporter(
-            &dir,
-            &case.exporter,
-            &pki,
-            &hashes,
-            plan.bcrypt_cost,
-            &case.name,
-        )
-        .await?;
-        write_scrape(&dir, &case.scrape, &pki)?;
-        let exporter = FakeExporter::builder()
-            .web_config_file(&web_config)
-            .observe(OBSERVATIONS)
-            .start()
-            .await
-            .map_err(|source| RotationError::Exporter {
-                case: case.name.clone(),
-                source,
-            })?;
-        runs.push(Arc::new(CaseRun {
-            case: case.clone(),
-            dir,
-            exporter,
-            hashes,
-        }));
+        runs.push(Arc::new(
+            start_case(root.path(), case, &pki, plan.bcrypt_cost).await?,
+        ));
     }
 
     let mut builder = PrometheusFixture::builder()
@@ -372,7 +360,8 @@ pub async fn run(
             (i, timeline)
         });
     }
-    let mut timelines: Vec<Option<Result<Vec<SystemTime>, String>>> = vec![None; runs.len()];
+    let mut timelines: Vec<Option<Timeline>> =
+        std::iter::repeat_with(|| None).take(runs.len()).collect();
     while let Some(joined) = tasks.join_next().await {
         let (i, timeline) = joined.expect("a case task does not panic");
         timelines[i] = Some(timeline);
@@ -396,6 +385,48 @@ pub async fn run(
     })
 }
 
+/// Writes the first files of `case` under `root/<case>` and starts its exporter.
+async fn start_case(
+    root: &Path,
+    case: &RotationCase,
+    pki: &RotationPki,
+    bcrypt_cost: u32,
+) -> Result<CaseRun, RotationError> {
+    let dir = root.join(&case.name);
+    for sub in ["exporter", "prometheus", "probe"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|source| RotationError::Io { path: d, source })?;
+    }
+    // Every generation's exporter files, written once; the web-config picks one.
+    for &g in Generation::ALL {
+        let id = pki.server(g);
+        write(
+            &dir.join(format!("exporter/server-{g}.crt")),
+            &id.cert_chain_pem,
+        )?;
+        write(&dir.join(format!("exporter/server-{g}.key")), &id.key_pem)?;
+    }
+    let hashes = std::sync::Mutex::new(BTreeMap::new());
+    let web_config = dir.join("exporter/web-config.yml");
+    write_exporter(&dir, &case.exporter, pki, &hashes, bcrypt_cost, &case.name).await?;
+    write_scrape(&dir, &case.scrape, pki)?;
+    let exporter = FakeExporter::builder()
+        .web_config_file(&web_config)
+        .observe(OBSERVATIONS)
+        .start()
+        .await
+        .map_err(|source| RotationError::Exporter {
+            case: case.name.clone(),
+            source,
+        })?;
+    Ok(CaseRun {
+        case: case.clone(),
+        dir,
+        exporter,
+        hashes,
+    })
+}
+
 /// Waits until `pred` holds for the case's target in the fixture's observations; the
 /// deadline scales with the scrapes waited for (a loaded machine scrapes late, never early).
 async fn wait_for(
@@ -404,26 +435,28 @@ async fn wait_for(
     what: &str,
     deadline: Duration,
     pred: impl Fn(&Verdict) -> bool,
-) -> Result<Verdict, String> {
+) -> Result<Verdict, TimelineError> {
+    let mut last = Verdict::default();
     let waited = fixture
         .wait_for(deadline, what, |o| match o.target(job) {
             Some(v) if pred(v) => Ok(v.clone()),
-            Some(v) => Err(format!(
-                "Prometheus made {} scrapes, last health {}, lastError `{}`",
-                v.scrapes_seen, v.health, v.last_error
-            )),
+            Some(v) => {
+                last = v.clone();
+                Err(format!("{} scrapes", v.scrapes_seen))
+            }
             None => Err("the target is not in /api/v1/targets yet".to_owned()),
         })
         .await;
     match waited {
         Ok((v, _)) => Ok(v),
-        Err(FixtureError::Deadline {
-            until,
+        Err(FixtureError::Deadline { .. }) => Err(TimelineError::NotReached {
+            what: what.to_owned(),
             deadline,
-            detail,
-            ..
-        }) => Err(format!("not {until} within {deadline:?} ({detail})")),
-        Err(e) => Err(e.to_string()),
+            scrapes: last.scrapes_seen,
+            health: (last.health != Health::Unknown).then_some(last.health),
+            last_error: last.last_error,
+        }),
+        Err(_) => Err(TimelineError::PollerStopped),
     }
 }
 
@@ -436,7 +469,7 @@ async fn drive(
     warm_up: u64,
     scrapes_after: u64,
     bcrypt_cost: u32,
-) -> Result<Vec<SystemTime>, String> {
+) -> Timeline {
     let job = run.case.name.as_str();
     let per =
         |n: u64| interval * u32::try_from(n + 10).unwrap_or(u32::MAX) * 2 + Duration::from_secs(30);
@@ -457,10 +490,8 @@ async fn drive(
             |s| s.scrapes_seen >= goal,
         )
         .await?;
-        write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job)
-            .await
-            .map_err(|e| e.to_string())?;
-        write_scrape(&run.dir, &step.scrape, pki).map_err(|e| e.to_string())?;
+        write_exporter(&run.dir, &step.exporter, pki, &run.hashes, bcrypt_cost, job).await?;
+        write_scrape(&run.dir, &step.scrape, pki)?;
         if step.reconnect {
             run.exporter.close_connections();
         }
@@ -541,13 +572,10 @@ fn bundle_pem(pki: &RotationPki, b: CaBundle) -> String {
 /// Writes `text` to `path` by an atomic rename, so a reader sees the old or the new
 /// content, never a mix.
 fn write(path: &Path, text: &str) -> Result<(), RotationError> {
-    let tmp = path.with_extension("tmp-rotation");
-    let io = |source| RotationError::Io {
+    crate::supervise::atomic_write(path, text).map_err(|source| RotationError::Io {
         path: path.to_owned(),
         source,
-    };
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 /// Writes (only when changed) the exporter's files and its web-config.
@@ -677,7 +705,7 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
 /// direct probe with the old credential when the case expects it refused.
 async fn observe_case(
     run: &CaseRun,
-    timeline: Option<Result<Vec<SystemTime>, String>>,
+    timeline: Option<Timeline>,
     verdict: Option<&Verdict>,
     fixture: &PrometheusFixture,
     pki: &RotationPki,
@@ -686,7 +714,7 @@ async fn observe_case(
     let watch = case.rotation.watch;
     let (marks, timeline_error) = match timeline {
         Some(Ok(m)) => (m, None),
-        Some(Err(e)) => (Vec::new(), Some(e)),
+        Some(Err(e)) => (Vec::new(), Some(e.to_string())),
         None => (Vec::new(), None),
     };
     let change = watch.and_then(|w| identity_change(case, w, pki));

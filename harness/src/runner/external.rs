@@ -1,13 +1,15 @@
 //! Exporters under test that are not ours: a command line with `{listen}` and
-//! `{web_config}` placeholders, started once per case (conformance `--exec`).
+//! `{web_config}` placeholders, started once per case (conformance `--exec`), under the
+//! crate's child-process guard (`supervise`).
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+
+use crate::supervise::{NotReady, Output, Spec, Supervised};
 
 /// A command template such as
 /// `prometheus-node-exporter --web.listen-address={listen} --web.config.file={web_config}`.
@@ -65,10 +67,10 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// A started exporter process; killed (with its process group) on drop.
+/// A started exporter process; stopped (with its process group) on drop.
 #[derive(Debug)]
 pub(crate) struct ExternalExporter {
-    child: Child,
+    child: Supervised,
     /// Where it listens.
     pub(crate) addr: SocketAddr,
 }
@@ -115,7 +117,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// [`EXIT_GRACE`] and returns its exit status if it exited.
 async fn exits_on_first_request(
     mut stream: tokio::net::TcpStream,
-    child: &mut Child,
+    child: &Supervised,
 ) -> Option<std::process::ExitStatus> {
     use tokio::io::AsyncWriteExt as _;
     let _ = stream
@@ -127,27 +129,18 @@ async fn exits_on_first_request(
             return None;
         }
     }
-    let deadline = Instant::now() + EXIT_GRACE;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    match child.wait_until(EXIT_GRACE, || async { false }).await {
+        Err(NotReady::Exited(status)) => Some(status),
+        Ok(()) | Err(NotReady::TimedOut) => None,
     }
-    None
 }
 
-/// The failure of an exporter that exited, with the last lines of its stderr.
-async fn exited_failure(status: std::process::ExitStatus, child: &mut Child) -> StartFailure {
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut stderr)).await;
-    }
-    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+/// The failure of an exporter that exited, with the last lines of its output.
+fn exited_failure(status: std::process::ExitStatus, child: &Supervised) -> StartFailure {
+    let tail = child.log_tail(5);
     StartFailure::Exited {
         status: status.to_string(),
-        stderr: tail.join(" | "),
+        stderr: tail.lines().collect::<Vec<_>>().join(" | "),
     }
 }
 
@@ -159,50 +152,39 @@ impl ExternalExporter {
         addr: SocketAddr,
         timeout: Duration,
     ) -> Result<Self, StartFailure> {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
+        // Marked as ours (the guard's owner marker): a later run's sweep kills it if this
+        // harness dies by SIGKILL before stopping it. Its output is kept in memory (the
+        // last lines), drained so that a chatty exporter never blocks on a full pipe.
+        let child = Spec::new("sh")
+            .arg("-c")
             .arg(format!("exec {command}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0)
-            // Marks it as ours: a later run's sweep kills it if this harness dies by
-            // SIGKILL before stopping it.
-            .env(
-                crate::backend::OWNER_PID_ENV,
-                std::process::id().to_string(),
-            );
-        let mut child = cmd
+            .output(Output::Memory)
             .spawn()
-            .map_err(|e| StartFailure::Spawn(e.to_string()))?;
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(exited_failure(status, &mut child).await);
-            }
-            if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
-                // Listening is not serving: exporter-toolkit listens first and reads its
-                // web-config after, then exits if it is bad. Ask, and see whether it stays.
-                if let Some(exited) = exits_on_first_request(stream, &mut child).await {
-                    return Err(exited_failure(exited, &mut child).await);
-                }
-                // Drain stderr in the background so a chatty exporter never blocks on a
-                // full pipe.
-                if let Some(mut err) = child.stderr.take() {
-                    tokio::spawn(async move {
-                        let mut sink = Vec::new();
-                        let _ = err.read_to_end(&mut sink).await;
-                    });
-                }
-                return Ok(Self { child, addr });
-            }
-            if started.elapsed() > timeout {
-                let _ = child.start_kill();
-                return Err(StartFailure::NotListening { waited: timeout });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            .map_err(|e| StartFailure::Spawn(e.into_parts().2.to_string()))?;
+        let connected = Mutex::new(None);
+        let slot = &connected;
+        let connect = move || async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.ok();
+            let ok = stream.is_some();
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = stream;
+            ok
+        };
+        match child.wait_until(timeout, connect).await {
+            Err(NotReady::Exited(status)) => return Err(exited_failure(status, &child)),
+            Err(NotReady::TimedOut) => return Err(StartFailure::NotListening { waited: timeout }),
+            Ok(()) => {}
         }
+        // Listening is not serving: exporter-toolkit listens first and reads its web-config
+        // after, then exits if it is bad. Ask, and see whether it stays.
+        let stream = connected
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(stream) = stream {
+            if let Some(exited) = exits_on_first_request(stream, &child).await {
+                return Err(exited_failure(exited, &child));
+            }
+        }
+        Ok(Self { child, addr })
     }
 
     /// Whether the socket listening on its port belongs to its process group (and not to
@@ -210,9 +192,10 @@ impl ExternalExporter {
     /// socket's inode in `/proc/net/tcp{,6}` among the file descriptors of the group's
     /// processes. Where `/proc` cannot tell (not Linux, no permission), `true`.
     pub(crate) fn owns_listener(&self) -> bool {
-        let Some(pgid) = self.child.id() else {
+        if self.child.try_exit().is_some() {
             return false;
-        };
+        }
+        let pgid = self.child.pid();
         let inodes = listening_inodes(self.addr.port());
         if inodes.is_empty() {
             return true;
@@ -236,22 +219,11 @@ impl ExternalExporter {
         false
     }
 
-    /// Kills the process group and waits for the process.
-    pub(crate) async fn stop(mut self) {
-        self.kill_group();
-        let _ = self.child.wait().await;
-    }
-
-    fn kill_group(&mut self) {
-        if let Some(pid) = self.child.id() {
-            // The exporter runs in its own process group (pgid = pid): kill the group so
-            // that anything it forked goes too.
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = self.child.start_kill();
+    /// Stops the process group (SIGTERM, SIGKILL after a grace period) and waits for the
+    /// process.
+    pub(crate) async fn stop(self) {
+        let child = self.child;
+        let _ = tokio::task::spawn_blocking(move || child.stop()).await;
     }
 }
 
@@ -272,12 +244,6 @@ fn listening_inodes(port: u16) -> Vec<String> {
         }
     }
     out
-}
-
-impl Drop for ExternalExporter {
-    fn drop(&mut self) {
-        self.kill_group();
-    }
 }
 
 #[cfg(test)]

@@ -647,31 +647,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
 /// The run's private directory (PKI keys, web-configs, case files), removed on drop unless
 /// `HARNESS_KEEP=1`. Its `owner.pid` lets the leftover sweep (`backend::sweep_leftovers`)
 /// remove it when this harness dies without unwinding (SIGKILL).
-fn run_dir() -> Result<tempfile::TempDir, RunError> {
-    let mut dir = tempfile::Builder::new()
-        .prefix("scrape-harness-run-")
-        .tempdir()
-        .map_err(|source| RunError::Setup {
-            what: "creating a temp dir in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
-    dir.disable_cleanup(backend::keep_requested());
-    if backend::keep_requested() {
-        eprintln!(
-            "HARNESS_KEEP=1: keeping the run dir {} (PKI, web configs)",
-            dir.path().display()
-        );
-    }
-    let owner = dir.path().join("owner.pid");
-    std::fs::write(&owner, format!("{}\n", std::process::id())).map_err(|source| {
-        RunError::Setup {
-            what: "writing",
-            path: owner,
-            source,
-        }
-    })?;
-    Ok(dir)
+fn run_dir() -> Result<crate::supervise::RunDir, RunError> {
+    crate::supervise::RunDir::create("run").map_err(|e| {
+        let (what, path, source) = e.into_parts();
+        RunError::Setup { what, path, source }
+    })
 }
 
 /// Container users must read the PKI and case files: make the run dir world-readable

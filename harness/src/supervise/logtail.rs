@@ -1,4 +1,4 @@
-//! The last lines of a Prometheus log, for failure reports.
+//! The last lines of a child's (or a container's) log, for failure reports.
 
 use std::{
     collections::VecDeque,

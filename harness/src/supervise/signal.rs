@@ -1,0 +1,93 @@
+//! Signals to processes and process groups, and waiting for a pid to go.
+
+use std::{
+    io,
+    time::{Duration, Instant},
+};
+
+use rustix::io::Errno;
+use rustix::process::{self, Pid};
+
+use crate::procfs;
+
+/// How often a wait here looks again.
+pub(super) const POLL: Duration = Duration::from_millis(10);
+
+/// The signals the harness sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// SIGTERM: shut down.
+    Term,
+    /// SIGKILL.
+    Kill,
+    /// SIGHUP: nginx reloads its config.
+    #[allow(dead_code, reason = "the lab reloads its nginx with it (issue 20)")]
+    Hup,
+}
+
+impl Signal {
+    fn raw(self) -> process::Signal {
+        match self {
+            Self::Term => process::Signal::TERM,
+            Self::Kill => process::Signal::KILL,
+            Self::Hup => process::Signal::HUP,
+        }
+    }
+}
+
+fn pid(raw: u32) -> io::Result<Pid> {
+    i32::try_from(raw)
+        .ok()
+        .and_then(Pid::from_raw)
+        .filter(|p| p.as_raw_nonzero().get() > 1)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("pid {raw}")))
+}
+
+/// Sends `signal` to process `pid`.
+pub(crate) fn signal_process(raw: u32, signal: Signal) -> io::Result<()> {
+    process::kill_process(pid(raw)?, signal.raw()).map_err(io::Error::from)
+}
+
+/// Sends `signal` to every process of group `pgid`; an empty group is not an error.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+    match process::kill_process_group(pid(pgid)?, signal.raw()) {
+        Ok(()) | Err(Errno::SRCH) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Polls until `pid` is gone (or a zombie) or `within` has passed; whether it went.
+pub(crate) fn wait_gone(pid: u32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if !procfs::pid_alive(pid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL); // a poll interval, bounded by `deadline`
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_that_would_hit_everything_are_refused() {
+        for bad in [0, 1, u32::MAX] {
+            assert!(signal_group(bad, Signal::Term).is_err(), "{bad}");
+            assert!(signal_process(bad, Signal::Term).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signalling_an_empty_group_is_fine_and_a_dead_pid_is_not() {
+        // Above PID_MAX_LIMIT (2^22) on 64-bit Linux: never a live process.
+        const DEAD: u32 = 4_194_999;
+        signal_group(DEAD, Signal::Kill).expect("no such group is no error");
+        assert!(signal_process(DEAD, Signal::Kill).is_err());
+        assert!(wait_gone(DEAD, Duration::ZERO));
+    }
+}
