@@ -355,7 +355,7 @@ impl fmt::Display for ClientAuthType {
 /// plain `true`/`True`/`TRUE` (and the `false` forms) over as a bool, so these words arriving
 /// as a string were quoted and are refused here too. The YAML 1.1 words (`yes`, `on`, `y`...)
 /// arrive as a string either way: a quoted one is accepted here where go-yaml v2 refuses it.
-pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+pub fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     struct BoolVisitor;
     impl Visitor<'_> for BoolVisitor {
         type Value = bool;
@@ -374,6 +374,23 @@ pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
         }
     }
     deserializer.deserialize_any(BoolVisitor)
+}
+
+/// [`yaml11_bool`] for an optional key (`#[serde(default, deserialize_with = ...)]`): a
+/// `null` value is `None`, as in go-yaml v2 for a `*bool`.
+pub fn yaml11_bool_opt<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    Option::<Yaml11Bool>::deserialize(deserializer).map(|b| b.map(|Yaml11Bool(b)| b))
+}
+
+/// A bool read by [`yaml11_bool`].
+struct Yaml11Bool(bool);
+
+impl<'de> Deserialize<'de> for Yaml11Bool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        yaml11_bool(deserializer).map(Self)
+    }
 }
 
 /// A Go `time.Duration` as go-yaml v2 reads it: a string in `time.ParseDuration` syntax

@@ -35,8 +35,8 @@ pub use builder::WebConfigBuilder;
 pub use error::WebConfigError;
 pub(crate) use go::go_bcrypt_cost;
 pub use go::{
-    BcryptCostError, CipherSuite, ClientAuth, ClientAuthType, Curve, GoDurationError,
-    InvalidClientAuthType, TlsVersion,
+    yaml11_bool, yaml11_bool_opt, BcryptCostError, CipherSuite, ClientAuth, ClientAuthType, Curve,
+    GoDurationError, InvalidClientAuthType, TlsVersion,
 };
 
 /// A parsed `web-config.yml`.

@@ -33,6 +33,7 @@
 //! handler), the next [`start`] sweeps what it left.
 
 mod container;
+mod detached;
 mod docker;
 mod error;
 mod image;
@@ -49,6 +50,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub(crate) use detached::{start_detached, DetachedPrometheus, DetachedSpec};
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub(crate) use sweep::pid_alive;
 pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};
@@ -83,6 +85,10 @@ pub enum BackendKind {
     Container,
     /// A local `prometheus` process.
     Process,
+    /// A local `prometheus` process that outlives the command that started it (the labs);
+    /// started with [`start_detached`], not [`start`], and needs
+    /// [`PrometheusOptions::detached`]. Not a `--backend` choice.
+    Detached,
 }
 
 impl BackendKind {
@@ -92,6 +98,7 @@ impl BackendKind {
             Self::Auto => "auto",
             Self::Container => "container",
             Self::Process => "process",
+            Self::Detached => "detached",
         }
     }
 }
@@ -141,6 +148,9 @@ pub struct PrometheusOptions {
     /// Prometheus' own `--web.config.file` (TLS, Basic auth on its UI and API); the API
     /// client then uses its CA and credentials.
     pub web_config: Option<PrometheusWebConfig>,
+    /// Where a [`BackendKind::Detached`] Prometheus keeps its files and which config file
+    /// it runs (crate-internal: the labs start it).
+    pub(crate) detached: Option<DetachedSpec>,
 }
 
 impl PrometheusOptions {
@@ -156,6 +166,7 @@ impl PrometheusOptions {
             listen_port: None,
             ready_timeout: Duration::from_secs(30),
             web_config: None,
+            detached: None,
         }
     }
 }
@@ -167,7 +178,15 @@ enum Backend {
     Process(ProcessRun),
 }
 
-impl Backend {
+/// What the ready-wait asks of a Prometheus that is starting, whatever runs it.
+trait Starting {
+    /// `Some(status)` once it has exited.
+    async fn exit_status(&mut self) -> Option<String>;
+    /// The last `lines` of its log.
+    fn log_tail(&self, lines: usize) -> String;
+}
+
+impl Starting for Backend {
     async fn exit_status(&mut self) -> Option<String> {
         match self {
             Self::Container(run) => run.exit_status().await,
@@ -175,6 +194,12 @@ impl Backend {
         }
     }
 
+    fn log_tail(&self, lines: usize) -> String {
+        Backend::log_tail(self, lines)
+    }
+}
+
+impl Backend {
     fn log_tail(&self, lines: usize) -> String {
         match self {
             Self::Container(run) => run.log_tail(lines),
@@ -307,12 +332,7 @@ impl RunningPrometheus {
 
     /// [`Self::logs`], or a note that there is no output yet.
     fn report_log(&self) -> String {
-        let log = self.logs();
-        if log.trim().is_empty() {
-            "(no output yet)".to_owned()
-        } else {
-            log
-        }
+        report_log(&self.backend)
     }
 
     /// The value of an unlabelled sample on `/metrics`.
@@ -415,6 +435,9 @@ enum Plan {
 
 async fn plan(opts: &PrometheusOptions) -> Result<Plan, BackendError> {
     match opts.kind {
+        BackendKind::Detached => Err(BackendError::ConflictingOptions(
+            "a detached Prometheus outlives its handle: start it with `start_detached`".to_owned(),
+        )),
         BackendKind::Process => {
             if let Some(image) = &opts.image {
                 return Err(BackendError::ConflictingOptions(format!(
@@ -498,29 +521,57 @@ async fn wait_ready(
     running: &mut RunningPrometheus,
     timeout: Duration,
 ) -> Result<(), BackendError> {
-    let url = format!("{}/-/ready", running.base_url);
+    let RunningPrometheus {
+        backend,
+        api,
+        base_url,
+        description,
+        ..
+    } = running;
+    wait_ready_of(backend, api, base_url, description, timeout).await
+}
+
+/// The last lines of a starting Prometheus' log, or a note that there is no output yet.
+fn report_log(starting: &impl Starting) -> String {
+    let log = starting.log_tail(logtail::REPORT_LINES);
+    if log.trim().is_empty() {
+        "(no output yet)".to_owned()
+    } else {
+        log
+    }
+}
+
+/// [`wait_ready`] for any [`Starting`] Prometheus answering at `base_url`.
+async fn wait_ready_of(
+    starting: &mut impl Starting,
+    api: &PromApi,
+    base_url: &str,
+    description: &str,
+    timeout: Duration,
+) -> Result<(), BackendError> {
+    let url = format!("{base_url}/-/ready");
     let deadline = Instant::now() + timeout;
     let mut ticks = tokio::time::interval(READY_POLL);
     loop {
         ticks.tick().await;
-        let last = match running.api.ready().await {
+        let last = match api.ready().await {
             Ok(()) => return Ok(()),
             Err(err) => err.to_string(),
         };
-        if let Some(status) = running.backend.exit_status().await {
+        if let Some(status) = starting.exit_status().await {
             return Err(BackendError::ExitedEarly {
-                description: running.description.clone(),
+                description: description.to_owned(),
                 status,
-                log: running.report_log(),
+                log: report_log(starting),
             });
         }
         if Instant::now() >= deadline {
             return Err(BackendError::NotReady {
-                description: running.description.clone(),
+                description: description.to_owned(),
                 url,
                 timeout,
                 last,
-                log: running.report_log(),
+                log: report_log(starting),
             });
         }
     }

@@ -107,7 +107,11 @@ pub struct ScrapeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Scheme>,
     /// Whether labels exposed by the target win over Prometheus' own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
+    )]
     pub honor_labels: Option<bool>,
     /// HTTP Basic authentication sent on every scrape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,10 +123,18 @@ pub struct ScrapeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
     /// Whether Prometheus offers HTTP/2 through ALPN (Prometheus default: true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
+    )]
     pub enable_http2: Option<bool>,
     /// Whether HTTP redirects are followed (Prometheus default: true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
+    )]
     pub follow_redirects: Option<bool>,
     /// Protocol assumed when a target sends a missing or unknown Content-Type.
     /// Prometheus 3.x only: 2.x refuses to load a file that contains this key.
@@ -300,7 +312,11 @@ pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// Skip every check of the target's certificate. Insecure; for negative tests only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
+    )]
     pub insecure_skip_verify: Option<bool>,
     /// Lowest TLS version offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
