@@ -251,7 +251,7 @@ pub(crate) async fn start_detached(opts: PrometheusOptions) -> Result<DetachedPr
         "--web.enable-lifecycle".to_owned(),
     ];
     args.extend(opts.extra_args.iter().cloned());
-    let mut child = spawn(&binary, &args, &spec)?;
+    let mut child = spawn(&binary, &args, spec)?;
     let pid = child.child.id();
     let record = Record {
         pid,
