@@ -227,7 +227,9 @@ impl Drop for StartingChild {
 
 /// Starts a detached Prometheus as `opts` says (`kind` [`BackendKind::Detached`],
 /// `detached` set; no image, no own web config) and returns once `/-/ready` answers 200.
-pub(crate) async fn start_detached(opts: PrometheusOptions) -> Result<DetachedPrometheus, BackendError> {
+pub(crate) async fn start_detached(
+    opts: PrometheusOptions,
+) -> Result<DetachedPrometheus, BackendError> {
     let spec = checked(&opts)?;
     if let Some(running) = DetachedPrometheus::find(&spec.dir)? {
         return Err(BackendError::DetachedRunning {
@@ -362,6 +364,70 @@ mod tests {
         assert!(DetachedPrometheus::find(&dir.path().join("none"))
             .unwrap()
             .is_none());
+    }
+
+    /// A stand-in for Prometheus: `sh` in its own process group whose command line holds
+    /// `--config.file=<config>`, with a child of its own (the group is what `stop` kills).
+    fn stand_in(config: &Path) -> Child {
+        Command::new("sh")
+            .args(["-c", "sleep 60 & wait"])
+            .arg(format!("--config.file={}", config.display()))
+            .process_group(0)
+            .spawn()
+            .expect("sh runs")
+    }
+
+    #[tokio::test]
+    async fn a_recorded_process_is_found_only_with_its_start_time_and_stopped_with_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        let mut child = stand_in(&config);
+        let pid = child.id();
+        let record = Record {
+            pid,
+            start_time: start_time(pid).expect("start time"),
+            port: 1,
+            config_file: config,
+        };
+        let write = |r: &Record| {
+            let text = serde_json::to_string(r).unwrap();
+            fs::write(dir.path().join(RECORD_FILE), text).unwrap();
+        };
+        // Another start time: a recycled pid, never used nor killed.
+        write(&Record {
+            start_time: record.start_time + 1,
+            ..record.clone()
+        });
+        assert!(DetachedPrometheus::find(dir.path()).unwrap().is_none());
+        write(&record);
+        // The kernel releases a vfork parent before it lays out the new program's argv:
+        // right after `spawn`, `/proc/<pid>/cmdline` may still read empty.
+        let exec_done = wait_until(STOP_DEADLINE, STOP_POLL, || async {
+            let argv = procfs::cmdline(pid).unwrap_or_default();
+            Ok::<_, Infallible>(if argv.is_empty() {
+                Probe::Pending(())
+            } else {
+                Probe::Done(())
+            })
+        });
+        exec_done.await.expect("sh has its command line");
+        let found = DetachedPrometheus::find(dir.path())
+            .unwrap()
+            .expect("found");
+        assert_eq!(found.pid(), pid);
+        let group: Vec<u32> = procfs::pids()
+            .into_iter()
+            .filter(|p| procfs::pgid(*p) == Some(pid) && procfs::pid_alive(*p))
+            .collect();
+        found.stop().await.unwrap();
+        child.wait().unwrap(); // reaped here: it is this test's child
+        let left: Vec<u32> = group
+            .into_iter()
+            .filter(|p| procfs::pid_alive(*p))
+            .collect();
+        assert!(left.is_empty(), "left of the group: {left:?}");
+        assert!(!dir.path().join(RECORD_FILE).exists());
+        assert!(DetachedPrometheus::find(dir.path()).unwrap().is_none());
     }
 
     #[test]
