@@ -113,6 +113,12 @@ impl DetachedPrometheus {
         self.record.pid
     }
 
+    /// Replaces its configuration file (atomically: Prometheus never reads half a file);
+    /// [`PromApi::reload`] then applies it.
+    pub(crate) fn replace_config(&self, yaml: &str) -> Result<(), BackendError> {
+        write_atomic(&self.record.config_file, yaml)
+    }
+
     /// Its log file.
     pub(crate) fn log_path(&self) -> PathBuf {
         self.dir.join(LOG_FILE)

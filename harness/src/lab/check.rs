@@ -16,7 +16,7 @@ use super::diagnose::{self, Finding, ServerView};
 use super::error::LabError;
 use super::files;
 use super::procs;
-use super::run::{self, ACTIVE_CONFIG};
+use super::run;
 use super::state::{self, LabState, PastCheck, Proc};
 use super::tools::{self, LabTools};
 use crate::backend::DetachedPrometheus;
@@ -178,43 +178,9 @@ pub async fn check(
     match (&learner.refused, &prometheus) {
         (Some(message), _) => findings.push(diagnose::config_refused(message, &learner.text)),
         (None, Some(prometheus)) => {
-            state::write_atomic(&dir.join(ACTIVE_CONFIG), &learner.text)?;
-            let reloaded = prometheus.api().reload().await;
-            // Scrapes that started before the reload returned may have used the old config.
-            let reloaded_at = SystemTime::now();
-            match (reloaded, &learner.config) {
-                (Err(err), _) => findings.push(Finding::new(
-                    "prometheus.yml",
-                    "reload_failed",
-                    &err.to_string(),
-                    "Prometheus did not take the file although promtool accepted it".into(),
-                    format!("Prometheus' log: {}", prometheus.log_path().display()),
-                )),
-                (Ok(()), Err(unreadable)) => findings.push(unreadable.clone()),
-                (Ok(()), Ok(config)) if config.scrape_configs.is_empty() => {
-                    findings.push(Finding::new(
-                        "prometheus.yml",
-                        "no_jobs",
-                        "",
-                        "the file has no scrape job".into(),
-                        "prometheus.yml: scrape_configs".into(),
-                    ))
-                }
-                (Ok(()), Ok(config)) => {
-                    let jobs: Vec<String> = config
-                        .scrape_configs
-                        .iter()
-                        .map(|j| j.job_name.clone())
-                        .collect();
-                    let log = prometheus.log_path();
-                    let watched =
-                        observe(prometheus.api(), &jobs, reloaded_at, &log, options.deadline)
-                            .await?;
-                    let judged = judge(&dir, &lab, &config.scrape_configs, &watched);
-                    targets.extend(judged.0);
-                    findings.extend(judged.1);
-                }
-            }
+            let (seen, found) = apply_prometheus(prometheus, &learner, &lab, options).await?;
+            targets = seen;
+            findings.extend(found);
         }
         (None, None) => {}
     }
@@ -230,6 +196,49 @@ pub async fn check(
         findings,
         fixed,
     })
+}
+
+/// Reloads Prometheus with the learner's file (promtool accepted it), waits for fresh
+/// scrapes and judges them.
+async fn apply_prometheus(
+    prometheus: &DetachedPrometheus,
+    learner: &Learner,
+    lab: &LabState,
+    options: CheckOptions,
+) -> Result<(Vec<TargetReport>, Vec<Finding>), LabError> {
+    prometheus.replace_config(&learner.text)?;
+    let reloaded = prometheus.api().reload().await;
+    // Scrapes that started before the reload returned may have used the old config.
+    let reloaded_at = SystemTime::now();
+    let finding = match (reloaded, &learner.config) {
+        (Err(err), _) => Finding::new(
+            "prometheus.yml",
+            "reload_failed",
+            &err.to_string(),
+            "Prometheus did not take the file although promtool accepted it".into(),
+            format!("Prometheus' log: {}", prometheus.log_path().display()),
+        ),
+        (Ok(()), Err(unreadable)) => unreadable.clone(),
+        (Ok(()), Ok(config)) if config.scrape_configs.is_empty() => Finding::new(
+            "prometheus.yml",
+            "no_jobs",
+            "",
+            "the file has no scrape job".into(),
+            "prometheus.yml: scrape_configs".into(),
+        ),
+        (Ok(()), Ok(config)) => {
+            let jobs: Vec<String> = config
+                .scrape_configs
+                .iter()
+                .map(|j| j.job_name.clone())
+                .collect();
+            let log = prometheus.log_path();
+            let watched =
+                observe(prometheus.api(), &jobs, reloaded_at, &log, options.deadline).await?;
+            return Ok(judge(&lab.dir, lab, &config.scrape_configs, &watched));
+        }
+    };
+    Ok((Vec::new(), vec![finding]))
 }
 
 /// A finding for every process of the lab that is not running any more (Prometheus:

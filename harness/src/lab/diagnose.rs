@@ -469,6 +469,8 @@ mod tests {
             ("True", true),
             ("no", false),
             ("off", false),
+            ("null", false),
+            ("~", false),
         ] {
             let yaml = JOB.replace(
                 "insecure_skip_verify: true",

@@ -19,7 +19,7 @@ use crate::backend::{
 const READY: Duration = Duration::from_secs(30);
 /// The learner's Prometheus config as Prometheus runs it: beside `prometheus.yml`, so
 /// relative paths mean the same, and only replaced once promtool accepts the learner's file.
-pub(crate) const ACTIVE_CONFIG: &str = ".prometheus.active.yml";
+const ACTIVE_CONFIG: &str = ".prometheus.active.yml";
 /// The detached Prometheus' folder under `.lab/` (TSDB, log, the backend's record).
 pub(crate) const PROMETHEUS_DIR: &str = "prometheus";
 
