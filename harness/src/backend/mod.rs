@@ -86,8 +86,8 @@ pub enum BackendKind {
     /// A local `prometheus` process.
     Process,
     /// A local `prometheus` process that outlives the command that started it (the labs);
-    /// started with [`start_detached`], not [`start`], and needs
-    /// [`PrometheusOptions::detached`]. Not a `--backend` choice.
+    /// started inside the crate with `start_detached`, not [`start`], and needs the
+    /// crate-internal `PrometheusOptions::detached`. Not a `--backend` choice.
     Detached,
 }
 
