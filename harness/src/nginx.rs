@@ -469,6 +469,22 @@ mod tests {
     }
 
     #[test]
+    fn arguments_are_quoted_only_when_nginx_needs_it_and_durations_use_its_units() {
+        for (arg, want) in [
+            ("/pki/server.crt", "/pki/server.crt"),
+            ("", "\"\""),
+            ("/my labs/ca.crt", "\"/my labs/ca.crt\""),
+            ("a;b", "\"a;b\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+        ] {
+            assert_eq!(quote(arg), want, "{arg:?}");
+        }
+        for (secs, want) in [(0, "0"), (65, "65s"), (300, "5m")] {
+            assert_eq!(nginx_duration(Duration::from_secs(secs)), want);
+        }
+    }
+
+    #[test]
     fn a_plain_proxy_has_no_tls_nor_auth() {
         let config = NginxConfig::new(
             "[::1]:8080".parse().expect("addr"),
