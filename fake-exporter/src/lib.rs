@@ -91,10 +91,13 @@ pub use stats::{
     ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,
 };
 pub use tls::{server_config, TlsError};
-/// go-yaml v2's booleans (`yes`, `on`, ...) for other crates reading Go YAML files.
-pub use web_config::yaml11_option_bool;
 pub use web_config::{
     BcryptCostError, BearerAuthConfig, CipherSuite, ClientAuth, ClientAuthType, Curve,
     ExpiringToken, Extensions, GoDurationError, HttpServerConfig, InvalidClientAuthType, PemSource,
     RateLimitConfig, TlsServerConfig, TlsVersion, WebConfig, WebConfigBuilder, WebConfigError,
 };
+/// go-yaml v2 (YAML 1.1) booleans (`yes`, `on`, `y`...), as Go programs such as Prometheus
+/// and exporter-toolkit read them: `#[serde(deserialize_with = "fake_exporter::go_yaml::bool")]`.
+pub mod go_yaml {
+    pub use crate::web_config::{yaml11_bool as bool, yaml11_bool_opt as option_bool};
+}

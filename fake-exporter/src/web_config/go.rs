@@ -355,7 +355,7 @@ impl fmt::Display for ClientAuthType {
 /// plain `true`/`True`/`TRUE` (and the `false` forms) over as a bool, so these words arriving
 /// as a string were quoted and are refused here too. The YAML 1.1 words (`yes`, `on`, `y`...)
 /// arrive as a string either way: a quoted one is accepted here where go-yaml v2 refuses it.
-pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+pub fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     struct BoolVisitor;
     impl Visitor<'_> for BoolVisitor {
         type Value = bool;
@@ -376,35 +376,21 @@ pub(crate) fn yaml11_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     deserializer.deserialize_any(BoolVisitor)
 }
 
-/// An optional boolean as go-yaml v2 reads it (see [`yaml11_bool`]); `null` is unset. For
-/// other crates that read Go YAML files (`prometheus.yml`): `#[serde(default,
-/// deserialize_with = "fake_exporter::yaml11_option_bool")]`.
-pub fn yaml11_option_bool<'de, D: Deserializer<'de>>(
+/// [`yaml11_bool`] for an optional key (`#[serde(default, deserialize_with = ...)]`): a
+/// `null` value is `None`, as in go-yaml v2 for a `*bool`.
+pub fn yaml11_bool_opt<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<bool>, D::Error> {
-    struct OptionVisitor;
-    impl<'de> Visitor<'de> for OptionVisitor {
-        type Value = Option<bool>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a boolean (true or false)")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Option<bool>, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Option<bool>, E> {
-            Ok(None)
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Option<bool>, D2::Error> {
-            yaml11_bool(d).map(Some)
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<bool>, E> {
-            Ok(Some(v))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<bool>, E> {
-            yaml11_bool(de::value::StrDeserializer::<E>::new(v)).map(Some)
-        }
+    Option::<Yaml11Bool>::deserialize(deserializer).map(|b| b.map(|Yaml11Bool(b)| b))
+}
+
+/// A bool read by [`yaml11_bool`].
+struct Yaml11Bool(bool);
+
+impl<'de> Deserialize<'de> for Yaml11Bool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        yaml11_bool(deserializer).map(Self)
     }
-    deserializer.deserialize_any(OptionVisitor)
 }
 
 /// A Go `time.Duration` as go-yaml v2 reads it: a string in `time.ParseDuration` syntax

@@ -35,7 +35,7 @@ pub use builder::WebConfigBuilder;
 pub use error::WebConfigError;
 pub(crate) use go::go_bcrypt_cost;
 pub use go::{
-    yaml11_option_bool, BcryptCostError, CipherSuite, ClientAuth, ClientAuthType, Curve,
+    yaml11_bool, yaml11_bool_opt, BcryptCostError, CipherSuite, ClientAuth, ClientAuthType, Curve,
     GoDurationError, InvalidClientAuthType, TlsVersion,
 };
 

@@ -175,6 +175,18 @@ pub enum BackendError {
         log: String,
     },
 
+    /// A detached Prometheus already runs from this directory.
+    #[error(
+        "{}: a detached Prometheus (pid {pid}) already runs from here; stop it first",
+        .dir.display()
+    )]
+    DetachedRunning {
+        /// Its directory.
+        dir: PathBuf,
+        /// Its pid.
+        pid: u32,
+    },
+
     /// Prometheus' HTTP API failed (reload, or reading its own metrics).
     #[error("{0}; is Prometheus still running? (see its log)")]
     Api(#[from] crate::targets::ApiError),

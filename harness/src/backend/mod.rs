@@ -33,6 +33,7 @@
 //! handler), the next [`start`] sweeps what it left.
 
 mod container;
+mod detached;
 mod docker;
 mod error;
 mod image;
@@ -49,6 +50,7 @@ use std::{
 };
 
 pub use crate::supervise::{keep_requested, OWNER_PID_ENV};
+pub(crate) use detached::{start_detached, DetachedPrometheus, DetachedSpec};
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub(crate) use sweep::pid_alive;
 pub use sweep::{sweep_leftovers, SweepReport};
@@ -82,6 +84,10 @@ pub enum BackendKind {
     Container,
     /// A local `prometheus` process.
     Process,
+    /// A local `prometheus` process that outlives the command that started it (the labs);
+    /// started inside the crate with `start_detached`, not [`start`], and needs the
+    /// crate-internal `PrometheusOptions::detached`. Not a `--backend` choice.
+    Detached,
 }
 
 impl BackendKind {
@@ -91,6 +97,7 @@ impl BackendKind {
             Self::Auto => "auto",
             Self::Container => "container",
             Self::Process => "process",
+            Self::Detached => "detached",
         }
     }
 }
@@ -140,6 +147,9 @@ pub struct PrometheusOptions {
     /// Prometheus' own `--web.config.file` (TLS, Basic auth on its UI and API); the API
     /// client then uses its CA and credentials.
     pub web_config: Option<PrometheusWebConfig>,
+    /// Where a [`BackendKind::Detached`] Prometheus keeps its files and which config file
+    /// it runs (crate-internal: the labs start it).
+    pub(crate) detached: Option<DetachedSpec>,
 }
 
 impl PrometheusOptions {
@@ -155,6 +165,7 @@ impl PrometheusOptions {
             listen_port: None,
             ready_timeout: Duration::from_secs(30),
             web_config: None,
+            detached: None,
         }
     }
 }
@@ -164,6 +175,24 @@ impl PrometheusOptions {
 enum Backend {
     Container(ContainerRun),
     Process(ProcessRun),
+}
+
+/// What the ready-wait asks of a Prometheus that is starting, whatever runs it.
+trait Starting {
+    /// `Some(status)` once it has exited.
+    async fn exit_status(&mut self) -> Option<String>;
+    /// The last `lines` of its log.
+    fn log_tail(&self, lines: usize) -> String;
+}
+
+impl Starting for Backend {
+    async fn exit_status(&mut self) -> Option<String> {
+        Backend::exit_status(self).await
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        Backend::log_tail(self, lines)
+    }
 }
 
 impl Backend {
@@ -314,12 +343,7 @@ impl RunningPrometheus {
 
     /// [`Self::logs`], or a note that there is no output yet.
     fn report_log(&self) -> String {
-        let log = self.logs();
-        if log.trim().is_empty() {
-            "(no output yet)".to_owned()
-        } else {
-            log
-        }
+        report_log(&self.backend)
     }
 
     /// The value of an unlabelled sample on `/metrics`.
@@ -397,14 +421,14 @@ pub async fn start(opts: PrometheusOptions) -> Result<RunningPrometheus, Backend
             (base_url, api)
         }
     };
-    let running = RunningPrometheus {
+    let mut running = RunningPrometheus {
         backend,
         workdir,
         api,
         base_url,
         description,
     };
-    wait_ready(&running, opts.ready_timeout).await?;
+    wait_ready(&mut running, opts.ready_timeout).await?;
     Ok(running)
 }
 
@@ -422,6 +446,9 @@ enum Plan {
 
 async fn plan(opts: &PrometheusOptions) -> Result<Plan, BackendError> {
     match opts.kind {
+        BackendKind::Detached => Err(BackendError::ConflictingOptions(
+            "a detached Prometheus outlives its handle: start it with `start_detached`".to_owned(),
+        )),
         BackendKind::Process => {
             if let Some(image) = &opts.image {
                 return Err(BackendError::ConflictingOptions(format!(
@@ -501,30 +528,61 @@ fn prometheus_args(workdir: &WorkDir, port: u16, extra: &[String]) -> Vec<String
 }
 
 /// Polls `/-/ready` every 50 ms until 200, an early exit, or the deadline.
-async fn wait_ready(running: &RunningPrometheus, timeout: Duration) -> Result<(), BackendError> {
-    let url = format!("{}/-/ready", running.base_url);
+async fn wait_ready(
+    running: &mut RunningPrometheus,
+    timeout: Duration,
+) -> Result<(), BackendError> {
+    let RunningPrometheus {
+        backend,
+        api,
+        base_url,
+        description,
+        ..
+    } = running;
+    wait_ready_of(backend, api, base_url, description, timeout).await
+}
+
+/// The last lines of a starting Prometheus' log, or a note that there is no output yet.
+fn report_log(starting: &impl Starting) -> String {
+    let log = starting.log_tail(crate::supervise::logtail::REPORT_LINES);
+    if log.trim().is_empty() {
+        "(no output yet)".to_owned()
+    } else {
+        log
+    }
+}
+
+/// [`wait_ready`] for any [`Starting`] Prometheus answering at `base_url`.
+async fn wait_ready_of(
+    starting: &mut impl Starting,
+    api: &PromApi,
+    base_url: &str,
+    description: &str,
+    timeout: Duration,
+) -> Result<(), BackendError> {
+    let url = format!("{base_url}/-/ready");
     let deadline = Instant::now() + timeout;
     let mut ticks = tokio::time::interval(READY_POLL);
     loop {
         ticks.tick().await;
-        let last = match running.api.ready().await {
+        let last = match api.ready().await {
             Ok(()) => return Ok(()),
             Err(err) => err.to_string(),
         };
-        if let Some(status) = running.backend.exit_status().await {
+        if let Some(status) = starting.exit_status().await {
             return Err(BackendError::ExitedEarly {
-                description: running.description.clone(),
+                description: description.to_owned(),
                 status,
-                log: running.report_log(),
+                log: report_log(starting),
             });
         }
         if Instant::now() >= deadline {
             return Err(BackendError::NotReady {
-                description: running.description.clone(),
+                description: description.to_owned(),
                 url,
                 timeout,
                 last,
-                log: running.report_log(),
+                log: report_log(starting),
             });
         }
     }

@@ -17,8 +17,8 @@ pub(crate) struct LabArgs {
     /// The fake-exporter binary (default: next to this binary, else on PATH).
     #[arg(long, global = true)]
     pub(crate) fake_exporter: Option<PathBuf>,
-    /// The Prometheus binary (default: `prometheus` on PATH); promtool is taken from the same
-    /// folder when it is there.
+    /// The Prometheus binary (default: `prometheus` on PATH). promtool is `$PROMTOOL`, else
+    /// `promtool` on PATH.
     #[arg(long, global = true)]
     pub(crate) prometheus_bin: Option<PathBuf>,
 }

@@ -1,15 +1,28 @@
 //! The labs: what each teaches, the files it starts from, its hints and its reference
 //! solution.
 //!
-//! The files are teaching documents with comments, and some are broken on purpose (a
-//! mis-indented `static_configs` cannot be built from typed values), so they are written
-//! from text templates rather than serialised.
+//! Every file is built as a typed value and written by its one writer: `prometheus.yml` as a
+//! [`PrometheusConfig`] ([`promconfig::render`]), the exporter's `web-config.yml` as a
+//! [`WebConfig`], `nginx.conf` as an [`NginxConfig`]. A lab's reference solution is the
+//! value; its fault is an edit of that value ([`break_job`], [`nginx_config`]). The one
+//! fault no typed value can hold, `static_configs` indented under `tls_config`, is an edit
+//! of the rendered YAML tree ([`misindent_static_configs`]).
 
 use std::fmt;
-use std::path::Path;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
+
+use fake_exporter::{ClientAuthType, PemSource, WebConfig};
+use serde_norway::Value;
 
 use super::error::LabError;
+use crate::nginx::NginxConfig;
+use crate::promconfig::{
+    self, Authorization, BasicAuth, GlobalConfig, PromDuration, PrometheusConfig, Scheme,
+    ScrapeConfig, TlsConfig,
+};
 
 /// One lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -285,148 +298,256 @@ pub(crate) enum Variant {
     Fixed,
 }
 
-/// The lab's `prometheus.yml`.
-pub(crate) fn prometheus_yml(lab: Lab, ports: &Ports, variant: Variant) -> String {
-    let target = format!("127.0.0.1:{}", ports.scraped());
-    let fixed = variant == Variant::Fixed;
-    let job = match lab {
-        Lab::ClassicTlsBasic => format!(
-            "    scheme: https\n    tls_config:\n      ca_file: exporter.crt   # the self-signed certificate is its own CA\n    basic_auth:\n      username: prom\n      password_file: password.txt\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        ),
-        Lab::BasicAuth401 => format!(
-            "    basic_auth:\n      username: prom\n      password_file: password.txt\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        ),
-        Lab::UntrustedCa => {
-            let tls = if fixed { "    tls_config:\n      ca_file: pki/ca.crt\n" } else { "" };
-            format!("    scheme: https\n{tls}    static_configs:\n      - targets: [\"{target}\"]\n")
-        }
-        Lab::HostnameMismatch => {
-            let name = if fixed {
-                String::new()
-            } else {
-                format!("      server_name: {WRONG_SERVER_NAME}\n")
-            };
-            format!("    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n{name}    static_configs:\n      - targets: [\"{target}\"]\n")
-        }
-        Lab::ExpiredCert => format!(
-            "    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        ),
+/// Scrape interval and timeout of every lab.
+const INTERVAL: PromDuration = PromDuration::from_secs(2);
+
+/// The comment on top of every lab's `prometheus.yml`.
+const PROMETHEUS_YML_HEADER: &str = "\
+# The Prometheus of this lab (its address is in README.md).
+# Edit this file, then run `scrape-harness lab check` in this folder: it checks the
+# file with promtool and reloads Prometheus with it. Relative paths are relative to
+# this file.
+";
+
+/// The comment on top of every lab's `web-config.yml`.
+const WEB_CONFIG_HEADER: &str = "\
+# The exporter's web config (exporter-toolkit format, as node_exporter reads it).
+# The exporter re-reads it, and its certificate files, on every connection.
+# (`fake_exporter.bearer_auth` is a fake-exporter extension: exporter-toolkit has none.)
+";
+
+/// The comment on top of the `prometheus.yml` Prometheus runs while the learner's is refused.
+const PLACEHOLDER_HEADER: &str = "\
+# prometheus.yml was refused by promtool; `scrape-harness lab check` explains why.
+";
+
+/// The global block of every lab.
+fn global() -> GlobalConfig {
+    GlobalConfig {
+        scrape_interval: Some(INTERVAL),
+        scrape_timeout: Some(INTERVAL),
+        ..GlobalConfig::default()
+    }
+}
+
+fn ca(ca_file: &str) -> Option<TlsConfig> {
+    Some(TlsConfig {
+        ca_file: Some(ca_file.into()),
+        ..TlsConfig::default()
+    })
+}
+
+fn basic_auth() -> Option<BasicAuth> {
+    Some(BasicAuth {
+        username: "prom".into(),
+        password: None,
+        password_file: Some("password.txt".into()),
+    })
+}
+
+/// The lab's job as its reference solution has it.
+fn reference_job(lab: Lab, ports: &Ports) -> ScrapeConfig {
+    let target = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.scraped()));
+    let mut job = ScrapeConfig::new("node", [target.to_string()]);
+    let https = !matches!(lab, Lab::BasicAuth401 | Lab::BearerRotation);
+    job.scheme = https.then_some(Scheme::Https);
+    job.tls_config = match lab {
+        Lab::ClassicTlsBasic => ca("exporter.crt"), // the self-signed certificate is its own CA
+        Lab::BasicAuth401 | Lab::BearerRotation => None,
         Lab::MtlsClientCert => {
-            let client = if fixed {
-                "      cert_file: pki/client.crt\n      key_file: pki/client.key\n"
-            } else {
-                ""
-            };
-            format!("    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n{client}    static_configs:\n      - targets: [\"{target}\"]\n")
+            let mut tls = ca("pki/ca.crt");
+            if let Some(t) = tls.as_mut() {
+                t.cert_file = Some("pki/client.crt".into());
+                t.key_file = Some("pki/client.key".into());
+            }
+            tls
+        }
+        _ => ca("pki/ca.crt"),
+    };
+    if matches!(
+        lab,
+        Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::ReverseProxy
+    ) {
+        job.basic_auth = basic_auth();
+    }
+    if lab == Lab::BearerRotation {
+        job.authorization = Some(Authorization {
+            auth_type: Some("Bearer".into()),
+            credentials: None,
+            credentials_file: Some("exporter-token".into()),
+        });
+    }
+    job
+}
+
+/// The lab's fault, as an edit of its reference job (labs whose fault is elsewhere: none).
+fn break_job(lab: Lab, job: &mut ScrapeConfig) {
+    match lab {
+        Lab::UntrustedCa => job.tls_config = None,
+        Lab::HostnameMismatch => {
+            if let Some(tls) = job.tls_config.as_mut() {
+                tls.server_name = Some(WRONG_SERVER_NAME.into());
+            }
+        }
+        Lab::MtlsClientCert => {
+            if let Some(tls) = job.tls_config.as_mut() {
+                tls.cert_file = None;
+                tls.key_file = None;
+            }
         }
         Lab::BearerRotation => {
-            let credentials = if fixed {
-                "      credentials_file: exporter-token\n".to_owned()
-            } else {
-                format!("      credentials: {OLD_TOKEN}\n")
-            };
-            format!("    authorization:\n      type: Bearer\n{credentials}    static_configs:\n      - targets: [\"{target}\"]\n")
+            job.authorization = Some(Authorization {
+                auth_type: Some("Bearer".into()),
+                credentials: Some(OLD_TOKEN.into()),
+                credentials_file: None,
+            });
         }
-        Lab::ReverseProxy => {
-            let scheme = if fixed { "https" } else { "http" };
-            format!(
-                "    scheme: {scheme}\n    tls_config:\n      ca_file: pki/ca.crt\n    basic_auth:\n      username: prom\n      password_file: password.txt\n    static_configs:\n      - targets: [\"{target}\"]   # nginx\n"
-            )
-        }
-        Lab::ConfigRefused => {
-            let indent = if fixed { "    " } else { "      " };
-            format!(
-                "    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n{indent}static_configs:\n{indent}  - targets: [\"{target}\"]\n"
-            )
-        }
-        Lab::Keepalive => format!(
-            "    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n    static_configs:\n      - targets: [\"{target}\"]   # nginx\n"
-        ),
-    };
-    format!(
-        "# Prometheus of lab `{lab}` (http://127.0.0.1:{port}/targets).\n\
-         # Edit this file, then run `scrape-harness lab check` in this folder: it checks the\n\
-         # file with promtool and reloads Prometheus with it. Relative paths are relative to\n\
-         # this file.\n\
-         global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n\
-         scrape_configs:\n  - job_name: node\n{job}",
-        port = ports.prometheus
-    )
+        Lab::ReverseProxy => job.scheme = Some(Scheme::Http),
+        // The config-refused fault cannot be a typed value: see `misindent_static_configs`.
+        Lab::ConfigRefused
+        | Lab::ClassicTlsBasic
+        | Lab::BasicAuth401
+        | Lab::ExpiredCert
+        | Lab::Keepalive => {}
+    }
 }
 
-/// The exporter's `web-config.yml` (`hash`: bcrypt of [`PASSWORD`]).
-pub(crate) fn web_config_yml(lab: Lab, hash: &str) -> String {
-    let head =
-        "# The exporter's web config (exporter-toolkit format, as node_exporter reads it).\n\
-                # The exporter re-reads it, and its certificate files, on every connection.\n";
-    let body = match lab {
-        Lab::ClassicTlsBasic => format!(
-            "tls_server_config:\n  cert_file: exporter.crt\n  key_file: exporter.key\nbasic_auth_users:\n  prom: {hash}\n"
-        ),
-        Lab::BasicAuth401 => format!("basic_auth_users:\n  prom: {hash}   # bcrypt of the password\n"),
+/// The lab's Prometheus configuration (for config-refused's broken variant: before the
+/// fault, which [`prometheus_yml`] applies to the YAML tree).
+pub(crate) fn prometheus_config(lab: Lab, ports: &Ports, variant: Variant) -> PrometheusConfig {
+    let mut job = reference_job(lab, ports);
+    if variant == Variant::Broken {
+        break_job(lab, &mut job);
+    }
+    PrometheusConfig {
+        global: Some(global()),
+        ..PrometheusConfig::with_jobs([job])
+    }
+}
+
+/// The lab's `prometheus.yml`.
+pub(crate) fn prometheus_yml(lab: Lab, ports: &Ports, variant: Variant) -> String {
+    let config = prometheus_config(lab, ports, variant);
+    let body = if lab == Lab::ConfigRefused && variant == Variant::Broken {
+        misindent_static_configs(&config)
+    } else {
+        promconfig::render(&config)
+    };
+    let mut text = PROMETHEUS_YML_HEADER.to_owned();
+    text.push_str(&body);
+    text
+}
+
+/// config-refused's fault: the YAML tree of `config` with the first job's `static_configs`
+/// moved under its `tls_config` (one indentation level too deep), which Prometheus refuses
+/// ("field static_configs not found in type config.TLSConfig").
+fn misindent_static_configs(config: &PrometheusConfig) -> String {
+    // Invariant: a PrometheusConfig is plain YAML data (see `promconfig::render`).
+    let mut tree = serde_norway::to_value(config).expect("PrometheusConfig serialises");
+    if let Some(Value::Mapping(job)) = tree
+        .get_mut("scrape_configs")
+        .and_then(|jobs| jobs.get_mut(0))
+    {
+        let statics = job.remove("static_configs").unwrap_or(Value::Null);
+        if let Some(Value::Mapping(tls)) = job.get_mut("tls_config") {
+            tls.insert("static_configs".into(), statics);
+        }
+    }
+    serde_norway::to_string(&tree).expect("a YAML tree serialises")
+}
+
+/// What Prometheus runs while the learner's `prometheus.yml` is refused: no job.
+pub(crate) fn placeholder_yml() -> String {
+    let mut text = PLACEHOLDER_HEADER.to_owned();
+    text.push_str(&promconfig::render(&PrometheusConfig {
+        global: Some(global()),
+        ..PrometheusConfig::default()
+    }));
+    text
+}
+
+/// The exporter's web config (`hash`: bcrypt of [`PASSWORD`]). Paths are relative to the
+/// file, as a learner reads them.
+pub(crate) fn web_config(lab: Lab, hash: &str) -> Result<WebConfig, LabError> {
+    let server = |cert: &str, key: &str| {
+        WebConfig::builder()
+            .cert(PemSource::file(cert))
+            .key(PemSource::file(key))
+    };
+    let builder = match lab {
+        Lab::ClassicTlsBasic => {
+            server("exporter.crt", "exporter.key").basic_auth_user("prom", hash)
+        }
+        Lab::BasicAuth401 => WebConfig::builder().basic_auth_user("prom", hash),
         Lab::UntrustedCa | Lab::HostnameMismatch | Lab::ConfigRefused => {
-            "tls_server_config:\n  cert_file: pki/server.crt\n  key_file: pki/server.key\n".to_owned()
+            server("pki/server.crt", "pki/server.key")
         }
-        Lab::ExpiredCert => {
-            "tls_server_config:\n  cert_file: exporter/server.crt\n  key_file: exporter/server.key\n".to_owned()
-        }
-        Lab::MtlsClientCert => "tls_server_config:\n  cert_file: pki/server.crt\n  key_file: pki/server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: pki/ca.crt\n".to_owned(),
-        Lab::BearerRotation => "# Bearer tokens are a fake-exporter extension (exporter-toolkit has none).\nfake_exporter:\n  bearer_auth:\n    token_file: exporter-token   # re-read on every request\n".to_owned(),
-        Lab::ReverseProxy | Lab::Keepalive => "# Plain HTTP on 127.0.0.1: nginx in front does TLS (and auth).\n{}\n".to_owned(),
+        Lab::ExpiredCert => server("exporter/server.crt", "exporter/server.key"),
+        Lab::MtlsClientCert => server("pki/server.crt", "pki/server.key")
+            .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+            .client_ca(PemSource::file("pki/ca.crt")),
+        Lab::BearerRotation => WebConfig::builder().bearer_token_file("exporter-token"),
+        // Plain HTTP on 127.0.0.1: nginx in front does TLS (and auth).
+        Lab::ReverseProxy | Lab::Keepalive => WebConfig::builder(),
     };
-    format!("{head}{body}")
+    Ok(builder.build()?)
 }
 
-/// nginx.conf of the proxy labs. Absolute paths: nginx resolves relative ones against its
-/// prefix, not this file. `run_as_root`: workers run as root (they read the lab folder,
-/// which may be private to its owner).
-pub(crate) fn nginx_conf(
+/// The exporter's `web-config.yml`.
+pub(crate) fn web_config_yml(lab: Lab, hash: &str) -> Result<String, LabError> {
+    let mut text = WEB_CONFIG_HEADER.to_owned();
+    text.push_str(&web_config(lab, hash)?.to_yaml());
+    Ok(text)
+}
+
+/// nginx' prefix in a lab folder: pid, logs and temp files.
+pub(crate) fn nginx_prefix(dir: &Path) -> PathBuf {
+    dir.join(super::state::PRIVATE).join("nginx")
+}
+
+/// nginx of the proxy labs: TLS (and, in reverse-proxy, Basic auth from `<dir>/htpasswd`)
+/// in front of the exporter, a master process that reloads on SIGHUP. Absolute paths:
+/// nginx resolves relative ones against its prefix, not the file. `run_as_root`: workers
+/// run as root (they read the lab folder, which may be private to its owner). keepalive's
+/// fault: client keep-alive off.
+pub(crate) fn nginx_config(
     lab: Lab,
     dir: &Path,
     ports: &Ports,
     variant: Variant,
+    hash: &str,
     run_as_root: bool,
-) -> String {
-    let d = dir.display();
-    let proxy = ports.proxy.unwrap_or_default();
-    let exporter = ports.exporter;
-    let keepalive = if lab == Lab::Keepalive && variant == Variant::Broken {
-        "0"
-    } else {
-        "65s"
-    };
-    let auth = if lab == Lab::ReverseProxy {
-        format!("        auth_basic \"exporter\";\n        auth_basic_user_file {d}/htpasswd;\n")
-    } else {
-        String::new()
-    };
-    let user = if run_as_root { "user root root;\n" } else { "" };
-    format!(
-        "# nginx of lab `{lab}`: TLS in front of the exporter on 127.0.0.1:{exporter}.\n\
-         # `scrape-harness lab check` tests this file (nginx -t) and reloads nginx with it.\n\
-         {user}worker_processes 1;\n\
-         pid {d}/.lab/nginx/nginx.pid;\n\
-         error_log {d}/.lab/nginx/error.log notice;\n\
-         events {{\n    worker_connections 128;\n}}\n\
-         http {{\n\
-         \x20   access_log {d}/.lab/nginx/access.log;\n\
-         \x20   client_body_temp_path {d}/.lab/nginx/client_body;\n\
-         \x20   proxy_temp_path {d}/.lab/nginx/proxy;\n\
-         \x20   fastcgi_temp_path {d}/.lab/nginx/fastcgi;\n\
-         \x20   uwsgi_temp_path {d}/.lab/nginx/uwsgi;\n\
-         \x20   scgi_temp_path {d}/.lab/nginx/scgi;\n\
-         \x20   keepalive_timeout {keepalive};\n\
-         \x20   server {{\n\
-         \x20       listen 127.0.0.1:{proxy} ssl;\n\
-         \x20       ssl_certificate {d}/pki/server.crt;\n\
-         \x20       ssl_certificate_key {d}/pki/server.key;\n\
-         {auth}\
-         \x20       location / {{\n\
-         \x20           proxy_pass http://127.0.0.1:{exporter};\n\
-         \x20       }}\n\
-         \x20   }}\n\
-         }}\n"
-    )
+) -> NginxConfig {
+    let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut config = NginxConfig::new(
+        loopback(ports.proxy.unwrap_or_default()),
+        loopback(ports.exporter),
+    );
+    config.tls = Some((dir.join("pki/server.crt"), dir.join("pki/server.key")));
+    if lab == Lab::ReverseProxy {
+        config.basic_auth_users = vec![("prom".into(), hash.to_owned())];
+        config.htpasswd_file = Some(dir.join("htpasswd"));
+    }
+    config.keepalive_timeout = Duration::from_secs(65);
+    if lab == Lab::Keepalive && variant == Variant::Broken {
+        config.keepalive_timeout = Duration::ZERO;
+    }
+    config.master_process = true;
+    config.worker_user = run_as_root.then(|| "root".to_owned());
+    config.access_log = true;
+    config.comment = Some(vec![
+        format!(
+            "nginx of lab `{lab}`: TLS in front of the exporter on {}.",
+            config.upstream
+        ),
+        "`scrape-harness lab check` tests this file (nginx -t) and reloads nginx with it.".into(),
+    ]);
+    config
+}
+
+/// The lab's `nginx.conf`.
+pub(crate) fn nginx_conf(config: &NginxConfig, dir: &Path) -> String {
+    config.render(&nginx_prefix(dir))
 }
 
 /// The lab's README.md.
@@ -484,13 +605,102 @@ mod tests {
         assert!(err.contains("classic-tls-basic"), "{err}");
     }
 
-    #[test]
-    fn only_the_refused_config_is_invalid_yaml_for_prometheus() {
-        let ports = Ports {
+    fn ports() -> Ports {
+        Ports {
             prometheus: 1,
             exporter: 2,
             proxy: Some(3),
+        }
+    }
+
+    #[test]
+    fn each_fault_is_an_edit_of_the_reference_and_parses_back() {
+        let ports = ports();
+        for info in &LABS {
+            let broken = prometheus_config(info.lab, &ports, Variant::Broken);
+            let fixed = prometheus_config(info.lab, &ports, Variant::Fixed);
+            let fault_in_job = matches!(
+                info.lab,
+                Lab::UntrustedCa
+                    | Lab::HostnameMismatch
+                    | Lab::MtlsClientCert
+                    | Lab::BearerRotation
+                    | Lab::ReverseProxy
+            );
+            assert_eq!(broken != fixed, fault_in_job, "{}", info.name);
+            for (variant, config) in [(Variant::Fixed, &fixed), (Variant::Broken, &broken)] {
+                if info.lab == Lab::ConfigRefused && variant == Variant::Broken {
+                    continue;
+                }
+                let text = prometheus_yml(info.lab, &ports, variant);
+                let back: PrometheusConfig = serde_norway::from_str(&text).unwrap();
+                assert_eq!(&back, config, "{} {variant:?}:\n{text}", info.name);
+            }
+        }
+    }
+
+    #[test]
+    fn web_configs_parse_back_as_the_exporter_reads_them() {
+        let dir = Path::new("/labs/x");
+        for info in &LABS {
+            let text = web_config_yml(info.lab, "$2y$10$hash").unwrap();
+            let parsed = WebConfig::from_yaml_str(&text, &dir.join("web-config.yml")).unwrap();
+            let tls = parsed.tls_server_config.is_some();
+            let plain = matches!(
+                info.lab,
+                Lab::BasicAuth401 | Lab::BearerRotation | Lab::ReverseProxy | Lab::Keepalive
+            );
+            assert_eq!(tls, !plain, "{}:\n{text}", info.name);
+        }
+        let mtls = web_config_yml(Lab::MtlsClientCert, "h").unwrap();
+        assert!(
+            mtls.contains("client_auth_type: RequireAndVerifyClientCert"),
+            "{mtls}"
+        );
+        assert!(mtls.contains("client_ca_file: pki/ca.crt"), "{mtls}");
+    }
+
+    #[test]
+    fn keepalive_s_fault_turns_client_keepalive_off() {
+        let dir = Path::new("/labs/k");
+        let conf = |variant| {
+            let config = nginx_config(Lab::Keepalive, dir, &ports(), variant, "h", true);
+            nginx_conf(&config, dir)
         };
+        let (broken, fixed) = (conf(Variant::Broken), conf(Variant::Fixed));
+        assert!(broken.contains("\n    keepalive_timeout 0;\n"), "{broken}");
+        assert!(fixed.contains("\n    keepalive_timeout 65s;\n"), "{fixed}");
+        for line in [
+            "user root root;",
+            "master_process on;",
+            "pid /labs/k/.lab/nginx/nginx.pid;",
+            "listen 127.0.0.1:3 ssl;",
+            "ssl_certificate /labs/k/pki/server.crt;",
+            "server 127.0.0.1:2;",
+        ] {
+            assert!(fixed.contains(line), "missing {line:?}:\n{fixed}");
+        }
+        assert!(!fixed.contains("auth_basic"), "{fixed}");
+        let proxy = nginx_config(
+            Lab::ReverseProxy,
+            dir,
+            &ports(),
+            Variant::Broken,
+            "h",
+            false,
+        );
+        let text = nginx_conf(&proxy, dir);
+        assert!(
+            text.contains("auth_basic_user_file /labs/k/htpasswd;"),
+            "{text}"
+        );
+        assert!(!text.contains("user root"), "{text}");
+        assert_eq!(proxy.htpasswd(), "prom:h\n");
+    }
+
+    #[test]
+    fn only_the_refused_config_is_invalid_yaml_for_prometheus() {
+        let ports = ports();
         for info in &LABS {
             for variant in [Variant::Broken, Variant::Fixed] {
                 let text = prometheus_yml(info.lab, &ports, variant);

@@ -1,22 +1,28 @@
 //! `lab check`: apply the learner's files (promtool, `/-/reload`, nginx -t and SIGHUP),
-//! wait for fresh scrapes with a deadline, and turn what Prometheus says into findings.
+//! wait for fresh scrapes with a deadline ([`observe`], through `targets::wait_until`), and
+//! judge what Prometheus saw, with the learner's files parsed into the typed configs
+//! ([`judge`]).
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::diagnose::{self, Finding, JobView, ServerView};
+use super::diagnose::{self, Finding, ServerView};
 use super::error::LabError;
 use super::files;
 use super::procs;
-use super::run::{self, ACTIVE_CONFIG};
-use super::state::{self, LabState, PastCheck};
+use super::run;
+use super::state::{self, LabState, PastCheck, Proc};
 use super::tools::{self, LabTools};
+use crate::backend::DetachedPrometheus;
 use crate::classify::{classify, ErrorClass};
-use crate::targets::{Health, PromApi};
+use crate::promconfig::{PrometheusConfig, ScrapeConfig};
+use crate::targets::{wait_until, ApiError, Health, Probe, PromApi, TargetStatus, WaitError};
 
 /// How often the API is polled while waiting.
 const POLL: Duration = Duration::from_millis(200);
@@ -132,7 +138,8 @@ impl CheckReport {
     }
 }
 
-#[derive(Default)]
+/// What the lab saw of one job after the reload.
+#[derive(Debug, Default)]
 struct Watch {
     scrapes: Vec<SystemTime>,
     first_connections: Option<f64>,
@@ -140,6 +147,16 @@ struct Watch {
     health: Option<Health>,
     last_error: String,
     instance: String,
+}
+
+/// The learner's `prometheus.yml` as promtool and the typed parser took it.
+struct Learner {
+    /// The file's text.
+    text: String,
+    /// promtool's complaint, when it refused the file.
+    refused: Option<String>,
+    /// The typed config, or why the harness cannot read it.
+    config: Result<PrometheusConfig, Finding>,
 }
 
 /// Applies the learner's files to the lab in `dir`, waits for fresh scrapes and explains
@@ -153,108 +170,171 @@ pub async fn check(
     let mut lab = LabState::load(dir)?;
     let dir = lab.dir.clone();
     let url = format!("http://127.0.0.1:{}", lab.ports.prometheus);
-    let mut findings = Vec::new();
+    let prometheus = DetachedPrometheus::find(&lab.private(run::PROMETHEUS_DIR))?;
+    let mut findings = not_running(&lab, prometheus.as_ref());
     let mut targets = Vec::new();
+    apply_nginx(&mut lab, tools, &mut findings).await?;
+    let learner = read_learner(&dir).await?;
+    match (&learner.refused, &prometheus) {
+        (Some(message), _) => findings.push(diagnose::config_refused(message, &learner.text)),
+        (None, Some(prometheus)) => {
+            let (seen, found) = apply_prometheus(prometheus, &learner, &lab, options).await?;
+            targets = seen;
+            findings.extend(found);
+        }
+        (None, None) => {}
+    }
+    let solved =
+        findings.is_empty() && !targets.is_empty() && targets.iter().all(|t| t.health == "up");
+    let fixed = remember(&dir, solved, &findings)?;
+    Ok(CheckReport {
+        lab: lab.lab.clone(),
+        dir,
+        prometheus_url: url,
+        solved,
+        targets,
+        findings,
+        fixed,
+    })
+}
 
-    let alive: Vec<u32> = procs::lab_processes(&dir, &lab.procs)
+/// Reloads Prometheus with the learner's file (promtool accepted it), waits for fresh
+/// scrapes and judges them.
+async fn apply_prometheus(
+    prometheus: &DetachedPrometheus,
+    learner: &Learner,
+    lab: &LabState,
+    options: CheckOptions,
+) -> Result<(Vec<TargetReport>, Vec<Finding>), LabError> {
+    prometheus.replace_config(&learner.text)?;
+    let reloaded = prometheus.api().reload().await;
+    // Scrapes that started before the reload returned may have used the old config.
+    let reloaded_at = SystemTime::now();
+    let finding = match (reloaded, &learner.config) {
+        (Err(err), _) => Finding::new(
+            "prometheus.yml",
+            "reload_failed",
+            &err.to_string(),
+            "Prometheus did not take the file although promtool accepted it".into(),
+            format!("Prometheus' log: {}", prometheus.log_path().display()),
+        ),
+        (Ok(()), Err(unreadable)) => unreadable.clone(),
+        (Ok(()), Ok(config)) if config.scrape_configs.is_empty() => Finding::new(
+            "prometheus.yml",
+            "no_jobs",
+            "",
+            "the file has no scrape job".into(),
+            "prometheus.yml: scrape_configs".into(),
+        ),
+        (Ok(()), Ok(config)) => {
+            let jobs: Vec<String> = config
+                .scrape_configs
+                .iter()
+                .map(|j| j.job_name.clone())
+                .collect();
+            let log = prometheus.log_path();
+            let watched =
+                observe(prometheus.api(), &jobs, reloaded_at, &log, options.deadline).await?;
+            return Ok(judge(&lab.dir, lab, &config.scrape_configs, &watched));
+        }
+    };
+    Ok((Vec::new(), vec![finding]))
+}
+
+/// A finding for every process of the lab that is not running any more (Prometheus:
+/// unless the backend found it again).
+fn not_running(lab: &LabState, prometheus: Option<&DetachedPrometheus>) -> Vec<Finding> {
+    let alive: Vec<u32> = procs::lab_processes(&lab.dir, &lab.procs)
         .into_iter()
         .map(|(p, _)| p)
         .collect();
-    for p in &lab.procs {
-        if !alive.contains(&p.pid) {
-            findings.push(Finding::new(
+    let running = |p: &Proc| match p.role.as_str() {
+        "prometheus" => prometheus.is_some(),
+        _ => alive.contains(&p.pid),
+    };
+    lab.procs
+        .iter()
+        .filter(|p| !running(p))
+        .map(|p| {
+            Finding::new(
                 &p.role,
                 "not_running",
                 "",
                 format!("the lab's {} (pid {}) is not running any more", p.role, p.pid),
                 format!("its log in {}; restart the lab: `scrape-harness lab stop` then `lab start {}` (your edits are overwritten)", lab.private("").display(), lab.lab),
-            ));
-        }
-    }
-    let prometheus_alive = lab.pid_of("prometheus").is_some_and(|p| alive.contains(&p));
+            )
+        })
+        .collect()
+}
 
-    // nginx: test the learner's nginx.conf and reload it when it changed.
-    if let Some(pid) = lab.pid_of("nginx").filter(|p| alive.contains(p)) {
-        let conf = dir.join("nginx.conf");
-        let now = files::fingerprint(&conf);
-        if lab.nginx_conf_loaded.as_deref() != Some(now.as_str()) {
-            let tested = {
-                let (nginx, args, d) = (
-                    tools.nginx.clone(),
-                    run::nginx_args(&dir, true),
-                    dir.clone(),
-                );
-                tokio::task::spawn_blocking(move || tools::run_command(&nginx, &args, &d))
-                    .await
-                    .expect("nginx -t does not panic")
-            };
-            match tested {
-                Err(err @ LabError::Command { .. }) => findings.push(Finding::new(
-                    "nginx.conf",
-                    "nginx_config_refused",
-                    &tools::tool_output(&err),
-                    "nginx refuses the file (nginx -t says why above); nginx keeps running the previous one".into(),
-                    "nginx.conf at the line nginx names".into(),
-                )),
-                Err(other) => return Err(other),
-                Ok(_) => {
-                    reload_nginx(&lab, pid).await?;
-                    lab.nginx_conf_loaded = Some(now);
-                    lab.save()?;
-                }
-            }
-        }
-    }
-
-    let learner = fs::read_to_string(dir.join("prometheus.yml"))
-        .map_err(|e| LabError::io("reading", dir.join("prometheus.yml"), e))?;
-    let promtool = {
-        let (promtool, file) = (tools.promtool.clone(), dir.join("prometheus.yml"));
-        tokio::task::spawn_blocking(move || tools::promtool_check(&promtool, &file))
-            .await
-            .expect("promtool does not panic")
+/// nginx: tests the learner's nginx.conf and reloads nginx when the file changed.
+async fn apply_nginx(
+    lab: &mut LabState,
+    tools: &LabTools,
+    findings: &mut Vec<Finding>,
+) -> Result<(), LabError> {
+    let alive: Vec<u32> = procs::lab_processes(&lab.dir, &lab.procs)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let Some(pid) = lab.pid_of("nginx").filter(|p| alive.contains(p)) else {
+        return Ok(());
     };
-    let jobs = diagnose::jobs(&learner);
-    if let Err(message) = promtool {
-        findings.push(diagnose::config_refused(&message, &learner));
-    } else if prometheus_alive {
-        state::write_atomic(&dir.join(ACTIVE_CONFIG), &learner)?;
-        let api = PromApi::new(&url);
-        let reloaded = api.reload().await;
-        // Scrapes that started before the reload returned may have used the old config.
-        let reloaded_at = SystemTime::now();
-        match reloaded {
-            Err(err) => findings.push(Finding::new(
-                "prometheus.yml",
-                "reload_failed",
-                &err.to_string(),
-                "Prometheus did not take the file although promtool accepted it".into(),
-                format!(
-                    "Prometheus' log: {}",
-                    lab.private("prometheus.log").display()
-                ),
-            )),
-            Ok(()) if jobs.is_empty() => findings.push(Finding::new(
-                "prometheus.yml",
-                "no_jobs",
-                "",
-                "the file has no scrape job".into(),
-                "prometheus.yml: scrape_configs".into(),
-            )),
-            Ok(()) => {
-                let watched = watch(&api, &jobs, reloaded_at, &lab, options.deadline).await?;
-                judge(&dir, &lab, &jobs, watched, &mut targets, &mut findings);
-            }
+    let now = files::fingerprint(&lab.dir.join("nginx.conf"));
+    if lab.nginx_conf_loaded.as_deref() == Some(now.as_str()) {
+        return Ok(());
+    }
+    let tested = {
+        let (nginx, args, d) = (
+            tools.nginx.clone(),
+            run::nginx_args(&lab.dir, true),
+            lab.dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || tools::run_command(&nginx, &args, &d))
+            .await
+            .expect("nginx -t does not panic")
+    };
+    match tested {
+        Err(err @ LabError::Command { .. }) => findings.push(Finding::new(
+            "nginx.conf",
+            "nginx_config_refused",
+            &tools::tool_output(&err),
+            "nginx refuses the file (nginx -t says why above); nginx keeps running the previous one".into(),
+            "nginx.conf at the line nginx names".into(),
+        )),
+        Err(other) => return Err(other),
+        Ok(_) => {
+            reload_nginx(lab, pid).await?;
+            lab.nginx_conf_loaded = Some(now);
+            lab.save()?;
         }
     }
+    Ok(())
+}
 
-    let solved =
-        findings.is_empty() && !targets.is_empty() && targets.iter().all(|t| t.health == "up");
+/// Reads the learner's `prometheus.yml`, runs promtool on it and parses it.
+async fn read_learner(dir: &Path) -> Result<Learner, LabError> {
+    let path = dir.join("prometheus.yml");
+    let text = fs::read_to_string(&path).map_err(|e| LabError::io("reading", &path, e))?;
+    let refused = tokio::task::spawn_blocking(move || tools::promtool(&path))
+        .await
+        .expect("promtool does not panic")?;
+    let config = diagnose::parse_prometheus_yml(&text);
+    Ok(Learner {
+        text,
+        refused,
+        config,
+    })
+}
+
+/// Records this check in the history; returns the problems earlier checks named that are
+/// gone now.
+fn remember(dir: &Path, solved: bool, findings: &[Finding]) -> Result<Vec<String>, LabError> {
     let problems: Vec<String> = findings
         .iter()
         .map(|f| format!("{}: {}", f.kind, f.cause))
         .collect();
-    let earlier = state::history(&dir);
+    let earlier = state::history(dir);
     let mut fixed: Vec<String> = Vec::new();
     for past in earlier.iter().filter(|p| !p.solved) {
         for p in &past.problems {
@@ -270,148 +350,194 @@ pub async fn check(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     state::record(
-        &dir,
+        dir,
         PastCheck {
             at,
             solved,
             problems,
         },
     )?;
-    Ok(CheckReport {
-        lab: lab.lab.clone(),
-        dir,
-        prometheus_url: url,
-        solved,
-        targets,
-        findings,
-        fixed,
-    })
+    Ok(fixed)
 }
 
 /// SIGHUP, then wait (deadline 15 s) until nginx logs that it reconfigured.
 async fn reload_nginx(lab: &LabState, pid: u32) -> Result<(), LabError> {
     let log = lab.private("nginx/error.log");
-    let count = || {
-        fs::read_to_string(&log)
+    let count = |log: &Path| {
+        fs::read_to_string(log)
             .unwrap_or_default()
             .matches("reconfiguring")
             .count()
     };
-    let before = count();
+    let before = count(&log);
     procs::hangup(pid)?;
-    let end = Instant::now() + Duration::from_secs(15);
-    while count() <= before {
-        if Instant::now() >= end {
-            return Err(LabError::NotReady {
-                what: "nginx reload".into(),
-                waited: Duration::from_secs(15),
-                detail: format!(
-                    "no \"reconfiguring\" line in {}:\n{}",
-                    log.display(),
-                    procs::tail(&log)
-                ),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
+    let deadline = Duration::from_secs(15);
+    let log_ref = log.as_path();
+    let reloaded = wait_until(deadline, Duration::from_millis(50), move || async move {
+        let seen = count(log_ref);
+        Ok::<_, Infallible>(if seen > before {
+            Probe::Done(())
+        } else {
+            Probe::Pending(seen)
+        })
+    })
+    .await;
+    reloaded.map_err(|_| LabError::NotReady {
+        what: "nginx reload".into(),
+        waited: deadline,
+        detail: format!(
+            "no \"reconfiguring\" line in {}:\n{}",
+            log.display(),
+            procs::tail(&log)
+        ),
+    })
 }
 
-/// Polls until every job was scraped after `since` (an up target [`UP_SCRAPES`] times, to
-/// count its connections) or was dropped, or the deadline passes.
-async fn watch(
+/// What the lab reads from Prometheus after applying the learner's files: per job, the
+/// scrapes started after `since` (an up target [`UP_SCRAPES`] times, to count its
+/// connections; a down one [`DOWN_SCRAPES`] times), or why Prometheus dropped the job (its
+/// log), until every job is judgeable or the deadline passes.
+///
+/// MERGE POINT: this is the one function where the lab reads targets (`/api/v1/targets`,
+/// the conntrack counters, the log). Switch it to the fixture's `Observations` when the
+/// fixture publishes them; everything after it judges what it returns.
+async fn observe(
     api: &PromApi,
-    jobs: &[JobView],
+    jobs: &[String],
     since: SystemTime,
-    lab: &LabState,
+    log: &Path,
     deadline: Duration,
 ) -> Result<BTreeMap<String, Watch>, LabError> {
-    let mut seen: BTreeMap<String, Watch> = jobs
-        .iter()
-        .map(|j| (j.name.clone(), Watch::default()))
-        .collect();
-    let end = Instant::now() + deadline;
-    loop {
+    let seen: Mutex<BTreeMap<String, Watch>> =
+        Mutex::new(jobs.iter().map(|j| (j.clone(), Watch::default())).collect());
+    let seen_ref = &seen;
+    let observed = wait_until(deadline, POLL, move || async move {
         let targets = api.targets().await?;
-        let mut fresh_any = false;
-        for t in &targets {
-            let Some(w) = seen.get_mut(&t.job) else {
-                continue;
-            };
-            if let Some(at) = t
-                .last_scrape
-                .filter(|at| *at > since && !w.scrapes.contains(at))
-            {
-                w.scrapes.push(at);
-                w.health = Some(t.health);
-                w.last_error = t.last_error.clone();
-                w.instance = t.instance.clone();
-                fresh_any = true;
-            }
-        }
-        if fresh_any {
+        if record_scrapes(&mut lock(seen_ref), &targets, since) {
             let conns = api.conntrack_established().await?;
-            for (job, w) in seen.iter_mut() {
-                let Some(&c) = conns.get(job) else { continue };
-                if w.scrapes.len() == 1 && w.first_connections.is_none() {
-                    w.first_connections = Some(c);
-                }
-                w.connections = Some(c);
+            record_connections(&mut lock(seen_ref), &conns);
+        }
+        let log = fs::read_to_string(log).unwrap_or_default();
+        let mut seen = lock(seen_ref);
+        let pending: Vec<String> = seen
+            .iter_mut()
+            .filter(|(job, w)| !judgeable(job, w, &log))
+            .map(|(job, w)| format!("{job}: {} scrape(s)", w.scrapes.len()))
+            .collect();
+        for (job, w) in seen.iter_mut().filter(|(_, w)| w.scrapes.is_empty()) {
+            if let Some(reason) = crate::promlog::dropped_reason(&log, job) {
+                w.health = Some(Health::Missing);
+                w.last_error = reason;
             }
         }
-        let log = fs::read_to_string(lab.private("prometheus.log")).unwrap_or_default();
-        let done = seen.iter_mut().all(|(job, w)| {
-            if w.scrapes.is_empty() {
-                if let Some(reason) = crate::promlog::dropped_reason(&log, job) {
-                    w.health = Some(Health::Missing);
-                    w.last_error = reason;
-                    return true;
-                }
-                return false;
-            }
-            // Down needs two fresh scrapes alike: one may straddle a file being replaced.
-            w.scrapes.len()
-                >= if w.health == Some(Health::Up) {
-                    UP_SCRAPES
-                } else {
-                    DOWN_SCRAPES
-                }
-        });
-        if done || Instant::now() >= end {
-            return Ok(seen);
+        Ok::<_, ApiError>(if pending.is_empty() {
+            Probe::Done(())
+        } else {
+            Probe::Pending(pending)
+        })
+    })
+    .await;
+    match observed {
+        // At the deadline, what was seen is judged (a job never scraped is `no_scrape`).
+        Ok(()) | Err(WaitError::Timeout { .. }) => {
+            Ok(seen.into_inner().unwrap_or_else(PoisonError::into_inner))
         }
-        tokio::time::sleep(POLL).await;
+        Err(WaitError::Probe { source, .. }) => Err(source.into()),
     }
 }
 
-fn server_for(dir: &Path, lab: &LabState, job: &JobView) -> (ServerView, bool) {
-    let scraped_port = |p: u16| job.targets.iter().any(|t| t.ends_with(&format!(":{p}")));
-    let bypass = lab.ports.proxy.is_some() && scraped_port(lab.ports.exporter);
-    let view = match lab.ports.proxy {
-        Some(proxy) if scraped_port(proxy) => {
-            diagnose::nginx_view(&fs::read_to_string(dir.join("nginx.conf")).unwrap_or_default())
-        }
-        _ => diagnose::web_config_view(
-            &fs::read_to_string(dir.join("web-config.yml")).unwrap_or_default(),
-        ),
-    };
-    (view, bypass)
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Notes every scrape of a watched job newer than `since`; whether one was new.
+fn record_scrapes(
+    seen: &mut BTreeMap<String, Watch>,
+    targets: &[TargetStatus],
+    since: SystemTime,
+) -> bool {
+    let mut fresh = false;
+    for t in targets {
+        let Some(w) = seen.get_mut(&t.job) else {
+            continue;
+        };
+        if let Some(at) = t
+            .last_scrape
+            .filter(|at| *at > since && !w.scrapes.contains(at))
+        {
+            w.scrapes.push(at);
+            w.health = Some(t.health);
+            w.last_error = t.last_error.clone();
+            w.instance = t.instance.clone();
+            fresh = true;
+        }
+    }
+    fresh
+}
+
+/// Notes each job's connection count (the first one after its first fresh scrape).
+fn record_connections(seen: &mut BTreeMap<String, Watch>, conns: &BTreeMap<String, f64>) {
+    for (job, w) in seen.iter_mut() {
+        let Some(&c) = conns.get(job) else { continue };
+        if w.scrapes.len() == 1 && w.first_connections.is_none() {
+            w.first_connections = Some(c);
+        }
+        w.connections = Some(c);
+    }
+}
+
+/// Whether a job has been seen enough to be judged: dropped (its log line), or scraped
+/// twice when down (one scrape may straddle a file being replaced), three times when up.
+fn judgeable(job: &str, w: &Watch, log: &str) -> bool {
+    if w.scrapes.is_empty() {
+        return crate::promlog::dropped_reason(log, job).is_some();
+    }
+    w.scrapes.len()
+        >= if w.health == Some(Health::Up) {
+            UP_SCRAPES
+        } else {
+            DOWN_SCRAPES
+        }
+}
+
+/// What the server side of a job is (the exporter's web config, or nginx when the job
+/// scrapes the proxy), whether the job bypasses the proxy, and a finding when the
+/// exporter's web config is refused.
+fn server_for(
+    dir: &Path,
+    lab: &LabState,
+    job: &ScrapeConfig,
+) -> (ServerView, bool, Option<Finding>) {
+    let scraped_port = |p: u16| diagnose::targets(job).any(|t| t.ends_with(&format!(":{p}")));
+    let bypass = lab.ports.proxy.is_some() && scraped_port(lab.ports.exporter);
+    match lab.ports.proxy {
+        Some(proxy) if scraped_port(proxy) => {
+            let conf = fs::read_to_string(dir.join("nginx.conf")).unwrap_or_default();
+            (diagnose::nginx_view(&conf), bypass, None)
+        }
+        _ => {
+            let (view, problem) = diagnose::web_config_view(dir);
+            (view, bypass, problem)
+        }
+    }
+}
+
+/// One report and the findings per job, from what [`observe`] saw.
 fn judge(
     dir: &Path,
     lab: &LabState,
-    jobs: &[JobView],
-    watched: BTreeMap<String, Watch>,
-    targets: &mut Vec<TargetReport>,
-    findings: &mut Vec<Finding>,
-) {
+    jobs: &[ScrapeConfig],
+    watched: &BTreeMap<String, Watch>,
+) -> (Vec<TargetReport>, Vec<Finding>) {
+    let mut targets = Vec::new();
+    let mut findings = Vec::new();
     for job in jobs {
-        let Some(w) = watched.get(&job.name) else {
+        let Some(w) = watched.get(&job.job_name) else {
             continue;
         };
-        let subject = format!("job `{}`", job.name);
-        let (server, bypass) = server_for(dir, lab, job);
+        let subject = format!("job `{}`", job.job_name);
+        let (server, bypass, problem) = server_for(dir, lab, job);
+        findings.extend(problem);
         let Some(health) = w.health else {
             findings.push(Finding::new(
                 &subject,
@@ -432,7 +558,7 @@ fn judge(
             _ => None,
         };
         targets.push(TargetReport {
-            job: job.name.clone(),
+            job: job.job_name.clone(),
             instance: w.instance.clone(),
             health: health.to_string(),
             last_error: w.last_error.clone(),
@@ -462,4 +588,5 @@ fn judge(
             ));
         }
     }
+    (targets, findings)
 }

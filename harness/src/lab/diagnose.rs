@@ -2,12 +2,13 @@
 //! error class → likely cause → which file and key to look at. Pure functions over parsed
 //! inputs; nothing here knows which lab is running.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use fake_exporter::{ClientAuthType, PemSource, WebConfig};
 use serde::Serialize;
-use serde_norway::Value;
 
 use crate::classify::{CaseContext, ErrorClass};
+use crate::promconfig::{PrometheusConfig, Scheme, ScrapeConfig, TlsConfig};
 
 /// One problem `check` found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -44,73 +45,72 @@ impl Finding {
     }
 }
 
-/// A job of the learner's `prometheus.yml`, read leniently (any key may be missing).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct JobView {
-    pub(crate) name: String,
-    pub(crate) https: bool,
-    pub(crate) ca_file: Option<String>,
-    pub(crate) cert_file: Option<String>,
-    pub(crate) key_file: Option<String>,
-    pub(crate) server_name: Option<String>,
-    pub(crate) insecure_skip_verify: bool,
-    pub(crate) basic_auth: bool,
-    pub(crate) password_file: Option<String>,
-    pub(crate) inline_password: bool,
-    pub(crate) bearer_inline: bool,
-    pub(crate) bearer_file: Option<String>,
-    pub(crate) targets: Vec<String>,
+/// The learner's `prometheus.yml`, parsed into the typed configuration the way Prometheus
+/// reads it (go-yaml booleans: `insecure_skip_verify: yes` skips verification). A file
+/// the harness cannot read is a finding naming the key, its line and the fix.
+pub(crate) fn parse_prometheus_yml(text: &str) -> Result<PrometheusConfig, Finding> {
+    let deserializer = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let key = err.path().to_string();
+        let inner = err.into_inner();
+        let line = inner
+            .location()
+            .map_or_else(String::new, |l| format!(" line {}", l.line()));
+        Finding::new(
+            "prometheus.yml",
+            "config_unreadable",
+            &inner.to_string(),
+            format!("the harness cannot read `{key}` in prometheus.yml ({inner}), so it cannot explain what Prometheus does with it"),
+            format!("prometheus.yml{line}: `{key}`: write it as Prometheus documents it (a duration like `2s`, a boolean `true`/`false`, a list of `host:port` targets)"),
+        )
+    })
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+fn tls(job: &ScrapeConfig) -> Option<&TlsConfig> {
+    job.tls_config.as_ref()
 }
 
-/// The jobs of a `prometheus.yml` text (empty when it does not parse).
-pub(crate) fn jobs(yaml: &str) -> Vec<JobView> {
-    let Ok(root) = serde_norway::from_str::<Value>(yaml) else {
-        return Vec::new();
-    };
-    let Some(list) = root.get("scrape_configs").and_then(Value::as_sequence) else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|job| {
-            let tls = job.get("tls_config");
-            let tls_key = |k: &str| tls.and_then(|t| t.get(k)).and_then(text);
-            let basic = job.get("basic_auth");
-            let auth = job.get("authorization");
-            let targets = job
-                .get("static_configs")
-                .and_then(Value::as_sequence)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.get("targets").and_then(Value::as_sequence))
-                .flatten()
-                .filter_map(text)
-                .collect();
-            JobView {
-                name: job.get("job_name").and_then(text).unwrap_or_default(),
-                https: job.get("scheme").and_then(text).as_deref() == Some("https"),
-                ca_file: tls_key("ca_file"),
-                cert_file: tls_key("cert_file"),
-                key_file: tls_key("key_file"),
-                server_name: tls_key("server_name"),
-                insecure_skip_verify: tls_key("insecure_skip_verify").as_deref() == Some("true"),
-                basic_auth: basic.is_some(),
-                password_file: basic.and_then(|b| b.get("password_file")).and_then(text),
-                inline_password: basic.and_then(|b| b.get("password")).is_some(),
-                bearer_inline: auth.and_then(|a| a.get("credentials")).is_some(),
-                bearer_file: auth.and_then(|a| a.get("credentials_file")).and_then(text),
-                targets,
-            }
-        })
-        .collect()
+/// A path of the job's `tls_config`, as written.
+fn tls_path(job: &ScrapeConfig, key: fn(&TlsConfig) -> &Option<PathBuf>) -> Option<String> {
+    tls(job)
+        .and_then(|t| key(t).as_ref())
+        .map(|p| p.display().to_string())
+}
+
+fn https(job: &ScrapeConfig) -> bool {
+    job.scheme == Some(Scheme::Https)
+}
+
+/// `tls_config.insecure_skip_verify` is on (in any spelling go-yaml takes: `true`, `yes`, `on`).
+fn skips_verification(job: &ScrapeConfig) -> bool {
+    tls(job).and_then(|t| t.insecure_skip_verify) == Some(true)
+}
+
+fn presents_client_cert(job: &ScrapeConfig) -> bool {
+    tls(job).is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some())
+}
+
+fn password_file(job: &ScrapeConfig) -> Option<String> {
+    let file = job.basic_auth.as_ref()?.password_file.as_ref()?;
+    Some(file.display().to_string())
+}
+
+fn bearer_inline(job: &ScrapeConfig) -> bool {
+    job.authorization
+        .as_ref()
+        .is_some_and(|a| a.credentials.is_some())
+}
+
+fn bearer_file(job: &ScrapeConfig) -> Option<String> {
+    let file = job.authorization.as_ref()?.credentials_file.as_ref()?;
+    Some(file.display().to_string())
+}
+
+/// The job's static targets.
+pub(crate) fn targets(job: &ScrapeConfig) -> impl Iterator<Item = &str> {
+    job.static_configs
+        .iter()
+        .flat_map(|s| s.targets.iter().map(String::as_str))
 }
 
 /// What the learner's server-side files say about the scraped port.
@@ -130,26 +130,48 @@ pub(crate) struct ServerView {
     pub(crate) keepalive_off: bool,
 }
 
-/// Reads an exporter `web-config.yml`.
-pub(crate) fn web_config_view(yaml: &str) -> ServerView {
-    let root: Value = serde_norway::from_str(yaml).unwrap_or(Value::Null);
-    let tls = root.get("tls_server_config");
-    let client_auth = tls
-        .and_then(|t| t.get("client_auth_type"))
-        .and_then(text)
-        .unwrap_or_default();
-    ServerView {
-        file: "web-config.yml".into(),
-        tls: tls.is_some_and(|t| !t.is_null()),
-        requires_client_cert: client_auth.starts_with("Require")
-            && client_auth != "RequestClientCert",
-        cert_file: tls.and_then(|t| t.get("cert_file")).and_then(text),
-        token_file: root
-            .get("fake_exporter")
-            .and_then(|f| f.get("bearer_auth"))
-            .and_then(|b| b.get("token_file"))
-            .and_then(text),
-        keepalive_off: false,
+/// What the exporter's `web-config.yml` in `dir` says, parsed as the exporter parses it;
+/// a file the exporter refuses is a finding too (it answers every request with 500).
+pub(crate) fn web_config_view(dir: &Path) -> (ServerView, Option<Finding>) {
+    let file = "web-config.yml";
+    let shown = |p: &Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
+    match WebConfig::from_file(&dir.join(file)) {
+        Ok(config) => {
+            let tls = config.tls_server_config.as_ref();
+            let view = ServerView {
+                file: file.into(),
+                tls: tls.is_some(),
+                requires_client_cert: tls
+                    .and_then(|t| t.client_auth_type.policy().ok())
+                    .is_some_and(ClientAuthType::requires_cert),
+                cert_file: tls.and_then(|t| match &t.cert {
+                    Some(PemSource::File(path)) => Some(shown(path)),
+                    _ => None,
+                }),
+                token_file: config
+                    .fake_exporter
+                    .bearer_auth
+                    .as_ref()
+                    .and_then(|b| b.token_file.as_deref())
+                    .map(shown),
+                keepalive_off: false,
+            };
+            (view, None)
+        }
+        Err(err) => {
+            let finding = Finding::new(
+                file,
+                "web_config_refused",
+                &err.to_string(),
+                "the exporter refuses its web-config.yml (the error above names key and line) and answers every request with HTTP 500".into(),
+                "web-config.yml at the key named above".into(),
+            );
+            let view = ServerView {
+                file: file.into(),
+                ..ServerView::default()
+            };
+            (view, Some(finding))
+        }
     }
 }
 
@@ -191,12 +213,12 @@ pub(crate) fn nginx_view(conf: &str) -> ServerView {
 }
 
 /// The classifier's context for a job scraping a server.
-pub(crate) fn context(job: &JobView, server: &ServerView) -> CaseContext {
+pub(crate) fn context(job: &ScrapeConfig, server: &ServerView) -> CaseContext {
     CaseContext {
-        scheme_https: job.https,
+        scheme_https: https(job),
         target_tls: server.tls,
         target_requires_client_cert: server.requires_client_cert,
-        job_presents_client_cert: job.cert_file.is_some() && job.key_file.is_some(),
+        job_presents_client_cert: presents_client_cert(job),
         h2_refused_after_handshake: false,
     }
 }
@@ -206,44 +228,46 @@ pub(crate) fn explain_down(
     subject: &str,
     raw: &str,
     class: ErrorClass,
-    job: &JobView,
+    job: &ScrapeConfig,
     server: &ServerView,
     dir: &Path,
 ) -> Finding {
     let cert = server.cert_file.clone().unwrap_or_else(|| "(none)".into());
     let srv = &server.file;
+    let server_name = tls(job).and_then(|t| t.server_name.clone());
+    let not_set = || "not set".to_owned();
     let (cause, look_at) = match class {
         ErrorClass::Unauthorized => unauthorized(job, server, dir),
         ErrorClass::CredentialsFile => (
             "Prometheus cannot read the file the job takes its password or token from".into(),
             format!(
                 "prometheus.yml: basic_auth.password_file ({}) or authorization.credentials_file ({}): does that file exist, relative to prometheus.yml?",
-                job.password_file.as_deref().unwrap_or("not set"),
-                job.bearer_file.as_deref().unwrap_or("not set")
+                password_file(job).unwrap_or_else(not_set),
+                bearer_file(job).unwrap_or_else(not_set)
             ),
         ),
         ErrorClass::UnknownAuthority => (
             "the certificate the target serves is not signed by a CA the job trusts".into(),
             format!(
                 "prometheus.yml: tls_config.ca_file ({}); and who issued the target's certificate ({srv}: {cert})",
-                job.ca_file.as_deref().unwrap_or("not set: only the system's CAs are trusted")
+                tls_path(job, |t| &t.ca_file).unwrap_or_else(|| "not set: only the system's CAs are trusted".into())
             ),
         ),
         ErrorClass::NoIpSans => (
             "Prometheus verifies the certificate against the target's host, an IP address, and the certificate lists no IP address in its subjectAltName (a DNS name such as localhost never matches an IP)".into(),
             format!(
                 "the certificate's subjectAltName ({srv}: {cert}; `openssl x509 -in {cert} -noout -ext subjectAltName`), or which name prometheus.yml tells Prometheus to verify (tls_config.server_name: {})",
-                job.server_name.as_deref().unwrap_or("not set")
+                server_name.clone().unwrap_or_else(not_set)
             ),
         ),
         ErrorClass::HostnameMismatch => (
-            match &job.server_name {
+            match &server_name {
                 Some(name) => format!("the certificate is not valid for the name Prometheus verifies: tls_config.server_name `{name}`"),
                 None => "the certificate is not valid for the host Prometheus scrapes".into(),
             },
             format!(
                 "prometheus.yml: tls_config.server_name ({}) and the target address; the names in the certificate ({srv}: {cert})",
-                job.server_name.as_deref().unwrap_or("not set")
+                server_name.clone().unwrap_or_else(not_set)
             ),
         ),
         ErrorClass::CertExpired | ErrorClass::CertNotYetValid => (
@@ -261,7 +285,7 @@ pub(crate) fn explain_down(
             "the target refused the client certificate the job presented".into(),
             format!(
                 "prometheus.yml: tls_config.cert_file ({}) / key_file: is it issued by the CA in {srv}'s client_ca_file, still valid, for client authentication?",
-                job.cert_file.as_deref().unwrap_or("not set")
+                tls_path(job, |t| &t.cert_file).unwrap_or_else(not_set)
             ),
         ),
         ErrorClass::HttpToHttps => (
@@ -285,14 +309,14 @@ pub(crate) fn explain_down(
     Finding::new(subject, &class.to_string(), raw, cause, look_at)
 }
 
-fn unauthorized(job: &JobView, server: &ServerView, dir: &Path) -> (String, String) {
+fn unauthorized(job: &ScrapeConfig, server: &ServerView, dir: &Path) -> (String, String) {
     let users = if server.file == "nginx.conf" {
         "the users in nginx' auth_basic_user_file (htpasswd)"
     } else {
         "web-config.yml basic_auth_users"
     };
-    if job.basic_auth {
-        if let Some(file) = &job.password_file {
+    if job.basic_auth.is_some() {
+        if let Some(file) = &password_file(job) {
             let content = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
             if content.trim().starts_with("$2") {
                 return (
@@ -305,15 +329,13 @@ fn unauthorized(job: &JobView, server: &ServerView, dir: &Path) -> (String, Stri
             "the server rejected the user name or password the job sends".into(),
             format!(
                 "prometheus.yml: basic_auth.username and {}; compare with {users}",
-                job.password_file
-                    .as_ref()
-                    .map_or("basic_auth.password".to_owned(), |f| format!(
-                        "basic_auth.password_file ({f})"
-                    ))
+                password_file(job).map_or("basic_auth.password".to_owned(), |f| format!(
+                    "basic_auth.password_file ({f})"
+                ))
             ),
         );
     }
-    if job.bearer_inline || job.bearer_file.is_some() {
+    if bearer_inline(job) || bearer_file(job).is_some() {
         let tokens = server.token_file.as_deref().map_or_else(
             || format!("the tokens {} accepts", server.file),
             |f| {
@@ -327,7 +349,7 @@ fn unauthorized(job: &JobView, server: &ServerView, dir: &Path) -> (String, Stri
             "the server does not accept the Bearer token the job sends".into(),
             format!(
                 "prometheus.yml: authorization.{} against {tokens}",
-                if job.bearer_inline {
+                if bearer_inline(job) {
                     "credentials (written into the file)"
                 } else {
                     "credentials_file"
@@ -347,21 +369,21 @@ fn unauthorized(job: &JobView, server: &ServerView, dir: &Path) -> (String, Stri
 /// Findings for a target that is up but not done right.
 pub(crate) fn explain_up(
     subject: &str,
-    job: &JobView,
+    job: &ScrapeConfig,
     server: &ServerView,
     growth: Option<(f64, u64)>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    if job.insecure_skip_verify {
+    if skips_verification(job) {
         out.push(Finding::new(
             subject,
             "insecure_skip_verify",
             "",
-            "the target is up only because tls_config.insecure_skip_verify: true switches certificate verification off; anyone could impersonate the exporter, so this does not count as solved".into(),
+            "the target is up only because tls_config.insecure_skip_verify switches certificate verification off; anyone could impersonate the exporter, so this does not count as solved".into(),
             "prometheus.yml: remove tls_config.insecure_skip_verify and make verification pass".into(),
         ));
     }
-    if job.bearer_inline && server.token_file.is_some() {
+    if bearer_inline(job) && server.token_file.is_some() {
         out.push(Finding::new(
             subject,
             "inline_token",
@@ -427,15 +449,67 @@ mod tests {
 
     const JOB: &str = "scrape_configs:\n  - job_name: node\n    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n      server_name: x.example\n      insecure_skip_verify: true\n    authorization:\n      credentials: abc\n    static_configs:\n      - targets: [\"127.0.0.1:9100\"]\n";
 
+    fn job(yaml: &str) -> ScrapeConfig {
+        parse_prometheus_yml(yaml).unwrap().scrape_configs.remove(0)
+    }
+
     #[test]
-    fn jobs_are_read_leniently() {
-        let jobs = jobs(JOB);
-        assert_eq!(jobs.len(), 1);
-        let job = &jobs[0];
-        assert!(job.https && job.insecure_skip_verify && job.bearer_inline);
-        assert_eq!(job.server_name.as_deref(), Some("x.example"));
-        assert_eq!(job.targets, ["127.0.0.1:9100"]);
-        assert!(super::jobs("not: [yaml").is_empty());
+    fn jobs_are_read_into_the_typed_config() {
+        let job = job(JOB);
+        assert!(https(&job) && skips_verification(&job) && bearer_inline(&job));
+        assert_eq!(tls(&job).unwrap().server_name.as_deref(), Some("x.example"));
+        assert_eq!(targets(&job).collect::<Vec<_>>(), ["127.0.0.1:9100"]);
+    }
+
+    #[test]
+    fn go_yaml_booleans_are_read_as_prometheus_reads_them() {
+        for (word, skips) in [
+            ("yes", true),
+            ("on", true),
+            ("True", true),
+            ("no", false),
+            ("off", false),
+            ("null", false),
+            ("~", false),
+        ] {
+            let yaml = JOB.replace(
+                "insecure_skip_verify: true",
+                &format!("insecure_skip_verify: {word}"),
+            );
+            assert_eq!(skips_verification(&job(&yaml)), skips, "{word}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_key_is_named_with_its_line() {
+        let yaml = JOB.replace("insecure_skip_verify: true", "insecure_skip_verify: maybe");
+        let finding = parse_prometheus_yml(&yaml).unwrap_err();
+        assert_eq!(finding.kind, "config_unreadable");
+        assert!(
+            finding
+                .look_at
+                .contains("line 7: `scrape_configs[0].tls_config.insecure_skip_verify`"),
+            "{finding:?}"
+        );
+        assert!(parse_prometheus_yml("scrape_configs: [").is_err());
+    }
+
+    #[test]
+    fn the_web_config_is_read_as_the_exporter_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |text: &str| std::fs::write(dir.path().join("web-config.yml"), text).unwrap();
+        write("tls_server_config:\n  cert_file: pki/server.crt\n  key_file: pki/server.key\n  client_auth_type: RequireClientCert\n");
+        let (view, problem) = web_config_view(dir.path());
+        assert!(problem.is_none());
+        assert!(view.tls && view.requires_client_cert, "{view:?}");
+        assert_eq!(view.cert_file.as_deref(), Some("pki/server.crt"));
+        write("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequestClientCert\n");
+        assert!(!web_config_view(dir.path()).0.requires_client_cert);
+        write("tls_server_config:\n  cert_fil: a\n");
+        let (view, problem) = web_config_view(dir.path());
+        let problem = problem.expect("an unknown key is refused");
+        assert!(problem.raw.contains("cert_fil"), "{problem:?}");
+        assert!(!view.tls);
     }
 
     #[test]
@@ -462,14 +536,13 @@ mod tests {
 
     #[test]
     fn insecure_skip_verify_is_never_solved() {
-        let job = &jobs(JOB)[0];
-        let found = explain_up("node/x", job, &ServerView::default(), None);
+        let found = explain_up("node/x", &job(JOB), &ServerView::default(), None);
         assert!(found.iter().any(|f| f.kind == "insecure_skip_verify"));
     }
 
     #[test]
     fn a_connection_per_scrape_is_flagged() {
-        let job = JobView::default();
+        let job = ScrapeConfig::default();
         assert!(
             explain_up("j", &job, &ServerView::default(), Some((2.0, 2)))
                 .iter()

@@ -85,6 +85,15 @@ pub enum LabError {
     /// Prometheus' API failed.
     #[error(transparent)]
     Api(#[from] crate::ApiError),
+    /// Prometheus could not be started, found again or stopped.
+    #[error(transparent)]
+    Backend(#[from] crate::BackendError),
+    /// promtool could not be run.
+    #[error(transparent)]
+    PromConfig(#[from] crate::promconfig::PromConfigError),
+    /// A web config the lab writes was refused (a bug of the catalog).
+    #[error(transparent)]
+    WebConfig(#[from] fake_exporter::WebConfigError),
     /// The fake exporter's PKI could not be generated or written.
     #[error("generating the lab PKI: {0}")]
     Pki(#[from] fake_exporter::pki::PkiError),

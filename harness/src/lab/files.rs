@@ -1,4 +1,4 @@
-//! The files of a lab: written at start (templates from the catalog, a fresh PKI, the
+//! The files of a lab: written at start (typed configs from the catalog, a fresh PKI, the
 //! classic lab's openssl certificate, bcrypt hashes) and rewritten by a reference solution.
 
 use std::fs;
@@ -104,7 +104,7 @@ pub(crate) fn write_files(
         "prometheus.yml",
         &catalog::prometheus_yml(lab, ports, Variant::Broken),
     )?;
-    write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash))?;
+    write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash)?)?;
     let uses_pki = !matches!(
         lab,
         Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::BearerRotation
@@ -123,18 +123,15 @@ pub(crate) fn write_files(
             copy(dir, "pki/server-expired.crt", "exporter/server.crt")?;
         }
         Lab::BearerRotation => write(dir, "exporter-token", &format!("{}\n", catalog::NEW_TOKEN))?,
-        Lab::ReverseProxy => {
-            write(dir, "password.txt", catalog::PASSWORD)?;
-            write(dir, "htpasswd", &format!("prom:{hash}\n"))?;
-        }
+        Lab::ReverseProxy => write(dir, "password.txt", catalog::PASSWORD)?,
         _ => {}
     }
     if lab.has_proxy() {
-        write(
-            dir,
-            "nginx.conf",
-            &catalog::nginx_conf(lab, dir, ports, Variant::Broken, run_as_root()),
-        )?;
+        let nginx = catalog::nginx_config(lab, dir, ports, Variant::Broken, &hash, run_as_root());
+        if let Some(htpasswd) = &nginx.htpasswd_file {
+            state::write_atomic(htpasswd, &nginx.htpasswd())?;
+        }
+        write(dir, "nginx.conf", &catalog::nginx_conf(&nginx, dir))?;
     }
     Ok(())
 }
@@ -153,11 +150,12 @@ pub(crate) fn apply_solution(
             copy(dir, "pki/server.key", "exporter/server.key")?;
             copy(dir, "pki/server.crt", "exporter/server.crt")
         }
-        Lab::Keepalive => write(
-            dir,
-            "nginx.conf",
-            &catalog::nginx_conf(lab, dir, ports, Variant::Fixed, run_as_root()),
-        ),
+        Lab::Keepalive => {
+            let hash = bcrypt_hash(catalog::PASSWORD);
+            let nginx =
+                catalog::nginx_config(lab, dir, ports, Variant::Fixed, &hash, run_as_root());
+            write(dir, "nginx.conf", &catalog::nginx_conf(&nginx, dir))
+        }
         _ => write(
             dir,
             "prometheus.yml",

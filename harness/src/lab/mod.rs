@@ -2,9 +2,11 @@
 //! Prometheus.
 //!
 //! [`start`] writes a lab folder (a `README.md` with the task, `prometheus.yml`, the
-//! exporter's `web-config.yml`, certificates) and starts the exporter(s), nginx where the lab
-//! has a proxy, and a Prometheus process, all on 127.0.0.1. What runs is recorded in
-//! `<dir>/.lab/state.json`, so [`check`], [`hint`] and [`stop`] work from any later process.
+//! exporter's `web-config.yml`, certificates; every config built as a typed value and written
+//! by its one writer) and starts the exporter(s), nginx where the lab has a proxy, and a
+//! Prometheus through the backend's detached mode (it outlives `start`), all on 127.0.0.1.
+//! What runs is recorded in `<dir>/.lab/state.json` (Prometheus also in the backend's record
+//! under `.lab/prometheus/`), so [`check`], [`hint`] and [`stop`] work from any later process.
 //! [`check`] applies the learner's files (promtool first, then `/-/reload`), waits for fresh
 //! scrapes and explains each failing target from what Prometheus says ([`crate::classify`])
 //! and what the learner's files hold — never from the lab's name, so a fault moved from one
@@ -13,7 +15,8 @@
 //! # Cleanup
 //!
 //! Every process a lab starts runs in its own process group, and its command line names
-//! the lab folder. [`stop`] kills those groups and then checks that no process, no
+//! the lab folder. [`stop`] stops Prometheus through the backend (its recorded pid and start
+//! time verified first), kills the other groups and then checks that no process, no
 //! listening port is left. A `start` (or `up`) interrupted by Ctrl-C kills what it started
 //! before returning; one killed with SIGKILL leaves its labs in phase `starting` with a dead
 //! owner pid (registry in `$TMPDIR/scrape-harness-labs`), and the next `lab` command sweeps

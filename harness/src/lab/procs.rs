@@ -1,15 +1,18 @@
-//! Processes of a lab: spawned detached (own process group, output in `.lab/`), found
-//! again by pid and process group, killed as whole groups, and checked gone.
+//! Processes of a lab (the exporter and nginx; Prometheus is the backend's detached
+//! process): spawned detached (own process group, output in `.lab/`), found again by pid
+//! and process group, killed as whole groups, and checked gone.
 //!
 //! A pid is only ever killed when `/proc` says it is in one of the lab's process groups
 //! and its command line names the lab folder (nginx workers, renamed
 //! `nginx: worker process`, are recognised by their group and name), so a recycled pid is
 //! never hit.
 
+use std::convert::Infallible;
 use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::error::LabError;
@@ -17,6 +20,7 @@ use super::state::Proc;
 
 pub(crate) use crate::backend::pid_alive;
 use crate::procfs;
+use crate::targets::{wait_until, Probe, WaitError};
 
 /// How long a killed process may take to disappear.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -149,35 +153,50 @@ pub(crate) async fn wait_listening(
     log: &Path,
     deadline: Duration,
 ) -> Result<(), LabError> {
-    let end = Instant::now() + deadline;
-    loop {
+    let child = Mutex::new(child);
+    let child = &child;
+    let waited = wait_until(deadline, POLL, move || async move {
         if listening(port).await {
-            return Ok(());
+            return Ok(Probe::Done(()));
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(LabError::NotReady {
-                what: what.to_owned(),
-                waited: deadline,
-                detail: format!(
-                    "it exited ({status}); its log {}:\n{}",
-                    log.display(),
-                    tail(log)
-                ),
-            });
+        let exited = child
+            .lock()
+            .ok()
+            .and_then(|mut c| c.try_wait().ok().flatten());
+        match exited {
+            Some(status) => Err(Exited(status)),
+            None => Ok(Probe::Pending(port)),
         }
-        if Instant::now() >= end {
-            return Err(LabError::NotReady {
-                what: what.to_owned(),
-                waited: deadline,
-                detail: format!(
-                    "nothing listens on 127.0.0.1:{port}; its log {}:\n{}",
-                    log.display(),
-                    tail(log)
-                ),
-            });
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    })
+    .await;
+    let detail = match waited {
+        Ok(()) => return Ok(()),
+        Err(WaitError::Probe { source, .. }) => format!("it exited ({})", source.0),
+        Err(WaitError::Timeout { .. }) => format!("nothing listens on 127.0.0.1:{port}"),
+    };
+    Err(LabError::NotReady {
+        what: what.to_owned(),
+        waited: deadline,
+        detail: format!("{detail}; its log {}:\n{}", log.display(), tail(log)),
+    })
+}
+
+/// A child that exited while it was waited for.
+#[derive(Debug, thiserror::Error)]
+#[error("exited: {0}")]
+struct Exited(ExitStatus);
+
+/// Waits until nothing accepts connections on 127.0.0.1:`port`; whether it got there.
+pub(crate) async fn wait_closed(port: u16, deadline: Duration) -> bool {
+    wait_until(deadline, POLL, move || async move {
+        Ok::<_, Infallible>(if listening(port).await {
+            Probe::Pending(port)
+        } else {
+            Probe::Done(())
+        })
+    })
+    .await
+    .is_ok()
 }
 
 /// The last lines of a log file.

@@ -3,21 +3,25 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::catalog::{Lab, Ports, LABS};
+use super::catalog::{self, Lab, Ports, LABS};
 use super::error::LabError;
 use super::files;
 use super::procs;
 use super::state::{self, LabState, Phase, Proc, PRIVATE};
-use super::tools::{promtool_check, LabTools};
-use crate::targets::PromApi;
+use super::tools::{self, LabTools};
+use crate::backend::{
+    start_detached, BackendKind, DetachedPrometheus, DetachedSpec, PrometheusOptions,
+};
 
 /// How long a started process may take to listen (Prometheus: to answer `/-/ready`).
 const READY: Duration = Duration::from_secs(30);
 /// The learner's Prometheus config as Prometheus runs it: beside `prometheus.yml`, so
 /// relative paths mean the same, and only replaced once promtool accepts the learner's file.
-pub(crate) const ACTIVE_CONFIG: &str = ".prometheus.active.yml";
+const ACTIVE_CONFIG: &str = ".prometheus.active.yml";
+/// The detached Prometheus' folder under `.lab/` (TSDB, log, the backend's record).
+pub(crate) const PROMETHEUS_DIR: &str = "prometheus";
 
 /// A started lab.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,19 +106,7 @@ async fn start_on(
     settle: bool,
 ) -> Result<Started, LabError> {
     state::sweep_interrupted_starts();
-    fs::create_dir_all(dir).map_err(|e| LabError::io("creating", dir, e))?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| LabError::io("resolving", dir, e))?;
-    if let Ok(old) = LabState::load(&dir) {
-        if !procs::lab_processes(&dir, &old.procs).is_empty() {
-            return Err(LabError::AlreadyRunning { dir, lab: old.lab });
-        }
-        old.forget();
-    }
-    let private = dir.join(PRIVATE);
-    let _ = fs::remove_dir_all(&private); // a stopped lab's leftovers: data, logs, hints
-    fs::create_dir_all(private.join("nginx")).map_err(|e| LabError::io("creating", &private, e))?;
+    let dir = prepare_dir(dir).await?;
     let ports = match ports {
         Some(p) => p,
         None => reserve_ports(&[lab])?[0],
@@ -138,9 +130,58 @@ async fn start_on(
         armed: true,
     };
     guard.state.save()?;
+    // Spawn the servers first, then start Prometheus, then wait: the waits overlap.
+    let mut children = spawn_servers(&mut guard, tools)?;
+    let prometheus = start_prometheus(&dir, &ports, tools).await?;
+    register(&mut guard, "prometheus", prometheus.pid(), ports.prometheus)?;
+    for (what, port, child, log) in &mut children {
+        procs::wait_listening(what, *port, child, log, READY).await?;
+    }
+    if settle {
+        guard.state.phase = Phase::Running;
+        guard.state.save()?;
+    }
+    guard.armed = false;
+    Ok(Started {
+        lab,
+        dir,
+        prometheus_url: prometheus.base_url().to_owned(),
+        pids: guard.state.procs.iter().map(|p| p.pid).collect(),
+    })
+}
 
-    // Spawn everything first, then wait: the waits overlap.
-    let mut children: Vec<(String, u16, Child, PathBuf)> = Vec::new();
+/// Creates and resolves the lab folder; refuses one whose lab still runs, and clears a
+/// stopped lab's leftovers (data, logs, hints).
+async fn prepare_dir(dir: &Path) -> Result<PathBuf, LabError> {
+    fs::create_dir_all(dir).map_err(|e| LabError::io("creating", dir, e))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| LabError::io("resolving", dir, e))?;
+    if let Ok(old) = LabState::load(&dir) {
+        if !procs::lab_processes(&dir, &old.procs).is_empty() {
+            return Err(LabError::AlreadyRunning { dir, lab: old.lab });
+        }
+        old.forget();
+    }
+    let private = dir.join(PRIVATE);
+    if let Some(prometheus) = DetachedPrometheus::find(&private.join(PROMETHEUS_DIR))? {
+        // A Prometheus of this folder outlived its lab's state: never run two.
+        prometheus.stop().await?;
+    }
+    let _ = fs::remove_dir_all(&private);
+    fs::create_dir_all(private.join("nginx")).map_err(|e| LabError::io("creating", &private, e))?;
+    Ok(dir)
+}
+
+/// A spawned server: what it is, its port, the child, its log.
+type Spawned = (String, u16, Child, PathBuf);
+
+/// Spawns the exporter and, in the proxy labs, nginx; registers each in the state.
+fn spawn_servers(guard: &mut StartGuard, tools: &LabTools) -> Result<Vec<Spawned>, LabError> {
+    let dir = guard.state.dir.clone();
+    let ports = guard.state.ports;
+    let private = dir.join(PRIVATE);
+    let mut children = Vec::new();
     let exporter_log = private.join("exporter.log");
     let exporter = procs::spawn(
         &tools.fake_exporter,
@@ -151,7 +192,7 @@ async fn start_on(
         &dir,
         &exporter_log,
     )?;
-    register(&mut guard, "exporter", exporter.id(), ports.exporter)?;
+    register(guard, "exporter", exporter.id(), ports.exporter)?;
     children.push((
         "the exporter".into(),
         ports.exporter,
@@ -166,48 +207,43 @@ async fn start_on(
             &dir,
             &private.join("nginx.out"),
         )?;
-        register(&mut guard, "nginx", nginx.id(), proxy)?;
+        register(guard, "nginx", nginx.id(), proxy)?;
         guard.state.nginx_conf_loaded = Some(files::fingerprint(&dir.join("nginx.conf")));
         children.push(("nginx".into(), proxy, nginx, log));
     }
-    // The learner's config if promtool takes it, else none (the lab may start broken).
-    let active = match promtool_check(&tools.promtool, &dir.join("prometheus.yml")) {
-        Ok(()) => fs::read_to_string(dir.join("prometheus.yml")).map_err(|e| LabError::io("reading", dir.join("prometheus.yml"), e))?,
-        Err(_) => "# prometheus.yml was refused by promtool; `scrape-harness lab check` explains why\nglobal:\n  scrape_interval: 2s\n".to_owned(),
+    Ok(children)
+}
+
+/// Starts the lab's Prometheus through the backend, detached (it outlives this command):
+/// with the learner's config if promtool takes it, else with no job (the lab may start
+/// broken). Returns once it is ready.
+async fn start_prometheus(
+    dir: &Path,
+    ports: &Ports,
+    tools: &LabTools,
+) -> Result<DetachedPrometheus, LabError> {
+    let learner = dir.join("prometheus.yml");
+    let refused = {
+        let file = learner.clone();
+        tokio::task::spawn_blocking(move || tools::promtool(&file))
+            .await
+            .expect("promtool does not panic")?
     };
-    state::write_atomic(&dir.join(ACTIVE_CONFIG), &active)?;
-    let prom_log = private.join("prometheus.log");
-    let mut prometheus = procs::spawn(
-        &tools.prometheus,
-        &[
-            format!("--config.file={}", dir.join(ACTIVE_CONFIG).display()),
-            format!(
-                "--storage.tsdb.path={}",
-                private.join("prometheus-data").display()
-            ),
-            format!("--web.listen-address=127.0.0.1:{}", ports.prometheus),
-            "--web.enable-lifecycle".into(),
-            "--storage.tsdb.retention.time=1d".into(),
-        ],
-        &dir,
-        &prom_log,
-    )?;
-    register(&mut guard, "prometheus", prometheus.id(), ports.prometheus)?;
-    for (what, port, child, log) in &mut children {
-        procs::wait_listening(what, *port, child, log, READY).await?;
-    }
-    wait_ready(ports.prometheus, &mut prometheus, &prom_log).await?;
-    if settle {
-        guard.state.phase = Phase::Running;
-        guard.state.save()?;
-    }
-    guard.armed = false;
-    Ok(Started {
-        lab,
-        dir,
-        prometheus_url: format!("http://127.0.0.1:{}", ports.prometheus),
-        pids: guard.state.procs.iter().map(|p| p.pid).collect(),
-    })
+    let config = match refused {
+        None => fs::read_to_string(&learner).map_err(|e| LabError::io("reading", &learner, e))?,
+        Some(_) => catalog::placeholder_yml(),
+    };
+    let mut opts = PrometheusOptions::new(config);
+    opts.kind = BackendKind::Detached;
+    opts.binary = Some(tools.prometheus.clone());
+    opts.listen_port = Some(ports.prometheus);
+    opts.ready_timeout = READY;
+    opts.extra_args = vec!["--storage.tsdb.retention.time=1d".to_owned()];
+    opts.detached = Some(DetachedSpec {
+        dir: dir.join(PRIVATE).join(PROMETHEUS_DIR),
+        config_file: dir.join(ACTIVE_CONFIG),
+    });
+    Ok(start_detached(opts).await?)
 }
 
 fn register(guard: &mut StartGuard, role: &str, pid: u32, port: u16) -> Result<(), LabError> {
@@ -219,49 +255,22 @@ fn register(guard: &mut StartGuard, role: &str, pid: u32, port: u16) -> Result<(
     guard.state.save()
 }
 
-/// nginx' arguments: the learner's `nginx.conf`, prefix and logs in `.lab/nginx/`.
+/// nginx' arguments: the learner's `nginx.conf` (which holds `daemon off;`), prefix and
+/// logs in `.lab/nginx/`.
 pub(crate) fn nginx_args(dir: &Path, test: bool) -> Vec<String> {
+    let prefix = catalog::nginx_prefix(dir);
     let mut args = vec![
         "-p".to_owned(),
-        format!("{}/", dir.join(PRIVATE).join("nginx").display()),
+        format!("{}/", prefix.display()),
         "-c".to_owned(),
         dir.join("nginx.conf").display().to_string(),
         "-e".to_owned(),
-        dir.join(PRIVATE)
-            .join("nginx")
-            .join("error.log")
-            .display()
-            .to_string(),
-        "-g".to_owned(),
-        "daemon off;".to_owned(),
+        prefix.join("error.log").display().to_string(),
     ];
     if test {
         args.push("-t".into());
     }
     args
-}
-
-async fn wait_ready(port: u16, child: &mut Child, log: &Path) -> Result<(), LabError> {
-    let api = PromApi::new(&format!("http://127.0.0.1:{port}"));
-    let end = Instant::now() + READY;
-    loop {
-        if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(2), api.ready()).await {
-            return Ok(());
-        }
-        let detail = match child.try_wait() {
-            Ok(Some(status)) => Some(format!("it exited ({status})")),
-            _ if Instant::now() >= end => Some("/-/ready did not answer 200".to_owned()),
-            _ => None,
-        };
-        if let Some(detail) = detail {
-            return Err(LabError::NotReady {
-                what: "Prometheus".into(),
-                waited: READY,
-                detail: format!("{detail}; its log {}:\n{}", log.display(), procs::tail(log)),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Stops the labs `up` has started so far, unless disarmed: `up` is all or nothing, also
@@ -363,6 +372,9 @@ async fn stop_one(dir: &Path) -> Result<Stopped, LabError> {
         .into_iter()
         .map(|(pid, _)| pid)
         .collect();
+    if let Some(prometheus) = DetachedPrometheus::find(&state.private(PROMETHEUS_DIR))? {
+        prometheus.stop().await?;
+    }
     let left = procs::kill_lab(dir, &state.procs);
     let mut problems: Vec<String> = left
         .iter()
@@ -371,16 +383,11 @@ async fn stop_one(dir: &Path) -> Result<Stopped, LabError> {
         })
         .collect();
     let ports: Vec<u16> = state.procs.iter().map(|p| p.port).collect();
-    let end = Instant::now() + Duration::from_secs(10);
     for &port in &ports {
-        while procs::listening(port).await {
-            if Instant::now() >= end {
-                problems.push(format!(
-                    "127.0.0.1:{port} still accepts connections; see `ss -ltnp 'sport = :{port}'`"
-                ));
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if !procs::wait_closed(port, Duration::from_secs(10)).await {
+            problems.push(format!(
+                "127.0.0.1:{port} still accepts connections; see `ss -ltnp 'sport = :{port}'`"
+            ));
         }
     }
     if !problems.is_empty() {
@@ -390,7 +397,6 @@ async fn stop_one(dir: &Path) -> Result<Stopped, LabError> {
         });
     }
     state.forget();
-    let _ = fs::remove_dir_all(state.private("prometheus-data"));
     Ok(Stopped {
         dir: dir.to_owned(),
         lab: state.lab,

@@ -1,11 +1,13 @@
-//! The programs a lab runs (fake-exporter, prometheus, promtool, nginx, openssl): found
-//! once, run with a deadline, their output quoted when they fail.
+//! The programs a lab runs (fake-exporter, prometheus, nginx, openssl): found once, run
+//! with a deadline, their output quoted when they fail. promtool is run by
+//! [`crate::promconfig::promtool_check`] (`$PROMTOOL`, else `promtool` on `PATH`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::LabError;
+use crate::promconfig::{promtool_check, PromConfigError, PromtoolCheck, PROMTOOL_ENV};
 
 /// Deadline of every command the labs run (openssl, promtool, nginx -t).
 pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
@@ -17,8 +19,6 @@ pub struct LabTools {
     pub fake_exporter: PathBuf,
     /// `prometheus`.
     pub prometheus: PathBuf,
-    /// `promtool`.
-    pub promtool: PathBuf,
     /// `nginx` (nginx-light).
     pub nginx: PathBuf,
     /// `openssl`.
@@ -28,7 +28,7 @@ pub struct LabTools {
 impl LabTools {
     /// Finds every tool on `PATH` (and in `/usr/sbin`, where Debian puts nginx);
     /// `fake_exporter` defaults to the one next to the running binary, `prometheus` to the
-    /// one on `PATH` (a given one brings its own `promtool` when it sits beside it).
+    /// one on `PATH`.
     pub fn find(
         fake_exporter: Option<PathBuf>,
         prometheus: Option<PathBuf>,
@@ -57,10 +57,6 @@ impl LabTools {
                 package,
             })
         };
-        let promtool_beside = prometheus
-            .as_ref()
-            .map(|p| p.with_file_name("promtool"))
-            .filter(|p| p.is_file());
         let prometheus = match prometheus {
             Some(p) if p.is_file() => p,
             Some(p) => {
@@ -75,10 +71,6 @@ impl LabTools {
         Ok(Self {
             fake_exporter,
             prometheus,
-            promtool: match promtool_beside {
-                Some(p) => p,
-                None => find("promtool", "prometheus")?,
-            },
             nginx: find("nginx", "nginx-light")?,
             openssl: find("openssl", "openssl")?,
         })
@@ -144,16 +136,19 @@ pub(crate) fn run_command(program: &Path, args: &[String], cwd: &Path) -> Result
     }
 }
 
-/// `promtool check config FILE`; the error carries promtool's message.
-pub(crate) fn promtool_check(promtool: &Path, file: &Path) -> Result<(), String> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    run_command(
-        promtool,
-        &["check".into(), "config".into(), file.display().to_string()],
-        dir,
-    )
-    .map(drop)
-    .map_err(|e| tool_output(&e))
+/// `promtool check config FILE` (blocking): `None` when promtool accepts the file, else
+/// what promtool said.
+pub(crate) fn promtool(file: &Path) -> Result<Option<String>, LabError> {
+    match promtool_check(file) {
+        Ok(PromtoolCheck::Passed { .. }) => Ok(None),
+        Ok(PromtoolCheck::Skipped) => Err(LabError::ToolMissing {
+            tool: "promtool".into(),
+            detail: format!("neither ${PROMTOOL_ENV} nor on PATH"),
+            package: "prometheus",
+        }),
+        Err(PromConfigError::PromtoolRejected { output, .. }) => Ok(Some(output)),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// What a failed tool said: the output of [`run_command`]'s "exit status: N: <output>", or

@@ -176,7 +176,7 @@ pub struct ScrapeConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "fake_exporter::yaml11_option_bool"
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
     )]
     pub honor_labels: Option<bool>,
     /// HTTP Basic authentication sent on every scrape.
@@ -192,14 +192,14 @@ pub struct ScrapeConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "fake_exporter::yaml11_option_bool"
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
     )]
     pub enable_http2: Option<bool>,
     /// Whether HTTP redirects are followed (Prometheus default: true).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "fake_exporter::yaml11_option_bool"
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
     )]
     pub follow_redirects: Option<bool>,
     /// Protocol assumed when a target sends a missing or unknown Content-Type.
@@ -384,7 +384,7 @@ pub struct TlsConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "fake_exporter::yaml11_option_bool"
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
     )]
     pub insecure_skip_verify: Option<bool>,
     /// Lowest TLS version offered.

@@ -106,7 +106,7 @@ pub struct MetadataConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "fake_exporter::yaml11_option_bool"
+        deserialize_with = "fake_exporter::go_yaml::option_bool"
     )]
     pub send: Option<bool>,
     /// Keys not typed here (`send_interval`, ...).

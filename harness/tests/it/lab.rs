@@ -273,11 +273,22 @@ fn classic_lab_passes_with_learner_made_openssl_certs_only_when_ip_or_server_nam
         ran.stdout.contains("— no_ip_sans") && ran.stdout.contains("server_name"),
         "{ran}"
     );
-    // The tutorials' "fix": no verification. Up, but not solved.
+    // The tutorials' "fix": no verification. Up, but not solved; also when spelled `yes`,
+    // which Prometheus (go-yaml v2) reads as true.
     lab.edit(
         "prometheus.yml",
-        "      ca_file: exporter.crt",
-        "      insecure_skip_verify: true",
+        "    ca_file: exporter.crt",
+        "    insecure_skip_verify: true",
+    )?;
+    let ran = lab.check(false)?;
+    ensure!(
+        ran.stdout.contains("up (none)") && ran.stdout.contains("— insecure_skip_verify"),
+        "{ran}"
+    );
+    lab.edit(
+        "prometheus.yml",
+        "    insecure_skip_verify: true",
+        "    insecure_skip_verify: yes",
     )?;
     let ran = lab.check(false)?;
     ensure!(
@@ -287,13 +298,13 @@ fn classic_lab_passes_with_learner_made_openssl_certs_only_when_ip_or_server_nam
     // Fix 1: verify the name the certificate holds.
     lab.edit(
         "prometheus.yml",
-        "      insecure_skip_verify: true",
-        "      ca_file: exporter.crt\n      server_name: localhost",
+        "    insecure_skip_verify: yes",
+        "    ca_file: exporter.crt\n    server_name: localhost",
     )?;
     let ran = lab.check(true)?;
     ensure!(ran.stdout.contains("SOLVED"), "{ran}");
     // Fix 2: a certificate with an IP SAN, no server_name.
-    lab.edit("prometheus.yml", "\n      server_name: localhost", "")?;
+    lab.edit("prometheus.yml", "\n    server_name: localhost", "")?;
     learner_cert(lab.dir(), "DNS:localhost,IP:127.0.0.1")?;
     let ran = lab.check(true)?;
     ensure!(ran.stdout.contains("SOLVED"), "{ran}");
@@ -308,8 +319,8 @@ fn a_fault_moved_into_another_lab_is_named_for_what_it_is() -> Result<()> {
     // hostname-mismatch's fault in the (repaired) expired-cert lab.
     lab.edit(
         "prometheus.yml",
-        "      ca_file: pki/ca.crt\n",
-        "      ca_file: pki/ca.crt\n      server_name: exporter.example.com\n",
+        "    ca_file: pki/ca.crt\n",
+        "    ca_file: pki/ca.crt\n    server_name: exporter.example.com\n",
     )?;
     let ran = lab.check(false)?;
     ensure!(
@@ -323,8 +334,8 @@ fn a_fault_moved_into_another_lab_is_named_for_what_it_is() -> Result<()> {
     // config-refused's fault: static_configs indented under tls_config.
     lab.edit(
         "prometheus.yml",
-        "    static_configs:\n      - targets",
-        "      static_configs:\n        - targets",
+        "  static_configs:\n  - targets:\n    - ",
+        "    static_configs:\n    - targets:\n      - ",
     )?;
     let ran = lab.check(false)?;
     ensure!(
@@ -362,8 +373,8 @@ fn a_bcrypt_hash_in_the_proxy_labs_password_file_is_named() -> Result<()> {
     lab.stop()
 }
 
-/// Labs run Prometheus as a process (never a container), so what is left to check after
-/// `lab stop` is processes and listening ports.
+/// Labs run Prometheus as a detached process (never a container), so what is left to
+/// check after `lab stop` is processes and listening ports.
 #[test]
 fn lab_up_starts_every_lab_within_15_s_and_stop_leaves_nothing() -> Result<()> {
     let _heavy = heavy(); // ten labs at once (see above)
@@ -392,6 +403,23 @@ fn lab_up_starts_every_lab_within_15_s_and_stop_leaves_nothing() -> Result<()> {
     ensure!(
         ports.iter().all(|p| listening(*p)),
         "not every port listens: {ports:?}"
+    );
+    // A second `up` on the same folder is refused and starts nothing: still one
+    // Prometheus per lab.
+    let again = lab.lab(&["up", "--dir", lab.dir_arg()])?;
+    ensure!(
+        again.code() == Some(2) && again.stderr.contains("already running"),
+        "a second lab up:{again}"
+    );
+    let prometheus = |p: &String| {
+        p.split_whitespace()
+            .nth(1)
+            .is_some_and(|c| c.ends_with("/prometheus"))
+    };
+    let running = processes_naming(lab.dir());
+    ensure!(
+        running.iter().filter(|p| prometheus(p)).count() == 10,
+        "one Prometheus per lab after a second lab up: {running:#?}"
     );
     let stopped = lab.lab(&["stop", "--dir", lab.dir_arg()])?;
     ensure!(
