@@ -55,136 +55,188 @@ impl Window {
 /// Generates the whole PKI with validity windows relative to `now`.
 pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, PkiError> {
     let [ca_key, intermediate_key, rogue_key, server_key, client_key] = generate_keys(key_type)?;
-
-    let ca = issue_ca(
-        "fake-exporter test CA",
-        BasicConstraints::Unconstrained,
-        now,
-        &ca_key.pair,
-        None,
-        "ca.crt",
-    )?;
-    let intermediate = issue_ca(
-        "fake-exporter test intermediate CA",
-        BasicConstraints::Constrained(0),
-        now,
-        &intermediate_key.pair,
-        Some(&ca),
-        "intermediate.crt",
-    )?;
-    let rogue = issue_ca(
-        "fake-exporter rogue CA",
-        BasicConstraints::Unconstrained,
-        now,
-        &rogue_key.pair,
-        None,
-        "rogue-ca.crt",
-    )?;
-    let root_cert = ca_cert(&ca);
-    let intermediate_cert = ca_cert(&intermediate);
-    let rogue_cert = ca_cert(&rogue);
-
-    let good_server_sans = || {
-        vec![
-            SanType::DnsName(ia5("localhost")),
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-        ]
-    };
-
-    let mut servers = Vec::with_capacity(ServerCert::ALL.len());
-    for &which in ServerCert::ALL {
-        let file = server_files(which).cert;
-        let mut params = leaf_params(
-            key_type,
-            SERVER_CN,
-            good_server_sans(),
-            ExtendedKeyUsagePurpose::ServerAuth,
-            match which {
-                ServerCert::Expired => Window::Expired,
-                ServerCert::NotYetValid => Window::NotYetValid,
-                _ => Window::Current,
-            },
-            now,
-        );
-        match which {
-            ServerCert::WrongHost => {
-                params.subject_alt_names = vec![
-                    SanType::DnsName(ia5("wrong-host.invalid")),
-                    // TEST-NET-1 (RFC 5737): only ever written into the certificate.
-                    SanType::IpAddress(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))),
-                ];
-            }
-            ServerCert::CnOnly => {
-                params.subject_alt_names.clear();
-                params.distinguished_name = distinguished_name("localhost");
-            }
-            _ => {}
-        }
-
-        let (leaf, chain_tail) = match which {
-            ServerCert::Chain => (
-                sign(&params, &server_key.pair, &intermediate, file)?,
-                vec![intermediate_cert.clone()],
-            ),
-            ServerCert::MissingIntermediate => (
-                sign(&params, &server_key.pair, &intermediate, file)?,
-                Vec::new(),
-            ),
-            ServerCert::RogueCa => (sign(&params, &server_key.pair, &rogue, file)?, Vec::new()),
-            ServerCert::SelfSigned => {
-                let cert = params
-                    .self_signed(&server_key.pair)
-                    .map_err(|source| PkiError::Certificate { file, source })?;
-                (cert, Vec::new())
-            }
-            ServerCert::Valid
-            | ServerCert::Expired
-            | ServerCert::NotYetValid
-            | ServerCert::WrongHost
-            | ServerCert::CnOnly => (sign(&params, &server_key.pair, &ca, file)?, Vec::new()),
-        };
-        servers.push(identity(leaf, chain_tail, &server_key));
-    }
-
-    let mut clients = Vec::with_capacity(ClientCert::ALL.len());
-    for &which in ClientCert::ALL {
-        let file = client_files(which).cert;
-        let params = leaf_params(
-            key_type,
-            CLIENT_CN,
-            vec![
-                SanType::DnsName(ia5("prometheus.client")),
-                SanType::URI(ia5("spiffe://fake-exporter/prometheus")),
-                SanType::Rfc822Name(ia5("prometheus@client.invalid")),
-            ],
-            match which {
-                ClientCert::ServerAuthOnly => ExtendedKeyUsagePurpose::ServerAuth,
-                _ => ExtendedKeyUsagePurpose::ClientAuth,
-            },
-            match which {
-                ClientCert::Expired => Window::Expired,
-                _ => Window::Current,
-            },
-            now,
-        );
-        let issuer = match which {
-            ClientCert::RogueCa => &rogue,
-            ClientCert::Valid | ClientCert::Expired | ClientCert::ServerAuthOnly => &ca,
-        };
-        let leaf = sign(&params, &client_key.pair, issuer, file)?;
-        clients.push(identity(leaf, Vec::new(), &client_key));
-    }
-
+    let authorities = Authorities::issue(now, &ca_key, &intermediate_key, &rogue_key)?;
+    let servers = ServerCert::ALL
+        .iter()
+        .map(|&which| issue_server(which, key_type, now, &authorities, &server_key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clients = ClientCert::ALL
+        .iter()
+        .map(|&which| issue_client(which, key_type, now, &authorities, &client_key))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Pki {
         key_type,
         generated_at: now,
-        ca: root_cert,
-        intermediate: intermediate_cert,
-        rogue_ca: rogue_cert,
+        ca: ca_cert(&authorities.ca),
+        intermediate: authorities.intermediate_cert,
+        rogue_ca: ca_cert(&authorities.rogue),
         servers,
         clients,
     })
+}
+
+/// The three CAs every leaf of a [`Pki`] is issued by.
+struct Authorities<'k> {
+    /// The trusted root.
+    ca: CertifiedIssuer<'static, &'k KeyPair>,
+    /// Signed by `ca`; issues [`ServerCert::Chain`] and [`ServerCert::MissingIntermediate`].
+    intermediate: CertifiedIssuer<'static, &'k KeyPair>,
+    /// `intermediate` as a [`CaCert`], appended to the chain of [`ServerCert::Chain`].
+    intermediate_cert: CaCert,
+    /// A root nobody trusts.
+    rogue: CertifiedIssuer<'static, &'k KeyPair>,
+}
+
+impl<'k> Authorities<'k> {
+    fn issue(
+        now: OffsetDateTime,
+        ca_key: &'k GeneratedKey,
+        intermediate_key: &'k GeneratedKey,
+        rogue_key: &'k GeneratedKey,
+    ) -> Result<Self, PkiError> {
+        let ca = issue_ca(
+            "fake-exporter test CA",
+            BasicConstraints::Unconstrained,
+            now,
+            &ca_key.pair,
+            None,
+            "ca.crt",
+        )?;
+        let intermediate = issue_ca(
+            "fake-exporter test intermediate CA",
+            BasicConstraints::Constrained(0),
+            now,
+            &intermediate_key.pair,
+            Some(&ca),
+            "intermediate.crt",
+        )?;
+        let rogue = issue_ca(
+            "fake-exporter rogue CA",
+            BasicConstraints::Unconstrained,
+            now,
+            &rogue_key.pair,
+            None,
+            "rogue-ca.crt",
+        )?;
+        let intermediate_cert = ca_cert(&intermediate);
+        Ok(Self {
+            ca,
+            intermediate,
+            intermediate_cert,
+            rogue,
+        })
+    }
+}
+
+/// Issues one server leaf (with the intermediate after it for [`ServerCert::Chain`]).
+fn issue_server(
+    which: ServerCert,
+    key_type: KeyType,
+    now: OffsetDateTime,
+    authorities: &Authorities<'_>,
+    key: &GeneratedKey,
+) -> Result<Identity, PkiError> {
+    let file = server_files(which).cert;
+    let params = server_params(which, key_type, now);
+    let (leaf, chain_tail) = match which {
+        ServerCert::Chain => (
+            sign(&params, &key.pair, &authorities.intermediate, file)?,
+            vec![authorities.intermediate_cert.clone()],
+        ),
+        ServerCert::MissingIntermediate => (
+            sign(&params, &key.pair, &authorities.intermediate, file)?,
+            Vec::new(),
+        ),
+        ServerCert::RogueCa => (
+            sign(&params, &key.pair, &authorities.rogue, file)?,
+            Vec::new(),
+        ),
+        ServerCert::SelfSigned => {
+            let cert = params
+                .self_signed(&key.pair)
+                .map_err(|source| PkiError::Certificate { file, source })?;
+            (cert, Vec::new())
+        }
+        ServerCert::Valid
+        | ServerCert::Expired
+        | ServerCert::NotYetValid
+        | ServerCert::WrongHost
+        | ServerCert::CnOnly => (sign(&params, &key.pair, &authorities.ca, file)?, Vec::new()),
+    };
+    Ok(identity(leaf, chain_tail, key))
+}
+
+/// The fields of one server leaf: the good names and a current window, except where the
+/// variant's flaw is its dates or its names.
+fn server_params(which: ServerCert, key_type: KeyType, now: OffsetDateTime) -> CertificateParams {
+    let window = match which {
+        ServerCert::Expired => Window::Expired,
+        ServerCert::NotYetValid => Window::NotYetValid,
+        _ => Window::Current,
+    };
+    let good_sans = vec![
+        SanType::DnsName(ia5("localhost")),
+        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+    ];
+    let mut params = leaf_params(
+        key_type,
+        SERVER_CN,
+        good_sans,
+        ExtendedKeyUsagePurpose::ServerAuth,
+        window,
+        now,
+    );
+    match which {
+        ServerCert::WrongHost => {
+            params.subject_alt_names = vec![
+                SanType::DnsName(ia5("wrong-host.invalid")),
+                // TEST-NET-1 (RFC 5737): only ever written into the certificate.
+                SanType::IpAddress(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))),
+            ];
+        }
+        ServerCert::CnOnly => {
+            params.subject_alt_names.clear();
+            params.distinguished_name = distinguished_name("localhost");
+        }
+        _ => {}
+    }
+    params
+}
+
+/// Issues one client leaf.
+fn issue_client(
+    which: ClientCert,
+    key_type: KeyType,
+    now: OffsetDateTime,
+    authorities: &Authorities<'_>,
+    key: &GeneratedKey,
+) -> Result<Identity, PkiError> {
+    let file = client_files(which).cert;
+    let params = leaf_params(
+        key_type,
+        CLIENT_CN,
+        vec![
+            SanType::DnsName(ia5("prometheus.client")),
+            SanType::URI(ia5("spiffe://fake-exporter/prometheus")),
+            SanType::Rfc822Name(ia5("prometheus@client.invalid")),
+        ],
+        match which {
+            ClientCert::ServerAuthOnly => ExtendedKeyUsagePurpose::ServerAuth,
+            _ => ExtendedKeyUsagePurpose::ClientAuth,
+        },
+        match which {
+            ClientCert::Expired => Window::Expired,
+            _ => Window::Current,
+        },
+        now,
+    );
+    let issuer = match which {
+        ClientCert::RogueCa => &authorities.rogue,
+        ClientCert::Valid | ClientCert::Expired | ClientCert::ServerAuthOnly => &authorities.ca,
+    };
+    let leaf = sign(&params, &key.pair, issuer, file)?;
+    Ok(identity(leaf, Vec::new(), key))
 }
 
 /// Generates the five keys. RSA keys are generated on parallel threads: each takes tens to
