@@ -55,14 +55,14 @@ impl Window {
 /// Generates the whole PKI with validity windows relative to `now`.
 pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, PkiError> {
     let [ca_key, intermediate_key, rogue_key, server_key, client_key] = generate_keys(key_type)?;
-    let authorities = Authorities::issue(now, &ca_key, &intermediate_key, &rogue_key)?;
+    let authorities = Authorities::issue(key_type, now, &ca_key, &intermediate_key, &rogue_key)?;
     let servers = ServerCert::ALL
         .iter()
-        .map(|&which| issue_server(which, key_type, now, &authorities, &server_key))
+        .map(|&which| authorities.server(which, &server_key))
         .collect::<Result<Vec<_>, _>>()?;
     let clients = ClientCert::ALL
         .iter()
-        .map(|&which| issue_client(which, key_type, now, &authorities, &client_key))
+        .map(|&which| authorities.client(which, &client_key))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Pki {
         key_type,
@@ -75,8 +75,12 @@ pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, Pk
     })
 }
 
-/// The three CAs every leaf of a [`Pki`] is issued by.
+/// The three CAs every leaf of a [`Pki`] is issued by, and what all those leaves share.
 struct Authorities<'k> {
+    /// The key type of every leaf.
+    key_type: KeyType,
+    /// Generation time: every validity window is relative to it.
+    now: OffsetDateTime,
     /// The trusted root.
     ca: CertifiedIssuer<'static, &'k KeyPair>,
     /// Signed by `ca`; issues [`ServerCert::Chain`] and [`ServerCert::MissingIntermediate`].
@@ -89,6 +93,7 @@ struct Authorities<'k> {
 
 impl<'k> Authorities<'k> {
     fn issue(
+        key_type: KeyType,
         now: OffsetDateTime,
         ca_key: &'k GeneratedKey,
         intermediate_key: &'k GeneratedKey,
@@ -120,123 +125,110 @@ impl<'k> Authorities<'k> {
         )?;
         let intermediate_cert = ca_cert(&intermediate);
         Ok(Self {
+            key_type,
+            now,
             ca,
             intermediate,
             intermediate_cert,
             rogue,
         })
     }
-}
 
-/// Issues one server leaf (with the intermediate after it for [`ServerCert::Chain`]).
-fn issue_server(
-    which: ServerCert,
-    key_type: KeyType,
-    now: OffsetDateTime,
-    authorities: &Authorities<'_>,
-    key: &GeneratedKey,
-) -> Result<Identity, PkiError> {
-    let file = server_files(which).cert;
-    let params = server_params(which, key_type, now);
-    let (leaf, chain_tail) = match which {
-        ServerCert::Chain => (
-            sign(&params, &key.pair, &authorities.intermediate, file)?,
-            vec![authorities.intermediate_cert.clone()],
-        ),
-        ServerCert::MissingIntermediate => (
-            sign(&params, &key.pair, &authorities.intermediate, file)?,
-            Vec::new(),
-        ),
-        ServerCert::RogueCa => (
-            sign(&params, &key.pair, &authorities.rogue, file)?,
-            Vec::new(),
-        ),
-        ServerCert::SelfSigned => {
-            let cert = params
-                .self_signed(&key.pair)
-                .map_err(|source| PkiError::Certificate { file, source })?;
-            (cert, Vec::new())
-        }
-        ServerCert::Valid
-        | ServerCert::Expired
-        | ServerCert::NotYetValid
-        | ServerCert::WrongHost
-        | ServerCert::CnOnly => (sign(&params, &key.pair, &authorities.ca, file)?, Vec::new()),
-    };
-    Ok(identity(leaf, chain_tail, key))
-}
-
-/// The fields of one server leaf: the good names and a current window, except where the
-/// variant's flaw is its dates or its names.
-fn server_params(which: ServerCert, key_type: KeyType, now: OffsetDateTime) -> CertificateParams {
-    let window = match which {
-        ServerCert::Expired => Window::Expired,
-        ServerCert::NotYetValid => Window::NotYetValid,
-        _ => Window::Current,
-    };
-    let good_sans = vec![
-        SanType::DnsName(ia5("localhost")),
-        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-    ];
-    let mut params = leaf_params(
-        key_type,
-        SERVER_CN,
-        good_sans,
-        ExtendedKeyUsagePurpose::ServerAuth,
-        window,
-        now,
-    );
-    match which {
-        ServerCert::WrongHost => {
-            params.subject_alt_names = vec![
-                SanType::DnsName(ia5("wrong-host.invalid")),
-                // TEST-NET-1 (RFC 5737): only ever written into the certificate.
-                SanType::IpAddress(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))),
-            ];
-        }
-        ServerCert::CnOnly => {
-            params.subject_alt_names.clear();
-            params.distinguished_name = distinguished_name("localhost");
-        }
-        _ => {}
+    /// Issues one server leaf (with the intermediate after it for [`ServerCert::Chain`]).
+    fn server(&self, which: ServerCert, key: &GeneratedKey) -> Result<Identity, PkiError> {
+        let file = server_files(which).cert;
+        let params = self.server_params(which);
+        let (leaf, chain_tail) = match which {
+            ServerCert::Chain => (
+                sign(&params, &key.pair, &self.intermediate, file)?,
+                vec![self.intermediate_cert.clone()],
+            ),
+            ServerCert::MissingIntermediate => (
+                sign(&params, &key.pair, &self.intermediate, file)?,
+                Vec::new(),
+            ),
+            ServerCert::RogueCa => (sign(&params, &key.pair, &self.rogue, file)?, Vec::new()),
+            ServerCert::SelfSigned => {
+                let cert = params
+                    .self_signed(&key.pair)
+                    .map_err(|source| PkiError::Certificate { file, source })?;
+                (cert, Vec::new())
+            }
+            ServerCert::Valid
+            | ServerCert::Expired
+            | ServerCert::NotYetValid
+            | ServerCert::WrongHost
+            | ServerCert::CnOnly => (sign(&params, &key.pair, &self.ca, file)?, Vec::new()),
+        };
+        Ok(identity(leaf, chain_tail, key))
     }
-    params
-}
 
-/// Issues one client leaf.
-fn issue_client(
-    which: ClientCert,
-    key_type: KeyType,
-    now: OffsetDateTime,
-    authorities: &Authorities<'_>,
-    key: &GeneratedKey,
-) -> Result<Identity, PkiError> {
-    let file = client_files(which).cert;
-    let params = leaf_params(
-        key_type,
-        CLIENT_CN,
-        vec![
-            SanType::DnsName(ia5("prometheus.client")),
-            SanType::URI(ia5("spiffe://fake-exporter/prometheus")),
-            SanType::Rfc822Name(ia5("prometheus@client.invalid")),
-        ],
-        match which {
-            ClientCert::ServerAuthOnly => ExtendedKeyUsagePurpose::ServerAuth,
-            _ => ExtendedKeyUsagePurpose::ClientAuth,
-        },
-        match which {
-            ClientCert::Expired => Window::Expired,
+    /// The fields of one server leaf: the good names and a current window, except where the
+    /// variant's flaw is its dates or its names.
+    fn server_params(&self, which: ServerCert) -> CertificateParams {
+        let window = match which {
+            ServerCert::Expired => Window::Expired,
+            ServerCert::NotYetValid => Window::NotYetValid,
             _ => Window::Current,
-        },
-        now,
-    );
-    let issuer = match which {
-        ClientCert::RogueCa => &authorities.rogue,
-        ClientCert::Valid | ClientCert::Expired | ClientCert::ServerAuthOnly => &authorities.ca,
-    };
-    let leaf = sign(&params, &key.pair, issuer, file)?;
-    Ok(identity(leaf, Vec::new(), key))
+        };
+        let good_sans = vec![
+            SanType::DnsName(ia5("localhost")),
+            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        ];
+        let mut params = leaf_params(
+            self.key_type,
+            SERVER_CN,
+            good_sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            window,
+            self.now,
+        );
+        match which {
+            ServerCert::WrongHost => {
+                params.subject_alt_names = vec![
+                    SanType::DnsName(ia5("wrong-host.invalid")),
+                    // TEST-NET-1 (RFC 5737): only ever written into the certificate.
+                    SanType::IpAddress(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))),
+                ];
+            }
+            ServerCert::CnOnly => {
+                params.subject_alt_names.clear();
+                params.distinguished_name = distinguished_name("localhost");
+            }
+            _ => {}
+        }
+        params
+    }
+
+    /// Issues one client leaf.
+    fn client(&self, which: ClientCert, key: &GeneratedKey) -> Result<Identity, PkiError> {
+        let file = client_files(which).cert;
+        let params = leaf_params(
+            self.key_type,
+            CLIENT_CN,
+            vec![
+                SanType::DnsName(ia5("prometheus.client")),
+                SanType::URI(ia5("spiffe://fake-exporter/prometheus")),
+                SanType::Rfc822Name(ia5("prometheus@client.invalid")),
+            ],
+            match which {
+                ClientCert::ServerAuthOnly => ExtendedKeyUsagePurpose::ServerAuth,
+                _ => ExtendedKeyUsagePurpose::ClientAuth,
+            },
+            match which {
+                ClientCert::Expired => Window::Expired,
+                _ => Window::Current,
+            },
+            self.now,
+        );
+        let issuer = match which {
+            ClientCert::RogueCa => &self.rogue,
+            ClientCert::Valid | ClientCert::Expired | ClientCert::ServerAuthOnly => &self.ca,
+        };
+        let leaf = sign(&params, &key.pair, issuer, file)?;
+        Ok(identity(leaf, Vec::new(), key))
+    }
 }
 
 /// Generates the five keys. RSA keys are generated on parallel threads: each takes tens to
