@@ -733,24 +733,12 @@ async fn handle_connection(
     ctx.stats.connection_closed();
 }
 
-async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::Receiver<()>) {
-    let mut stream = stream;
-    match sniff(&stream).await {
-        Sniffed::Tls => {}
-        Sniffed::Http => {
-            ctx.stats.handshake_failed("not_tls");
-            let _ = stream.write_all(HTTP_TO_HTTPS_RESPONSE).await;
-            let _ = stream.shutdown().await;
-            return;
-        }
-        Sniffed::Other => {
-            ctx.stats.handshake_failed("not_tls");
-            return;
-        }
-        Sniffed::Eof => {
-            ctx.stats.handshake_failed("eof");
-            return;
-        }
+/// Serves one connection of a TLS listener: answers what is not TLS, hands a config rustls
+/// cannot serve to the legacy listener, handshakes with the config read for this
+/// connection, counts the outcome and serves HTTP on the session.
+async fn serve_tls(mut stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::Receiver<()>) {
+    if refuse_non_tls(&mut stream, ctx).await {
+        return;
     }
     #[cfg(feature = "legacy-tls")]
     if let Ok(Some(config)) = ctx.source.current() {
@@ -776,39 +764,9 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             return;
         }
     };
-    // exporter-toolkit's GetConfigForClient: re-read the config and the certificate files
-    // for every connection; any failure aborts the handshake with an internal_error alert.
-    let plan = match ctx.source.current() {
-        Ok(Some(config)) => ctx
-            .tls_plans
-            .plan(&config, ctx.insecure)
-            .map_err(|e| e.to_string()),
-        Ok(None) => Err("no web config".to_owned()),
-        Err(e) => Err(e.to_string()),
-    };
-    let (config, close_if_no_client_cert) = match plan {
-        Ok(HandshakePlan::Serve {
-            config,
-            close_if_no_client_cert,
-        }) => (config, close_if_no_client_cert),
-        Ok(HandshakePlan::Reject { alert, reason }) => {
-            ctx.stats.handshake_failed(reason);
-            let _ = start.io.write_all(&tls::fatal_alert_record(alert)).await;
-            let _ = start.io.shutdown().await;
-            return;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "TLS config for this connection failed");
-            ctx.stats.handshake_failed("config_error");
-            let _ = start
-                .io
-                .write_all(&tls::fatal_alert_record(
-                    rustls::AlertDescription::InternalError,
-                ))
-                .await;
-            let _ = start.io.shutdown().await;
-            return;
-        }
+    let Some((config, close_if_no_client_cert)) = connection_config(ctx, &mut start.io).await
+    else {
+        return;
     };
     // The certificate this connection presents: the one the resolver picks for this hello.
     let server_serial = ctx.extras.observations.as_ref().and_then(|_| {
@@ -824,11 +782,100 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
         }
     };
     let (_, conn) = tls_stream.get_ref();
-    let alpn = conn
-        .alpn_protocol()
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .unwrap_or_default();
-    let info = TlsSessionInfo {
+    let info = session_info(conn);
+    if close_if_no_client_cert && !info.client_cert {
+        // exporter-toolkit panics in its SAN check here; net/http closes the connection.
+        ctx.stats
+            .handshake_failed("client_cert_san_check_without_cert");
+        return;
+    }
+    let h2 = info.alpn == "h2" && ctx.http2;
+    ctx.stats.handshake_ok(info);
+    let client_serial = ctx.extras.observations.as_ref().and_then(|_| {
+        let certs = conn.peer_certificates()?;
+        certificate_serial(certs.first()?.as_ref())
+    });
+    let tag = connection_tag(ctx, server_serial, client_serial);
+    serve_http(TokioIo::new(tls_stream), ctx, h2, stop, tag).await;
+}
+
+/// Looks at the first bytes of a connection to a TLS listener; when they are not a TLS
+/// record, counts the failed handshake, answers plain HTTP with Go's 400 and returns true.
+async fn refuse_non_tls(stream: &mut TcpStream, ctx: &ListenerContext) -> bool {
+    match sniff(stream).await {
+        Sniffed::Tls => false,
+        Sniffed::Http => {
+            ctx.stats.handshake_failed("not_tls");
+            let _ = stream.write_all(HTTP_TO_HTTPS_RESPONSE).await;
+            let _ = stream.shutdown().await;
+            true
+        }
+        Sniffed::Other => {
+            ctx.stats.handshake_failed("not_tls");
+            true
+        }
+        Sniffed::Eof => {
+            ctx.stats.handshake_failed("eof");
+            true
+        }
+    }
+}
+
+/// The rustls config for this connection and whether to close it when the client sends no
+/// certificate. exporter-toolkit's GetConfigForClient: re-read the config and the
+/// certificate files for every connection; any failure aborts the handshake with an
+/// internal_error alert. `None` once the handshake was aborted (alert sent on `io`).
+async fn connection_config<W>(
+    ctx: &ListenerContext,
+    io: &mut W,
+) -> Option<(Arc<rustls::ServerConfig>, bool)>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let plan = match ctx.source.current() {
+        Ok(Some(config)) => ctx
+            .tls_plans
+            .plan(&config, ctx.insecure)
+            .map_err(|e| e.to_string()),
+        Ok(None) => Err("no web config".to_owned()),
+        Err(e) => Err(e.to_string()),
+    };
+    match plan {
+        Ok(HandshakePlan::Serve {
+            config,
+            close_if_no_client_cert,
+        }) => Some((config, close_if_no_client_cert)),
+        Ok(HandshakePlan::Reject { alert, reason }) => {
+            ctx.stats.handshake_failed(reason);
+            abort_handshake(io, alert).await;
+            None
+        }
+        Err(e) => {
+            config_failed(ctx, &e);
+            abort_handshake(io, rustls::AlertDescription::InternalError).await;
+            None
+        }
+    }
+}
+
+/// Logs and counts a TLS config that could not be built for a connection.
+fn config_failed(ctx: &ListenerContext, error: &dyn std::fmt::Display) {
+    tracing::error!(error = %error, "TLS config for this connection failed");
+    ctx.stats.handshake_failed("config_error");
+}
+
+/// Ends a handshake with a plaintext fatal alert (after the ClientHello) and closes.
+async fn abort_handshake<W>(io: &mut W, alert: rustls::AlertDescription)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let _ = io.write_all(&tls::fatal_alert_record(alert)).await;
+    let _ = io.shutdown().await;
+}
+
+/// What a finished rustls handshake negotiated, for the stats.
+fn session_info(conn: &rustls::ServerConnection) -> TlsSessionInfo {
+    TlsSessionInfo {
         version: conn
             .protocol_version()
             .map(|v| format!("{v:?}"))
@@ -841,23 +888,12 @@ async fn serve_tls(stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::R
             .negotiated_key_exchange_group()
             .map(|g| format!("{:?}", g.name()))
             .unwrap_or_default(),
-        alpn: alpn.clone(),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default(),
         client_cert: conn.peer_certificates().is_some_and(|c| !c.is_empty()),
-    };
-    if close_if_no_client_cert && !info.client_cert {
-        // exporter-toolkit panics in its SAN check here; net/http closes the connection.
-        ctx.stats
-            .handshake_failed("client_cert_san_check_without_cert");
-        return;
     }
-    ctx.stats.handshake_ok(info);
-    let client_serial = ctx.extras.observations.as_ref().and_then(|_| {
-        let certs = conn.peer_certificates()?;
-        certificate_serial(certs.first()?.as_ref())
-    });
-    let tag = connection_tag(ctx, server_serial, client_serial);
-    let h2 = alpn == "h2" && ctx.http2;
-    serve_http(TokioIo::new(tls_stream), ctx, h2, stop, tag).await;
 }
 
 /// Resolves when [`RunningExporter::close_connections`] is called (never without a signal,
@@ -903,16 +939,10 @@ async fn serve_legacy_tls(
         Ok(plan) => plan,
         Err(e) => {
             // As on the rustls path: read the ClientHello, answer internal_error, close.
-            tracing::error!(error = %e, "TLS config for this connection failed");
-            ctx.stats.handshake_failed("config_error");
+            config_failed(ctx, &e);
             let mut hello = [0u8; 16 * 1024];
             let _ = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut hello)).await;
-            let _ = stream
-                .write_all(&tls::fatal_alert_record(
-                    rustls::AlertDescription::InternalError,
-                ))
-                .await;
-            let _ = stream.shutdown().await;
+            abort_handshake(&mut stream, rustls::AlertDescription::InternalError).await;
             return;
         }
     };

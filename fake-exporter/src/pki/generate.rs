@@ -55,57 +55,134 @@ impl Window {
 /// Generates the whole PKI with validity windows relative to `now`.
 pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, PkiError> {
     let [ca_key, intermediate_key, rogue_key, server_key, client_key] = generate_keys(key_type)?;
+    let authorities = Authorities::issue(key_type, now, &ca_key, &intermediate_key, &rogue_key)?;
+    let servers = ServerCert::ALL
+        .iter()
+        .map(|&which| authorities.server(which, &server_key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clients = ClientCert::ALL
+        .iter()
+        .map(|&which| authorities.client(which, &client_key))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Pki {
+        key_type,
+        generated_at: now,
+        ca: ca_cert(&authorities.ca),
+        intermediate: authorities.intermediate_cert,
+        rogue_ca: ca_cert(&authorities.rogue),
+        servers,
+        clients,
+    })
+}
 
-    let ca = issue_ca(
-        "fake-exporter test CA",
-        BasicConstraints::Unconstrained,
-        now,
-        &ca_key.pair,
-        None,
-        "ca.crt",
-    )?;
-    let intermediate = issue_ca(
-        "fake-exporter test intermediate CA",
-        BasicConstraints::Constrained(0),
-        now,
-        &intermediate_key.pair,
-        Some(&ca),
-        "intermediate.crt",
-    )?;
-    let rogue = issue_ca(
-        "fake-exporter rogue CA",
-        BasicConstraints::Unconstrained,
-        now,
-        &rogue_key.pair,
-        None,
-        "rogue-ca.crt",
-    )?;
-    let root_cert = ca_cert(&ca);
-    let intermediate_cert = ca_cert(&intermediate);
-    let rogue_cert = ca_cert(&rogue);
+/// The three CAs every leaf of a [`Pki`] is issued by, and what all those leaves share.
+struct Authorities<'k> {
+    /// The key type of every leaf.
+    key_type: KeyType,
+    /// Generation time: every validity window is relative to it.
+    now: OffsetDateTime,
+    /// The trusted root.
+    ca: CertifiedIssuer<'static, &'k KeyPair>,
+    /// Signed by `ca`; issues [`ServerCert::Chain`] and [`ServerCert::MissingIntermediate`].
+    intermediate: CertifiedIssuer<'static, &'k KeyPair>,
+    /// `intermediate` as a [`CaCert`], appended to the chain of [`ServerCert::Chain`].
+    intermediate_cert: CaCert,
+    /// A root nobody trusts.
+    rogue: CertifiedIssuer<'static, &'k KeyPair>,
+}
 
-    let good_server_sans = || {
-        vec![
+impl<'k> Authorities<'k> {
+    fn issue(
+        key_type: KeyType,
+        now: OffsetDateTime,
+        ca_key: &'k GeneratedKey,
+        intermediate_key: &'k GeneratedKey,
+        rogue_key: &'k GeneratedKey,
+    ) -> Result<Self, PkiError> {
+        let ca = issue_ca(
+            "fake-exporter test CA",
+            BasicConstraints::Unconstrained,
+            now,
+            &ca_key.pair,
+            None,
+            "ca.crt",
+        )?;
+        let intermediate = issue_ca(
+            "fake-exporter test intermediate CA",
+            BasicConstraints::Constrained(0),
+            now,
+            &intermediate_key.pair,
+            Some(&ca),
+            "intermediate.crt",
+        )?;
+        let rogue = issue_ca(
+            "fake-exporter rogue CA",
+            BasicConstraints::Unconstrained,
+            now,
+            &rogue_key.pair,
+            None,
+            "rogue-ca.crt",
+        )?;
+        let intermediate_cert = ca_cert(&intermediate);
+        Ok(Self {
+            key_type,
+            now,
+            ca,
+            intermediate,
+            intermediate_cert,
+            rogue,
+        })
+    }
+
+    /// Issues one server leaf (with the intermediate after it for [`ServerCert::Chain`]).
+    fn server(&self, which: ServerCert, key: &GeneratedKey) -> Result<Identity, PkiError> {
+        let file = server_files(which).cert;
+        let params = self.server_params(which);
+        let (leaf, chain_tail) = match which {
+            ServerCert::Chain => (
+                sign(&params, &key.pair, &self.intermediate, file)?,
+                vec![self.intermediate_cert.clone()],
+            ),
+            ServerCert::MissingIntermediate => (
+                sign(&params, &key.pair, &self.intermediate, file)?,
+                Vec::new(),
+            ),
+            ServerCert::RogueCa => (sign(&params, &key.pair, &self.rogue, file)?, Vec::new()),
+            ServerCert::SelfSigned => {
+                let cert = params
+                    .self_signed(&key.pair)
+                    .map_err(|source| PkiError::Certificate { file, source })?;
+                (cert, Vec::new())
+            }
+            ServerCert::Valid
+            | ServerCert::Expired
+            | ServerCert::NotYetValid
+            | ServerCert::WrongHost
+            | ServerCert::CnOnly => (sign(&params, &key.pair, &self.ca, file)?, Vec::new()),
+        };
+        Ok(identity(leaf, chain_tail, key))
+    }
+
+    /// The fields of one server leaf: the good names and a current window, except where the
+    /// variant's flaw is its dates or its names.
+    fn server_params(&self, which: ServerCert) -> CertificateParams {
+        let window = match which {
+            ServerCert::Expired => Window::Expired,
+            ServerCert::NotYetValid => Window::NotYetValid,
+            _ => Window::Current,
+        };
+        let good_sans = vec![
             SanType::DnsName(ia5("localhost")),
             SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-        ]
-    };
-
-    let mut servers = Vec::with_capacity(ServerCert::ALL.len());
-    for &which in ServerCert::ALL {
-        let file = server_files(which).cert;
+        ];
         let mut params = leaf_params(
-            key_type,
+            self.key_type,
             SERVER_CN,
-            good_server_sans(),
+            good_sans,
             ExtendedKeyUsagePurpose::ServerAuth,
-            match which {
-                ServerCert::Expired => Window::Expired,
-                ServerCert::NotYetValid => Window::NotYetValid,
-                _ => Window::Current,
-            },
-            now,
+            window,
+            self.now,
         );
         match which {
             ServerCert::WrongHost => {
@@ -121,37 +198,14 @@ pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, Pk
             }
             _ => {}
         }
-
-        let (leaf, chain_tail) = match which {
-            ServerCert::Chain => (
-                sign(&params, &server_key.pair, &intermediate, file)?,
-                vec![intermediate_cert.clone()],
-            ),
-            ServerCert::MissingIntermediate => (
-                sign(&params, &server_key.pair, &intermediate, file)?,
-                Vec::new(),
-            ),
-            ServerCert::RogueCa => (sign(&params, &server_key.pair, &rogue, file)?, Vec::new()),
-            ServerCert::SelfSigned => {
-                let cert = params
-                    .self_signed(&server_key.pair)
-                    .map_err(|source| PkiError::Certificate { file, source })?;
-                (cert, Vec::new())
-            }
-            ServerCert::Valid
-            | ServerCert::Expired
-            | ServerCert::NotYetValid
-            | ServerCert::WrongHost
-            | ServerCert::CnOnly => (sign(&params, &server_key.pair, &ca, file)?, Vec::new()),
-        };
-        servers.push(identity(leaf, chain_tail, &server_key));
+        params
     }
 
-    let mut clients = Vec::with_capacity(ClientCert::ALL.len());
-    for &which in ClientCert::ALL {
+    /// Issues one client leaf.
+    fn client(&self, which: ClientCert, key: &GeneratedKey) -> Result<Identity, PkiError> {
         let file = client_files(which).cert;
         let params = leaf_params(
-            key_type,
+            self.key_type,
             CLIENT_CN,
             vec![
                 SanType::DnsName(ia5("prometheus.client")),
@@ -166,25 +220,15 @@ pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, Pk
                 ClientCert::Expired => Window::Expired,
                 _ => Window::Current,
             },
-            now,
+            self.now,
         );
         let issuer = match which {
-            ClientCert::RogueCa => &rogue,
-            ClientCert::Valid | ClientCert::Expired | ClientCert::ServerAuthOnly => &ca,
+            ClientCert::RogueCa => &self.rogue,
+            ClientCert::Valid | ClientCert::Expired | ClientCert::ServerAuthOnly => &self.ca,
         };
-        let leaf = sign(&params, &client_key.pair, issuer, file)?;
-        clients.push(identity(leaf, Vec::new(), &client_key));
+        let leaf = sign(&params, &key.pair, issuer, file)?;
+        Ok(identity(leaf, Vec::new(), key))
     }
-
-    Ok(Pki {
-        key_type,
-        generated_at: now,
-        ca: root_cert,
-        intermediate: intermediate_cert,
-        rogue_ca: rogue_cert,
-        servers,
-        clients,
-    })
 }
 
 /// Generates the five keys. RSA keys are generated on parallel threads: each takes tens to

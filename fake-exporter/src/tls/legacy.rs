@@ -30,6 +30,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use openssl::error::ErrorStack;
+use openssl::pkey::{PKey, Private};
 use openssl::ssl::{
     select_next_proto, AlpnError, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions,
     SslVerifyMode, SslVersion,
@@ -174,13 +176,47 @@ pub(crate) fn plan(
     http2: bool,
     insecure: super::InsecureTls,
 ) -> Result<LegacyPlan, TlsError> {
-    let alerts = insecure.alerts;
     super::check_files_and_policy(tls)?;
     let policy = tls
         .client_auth_type
         .policy()
         .unwrap_or_default()
         .canonical();
+    let (chain, key) = load_identity(tls)?;
+    let mut b = SslContextBuilder::new(SslMethod::tls_server())
+        .map_err(|e| openssl_error(tls, "context", e))?;
+    set_protocol(&mut b, tls)?;
+    set_identity(&mut b, tls, chain, &key)?;
+    if http2 {
+        b.set_alpn_select_callback(|_, client| {
+            select_next_proto(b"\x02h2\x08http/1.1", client).ok_or(AlpnError::NOACK)
+        });
+    }
+    let failure = Arc::new(Mutex::new(None));
+    if policy != ClientAuthType::NoClientCert {
+        verify_client_certs(&mut b, tls, policy, insecure, failure.clone())?;
+    }
+    Ok(LegacyPlan {
+        context: b.build(),
+        policy,
+        requires_cert: policy.requires_cert(),
+        close_if_no_client_cert: super::closes_without_client_cert(tls, policy, insecure),
+        http2,
+        alerts: insecure.alerts,
+        failure,
+    })
+}
+
+/// `map_err` for an OpenSSL call that sets `what`.
+fn rejected<'a>(
+    tls: &'a TlsServerConfig,
+    what: &'static str,
+) -> impl Fn(ErrorStack) -> TlsError + 'a {
+    move |e| openssl_error(tls, what, e)
+}
+
+/// Reads and parses the certificate chain and the private key.
+fn load_identity(tls: &TlsServerConfig) -> Result<(Vec<X509>, PKey<Private>), TlsError> {
     let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
         return Err(TlsError::MissingCert {
             path: tls.origin.clone(),
@@ -188,20 +224,20 @@ pub(crate) fn plan(
     };
     let cert_pem = read_pem(tls, cert, "cert_file")?;
     let key_pem = read_pem(tls, key, "key_file")?;
-    let chain = X509::stack_from_pem(&cert_pem).map_err(|e| openssl_error(tls, "cert", e))?;
-    let key = openssl::pkey::PKey::private_key_from_pem(&key_pem)
-        .map_err(|e| openssl_error(tls, "key", e))?;
+    let chain = X509::stack_from_pem(&cert_pem).map_err(rejected(tls, "cert"))?;
+    let key = PKey::private_key_from_pem(&key_pem).map_err(rejected(tls, "key"))?;
+    Ok((chain, key))
+}
 
-    let mut b = SslContextBuilder::new(SslMethod::tls_server())
-        .map_err(|e| openssl_error(tls, "context", e))?;
-    let err = |what: &'static str| move |e| openssl_error(tls, what, e);
+/// Versions, suites (Go's order, security level 0), options and groups.
+fn set_protocol(b: &mut SslContextBuilder, tls: &TlsServerConfig) -> Result<(), TlsError> {
     b.set_security_level(0);
     b.set_min_proto_version(Some(openssl_version(tls.min_version)))
-        .map_err(err("min_version"))?;
+        .map_err(rejected(tls, "min_version"))?;
     b.set_max_proto_version(Some(openssl_version(tls.max_version)))
-        .map_err(err("max_version"))?;
+        .map_err(rejected(tls, "max_version"))?;
     b.set_cipher_list(&cipher_list(tls))
-        .map_err(err("cipher_suites"))?;
+        .map_err(rejected(tls, "cipher_suites"))?;
     b.set_options(
         SslOptions::CIPHER_SERVER_PREFERENCE
             | SslOptions::NO_RENEGOTIATION
@@ -219,76 +255,77 @@ pub(crate) fn plan(
     let mut seen = std::collections::HashSet::new();
     curves.retain(|c| seen.insert(*c));
     b.set_groups_list(&curves.join(":"))
-        .map_err(err("curve_preferences"))?;
+        .map_err(rejected(tls, "curve_preferences"))?;
+    Ok(())
+}
+
+/// The leaf, the rest of the chain after it, and the key (checked against the leaf).
+fn set_identity(
+    b: &mut SslContextBuilder,
+    tls: &TlsServerConfig,
+    chain: Vec<X509>,
+    key: &PKey<Private>,
+) -> Result<(), TlsError> {
     let mut certs = chain.into_iter();
     let leaf = certs.next().ok_or_else(|| TlsError::NoCertificate {
         path: tls.origin.clone(),
         cert: "cert".to_owned(),
         switched: false,
     })?;
-    b.set_certificate(&leaf).map_err(err("cert"))?;
+    b.set_certificate(&leaf).map_err(rejected(tls, "cert"))?;
     for extra in certs {
-        b.add_extra_chain_cert(extra).map_err(err("cert"))?;
+        b.add_extra_chain_cert(extra)
+            .map_err(rejected(tls, "cert"))?;
     }
-    b.set_private_key(&key).map_err(err("key"))?;
-    b.check_private_key().map_err(err("key"))?;
-    if http2 {
-        b.set_alpn_select_callback(|_, client| {
-            select_next_proto(b"\x02h2\x08http/1.1", client).ok_or(AlpnError::NOACK)
-        });
-    }
+    b.set_private_key(key).map_err(rejected(tls, "key"))?;
+    b.check_private_key().map_err(rejected(tls, "key"))?;
+    Ok(())
+}
 
-    let failure = Arc::new(Mutex::new(None));
-    if policy != ClientAuthType::NoClientCert {
-        let mut store = X509StoreBuilder::new().map_err(err("client_ca"))?;
-        if let Some(ca) = &tls.client_ca {
-            let pem = read_pem(tls, ca, "client_ca_file")?;
-            for cert in X509::stack_from_pem(&pem).map_err(err("client_ca"))? {
-                store.add_cert(cert).map_err(err("client_ca"))?;
-            }
+/// Asks for client certificates under `policy` and checks them as Go does (see [`verify`]):
+/// the client CAs (a pinned leaf is trusted), the mode, the mutants' weaknesses. The verify
+/// callback records why a certificate failed in `failure`.
+fn verify_client_certs(
+    b: &mut SslContextBuilder,
+    tls: &TlsServerConfig,
+    policy: ClientAuthType,
+    insecure: super::InsecureTls,
+    failure: Arc<Mutex<Option<ClientCertFailure>>>,
+) -> Result<(), TlsError> {
+    let err = || rejected(tls, "client_ca");
+    let mut store = X509StoreBuilder::new().map_err(err())?;
+    if let Some(ca) = &tls.client_ca {
+        let pem = read_pem(tls, ca, "client_ca_file")?;
+        for cert in X509::stack_from_pem(&pem).map_err(err())? {
+            store.add_cert(cert).map_err(err())?;
         }
-        // Go's x509.Verify trusts a certificate found in the root pool itself.
-        store
-            .set_flags(X509VerifyFlags::PARTIAL_CHAIN)
-            .map_err(err("client_ca"))?;
-        b.set_verify_cert_store(store.build())
-            .map_err(err("client_ca"))?;
-        let mut mode = SslVerifyMode::PEER;
-        if policy.requires_cert() {
-            mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
-        }
-        let verifies = policy.verifies_cert() && !insecure.skip_client_chain_verification;
-        let ignore_expiry = insecure.ignore_client_cert_expiry;
-        let allowed = tls
-            .client_allowed_sans
-            .clone()
-            .filter(|_| !insecure.ignore_client_allowed_sans);
-        let slot = failure.clone();
-        b.set_verify_callback(mode, move |preverify_ok, ctx| {
-            verify(
-                preverify_ok,
-                ctx,
-                verifies,
-                ignore_expiry,
-                allowed.as_deref(),
-                &slot,
-            )
-        });
     }
-    Ok(LegacyPlan {
-        context: b.build(),
-        policy,
-        requires_cert: policy.requires_cert(),
-        close_if_no_client_cert: tls.client_allowed_sans.is_some()
-            && !insecure.ignore_client_allowed_sans
-            && matches!(
-                policy,
-                ClientAuthType::RequestClientCert | ClientAuthType::VerifyClientCertIfGiven
-            ),
-        http2,
-        alerts,
-        failure,
-    })
+    // Go's x509.Verify trusts a certificate found in the root pool itself.
+    store
+        .set_flags(X509VerifyFlags::PARTIAL_CHAIN)
+        .map_err(err())?;
+    b.set_verify_cert_store(store.build()).map_err(err())?;
+    let mut mode = SslVerifyMode::PEER;
+    if policy.requires_cert() {
+        mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
+    }
+    let verifies = policy.verifies_cert() && !insecure.skip_client_chain_verification;
+    let ignore_expiry = insecure.ignore_client_cert_expiry;
+    let allowed = tls
+        .client_allowed_sans
+        .clone()
+        .filter(|_| !insecure.ignore_client_allowed_sans);
+    b.set_verify_callback(mode, move |preverify_ok, ctx| {
+        verify(
+            preverify_ok,
+            ctx,
+            verifies,
+            ignore_expiry,
+            allowed.as_deref(),
+            &failure,
+        )
+    });
+    Ok(())
 }
 
 /// The verify callback: Go's checks (chain only for the verifying policies, then

@@ -216,108 +216,13 @@ struct Negotiation {
     warnings: Vec<String>,
 }
 
+/// Versions, suites and groups for `tls`, with the warnings for what rustls cannot serve
+/// (in that order: versions, suites, curves).
 fn negotiation(tls: &TlsServerConfig) -> Result<Negotiation, TlsError> {
-    let origin = tls.origin.display();
     let mut warnings = Vec::new();
-    let mut reject = None;
-    let (min, max) = (tls.min_version, tls.max_version);
-    let wants = |v: TlsVersion| min <= v && v <= max;
-    if min > max {
-        reject = Some((
-            AlertDescription::ProtocolVersion,
-            "min_version is above max_version: no TLS version can be negotiated",
-        ));
-        warnings.push(format!(
-            "{origin}: tls_server_config.min_version {min} is above max_version {max}; exporter-toolkit \
-             starts anyway and every handshake fails with protocol_version; lower min_version"
-        ));
-    } else if max < TlsVersion::Tls12 {
-        reject = Some((
-            AlertDescription::ProtocolVersion,
-            "max_version is below TLS12, which rustls cannot speak",
-        ));
-        warnings.push(format!(
-            "{origin}: tls_server_config.max_version {max} is below TLS12; rustls only speaks TLS12 \
-             and TLS13, so every handshake fails with protocol_version (a Go exporter would speak {max}); \
-             set max_version to TLS12 or TLS13"
-        ));
-    } else if min < TlsVersion::Tls12 {
-        warnings.push(format!(
-            "{origin}: tls_server_config.min_version {min}: rustls cannot offer TLS10/TLS11, so clients \
-             limited to them fail where a Go exporter would accept them; TLS12 is the real minimum here"
-        ));
-    }
-
-    let configured12: Vec<_> = tls.cipher_suites.iter().filter(|c| !c.is_tls13()).collect();
-    let mut tls12: Vec<SupportedCipherSuite> = tls12_preference()
-        .into_iter()
-        .filter(|(id, _)| configured12.is_empty() || configured12.iter().any(|c| c.id == *id))
-        .map(|(_, suite)| suite)
-        .collect();
-    let unsupported: Vec<_> = configured12
-        .iter()
-        .filter(|c| !tls12_preference().iter().any(|(id, _)| *id == c.id))
-        .map(|c| c.name)
-        .collect();
-    if !unsupported.is_empty() {
-        warnings.push(format!(
-            "{origin}: tls_server_config.cipher_suites: {} not supported by rustls (no CBC suites); \
-             ignored, clients offering only those fail where a Go exporter would accept them",
-            unsupported.join(", ")
-        ));
-    }
-    let mut versions = Vec::new();
-    if wants(TlsVersion::Tls12) {
-        if tls12.is_empty() {
-            if !wants(TlsVersion::Tls13) && reject.is_none() {
-                return Err(TlsError::UnsupportedCipherSuites {
-                    path: tls.origin.clone(),
-                    names: unsupported.join(", "),
-                });
-            }
-        } else {
-            versions.push(&rustls::version::TLS12);
-        }
-    } else {
-        tls12.clear();
-    }
-    if wants(TlsVersion::Tls13) {
-        versions.push(&rustls::version::TLS13);
-    }
-    let mut cipher_suites = tls12;
-    if wants(TlsVersion::Tls13) {
-        cipher_suites.extend(tls13_suites());
-    }
-
-    let kx_groups: Vec<&'static dyn SupportedKxGroup> = if tls.curve_preferences.is_empty() {
-        ring::default_provider().kx_groups
-    } else {
-        let groups: Vec<_> = tls
-            .curve_preferences
-            .iter()
-            .filter_map(|c| kx_group(*c))
-            .collect();
-        if groups.is_empty() {
-            // Only CurveP521, which ring lacks. Go clients (Prometheus) offer X25519, P-256
-            // and P-384 as well, so they connect to a Go exporter configured like this; serving
-            // rustls' default groups gives them the same outcome. Only a client limited to
-            // P-521 sees the difference.
-            warnings.push(format!(
-                "{origin}: tls_server_config.curve_preferences: only CurveP521, which rustls does not \
-                 support; served with X25519, CurveP256 and CurveP384 instead (Go clients such as \
-                 Prometheus offer those too, so they connect as they would to a Go exporter)"
-            ));
-            ring::default_provider().kx_groups
-        } else {
-            if tls.curve_preferences.contains(&Curve::P521) {
-                warnings.push(format!(
-                    "{origin}: tls_server_config.curve_preferences: CurveP521 is not supported by rustls; \
-                     ignored, clients offering only P-521 fail where a Go exporter would accept them"
-                ));
-            }
-            groups
-        }
-    };
+    let reject = version_reject(tls, &mut warnings);
+    let (versions, cipher_suites) = versions_and_suites(tls, reject.is_some(), &mut warnings)?;
+    let kx_groups = kx_groups(tls, &mut warnings);
     let provider = CryptoProvider {
         cipher_suites,
         kx_groups,
@@ -329,6 +234,148 @@ fn negotiation(tls: &TlsServerConfig) -> Result<Negotiation, TlsError> {
         reject,
         warnings,
     })
+}
+
+/// The alert every handshake gets when no version in `min_version..=max_version` is one
+/// rustls speaks; warns about that and about TLS10/TLS11 it cannot offer.
+fn version_reject(
+    tls: &TlsServerConfig,
+    warnings: &mut Vec<String>,
+) -> Option<(AlertDescription, &'static str)> {
+    let origin = tls.origin.display();
+    let (min, max) = (tls.min_version, tls.max_version);
+    if min > max {
+        warnings.push(format!(
+            "{origin}: tls_server_config.min_version {min} is above max_version {max}; exporter-toolkit \
+             starts anyway and every handshake fails with protocol_version; lower min_version"
+        ));
+        return Some((
+            AlertDescription::ProtocolVersion,
+            "min_version is above max_version: no TLS version can be negotiated",
+        ));
+    }
+    if max < TlsVersion::Tls12 {
+        warnings.push(format!(
+            "{origin}: tls_server_config.max_version {max} is below TLS12; rustls only speaks TLS12 \
+             and TLS13, so every handshake fails with protocol_version (a Go exporter would speak {max}); \
+             set max_version to TLS12 or TLS13"
+        ));
+        return Some((
+            AlertDescription::ProtocolVersion,
+            "max_version is below TLS12, which rustls cannot speak",
+        ));
+    }
+    if min < TlsVersion::Tls12 {
+        warnings.push(format!(
+            "{origin}: tls_server_config.min_version {min}: rustls cannot offer TLS10/TLS11, so clients \
+             limited to them fail where a Go exporter would accept them; TLS12 is the real minimum here"
+        ));
+    }
+    None
+}
+
+/// The protocol versions and the suites (TLS 1.2 in Go's order, then TLS 1.3) within
+/// `min_version..=max_version`. TLS 1.2 alone with none of its configured suites in rustls
+/// is an error, unless every handshake is `rejected` anyway.
+fn versions_and_suites(
+    tls: &TlsServerConfig,
+    rejected: bool,
+    warnings: &mut Vec<String>,
+) -> Result<
+    (
+        Vec<&'static rustls::SupportedProtocolVersion>,
+        Vec<SupportedCipherSuite>,
+    ),
+    TlsError,
+> {
+    let (min, max) = (tls.min_version, tls.max_version);
+    let wants = |v: TlsVersion| min <= v && v <= max;
+    let (mut tls12, unsupported) = tls12_suites(tls, warnings);
+    let mut versions = Vec::new();
+    if wants(TlsVersion::Tls12) {
+        if tls12.is_empty() {
+            if !wants(TlsVersion::Tls13) && !rejected {
+                return Err(TlsError::UnsupportedCipherSuites {
+                    path: tls.origin.clone(),
+                    names: unsupported.join(", "),
+                });
+            }
+        } else {
+            versions.push(&rustls::version::TLS12);
+        }
+    } else {
+        tls12.clear();
+    }
+    let mut cipher_suites = tls12;
+    if wants(TlsVersion::Tls13) {
+        versions.push(&rustls::version::TLS13);
+        cipher_suites.extend(tls13_suites());
+    }
+    Ok((versions, cipher_suites))
+}
+
+/// The configured TLS 1.2 suites rustls has (all of them when none is configured), in Go's
+/// order, and the names of those it lacks (warned about).
+fn tls12_suites(
+    tls: &TlsServerConfig,
+    warnings: &mut Vec<String>,
+) -> (Vec<SupportedCipherSuite>, Vec<&'static str>) {
+    let configured12: Vec<_> = tls.cipher_suites.iter().filter(|c| !c.is_tls13()).collect();
+    let tls12: Vec<SupportedCipherSuite> = tls12_preference()
+        .into_iter()
+        .filter(|(id, _)| configured12.is_empty() || configured12.iter().any(|c| c.id == *id))
+        .map(|(_, suite)| suite)
+        .collect();
+    let unsupported: Vec<_> = configured12
+        .iter()
+        .filter(|c| !tls12_preference().iter().any(|(id, _)| *id == c.id))
+        .map(|c| c.name)
+        .collect();
+    if !unsupported.is_empty() {
+        warnings.push(format!(
+            "{}: tls_server_config.cipher_suites: {} not supported by rustls (no CBC suites); \
+             ignored, clients offering only those fail where a Go exporter would accept them",
+            tls.origin.display(),
+            unsupported.join(", ")
+        ));
+    }
+    (tls12, unsupported)
+}
+
+/// The key-exchange groups of `curve_preferences` that ring has (rustls' defaults when none
+/// is configured), warning about P-521.
+fn kx_groups(
+    tls: &TlsServerConfig,
+    warnings: &mut Vec<String>,
+) -> Vec<&'static dyn SupportedKxGroup> {
+    if tls.curve_preferences.is_empty() {
+        return ring::default_provider().kx_groups;
+    }
+    let origin = tls.origin.display();
+    let groups: Vec<_> = tls
+        .curve_preferences
+        .iter()
+        .filter_map(|c| kx_group(*c))
+        .collect();
+    if groups.is_empty() {
+        // Only CurveP521, which ring lacks. Go clients (Prometheus) offer X25519, P-256
+        // and P-384 as well, so they connect to a Go exporter configured like this; serving
+        // rustls' default groups gives them the same outcome. Only a client limited to
+        // P-521 sees the difference.
+        warnings.push(format!(
+            "{origin}: tls_server_config.curve_preferences: only CurveP521, which rustls does not \
+             support; served with X25519, CurveP256 and CurveP384 instead (Go clients such as \
+             Prometheus offer those too, so they connect as they would to a Go exporter)"
+        ));
+        return ring::default_provider().kx_groups;
+    }
+    if tls.curve_preferences.contains(&Curve::P521) {
+        warnings.push(format!(
+            "{origin}: tls_server_config.curve_preferences: CurveP521 is not supported by rustls; \
+             ignored, clients offering only P-521 fail where a Go exporter would accept them"
+        ));
+    }
+    groups
 }
 
 /// A ticket producer and a session cache.
@@ -459,13 +506,24 @@ pub(crate) fn build_server_config_insecure(
     }
     Ok(HandshakePlan::Serve {
         config: Arc::new(config),
-        close_if_no_client_cert: tls.client_allowed_sans.is_some()
-            && !insecure.ignore_client_allowed_sans
-            && matches!(
-                policy,
-                ClientAuthType::RequestClientCert | ClientAuthType::VerifyClientCertIfGiven
-            ),
+        close_if_no_client_cert: closes_without_client_cert(tls, policy, insecure),
     })
+}
+
+/// Whether a connection whose client sent no certificate is closed right after the
+/// handshake: `client_allowed_sans` with a policy that lets a client send none (see
+/// [`HandshakePlan::Serve`]). On both listeners, rustls and legacy.
+pub(crate) fn closes_without_client_cert(
+    tls: &TlsServerConfig,
+    policy: ClientAuthType,
+    insecure: InsecureTls,
+) -> bool {
+    tls.client_allowed_sans.is_some()
+        && !insecure.ignore_client_allowed_sans
+        && matches!(
+            policy,
+            ClientAuthType::RequestClientCert | ClientAuthType::VerifyClientCertIfGiven
+        )
 }
 
 /// Start-up checks for the TLS section: everything [`build_server_config`] checks, then

@@ -483,3 +483,90 @@ fn paths_are_relative_to_the_config_file() {
     );
     let _: &Path = pki.dir.path();
 }
+
+/// Each version, suite and curve setting: the versions, suites and groups offered, the
+/// refusal, the warnings (in order) or the error, with the config path as `<web-config>`.
+#[test]
+fn negotiation_settles_versions_suites_groups_and_warnings() {
+    let pki = Pki::new();
+    let origin = pki.dir.path().join("web-config.yml").display().to_string();
+    for (body, want) in NEGOTIATIONS {
+        let got = match negotiation(&pki.tls(body)) {
+            Ok(n) => format!(
+                "versions {:?}; suites {:?}; groups {:?}; reject {:?}; warnings {:?}",
+                n.versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+                n.provider
+                    .cipher_suites
+                    .iter()
+                    .map(|s| s.suite())
+                    .collect::<Vec<_>>(),
+                n.provider
+                    .kx_groups
+                    .iter()
+                    .map(|g| g.name())
+                    .collect::<Vec<_>>(),
+                n.reject,
+                n.warnings,
+            ),
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got.replace(&origin, "<web-config>"), want, "body: {body:?}");
+    }
+}
+
+/// (`tls_server_config` lines, what [`negotiation`] settles), recorded before `negotiation`
+/// was split into its parts.
+const NEGOTIATIONS: [(&str, &str); 13] = [
+    (
+        "",
+        "versions [TLSv1_2, TLSv1_3]; suites [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [X25519, secp256r1, secp384r1]; reject None; warnings []",
+    ),
+    (
+        "  min_version: TLS13\n  max_version: TLS12\n",
+        "versions []; suites []; groups [X25519, secp256r1, secp384r1]; reject Some((ProtocolVersion, \"min_version is above max_version: no TLS version can be negotiated\")); warnings [\"<web-config>: tls_server_config.min_version TLS13 is above max_version TLS12; exporter-toolkit starts anyway and every handshake fails with protocol_version; lower min_version\"]",
+    ),
+    (
+        "  max_version: TLS11\n",
+        "versions []; suites []; groups [X25519, secp256r1, secp384r1]; reject Some((ProtocolVersion, \"min_version is above max_version: no TLS version can be negotiated\")); warnings [\"<web-config>: tls_server_config.min_version TLS12 is above max_version TLS11; exporter-toolkit starts anyway and every handshake fails with protocol_version; lower min_version\"]",
+    ),
+    (
+        "  min_version: TLS10\n  max_version: TLS11\n",
+        "versions []; suites []; groups [X25519, secp256r1, secp384r1]; reject Some((ProtocolVersion, \"max_version is below TLS12, which rustls cannot speak\")); warnings [\"<web-config>: tls_server_config.max_version TLS11 is below TLS12; rustls only speaks TLS12 and TLS13, so every handshake fails with protocol_version (a Go exporter would speak TLS11); set max_version to TLS12 or TLS13\"]",
+    ),
+    (
+        "  min_version: TLS10\n",
+        "versions [TLSv1_2, TLSv1_3]; suites [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [X25519, secp256r1, secp384r1]; reject None; warnings [\"<web-config>: tls_server_config.min_version TLS10: rustls cannot offer TLS10/TLS11, so clients limited to them fail where a Go exporter would accept them; TLS12 is the real minimum here\"]",
+    ),
+    (
+        "  min_version: TLS13\n",
+        "versions [TLSv1_3]; suites [TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [X25519, secp256r1, secp384r1]; reject None; warnings []",
+    ),
+    (
+        "  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n",
+        "error: <web-config>: tls_server_config.cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA not supported by rustls (no CBC suites) and max_version is TLS12; add an AEAD suite such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or allow TLS13",
+    ),
+    (
+        "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n",
+        "versions [TLSv1_3]; suites [TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [X25519, secp256r1, secp384r1]; reject None; warnings [\"<web-config>: tls_server_config.cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA not supported by rustls (no CBC suites); ignored, clients offering only those fail where a Go exporter would accept them\"]",
+    ),
+    (
+        "  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]\n",
+        "versions [TLSv1_2]; suites [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]; groups [X25519, secp256r1, secp384r1]; reject None; warnings [\"<web-config>: tls_server_config.cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA not supported by rustls (no CBC suites); ignored, clients offering only those fail where a Go exporter would accept them\"]",
+    ),
+    (
+        "  min_version: TLS10\n  max_version: TLS11\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n",
+        "versions []; suites []; groups [X25519, secp256r1, secp384r1]; reject Some((ProtocolVersion, \"max_version is below TLS12, which rustls cannot speak\")); warnings [\"<web-config>: tls_server_config.max_version TLS11 is below TLS12; rustls only speaks TLS12 and TLS13, so every handshake fails with protocol_version (a Go exporter would speak TLS11); set max_version to TLS12 or TLS13\", \"<web-config>: tls_server_config.cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA not supported by rustls (no CBC suites); ignored, clients offering only those fail where a Go exporter would accept them\"]",
+    ),
+    (
+        "  curve_preferences: [CurveP521]\n",
+        "versions [TLSv1_2, TLSv1_3]; suites [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [X25519, secp256r1, secp384r1]; reject None; warnings [\"<web-config>: tls_server_config.curve_preferences: only CurveP521, which rustls does not support; served with X25519, CurveP256 and CurveP384 instead (Go clients such as Prometheus offer those too, so they connect as they would to a Go exporter)\"]",
+    ),
+    (
+        "  curve_preferences: [CurveP521, X25519, CurveP256]\n",
+        "versions [TLSv1_2, TLSv1_3]; suites [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [X25519, secp256r1]; reject None; warnings [\"<web-config>: tls_server_config.curve_preferences: CurveP521 is not supported by rustls; ignored, clients offering only P-521 fail where a Go exporter would accept them\"]",
+    ),
+    (
+        "  curve_preferences: [CurveP384, X25519]\n",
+        "versions [TLSv1_2, TLSv1_3]; suites [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256]; groups [secp384r1, X25519]; reject None; warnings []",
+    ),
+];
