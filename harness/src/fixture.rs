@@ -47,7 +47,9 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use crate::backend::{self, BackendError, BackendKind, PrometheusOptions, RunningPrometheus};
+use crate::backend::{
+    self, BackendError, BackendKind, PrometheusChoice, PrometheusOptions, RunningPrometheus,
+};
 use crate::classify::{classify, CaseContext, ErrorClass};
 use crate::promconfig::{
     self, GlobalConfig, PromConfigError, PromDuration, PrometheusConfig, Scheme, ScrapeConfig,
@@ -252,6 +254,13 @@ impl FixtureBuilder {
     /// Container, process, or auto (default: a container when Docker answers).
     pub fn backend(mut self, kind: BackendKind) -> Self {
         self.options.kind = kind;
+        self
+    }
+
+    /// Which Prometheus: backend, image and binary at once (`--backend`,
+    /// `--prometheus-image`, `--prometheus-bin`).
+    pub fn prometheus(mut self, choice: &PrometheusChoice) -> Self {
+        choice.fill(&mut self.options);
         self
     }
 

@@ -32,6 +32,7 @@
 //! kill it behind the harness' back. If the harness dies without unwinding (SIGKILL, no
 //! handler), the next [`start`] sweeps what it left.
 
+mod choice;
 mod container;
 mod docker;
 mod error;
@@ -49,6 +50,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use choice::PrometheusChoice;
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub(crate) use sweep::pid_alive;
 pub use sweep::{sweep_leftovers, SweepReport, OWNER_PID_ENV};

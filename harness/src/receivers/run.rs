@@ -31,7 +31,7 @@ use serde::Serialize;
 use super::alertmanager::{AlertmanagerError, RealAlertmanager};
 use super::{ReceiverCase, ReceiverExpect, ReceiverKind, ReceiverPlan};
 use crate::backend::{
-    self, audit_own_web_config, BackendError, BackendKind, PrometheusOptions, PrometheusTls,
+    self, audit_own_web_config, BackendError, PrometheusChoice, PrometheusOptions, PrometheusTls,
     PrometheusWebConfig,
 };
 use crate::classify::{classify, ErrorClass};
@@ -58,12 +58,8 @@ const SETTLED_ACCEPTED: u64 = 2;
 /// Where to run Prometheus.
 #[derive(Clone, Debug, Default)]
 pub struct ReceiverOptions {
-    /// Container, process or auto.
-    pub backend: BackendKind,
-    /// `--prometheus-bin`.
-    pub binary: Option<PathBuf>,
-    /// `--prometheus-image`.
-    pub image: Option<String>,
+    /// Which Prometheus (backend, image, binary).
+    pub prometheus: PrometheusChoice,
 }
 
 /// Why a receivers run could not be judged.
@@ -376,9 +372,7 @@ pub async fn run_receivers(
     let promtool = promconfig::promtool_check(&config_path)?;
 
     let mut options = PrometheusOptions::new(yaml.clone());
-    options.kind = opts.backend;
-    options.binary = opts.binary.clone();
-    options.image = opts.image.clone();
+    opts.prometheus.fill(&mut options);
     options.extra_mounts = vec![run_dir.path().to_owned()];
     // Resend a firing alert at every evaluation (default 1m), so a refused send is retried
     // within the run.
