@@ -18,14 +18,17 @@ use anyhow::{ensure, Context, Result};
 use crate::support::{fake_exporter_bin, repo_root};
 
 /// Commands found per file. Change it when you add or remove an example.
-const PINNED: [(&str, usize); 9] = [
-    ("README.md", 22),
-    ("docs/beyond-scrape.md", 5),
+const PINNED: [(&str, usize); 12] = [
+    ("README.md", 21),
+    ("docs/benchmarks.md", 3),
+    ("docs/beyond-scrape.md", 2),
     ("docs/ci.md", 0),
-    ("docs/conformance.md", 2),
+    ("docs/conformance.md", 4),
+    ("docs/differences-from-node-exporter.md", 0),
     ("docs/generator.md", 5),
-    ("docs/labs.md", 9),
-    ("docs/load-benchmark.md", 6),
+    ("docs/labs.md", 10),
+    ("docs/legacy-tls.md", 0),
+    ("docs/load-benchmark.md", 5),
     ("docs/real-targets.md", 0),
     ("scenarios/README.md", 2),
 ];
@@ -304,19 +307,20 @@ fn paths_of(bin: Bin, args: &[String]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut outputs = Vec::new();
     let mut flag_values: Vec<(String, String)> = Vec::new();
     let mut positional = Vec::new();
+    let names_path =
+        |flag: &str| INPUT_FLAGS.contains(&flag) || OUTPUT_FLAGS.contains(&flag) || flag == "--dir";
     let mut it = args.iter().peekable();
     while let Some(a) = it.next() {
         if let Some((flag, value)) = a.split_once('=').filter(|_| a.starts_with("--")) {
-            flag_values.push((flag.to_owned(), value.to_owned()));
-        } else if a.starts_with('-') {
-            let takes = INPUT_FLAGS.contains(&a.as_str())
-                || OUTPUT_FLAGS.contains(&a.as_str())
-                || a == "--dir";
-            match it.peek() {
-                Some(v) if takes => flag_values.push((a.clone(), (*v).clone())),
-                _ => continue,
+            if names_path(flag) {
+                flag_values.push((flag.to_owned(), value.to_owned()));
             }
-            it.next();
+        } else if a.starts_with('-') {
+            if names_path(a) {
+                if let Some(v) = it.next() {
+                    flag_values.push((a.clone(), v.clone()));
+                }
+            }
         } else {
             positional.push(a.clone());
         }
@@ -324,7 +328,12 @@ fn paths_of(bin: Bin, args: &[String]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let sub: Vec<&str> = positional.iter().map(String::as_str).collect();
     let lab_makes = bin == Bin::Harness && matches!(sub.as_slice(), ["lab", "start" | "up", ..]);
     for (flag, value) in flag_values {
-        let path = PathBuf::from(value.split_once(':').map_or(value.as_str(), |(_, f)| f));
+        // `--basic-auth USER:PASSWORD_FILE`
+        let file = match value.split_once(':') {
+            Some((_, file)) if flag == "--basic-auth" => file,
+            _ => value.as_str(),
+        };
+        let path = PathBuf::from(file);
         if OUTPUT_FLAGS.contains(&flag.as_str()) || (flag == "--dir" && lab_makes) {
             outputs.push(path);
         } else {
@@ -332,9 +341,14 @@ fn paths_of(bin: Bin, args: &[String]) -> (Vec<PathBuf>, Vec<PathBuf>) {
         }
     }
     match (bin, sub.as_slice()) {
-        (Bin::Harness, ["run" | "rotation" | "receivers", files @ ..]) => {
-            inputs.extend(files.iter().map(PathBuf::from));
-        }
+        // Their positional scenario files (values of other flags are positional here too,
+        // but are no YAML file names).
+        (Bin::Harness, ["run" | "rotation" | "receivers", files @ ..]) => inputs.extend(
+            files
+                .iter()
+                .filter(|f| f.ends_with(".yaml") || f.ends_with(".yml"))
+                .map(PathBuf::from),
+        ),
         (Bin::Harness, ["lab", "start", name]) if !args.iter().any(|a| a == "--dir") => {
             outputs.push(PathBuf::from(name));
         }
