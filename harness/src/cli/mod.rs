@@ -757,6 +757,71 @@ mod tests {
     }
 
     #[test]
+    fn every_command_that_runs_prometheus_takes_the_shared_flags_with_defaults_in_help() {
+        use clap::CommandFactory as _;
+        let mut cli = Cli::command();
+        cli.build();
+        for path in [
+            &["run"][..],
+            &["conformance"],
+            &["bench"],
+            &["bench", "servers"],
+            &["rotation"],
+            &["receivers"],
+            &["lab", "check"],
+            &["lab", "start"],
+        ] {
+            let mut command = &mut cli;
+            for name in path {
+                command = command
+                    .find_subcommand_mut(name)
+                    .unwrap_or_else(|| panic!("no subcommand {path:?}"));
+            }
+            let help = command.render_long_help().to_string();
+            for want in [
+                "Shared options:",
+                "--backend <KIND>",
+                "[default: auto]",
+                "--prometheus-image <IMAGE>",
+                "--prometheus-bin <FILE>",
+                "--reports-dir <DIR>",
+                "[default: reports]",
+                "a bare file name goes into this folder",
+                "--no-progress",
+                "--verbose",
+            ] {
+                assert!(
+                    help.contains(want),
+                    "{path:?} --help lacks `{want}`:\n{help}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bare_report_name_goes_into_the_reports_dir_and_a_path_with_a_folder_as_given(
+    ) -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join("r");
+        let dir_arg = dir.to_str().context("utf-8")?;
+        let cli = Cli::try_parse_from(["scrape-harness", "rotation", "--reports-dir", dir_arg])?;
+        let Command::Rotation(args) = cli.command else {
+            anyhow::bail!("parsed as another command");
+        };
+        assert_eq!(
+            args.shared.report_path(Path::new("x.json"))?,
+            dir.join("x.json")
+        );
+        assert!(dir.is_dir(), "the reports folder is created");
+        let given = tmp.path().join("other").join("y.xml");
+        assert_eq!(args.shared.report_path(&given)?, given);
+        assert!(tmp.path().join("other").is_dir());
+        let written = args.shared.write_report(Path::new("z.txt"), "text")?;
+        assert_eq!(std::fs::read_to_string(written)?, "text");
+        Ok(())
+    }
+
+    #[test]
     fn a_cause_is_printed_once() {
         let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let repeated = anyhow::Error::new(Repeats { source: io() }).context("loading");
