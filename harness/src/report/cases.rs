@@ -54,16 +54,18 @@ fn render(header: &str, extra: &str, rows: &[Row], legend: &str, footer: &[Strin
     );
     let _ = writeln!(out, "{}", "-".repeat(TABLE_WIDTH));
     for r in rows {
+        // A long outcome goes whole under the row (↓), never cut.
         let outcome = format!("{} → {}", r.expected, r.observed);
+        let fits = outcome.chars().count() <= OUTCOME;
         let _ = writeln!(
             out,
             "{:<CASE$}  {:<6}  {:<OUTCOME$}  {}",
             truncate(&r.name, CASE),
             if r.pass { "ok" } else { "FAIL" },
-            truncate(&outcome, OUTCOME),
+            if fits { outcome.as_str() } else { "↓" },
             r.extra
         );
-        if outcome.chars().count() > OUTCOME {
+        if !fits {
             for line in wrap(&outcome, TABLE_WIDTH - 4) {
                 let _ = writeln!(out, "    {line}");
             }
@@ -304,6 +306,22 @@ mod tests {
                 vec!["expected up".into()]
             },
         }
+    }
+
+    #[test]
+    fn a_long_outcome_goes_whole_under_its_row() {
+        let mut long = row("long", false);
+        long.observed = "down (unknown_authority), failed 7/7, old: refused: the request to \
+                         127.0.0.1:35507: connection error"
+            .into();
+        let text = render("header", "conns", &[long], "LEGEND", &[]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[3].contains("FAIL    ↓"), "{text}");
+        assert!(
+            lines[4].starts_with("    up → down (unknown_authority)"),
+            "{text}"
+        );
+        assert!(text.contains("connection error"), "{text}");
     }
 
     #[test]
