@@ -1,5 +1,10 @@
 //! `fake-exporter`: a drop-in for node_exporter's command line that serves synthetic
 //! metrics behind any scrape-security mode, plus `pki` and `fleet` subcommands.
+//!
+//! `pki` is the one command that writes the test PKI (`scrape-harness certs` is an alias
+//! making the same library call). With `FAKE_EXPORTER_CHECK_ARGS=1` in the environment the
+//! binary only parses its command line (usage errors exit 2 as always) and exits 0: the
+//! docs test checks every example command line that way.
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -34,7 +39,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write the test PKI (CA, intermediate, rogue CA, valid and broken server and client
-    /// certificates) into a directory.
+    /// certificates) into a directory, with a README.txt naming every file.
+    /// `scrape-harness certs` is an alias.
     Pki(PkiArgs),
     /// Serve many exporters on explicit port ranges from a fleet file.
     Fleet(FleetArgs),
@@ -146,6 +152,10 @@ fn parse_faults(s: &str) -> Result<FaultSpec, String> {
 fn main() -> ExitCode {
     let (args, ignored) = node_exporter_compat::split_args(std::env::args_os());
     let cli = Cli::parse_from(args);
+    if std::env::var_os("FAKE_EXPORTER_CHECK_ARGS").is_some() {
+        println!("{cli:?}");
+        return ExitCode::SUCCESS;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.serve.log_level));
     tracing_subscriber::fmt()

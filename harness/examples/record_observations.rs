@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
         .context("usage: record_observations OUT.json")?;
     let plan = Plan::load(&[])?;
     let options = RunOptions {
-        backend: BackendKind::Process,
+        prometheus: BackendKind::Process.into(),
         record_observations: Some(out.clone().into()),
         ..RunOptions::default()
     };

@@ -64,8 +64,8 @@ pub use backend::{
 pub use backend::{
     cancel_on_ctrl_c, free_local_port, keep_requested, prometheus_image, start as start_prometheus,
     sweep_leftovers, BackendError, BackendKind, CleanupError, ImageBuildError,
-    ParseBackendKindError, PrometheusOptions, RunningPrometheus, SweepReport, OWNER_PID_ENV,
-    OWNER_PID_LABEL, RUN_LABEL,
+    ParseBackendKindError, PrometheusChoice, PrometheusOptions, RunningPrometheus, SweepReport,
+    OWNER_PID_ENV, OWNER_PID_LABEL, RUN_LABEL,
 };
 pub use classify::{classify, CaseContext, ErrorClass, LastError, UnknownClass};
 pub use error::Error;

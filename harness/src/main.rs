@@ -2,6 +2,10 @@
 //!
 //! The command line lives here, in the binary target, so that the library does not depend
 //! on clap, anyhow or tracing-subscriber.
+//!
+//! With `SCRAPE_HARNESS_CHECK_ARGS=1` in the environment the binary only parses its command
+//! line (usage errors exit 2 as always) and exits 0: the docs test checks every example
+//! command line that way.
 
 mod cli;
 
@@ -22,6 +26,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = cli::Cli::parse();
+    if std::env::var_os("SCRAPE_HARNESS_CHECK_ARGS").is_some() {
+        println!("{cli:?}");
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -32,6 +32,7 @@
 //! kill it behind the harness' back. If the harness dies without unwinding (SIGKILL, no
 //! handler), the next [`start`] sweeps what it left.
 
+mod choice;
 mod container;
 mod detached;
 mod docker;
@@ -50,6 +51,7 @@ use std::{
 };
 
 pub use crate::supervise::{keep_requested, OWNER_PID_ENV};
+pub use choice::PrometheusChoice;
 pub(crate) use detached::{start_detached, DetachedPrometheus, DetachedSpec};
 pub use error::{BackendError, CleanupError, ImageBuildError, ParseBackendKindError};
 pub(crate) use sweep::pid_alive;

@@ -1,13 +1,12 @@
 //! What a bench runs: the security [`Mode`], the [`BenchOptions`] matrix, and parsing of
 //! the comma-separated lists a command line gives.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::BackendKind;
+use crate::backend::PrometheusChoice;
 
 /// The security of an exporter and the matching scrape settings; used by the Prometheus
 /// load run (every variant) and by `bench servers` (plain, basic, tls).
@@ -102,12 +101,8 @@ pub struct BenchOptions {
     pub base_port: u16,
     /// Deadline of the warm-up (every target scraped successfully once).
     pub warmup_timeout: Duration,
-    /// Prometheus backend.
-    pub backend: BackendKind,
-    /// Container image of Prometheus (default: chosen by the backend).
-    pub image: Option<String>,
-    /// Prometheus binary (default: `prometheus` on `PATH`).
-    pub binary: Option<PathBuf>,
+    /// Which Prometheus (backend, image, binary).
+    pub prometheus: PrometheusChoice,
     /// Draw a progress bar on stderr (only on a terminal).
     pub progress: bool,
 }
@@ -123,9 +118,7 @@ impl Default for BenchOptions {
             repeat: 1,
             base_port: 20_000,
             warmup_timeout: Duration::from_secs(120),
-            backend: BackendKind::Auto,
-            image: None,
-            binary: None,
+            prometheus: PrometheusChoice::default(),
             progress: true,
         }
     }

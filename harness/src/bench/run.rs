@@ -340,17 +340,11 @@ async fn run_one(
             last: u32::from(first) + n - 1,
             source,
         })?;
-    let mut builder = PrometheusFixture::builder()
-        .backend(opts.backend)
+    let builder = PrometheusFixture::builder()
+        .prometheus(&opts.prometheus)
         .ready_timeout(Duration::from_secs(60))
         .mount(ctx.dir)
         .job(bench_job(opts, ctx, first));
-    if let Some(image) = &opts.image {
-        builder = builder.image(image.clone());
-    }
-    if let Some(binary) = &opts.binary {
-        builder = builder.binary(binary.clone());
-    }
     let started = Instant::now();
     let prom = builder
         .start()

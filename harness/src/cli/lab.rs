@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use scrape_harness::lab::{self, CheckOptions, Lab, LabTools, LABS};
+use scrape_harness::{report, BackendKind};
 
-use super::{EXIT_FAIL, EXIT_PASS};
+use super::{say_written, SharedArgs, EXIT_FAIL, EXIT_PASS};
 
 /// `lab` arguments.
 #[derive(Debug, Args)]
@@ -17,10 +18,10 @@ pub(crate) struct LabArgs {
     /// The fake-exporter binary (default: next to this binary, else on PATH).
     #[arg(long, global = true)]
     pub(crate) fake_exporter: Option<PathBuf>,
-    /// The Prometheus binary (default: `prometheus` on PATH). promtool is `$PROMTOOL`, else
-    /// `promtool` on PATH.
-    #[arg(long, global = true)]
-    pub(crate) prometheus_bin: Option<PathBuf>,
+    /// Flags every command shares (labs run Prometheus as a local process that outlives
+    /// the command: --prometheus-bin applies, --prometheus-image does not).
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
 }
 
 /// `lab` subcommands.
@@ -41,8 +42,8 @@ pub(crate) enum LabAction {
         /// The lab folder.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Also write a one-page HTML report here.
-        #[arg(long)]
+        /// Also write a one-page HTML report here (see --reports-dir).
+        #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
         /// How long to wait for fresh scrapes.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
@@ -79,6 +80,32 @@ pub(crate) enum LabAction {
     },
 }
 
+/// `lab check`: the report, the legend and `N passed, M failed` (targets up; what is still
+/// wrong); exit 0 when solved.
+async fn check(
+    shared: &SharedArgs,
+    tools: &LabTools,
+    dir: &std::path::Path,
+    html: Option<PathBuf>,
+    deadline: std::time::Duration,
+) -> anyhow::Result<u8> {
+    let report = lab::check(dir, tools, CheckOptions { deadline }).await?;
+    if let Some(path) = html {
+        let path = shared.report_path(&path)?;
+        lab::write_html(&report, &path)?;
+        say_written(&[path]);
+    }
+    print!("{}", report.text());
+    let up = report.targets.iter().filter(|t| t.health == "up").count();
+    // Solved means nothing is wrong: a lab that is not solved fails at least once.
+    let wrong = report.findings.len().max(usize::from(!report.solved));
+    print!(
+        "{}",
+        report::legend_and_summary(report::LAB_LEGEND, up, wrong)
+    );
+    Ok(if report.solved { EXIT_PASS } else { EXIT_FAIL })
+}
+
 /// Runs a `lab` command; returns the exit code.
 pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
     let swept = lab::sweep_interrupted_starts();
@@ -88,7 +115,13 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir.display()
         );
     }
-    let tools = || LabTools::find(args.fake_exporter.clone(), args.prometheus_bin.clone());
+    let choice = args.shared.prometheus();
+    anyhow::ensure!(
+        choice.kind != BackendKind::Container && choice.image.is_none(),
+        "labs run Prometheus as a local process that outlives the command: drop --backend \
+         container / --prometheus-image (or HARNESS_BACKEND); --prometheus-bin chooses the binary"
+    );
+    let tools = || LabTools::find(args.fake_exporter.clone(), choice.binary.clone());
     match args.action {
         LabAction::List => {
             for info in &LABS {
@@ -113,15 +146,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir,
             html,
             deadline,
-        } => {
-            let report = lab::check(&dir, &tools()?, CheckOptions { deadline }).await?;
-            print!("{}", report.text());
-            if let Some(path) = html {
-                lab::write_html(&report, &path)?;
-                eprintln!("report written: {}", path.display());
-            }
-            return Ok(if report.solved { EXIT_PASS } else { EXIT_FAIL });
-        }
+        } => return check(&args.shared, &tools()?, &dir, html, deadline).await,
         LabAction::Hint { dir } => {
             let (n, of, text) = lab::hint(&dir)?;
             println!("hint {n}/{of}: {text}");

@@ -1,5 +1,11 @@
 //! Command line (binary only): raw clap arguments, checked into the library's options, run,
 //! mapped to exit codes (0 every case passed, 1 a case failed, 2 harness error).
+//!
+//! One contract for every command that runs Prometheus: the same [`SharedArgs`]
+//! (`--backend`, `--prometheus-image`, `--prometheus-bin`, `--reports-dir`,
+//! `--no-progress`, `-v`), report files placed by one rule ([`SharedArgs::report_path`]),
+//! expected beside observed per case, a legend, and as the last line of stdout
+//! `N passed, M failed` ([`report::summary_line`]).
 
 mod lab;
 mod receivers;
@@ -8,13 +14,13 @@ mod rotation;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use anyhow::Context as _;
 use scrape_harness::report;
-use scrape_harness::BackendKind;
 use scrape_harness::Plan;
 use scrape_harness::RunOptions;
+use scrape_harness::{BackendKind, PrometheusChoice};
 
 /// Exit code when every case passed.
 pub(crate) const EXIT_PASS: u8 = 0;
@@ -24,6 +30,10 @@ pub(crate) const EXIT_FAIL: u8 = 1;
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Can Prometheus scrape a secured exporter — and if not, why not?
+///
+/// Exit codes: 0 every case passed, 1 a case failed, 2 harness error (bad input, Prometheus
+/// did not start, a machine too busy to judge). Every command that judges cases prints
+/// expected beside observed, a legend, and as its last line `N passed, M failed`.
 #[derive(Debug, Parser)]
 #[command(name = "scrape-harness", version)]
 pub(crate) struct Cli {
@@ -38,7 +48,9 @@ pub(crate) enum Command {
     /// Run scenario files (none: the embedded default security matrix) against a real
     /// Prometheus and report its verdicts.
     Run(RunArgs),
-    /// Write the test PKI (CA, broken and valid certificates) into a directory.
+    /// Alias of `fake-exporter pki` (the same library call, the same files): write the test
+    /// PKI (CA, intermediate, rogue CA, valid and broken server and client certificates)
+    /// into a directory, with a README.txt naming every file.
     Certs(CertsArgs),
     /// Write a scenario file of the cartesian product of chosen axes (server certificate,
     /// client_auth_type, client certificate, TLS versions, HTTP/2, credentials), with the
@@ -90,18 +102,15 @@ pub(crate) struct BenchArgs {
     /// First port of the exporter fleet (below the ephemeral range).
     #[arg(long, default_value_t = 20_000)]
     pub(crate) base_port: u16,
-    /// Prometheus backend.
-    #[command(flatten)]
-    pub(crate) backend: BackendArgs,
-    /// Write the JSON report here.
-    #[arg(long)]
+    /// Write the JSON report here (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
-    /// Write a self-contained HTML page with SVG charts here.
-    #[arg(long)]
+    /// Write a self-contained HTML page with SVG charts here (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
     pub(crate) html: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub(crate) no_progress: bool,
+    /// Flags every command shares.
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
 }
 
 /// `bench` subcommands.
@@ -139,8 +148,8 @@ pub(crate) struct BenchServersArgs {
     /// Restrict the client to one TLS version (`1.2` or `1.3`); default: both (1.3 wins).
     #[arg(long)]
     pub(crate) tls_version: Option<scrape_harness::bench::servers::TlsVersionChoice>,
-    /// Write the JSON report here.
-    #[arg(long)]
+    /// Write the JSON report here (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
 }
 
@@ -221,27 +230,96 @@ pub(crate) struct ConformanceArgs {
     /// A catalog file instead of the embedded scenarios/conformance.yaml.
     #[arg(long)]
     pub(crate) catalog: Option<PathBuf>,
-    /// Prometheus backend.
-    #[command(flatten)]
-    pub(crate) backend: BackendArgs,
     /// Report files.
     #[command(flatten)]
     pub(crate) reports: ReportFiles,
+    /// Flags every command shares.
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
 }
 
-/// Where Prometheus comes from.
+/// The flags every command that runs Prometheus takes, in one place (`--help` lists them
+/// under "Shared options"). Global: a command with subcommands (`lab`, `bench`) takes them
+/// after its subcommand too.
 #[derive(Debug, Args, Clone)]
-pub(crate) struct BackendArgs {
-    /// `auto`, `container` or `process`; `auto` prefers a container and says which it
-    /// picked.
-    #[arg(long, default_value = "auto", env = "HARNESS_BACKEND")]
+#[command(next_help_heading = "Shared options")]
+pub(crate) struct SharedArgs {
+    /// Which Prometheus backend: `auto` (a container when a Docker engine answers, else a
+    /// local process; the run says which), `container` or `process`. `lab` runs a local
+    /// process only.
+    #[arg(
+        long,
+        global = true,
+        default_value = "auto",
+        env = "HARNESS_BACKEND",
+        value_name = "KIND"
+    )]
     pub(crate) backend: BackendKind,
-    /// Container image to run (pulled only when missing locally and named here).
-    #[arg(long)]
+    /// Container image to run (pulled only when missing locally and named here). Default:
+    /// the official image where it can be pulled, else one built offline from the local
+    /// `prometheus` binary.
+    #[arg(long, global = true, value_name = "IMAGE")]
     pub(crate) prometheus_image: Option<String>,
-    /// Prometheus binary (process backend), or the binary the offline image is built from.
-    #[arg(long)]
+    /// Prometheus binary of the process backend, or the one the offline image is built
+    /// from (promtool is taken from its folder when it is there). Default: `prometheus` on
+    /// PATH.
+    #[arg(long, global = true, value_name = "FILE")]
     pub(crate) prometheus_bin: Option<PathBuf>,
+    /// Where report files go (--json, --junit, --html): a bare file name goes into this
+    /// folder, a path with a folder (`out/x.json`, `/tmp/x.json`) is used as given; missing
+    /// folders are created.
+    #[arg(long, global = true, default_value = "reports", value_name = "DIR")]
+    pub(crate) reports_dir: PathBuf,
+    /// No progress bar (it is drawn on stderr, and only when stderr is a terminal).
+    #[arg(long, global = true)]
+    pub(crate) no_progress: bool,
+    /// More detail per case: its description (run), every scrape (rotation), whole failure
+    /// reports (receivers).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+impl SharedArgs {
+    /// The Prometheus these flags choose.
+    pub(crate) fn prometheus(&self) -> PrometheusChoice {
+        PrometheusChoice {
+            kind: self.backend,
+            image: self.prometheus_image.clone(),
+            binary: self.prometheus_bin.clone(),
+        }
+    }
+
+    /// Where a report named `given` goes: a bare file name into `--reports-dir`, any other
+    /// path as given; its folder is created. Returns the path to write.
+    pub(crate) fn report_path(&self, given: &Path) -> anyhow::Result<PathBuf> {
+        let path = match given.parent() {
+            Some(parent) if parent.as_os_str().is_empty() => self.reports_dir.join(given),
+            _ => given.to_owned(),
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the report folder {}", parent.display()))?;
+        }
+        Ok(path)
+    }
+
+    /// Writes `text` to the report named `given` (see [`report_path`](Self::report_path))
+    /// and returns where it went.
+    pub(crate) fn write_report(&self, given: &Path, text: &str) -> anyhow::Result<PathBuf> {
+        let path = self.report_path(given)?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+/// Says on stderr which report files were written, or how to ask for them.
+pub(crate) fn say_written(written: &[PathBuf]) {
+    if written.is_empty() {
+        eprintln!("no report files written (--json FILE, --junit FILE write them)");
+    } else {
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("reports written: {}", names.join(", "));
+    }
 }
 
 /// `run` arguments.
@@ -249,45 +327,23 @@ pub(crate) struct BackendArgs {
 pub(crate) struct RunArgs {
     /// Scenario files; none runs the embedded `scenarios/security-matrix.yaml`.
     pub(crate) files: Vec<PathBuf>,
-    /// Prometheus backend.
-    #[command(flatten)]
-    pub(crate) backend: BackendArgs,
     /// Report files.
     #[command(flatten)]
     pub(crate) reports: ReportFiles,
-    /// No progress bar.
-    #[arg(long)]
-    pub(crate) no_progress: bool,
-    /// Show each case's description under its row.
-    #[arg(long, short)]
-    pub(crate) verbose: bool,
+    /// Flags every command shares.
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
 }
 
-/// Where to write machine-readable reports.
+/// Where to write machine-readable reports (placed by the --reports-dir rule).
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct ReportFiles {
-    /// Write the JSON report here (a bare file name goes into `reports/`; missing folders
-    /// are created).
-    #[arg(long)]
+    /// Write the JSON report here (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
-    /// Write a JUnit XML report here (a bare file name goes into `reports/`; missing
-    /// folders are created).
-    #[arg(long)]
+    /// Write a JUnit XML report here (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
     pub(crate) junit: Option<PathBuf>,
-}
-
-/// Where a report named `given` goes: a bare file name into `reports/`, any other path as
-/// given; its folder is created. Returns the path to write.
-pub(crate) fn report_path(given: &Path) -> anyhow::Result<PathBuf> {
-    let path = match given.parent() {
-        Some(parent) if parent.as_os_str().is_empty() => Path::new("reports").join(given),
-        _ => given.to_owned(),
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating the report folder {}", parent.display()))?;
-    }
-    Ok(path)
 }
 
 /// `generate` arguments.
@@ -385,10 +441,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Receivers(args) => receivers::run(args).await,
         Command::Generate(args) => generate(args),
         Command::Certs(args) => {
-            let pki = fake_exporter::pki::Pki::generate(args.key_type)?;
-            let files = pki.write_to(&args.out)?;
+            // What `fake-exporter pki` does, with the same words.
+            let pki =
+                fake_exporter::pki::Pki::generate(args.key_type).context("generating the PKI")?;
+            let files = pki
+                .write_to(&args.out)
+                .with_context(|| format!("writing the PKI to {}", args.out.display()))?;
             println!(
-                "PKI ({}) written to {}; see README.txt there",
+                "wrote {} files ({} keys) to {}; see README.txt there",
+                fake_exporter::pki::PkiFiles::names().len(),
                 args.key_type,
                 files.dir().display()
             );
@@ -400,19 +461,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let plan = Plan::load(&args.files)?;
     let options = RunOptions {
-        backend: args.backend.backend,
-        image: args.backend.prometheus_image.clone(),
-        binary: args.backend.prometheus_bin.clone(),
-        progress: !args.no_progress,
+        prometheus: args.shared.prometheus(),
+        progress: !args.shared.no_progress,
         ..RunOptions::default()
     };
     let sources: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
     eprint!(
         "{}",
-        report::header(&plan, &sources, options.backend.as_str())
+        report::header(&plan, &sources, options.prometheus.kind.as_str())
     );
     let report = scrape_harness::run(&plan, &options).await?;
-    print!("{}", report::table_with(&report, args.verbose));
     // On an overloaded machine the failures are the machine's: one message says so (below).
     for c in report
         .cases
@@ -424,21 +482,18 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let mut written = Vec::new();
     if let Some(path) = &args.reports.json {
-        let path = report_path(path)?;
+        let path = args.shared.report_path(path)?;
         report::write_json(&report, &path)?;
         written.push(path);
     }
     if let Some(path) = &args.reports.junit {
-        let path = report_path(path)?;
+        let path = args.shared.report_path(path)?;
         report::write_junit(&report, &path)?;
         written.push(path);
     }
-    if written.is_empty() {
-        eprintln!("no report files written (--json FILE, --junit FILE write them)");
-    } else {
-        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        eprintln!("reports written: {}", names.join(", "));
-    }
+    say_written(&written);
+    // Last on stdout: the table, which ends with `N passed, M failed`.
+    print!("{}", report::table_with(&report, args.shared.verbose > 0));
     if report.cases.iter().any(|c| report.unjudged(c)) {
         eprintln!(
             "scrape-harness: overload: {}",
@@ -515,13 +570,11 @@ fn generate(args: GenerateArgs) -> anyhow::Result<u8> {
 }
 
 async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
-    use scrape_harness::conformance::{self, ConformanceOptions, TargetSpec};
+    use scrape_harness::conformance::{self, ConformanceOptions};
     let opts = ConformanceOptions {
         run: RunOptions {
-            backend: args.backend.backend,
-            image: args.backend.prometheus_image.clone(),
-            binary: args.backend.prometheus_bin.clone(),
-            progress: true,
+            prometheus: args.shared.prometheus(),
+            progress: !args.shared.no_progress,
             ..RunOptions::default()
         },
         timing_samples: args.timing_samples,
@@ -550,56 +603,69 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
             conformance::run_exec(template, &opts).await?
         }
         (None, Some(target)) => {
-            let basic_auth = match &args.basic_auth {
-                Some(v) => {
-                    let (user, file) = v.split_once(':').context(
-                        "--basic-auth takes USER:PASSWORD_FILE, e.g. prom:/etc/prometheus/password",
-                    )?;
-                    Some((user.to_owned(), PathBuf::from(file)))
-                }
-                None => None,
-            };
-            let https = match args.scheme.as_str() {
-                "https" => true,
-                "http" => false,
-                other => anyhow::bail!("--scheme `{other}`: use http or https"),
-            };
-            anyhow::ensure!(
-                !https || args.ca.is_some(),
-                "--scheme https needs --ca FILE (the CA that signed the exporter's certificate)"
-            );
-            let spec = TargetSpec {
-                target: target.clone(),
-                https,
-                ca: args.ca.clone(),
-                client_cert: args.client_cert.clone().zip(args.client_key.clone()),
-                basic_auth,
-                bearer_file: args.bearer_file.clone(),
-                metrics_path: args.metrics_path.clone(),
-                client_ca: args.client_ca_cert.clone().zip(args.client_ca_key.clone()),
-                require: args.require.clone(),
-            };
-            conformance::run_target(&spec, &opts).await?
+            conformance::run_target(&target_spec(&args, target)?, &opts).await?
         }
         (None, None) => {
             anyhow::bail!("give --exec 'CMD {{listen}} {{web_config}}' or --target HOST:PORT")
         }
     };
-    print!("{}", report.table());
+    let mut written = Vec::new();
     if let Some(path) = &args.reports.json {
-        let path = report_path(path)?;
-        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        let json = serde_json::to_string_pretty(&report)?;
+        written.push(args.shared.write_report(path, &json)?);
     }
     if let Some(path) = &args.reports.junit {
-        let path = report_path(path)?;
-        std::fs::write(&path, report.junit())
-            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(args.shared.write_report(path, &report.junit())?);
     }
+    say_written(&written);
+    print!("{}", report.table());
+    let scores = report.scores();
+    let passed = scores.values().map(|s| s.pass).sum();
+    let failed = scores.values().map(|s| s.fail + s.timeout).sum();
+    print!(
+        "{}",
+        report::legend_and_summary(report::CONFORMANCE_LEGEND, passed, failed)
+    );
     Ok(if report.failed() {
         EXIT_FAIL
     } else {
         EXIT_PASS
+    })
+}
+
+/// The running exporter `--target` names, with what Prometheus needs to scrape it.
+fn target_spec(
+    args: &ConformanceArgs,
+    target: &str,
+) -> anyhow::Result<scrape_harness::conformance::TargetSpec> {
+    let basic_auth = match &args.basic_auth {
+        Some(v) => {
+            let (user, file) = v.split_once(':').context(
+                "--basic-auth takes USER:PASSWORD_FILE, e.g. prom:/etc/prometheus/password",
+            )?;
+            Some((user.to_owned(), PathBuf::from(file)))
+        }
+        None => None,
+    };
+    let https = match args.scheme.as_str() {
+        "https" => true,
+        "http" => false,
+        other => anyhow::bail!("--scheme `{other}`: use http or https"),
+    };
+    anyhow::ensure!(
+        !https || args.ca.is_some(),
+        "--scheme https needs --ca FILE (the CA that signed the exporter's certificate)"
+    );
+    Ok(scrape_harness::conformance::TargetSpec {
+        target: target.to_owned(),
+        https,
+        ca: args.ca.clone(),
+        client_cert: args.client_cert.clone().zip(args.client_key.clone()),
+        basic_auth,
+        bearer_file: args.bearer_file.clone(),
+        metrics_path: args.metrics_path.clone(),
+        client_ca: args.client_ca_cert.clone().zip(args.client_ca_key.clone()),
+        require: args.require.clone(),
     })
 }
 
@@ -627,12 +693,11 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
                 opts.fake_exporter = f;
             }
             let report = servers::run(&opts).await?;
-            print!("{}", servers::table(&report));
             if let Some(path) = &a.json {
-                let path = report_path(path)?;
-                std::fs::write(&path, serde_json::to_string_pretty(&report)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                let json = serde_json::to_string_pretty(&report)?;
+                say_written(&[args.shared.write_report(path, &json)?]);
             }
+            print!("{}", servers::table(&report));
             return Ok(EXIT_PASS);
         }
         None => {}
@@ -645,20 +710,29 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         duration: args.duration,
         repeat: args.repeat,
         base_port: args.base_port,
-        backend: args.backend.backend,
-        image: args.backend.prometheus_image.clone(),
-        binary: args.backend.prometheus_bin.clone(),
-        progress: !args.no_progress,
+        prometheus: args.shared.prometheus(),
+        progress: !args.shared.no_progress,
         ..BenchOptions::default()
     };
     let report = bench::run(&opts).await?;
-    print!("{}", bench::table(&report));
+    let mut written = Vec::new();
     if let Some(path) = &args.json {
-        bench::write_json(&report, &report_path(path)?)?;
+        let path = args.shared.report_path(path)?;
+        bench::write_json(&report, &path)?;
+        written.push(path);
     }
     if let Some(path) = &args.html {
-        bench::write_html(&report, &report_path(path)?)?;
+        let path = args.shared.report_path(path)?;
+        bench::write_html(&report, &path)?;
+        written.push(path);
     }
+    say_written(&written);
+    print!("{}", bench::table(&report));
+    let passed = report.rows.iter().filter(|r| r.pass).count();
+    print!(
+        "{}",
+        report::legend_and_summary(report::BENCH_LEGEND, passed, report.rows.len() - passed)
+    );
     Ok(if report.all_passed() {
         EXIT_PASS
     } else {
@@ -680,6 +754,71 @@ mod tests {
     #[error("reading y.yaml")]
     struct Silent {
         source: std::io::Error,
+    }
+
+    #[test]
+    fn every_command_that_runs_prometheus_takes_the_shared_flags_with_defaults_in_help() {
+        use clap::CommandFactory as _;
+        let mut cli = Cli::command();
+        cli.build();
+        for path in [
+            &["run"][..],
+            &["conformance"],
+            &["bench"],
+            &["bench", "servers"],
+            &["rotation"],
+            &["receivers"],
+            &["lab", "check"],
+            &["lab", "start"],
+        ] {
+            let mut command = &mut cli;
+            for name in path {
+                command = command
+                    .find_subcommand_mut(name)
+                    .unwrap_or_else(|| panic!("no subcommand {path:?}"));
+            }
+            let help = command.render_long_help().to_string();
+            for want in [
+                "Shared options:",
+                "--backend <KIND>",
+                "[default: auto]",
+                "--prometheus-image <IMAGE>",
+                "--prometheus-bin <FILE>",
+                "--reports-dir <DIR>",
+                "[default: reports]",
+                "a bare file name goes into this folder",
+                "--no-progress",
+                "--verbose",
+            ] {
+                assert!(
+                    help.contains(want),
+                    "{path:?} --help lacks `{want}`:\n{help}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bare_report_name_goes_into_the_reports_dir_and_a_path_with_a_folder_as_given(
+    ) -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join("r");
+        let dir_arg = dir.to_str().context("utf-8")?;
+        let cli = Cli::try_parse_from(["scrape-harness", "rotation", "--reports-dir", dir_arg])?;
+        let Command::Rotation(args) = cli.command else {
+            anyhow::bail!("parsed as another command");
+        };
+        assert_eq!(
+            args.shared.report_path(Path::new("x.json"))?,
+            dir.join("x.json")
+        );
+        assert!(dir.is_dir(), "the reports folder is created");
+        let given = tmp.path().join("other").join("y.xml");
+        assert_eq!(args.shared.report_path(&given)?, given);
+        assert!(tmp.path().join("other").is_dir());
+        let written = args.shared.write_report(Path::new("z.txt"), "text")?;
+        assert_eq!(std::fs::read_to_string(written)?, "text");
+        Ok(())
     }
 
     #[test]

@@ -5,82 +5,63 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 
-use scrape_harness::report::junit::{self, CaseOutcome, Suite, TestCase};
+use scrape_harness::report::{
+    self,
+    junit::{self, CaseOutcome, Suite, TestCase},
+};
 use scrape_harness::{run_receivers, ReceiverOptions, ReceiverPlan, ReceiverRun};
 
-use super::{BackendArgs, EXIT_FAIL, EXIT_PASS};
+use super::{say_written, ReportFiles, SharedArgs, EXIT_FAIL, EXIT_PASS};
 
 /// `receivers` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct ReceiversArgs {
     /// The receivers file (e.g. scenarios/receivers.yaml).
     pub(crate) file: PathBuf,
-    /// Prometheus backend.
+    /// Report files: JSON holds every verdict and endpoint check; JUnit one test case per
+    /// receiver and per endpoint check.
     #[command(flatten)]
-    pub(crate) backend: BackendArgs,
-    /// Also write every verdict (and endpoint check) as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) json: Option<PathBuf>,
-    /// Also write JUnit XML here: one test case per receiver and per endpoint check.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) junit: Option<PathBuf>,
+    pub(crate) reports: ReportFiles,
+    /// Flags every command shares.
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
 }
 
 pub(crate) async fn run(args: ReceiversArgs) -> anyhow::Result<u8> {
     let plan = ReceiverPlan::load(&args.file)?;
     let opts = ReceiverOptions {
-        backend: args.backend.backend,
-        binary: args.backend.prometheus_bin,
-        image: args.backend.prometheus_image,
+        prometheus: args.shared.prometheus(),
     };
     let run = run_receivers(&plan, &opts).await?;
-    println!(
-        "{} receivers against {} in {:.1}s",
-        run.results.len(),
-        run.prometheus,
-        run.elapsed.as_secs_f64()
-    );
-    for r in &run.results {
-        println!(
-            "{} {:<40} {:<18} expected {}",
-            if r.passed { "ok  " } else { "FAIL" },
-            r.name,
-            r.kind,
-            r.expected
-        );
+    let failures = run.failures();
+    if !failures.is_empty() {
+        eprintln!("{failures}");
     }
-    if !run.own_web_config.is_empty() {
-        let passed = run.own_web_config.iter().filter(|c| c.passed()).count();
-        println!(
-            "Prometheus' own web config: {passed} of {} endpoint checks passed",
-            run.own_web_config.len()
-        );
-    }
-    if let Some(path) = &args.json {
+    let mut written = Vec::new();
+    if let Some(path) = &args.reports.json {
         let json = serde_json::json!({
             "prometheus": run.prometheus,
             "elapsed_seconds": run.elapsed.as_secs_f64(),
             "receivers": run.results,
             "own_web_config": run.own_web_config,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        let json = serde_json::to_string_pretty(&json)?;
+        written.push(args.shared.write_report(path, &json)?);
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.reports.junit {
         let file = args.file.display().to_string();
-        std::fs::write(path, junit::render(&[junit_suite(&file, &run)]))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let xml = junit::render(&[junit_suite(&file, &run)]);
+        written.push(args.shared.write_report(path, &xml)?);
     }
-    let failures = run.failures();
-    if failures.is_empty() {
-        Ok(EXIT_PASS)
+    say_written(&written);
+    print!("{}", report::receivers_table(&run, args.shared.verbose > 0));
+    Ok(if failures.is_empty() {
+        EXIT_PASS
     } else {
-        eprintln!("{failures}");
-        Ok(EXIT_FAIL)
-    }
+        EXIT_FAIL
+    })
 }
 
 /// One suite: a case per receiver (classname: the file) and per endpoint check.

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use scrape_harness::report;
 use scrape_harness::rotation::{self, RotationOptions};
 
-use super::{BackendArgs, EXIT_FAIL, EXIT_PASS};
+use super::{say_written, ReportFiles, SharedArgs, EXIT_FAIL, EXIT_PASS};
 
 /// `rotation` arguments.
 #[derive(Debug, Args)]
@@ -13,35 +14,35 @@ pub(crate) struct RotationArgs {
     /// The rotation file.
     #[arg(default_value = "scenarios/rotation.yaml")]
     pub(crate) file: PathBuf,
-    /// Prometheus backend.
+    /// Report files: JSON holds every case and every scrape; JUnit one test case per
+    /// rotation case.
     #[command(flatten)]
-    pub(crate) backend: BackendArgs,
-    /// Write the outcome (every case, every scrape) as JSON here.
-    #[arg(long)]
-    pub(crate) json: Option<PathBuf>,
-    /// Write JUnit XML here (one test case per rotation case).
-    #[arg(long)]
-    pub(crate) junit: Option<PathBuf>,
+    pub(crate) reports: ReportFiles,
+    /// Flags every command shares.
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
 }
 
 pub(crate) async fn run(args: RotationArgs) -> anyhow::Result<u8> {
     let plan = rotation::load(&args.file)?;
     let options = RotationOptions {
-        backend: args.backend.backend,
-        binary: args.backend.prometheus_bin,
-        image: args.backend.prometheus_image,
+        prometheus: args.shared.prometheus(),
     };
     let report = rotation::run(&plan, &options).await?;
-    print!("{}", report.render());
-    if let Some(path) = &args.json {
+    let mut written = Vec::new();
+    if let Some(path) = &args.reports.json {
         let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        written.push(args.shared.write_report(path, &json)?);
     }
-    if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit(&args.file.display().to_string()))
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    if let Some(path) = &args.reports.junit {
+        let xml = report.junit(&args.file.display().to_string());
+        written.push(args.shared.write_report(path, &xml)?);
     }
+    say_written(&written);
+    print!(
+        "{}",
+        report::rotation_table(&plan.cases, &report, args.shared.verbose > 0)
+    );
     Ok(if report.passed() {
         EXIT_PASS
     } else {

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fake_exporter::pki::{Pki, PkiFiles};
@@ -32,7 +32,7 @@ use serde::Serialize;
 use super::alertmanager::{AlertmanagerError, RealAlertmanager};
 use super::{ReceiverCase, ReceiverExpect, ReceiverKind, ReceiverPlan};
 use crate::backend::{
-    audit_own_web_config, BackendError, BackendKind, PrometheusTls, PrometheusWebConfig,
+    audit_own_web_config, BackendError, PrometheusChoice, PrometheusTls, PrometheusWebConfig,
 };
 use crate::classify::ErrorClass;
 use crate::conformance::direct::{self, ClientTls};
@@ -55,12 +55,8 @@ const SETTLED_ACCEPTED: u64 = 2;
 /// Where to run Prometheus.
 #[derive(Clone, Debug, Default)]
 pub struct ReceiverOptions {
-    /// Container, process or auto.
-    pub backend: BackendKind,
-    /// `--prometheus-bin`.
-    pub binary: Option<PathBuf>,
-    /// `--prometheus-image`.
-    pub image: Option<String>,
+    /// Which Prometheus (backend, image, binary).
+    pub prometheus: PrometheusChoice,
 }
 
 /// Why a receivers run could not be judged.
@@ -340,7 +336,7 @@ async fn start_prometheus(
     own: Option<PrometheusWebConfig>,
 ) -> Result<PrometheusFixture, ReceiverRunError> {
     let mut builder = PrometheusFixture::builder()
-        .backend(opts.backend)
+        .prometheus(&opts.prometheus)
         .edit_config(|c| *c = config)
         .mount(run_dir)
         // Resend a firing alert at every evaluation (default 1m), so a refused send is
@@ -349,12 +345,6 @@ async fn start_prometheus(
             "--rules.alert.resend-delay={}",
             prom_duration(plan.defaults.evaluation_interval)
         ));
-    if let Some(binary) = &opts.binary {
-        builder = builder.binary(binary);
-    }
-    if let Some(image) = &opts.image {
-        builder = builder.image(image);
-    }
     if let Some(own) = own {
         builder = builder.web_config(own);
     }

@@ -1,6 +1,11 @@
-//! Reports of a run: a terminal table, a failure block per failed case, JSON and JUnit XML.
+//! Reports: the terminal tables (scenario runs here, rotation and receivers in `cases`),
+//! a failure block per failed case, JSON and JUnit XML, and what every command's output
+//! shares: a legend of its notation and, as its last line, [`summary_line`].
 
+mod cases;
 pub mod junit;
+
+pub use cases::{receivers_table, rotation_table, RECEIVERS_LEGEND, ROTATION_LEGEND};
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -25,6 +30,45 @@ pub const TABLE_WIDTH: usize = 120;
 pub const LEGEND: &str = "expected → observed: target health (error class), one value when \
 observed as expected; conns/hs: TCP connections / TLS handshakes the exporter counted over all scrapes (- = not measured); n/a: \
 the case does not apply to this exporter";
+
+/// Legend of the conformance table.
+pub const CONFORMANCE_LEGEND: &str = "level: MUST / SHOULD / MAY (--fail-on says which fail \
+the run); result: PASS, FAIL, TIMEOUT (no answer within the scrape timeout: fails the run), N/A \
+(the feature is absent, detected), NOT TESTED (not run in this mode, and why); detail: \
+`expected …; observed …` on a failure, what was observed on a pass. The last line counts \
+PASS as passed and FAIL or TIMEOUT as failed, at every level.";
+
+/// Legend of the bench table.
+pub const BENCH_LEGEND: &str = "N: targets; ka: keep-alive; prom_cpu: Prometheus CPU seconds \
+in the window, cores: the same per second; rss_MiB: Prometheus' peak memory; p50_ms/p99_ms: \
+scrape durations; scrapes, failed: scrapes in the window and failed ones; hs: TLS handshakes in \
+the window, hs/req: connections per request; exp_cpu: exporter CPU seconds; hs_total: \
+handshakes over the whole run; tls/group/http: negotiated TLS version, key exchange group and \
+HTTP version; verdict: ok, or FAIL with the problems below the table (expected beside \
+observed).";
+
+/// Legend of `lab check`.
+pub const LAB_LEGEND: &str = "target job/instance: health (error class) as Prometheus \
+observes it (expected: up); ✗ still wrong, with what Prometheus (or promtool, nginx -t) says, \
+the likely cause and where to look; ✓ fixed since an earlier check. The last line counts the \
+targets up as passed and what is still wrong as failed.";
+
+/// The last line of every command's output, which CI tooling reads: exactly
+/// `N passed, M failed`.
+pub fn summary_line(passed: usize, failed: usize) -> String {
+    format!("{passed} passed, {failed} failed")
+}
+
+/// `legend` wrapped to [`TABLE_WIDTH`], then [`summary_line`]: the end of a command's
+/// output when its table comes from elsewhere.
+pub fn legend_and_summary(legend: &str, passed: usize, failed: usize) -> String {
+    let mut out = String::new();
+    for line in wrap(legend, TABLE_WIDTH) {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "{}", summary_line(passed, failed));
+    out
+}
 
 /// What a run is about to do, for the top of its output: the cases and where they come
 /// from, the backend, how many scrapes are awaited, why the first one takes ~5 s, and the
@@ -146,6 +190,26 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
     for line in wrap(LEGEND, TABLE_WIDTH) {
         let _ = writeln!(out, "{line}");
     }
+    let footer = footer_lines(report);
+    for line in footer.iter().flat_map(|l| wrap(l, TABLE_WIDTH)) {
+        let _ = writeln!(out, "{line}");
+    }
+    let unjudged = report.cases.iter().filter(|c| report.unjudged(c)).count();
+    if unjudged > 0 {
+        let _ = writeln!(
+            out,
+            "{passed} passed, {} failed, {unjudged} not judged (the machine was overloaded: see \
+             above)",
+            failed - unjudged
+        );
+    } else {
+        let _ = writeln!(out, "{}", summary_line(passed, failed));
+    }
+    out
+}
+
+/// The lines under the legend: the Prometheus that judged, timings, the machine's load.
+fn footer_lines(report: &RunReport) -> Vec<String> {
     let t = &report.timings;
     let footer = [
         format!(
@@ -190,25 +254,7 @@ pub fn table_with(report: &RunReport, verbose: bool) -> String {
             ""
         },
     );
-    let footer = footer
-        .into_iter()
-        .chain(std::iter::once(machine))
-        .collect::<Vec<_>>();
-    for line in footer.iter().flat_map(|l| wrap(l, TABLE_WIDTH)) {
-        let _ = writeln!(out, "{line}");
-    }
-    let unjudged = report.cases.iter().filter(|c| report.unjudged(c)).count();
-    if unjudged > 0 {
-        let _ = writeln!(
-            out,
-            "{passed} passed, {} failed, {unjudged} not judged (the machine was overloaded: see \
-             above)",
-            failed - unjudged
-        );
-    } else {
-        let _ = writeln!(out, "{passed} passed, {failed} failed");
-    }
-    out
+    footer.into_iter().chain(std::iter::once(machine)).collect()
 }
 
 /// Why a case failed, in lines of at most [`TABLE_WIDTH`] - 4 columns: every failed

@@ -36,7 +36,7 @@ use fake_exporter::{
 };
 use serde::Serialize;
 
-use crate::backend::BackendKind;
+use crate::backend::PrometheusChoice;
 use crate::classify::CaseContext;
 use crate::conformance::direct::{self, ClientTls, TlsVersions};
 use crate::fixture::{FixtureError, PrometheusFixture, Verdict};
@@ -58,12 +58,8 @@ const READ_DEADLINE: Duration = Duration::from_secs(30);
 /// Where Prometheus comes from.
 #[derive(Clone, Debug, Default)]
 pub struct RotationOptions {
-    /// Container, process or auto.
-    pub backend: BackendKind,
-    /// A `prometheus` binary (process backend).
-    pub binary: Option<PathBuf>,
-    /// A container image.
-    pub image: Option<String>,
+    /// Which Prometheus (backend, image, binary).
+    pub prometheus: PrometheusChoice,
 }
 
 /// Why a rotation run could not be carried out (as opposed to a case failing).
@@ -203,51 +199,6 @@ impl RotationReport {
             .push(("prometheus_version".into(), self.prometheus_version.clone()));
         junit::render(&[suite])
     }
-
-    /// A terminal table: one line per case, the failures below it.
-    pub fn render(&self) -> String {
-        let mut out = format!(
-            "rotation under keep-alive, Prometheus {}\n",
-            self.prometheus_version
-        );
-        for c in &self.cases {
-            let seq: Vec<String> = c
-                .scrapes
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{}{}c{}{}",
-                        if s.status == 200 { "" } else { "!" },
-                        s.watched,
-                        s.connection,
-                        if s.after_step > 0 {
-                            format!("@{}", s.after_step)
-                        } else {
-                            String::new()
-                        }
-                    )
-                })
-                .collect();
-            out.push_str(&format!(
-                "{} {:<40} failed {}/{} scrapes, new seen at {}, health {} {}, connections {}/{} (Prometheus/exporter)\n    {}\n",
-                if c.passed { "ok  " } else { "FAIL" },
-                c.name,
-                c.failed_scrapes,
-                c.window_scrapes,
-                c.new_seen_at.map_or("-".to_owned(), |n| n.to_string()),
-                c.health,
-                c.class,
-                c.prometheus_connections
-                    .map_or("?".to_owned(), |n| n.to_string()),
-                c.exporter_connections,
-                seq.join(" ")
-            ));
-            for f in &c.failures {
-                out.push_str(&format!("    - {f}\n"));
-            }
-        }
-        out
-    }
 }
 
 /// Reads and parses a rotation file.
@@ -324,15 +275,9 @@ pub async fn run(
     }
 
     let mut builder = PrometheusFixture::builder()
-        .backend(options.backend)
+        .prometheus(&options.prometheus)
         .scrape_interval(plan.scrape_interval)
         .mount(root.path());
-    if let Some(bin) = &options.binary {
-        builder = builder.binary(bin);
-    }
-    if let Some(image) = &options.image {
-        builder = builder.image(image);
-    }
     for run in &runs {
         builder = builder
             .job(job(run))

@@ -25,7 +25,7 @@ use serde::Serialize;
 use fake_exporter::pki::Pki;
 use fake_exporter::StatsSnapshot;
 
-use crate::backend::{self, BackendError, BackendKind};
+use crate::backend::{self, BackendError, PrometheusChoice};
 use crate::classify::ErrorClass;
 use crate::fixture::{FixtureError, PrometheusFixture, Verdict, WaitProgress};
 use crate::progress::Progress;
@@ -127,13 +127,8 @@ impl From<BackendError> for RunError {
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Which backend.
-    pub backend: BackendKind,
-    /// The Prometheus container image (default: the official one where it can be pulled,
-    /// else the offline image built from the local binary).
-    pub image: Option<String>,
-    /// The Prometheus binary of the process backend (default: `prometheus` on `PATH`).
-    pub binary: Option<PathBuf>,
+    /// Which Prometheus (backend, image, binary).
+    pub prometheus: PrometheusChoice,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
     /// Extra time allowed beyond the expected duration before giving up.
@@ -163,9 +158,7 @@ pub enum Launcher {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            backend: BackendKind::Auto,
-            image: None,
-            binary: None,
+            prometheus: PrometheusChoice::default(),
             progress: false,
             slack: Duration::from_secs(30),
             launcher: Launcher::Fake,
@@ -341,16 +334,10 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     make_world_readable(run_dir.path());
 
     let mut builder = PrometheusFixture::builder()
-        .backend(opts.backend)
+        .prometheus(&opts.prometheus)
         .scrape_interval(plan.defaults.scrape_interval)
         .scrape_timeout(plan.defaults.scrape_timeout)
         .mount(run_dir.path());
-    if let Some(image) = &opts.image {
-        builder = builder.image(image.clone());
-    }
-    if let Some(binary) = &opts.binary {
-        builder = builder.binary(binary.clone());
-    }
     for dir in &opts.extra_mounts {
         builder = builder.mount(dir.clone());
     }

@@ -46,7 +46,7 @@ fn generator_rules_agree_with_node_exporter() -> Result<()> {
          --web.config.file={{web_config}}"
     ))?;
     let options = RunOptions {
-        backend: BackendKind::Process,
+        prometheus: BackendKind::Process.into(),
         launcher: Launcher::Exec(template),
         ..RunOptions::default()
     };

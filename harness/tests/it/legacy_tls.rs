@@ -53,11 +53,11 @@ fn legacy_tls_cases_agree_with_node_exporter() -> Result<()> {
     ensure!(plan.cases.len() == want_cases, "{} cases", plan.cases.len());
     let runtime = tokio::runtime::Runtime::new()?;
     let fake_options = RunOptions {
-        backend: BackendKind::Process,
+        prometheus: BackendKind::Process.into(),
         ..RunOptions::default()
     };
     let node_options = RunOptions {
-        backend: BackendKind::Process,
+        prometheus: BackendKind::Process.into(),
         launcher: Launcher::Exec(ExecTemplate::parse(&format!(
             "{} --collector.disable-defaults --web.listen-address={{listen}} \
              --web.config.file={{web_config}}",

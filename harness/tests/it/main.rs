@@ -8,6 +8,7 @@ mod ci_image;
 mod cleanup;
 mod conformance;
 mod conformance_real;
+mod docs_examples;
 mod fixture;
 mod generator;
 mod lab;

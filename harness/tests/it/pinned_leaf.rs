@@ -128,7 +128,7 @@ fn pinned_client_leaf_is_served_by_node_exporter_and_fake_exporter_alike() -> Re
     let node = NodeExporter::start(Some(&web_config), &ready)?;
     let run = |addr| {
         let options = RunOptions {
-            backend: BackendKind::Process,
+            prometheus: BackendKind::Process.into(),
             launcher: Launcher::Running(addr),
             ..RunOptions::default()
         };

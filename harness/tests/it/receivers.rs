@@ -30,8 +30,7 @@ async fn receivers_file() -> Result<()> {
         plan.receivers.len()
     );
     let opts = ReceiverOptions {
-        backend: BackendKind::Process,
-        ..ReceiverOptions::default()
+        prometheus: BackendKind::Process.into(),
     };
 
     // Act
@@ -164,8 +163,7 @@ fn a_prometheus_with_its_own_web_config_delivers_and_protects_every_endpoint() -
             "the file sets prometheus.web_config"
         );
         let opts = ReceiverOptions {
-            backend: BackendKind::Process,
-            ..ReceiverOptions::default()
+            prometheus: BackendKind::Process.into(),
         };
 
         // Act
@@ -261,7 +259,32 @@ receivers:
             "stderr lacks {needle:?}:\n{ran}"
         );
     }
-    ensure!(ran.stdout.contains("ok   rw-ok"), "{ran}");
+    // One row per receiver, expected beside observed; the legend; the summary last.
+    ensure!(
+        ran.stdout
+            .lines()
+            .any(|l| l.starts_with("rw-ok (remote_write)")
+                && l.contains(" ok ")
+                && l.contains("delivered → delivered")),
+        "{ran}"
+    );
+    ensure!(
+        ran.stdout
+            .lines()
+            .any(|l| l.starts_with("real-am-wrong-expectation")
+                && l.contains("FAIL")
+                && l.contains("delivered → not delivered, error unauthorized")),
+        "{ran}"
+    );
+    ensure!(
+        ran.stdout
+            .contains("expected → observed: whether Prometheus delivered"),
+        "{ran}"
+    );
+    ensure!(
+        ran.stdout.lines().last() == Some("1 passed, 1 failed"),
+        "{ran}"
+    );
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
     ensure!(
         report["receivers"][0]["passed"] == false && report["receivers"][1]["passed"] == true,

@@ -92,7 +92,7 @@ fn node_exporter_refusing_a_config_at_start_is_judged_not_fatal() -> Result<()> 
         NodeExporter::BIN
     ))?;
     let options = RunOptions {
-        backend: BackendKind::Process,
+        prometheus: BackendKind::Process.into(),
         launcher: Launcher::Exec(template),
         ..RunOptions::default()
     };

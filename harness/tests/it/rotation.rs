@@ -16,7 +16,10 @@ fn case<'a>(report: &'a RotationReport, name: &str) -> Result<&'a RotationOutcom
         .cases
         .iter()
         .find(|c| c.name == name)
-        .with_context(|| format!("no case `{name}` in the report:\n{}", report.render()))
+        .with_context(|| {
+            let table = scrape_harness::report::rotation_table(&[], report, true);
+            format!("no case `{name}` in the report:\n{table}")
+        })
 }
 
 /// The `watched` labels of the scrapes after `step` (1-based), in order.
@@ -40,8 +43,7 @@ fn rotation_scenarios_pass_and_wrong_expectations_fail_against_the_real_promethe
     let wrong_names: Vec<String> = wrong.cases.iter().map(|c| c.name.clone()).collect();
     plan.cases.extend(wrong.cases);
     let options = RotationOptions {
-        backend: BackendKind::Process,
-        ..RotationOptions::default()
+        prometheus: BackendKind::Process.into(),
     };
     let runtime = tokio::runtime::Runtime::new()?;
 
@@ -49,7 +51,7 @@ fn rotation_scenarios_pass_and_wrong_expectations_fail_against_the_real_promethe
     let started = Instant::now();
     let report = runtime.block_on(rotation::run(&plan, &options))?;
     let took = started.elapsed();
-    let table = report.render();
+    let table = scrape_harness::report::rotation_table(&plan.cases, &report, true);
     println!("{table}(took {took:?})");
 
     // Assert: every case as the file expects, then the key facts spelled out.
@@ -64,6 +66,24 @@ fn rotation_scenarios_pass_and_wrong_expectations_fail_against_the_real_promethe
         failed == wrong_names,
         "exactly the {} wrong-expectation cases must fail (and the {shipped} shipped ones pass):\n{table}",
         wrong_names.len()
+    );
+    // The table shows expected beside observed per case, a legend, and ends with the summary.
+    let summary = format!(
+        "{} passed, {} failed",
+        report.cases.len() - failed.len(),
+        failed.len()
+    );
+    ensure!(table.lines().last() == Some(summary.as_str()), "{table}");
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    ensure!(
+        words(&table).contains(&words(scrape_harness::report::ROTATION_LEGEND)),
+        "no legend:\n{table}"
+    );
+    ensure!(
+        table.contains(
+            "up, new never, same conn yes, failed 0 → up, new never, same conn yes, failed 0/"
+        ),
+        "the kept-alive case's expected → observed:\n{table}"
     );
     // The JUnit report says the same: one test case per case, a failure per wrong one.
     let junit = report.junit("rotation.yaml");
