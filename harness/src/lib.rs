@@ -70,8 +70,8 @@ pub use backend::{
 pub use classify::{classify, CaseContext, ErrorClass, LastError, UnknownClass};
 pub use error::Error;
 pub use fixture::{
-    mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Until, Verdict,
-    WaitProgress, DEFAULT_SCRAPE_INTERVAL,
+    mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, PrometheusWatch, SeenOutcome,
+    Until, Verdict, WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
 pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
 /// What the fixture's one poller publishes ([`observe::Observations`], one snapshot per

@@ -89,6 +89,9 @@ pub struct Verdict {
     pub significant_error: String,
     /// Scrapes so far, failed ones included (Prometheus' own count).
     pub scrapes: u64,
+    /// When the last scrape started (`lastScrape`); `None` before the first.
+    #[serde(default)]
+    pub last_scrape: Option<std::time::SystemTime>,
     /// How long the last scrape took, seconds.
     pub last_scrape_duration_s: f64,
     /// Scrapes the polls saw (each distinct `lastScrape` once); polls may miss some.

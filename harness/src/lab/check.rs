@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -21,11 +20,11 @@ use super::state::{self, LabState, PastCheck, Proc};
 use super::tools::{self, LabTools};
 use crate::backend::DetachedPrometheus;
 use crate::classify::{classify, ErrorClass};
+use crate::fixture::{FixtureError, PrometheusWatch};
+use crate::observations::Observations;
 use crate::promconfig::{PrometheusConfig, ScrapeConfig};
-use crate::targets::{wait_until, ApiError, Health, Probe, PromApi, TargetStatus, WaitError};
+use crate::targets::{wait_until, Health, Probe};
 
-/// How often the API is polled while waiting.
-const POLL: Duration = Duration::from_millis(200);
 /// Scrapes of an up target seen after the reload before its connections are judged.
 const UP_SCRAPES: usize = 3;
 /// Fresh scrapes of a down target before it is judged.
@@ -232,9 +231,13 @@ async fn apply_prometheus(
                 .iter()
                 .map(|j| j.job_name.clone())
                 .collect();
-            let log = prometheus.log_path();
-            let watched =
-                observe(prometheus.api(), &jobs, reloaded_at, &log, options.deadline).await?;
+            let watch = PrometheusWatch::attach(
+                prometheus.api().clone(),
+                Some(prometheus.log_path()),
+                config.clone(),
+                BTreeMap::new(),
+            );
+            let watched = observe(&watch, &jobs, reloaded_at, options.deadline).await?;
             return Ok(judge(&lab.dir, lab, &config.scrape_configs, &watched));
         }
     };
@@ -396,71 +399,55 @@ async fn reload_nginx(lab: &LabState, pid: u32) -> Result<(), LabError> {
 /// What the lab reads from Prometheus after applying the learner's files: per job, the
 /// scrapes started after `since` (an up target [`UP_SCRAPES`] times, to count its
 /// connections; a down one [`DOWN_SCRAPES`] times), or why Prometheus dropped the job (its
-/// log), until every job is judgeable or the deadline passes.
-///
-/// MERGE POINT: this is the one function where the lab reads targets (`/api/v1/targets`,
-/// the conntrack counters, the log). Switch it to the fixture's `Observations` when the
-/// fixture publishes them; everything after it judges what it returns.
+/// log), until every job is judgeable or the deadline passes. Read from the one poller's
+/// snapshots ([`PrometheusWatch`]), as every command reads Prometheus.
 async fn observe(
-    api: &PromApi,
+    watch: &PrometheusWatch,
     jobs: &[String],
     since: SystemTime,
-    log: &Path,
     deadline: Duration,
 ) -> Result<BTreeMap<String, Watch>, LabError> {
-    let seen: Mutex<BTreeMap<String, Watch>> =
-        Mutex::new(jobs.iter().map(|j| (j.clone(), Watch::default())).collect());
-    let seen_ref = &seen;
-    let observed = wait_until(deadline, POLL, move || async move {
-        let targets = api.targets().await?;
-        if record_scrapes(&mut lock(seen_ref), &targets, since) {
-            let conns = api.conntrack_established().await?;
-            record_connections(&mut lock(seen_ref), &conns);
-        }
-        let log = fs::read_to_string(log).unwrap_or_default();
-        let mut seen = lock(seen_ref);
-        let pending: Vec<String> = seen
-            .iter_mut()
-            .filter(|(job, w)| !judgeable(job, w, &log))
-            .map(|(job, w)| format!("{job}: {} scrape(s)", w.scrapes.len()))
-            .collect();
-        for (job, w) in seen.iter_mut().filter(|(_, w)| w.scrapes.is_empty()) {
-            if let Some(reason) = crate::promlog::dropped_reason(&log, job) {
-                w.health = Some(Health::Missing);
-                w.last_error = reason;
+    let mut seen: BTreeMap<String, Watch> =
+        jobs.iter().map(|j| (j.clone(), Watch::default())).collect();
+    let waited = watch
+        .wait_for(deadline, "every job judgeable", |o| {
+            if record_scrapes(&mut seen, o, since) {
+                record_connections(&mut seen, &o.counters.conntrack_established);
             }
-        }
-        Ok::<_, ApiError>(if pending.is_empty() {
-            Probe::Done(())
-        } else {
-            Probe::Pending(pending)
+            let pending: Vec<String> = seen
+                .iter()
+                .filter(|(_, w)| !judgeable(w))
+                .map(|(job, w)| format!("{job}: {} scrape(s)", w.scrapes.len()))
+                .collect();
+            if pending.is_empty() {
+                Ok(())
+            } else {
+                Err(pending.join(", "))
+            }
         })
-    })
-    .await;
-    match observed {
+        .await;
+    match waited {
         // At the deadline, what was seen is judged (a job never scraped is `no_scrape`).
-        Ok(()) | Err(WaitError::Timeout { .. }) => {
-            Ok(seen.into_inner().unwrap_or_else(PoisonError::into_inner))
-        }
-        Err(WaitError::Probe { source, .. }) => Err(source.into()),
+        Ok(_) | Err(FixtureError::Deadline { .. }) => Ok(seen),
+        Err(e) => Err(e.into()),
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Notes every scrape of a watched job newer than `since`; whether one was new.
-fn record_scrapes(
-    seen: &mut BTreeMap<String, Watch>,
-    targets: &[TargetStatus],
-    since: SystemTime,
-) -> bool {
+/// Notes every scrape of a watched job newer than `since`, and the jobs Prometheus
+/// dropped; whether a scrape was new.
+fn record_scrapes(seen: &mut BTreeMap<String, Watch>, o: &Observations, since: SystemTime) -> bool {
     let mut fresh = false;
-    for t in targets {
+    for t in &o.targets {
         let Some(w) = seen.get_mut(&t.job) else {
             continue;
         };
+        if t.health == Health::Missing {
+            if w.scrapes.is_empty() {
+                w.health = Some(Health::Missing);
+                w.last_error = t.last_error.clone();
+            }
+            continue;
+        }
         if let Some(at) = t
             .last_scrape
             .filter(|at| *at > since && !w.scrapes.contains(at))
@@ -488,9 +475,9 @@ fn record_connections(seen: &mut BTreeMap<String, Watch>, conns: &BTreeMap<Strin
 
 /// Whether a job has been seen enough to be judged: dropped (its log line), or scraped
 /// twice when down (one scrape may straddle a file being replaced), three times when up.
-fn judgeable(job: &str, w: &Watch, log: &str) -> bool {
+fn judgeable(w: &Watch) -> bool {
     if w.scrapes.is_empty() {
-        return crate::promlog::dropped_reason(log, job).is_some();
+        return w.health == Some(Health::Missing);
     }
     w.scrapes.len()
         >= if w.health == Some(Health::Up) {

@@ -85,6 +85,9 @@ pub enum LabError {
     /// Prometheus' API failed.
     #[error(transparent)]
     Api(#[from] crate::ApiError),
+    /// The poller over the lab's Prometheus stopped or could not read it.
+    #[error(transparent)]
+    Observe(#[from] crate::FixtureError),
     /// Prometheus could not be started, found again or stopped.
     #[error(transparent)]
     Backend(#[from] crate::BackendError),
