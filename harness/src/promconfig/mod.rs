@@ -6,8 +6,8 @@
 //! `prometheus.yml` and only sets what a scenario asked for. Durations are written in Prometheus'
 //! own syntax (`100ms`, `1s`, `1m30s`) through [`PromDuration`].
 //!
-//! [`promtool_check`] validates a rendered file with `promtool check config` when promtool is
-//! installed. Some scenarios make Prometheus drop a job on purpose (for example `cert_file`
+//! [`promtool_check`] validates a rendered file with `promtool check config` (a missing promtool
+//! is an error that says how to install it). Some scenarios make Prometheus drop a job on purpose (for example `cert_file`
 //! without `key_file`), which promtool rejects: callers must skip the gate for those.
 
 use std::collections::BTreeMap;
@@ -42,6 +42,13 @@ pub enum PromConfigError {
         config: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
+    },
+    /// No promtool was found: the generated configuration cannot be checked, and a run
+    /// must not go on unchecked.
+    #[error("`promtool` was not found on PATH, so the generated {} cannot be checked with `promtool check config`; install it with `apt-get install prometheus` (Debian: the package ships promtool; `bash scripts/setup` does this), or set {PROMTOOL_ENV}=/path/to/promtool", .config.display())]
+    PromtoolMissing {
+        /// The configuration file that was to be checked.
+        config: PathBuf,
     },
     /// `promtool check config` rejected the file; `output` is what promtool printed.
     #[error("{}: `promtool check config` rejected the generated prometheus.yml (exit status {status}):\n{output}", .config.display())]
@@ -511,28 +518,30 @@ pub fn write(config: &PrometheusConfig, path: &Path) -> Result<(), PromConfigErr
     })
 }
 
-/// What [`promtool_check`] did.
+/// What [`promtool_check`] did: it accepted the file (a missing promtool is an error,
+/// [`PromConfigError::PromtoolMissing`], never a silent skip).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use = "a Skipped check validated nothing"]
+#[must_use = "the check's output belongs in the report"]
 pub enum PromtoolCheck {
     /// `promtool check config` accepted the file; its output is kept for reports.
     Passed {
         /// promtool's stdout followed by its stderr.
         output: String,
     },
-    /// No promtool was found (neither `$PROMTOOL` nor `promtool` on `PATH`); nothing was checked.
-    Skipped,
 }
 
-/// Runs `promtool check config <path>` when promtool is available.
+/// Runs `promtool check config <path>`.
 ///
-/// The binary is `$PROMTOOL` when set, else `promtool` found on `PATH`. This blocks while promtool
-/// runs (tens of milliseconds); call it from `spawn_blocking` in latency-sensitive async code.
-/// promtool also checks that referenced files (CA, certificates, password files) exist.
+/// The binary is `$PROMTOOL` when set, else `promtool` found on `PATH`; when there is none
+/// the check fails with [`PromConfigError::PromtoolMissing`], which says how to install it.
+/// This blocks while promtool runs (tens of milliseconds); call it from `spawn_blocking` in
+/// latency-sensitive async code. promtool also checks that referenced files (CA,
+/// certificates, password files) exist.
 pub fn promtool_check(path: &Path) -> Result<PromtoolCheck, PromConfigError> {
-    let Some(promtool) = find_promtool() else {
-        return Ok(PromtoolCheck::Skipped);
-    };
+    let promtool = find_promtool(std::env::var_os(PROMTOOL_ENV), std::env::var_os("PATH"))
+        .ok_or_else(|| PromConfigError::PromtoolMissing {
+            config: path.to_owned(),
+        })?;
     let out = Command::new(&promtool)
         .arg("check")
         .arg("config")
@@ -556,11 +565,15 @@ pub fn promtool_check(path: &Path) -> Result<PromtoolCheck, PromConfigError> {
 }
 
 /// `$PROMTOOL`, else the first executable `promtool` on `PATH`.
-fn find_promtool() -> Option<PathBuf> {
-    if let Some(explicit) = std::env::var_os(PROMTOOL_ENV).filter(|v| !v.is_empty()) {
+/// (`explicit` and `path` are the values of `$PROMTOOL` and `$PATH`.)
+fn find_promtool(
+    explicit: Option<std::ffi::OsString>,
+    path: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    if let Some(explicit) = explicit.filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(explicit));
     }
-    let path = std::env::var_os("PATH")?;
+    let path = path?;
     std::env::split_paths(&path)
         .map(|dir| dir.join("promtool"))
         .find(|candidate| candidate.is_file())
@@ -720,11 +733,36 @@ mod tests {
 
         match promtool_check(&path) {
             Ok(PromtoolCheck::Passed { output }) => assert!(output.contains("SUCCESS"), "{output}"),
-            Ok(PromtoolCheck::Skipped) => {
-                panic!("promtool is not installed: apt-get install prometheus")
-            }
             Err(err) => panic!("{err}"),
         }
+    }
+
+    #[test]
+    fn a_missing_promtool_is_an_error_that_says_how_to_install_it() {
+        let empty = tempfile::tempdir().expect("tempdir");
+        let path = Some(empty.path().as_os_str().to_owned());
+        // Nothing on PATH, no $PROMTOOL (or an empty one): not found.
+        assert_eq!(find_promtool(None, path.clone()), None);
+        assert_eq!(find_promtool(Some("".into()), path.clone()), None);
+        assert_eq!(find_promtool(None, None), None);
+        // $PROMTOOL wins; a promtool on PATH is found.
+        assert_eq!(
+            find_promtool(Some("/opt/promtool".into()), path),
+            Some(PathBuf::from("/opt/promtool"))
+        );
+        std::fs::write(empty.path().join("promtool"), "").expect("write");
+        assert_eq!(
+            find_promtool(None, Some(empty.path().as_os_str().to_owned())),
+            Some(empty.path().join("promtool"))
+        );
+        let err = PromConfigError::PromtoolMissing {
+            config: "/tmp/prometheus.yml".into(),
+        }
+        .to_string();
+        assert!(
+            err.contains("apt-get install prometheus") && err.contains("PROMTOOL="),
+            "{err}"
+        );
     }
 
     #[test]
