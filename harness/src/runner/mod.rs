@@ -973,6 +973,12 @@ fn start_failures(expected: &ExporterStart, observed: Option<&StartObserved>) ->
 }
 
 impl CaseResult {
+    /// A result of `case` with nothing observed yet, for unit tests of other judges.
+    #[cfg(test)]
+    pub(crate) fn for_test(case: &Case) -> Self {
+        Self::new(case, 2, &exporters::StartedCase::for_test())
+    }
+
     /// A result with the case's expectation filled in and nothing observed yet.
     fn new(case: &Case, prometheus_major: u32, started: &exporters::StartedCase) -> Self {
         let skipped = match (&started.not_applicable, &started.start_failure) {
