@@ -100,6 +100,17 @@ fn generator_rules_agree_with_node_exporter() -> Result<()> {
             "no case of the sample was observed as {class}: {observed:?}"
         );
     }
+    // R8 judged against node_exporter too: its HTTP version observed for the up cases.
+    let versions: std::collections::BTreeSet<&str> = report
+        .cases
+        .iter()
+        .filter(|c| c.expected.health == scrape_harness::Health::Up)
+        .flat_map(|c| c.http_versions.iter().map(String::as_str))
+        .collect();
+    ensure!(
+        versions.contains("HTTP/2") && versions.contains("HTTP/1.1"),
+        "R8 was not judged: HTTP versions observed {versions:?}"
+    );
     ensure!(
         disagreements.is_empty(),
         "{} of {SAMPLE} generated case(s) disagree with node_exporter:\n{}",
