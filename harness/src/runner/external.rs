@@ -315,6 +315,7 @@ const ALPN_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The HTTP version Prometheus' scrape of `job` uses (see [`scrape_http_versions`]).
 async fn scrape_http_version(job: &ScrapeConfig) -> Result<String, String> {
     use crate::promconfig::Scheme;
+    use crate::scenario::HttpVersion;
     if job.proxy_url.is_some() {
         return Err(
             "scraped through a proxy: the exporter's ALPN choice is not the scrape's".into(),
@@ -329,12 +330,32 @@ async fn scrape_http_version(job: &ScrapeConfig) -> Result<String, String> {
     let addr: SocketAddr = target
         .parse()
         .map_err(|e| format!("target `{target}`: {e}"))?;
-    if job.scheme != Some(Scheme::Https) {
-        // Prometheus' scrape client never upgrades plain HTTP (no h2c).
-        return Ok(crate::scenario::HttpVersion::Http11.as_str().to_owned());
+    // Plain HTTP: Prometheus' scrape client never upgrades (no h2c). `enable_http2: false`:
+    // it offers no ALPN, and Go's client speaks HTTP/2 only on an `h2` it offered.
+    if job.scheme != Some(Scheme::Https) || job.enable_http2 == Some(false) {
+        return Ok(HttpVersion::Http11.as_str().to_owned());
     }
     let tls = job.tls_config.clone().unwrap_or_default();
-    let config = alpn_client_config(&tls, job.enable_http2 != Some(false))?;
+    let h2 = match alpn_by_rustls(addr, &tls).await {
+        Ok(h2) => h2,
+        // rustls speaks neither TLS 1.0/1.1 nor CBC suites, which Go (and Prometheus)
+        // still can: ask OpenSSL.
+        Err(rustls) => alpn_by_openssl(addr, &tls)
+            .await
+            .map_err(|openssl| format!("{rustls}; {openssl}"))?,
+    };
+    Ok(if h2 {
+        HttpVersion::Http2
+    } else {
+        HttpVersion::Http11
+    }
+    .as_str()
+    .to_owned())
+}
+
+/// Whether the exporter at `addr` picks `h2` from Prometheus' offer, through rustls.
+async fn alpn_by_rustls(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, String> {
+    let config = alpn_client_config(tls)?;
     let name = tls
         .server_name
         .clone()
@@ -349,19 +370,43 @@ async fn scrape_http_version(job: &ScrapeConfig) -> Result<String, String> {
         .await
         .map_err(|_| format!("no TLS handshake with {addr} within {ALPN_PROBE_TIMEOUT:?}"))?
         .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
-    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-    Ok(if h2 {
-        crate::scenario::HttpVersion::Http2
-    } else {
-        crate::scenario::HttpVersion::Http11
-    }
-    .as_str()
-    .to_owned())
+    Ok(stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice()))
 }
 
-/// A client offering what Prometheus' scrape client offers for `tls` (ALPN `h2, http/1.1`
-/// when `http2`, the job's client certificate, its TLS versions where rustls has them).
-fn alpn_client_config(tls: &TlsConfig, http2: bool) -> Result<rustls::ClientConfig, String> {
+/// Whether the exporter at `addr` picks `h2` from Prometheus' offer, through
+/// `openssl s_client` (`@SECLEVEL=0`: TLS 1.0/1.1 and CBC suites, as Go offers them).
+async fn alpn_by_openssl(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, String> {
+    let mut command = tokio::process::Command::new("openssl");
+    command
+        .args(["s_client", "-connect", &addr.to_string()])
+        .args(["-alpn", "h2,http/1.1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        command.arg("-cert").arg(cert).arg("-key").arg(key);
+    }
+    if let Some(name) = &tls.server_name {
+        command.args(["-servername", name]);
+    }
+    let out = tokio::time::timeout(ALPN_PROBE_TIMEOUT, command.output())
+        .await
+        .map_err(|_| format!("`openssl s_client` got no answer within {ALPN_PROBE_TIMEOUT:?}"))?
+        .map_err(|e| {
+            format!("`openssl s_client` could not run ({e}): install it with `apt-get install -y openssl`")
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Cipher is (NONE)") || !text.contains("ALPN") {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or_default();
+        return Err(format!("`openssl s_client` completed no handshake: {last}"));
+    }
+    Ok(text.contains("ALPN protocol: h2"))
+}
+
+/// A client offering what Prometheus' scrape client offers for `tls` with HTTP/2 enabled
+/// (ALPN `h2, http/1.1`, the job's client certificate, its TLS versions where rustls has
+/// them).
+fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, String> {
     use crate::promconfig::TlsVersion;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let min = tls.min_version.unwrap_or(TlsVersion::Tls12);
@@ -398,9 +443,7 @@ fn alpn_client_config(tls: &TlsConfig, http2: bool) -> Result<rustls::ClientConf
         }
         _ => builder.with_no_client_auth(),
     };
-    if http2 {
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    }
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
@@ -506,6 +549,20 @@ mod tests {
         .expect("listens");
         assert!(own.owns_listener());
         own.stop().await;
+    }
+
+    #[tokio::test]
+    async fn where_prometheus_cannot_speak_http2_no_handshake_is_needed() {
+        use crate::promconfig::Scheme;
+        // Port 1: nothing listens, so any handshake attempt would fail.
+        let mut job = ScrapeConfig::new("j", ["127.0.0.1:1"]);
+        assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
+        job.scheme = Some(Scheme::Https);
+        job.enable_http2 = Some(false);
+        assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
+        job.proxy_url = Some("http://127.0.0.1:2".into());
+        let err = scrape_http_version(&job).await.expect_err("through a proxy");
+        assert!(err.contains("proxy"), "{err}");
     }
 
     #[tokio::test]
