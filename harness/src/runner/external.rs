@@ -561,7 +561,9 @@ mod tests {
         job.enable_http2 = Some(false);
         assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
         job.proxy_url = Some("http://127.0.0.1:2".into());
-        let err = scrape_http_version(&job).await.expect_err("through a proxy");
+        let err = scrape_http_version(&job)
+            .await
+            .expect_err("through a proxy");
         assert!(err.contains("proxy"), "{err}");
     }
 
