@@ -238,8 +238,9 @@ pub struct CaseResult {
     /// What a reader should know even when the case passed (e.g. scrapes that timed out
     /// on a busy machine and how the verdict was reached despite them).
     pub notes: Vec<String>,
-    /// Whether the failure bears the signs of an overloaded machine (timed-out scrapes,
-    /// re-dialled connections): on an overloaded run such a case is not judged.
+    /// Whether the failure bears only the signs of an overloaded machine (every scrape
+    /// timed out, or only keep-alive failed; never a wrong class, never an exporter slow by
+    /// design): on a run whose CPU was measured saturated such a case is not judged.
     pub load_suspect: bool,
     /// The generated scrape job (YAML), for failure reports.
     pub job_yaml: String,
