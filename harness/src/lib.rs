@@ -105,8 +105,8 @@ pub use receivers::{
     ReceiverRun, ReceiverRunError, ALERTMANAGER_BIN_ENV, ALERT_NAME,
 };
 pub use runner::{
-    run, CaseResult, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth, RunOptions,
-    RunReport, Skipped, StartObserved, Timings, DISCOVERY_DELAY,
+    run, CaseResult, ConfigCheck, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth,
+    RunOptions, RunReport, Skipped, StartObserved, Summary, Timings, DISCOVERY_DELAY,
 };
 pub use scenario::{
     BearerCase, Case, Count, Defaults, Expectation, Expected, ExporterCase, ExporterStart,

@@ -143,7 +143,7 @@ mod tests {
     fn catalog_loads_and_every_case_has_level_rationale_reference() {
         let plan = Plan::from_sources(&[(CATALOG_NAME.to_owned(), CATALOG.to_owned())])
             .expect("valid catalog");
-        assert_eq!(plan.cases.len(), 34);
+        assert_eq!(plan.cases.len(), 35);
         assert!(plan.defaults.scrape_timeout >= std::time::Duration::from_secs(2));
         for c in &plan.cases {
             assert!(c.level.is_some(), "{} has no level", c.name);

@@ -188,7 +188,13 @@ pub(crate) fn judge_run(
         .cases
         .iter()
         .zip(&plan.cases)
-        .flat_map(|(r, case)| verdict::judge_case(r, case, profile, plan.defaults.scrape_timeout))
+        .flat_map(|(r, case)| {
+            let mut rows = verdict::judge_case(r, case, profile, plan.defaults.scrape_timeout);
+            if let Some(row) = rows.first_mut() {
+                verdict::judge_http_version(row, r, case);
+            }
+            rows
+        })
         .collect()
 }
 

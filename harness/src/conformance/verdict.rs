@@ -276,6 +276,32 @@ pub(crate) fn judge_case(
     rows(row, mechanism_row.map(|(m, _)| m))
 }
 
+/// R8 on the row of a case that declares `http_version`: a served row holds only when every
+/// scrape used that version (fake-exporter's counters, or for an exporter under test its
+/// ALPN answer to Prometheus' offer: see `runner::external`).
+pub(crate) fn judge_http_version(row: &mut CheckResult, r: &CaseResult, case: &Case) {
+    let Some(want) = case.expect.http_version else {
+        return;
+    };
+    row.property = format!("{} over {want}", row.property);
+    if row.verdict != Verdict::Pass {
+        return;
+    }
+    let observed = r.http_versions.join(", ");
+    if !r.http_versions.is_empty() && r.http_versions.iter().all(|v| v == want.as_str()) {
+        row.detail = format!("{} over {observed}", row.detail);
+        return;
+    }
+    row.verdict = Verdict::Fail;
+    let why = r
+        .failures
+        .iter()
+        .find(|f| f.starts_with("HTTP version"))
+        .cloned()
+        .unwrap_or_else(|| format!("over {observed}"));
+    row.detail = super::report::one_line(&format!("expected: served over {want}; observed: {why}"));
+}
+
 fn rows(row: CheckResult, mechanism: Option<CheckResult>) -> Vec<CheckResult> {
     std::iter::once(row).chain(mechanism).collect()
 }
@@ -283,6 +309,39 @@ fn rows(row: CheckResult, mechanism: Option<CheckResult>) -> Vec<CheckResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_declaring_an_http_version_holds_only_over_that_version() {
+        let mut case = Case::new("h2", "c.yaml", crate::scenario::Expectation::up());
+        case.level = Some(Level::May);
+        case.expect.http_version = Some(crate::scenario::HttpVersion::Http2);
+        let row_of = |versions: &[&str], failures: &[&str]| {
+            let mut r = CaseResult::for_test(&case);
+            r.observed = Some(Outcome {
+                health: Health::Up,
+                class: ErrorClass::None,
+            });
+            r.scrapes = 4;
+            r.http_versions = versions.iter().map(|v| (*v).to_owned()).collect();
+            r.failures = failures.iter().map(|f| (*f).to_owned()).collect();
+            let mut rows = judge_case(&r, &case, Profile::Toolkit, Duration::from_secs(2));
+            judge_http_version(&mut rows[0], &r, &case);
+            rows.remove(0)
+        };
+        let h2 = row_of(&["HTTP/2"], &[]);
+        assert_eq!(h2.verdict, Verdict::Pass, "{h2:?}");
+        assert_eq!(h2.property, "served over HTTP/2");
+        assert!(h2.detail.ends_with("over HTTP/2"), "{}", h2.detail);
+        let why = "HTTP version: expected every scrape over HTTP/2, observed HTTP/1.1";
+        let h1 = row_of(&["HTTP/1.1"], &[why]);
+        assert_eq!(h1.verdict, Verdict::Fail);
+        assert_eq!(
+            h1.detail,
+            format!("expected: served over HTTP/2; observed: {why}")
+        );
+        // Nothing observed is no pass.
+        assert_eq!(row_of(&[], &[]).verdict, Verdict::Fail);
+    }
 
     #[test]
     fn properties_follow_the_expected_class() {

@@ -141,7 +141,7 @@ pub(crate) fn run_command(program: &Path, args: &[String], cwd: &Path) -> Result
 pub(crate) fn promtool(file: &Path) -> Result<Option<String>, LabError> {
     match promtool_check(file) {
         Ok(PromtoolCheck::Passed { .. }) => Ok(None),
-        Ok(PromtoolCheck::Skipped) => Err(LabError::ToolMissing {
+        Err(PromConfigError::PromtoolMissing { .. }) => Err(LabError::ToolMissing {
             tool: "promtool".into(),
             detail: format!("neither ${PROMTOOL_ENV} nor on PATH"),
             package: "prometheus",

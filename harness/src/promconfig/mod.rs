@@ -10,8 +10,8 @@
 //! what a scenario asked for. Durations are written in Prometheus' own syntax (`100ms`, `1s`,
 //! `1m30s`) through [`PromDuration`].
 //!
-//! [`promtool_check`] validates a rendered file with `promtool check config` when promtool is
-//! installed. Some scenarios make Prometheus drop a job on purpose (for example `cert_file`
+//! [`promtool_check`] validates a rendered file with `promtool check config` (a missing promtool
+//! is an error that says how to install it). Some scenarios make Prometheus drop a job on purpose (for example `cert_file`
 //! without `key_file`), which promtool rejects: callers must skip the gate for those.
 
 use std::collections::BTreeMap;
@@ -54,6 +54,13 @@ pub enum PromConfigError {
         config: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
+    },
+    /// No promtool was found: the generated configuration cannot be checked, and a run
+    /// must not go on unchecked.
+    #[error("`promtool` was not found on PATH, so the generated {} cannot be checked with `promtool check config`; install it with `apt-get install prometheus` (Debian: the package ships promtool; `bash scripts/setup` does this), or set {PROMTOOL_ENV}=/path/to/promtool", .config.display())]
+    PromtoolMissing {
+        /// The configuration file that was to be checked.
+        config: PathBuf,
     },
     /// `promtool check config` rejected the file; `output` is what promtool printed.
     #[error("{}: `promtool check config` rejected the generated prometheus.yml (exit status {status}):\n{output}", .config.display())]
@@ -667,28 +674,29 @@ fn parse(yaml: &str) -> Result<PrometheusConfig, (String, String)> {
     })
 }
 
-/// What [`promtool_check`] did.
+/// What [`promtool_check`] did: it accepted the file (a missing promtool is an error,
+/// [`PromConfigError::PromtoolMissing`], never a silent skip).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use = "a Skipped check validated nothing"]
+#[must_use = "the check's output belongs in the report"]
 pub enum PromtoolCheck {
     /// `promtool check config` accepted the file; its output is kept for reports.
     Passed {
         /// promtool's stdout followed by its stderr.
         output: String,
     },
-    /// No promtool was found (neither `$PROMTOOL` nor `promtool` on `PATH`); nothing was checked.
-    Skipped,
 }
 
-/// Runs `promtool check config <path>` when promtool is available.
+/// Runs `promtool check config <path>`.
 ///
-/// The binary is `$PROMTOOL` when set, else `promtool` found on `PATH`. This blocks while promtool
-/// runs (tens of milliseconds); call it from `spawn_blocking` in latency-sensitive async code.
-/// promtool also checks that referenced files (CA, certificates, password files) exist.
+/// The binary is `$PROMTOOL` when set, else `promtool` found on `PATH`; when there is none
+/// the check fails with [`PromConfigError::PromtoolMissing`], which says how to install it.
+/// This blocks while promtool runs (tens of milliseconds); call it from `spawn_blocking` in
+/// latency-sensitive async code. promtool also checks that referenced files (CA,
+/// certificates, password files) exist.
 pub fn promtool_check(path: &Path) -> Result<PromtoolCheck, PromConfigError> {
-    let Some(promtool) = find_promtool() else {
-        return Ok(PromtoolCheck::Skipped);
-    };
+    let promtool = find_promtool().ok_or_else(|| PromConfigError::PromtoolMissing {
+        config: path.to_owned(),
+    })?;
     let out = Command::new(&promtool)
         .arg("check")
         .arg("config")
@@ -934,11 +942,22 @@ mod tests {
 
         match promtool_check(&path) {
             Ok(PromtoolCheck::Passed { output }) => assert!(output.contains("SUCCESS"), "{output}"),
-            Ok(PromtoolCheck::Skipped) => {
-                panic!("promtool is not installed: apt-get install prometheus")
-            }
             Err(err) => panic!("{err}"),
         }
+    }
+
+    #[test]
+    fn a_missing_promtool_is_an_error_that_says_how_to_install_it() {
+        // The look-up itself is supervise::find_program's (tested there); the run without
+        // promtool is tests/it/promtool_gate.rs.
+        let err = PromConfigError::PromtoolMissing {
+            config: "/tmp/prometheus.yml".into(),
+        }
+        .to_string();
+        assert!(
+            err.contains("apt-get install prometheus") && err.contains("PROMTOOL="),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! Exporters under test that are not ours: a command line with `{listen}` and
-//! `{web_config}` placeholders, started once per case (conformance `--exec`), under the
-//! crate's child-process guard (`supervise`).
+//! `{web_config}` placeholders, started once per case (conformance `--exec`) under the
+//! crate's child-process guard (`supervise`), and what the harness observes of them without
+//! counters of its own (the HTTP version of the scrapes, [`scrape_http_versions`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
 use crate::supervise::{NotReady, Output, Spec, Supervised};
+
+use crate::promconfig::{ScrapeConfig, TlsConfig};
 
 /// A command template such as
 /// `prometheus-node-exporter --web.listen-address={listen} --web.config.file={web_config}`.
@@ -246,6 +250,226 @@ fn listening_inodes(port: u16) -> Vec<String> {
     out
 }
 
+/// R8 for exporters under test: the HTTP version Prometheus' scrapes of each case used, for
+/// every case that expects one (`expect.http_version`), by case name; `Err` says why it
+/// could not be observed. Call while the exporters still run.
+///
+/// An exporter under test has no counters of ours, and Prometheus does not export the
+/// protocol of its scrapes, so the version is read from what decides it: Prometheus' scrape
+/// client (prometheus/common on Go's `net/http`) never speaks h2c, so plain HTTP is
+/// HTTP/1.1; over TLS it uses HTTP/2 exactly when the handshake negotiated ALPN `h2`, which
+/// the exporter picks from what the client offers (`h2, http/1.1` when the job enables
+/// HTTP/2, the default; nothing with `enable_http2: false`). The harness makes that offer
+/// to the running exporter, with the job's client certificate, TLS versions and server
+/// name, and records the exporter's choice: the same judge as for fake-exporter's counters
+/// then compares it with the expectation.
+pub(super) async fn scrape_http_versions(
+    plan: &crate::scenario::Plan,
+    started: &[super::exporters::StartedCase],
+) -> std::collections::BTreeMap<String, Result<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (case, s) in plan.cases.iter().zip(started) {
+        let Some(job) = s
+            .job
+            .as_ref()
+            .filter(|_| case.expect.http_version.is_some())
+        else {
+            continue;
+        };
+        out.insert(case.name.clone(), scrape_http_version(job).await);
+    }
+    out
+}
+
+/// How long the ALPN handshake of [`scrape_http_version`] may take.
+const ALPN_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The HTTP version Prometheus' scrape of `job` uses (see [`scrape_http_versions`]).
+async fn scrape_http_version(job: &ScrapeConfig) -> Result<String, String> {
+    use crate::promconfig::Scheme;
+    use crate::scenario::HttpVersion;
+    if job.proxy_url.is_some() {
+        return Err(
+            "scraped through a proxy: the exporter's ALPN choice is not the scrape's".into(),
+        );
+    }
+    let target = job
+        .static_configs
+        .iter()
+        .flat_map(|c| &c.targets)
+        .next()
+        .ok_or("the job has no target")?;
+    let addr: SocketAddr = target
+        .parse()
+        .map_err(|e| format!("target `{target}`: {e}"))?;
+    // Plain HTTP: Prometheus' scrape client never upgrades (no h2c). `enable_http2: false`:
+    // it offers no ALPN, and Go's client speaks HTTP/2 only on an `h2` it offered.
+    if job.scheme != Some(Scheme::Https) || job.enable_http2 == Some(false) {
+        return Ok(HttpVersion::Http11.as_str().to_owned());
+    }
+    let tls = job.tls_config.clone().unwrap_or_default();
+    let h2 = match alpn_by_rustls(addr, &tls).await {
+        Ok(h2) => h2,
+        // rustls speaks neither TLS 1.0/1.1 nor CBC suites, which Go (and Prometheus)
+        // still can: ask OpenSSL.
+        Err(rustls) => alpn_by_openssl(addr, &tls)
+            .await
+            .map_err(|openssl| format!("{rustls}; {openssl}"))?,
+    };
+    Ok(if h2 {
+        HttpVersion::Http2
+    } else {
+        HttpVersion::Http11
+    }
+    .as_str()
+    .to_owned())
+}
+
+/// Whether the exporter at `addr` picks `h2` from Prometheus' offer, through rustls.
+async fn alpn_by_rustls(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, String> {
+    let config = alpn_client_config(tls)?;
+    let name = tls
+        .server_name
+        .clone()
+        .unwrap_or_else(|| addr.ip().to_string());
+    let name = rustls_pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let handshake = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        connector.connect(name, tcp).await
+    };
+    let stream = tokio::time::timeout(ALPN_PROBE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| format!("no TLS handshake with {addr} within {ALPN_PROBE_TIMEOUT:?}"))?
+        .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+    Ok(stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice()))
+}
+
+/// Whether the exporter at `addr` picks `h2` from Prometheus' offer, through
+/// `openssl s_client` (`@SECLEVEL=0`: TLS 1.0/1.1 and CBC suites, as Go offers them).
+async fn alpn_by_openssl(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, String> {
+    let mut command = tokio::process::Command::new("openssl");
+    command
+        .args(["s_client", "-connect", &addr.to_string()])
+        .args(["-alpn", "h2,http/1.1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        command.arg("-cert").arg(cert).arg("-key").arg(key);
+    }
+    if let Some(name) = &tls.server_name {
+        command.args(["-servername", name]);
+    }
+    let out = tokio::time::timeout(ALPN_PROBE_TIMEOUT, command.output())
+        .await
+        .map_err(|_| format!("`openssl s_client` got no answer within {ALPN_PROBE_TIMEOUT:?}"))?
+        .map_err(|e| {
+            format!("`openssl s_client` could not run ({e}): install it with `apt-get install -y openssl`")
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Cipher is (NONE)") || !text.contains("ALPN") {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or_default();
+        return Err(format!("`openssl s_client` completed no handshake: {last}"));
+    }
+    Ok(text.contains("ALPN protocol: h2"))
+}
+
+/// A client offering what Prometheus' scrape client offers for `tls` with HTTP/2 enabled
+/// (ALPN `h2, http/1.1`, the job's client certificate, its TLS versions where rustls has
+/// them).
+fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, String> {
+    use crate::promconfig::TlsVersion;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let min = tls.min_version.unwrap_or(TlsVersion::Tls12);
+    let max = tls.max_version.unwrap_or(TlsVersion::Tls13);
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+        (TlsVersion::Tls12, &rustls::version::TLS12),
+        (TlsVersion::Tls13, &rustls::version::TLS13),
+    ]
+    .into_iter()
+    .filter(|(v, _)| (min..=max).contains(v))
+    .map(|(_, p)| p)
+    .collect();
+    if versions.is_empty() {
+        return Err(format!(
+            "the job allows only TLS versions below 1.2 ({min:?}..={max:?}), which this probe does not speak"
+        ));
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AlpnOnly(provider)));
+    let mut config = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            use rustls_pki_types::pem::PemObject as _;
+            let chain = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .map_err(|e| format!("{}: {e}", cert.display()))?;
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("{}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| e.to_string())?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Danger: a verifier that accepts any server certificate (signatures are still checked).
+/// The ALPN probe only reads which protocol the exporter picks; whether Prometheus trusts
+/// the certificate is the case's verdict, judged from Prometheus itself.
+#[derive(Debug)]
+struct AlpnOnly(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AlpnOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +515,22 @@ mod tests {
         .expect("listens");
         assert!(own.owns_listener());
         own.stop().await;
+    }
+
+    #[tokio::test]
+    async fn where_prometheus_cannot_speak_http2_no_handshake_is_needed() {
+        use crate::promconfig::Scheme;
+        // Port 1: nothing listens, so any handshake attempt would fail.
+        let mut job = ScrapeConfig::new("j", ["127.0.0.1:1"]);
+        assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
+        job.scheme = Some(Scheme::Https);
+        job.enable_http2 = Some(false);
+        assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
+        job.proxy_url = Some("http://127.0.0.1:2".into());
+        let err = scrape_http_version(&job)
+            .await
+            .expect_err("through a proxy");
+        assert!(err.contains("proxy"), "{err}");
     }
 
     #[tokio::test]

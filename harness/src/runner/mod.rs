@@ -27,7 +27,9 @@ use fake_exporter::StatsSnapshot;
 
 use crate::backend::{self, BackendError, PrometheusChoice};
 use crate::classify::ErrorClass;
-use crate::fixture::{FixtureError, PrometheusFixture, Verdict, WaitProgress};
+use crate::fixture::{
+    FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Verdict, WaitProgress,
+};
 use crate::progress::Progress;
 use crate::promconfig::{self, PromConfigError, PrometheusConfig};
 use crate::scenario::{Case, Expected, ExporterStart, HttpVersion, KeepAlive, Outcome, Plan};
@@ -81,8 +83,9 @@ pub enum RunError {
         #[source]
         source: fake_exporter::Error,
     },
-    /// The generated prometheus.yml failed `promtool check config`, or could not be written.
-    #[error("the generated prometheus.yml is invalid")]
+    /// The generated prometheus.yml failed `promtool check config`, could not be written,
+    /// or there is no promtool to check it.
+    #[error("checking the generated prometheus.yml")]
     Config(#[source] PromConfigError),
     /// Prometheus did not start, or the wait for scrapes failed.
     #[error(transparent)]
@@ -241,8 +244,9 @@ pub struct CaseResult {
     /// What a reader should know even when the case passed (e.g. scrapes that timed out
     /// on a busy machine and how the verdict was reached despite them).
     pub notes: Vec<String>,
-    /// Whether the failure bears the signs of an overloaded machine (timed-out scrapes,
-    /// re-dialled connections): on an overloaded run such a case is not judged.
+    /// Whether the failure bears only the signs of an overloaded machine (every scrape
+    /// timed out, or only keep-alive failed; never a wrong class, never an exporter slow by
+    /// design): on a run whose CPU was measured saturated such a case is not judged.
     pub load_suspect: bool,
     /// The generated scrape job (YAML), for failure reports.
     pub job_yaml: String,
@@ -292,6 +296,79 @@ pub struct RunReport {
     pub failed_scrape_pools: f64,
     /// Whether the machine kept up (scrape durations, CPU, memory).
     pub health: RunHealth,
+    /// What `promtool check config` checked, and which jobs it left out on purpose.
+    pub config_check: ConfigCheck,
+    /// How many cases passed, failed and were not judged.
+    pub summary: Summary,
+}
+
+/// What `promtool check config` was run on. A missing promtool fails the run
+/// ([`PromConfigError::PromtoolMissing`]); the only jobs left out are those of cases that
+/// expect Prometheus to drop the job (promtool rejects some of those, Prometheus itself
+/// only drops them), and each such case carries [`ConfigCheck::UNCHECKED_NOTE`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigCheck {
+    /// promtool's output on the generated configuration minus those jobs.
+    pub promtool_output: String,
+    /// Jobs left out of the check (cases that expect `health: missing`).
+    pub unchecked_jobs: Vec<String>,
+}
+
+impl ConfigCheck {
+    /// The note of a case whose job was left out of the check.
+    pub const UNCHECKED_NOTE: &'static str = "promtool check config was not run on this job: \
+        the case expects Prometheus to drop it (promtool rejects such jobs; Prometheus only \
+        drops them)";
+}
+
+/// Counts of a run's verdicts, as the table's last line says them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Cases in the plan.
+    pub cases: usize,
+    /// Cases that passed (not-applicable ones included).
+    pub passed: usize,
+    /// Cases that failed and were judged.
+    pub failed: usize,
+    /// Failed cases not judged: the machine was measured saturated and the failure bears
+    /// only the signs of load ([`RunReport::unjudged`]).
+    pub unjudged: usize,
+    /// Cases not scraped because they do not apply to the exporter under test.
+    pub not_applicable: usize,
+}
+
+impl Summary {
+    /// The counts of `cases` on a run with `health`.
+    pub fn of(cases: &[CaseResult], health: &RunHealth) -> Self {
+        let unjudged = cases.iter().filter(|c| unjudged(c, health)).count();
+        let passed = cases.iter().filter(|c| c.pass).count();
+        Self {
+            cases: cases.len(),
+            passed,
+            failed: cases.len() - passed - unjudged,
+            unjudged,
+            not_applicable: cases
+                .iter()
+                .filter(|c| matches!(c.skipped, Some(Skipped::NotApplicable(_))))
+                .count(),
+        }
+    }
+
+    /// Cases with a verdict (passed or failed), as a share of all (1 for an empty plan).
+    pub fn judged_share(&self) -> f64 {
+        if self.cases == 0 {
+            return 1.0;
+        }
+        (self.passed + self.failed) as f64 / self.cases as f64
+    }
+}
+
+/// Whether a failed case is not judged: it bears only the signs of load
+/// ([`CaseResult::load_suspect`]: every scrape timed out, or only keep-alive failed; never a
+/// wrong class) and the machine was measured saturated while it was scraped
+/// ([`RunHealth::overloaded`]: CPU from `/proc/stat`, not slow scrapes alone).
+fn unjudged(case: &CaseResult, health: &RunHealth) -> bool {
+    !case.pass && case.load_suspect && health.overloaded()
 }
 
 impl RunReport {
@@ -300,10 +377,10 @@ impl RunReport {
         self.cases.iter().all(|c| c.pass)
     }
 
-    /// Whether a failed case is not judged: the machine could not keep up and the failure
-    /// bears its signs ([`CaseResult::load_suspect`]).
+    /// Whether a failed case is not judged: the machine was measured saturated and the
+    /// failure bears only the signs of load ([`CaseResult::load_suspect`]).
     pub fn unjudged(&self, case: &CaseResult) -> bool {
-        !case.pass && case.load_suspect && self.health.overloaded()
+        unjudged(case, &self.health)
     }
 
     /// Whether cases failed only in ways an overloaded machine explains: their verdicts are
@@ -333,22 +410,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     // Once, when every file Prometheus reads (PKI, case files) is written.
     make_world_readable(run_dir.path());
 
-    let mut builder = PrometheusFixture::builder()
-        .prometheus(&opts.prometheus)
-        .scrape_interval(plan.defaults.scrape_interval)
-        .scrape_timeout(plan.defaults.scrape_timeout)
-        .mount(run_dir.path());
-    for dir in &opts.extra_mounts {
-        builder = builder.mount(dir.clone());
-    }
-    for (case, s) in plan.cases.iter().zip(&started) {
-        if let Some(job) = &s.job {
-            builder = builder
-                .job(job.clone())
-                .target_context(case.name.clone(), case.context());
-        }
-    }
-    check_config(plan, &builder.config(), run_dir.path())?;
+    let builder = fixture_builder(plan, opts, run_dir.path(), &started);
+    let config_check = check_config(plan, &builder.config(), run_dir.path())?;
     let setup_s = t0.elapsed().as_secs_f64();
 
     let t_start = Instant::now();
@@ -363,7 +426,161 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             prometheus.prometheus().description()
         );
     }
+    let load = LoadWatch {
+        plan,
+        prometheus_pid: prometheus.prometheus().pid(),
+        at_ready: health::CpuMark::now(prometheus.prometheus().pid()),
+    };
+    let waited = wait_for_verdicts(plan, opts, &prometheus, &started, &load, ready_at).await?;
+    let verdicts_at = Instant::now();
+    let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
+    let external = !matches!(opts.launcher, Launcher::Fake);
+    let http_observed = if external {
+        external::scrape_http_versions(plan, &started).await
+    } else {
+        BTreeMap::new()
+    };
+    let mut steady = waited.steady;
+    let mut recorded = RecordedRun {
+        prometheus_version: after.build.version.clone(),
+        prometheus_major: after.build.major_version(),
+        external,
+        scrape_pools_failed: after.failed_pools,
+        cases: BTreeMap::new(),
+    };
+    let cases = judge_cases(
+        plan,
+        &started,
+        &waited.verdicts,
+        &mut steady,
+        &after,
+        &http_observed,
+        &config_check,
+        &mut recorded,
+    );
+    if let Some(path) = &opts.record_observations {
+        recorded.write(path)?;
+    }
+    let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
+    let interval = plan.defaults.scrape_interval.as_secs_f64();
+    let first_scrape_s = waited.first_scrape_s.unwrap_or(0.0);
+    let bound_s = first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
+    let summary = Summary::of(&cases, &after.health);
+    let report = RunReport {
+        cases,
+        prometheus: prometheus.prometheus().description(),
+        prometheus_version: after.build.version,
+        go_version: after.build.go_version,
+        scrapes_required: plan.defaults.scrapes,
+        scrape_interval_s: interval,
+        timings: Timings {
+            setup_s,
+            prometheus_start_s,
+            first_scrape_s,
+            verdicts_s,
+            bound_s,
+            within_bound: verdicts_s <= bound_s,
+        },
+        failed_scrape_pools: after.failed_pools,
+        health: after.health,
+        config_check,
+        summary,
+    };
+    tracing::debug!(
+        "verdicts judged {:.2}s after the scrapes were counted",
+        verdicts_at.elapsed().as_secs_f64()
+    );
+    tear_down(prometheus, started, run_dir).await;
+    Ok(report)
+}
 
+/// The fixture of a plan: one job per case that has something to scrape.
+fn fixture_builder(
+    plan: &Plan,
+    opts: &RunOptions,
+    run_dir: &Path,
+    started: &[exporters::StartedCase],
+) -> FixtureBuilder {
+    let mut builder = PrometheusFixture::builder()
+        .prometheus(&opts.prometheus)
+        .scrape_interval(plan.defaults.scrape_interval)
+        .scrape_timeout(plan.defaults.scrape_timeout)
+        .mount(run_dir);
+    for dir in &opts.extra_mounts {
+        builder = builder.mount(dir.clone());
+    }
+    for (case, s) in plan.cases.iter().zip(started) {
+        if let Some(job) = &s.job {
+            builder = builder
+                .job(job.clone())
+                .target_context(case.name.clone(), case.context());
+        }
+    }
+    builder
+}
+
+/// The machine's CPU since Prometheus was ready: what names a harness failure as overload.
+struct LoadWatch<'a> {
+    plan: &'a Plan,
+    prometheus_pid: Option<u32>,
+    at_ready: health::CpuMark,
+}
+
+impl LoadWatch<'_> {
+    /// `e`, named as overload when the machine had no CPU left since Prometheus was ready
+    /// (exit 2 either way).
+    fn blame(&self, during: &'static str, e: RunError) -> RunError {
+        let now = health::CpuMark::now(self.prometheus_pid);
+        let Some(busy) = self
+            .at_ready
+            .machine_busy_since(&now)
+            .filter(|b| *b >= health::SATURATED)
+        else {
+            return e;
+        };
+        let (plan, (h, p)) = (self.plan, self.at_ready.cores_since(&now));
+        let cores = crate::pacing::cores();
+        let paced = crate::pacing::interval_for(plan.cases.len(), cores);
+        RunError::Overloaded {
+            during,
+            seen: format!(
+                "the machine was {} busy since Prometheus was ready, the harness used {} \
+                 core(s) and Prometheus {} of {cores}, {:.0} scrapes/s asked",
+                health::percent(Some(busy)),
+                h.map_or("?".into(), |c| format!("{c:.2}")),
+                p.map_or("?".into(), |c| format!("{c:.2}")),
+                crate::pacing::scrape_rate(plan.cases.len(), plan.defaults.scrape_interval),
+            ),
+            advice: format!(
+                "a scrape_interval of {} or more (paced for {} case(s) on {cores} \
+                 core(s)), fewer cases per file, or a quieter machine",
+                humantime::format_duration(paced),
+                plan.cases.len()
+            ),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// What the wait for the scrapes produced.
+struct Waited {
+    verdicts: Vec<Verdict>,
+    /// Each exporter's counters when its target was first seen up.
+    steady: Vec<Option<StatsSnapshot>>,
+    /// Ready until the first scrape of any target.
+    first_scrape_s: Option<f64>,
+}
+
+/// Waits until every target was scraped often enough (deadline-bounded), then, when
+/// targets timed out that should not have, for a few more scrapes.
+async fn wait_for_verdicts(
+    plan: &Plan,
+    opts: &RunOptions,
+    prometheus: &PrometheusFixture,
+    started: &[exporters::StartedCase],
+    load: &LoadWatch<'_>,
+    ready_at: Instant,
+) -> Result<Waited, RunError> {
     let need = u64::from(plan.defaults.scrapes);
     // Prometheus creates a scrape pool (an HTTP client, a TLS config) per job before the
     // first scrape: thousands of jobs take seconds more on a busy machine.
@@ -382,15 +599,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     // target is first seen up, and only connections after that count (a warm-up reconnect,
     // e.g. after a cold bcrypt outlasted the first scrape, is not the exporter's fault).
     let stats: Vec<_> = started.iter().map(|s| s.stats.clone()).collect();
-    let case_of: BTreeMap<&str, usize> = plan
-        .cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i))
-        .collect();
+    let case_of = case_index(plan);
     let mut steady: Vec<Option<StatsSnapshot>> = vec![None; plan.cases.len()];
-    let prometheus_pid = prometheus.prometheus().pid();
-    let cpu_at_ready = health::CpuMark::now(prometheus_pid);
     let waited = prometheus
         .wait_scraped_with(need, deadline, |p: &WaitProgress<'_>| {
             if p.any_scraped && first_scrape_s.is_none() {
@@ -406,40 +616,33 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         })
         .await;
     bar.finish();
-    // A failure on a machine with no CPU left is named as overload (exit 2 either way).
-    let blame_load = |during: &'static str, e: RunError| {
-        let now = health::CpuMark::now(prometheus_pid);
-        match cpu_at_ready.machine_busy_since(&now) {
-            Some(busy) if busy >= health::SATURATED => {
-                let (h, p) = cpu_at_ready.cores_since(&now);
-                let cores = crate::pacing::cores();
-                let paced = crate::pacing::interval_for(plan.cases.len(), cores);
-                RunError::Overloaded {
-                    during,
-                    seen: format!(
-                        "the machine was {} busy since Prometheus was ready, the harness used {} \
-                         core(s) and Prometheus {} of {cores}, {:.0} scrapes/s asked",
-                        health::percent(Some(busy)),
-                        h.map_or("?".into(), |c| format!("{c:.2}")),
-                        p.map_or("?".into(), |c| format!("{c:.2}")),
-                        crate::pacing::scrape_rate(plan.cases.len(), plan.defaults.scrape_interval),
-                    ),
-                    advice: format!(
-                        "a scrape_interval of {} or more (paced for {} case(s) on {cores} \
-                         core(s)), fewer cases per file, or a quieter machine",
-                        humantime::format_duration(paced),
-                        plan.cases.len()
-                    ),
-                    source: Box::new(e),
-                }
-            }
-            _ => e,
-        }
-    };
-    let mut verdicts = waited.map_err(|e| blame_load("waiting for the scrapes", e.into()))?;
-    // A second look when scrapes timed out that should not have (a busy machine): a few
-    // more scrapes of every target, so that a case whose last scrapes timed out is judged
-    // by the ones that did not. Bounded; on its deadline the verdicts so far stand.
+    let verdicts = waited.map_err(|e| load.blame("waiting for the scrapes", e.into()))?;
+    let verdicts = second_look(plan, prometheus, verdicts).await;
+    Ok(Waited {
+        verdicts,
+        steady,
+        first_scrape_s,
+    })
+}
+
+/// Case index by name (= job name).
+fn case_index(plan: &Plan) -> BTreeMap<&str, usize> {
+    plan.cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect()
+}
+
+/// A second look when scrapes timed out that should not have (a busy machine): a few more
+/// scrapes of every target, so that a case whose last scrapes timed out is judged by the
+/// ones that did not. Bounded; on its deadline the verdicts so far stand.
+async fn second_look(
+    plan: &Plan,
+    prometheus: &PrometheusFixture,
+    verdicts: Vec<Verdict>,
+) -> Vec<Verdict> {
+    let case_of = case_index(plan);
     let timed_out = |v: &Verdict| {
         v.class == ErrorClass::Timeout
             && case_of.get(v.job.as_str()).is_some_and(|&i| {
@@ -450,75 +653,88 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
             })
     };
     let suspects = verdicts.iter().filter(|v| timed_out(v)).count();
-    if suspects > 0 {
-        tracing::info!("{suspects} target(s) timed out: {RECHECK_SCRAPES} more scrapes");
-        let interval = plan.defaults.scrape_interval;
-        let again = prometheus
-            .wait_scraped(
-                need + u64::from(RECHECK_SCRAPES),
-                interval * (RECHECK_SCRAPES + 2) + Duration::from_secs(10),
-            )
-            .await;
-        match again {
-            Ok(v) => verdicts = v,
-            Err(e) => {
-                tracing::info!(error = %e, "second look: keeping the verdicts so far");
-                if let Ok(v) = prometheus.verdicts().await {
-                    verdicts = v;
-                }
-            }
+    if suspects == 0 {
+        return verdicts;
+    }
+    tracing::info!("{suspects} target(s) timed out: {RECHECK_SCRAPES} more scrapes");
+    let interval = plan.defaults.scrape_interval;
+    let again = prometheus
+        .wait_scraped(
+            u64::from(plan.defaults.scrapes) + u64::from(RECHECK_SCRAPES),
+            interval * (RECHECK_SCRAPES + 2) + Duration::from_secs(10),
+        )
+        .await;
+    match again {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(error = %e, "second look: keeping the verdicts so far");
+            prometheus.verdicts().await.unwrap_or(verdicts)
         }
     }
-    let verdicts_at = Instant::now();
-    let cpu_at_verdicts = health::CpuMark::now(prometheus_pid);
-    let (harness_cpu, prometheus_cpu) = cpu_at_ready.cores_since(&cpu_at_verdicts);
-    let machine_busy = cpu_at_ready.machine_busy_since(&cpu_at_verdicts);
-    // Stop scraping before reading counters, so that Prometheus' dialer counts and the
-    // exporters' counters describe the same scrapes (no scrape in flight between the reads).
+}
+
+/// What Prometheus said after the scrapes stopped, and how the machine held up.
+struct AfterScrapes {
+    build: crate::targets::BuildInfo,
+    /// Connections each job's dialer established.
+    conntrack: BTreeMap<String, f64>,
+    failed_dials: BTreeMap<String, f64>,
+    failed_pools: f64,
+    /// Failed scrapes per job.
+    failed_scrapes: BTreeMap<String, u64>,
+    health: RunHealth,
+}
+
+/// Stops the scrapes (so that Prometheus' dialer counts and the exporters' counters
+/// describe the same scrapes), then reads Prometheus' counters and judges the run's health.
+async fn read_after_scrapes(
+    plan: &Plan,
+    prometheus: &PrometheusFixture,
+    verdicts: &[Verdict],
+    load: &LoadWatch<'_>,
+) -> Result<AfterScrapes, RunError> {
+    let cpu_at_verdicts = health::CpuMark::now(load.prometheus_pid);
+    let (harness_cpu, prometheus_cpu) = load.at_ready.cores_since(&cpu_at_verdicts);
+    let machine_busy = load.at_ready.machine_busy_since(&cpu_at_verdicts);
+    let t_reload = Instant::now();
     prometheus
         .reload_with(|config| config.scrape_configs.clear())
         .await
-        .map_err(|e| blame_load("stopping the scrapes (reload)", e.into()))?;
+        .map_err(|e| load.blame("stopping the scrapes (reload)", e.into()))?;
     tracing::debug!(
         "scrapes stopped (reload) in {:.2}s",
-        verdicts_at.elapsed().as_secs_f64()
+        t_reload.elapsed().as_secs_f64()
     );
     let api = prometheus.api();
-    let read = |e| blame_load("reading Prometheus' state", RunError::Api(e));
+    let read = |e| load.blame("reading Prometheus' state", RunError::Api(e));
     let build = api.build_info().await.map_err(read)?;
     // One fresh snapshot after the scrapes stopped: Prometheus' dialer counts describe
     // the same scrapes as the exporters' counters.
-    let after = prometheus
+    let now = prometheus
         .observe_now(READ_DEADLINE)
         .await
-        .map_err(|e| blame_load("reading Prometheus' state", e.into()))?;
-    let conntrack = &after.counters.conntrack_established;
-    let failed_dials = &after.counters.conntrack_failed;
-    let failed_pools = after.counters.scrape_pools_failed;
+        .map_err(|e| load.blame("reading Prometheus' state", e.into()))?;
+    let conntrack = now.counters.conntrack_established.clone();
+    let failed_dials = now.counters.conntrack_failed.clone();
+    let failed_pools = now.counters.scrape_pools_failed;
     let mut failed_scrapes: BTreeMap<String, u64> = BTreeMap::new();
     for (key, n) in api.failed_scrape_counts().await.map_err(read)? {
         *failed_scrapes.entry(key.job).or_default() += n;
     }
-    let prometheus_major = build.major_version();
     // Jobs expected to be slow (a delay fault, an expected timeout) are not load.
-    let slow_by_design: BTreeMap<&str, bool> = plan
+    let major = build.major_version();
+    let slow: BTreeMap<&str, bool> = plan
         .cases
         .iter()
-        .map(|c| {
-            let expected = c.expect.outcome_for(prometheus_major);
-            (
-                c.name.as_str(),
-                !c.exporter.faults.is_none() || expected.accepts_class(ErrorClass::Timeout),
-            )
-        })
+        .map(|c| (c.name.as_str(), slow_by_design(c, major)))
         .collect();
     let near_timeout: Vec<String> = health::near_timeout_jobs(api, plan.defaults.scrape_timeout)
         .await
         .map_err(read)?
         .into_iter()
-        .filter(|job| slow_by_design.get(job.as_str()) == Some(&false))
+        .filter(|job| slow.get(job.as_str()) == Some(&false))
         .collect();
-    let run_health = health::judge(health::Signals {
+    let health = health::judge(health::Signals {
         cores: crate::pacing::cores(),
         targets: verdicts
             .iter()
@@ -529,78 +745,138 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         harness_cpu,
         prometheus_cpu,
         machine_busy,
-        prometheus_pid,
+        prometheus_pid: load.prometheus_pid,
     });
+    Ok(AfterScrapes {
+        build,
+        conntrack,
+        failed_dials,
+        failed_pools,
+        failed_scrapes,
+        health,
+    })
+}
 
-    let external = !matches!(opts.launcher, Launcher::Fake);
+/// Whether a case's exporter is slow on purpose (a delay or slow-body fault) or its scrapes
+/// are expected to time out: its slow scrapes are its own, never a sign of load, and never
+/// excused by it.
+fn slow_by_design(case: &Case, prometheus_major: u32) -> bool {
+    let faults = &case.exporter.faults;
+    faults.delay.is_some()
+        || faults.slow_body_chunk_delay.is_some()
+        || case
+            .expect
+            .outcome_for(prometheus_major)
+            .accepts_class(ErrorClass::Timeout)
+}
+
+/// A verdict per case, in plan order.
+#[allow(clippy::too_many_arguments)]
+fn judge_cases(
+    plan: &Plan,
+    started: &[exporters::StartedCase],
+    verdicts: &[Verdict],
+    steady: &mut [Option<StatsSnapshot>],
+    after: &AfterScrapes,
+    http_observed: &BTreeMap<String, Result<String, String>>,
+    config_check: &ConfigCheck,
+    recorded: &mut RecordedRun,
+) -> Vec<CaseResult> {
+    let major = recorded.prometheus_major;
     // One target per case: its verdict, by job name.
     let verdict_of: BTreeMap<&str, &Verdict> =
         verdicts.iter().map(|v| (v.job.as_str(), v)).collect();
-    let mut recorded = RecordedRun {
-        prometheus_version: build.version.clone(),
-        prometheus_major,
-        external,
-        scrape_pools_failed: failed_pools,
-        cases: BTreeMap::new(),
-    };
     let mut cases = Vec::with_capacity(plan.cases.len());
-    for (i, (case, s)) in plan.cases.iter().zip(&started).enumerate() {
-        let mut result = CaseResult::new(case, prometheus_major, s);
-        // A case about the exporter's start was judged when it started (or did not).
-        if result.skipped.is_none() && !case.expect.refuses_config_at_start() {
-            let observation = CaseObservation {
-                verdict: verdict_of.get(case.name.as_str()).map(|v| (*v).clone()),
-                exporter: Counters {
-                    last: s.stats.snapshot(),
-                    steady: steady[i].take(),
-                },
-                prometheus: PrometheusSide {
-                    dialed: conntrack.get(&case.name).map(|v| *v as u64),
-                    failed_dials: failed_dials.get(&case.name).map_or(0, |v| *v as u64),
-                    failed_scrapes: failed_scrapes.get(&case.name).copied().unwrap_or(0),
-                },
-            };
-            judge_observed(&mut result, case, &observation, external, failed_pools);
-            let third = third_parties::observe(&s.third);
-            result.token_endpoint = third.token_endpoint;
-            result.proxy = third.proxy;
-            result
-                .failures
-                .extend(third_parties::failures(case, &third));
-            recorded.cases.insert(case.name.clone(), observation);
-            result.pass = result.failures.is_empty();
+    for (i, (case, s)) in plan.cases.iter().zip(started).enumerate() {
+        let mut result = CaseResult::new(case, major, s);
+        if config_check.unchecked_jobs.contains(&case.name) {
+            result.notes.push(ConfigCheck::UNCHECKED_NOTE.into());
         }
+        // A case about the exporter's start was judged when it started (or did not).
+        if result.skipped.is_some() || case.expect.refuses_config_at_start() {
+            cases.push(result);
+            continue;
+        }
+        let observation = CaseObservation {
+            verdict: verdict_of.get(case.name.as_str()).map(|v| (*v).clone()),
+            exporter: Counters {
+                last: s.stats.snapshot(),
+                steady: steady[i].take(),
+                http_version: http_observed.get(&case.name).cloned(),
+            },
+            prometheus: PrometheusSide {
+                dialed: after.conntrack.get(&case.name).map(|v| *v as u64),
+                failed_dials: after.failed_dials.get(&case.name).map_or(0, |v| *v as u64),
+                failed_scrapes: after.failed_scrapes.get(&case.name).copied().unwrap_or(0),
+            },
+        };
+        judge_observed(&mut result, case, &observation, recorded);
+        let third = third_parties::observe(&s.third);
+        result.token_endpoint = third.token_endpoint;
+        result.proxy = third.proxy;
+        result
+            .failures
+            .extend(third_parties::failures(case, &third));
+        result.pass = result.failures.is_empty();
+        recorded.cases.insert(case.name.clone(), observation);
         cases.push(result);
     }
-    if let Some(path) = &opts.record_observations {
-        recorded.write(path)?;
-    }
-    let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
-    let interval = plan.defaults.scrape_interval.as_secs_f64();
-    let first_scrape_s = first_scrape_s.unwrap_or(0.0);
-    let bound_s = first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
-    let report = RunReport {
-        cases,
-        prometheus: prometheus.prometheus().description(),
-        prometheus_version: build.version,
-        go_version: build.go_version,
-        scrapes_required: plan.defaults.scrapes,
-        scrape_interval_s: interval,
-        timings: Timings {
-            setup_s,
-            prometheus_start_s,
-            first_scrape_s,
-            verdicts_s,
-            bound_s,
-            within_bound: verdicts_s <= bound_s,
-        },
-        failed_scrape_pools: failed_pools,
-        health: run_health,
-    };
-    tracing::debug!(
-        "verdicts judged {:.2}s after the scrapes were counted",
-        verdicts_at.elapsed().as_secs_f64()
+    cases
+}
+
+/// Judges one scrape case on what was observed of it: a pure function of the case, the
+/// observation and the run's facts (`run`: Prometheus' major version, whether the
+/// exporters are under test, the jobs Prometheus dropped).
+pub(crate) fn judge_observed(
+    result: &mut CaseResult,
+    case: &Case,
+    observed: &CaseObservation,
+    run: &RecordedRun,
+) {
+    let verdict = observed.verdict.as_ref();
+    let slow = slow_by_design(case, run.prometheus_major);
+    judge(
+        result,
+        case,
+        verdict,
+        &observed.exporter,
+        run.external,
+        &observed.prometheus,
+        slow,
     );
+    if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
+        missing_job(result, v, run.scrape_pools_failed);
+    }
+    result.pass = result.failures.is_empty();
+}
+
+/// What Prometheus says about a job it dropped: only its log and
+/// `prometheus_target_scrape_pools_failed_total` say why.
+fn missing_job(result: &mut CaseResult, v: &Verdict, failed_pools: f64) {
+    let why = if v.last_error.is_empty() {
+        String::new()
+    } else {
+        format!("; Prometheus logged: {}", v.last_error)
+    };
+    result.last_error = format!(
+        "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = \
+         {failed_pools}{why}"
+    );
+    if failed_pools < 1.0 {
+        result.failures.push(
+            "job missing but prometheus_target_scrape_pools_failed_total is 0: it was \
+             not dropped by Prometheus"
+                .into(),
+        );
+    }
+}
+
+/// Stops Prometheus (or keeps it, `HARNESS_KEEP=1`), the exporters and the run dir.
+async fn tear_down(
+    prometheus: PrometheusFixture,
+    started: Vec<exporters::StartedCase>,
+    run_dir: crate::supervise::RunDir,
+) {
     let t_stop = Instant::now();
     if backend::keep_requested() {
         // Dropping honours HARNESS_KEEP: it prints what was kept and how to remove it.
@@ -628,7 +904,6 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let t_stop = Instant::now();
     drop(run_dir);
     tracing::debug!("run dir removed in {:.2}s", t_stop.elapsed().as_secs_f64());
-    Ok(report)
 }
 
 /// The run's private directory (PKI keys, web-configs, case files), removed on drop unless
@@ -661,20 +936,34 @@ pub(crate) fn make_world_readable(dir: &Path) {
 }
 
 /// `promtool check config` on the config minus the jobs that are meant to be dropped
-/// (promtool rejects some of those, Prometheus itself only drops them).
-fn check_config(plan: &Plan, config: &PrometheusConfig, dir: &Path) -> Result<(), RunError> {
+/// (promtool rejects some of those, Prometheus itself only drops them). A missing promtool
+/// is an error that says how to install it, never a silent skip.
+fn check_config(
+    plan: &Plan,
+    config: &PrometheusConfig,
+    dir: &Path,
+) -> Result<ConfigCheck, RunError> {
     let mut checked = config.clone();
+    let mut unchecked_jobs = Vec::new();
     checked.scrape_configs.retain(|job| {
-        plan.cases
+        let dropped_on_purpose = plan
+            .cases
             .iter()
             .find(|c| c.name == job.job_name)
-            .is_none_or(|c| c.expect.outcome.health != Health::Missing)
+            .is_some_and(|c| c.expect.outcome.health == Health::Missing);
+        if dropped_on_purpose {
+            unchecked_jobs.push(job.job_name.clone());
+        }
+        !dropped_on_purpose
     });
     let path = dir.join("prometheus.check.yml");
     promconfig::write(&checked, &path).map_err(RunError::Config)?;
-    promconfig::promtool_check(&path)
-        .map(drop)
-        .map_err(RunError::Config)
+    let promconfig::PromtoolCheck::Passed { output } =
+        promconfig::promtool_check(&path).map_err(RunError::Config)?;
+    Ok(ConfigCheck {
+        promtool_output: output,
+        unchecked_jobs,
+    })
 }
 
 /// What is wrong with an exporter's start, judged against `expect.exporter`.
@@ -698,6 +987,12 @@ fn start_failures(expected: &ExporterStart, observed: Option<&StartObserved>) ->
 }
 
 impl CaseResult {
+    /// A result of `case` with nothing observed yet, for unit tests of other judges.
+    #[cfg(test)]
+    pub(crate) fn for_test(case: &Case) -> Self {
+        Self::new(case, 2, &exporters::StartedCase::for_test())
+    }
+
     /// A result with the case's expectation filled in and nothing observed yet.
     fn new(case: &Case, prometheus_major: u32, started: &exporters::StartedCase) -> Self {
         let skipped = match (&started.not_applicable, &started.start_failure) {
@@ -748,48 +1043,52 @@ impl CaseResult {
     }
 }
 
-/// Judges one scrape case on what was observed of it (a pure function of the case and the
-/// observation; `scrape_pools_failed` is Prometheus' count of jobs it dropped).
-pub(crate) fn judge_observed(
-    result: &mut CaseResult,
-    case: &Case,
-    observed: &CaseObservation,
-    external: bool,
-    scrape_pools_failed: f64,
-) {
-    let verdict = observed.verdict.as_ref();
-    judge(
-        result,
-        case,
-        verdict,
-        &observed.exporter,
-        external,
-        &observed.prometheus,
-    );
-    if let Some(v) = verdict.filter(|v| v.health == Health::Missing) {
-        // Prometheus says why it dropped a job only in its log and in
-        // prometheus_target_scrape_pools_failed_total.
-        let why = if v.last_error.is_empty() {
-            String::new()
-        } else {
-            format!("; Prometheus logged: {}", v.last_error)
+/// The outcome of scrapes seen.
+fn outcome_of(s: &SeenOutcome) -> Outcome {
+    Outcome {
+        health: s.health,
+        class: s.class,
+    }
+}
+
+/// The scrapes seen of a case's target in steady state, against its expectation.
+struct Seen {
+    /// Scrapes seen after the first.
+    total: u64,
+    /// ... that timed out.
+    timeouts: u64,
+    /// ... with the expected outcome.
+    expected: u64,
+    /// The first scrape seen, when it had the expected outcome.
+    first_expected: Option<Outcome>,
+    /// The first scrape seen had another class than the expected one(s) and `timeout`.
+    first_other: bool,
+}
+
+impl Seen {
+    fn of(verdict: Option<&Verdict>, expected: &Expected) -> Self {
+        let steady = verdict.map_or(&[][..], |v| v.steady_state.as_slice());
+        let count = |keep: &dyn Fn(&Outcome) -> bool| -> u64 {
+            steady
+                .iter()
+                .filter(|s| keep(&outcome_of(s)))
+                .map(|s| s.scrapes)
+                .sum()
         };
-        result.last_error = format!(
-            "job not in /api/v1/targets; prometheus_target_scrape_pools_failed_total = \
-             {scrape_pools_failed}{why}"
-        );
-        if scrape_pools_failed < 1.0 {
-            result.failures.push(
-                "job missing but prometheus_target_scrape_pools_failed_total is 0: it was \
-                 not dropped by Prometheus"
-                    .into(),
-            );
+        let first = verdict.and_then(|v| v.first_seen.as_ref()).map(outcome_of);
+        Self {
+            total: steady.iter().map(|s| s.scrapes).sum(),
+            timeouts: count(&|o| o.class == ErrorClass::Timeout),
+            expected: count(&|o| expected.accepts(o)),
+            first_expected: first.filter(|o| expected.accepts(o)),
+            first_other: first
+                .is_some_and(|o| !expected.accepts(&o) && o.class != ErrorClass::Timeout),
         }
     }
-    result.pass = result.failures.is_empty();
 }
 
 /// Compares what Prometheus and the exporter's counters say with what the case expects.
+/// `slow_by_design`: the exporter is slow on purpose ([`slow_by_design`]).
 fn judge(
     result: &mut CaseResult,
     case: &Case,
@@ -797,99 +1096,14 @@ fn judge(
     counters: &Counters,
     external: bool,
     prometheus: &PrometheusSide,
+    slow_by_design: bool,
 ) {
     let conntrack = prometheus.dialed;
     let stats = &counters.last;
-    let observed = verdict.map_or(
-        Outcome {
-            health: Health::Missing,
-            class: ErrorClass::JobMissing,
-        },
-        |v| Outcome {
-            health: v.health,
-            class: v.class,
-        },
-    );
-    let expected = &result.expected;
-    let steady = verdict.map_or(&[][..], |v| v.steady_state.as_slice());
-    let total_seen: u64 = steady.iter().map(|s| s.scrapes).sum();
-    let count = |keep: &dyn Fn(&Outcome) -> bool| -> u64 {
-        steady
-            .iter()
-            .filter(|s| {
-                keep(&Outcome {
-                    health: s.health,
-                    class: s.class,
-                })
-            })
-            .map(|s| s.scrapes)
-            .sum()
-    };
-    let timeouts = count(&|o| o.class == ErrorClass::Timeout);
-    let expected_seen = count(&|o| expected.accepts(o));
-    // The first scrape seen, when it had the expected outcome: the only evidence left when
-    // every later scrape timed out.
-    let first_expected = verdict
-        .and_then(|v| v.first_seen)
-        .map(|f| Outcome {
-            health: f.health,
-            class: f.class,
-        })
-        .filter(|o| expected.accepts(o));
-    let timeout_expected = expected.accepts_class(ErrorClass::Timeout);
+    let seen = Seen::of(verdict, &result.expected);
     let mut notes = Vec::new();
-    if !timeout_expected && timeouts > 0 {
-        let why = if external {
-            "a slow exporter or a busy machine"
-        } else {
-            "a busy machine: this fake exporter has no delay"
-        };
-        notes.push(format!(
-            "{timeouts} of {total_seen} scrapes seen after the first timed out ({why}), \
-             {expected_seen} had the expected outcome"
-        ));
-    }
-    // A scrape that timed out on a busy machine is not the case's outcome: when the last
-    // scrape timed out, the expected outcome was seen in steady state and every other
-    // scrape seen timed out too, the verdict is the expected outcome seen, with a note.
-    let judged = if !expected.accepts(&observed)
-        && observed.class == ErrorClass::Timeout
-        && !timeout_expected
-        && (expected_seen > 0 || first_expected.is_some())
-        && expected_seen + timeouts == total_seen
-    {
-        let by = expected_seen + u64::from(first_expected.is_some() && expected_seen == 0);
-        notes.push(format!(
-            "the last scrape timed out; judged by the {by} scrape(s) that did not"
-        ));
-        steady
-            .iter()
-            .map(|s| Outcome {
-                health: s.health,
-                class: s.class,
-            })
-            .find(|o| expected.accepts(o))
-            .or(first_expected)
-            .unwrap_or(observed)
-    } else {
-        observed
-    };
-    let observed = judged;
-    let mut failures = Vec::new();
-    if observed.health != expected.health {
-        failures.push(format!(
-            "health: expected {}, observed {}",
-            expected.health, observed.health
-        ));
-    }
-    if !expected.accepts_class(observed.class) {
-        let classes: Vec<String> = expected.classes.iter().map(ToString::to_string).collect();
-        failures.push(format!(
-            "error class: expected {}, observed {}",
-            classes.join(" or "),
-            observed.class
-        ));
-    }
+    let observed = judged_outcome(&result.expected, verdict, &seen, external, &mut notes);
+    let mut failures = outcome_failures(&result.expected, observed);
     let last_error = verdict.map(|v| v.last_error.clone()).unwrap_or_default();
     if let Some(sub) = &case.expect.last_error_contains {
         if !last_error.contains(sub.as_str()) {
@@ -910,121 +1124,36 @@ fn judge(
             stats.requests_total(),
         )
     };
-    // Connections and handshakes after the target was first seen up (steady state).
-    let since_up = counters.steady.as_ref().filter(|_| !external).map(|s| {
-        (
-            stats.connections_accepted - s.connections_accepted,
-            stats.handshakes_ok - s.handshakes_ok,
-        )
-    });
-    let mut keep_alive_observed = match handshakes {
-        Some(h) => {
-            format!("{connections} connection(s), {h} handshake(s) for {requests} request(s)")
-        }
-        None => format!("{connections} connection(s) dialled for {requests} scrape(s)"),
+    let keep_alive = KeepAliveSeen {
+        handshakes,
+        connections,
+        requests,
+        scrapes,
+        timeouts: seen.timeouts,
+        // Connections and handshakes after the target was first seen up (steady state).
+        since_up: counters.steady.as_ref().filter(|_| !external).map(|s| {
+            (
+                stats.connections_accepted - s.connections_accepted,
+                stats.handshakes_ok - s.handshakes_ok,
+            )
+        }),
     };
-    if let Some((c, h)) = since_up {
-        let _ = write!(
-            keep_alive_observed,
-            "; {c} connection(s), {h} handshake(s) after the first successful scrape"
-        );
-    }
-    let tls = case.exporter.tls.is_some();
-    match case.expect.keep_alive {
-        KeepAlive::One => {
-            let steady_ok = match since_up {
-                Some((c, h)) => c == 0 && (!tls || h == 0),
-                // External exporters have no counters of ours: Prometheus' dialer count,
-                // where every reconnect must follow a failed scrape (a cold bcrypt that
-                // outlasted the timeout, say); scrapes that all succeeded share one
-                // connection.
-                None => connections <= 1 + prometheus.failed_scrapes,
-            };
-            if since_up.is_none() && connections > 1 && steady_ok {
-                notes.push(format!(
-                    "{} reconnect(s), each after a failed scrape ({} failed in all): not held \
-                     against keep-alive",
-                    connections - 1,
-                    prometheus.failed_scrapes
-                ));
-            }
-            // Prometheus drops the connection of a scrape that failed. Polls may miss a
-            // timed-out scrape, Prometheus' count of failed scrapes does not: reconnects no
-            // more than the failed scrapes of a fake exporter (which fails none by itself
-            // when expected up) are the machine's.
-            let failed = prometheus.failed_scrapes;
-            let after_failed = since_up.is_some_and(|(c, _)| c > 0 && c <= failed);
-            let reconnected_after_timeouts = !steady_ok && (timeouts > 0 || after_failed);
-            if reconnected_after_timeouts {
-                notes.push(format!(
-                    "reconnects after the first successful scrape followed failed scrapes \
-                     ({timeouts} seen timing out, {failed} failed in Prometheus' count; \
-                     Prometheus drops a connection whose scrape timed out); not held against \
-                     keep-alive"
-                ));
-            }
-            if connections == 0
-                || (!steady_ok && !reconnected_after_timeouts)
-                || requests < scrapes.min(2)
-            {
-                failures.push(format!(
-                    "keep-alive: expected one connection for all scrapes once up, observed {keep_alive_observed}"
-                ));
-            }
-        }
-        KeepAlive::PerScrape => {
-            // Counters are read a moment after the scrape count: allow the scrape in flight.
-            if requests < 2 || connections + 1 < requests {
-                failures.push(format!(
-                    "keep-alive: expected a new connection per scrape, observed {keep_alive_observed}"
-                ));
-            }
-        }
-        KeepAlive::Any => {}
-    }
+    let keep_alive_observed =
+        keep_alive_failures(case, &keep_alive, prometheus, &mut failures, &mut notes);
     // Cross-check the exporter's count with Prometheus' own dialer count for the job.
     let scraped = verdict.is_some_and(|v| v.health != Health::Missing);
     // A proxy in between: Prometheus' dialer counts connections to the proxy.
     let direct = !case.exporter.absent && !external && !case.third_parties.intermediary();
     if let (Some(dialed), true) = (conntrack, scraped && direct) {
-        // Scraping stopped (reload) before both were read, so both describe the same
-        // scrapes. A connection more on the exporter's side is a dial Go gave up on after
-        // the kernel completed the TCP handshake (a dial the reload cancelled, one that
-        // outlasted a scrape timeout on a busy machine): Go counts those as failed dials.
-        let cancelled = prometheus.failed_dials.max(1);
-        if connections < dialed || connections > dialed + cancelled {
-            failures.push(format!(
-                "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job \
-                 ({} failed dial(s)), the exporter accepted {connections}",
-                prometheus.failed_dials
-            ));
-        } else if connections > dialed + 1 {
-            notes.push(format!(
-                "the exporter accepted {} connection(s) Prometheus counted as failed dials \
-                 (given up on after the TCP handshake: a busy machine)",
-                connections - dialed
-            ));
-        }
+        accounting(dialed, connections, prometheus, &mut failures, &mut notes);
     }
-    let mut http_versions: Vec<String> = stats
-        .requests
-        .iter()
-        .map(|r| r.http_version.clone())
-        .collect();
-    http_versions.sort();
-    http_versions.dedup();
-    if let (Some(want), false) = (case.expect.http_version, external) {
-        let want: HttpVersion = want;
-        if http_versions.is_empty() || http_versions.iter().any(|v| v != want.as_str()) {
-            failures.push(format!(
-                "HTTP version: expected every scrape over {want}, observed {}",
-                if http_versions.is_empty() {
-                    "no requests".to_owned()
-                } else {
-                    http_versions.join(", ")
-                }
-            ));
-        }
+    let http_versions = http_versions(stats, counters.http_version.as_ref(), external);
+    if let Some(want) = case.expect.http_version {
+        let unobserved = counters
+            .http_version
+            .as_ref()
+            .and_then(|o| o.as_ref().err());
+        failures.extend(http_version_failure(want, &http_versions, unobserved));
     }
     let mut tls_versions: Vec<String> = stats
         .tls_sessions
@@ -1033,13 +1162,7 @@ fn judge(
         .collect();
     tls_versions.sort();
     tls_versions.dedup();
-    // What a machine that cannot keep up does to a case: scrapes time out, connections are
-    // dropped and re-dialled. A failure with one of these signs is not trusted on an
-    // overloaded machine; any other (a wrong class, a wrong HTTP version) always counts.
-    result.load_suspect = !failures.is_empty()
-        && (observed.class == ErrorClass::Timeout
-            || timeouts > 0
-            || failures.iter().all(|f| f.starts_with("keep-alive")));
+    result.load_suspect = load_suspect(&failures, observed, &seen, slow_by_design);
     result.failures.extend(failures);
     result.notes.extend(notes);
     result.observed = Some(observed);
@@ -1057,6 +1180,256 @@ fn judge(
     result.http_versions = http_versions;
     result.tls_versions = tls_versions;
     result.keep_alive_observed = keep_alive_observed;
+}
+
+/// The outcome a case is judged by: the last scrape's, except that a last scrape that
+/// timed out on a busy machine is not the case's outcome when the expected outcome was seen
+/// and every other scrape seen timed out too (then the expected outcome seen, with a note).
+fn judged_outcome(
+    expected: &Expected,
+    verdict: Option<&Verdict>,
+    seen: &Seen,
+    external: bool,
+    notes: &mut Vec<String>,
+) -> Outcome {
+    let observed = verdict.map_or(
+        Outcome {
+            health: Health::Missing,
+            class: ErrorClass::JobMissing,
+        },
+        |v| Outcome {
+            health: v.health,
+            class: v.class,
+        },
+    );
+    let timeout_expected = expected.accepts_class(ErrorClass::Timeout);
+    if !timeout_expected && seen.timeouts > 0 {
+        let why = if external {
+            "a slow exporter or a busy machine"
+        } else {
+            "a busy machine: this fake exporter has no delay"
+        };
+        notes.push(format!(
+            "{} of {} scrapes seen after the first timed out ({why}), {} had the expected \
+             outcome",
+            seen.timeouts, seen.total, seen.expected
+        ));
+    }
+    if expected.accepts(&observed)
+        || observed.class != ErrorClass::Timeout
+        || timeout_expected
+        || (seen.expected == 0 && seen.first_expected.is_none())
+        || seen.expected + seen.timeouts != seen.total
+    {
+        return observed;
+    }
+    let by = seen.expected + u64::from(seen.first_expected.is_some() && seen.expected == 0);
+    notes.push(format!(
+        "the last scrape timed out; judged by the {by} scrape(s) that did not"
+    ));
+    verdict
+        .into_iter()
+        .flat_map(|v| v.steady_state.iter().map(outcome_of))
+        .find(|o| expected.accepts(o))
+        .or(seen.first_expected)
+        .unwrap_or(observed)
+}
+
+/// The health and class failures of `observed` against `expected`.
+fn outcome_failures(expected: &Expected, observed: Outcome) -> Vec<String> {
+    let mut failures = Vec::new();
+    if observed.health != expected.health {
+        failures.push(format!(
+            "health: expected {}, observed {}",
+            expected.health, observed.health
+        ));
+    }
+    if !expected.accepts_class(observed.class) {
+        let classes: Vec<String> = expected.classes.iter().map(ToString::to_string).collect();
+        failures.push(format!(
+            "error class: expected {}, observed {}",
+            classes.join(" or "),
+            observed.class
+        ));
+    }
+    failures
+}
+
+/// Whether a failure bears only the signs of an overloaded machine, so that on a run whose
+/// machine was measured saturated it is not judged ([`RunReport::unjudged`]):
+///
+/// - every scrape seen timed out (no scrape answered with another class), or
+/// - the only failures are keep-alive ones (a busy machine makes Prometheus re-dial).
+///
+/// Never a wrong class or health seen on a scrape that answered, even when other scrapes of
+/// the case timed out; never a case whose exporter is slow by design (its timeouts are its
+/// own, not the machine's).
+fn load_suspect(failures: &[String], observed: Outcome, seen: &Seen, slow_by_design: bool) -> bool {
+    if failures.is_empty() || slow_by_design {
+        return false;
+    }
+    let all_timed_out =
+        observed.class == ErrorClass::Timeout && seen.timeouts == seen.total && !seen.first_other;
+    all_timed_out || failures.iter().all(|f| f.starts_with("keep-alive"))
+}
+
+/// What the keep-alive judgement needs of a case's connections.
+struct KeepAliveSeen {
+    handshakes: Option<u64>,
+    connections: u64,
+    requests: u64,
+    scrapes: u64,
+    timeouts: u64,
+    /// Connections and handshakes after the target was first seen up (fake exporters).
+    since_up: Option<(u64, u64)>,
+}
+
+/// Judges the case's keep-alive expectation; returns the observed behaviour in words.
+fn keep_alive_failures(
+    case: &Case,
+    k: &KeepAliveSeen,
+    prometheus: &PrometheusSide,
+    failures: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> String {
+    let (connections, requests) = (k.connections, k.requests);
+    let mut observed = match k.handshakes {
+        Some(h) => {
+            format!("{connections} connection(s), {h} handshake(s) for {requests} request(s)")
+        }
+        None => format!("{connections} connection(s) dialled for {requests} scrape(s)"),
+    };
+    if let Some((c, h)) = k.since_up {
+        let _ = write!(
+            observed,
+            "; {c} connection(s), {h} handshake(s) after the first successful scrape"
+        );
+    }
+    let tls = case.exporter.tls.is_some();
+    match case.expect.keep_alive {
+        KeepAlive::One => {
+            let steady_ok = match k.since_up {
+                Some((c, h)) => c == 0 && (!tls || h == 0),
+                // External exporters have no counters of ours: Prometheus' dialer count,
+                // where every reconnect must follow a failed scrape (a cold bcrypt that
+                // outlasted the timeout, say); scrapes that all succeeded share one
+                // connection.
+                None => connections <= 1 + prometheus.failed_scrapes,
+            };
+            if k.since_up.is_none() && connections > 1 && steady_ok {
+                notes.push(format!(
+                    "{} reconnect(s), each after a failed scrape ({} failed in all): not held \
+                     against keep-alive",
+                    connections - 1,
+                    prometheus.failed_scrapes
+                ));
+            }
+            // Prometheus drops the connection of a scrape that failed. Polls may miss a
+            // timed-out scrape, Prometheus' count of failed scrapes does not: reconnects no
+            // more than the failed scrapes of a fake exporter (which fails none by itself
+            // when expected up) are the machine's.
+            let failed = prometheus.failed_scrapes;
+            let after_failed = k.since_up.is_some_and(|(c, _)| c > 0 && c <= failed);
+            let reconnected_after_timeouts = !steady_ok && (k.timeouts > 0 || after_failed);
+            if reconnected_after_timeouts {
+                notes.push(format!(
+                    "reconnects after the first successful scrape followed failed scrapes \
+                     ({} seen timing out, {failed} failed in Prometheus' count; \
+                     Prometheus drops a connection whose scrape timed out); not held against \
+                     keep-alive",
+                    k.timeouts
+                ));
+            }
+            if connections == 0
+                || (!steady_ok && !reconnected_after_timeouts)
+                || requests < k.scrapes.min(2)
+            {
+                failures.push(format!(
+                    "keep-alive: expected one connection for all scrapes once up, observed {observed}"
+                ));
+            }
+        }
+        KeepAlive::PerScrape => {
+            // Counters are read a moment after the scrape count: allow the scrape in flight.
+            if requests < 2 || connections + 1 < requests {
+                failures.push(format!(
+                    "keep-alive: expected a new connection per scrape, observed {observed}"
+                ));
+            }
+        }
+        KeepAlive::Any => {}
+    }
+    observed
+}
+
+/// Prometheus' dialer count for a job against the connections its exporter accepted.
+/// Scraping stopped (reload) before both were read, so both describe the same scrapes. A
+/// connection more on the exporter's side is a dial Go gave up on after the kernel
+/// completed the TCP handshake (a dial the reload cancelled, one that outlasted a scrape
+/// timeout on a busy machine): Go counts those as failed dials.
+fn accounting(
+    dialed: u64,
+    connections: u64,
+    prometheus: &PrometheusSide,
+    failures: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let cancelled = prometheus.failed_dials.max(1);
+    if connections < dialed || connections > dialed + cancelled {
+        failures.push(format!(
+            "keep-alive accounting: Prometheus dialed {dialed} connection(s) for the job \
+             ({} failed dial(s)), the exporter accepted {connections}",
+            prometheus.failed_dials
+        ));
+    } else if connections > dialed + 1 {
+        notes.push(format!(
+            "the exporter accepted {} connection(s) Prometheus counted as failed dials \
+             (given up on after the TCP handshake: a busy machine)",
+            connections - dialed
+        ));
+    }
+}
+
+/// The HTTP version(s) of a case's scrapes: from our exporter's request counters, or, for
+/// an exporter under test, what [`external::scrape_http_versions`] observed (nothing when
+/// it could not tell; the judge then says why).
+fn http_versions(
+    stats: &StatsSnapshot,
+    observed: Option<&Result<String, String>>,
+    external: bool,
+) -> Vec<String> {
+    let mut versions: Vec<String> = if external {
+        observed.and_then(|o| o.clone().ok()).into_iter().collect()
+    } else {
+        stats
+            .requests
+            .iter()
+            .map(|r| r.http_version.clone())
+            .collect()
+    };
+    versions.sort();
+    versions.dedup();
+    versions
+}
+
+/// R8: every scrape used `want` (`unobserved`: why an exporter under test's version could
+/// not be observed).
+fn http_version_failure(
+    want: HttpVersion,
+    observed: &[String],
+    unobserved: Option<&String>,
+) -> Option<String> {
+    if !observed.is_empty() && observed.iter().all(|v| v == want.as_str()) {
+        return None;
+    }
+    let observed = match (observed.is_empty(), unobserved) {
+        (false, _) => observed.join(", "),
+        (true, Some(why)) => format!("nothing ({why})"),
+        (true, None) => "no requests".to_owned(),
+    };
+    Some(format!(
+        "HTTP version: expected every scrape over {want}, observed {observed}"
+    ))
 }
 
 #[cfg(test)]
@@ -1102,6 +1475,7 @@ mod tests {
         Counters {
             last,
             steady: Some(snapshot(steady_connections)),
+            http_version: None,
         }
     }
 
@@ -1162,6 +1536,7 @@ mod tests {
             counters,
             false,
             &prometheus,
+            false,
         );
         result.pass = result.failures.is_empty();
         result
@@ -1173,6 +1548,7 @@ mod tests {
         let counters = Counters {
             last: StatsSnapshot::default(),
             steady: None,
+            http_version: None,
         };
         let prometheus = PrometheusSide {
             dialed: Some(dialed),
@@ -1186,6 +1562,7 @@ mod tests {
             &counters,
             true,
             &prometheus,
+            false,
         );
         result.pass = result.failures.is_empty();
         result
@@ -1284,7 +1661,15 @@ mod tests {
                 failed_dials,
                 failed_scrapes,
             };
-            judge(&mut result, &case, Some(&up), &counters, false, &prometheus);
+            judge(
+                &mut result,
+                &case,
+                Some(&up),
+                &counters,
+                false,
+                &prometheus,
+                false,
+            );
             result
         };
         // Two reconnects after two failed scrapes the polls did not see: the machine's.
@@ -1298,9 +1683,21 @@ mod tests {
         assert!(!judge_with(0, 0).failures.is_empty());
     }
 
-    fn report_of(cases: Vec<CaseResult>, overloaded: bool) -> RunReport {
-        let near = if overloaded { 50 } else { 0 };
+    /// A report of `cases` on a machine with `near` slow targets of 100, `machine_busy`
+    /// of its CPU busy.
+    fn report_on(cases: Vec<CaseResult>, near: usize, machine_busy: f64) -> RunReport {
+        let health = health::judge(health::Signals {
+            cores: 2,
+            targets: 100,
+            interval: Duration::from_millis(200),
+            near_timeout: (0..near).map(|i| format!("job{i}")).collect(),
+            harness_cpu: None,
+            prometheus_cpu: None,
+            machine_busy: Some(machine_busy),
+            prometheus_pid: None,
+        });
         RunReport {
+            summary: Summary::of(&cases, &health),
             cases,
             prometheus: String::new(),
             prometheus_version: "2.42.0".into(),
@@ -1316,17 +1713,22 @@ mod tests {
                 within_bound: true,
             },
             failed_scrape_pools: 0.0,
-            health: health::judge(health::Signals {
-                cores: 2,
-                targets: 100,
-                interval: Duration::from_millis(200),
-                near_timeout: (0..near).map(|i| format!("job{i}")).collect(),
-                harness_cpu: None,
-                prometheus_cpu: None,
-                machine_busy: None,
-                prometheus_pid: None,
-            }),
+            health,
+            config_check: ConfigCheck::default(),
         }
+    }
+
+    /// Saturated (the CPU measured 97 % busy) with slow scrapes, or a quiet machine.
+    fn report_of(cases: Vec<CaseResult>, overloaded: bool) -> RunReport {
+        if overloaded {
+            report_on(cases, 50, 0.97)
+        } else {
+            report_on(cases, 0, 0.3)
+        }
+    }
+
+    fn only(health: Health, class: ErrorClass, scrapes: u64) -> Verdict {
+        verdict(health, class, vec![seen(health, class, scrapes)])
     }
 
     #[test]
@@ -1334,25 +1736,20 @@ mod tests {
         let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
         let timed_out = judged(
             &case,
-            &verdict(
-                Health::Down,
-                ErrorClass::Timeout,
-                vec![seen(Health::Down, ErrorClass::Timeout, 3)],
-            ),
+            &only(Health::Down, ErrorClass::Timeout, 3),
             &counters(1, 1),
         );
         let wrong_class = judged(
             &case,
-            &verdict(
-                Health::Down,
-                ErrorClass::Forbidden,
-                vec![seen(Health::Down, ErrorClass::Forbidden, 3)],
-            ),
+            &only(Health::Down, ErrorClass::Forbidden, 3),
             &counters(1, 1),
         );
         // Overloaded, only timeouts: not judged, a harness error (exit 2), no case blamed.
         let report = report_of(vec![timed_out.clone()], true);
         assert!(report.failed_from_overload() && report.unjudged(&report.cases[0]));
+        let counts = (report.summary.passed, report.summary.failed);
+        assert_eq!((counts, report.summary.unjudged), ((0, 0), 1));
+        assert_eq!(report.summary.judged_share(), 0.0);
         let table = crate::report::table(&report);
         assert!(
             table.contains("0 passed, 0 failed, 1 not judged"),
@@ -1363,37 +1760,157 @@ mod tests {
         let report = report_of(vec![timed_out.clone(), wrong_class], true);
         assert!(!report.failed_from_overload());
         assert!(!report.unjudged(&report.cases[1]));
+        assert_eq!((report.summary.failed, report.summary.unjudged), (1, 1));
         // A machine that kept up: a timeout is the case's failure.
         let report = report_of(vec![timed_out], false);
         assert!(!report.failed_from_overload() && !report.unjudged(&report.cases[0]));
+        assert_eq!((report.summary.failed, report.summary.unjudged), (1, 0));
+    }
+
+    #[test]
+    fn a_case_whose_scrapes_all_timed_out_is_excused_only_on_a_saturated_machine() {
+        let case = Case::new("c", "t.yaml", Expectation::up());
+        let hung = judged(
+            &case,
+            &only(Health::Down, ErrorClass::Timeout, 8),
+            &counters(1, 1),
+        );
+        assert!(!hung.pass && hung.load_suspect, "{hung:?}");
+        // Slow scrapes everywhere (50 of 100 targets) but CPU to spare: judged, and failed.
+        let quiet = report_on(vec![hung.clone()], 50, 0.6);
+        assert!(!quiet.unjudged(&quiet.cases[0]) && !quiet.failed_from_overload());
+        assert_eq!((quiet.summary.failed, quiet.summary.unjudged), (1, 0));
+        // The same with the CPU measured saturated: not judged.
+        let busy = report_on(vec![hung], 50, 0.95);
+        assert!(busy.unjudged(&busy.cases[0]) && busy.failed_from_overload());
+    }
+
+    #[test]
+    fn a_wrong_class_is_never_excused_even_beside_timed_out_scrapes() {
+        let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
+        // The last scrape answered with a wrong class; others timed out.
+        let wrong_last = verdict(
+            Health::Down,
+            ErrorClass::Forbidden,
+            vec![
+                seen(Health::Down, ErrorClass::Timeout, 6),
+                seen(Health::Down, ErrorClass::Forbidden, 2),
+            ],
+        );
+        // The last scrape timed out, an earlier one answered with a wrong class.
+        let wrong_before = verdict(
+            Health::Down,
+            ErrorClass::Timeout,
+            vec![
+                seen(Health::Up, ErrorClass::None, 1),
+                seen(Health::Down, ErrorClass::Timeout, 7),
+            ],
+        );
+        // Only timeouts in steady state, but the first scrape answered wrongly.
+        let mut wrong_first = only(Health::Down, ErrorClass::Timeout, 8);
+        wrong_first.first_seen = Some(seen(Health::Down, ErrorClass::Forbidden, 1));
+        for v in [wrong_last, wrong_before, wrong_first] {
+            let result = judged(&case, &v, &counters(1, 1));
+            assert!(!result.pass && !result.load_suspect, "{v:?}: {result:?}");
+            let report = report_on(vec![result], 90, 1.0);
+            assert!(report.health.overloaded());
+            assert!(!report.unjudged(&report.cases[0]) && !report.failed_from_overload());
+        }
+    }
+
+    #[test]
+    fn an_exporter_slow_by_design_is_never_excused() {
+        let mut case = Case::new("c", "t.yaml", Expectation::up());
+        case.exporter.faults.delay = Some(Duration::from_secs(5));
+        assert!(slow_by_design(&case, 2));
+        assert!(!slow_by_design(
+            &Case::new("c", "t.yaml", Expectation::up()),
+            2
+        ));
+        let timeout_expected = Case::new("t", "t.yaml", Expectation::down(ErrorClass::Timeout));
+        assert!(slow_by_design(&timeout_expected, 2));
+        let started = exporters::StartedCase::for_test();
+        let mut result = CaseResult::new(&case, 2, &started);
+        let prometheus = PrometheusSide {
+            dialed: Some(1),
+            failed_dials: 0,
+            failed_scrapes: 8,
+        };
+        judge(
+            &mut result,
+            &case,
+            Some(&only(Health::Down, ErrorClass::Timeout, 8)),
+            &counters(1, 1),
+            false,
+            &prometheus,
+            true,
+        );
+        result.pass = result.failures.is_empty();
+        assert!(!result.pass && !result.load_suspect, "{result:?}");
+        let report = report_on(vec![result], 90, 1.0);
+        assert!(!report.unjudged(&report.cases[0]) && !report.failed_from_overload());
     }
 
     #[test]
     fn only_failures_with_the_signs_of_load_are_load_suspects() {
         let case = Case::new("c", "t.yaml", Expectation::down(ErrorClass::Unauthorized));
         // A wrong class with no timeout anywhere: the case's own failure.
-        let wrong = verdict(
-            Health::Down,
-            ErrorClass::ClientCertRejected,
-            vec![seen(Health::Down, ErrorClass::ClientCertRejected, 8)],
-        );
+        let wrong = only(Health::Down, ErrorClass::ClientCertRejected, 8);
         let result = judged(&case, &wrong, &counters(1, 1));
         assert!(!result.pass && !result.load_suspect, "{result:?}");
         // Nothing but timeouts: what an overloaded machine does.
-        let slow = verdict(
-            Health::Down,
-            ErrorClass::Timeout,
-            vec![seen(Health::Down, ErrorClass::Timeout, 8)],
-        );
+        let slow = only(Health::Down, ErrorClass::Timeout, 8);
         let result = judged(&case, &slow, &counters(1, 1));
         assert!(!result.pass && result.load_suspect, "{result:?}");
         // A pass is never a suspect.
-        let right = verdict(
-            Health::Down,
-            ErrorClass::Unauthorized,
-            vec![seen(Health::Down, ErrorClass::Unauthorized, 8)],
-        );
+        let right = only(Health::Down, ErrorClass::Unauthorized, 8);
         assert!(!judged(&case, &right, &counters(1, 1)).load_suspect);
+    }
+
+    #[test]
+    fn r8_is_judged_for_an_exporter_under_test_from_what_was_observed() {
+        let mut case = Case::new("c", "t.yaml", Expectation::up());
+        case.expect.http_version = Some(HttpVersion::Http2);
+        let up = only(Health::Up, ErrorClass::None, 9);
+        let with = |observed: Option<Result<String, String>>| {
+            let started = exporters::StartedCase::for_test();
+            let mut result = CaseResult::new(&case, 2, &started);
+            let counters = Counters {
+                last: StatsSnapshot::default(),
+                steady: None,
+                http_version: observed,
+            };
+            let prometheus = PrometheusSide {
+                dialed: Some(1),
+                failed_dials: 0,
+                failed_scrapes: 0,
+            };
+            judge(
+                &mut result,
+                &case,
+                Some(&up),
+                &counters,
+                true,
+                &prometheus,
+                false,
+            );
+            result
+        };
+        let h2 = with(Some(Ok("HTTP/2".into())));
+        assert!(h2.failures.is_empty(), "{:?}", h2.failures);
+        assert_eq!(h2.http_versions, ["HTTP/2"]);
+        let h1 = with(Some(Ok("HTTP/1.1".into())));
+        assert_eq!(
+            h1.failures,
+            ["HTTP version: expected every scrape over HTTP/2, observed HTTP/1.1"]
+        );
+        let unobserved = with(Some(Err("TLS handshake: refused".into())));
+        assert_eq!(
+            unobserved.failures,
+            ["HTTP version: expected every scrape over HTTP/2, observed nothing (TLS handshake: refused)"]
+        );
+        // Nothing observed at all is a failure too, never a silent pass.
+        assert!(!with(None).failures.is_empty());
     }
 
     #[test]

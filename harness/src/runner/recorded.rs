@@ -29,6 +29,10 @@ pub struct ExporterCounters {
     pub last: StatsSnapshot,
     /// When the target was first seen up (steady state starts there).
     pub steady: Option<StatsSnapshot>,
+    /// For an exporter under test (no counters of ours): the HTTP version Prometheus'
+    /// scrapes used, as `external::scrape_http_versions` observed it, or why it could not.
+    #[serde(default)]
+    pub http_version: Option<Result<String, String>>,
 }
 
 /// What Prometheus counted for a case's job.
@@ -90,13 +94,7 @@ mod tests {
 
     fn judged(case: &Case, run: &RecordedRun, observation: &CaseObservation) -> CaseResult {
         let mut result = CaseResult::new(case, run.prometheus_major, &StartedCase::for_test());
-        judge_observed(
-            &mut result,
-            case,
-            observation,
-            run.external,
-            run.scrape_pools_failed,
-        );
+        judge_observed(&mut result, case, observation, run);
         result
     }
 
@@ -125,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_class_fails_its_case() {
+    fn a_wrong_class_fails_its_case_even_beside_a_timed_out_scrape() {
         let mut run = recorded();
         let plan = Plan::load(&[]).expect("the default matrix");
         let case = case(&plan, "tls-wrong-ca");
@@ -133,8 +131,18 @@ mod tests {
         let verdict = observation.verdict.as_mut().expect("scraped");
         assert_eq!(verdict.class, ErrorClass::UnknownAuthority, "as recorded");
         verdict.class = ErrorClass::HostnameMismatch;
+        // A timed-out scrape beside the wrong class: load never excuses a wrong class.
+        verdict.steady_state.push(crate::observations::SeenOutcome {
+            health: Health::Down,
+            class: ErrorClass::Timeout,
+            scrapes: 1,
+        });
         let result = judged(case, &run, &run.cases["tls-wrong-ca"]);
         assert!(!result.pass);
+        assert!(
+            !result.load_suspect,
+            "a wrong class is never a load suspect"
+        );
         assert!(
             result
                 .failures

@@ -18,6 +18,7 @@ mod mutation;
 mod oauth2;
 mod own_web_config;
 mod pinned_leaf;
+mod promtool_gate;
 mod promtool_refusals;
 mod proxy;
 mod real_targets;
