@@ -649,6 +649,53 @@ fn rotation(
             failed_scrapes: None,
         };
     };
+    let watch = watched(&raw, exporter, scrape, steps, p);
+    let new_seen = match raw.new_seen_within_scrapes {
+        None => None,
+        Some(serde_norway::Value::String(s)) if s == "never" => Some(NewSeen::Never),
+        Some(serde_norway::Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {
+            n.as_u64().map(NewSeen::Within)
+        }
+        Some(other) => {
+            p.push(
+                "expect.rotation.new_seen_within_scrapes",
+                format!("{other:?}: use a number of scrapes >= 1, or `never`"),
+            );
+            None
+        }
+    };
+    let failed_scrapes = raw.failed_scrapes.map(|c| match c {
+        RawCount::Exactly(n) => Count::Exactly(n),
+        RawCount::Range { min, max } => Count::Range { min, max },
+    });
+    if let Some(Count::Range {
+        min: None,
+        max: None,
+    }) = failed_scrapes
+    {
+        p.push(
+            "expect.rotation.failed_scrapes",
+            "give a number, `{ min: N }` or `{ max: N }`",
+        );
+    }
+    RotationExpect {
+        watch,
+        new_seen,
+        same_connection: raw.same_connection,
+        old_refused_after: raw.old_refused_after,
+        failed_scrapes,
+    }
+}
+
+/// Which identity `expect.rotation` judges: the one named by `watch`, or the only one the
+/// steps change; a problem for each way that fails.
+fn watched(
+    raw: &RawRotation,
+    exporter: &ExporterState,
+    scrape: &ScrapeState,
+    steps: &[Step],
+    p: &mut Problems<'_>,
+) -> Option<Watched> {
     let candidates = changed(exporter, scrape, steps);
     let watch = match raw.watch.as_deref() {
         Some(name) => {
@@ -708,41 +755,7 @@ fn rotation(
     if raw.old_refused_after && watch == Some(Watched::ServerCert) {
         p.push("expect.rotation.old_refused_after", "applies to credentials and client certificates (a server certificate is not refused by the exporter); leave it out");
     }
-    let new_seen = match raw.new_seen_within_scrapes {
-        None => None,
-        Some(serde_norway::Value::String(s)) if s == "never" => Some(NewSeen::Never),
-        Some(serde_norway::Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {
-            n.as_u64().map(NewSeen::Within)
-        }
-        Some(other) => {
-            p.push(
-                "expect.rotation.new_seen_within_scrapes",
-                format!("{other:?}: use a number of scrapes >= 1, or `never`"),
-            );
-            None
-        }
-    };
-    let failed_scrapes = raw.failed_scrapes.map(|c| match c {
-        RawCount::Exactly(n) => Count::Exactly(n),
-        RawCount::Range { min, max } => Count::Range { min, max },
-    });
-    if let Some(Count::Range {
-        min: None,
-        max: None,
-    }) = failed_scrapes
-    {
-        p.push(
-            "expect.rotation.failed_scrapes",
-            "give a number, `{ min: N }` or `{ max: N }`",
-        );
-    }
-    RotationExpect {
-        watch,
-        new_seen,
-        same_connection: raw.same_connection,
-        old_refused_after: raw.old_refused_after,
-        failed_scrapes,
-    }
+    watch
 }
 
 #[cfg(test)]

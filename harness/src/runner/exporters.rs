@@ -2,7 +2,7 @@
 //! fake exporter, and a scrape job.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -40,21 +40,26 @@ pub(super) struct StartedCase {
 }
 
 impl StartedCase {
-    /// A case with nothing started, for unit tests of the verdict code.
-    #[cfg(test)]
-    pub(super) fn for_test() -> Self {
+    /// A case with its exporter's web-config written and nothing started yet.
+    fn with_web_config(web_config_yaml: String) -> Self {
         Self {
             exporter: None,
             external: None,
             stats: Default::default(),
             job: None,
             job_yaml: String::new(),
-            web_config_yaml: String::new(),
+            web_config_yaml,
             not_applicable: None,
             start_failure: None,
             start: None,
             third: Default::default(),
         }
+    }
+
+    /// A case with nothing started, for unit tests of the verdict code.
+    #[cfg(test)]
+    pub(super) fn for_test() -> Self {
+        Self::with_web_config(String::new())
     }
 }
 
@@ -83,55 +88,22 @@ pub(super) async fn start_all(
         path: cases_dir.clone(),
         source,
     })?;
-    'cases: for case in &plan.cases {
-        let files_dir = cases_dir.join(&case.name).join("files");
-        if !case.files.is_empty() {
-            std::fs::create_dir_all(&files_dir).map_err(|source| RunError::Setup {
-                what: "creating",
-                path: files_dir.clone(),
-                source,
-            })?;
-        }
-        for (name, content) in &case.files {
-            let path = files_dir.join(name);
-            std::fs::write(&path, content).map_err(|source| RunError::Setup {
-                what: "writing",
-                path: path.clone(),
-                source,
-            })?;
-        }
-        let web_config_path = cases_dir.join(format!("{}.web-config.yml", case.name));
-        // Behind nginx the exporter is plain HTTP: nginx serves TLS and checks credentials.
-        let view = super::third_parties::exporter_view(case);
-        let web_config =
-            web_config(&view, pki, &files_dir, &web_config_path, &hashes).map_err(|source| {
-                RunError::WebConfig {
-                    case: case.name.clone(),
-                    source: Box::new(source),
-                }
-            })?;
-        let web_config_yaml = web_config.to_yaml();
-        std::fs::write(&web_config_path, &web_config_yaml).map_err(|source| RunError::Setup {
-            what: "writing",
-            path: web_config_path.clone(),
-            source,
-        })?;
+    for case in &plan.cases {
+        let (files_dir, web_config_path, web_config_yaml) =
+            write_case_files(case, pki, &cases_dir, &hashes)?;
         let host = case.scrape.target_host.listen_ip();
-        let mut started = StartedCase {
-            exporter: None,
-            external: None,
-            stats: Default::default(),
-            job: None,
-            job_yaml: String::new(),
-            web_config_yaml,
-            not_applicable: None,
-            start_failure: None,
-            start: None,
-            third: Default::default(),
-        };
+        let mut started = StartedCase::with_web_config(web_config_yaml);
         let mut third = super::third_parties::start_before_exporter(case, pki).await?;
         let port = match launcher {
             Launcher::Fake => {
+                let fake = FakeStart {
+                    case,
+                    pki,
+                    hashes: &hashes,
+                    files_dir: &files_dir,
+                    web_config_path: &web_config_path,
+                    host,
+                };
                 let shared = metrics.entry(case.exporter.series).or_insert_with(|| {
                     let mut spec = MetricsSpec::default();
                     if let Some(series) = case.exporter.series {
@@ -139,77 +111,17 @@ pub(super) async fn start_all(
                     }
                     Arc::new(Metrics::new(spec))
                 });
-                let exporter = loop {
-                    let builder =
-                        super::third_parties::exporter_builder(&third, FakeExporter::builder());
-                    let attempt = builder
-                        .listen(std::net::SocketAddr::new(host, ports.next()))
-                        .web_config_file(&web_config_path)
-                        .shared_metrics(shared.clone())
-                        .faults(case.exporter.faults.clone())
-                        .mutants(case.exporter.mutants.clone())
-                        .compat(case.exporter.compat)
-                        .start()
-                        .await;
-                    match attempt {
-                        Err(fake_exporter::Error::Bind { .. }) if ports.retry() => continue,
-                        // The refusal the case expects: recorded and judged, nothing scraped.
-                        Err(refused) if case.expect.refuses_config_at_start() => {
-                            started.start = Some(StartObserved::RefusedConfig(refused.to_string()));
-                            out.push(started);
-                            continue 'cases;
-                        }
-                        other => {
-                            break other.map_err(|source| RunError::Exporter {
-                                case: case.name.clone(),
-                                source,
-                            })?
-                        }
+                match fake
+                    .start(shared.clone(), &mut ports, &mut third, &mut started)
+                    .await?
+                {
+                    Some(port) => port,
+                    // Judged at its start: nothing to scrape.
+                    None => {
+                        out.push(started);
+                        continue;
                     }
-                };
-                ports.bound();
-                if case.expect.refuses_config_at_start() {
-                    // It should have refused; it serves instead. Nothing to scrape.
-                    let _ = exporter.shutdown().await;
-                    started.start = Some(StartObserved::Started);
-                    out.push(started);
-                    continue;
                 }
-                let upstream = exporter.addr();
-                let (port, nginx_conf) =
-                    super::third_parties::start_in_front(case, &mut third, pki, &hashes, upstream)
-                        .await?;
-                if let Some(conf) = nginx_conf {
-                    started.web_config_yaml = format!(
-                        "# nginx.conf, in front of the exporter:\n{conf}\n# the exporter's \
-                         web-config.yml (plain HTTP on {upstream}):\n{}",
-                        started.web_config_yaml
-                    );
-                }
-                started.stats = exporter.listeners()[0].stats.clone();
-                // A cold bcrypt (~70 ms at cost 10) for each of a dozen exporters at once
-                // on two cores can outlast a 200 ms first scrape and cost the keep-alive
-                // verdict a connection. Warm each cache with the job's own credentials, as
-                // a first scrape would; nothing is counted in the exporter's stats.
-                if let Some((user, password)) = job_basic_credentials(case, pki, &files_dir) {
-                    exporter.warm_basic_auth(&user, &password).await;
-                }
-                if case.exporter.break_config_after_start {
-                    std::fs::write(&web_config_path, BROKEN_WEB_CONFIG).map_err(|e| {
-                        RunError::Setup {
-                            what: "overwriting",
-                            path: web_config_path.clone(),
-                            source: e,
-                        }
-                    })?;
-                }
-                if case.exporter.absent {
-                    // Bound once and closed: nothing listens on the port any more.
-                    let _ = exporter.shutdown().await;
-                } else {
-                    started.exporter = Some(exporter);
-                }
-                port
             }
             Launcher::Running(_) if case.expect.refuses_config_at_start() => {
                 started.not_applicable = Some(
@@ -228,25 +140,14 @@ pub(super) async fn start_all(
                     out.push(started);
                     continue;
                 }
-                if case.exporter.absent {
-                    // Nothing listens there.
-                    crate::backend::free_local_port().map_err(|source| RunError::Setup {
-                        what: "finding a free port on",
-                        path: "127.0.0.1".into(),
-                        source,
-                    })?
-                } else {
-                    // The port is chosen when the exporter starts (together with the
-                    // others, later), and the job's target set then.
-                    pending.push(Pending {
-                        case: out.len(),
-                        template: template.clone(),
-                        web_config: web_config_path.clone(),
-                        host,
-                        break_config: case.exporter.break_config_after_start,
-                    });
-                    0
-                }
+                exec_port(
+                    case,
+                    template,
+                    &web_config_path,
+                    host,
+                    out.len(),
+                    &mut pending,
+                )?
             }
         };
         let target = format!("{}:{}", case.scrape.target_host.as_str(), port);
@@ -260,6 +161,174 @@ pub(super) async fn start_all(
     }
     start_external(plan, &mut out, pending, progress).await;
     Ok(out)
+}
+
+/// Writes a case's `files:` and its exporter's `web-config.yml`; returns the files'
+/// directory, the web-config's path and its text.
+fn write_case_files(
+    case: &Case,
+    pki: &PkiFiles,
+    cases_dir: &Path,
+    hashes: &HashMap<String, String>,
+) -> Result<(PathBuf, PathBuf, String), RunError> {
+    let setup = |what: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Setup { what, path, source }
+    };
+    let files_dir = cases_dir.join(&case.name).join("files");
+    if !case.files.is_empty() {
+        std::fs::create_dir_all(&files_dir).map_err(setup("creating", &files_dir))?;
+    }
+    for (name, content) in &case.files {
+        let path = files_dir.join(name);
+        std::fs::write(&path, content).map_err(setup("writing", &path))?;
+    }
+    let web_config_path = cases_dir.join(format!("{}.web-config.yml", case.name));
+    // Behind nginx the exporter is plain HTTP: nginx serves TLS and checks credentials.
+    let view = super::third_parties::exporter_view(case);
+    let web_config =
+        web_config(&view, pki, &files_dir, &web_config_path, hashes).map_err(|source| {
+            RunError::WebConfig {
+                case: case.name.clone(),
+                source: Box::new(source),
+            }
+        })?;
+    let web_config_yaml = web_config.to_yaml();
+    std::fs::write(&web_config_path, &web_config_yaml)
+        .map_err(setup("writing", &web_config_path))?;
+    Ok((files_dir, web_config_path, web_config_yaml))
+}
+
+/// The port of a case's exporter under test: a free one nothing listens on for an absent
+/// exporter, else 0 for now (the exporters start together later, in `pending`, and the
+/// job's target is set then).
+fn exec_port(
+    case: &Case,
+    template: &super::ExecTemplate,
+    web_config: &Path,
+    host: std::net::IpAddr,
+    index: usize,
+    pending: &mut Vec<Pending>,
+) -> Result<u16, RunError> {
+    if case.exporter.absent {
+        return crate::backend::free_local_port().map_err(|source| RunError::Setup {
+            what: "finding a free port on",
+            path: "127.0.0.1".into(),
+            source,
+        });
+    }
+    pending.push(Pending {
+        case: index,
+        template: template.clone(),
+        web_config: web_config.to_owned(),
+        host,
+        break_config: case.exporter.break_config_after_start,
+    });
+    Ok(0)
+}
+
+/// What starting a case's fake exporter needs.
+struct FakeStart<'a> {
+    case: &'a Case,
+    pki: &'a PkiFiles,
+    hashes: &'a HashMap<String, String>,
+    files_dir: &'a Path,
+    web_config_path: &'a Path,
+    host: std::net::IpAddr,
+}
+
+impl FakeStart<'_> {
+    /// Starts the case's fake exporter (and what stands in front of it); the port Prometheus
+    /// scrapes, or `None` when the case was judged at the start (an expected refusal of the
+    /// web-config, or a start where a refusal was expected).
+    async fn start(
+        &self,
+        shared: Arc<Metrics>,
+        ports: &mut PortPicker,
+        third: &mut super::third_parties::Handles,
+        started: &mut StartedCase,
+    ) -> Result<Option<u16>, RunError> {
+        let case = self.case;
+        let exporter = loop {
+            let attempt = super::third_parties::exporter_builder(third, FakeExporter::builder())
+                .listen(std::net::SocketAddr::new(self.host, ports.next()))
+                .web_config_file(self.web_config_path)
+                .shared_metrics(shared.clone())
+                .faults(case.exporter.faults.clone())
+                .mutants(case.exporter.mutants.clone())
+                .compat(case.exporter.compat)
+                .start()
+                .await;
+            match attempt {
+                Err(fake_exporter::Error::Bind { .. }) if ports.retry() => continue,
+                // The refusal the case expects: recorded and judged, nothing scraped.
+                Err(refused) if case.expect.refuses_config_at_start() => {
+                    started.start = Some(StartObserved::RefusedConfig(refused.to_string()));
+                    return Ok(None);
+                }
+                other => {
+                    break other.map_err(|source| RunError::Exporter {
+                        case: case.name.clone(),
+                        source,
+                    })?
+                }
+            }
+        };
+        ports.bound();
+        if case.expect.refuses_config_at_start() {
+            // It should have refused; it serves instead. Nothing to scrape.
+            let _ = exporter.shutdown().await;
+            started.start = Some(StartObserved::Started);
+            return Ok(None);
+        }
+        let upstream = exporter.addr();
+        let (port, nginx_conf) =
+            super::third_parties::start_in_front(case, third, self.pki, self.hashes, upstream)
+                .await?;
+        if let Some(conf) = nginx_conf {
+            started.web_config_yaml = format!(
+                "# nginx.conf, in front of the exporter:\n{conf}\n# the exporter's \
+                 web-config.yml (plain HTTP on {upstream}):\n{}",
+                started.web_config_yaml
+            );
+        }
+        started.stats = exporter.listeners()[0].stats.clone();
+        self.settle(exporter, started).await?;
+        Ok(Some(port))
+    }
+
+    /// Warms the exporter's bcrypt cache, breaks its web-config when the case says so, and
+    /// keeps it (or closes it, for an absent exporter).
+    async fn settle(
+        &self,
+        exporter: RunningExporter,
+        started: &mut StartedCase,
+    ) -> Result<(), RunError> {
+        let case = self.case;
+        // A cold bcrypt (~70 ms at cost 10) for each of a dozen exporters at once on two
+        // cores can outlast a 200 ms first scrape and cost the keep-alive verdict a
+        // connection. Warm each cache with the job's own credentials, as a first scrape
+        // would; nothing is counted in the exporter's stats.
+        if let Some((user, password)) = job_basic_credentials(case, self.pki, self.files_dir) {
+            exporter.warm_basic_auth(&user, &password).await;
+        }
+        if case.exporter.break_config_after_start {
+            std::fs::write(self.web_config_path, BROKEN_WEB_CONFIG).map_err(|e| {
+                RunError::Setup {
+                    what: "overwriting",
+                    path: self.web_config_path.to_owned(),
+                    source: e,
+                }
+            })?;
+        }
+        if case.exporter.absent {
+            // Bound once and closed: nothing listens on the port any more.
+            let _ = exporter.shutdown().await;
+        } else {
+            started.exporter = Some(exporter);
+        }
+        Ok(())
+    }
 }
 
 /// An exporter under test still to start.

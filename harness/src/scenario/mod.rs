@@ -824,83 +824,13 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
     let third_parties =
         third_parties::check(&raw, &exporter, &scrape).map_err(|(f, m)| err(&f, m))?;
-    let x = &raw.expect;
-    if let Some(raw::RawExporterStart::RefusesConfig) = x.exporter {
-        let scrape_fields = [
-            ("expect.health", x.health.is_some()),
-            ("expect.error", x.error.is_some()),
-            (
-                "expect.last_error_contains",
-                x.last_error_contains.is_some(),
-            ),
-            ("expect.keep_alive", x.keep_alive.is_some()),
-            ("expect.http_version", x.http_version.is_some()),
-            ("expect.prometheus_3", x.prometheus_3.is_some()),
-        ];
-        if let Some((field, _)) = scrape_fields.iter().find(|(_, set)| *set) {
-            return Err(err(
-                field,
-                "cannot be combined with `exporter: refuses_config`: an exporter that refuses \
-                 its web-config is never scraped; drop this field, or drop \
-                 `exporter: refuses_config` to expect a scrape outcome"
-                    .into(),
-            ));
+    let expect = match raw.expect.exporter {
+        Some(raw::RawExporterStart::RefusesConfig) => {
+            refused_config_expectation(&raw.expect, &exporter)
         }
-        if exporter.absent {
-            return Err(err(
-                "exporter.absent",
-                "an absent exporter never reads a web-config, so it cannot refuse one; drop \
-                 `absent` or `expect.exporter`"
-                    .into(),
-            ));
-        }
-        return Ok(Case {
-            file: file.to_owned(),
-            description: raw.description.clone(),
-            level: raw.level,
-            rationale: raw.rationale.clone(),
-            reference: raw.reference.clone(),
-            files: raw.files.clone(),
-            exporter,
-            scrape,
-            expect: Expectation::refuses_config(x.message_contains.clone()),
-            third_parties,
-            name: raw.name,
-        });
+        _ => scrape_expectation(&raw.expect, &exporter, &scrape),
     }
-    if x.message_contains.is_some() {
-        return Err(err(
-            "expect.message_contains",
-            "is the exporter's start-up error and needs `exporter: refuses_config`; for \
-             Prometheus' error use `last_error_contains`"
-                .into(),
-        ));
-    }
-    let Some(health) = x.health else {
-        return Err(err(
-            "expect.health",
-            "missing; give `health: up`, `down` or `missing`, or `exporter: refuses_config` \
-             for an exporter that refuses this web-config at start"
-                .into(),
-        ));
-    };
-    let outcome = checked_outcome(health.into(), x.error.as_ref())
-        .map_err(|e| err("expect.error", e.to_string()))?;
-    let prometheus_3 = match &x.prometheus_3 {
-        None => None,
-        Some(o) => Some(
-            checked_outcome(o.health.into(), o.error.as_ref())
-                .map_err(|e| err("expect.prometheus_3.error", e.to_string()))?,
-        ),
-    };
-    if let Some((field, message)) = half_client_cert(scrape.tls_config.as_ref(), outcome.health) {
-        return Err(err(field, message));
-    }
-    let keep_alive = x.keep_alive.unwrap_or(match outcome.health {
-        Health::Up if exporter.faults.close_after_response => KeepAlive::PerScrape,
-        Health::Up => KeepAlive::One,
-        _ => KeepAlive::Any,
-    });
+    .map_err(|(f, m)| err(f, m))?;
     Ok(Case {
         file: file.to_owned(),
         description: raw.description.clone(),
@@ -910,17 +840,97 @@ fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
         files: raw.files.clone(),
         exporter,
         scrape,
-        expect: Expectation {
-            exporter: ExporterStart::Serves,
-            outcome,
-            prometheus_3,
-            last_error_contains: x.last_error_contains.clone(),
-            keep_alive,
-            keep_alive_declared: x.keep_alive.is_some(),
-            http_version: x.http_version,
-        },
+        expect,
         third_parties,
         name: raw.name,
+    })
+}
+
+/// The expectation of a case whose exporter must refuse its web-config at start: such an
+/// exporter is never scraped, so no scrape outcome may be expected.
+fn refused_config_expectation(
+    x: &raw::RawExpect,
+    exporter: &ExporterCase,
+) -> Result<Expectation, (&'static str, String)> {
+    let scrape_fields = [
+        ("expect.health", x.health.is_some()),
+        ("expect.error", x.error.is_some()),
+        (
+            "expect.last_error_contains",
+            x.last_error_contains.is_some(),
+        ),
+        ("expect.keep_alive", x.keep_alive.is_some()),
+        ("expect.http_version", x.http_version.is_some()),
+        ("expect.prometheus_3", x.prometheus_3.is_some()),
+    ];
+    if let Some((field, _)) = scrape_fields.iter().find(|(_, set)| *set) {
+        return Err((
+            field,
+            "cannot be combined with `exporter: refuses_config`: an exporter that refuses \
+             its web-config is never scraped; drop this field, or drop \
+             `exporter: refuses_config` to expect a scrape outcome"
+                .into(),
+        ));
+    }
+    if exporter.absent {
+        return Err((
+            "exporter.absent",
+            "an absent exporter never reads a web-config, so it cannot refuse one; drop \
+             `absent` or `expect.exporter`"
+                .into(),
+        ));
+    }
+    Ok(Expectation::refuses_config(x.message_contains.clone()))
+}
+
+/// The expectation of a scraped case: health and classes (per Prometheus major), the
+/// keep-alive it implies, the HTTP version.
+fn scrape_expectation(
+    x: &raw::RawExpect,
+    exporter: &ExporterCase,
+    scrape: &ScrapeCase,
+) -> Result<Expectation, (&'static str, String)> {
+    if x.message_contains.is_some() {
+        return Err((
+            "expect.message_contains",
+            "is the exporter's start-up error and needs `exporter: refuses_config`; for \
+             Prometheus' error use `last_error_contains`"
+                .into(),
+        ));
+    }
+    let Some(health) = x.health else {
+        return Err((
+            "expect.health",
+            "missing; give `health: up`, `down` or `missing`, or `exporter: refuses_config` \
+             for an exporter that refuses this web-config at start"
+                .into(),
+        ));
+    };
+    let outcome = checked_outcome(health.into(), x.error.as_ref())
+        .map_err(|e| ("expect.error", e.to_string()))?;
+    let prometheus_3 = match &x.prometheus_3 {
+        None => None,
+        Some(o) => Some(
+            checked_outcome(o.health.into(), o.error.as_ref())
+                .map_err(|e| ("expect.prometheus_3.error", e.to_string()))?,
+        ),
+    };
+    if let Some(problem) = half_client_cert(scrape.tls_config.as_ref(), outcome.health) {
+        return Err(problem);
+    }
+    let keep_alive = x.keep_alive.unwrap_or(match outcome.health {
+        Health::Up if exporter.faults.close_after_response => KeepAlive::PerScrape,
+        Health::Up => KeepAlive::One,
+        _ => KeepAlive::Any,
+    });
+    Ok(Expectation {
+        exporter: ExporterStart::Serves,
+        outcome,
+        prometheus_3,
+        last_error_contains: x.last_error_contains.clone(),
+        keep_alive,
+        keep_alive_declared: x.keep_alive.is_some(),
+        http_version: x.http_version,
     })
 }
 
@@ -1130,50 +1140,7 @@ fn check_scrape(
             ))
         }
     };
-    let auth =
-        match (&s.basic_auth, &s.authorization) {
-            (Some(_), Some(_)) => return Err(err(
-                "scrape",
-                "`basic_auth` and `authorization` are both set; Prometheus refuses such a config \
-                 at load time (it would fail the whole run). Keep one"
-                    .into(),
-            )),
-            (Some(b), None) => Some(ScrapeAuth::Basic {
-                username: b.username.clone(),
-                password: secret(
-                    b.password.as_ref(),
-                    b.password_file.as_ref(),
-                    files,
-                    ("password", "password_file"),
-                )
-                .map_err(|(f, m)| err(&format!("scrape.basic_auth.{f}"), m))?,
-            }),
-            (None, Some(a)) => {
-                if a.kind
-                    .as_deref()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("basic"))
-                {
-                    return Err(err(
-                    "scrape.authorization.type",
-                    "Prometheus refuses `type: Basic` in `authorization` (\"authorization type \
-                     cannot be set to basic, use basic_auth instead\"); use `basic_auth` with \
-                     `username` and `password`"
-                        .into(),
-                ));
-                }
-                Some(ScrapeAuth::Authorization {
-                    auth_type: a.kind.clone(),
-                    credentials: secret(
-                        a.credentials.as_ref(),
-                        a.credentials_file.as_ref(),
-                        files,
-                        ("credentials", "credentials_file"),
-                    )
-                    .map_err(|(f, m)| err(&format!("scrape.authorization.{f}"), m))?,
-                })
-            }
-            (None, None) => None,
-        };
+    let auth = scrape_auth(s, files)?;
     let tls_config = match &s.tls_config {
         None => None,
         Some(t) => {
@@ -1212,6 +1179,57 @@ fn check_scrape(
         metrics_path: s.metrics_path.clone(),
         sample_limit: s.sample_limit,
     })
+}
+
+/// `scrape.basic_auth` or `scrape.authorization`, refusing what Prometheus refuses at load.
+fn scrape_auth(
+    s: &RawScrape,
+    files: &BTreeMap<String, String>,
+) -> Result<Option<ScrapeAuth>, (String, String)> {
+    let err = |field: &str, message: String| (field.to_owned(), message);
+    match (&s.basic_auth, &s.authorization) {
+        (Some(_), Some(_)) => Err(err(
+            "scrape",
+            "`basic_auth` and `authorization` are both set; Prometheus refuses such a config \
+             at load time (it would fail the whole run). Keep one"
+                .into(),
+        )),
+        (Some(b), None) => Ok(Some(ScrapeAuth::Basic {
+            username: b.username.clone(),
+            password: secret(
+                b.password.as_ref(),
+                b.password_file.as_ref(),
+                files,
+                ("password", "password_file"),
+            )
+            .map_err(|(f, m)| err(&format!("scrape.basic_auth.{f}"), m))?,
+        })),
+        (None, Some(a)) => {
+            if a.kind
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("basic"))
+            {
+                return Err(err(
+                    "scrape.authorization.type",
+                    "Prometheus refuses `type: Basic` in `authorization` (\"authorization type \
+                     cannot be set to basic, use basic_auth instead\"); use `basic_auth` with \
+                     `username` and `password`"
+                        .into(),
+                ));
+            }
+            Ok(Some(ScrapeAuth::Authorization {
+                auth_type: a.kind.clone(),
+                credentials: secret(
+                    a.credentials.as_ref(),
+                    a.credentials_file.as_ref(),
+                    files,
+                    ("credentials", "credentials_file"),
+                )
+                .map_err(|(f, m)| err(&format!("scrape.authorization.{f}"), m))?,
+            }))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// An inline value or a file from `files:` (or an absolute path); both is refused like

@@ -229,6 +229,23 @@ pub(super) fn check(
     scrape: &ScrapeCase,
 ) -> Result<ThirdParties, FieldError> {
     let mut out = ThirdParties::default();
+    check_token_endpoint(raw, exporter, &mut out)?;
+    check_oauth2(raw, scrape, &mut out)?;
+    check_proxy(raw, &mut out)?;
+    if let Some(kind) = raw.exporter.reverse_proxy {
+        check_reverse_proxy(&raw.exporter, exporter)?;
+        out.reverse_proxy = Some(kind);
+    }
+    check_expected_counters(raw, &mut out)?;
+    Ok(out)
+}
+
+/// `exporter.oauth2`: the case's token endpoint.
+fn check_token_endpoint(
+    raw: &RawCase,
+    exporter: &ExporterCase,
+    out: &mut ThirdParties,
+) -> Result<(), FieldError> {
     if let Some(t) = &raw.exporter.oauth2 {
         if t.client_id.is_empty() {
             return Err(field_err("exporter.oauth2.client_id", "must not be empty"));
@@ -263,6 +280,15 @@ pub(super) fn check(
             required_params: t.required_params.clone(),
         });
     }
+    Ok(())
+}
+
+/// `scrape.oauth2`: the client side of the token endpoint.
+fn check_oauth2(
+    raw: &RawCase,
+    scrape: &ScrapeCase,
+    out: &mut ThirdParties,
+) -> Result<(), FieldError> {
     if let Some(o) = &raw.scrape.oauth2 {
         if scrape.auth.is_some() {
             return Err(field_err(
@@ -309,6 +335,11 @@ pub(super) fn check(
         // An exporter behind a token endpoint scraped without oauth2 is a fine negative
         // case (401): nothing to check.
     }
+    Ok(())
+}
+
+/// `proxy:` and the proxy keys of `scrape:`.
+fn check_proxy(raw: &RawCase, out: &mut ThirdParties) -> Result<(), FieldError> {
     let p = &raw.scrape;
     for (key, set) in [
         ("no_proxy", p.no_proxy.is_some()),
@@ -372,10 +403,11 @@ pub(super) fn check(
         ));
     }
     out.proxy_connect_header = p.proxy_connect_header.clone();
-    if let Some(kind) = raw.exporter.reverse_proxy {
-        check_reverse_proxy(&raw.exporter, exporter)?;
-        out.reverse_proxy = Some(kind);
-    }
+    Ok(())
+}
+
+/// `expect.token_endpoint` and `expect.proxy`: counters of parties the case has.
+fn check_expected_counters(raw: &RawCase, out: &mut ThirdParties) -> Result<(), FieldError> {
     let x = &raw.expect;
     if let Some(RawCounts(counts)) = &x.token_endpoint {
         if out.token_endpoint.is_none() {
@@ -397,7 +429,7 @@ pub(super) fn check(
         known_counters(counts, &PROXY_COUNTERS, "expect.proxy")?;
         out.expect_proxy = counts.clone();
     }
-    Ok(out)
+    Ok(())
 }
 
 fn known_counters(
