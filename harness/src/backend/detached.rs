@@ -125,7 +125,7 @@ impl DetachedPrometheus {
         self.dir.join(LOG_FILE)
     }
 
-    /// Kills its process group, waits until it is gone (10 s), then removes the record and
+    /// Kills its process group, waits until every member is gone (10 s), then removes the record and
     /// the TSDB (the log stays).
     pub(crate) async fn stop(self) -> Result<(), BackendError> {
         let pid = self.record.pid;
@@ -136,8 +136,13 @@ impl DetachedPrometheus {
         };
         kill_group(pid).map_err(stop_error)?;
         let record = &self.record;
+        // The whole group, not only its leader: SIGKILL is delivered asynchronously, and a
+        // member that has not exited yet would outlive `stop` (a busy machine shows it).
         let gone = wait_until(STOP_DEADLINE, STOP_POLL, move || async move {
-            let alive = is_recorded_process(record);
+            let group_alive = procfs::pids()
+                .into_iter()
+                .any(|p| procfs::pgid(p) == Some(pid) && procfs::pid_alive(p));
+            let alive = is_recorded_process(record) || group_alive;
             Ok::<_, Infallible>(if alive {
                 Probe::Pending(pid)
             } else {
