@@ -22,7 +22,7 @@ pub enum Error {
     Api(#[from] crate::ApiError),
     /// A `prometheus.yml` could not be written or was refused by promtool.
     #[error(transparent)]
-    PromConfig(#[from] crate::PromConfigError),
+    PromConfig(#[from] crate::config::PromConfigError),
     /// A conformance run failed.
     #[error(transparent)]
     Conformance(#[from] crate::conformance::ConformanceError),

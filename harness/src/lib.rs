@@ -22,16 +22,25 @@
 //! ```
 //!
 //! Whole matrices come from scenario files ([`Plan`], run by [`run`]: one Prometheus,
-//! one job per case, verdicts per case); `scrape-harness` is the command line over the
-//! same library (`run`, `conformance`, `bench`, `certs`), in the binary target (feature
-//! `cli`, on by default).
+//! one job per case, verdicts per case). `scrape-harness` is the command line over the
+//! same library, in the binary target (feature `cli`, on by default), with the commands
+//! `run`, `generate`, `conformance`, `bench` (and `bench servers`), `lab`, `rotation`,
+//! `receivers` and `certs` (an alias of `fake-exporter pki`). `docs/architecture.md`
+//! follows one case through the modules.
 //!
-//! What is where: [`PrometheusFixture`] starts Prometheus ([`BackendKind`]: a container or
-//! a process; [`start_prometheus`] underneath), writes its `prometheus.yml` from
-//! [`ScrapeConfig`]s, waits ([`Until`]) and returns [`Verdict`]s, each with the
-//! [`ErrorClass`] of `lastError` ([`classify`]); [`PromApi`] reads the API; [`Plan`] and
-//! [`Case`] are scenario files parsed into types, [`run`] runs them; [`report`] renders
-//! runs; [`conformance`] and [`bench`] are the other two jobs of the command line.
+//! What is where:
+//! - [`PrometheusFixture`] starts Prometheus ([`BackendKind`]: a container, a process),
+//!   writes its `prometheus.yml` from [`ScrapeConfig`]s, and runs the one poller whose
+//!   snapshots ([`observe::Observations`]) every wait and judge reads; [`PrometheusWatch`]
+//!   runs the same poller over a Prometheus the harness did not start. Waits ([`Until`])
+//!   return [`Verdict`]s, each with `lastError` parsed once ([`LastError`], [`ErrorClass`],
+//!   [`classify`]).
+//! - [`Plan`] and [`Case`] are scenario files as types ([`cases`]); [`run`] runs them into a
+//!   [`RunReport`] ([`runs`]); [`run_receivers`] runs receivers files ([`receive`]);
+//!   [`rotation`], [`conformance`], [`bench`], [`lab`] and [`generate`] are the other jobs
+//!   of the command line; [`report`] renders.
+//! - [`config`] is the typed `prometheus.yml`; [`prometheus`] holds the backends, the API's
+//!   types and nginx for use without the fixture.
 
 mod backend;
 pub mod bench;
@@ -57,23 +66,45 @@ mod scenario;
 mod supervise;
 mod targets;
 
-pub use backend::{
-    audit_own_web_config, EndpointCheck, OwnProbe, PrometheusTls, PrometheusWebConfig,
-    PROTECTED_PATHS,
-};
-pub use backend::{
-    cancel_on_ctrl_c, free_local_port, keep_requested, prometheus_image, start as start_prometheus,
-    sweep_leftovers, BackendError, BackendKind, CleanupError, ImageBuildError,
-    ParseBackendKindError, PrometheusChoice, PrometheusOptions, RunningPrometheus, SweepReport,
-    OWNER_PID_ENV, OWNER_PID_LABEL, RUN_LABEL,
-};
-pub use classify::{classify, CaseContext, ErrorClass, LastError, UnknownClass};
+// The root: what a test or a tool needs first (about 40 names). Everything else is in a
+// named namespace below.
+pub use backend::{BackendError, BackendKind, PrometheusChoice};
+pub use classify::{classify, CaseContext, ErrorClass, LastError};
 pub use error::Error;
 pub use fixture::{
-    mounts_for, FixtureBuilder, FixtureError, PrometheusFixture, PrometheusWatch, SeenOutcome,
-    Until, Verdict, WaitProgress, DEFAULT_SCRAPE_INTERVAL,
+    FixtureBuilder, FixtureError, PrometheusFixture, PrometheusWatch, Until, Verdict, WaitProgress,
+    DEFAULT_SCRAPE_INTERVAL,
 };
-pub use nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
+pub use promconfig::{
+    Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
+};
+pub use receivers::{run_receivers, ReceiverOptions, ReceiverPlan, ReceiverRun};
+pub use runner::{run, CaseResult, RunError, RunOptions, RunReport};
+pub use scenario::{Case, Plan, ScenarioError};
+pub use targets::{ApiError, Health, PromApi};
+
+/// Running Prometheus without the fixture, and reading it: backends and their options, the
+/// leftover sweep, Prometheus' own web config, the API's types, the text-format parser, nginx.
+pub mod prometheus {
+    pub use crate::backend::{
+        audit_own_web_config, cancel_on_ctrl_c, free_local_port, keep_requested, prometheus_image,
+        start as start_prometheus, sweep_leftovers, CleanupError, EndpointCheck, ImageBuildError,
+        OwnProbe, ParseBackendKindError, PrometheusOptions, PrometheusTls, PrometheusWebConfig,
+        RunningPrometheus, SweepReport, OWNER_PID_ENV, OWNER_PID_LABEL, PROTECTED_PATHS, RUN_LABEL,
+    };
+    pub use crate::fixture::mounts_for;
+    pub use crate::nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
+    pub use crate::targets::{
+        parse_text_format, BuildInfo, DroppedTarget, Sample, TargetKey, TargetStatus,
+        TextFormatError, TextSample,
+    };
+}
+
+/// Error classes: what a label that is not a class says.
+pub mod classes {
+    pub use crate::classify::UnknownClass;
+}
+
 /// What the fixture's one poller publishes ([`observe::Observations`], one snapshot per
 /// poll), and what a scrape case's judge reads of a run ([`observe::CaseObservation`]),
 /// recorded with `RunOptions::record_observations` to test judges without Prometheus.
@@ -86,35 +117,40 @@ pub mod observe {
 
 /// The typed `prometheus.yml` and rule files: every section the bench writes or judges,
 /// loadable from a user's own file ([`config::load`]) and from what Prometheus loaded
-/// ([`config::parse_loaded`]).
+/// ([`config::parse_loaded`]); promtool.
 pub mod config {
     pub use crate::promconfig::{
-        load, parse_loaded, AlertingConfig, AlertingRule, AlertmanagerConfig, MetadataConfig,
-        OtherKeys, QueueConfig, RemoteWriteConfig, RuleFile, RuleGroup,
+        load, parse_loaded, promtool_check, render as render_prometheus_yml,
+        write as write_prometheus_yml, AlertingConfig, AlertingRule, AlertmanagerConfig,
+        GlobalConfig, MetadataConfig, OAuth2, OtherKeys, PromConfigError, PromtoolCheck,
+        QueueConfig, RemoteWriteConfig, RuleFile, RuleGroup, ScrapeProtocol, StaticConfig,
+        TlsVersion, PROMTOOL_ENV,
     };
 }
-pub use promconfig::{
-    promtool_check, render as render_prometheus_yml, write as write_prometheus_yml, Authorization,
-    BasicAuth, GlobalConfig, OAuth2, PromConfigError, PromDuration, PrometheusConfig,
-    PromtoolCheck, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig, TlsConfig, TlsVersion,
-    PROMTOOL_ENV,
-};
-pub use receivers::{
-    run_receivers, AlertmanagerError, Observed, RealAlertmanager, ReceiverCase, ReceiverDefaults,
-    ReceiverError, ReceiverExpect, ReceiverKind, ReceiverOptions, ReceiverPlan, ReceiverResult,
-    ReceiverRun, ReceiverRunError, ALERTMANAGER_BIN_ENV, ALERT_NAME,
-};
-pub use runner::{
-    run, CaseResult, ConfigCheck, ExecTemplate, ExecTemplateError, Launcher, RunError, RunHealth,
-    RunOptions, RunReport, Skipped, StartObserved, Summary, Timings, DISCOVERY_DELAY,
-};
-pub use scenario::{
-    BearerCase, Case, Count, Defaults, Expectation, Expected, ExporterCase, ExporterStart,
-    ExporterTls, FileRef, ForwardProxyCase, HttpVersion, KeepAlive, Level, OAuth2Case, Outcome,
-    PkiFile, Plan, ReverseProxy, ScenarioError, ScrapeAuth, ScrapeCase, ScrapeTls, Secret,
-    TargetHost, ThirdParties, TokenEndpointCase, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
-};
-pub use targets::{
-    parse_text_format, ApiError, BuildInfo, DroppedTarget, Health, PromApi, Sample, TargetKey,
-    TargetStatus, TextFormatError, TextSample,
-};
+
+/// Scenario files as types: cases, their exporter and scrape sides, expectations.
+pub mod cases {
+    pub use crate::scenario::{
+        BearerCase, Count, Defaults, Expectation, Expected, ExporterCase, ExporterStart,
+        ExporterTls, FileRef, ForwardProxyCase, HttpVersion, KeepAlive, Level, OAuth2Case, Outcome,
+        PkiFile, ReverseProxy, ScrapeAuth, ScrapeCase, ScrapeTls, Secret, TargetHost, ThirdParties,
+        TokenEndpointCase, DEFAULT_MATRIX, DEFAULT_MATRIX_NAME,
+    };
+}
+
+/// A scenario run's parts: launchers, timings, health, the config check.
+pub mod runs {
+    pub use crate::runner::{
+        ConfigCheck, ExecTemplate, ExecTemplateError, Launcher, RunHealth, Skipped, StartObserved,
+        Summary, Timings, DISCOVERY_DELAY,
+    };
+}
+
+/// Receivers files and runs: Alertmanager and remote-write receivers, the real Alertmanager.
+pub mod receive {
+    pub use crate::receivers::{
+        AlertmanagerError, Observed, RealAlertmanager, ReceiverCase, ReceiverDefaults,
+        ReceiverError, ReceiverExpect, ReceiverKind, ReceiverResult, ReceiverRunError,
+        ALERTMANAGER_BIN_ENV, ALERT_NAME,
+    };
+}

@@ -9,7 +9,7 @@ use super::{BackendKind, PrometheusOptions};
 /// one; [`fill`](Self::fill) copies it into the [`PrometheusOptions`] that start Prometheus.
 ///
 /// ```
-/// use scrape_harness::{BackendKind, PrometheusChoice, PrometheusOptions};
+/// use scrape_harness::{BackendKind, PrometheusChoice, prometheus::PrometheusOptions};
 ///
 /// let choice = PrometheusChoice::from(BackendKind::Process);
 /// let mut options = PrometheusOptions::new("global: {}\n");

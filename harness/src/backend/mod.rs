@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), scrape_harness::BackendError> {
-//! use scrape_harness::{start_prometheus, PrometheusOptions};
+//! use scrape_harness::{prometheus::start_prometheus, prometheus::PrometheusOptions};
 //!
 //! let prometheus = start_prometheus(PrometheusOptions::new("global: {}\n")).await?;
 //! println!("{} at {}", prometheus.description(), prometheus.base_url());

@@ -398,7 +398,7 @@ pub(crate) struct CertsArgs {
 /// Runs a parsed command line and returns the exit code. Errors print once, with their
 /// whole chain.
 pub(crate) async fn main(cli: Cli) -> ExitCode {
-    let outcome = scrape_harness::cancel_on_ctrl_c(dispatch(cli)).await;
+    let outcome = scrape_harness::prometheus::cancel_on_ctrl_c(dispatch(cli)).await;
     match outcome {
         Some(Ok(code)) => ExitCode::from(code),
         Some(Err(err)) => {
@@ -599,7 +599,7 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<u8> {
     }
     let report = match (&args.exec, &args.target) {
         (Some(exec), _) => {
-            let template = scrape_harness::ExecTemplate::parse(exec)?;
+            let template = scrape_harness::runs::ExecTemplate::parse(exec)?;
             conformance::run_exec(template, &opts).await?
         }
         (None, Some(target)) => {

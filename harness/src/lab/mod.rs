@@ -20,7 +20,7 @@
 //! listening port is left. A `start` (or `up`) interrupted by Ctrl-C kills what it started
 //! before returning; one killed with SIGKILL leaves its labs in phase `starting` with a dead
 //! owner pid (registry in `$TMPDIR/scrape-harness-labs`), and the next `lab` command sweeps
-//! them, like [`crate::sweep_leftovers`] does for dead harness runs.
+//! them, like [`crate::prometheus::sweep_leftovers`] does for dead harness runs.
 
 mod catalog;
 mod check;

@@ -252,7 +252,7 @@ pub fn receivers_table(run: &ReceiverRun, verbose: bool) -> String {
     render(&header, "sent/failed", &rows, RECEIVERS_LEGEND, &[])
 }
 
-/// What a receiver saw, in the words of [`ReceiverResult::expected`](crate::ReceiverResult).
+/// What a receiver saw, in the words of [`ReceiverResult::expected`](crate::receive::ReceiverResult).
 fn receiver_observed(o: &Observed) -> String {
     let mut text = if o.delivered {
         "delivered".to_owned()

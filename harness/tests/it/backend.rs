@@ -10,8 +10,8 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 use scrape_harness::{
-    free_local_port, sweep_leftovers, BackendKind, PrometheusOptions, RunningPrometheus,
-    OWNER_PID_LABEL, RUN_LABEL,
+    prometheus::free_local_port, prometheus::sweep_leftovers, prometheus::PrometheusOptions,
+    prometheus::RunningPrometheus, prometheus::OWNER_PID_LABEL, prometheus::RUN_LABEL, BackendKind,
 };
 
 use crate::support::docker;
@@ -114,7 +114,7 @@ async fn full_lifecycle(kind: BackendKind) -> Result<()> {
     let port = free_local_port()?;
 
     // Act
-    let prometheus = scrape_harness::start_prometheus(options(kind, port)).await?;
+    let prometheus = scrape_harness::prometheus::start_prometheus(options(kind, port)).await?;
 
     // Assert
     assert_eq!(prometheus.kind(), kind, "{}", prometheus.description());
@@ -157,8 +157,11 @@ async fn process_backend_starts_reloads_and_stops_clean() -> Result<()> {
 
 #[tokio::test]
 async fn auto_backend_says_what_it_picked_and_why() -> Result<()> {
-    let prometheus =
-        scrape_harness::start_prometheus(options(BackendKind::Auto, free_local_port()?)).await?;
+    let prometheus = scrape_harness::prometheus::start_prometheus(options(
+        BackendKind::Auto,
+        free_local_port()?,
+    ))
+    .await?;
     let description = prometheus.description();
     assert_ne!(prometheus.kind(), BackendKind::Auto);
     assert!(description.contains("auto:"), "{description}");
@@ -171,9 +174,11 @@ async fn auto_backend_says_what_it_picked_and_why() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_container_inside_a_runtime_leaves_nothing() -> Result<()> {
-    let prometheus =
-        scrape_harness::start_prometheus(options(BackendKind::Container, free_local_port()?))
-            .await?;
+    let prometheus = scrape_harness::prometheus::start_prometheus(options(
+        BackendKind::Container,
+        free_local_port()?,
+    ))
+    .await?;
     let footprint = Footprint::of(&prometheus);
     drop(prometheus);
     footprint.assert_gone()
@@ -181,8 +186,11 @@ async fn dropped_container_inside_a_runtime_leaves_nothing() -> Result<()> {
 
 #[tokio::test]
 async fn dropped_process_leaves_nothing() -> Result<()> {
-    let prometheus =
-        scrape_harness::start_prometheus(options(BackendKind::Process, free_local_port()?)).await?;
+    let prometheus = scrape_harness::prometheus::start_prometheus(options(
+        BackendKind::Process,
+        free_local_port()?,
+    ))
+    .await?;
     let footprint = Footprint::of(&prometheus);
     drop(prometheus);
     footprint.assert_gone()
@@ -195,12 +203,16 @@ fn handles_dropped_after_their_runtime_is_gone_leave_nothing() -> Result<()> {
         .enable_all()
         .build()?;
     let handles = runtime.block_on(async {
-        let container =
-            scrape_harness::start_prometheus(options(BackendKind::Container, free_local_port()?))
-                .await?;
-        let process =
-            scrape_harness::start_prometheus(options(BackendKind::Process, free_local_port()?))
-                .await?;
+        let container = scrape_harness::prometheus::start_prometheus(options(
+            BackendKind::Container,
+            free_local_port()?,
+        ))
+        .await?;
+        let process = scrape_harness::prometheus::start_prometheus(options(
+            BackendKind::Process,
+            free_local_port()?,
+        ))
+        .await?;
         anyhow::Ok([container, process])
     })?;
     drop(runtime);
@@ -218,7 +230,7 @@ async fn a_config_prometheus_refuses_fails_start_with_its_log() -> Result<()> {
     let mut opts = options(BackendKind::Process, free_local_port()?);
     opts.config_yaml = "global:\n  scrape_interval: not-a-duration\n".to_owned();
 
-    let Err(err) = scrape_harness::start_prometheus(opts).await else {
+    let Err(err) = scrape_harness::prometheus::start_prometheus(opts).await else {
         bail!("Prometheus started with an invalid config");
     };
 
@@ -234,7 +246,8 @@ async fn a_config_prometheus_refuses_fails_start_with_its_log() -> Result<()> {
 #[tokio::test]
 async fn a_rejected_reload_is_an_error_and_prometheus_keeps_running() -> Result<()> {
     let port = free_local_port()?;
-    let prometheus = scrape_harness::start_prometheus(options(BackendKind::Process, port)).await?;
+    let prometheus =
+        scrape_harness::prometheus::start_prometheus(options(BackendKind::Process, port)).await?;
 
     let err = prometheus
         .reload("scrape_configs:\n  - job_name: broken\n    scrape_interval: nope\n")
@@ -257,7 +270,7 @@ async fn a_missing_binary_names_the_fix() -> Result<()> {
     let mut opts = options(BackendKind::Process, free_local_port()?);
     opts.binary = Some(PathBuf::from("/nonexistent/prometheus"));
 
-    let Err(err) = scrape_harness::start_prometheus(opts).await else {
+    let Err(err) = scrape_harness::prometheus::start_prometheus(opts).await else {
         bail!("started a binary that does not exist");
     };
 
@@ -301,8 +314,8 @@ fn abandoned_prometheus() -> Result<(PathBuf, std::process::Child)> {
 fn sweep_kills_and_removes_what_a_dead_harness_left() -> Result<()> {
     // Arrange: a process-backend leftover and a container leftover.
     let (dir, mut child) = abandoned_prometheus()?;
-    let image =
-        tokio::runtime::Runtime::new()?.block_on(scrape_harness::prometheus_image(None, None))?;
+    let image = tokio::runtime::Runtime::new()?
+        .block_on(scrape_harness::prometheus::prometheus_image(None, None))?;
     let run_label = format!("{RUN_LABEL}=sweep-test-{}", std::process::id());
     let container = docker(&[
         "create",

@@ -316,7 +316,7 @@ impl Drop for Running {
 /// Starts `argv` listening on a free port (`{listen}` in `argv` is replaced) and waits
 /// until it accepts connections.
 fn start_listening(argv: &[String]) -> anyhow::Result<(Running, String)> {
-    let port = scrape_harness::free_local_port()?;
+    let port = scrape_harness::prometheus::free_local_port()?;
     let listen = format!("127.0.0.1:{port}");
     let args: Vec<String> = argv
         .iter()
@@ -508,7 +508,7 @@ fn a_typo_in_the_exec_command_exits_2_within_seconds() -> anyhow::Result<()> {
 
 /// Pids of processes marked as started by harness pid `owner`.
 fn marked_by(owner: u32) -> Vec<u32> {
-    let marker = format!("{}={owner}", scrape_harness::OWNER_PID_ENV);
+    let marker = format!("{}={owner}", scrape_harness::prometheus::OWNER_PID_ENV);
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {

@@ -11,7 +11,7 @@ use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
 use scrape_harness::generate::{self, GenerateOptions};
-use scrape_harness::{BackendKind, ExecTemplate, Launcher, Plan, RunOptions};
+use scrape_harness::{runs::ExecTemplate, runs::Launcher, BackendKind, Plan, RunOptions};
 
 use crate::support::{heavy, Harness, Ran};
 

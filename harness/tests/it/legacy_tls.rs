@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Result};
 
-use scrape_harness::{BackendKind, ExecTemplate, Launcher, Plan, RunOptions};
+use scrape_harness::{runs::ExecTemplate, runs::Launcher, BackendKind, Plan, RunOptions};
 
 use crate::real_targets::NodeExporter;
 use crate::support::{failures_of, heavy, test_scenario};

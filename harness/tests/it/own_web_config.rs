@@ -12,8 +12,9 @@ use anyhow::{ensure, Context, Result};
 use fake_exporter::pki::{KeyType, Pki, ServerCert};
 use fake_exporter::FakeExporter;
 use scrape_harness::{
-    audit_own_web_config, BackendKind, CaseContext, ErrorClass, Health, OwnProbe,
-    PrometheusFixture, PrometheusTls, PrometheusWebConfig, Scheme, ScrapeConfig, PROTECTED_PATHS,
+    prometheus::audit_own_web_config, prometheus::OwnProbe, prometheus::PrometheusTls,
+    prometheus::PrometheusWebConfig, prometheus::PROTECTED_PATHS, BackendKind, CaseContext,
+    ErrorClass, Health, PrometheusFixture, Scheme, ScrapeConfig,
 };
 
 use crate::support::heavy;

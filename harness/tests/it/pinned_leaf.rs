@@ -12,7 +12,7 @@ use anyhow::{ensure, Context, Result};
 
 use fake_exporter::pki::{issued_by, KeyType, Pki};
 use fake_exporter::FakeExporter;
-use scrape_harness::{BackendKind, Launcher, Plan, RunOptions};
+use scrape_harness::{runs::Launcher, BackendKind, Plan, RunOptions};
 
 use crate::real_targets::{require_program, Client, NodeExporter};
 use crate::support::{failures_of, heavy};

@@ -410,11 +410,11 @@ fn write_credentials(dir: &Path) -> Result<(PathBuf, String)> {
 }
 
 /// nginx (foreground, single process) as a TLS reverse proxy on 127.0.0.1: the harness'
-/// own [`scrape_harness::RunningNginx`] (config, launch and teardown in one place), made
+/// own [`scrape_harness::prometheus::RunningNginx`] (config, launch and teardown in one place), made
 /// ready here as every target of this module is: an HTTPS request with the right
 /// credentials gets 200.
 pub(crate) struct Nginx {
-    nginx: scrape_harness::RunningNginx,
+    nginx: scrape_harness::prometheus::RunningNginx,
     password_file: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -444,7 +444,8 @@ impl Nginx {
         let mut errors = Vec::new();
         // A free port may be taken in between: nginx then exits ("address in use").
         for _ in 0..START_ATTEMPTS {
-            let mut config = scrape_harness::NginxConfig::new(free_loopback_addr()?, upstream);
+            let mut config =
+                scrape_harness::prometheus::NginxConfig::new(free_loopback_addr()?, upstream);
             config.tls = Some((pki.file("server.crt"), pki.file("server.key")));
             if kind.mtls() {
                 config.client_ca = Some(pki.file("ca.crt"));
@@ -452,13 +453,14 @@ impl Nginx {
             if kind.basic() {
                 config.basic_auth_users = vec![(BASIC_USER.to_owned(), hash.clone())];
             }
-            let nginx = match runtime.block_on(scrape_harness::RunningNginx::start(&config)) {
-                Ok(nginx) => nginx,
-                Err(e) => {
-                    errors.push(format!("{e}"));
-                    continue;
-                }
-            };
+            let nginx =
+                match runtime.block_on(scrape_harness::prometheus::RunningNginx::start(&config)) {
+                    Ok(nginx) => nginx,
+                    Err(e) => {
+                        errors.push(format!("{e}"));
+                        continue;
+                    }
+                };
             let addr = nginx.addr();
             let mut last = None;
             crate::support::poll(

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use scrape_harness::observe::PrometheusCounts;
 use scrape_harness::{
-    run_receivers, BackendKind, ErrorClass, OwnProbe, PromtoolCheck, ReceiverOptions, ReceiverPlan,
+    config::PromtoolCheck, prometheus::OwnProbe, run_receivers, BackendKind, ErrorClass,
+    ReceiverOptions, ReceiverPlan,
 };
 
 use crate::support::{heavy, processes_mentioning, write_scenario, Harness};
@@ -317,7 +318,8 @@ fn a_real_alertmanager_refusing_its_web_config_is_reported_with_its_log() -> Res
 
         // Act
         let started =
-            scrape_harness::RealAlertmanager::start(&web_config, Duration::from_secs(30)).await;
+            scrape_harness::receive::RealAlertmanager::start(&web_config, Duration::from_secs(30))
+                .await;
 
         // Assert
         let err = started

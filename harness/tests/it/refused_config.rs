@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 
-use scrape_harness::{BackendKind, ExecTemplate, Launcher, Plan, RunOptions, StartObserved};
+use scrape_harness::{
+    runs::ExecTemplate, runs::Launcher, runs::StartObserved, BackendKind, Plan, RunOptions,
+};
 
 use crate::real_targets::NodeExporter;
 use crate::support::{heavy, write_scenario, Harness};

@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use scrape_harness::{RunReport, OWNER_PID_LABEL};
+use scrape_harness::{prometheus::OWNER_PID_LABEL, RunReport};
 
 /// Serialises the tests that run Prometheus with 200 ms scrape timeouts: under CPU
 /// contention (two cores, other tests in this binary) their verdicts get flaky.
