@@ -310,21 +310,44 @@ pub(super) fn fleet_group(
     Ok(group)
 }
 
-async fn run_one(
-    opts: &BenchOptions,
-    ctx: &RunCtx<'_>,
-    report: &mut BenchReport,
-) -> Result<BenchRow, BenchError> {
-    let (n, mode, ka) = (ctx.n, ctx.mode, ka_str(ctx.keep_alive));
-    let measure = |what: &'static str| {
-        move |source: MeasureError| BenchError::Measure {
+impl RunCtx<'_> {
+    /// Maps a failure while doing `what` to the run's error, naming the combination.
+    fn measure(&self, what: &'static str) -> impl Fn(MeasureError) -> BenchError {
+        let (n, mode, ka) = (self.n, self.mode, ka_str(self.keep_alive));
+        move |source| BenchError::Measure {
             n,
             mode,
             ka,
             what,
             source: Box::new(source),
         }
-    };
+    }
+}
+
+/// One row: the fleet, Prometheus scraping it, the warm-up, one measured window, the row.
+async fn run_one(
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+    report: &mut BenchReport,
+) -> Result<BenchRow, BenchError> {
+    let (fleet, first) = start_fleet(opts, ctx).await?;
+    let (prom, started) = start_prometheus(opts, ctx, first).await?;
+    record_versions(&prom, ctx, report).await?;
+    warm_up(&prom, opts, ctx).await?;
+    let warmup = started.elapsed();
+    let window = measure_window(prom.api(), &fleet, opts, ctx).await?;
+    drop(prom);
+    // Wait for every listener to close so the next run can bind the same ports.
+    let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
+    Ok(bench_row(opts, ctx, warmup, &window))
+}
+
+/// Starts the run's fleet of `ctx.n` exporters; returns it and its first port.
+async fn start_fleet(
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+) -> Result<(RunningFleet, u16), BenchError> {
+    let (n, mode) = (ctx.n, ctx.mode);
     let web_config = (mode != Mode::Plain).then_some(ctx.web_config);
     let group = fleet_group(opts.base_port, n, mode, ctx.keep_alive, web_config)?;
     let first = *group.ports.start();
@@ -335,11 +358,21 @@ async fn run_one(
         .map_err(|source| BenchError::Fleet {
             n,
             mode,
-            ka,
+            ka: ka_str(ctx.keep_alive),
             first,
             last: u32::from(first) + n - 1,
             source,
         })?;
+    Ok((fleet, first))
+}
+
+/// Starts Prometheus with the run's job; returns it and the instant its start began (the
+/// warm-up counts from there).
+async fn start_prometheus(
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+    first: u16,
+) -> Result<(PrometheusFixture, Instant), BenchError> {
     let builder = PrometheusFixture::builder()
         .prometheus(&opts.prometheus)
         .ready_timeout(Duration::from_secs(60))
@@ -349,102 +382,161 @@ async fn run_one(
     let prom = builder
         .start()
         .await
-        .map_err(|source| BenchError::Prometheus { n, mode, source })?;
-    let api = prom.api();
-    if report.prometheus_version.is_empty() {
-        let info = api
-            .build_info()
-            .await
-            .map_err(|e| measure("reading the build info")(e.into()))?;
-        report.prometheus_version = info.version;
-        report.prometheus_go_version = info.go_version;
-        report.backend = prom.prometheus().description();
-    }
+        .map_err(|source| BenchError::Prometheus {
+            n: ctx.n,
+            mode: ctx.mode,
+            source,
+        })?;
+    Ok((prom, started))
+}
 
-    // Warm-up: every target scraped successfully at least once.
+/// Fills the report's Prometheus version, Go version and backend on the first run.
+async fn record_versions(
+    prom: &PrometheusFixture,
+    ctx: &RunCtx<'_>,
+    report: &mut BenchReport,
+) -> Result<(), BenchError> {
+    if !report.prometheus_version.is_empty() {
+        return Ok(());
+    }
+    let info = prom
+        .api()
+        .build_info()
+        .await
+        .map_err(|e| ctx.measure("reading the build info")(e.into()))?;
+    report.prometheus_version = info.version;
+    report.prometheus_go_version = info.go_version;
+    report.backend = prom.prometheus().description();
+    Ok(())
+}
+
+/// Warm-up: every target scraped successfully at least once.
+async fn warm_up(
+    prom: &PrometheusFixture,
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+) -> Result<(), BenchError> {
     prom.wait(Until::Up, opts.warmup_timeout)
         .await
         .map_err(|source| {
-            measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup(
+            ctx.measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup(
                 source,
             ))
         })?;
-    let warmup = started.elapsed();
+    Ok(())
+}
 
-    // The window.
-    let before = Snapshot::take(api, &fleet, mode)
+/// What one measured window yielded.
+struct Window {
+    /// Counters at the window's start.
+    before: Snapshot,
+    /// Counters at the window's end.
+    after: Snapshot,
+    /// The window's measured length.
+    elapsed: Duration,
+    /// Prometheus' view of the scrapes in the window.
+    scrapes: ScrapeStats,
+}
+
+/// Prometheus' view of the job's scrapes over a window.
+struct ScrapeStats {
+    /// Median scrape duration, seconds.
+    p50: f64,
+    /// 99th-percentile scrape duration, seconds.
+    p99: f64,
+    /// Scrapes (samples of `up`).
+    scrapes: f64,
+    /// Successful scrapes (sum of `up`).
+    ok: f64,
+}
+
+/// The measured window: counters, `opts.duration` of scraping, counters, then Prometheus'
+/// scrape statistics over exactly the elapsed window.
+async fn measure_window(
+    api: &PromApi,
+    fleet: &RunningFleet,
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+) -> Result<Window, BenchError> {
+    let before = Snapshot::take(api, fleet, ctx.mode)
         .await
-        .map_err(measure("reading counters at window start"))?;
+        .map_err(ctx.measure("reading counters at window start"))?;
     let window_start = Instant::now();
     tokio::time::sleep(opts.duration).await;
-    let after = Snapshot::take(api, &fleet, mode)
+    let after = Snapshot::take(api, fleet, ctx.mode)
         .await
-        .map_err(measure("reading counters at window end"))?;
-    let window = window_start.elapsed();
-    let range = format!("{}ms", window.as_millis());
-    let q = |promql: String| {
-        let api = &api;
-        async move {
-            api.query(&promql)
-                .await
-                .map(|s| s.first().map_or(0.0, |s| s.value))
-                .map_err(MeasureError::from)
-        }
-    };
-    let sel = format!("{{job=\"{JOB}\"}}");
-    let p50 = q(format!(
-        "quantile(0.5, quantile_over_time(0.5, scrape_duration_seconds{sel}[{range}]))"
-    ))
-    .await
-    .map_err(measure("querying scrape durations"))?;
-    let p99 = q(format!(
-        "quantile(0.99, quantile_over_time(0.99, scrape_duration_seconds{sel}[{range}]))"
-    ))
-    .await
-    .map_err(measure("querying scrape durations"))?;
-    let scrapes = q(format!("sum(count_over_time(up{sel}[{range}]))"))
-        .await
-        .map_err(measure("counting scrapes"))?;
-    let ok = q(format!("sum(sum_over_time(up{sel}[{range}]))"))
-        .await
-        .map_err(measure("counting failed scrapes"))?;
-    drop(prom);
-    // Wait for every listener to close so the next run can bind the same ports.
-    let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
+        .map_err(ctx.measure("reading counters at window end"))?;
+    let elapsed = window_start.elapsed();
+    let scrapes = query_scrapes(api, elapsed, ctx).await?;
+    Ok(Window {
+        before,
+        after,
+        elapsed,
+        scrapes,
+    })
+}
 
+/// Queries the job's scrape durations and counts over the last `window`.
+async fn query_scrapes(
+    api: &PromApi,
+    window: Duration,
+    ctx: &RunCtx<'_>,
+) -> Result<ScrapeStats, BenchError> {
+    let range = format!("{}ms", window.as_millis());
+    let sel = format!("{{job=\"{JOB}\"}}");
+    let p50 = query_value(
+        api,
+        &format!("quantile(0.5, quantile_over_time(0.5, scrape_duration_seconds{sel}[{range}]))"),
+    )
+    .await
+    .map_err(ctx.measure("querying scrape durations"))?;
+    let p99 = query_value(
+        api,
+        &format!("quantile(0.99, quantile_over_time(0.99, scrape_duration_seconds{sel}[{range}]))"),
+    )
+    .await
+    .map_err(ctx.measure("querying scrape durations"))?;
+    let scrapes = query_value(api, &format!("sum(count_over_time(up{sel}[{range}]))"))
+        .await
+        .map_err(ctx.measure("counting scrapes"))?;
+    let ok = query_value(api, &format!("sum(sum_over_time(up{sel}[{range}]))"))
+        .await
+        .map_err(ctx.measure("counting failed scrapes"))?;
+    Ok(ScrapeStats {
+        p50,
+        p99,
+        scrapes,
+        ok,
+    })
+}
+
+/// The value of the first sample of `promql`, 0 when there is none.
+async fn query_value(api: &PromApi, promql: &str) -> Result<f64, MeasureError> {
+    api.query(promql)
+        .await
+        .map(|s| s.first().map_or(0.0, |s| s.value))
+        .map_err(MeasureError::from)
+}
+
+/// The row of a run from its warm-up time and its window.
+fn bench_row(opts: &BenchOptions, ctx: &RunCtx<'_>, warmup: Duration, w: &Window) -> BenchRow {
+    let (before, after) = (&w.before, &w.after);
     let requests = after.stats.requests_total() - before.stats.requests_total();
     let connections = after.stats.connections_accepted - before.stats.connections_accepted;
     let handshakes = after.stats.handshakes_ok - before.stats.handshakes_ok;
-    let reconnects = if mode.is_tls() {
+    let reconnects = if ctx.mode.is_tls() {
         handshakes
     } else {
         connections
     };
-    let scrapes = scrapes.round() as u64;
-    let failed = (scrapes as f64 - ok).round().max(0.0) as u64;
-    let mut problems = Vec::new();
-    if !ctx.keep_alive {
-        let ratio = reconnects as f64 / requests.max(1) as f64;
-        if (ratio - 1.0).abs() > KEEPALIVE_OFF_TOLERANCE || requests == 0 {
-            problems.push(format!(
-                "keep-alive off but {reconnects} {} for {requests} scrapes (ratio {ratio:.2}, allowed 1±{KEEPALIVE_OFF_TOLERANCE}): connections were reused, this row does not measure per-scrape handshakes",
-                if mode.is_tls() { "handshakes" } else { "connections" }
-            ));
-        }
-    }
-    if failed * 100 > scrapes.max(1) {
-        problems.push(format!(
-            "{failed} of {scrapes} scrapes failed (up == 0): the machine is overloaded at this N and interval"
-        ));
-    }
-    if scrapes == 0 {
-        problems.push("no scrapes in the window".into());
-    }
-    let window_s = window.as_secs_f64();
+    let scrapes = w.scrapes.scrapes.round() as u64;
+    let failed = (scrapes as f64 - w.scrapes.ok).round().max(0.0) as u64;
+    let problems = row_problems(ctx, requests, reconnects, scrapes, failed);
+    let window_s = w.elapsed.as_secs_f64();
     let prom_cpu = after.prom_cpu - before.prom_cpu;
-    Ok(BenchRow {
-        targets: n,
-        mode,
+    BenchRow {
+        targets: ctx.n,
+        mode: ctx.mode,
         keep_alive: ctx.keep_alive,
         repeat: ctx.repeat,
         window_seconds: window_s,
@@ -453,8 +545,8 @@ async fn run_one(
         prometheus_cpu_seconds: prom_cpu,
         prometheus_cpu_cores: prom_cpu / window_s,
         prometheus_rss_bytes: after.prom_rss,
-        scrape_duration_p50: p50,
-        scrape_duration_p99: p99,
+        scrape_duration_p50: w.scrapes.p50,
+        scrape_duration_p99: w.scrapes.p99,
         scrapes,
         failed_scrapes: failed,
         requests,
@@ -467,7 +559,37 @@ async fn run_one(
         negotiated: negotiated(&after.stats),
         pass: problems.is_empty(),
         problems,
-    })
+    }
+}
+
+/// Why a row does not measure what it should: connections reused with keep-alive off, more
+/// than 1% of scrapes failed, or no scrapes at all.
+fn row_problems(
+    ctx: &RunCtx<'_>,
+    requests: u64,
+    reconnects: u64,
+    scrapes: u64,
+    failed: u64,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !ctx.keep_alive {
+        let ratio = reconnects as f64 / requests.max(1) as f64;
+        if (ratio - 1.0).abs() > KEEPALIVE_OFF_TOLERANCE || requests == 0 {
+            problems.push(format!(
+                "keep-alive off but {reconnects} {} for {requests} scrapes (ratio {ratio:.2}, allowed 1±{KEEPALIVE_OFF_TOLERANCE}): connections were reused, this row does not measure per-scrape handshakes",
+                if ctx.mode.is_tls() { "handshakes" } else { "connections" }
+            ));
+        }
+    }
+    if failed * 100 > scrapes.max(1) {
+        problems.push(format!(
+            "{failed} of {scrapes} scrapes failed (up == 0): the machine is overloaded at this N and interval"
+        ));
+    }
+    if scrapes == 0 {
+        problems.push("no scrapes in the window".into());
+    }
+    problems
 }
 
 /// Counters read at one instant.
