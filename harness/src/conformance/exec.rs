@@ -106,6 +106,19 @@ async fn direct_exec(
     let user = format!("u{}", super::random_token(11));
     let password = super::random_token(24);
     let (user, password) = (user.as_str(), password.as_str());
+    let (basic_cfg, tls_cfg) = write_direct_configs(dir, user, password).await?;
+    let mut out = basic_auth_checks(template, opts, &basic_cfg, user, password).await;
+    out.push(tls_checks(template, &tls_cfg).await);
+    Ok(out)
+}
+
+/// The two web-configs of the direct checks: Basic auth with `user` and `password` on plain
+/// HTTP, and TLS with a fresh PKI's valid server certificate.
+async fn write_direct_configs(
+    dir: &Path,
+    user: &str,
+    password: &str,
+) -> Result<(PathBuf, PathBuf), ConformanceError> {
     let pki = Pki::generate(KeyType::default()).map_err(|source| ConformanceError::Pki {
         what: "generating",
         source,
@@ -139,50 +152,20 @@ async fn direct_exec(
             ..WebConfigSpec::default()
         }),
     )?;
+    Ok((basic_cfg, tls_cfg))
+}
 
-    let mut out = Vec::new();
-    match start(template, &basic_cfg).await {
-        Ok(exporter) => {
-            let addr = exporter.addr;
-            out.push(
-                bounded(
-                    catalog::WWW_AUTHENTICATE,
-                    direct::www_authenticate(addr, None, "/metrics"),
-                )
-                .await,
-            );
-            out.push(
-                bounded(
-                    catalog::NO_SECRETS_ECHOED,
-                    direct::no_secrets_echoed(addr, None, "/metrics", user, password),
-                )
-                .await,
-            );
-            out.extend(
-                super::negotiation_results(
-                    addr,
-                    None,
-                    "/metrics",
-                    Some(fake_exporter::basic_header(user, password)),
-                )
-                .await,
-            );
-            out.push(
-                bounded(
-                    catalog::AUTH_TIMING,
-                    direct::auth_timing(
-                        addr,
-                        None,
-                        "/metrics",
-                        user,
-                        opts.timing_samples,
-                        opts.alpha,
-                    ),
-                )
-                .await,
-            );
-            exporter.stop().await;
-        }
+/// The direct checks against an exporter started with the Basic-auth web-config; each fails
+/// with the start error when it does not start.
+async fn basic_auth_checks(
+    template: &ExecTemplate,
+    opts: &ConformanceOptions,
+    basic_cfg: &Path,
+    user: &str,
+    password: &str,
+) -> Vec<CheckResult> {
+    let exporter = match start(template, basic_cfg).await {
+        Ok(exporter) => exporter,
         Err(e) => {
             let cases: [DirectCase; 6] = [
                 catalog::WWW_AUTHENTICATE,
@@ -192,25 +175,71 @@ async fn direct_exec(
                 catalog::OPENMETRICS,
                 catalog::AUTH_TIMING,
             ];
-            for case in cases {
-                out.push(case.result(Outcome::Fail(format!("with a Basic-auth web-config: {e}"))));
-            }
+            return cases
+                .into_iter()
+                .map(|case| {
+                    case.result(Outcome::Fail(format!("with a Basic-auth web-config: {e}")))
+                })
+                .collect();
         }
-    }
-    match start(template, &tls_cfg).await {
+    };
+    let addr = exporter.addr;
+    let mut out = Vec::new();
+    out.push(
+        bounded(
+            catalog::WWW_AUTHENTICATE,
+            direct::www_authenticate(addr, None, "/metrics"),
+        )
+        .await,
+    );
+    out.push(
+        bounded(
+            catalog::NO_SECRETS_ECHOED,
+            direct::no_secrets_echoed(addr, None, "/metrics", user, password),
+        )
+        .await,
+    );
+    out.extend(
+        super::negotiation_results(
+            addr,
+            None,
+            "/metrics",
+            Some(fake_exporter::basic_header(user, password)),
+        )
+        .await,
+    );
+    out.push(
+        bounded(
+            catalog::AUTH_TIMING,
+            direct::auth_timing(
+                addr,
+                None,
+                "/metrics",
+                user,
+                opts.timing_samples,
+                opts.alpha,
+            ),
+        )
+        .await,
+    );
+    exporter.stop().await;
+    out
+}
+
+/// The direct check against an exporter started with the TLS web-config.
+async fn tls_checks(template: &ExecTemplate, tls_cfg: &Path) -> CheckResult {
+    match start(template, tls_cfg).await {
         Ok(exporter) => {
-            out.push(
-                bounded(
-                    catalog::OLD_TLS_REFUSED,
-                    direct::refuses_old_tls(exporter.addr),
-                )
-                .await,
-            );
+            let result = bounded(
+                catalog::OLD_TLS_REFUSED,
+                direct::refuses_old_tls(exporter.addr),
+            )
+            .await;
             exporter.stop().await;
+            result
         }
-        Err(e) => out.push(
-            catalog::OLD_TLS_REFUSED.result(Outcome::Fail(format!("with a TLS web-config: {e}"))),
-        ),
+        Err(e) => {
+            catalog::OLD_TLS_REFUSED.result(Outcome::Fail(format!("with a TLS web-config: {e}")))
+        }
     }
-    Ok(out)
 }

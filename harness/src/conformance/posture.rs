@@ -316,53 +316,79 @@ pub async fn probe(p: &Probe) -> Posture {
         fingerprint: Fingerprint::default(),
     };
     if p.tls {
-        for (versions, name) in [
-            (TlsVersions::Only12, "TLS 1.2"),
-            (TlsVersions::Only13, "TLS 1.3"),
-        ] {
-            let c = p.client(p.client_cert.as_ref(), versions);
-            if p.get(Some(&c), true).await.is_ok() {
-                posture.tls_versions.push(name);
-            }
-        }
-        let plain = p.get(None, true).await;
-        if let Ok(r) = &plain {
-            fingerprint.plain_to_tls_body = Some(String::from_utf8_lossy(&r.body).into_owned());
-            if fingerprint.server_header.is_none() {
-                fingerprint.server_header = r.header("server").map(str::to_owned);
-            }
-        }
-        posture.plain_http_refused =
-            Some(!matches!(&plain, Ok(r) if (200..300).contains(&r.status)));
-        // Client certificates: asked for? served without one? with one from an unknown CA?
-        let none = p.client(None, TlsVersions::Both);
-        let without = p.get(Some(&none), true).await;
-        let asked = none
-            .cert_requested
-            .as_ref()
-            .is_some_and(|a| a.load(Ordering::SeqCst));
-        let unknown = match &p.unknown_ca_cert {
-            Some(cert) => {
-                let c = p.client(Some(cert), TlsVersions::Both);
-                let r = p.get(Some(&c), true).await;
-                Some(!tls_refused(&r))
-            }
-            None => None,
-        };
-        let without_served = !tls_refused(&without);
-        posture.client_certs = match (asked || !without_served, without_served, unknown) {
-            (false, _, _) => ClientCertPolicy::None,
-            (true, true, Some(true)) => ClientCertPolicy::RequestedNotVerified,
-            (true, true, _) => ClientCertPolicy::VerifiedIfGiven,
-            (true, false, Some(true)) => ClientCertPolicy::RequiredNotVerified,
-            (true, false, _) => ClientCertPolicy::Verified,
-        };
+        posture.tls_versions = probe_tls_versions(p).await;
+        posture.plain_http_refused = Some(probe_plain_http(p, &mut fingerprint).await);
+        posture.client_certs = probe_client_certs(p).await;
     }
     // HTTP auth: the user's client certificate, no credentials.
     let c = p
         .tls
         .then(|| p.client(p.client_cert.as_ref(), TlsVersions::Both));
-    posture.http_auth = match p.get(c.as_ref(), false).await {
+    posture.http_auth = probe_http_auth(p, c.as_ref()).await;
+    if let Some(body) = probe_not_found_body(p, c.as_ref()).await {
+        fingerprint.not_found_body = Some(body);
+    }
+    posture.fingerprint = fingerprint;
+    posture
+}
+
+/// The TLS versions the target accepts, each probed alone with the user's client certificate.
+async fn probe_tls_versions(p: &Probe) -> Vec<&'static str> {
+    let mut accepted = Vec::new();
+    for (versions, name) in [
+        (TlsVersions::Only12, "TLS 1.2"),
+        (TlsVersions::Only13, "TLS 1.3"),
+    ] {
+        let c = p.client(p.client_cert.as_ref(), versions);
+        if p.get(Some(&c), true).await.is_ok() {
+            accepted.push(name);
+        }
+    }
+    accepted
+}
+
+/// Whether plain HTTP to the TLS port is refused (anything but a 2xx); its answer goes into
+/// the fingerprint.
+async fn probe_plain_http(p: &Probe, fingerprint: &mut Fingerprint) -> bool {
+    let plain = p.get(None, true).await;
+    if let Ok(r) = &plain {
+        fingerprint.plain_to_tls_body = Some(String::from_utf8_lossy(&r.body).into_owned());
+        if fingerprint.server_header.is_none() {
+            fingerprint.server_header = r.header("server").map(str::to_owned);
+        }
+    }
+    !matches!(&plain, Ok(r) if (200..300).contains(&r.status))
+}
+
+/// Client certificates: asked for? served without one? with one from an unknown CA?
+async fn probe_client_certs(p: &Probe) -> ClientCertPolicy {
+    let none = p.client(None, TlsVersions::Both);
+    let without = p.get(Some(&none), true).await;
+    let asked = none
+        .cert_requested
+        .as_ref()
+        .is_some_and(|a| a.load(Ordering::SeqCst));
+    let unknown = match &p.unknown_ca_cert {
+        Some(cert) => {
+            let c = p.client(Some(cert), TlsVersions::Both);
+            let r = p.get(Some(&c), true).await;
+            Some(!tls_refused(&r))
+        }
+        None => None,
+    };
+    let without_served = !tls_refused(&without);
+    match (asked || !without_served, without_served, unknown) {
+        (false, _, _) => ClientCertPolicy::None,
+        (true, true, Some(true)) => ClientCertPolicy::RequestedNotVerified,
+        (true, true, _) => ClientCertPolicy::VerifiedIfGiven,
+        (true, false, Some(true)) => ClientCertPolicy::RequiredNotVerified,
+        (true, false, _) => ClientCertPolicy::Verified,
+    }
+}
+
+/// The HTTP authentication the target asks for, from a request without credentials.
+async fn probe_http_auth(p: &Probe, c: Option<&ClientTls>) -> HttpAuth {
+    match p.get(c, false).await {
         Ok(r) if (200..300).contains(&r.status) => HttpAuth::None,
         Ok(r) if r.status == 401 => match r.header("www-authenticate") {
             Some(v) if v.to_ascii_lowercase().starts_with("basic") => HttpAuth::Basic,
@@ -372,10 +398,14 @@ pub async fn probe(p: &Probe) -> Posture {
         Ok(r) if (400..500).contains(&r.status) => HttpAuth::Refused(r.status),
         Ok(r) => HttpAuth::Unknown(format!("HTTP {}", r.status)),
         Err(e) => HttpAuth::Unknown(super::report::one_line(&e.to_string())),
-    };
-    if let Ok(r) = direct::get(
+    }
+}
+
+/// The body of the target's 404 for an unknown path, with credentials (for the fingerprint).
+async fn probe_not_found_body(p: &Probe, c: Option<&ClientTls>) -> Option<String> {
+    let r = direct::get(
         p.addr,
-        c.as_ref(),
+        c,
         "/scrape-harness-unknown-path",
         &p.auth_header
             .iter()
@@ -383,13 +413,8 @@ pub async fn probe(p: &Probe) -> Posture {
             .collect::<Vec<_>>(),
     )
     .await
-    {
-        if r.status == 404 {
-            fingerprint.not_found_body = Some(String::from_utf8_lossy(&r.body).into_owned());
-        }
-    }
-    posture.fingerprint = fingerprint;
-    posture
+    .ok()?;
+    (r.status == 404).then(|| String::from_utf8_lossy(&r.body).into_owned())
 }
 
 #[cfg(test)]

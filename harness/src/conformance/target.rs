@@ -474,253 +474,390 @@ struct TargetCases<'a> {
     posture: &'a Posture,
 }
 
-/// The cases that need no restart of the target, built as typed scenario cases.
-fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
-    let file = |p: &Path| FileRef::Absolute(p.to_owned());
-    let tls_with = |cert: Option<(&Path, &Path)>| ScrapeTls {
-        ca_file: t.ca.map(file),
-        cert_file: cert.map(|(c, _)| file(c)),
-        key_file: cert.map(|(_, k)| file(k)),
-        ..ScrapeTls::default()
-    };
-    let configured_auth = match (t.basic, t.bearer) {
-        (Some((user, password)), _) => Some(ScrapeAuth::Basic {
-            username: user.to_owned(),
-            password: Some(Secret::File(file(password))),
-        }),
-        (None, Some(token)) => Some(ScrapeAuth::Authorization {
-            auth_type: None,
-            credentials: Some(Secret::File(file(token))),
-        }),
-        (None, None) => None,
-    };
-    // What the exporter is assumed to be, for the classifier's context only: TLS when the
-    // user scrapes it over https, verifying client certificates when it asks for them.
-    let verifies = t.client_cert.is_some()
-        || !matches!(
-            t.posture.client_certs,
-            ClientCertPolicy::None | ClientCertPolicy::NotTls
-        );
-    let exporter = ExporterCase {
-        tls: t.https.then(|| ExporterTls {
-            server_cert: ServerCert::Valid,
-            openssl_key: false,
-            serve_files: None,
-            cipher_suites: Vec::new(),
-            client_auth_type: verifies.then_some(ClientAuthType::RequireAndVerifyClientCert),
-            client_ca: None,
-            client_allowed_sans: None,
-            min_version: None,
-            max_version: None,
-        }),
-        ..ExporterCase::default()
-    };
-    let case = |name: &str, level: Level, rationale: &str, scrape: ScrapeCase, expect| {
-        let mut case = Case::new(name, "(generated for --target)", expect);
-        case.level = Some(level);
-        case.rationale = Some(rationale.to_owned());
+/// The words of one generated case: its name, level and rationale.
+struct CaseText {
+    name: &'static str,
+    level: Level,
+    rationale: &'static str,
+}
+
+/// The credentials a generated auth case presents instead of the configured ones.
+#[derive(Clone, Copy)]
+enum BadCredentials {
+    /// None at all.
+    Missing,
+    /// The configured user with a wrong password.
+    WrongPassword,
+    /// An unknown user with the configured password file.
+    UnknownUser,
+    /// A wrong bearer token.
+    WrongToken,
+}
+
+/// The Basic-auth cases (with `--basic-auth`): each refused as unauthorized.
+const BASIC_AUTH_CASES: &[(CaseText, BadCredentials)] = &[
+    (
+        CaseText {
+            name: "target-no-credentials",
+            level: Level::Must,
+            rationale: "a request without credentials is refused",
+        },
+        BadCredentials::Missing,
+    ),
+    (
+        CaseText {
+            name: "target-wrong-password",
+            level: Level::Must,
+            rationale: "a wrong password is refused",
+        },
+        BadCredentials::WrongPassword,
+    ),
+    (
+        CaseText {
+            name: "target-unknown-user",
+            level: Level::Must,
+            rationale: "an unknown user is refused",
+        },
+        BadCredentials::UnknownUser,
+    ),
+];
+
+/// The bearer-token cases (with a token and no `--basic-auth`): each refused as unauthorized.
+const BEARER_CASES: &[(CaseText, BadCredentials)] = &[
+    (
+        CaseText {
+            name: "target-no-token",
+            level: Level::Must,
+            rationale: "a request without a token is refused",
+        },
+        BadCredentials::Missing,
+    ),
+    (
+        CaseText {
+            name: "target-wrong-token",
+            level: Level::Must,
+            rationale: "a wrong token is refused",
+        },
+        BadCredentials::WrongToken,
+    ),
+];
+
+/// Clients limited to one TLS version: (name, min_version, max_version).
+const TLS_VERSION_CASES: &[(&str, Option<TlsVersion>, Option<TlsVersion>)] = &[
+    ("target-tls12-only-client", None, Some(TlsVersion::Tls12)),
+    ("target-tls13-only-client", Some(TlsVersion::Tls13), None),
+];
+
+/// The rationale of every `TLS_VERSION_CASES` case.
+const TLS_VERSION_RATIONALE: &str = "Prometheus offers TLS 1.2 and 1.3; a target that refuses one of them is making a choice, reported here";
+
+/// A client certificate the target must refuse: (name, the certificate among the probe
+/// certificates, if made, rationale).
+type BadClientCert = (
+    &'static str,
+    fn(&ProbeCerts) -> Option<&(PathBuf, PathBuf)>,
+    &'static str,
+);
+
+/// The client certificates the target must refuse, in order; one whose certificate was not
+/// made (no `--client-ca-*`) is left out.
+const BAD_CLIENT_CERTS: &[BadClientCert] = &[
+    (
+        "target-client-cert-unknown-ca",
+        |p| Some(&p.unknown_ca),
+        "a client certificate from a CA the target does not trust is refused",
+    ),
+    (
+        "target-client-cert-self-signed",
+        |p| Some(&p.self_signed),
+        "a self-signed client certificate is refused",
+    ),
+    (
+        "target-client-cert-expired-unknown-ca",
+        |p| Some(&p.expired_unknown_ca),
+        "an expired client certificate from an unknown CA is refused",
+    ),
+    (
+        "target-client-cert-expired",
+        |p| p.from_client_ca.as_ref().map(|[_, expired, _]| expired),
+        "an expired client certificate from the right CA is refused",
+    ),
+];
+
+fn file(p: &Path) -> FileRef {
+    FileRef::Absolute(p.to_owned())
+}
+
+/// Builds the generated `--target` cases of one target.
+struct CaseBuilder<'a> {
+    t: &'a TargetCases<'a>,
+    /// What the exporter is assumed to be (the classifier's context only).
+    exporter: ExporterCase,
+    /// The credentials the user gave.
+    configured_auth: Option<ScrapeAuth>,
+    /// Whether the target verifies client certificates (or is assumed to).
+    verifies: bool,
+    /// Unique to this run: part of the wrong credentials.
+    nonce: String,
+}
+
+impl<'a> CaseBuilder<'a> {
+    fn new(t: &'a TargetCases<'a>) -> Self {
+        let configured_auth = match (t.basic, t.bearer) {
+            (Some((user, password)), _) => Some(ScrapeAuth::Basic {
+                username: user.to_owned(),
+                password: Some(Secret::File(file(password))),
+            }),
+            (None, Some(token)) => Some(ScrapeAuth::Authorization {
+                auth_type: None,
+                credentials: Some(Secret::File(file(token))),
+            }),
+            (None, None) => None,
+        };
+        // What the exporter is assumed to be, for the classifier's context only: TLS when the
+        // user scrapes it over https, verifying client certificates when it asks for them.
+        let verifies = t.client_cert.is_some()
+            || !matches!(
+                t.posture.client_certs,
+                ClientCertPolicy::None | ClientCertPolicy::NotTls
+            );
+        let exporter = ExporterCase {
+            tls: t.https.then(|| ExporterTls {
+                server_cert: ServerCert::Valid,
+                openssl_key: false,
+                serve_files: None,
+                cipher_suites: Vec::new(),
+                client_auth_type: verifies.then_some(ClientAuthType::RequireAndVerifyClientCert),
+                client_ca: None,
+                client_allowed_sans: None,
+                min_version: None,
+                max_version: None,
+            }),
+            ..ExporterCase::default()
+        };
+        Self {
+            t,
+            exporter,
+            configured_auth,
+            verifies,
+            nonce: format!("{:x}", std::process::id()),
+        }
+    }
+
+    fn case(&self, text: &CaseText, scrape: ScrapeCase, expect: Expectation) -> Case {
+        let mut case = Case::new(text.name, "(generated for --target)", expect);
+        case.level = Some(text.level);
+        case.rationale = Some(text.rationale.to_owned());
         case.reference = Some("docs/conformance.md (--target)".to_owned());
-        case.exporter = exporter.clone();
+        case.exporter = self.exporter.clone();
         case.scrape = scrape;
         case
-    };
-    let scrape = |https: bool, tls: Option<ScrapeTls>, auth: Option<ScrapeAuth>| ScrapeCase {
-        scheme: Some(if https { Scheme::Https } else { Scheme::Http }),
-        target_host: t.target_host,
-        metrics_path: Some(t.metrics_path.to_owned()),
-        tls_config: tls,
-        auth,
-        ..ScrapeCase::default()
-    };
-    let own_tls = || t.https.then(|| tls_with(t.client_cert));
-    let refused = |class| Expectation::down(class);
-    let mut keep_alive = Expectation::up();
-    keep_alive.keep_alive = KeepAlive::One;
-    keep_alive.keep_alive_declared = true;
-    let mut cases = vec![
-        case(
-            "target-configured",
-            Level::Must,
-            "scraped as configured",
-            scrape(t.https, own_tls(), configured_auth.clone()),
-            Expectation::up(),
-        ),
-        case(
-            "target-keep-alive",
-            Level::Should,
-            "one connection for all scrapes once up (a handshake per scrape costs CPU on both sides)",
-            scrape(t.https, own_tls(), configured_auth.clone()),
-            keep_alive,
-        ),
-    ];
-    let nonce = format!("{:x}", std::process::id());
-    if let Some((user, password)) = t.basic {
-        cases.push(case(
-            "target-no-credentials",
-            Level::Must,
-            "a request without credentials is refused",
-            scrape(t.https, own_tls(), None),
-            refused(ErrorClass::Unauthorized),
-        ));
-        cases.push(case(
-            "target-wrong-password",
-            Level::Must,
-            "a wrong password is refused",
-            scrape(
-                t.https,
-                own_tls(),
-                Some(ScrapeAuth::Basic {
-                    username: user.to_owned(),
-                    password: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
-                }),
-            ),
-            refused(ErrorClass::Unauthorized),
-        ));
-        cases.push(case(
-            "target-unknown-user",
-            Level::Must,
-            "an unknown user is refused",
-            scrape(
-                t.https,
-                own_tls(),
-                Some(ScrapeAuth::Basic {
-                    username: format!("nobody-{nonce}"),
-                    password: Some(Secret::File(file(password))),
-                }),
-            ),
-            refused(ErrorClass::Unauthorized),
-        ));
     }
-    if t.basic.is_none() && t.bearer.is_some() {
-        cases.push(case(
-            "target-no-token",
-            Level::Must,
-            "a request without a token is refused",
-            scrape(t.https, own_tls(), None),
-            refused(ErrorClass::Unauthorized),
-        ));
-        cases.push(case(
-            "target-wrong-token",
-            Level::Must,
-            "a wrong token is refused",
-            scrape(
-                t.https,
-                own_tls(),
-                Some(ScrapeAuth::Authorization {
-                    auth_type: None,
-                    credentials: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
-                }),
-            ),
-            refused(ErrorClass::Unauthorized),
-        ));
+
+    fn scrape(&self, https: bool, tls: Option<ScrapeTls>, auth: Option<ScrapeAuth>) -> ScrapeCase {
+        ScrapeCase {
+            scheme: Some(if https { Scheme::Https } else { Scheme::Http }),
+            target_host: self.t.target_host,
+            metrics_path: Some(self.t.metrics_path.to_owned()),
+            tls_config: tls,
+            auth,
+            ..ScrapeCase::default()
+        }
     }
+
+    /// A scrape over TLS presenting `cert`, with the configured credentials.
+    fn scrape_tls_with(&self, cert: Option<(&Path, &Path)>) -> ScrapeCase {
+        self.scrape(
+            true,
+            Some(self.tls_with(cert)),
+            self.configured_auth.clone(),
+        )
+    }
+
+    fn tls_with(&self, cert: Option<(&Path, &Path)>) -> ScrapeTls {
+        ScrapeTls {
+            ca_file: self.t.ca.map(file),
+            cert_file: cert.map(|(c, _)| file(c)),
+            key_file: cert.map(|(_, k)| file(k)),
+            ..ScrapeTls::default()
+        }
+    }
+
+    /// The TLS settings the user gave, on an https target.
+    fn own_tls(&self) -> Option<ScrapeTls> {
+        self.t.https.then(|| self.tls_with(self.t.client_cert))
+    }
+
+    fn credentials(&self, bad: BadCredentials) -> Option<ScrapeAuth> {
+        let nonce = &self.nonce;
+        match (bad, self.t.basic) {
+            (BadCredentials::Missing, _) => None,
+            (BadCredentials::WrongPassword, Some((user, _))) => Some(ScrapeAuth::Basic {
+                username: user.to_owned(),
+                password: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
+            }),
+            (BadCredentials::UnknownUser, Some((_, password))) => Some(ScrapeAuth::Basic {
+                username: format!("nobody-{nonce}"),
+                password: Some(Secret::File(file(password))),
+            }),
+            (BadCredentials::WrongToken, _) => Some(ScrapeAuth::Authorization {
+                auth_type: None,
+                credentials: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
+            }),
+            // Not generated: BASIC_AUTH_CASES are expanded only with `--basic-auth`.
+            (BadCredentials::WrongPassword | BadCredentials::UnknownUser, None) => None,
+        }
+    }
+
+    /// The configured scrape, and the same scrape kept alive.
+    fn configured_cases(&self) -> Vec<Case> {
+        let mut keep_alive = Expectation::up();
+        keep_alive.keep_alive = KeepAlive::One;
+        keep_alive.keep_alive_declared = true;
+        let configured = || self.scrape(self.t.https, self.own_tls(), self.configured_auth.clone());
+        vec![
+            self.case(
+                &CaseText {
+                    name: "target-configured",
+                    level: Level::Must,
+                    rationale: "scraped as configured",
+                },
+                configured(),
+                Expectation::up(),
+            ),
+            self.case(
+                &CaseText {
+                    name: "target-keep-alive",
+                    level: Level::Should,
+                    rationale: "one connection for all scrapes once up (a handshake per scrape costs CPU on both sides)",
+                },
+                configured(),
+                keep_alive,
+            ),
+        ]
+    }
+
+    /// Wrong or missing credentials, for the kind of credentials the user gave.
+    fn credential_cases(&self) -> Vec<Case> {
+        let table = match (self.t.basic, self.t.bearer) {
+            (Some(_), _) => BASIC_AUTH_CASES,
+            (None, Some(_)) => BEARER_CASES,
+            (None, None) => &[],
+        };
+        table
+            .iter()
+            .map(|(text, bad)| {
+                self.case(
+                    text,
+                    self.scrape(self.t.https, self.own_tls(), self.credentials(*bad)),
+                    Expectation::down(ErrorClass::Unauthorized),
+                )
+            })
+            .collect()
+    }
+
+    /// Plain HTTP to the TLS port, and clients limited to one TLS version.
+    fn tls_cases(&self) -> Vec<Case> {
+        let plain = self.case(
+            &CaseText {
+                name: "target-plain-http-to-tls-port",
+                level: Level::Must,
+                rationale: "a TLS port does not serve metrics over plain HTTP",
+            },
+            self.scrape(false, None, self.configured_auth.clone()),
+            Expectation::down(ErrorClass::HttpToHttps),
+        );
+        let versions = TLS_VERSION_CASES.iter().map(|&(name, min, max)| {
+            let mut tls = self.tls_with(self.t.client_cert);
+            tls.min_version = min;
+            tls.max_version = max;
+            self.case(
+                &CaseText {
+                    name,
+                    level: Level::May,
+                    rationale: TLS_VERSION_RATIONALE,
+                },
+                self.scrape(true, Some(tls), self.configured_auth.clone()),
+                Expectation::up(),
+            )
+        });
+        std::iter::once(plain).chain(versions).collect()
+    }
+
+    /// Bad client certificates refused, the client CA's valid one served, and (when the user
+    /// presents one) a client without a certificate refused.
+    fn client_cert_cases(&self) -> Vec<Case> {
+        // The user presents a client certificate: refusing bad ones is what it is for (MUST).
+        // Otherwise the target asks for one on its own: SHOULD.
+        let bad_level = if self.t.client_cert.is_some() {
+            Level::Must
+        } else {
+            Level::Should
+        };
+        let p = self.t.probes;
+        let mut cases: Vec<Case> = BAD_CLIENT_CERTS
+            .iter()
+            .filter_map(|&(name, cert, rationale)| {
+                let (cert, key) = cert(p)?;
+                Some(self.case(
+                    &CaseText {
+                        name,
+                        level: bad_level,
+                        rationale,
+                    },
+                    self.scrape_tls_with(Some((cert, key))),
+                    Expectation::down(ErrorClass::ClientCertRejected),
+                ))
+            })
+            .collect();
+        if let Some([valid, _, server_auth_only]) = &p.from_client_ca {
+            cases.push(self.case(
+                &CaseText {
+                    name: "target-client-cert-from-client-ca",
+                    level: Level::Must,
+                    rationale: "a valid client certificate from the right CA is served",
+                },
+                self.scrape_tls_with(Some((&valid.0, &valid.1))),
+                Expectation::up(),
+            ));
+            cases.push(self.case(
+                &CaseText {
+                    name: "target-client-cert-server-auth-only",
+                    level: Level::Should,
+                    rationale: "a client certificate from the right CA without the clientAuth EKU is refused",
+                },
+                self.scrape_tls_with(Some((&server_auth_only.0, &server_auth_only.1))),
+                Expectation::down(ErrorClass::ClientCertRejected),
+            ));
+        }
+        if self.t.client_cert.is_some() {
+            cases.push(self.case(
+                &CaseText {
+                    name: "target-no-client-cert",
+                    level: Level::Should,
+                    rationale: "a client without a certificate is refused (VerifyClientCertIfGiven would serve it: demand it with --require mtls)",
+                },
+                self.scrape_tls_with(None),
+                Expectation::down(ErrorClass::ClientCertRequired),
+            ));
+        }
+        cases
+    }
+}
+
+/// The cases that need no restart of the target, built as typed scenario cases.
+fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
+    let b = CaseBuilder::new(t);
+    let mut cases = b.configured_cases();
+    cases.extend(b.credential_cases());
     if !t.https {
         return cases;
     }
-    cases.push(case(
-        "target-plain-http-to-tls-port",
-        Level::Must,
-        "a TLS port does not serve metrics over plain HTTP",
-        scrape(false, None, configured_auth.clone()),
-        refused(ErrorClass::HttpToHttps),
-    ));
-    for (name, min, max) in [
-        ("target-tls12-only-client", None, Some(TlsVersion::Tls12)),
-        ("target-tls13-only-client", Some(TlsVersion::Tls13), None),
-    ] {
-        let mut tls = tls_with(t.client_cert);
-        tls.min_version = min;
-        tls.max_version = max;
-        cases.push(case(
-            name,
-            Level::May,
-            "Prometheus offers TLS 1.2 and 1.3; a target that refuses one of them is making a choice, reported here",
-            scrape(true, Some(tls), configured_auth.clone()),
-            Expectation::up(),
-        ));
-    }
-    if !verifies {
+    cases.extend(b.tls_cases());
+    if !b.verifies {
         return cases;
     }
-    // The user presents a client certificate: refusing bad ones is what it is for (MUST).
-    // Otherwise the target asks for one on its own: SHOULD.
-    let bad_level = if t.client_cert.is_some() {
-        Level::Must
-    } else {
-        Level::Should
-    };
-    let p = t.probes;
-    let as_ref = |c: &(PathBuf, PathBuf)| (c.0.clone(), c.1.clone());
-    let mut bad: Vec<(&str, (PathBuf, PathBuf), &str)> = vec![
-        (
-            "target-client-cert-unknown-ca",
-            as_ref(&p.unknown_ca),
-            "a client certificate from a CA the target does not trust is refused",
-        ),
-        (
-            "target-client-cert-self-signed",
-            as_ref(&p.self_signed),
-            "a self-signed client certificate is refused",
-        ),
-        (
-            "target-client-cert-expired-unknown-ca",
-            as_ref(&p.expired_unknown_ca),
-            "an expired client certificate from an unknown CA is refused",
-        ),
-    ];
-    if let Some([_, expired, _]) = &p.from_client_ca {
-        bad.push((
-            "target-client-cert-expired",
-            as_ref(expired),
-            "an expired client certificate from the right CA is refused",
-        ));
-    }
-    for (name, (cert, key), rationale) in bad {
-        cases.push(case(
-            name,
-            bad_level,
-            rationale,
-            scrape(
-                true,
-                Some(tls_with(Some((&cert, &key)))),
-                configured_auth.clone(),
-            ),
-            refused(ErrorClass::ClientCertRejected),
-        ));
-    }
-    if let Some([valid, _, server_auth_only]) = &p.from_client_ca {
-        cases.push(case(
-            "target-client-cert-from-client-ca",
-            Level::Must,
-            "a valid client certificate from the right CA is served",
-            scrape(
-                true,
-                Some(tls_with(Some((&valid.0, &valid.1)))),
-                configured_auth.clone(),
-            ),
-            Expectation::up(),
-        ));
-        cases.push(case(
-            "target-client-cert-server-auth-only",
-            Level::Should,
-            "a client certificate from the right CA without the clientAuth EKU is refused",
-            scrape(
-                true,
-                Some(tls_with(Some((&server_auth_only.0, &server_auth_only.1)))),
-                configured_auth.clone(),
-            ),
-            refused(ErrorClass::ClientCertRejected),
-        ));
-    }
-    if t.client_cert.is_some() {
-        cases.push(case(
-            "target-no-client-cert",
-            Level::Should,
-            "a client without a certificate is refused (VerifyClientCertIfGiven would serve it: demand it with --require mtls)",
-            scrape(true, Some(tls_with(None)), configured_auth.clone()),
-            refused(ErrorClass::ClientCertRequired),
-        ));
-    }
+    cases.extend(b.client_cert_cases());
     cases
 }
 

@@ -136,64 +136,16 @@ pub(crate) fn judge_case(
     let level = case.level.expect("every conformance case has a level");
     let property = Property::of(&r.expected);
     let keep_alive = case.expect.keep_alive_declared && case.expect.keep_alive != KeepAlive::Any;
-    let property_words = if keep_alive {
-        "keeps the connection alive".to_owned()
-    } else {
-        property.words()
-    };
-    let mut row = CheckResult::new(&r.name, level, property_words, Verdict::Pass, "");
-    row.rationale = case.rationale.clone().unwrap_or_default();
-    row.reference = case.reference.clone().unwrap_or_default();
-    row.source = "prometheus";
-    let mut mechanism_row = (property == Property::Refused && !keep_alive).then(|| {
-        let expected: Vec<Family> = r.expected.classes.iter().map(|c| family(*c)).collect();
-        let mut m = CheckResult::new(
-            format!("{}/mechanism", r.name),
-            if profile == Profile::Toolkit {
-                level
-            } else {
-                Level::May
-            },
-            format!(
-                "refused by {}",
-                expected
-                    .iter()
-                    .map(|f| family_words(*f))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-            Verdict::NotApplicable,
-            "",
-        );
-        m.rationale = format!(
-            "how exporter-toolkit refuses; other stacks may refuse differently (a proxy answers 400), which is as secure ({} profile)",
-            profile.as_str()
-        );
-        m.reference = row.reference.clone();
-        m.source = "prometheus";
-        (m, expected)
-    });
+    let mut row = property_row(r, case, level, &property, keep_alive);
+    let mut mechanism_row = (property == Property::Refused && !keep_alive)
+        .then(|| mechanism_row(r, level, profile, &row.reference));
 
-    match &r.skipped {
-        Some(Skipped::NotApplicable(why)) => {
-            row.verdict = Verdict::NotApplicable;
-            row.detail = super::report::one_line(why);
-            if let Some((m, _)) = &mut mechanism_row {
-                m.detail = format!("see {}", r.name);
-            }
-            return rows(row, mechanism_row.map(|(m, _)| m));
+    if let Some(skipped) = &r.skipped {
+        judge_skipped(&mut row, skipped);
+        if let Some((m, _)) = &mut mechanism_row {
+            m.detail = format!("see {}", r.name);
         }
-        Some(Skipped::NotStarted(why)) => {
-            row.verdict = Verdict::Fail;
-            row.detail = super::report::one_line(&format!(
-                "the exporter did not start with this case's web-config: {why}"
-            ));
-            if let Some((m, _)) = &mut mechanism_row {
-                m.detail = format!("see {}", r.name);
-            }
-            return rows(row, mechanism_row.map(|(m, _)| m));
-        }
-        None => {}
+        return rows(row, mechanism_row.map(|(m, _)| m));
     }
     row.last_error = (!r.last_error.is_empty()).then(|| r.last_error.clone());
     row.scrapes = Some(r.scrapes);
@@ -203,7 +155,91 @@ pub(crate) fn judge_case(
         class: ErrorClass::JobMissing,
     });
     let mech = r.mechanism.clone();
-    let observed_words = match (observed.health, observed.class) {
+    if observed.health == Health::Down {
+        row.mechanism = Some(mech.clone());
+    }
+    judge_property(&mut row, r, &property, keep_alive, observed, scrape_timeout);
+    if let Some((m, expected)) = &mut mechanism_row {
+        judge_mechanism(m, expected, row.verdict, &r.name, observed.class, mech);
+    }
+    rows(row, mechanism_row.map(|(m, _)| m))
+}
+
+/// The property row of a case before it is judged: what it asserts, where from.
+fn property_row(
+    r: &CaseResult,
+    case: &Case,
+    level: Level,
+    property: &Property,
+    keep_alive: bool,
+) -> CheckResult {
+    let property_words = if keep_alive {
+        "keeps the connection alive".to_owned()
+    } else {
+        property.words()
+    };
+    let mut row = CheckResult::new(&r.name, level, property_words, Verdict::Pass, "");
+    row.rationale = case.rationale.clone().unwrap_or_default();
+    row.reference = case.reference.clone().unwrap_or_default();
+    row.source = "prometheus";
+    row
+}
+
+/// The `<case>/mechanism` row of a refusal case, not yet judged, with the families it accepts.
+fn mechanism_row(
+    r: &CaseResult,
+    level: Level,
+    profile: Profile,
+    reference: &str,
+) -> (CheckResult, Vec<Family>) {
+    let expected: Vec<Family> = r.expected.classes.iter().map(|c| family(*c)).collect();
+    let mut m = CheckResult::new(
+        format!("{}/mechanism", r.name),
+        if profile == Profile::Toolkit {
+            level
+        } else {
+            Level::May
+        },
+        format!(
+            "refused by {}",
+            expected
+                .iter()
+                .map(|f| family_words(*f))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+        Verdict::NotApplicable,
+        "",
+    );
+    m.rationale = format!(
+        "how exporter-toolkit refuses; other stacks may refuse differently (a proxy answers 400), which is as secure ({} profile)",
+        profile.as_str()
+    );
+    m.reference = reference.to_owned();
+    m.source = "prometheus";
+    (m, expected)
+}
+
+/// The verdict of a case that was not run.
+fn judge_skipped(row: &mut CheckResult, skipped: &Skipped) {
+    match skipped {
+        Skipped::NotApplicable(why) => {
+            row.verdict = Verdict::NotApplicable;
+            row.detail = super::report::one_line(why);
+        }
+        Skipped::NotStarted(why) => {
+            row.verdict = Verdict::Fail;
+            row.detail = super::report::one_line(&format!(
+                "the exporter did not start with this case's web-config: {why}"
+            ));
+        }
+    }
+}
+
+/// What Prometheus got, in words.
+fn observed_words(r: &CaseResult, observed: Outcome, scrape_timeout: Duration) -> String {
+    let mech = &r.mechanism;
+    match (observed.health, observed.class) {
         (Health::Up, _) => format!("served ({} scrapes)", r.scrapes),
         (Health::Missing, _) => format!(
             "Prometheus dropped the job ({})",
@@ -216,17 +252,26 @@ pub(crate) fn judge_case(
         (_, ErrorClass::Timeout) => format!("no answer within {scrape_timeout:?}"),
         (_, class) if is_refusal(class) => format!("refused ({class}: {mech})"),
         (_, class) => format!("not served ({class}: {mech})"),
-    };
-    if observed.health == Health::Down {
-        row.mechanism = Some(mech.clone());
     }
+}
+
+/// The verdict and detail of the property row of a case that was run.
+fn judge_property(
+    row: &mut CheckResult,
+    r: &CaseResult,
+    property: &Property,
+    keep_alive: bool,
+    observed: Outcome,
+    scrape_timeout: Duration,
+) {
+    let observed_words = observed_words(r, observed, scrape_timeout);
     let expected_words = row.property.clone();
     let timed_out =
         observed.class == ErrorClass::Timeout && !r.expected.accepts_class(ErrorClass::Timeout);
     let holds = if keep_alive {
         r.pass
     } else {
-        match &property {
+        match property {
             Property::Served => observed.health == Health::Up,
             Property::Refused => observed.health == Health::Down && is_refusal(observed.class),
             Property::RejectedByClient(_) => r.expected.accepts(&observed),
@@ -252,28 +297,35 @@ pub(crate) fn judge_case(
         row.detail = format!("{} ({})", row.detail, r.notes.join("; "));
     }
     row.detail = super::report::one_line(&row.detail);
+}
 
-    if let Some((m, expected)) = &mut mechanism_row {
-        if row.verdict == Verdict::Pass {
-            let seen = family(observed.class);
-            m.mechanism = Some(mech.clone());
-            if expected.contains(&seen) {
-                m.verdict = Verdict::Pass;
-                m.detail = mech;
-            } else {
-                m.verdict = Verdict::Fail;
-                m.detail = format!(
-                    "expected: {}; observed: {} ({})",
-                    m.property.trim_start_matches("refused by "),
-                    mech,
-                    observed.class
-                );
-            }
-        } else {
-            m.detail = format!("not refused: see {}", r.name);
-        }
+/// The verdict of the `<case>/mechanism` row: judged only when the refusal held.
+fn judge_mechanism(
+    m: &mut CheckResult,
+    expected: &[Family],
+    property_verdict: Verdict,
+    case_name: &str,
+    observed_class: ErrorClass,
+    mech: String,
+) {
+    if property_verdict != Verdict::Pass {
+        m.detail = format!("not refused: see {case_name}");
+        return;
     }
-    rows(row, mechanism_row.map(|(m, _)| m))
+    let seen = family(observed_class);
+    m.mechanism = Some(mech.clone());
+    if expected.contains(&seen) {
+        m.verdict = Verdict::Pass;
+        m.detail = mech;
+    } else {
+        m.verdict = Verdict::Fail;
+        m.detail = format!(
+            "expected: {}; observed: {} ({})",
+            m.property.trim_start_matches("refused by "),
+            mech,
+            observed_class
+        );
+    }
 }
 
 /// R8 on the row of a case that declares `http_version`: a served row holds only when every
