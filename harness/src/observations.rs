@@ -334,6 +334,22 @@ mod tests {
     }
 
     #[test]
+    fn self_counters_of_a_captured_prometheus_2_42() {
+        // Prometheus 2.42's own /metrics, captured after a run with keep-alive jobs and
+        // three broken ones reloaded three times.
+        let text = include_str!("../tests/fixtures/prom-2.42/prometheus_metrics.txt");
+        let samples = crate::targets::parse_text_format(text).expect("parses");
+        let c = SelfCounters::from_samples(&samples);
+        assert_eq!(
+            c.conntrack_established["tls_ok"], 1.0,
+            "keep-alive: one connection"
+        );
+        assert!(c.conntrack_established["close_without_response"] > 10.0);
+        assert_eq!(c.scrape_pools_failed, 12.0);
+        assert!(c.last_reload_successful.is_some());
+    }
+
+    #[test]
     fn receiver_counts_per_kind() {
         let samples = [
             sample(

@@ -82,14 +82,6 @@ pub enum ApiError {
         /// The `resultType` returned.
         got: String,
     },
-    /// A metric that this helper reads from Prometheus' own `/metrics` is absent.
-    #[error("{url} has no `{metric}` series; this Prometheus version may not export it")]
-    MetricMissing {
-        /// The URL read.
-        url: String,
-        /// The metric name.
-        metric: String,
-    },
 }
 
 /// Health of a target: what `/api/v1/targets` reports (`up`, `down`, `unknown`), or
@@ -350,37 +342,6 @@ impl PromApi {
     pub async fn failed_scrape_counts(&self) -> Result<BTreeMap<TargetKey, u64>, ApiError> {
         let samples = self.query(FAILED_SCRAPE_COUNT_QUERY).await?;
         Ok(scrape_counts_from(samples))
-    }
-
-    /// Scrape pools Prometheus failed to create since start
-    /// (`prometheus_target_scrape_pools_failed_total`, read from its own `/metrics`).
-    pub async fn failed_scrape_pools(&self) -> Result<f64, ApiError> {
-        const METRIC: &str = "prometheus_target_scrape_pools_failed_total";
-        let (url, samples) = self.self_metrics().await?;
-        samples
-            .iter()
-            .find(|s| s.name == METRIC)
-            .map(|s| s.value)
-            .ok_or(ApiError::MetricMissing {
-                url,
-                metric: METRIC.to_owned(),
-            })
-    }
-
-    /// Connections each scrape job's dialer has established since start, keyed by job name
-    /// (`net_conntrack_dialer_conn_established_total{dialer_name}`, from Prometheus' own
-    /// `/metrics`). With keep-alive this stays at one per target.
-    pub async fn conntrack_established(&self) -> Result<BTreeMap<String, f64>, ApiError> {
-        let (_, samples) = self.self_metrics().await?;
-        Ok(conntrack_from(&samples))
-    }
-
-    /// Dials each scrape job's dialer gave up on for another reason than a refused
-    /// connection (a timeout, a cancelled scrape), keyed by job name
-    /// (`net_conntrack_dialer_conn_failed_total`). The exporter may have accepted each.
-    pub async fn conntrack_failed_dials(&self) -> Result<BTreeMap<String, f64>, ApiError> {
-        let (_, samples) = self.self_metrics().await?;
-        Ok(failed_dials_from(&samples))
     }
 
     /// Every series of Prometheus' own `/metrics` page, with the URL read.
