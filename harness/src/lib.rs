@@ -33,7 +33,7 @@
 //!   writes its `prometheus.yml` from [`ScrapeConfig`]s, and runs the one poller whose
 //!   snapshots ([`observe::Observations`]) every wait and judge reads; [`PrometheusWatch`]
 //!   runs the same poller over a Prometheus the harness did not start. Waits ([`Until`])
-//!   return [`Verdict`]s, each with `lastError` parsed once ([`LastError`], [`ErrorClass`],
+//!   return [`TargetObservation`]s, each with `lastError` parsed once ([`LastError`], [`ErrorClass`],
 //!   [`classify`]).
 //! - [`Plan`] and [`Case`] are scenario files as types ([`cases`]); [`run`] runs them into a
 //!   [`RunReport`] ([`runs`]); [`run_receivers`] runs receivers files ([`receive`]);
@@ -72,8 +72,8 @@ pub use backend::{BackendError, BackendKind, PrometheusChoice};
 pub use classify::{classify, CaseContext, ErrorClass, LastError};
 pub use error::Error;
 pub use fixture::{
-    FixtureBuilder, FixtureError, PrometheusFixture, PrometheusWatch, Until, Verdict, WaitProgress,
-    DEFAULT_SCRAPE_INTERVAL,
+    FixtureBuilder, FixtureError, PrometheusFixture, PrometheusWatch, TargetObservation, Until,
+    WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
 pub use promconfig::{
     Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
@@ -110,7 +110,8 @@ pub mod classes {
 /// recorded with `RunOptions::record_observations` to test judges without Prometheus.
 pub mod observe {
     pub use crate::observations::{
-        Observations, PrometheusCounts, ReceiverObservation, SeenOutcome, SelfCounters, Verdict,
+        Observations, PrometheusCounts, ReceiverObservation, SeenOutcome, SelfCounters,
+        TargetObservation,
     };
     pub use crate::runner::{CaseObservation, ExporterCounters, PrometheusSide, RecordedRun};
 }

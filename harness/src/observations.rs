@@ -32,7 +32,7 @@ pub struct Observations {
     pub at_s: f64,
     /// One entry per target, in job order; a job Prometheus dropped has one entry with
     /// [`Health::Missing`] and the logged reason.
-    pub targets: Vec<Verdict>,
+    pub targets: Vec<TargetObservation>,
     /// Jobs of the configuration that have no target yet (discovery has not synced) and
     /// that the log does not name as dropped.
     pub absent: Vec<String>,
@@ -49,12 +49,12 @@ pub struct Observations {
 
 impl Observations {
     /// The entries of `job`.
-    pub fn job<'a>(&'a self, job: &'a str) -> impl Iterator<Item = &'a Verdict> + 'a {
+    pub fn job<'a>(&'a self, job: &'a str) -> impl Iterator<Item = &'a TargetObservation> + 'a {
         self.targets.iter().filter(move |t| t.job == job)
     }
 
     /// The first entry of `job` (a job of one target: its only one).
-    pub fn target<'a>(&'a self, job: &'a str) -> Option<&'a Verdict> {
+    pub fn target<'a>(&'a self, job: &'a str) -> Option<&'a TargetObservation> {
         self.job(job).next()
     }
 
@@ -67,7 +67,7 @@ impl Observations {
 /// Prometheus' verdict on one target (one per target; a dropped job has one, without
 /// instance).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct TargetObservation {
     /// The job name.
     pub job: String,
     /// The `instance` label; empty for a dropped job.
@@ -105,7 +105,7 @@ pub struct Verdict {
     pub first_seen: Option<SeenOutcome>,
 }
 
-impl Verdict {
+impl TargetObservation {
     /// The entry of a job Prometheus dropped, with the reason it logged.
     pub(crate) fn missing(job: &str, reason: String) -> Self {
         let error = LastError::with_class(&reason, ErrorClass::JobMissing);

@@ -121,7 +121,7 @@ pub(crate) enum BenchAction {
     Servers(BenchServersArgs),
     /// The bare rustls server `bench servers` starts (internal).
     #[command(hide = true)]
-    RawTlsServer(RawTlsServerArgs),
+    RawTlsServer(TlsServerArgs),
 }
 
 /// `bench servers` arguments.
@@ -155,7 +155,7 @@ pub(crate) struct BenchServersArgs {
 
 /// `bench raw-tls-server` arguments.
 #[derive(Debug, Args)]
-pub(crate) struct RawTlsServerArgs {
+pub(crate) struct TlsServerArgs {
     /// Loopback address to listen on.
     #[arg(long)]
     pub(crate) listen: std::net::SocketAddr,

@@ -5,7 +5,7 @@
 use crate::scenario::Plan;
 
 use super::direct::Outcome;
-use super::report::{CheckResult, Verdict};
+use super::report::{CheckResult, CheckVerdict};
 use super::{ConformanceError, ConformanceOptions};
 use crate::scenario::KeepAlive;
 
@@ -35,9 +35,9 @@ impl DirectCase {
     /// The report entry of `outcome`.
     pub fn result(&self, outcome: Outcome) -> CheckResult {
         let (verdict, detail) = match outcome {
-            Outcome::Pass(d) => (Verdict::Pass, d),
-            Outcome::Fail(d) => (Verdict::Fail, d),
-            Outcome::NotApplicable(d) => (Verdict::NotApplicable, d),
+            Outcome::Pass(d) => (CheckVerdict::Pass, d),
+            Outcome::Fail(d) => (CheckVerdict::Fail, d),
+            Outcome::NotApplicable(d) => (CheckVerdict::NotApplicable, d),
         };
         let mut r = CheckResult::new(self.name, self.level, self.property, verdict, detail);
         r.rationale = self.rationale.to_owned();

@@ -75,7 +75,7 @@ impl rustls::client::ResolvesClientCert for Recording {
 
 /// An HTTP response as the checks need it.
 #[derive(Debug, Clone, Default)]
-pub struct RawResponse {
+pub struct DirectResponse {
     /// Status code.
     pub status: u16,
     /// Headers, names lower-cased, in order.
@@ -86,7 +86,7 @@ pub struct RawResponse {
     pub version: String,
 }
 
-impl RawResponse {
+impl DirectResponse {
     /// The first header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -241,7 +241,7 @@ pub async fn get(
     tls: Option<&ClientTls>,
     path: &str,
     headers: &[(&str, String)],
-) -> Result<RawResponse, DirectError> {
+) -> Result<DirectResponse, DirectError> {
     get_within(addr, tls, path, headers, STEP_TIMEOUT).await
 }
 
@@ -252,7 +252,7 @@ async fn get_within(
     path: &str,
     headers: &[(&str, String)],
     step_timeout: Duration,
-) -> Result<RawResponse, DirectError> {
+) -> Result<DirectResponse, DirectError> {
     let mut request = http::Request::get(path)
         .header(http::header::HOST, addr.to_string())
         .header(http::header::CONNECTION, "close");
@@ -291,7 +291,7 @@ async fn exchange<S>(
     addr: SocketAddr,
     request: http::Request<Empty<Bytes>>,
     step_timeout: Duration,
-) -> Result<RawResponse, DirectError>
+) -> Result<DirectResponse, DirectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -319,7 +319,7 @@ where
                 )
             })
             .collect();
-        Ok(RawResponse {
+        Ok(DirectResponse {
             status: parts.status.as_u16(),
             headers,
             body,

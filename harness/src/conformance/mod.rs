@@ -32,7 +32,7 @@ pub use catalog::{Level, CATALOG, CATALOG_NAME};
 pub use exec::run_exec;
 pub use posture::Requirement;
 pub use profile::Profile;
-pub use report::{CheckResult, ConformanceReport, FailOn, Score, Verdict};
+pub use report::{CheckResult, CheckVerdict, ConformanceReport, FailOn, Score};
 pub use target::{run_target, TargetSpec};
 
 use crate::runner::{self, RunOptions};
@@ -172,7 +172,7 @@ pub(crate) async fn negotiation_results(
             let mut r = case.result(direct::Outcome::Fail(format!(
                 "no verdict within {DIRECT_CHECK_DEADLINE:?}"
             )));
-            r.verdict = Verdict::Timeout;
+            r.verdict = CheckVerdict::Timeout;
             r
         }),
     }
@@ -229,7 +229,7 @@ pub(crate) async fn bounded(
             let mut r = case.result(direct::Outcome::Fail(format!(
                 "no verdict within {DIRECT_CHECK_DEADLINE:?}"
             )));
-            r.verdict = Verdict::Timeout;
+            r.verdict = CheckVerdict::Timeout;
             r
         }
     }

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::catalog::Level;
-use super::direct::{self, ClientTls, DirectError, RawResponse, TlsVersions};
+use super::direct::{self, ClientTls, DirectError, DirectResponse, TlsVersions};
 use super::profile::Fingerprint;
-use super::report::{CheckResult, Verdict};
+use super::report::{CheckResult, CheckVerdict};
 
 /// A minimum the target must meet (`--require`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -154,12 +154,12 @@ impl Posture {
             );
         let observed = self.lines().join("; ");
         let (verdict, detail) = if !self.answered {
-            (Verdict::Timeout, observed)
+            (CheckVerdict::Timeout, observed)
         } else if protected {
-            (Verdict::Pass, observed)
+            (CheckVerdict::Pass, observed)
         } else {
             (
-                Verdict::Fail,
+                CheckVerdict::Fail,
                 format!("expected: TLS or HTTP auth; observed: {observed}"),
             )
         };
@@ -206,11 +206,11 @@ impl Posture {
                     Level::Must,
                     property,
                     if !self.answered {
-                        Verdict::Timeout
+                        CheckVerdict::Timeout
                     } else if holds {
-                        Verdict::Pass
+                        CheckVerdict::Pass
                     } else {
-                        Verdict::Fail
+                        CheckVerdict::Fail
                     },
                     if holds {
                         observed
@@ -265,7 +265,7 @@ impl Probe {
         &self,
         tls: Option<&ClientTls>,
         with_auth: bool,
-    ) -> Result<RawResponse, DirectError> {
+    ) -> Result<DirectResponse, DirectError> {
         let headers: Vec<(&str, String)> = match (&self.auth_header, with_auth) {
             (Some(h), true) => vec![("Authorization", h.clone())],
             _ => Vec::new(),
@@ -276,7 +276,7 @@ impl Probe {
 
 /// Whether an answer is a refusal at the connection level: an error, or the statuses
 /// proxies use for certificate problems (400, 403, 495, 496).
-fn tls_refused(r: &Result<RawResponse, DirectError>) -> bool {
+fn tls_refused(r: &Result<DirectResponse, DirectError>) -> bool {
     match r {
         Err(_) => true,
         Ok(r) => matches!(r.status, 400 | 403 | 495 | 496),
@@ -436,24 +436,24 @@ mod tests {
     #[test]
     fn requirements_follow_the_posture() {
         let all = [Requirement::Tls, Requirement::Mtls, Requirement::Auth];
-        let verdicts = |p: &Posture| -> Vec<Verdict> {
+        let verdicts = |p: &Posture| -> Vec<CheckVerdict> {
             p.requirement_results(&all)
                 .iter()
                 .map(|r| r.verdict)
                 .collect()
         };
         let plain = posture(false, ClientCertPolicy::NotTls, HttpAuth::None);
-        assert_eq!(verdicts(&plain), [Verdict::Fail; 3]);
+        assert_eq!(verdicts(&plain), [CheckVerdict::Fail; 3]);
         let any_cert = posture(true, ClientCertPolicy::RequiredNotVerified, HttpAuth::Basic);
         assert_eq!(
             verdicts(&any_cert),
-            [Verdict::Pass, Verdict::Fail, Verdict::Pass]
+            [CheckVerdict::Pass, CheckVerdict::Fail, CheckVerdict::Pass]
         );
         let mtls = posture(true, ClientCertPolicy::Verified, HttpAuth::Refused(403));
-        assert_eq!(verdicts(&mtls), [Verdict::Pass; 3]);
+        assert_eq!(verdicts(&mtls), [CheckVerdict::Pass; 3]);
         let mut silent = mtls.clone();
         silent.answered = false;
-        assert_eq!(verdicts(&silent), [Verdict::Timeout; 3]);
+        assert_eq!(verdicts(&silent), [CheckVerdict::Timeout; 3]);
         assert_eq!("MTLS".parse::<Requirement>(), Ok(Requirement::Mtls));
     }
 }

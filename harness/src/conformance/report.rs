@@ -14,7 +14,7 @@ use crate::report::junit;
 /// The result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum CheckVerdict {
     /// Holds.
     Pass,
     /// Does not hold.
@@ -28,7 +28,7 @@ pub enum Verdict {
     NotTested,
 }
 
-impl Verdict {
+impl CheckVerdict {
     /// Whether this verdict counts against the run (at a level [`FailOn`] covers).
     pub fn is_failure(self) -> bool {
         matches!(self, Self::Fail | Self::Timeout)
@@ -93,8 +93,8 @@ pub struct CheckResult {
     pub level: Level,
     /// The property checked, in words a client understands (`refused`, `served`, ...).
     pub property: String,
-    /// Verdict.
-    pub verdict: Verdict,
+    /// CheckVerdict.
+    pub verdict: CheckVerdict,
     /// One line: `expected: …; observed: …` on a failure, what was seen on a pass, why
     /// for N/A and NOT TESTED.
     pub detail: String,
@@ -125,7 +125,7 @@ impl CheckResult {
         name: impl Into<String>,
         level: Level,
         property: impl Into<String>,
-        verdict: Verdict,
+        verdict: CheckVerdict,
         detail: impl Into<String>,
     ) -> Self {
         Self {
@@ -202,11 +202,11 @@ impl ConformanceReport {
         for r in &self.results {
             let s = out.entry(r.level).or_default();
             match r.verdict {
-                Verdict::Pass => s.pass += 1,
-                Verdict::Fail => s.fail += 1,
-                Verdict::Timeout => s.timeout += 1,
-                Verdict::NotApplicable => s.not_applicable += 1,
-                Verdict::NotTested => s.not_tested += 1,
+                CheckVerdict::Pass => s.pass += 1,
+                CheckVerdict::Fail => s.fail += 1,
+                CheckVerdict::Timeout => s.timeout += 1,
+                CheckVerdict::NotApplicable => s.not_applicable += 1,
+                CheckVerdict::NotTested => s.not_tested += 1,
             }
         }
         out
@@ -227,7 +227,7 @@ impl ConformanceReport {
     }
 
     /// The verdict of a case by name.
-    pub fn verdict(&self, name: &str) -> Option<Verdict> {
+    pub fn verdict(&self, name: &str) -> Option<CheckVerdict> {
         self.result(name).map(|r| r.verdict)
     }
 
@@ -345,12 +345,12 @@ impl ConformanceReport {
                             message: r.detail.clone(),
                             body: format!("{}\nreference: {}", r.rationale, r.reference),
                         },
-                        Verdict::NotApplicable | Verdict::NotTested => {
+                        CheckVerdict::NotApplicable | CheckVerdict::NotTested => {
                             junit::CaseOutcome::Skipped {
                                 message: format!("{}: {}", r.verdict.as_str(), r.detail),
                             }
                         }
-                        Verdict::Pass | Verdict::Fail | Verdict::Timeout => {
+                        CheckVerdict::Pass | CheckVerdict::Fail | CheckVerdict::Timeout => {
                             junit::CaseOutcome::Passed
                         }
                     },
@@ -404,10 +404,10 @@ mod tests {
         let r = |name: &str, level, verdict| CheckResult::new(name, level, "p", verdict, "d");
         let mut rep = report(
             vec![
-                r("a", Level::Must, Verdict::Pass),
-                r("b", Level::Should, Verdict::Fail),
-                r("c", Level::May, Verdict::NotApplicable),
-                r("e", Level::May, Verdict::Fail),
+                r("a", Level::Must, CheckVerdict::Pass),
+                r("b", Level::Should, CheckVerdict::Fail),
+                r("c", Level::May, CheckVerdict::NotApplicable),
+                r("e", Level::May, CheckVerdict::Fail),
             ],
             FailOn::Must,
         );
@@ -425,7 +425,7 @@ mod tests {
         rep.fail_on = FailOn::May;
         assert_eq!(rep.junit().matches("<failure").count(), 2);
         rep.fail_on = FailOn::Must;
-        rep.results.push(r("d", Level::Must, Verdict::Timeout));
+        rep.results.push(r("d", Level::Must, CheckVerdict::Timeout));
         assert!(rep.failed() && rep.must_failed());
         let table = rep.table();
         assert!(

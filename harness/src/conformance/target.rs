@@ -14,7 +14,7 @@ use super::catalog::{self, DirectCase, Level};
 use super::direct::{self, ClientTls, Outcome};
 use super::posture::{self, ClientCertPolicy, Posture, Probe, Requirement};
 use super::profile::{self, Profile};
-use super::report::{CheckResult, ConformanceReport, Verdict};
+use super::report::{CheckResult, CheckVerdict, ConformanceReport};
 use super::{bounded, ConformanceError, ConformanceOptions};
 use fake_exporter::pki::{ClientCert, KeyType, Pki, ServerCert};
 use fake_exporter::ClientAuthType;
@@ -359,7 +359,7 @@ async fn direct_checks(
                     "the target accepted TCP but did not answer the first request within 10s"
                         .into(),
                 ));
-                r.verdict = Verdict::Timeout;
+                r.verdict = CheckVerdict::Timeout;
                 r
             })
             .collect());
@@ -419,7 +419,7 @@ fn not_tested(
                 &c.name,
                 c.level.unwrap_or(Level::May),
                 "catalog case",
-                Verdict::NotTested,
+                CheckVerdict::NotTested,
                 "needs the exporter restarted with this case's web-config: run `conformance --exec` to test it",
             );
             r.rationale = c.rationale.clone().unwrap_or_default();
@@ -434,7 +434,7 @@ fn not_tested(
             catalog::AUTH_TIMING,
         ] {
             let mut r = c.result(Outcome::NotApplicable(String::new()));
-            r.verdict = Verdict::NotTested;
+            r.verdict = CheckVerdict::NotTested;
             r.detail = "no --basic-auth given: the Basic-auth checks need the credentials".into();
             out.push(r);
         }
@@ -444,7 +444,7 @@ fn not_tested(
             "target-client-certificates",
             Level::Should,
             "bad client certificates refused",
-            Verdict::NotTested,
+            CheckVerdict::NotTested,
             "the target never asks for a client certificate and none was given (--client-cert): nothing to refuse",
         ));
     }
@@ -453,7 +453,7 @@ fn not_tested(
             "target-client-cert-from-client-ca",
             Level::Must,
             "expired and serverAuth-only certificates from the right CA refused",
-            Verdict::NotTested,
+            CheckVerdict::NotTested,
             "needs the client CA to issue them: --client-ca-cert and --client-ca-key",
         ));
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::catalog::Level;
 use super::profile::Profile;
-use super::report::{CheckResult, Verdict};
+use super::report::{CheckResult, CheckVerdict};
 use crate::classify::ErrorClass;
 use crate::runner::{CaseResult, Skipped};
 use crate::scenario::{Case, Expected, KeepAlive, Outcome};
@@ -178,7 +178,7 @@ fn property_row(
     } else {
         property.words()
     };
-    let mut row = CheckResult::new(&r.name, level, property_words, Verdict::Pass, "");
+    let mut row = CheckResult::new(&r.name, level, property_words, CheckVerdict::Pass, "");
     row.rationale = case.rationale.clone().unwrap_or_default();
     row.reference = case.reference.clone().unwrap_or_default();
     row.source = "prometheus";
@@ -208,7 +208,7 @@ fn mechanism_row(
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
-        Verdict::NotApplicable,
+        CheckVerdict::NotApplicable,
         "",
     );
     m.rationale = format!(
@@ -224,11 +224,11 @@ fn mechanism_row(
 fn judge_skipped(row: &mut CheckResult, skipped: &Skipped) {
     match skipped {
         Skipped::NotApplicable(why) => {
-            row.verdict = Verdict::NotApplicable;
+            row.verdict = CheckVerdict::NotApplicable;
             row.detail = super::report::one_line(why);
         }
         Skipped::NotStarted(why) => {
-            row.verdict = Verdict::Fail;
+            row.verdict = CheckVerdict::Fail;
             row.detail = super::report::one_line(&format!(
                 "the exporter did not start with this case's web-config: {why}"
             ));
@@ -278,22 +278,22 @@ fn judge_property(
         }
     };
     row.verdict = if holds {
-        Verdict::Pass
+        CheckVerdict::Pass
     } else if timed_out {
-        Verdict::Timeout
+        CheckVerdict::Timeout
     } else {
-        Verdict::Fail
+        CheckVerdict::Fail
     };
     row.detail = match row.verdict {
-        Verdict::Pass if keep_alive => r.keep_alive_observed.clone(),
-        Verdict::Pass => observed_words,
+        CheckVerdict::Pass if keep_alive => r.keep_alive_observed.clone(),
+        CheckVerdict::Pass => observed_words,
         _ if keep_alive && observed.health == Health::Up => format!(
             "expected: {expected_words}; observed: {}",
             r.keep_alive_observed
         ),
         _ => format!("expected: {expected_words}; observed: {observed_words}"),
     };
-    if !r.notes.is_empty() && row.verdict == Verdict::Pass {
+    if !r.notes.is_empty() && row.verdict == CheckVerdict::Pass {
         row.detail = format!("{} ({})", row.detail, r.notes.join("; "));
     }
     row.detail = super::report::one_line(&row.detail);
@@ -303,22 +303,22 @@ fn judge_property(
 fn judge_mechanism(
     m: &mut CheckResult,
     expected: &[Family],
-    property_verdict: Verdict,
+    property_verdict: CheckVerdict,
     case_name: &str,
     observed_class: ErrorClass,
     mech: String,
 ) {
-    if property_verdict != Verdict::Pass {
+    if property_verdict != CheckVerdict::Pass {
         m.detail = format!("not refused: see {case_name}");
         return;
     }
     let seen = family(observed_class);
     m.mechanism = Some(mech.clone());
     if expected.contains(&seen) {
-        m.verdict = Verdict::Pass;
+        m.verdict = CheckVerdict::Pass;
         m.detail = mech;
     } else {
-        m.verdict = Verdict::Fail;
+        m.verdict = CheckVerdict::Fail;
         m.detail = format!(
             "expected: {}; observed: {} ({})",
             m.property.trim_start_matches("refused by "),
@@ -336,7 +336,7 @@ pub(crate) fn judge_http_version(row: &mut CheckResult, r: &CaseResult, case: &C
         return;
     };
     row.property = format!("{} over {want}", row.property);
-    if row.verdict != Verdict::Pass {
+    if row.verdict != CheckVerdict::Pass {
         return;
     }
     let observed = r.http_versions.join(", ");
@@ -344,7 +344,7 @@ pub(crate) fn judge_http_version(row: &mut CheckResult, r: &CaseResult, case: &C
         row.detail = format!("{} over {observed}", row.detail);
         return;
     }
-    row.verdict = Verdict::Fail;
+    row.verdict = CheckVerdict::Fail;
     let why = r
         .failures
         .iter()
@@ -381,18 +381,18 @@ mod tests {
             rows.remove(0)
         };
         let h2 = row_of(&["HTTP/2"], &[]);
-        assert_eq!(h2.verdict, Verdict::Pass, "{h2:?}");
+        assert_eq!(h2.verdict, CheckVerdict::Pass, "{h2:?}");
         assert_eq!(h2.property, "served over HTTP/2");
         assert!(h2.detail.ends_with("over HTTP/2"), "{}", h2.detail);
         let why = "HTTP version: expected every scrape over HTTP/2, observed HTTP/1.1";
         let h1 = row_of(&["HTTP/1.1"], &[why]);
-        assert_eq!(h1.verdict, Verdict::Fail);
+        assert_eq!(h1.verdict, CheckVerdict::Fail);
         assert_eq!(
             h1.detail,
             format!("expected: served over HTTP/2; observed: {why}")
         );
         // Nothing observed is no pass.
-        assert_eq!(row_of(&[], &[]).verdict, Verdict::Fail);
+        assert_eq!(row_of(&[], &[]).verdict, CheckVerdict::Fail);
     }
 
     #[test]

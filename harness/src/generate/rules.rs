@@ -71,7 +71,7 @@ pub const RULES: [Rule; 8] = [
 
 /// What the rules say about one combination.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Prediction {
     /// The deciding row.
     pub rule: &'static str,
     /// Target health.
@@ -82,7 +82,7 @@ pub struct Verdict {
     pub http_version: Option<HttpVersion>,
 }
 
-impl Verdict {
+impl Prediction {
     fn down(rule: &'static str, class: ErrorClass) -> Self {
         Self {
             rule,
@@ -94,21 +94,21 @@ impl Verdict {
 }
 
 /// Applies [`RULES`] to a combination.
-pub fn expect(c: &Combination) -> Verdict {
+pub fn expect(c: &Combination) -> Prediction {
     if let Some(server) = c.server_cert {
         let disjoint = matches!(
             (c.server_tls, c.client_tls),
             (TlsRange::Tls12, TlsRange::Tls13) | (TlsRange::Tls13, TlsRange::Tls12)
         );
         if disjoint {
-            return Verdict::down("R1", ErrorClass::TlsVersion);
+            return Prediction::down("R1", ErrorClass::TlsVersion);
         }
         if let Some(class) = server_cert_class(server) {
-            return Verdict::down("R2", class);
+            return Prediction::down("R2", class);
         }
         let policy = c.client_auth.canonical();
         if policy.requires_cert() && c.client_cert.is_none() {
-            return Verdict::down("R3", ErrorClass::ClientCertRequired);
+            return Prediction::down("R3", ErrorClass::ClientCertRequired);
         }
         let verifies = matches!(
             policy,
@@ -120,20 +120,20 @@ pub fn expect(c: &Combination) -> Verdict {
                 Some(ClientCert::RogueCa | ClientCert::Expired)
             )
         {
-            return Verdict::down("R4", ErrorClass::ClientCertRejected);
+            return Prediction::down("R4", ErrorClass::ClientCertRejected);
         }
     }
     match c.auth {
         Auth::BasicWrong | Auth::BasicMissing => {
-            return Verdict::down("R5", ErrorClass::Unauthorized)
+            return Prediction::down("R5", ErrorClass::Unauthorized)
         }
         Auth::BearerWrong | Auth::BearerMissing => {
-            return Verdict::down("R6", ErrorClass::Unauthorized)
+            return Prediction::down("R6", ErrorClass::Unauthorized)
         }
         Auth::None | Auth::BasicRight | Auth::BearerRight => {}
     }
     let h2 = c.server_cert.is_some() && c.exporter_http2 && c.scrape_http2;
-    Verdict {
+    Prediction {
         rule: "R7",
         health: Health::Up,
         class: ErrorClass::None,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use fake_exporter::pki::ClientCert;
 use fake_exporter::ClientAuthType;
 
-use super::rules::{self, Verdict};
+use super::rules::{self, Prediction};
 use super::{server_cert_name, Auth, Combination, TlsRange};
 use crate::targets::Health;
 
@@ -159,7 +159,7 @@ fn case(i: usize, c: &Combination, copy: usize) -> Case {
     }
 }
 
-fn outcome(v: &Verdict) -> String {
+fn outcome(v: &Prediction) -> String {
     match v.health {
         Health::Up => "up".into(),
         _ => format!("down ({})", v.class),

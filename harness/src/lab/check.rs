@@ -422,7 +422,7 @@ async fn observe(
             if pending.is_empty() {
                 Ok(())
             } else {
-                Err(pending.join(", "))
+                Err(pending.join(", ").into())
             }
         })
         .await;

@@ -379,7 +379,7 @@ async fn wait_settled(
             if unsettled == 0 {
                 Ok(())
             } else {
-                Err(format!("{unsettled} receiver(s) not settled"))
+                Err(format!("{unsettled} receiver(s) not settled").into())
             }
         })
         .await;

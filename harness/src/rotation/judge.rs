@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{NewSeen, RotationCase, RotationOutcome, ScrapeSeen};
 use crate::classify::ErrorClass;
-use crate::observations::Verdict;
+use crate::observations::TargetObservation;
 use crate::targets::Health;
 
 /// Everything the judge of a rotation case reads.
@@ -29,7 +29,7 @@ pub struct RotationObservation {
     /// Why `up` over the window could not be read.
     pub window_error: Option<String>,
     /// Prometheus' verdict on the case's target at the end.
-    pub verdict: Option<Verdict>,
+    pub verdict: Option<TargetObservation>,
     /// A direct request with the old credential or client certificate, when the case
     /// expects it refused.
     pub old_probe: Option<OldProbe>,
@@ -232,7 +232,7 @@ fn judge_window(
 /// The final health and class against the case's expectation.
 fn judge_end(
     case: &RotationCase,
-    verdict: Option<&Verdict>,
+    verdict: Option<&TargetObservation>,
     failures: &mut Vec<String>,
 ) -> (Health, String, String) {
     let (health, class, last_error) = match verdict {
@@ -312,9 +312,9 @@ mod tests {
                 scrapes: 5,
                 failed: 0,
             }),
-            verdict: Some(Verdict {
+            verdict: Some(TargetObservation {
                 health: Health::Up,
-                ..Verdict::default()
+                ..TargetObservation::default()
             }),
             ..RotationObservation::default()
         }
@@ -373,10 +373,10 @@ mod tests {
             scrapes: 5,
             failed: 2,
         });
-        o.verdict = Some(Verdict {
+        o.verdict = Some(TargetObservation {
             health: Health::Down,
             class: ErrorClass::UnknownAuthority,
-            ..Verdict::default()
+            ..TargetObservation::default()
         });
         o.timeline_error = Some("not scraped 9 times".into());
         let outcome = judge(case, &o);

@@ -39,7 +39,7 @@ use serde::Serialize;
 use crate::backend::PrometheusChoice;
 use crate::classify::CaseContext;
 use crate::conformance::direct::{self, ClientTls, TlsVersions};
-use crate::fixture::{FixtureError, PrometheusFixture, Verdict};
+use crate::fixture::{FixtureError, PrometheusFixture, TargetObservation};
 use crate::promconfig::{Authorization, BasicAuth, ScrapeConfig, TlsConfig};
 use crate::scenario::ScenarioError;
 use crate::targets::Health;
@@ -379,17 +379,17 @@ async fn wait_for(
     job: &str,
     what: &str,
     deadline: Duration,
-    pred: impl Fn(&Verdict) -> bool,
-) -> Result<Verdict, TimelineError> {
-    let mut last = Verdict::default();
+    pred: impl Fn(&TargetObservation) -> bool,
+) -> Result<TargetObservation, TimelineError> {
+    let mut last = TargetObservation::default();
     let waited = fixture
         .wait_for(deadline, what, |o| match o.target(job) {
             Some(v) if pred(v) => Ok(v.clone()),
             Some(v) => {
                 last = v.clone();
-                Err(format!("{} scrapes", v.scrapes_seen))
+                Err(format!("{} scrapes", v.scrapes_seen).into())
             }
-            None => Err("the target is not in /api/v1/targets yet".to_owned()),
+            None => Err("the target is not in /api/v1/targets yet".into()),
         })
         .await;
     match waited {
@@ -651,7 +651,7 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
 async fn observe_case(
     run: &CaseRun,
     timeline: Option<Timeline>,
-    verdict: Option<&Verdict>,
+    verdict: Option<&TargetObservation>,
     fixture: &PrometheusFixture,
     pki: &RotationPki,
 ) -> RotationObservation {

@@ -28,7 +28,7 @@ use fake_exporter::StatsSnapshot;
 use crate::backend::{self, BackendError, PrometheusChoice};
 use crate::classify::ErrorClass;
 use crate::fixture::{
-    FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, Verdict, WaitProgress,
+    FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, TargetObservation, WaitProgress,
 };
 use crate::progress::Progress;
 use crate::promconfig::{self, PromConfigError, PrometheusConfig};
@@ -564,7 +564,7 @@ impl LoadWatch<'_> {
 
 /// What the wait for the scrapes produced.
 struct Waited {
-    verdicts: Vec<Verdict>,
+    verdicts: Vec<TargetObservation>,
     /// Each exporter's counters when its target was first seen up.
     steady: Vec<Option<StatsSnapshot>>,
     /// Ready until the first scrape of any target.
@@ -640,10 +640,10 @@ fn case_index(plan: &Plan) -> BTreeMap<&str, usize> {
 async fn second_look(
     plan: &Plan,
     prometheus: &PrometheusFixture,
-    verdicts: Vec<Verdict>,
-) -> Vec<Verdict> {
+    verdicts: Vec<TargetObservation>,
+) -> Vec<TargetObservation> {
     let case_of = case_index(plan);
-    let timed_out = |v: &Verdict| {
+    let timed_out = |v: &TargetObservation| {
         v.class == ErrorClass::Timeout
             && case_of.get(v.job.as_str()).is_some_and(|&i| {
                 !plan.cases[i]
@@ -690,7 +690,7 @@ struct AfterScrapes {
 async fn read_after_scrapes(
     plan: &Plan,
     prometheus: &PrometheusFixture,
-    verdicts: &[Verdict],
+    verdicts: &[TargetObservation],
     load: &LoadWatch<'_>,
 ) -> Result<AfterScrapes, RunError> {
     let cpu_at_verdicts = health::CpuMark::now(load.prometheus_pid);
@@ -775,7 +775,7 @@ fn slow_by_design(case: &Case, prometheus_major: u32) -> bool {
 fn judge_cases(
     plan: &Plan,
     started: &[exporters::StartedCase],
-    verdicts: &[Verdict],
+    verdicts: &[TargetObservation],
     steady: &mut [Option<StatsSnapshot>],
     after: &AfterScrapes,
     http_observed: &BTreeMap<String, Result<String, String>>,
@@ -784,7 +784,7 @@ fn judge_cases(
 ) -> Vec<CaseResult> {
     let major = recorded.prometheus_major;
     // One target per case: its verdict, by job name.
-    let verdict_of: BTreeMap<&str, &Verdict> =
+    let verdict_of: BTreeMap<&str, &TargetObservation> =
         verdicts.iter().map(|v| (v.job.as_str(), v)).collect();
     let mut cases = Vec::with_capacity(plan.cases.len());
     for (i, (case, s)) in plan.cases.iter().zip(started).enumerate() {
@@ -852,7 +852,7 @@ pub(crate) fn judge_observed(
 
 /// What Prometheus says about a job it dropped: only its log and
 /// `prometheus_target_scrape_pools_failed_total` say why.
-fn missing_job(result: &mut CaseResult, v: &Verdict, failed_pools: f64) {
+fn missing_job(result: &mut CaseResult, v: &TargetObservation, failed_pools: f64) {
     let why = if v.last_error.is_empty() {
         String::new()
     } else {
@@ -1066,7 +1066,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn of(verdict: Option<&Verdict>, expected: &Expected) -> Self {
+    fn of(verdict: Option<&TargetObservation>, expected: &Expected) -> Self {
         let steady = verdict.map_or(&[][..], |v| v.steady_state.as_slice());
         let count = |keep: &dyn Fn(&Outcome) -> bool| -> u64 {
             steady
@@ -1092,7 +1092,7 @@ impl Seen {
 fn judge(
     result: &mut CaseResult,
     case: &Case,
-    verdict: Option<&Verdict>,
+    verdict: Option<&TargetObservation>,
     counters: &Counters,
     external: bool,
     prometheus: &PrometheusSide,
@@ -1187,7 +1187,7 @@ fn judge(
 /// and every other scrape seen timed out too (then the expected outcome seen, with a note).
 fn judged_outcome(
     expected: &Expected,
-    verdict: Option<&Verdict>,
+    verdict: Option<&TargetObservation>,
     seen: &Seen,
     external: bool,
     notes: &mut Vec<String>,
@@ -1446,8 +1446,12 @@ mod tests {
         }
     }
 
-    fn verdict(health: Health, class: ErrorClass, steady_state: Vec<SeenOutcome>) -> Verdict {
-        Verdict {
+    fn verdict(
+        health: Health,
+        class: ErrorClass,
+        steady_state: Vec<SeenOutcome>,
+    ) -> TargetObservation {
+        TargetObservation {
             job: "c".into(),
             instance: "127.0.0.1:1".into(),
             health,
@@ -1456,7 +1460,7 @@ mod tests {
             scrapes: 10,
             steady_state,
             first_seen: None,
-            ..Verdict::default()
+            ..TargetObservation::default()
         }
     }
 
@@ -1521,7 +1525,7 @@ mod tests {
         assert!(result(&normal, None).failures.is_empty());
     }
 
-    fn judged(case: &Case, verdict: &Verdict, counters: &Counters) -> CaseResult {
+    fn judged(case: &Case, verdict: &TargetObservation, counters: &Counters) -> CaseResult {
         let started = exporters::StartedCase::for_test();
         let mut result = CaseResult::new(case, 2, &started);
         let prometheus = PrometheusSide {
@@ -1542,7 +1546,12 @@ mod tests {
         result
     }
 
-    fn judged_external(case: &Case, verdict: &Verdict, dialed: u64, failed: u64) -> CaseResult {
+    fn judged_external(
+        case: &Case,
+        verdict: &TargetObservation,
+        dialed: u64,
+        failed: u64,
+    ) -> CaseResult {
         let started = exporters::StartedCase::for_test();
         let mut result = CaseResult::new(case, 2, &started);
         let counters = Counters {
@@ -1727,7 +1736,7 @@ mod tests {
         }
     }
 
-    fn only(health: Health, class: ErrorClass, scrapes: u64) -> Verdict {
+    fn only(health: Health, class: ErrorClass, scrapes: u64) -> TargetObservation {
         verdict(health, class, vec![seen(health, class, scrapes)])
     }
 

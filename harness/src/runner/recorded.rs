@@ -9,13 +9,13 @@ use fake_exporter::StatsSnapshot;
 use serde::{Deserialize, Serialize};
 
 use super::RunError;
-use crate::observations::Verdict;
+use crate::observations::TargetObservation;
 
 /// Everything the judge of one scrape case reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseObservation {
     /// Prometheus' verdict on the case's target (`None`: the job never showed up).
-    pub verdict: Option<Verdict>,
+    pub verdict: Option<TargetObservation>,
     /// The exporter's counters.
     pub exporter: ExporterCounters,
     /// What Prometheus counted for the case's job.
@@ -215,7 +215,7 @@ mod tests {
         let plan = Plan::load(&[]).expect("the default matrix");
         let case = case(&plan, "tls-ok");
         run.cases.get_mut("tls-ok").expect("recorded").verdict = Some(
-            crate::observations::Verdict::missing("tls-ok", String::new()),
+            crate::observations::TargetObservation::missing("tls-ok", String::new()),
         );
         run.scrape_pools_failed = 0.0;
         let result = judged(case, &run, &run.cases["tls-ok"]);

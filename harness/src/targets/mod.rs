@@ -505,14 +505,14 @@ struct Envelope<T> {
 #[serde(rename_all = "camelCase")]
 struct TargetsData {
     #[serde(default)]
-    active_targets: Vec<RawTarget>,
+    active_targets: Vec<ApiTarget>,
     #[serde(default)]
     dropped_targets: Vec<DroppedTarget>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawTarget {
+struct ApiTarget {
     #[serde(default)]
     discovered_labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -528,8 +528,8 @@ struct RawTarget {
     health: Health,
 }
 
-impl From<RawTarget> for TargetStatus {
-    fn from(raw: RawTarget) -> Self {
+impl From<ApiTarget> for TargetStatus {
+    fn from(raw: ApiTarget) -> Self {
         Self {
             instance: raw.labels.get("instance").cloned().unwrap_or_default(),
             job: raw.scrape_pool,
@@ -554,7 +554,7 @@ struct QueryData {
 }
 
 #[derive(Deserialize)]
-struct RawVectorSample {
+struct ApiVectorSample {
     #[serde(default)]
     metric: BTreeMap<String, String>,
     value: (f64, String),
@@ -585,12 +585,12 @@ fn samples(query: &str, data: QueryData) -> Result<Vec<Sample>, ApiError> {
         reason,
         body: prefix(&data.result.to_string()),
     };
-    let raw: Vec<RawVectorSample> = match data.result_type.as_str() {
+    let raw: Vec<ApiVectorSample> = match data.result_type.as_str() {
         "vector" => serde_json::from_value(data.result.clone()).map_err(|e| bad(e.to_string()))?,
         "scalar" => {
             let value: (f64, String) =
                 serde_json::from_value(data.result.clone()).map_err(|e| bad(e.to_string()))?;
-            vec![RawVectorSample {
+            vec![ApiVectorSample {
                 metric: BTreeMap::new(),
                 value,
             }]

@@ -10,7 +10,7 @@ use fake_exporter::{FakeExporter, RunningExporter};
 use scrape_harness::BackendKind;
 use scrape_harness::ErrorClass;
 use scrape_harness::Health;
-use scrape_harness::{FixtureError, PrometheusFixture, Verdict};
+use scrape_harness::{FixtureError, PrometheusFixture, TargetObservation};
 use scrape_harness::{Scheme, ScrapeConfig, TlsConfig};
 
 use crate::support::heavy;
@@ -35,7 +35,7 @@ fn https_job(name: &str, target: &str, ca: PathBuf) -> ScrapeConfig {
     job
 }
 
-fn verdict<'a>(verdicts: &'a [Verdict], job: &str) -> &'a Verdict {
+fn verdict<'a>(verdicts: &'a [TargetObservation], job: &str) -> &'a TargetObservation {
     verdicts
         .iter()
         .find(|v| v.job == job)
