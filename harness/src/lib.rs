@@ -109,6 +109,7 @@ pub mod classes {
 /// poll), and what a scrape case's judge reads of a run ([`observe::CaseObservation`]),
 /// recorded with `RunOptions::record_observations` to test judges without Prometheus.
 pub mod observe {
+    pub use crate::fixture::Pending;
     pub use crate::observations::{
         Observations, PrometheusCounts, ReceiverObservation, SeenOutcome, SelfCounters,
         TargetObservation,
