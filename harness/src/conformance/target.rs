@@ -202,6 +202,8 @@ async fn target_inner(
             probes: &probes,
             posture: &posture,
         }),
+        receivers: None,
+        rotation: None,
     };
     plan = catalog::prepare(plan, opts);
     let mut run_opts = opts.run.clone();

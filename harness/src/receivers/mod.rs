@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::classify::ErrorClass;
-use crate::scenario::{Case, Plan, ScenarioError};
+use crate::scenario::{Case, Defaults, Plan, ScenarioError};
 
 pub use alertmanager::{AlertmanagerError, RealAlertmanager, ALERTMANAGER_BIN_ENV};
 pub use run::{
@@ -167,8 +167,8 @@ pub struct ReceiverPlan {
     pub receivers: Vec<ReceiverCase>,
     /// Prometheus' own web config, if any: its endpoints are audited after the receivers.
     pub own_web_config: Option<OwnWebConfigCase>,
-    /// The scenario plan the receivers were checked as (PKI key type, bcrypt cost).
-    pub(crate) scenario: Plan,
+    /// The scenario settings the receivers' exporters use (PKI key type, bcrypt cost).
+    pub(crate) scenario_defaults: Defaults,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,10 +324,7 @@ impl ReceiverPlan {
             0 => Ok(Self {
                 defaults,
                 own_web_config,
-                scenario: Plan {
-                    defaults: scenario_defaults.unwrap_or_default(),
-                    cases: receivers.iter().map(|r| r.case.clone()).collect(),
-                },
+                scenario_defaults: scenario_defaults.unwrap_or_default(),
                 receivers,
             }),
             1 => Err(errors.remove(0)),

@@ -218,18 +218,21 @@ async fn prepare(
         let (what, path, source) = e.into_parts();
         setup(format!("{what} {}", path.display()))(source)
     })?;
-    let pki = Pki::generate(plan.scenario.defaults.key_type)
+    let pki = Pki::generate(plan.scenario_defaults.key_type)
         .and_then(|pki| pki.write_to(&run_dir.join("pki")))
         .map_err(|e| ReceiverRunError::Setup {
             what: "generating the PKI".into(),
             detail: e.to_string(),
         })?;
-    let hashes = exporters::hash_passwords(&plan.scenario)
-        .await
-        .map_err(|e| ReceiverRunError::Setup {
-            what: "hashing the passwords".into(),
-            detail: e.to_string(),
-        })?;
+    let hashes = exporters::hash_passwords(
+        plan.receivers.iter().map(|r| &r.case),
+        plan.scenario_defaults.bcrypt_cost,
+    )
+    .await
+    .map_err(|e| ReceiverRunError::Setup {
+        what: "hashing the passwords".into(),
+        detail: e.to_string(),
+    })?;
     Ok((run_dir, pki, hashes))
 }
 
@@ -242,7 +245,7 @@ fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebCo
             ca_file: pki.ca(),
         }),
         basic_auth: w.basic_auth.clone(),
-        bcrypt_cost: plan.scenario.defaults.bcrypt_cost,
+        bcrypt_cost: plan.scenario_defaults.bcrypt_cost,
     })
 }
 

@@ -72,7 +72,7 @@ pub(super) async fn start_all(
     launcher: &Launcher,
     progress: bool,
 ) -> Result<Vec<StartedCase>, RunError> {
-    let hashes = hash_passwords(plan).await?;
+    let hashes = hash_passwords(&plan.cases, plan.defaults.bcrypt_cost).await?;
     // Metric families built once per series count and shared by every exporter serving it.
     let mut metrics: HashMap<Option<usize>, Arc<Metrics>> = HashMap::new();
     let mut out = Vec::with_capacity(plan.cases.len());
@@ -539,11 +539,12 @@ impl PortPicker {
 
 /// Every scenario password hashed once, all at once (fake-exporter's bcrypt helper runs
 /// each off the async executor).
-pub(crate) async fn hash_passwords(plan: &Plan) -> Result<HashMap<String, String>, RunError> {
-    let cost = plan.defaults.bcrypt_cost;
-    let mut passwords: Vec<String> = plan
-        .cases
-        .iter()
+pub(crate) async fn hash_passwords<'a>(
+    cases: impl IntoIterator<Item = &'a Case>,
+    cost: u32,
+) -> Result<HashMap<String, String>, RunError> {
+    let mut passwords: Vec<String> = cases
+        .into_iter()
         .flat_map(|c| c.exporter.basic_auth_users.values().cloned())
         .collect();
     passwords.sort();

@@ -676,8 +676,13 @@ impl Case {
 pub struct Plan {
     /// Settings.
     pub defaults: Defaults,
-    /// The cases, in file order.
+    /// The scrape cases, in file order.
     pub cases: Vec<Case>,
+    /// The receiver cases (Prometheus as a client of Alertmanager and remote write) and
+    /// their run-wide settings; `None` when the files have none.
+    pub receivers: Option<crate::receivers::ReceiverPlan>,
+    /// The rotation cases and their run-wide settings; `None` when the files have none.
+    pub rotation: Option<crate::rotation::RotationPlan>,
 }
 
 impl Plan {
@@ -788,7 +793,12 @@ impl Plan {
             });
         }
         match errors.len() {
-            0 => Ok(Plan { defaults, cases }),
+            0 => Ok(Plan {
+                defaults,
+                cases,
+                receivers: None,
+                rotation: None,
+            }),
             1 => Err(errors.remove(0)),
             _ => Err(ScenarioError::Several { errors }),
         }
