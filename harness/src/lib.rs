@@ -72,8 +72,8 @@ pub use backend::{BackendError, BackendKind, PrometheusChoice};
 pub use classify::{classify, CaseContext, ErrorClass, LastError};
 pub use error::Error;
 pub use fixture::{
-    FixtureBuilder, FixtureError, PrometheusFixture, PrometheusWatch, TargetObservation, Until,
-    WaitProgress, DEFAULT_SCRAPE_INTERVAL,
+    FixtureBuilder, FixtureError, Jobs, PrometheusFixture, PrometheusWatch, TargetObservation,
+    Until, WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
 pub use promconfig::{
     Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,

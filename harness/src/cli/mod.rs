@@ -480,6 +480,11 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!();
         eprint!("{}", report::failure_block(c));
     }
+    if let Some(failures) = report.receivers.as_ref().map(|r| r.failures()) {
+        if !failures.is_empty() {
+            eprintln!("\n{failures}");
+        }
+    }
     let mut written = Vec::new();
     if let Some(path) = &args.reports.json {
         let path = args.shared.report_path(path)?;
@@ -488,12 +493,15 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.reports.junit {
         let path = args.shared.report_path(path)?;
-        report::write_junit(&report, &path)?;
+        report::write_junit(&report, &sources.join(", "), &path)?;
         written.push(path);
     }
     say_written(&written);
     // Last on stdout: the table, which ends with `N passed, M failed`.
-    print!("{}", report::table_with(&report, args.shared.verbose > 0));
+    print!(
+        "{}",
+        report::all_tables(&report, &plan, args.shared.verbose > 0)
+    );
     if report.cases.iter().any(|c| report.unjudged(c)) {
         eprintln!(
             "scrape-harness: overload: {}",

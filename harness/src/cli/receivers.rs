@@ -7,11 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use scrape_harness::report::{
-    self,
-    junit::{self, CaseOutcome, Suite, TestCase},
-};
-use scrape_harness::{run_receivers, ReceiverOptions, ReceiverPlan, ReceiverRun};
+use scrape_harness::report::{self, junit};
+use scrape_harness::{run_receivers, ReceiverOptions, ReceiverPlan};
 
 use super::{say_written, ReportFiles, SharedArgs, EXIT_FAIL, EXIT_PASS};
 
@@ -52,7 +49,7 @@ pub(crate) async fn run(args: ReceiversArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.reports.junit {
         let file = args.file.display().to_string();
-        let xml = junit::render(&[junit_suite(&file, &run)]);
+        let xml = junit::render(&[run.junit_suite(&file)]);
         written.push(args.shared.write_report(path, &xml)?);
     }
     say_written(&written);
@@ -62,41 +59,4 @@ pub(crate) async fn run(args: ReceiversArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_FAIL
     })
-}
-
-/// One suite: a case per receiver (classname: the file) and per endpoint check.
-fn junit_suite(file: &str, run: &ReceiverRun) -> Suite {
-    let mut cases: Vec<TestCase> = run
-        .results
-        .iter()
-        .map(|r| TestCase {
-            classname: file.to_owned(),
-            name: r.name.clone(),
-            outcome: if r.passed {
-                CaseOutcome::Passed
-            } else {
-                CaseOutcome::Failed {
-                    message: format!("expected {}", r.expected),
-                    body: r.report.clone(),
-                }
-            },
-            system_out: None,
-        })
-        .collect();
-    cases.extend(run.own_web_config.iter().map(|c| TestCase {
-        classname: format!("{file}: Prometheus' own web config"),
-        name: format!("{} {:?}", c.path, c.probe),
-        outcome: if c.passed() {
-            CaseOutcome::Passed
-        } else {
-            CaseOutcome::Failed {
-                message: format!("expected HTTP {}, got {:?}", c.expected, c.status),
-                body: c.error.clone().unwrap_or_default(),
-            }
-        },
-        system_out: None,
-    }));
-    let mut suite = Suite::new("receivers", cases);
-    suite.time_s = Some(run.elapsed.as_secs_f64());
-    suite
 }

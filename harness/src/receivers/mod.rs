@@ -27,6 +27,7 @@ use crate::classify::ErrorClass;
 use crate::scenario::{Case, Defaults, Plan, ScenarioError};
 
 pub use alertmanager::{AlertmanagerError, RealAlertmanager, ALERTMANAGER_BIN_ENV};
+pub(crate) use run::ReceiverSet;
 pub use run::{
     run_receivers, Observed, ReceiverOptions, ReceiverResult, ReceiverRun, ReceiverRunError,
     ALERT_NAME,

@@ -20,12 +20,12 @@
 //! failure count (notification errors; failed plus retried samples) has grown between two
 //! polls with an error logged: a second failed send, past the first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fake_exporter::pki::{Pki, PkiFiles};
+use fake_exporter::pki::PkiFiles;
 use fake_exporter::{FakeExporter, Received, Receiver, RunningExporter, StatsSnapshot};
 use serde::Serialize;
 
@@ -36,14 +36,13 @@ use crate::backend::{
 };
 use crate::classify::ErrorClass;
 use crate::conformance::direct::{self, ClientTls};
-use crate::fixture::{FixtureError, PrometheusFixture};
+use crate::fixture::{FixtureBuilder, FixtureError, PrometheusFixture};
 use crate::observations::{Observations, PrometheusCounts};
 use crate::promconfig::{
     self, AlertingConfig, AlertmanagerConfig, GlobalConfig, MetadataConfig, PromConfigError,
     PromDuration, PrometheusConfig, QueueConfig, RemoteWriteConfig, RuleFile, Scheme, StaticConfig,
 };
 use crate::runner::exporters;
-use crate::supervise::RunDir;
 use crate::targets::ApiError;
 
 /// The alert the rule file fires on every evaluation.
@@ -98,6 +97,9 @@ pub enum ReceiverRunError {
     /// Its API failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The run that holds the receivers failed.
+    #[error(transparent)]
+    Run(Box<crate::runner::RunError>),
 }
 
 /// What was observed for one receiver.
@@ -143,7 +145,7 @@ pub struct ReceiverResult {
 }
 
 /// The outcome of a run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ReceiverRun {
     /// One per receiver, in file order.
     pub results: Vec<ReceiverResult>,
@@ -152,14 +154,67 @@ pub struct ReceiverRun {
     /// The `prometheus.yml` it ran.
     pub prometheus_yml: String,
     /// From start to verdicts.
+    #[serde(rename = "elapsed_seconds", serialize_with = "seconds")]
     pub elapsed: Duration,
     /// Prometheus' own endpoints probed (`prometheus.web_config:`), empty without one.
     pub own_web_config: Vec<crate::backend::EndpointCheck>,
     /// What `promtool check config` said of the generated `prometheus.yml` (and rule file).
+    #[serde(skip)]
     pub promtool: promconfig::PromtoolCheck,
 }
 
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
 impl ReceiverRun {
+    /// Receivers and endpoint checks that passed, and those that failed.
+    pub fn counts(&self) -> (usize, usize) {
+        let passed = self.results.iter().filter(|r| r.passed).count()
+            + self.own_web_config.iter().filter(|c| c.passed()).count();
+        let all = self.results.len() + self.own_web_config.len();
+        (passed, all - passed)
+    }
+
+    /// One JUnit suite `receivers`: a case per receiver (classname: `file`) and per check
+    /// of Prometheus' own endpoints.
+    pub fn junit_suite(&self, file: &str) -> crate::report::junit::Suite {
+        use crate::report::junit::{CaseOutcome, Suite, TestCase};
+        let mut cases: Vec<TestCase> = self
+            .results
+            .iter()
+            .map(|r| TestCase {
+                classname: file.to_owned(),
+                name: r.name.clone(),
+                outcome: if r.passed {
+                    CaseOutcome::Passed
+                } else {
+                    CaseOutcome::Failed {
+                        message: format!("expected {}", r.expected),
+                        body: r.report.clone(),
+                    }
+                },
+                system_out: None,
+            })
+            .collect();
+        cases.extend(self.own_web_config.iter().map(|c| TestCase {
+            classname: format!("{file}: Prometheus' own web config"),
+            name: format!("{} {:?}", c.path, c.probe),
+            outcome: if c.passed() {
+                CaseOutcome::Passed
+            } else {
+                CaseOutcome::Failed {
+                    message: format!("expected HTTP {}, got {:?}", c.expected, c.status),
+                    body: c.error.clone().unwrap_or_default(),
+                }
+            },
+            system_out: None,
+        }));
+        let mut suite = Suite::new("receivers", cases);
+        suite.time_s = Some(self.elapsed.as_secs_f64());
+        suite
+    }
+
     /// The failed receivers' reports and the endpoint checks that failed, joined (empty
     /// when all passed).
     pub fn failures(&self) -> String {
@@ -208,32 +263,127 @@ fn setup(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ReceiverRunE
     }
 }
 
-/// The run directory with the PKI in it, and the bcrypt hashes of the passwords.
-async fn prepare(
-    plan: &ReceiverPlan,
-) -> Result<(RunDir, PkiFiles, HashMap<String, String>), ReceiverRunError> {
-    // Removed on drop unless HARNESS_KEEP=1; its `owner.pid` lets the leftover sweep remove
-    // it after a harness killed without unwinding, as the scenario runner's.
-    let run_dir = RunDir::create("receivers").map_err(|e| {
-        let (what, path, source) = e.into_parts();
-        setup(format!("{what} {}", path.display()))(source)
-    })?;
-    let pki = Pki::generate(plan.scenario_defaults.key_type)
-        .and_then(|pki| pki.write_to(&run_dir.join("pki")))
+/// The receivers of a plan, started, and what they add to the run's one Prometheus: the
+/// part of a run (`runner::run`) that receiver cases bring. Start them, let
+/// [`Self::configure`] amend the fixture, start the fixture, then [`Self::settle`] and
+/// [`Self::judge`].
+pub(crate) struct ReceiverSet<'a> {
+    plan: &'a ReceiverPlan,
+    pki: PkiFiles,
+    started: Vec<Started<'a>>,
+    rules: PathBuf,
+}
+
+impl<'a> ReceiverSet<'a> {
+    /// Writes each receiver's files under `dir/receivers/`, the always-firing rule file,
+    /// and starts every receiver (their web configs use `pki`).
+    pub(crate) async fn start(
+        plan: &'a ReceiverPlan,
+        pki: &PkiFiles,
+        dir: &Path,
+    ) -> Result<Self, ReceiverRunError> {
+        let hashes = exporters::hash_passwords(
+            plan.receivers.iter().map(|r| &r.case),
+            plan.scenario_defaults.bcrypt_cost,
+        )
+        .await
         .map_err(|e| ReceiverRunError::Setup {
-            what: "generating the PKI".into(),
+            what: "hashing the passwords".into(),
             detail: e.to_string(),
         })?;
-    let hashes = exporters::hash_passwords(
-        plan.receivers.iter().map(|r| &r.case),
-        plan.scenario_defaults.bcrypt_cost,
-    )
-    .await
-    .map_err(|e| ReceiverRunError::Setup {
-        what: "hashing the passwords".into(),
-        detail: e.to_string(),
-    })?;
-    Ok((run_dir, pki, hashes))
+        let mut started = Vec::with_capacity(plan.receivers.len());
+        for r in &plan.receivers {
+            started.push(start_receiver(r, pki, dir, &hashes).await?);
+        }
+        let rules = dir.join("receivers").join("rules.yml");
+        RuleFile::always_firing("scrape-harness-receivers", ALERT_NAME).write(&rules)?;
+        Ok(Self {
+            plan,
+            pki: pki.clone(),
+            started,
+            rules,
+        })
+    }
+
+    /// Adds the receivers to the fixture: `global.evaluation_interval`, the rule file,
+    /// `alerting` and `remote_write`, an alert resend delay of one evaluation (so a refused
+    /// send is retried within the run), the receivers' contexts for the poller's
+    /// classifier, and Prometheus' own web config when the plan has one.
+    pub(crate) fn configure(&self, builder: FixtureBuilder) -> FixtureBuilder {
+        let mut builder = builder
+            .edit_config(|c| amend_config(c, self.plan, &self.started, &self.rules))
+            .arg(format!(
+                "--rules.alert.resend-delay={}",
+                prom_duration(self.plan.defaults.evaluation_interval)
+            ));
+        if let Some(own) = own_web_config(self.plan, &self.pki) {
+            builder = builder.web_config(own);
+        }
+        for s in &self.started {
+            builder = builder.receiver_context(s.addr.to_string(), s.case.case.context());
+        }
+        builder
+    }
+
+    /// Waits on the fixture until every receiver settled (or the plan's deadline), then
+    /// reads the real Alertmanagers' alerts: what was observed of each receiver.
+    pub(crate) async fn settle(
+        &self,
+        fixture: &PrometheusFixture,
+    ) -> Result<Vec<Observed>, ReceiverRunError> {
+        let mut observed =
+            wait_settled(fixture, &self.started, self.plan.defaults.deadline).await?;
+        for (s, o) in self.started.iter().zip(&mut observed) {
+            if let Some(am) = &s.real {
+                match list_alerts(s, am, &self.pki).await {
+                    Ok(n) => o.listed_alerts = Some(n),
+                    Err(e) => o.list_error = Some(e.to_string()),
+                }
+                o.delivered = o.delivered && o.listed_alerts.unwrap_or(0) > 0;
+            }
+        }
+        Ok(observed)
+    }
+
+    /// Judges each receiver from what [`Self::settle`] observed, and audits Prometheus' own
+    /// web config when the plan has one.
+    pub(crate) async fn judge(
+        &self,
+        fixture: &PrometheusFixture,
+        observed: Vec<Observed>,
+        promtool: promconfig::PromtoolCheck,
+        began: Instant,
+    ) -> Result<ReceiverRun, ReceiverRunError> {
+        let config = fixture.config().await;
+        let yaml = promconfig::render(&config);
+        let results = self
+            .started
+            .iter()
+            .zip(observed)
+            .map(|(s, o)| judge(s, o, &yaml))
+            .collect();
+        let own_web_config = match own_web_config(self.plan, &self.pki) {
+            Some(web) => {
+                let addr = fixture
+                    .address()
+                    .parse()
+                    .map_err(|_| ReceiverRunError::Setup {
+                        what: "reading Prometheus' address".into(),
+                        detail: fixture.base_url().to_owned(),
+                    })?;
+                audit_own_web_config(&web, addr).await
+            }
+            None => Vec::new(),
+        };
+        Ok(ReceiverRun {
+            results,
+            prometheus: fixture.prometheus().description(),
+            prometheus_yml: yaml,
+            elapsed: began.elapsed(),
+            own_web_config,
+            promtool,
+        })
+    }
 }
 
 /// Prometheus' own `--web.config.file`, when the plan asks for one.
@@ -249,112 +399,30 @@ fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebCo
     })
 }
 
-/// Why the real Alertmanager's alerts could not be listed (`GET /api/v2/alerts`).
-#[derive(Debug, thiserror::Error)]
-enum ListAlertsError {
-    /// The request failed (connection, TLS, HTTP).
-    #[error(transparent)]
-    Request(#[from] direct::DirectError),
-    /// Alertmanager answered another status than 200.
-    #[error("GET /api/v2/alerts answered {status}: {body}")]
-    Status {
-        /// The status code.
-        status: u16,
-        /// The body, trimmed.
-        body: String,
-    },
-    /// The body is not a JSON array of alerts.
-    #[error("GET /api/v2/alerts: not a JSON array: {0}")]
-    NotJson(#[source] serde_json::Error),
-}
-
-/// Runs every receiver of `plan` against one Prometheus and judges each.
+/// Runs every receiver of `plan` against one Prometheus and judges each: a run of a plan
+/// that holds these receivers only (`runner::run`, the one pipeline).
 pub async fn run_receivers(
     plan: &ReceiverPlan,
     opts: &ReceiverOptions,
 ) -> Result<ReceiverRun, ReceiverRunError> {
-    let began = Instant::now();
-    let (run_dir, pki, hashes) = prepare(plan).await?;
-    let mut started = Vec::with_capacity(plan.receivers.len());
-    for r in &plan.receivers {
-        started.push(start_receiver(r, &pki, run_dir.path(), &hashes).await?);
-    }
-
-    let rules = run_dir.path().join("rules.yml");
-    RuleFile::always_firing("scrape-harness-receivers", ALERT_NAME).write(&rules)?;
-    let config = prometheus_config(plan, &started, &rules);
-    let yaml = promconfig::render(&config);
-    let config_path = run_dir.path().join("prometheus.yml");
-    promconfig::write(&config, &config_path)?;
-    let promtool = promconfig::promtool_check(&config_path)?;
-
-    let own = own_web_config(plan, &pki);
-    let fixture =
-        start_prometheus(opts, plan, config, &started, run_dir.path(), own.clone()).await?;
-    let observed = wait_settled(&fixture, &started, plan.defaults.deadline).await?;
-    let mut results = Vec::with_capacity(started.len());
-    for (s, mut o) in started.iter().zip(observed) {
-        if let Some(am) = &s.real {
-            match list_alerts(s, am, &pki).await {
-                Ok(n) => o.listed_alerts = Some(n),
-                Err(e) => o.list_error = Some(e.to_string()),
-            }
-            o.delivered = o.delivered && o.listed_alerts.unwrap_or(0) > 0;
-        }
-        results.push(judge(s, o, &yaml));
-    }
-    let own_web_config = match &own {
-        Some(web) => {
-            let addr = fixture
-                .address()
-                .parse()
-                .map_err(|_| ReceiverRunError::Setup {
-                    what: "reading Prometheus' address".into(),
-                    detail: fixture.base_url().to_owned(),
-                })?;
-            audit_own_web_config(web, addr).await
-        }
-        None => Vec::new(),
+    let whole = crate::scenario::Plan {
+        defaults: plan.scenario_defaults.clone(),
+        cases: Vec::new(),
+        receivers: Some(plan.clone()),
+        rotation: None,
     };
-    let description = fixture.prometheus().description();
-    fixture.stop().await?;
-    Ok(ReceiverRun {
-        results,
-        prometheus: description,
-        prometheus_yml: yaml,
-        elapsed: began.elapsed(),
-        own_web_config,
-        promtool,
+    let run_opts = crate::runner::RunOptions {
+        prometheus: opts.prometheus.clone(),
+        progress: false,
+        ..crate::runner::RunOptions::default()
+    };
+    let report = crate::runner::run(&whole, &run_opts)
+        .await
+        .map_err(|e| ReceiverRunError::Run(Box::new(e)))?;
+    report.receivers.ok_or_else(|| ReceiverRunError::Setup {
+        what: "running the receivers".into(),
+        detail: "the run returned no receivers part".into(),
     })
-}
-
-/// ONE Prometheus for every receiver, through the fixture: the receivers' contexts let its
-/// poller classify what Prometheus logs for each.
-async fn start_prometheus(
-    opts: &ReceiverOptions,
-    plan: &ReceiverPlan,
-    config: PrometheusConfig,
-    started: &[Started<'_>],
-    run_dir: &Path,
-    own: Option<PrometheusWebConfig>,
-) -> Result<PrometheusFixture, ReceiverRunError> {
-    let mut builder = PrometheusFixture::builder()
-        .prometheus(&opts.prometheus)
-        .edit_config(|c| *c = config)
-        .mount(run_dir)
-        // Resend a firing alert at every evaluation (default 1m), so a refused send is
-        // retried within the run.
-        .arg(format!(
-            "--rules.alert.resend-delay={}",
-            prom_duration(plan.defaults.evaluation_interval)
-        ));
-    if let Some(own) = own {
-        builder = builder.web_config(own);
-    }
-    for s in started {
-        builder = builder.receiver_context(s.addr.to_string(), s.case.case.context());
-    }
-    Ok(builder.start().await?)
 }
 
 /// Waits on the fixture's observations until every receiver has settled, or `deadline`;
@@ -456,11 +524,13 @@ async fn start_receiver<'a>(
     })
 }
 
-fn prometheus_config(
+/// Adds the receivers' sections to `config` (a run's `prometheus.yml`, scrape jobs and all).
+fn amend_config(
+    config: &mut PrometheusConfig,
     plan: &ReceiverPlan,
     started: &[Started<'_>],
     rules: &Path,
-) -> PrometheusConfig {
+) {
     let interval = prom_duration(plan.defaults.evaluation_interval);
     let mut alertmanagers = Vec::new();
     let mut remote_write = Vec::new();
@@ -509,19 +579,19 @@ fn prometheus_config(
             });
         }
     }
-    PrometheusConfig {
-        global: Some(GlobalConfig {
-            evaluation_interval: Some(interval),
-            ..GlobalConfig::default()
-        }),
-        rule_files: vec![rules.to_owned()],
-        alerting: (!alertmanagers.is_empty()).then(|| AlertingConfig {
-            alertmanagers,
-            ..AlertingConfig::default()
-        }),
-        remote_write,
-        ..PrometheusConfig::default()
+    config
+        .global
+        .get_or_insert_with(GlobalConfig::default)
+        .evaluation_interval = Some(interval);
+    config.rule_files.push(rules.to_owned());
+    if !alertmanagers.is_empty() {
+        config
+            .alerting
+            .get_or_insert_with(AlertingConfig::default)
+            .alertmanagers
+            .extend(alertmanagers);
     }
+    config.remote_write.extend(remote_write);
 }
 
 /// What one snapshot of the fixture says of receiver `s`, with the fake receiver's counters.
@@ -566,6 +636,25 @@ fn observe(s: &Started<'_>, o: &Observations) -> Observed {
         list_error: None,
         settled,
     }
+}
+
+/// Why the real Alertmanager's alerts could not be listed (`GET /api/v2/alerts`).
+#[derive(Debug, thiserror::Error)]
+enum ListAlertsError {
+    /// The request failed (connection, TLS, HTTP).
+    #[error(transparent)]
+    Request(#[from] direct::DirectError),
+    /// Alertmanager answered another status than 200.
+    #[error("GET /api/v2/alerts answered {status}: {body}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The body, trimmed.
+        body: String,
+    },
+    /// The body is not a JSON array of alerts.
+    #[error("GET /api/v2/alerts: not a JSON array: {0}")]
+    NotJson(#[source] serde_json::Error),
 }
 
 /// Lists the real Alertmanager's alerts with the receiver's own CA and first user, and
@@ -751,7 +840,7 @@ receivers:
         )
         .expect("valid");
         let dir = tempfile::tempdir().expect("temp dir");
-        let pki = Pki::generate(fake_exporter::pki::KeyType::EcdsaP256)
+        let pki = fake_exporter::pki::Pki::generate(fake_exporter::pki::KeyType::EcdsaP256)
             .and_then(|p| p.write_to(dir.path()))
             .expect("PKI");
         let started: Vec<Started<'_>> = plan
@@ -770,7 +859,8 @@ receivers:
                 }
             })
             .collect();
-        let config = prometheus_config(&plan, &started, Path::new("/run/rules.yml"));
+        let mut config = PrometheusConfig::default();
+        amend_config(&mut config, &plan, &started, Path::new("/run/rules.yml"));
         let yaml = serde_norway::to_string(&config)
             .expect("serialises")
             .replace(&dir.path().display().to_string(), "<pki>");

@@ -391,6 +391,10 @@ pub fn write_json(report: &RunReport, path: &Path) -> Result<(), ReportError> {
 /// The JUnit XML text: one testsuite, one testcase per case, failures with the failure
 /// block as text.
 pub fn junit(report: &RunReport, suite: &str) -> String {
+    junit::render(&[scrape_suite(report, suite)])
+}
+
+fn scrape_suite(report: &RunReport, suite: &str) -> junit::Suite {
     let cases = report
         .cases
         .iter()
@@ -414,15 +418,71 @@ pub fn junit(report: &RunReport, suite: &str) -> String {
             )),
         })
         .collect();
-    junit::render(&[junit::Suite {
+    junit::Suite {
         time_s: Some(report.timings.verdicts_s),
         ..junit::Suite::new(suite, cases)
-    }])
+    }
 }
 
-/// Writes the JUnit XML report.
-pub fn write_junit(report: &RunReport, path: &Path) -> Result<(), ReportError> {
-    std::fs::write(path, junit(report, "scrape-harness")).map_err(|source| ReportError {
+/// The JUnit XML text of a run that may mix kinds of case: the scrape cases' suite (as
+/// [`junit`]), then a `receivers` and a `rotation` suite when the run had such cases.
+pub fn junit_all(report: &RunReport, suite: &str, file: &str) -> String {
+    let mut suites = vec![scrape_suite(report, suite)];
+    if let Some(r) = &report.receivers {
+        suites.push(r.junit_suite(file));
+    }
+    if let Some(r) = &report.rotation {
+        suites.push(r.junit_suite(file));
+    }
+    junit::render(&suites)
+}
+
+/// Every table of a run: the scrape cases' (when there are any, or when there is nothing
+/// else), the receivers', the rotation cases'; each with its legend and count. When the
+/// run mixes kinds, a last line counts them all: `N passed, M failed`.
+pub fn all_tables(report: &RunReport, plan: &Plan, verbose: bool) -> String {
+    let mut out = String::new();
+    let (mut passed, mut failed, mut kinds) = (0, 0, 0);
+    let only_scrape = report.receivers.is_none() && report.rotation.is_none();
+    if !report.cases.is_empty() || only_scrape {
+        out.push_str(&table_with(report, verbose));
+        let p = report.cases.iter().filter(|c| c.pass).count();
+        passed += p;
+        failed += report.cases.len() - p;
+        kinds += 1;
+    }
+    if let Some(r) = &report.receivers {
+        if kinds > 0 {
+            out.push('\n');
+        }
+        out.push_str(&receivers_table(r, verbose));
+        let (p, f) = r.counts();
+        passed += p;
+        failed += f;
+        kinds += 1;
+    }
+    if let Some(r) = &report.rotation {
+        if kinds > 0 {
+            out.push('\n');
+        }
+        let cases = plan.rotation.as_ref().map_or(&[][..], |p| &p.cases[..]);
+        out.push_str(&rotation_table(cases, r, verbose));
+        let p = r.cases.iter().filter(|c| c.passed).count();
+        passed += p;
+        failed += r.cases.len() - p;
+        kinds += 1;
+    }
+    if kinds > 1 {
+        let _ = writeln!(out, "\nevery kind of case together:");
+        let _ = writeln!(out, "{}", summary_line(passed, failed));
+    }
+    out
+}
+
+/// Writes the JUnit XML report (every kind of case of the run; `file` names the scenario
+/// files in the receiver and rotation suites).
+pub fn write_junit(report: &RunReport, file: &str, path: &Path) -> Result<(), ReportError> {
+    std::fs::write(path, junit_all(report, "scrape-harness", file)).map_err(|source| ReportError {
         path: path.display().to_string(),
         source,
     })

@@ -26,7 +26,6 @@ pub mod spec;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fake_exporter::pki::{Generation, RotationPki};
@@ -39,8 +38,8 @@ use serde::Serialize;
 use crate::backend::PrometheusChoice;
 use crate::classify::CaseContext;
 use crate::conformance::direct::{self, ClientTls, TlsVersions};
-use crate::fixture::{FixtureError, PrometheusFixture, TargetObservation};
-use crate::promconfig::{Authorization, BasicAuth, ScrapeConfig, TlsConfig};
+use crate::fixture::{FixtureBuilder, FixtureError, PrometheusFixture, TargetObservation};
+use crate::promconfig::{Authorization, BasicAuth, PromDuration, ScrapeConfig, TlsConfig};
 use crate::scenario::ScenarioError;
 use crate::targets::Health;
 pub use judge::{judge, RotationObservation};
@@ -99,6 +98,12 @@ pub enum RotationError {
     /// Prometheus did not start or its API failed.
     #[error(transparent)]
     Prometheus(#[from] FixtureError),
+    /// The run that holds the rotation cases failed.
+    #[error(transparent)]
+    Run(Box<crate::runner::RunError>),
+    /// The run returned no rotation part (a bug).
+    #[error("the run returned no rotation report")]
+    NoReport,
 }
 
 /// One scrape as the exporter saw it.
@@ -175,7 +180,12 @@ impl RotationReport {
 
     /// JUnit XML: one suite `rotation`, one test case per case (its scrapes as system-out).
     pub fn junit(&self, file: &str) -> String {
-        use crate::report::junit::{self, CaseOutcome, Suite, TestCase};
+        crate::report::junit::render(&[self.junit_suite(file)])
+    }
+
+    /// The suite of [`Self::junit`], to render beside a run's other suites.
+    pub fn junit_suite(&self, file: &str) -> crate::report::junit::Suite {
+        use crate::report::junit::{CaseOutcome, Suite, TestCase};
         let cases = self
             .cases
             .iter()
@@ -197,7 +207,7 @@ impl RotationReport {
         suite
             .properties
             .push(("prometheus_version".into(), self.prometheus_version.clone()));
-        junit::render(&[suite])
+        suite
     }
 }
 
@@ -221,11 +231,11 @@ struct CaseRun {
 }
 
 /// When each step of a case's timeline was applied, or why the timeline stopped.
-type Timeline = Result<Vec<SystemTime>, TimelineError>;
+pub(crate) type Timeline = Result<Vec<SystemTime>, TimelineError>;
 
 /// Why a case's timeline did not complete (the case then fails, naming it).
 #[derive(Debug, thiserror::Error)]
-enum TimelineError {
+pub(crate) enum TimelineError {
     /// The task polling Prometheus ended.
     #[error("the poller stopped")]
     PollerStopped,
@@ -251,83 +261,120 @@ enum TimelineError {
     Write(#[from] RotationError),
 }
 
-/// Runs every case of `plan` against one Prometheus.
+/// Runs every case of `plan` against one Prometheus: a run of a plan that holds these
+/// rotation cases only (`runner::run`, the one pipeline).
 pub async fn run(
     plan: &RotationPlan,
     options: &RotationOptions,
 ) -> Result<RotationReport, RotationError> {
-    let key_type = plan.key_type;
-    let pki = tokio::task::spawn_blocking(move || RotationPki::generate(key_type))
+    let whole = crate::scenario::Plan {
+        defaults: crate::scenario::Defaults {
+            key_type: plan.key_type,
+            bcrypt_cost: plan.bcrypt_cost,
+            ..crate::scenario::Defaults::default()
+        },
+        cases: Vec::new(),
+        receivers: None,
+        rotation: Some(plan.clone()),
+    };
+    let run_opts = crate::runner::RunOptions {
+        prometheus: options.prometheus.clone(),
+        progress: false,
+        ..crate::runner::RunOptions::default()
+    };
+    let report = crate::runner::run(&whole, &run_opts)
         .await
-        .expect("PKI generation does not panic")?;
-    let pki = Arc::new(pki);
-    // Like every work directory of the harness: removed on drop, and by the next run's
-    // sweep if this process dies without dropping it.
-    let root = crate::supervise::RunDir::create("rotation").map_err(|e| {
-        let (_, path, source) = e.into_parts();
-        RotationError::Io { path, source }
-    })?;
-    let mut runs = Vec::new();
-    for case in &plan.cases {
-        runs.push(Arc::new(
-            start_case(root.path(), case, &pki, plan.bcrypt_cost).await?,
-        ));
+        .map_err(|e| RotationError::Run(Box::new(e)))?;
+    report.rotation.ok_or(RotationError::NoReport)
+}
+
+/// The rotation cases of a plan, their files and exporters started: the part of a run
+/// (`runner::run`) that rotation cases bring. Start them, let [`Self::configure`] add their
+/// jobs to the fixture, start it, then [`Self::drive`] every timeline and [`Self::judge`].
+pub(crate) struct RotationSet<'a> {
+    plan: &'a RotationPlan,
+    pki: RotationPki,
+    runs: Vec<CaseRun>,
+}
+
+impl<'a> RotationSet<'a> {
+    /// Generates the rotation PKI, writes each case's first files under `dir/rotation/` and
+    /// starts its exporter.
+    pub(crate) async fn start(plan: &'a RotationPlan, dir: &Path) -> Result<Self, RotationError> {
+        let key_type = plan.key_type;
+        let pki = tokio::task::spawn_blocking(move || RotationPki::generate(key_type))
+            .await
+            .expect("PKI generation does not panic")?;
+        let root = dir.join("rotation");
+        let mut runs = Vec::new();
+        for case in &plan.cases {
+            runs.push(start_case(&root, case, &pki, plan.bcrypt_cost).await?);
+        }
+        Ok(Self { plan, pki, runs })
     }
 
-    let mut builder = PrometheusFixture::builder()
-        .prometheus(&options.prometheus)
-        .scrape_interval(plan.scrape_interval)
-        .mount(root.path());
-    for run in &runs {
-        builder = builder
-            .job(job(run))
-            .target_context(&run.case.name, context(&run.case));
+    /// One job per case, scraped every `scrape_interval` of the plan (the run's other jobs
+    /// keep theirs), with its context for the classifier.
+    pub(crate) fn configure(&self, mut builder: FixtureBuilder) -> FixtureBuilder {
+        for run in &self.runs {
+            let mut job = job(run);
+            let every = PromDuration::from_millis(
+                u64::try_from(self.plan.scrape_interval.as_millis()).unwrap_or(u64::MAX),
+            );
+            job.scrape_interval = Some(every);
+            job.scrape_timeout = Some(every);
+            builder = builder
+                .job(job)
+                .target_context(&run.case.name, context(&run.case));
+        }
+        builder
     }
-    let fixture = Arc::new(builder.start().await?);
-    let version = fixture
-        .api()
-        .build_info()
-        .await
-        .map(|b| b.version)
-        .unwrap_or_else(|e| format!("unknown ({e})"));
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, run) in runs.iter().enumerate() {
-        let (run, fixture, pki) = (run.clone(), fixture.clone(), pki.clone());
-        let (interval, warm, after, cost) = (
-            plan.scrape_interval,
-            plan.warm_up_scrapes,
-            plan.scrapes_after,
-            plan.bcrypt_cost,
-        );
-        tasks.spawn(async move {
-            let timeline = drive(&run, &fixture, &pki, interval, warm, after, cost).await;
-            (i, timeline)
-        });
+    /// Runs every case's timeline at once; returns when each step was applied, per case.
+    pub(crate) async fn drive(&self, fixture: &PrometheusFixture) -> Vec<Timeline> {
+        let p = self.plan;
+        futures_util::future::join_all(self.runs.iter().map(|run| {
+            drive(
+                run,
+                fixture,
+                &self.pki,
+                p.scrape_interval,
+                p.warm_up_scrapes,
+                p.scrapes_after,
+                p.bcrypt_cost,
+            )
+        }))
+        .await
     }
-    let mut timelines: Vec<Option<Timeline>> =
-        std::iter::repeat_with(|| None).take(runs.len()).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (i, timeline) = joined.expect("a case task does not panic");
-        timelines[i] = Some(timeline);
+
+    /// Observes and judges every case after its timeline (before the run stops the
+    /// scrapes: the `up` window and the connection counts are read now).
+    pub(crate) async fn judge(
+        &self,
+        fixture: &PrometheusFixture,
+        timelines: Vec<Timeline>,
+    ) -> Result<RotationReport, RotationError> {
+        let version = fixture
+            .api()
+            .build_info()
+            .await
+            .map(|b| b.version)
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+        let after = fixture.observe_now(READ_DEADLINE).await?;
+        let dialed = &after.counters.conntrack_established;
+        let mut cases = Vec::new();
+        for (run, timeline) in self.runs.iter().zip(timelines) {
+            let verdict = after.target(&run.case.name);
+            let observed = observe_case(run, timeline, verdict, fixture, &self.pki).await;
+            let mut outcome = judge(&run.case, &observed);
+            outcome.prometheus_connections = dialed.get(&run.case.name).map(|&n| n as u64);
+            cases.push(outcome);
+        }
+        Ok(RotationReport {
+            prometheus_version: version,
+            cases,
+        })
     }
-    let after = fixture.observe_now(READ_DEADLINE).await?;
-    let dialed = &after.counters.conntrack_established;
-    let mut cases = Vec::new();
-    for (run, timeline) in runs.iter().zip(timelines) {
-        let verdict = after.target(&run.case.name);
-        let observed = observe_case(run, timeline, verdict, &fixture, &pki).await;
-        let mut outcome = judge(&run.case, &observed);
-        outcome.prometheus_connections = dialed.get(&run.case.name).map(|&n| n as u64);
-        cases.push(outcome);
-    }
-    drop(fixture);
-    drop(runs);
-    drop(root);
-    Ok(RotationReport {
-        prometheus_version: version,
-        cases,
-    })
 }
 
 /// Writes the first files of `case` under `root/<case>` and starts its exporter.
@@ -650,7 +697,7 @@ fn observed(watch: Watched, o: &Observation) -> Option<&str> {
 /// direct probe with the old credential when the case expects it refused.
 async fn observe_case(
     run: &CaseRun,
-    timeline: Option<Timeline>,
+    timeline: Timeline,
     verdict: Option<&TargetObservation>,
     fixture: &PrometheusFixture,
     pki: &RotationPki,
@@ -658,9 +705,8 @@ async fn observe_case(
     let case = &run.case;
     let watch = case.rotation.watch;
     let (marks, timeline_error) = match timeline {
-        Some(Ok(m)) => (m, None),
-        Some(Err(e)) => (Vec::new(), Some(e.to_string())),
-        None => (Vec::new(), None),
+        Ok(m) => (m, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let change = watch.and_then(|w| identity_change(case, w, pki));
     let scrapes = run

@@ -22,16 +22,19 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use fake_exporter::pki::Pki;
+use fake_exporter::pki::{Pki, PkiFiles};
 use fake_exporter::StatsSnapshot;
 
 use crate::backend::{self, BackendError, PrometheusChoice};
 use crate::classify::ErrorClass;
 use crate::fixture::{
-    FixtureBuilder, FixtureError, PrometheusFixture, SeenOutcome, TargetObservation, WaitProgress,
+    FixtureBuilder, FixtureError, Jobs, PrometheusFixture, SeenOutcome, TargetObservation, Until,
+    WaitProgress,
 };
 use crate::progress::Progress;
 use crate::promconfig::{self, PromConfigError, PrometheusConfig};
+use crate::receivers::{ReceiverRunError, ReceiverSet};
+use crate::rotation::RotationSet;
 use crate::scenario::{Case, Expected, ExporterStart, HttpVersion, KeepAlive, Outcome, Plan};
 use crate::targets::{ApiError, Health};
 
@@ -119,6 +122,12 @@ pub enum RunError {
         #[source]
         source: Box<RunError>,
     },
+    /// The plan's receivers could not be started or read.
+    #[error(transparent)]
+    Receivers(Box<crate::receivers::ReceiverRunError>),
+    /// The plan's rotation cases could not be started or read.
+    #[error(transparent)]
+    Rotation(Box<crate::rotation::RotationError>),
 }
 
 impl From<BackendError> for RunError {
@@ -300,6 +309,12 @@ pub struct RunReport {
     pub config_check: ConfigCheck,
     /// How many cases passed, failed and were not judged.
     pub summary: Summary,
+    /// The receiver cases' verdicts, when the plan has receiver cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receivers: Option<crate::receivers::ReceiverRun>,
+    /// The rotation cases' verdicts, when the plan has rotation cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<crate::rotation::RotationReport>,
 }
 
 /// What `promtool check config` was run on. A missing promtool fails the run
@@ -374,7 +389,15 @@ fn unjudged(case: &CaseResult, health: &RunHealth) -> bool {
 impl RunReport {
     /// Whether every case passed.
     pub fn all_passed(&self) -> bool {
-        self.cases.iter().all(|c| c.pass)
+        self.cases.iter().all(|c| c.pass) && self.other_kinds_passed()
+    }
+
+    /// Whether every receiver and rotation case passed (true when there are none).
+    fn other_kinds_passed(&self) -> bool {
+        self.receivers
+            .as_ref()
+            .is_none_or(|r| r.failures().is_empty())
+            && self.rotation.as_ref().is_none_or(|r| r.passed())
     }
 
     /// Whether a failed case is not judged: the machine was measured saturated and the
@@ -387,12 +410,15 @@ impl RunReport {
     /// not trusted, and the run is a harness error (exit 2), not failed cases. A failure
     /// load cannot explain (a wrong error class, say) is still a failed case (exit 1).
     pub fn failed_from_overload(&self) -> bool {
-        !self.all_passed() && self.cases.iter().all(|c| c.pass || self.unjudged(c))
+        // Receiver and rotation cases are never excused by load.
+        !self.all_passed()
+            && self.other_kinds_passed()
+            && self.cases.iter().all(|c| c.pass || self.unjudged(c))
     }
 }
 
-/// Runs the plan end to end: exporters, ONE Prometheus (through [`PrometheusFixture`]),
-/// the wait, then a verdict per case.
+/// Runs the plan end to end: exporters, receivers and rotation cases, ONE Prometheus
+/// (through [`PrometheusFixture`]) for all of them, the waits, then a verdict per case.
 pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> {
     let t0 = Instant::now();
     let run_dir = run_dir()?;
@@ -407,10 +433,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         opts.progress,
     )
     .await?;
+    let parts = OtherKinds::start(plan, &pki_files, run_dir.path()).await?;
     // Once, when every file Prometheus reads (PKI, case files) is written.
     make_world_readable(run_dir.path());
 
-    let builder = fixture_builder(plan, opts, run_dir.path(), &started);
+    let builder = parts.configure(fixture_builder(plan, opts, run_dir.path(), &started));
     let config_check = check_config(plan, &builder.config(), run_dir.path())?;
     let setup_s = t0.elapsed().as_secs_f64();
 
@@ -431,7 +458,14 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         prometheus_pid: prometheus.prometheus().pid(),
         at_ready: health::CpuMark::now(prometheus.prometheus().pid()),
     };
-    let waited = wait_for_verdicts(plan, opts, &prometheus, &started, &load, ready_at).await?;
+    // The scrape cases' wait, the rotation timelines and the receivers' settling share the
+    // one poller; each kind is judged before the scrapes are stopped.
+    let (waited, others) = tokio::join!(
+        wait_for_verdicts(plan, opts, &prometheus, &started, &load, ready_at),
+        parts.observe(&prometheus),
+    );
+    let waited = waited?;
+    let (receivers, rotation) = parts.judge(&prometheus, others, &config_check, t0).await?;
     let verdicts_at = Instant::now();
     let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
     let external = !matches!(opts.launcher, Launcher::Fake);
@@ -485,13 +519,119 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         health: after.health,
         config_check,
         summary,
+        receivers,
+        rotation,
     };
     tracing::debug!(
         "verdicts judged {:.2}s after the scrapes were counted",
         verdicts_at.elapsed().as_secs_f64()
     );
     tear_down(prometheus, started, run_dir).await;
+    drop(parts);
     Ok(report)
+}
+
+/// The receiver and rotation cases of a plan, started: what they add to the fixture,
+/// what they wait for on it, and their judges.
+struct OtherKinds<'a> {
+    receivers: Option<ReceiverSet<'a>>,
+    rotation: Option<RotationSet<'a>>,
+}
+
+/// What the other kinds observed: the receivers' settling, the rotation timelines.
+type OtherObservations = (
+    Option<Result<Vec<crate::receivers::Observed>, ReceiverRunError>>,
+    Option<Vec<crate::rotation::Timeline>>,
+);
+
+impl<'a> OtherKinds<'a> {
+    async fn start(plan: &'a Plan, pki: &PkiFiles, dir: &Path) -> Result<Self, RunError> {
+        let receivers = match &plan.receivers {
+            Some(r) => Some(
+                ReceiverSet::start(r, pki, dir)
+                    .await
+                    .map_err(|e| RunError::Receivers(Box::new(e)))?,
+            ),
+            None => None,
+        };
+        let rotation = match &plan.rotation {
+            Some(r) => Some(
+                RotationSet::start(r, dir)
+                    .await
+                    .map_err(|e| RunError::Rotation(Box::new(e)))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            receivers,
+            rotation,
+        })
+    }
+
+    fn configure(&self, mut builder: FixtureBuilder) -> FixtureBuilder {
+        if let Some(r) = &self.receivers {
+            builder = r.configure(builder);
+        }
+        if let Some(r) = &self.rotation {
+            builder = r.configure(builder);
+        }
+        builder
+    }
+
+    async fn observe(&self, fixture: &PrometheusFixture) -> OtherObservations {
+        let receivers = async {
+            match &self.receivers {
+                Some(r) => Some(r.settle(fixture).await),
+                None => None,
+            }
+        };
+        let rotation = async {
+            match &self.rotation {
+                Some(r) => Some(r.drive(fixture).await),
+                None => None,
+            }
+        };
+        tokio::join!(receivers, rotation)
+    }
+
+    async fn judge(
+        &self,
+        fixture: &PrometheusFixture,
+        (receivers_seen, timelines): OtherObservations,
+        config_check: &ConfigCheck,
+        began: Instant,
+    ) -> Result<
+        (
+            Option<crate::receivers::ReceiverRun>,
+            Option<crate::rotation::RotationReport>,
+        ),
+        RunError,
+    > {
+        let receivers_err = |e| RunError::Receivers(Box::new(e));
+        let receivers = match (&self.receivers, receivers_seen) {
+            (Some(r), Some(seen)) => {
+                let promtool = promconfig::PromtoolCheck::Passed {
+                    output: config_check.promtool_output.clone(),
+                };
+                let seen = seen.map_err(receivers_err)?;
+                Some(
+                    r.judge(fixture, seen, promtool, began)
+                        .await
+                        .map_err(receivers_err)?,
+                )
+            }
+            _ => None,
+        };
+        let rotation = match (&self.rotation, timelines) {
+            (Some(r), Some(t)) => Some(
+                r.judge(fixture, t)
+                    .await
+                    .map_err(|e| RunError::Rotation(Box::new(e)))?,
+            ),
+            _ => None,
+        };
+        Ok((receivers, rotation))
+    }
 }
 
 /// The fixture of a plan: one job per case that has something to scrape.
@@ -602,18 +742,23 @@ async fn wait_for_verdicts(
     let case_of = case_index(plan);
     let mut steady: Vec<Option<StatsSnapshot>> = vec![None; plan.cases.len()];
     let waited = prometheus
-        .wait_scraped_with(need, deadline, |p: &WaitProgress<'_>| {
-            if p.any_scraped && first_scrape_s.is_none() {
-                first_scrape_s = Some(ready_at.elapsed().as_secs_f64());
-            }
-            for v in p.verdicts.iter().filter(|v| v.health == Health::Up) {
-                if let Some(&i) = case_of.get(v.job.as_str()) {
-                    steady[i].get_or_insert_with(|| stats[i].snapshot());
+        .wait_among(
+            &scrape_jobs(plan),
+            Until::Scraped(need),
+            deadline,
+            |p: &WaitProgress<'_>| {
+                if p.any_scraped && first_scrape_s.is_none() {
+                    first_scrape_s = Some(ready_at.elapsed().as_secs_f64());
                 }
-            }
-            bar.set_position(p.jobs_done as u64);
-            bar.set_message(format!("{} of {} jobs present", p.jobs_present, p.jobs));
-        })
+                for v in p.verdicts.iter().filter(|v| v.health == Health::Up) {
+                    if let Some(&i) = case_of.get(v.job.as_str()) {
+                        steady[i].get_or_insert_with(|| stats[i].snapshot());
+                    }
+                }
+                bar.set_position(p.jobs_done as u64);
+                bar.set_message(format!("{} of {} jobs present", p.jobs_present, p.jobs));
+            },
+        )
         .await;
     bar.finish();
     let verdicts = waited.map_err(|e| load.blame("waiting for the scrapes", e.into()))?;
@@ -623,6 +768,12 @@ async fn wait_for_verdicts(
         steady,
         first_scrape_s,
     })
+}
+
+/// The scrape cases' jobs (a case's job is named after it): what the scrape wait is about,
+/// not the jobs of rotation cases run beside them.
+fn scrape_jobs(plan: &Plan) -> Jobs {
+    Jobs::Only(plan.cases.iter().map(|c| c.name.clone()).collect())
 }
 
 /// Case index by name (= job name).
@@ -659,9 +810,11 @@ async fn second_look(
     tracing::info!("{suspects} target(s) timed out: {RECHECK_SCRAPES} more scrapes");
     let interval = plan.defaults.scrape_interval;
     let again = prometheus
-        .wait_scraped(
-            u64::from(plan.defaults.scrapes) + u64::from(RECHECK_SCRAPES),
+        .wait_among(
+            &scrape_jobs(plan),
+            Until::Scraped(u64::from(plan.defaults.scrapes) + u64::from(RECHECK_SCRAPES)),
             interval * (RECHECK_SCRAPES + 2) + Duration::from_secs(10),
+            |_| {},
         )
         .await;
     match again {
@@ -1724,6 +1877,8 @@ mod tests {
             failed_scrape_pools: 0.0,
             health,
             config_check: ConfigCheck::default(),
+            receivers: None,
+            rotation: None,
         }
     }
 
