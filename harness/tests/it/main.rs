@@ -14,6 +14,7 @@ mod generator;
 mod lab;
 mod legacy_tls;
 mod matrix;
+mod mixed;
 mod mutation;
 mod oauth2;
 mod own_web_config;
