@@ -353,7 +353,7 @@ impl<'a> RotationSet<'a> {
         &self,
         fixture: &PrometheusFixture,
         timelines: Vec<Timeline>,
-    ) -> Result<RotationReport, RotationError> {
+    ) -> Result<(RotationReport, BTreeMap<String, RotationObservation>), RotationError> {
         let version = fixture
             .api()
             .build_info()
@@ -363,17 +363,20 @@ impl<'a> RotationSet<'a> {
         let after = fixture.observe_now(READ_DEADLINE).await?;
         let dialed = &after.counters.conntrack_established;
         let mut cases = Vec::new();
+        let mut seen = BTreeMap::new();
         for (run, timeline) in self.runs.iter().zip(timelines) {
             let verdict = after.target(&run.case.name);
             let observed = observe_case(run, timeline, verdict, fixture, &self.pki).await;
             let mut outcome = judge(&run.case, &observed);
             outcome.prometheus_connections = dialed.get(&run.case.name).map(|&n| n as u64);
             cases.push(outcome);
+            seen.insert(run.case.name.clone(), observed);
         }
-        Ok(RotationReport {
+        let report = RotationReport {
             prometheus_version: version,
             cases,
-        })
+        };
+        Ok((report, seen))
     }
 }
 

@@ -465,7 +465,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         parts.observe(&prometheus),
     );
     let waited = waited?;
-    let (receivers, rotation) = parts.judge(&prometheus, others, &config_check, t0).await?;
+    let (receivers, rotation, rotation_seen) = parts.judge(&prometheus, others, &config_check, t0).await?;
     let verdicts_at = Instant::now();
     let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
     let external = !matches!(opts.launcher, Launcher::Fake);
@@ -481,6 +481,12 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         external,
         scrape_pools_failed: after.failed_pools,
         cases: BTreeMap::new(),
+        receivers: receivers
+            .iter()
+            .flat_map(|r| &r.results)
+            .map(|r| (r.name.clone(), r.observed.clone()))
+            .collect(),
+        rotations: rotation_seen,
     };
     let cases = judge_cases(
         plan,
@@ -544,6 +550,13 @@ type OtherObservations = (
     Option<Vec<crate::rotation::Timeline>>,
 );
 
+/// The other kinds' verdicts, and what the rotation judges read (to record).
+type JudgedKinds = (
+    Option<crate::receivers::ReceiverRun>,
+    Option<crate::rotation::RotationReport>,
+    BTreeMap<String, crate::rotation::RotationObservation>,
+);
+
 impl<'a> OtherKinds<'a> {
     async fn start(plan: &'a Plan, pki: &PkiFiles, dir: &Path) -> Result<Self, RunError> {
         let receivers = match &plan.receivers {
@@ -600,13 +613,7 @@ impl<'a> OtherKinds<'a> {
         (receivers_seen, timelines): OtherObservations,
         config_check: &ConfigCheck,
         began: Instant,
-    ) -> Result<
-        (
-            Option<crate::receivers::ReceiverRun>,
-            Option<crate::rotation::RotationReport>,
-        ),
-        RunError,
-    > {
+    ) -> Result<JudgedKinds, RunError> {
         let receivers_err = |e| RunError::Receivers(Box::new(e));
         let receivers = match (&self.receivers, receivers_seen) {
             (Some(r), Some(seen)) => {
@@ -622,15 +629,17 @@ impl<'a> OtherKinds<'a> {
             }
             _ => None,
         };
-        let rotation = match (&self.rotation, timelines) {
-            (Some(r), Some(t)) => Some(
-                r.judge(fixture, t)
+        let (rotation, rotation_seen) = match (&self.rotation, timelines) {
+            (Some(r), Some(t)) => {
+                let (report, seen) = r
+                    .judge(fixture, t)
                     .await
-                    .map_err(|e| RunError::Rotation(Box::new(e)))?,
-            ),
-            _ => None,
+                    .map_err(|e| RunError::Rotation(Box::new(e)))?;
+                (Some(report), seen)
+            }
+            _ => (None, BTreeMap::new()),
         };
-        Ok((receivers, rotation))
+        Ok((receivers, rotation, rotation_seen))
     }
 }
 

@@ -60,6 +60,12 @@ pub struct RecordedRun {
     pub scrape_pools_failed: f64,
     /// Per case.
     pub cases: BTreeMap<String, CaseObservation>,
+    /// Per receiver case: what its judge read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub receivers: BTreeMap<String, crate::receivers::Observed>,
+    /// Per rotation case: what its judge read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rotations: BTreeMap<String, crate::rotation::RotationObservation>,
 }
 
 impl RecordedRun {
