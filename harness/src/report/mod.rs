@@ -103,8 +103,27 @@ pub fn header(plan: &Plan, sources: &[String], backend: &str) -> String {
             ""
         }
     );
+    let mut others = Vec::new();
+    if let Some(r) = &plan.receivers {
+        others.push(format!(
+            "{} receiver case(s) (Prometheus delivering alerts or remote-write samples)",
+            r.receivers.len()
+        ));
+    }
+    if let Some(r) = &plan.rotation {
+        others.push(format!(
+            "{} rotation case(s) (files replaced while Prometheus keeps scraping, every {})",
+            r.cases.len(),
+            humantime::format_duration(r.scrape_interval)
+        ));
+    }
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" The same Prometheus also runs {}.", others.join(" and "))
+    };
     let mut out = String::new();
-    for line in wrap(&format!("{text} {pace}"), TABLE_WIDTH) {
+    for line in wrap(&format!("{text}{others} {pace}"), TABLE_WIDTH) {
         let _ = writeln!(out, "{line}");
     }
     out
