@@ -730,7 +730,7 @@ async fn observe_case(
     let (window, window_error) = match marks.first() {
         Some(&first) => match up_window(fixture, &case.name, first).await {
             Ok(w) => (Some(w), None),
-            Err(e) => (None, Some(e)),
+            Err(e) => (None, Some(e.to_string())),
         },
         None => (None, None),
     };
@@ -782,7 +782,7 @@ async fn up_window(
     fixture: &PrometheusFixture,
     job: &str,
     first: SystemTime,
-) -> Result<WindowCounts, String> {
+) -> Result<WindowCounts, crate::targets::ApiError> {
     let ms = SystemTime::now()
         .duration_since(first)
         .unwrap_or_default()
@@ -790,19 +790,14 @@ async fn up_window(
         .max(1);
     let sel = format!("up{{job=\"{job}\"}}[{ms}ms]");
     let api = fixture.api();
-    let count = api.query(&format!("count_over_time({sel})")).await;
-    let sum = api.query(&format!("sum_over_time({sel})")).await;
-    match (count, sum) {
-        (Ok(c), Ok(s)) => {
-            let c = c.first().map_or(0.0, |x| x.value);
-            let s = s.first().map_or(0.0, |x| x.value);
-            Ok(WindowCounts {
-                scrapes: c as u64,
-                failed: (c - s).max(0.0) as u64,
-            })
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
-    }
+    let count = api.query(&format!("count_over_time({sel})")).await?;
+    let sum = api.query(&format!("sum_over_time({sel})")).await?;
+    let c = count.first().map_or(0.0, |x| x.value);
+    let s = sum.first().map_or(0.0, |x| x.value);
+    Ok(WindowCounts {
+        scrapes: c as u64,
+        failed: (c - s).max(0.0) as u64,
+    })
 }
 
 struct Probe {
