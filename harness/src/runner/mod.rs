@@ -465,7 +465,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         parts.observe(&prometheus),
     );
     let waited = waited?;
-    let (receivers, rotation, rotation_seen) = parts.judge(&prometheus, others, &config_check, t0).await?;
+    let (receivers, rotation, rotation_seen) =
+        parts.judge(&prometheus, others, &config_check, t0).await?;
     let verdicts_at = Instant::now();
     let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
     let external = !matches!(opts.launcher, Launcher::Fake);

@@ -191,18 +191,7 @@ fn a_generated_1000_case_matrix_passes_or_names_the_overload() -> Result<()> {
     let json = harness.tmp().join("m1000.json");
 
     // Act
-    let ran = harness.run(
-        &[
-            "run",
-            "--backend",
-            "process",
-            "--no-progress",
-            "--json",
-            &json.to_string_lossy(),
-            &file,
-        ],
-        Duration::from_secs(180),
-    )?;
+    let ran = harness.run_files(&[&file], &json, Duration::from_secs(180))?;
 
     // Assert: all right, or exit 2 naming the overload with at least 95 % of the cases
     // judged (and passed); never a case blamed, never a run that judged little.
@@ -272,19 +261,7 @@ fn an_exporter_that_hangs_in_a_large_matrix_fails_and_is_not_excused() -> Result
     let json = harness.tmp().join("m300.json");
 
     // Act
-    let ran = harness.run(
-        &[
-            "run",
-            "--backend",
-            "process",
-            "--no-progress",
-            "--json",
-            &json.to_string_lossy(),
-            &matrix,
-            &hang,
-        ],
-        Duration::from_secs(120),
-    )?;
+    let ran = harness.run_files(&[&matrix, &hang], &json, Duration::from_secs(120))?;
 
     // Assert: exit 1 with exactly the hanging case failed, judged (not excused as load),
     // its scrapes timed out; the other cases passed, or were not judged only on a machine

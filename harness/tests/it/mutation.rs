@@ -37,19 +37,7 @@ fn run_mutated(mutate: impl Fn(&mut Mapping)) -> Result<Outcome> {
         &serde_norway::to_string(&doc)?,
     )?;
     let json = harness.tmp().join("report.json");
-    let json_arg = json.to_string_lossy();
-    let ran = harness.run(
-        &[
-            "run",
-            "--backend",
-            "process",
-            "--no-progress",
-            "--json",
-            &json_arg,
-            &file,
-        ],
-        Duration::from_secs(60),
-    )?;
+    let ran = harness.run_files(&[&file], &json, Duration::from_secs(60))?;
     let code = ran
         .code()
         .with_context(|| format!("killed by a signal:{ran}"))?;

@@ -57,18 +57,7 @@ fn only_a_job_dropped_on_purpose_is_left_out_of_the_promtool_check_and_the_repor
     let json = harness.tmp().join("two.json");
 
     // Act
-    let ran = harness.run(
-        &[
-            "run",
-            "--backend",
-            "process",
-            "--no-progress",
-            "--json",
-            &json.to_string_lossy(),
-            &file,
-        ],
-        Duration::from_secs(120),
-    )?;
+    let ran = harness.run_files(&[&file], &json, Duration::from_secs(120))?;
 
     // Assert
     ensure!(ran.code() == Some(0), "expected both cases to pass:{ran}");

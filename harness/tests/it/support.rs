@@ -165,6 +165,22 @@ impl Harness {
         finish(child, &format!("scrape-harness {}", args.join(" ")), limit)
     }
 
+    /// `scrape-harness run --backend process --no-progress --json JSON FILES...` to
+    /// completion (killed after `limit`): the run most tests make.
+    pub(crate) fn run_files(&self, files: &[&str], json: &Path, limit: Duration) -> Result<Ran> {
+        let json = json.to_string_lossy();
+        let mut args = vec![
+            "run",
+            "--backend",
+            "process",
+            "--no-progress",
+            "--json",
+            &json,
+        ];
+        args.extend_from_slice(files);
+        self.run(&args, limit)
+    }
+
     /// `scrape-harness <work dirs>` left in the private temp dir.
     pub(crate) fn leftover_dirs(&self) -> Result<Vec<PathBuf>> {
         harness_dirs_in(self.tmp())
