@@ -10,7 +10,8 @@
 //! TESTED). Both start with a preflight that fails in seconds, with the cause, when the
 //! exporter cannot be started or reached at all.
 //!
-//! Layout: [`catalog`] (cases, levels, references), `exec` and `target` (the two modes),
+//! Layout: [`catalog`] (cases, levels, references), `target_catalog` (the `--target`
+//! cases: `scenarios/conformance-target.yaml`), `exec` and `target` (the two modes),
 //! `preflight`, [`posture`] (what a running target shows), [`profile`] (toolkit, generic,
 //! proxy), [`verdict`] (served / refused / mechanism), [`direct`] (the direct checks),
 //! [`report`] (scores, table, JSON, JUnit).
@@ -23,6 +24,7 @@ mod preflight;
 pub mod profile;
 pub mod report;
 mod target;
+mod target_catalog;
 pub mod verdict;
 
 use std::path::PathBuf;
@@ -55,6 +57,18 @@ pub enum ConformanceError {
         file: String,
         /// The case.
         case: String,
+    },
+    /// A mistake in the `--target` catalog (`scenarios/conformance-target.yaml`).
+    #[error("{file}: {}{key}: {message}", .case.as_ref().map(|c| format!("case `{c}`: ")).unwrap_or_default())]
+    TargetCatalog {
+        /// The catalog file.
+        file: String,
+        /// The case (`#N` when it has no name), if the mistake is in one.
+        case: Option<String>,
+        /// The key, as a path (`scrape.tls_config.ca_file`).
+        key: String,
+        /// What is wrong, and the fix when known.
+        message: String,
     },
     /// The target address is unusable.
     #[error("target `{target}`: {reason}")]

@@ -1,7 +1,8 @@
 //! `--target` mode: a client-side audit of an exporter that is already running. Preflight
 //! (one TCP connect), then the posture probes (transport, TLS versions, client-certificate
 //! policy, HTTP auth; the profile is detected from the answers), then every case that needs
-//! no restart as a Prometheus job: the configured scrape, missing and wrong credentials,
+//! no restart as a Prometheus job (the `--target` catalog, `scenarios/conformance-target.yaml`,
+//! filled in by `target_catalog`): the configured scrape, missing and wrong credentials,
 //! plain HTTP to the TLS port, TLS 1.2-only and 1.3-only clients, client certificates made
 //! here (unknown CA, self-signed, expired; with the client CA also expired and
 //! serverAuth-only ones from the right CA), then the direct checks, the `--require` cases,
@@ -16,16 +17,10 @@ use super::posture::{self, ClientCertPolicy, Posture, Probe, Requirement};
 use super::profile::{self, Profile};
 use super::report::{CheckResult, CheckVerdict, ConformanceReport};
 use super::{bounded, ConformanceError, ConformanceOptions};
-use fake_exporter::pki::{ClientCert, KeyType, Pki, ServerCert};
-use fake_exporter::ClientAuthType;
+use fake_exporter::pki::{ClientCert, KeyType, Pki};
 
-use crate::classify::ErrorClass;
-use crate::promconfig::{Scheme, TlsVersion};
 use crate::runner::{self, Launcher};
-use crate::scenario::{
-    Case, Defaults, Expectation, ExporterCase, ExporterTls, FileRef, KeepAlive, Plan, ScrapeAuth,
-    ScrapeCase, ScrapeTls, Secret, TargetHost,
-};
+use crate::scenario::TargetHost;
 
 /// An exporter that is already running.
 #[derive(Debug, Clone)]
@@ -181,31 +176,21 @@ async fn target_inner(
         None => profile::detect(&posture.fingerprint),
     };
 
-    let mut plan = Plan {
-        defaults: Defaults {
-            scrapes: 4,
-            scrape_interval: std::time::Duration::from_secs(2),
-            scrape_timeout: std::time::Duration::from_secs(2),
-            ..Defaults::default()
-        },
-        cases: target_cases(&TargetCases {
-            https: spec.https,
-            target_host: t.target_host,
-            metrics_path: &spec.metrics_path,
-            ca: t.ca.as_deref(),
-            client_cert: t
-                .client_cert
-                .as_ref()
-                .map(|(c, k)| (c.as_path(), k.as_path())),
-            basic: t.basic.as_ref().map(|(u, f)| (u.as_str(), f.as_path())),
-            bearer: t.bearer.as_deref(),
-            probes: &probes,
-            posture: &posture,
-        }),
-        receivers: None,
-        rotation: None,
-    };
-    plan = catalog::prepare(plan, opts);
+    let plan = super::target_catalog::target_plan(&TargetCases {
+        https: spec.https,
+        target_host: t.target_host,
+        metrics_path: &spec.metrics_path,
+        ca: t.ca.as_deref(),
+        client_cert: t
+            .client_cert
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path())),
+        basic: t.basic.as_ref().map(|(u, f)| (u.as_str(), f.as_path())),
+        bearer: t.bearer.as_deref(),
+        probes: &probes,
+        posture: &posture,
+    })?;
+    let plan = catalog::prepare(plan, opts);
     let mut run_opts = opts.run.clone();
     run_opts.launcher = Launcher::Running(t.addr);
     let mut mounts: Vec<PathBuf> = [
@@ -266,16 +251,16 @@ fn auth_header(t: &Resolved) -> Result<Option<String>, ConformanceError> {
 }
 
 /// Client certificates made for the audit, as (certificate, key) files.
-struct ProbeCerts {
+pub(super) struct ProbeCerts {
     /// Issued by a CA generated here (unknown to the target).
-    unknown_ca: (PathBuf, PathBuf),
+    pub(super) unknown_ca: (PathBuf, PathBuf),
     /// Expired, from that unknown CA.
-    expired_unknown_ca: (PathBuf, PathBuf),
+    pub(super) expired_unknown_ca: (PathBuf, PathBuf),
     /// Self-signed.
-    self_signed: (PathBuf, PathBuf),
+    pub(super) self_signed: (PathBuf, PathBuf),
     /// From the target's client CA (`--client-ca-cert/--client-ca-key`): valid, expired,
     /// serverAuth-only.
-    from_client_ca: Option<[(PathBuf, PathBuf); 3]>,
+    pub(super) from_client_ca: Option<[(PathBuf, PathBuf); 3]>,
 }
 
 fn probe_certs(
@@ -462,405 +447,18 @@ fn not_tested(
     Ok(out)
 }
 
-/// What the generated `--target` cases need to know about the target.
-struct TargetCases<'a> {
-    https: bool,
-    target_host: TargetHost,
-    metrics_path: &'a str,
-    ca: Option<&'a Path>,
-    client_cert: Option<(&'a Path, &'a Path)>,
+/// What the `--target` catalog's placeholders and conditions are filled from.
+pub(super) struct TargetCases<'a> {
+    pub(super) https: bool,
+    pub(super) target_host: TargetHost,
+    pub(super) metrics_path: &'a str,
+    pub(super) ca: Option<&'a Path>,
+    pub(super) client_cert: Option<(&'a Path, &'a Path)>,
     /// User and password file.
-    basic: Option<(&'a str, &'a Path)>,
-    bearer: Option<&'a Path>,
-    probes: &'a ProbeCerts,
-    posture: &'a Posture,
-}
-
-/// The words of one generated case: its name, level and rationale.
-struct CaseText {
-    name: &'static str,
-    level: Level,
-    rationale: &'static str,
-}
-
-/// The credentials a generated auth case presents instead of the configured ones.
-#[derive(Clone, Copy)]
-enum BadCredentials {
-    /// None at all.
-    Missing,
-    /// The configured user with a wrong password.
-    WrongPassword,
-    /// An unknown user with the configured password file.
-    UnknownUser,
-    /// A wrong bearer token.
-    WrongToken,
-}
-
-/// The Basic-auth cases (with `--basic-auth`): each refused as unauthorized.
-const BASIC_AUTH_CASES: &[(CaseText, BadCredentials)] = &[
-    (
-        CaseText {
-            name: "target-no-credentials",
-            level: Level::Must,
-            rationale: "a request without credentials is refused",
-        },
-        BadCredentials::Missing,
-    ),
-    (
-        CaseText {
-            name: "target-wrong-password",
-            level: Level::Must,
-            rationale: "a wrong password is refused",
-        },
-        BadCredentials::WrongPassword,
-    ),
-    (
-        CaseText {
-            name: "target-unknown-user",
-            level: Level::Must,
-            rationale: "an unknown user is refused",
-        },
-        BadCredentials::UnknownUser,
-    ),
-];
-
-/// The bearer-token cases (with a token and no `--basic-auth`): each refused as unauthorized.
-const BEARER_CASES: &[(CaseText, BadCredentials)] = &[
-    (
-        CaseText {
-            name: "target-no-token",
-            level: Level::Must,
-            rationale: "a request without a token is refused",
-        },
-        BadCredentials::Missing,
-    ),
-    (
-        CaseText {
-            name: "target-wrong-token",
-            level: Level::Must,
-            rationale: "a wrong token is refused",
-        },
-        BadCredentials::WrongToken,
-    ),
-];
-
-/// Clients limited to one TLS version: (name, min_version, max_version).
-const TLS_VERSION_CASES: &[(&str, Option<TlsVersion>, Option<TlsVersion>)] = &[
-    ("target-tls12-only-client", None, Some(TlsVersion::Tls12)),
-    ("target-tls13-only-client", Some(TlsVersion::Tls13), None),
-];
-
-/// The rationale of every `TLS_VERSION_CASES` case.
-const TLS_VERSION_RATIONALE: &str = "Prometheus offers TLS 1.2 and 1.3; a target that refuses one of them is making a choice, reported here";
-
-/// A client certificate the target must refuse: (name, the certificate among the probe
-/// certificates, if made, rationale).
-type BadClientCert = (
-    &'static str,
-    fn(&ProbeCerts) -> Option<&(PathBuf, PathBuf)>,
-    &'static str,
-);
-
-/// The client certificates the target must refuse, in order; one whose certificate was not
-/// made (no `--client-ca-*`) is left out.
-const BAD_CLIENT_CERTS: &[BadClientCert] = &[
-    (
-        "target-client-cert-unknown-ca",
-        |p| Some(&p.unknown_ca),
-        "a client certificate from a CA the target does not trust is refused",
-    ),
-    (
-        "target-client-cert-self-signed",
-        |p| Some(&p.self_signed),
-        "a self-signed client certificate is refused",
-    ),
-    (
-        "target-client-cert-expired-unknown-ca",
-        |p| Some(&p.expired_unknown_ca),
-        "an expired client certificate from an unknown CA is refused",
-    ),
-    (
-        "target-client-cert-expired",
-        |p| p.from_client_ca.as_ref().map(|[_, expired, _]| expired),
-        "an expired client certificate from the right CA is refused",
-    ),
-];
-
-fn file(p: &Path) -> FileRef {
-    FileRef::Absolute(p.to_owned())
-}
-
-/// Builds the generated `--target` cases of one target.
-struct CaseBuilder<'a> {
-    t: &'a TargetCases<'a>,
-    /// What the exporter is assumed to be (the classifier's context only).
-    exporter: ExporterCase,
-    /// The credentials the user gave.
-    configured_auth: Option<ScrapeAuth>,
-    /// Whether the target verifies client certificates (or is assumed to).
-    verifies: bool,
-    /// Unique to this run: part of the wrong credentials.
-    nonce: String,
-}
-
-impl<'a> CaseBuilder<'a> {
-    fn new(t: &'a TargetCases<'a>) -> Self {
-        let configured_auth = match (t.basic, t.bearer) {
-            (Some((user, password)), _) => Some(ScrapeAuth::Basic {
-                username: user.to_owned(),
-                password: Some(Secret::File(file(password))),
-            }),
-            (None, Some(token)) => Some(ScrapeAuth::Authorization {
-                auth_type: None,
-                credentials: Some(Secret::File(file(token))),
-            }),
-            (None, None) => None,
-        };
-        // What the exporter is assumed to be, for the classifier's context only: TLS when the
-        // user scrapes it over https, verifying client certificates when it asks for them.
-        let verifies = t.client_cert.is_some()
-            || !matches!(
-                t.posture.client_certs,
-                ClientCertPolicy::None | ClientCertPolicy::NotTls
-            );
-        let exporter = ExporterCase {
-            tls: t.https.then(|| ExporterTls {
-                server_cert: ServerCert::Valid,
-                openssl_key: false,
-                serve_files: None,
-                cipher_suites: Vec::new(),
-                client_auth_type: verifies.then_some(ClientAuthType::RequireAndVerifyClientCert),
-                client_ca: None,
-                client_allowed_sans: None,
-                min_version: None,
-                max_version: None,
-            }),
-            ..ExporterCase::default()
-        };
-        Self {
-            t,
-            exporter,
-            configured_auth,
-            verifies,
-            nonce: format!("{:x}", std::process::id()),
-        }
-    }
-
-    fn case(&self, text: &CaseText, scrape: ScrapeCase, expect: Expectation) -> Case {
-        let mut case = Case::new(text.name, "(generated for --target)", expect);
-        case.level = Some(text.level);
-        case.rationale = Some(text.rationale.to_owned());
-        case.reference = Some("docs/conformance.md (--target)".to_owned());
-        case.exporter = self.exporter.clone();
-        case.scrape = scrape;
-        case
-    }
-
-    fn scrape(&self, https: bool, tls: Option<ScrapeTls>, auth: Option<ScrapeAuth>) -> ScrapeCase {
-        ScrapeCase {
-            scheme: Some(if https { Scheme::Https } else { Scheme::Http }),
-            target_host: self.t.target_host,
-            metrics_path: Some(self.t.metrics_path.to_owned()),
-            tls_config: tls,
-            auth,
-            ..ScrapeCase::default()
-        }
-    }
-
-    /// A scrape over TLS presenting `cert`, with the configured credentials.
-    fn scrape_tls_with(&self, cert: Option<(&Path, &Path)>) -> ScrapeCase {
-        self.scrape(
-            true,
-            Some(self.tls_with(cert)),
-            self.configured_auth.clone(),
-        )
-    }
-
-    fn tls_with(&self, cert: Option<(&Path, &Path)>) -> ScrapeTls {
-        ScrapeTls {
-            ca_file: self.t.ca.map(file),
-            cert_file: cert.map(|(c, _)| file(c)),
-            key_file: cert.map(|(_, k)| file(k)),
-            ..ScrapeTls::default()
-        }
-    }
-
-    /// The TLS settings the user gave, on an https target.
-    fn own_tls(&self) -> Option<ScrapeTls> {
-        self.t.https.then(|| self.tls_with(self.t.client_cert))
-    }
-
-    fn credentials(&self, bad: BadCredentials) -> Option<ScrapeAuth> {
-        let nonce = &self.nonce;
-        match (bad, self.t.basic) {
-            (BadCredentials::Missing, _) => None,
-            (BadCredentials::WrongPassword, Some((user, _))) => Some(ScrapeAuth::Basic {
-                username: user.to_owned(),
-                password: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
-            }),
-            (BadCredentials::UnknownUser, Some((_, password))) => Some(ScrapeAuth::Basic {
-                username: format!("nobody-{nonce}"),
-                password: Some(Secret::File(file(password))),
-            }),
-            (BadCredentials::WrongToken, _) => Some(ScrapeAuth::Authorization {
-                auth_type: None,
-                credentials: Some(Secret::Inline(format!("definitely-wrong-{nonce}"))),
-            }),
-            // Not generated: BASIC_AUTH_CASES are expanded only with `--basic-auth`.
-            (BadCredentials::WrongPassword | BadCredentials::UnknownUser, None) => None,
-        }
-    }
-
-    /// The configured scrape, and the same scrape kept alive.
-    fn configured_cases(&self) -> Vec<Case> {
-        let mut keep_alive = Expectation::up();
-        keep_alive.keep_alive = KeepAlive::One;
-        keep_alive.keep_alive_declared = true;
-        let configured = || self.scrape(self.t.https, self.own_tls(), self.configured_auth.clone());
-        vec![
-            self.case(
-                &CaseText {
-                    name: "target-configured",
-                    level: Level::Must,
-                    rationale: "scraped as configured",
-                },
-                configured(),
-                Expectation::up(),
-            ),
-            self.case(
-                &CaseText {
-                    name: "target-keep-alive",
-                    level: Level::Should,
-                    rationale: "one connection for all scrapes once up (a handshake per scrape costs CPU on both sides)",
-                },
-                configured(),
-                keep_alive,
-            ),
-        ]
-    }
-
-    /// Wrong or missing credentials, for the kind of credentials the user gave.
-    fn credential_cases(&self) -> Vec<Case> {
-        let table = match (self.t.basic, self.t.bearer) {
-            (Some(_), _) => BASIC_AUTH_CASES,
-            (None, Some(_)) => BEARER_CASES,
-            (None, None) => &[],
-        };
-        table
-            .iter()
-            .map(|(text, bad)| {
-                self.case(
-                    text,
-                    self.scrape(self.t.https, self.own_tls(), self.credentials(*bad)),
-                    Expectation::down(ErrorClass::Unauthorized),
-                )
-            })
-            .collect()
-    }
-
-    /// Plain HTTP to the TLS port, and clients limited to one TLS version.
-    fn tls_cases(&self) -> Vec<Case> {
-        let plain = self.case(
-            &CaseText {
-                name: "target-plain-http-to-tls-port",
-                level: Level::Must,
-                rationale: "a TLS port does not serve metrics over plain HTTP",
-            },
-            self.scrape(false, None, self.configured_auth.clone()),
-            Expectation::down(ErrorClass::HttpToHttps),
-        );
-        let versions = TLS_VERSION_CASES.iter().map(|&(name, min, max)| {
-            let mut tls = self.tls_with(self.t.client_cert);
-            tls.min_version = min;
-            tls.max_version = max;
-            self.case(
-                &CaseText {
-                    name,
-                    level: Level::May,
-                    rationale: TLS_VERSION_RATIONALE,
-                },
-                self.scrape(true, Some(tls), self.configured_auth.clone()),
-                Expectation::up(),
-            )
-        });
-        std::iter::once(plain).chain(versions).collect()
-    }
-
-    /// Bad client certificates refused, the client CA's valid one served, and (when the user
-    /// presents one) a client without a certificate refused.
-    fn client_cert_cases(&self) -> Vec<Case> {
-        // The user presents a client certificate: refusing bad ones is what it is for (MUST).
-        // Otherwise the target asks for one on its own: SHOULD.
-        let bad_level = if self.t.client_cert.is_some() {
-            Level::Must
-        } else {
-            Level::Should
-        };
-        let p = self.t.probes;
-        let mut cases: Vec<Case> = BAD_CLIENT_CERTS
-            .iter()
-            .filter_map(|&(name, cert, rationale)| {
-                let (cert, key) = cert(p)?;
-                Some(self.case(
-                    &CaseText {
-                        name,
-                        level: bad_level,
-                        rationale,
-                    },
-                    self.scrape_tls_with(Some((cert, key))),
-                    Expectation::down(ErrorClass::ClientCertRejected),
-                ))
-            })
-            .collect();
-        if let Some([valid, _, server_auth_only]) = &p.from_client_ca {
-            cases.push(self.case(
-                &CaseText {
-                    name: "target-client-cert-from-client-ca",
-                    level: Level::Must,
-                    rationale: "a valid client certificate from the right CA is served",
-                },
-                self.scrape_tls_with(Some((&valid.0, &valid.1))),
-                Expectation::up(),
-            ));
-            cases.push(self.case(
-                &CaseText {
-                    name: "target-client-cert-server-auth-only",
-                    level: Level::Should,
-                    rationale: "a client certificate from the right CA without the clientAuth EKU is refused",
-                },
-                self.scrape_tls_with(Some((&server_auth_only.0, &server_auth_only.1))),
-                Expectation::down(ErrorClass::ClientCertRejected),
-            ));
-        }
-        if self.t.client_cert.is_some() {
-            cases.push(self.case(
-                &CaseText {
-                    name: "target-no-client-cert",
-                    level: Level::Should,
-                    rationale: "a client without a certificate is refused (VerifyClientCertIfGiven would serve it: demand it with --require mtls)",
-                },
-                self.scrape_tls_with(None),
-                Expectation::down(ErrorClass::ClientCertRequired),
-            ));
-        }
-        cases
-    }
-}
-
-/// The cases that need no restart of the target, built as typed scenario cases.
-fn target_cases(t: &TargetCases<'_>) -> Vec<Case> {
-    let b = CaseBuilder::new(t);
-    let mut cases = b.configured_cases();
-    cases.extend(b.credential_cases());
-    if !t.https {
-        return cases;
-    }
-    cases.extend(b.tls_cases());
-    if !b.verifies {
-        return cases;
-    }
-    cases.extend(b.client_cert_cases());
-    cases
+    pub(super) basic: Option<(&'a str, &'a Path)>,
+    pub(super) bearer: Option<&'a Path>,
+    pub(super) probes: &'a ProbeCerts,
+    pub(super) posture: &'a Posture,
 }
 
 /// `path` made absolute (Prometheus may run in a container with another working
