@@ -2,7 +2,7 @@ use super::*;
 
 const FILE: &str = "r.yaml";
 
-fn parse(text: &str) -> Result<ReceiverPlan, ReceiverError> {
+fn parse(text: &str) -> Result<ReceiverPlan, ScenarioError> {
     ReceiverPlan::from_source(FILE, text)
 }
 
@@ -82,13 +82,13 @@ receivers:
     .expect_err("seven mistakes")
     .to_string();
     for needle in [
-        "r.yaml: receiver `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
-        "r.yaml: receiver `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
-        "r.yaml: receiver `c`: expect.error: required with `delivered: false`",
-        "r.yaml: receiver `c`: send.tls_config.ca_file: `my.crt` is not a file",
-        "r.yaml: receiver `d`: exporter: uses ",
-        "r.yaml: receiver `e`: send.path_prefix: only Alertmanagers have a path_prefix",
-        "r.yaml: receiver `f`: kind: unknown variant `pigeon`",
+        "r.yaml: case `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
+        "r.yaml: case `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
+        "r.yaml: case `c`: expect.error: required with `delivered: false`",
+        "r.yaml: case `c`: send.tls_config.ca_file: `my.crt` is not a file",
+        "r.yaml: case `d`: exporter: uses ",
+        "r.yaml: case `e`: send.path_prefix: only Alertmanagers have a path_prefix",
+        "r.yaml: case `f`: kind: `pigeon` is not a kind of case; use `alertmanager`",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
@@ -109,5 +109,5 @@ receivers:
     )
     .expect_err("basic_auth and authorization")
     .to_string();
-    assert!(err.starts_with("r.yaml: receiver `both`: send"), "{err}");
+    assert!(err.starts_with("r.yaml: case `both`: send"), "{err}");
 }

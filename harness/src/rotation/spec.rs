@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fake_exporter::pki::{Generation, KeyType};
-use serde::Deserialize;
 
-use crate::scenario::ScenarioError;
+use crate::scenario::raw::rotation::{
+    RawBundle, RawCase, RawCount, RawExporter, RawRotation, RawScrape,
+};
+use crate::scenario::raw::RawDefaults;
+use crate::scenario::{Plan, ScenarioError};
 use crate::targets::Health;
 
 /// Which CA(s) a bundle holds: `old`, `new`, or both (`[old, new]`).
@@ -191,123 +194,6 @@ pub struct RotationPlan {
     pub cases: Vec<RotationCase>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    defaults: RawDefaults,
-    #[serde(default)]
-    cases: Vec<serde_norway::Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    #[serde(default, with = "humantime_serde")]
-    scrape_interval: Option<Duration>,
-    warm_up_scrapes: Option<u64>,
-    scrapes_after: Option<u64>,
-    key_type: Option<String>,
-    bcrypt_cost: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCase {
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    exporter: RawExporter,
-    #[serde(default)]
-    scrape: RawScrape,
-    rotate: Vec<RawStep>,
-    expect: RawExpect,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawExporter {
-    server_cert: Option<String>,
-    client_ca: Option<RawBundle>,
-    basic_auth_users: Option<BTreeMap<String, String>>,
-    bearer_tokens: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawScrape {
-    ca: Option<RawBundle>,
-    insecure_skip_verify: Option<bool>,
-    client_cert: Option<String>,
-    basic_auth: Option<RawBasic>,
-    token: Option<String>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawBasic {
-    username: Option<String>,
-    password: String,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum RawBundle {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    after_scrapes: Option<u64>,
-    #[serde(default)]
-    exporter: RawExporter,
-    #[serde(default)]
-    scrape: RawScrape,
-    #[serde(default)]
-    reconnect: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExpect {
-    health: String,
-    error: Option<RawErrors>,
-    rotation: Option<RawRotation>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawErrors {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRotation {
-    watch: Option<String>,
-    new_seen_within_scrapes: Option<serde_norway::Value>,
-    same_connection: Option<bool>,
-    #[serde(default)]
-    old_refused_after: bool,
-    failed_scrapes: Option<RawCount>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawCount {
-    Exactly(u64),
-    Range {
-        #[serde(default)]
-        min: Option<u64>,
-        #[serde(default)]
-        max: Option<u64>,
-    },
-}
-
 /// Collects a case's mistakes with their field paths.
 struct Problems<'a> {
     file: &'a str,
@@ -326,86 +212,81 @@ impl Problems<'_> {
     }
 }
 
-/// Parses a rotation file (`file` names it in errors); every mistake is reported at once.
+/// Parses a rotation file (`file` names it in errors) through the one scenario parser;
+/// every mistake is reported at once. A file with cases of another kind is refused (they
+/// need `scrape-harness run`).
 pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
-    let raw: RawFile = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
-        .map_err(|e| ScenarioError::Syntax {
+    let plan = Plan::from_sources(&[(file.to_owned(), text.to_owned())])?;
+    let others = plan.cases.len() + plan.receivers.as_ref().map_or(0, |r| r.receivers.len());
+    if others > 0 {
+        return Err(ScenarioError::Setting {
             file: file.to_owned(),
-            message: format!("{}: {}", e.path(), e.inner()),
-        })?;
-    let mut errors = Vec::new();
-    let key_type = match raw
-        .defaults
-        .key_type
-        .as_deref()
-        .unwrap_or("ecdsa-p256")
-        .parse()
-    {
-        Ok(k) => k,
-        Err(e) => {
-            errors.push(ScenarioError::Syntax {
-                file: file.to_owned(),
-                message: format!("defaults.key_type: {e}"),
-            });
-            KeyType::EcdsaP256
-        }
-    };
-    let scrape_interval = raw
-        .defaults
-        .scrape_interval
-        .unwrap_or(Duration::from_secs(1));
-    if scrape_interval < Duration::from_millis(100) {
-        errors.push(ScenarioError::Syntax {
-            file: file.to_owned(),
+            key: "cases".into(),
             message: format!(
-                "defaults.scrape_interval: {scrape_interval:?} is below Prometheus' 100ms \
-                 floor; use 1s (a rotation window of a handful of scrapes)"
+                "{others} case(s) are not rotation cases; `scrape-harness rotation` runs \
+                 rotation cases only (run a mixed file with `scrape-harness run`)"
             ),
         });
     }
-    if raw.cases.is_empty() {
-        return Err(ScenarioError::Empty {
-            files: vec![file.to_owned()],
-        });
+    plan.rotation.ok_or_else(|| ScenarioError::Empty {
+        files: vec![file.to_owned()],
+    })
+}
+
+impl RotationPlan {
+    /// The rotation plan of `cases` with the rotation keys of `defaults:` (of `file`); the
+    /// mistakes of those keys join `errors`.
+    pub(crate) fn new(
+        file: &str,
+        defaults: &RawDefaults,
+        key_type: KeyType,
+        cases: Vec<RotationCase>,
+        errors: &mut Vec<ScenarioError>,
+    ) -> RotationPlan {
+        let scrape_interval = defaults.scrape_interval.unwrap_or(Duration::from_secs(1));
+        if scrape_interval < Duration::from_millis(100) {
+            errors.push(ScenarioError::Setting {
+                file: file.to_owned(),
+                key: "defaults.scrape_interval".into(),
+                message: format!(
+                    "{scrape_interval:?} is below Prometheus' 100ms floor; use 1s (a rotation \
+                 window of a handful of scrapes)"
+                ),
+            });
+        }
+        RotationPlan {
+            scrape_interval,
+            warm_up_scrapes: defaults.warm_up_scrapes.unwrap_or(2),
+            scrapes_after: defaults.scrapes_after.unwrap_or(4).max(1),
+            key_type,
+            bcrypt_cost: defaults.bcrypt_cost.unwrap_or(10),
+            cases,
+        }
     }
-    let mut cases: Vec<RotationCase> = Vec::new();
-    for (i, value) in raw.cases.into_iter().enumerate() {
-        let Some((label, raw_case)) =
-            crate::scenario::deserialize_case::<RawCase>(file, i, value, &mut errors)
-        else {
-            continue;
-        };
+}
+
+impl RotationCase {
+    /// A rotation case of `file` (named `label` in errors), checked; its mistakes join `errors`.
+    pub(crate) fn check(
+        file: &str,
+        label: &str,
+        raw: RawCase,
+        errors: &mut Vec<ScenarioError>,
+    ) -> Option<RotationCase> {
         let mut problems = Problems {
             file,
-            case: &label,
-            errors: &mut errors,
+            case: label,
+            errors,
         };
-        if cases.iter().any(|c| c.name == raw_case.name) {
-            problems.push("name", "used by an earlier case; names must be unique");
-        }
-        if raw_case.name.is_empty()
-            || !raw_case
+        if raw.name.is_empty()
+            || !raw
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             problems.push("name", "use [A-Za-z0-9_-]+ (it becomes the job name)");
         }
-        if let Some(case) = case(raw_case, &mut problems) {
-            cases.push(case);
-        }
-    }
-    match errors.len() {
-        0 => Ok(RotationPlan {
-            scrape_interval,
-            warm_up_scrapes: raw.defaults.warm_up_scrapes.unwrap_or(2),
-            scrapes_after: raw.defaults.scrapes_after.unwrap_or(4).max(1),
-            key_type,
-            bcrypt_cost: raw.defaults.bcrypt_cost.unwrap_or(10),
-            cases,
-        }),
-        1 => Err(errors.remove(0)),
-        _ => Err(ScenarioError::Several { errors }),
+        case(raw, &mut problems)
     }
 }
 
@@ -475,11 +356,12 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
             Health::Up
         }
     };
-    let errors = match raw.expect.error {
-        None => Vec::new(),
-        Some(RawErrors::One(e)) => vec![e],
-        Some(RawErrors::Many(v)) => v,
-    };
+    let errors = raw
+        .expect
+        .error
+        .as_ref()
+        .map(|e| e.as_slice().to_vec())
+        .unwrap_or_default();
     for (i, class) in errors.iter().enumerate() {
         if class.parse::<crate::classify::ErrorClass>().is_err() {
             p.push(
