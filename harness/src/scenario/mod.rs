@@ -690,4 +690,6 @@ pub struct Plan {
 }
 
 #[cfg(test)]
+mod kinds_tests;
+#[cfg(test)]
 mod tests;
