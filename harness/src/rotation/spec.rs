@@ -8,7 +8,7 @@ use std::time::Duration;
 use fake_exporter::pki::{Generation, KeyType};
 
 use crate::scenario::raw::rotation::{
-    RawBundle, RawCase, RawCount, RawExporter, RawRotation, RawScrape,
+    RawBundle, RawCase, RawCount, RawExpect, RawExporter, RawRotation, RawScrape, RawStep,
 };
 use crate::scenario::raw::RawDefaults;
 use crate::scenario::{Plan, ScenarioError};
@@ -296,9 +296,49 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
     if raw.rotate.is_empty() {
         p.push("rotate", "at least one step is needed (e.g. `- { exporter: { server_cert: reissued }, reconnect: true }`)");
     }
+    let steps = steps(&raw.rotate, &exporter, &scrape, p);
+    if scrape.client_cert.is_some() && exporter.server_cert.is_none() {
+        p.push(
+            "scrape.client_cert",
+            "a client certificate needs TLS; set `exporter.server_cert`",
+        );
+    }
+    if exporter.server_cert.is_some() && scrape.ca.is_none() && !scrape.insecure_skip_verify {
+        p.push(
+            "scrape",
+            "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`",
+        );
+    }
+    if scrape.ca.is_some() && scrape.insecure_skip_verify {
+        p.push(
+            "scrape.insecure_skip_verify",
+            "give `ca` or `insecure_skip_verify`, not both",
+        );
+    }
+    let (health, errors) = final_state(&raw.expect, p);
+    let rotation = rotation(raw.expect.rotation, &exporter, &scrape, &steps, p);
+    Some(RotationCase {
+        name: raw.name,
+        description: raw.description,
+        exporter,
+        scrape,
+        steps,
+        health,
+        errors,
+        rotation,
+    })
+}
+
+/// The timeline of `raw` from the case's first state: each step's full state, checked.
+fn steps(
+    raw: &[RawStep],
+    exporter: &ExporterState,
+    scrape: &ScrapeState,
+    p: &mut Problems<'_>,
+) -> Vec<Step> {
     let mut steps = Vec::new();
     let (mut e, mut s) = (exporter.clone(), scrape.clone());
-    for (i, step) in raw.rotate.iter().enumerate() {
+    for (i, step) in raw.iter().enumerate() {
         let at = format!("rotate[{i}]");
         e = self::exporter(&e, &step.exporter, &format!("{at}.exporter"), p);
         s = self::scrape(&s, &step.scrape, &format!("{at}.scrape"), p);
@@ -325,25 +365,12 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
             reconnect: step.reconnect,
         });
     }
-    if scrape.client_cert.is_some() && exporter.server_cert.is_none() {
-        p.push(
-            "scrape.client_cert",
-            "a client certificate needs TLS; set `exporter.server_cert`",
-        );
-    }
-    if exporter.server_cert.is_some() && scrape.ca.is_none() && !scrape.insecure_skip_verify {
-        p.push(
-            "scrape",
-            "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`",
-        );
-    }
-    if scrape.ca.is_some() && scrape.insecure_skip_verify {
-        p.push(
-            "scrape.insecure_skip_verify",
-            "give `ca` or `insecure_skip_verify`, not both",
-        );
-    }
-    let health = match raw.expect.health.as_str() {
+    steps
+}
+
+/// The health and the error classes at the end of the window.
+fn final_state(raw: &RawExpect, p: &mut Problems<'_>) -> (Health, Vec<String>) {
+    let health = match raw.health.as_str() {
         "up" => Health::Up,
         "down" => Health::Down,
         other => {
@@ -357,7 +384,6 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
         }
     };
     let errors = raw
-        .expect
         .error
         .as_ref()
         .map(|e| e.as_slice().to_vec())
@@ -379,17 +405,7 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
     if health == Health::Up && !errors.is_empty() {
         p.push("expect.error", "only with `health: down`");
     }
-    let rotation = rotation(raw.expect.rotation, &exporter, &scrape, &steps, p);
-    Some(RotationCase {
-        name: raw.name,
-        description: raw.description,
-        exporter,
-        scrape,
-        steps,
-        health,
-        errors,
-        rotation,
-    })
+    (health, errors)
 }
 
 fn generation(raw: &str, field: &str, p: &mut Problems<'_>) -> Option<Generation> {
@@ -641,181 +657,5 @@ fn watched(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = "
-defaults: { scrape_interval: 1s }
-cases:
-  - name: pw
-    exporter: { basic_auth_users: { prom: old } }
-    scrape: { basic_auth: { username: prom, password: old } }
-    rotate:
-      - { exporter: { basic_auth_users: { prom: new } }, scrape: { basic_auth: { password: new } } }
-    expect:
-      health: up
-      rotation: { new_seen_within_scrapes: 1, old_refused_after: true, failed_scrapes: 0 }
-";
-
-    #[test]
-    fn a_password_rotation_parses_and_derives_what_is_watched() {
-        let plan = parse("r.yaml", GOOD).expect("parses");
-        let case = &plan.cases[0];
-        assert_eq!(case.rotation.watch, Some(Watched::Password));
-        assert_eq!(case.rotation.new_seen, Some(NewSeen::Within(1)));
-        assert_eq!(case.rotation.failed_scrapes, Some(Count::Exactly(0)));
-        assert_eq!(
-            case.steps[0].scrape.basic_auth,
-            Some(("prom".into(), "new".into()))
-        );
-    }
-
-    #[test]
-    fn mistakes_name_file_case_and_field() {
-        let bad = GOOD.replace(
-            "username: prom, password: old",
-            "username: prom, pasword: old",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(
-            err.contains("r.yaml: case `pw`: scrape.basic_auth"),
-            "{err}"
-        );
-        assert!(err.contains("pasword"), "{err}");
-
-        let bad = GOOD.replace(
-            "{ prom: new } }, scrape",
-            "{ prom: new } }, scrape: { ca: old }, x",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(err.contains("case `pw`"), "{err}");
-
-        let bad = GOOD.replace(
-            "scrape: { basic_auth: { password: new } }",
-            "scrape: { basic_auth: { username: other, password: new } }",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(
-            err.contains(
-                "rotate[0].scrape.basic_auth.username: Prometheus 2.42 has no `username_file`"
-            ),
-            "{err}"
-        );
-
-        let bad = GOOD.replace(
-            "new_seen_within_scrapes: 1",
-            "new_seen_within_scrapes: soon",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(
-            err.contains("expect.rotation.new_seen_within_scrapes"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn counts_and_never_and_step_defaults() {
-        assert!(Count::Exactly(0).holds(0) && !Count::Exactly(0).holds(1));
-        let at_least = Count::Range {
-            min: Some(3),
-            max: None,
-        };
-        assert!(at_least.holds(3) && !at_least.holds(2));
-        assert_eq!(at_least.to_string(), ">= 3");
-        let yaml = "
-defaults: { warm_up_scrapes: 1, scrapes_after: 3 }
-cases:
-  - name: kept
-    exporter: { server_cert: old }
-    scrape: { ca: old }
-    rotate: [ { exporter: { server_cert: reissued } }, { after_scrapes: 5, scrape: { ca: [old, new] }, reconnect: true } ]
-    expect: { health: up, rotation: { new_seen_within_scrapes: never, failed_scrapes: { max: 1 } } }
-";
-        let plan = parse("r.yaml", yaml).expect("parses");
-        assert_eq!((plan.warm_up_scrapes, plan.scrapes_after), (1, 3));
-        let case = &plan.cases[0];
-        assert_eq!(case.rotation.new_seen, Some(NewSeen::Never));
-        assert_eq!(case.rotation.watch, Some(Watched::ServerCert));
-        assert_eq!(
-            case.rotation.failed_scrapes,
-            Some(Count::Range {
-                min: None,
-                max: Some(1)
-            })
-        );
-        let steps: Vec<_> = case
-            .steps
-            .iter()
-            .map(|s| {
-                (
-                    s.after_scrapes,
-                    s.reconnect,
-                    s.exporter.server_cert,
-                    s.scrape.ca,
-                )
-            })
-            .collect();
-        let both = Some(CaBundle {
-            old: true,
-            new: true,
-        });
-        let old = Some(CaBundle {
-            old: true,
-            new: false,
-        });
-        assert_eq!(
-            steps,
-            [
-                (2, false, Some(Generation::Reissued), old),
-                (5, true, Some(Generation::Reissued), both),
-            ]
-        );
-    }
-
-    #[test]
-    fn unknown_generations_and_bundles_list_the_choices() {
-        let yaml = "
-cases:
-  - name: bad-names
-    exporter: { server_cert: newest, client_ca: [old, newer] }
-    scrape: { ca: old, client_cert: old }
-    rotate: [ { scrape: { client_cert: reissued } } ]
-    expect: { health: up }
-";
-        let err = parse("r.yaml", yaml).unwrap_err().to_string();
-        assert!(
-            err.contains("case `bad-names`: exporter.server_cert: unknown certificate generation `newest`; use one of: old, reissued, new-ca"),
-            "{err}"
-        );
-        assert!(
-            err.contains("exporter.client_ca: `newer`: a CA bundle holds `old`, `new` or both"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_server_certificate_is_not_refused_and_ambiguity_needs_watch() {
-        let yaml = "
-cases:
-  - name: both
-    exporter: { server_cert: old, client_ca: old }
-    scrape: { ca: old, client_cert: old }
-    rotate: [ { exporter: { server_cert: reissued }, scrape: { client_cert: reissued } } ]
-    expect: { health: up, rotation: { new_seen_within_scrapes: 1 } }
-";
-        let err = parse("r.yaml", yaml).unwrap_err().to_string();
-        assert!(
-            err.contains("expect.rotation.watch: the steps change server_cert and client_cert"),
-            "{err}"
-        );
-        let yaml = yaml.replace(
-            "new_seen_within_scrapes: 1",
-            "watch: server_cert, old_refused_after: true",
-        );
-        let err = parse("r.yaml", &yaml).unwrap_err().to_string();
-        assert!(
-            err.contains("old_refused_after: applies to credentials"),
-            "{err}"
-        );
-    }
-}
+#[path = "spec_tests.rs"]
+mod tests;

@@ -56,12 +56,12 @@ pub(crate) fn receiver_case(file: &str, raw: &RawReceiver) -> Result<Case, Scena
         return Err(err("name", message));
     }
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
-    let (scheme, auth, tls_config) =
+    let client =
         check_client("send", raw.send.client(), &raw.files).map_err(|(f, m)| err(&f, m))?;
     let scrape = ScrapeCase {
-        scheme,
-        auth,
-        tls_config,
+        scheme: client.scheme,
+        auth: client.auth,
+        tls_config: client.tls_config,
         ..ScrapeCase::default()
     };
     let third_parties = third_parties::check_exporter_side(&raw.exporter, &exporter)
@@ -408,15 +408,15 @@ fn check_scrape(
             ))
         }
     };
-    let (scheme, auth, tls_config) = check_client("scrape", s.client(), files)?;
+    let client = check_client("scrape", s.client(), files)?;
     if s.scrape_timeout.is_some_and(|t| t.is_zero()) {
         return Err(("scrape.scrape_timeout".into(), "must be above zero".into()));
     }
     Ok(ScrapeCase {
-        scheme,
+        scheme: client.scheme,
         target_host,
-        auth,
-        tls_config,
+        auth: client.auth,
+        tls_config: client.tls_config,
         enable_http2: s.enable_http2,
         scrape_timeout: s.scrape_timeout,
         body_size_limit: s.body_size_limit.clone(),
@@ -432,7 +432,7 @@ fn check_client(
     at: &str,
     c: ClientKeys<'_>,
     files: &BTreeMap<String, String>,
-) -> Result<(Option<Scheme>, Option<ScrapeAuth>, Option<ScrapeTls>), (String, String)> {
+) -> Result<ClientSide, (String, String)> {
     let auth = client_auth(at, c, files)?;
     let tls_config = match c.tls_config {
         None => None,
@@ -457,7 +457,18 @@ fn check_client(
             })
         }
     };
-    Ok((c.scheme, auth, tls_config))
+    Ok(ClientSide {
+        scheme: c.scheme,
+        auth,
+        tls_config,
+    })
+}
+
+/// The client side of a scrape job or of a receiver's sender, checked.
+struct ClientSide {
+    scheme: Option<Scheme>,
+    auth: Option<ScrapeAuth>,
+    tls_config: Option<ScrapeTls>,
 }
 
 /// `basic_auth` or `authorization` of a client side, refusing what Prometheus refuses at
