@@ -145,7 +145,7 @@ fn a_bad_receivers_file_is_refused_with_file_receiver_and_field() {
     .to_string();
     assert!(
         err.starts_with(
-            "bad.yaml: receiver `x`: send.scrape_timeout: unknown field `scrape_timeout`"
+            "bad.yaml: case `x`: send.scrape_timeout: unknown field `scrape_timeout`"
         ),
         "{err}"
     );
