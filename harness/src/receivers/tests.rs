@@ -111,3 +111,35 @@ receivers:
     .to_string();
     assert!(err.starts_with("r.yaml: case `both`: send"), "{err}");
 }
+
+#[test]
+fn send_is_checked_by_the_scrape_jobs_client_checker_with_send_paths() {
+    let err = parse(
+        r#"
+receivers:
+  - name: half-cert
+    kind: alertmanager
+    exporter: { server_cert: valid }
+    send: { scheme: https, tls_config: { ca_file: ca.crt, cert_file: client.crt } }
+    expect: { delivered: true }
+  - name: basic-type
+    kind: remote_write
+    send: { authorization: { type: Basic, credentials: x } }
+    expect: { delivered: true }
+  - name: both-secrets
+    kind: remote_write
+    files: { pw: "p\n" }
+    send: { basic_auth: { username: u, password: p, password_file: pw } }
+    expect: { delivered: true }
+"#,
+    )
+    .expect_err("three refusals")
+    .to_string();
+    for needle in [
+        "r.yaml: case `half-cert`: send.tls_config.cert_file: is set without `key_file`",
+        "r.yaml: case `basic-type`: send.authorization.type: Prometheus refuses `type: Basic`",
+        "r.yaml: case `both-secrets`: send.basic_auth.password_file: `password` and `password_file` are both set",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}

@@ -29,17 +29,9 @@ fn valid_case_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// A case name that cannot be used: what to do instead.
-fn check_case_name(name: &str) -> Result<(), String> {
-    if valid_case_name(name) {
-        return Ok(());
-    }
-    Err(
-        "use only letters, digits, `-` and `_` (the name becomes a Prometheus job and a \
-         directory)"
-            .into(),
-    )
-}
+/// What a case name that is not [`valid_case_name`] must be instead.
+const CASE_NAME_RULE: &str =
+    "use only letters, digits, `-` and `_` (the name becomes a Prometheus job and a directory)";
 
 /// The scenario case a receiver's `exporter:` and `send:` make: the receiver side and
 /// Prometheus' client side, checked by the functions of a scrape case's `exporter:` and
@@ -52,8 +44,8 @@ pub(crate) fn receiver_case(file: &str, raw: &RawReceiver) -> Result<Case, Scena
         field: field.to_owned(),
         message,
     };
-    if let Err(message) = check_case_name(&raw.name) {
-        return Err(err("name", message));
+    if !valid_case_name(&raw.name) {
+        return Err(err("name", CASE_NAME_RULE.into()));
     }
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let client =
@@ -88,8 +80,8 @@ pub(super) fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
         field: field.to_owned(),
         message,
     };
-    if let Err(message) = check_case_name(&raw.name) {
-        return Err(err("name", message));
+    if !valid_case_name(&raw.name) {
+        return Err(err("name", CASE_NAME_RULE.into()));
     }
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
