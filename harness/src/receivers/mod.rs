@@ -160,7 +160,8 @@ impl ReceiverPlan {
                 file: file.to_owned(),
                 key: "cases".into(),
                 message: format!(
-                    "{others} case(s) are not receiver cases; `scrape-harness receivers` runs                      receiver cases only (run a mixed file with `scrape-harness run`)"
+                    "{others} case(s) are not receiver cases; `scrape-harness receivers` runs \
+                     receiver cases only (run a mixed file with `scrape-harness run`)"
                 ),
             });
         }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::OneOrMany;
 
+/// One rotation case as written: the state before the first step, the steps, the verdict.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCase {
@@ -22,6 +23,7 @@ pub(crate) struct RawCase {
     pub(crate) expect: RawExpect,
 }
 
+/// The exporter side of a state (a step names only what it changes).
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExporter {
@@ -31,6 +33,7 @@ pub(crate) struct RawExporter {
     pub(crate) bearer_tokens: Option<Vec<String>>,
 }
 
+/// The job side of a state: the content of the files the job reads.
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawScrape {
@@ -41,6 +44,7 @@ pub(crate) struct RawScrape {
     pub(crate) token: Option<String>,
 }
 
+/// `scrape.basic_auth`: the password goes to `password_file`.
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBasic {
@@ -48,6 +52,7 @@ pub(crate) struct RawBasic {
     pub(crate) password: String,
 }
 
+/// A CA bundle: `old`, `new` or `[old, new]`.
 #[derive(Deserialize, Clone)]
 #[serde(untagged)]
 pub(crate) enum RawBundle {
@@ -55,6 +60,7 @@ pub(crate) enum RawBundle {
     Many(Vec<String>),
 }
 
+/// One step of `rotate:`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStep {
@@ -67,6 +73,7 @@ pub(crate) struct RawStep {
     pub(crate) reconnect: bool,
 }
 
+/// A rotation case's `expect:`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpect {
@@ -75,6 +82,7 @@ pub(crate) struct RawExpect {
     pub(crate) rotation: Option<RawRotation>,
 }
 
+/// `expect.rotation:`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRotation {
@@ -86,6 +94,7 @@ pub(crate) struct RawRotation {
     pub(crate) failed_scrapes: Option<RawCount>,
 }
 
+/// `failed_scrapes`: `N`, `{ min: N }` or `{ max: N }`.
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub(crate) enum RawCount {
