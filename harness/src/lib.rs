@@ -152,7 +152,7 @@ pub mod runs {
 pub mod receive {
     pub use crate::receivers::{
         AlertmanagerError, Observed, RealAlertmanager, ReceiverCase, ReceiverDefaults,
-        ReceiverError, ReceiverExpect, ReceiverKind, ReceiverResult, ReceiverRunError,
-        ALERTMANAGER_BIN_ENV, ALERT_NAME,
+        ReceiverExpect, ReceiverKind, ReceiverResult, ReceiverRunError, ALERTMANAGER_BIN_ENV,
+        ALERT_NAME,
     };
 }

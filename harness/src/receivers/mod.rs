@@ -9,21 +9,24 @@
 //! `basic_auth`, `authorization`, `tls_config`, `timeout`, `path_prefix`); `expect:` says
 //! whether Prometheus delivers, and if not, the class of its error.
 //!
-//! Parsing reuses the scenario parser: each receiver's `exporter:` and `send:` are checked as
-//! the `exporter:` and `scrape:` of a scenario case (same PKI names, same refusals of what
-//! Prometheus refuses at load time), and its errors are reported with the receiver's name
-//! and `send.` field paths. [`run_receivers`] runs one Prometheus for the whole file.
+//! Receiver cases are one kind of case of the scenario format (`scenario::raw::receiver`):
+//! they may sit in any scenario file's `cases:` or in a receiver file's `receivers:`, and
+//! [`crate::scenario::Plan`] reads them into [`ReceiverPlan`]. A receiver's `exporter:` is a
+//! scrape case's, and `send:` is checked by the scrape job's client checker (same PKI names,
+//! same refusals of what Prometheus refuses at load time), with `send.` field paths.
+//! [`run_receivers`] runs one Prometheus for the whole file.
 
 mod alertmanager;
 mod run;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::classify::ErrorClass;
+use crate::scenario::raw::receiver::{RawOwnWebConfig, RawReceiver};
+use crate::scenario::raw::{OneOrMany, RawDefaults};
 use crate::scenario::{Case, Defaults, Plan, ScenarioError};
 
 pub use alertmanager::{AlertmanagerError, RealAlertmanager, ALERTMANAGER_BIN_ENV};
@@ -32,45 +35,6 @@ pub use run::{
     run_receivers, Observed, ReceiverOptions, ReceiverResult, ReceiverRun, ReceiverRunError,
     ALERT_NAME,
 };
-
-/// A receivers file that cannot be used: file, receiver, field and fix.
-#[derive(Debug, thiserror::Error)]
-pub enum ReceiverError {
-    /// The file could not be read.
-    #[error("{file}: cannot read the receivers file: {source}")]
-    Read {
-        /// The file.
-        file: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// YAML syntax or top-level structure.
-    #[error("{file}: {message}")]
-    Syntax {
-        /// The file.
-        file: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A problem inside one receiver.
-    #[error("{file}: receiver `{receiver}`: {field}: {message}")]
-    Receiver {
-        /// The file.
-        file: String,
-        /// The receiver's name (`#N` when it has none).
-        receiver: String,
-        /// The field path, e.g. `send.tls_config.ca_file`.
-        field: String,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-    /// More than one mistake, one per line.
-    #[error("{} mistakes:\n{}", .errors.len(), .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
-    Several {
-        /// Every mistake, in file order.
-        errors: Vec<ReceiverError>,
-    },
-}
 
 /// What receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -172,170 +136,53 @@ pub struct ReceiverPlan {
     pub(crate) scenario_defaults: Defaults,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    defaults: Option<RawDefaults>,
-    #[serde(default)]
-    prometheus: Option<RawPrometheus>,
-    #[serde(default)]
-    receivers: Vec<serde_norway::Value>,
-}
-
-/// `prometheus:`: how the Prometheus of the run itself is set up.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPrometheus {
-    #[serde(default)]
-    web_config: Option<RawOwnWebConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOwnWebConfig {
-    #[serde(default)]
-    server_cert: Option<String>,
-    #[serde(default)]
-    basic_auth: Option<RawUser>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawUser {
-    username: String,
-    password: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    #[serde(default, with = "humantime_serde")]
-    evaluation_interval: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    deadline: Option<Duration>,
-    #[serde(default)]
-    key_type: Option<serde_norway::Value>,
-    #[serde(default)]
-    bcrypt_cost: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReceiver {
-    name: String,
-    #[serde(default)]
-    description: String,
-    kind: ReceiverKind,
-    #[serde(default)]
-    files: BTreeMap<String, String>,
-    #[serde(default)]
-    exporter: Option<serde_norway::Value>,
-    #[serde(default)]
-    send: RawSend,
-    expect: RawExpect,
-}
-
-/// The `prometheus.yml` keys of an `alertmanagers[]` / `remote_write[]` entry the bench
-/// drives. Scrape-only keys (`metrics_path`, `scrape_timeout`, ...) are unknown here.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSend {
-    #[serde(default)]
-    scheme: Option<serde_norway::Value>,
-    #[serde(default)]
-    basic_auth: Option<serde_norway::Value>,
-    #[serde(default)]
-    authorization: Option<serde_norway::Value>,
-    #[serde(default)]
-    tls_config: Option<serde_norway::Value>,
-    #[serde(default, with = "humantime_serde")]
-    timeout: Option<Duration>,
-    #[serde(default)]
-    path_prefix: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExpect {
-    delivered: bool,
-    #[serde(default)]
-    error: Option<OneOrMany>,
-    #[serde(default)]
-    receiver_status: Option<u16>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
 impl ReceiverPlan {
-    /// Reads and checks a receivers file.
-    pub fn load(path: &Path) -> Result<Self, ReceiverError> {
+    /// Reads and checks a receivers file: a scenario file whose cases are receiver cases.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ReceiverError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
             file: file.clone(),
             source,
         })?;
         Self::from_source(&file, &text)
     }
 
-    /// Checks the text of a receivers file named `file` (every mistake at once).
-    pub fn from_source(file: &str, text: &str) -> Result<Self, ReceiverError> {
-        let syntax = |message: String| ReceiverError::Syntax {
-            file: file.to_owned(),
-            message,
-        };
-        let raw: RawFile = serde_norway::from_str(text).map_err(|e| syntax(e.to_string()))?;
-        let raw_defaults = raw.defaults.unwrap_or_default();
-        let defaults = receiver_defaults(&raw_defaults).map_err(syntax)?;
-        let own_web_config =
-            own_web_config(raw.prometheus.and_then(|p| p.web_config)).map_err(syntax)?;
-        if raw.receivers.is_empty() {
-            return Err(syntax(
-                "no receivers; add at least one under `receivers:` (see scenarios/README.md)"
-                    .into(),
-            ));
+    /// Checks the text of a receivers file named `file` (every mistake at once), through the
+    /// one scenario parser; a file with cases of another kind is refused (they need `run`).
+    pub fn from_source(file: &str, text: &str) -> Result<Self, ScenarioError> {
+        let plan =
+            Plan::from_sources(&[(file.to_owned(), text.to_owned())]).map_err(|e| match e {
+                ScenarioError::Empty { .. } => no_receivers(file),
+                e => e,
+            })?;
+        let others = plan.cases.len() + plan.rotation.as_ref().map_or(0, |r| r.cases.len());
+        if others > 0 {
+            return Err(ScenarioError::Setting {
+                file: file.to_owned(),
+                key: "cases".into(),
+                message: format!(
+                    "{others} case(s) are not receiver cases; `scrape-harness receivers` runs \
+                     receiver cases only (run a mixed file with `scrape-harness run`)"
+                ),
+            });
         }
-        // The scenario defaults the receivers' exporters use (PKI key type, bcrypt cost).
-        let mut sd = serde_norway::Mapping::new();
-        if let Some(k) = raw_defaults.key_type {
-            sd.insert("key_type".into(), k);
-        }
-        if let Some(c) = raw_defaults.bcrypt_cost {
-            sd.insert("bcrypt_cost".into(), c.into());
-        }
-        let mut errors = Vec::new();
-        let mut receivers: Vec<ReceiverCase> = Vec::new();
-        let mut scenario_defaults = None;
-        let mut seen = BTreeMap::new();
-        for (i, value) in raw.receivers.into_iter().enumerate() {
-            match receiver(file, i, value, &sd, &mut seen) {
-                Ok((r, d)) => {
-                    scenario_defaults.get_or_insert(d);
-                    receivers.push(r);
-                }
-                Err(mut e) => errors.append(&mut e),
-            }
-        }
-        match errors.len() {
-            0 => Ok(Self {
-                defaults,
-                own_web_config,
-                scenario_defaults: scenario_defaults.unwrap_or_default(),
-                receivers,
-            }),
-            1 => Err(errors.remove(0)),
-            _ => Err(ReceiverError::Several { errors }),
-        }
+        plan.receivers.ok_or_else(|| no_receivers(file))
     }
 }
 
-/// The run's defaults, checked.
-fn receiver_defaults(raw: &RawDefaults) -> Result<ReceiverDefaults, String> {
+fn no_receivers(file: &str) -> ScenarioError {
+    ScenarioError::Syntax {
+        file: file.to_owned(),
+        message: "no receivers; add at least one under `receivers:` (see scenarios/README.md)"
+            .into(),
+    }
+}
+
+/// The run's defaults (`defaults:` of `file`), checked.
+pub(crate) fn receiver_defaults(
+    file: &str,
+    raw: &RawDefaults,
+) -> Result<ReceiverDefaults, ScenarioError> {
     let defaults = ReceiverDefaults {
         evaluation_interval: raw
             .evaluation_interval
@@ -343,127 +190,84 @@ fn receiver_defaults(raw: &RawDefaults) -> Result<ReceiverDefaults, String> {
         deadline: raw.deadline.unwrap_or(Duration::from_secs(90)),
     };
     if defaults.evaluation_interval < Duration::from_millis(1) {
-        return Err(
-            "defaults.evaluation_interval: Prometheus durations have millisecond \
-                    resolution; use at least 1ms (200ms is a good value)"
+        return Err(ScenarioError::Setting {
+            file: file.to_owned(),
+            key: "defaults.evaluation_interval".into(),
+            message: "Prometheus durations have millisecond resolution; use at least 1ms \
+                      (200ms is a good value)"
                 .into(),
-        );
+        });
     }
     Ok(defaults)
 }
 
-/// `prometheus.web_config`, checked.
-fn own_web_config(raw: Option<RawOwnWebConfig>) -> Result<Option<OwnWebConfigCase>, String> {
-    let Some(w) = raw else {
-        return Ok(None);
+/// `prometheus.web_config` of `file`, checked.
+pub(crate) fn own_web_config(
+    file: &str,
+    w: RawOwnWebConfig,
+) -> Result<OwnWebConfigCase, ScenarioError> {
+    let err = |key: &str, message: String| ScenarioError::Setting {
+        file: file.to_owned(),
+        key: key.to_owned(),
+        message,
     };
     let server_cert = match &w.server_cert {
         None => None,
         Some(name) => Some(
             name.parse()
-                .map_err(|e| format!("prometheus.web_config.server_cert: {e}"))?,
+                .map_err(|e| err("prometheus.web_config.server_cert", format!("{e}")))?,
         ),
     };
     if server_cert.is_none() && w.basic_auth.is_none() {
-        return Err(
-            "prometheus.web_config: give `server_cert` (TLS), `basic_auth` \
-                    ({ username, password }) or both; an empty web config protects nothing"
+        return Err(err(
+            "prometheus.web_config",
+            "give `server_cert` (TLS), `basic_auth` ({ username, password }) or both; an \
+             empty web config protects nothing"
                 .into(),
-        );
+        ));
     }
-    Ok(Some(OwnWebConfigCase {
+    Ok(OwnWebConfigCase {
         server_cert,
         basic_auth: w.basic_auth.map(|u| (u.username, u.password)),
-    }))
+    })
 }
 
-/// Receiver number `i` of `file`, checked, with the scenario defaults its exporter used;
-/// every mistake of it at once.
-fn receiver(
+/// A receiver case of `file`, checked; its mistakes join `errors` (the expectation and the
+/// set-up are checked independently, so both kinds of mistakes are reported at once).
+pub(crate) fn check_receiver(
     file: &str,
-    i: usize,
-    value: serde_norway::Value,
-    scenario_defaults: &serde_norway::Mapping,
-    seen: &mut BTreeMap<String, ()>,
-) -> Result<(ReceiverCase, crate::scenario::Defaults), Vec<ReceiverError>> {
-    let label = value
-        .get("name")
-        .and_then(|n| n.as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("#{}", i + 1));
-    let err = |field: &str, message: String| ReceiverError::Receiver {
-        file: file.to_owned(),
-        receiver: label.clone(),
-        field: field.to_owned(),
-        message,
-    };
-    let r: RawReceiver = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "(receiver)".into()
-        } else {
-            path
-        };
-        vec![err(&field, e.into_inner().to_string())]
-    })?;
-    if seen.insert(r.name.clone(), ()).is_some() {
-        return Err(vec![err(
-            "name",
-            "defined twice; receiver names must be unique (each names a remote-write \
-             queue and a directory)"
-                .into(),
-        )]);
-    }
-    // The expectation and the set-up are checked independently: both kinds of mistakes
-    // are reported at once.
+    r: RawReceiver,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<ReceiverCase> {
     let expect = check_expect(file, &r);
-    let mut one = match receiver_scenario(file, &r, scenario_defaults) {
-        Ok(plan) => plan,
-        Err(mut errors) => {
+    let case = match crate::scenario::receiver_case(file, &r) {
+        Ok(case) => case,
+        Err(e) => {
+            errors.push(e);
             errors.extend(expect.err());
-            return Err(errors);
+            return None;
         }
     };
-    let expect = expect.map_err(|e| vec![e])?;
-    let case = one.cases.remove(0);
-    if let Some(problem) = receiver_set_up_problem(&r, &case) {
-        let (field, message) = problem;
-        return Err(vec![err(field, message)]);
-    }
-    Ok((
-        ReceiverCase {
-            name: r.name,
+    let expect = expect.map_err(|e| errors.push(e)).ok()?;
+    if let Some((field, message)) = receiver_set_up_problem(&r, &case) {
+        errors.push(ScenarioError::Case {
             file: file.to_owned(),
-            description: r.description,
-            kind: r.kind,
-            case,
-            timeout: r.send.timeout,
-            path_prefix: r.send.path_prefix,
-            expect,
-        },
-        one.defaults,
-    ))
-}
-
-/// The receiver's exporter and client side, checked by the scenario parser as the
-/// `exporter:` and `scrape:` of a one-case scenario.
-fn receiver_scenario(
-    file: &str,
-    r: &RawReceiver,
-    scenario_defaults: &serde_norway::Mapping,
-) -> Result<Plan, Vec<ReceiverError>> {
-    let mut synthetic = serde_norway::Mapping::new();
-    synthetic.insert(
-        "defaults".into(),
-        serde_norway::Value::Mapping(scenario_defaults.clone()),
-    );
-    synthetic.insert(
-        "cases".into(),
-        serde_norway::Value::Sequence(vec![scenario_case(r)]),
-    );
-    let synthetic =
-        serde_norway::to_string(&synthetic).expect("a mapping of YAML values always serialises");
-    Plan::from_sources(&[(file.to_owned(), synthetic)]).map_err(from_scenario_error)
+            case: r.name,
+            field: field.to_owned(),
+            message,
+        });
+        return None;
+    }
+    Some(ReceiverCase {
+        name: r.name,
+        file: file.to_owned(),
+        description: r.description,
+        kind: r.kind,
+        case,
+        timeout: r.send.timeout,
+        path_prefix: r.send.path_prefix,
+        expect,
+    })
 }
 
 /// What a receiver's set-up asks that a receiver cannot do: `(field, why)`.
@@ -498,24 +302,22 @@ fn receiver_set_up_problem(r: &RawReceiver, case: &Case) -> Option<(&'static str
 }
 
 /// A receiver's checked expectation.
-fn check_expect(file: &str, r: &RawReceiver) -> Result<ReceiverExpect, ReceiverError> {
-    let err = |field: &str, message: String| ReceiverError::Receiver {
+fn check_expect(file: &str, r: &RawReceiver) -> Result<ReceiverExpect, ScenarioError> {
+    let err = |field: &str, message: String| ScenarioError::Case {
         file: file.to_owned(),
-        receiver: r.name.clone(),
+        case: r.name.clone(),
         field: field.to_owned(),
         message,
     };
     let x = &r.expect;
-    let error: Vec<ErrorClass> = match &x.error {
-        None => Vec::new(),
-        Some(OneOrMany::One(s)) => {
-            vec![s.parse().map_err(|e| err("expect.error", format!("{e}")))?]
-        }
-        Some(OneOrMany::Many(v)) => v
-            .iter()
-            .map(|s| s.parse().map_err(|e| err("expect.error", format!("{e}"))))
-            .collect::<Result<_, _>>()?,
-    };
+    let error: Vec<ErrorClass> = x
+        .error
+        .as_ref()
+        .map(OneOrMany::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.parse().map_err(|e| err("expect.error", format!("{e}"))))
+        .collect::<Result<_, _>>()?;
     if x.delivered && (!error.is_empty() || x.receiver_status.is_some()) {
         return Err(err(
             "expect",
@@ -553,68 +355,6 @@ fn check_expect(file: &str, r: &RawReceiver) -> Result<ReceiverExpect, ReceiverE
         error,
         receiver_status: x.receiver_status,
     })
-}
-
-/// The one-case scenario a receiver's `exporter:` and `send:` are checked as.
-fn scenario_case(r: &RawReceiver) -> serde_norway::Value {
-    let mut scrape = serde_norway::Mapping::new();
-    for (key, value) in [
-        ("scheme", &r.send.scheme),
-        ("basic_auth", &r.send.basic_auth),
-        ("authorization", &r.send.authorization),
-        ("tls_config", &r.send.tls_config),
-    ] {
-        if let Some(v) = value {
-            scrape.insert(key.into(), v.clone());
-        }
-    }
-    let mut case = serde_norway::Mapping::new();
-    case.insert("name".into(), r.name.clone().into());
-    let files = r
-        .files
-        .iter()
-        .map(|(k, v)| (k.clone().into(), v.clone().into()))
-        .collect::<serde_norway::Mapping>();
-    case.insert("files".into(), serde_norway::Value::Mapping(files));
-    if let Some(exporter) = &r.exporter {
-        case.insert("exporter".into(), exporter.clone());
-    }
-    case.insert("scrape".into(), serde_norway::Value::Mapping(scrape));
-    let mut expect = serde_norway::Mapping::new();
-    expect.insert("health".into(), "up".into());
-    case.insert("expect".into(), serde_norway::Value::Mapping(expect));
-    serde_norway::Value::Mapping(case)
-}
-
-/// A scenario error about a synthetic case, as an error about the receiver.
-fn from_scenario_error(e: ScenarioError) -> Vec<ReceiverError> {
-    match e {
-        ScenarioError::Several { errors } => {
-            errors.into_iter().flat_map(from_scenario_error).collect()
-        }
-        ScenarioError::Case {
-            file,
-            case,
-            field,
-            message,
-        } => {
-            let field = match field.strip_prefix("scrape") {
-                Some(rest) => format!("send{rest}"),
-                None => field,
-            };
-            vec![ReceiverError::Receiver {
-                file,
-                receiver: case,
-                field,
-                message: message.replace("scrape.", "send."),
-            }]
-        }
-        ScenarioError::Syntax { file, message } => vec![ReceiverError::Syntax { file, message }],
-        other => vec![ReceiverError::Syntax {
-            file: String::new(),
-            message: other.to_string(),
-        }],
-    }
 }
 
 #[cfg(test)]

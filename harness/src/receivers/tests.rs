@@ -2,7 +2,7 @@ use super::*;
 
 const FILE: &str = "r.yaml";
 
-fn parse(text: &str) -> Result<ReceiverPlan, ReceiverError> {
+fn parse(text: &str) -> Result<ReceiverPlan, ScenarioError> {
     ReceiverPlan::from_source(FILE, text)
 }
 
@@ -82,13 +82,13 @@ receivers:
     .expect_err("seven mistakes")
     .to_string();
     for needle in [
-        "r.yaml: receiver `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
-        "r.yaml: receiver `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
-        "r.yaml: receiver `c`: expect.error: required with `delivered: false`",
-        "r.yaml: receiver `c`: send.tls_config.ca_file: `my.crt` is not a file",
-        "r.yaml: receiver `d`: exporter: uses ",
-        "r.yaml: receiver `e`: send.path_prefix: only Alertmanagers have a path_prefix",
-        "r.yaml: receiver `f`: kind: unknown variant `pigeon`",
+        "r.yaml: case `a`: send.metrics_path: unknown field `metrics_path`, expected one of `scheme`",
+        "r.yaml: case `b`: send.tls_config.ca_file: `nope.crt` is not a file of the generated PKI",
+        "r.yaml: case `c`: expect.error: required with `delivered: false`",
+        "r.yaml: case `c`: send.tls_config.ca_file: `my.crt` is not a file",
+        "r.yaml: case `d`: exporter: uses ",
+        "r.yaml: case `e`: send.path_prefix: only Alertmanagers have a path_prefix",
+        "r.yaml: case `f`: kind: `pigeon` is not a kind of case; use `alertmanager`",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
@@ -109,5 +109,37 @@ receivers:
     )
     .expect_err("basic_auth and authorization")
     .to_string();
-    assert!(err.starts_with("r.yaml: receiver `both`: send"), "{err}");
+    assert!(err.starts_with("r.yaml: case `both`: send"), "{err}");
+}
+
+#[test]
+fn send_is_checked_by_the_scrape_jobs_client_checker_with_send_paths() {
+    let err = parse(
+        r#"
+receivers:
+  - name: half-cert
+    kind: alertmanager
+    exporter: { server_cert: valid }
+    send: { scheme: https, tls_config: { ca_file: ca.crt, cert_file: client.crt } }
+    expect: { delivered: true }
+  - name: basic-type
+    kind: remote_write
+    send: { authorization: { type: Basic, credentials: x } }
+    expect: { delivered: true }
+  - name: both-secrets
+    kind: remote_write
+    files: { pw: "p\n" }
+    send: { basic_auth: { username: u, password: p, password_file: pw } }
+    expect: { delivered: true }
+"#,
+    )
+    .expect_err("three refusals")
+    .to_string();
+    for needle in [
+        "r.yaml: case `half-cert`: send.tls_config.cert_file: is set without `key_file`",
+        "r.yaml: case `basic-type`: send.authorization.type: Prometheus refuses `type: Basic`",
+        "r.yaml: case `both-secrets`: send.basic_auth.password_file: `password` and `password_file` are both set",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
 }

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fake_exporter::pki::{Generation, KeyType};
-use serde::Deserialize;
 
-use crate::scenario::ScenarioError;
+use crate::scenario::raw::rotation::{
+    RawBundle, RawCase, RawCount, RawExpect, RawExporter, RawRotation, RawScrape, RawStep,
+};
+use crate::scenario::raw::RawDefaults;
+use crate::scenario::{Plan, ScenarioError};
 use crate::targets::Health;
 
 /// Which CA(s) a bundle holds: `old`, `new`, or both (`[old, new]`).
@@ -191,123 +194,6 @@ pub struct RotationPlan {
     pub cases: Vec<RotationCase>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    defaults: RawDefaults,
-    #[serde(default)]
-    cases: Vec<serde_norway::Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    #[serde(default, with = "humantime_serde")]
-    scrape_interval: Option<Duration>,
-    warm_up_scrapes: Option<u64>,
-    scrapes_after: Option<u64>,
-    key_type: Option<String>,
-    bcrypt_cost: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCase {
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    exporter: RawExporter,
-    #[serde(default)]
-    scrape: RawScrape,
-    rotate: Vec<RawStep>,
-    expect: RawExpect,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawExporter {
-    server_cert: Option<String>,
-    client_ca: Option<RawBundle>,
-    basic_auth_users: Option<BTreeMap<String, String>>,
-    bearer_tokens: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawScrape {
-    ca: Option<RawBundle>,
-    insecure_skip_verify: Option<bool>,
-    client_cert: Option<String>,
-    basic_auth: Option<RawBasic>,
-    token: Option<String>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawBasic {
-    username: Option<String>,
-    password: String,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum RawBundle {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    after_scrapes: Option<u64>,
-    #[serde(default)]
-    exporter: RawExporter,
-    #[serde(default)]
-    scrape: RawScrape,
-    #[serde(default)]
-    reconnect: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExpect {
-    health: String,
-    error: Option<RawErrors>,
-    rotation: Option<RawRotation>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawErrors {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRotation {
-    watch: Option<String>,
-    new_seen_within_scrapes: Option<serde_norway::Value>,
-    same_connection: Option<bool>,
-    #[serde(default)]
-    old_refused_after: bool,
-    failed_scrapes: Option<RawCount>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawCount {
-    Exactly(u64),
-    Range {
-        #[serde(default)]
-        min: Option<u64>,
-        #[serde(default)]
-        max: Option<u64>,
-    },
-}
-
 /// Collects a case's mistakes with their field paths.
 struct Problems<'a> {
     file: &'a str,
@@ -326,86 +212,81 @@ impl Problems<'_> {
     }
 }
 
-/// Parses a rotation file (`file` names it in errors); every mistake is reported at once.
+/// Parses a rotation file (`file` names it in errors) through the one scenario parser;
+/// every mistake is reported at once. A file with cases of another kind is refused (they
+/// need `scrape-harness run`).
 pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
-    let raw: RawFile = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
-        .map_err(|e| ScenarioError::Syntax {
+    let plan = Plan::from_sources(&[(file.to_owned(), text.to_owned())])?;
+    let others = plan.cases.len() + plan.receivers.as_ref().map_or(0, |r| r.receivers.len());
+    if others > 0 {
+        return Err(ScenarioError::Setting {
             file: file.to_owned(),
-            message: format!("{}: {}", e.path(), e.inner()),
-        })?;
-    let mut errors = Vec::new();
-    let key_type = match raw
-        .defaults
-        .key_type
-        .as_deref()
-        .unwrap_or("ecdsa-p256")
-        .parse()
-    {
-        Ok(k) => k,
-        Err(e) => {
-            errors.push(ScenarioError::Syntax {
-                file: file.to_owned(),
-                message: format!("defaults.key_type: {e}"),
-            });
-            KeyType::EcdsaP256
-        }
-    };
-    let scrape_interval = raw
-        .defaults
-        .scrape_interval
-        .unwrap_or(Duration::from_secs(1));
-    if scrape_interval < Duration::from_millis(100) {
-        errors.push(ScenarioError::Syntax {
-            file: file.to_owned(),
+            key: "cases".into(),
             message: format!(
-                "defaults.scrape_interval: {scrape_interval:?} is below Prometheus' 100ms \
-                 floor; use 1s (a rotation window of a handful of scrapes)"
+                "{others} case(s) are not rotation cases; `scrape-harness rotation` runs \
+                 rotation cases only (run a mixed file with `scrape-harness run`)"
             ),
         });
     }
-    if raw.cases.is_empty() {
-        return Err(ScenarioError::Empty {
-            files: vec![file.to_owned()],
-        });
+    plan.rotation.ok_or_else(|| ScenarioError::Empty {
+        files: vec![file.to_owned()],
+    })
+}
+
+impl RotationPlan {
+    /// The rotation plan of `cases` with the rotation keys of `defaults:` (of `file`); the
+    /// mistakes of those keys join `errors`.
+    pub(crate) fn new(
+        file: &str,
+        defaults: &RawDefaults,
+        key_type: KeyType,
+        cases: Vec<RotationCase>,
+        errors: &mut Vec<ScenarioError>,
+    ) -> RotationPlan {
+        let scrape_interval = defaults.scrape_interval.unwrap_or(Duration::from_secs(1));
+        if scrape_interval < Duration::from_millis(100) {
+            errors.push(ScenarioError::Setting {
+                file: file.to_owned(),
+                key: "defaults.scrape_interval".into(),
+                message: format!(
+                    "{scrape_interval:?} is below Prometheus' 100ms floor; use 1s (a rotation \
+                 window of a handful of scrapes)"
+                ),
+            });
+        }
+        RotationPlan {
+            scrape_interval,
+            warm_up_scrapes: defaults.warm_up_scrapes.unwrap_or(2),
+            scrapes_after: defaults.scrapes_after.unwrap_or(4).max(1),
+            key_type,
+            bcrypt_cost: defaults.bcrypt_cost.unwrap_or(10),
+            cases,
+        }
     }
-    let mut cases: Vec<RotationCase> = Vec::new();
-    for (i, value) in raw.cases.into_iter().enumerate() {
-        let Some((label, raw_case)) =
-            crate::scenario::deserialize_case::<RawCase>(file, i, value, &mut errors)
-        else {
-            continue;
-        };
+}
+
+impl RotationCase {
+    /// A rotation case of `file` (named `label` in errors), checked; its mistakes join `errors`.
+    pub(crate) fn check(
+        file: &str,
+        label: &str,
+        raw: RawCase,
+        errors: &mut Vec<ScenarioError>,
+    ) -> Option<RotationCase> {
         let mut problems = Problems {
             file,
-            case: &label,
-            errors: &mut errors,
+            case: label,
+            errors,
         };
-        if cases.iter().any(|c| c.name == raw_case.name) {
-            problems.push("name", "used by an earlier case; names must be unique");
-        }
-        if raw_case.name.is_empty()
-            || !raw_case
+        if raw.name.is_empty()
+            || !raw
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             problems.push("name", "use [A-Za-z0-9_-]+ (it becomes the job name)");
         }
-        if let Some(case) = case(raw_case, &mut problems) {
-            cases.push(case);
-        }
-    }
-    match errors.len() {
-        0 => Ok(RotationPlan {
-            scrape_interval,
-            warm_up_scrapes: raw.defaults.warm_up_scrapes.unwrap_or(2),
-            scrapes_after: raw.defaults.scrapes_after.unwrap_or(4).max(1),
-            key_type,
-            bcrypt_cost: raw.defaults.bcrypt_cost.unwrap_or(10),
-            cases,
-        }),
-        1 => Err(errors.remove(0)),
-        _ => Err(ScenarioError::Several { errors }),
+        case(raw, &mut problems)
     }
 }
 
@@ -415,9 +296,49 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
     if raw.rotate.is_empty() {
         p.push("rotate", "at least one step is needed (e.g. `- { exporter: { server_cert: reissued }, reconnect: true }`)");
     }
+    let steps = steps(&raw.rotate, &exporter, &scrape, p);
+    if scrape.client_cert.is_some() && exporter.server_cert.is_none() {
+        p.push(
+            "scrape.client_cert",
+            "a client certificate needs TLS; set `exporter.server_cert`",
+        );
+    }
+    if exporter.server_cert.is_some() && scrape.ca.is_none() && !scrape.insecure_skip_verify {
+        p.push(
+            "scrape",
+            "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`",
+        );
+    }
+    if scrape.ca.is_some() && scrape.insecure_skip_verify {
+        p.push(
+            "scrape.insecure_skip_verify",
+            "give `ca` or `insecure_skip_verify`, not both",
+        );
+    }
+    let (health, errors) = final_state(&raw.expect, p);
+    let rotation = rotation(raw.expect.rotation, &exporter, &scrape, &steps, p);
+    Some(RotationCase {
+        name: raw.name,
+        description: raw.description,
+        exporter,
+        scrape,
+        steps,
+        health,
+        errors,
+        rotation,
+    })
+}
+
+/// The timeline of `raw` from the case's first state: each step's full state, checked.
+fn steps(
+    raw: &[RawStep],
+    exporter: &ExporterState,
+    scrape: &ScrapeState,
+    p: &mut Problems<'_>,
+) -> Vec<Step> {
     let mut steps = Vec::new();
     let (mut e, mut s) = (exporter.clone(), scrape.clone());
-    for (i, step) in raw.rotate.iter().enumerate() {
+    for (i, step) in raw.iter().enumerate() {
         let at = format!("rotate[{i}]");
         e = self::exporter(&e, &step.exporter, &format!("{at}.exporter"), p);
         s = self::scrape(&s, &step.scrape, &format!("{at}.scrape"), p);
@@ -444,25 +365,12 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
             reconnect: step.reconnect,
         });
     }
-    if scrape.client_cert.is_some() && exporter.server_cert.is_none() {
-        p.push(
-            "scrape.client_cert",
-            "a client certificate needs TLS; set `exporter.server_cert`",
-        );
-    }
-    if exporter.server_cert.is_some() && scrape.ca.is_none() && !scrape.insecure_skip_verify {
-        p.push(
-            "scrape",
-            "a TLS exporter needs `ca: old` (or `[old, new]`) or `insecure_skip_verify: true`",
-        );
-    }
-    if scrape.ca.is_some() && scrape.insecure_skip_verify {
-        p.push(
-            "scrape.insecure_skip_verify",
-            "give `ca` or `insecure_skip_verify`, not both",
-        );
-    }
-    let health = match raw.expect.health.as_str() {
+    steps
+}
+
+/// The health and the error classes at the end of the window.
+fn final_state(raw: &RawExpect, p: &mut Problems<'_>) -> (Health, Vec<String>) {
+    let health = match raw.health.as_str() {
         "up" => Health::Up,
         "down" => Health::Down,
         other => {
@@ -475,11 +383,11 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
             Health::Up
         }
     };
-    let errors = match raw.expect.error {
-        None => Vec::new(),
-        Some(RawErrors::One(e)) => vec![e],
-        Some(RawErrors::Many(v)) => v,
-    };
+    let errors = raw
+        .error
+        .as_ref()
+        .map(|e| e.as_slice().to_vec())
+        .unwrap_or_default();
     for (i, class) in errors.iter().enumerate() {
         if class.parse::<crate::classify::ErrorClass>().is_err() {
             p.push(
@@ -497,17 +405,7 @@ fn case(raw: RawCase, p: &mut Problems<'_>) -> Option<RotationCase> {
     if health == Health::Up && !errors.is_empty() {
         p.push("expect.error", "only with `health: down`");
     }
-    let rotation = rotation(raw.expect.rotation, &exporter, &scrape, &steps, p);
-    Some(RotationCase {
-        name: raw.name,
-        description: raw.description,
-        exporter,
-        scrape,
-        steps,
-        health,
-        errors,
-        rotation,
-    })
+    (health, errors)
 }
 
 fn generation(raw: &str, field: &str, p: &mut Problems<'_>) -> Option<Generation> {
@@ -759,181 +657,5 @@ fn watched(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = "
-defaults: { scrape_interval: 1s }
-cases:
-  - name: pw
-    exporter: { basic_auth_users: { prom: old } }
-    scrape: { basic_auth: { username: prom, password: old } }
-    rotate:
-      - { exporter: { basic_auth_users: { prom: new } }, scrape: { basic_auth: { password: new } } }
-    expect:
-      health: up
-      rotation: { new_seen_within_scrapes: 1, old_refused_after: true, failed_scrapes: 0 }
-";
-
-    #[test]
-    fn a_password_rotation_parses_and_derives_what_is_watched() {
-        let plan = parse("r.yaml", GOOD).expect("parses");
-        let case = &plan.cases[0];
-        assert_eq!(case.rotation.watch, Some(Watched::Password));
-        assert_eq!(case.rotation.new_seen, Some(NewSeen::Within(1)));
-        assert_eq!(case.rotation.failed_scrapes, Some(Count::Exactly(0)));
-        assert_eq!(
-            case.steps[0].scrape.basic_auth,
-            Some(("prom".into(), "new".into()))
-        );
-    }
-
-    #[test]
-    fn mistakes_name_file_case_and_field() {
-        let bad = GOOD.replace(
-            "username: prom, password: old",
-            "username: prom, pasword: old",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(
-            err.contains("r.yaml: case `pw`: scrape.basic_auth"),
-            "{err}"
-        );
-        assert!(err.contains("pasword"), "{err}");
-
-        let bad = GOOD.replace(
-            "{ prom: new } }, scrape",
-            "{ prom: new } }, scrape: { ca: old }, x",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(err.contains("case `pw`"), "{err}");
-
-        let bad = GOOD.replace(
-            "scrape: { basic_auth: { password: new } }",
-            "scrape: { basic_auth: { username: other, password: new } }",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(
-            err.contains(
-                "rotate[0].scrape.basic_auth.username: Prometheus 2.42 has no `username_file`"
-            ),
-            "{err}"
-        );
-
-        let bad = GOOD.replace(
-            "new_seen_within_scrapes: 1",
-            "new_seen_within_scrapes: soon",
-        );
-        let err = parse("r.yaml", &bad).unwrap_err().to_string();
-        assert!(
-            err.contains("expect.rotation.new_seen_within_scrapes"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn counts_and_never_and_step_defaults() {
-        assert!(Count::Exactly(0).holds(0) && !Count::Exactly(0).holds(1));
-        let at_least = Count::Range {
-            min: Some(3),
-            max: None,
-        };
-        assert!(at_least.holds(3) && !at_least.holds(2));
-        assert_eq!(at_least.to_string(), ">= 3");
-        let yaml = "
-defaults: { warm_up_scrapes: 1, scrapes_after: 3 }
-cases:
-  - name: kept
-    exporter: { server_cert: old }
-    scrape: { ca: old }
-    rotate: [ { exporter: { server_cert: reissued } }, { after_scrapes: 5, scrape: { ca: [old, new] }, reconnect: true } ]
-    expect: { health: up, rotation: { new_seen_within_scrapes: never, failed_scrapes: { max: 1 } } }
-";
-        let plan = parse("r.yaml", yaml).expect("parses");
-        assert_eq!((plan.warm_up_scrapes, plan.scrapes_after), (1, 3));
-        let case = &plan.cases[0];
-        assert_eq!(case.rotation.new_seen, Some(NewSeen::Never));
-        assert_eq!(case.rotation.watch, Some(Watched::ServerCert));
-        assert_eq!(
-            case.rotation.failed_scrapes,
-            Some(Count::Range {
-                min: None,
-                max: Some(1)
-            })
-        );
-        let steps: Vec<_> = case
-            .steps
-            .iter()
-            .map(|s| {
-                (
-                    s.after_scrapes,
-                    s.reconnect,
-                    s.exporter.server_cert,
-                    s.scrape.ca,
-                )
-            })
-            .collect();
-        let both = Some(CaBundle {
-            old: true,
-            new: true,
-        });
-        let old = Some(CaBundle {
-            old: true,
-            new: false,
-        });
-        assert_eq!(
-            steps,
-            [
-                (2, false, Some(Generation::Reissued), old),
-                (5, true, Some(Generation::Reissued), both),
-            ]
-        );
-    }
-
-    #[test]
-    fn unknown_generations_and_bundles_list_the_choices() {
-        let yaml = "
-cases:
-  - name: bad-names
-    exporter: { server_cert: newest, client_ca: [old, newer] }
-    scrape: { ca: old, client_cert: old }
-    rotate: [ { scrape: { client_cert: reissued } } ]
-    expect: { health: up }
-";
-        let err = parse("r.yaml", yaml).unwrap_err().to_string();
-        assert!(
-            err.contains("case `bad-names`: exporter.server_cert: unknown certificate generation `newest`; use one of: old, reissued, new-ca"),
-            "{err}"
-        );
-        assert!(
-            err.contains("exporter.client_ca: `newer`: a CA bundle holds `old`, `new` or both"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_server_certificate_is_not_refused_and_ambiguity_needs_watch() {
-        let yaml = "
-cases:
-  - name: both
-    exporter: { server_cert: old, client_ca: old }
-    scrape: { ca: old, client_cert: old }
-    rotate: [ { exporter: { server_cert: reissued }, scrape: { client_cert: reissued } } ]
-    expect: { health: up, rotation: { new_seen_within_scrapes: 1 } }
-";
-        let err = parse("r.yaml", yaml).unwrap_err().to_string();
-        assert!(
-            err.contains("expect.rotation.watch: the steps change server_cert and client_cert"),
-            "{err}"
-        );
-        let yaml = yaml.replace(
-            "new_seen_within_scrapes: 1",
-            "watch: server_cert, old_refused_after: true",
-        );
-        let err = parse("r.yaml", &yaml).unwrap_err().to_string();
-        assert!(
-            err.contains("old_refused_after: applies to credentials"),
-            "{err}"
-        );
-    }
-}
+#[path = "spec_tests.rs"]
+mod tests;

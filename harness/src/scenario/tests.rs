@@ -2,6 +2,8 @@
 //! the case and the field.
 
 use super::*;
+use crate::classify::ErrorClass;
+use crate::targets::Health;
 
 fn load(yaml: &str) -> Result<Plan, ScenarioError> {
     Plan::from_sources(&[("bad.yaml".to_owned(), yaml.to_owned())])

@@ -3,8 +3,8 @@
 //! and a reverse proxy in front of the exporter (`exporter.reverse_proxy`), with what a
 //! case expects of their counters (`expect.token_endpoint`, `expect.proxy`).
 //!
-//! Their raw (as written) and typed forms both live here, so the shared scenario structs
-//! carry one field each. The Prometheus version every key needs was checked with
+//! Their raw forms (as written) are in `raw::third_parties`; the typed forms and their
+//! checks live here. The Prometheus version every key needs was checked with
 //! `promtool check config` of 2.42: `oauth2` (with `tls_config`, `scopes`,
 //! `endpoint_params`, `client_secret_file`), `proxy_url` and `proxy_connect_header` are
 //! accepted; `no_proxy` and `proxy_from_environment` are refused ("field no_proxy not found
@@ -18,70 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use fake_exporter::pki::ServerCert;
 
-use super::raw::{RawCase, RawTlsConfig};
+use super::raw::scrape::{RawCase, RawExporter, RawTlsConfig};
+use super::raw::third_parties::RawCounts;
 use super::{ExporterCase, FileRef, ScrapeCase, ScrapeTls, Secret};
-
-/// `exporter.oauth2:` as written: the case's fake token endpoint.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawTokenEndpoint {
-    client_id: String,
-    client_secret: String,
-    #[serde(default)]
-    scopes: Option<Vec<String>>,
-    #[serde(default, with = "humantime_serde")]
-    token_lifetime: Option<Duration>,
-    #[serde(default)]
-    advertise_expires_in: Option<u64>,
-    #[serde(default)]
-    server_cert: Option<String>,
-    #[serde(default)]
-    required_params: BTreeMap<String, String>,
-}
-
-/// `scrape.oauth2:` as written (Prometheus' keys, `token_url` filled in by the harness).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawOAuth2 {
-    client_id: String,
-    #[serde(default)]
-    client_secret: Option<String>,
-    #[serde(default)]
-    client_secret_file: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default)]
-    endpoint_params: BTreeMap<String, String>,
-    #[serde(default)]
-    tls_config: Option<RawTlsConfig>,
-    #[serde(default)]
-    token_url: Option<serde_norway::Value>,
-}
-
-/// `proxy:` as written: the case's fake forward proxy.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawForwardProxy {
-    #[serde(default)]
-    users: BTreeMap<String, String>,
-    #[serde(default)]
-    absent: bool,
-    #[serde(default)]
-    url_credentials: Option<RawUrlCredentials>,
-}
-
-/// `proxy.url_credentials:` as written.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawUrlCredentials {
-    username: String,
-    password: String,
-}
-
-/// `expect.token_endpoint:` / `expect.proxy:` counts as written.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(transparent)]
-pub(super) struct RawCounts(BTreeMap<String, Count>);
 
 /// A reverse proxy in front of the exporter (`exporter.reverse_proxy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -229,24 +168,45 @@ pub(super) fn check(
     scrape: &ScrapeCase,
 ) -> Result<ThirdParties, FieldError> {
     let mut out = ThirdParties::default();
-    check_token_endpoint(raw, exporter, &mut out)?;
+    check_token_endpoint(&raw.exporter, exporter, &mut out)?;
     check_oauth2(raw, scrape, &mut out)?;
     check_proxy(raw, &mut out)?;
-    if let Some(kind) = raw.exporter.reverse_proxy {
-        check_reverse_proxy(&raw.exporter, exporter)?;
-        out.reverse_proxy = Some(kind);
-    }
+    check_reverse_proxy_of(&raw.exporter, exporter, &mut out)?;
     check_expected_counters(raw, &mut out)?;
     Ok(out)
 }
 
-/// `exporter.oauth2`: the case's token endpoint.
-fn check_token_endpoint(
-    raw: &RawCase,
+/// The parties an `exporter:` alone sets up (token endpoint, reverse proxy): those of a
+/// receiver, whose client side (`send:`) has no oauth2 or proxy keys.
+pub(super) fn check_exporter_side(
+    raw: &RawExporter,
+    exporter: &ExporterCase,
+) -> Result<ThirdParties, FieldError> {
+    let mut out = ThirdParties::default();
+    check_token_endpoint(raw, exporter, &mut out)?;
+    check_reverse_proxy_of(raw, exporter, &mut out)?;
+    Ok(out)
+}
+
+fn check_reverse_proxy_of(
+    raw: &RawExporter,
     exporter: &ExporterCase,
     out: &mut ThirdParties,
 ) -> Result<(), FieldError> {
-    if let Some(t) = &raw.exporter.oauth2 {
+    if let Some(kind) = raw.reverse_proxy {
+        check_reverse_proxy(raw, exporter)?;
+        out.reverse_proxy = Some(kind);
+    }
+    Ok(())
+}
+
+/// `exporter.oauth2`: the case's token endpoint.
+fn check_token_endpoint(
+    raw: &RawExporter,
+    exporter: &ExporterCase,
+    out: &mut ThirdParties,
+) -> Result<(), FieldError> {
+    if let Some(t) = &raw.oauth2 {
         if t.client_id.is_empty() {
             return Err(field_err("exporter.oauth2.client_id", "must not be empty"));
         }
@@ -312,7 +272,7 @@ fn check_oauth2(
                  { client_id: ..., client_secret: ... }`",
             ));
         }
-        let client_secret = super::secret(
+        let client_secret = super::check::secret(
             o.client_secret.as_ref(),
             o.client_secret_file.as_ref(),
             &raw.files,
@@ -448,10 +408,7 @@ fn known_counters(
 
 /// What nginx in front of the exporter can take over: TLS with a PKI server certificate,
 /// Basic auth, and client certificates verified against a PKI CA.
-fn check_reverse_proxy(
-    raw: &super::raw::RawExporter,
-    exporter: &ExporterCase,
-) -> Result<(), FieldError> {
+fn check_reverse_proxy(raw: &RawExporter, exporter: &ExporterCase) -> Result<(), FieldError> {
     let unsupported = [
         ("exporter.openssl_key", raw.openssl_key),
         ("exporter.cert_file", raw.cert_file.is_some()),
@@ -509,7 +466,7 @@ fn tls(t: &RawTlsConfig, field: &str) -> Result<ScrapeTls, FieldError> {
     let file = |key: &str, v: &Option<String>| -> Result<Option<FileRef>, FieldError> {
         v.as_deref()
             .map(|v| {
-                super::tls_file_ref(v)
+                super::check::tls_file_ref(v)
                     .map_err(|e| field_err(&format!("{field}.{key}"), e.to_string()))
             })
             .transpose()

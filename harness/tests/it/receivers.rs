@@ -144,9 +144,7 @@ fn a_bad_receivers_file_is_refused_with_file_receiver_and_field() {
     .expect_err("scrape_timeout is not a remote_write key")
     .to_string();
     assert!(
-        err.starts_with(
-            "bad.yaml: receiver `x`: send.scrape_timeout: unknown field `scrape_timeout`"
-        ),
+        err.starts_with("bad.yaml: case `x`: send.scrape_timeout: unknown field `scrape_timeout`"),
         "{err}"
     );
 }
