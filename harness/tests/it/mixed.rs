@@ -1,169 +1,136 @@
-//! One Prometheus for every kind of case: scrape, receiver and rotation cases of one plan
-//! run together through `scrape_harness::run`, each judged by its own judge, and each
-//! kind's negative twin (a deliberately wrong expectation) fails.
+//! One Prometheus for every kind of case: `scrape-harness run` on one file with scrape,
+//! receiver and rotation cases runs them together, each judged by its own kind's judge,
+//! and each kind's negative twin (a deliberately wrong expectation) fails.
+
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use scrape_harness::{rotation, BackendKind, Plan, ReceiverPlan, RunOptions};
+use serde_json::Value;
 
-use crate::support::heavy;
+use crate::support::{heavy, Harness};
 
-const SCRAPE: &str = r#"
-defaults: { scrape_interval: 200ms, scrape_timeout: 200ms, scrapes: 5 }
-cases:
-  - name: mixed-basic-ok
-    exporter: { basic_auth_users: { prom: s3cret } }
-    scrape: { basic_auth: { username: prom, password: s3cret } }
-    expect: { health: up }
-  - name: mixed-wrong-password-expected-up
-    exporter: { basic_auth_users: { prom: s3cret } }
-    scrape: { basic_auth: { username: prom, password: wrong } }
-    expect: { health: up }
-"#;
-
-const RECEIVERS: &str = r#"
-defaults: { evaluation_interval: 200ms, deadline: 60s }
-receivers:
-  - name: mixed-am-tls
-    kind: alertmanager
-    exporter: { server_cert: valid }
-    send: { scheme: https, tls_config: { ca_file: ca.crt } }
-    expect: { delivered: true }
-  - name: mixed-rw-wrong-token-expected-delivered
-    kind: remote_write
-    exporter: { bearer_tokens: [t0ken] }
-    send: { authorization: { credentials: stolen } }
-    expect: { delivered: true }
-"#;
-
-const ROTATION: &str = r#"
-defaults: { scrape_interval: 1s, warm_up_scrapes: 1, scrapes_after: 3 }
-cases:
-  - name: mixed-server-cert-reissued-reconnect
-    exporter: { server_cert: old }
-    scrape: { ca: old }
-    rotate:
-      - { exporter: { server_cert: reissued }, reconnect: true }
-    expect:
-      health: up
-      rotation: { new_seen_within_scrapes: 1, same_connection: false, failed_scrapes: 0 }
-  - name: mixed-kept-alive-expects-new-serial
-    exporter: { server_cert: old }
-    scrape: { ca: old }
-    rotate:
-      - { exporter: { server_cert: reissued } }
-    expect:
-      health: up
-      rotation: { new_seen_within_scrapes: 1 }
-"#;
+/// `(name, passed)` of every entry of `list`, read with `name` and `passed` keys.
+fn verdicts(list: &Value, passed: &str) -> Vec<(String, bool)> {
+    list.as_array()
+        .map(|cases| {
+            cases
+                .iter()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or_default().to_owned(),
+                        c[passed].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 #[test]
-fn scrape_receiver_and_rotation_cases_run_in_one_prometheus_each_judged_by_its_kind() -> Result<()>
-{
+fn run_judges_scrape_receiver_and_rotation_cases_of_one_file_in_one_prometheus() -> Result<()> {
     let _lock = heavy();
-    // Arrange: one plan holding the three kinds.
-    let scrape = Plan::from_sources(&[("mixed-scrape.yaml".into(), SCRAPE.into())])?;
-    let plan = Plan {
-        receivers: Some(ReceiverPlan::from_source(
-            "mixed-receivers.yaml",
-            RECEIVERS,
-        )?),
-        rotation: Some(rotation::parse("mixed-rotation.yaml", ROTATION)?),
-        ..scrape
-    };
-    let options = RunOptions {
-        prometheus: BackendKind::Process.into(),
-        progress: false,
-        ..RunOptions::default()
-    };
+    // Arrange
+    let harness = Harness::new()?;
+    let json = harness.tmp().join("every-kind.json");
+    let junit = harness.tmp().join("every-kind.xml");
+    let (json_arg, junit_arg) = (json.to_string_lossy(), junit.to_string_lossy());
 
     // Act
-    let report = tokio::runtime::Runtime::new()?.block_on(scrape_harness::run(&plan, &options))?;
-    let tables = scrape_harness::report::all_tables(&report, &plan, true);
-    println!("{tables}");
+    let ran = harness.run(
+        &[
+            "run",
+            "--backend",
+            "process",
+            "--no-progress",
+            "--json",
+            &json_arg,
+            "--junit",
+            &junit_arg,
+            "scenarios/every-kind.yaml",
+            "scenarios/tests/every-kind-wrong-expectation.yaml",
+        ],
+        Duration::from_secs(180),
+    )?;
 
-    // Assert: each kind judged by its own judge, the wrong expectation of each failing.
-    let scrape_failed: Vec<&str> = report
-        .cases
-        .iter()
-        .filter(|c| !c.pass)
-        .map(|c| c.name.as_str())
-        .collect();
+    // Assert: exit 1, each kind judged by its judge, exactly the wrong twins failing.
+    ensure!(ran.code() == Some(1), "expected exit 1:{ran}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let scrape = verdicts(&report["cases"], "pass");
+    let want = |ok: &str, wrong: &str| vec![(ok.to_owned(), true), (wrong.to_owned(), false)];
     ensure!(
-        scrape_failed == ["mixed-wrong-password-expected-up"],
-        "{tables}"
+        scrape
+            == want(
+                "every-kind-basic-ok",
+                "wrong-scrape-wrong-password-expected-up"
+            ),
+        "scrape cases: {scrape:?}{ran}"
     );
-    let wrong = report
-        .cases
-        .iter()
-        .find(|c| !c.pass)
-        .context("the failed scrape case")?;
     ensure!(
-        wrong.last_error.contains("401"),
-        "the scrape case fails on its 401: {wrong:?}"
+        report["cases"][1]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("401")),
+        "the wrong scrape case failed on its 401:{ran}"
     );
-    let receivers = report.receivers.as_ref().context("a receivers part")?;
-    let receiver_verdicts: Vec<(&str, bool)> = receivers
-        .results
-        .iter()
-        .map(|r| (r.name.as_str(), r.passed))
-        .collect();
+    let receivers = &report["receivers"];
+    let received = verdicts(&receivers["results"], "passed");
     ensure!(
-        receiver_verdicts
-            == [
-                ("mixed-am-tls", true),
-                ("mixed-rw-wrong-token-expected-delivered", false)
-            ],
-        "{tables}"
+        received
+            == want(
+                "every-kind-am-tls",
+                "wrong-receiver-stolen-token-expected-delivered"
+            ),
+        "receiver cases: {received:?}{ran}"
     );
-    let refused = &receivers.results[1].observed;
+    let refused = &receivers["results"][1]["observed"];
     ensure!(
-        refused.statuses.get(&401).copied().unwrap_or(0) > 0 && !refused.delivered,
-        "the remote-write receiver refused with 401: {refused:?}"
+        refused["statuses"]["401"].as_u64().unwrap_or(0) > 0
+            && refused["delivered"] == Value::Bool(false),
+        "the remote-write receiver answered 401 and got nothing: {refused}"
     );
-    let rotation = report.rotation.as_ref().context("a rotation part")?;
-    let rotation_verdicts: Vec<(&str, bool)> = rotation
-        .cases
-        .iter()
-        .map(|c| (c.name.as_str(), c.passed))
-        .collect();
+    let rotation = verdicts(&report["rotation"]["cases"], "passed");
     ensure!(
-        rotation_verdicts
-            == [
-                ("mixed-server-cert-reissued-reconnect", true),
-                ("mixed-kept-alive-expects-new-serial", false)
-            ],
-        "{tables}"
-    );
-    ensure!(!report.all_passed(), "three cases failed");
-    ensure!(
-        !report.failed_from_overload(),
-        "receiver and rotation failures are never excused as overload"
+        rotation
+            == want(
+                "every-kind-server-cert-reissued",
+                "wrong-rotation-kept-alive-expects-new-serial"
+            ),
+        "rotation cases: {rotation:?}{ran}"
     );
 
     // One Prometheus: the configuration it ran holds the scrape jobs, the rotation jobs,
     // the Alertmanager and the remote-write receiver together.
-    let yml = &receivers.prometheus_yml;
+    let yml = receivers["prometheus_yml"]
+        .as_str()
+        .context("the prometheus.yml the receivers ran")?;
     for needle in [
-        "job_name: mixed-basic-ok",
-        "job_name: mixed-server-cert-reissued-reconnect",
+        "job_name: every-kind-basic-ok",
+        "job_name: every-kind-server-cert-reissued",
         "alertmanagers:",
-        "remote_write:",
-        "name: mixed-rw-wrong-token-expected-delivered",
+        "name: wrong-receiver-stolen-token-expected-delivered",
     ] {
         ensure!(
             yml.contains(needle),
-            "`{needle}` not in the one prometheus.yml:\n{yml}"
+            "`{needle}` is not in the one prometheus.yml:\n{yml}"
         );
     }
-    ensure!(receivers.prometheus == report.prometheus, "one Prometheus");
-
-    // The output: a table per kind, then the total as the last line; one JUnit suite per
-    // kind.
     ensure!(
-        tables.lines().last() == Some("3 passed, 3 failed"),
-        "{tables}"
+        receivers["prometheus"] == report["prometheus"],
+        "one Prometheus ran every kind"
     );
-    let xml = scrape_harness::report::junit_all(&report, "scrape-harness", "mixed");
+
+    // The output: a table per kind, each with its count, then the total as the last line;
+    // one JUnit suite per kind.
+    for count in ["1 passed, 1 failed"] {
+        ensure!(
+            ran.stdout.matches(count).count() == 3,
+            "each kind's table ends with `{count}`:{ran}"
+        );
+    }
+    ensure!(
+        ran.stdout.lines().last() == Some("3 passed, 3 failed"),
+        "the last line counts every kind:{ran}"
+    );
+    let xml = std::fs::read_to_string(&junit)?;
     for suite in [
         "name=\"scrape-harness\"",
         "name=\"receivers\"",
