@@ -31,7 +31,7 @@ const PINNED: [(&str, usize); 13] = [
     ("docs/legacy-tls.md", 0),
     ("docs/load-benchmark.md", 5),
     ("docs/real-targets.md", 0),
-    ("scenarios/README.md", 2),
+    ("scenarios/README.md", 3),
 ];
 
 /// Flags whose value is a file or folder the command reads.
