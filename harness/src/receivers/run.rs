@@ -825,6 +825,71 @@ fn indent(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// What a real run of scenarios/receivers.yaml (beside scenarios/rotation.yaml, in one
+    /// Prometheus) recorded (`examples/record_observations.rs`).
+    fn recorded() -> crate::runner::RecordedRun {
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/observations/receivers-rotation.json"
+        ))
+        .expect("the recording parses")
+    }
+
+    #[test]
+    fn every_shipped_receiver_passes_on_its_recorded_observation_and_fails_when_mutated() {
+        let plan = ReceiverPlan::from_source(
+            "scenarios/receivers.yaml",
+            include_str!("../../../scenarios/receivers.yaml"),
+        )
+        .expect("the shipped receivers file parses");
+        let recorded = recorded();
+        assert_eq!(recorded.receivers.len(), plan.receivers.len());
+        let (mut delivered, mut refused) = (0, 0);
+        for r in &plan.receivers {
+            let seen = &recorded.receivers[&r.name];
+            assert_eq!(problems(r, seen), Vec::<String>::new(), "{}", r.name);
+
+            let mut unsettled = seen.clone();
+            unsettled.settled = false;
+            assert!(!problems(r, &unsettled).is_empty(), "{}: unsettled", r.name);
+
+            let mut flipped = seen.clone();
+            flipped.delivered = !seen.delivered;
+            let why = problems(r, &flipped);
+            assert!(
+                why.iter().any(|p| p.starts_with("expected ")),
+                "{}: {why:?}",
+                r.name
+            );
+            if r.expect.delivered {
+                delivered += 1;
+                continue;
+            }
+            refused += 1;
+            // Another class than the expected one(s): a wrong reason is never a pass.
+            let mut other = seen.clone();
+            other.class = if r.expect.error.contains(&ErrorClass::Timeout) {
+                ErrorClass::Unauthorized
+            } else {
+                ErrorClass::Timeout
+            };
+            assert!(!problems(r, &other).is_empty(), "{}: class", r.name);
+            if r.kind != ReceiverKind::RealAlertmanager {
+                let mut accepted = seen.clone();
+                accepted.received.requests = 1;
+                assert!(!problems(r, &accepted).is_empty(), "{}: accepted", r.name);
+            }
+            if let Some(status) = r.expect.receiver_status {
+                let mut silent = seen.clone();
+                silent.statuses.remove(&status);
+                assert!(!problems(r, &silent).is_empty(), "{}: status", r.name);
+            }
+        }
+        assert!(
+            delivered > 0 && refused > 0,
+            "{delivered} delivered, {refused} refused"
+        );
+    }
+
     #[test]
     fn the_generated_prometheus_yml_reads_like_a_hand_written_one() {
         let plan = ReceiverPlan::from_source(

@@ -417,4 +417,70 @@ mod tests {
             outcome.failures
         );
     }
+
+    /// What a real run of scenarios/receivers.yaml and scenarios/rotation.yaml in one
+    /// Prometheus recorded (`examples/record_observations.rs`).
+    fn recorded() -> crate::runner::RecordedRun {
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/observations/receivers-rotation.json"
+        ))
+        .expect("the recording parses")
+    }
+
+    #[test]
+    fn every_shipped_case_passes_on_its_recorded_observation_and_fails_when_it_is_mutated() {
+        let (plan, recorded) = (plan(), recorded());
+        assert_eq!(recorded.rotations.len(), plan.cases.len(), "one per case");
+        let mut mutations = 0;
+        for case in &plan.cases {
+            let seen = &recorded.rotations[&case.name];
+            let outcome = judge(case, seen);
+            assert!(outcome.passed, "{}: {:?}", case.name, outcome.failures);
+
+            // The timeline did not complete: never a pass.
+            let mut broken = seen.clone();
+            broken.timeline_error = Some("not scraped 9 times within 30s".into());
+            assert!(!judge(case, &broken).passed, "{}: timeline", case.name);
+
+            // The target ended in the other health.
+            let mut flipped = seen.clone();
+            if let Some(v) = &mut flipped.verdict {
+                v.health = match v.health {
+                    Health::Up => Health::Down,
+                    _ => Health::Up,
+                };
+            }
+            assert!(!judge(case, &flipped).passed, "{}: health", case.name);
+
+            // Failed scrapes where none may fail, or none where some must.
+            if let (Some(count), Some(w)) = (case.rotation.failed_scrapes, seen.window) {
+                let mut other = seen.clone();
+                let failed = if count.holds(0) { w.scrapes.max(3) } else { 0 };
+                other.window = Some(WindowCounts {
+                    scrapes: w.scrapes.max(3),
+                    failed,
+                });
+                assert!(
+                    !judge(case, &other).passed,
+                    "{}: {failed} failed scrapes",
+                    case.name
+                );
+                mutations += 1;
+            }
+
+            // The new identity never reached the exporter.
+            if matches!(case.rotation.new_seen, Some(NewSeen::Within(_))) {
+                let mut old = seen.clone();
+                if let Some(change) = &old.change {
+                    let before = change.old.clone();
+                    for s in &mut old.scrapes {
+                        s.identity = before.clone();
+                    }
+                }
+                assert!(!judge(case, &old).passed, "{}: never new", case.name);
+                mutations += 1;
+            }
+        }
+        assert!(mutations >= plan.cases.len(), "{mutations} mutations");
+    }
 }
