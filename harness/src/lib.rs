@@ -21,11 +21,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Whole matrices come from scenario files ([`Plan`], run by [`run`]: one Prometheus,
-//! one job per case, verdicts per case). `scrape-harness` is the command line over the
+//! Whole matrices come from scenario files ([`Plan`], run by [`run`]: one Prometheus for
+//! every kind of case in them, scrape, receiver and rotation cases, one verdict per case). `scrape-harness` is the command line over the
 //! same library, in the binary target (feature `cli`, on by default), with the commands
-//! `run`, `generate`, `conformance`, `bench` (and `bench servers`), `lab`, `rotation`,
-//! `receivers` and `certs` (an alias of `fake-exporter pki`). `docs/architecture.md`
+//! `run`, `generate`, `conformance`, `bench` (and `bench servers`), `lab`, `rotation` and
+//! `receivers` (`run` for a file of one kind) and `certs` (an alias of `fake-exporter pki`). `docs/architecture.md`
 //! follows one case through the modules.
 //!
 //! What is where:
@@ -36,7 +36,8 @@
 //!   return [`TargetObservation`]s, each with `lastError` parsed once ([`LastError`], [`ErrorClass`],
 //!   [`classify`]).
 //! - [`Plan`] and [`Case`] are scenario files as types ([`cases`]); [`run`] runs them into a
-//!   [`RunReport`] ([`runs`]); [`run_receivers`] runs receivers files ([`receive`]);
+//!   [`RunReport`] ([`runs`]) with every kind of case; [`run_receivers`] and
+//!   [`rotation::run`] run a plan of one kind through it ([`receive`]);
 //!   [`rotation`], [`conformance`], [`bench`], [`lab`] and [`generate`] are the other jobs
 //!   of the command line; [`report`] renders.
 //! - [`config`] is the typed `prometheus.yml`; [`prometheus`] holds the backends, the API's
@@ -148,7 +149,8 @@ pub mod runs {
     };
 }
 
-/// Receivers files and runs: Alertmanager and remote-write receivers, the real Alertmanager.
+/// Receiver cases and their runs: Alertmanager and remote-write receivers, the real
+/// Alertmanager.
 pub mod receive {
     pub use crate::receivers::{
         AlertmanagerError, Observed, RealAlertmanager, ReceiverCase, ReceiverDefaults,

@@ -45,8 +45,9 @@ pub(crate) struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run scenario files (none: the embedded default security matrix) against a real
-    /// Prometheus and report its verdicts.
+    /// Run scenario files (none: the embedded default security matrix) against ONE real
+    /// Prometheus and report its verdicts: scrape, receiver and rotation cases, any mix
+    /// (scenarios/README.md, "Kinds of case").
     Run(RunArgs),
     /// Alias of `fake-exporter pki` (the same library call, the same files): write the test
     /// PKI (CA, intermediate, rogue CA, valid and broken server and client certificates)
@@ -65,13 +66,14 @@ pub(crate) enum Command {
     /// Teaching labs: broken secure-scrape set-ups to repair, checked by a real Prometheus
     /// (`lab list`, `start`, `check`, `hint`, `solution`, `stop`, `up`).
     Lab(lab::LabArgs),
-    /// Rotate certificates, CA bundles, password_file and credentials_file while Prometheus
-    /// holds its connections open, and report per scrape what the exporter saw and how many
-    /// scrapes failed (`scenarios/rotation.yaml`).
+    /// `run` for a file of rotation cases only: rotate certificates, CA bundles,
+    /// password_file and credentials_file while Prometheus holds its connections open, and
+    /// report per scrape what the exporter saw and how many scrapes failed
+    /// (`scenarios/rotation.yaml`).
     Rotation(rotation::RotationArgs),
-    /// Run a receivers file: Prometheus delivering alerts and remote-write data to fake
-    /// receivers and the real Alertmanager over every auth/TLS mode (scenarios/README.md,
-    /// "Receivers files"). Exit 1 if a receiver fails.
+    /// `run` for a file of receiver cases only: Prometheus delivering alerts and
+    /// remote-write data to fake receivers and the real Alertmanager over every auth/TLS
+    /// mode (scenarios/README.md, "Receiver cases"). Exit 1 if a receiver fails.
     Receivers(receivers::ReceiversArgs),
 }
 
