@@ -29,6 +29,9 @@ pub const BASIC_PASSWORD: &str = "bench-s3cret";
 pub const BEARER_TOKEN: &str = "bench-token-0123456789";
 /// Allowed deviation of handshakes from scrapes in a keep-alive-off row.
 pub const KEEPALIVE_OFF_TOLERANCE: f64 = 0.10;
+/// How long a fresh snapshot of Prometheus' own counters may take (a poll reads every
+/// target first: a large fleet makes it slower).
+const READ_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Why a bench could not run.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +142,9 @@ pub enum MeasureError {
     /// The warm-up did not finish (the error carries Prometheus' log tail).
     #[error(transparent)]
     Warmup(FixtureError),
+    /// No fresh snapshot of Prometheus' own counters from the fixture in time.
+    #[error("reading Prometheus' own counters through the fixture: {0}")]
+    Observe(#[source] FixtureError),
     /// Prometheus' own `/metrics` lacks a series.
     #[error("{url}: no `{name}` series")]
     MissingSeries {
@@ -335,7 +341,7 @@ async fn run_one(
     record_versions(&prom, ctx, report).await?;
     warm_up(&prom, opts, ctx).await?;
     let warmup = started.elapsed();
-    let window = measure_window(prom.api(), &fleet, opts, ctx).await?;
+    let window = measure_window(&prom, &fleet, opts, ctx).await?;
     drop(prom);
     // Wait for every listener to close so the next run can bind the same ports.
     let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
@@ -453,21 +459,21 @@ struct ScrapeStats {
 /// The measured window: counters, `opts.duration` of scraping, counters, then Prometheus'
 /// scrape statistics over exactly the elapsed window.
 async fn measure_window(
-    api: &PromApi,
+    prom: &PrometheusFixture,
     fleet: &RunningFleet,
     opts: &BenchOptions,
     ctx: &RunCtx<'_>,
 ) -> Result<Window, BenchError> {
-    let before = Snapshot::take(api, fleet, ctx.mode)
+    let before = Snapshot::take(prom, fleet, ctx.mode)
         .await
         .map_err(ctx.measure("reading counters at window start"))?;
     let window_start = Instant::now();
     tokio::time::sleep(opts.duration).await;
-    let after = Snapshot::take(api, fleet, ctx.mode)
+    let after = Snapshot::take(prom, fleet, ctx.mode)
         .await
         .map_err(ctx.measure("reading counters at window end"))?;
     let elapsed = window_start.elapsed();
-    let scrapes = query_scrapes(api, elapsed, ctx).await?;
+    let scrapes = query_scrapes(prom.api(), elapsed, ctx).await?;
     Ok(Window {
         before,
         after,
@@ -601,21 +607,30 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    async fn take(api: &PromApi, fleet: &RunningFleet, mode: Mode) -> Result<Self, MeasureError> {
-        let (url, samples) = api.self_metrics().await?;
-        let metric = |name: &'static str| {
-            samples
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| s.value)
-                .ok_or_else(|| MeasureError::MissingSeries {
-                    url: url.clone(),
-                    name,
-                })
+    /// Prometheus' counters through the fixture's poller (a snapshot read after this call:
+    /// the poller stays the one reader of `/metrics`), this process' CPU time and the
+    /// fleet's counters.
+    async fn take(
+        prom: &PrometheusFixture,
+        fleet: &RunningFleet,
+        mode: Mode,
+    ) -> Result<Self, MeasureError> {
+        let observed = prom
+            .observe_now(READ_DEADLINE)
+            .await
+            .map_err(MeasureError::Observe)?;
+        let missing = |name| MeasureError::MissingSeries {
+            url: format!("{}/metrics", prom.api().base_url()),
+            name,
         };
+        let counters = &observed.counters;
         Ok(Self {
-            prom_cpu: metric("process_cpu_seconds_total")?,
-            prom_rss: metric("process_resident_memory_bytes")?,
+            prom_cpu: counters
+                .process_cpu_seconds
+                .ok_or_else(|| missing("process_cpu_seconds_total"))?,
+            prom_rss: counters
+                .resident_memory_bytes
+                .ok_or_else(|| missing("process_resident_memory_bytes"))?,
             self_cpu: proc_stat::self_cpu_seconds().map_err(MeasureError::ProcStat)?,
             stats: fleet
                 .group_stats(mode.as_str())
