@@ -45,8 +45,8 @@ pub(crate) fn record_path(dir: &Path, role: &str) -> PathBuf {
 }
 
 /// A lab server while it starts: stopped (and its record removed) if dropped before
-/// [`Starting::disown`].
-pub(crate) struct Starting {
+/// [`StartingServer::disown`].
+pub(crate) struct StartingServer {
     /// What it is, for messages (`the exporter`, `nginx`).
     pub(crate) what: String,
     /// The port it listens on.
@@ -81,7 +81,7 @@ pub(crate) fn spawn(
         })
 }
 
-impl Starting {
+impl StartingServer {
     /// Waits until 127.0.0.1:`port` accepts connections; fails early when the child exits.
     pub(crate) async fn wait_listening(&self, deadline: Duration) -> Result<(), LabError> {
         let port = self.port;

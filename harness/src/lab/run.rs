@@ -137,7 +137,7 @@ async fn start_on(
     for child in &children {
         child.wait_listening(READY).await?;
     }
-    children.into_iter().for_each(procs::Starting::disown);
+    children.into_iter().for_each(procs::StartingServer::disown);
     if settle {
         guard.state.phase = Phase::Running;
         guard.state.save()?;
@@ -178,7 +178,7 @@ async fn prepare_dir(dir: &Path) -> Result<PathBuf, LabError> {
 fn spawn_servers(
     guard: &mut StartGuard,
     tools: &LabTools,
-) -> Result<Vec<procs::Starting>, LabError> {
+) -> Result<Vec<procs::StartingServer>, LabError> {
     let dir = guard.state.dir.clone();
     let ports = guard.state.ports;
     let private = dir.join(PRIVATE);
@@ -194,7 +194,7 @@ fn spawn_servers(
         &dir,
         &exporter_log,
     )?;
-    let exporter = procs::Starting {
+    let exporter = procs::StartingServer {
         what: "the exporter".into(),
         port: ports.exporter,
         log: exporter_log,
@@ -210,7 +210,7 @@ fn spawn_servers(
             &dir,
             &private.join("nginx.out"),
         )?;
-        let nginx = procs::Starting {
+        let nginx = procs::StartingServer {
             what: "nginx".into(),
             port: proxy,
             log: private.join("nginx").join("error.log"),
