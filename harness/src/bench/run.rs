@@ -1,11 +1,10 @@
 //! Orchestration of a bench: one fleet and one Prometheus per combination, warm-up, one
 //! measured window, the row.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
+use fake_exporter::pki::{ClientCert, KeyType, PkiFiles};
 use fake_exporter::FaultSpec;
 use fake_exporter::StatsSnapshot;
 use fake_exporter::{Fleet, FleetGroup, RunningFleet};
@@ -13,7 +12,7 @@ use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 use super::options::{BenchOptions, Mode};
 use super::proc_stat;
 use super::report::{ka_str, BenchReport, BenchRow, Negotiated};
-use crate::exporter_config::{web_config_yaml, WebConfigSpec};
+use super::setup::{BenchFiles, SetupError};
 use crate::fixture::{FixtureError, PrometheusFixture, Until};
 use crate::progress::Progress;
 use crate::promconfig::{Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig};
@@ -57,27 +56,9 @@ pub enum BenchError {
         #[source]
         source: fake_exporter::FleetError,
     },
-    /// A file or directory of the bench could not be written.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done, naming the path.
-        what: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The test PKI could not be generated or written.
-    #[error("{what} the PKI: {source}")]
-    Pki {
-        /// `generating` or `writing`.
-        what: &'static str,
-        /// The PKI error.
-        #[source]
-        source: fake_exporter::pki::PkiError,
-    },
-    /// The Basic-auth password could not be hashed.
+    /// The bench's files (run directory, PKI, web-configs) could not be prepared.
     #[error(transparent)]
-    Hash(#[from] HashError),
+    Setup(#[from] SetupError),
     /// The fleet refused to start (fd budget, ports in use, ...).
     #[error("N={n} {mode} keep-alive {ka}: the fleet of {n} exporters on ports {first}-{last} did not start (use fewer targets or another base port)")]
     Fleet {
@@ -161,38 +142,6 @@ pub enum MeasureError {
     ProcStat(#[source] std::io::Error),
 }
 
-/// The web-config of `mode` for the bench's exporters (empty for plain); `bench servers`
-/// uses the same.
-pub(super) fn mode_web_config(mode: Mode, files: &PkiFiles, bcrypt_hash: &str) -> String {
-    let (cert, key) = (
-        files.server_cert(ServerCert::Valid),
-        files.server_key(ServerCert::Valid),
-    );
-    let ca = files.ca();
-    web_config_yaml(&WebConfigSpec {
-        tls: mode.is_tls().then_some((cert.as_path(), key.as_path())),
-        client_ca: (mode == Mode::Mtls).then_some(ca.as_path()),
-        basic_user: (mode == Mode::Basic).then_some((BASIC_USER, bcrypt_hash)),
-        bearer_token: (mode == Mode::Bearer).then_some(BEARER_TOKEN),
-    })
-}
-
-/// The Basic-auth password of a bench could not be hashed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum HashError {
-    /// bcrypt refused.
-    #[error("hashing the Basic-auth password: {0}")]
-    Bcrypt(#[source] bcrypt::BcryptError),
-}
-
-/// Hashes `password` with bcrypt cost 10, off the async executor.
-pub(super) async fn bcrypt_hash(password: &'static str) -> Result<String, HashError> {
-    fake_exporter::hash_password(password, fake_exporter::DEFAULT_BCRYPT_COST)
-        .await
-        .map_err(HashError::Bcrypt)
-}
-
 /// Runs every combination of `opts` and returns the rows; a keep-alive-off row that did not
 /// reconnect per scrape is reported with `pass: false`, not as an error.
 pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
@@ -215,35 +164,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             .plan()
             .map_err(|source| BenchError::Budget { n, source })?;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("scrape-bench-")
-        .tempdir()
-        .map_err(|source| BenchError::Io {
-            what: format!("creating a temp dir in {}", std::env::temp_dir().display()),
-            source,
-        })?;
-    let pki = Pki::generate(KeyType::EcdsaP256).map_err(|source| BenchError::Pki {
-        what: "generating",
-        source,
-    })?;
-    let files = pki
-        .write_to(&dir.path().join("pki"))
-        .map_err(|source| BenchError::Pki {
-            what: "writing",
-            source,
-        })?;
-    let hash = bcrypt_hash(BASIC_PASSWORD).await?;
-    let mut web_configs = BTreeMap::new();
-    for mode in Mode::ALL {
-        let path = dir.path().join(format!("web-config-{mode}.yml"));
-        std::fs::write(&path, mode_web_config(mode, &files, &hash)).map_err(|source| {
-            BenchError::Io {
-                what: format!("writing {}", path.display()),
-                source,
-            }
-        })?;
-        web_configs.insert(mode, path);
-    }
+    let files = BenchFiles::create("bench", KeyType::EcdsaP256).await?;
 
     let mut combos = Vec::new();
     for &n in &opts.targets {
@@ -270,9 +191,9 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             mode,
             keep_alive: ka,
             repeat: r,
-            web_config: &web_configs[&mode],
-            files: &files,
-            dir: dir.path(),
+            web_config: files.web_config(mode),
+            files: files.pki(),
+            dir: files.dir(),
         };
         match run_one(opts, &ctx, &mut report).await {
             Ok(row) => report.rows.push(row),
