@@ -542,43 +542,42 @@ fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
     // answers 69 bytes) does not count as TLS.
     let hs = |s| Some((new_conn(s)? - reused(s)?).max(0.0));
     let tp = |s, sec| find(s, sec, ConnMode::Keepalive).map(|c| c.throughput.median);
-    let mut out = Vec::new();
-    let mut push = |name: &str, a: Option<f64>, b: Option<f64>| {
-        if let (Some(a), Some(b)) = (a, b) {
-            out.push((name.to_owned(), a / b.max(f64::MIN_POSITIVE)));
-        }
-    };
-    push(
-        "fake/node CPU per request on a new connection",
-        new_conn(Server::Fake),
-        new_conn(Server::Node),
-    );
-    push(
-        "fake/node CPU per handshake",
-        hs(Server::Fake),
-        hs(Server::Node),
-    );
-    push(
-        "fake/raw-rustls CPU per handshake",
-        hs(Server::Fake),
-        hs(Server::RawRustls),
-    );
-    push(
-        "fake/node TLS keep-alive throughput",
-        tp(Server::Fake, Mode::Tls),
-        tp(Server::Node, Mode::Tls),
-    );
-    push(
-        "fake basic (warm cache)/plain throughput",
-        tp(Server::Fake, Mode::Basic),
-        tp(Server::Fake, Mode::Plain),
-    );
-    push(
-        "node basic (warm cache)/plain throughput",
-        tp(Server::Node, Mode::Basic),
-        tp(Server::Node, Mode::Plain),
-    );
-    out
+    // (name, numerator, denominator): a ratio is reported when both were measured.
+    let rows = [
+        (
+            "fake/node CPU per request on a new connection",
+            new_conn(Server::Fake),
+            new_conn(Server::Node),
+        ),
+        (
+            "fake/node CPU per handshake",
+            hs(Server::Fake),
+            hs(Server::Node),
+        ),
+        (
+            "fake/raw-rustls CPU per handshake",
+            hs(Server::Fake),
+            hs(Server::RawRustls),
+        ),
+        (
+            "fake/node TLS keep-alive throughput",
+            tp(Server::Fake, Mode::Tls),
+            tp(Server::Node, Mode::Tls),
+        ),
+        (
+            "fake basic (warm cache)/plain throughput",
+            tp(Server::Fake, Mode::Basic),
+            tp(Server::Fake, Mode::Plain),
+        ),
+        (
+            "node basic (warm cache)/plain throughput",
+            tp(Server::Node, Mode::Basic),
+            tp(Server::Node, Mode::Plain),
+        ),
+    ];
+    rows.into_iter()
+        .filter_map(|(name, a, b)| Some((name.to_owned(), a? / b?.max(f64::MIN_POSITIVE))))
+        .collect()
 }
 
 /// The report as a terminal table.
