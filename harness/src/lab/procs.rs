@@ -222,3 +222,70 @@ pub(crate) async fn wait_closed(port: u16, deadline: Duration) -> bool {
 pub(crate) fn tail(path: &Path) -> String {
     crate::supervise::logtail::file_tail(path, TAIL_LINES)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lab_server_is_stopped_through_its_record_with_its_whole_group() {
+        let base = tempfile::tempdir().expect("temp dir");
+        let dir = base.path().canonicalize().expect("resolves");
+        std::fs::create_dir_all(dir.join(PRIVATE)).expect(".lab");
+        // A stand-in server whose command line names the lab folder, with a member of its
+        // group that does not (as nginx has workers).
+        let script = "sleep 30 & echo \"member $!\"; wait".to_owned();
+        let log = dir.join(PRIVATE).join("exporter.log");
+        let child = spawn(
+            "exporter",
+            Path::new("sh"),
+            &[
+                "-c".into(),
+                script,
+                dir.join("web-config.yml").display().to_string(),
+            ],
+            &dir,
+            &log,
+        )
+        .expect("sh starts");
+        let pid = child.pid();
+        crate::supervise::test_support::wait_exec(pid, "sh");
+        let named = poll_until_blocking(Duration::from_secs(10), POLL, || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.contains("member "))
+        });
+        assert!(named, "sh never named its member: {}", tail(&log));
+        let member: u32 = std::fs::read_to_string(&log)
+            .expect("log")
+            .trim()
+            .strip_prefix("member ")
+            .and_then(|p| p.parse().ok())
+            .expect("a pid");
+        child.disown();
+        let procs = [Proc {
+            role: "exporter".into(),
+            pid,
+            port: 0,
+        }];
+        let found: Vec<u32> = lab_processes(&dir, &procs)
+            .iter()
+            .map(|(p, _)| *p)
+            .collect();
+        assert_eq!(
+            found,
+            [pid],
+            "the server names the lab folder; its member does not"
+        );
+        assert!(record_path(&dir, "exporter").exists());
+
+        let left = stop_lab(&dir, &procs);
+        assert!(left.is_empty(), "left: {left:?}");
+        assert!(
+            !pid_alive(pid) && !pid_alive(member),
+            "the whole group went"
+        );
+        assert!(
+            !record_path(&dir, "exporter").exists(),
+            "its record went too"
+        );
+    }
+}
