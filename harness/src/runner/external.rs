@@ -662,6 +662,48 @@ mod tests {
         assert!(err.to_string().contains("proxy"), "{err}");
     }
 
+    #[test]
+    fn why_a_version_was_not_observed_is_typed_and_named() {
+        let old_only = TlsConfig {
+            min_version: Some(TlsVersion::Tls10),
+            max_version: Some(TlsVersion::Tls11),
+            ..TlsConfig::default()
+        };
+        let err = alpn_client_config(&old_only).expect_err("rustls speaks no TLS 1.1");
+        assert_eq!(
+            err,
+            HttpVersionUnobserved::OnlyOldTls {
+                min: TlsVersion::Tls10,
+                max: TlsVersion::Tls11
+            }
+        );
+        let missing = TlsConfig {
+            cert_file: Some("/nonexistent/client.crt".into()),
+            key_file: Some("/nonexistent/client.key".into()),
+            ..TlsConfig::default()
+        };
+        let err = alpn_client_config(&missing).expect_err("no such file");
+        assert!(
+            matches!(&err, HttpVersionUnobserved::ClientCert { path, .. } if path.ends_with("client.crt")),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("/nonexistent/client.crt: "),
+            "{err}"
+        );
+        let both = HttpVersionUnobserved::NoClient {
+            rustls: Box::new(err),
+            openssl: Box::new(HttpVersionUnobserved::OpensslNoHandshake {
+                last_line: "alert".into(),
+            }),
+        };
+        assert!(
+            both.to_string()
+                .ends_with("; `openssl s_client` completed no handshake: alert"),
+            "{both}"
+        );
+    }
+
     #[tokio::test]
     async fn early_exit_reports_stderr() {
         let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
