@@ -115,7 +115,9 @@ pub mod observe {
         Observations, PrometheusCounts, ReceiverObservation, SeenOutcome, SelfCounters,
         TargetObservation,
     };
-    pub use crate::runner::{CaseObservation, ExporterCounters, PrometheusSide, RecordedRun};
+    pub use crate::runner::{
+        CaseObservation, ExporterCounters, HttpVersionUnobserved, PrometheusSide, RecordedRun,
+    };
 }
 
 /// The typed `prometheus.yml` and rule files: every section the bench writes or judges,

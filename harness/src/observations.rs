@@ -158,6 +158,17 @@ pub struct SelfCounters {
     /// Whether the last configuration reload succeeded
     /// (`prometheus_config_last_reload_successful`).
     pub last_reload_successful: Option<bool>,
+    /// CPU time Prometheus has used, seconds (`process_cpu_seconds_total`; the bench's
+    /// CPU column is its difference over the measured window).
+    #[serde(default)]
+    pub process_cpu_seconds: Option<f64>,
+    /// Prometheus' resident memory, bytes (`process_resident_memory_bytes`).
+    #[serde(default)]
+    pub resident_memory_bytes: Option<f64>,
+    /// The poll that read these (see `Observations::poll`): a snapshot whose `poll` is
+    /// larger carries counters read earlier.
+    #[serde(default)]
+    pub read_in_poll: u64,
 }
 
 impl SelfCounters {
@@ -175,6 +186,8 @@ impl SelfCounters {
                 "prometheus_config_last_reload_successful" => {
                     out.last_reload_successful = Some(s.value == 1.0);
                 }
+                "process_cpu_seconds_total" => out.process_cpu_seconds = Some(s.value),
+                "process_resident_memory_bytes" => out.resident_memory_bytes = Some(s.value),
                 _ => {}
             }
         }
@@ -347,6 +360,8 @@ mod tests {
         assert!(c.conntrack_established["close_without_response"] > 10.0);
         assert_eq!(c.scrape_pools_failed, 12.0);
         assert!(c.last_reload_successful.is_some());
+        assert!(c.process_cpu_seconds.is_some_and(|s| s > 0.0), "{c:?}");
+        assert!(c.resident_memory_bytes.is_some_and(|b| b > 1e6), "{c:?}");
     }
 
     #[test]

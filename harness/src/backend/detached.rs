@@ -2,24 +2,22 @@
 //! started it (what `lab start` needs: `lab check` and `lab stop` are later processes).
 //!
 //! Everything lives in a directory the caller names ([`DetachedSpec::dir`]): the TSDB
-//! (`data/`), the log (`prometheus.log`) and a record (`detached.json`) of the pid, the
-//! process' start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot), its port and
-//! config file. [`DetachedPrometheus::find`] trusts the record only when that pid is alive,
+//! (`data/`), the log (`prometheus.log`) and the supervisor's record (`detached.json`, a
+//! `supervise::DetachedRecord`: the pid and the process' start time in clock ticks since
+//! boot) with its port and config file beside. [`DetachedPrometheus::find`] trusts the record only when that pid is alive,
 //! started at that time and runs with that config file, so a recycled pid is never used nor
 //! killed. The config file is the caller's ([`DetachedSpec::config_file`]): Prometheus
 //! resolves relative paths in it against its folder.
 //!
-//! Prometheus runs in its own process group; [`DetachedPrometheus::stop`] kills the group
-//! and waits until the process is gone. A start that fails or is dropped before Prometheus
+//! Prometheus is started by the one child-process guard (`supervise::Spec::spawn_detached`)
+//! in its own process group; [`DetachedPrometheus::stop`] kills the group and waits until
+//! every member is gone. A start that fails or is dropped before Prometheus
 //! is ready (Ctrl-C) kills it. A second start on a directory whose Prometheus still runs
 //! is refused ([`BackendError::DetachedRunning`]), so two never run from one directory.
 
 use std::{
-    convert::Infallible,
-    fs::{self, File},
-    os::unix::process::CommandExt,
+    fs,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::Duration,
 };
 
@@ -30,17 +28,15 @@ use super::{
     PrometheusOptions, Starting,
 };
 use crate::procfs;
-use crate::supervise::logtail;
-use crate::targets::{wait_until, Probe, PromApi};
+use crate::supervise::{atomic_write, DetachedRecord, Output, Spec, SuperviseError, Supervised};
+use crate::targets::PromApi;
 
 /// The record's file name in [`DetachedSpec::dir`].
 const RECORD_FILE: &str = "detached.json";
 /// The log's file name in [`DetachedSpec::dir`].
 const LOG_FILE: &str = "prometheus.log";
-/// How long a killed Prometheus may take to disappear.
-const STOP_DEADLINE: Duration = Duration::from_secs(10);
-/// Poll interval of that wait.
-const STOP_POLL: Duration = Duration::from_millis(50);
+/// Time between SIGTERM and SIGKILL on stop: none, the TSDB is removed anyway.
+const STOP_GRACE: Duration = Duration::ZERO;
 
 /// Where a detached Prometheus keeps its files ([`PrometheusOptions::detached`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,12 +48,9 @@ pub(crate) struct DetachedSpec {
     pub(crate) config_file: PathBuf,
 }
 
-/// What `detached.json` holds.
+/// What `detached.json` holds beside the supervisor's [`DetachedRecord`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Record {
-    pid: u32,
-    /// Field 22 of `/proc/<pid>/stat`.
-    start_time: u64,
+struct Place {
     port: u16,
     config_file: PathBuf,
 }
@@ -67,34 +60,36 @@ struct Record {
 #[derive(Debug)]
 pub(crate) struct DetachedPrometheus {
     dir: PathBuf,
-    record: Record,
+    process: DetachedRecord,
+    place: Place,
     api: PromApi,
 }
 
 impl DetachedPrometheus {
     /// The Prometheus recorded in `dir`, if that very process still runs.
     pub(crate) fn find(dir: &Path) -> Result<Option<Self>, BackendError> {
-        let path = dir.join(RECORD_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(BackendError::io(&path, "reading", e)),
-        };
-        // A torn or foreign record names no process of ours.
-        let Ok(record) = serde_json::from_str::<Record>(&text) else {
-            return Ok(None);
-        };
-        if !is_recorded_process(&record) {
-            return Ok(None);
+        match DetachedRecord::load_with::<Place>(&dir.join(RECORD_FILE)) {
+            Ok((process, place)) if is_recorded_process(&process, &place) => {
+                Ok(Some(Self::new(dir, process, place)))
+            }
+            Ok(_) => Ok(None),
+            // A torn or foreign record names no process of ours.
+            Err(SuperviseError::Record { .. }) => Ok(None),
+            Err(SuperviseError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
         }
-        Ok(Some(Self::new(dir, record)))
     }
 
-    fn new(dir: &Path, record: Record) -> Self {
-        let api = PromApi::new(&format!("http://127.0.0.1:{}", record.port));
+    fn new(dir: &Path, process: DetachedRecord, place: Place) -> Self {
+        let api = PromApi::new(&format!("http://127.0.0.1:{}", place.port));
         Self {
             dir: dir.to_owned(),
-            record,
+            process,
+            place,
             api,
         }
     }
@@ -111,13 +106,14 @@ impl DetachedPrometheus {
 
     /// Its pid (also its process group).
     pub(crate) fn pid(&self) -> u32 {
-        self.record.pid
+        self.process.pid
     }
 
     /// Replaces its configuration file (atomically: Prometheus never reads half a file);
     /// [`PromApi::reload`] then applies it.
     pub(crate) fn replace_config(&self, yaml: &str) -> Result<(), BackendError> {
-        write_atomic(&self.record.config_file, yaml)
+        let path = &self.place.config_file;
+        atomic_write(path, yaml).map_err(|e| BackendError::io(path, "replacing", e))
     }
 
     /// Its log file.
@@ -125,37 +121,18 @@ impl DetachedPrometheus {
         self.dir.join(LOG_FILE)
     }
 
-    /// Kills its process group, waits until every member is gone (10 s), then removes the record and
-    /// the TSDB (the log stays).
+    /// Kills its process group through the supervisor's record, waits until every member
+    /// is gone, then removes the record and the TSDB (the log stays).
     pub(crate) async fn stop(self) -> Result<(), BackendError> {
-        let pid = self.record.pid;
-        let description = format!("detached process {pid}");
-        let stop_error = |source| BackendError::Stop {
-            description: description.clone(),
-            source,
-        };
-        kill_group(pid).map_err(stop_error)?;
-        let record = &self.record;
-        // The whole group, not only its leader: SIGKILL is delivered asynchronously, and a
-        // member that has not exited yet would outlive `stop` (a busy machine shows it).
-        let gone = wait_until(STOP_DEADLINE, STOP_POLL, move || async move {
-            let group_alive = procfs::pids()
-                .into_iter()
-                .any(|p| procfs::pgid(p) == Some(pid) && procfs::pid_alive(p));
-            let alive = is_recorded_process(record) || group_alive;
-            Ok::<_, Infallible>(if alive {
-                Probe::Pending(pid)
-            } else {
-                Probe::Done(())
-            })
-        })
-        .await;
-        if gone.is_err() {
-            return Err(stop_error(CleanupError::StillAlive {
-                pid,
-                waited: STOP_DEADLINE,
-            }));
-        }
+        let pid = self.process.pid;
+        let process = self.process.clone();
+        tokio::task::spawn_blocking(move || process.stop(STOP_GRACE))
+            .await
+            .expect("stopping a process group does not panic")
+            .map_err(|e| BackendError::Stop {
+                description: format!("detached process {pid}"),
+                source: CleanupError::from(e),
+            })?;
         let record = self.dir.join(RECORD_FILE);
         fs::remove_file(&record).map_err(|e| BackendError::io(&record, "removing", e))?;
         let data = self.dir.join("data");
@@ -168,72 +145,24 @@ impl DetachedPrometheus {
     }
 }
 
-/// Whether the recorded pid is alive, started when recorded and runs the recorded config.
-fn is_recorded_process(record: &Record) -> bool {
-    let flag = format!("--config.file={}", record.config_file.display());
-    procfs::pid_alive(record.pid)
-        && start_time(record.pid) == Some(record.start_time)
-        && procfs::cmdline(record.pid)
+/// Whether the recorded process still runs (pid, start time, own group: the supervisor's
+/// check) and runs the recorded config.
+fn is_recorded_process(process: &DetachedRecord, place: &Place) -> bool {
+    let flag = format!("--config.file={}", place.config_file.display());
+    process.is_running()
+        && procfs::cmdline(process.pid)
             .is_some_and(|c| c.split(|b| *b == 0).any(|arg| arg == flag.as_bytes()))
 }
 
-/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
-fn start_time(pid: u32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After `(comm)`: field 3 (state) is index 0, so field 22 is index 19.
-    procfs::stat_fields(&text)?.get(19)?.parse().ok()
-}
-
-/// SIGKILL to the process group `pgid`.
-fn kill_group(pgid: u32) -> Result<(), CleanupError> {
-    let command = format!("kill -KILL -- -{pgid}");
-    let status = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|source| CleanupError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    // A group that is already gone is stopped.
-    if status.success() || !procfs::pid_alive(pgid) {
-        Ok(())
-    } else {
-        Err(CleanupError::Command {
-            command,
-            detail: status.to_string(),
-        })
-    }
-}
-
-/// The child while it starts: killed (with its group) on drop unless disarmed.
-struct StartingChild {
-    child: Child,
-    log: PathBuf,
-    armed: bool,
-}
-
-impl Starting for StartingChild {
+/// The child while it starts: the supervisor's guard, which stops it (and removes the
+/// record) if dropped before it is disowned.
+impl Starting for Supervised {
     async fn exit_status(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            Ok(None) => None,
-            Err(err) => Some(format!("unknown state: {err}")),
-        }
+        self.try_exit().map(|status| status.to_string())
     }
 
     fn log_tail(&self, lines: usize) -> String {
-        logtail::file_tail(&self.log, lines)
-    }
-}
-
-impl Drop for StartingChild {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = kill_group(self.child.id());
-            let _ = self.child.wait();
-        }
+        Supervised::log_tail(self, lines)
     }
 }
 
@@ -252,7 +181,8 @@ pub(crate) async fn start_detached(
     let binary = process::find_binary(opts.binary.as_deref())?;
     let data = spec.dir.join("data");
     fs::create_dir_all(&data).map_err(|e| BackendError::io(&data, "creating", e))?;
-    write_atomic(&spec.config_file, &opts.config_yaml)?;
+    atomic_write(&spec.config_file, &opts.config_yaml)
+        .map_err(|e| BackendError::io(&spec.config_file, "writing", e))?;
     let port = match opts.listen_port {
         Some(port) => port,
         None => free_local_port()
@@ -265,28 +195,32 @@ pub(crate) async fn start_detached(
         "--web.enable-lifecycle".to_owned(),
     ];
     args.extend(opts.extra_args.iter().cloned());
-    let mut child = spawn(&binary, &args, spec)?;
-    let pid = child.child.id();
-    let record = Record {
-        pid,
-        start_time: start_time(pid).unwrap_or_default(),
+    let place = Place {
         port,
         config_file: spec.config_file.clone(),
     };
-    let text = serde_json::to_string_pretty(&record).expect("a Record serialises");
-    write_atomic(&spec.dir.join(RECORD_FILE), &text)?;
-    let prometheus = DetachedPrometheus::new(&spec.dir, record);
+    let mut child = Spec::new(&binary)
+        .args(&args)
+        // Prometheus resolves relative paths in its config against the config's folder.
+        .current_dir(spec.config_file.parent().unwrap_or(&spec.dir))
+        .output(Output::File(spec.dir.join(LOG_FILE)))
+        .grace(STOP_GRACE)
+        .spawn_detached(&spec.dir.join(RECORD_FILE), &place)?;
+    let pid = child.pid();
     let description = format!("detached process {} (pid {pid})", binary.display());
+    let api = PromApi::new(&format!("http://127.0.0.1:{port}"));
     wait_ready_of(
         &mut child,
-        prometheus.api(),
-        prometheus.base_url(),
+        &api,
+        api.base_url(),
         &description,
         opts.ready_timeout,
     )
     .await?;
-    child.armed = false;
-    Ok(prometheus)
+    let process = child
+        .disown()
+        .expect("a child spawned detached has a record");
+    Ok(DetachedPrometheus::new(&spec.dir, process, place))
 }
 
 /// The spec, once the options are known to fit the detached backend.
@@ -311,65 +245,29 @@ fn checked(opts: &PrometheusOptions) -> Result<&DetachedSpec, BackendError> {
     }
 }
 
-fn spawn(
-    binary: &Path,
-    args: &[String],
-    spec: &DetachedSpec,
-) -> Result<StartingChild, BackendError> {
-    let log = spec.dir.join(LOG_FILE);
-    let out = File::options()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| BackendError::io(&log, "creating", e))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| BackendError::io(&log, "duplicating the handle of", e))?;
-    let cwd = spec.config_file.parent().unwrap_or(&spec.dir);
-    let child = Command::new(binary)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        // Own process group: no terminal signal reaches it, and `stop` kills the group.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| BackendError::BinaryUnusable {
-            path: binary.to_owned(),
-            reason: format!("cannot be started: {e}"),
-        })?;
-    Ok(StartingChild {
-        child,
-        log,
-        armed: true,
-    })
-}
-
-/// Writes `path` through a sibling and a rename: Prometheus never reads half a file.
-fn write_atomic(path: &Path, text: &str) -> Result<(), BackendError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".new");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, text).map_err(|e| BackendError::io(&tmp, "writing", e))?;
-    fs::rename(&tmp, path).map_err(|e| BackendError::io(path, "replacing", e))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::{os::unix::process::CommandExt as _, process::Command};
+
     use super::*;
+
+    fn place(config_file: &Path) -> Place {
+        Place {
+            port: 1,
+            config_file: config_file.to_owned(),
+        }
+    }
 
     #[test]
     fn a_record_of_another_process_is_not_trusted() {
         let me = std::process::id();
-        let mine = Record {
-            pid: me,
-            start_time: start_time(me).expect("own start time"),
-            port: 1,
-            config_file: "/nonexistent/prometheus.yml".into(),
-        };
+        let mine = DetachedRecord::of(me, Path::new("test"), None);
+        assert_ne!(mine.start_time, 0, "own start time");
         // Alive and started then, but not running that config: not ours.
-        assert!(!is_recorded_process(&mine));
+        assert!(!is_recorded_process(
+            &mine,
+            &place(Path::new("/nonexistent/prometheus.yml"))
+        ));
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(RECORD_FILE), "{not json").unwrap();
         assert!(DetachedPrometheus::find(dir.path()).unwrap().is_none());
@@ -380,7 +278,7 @@ mod tests {
 
     /// A stand-in for Prometheus: `sh` in its own process group whose command line holds
     /// `--config.file=<config>`, with a child of its own (the group is what `stop` kills).
-    fn stand_in(config: &Path) -> Child {
+    fn stand_in(config: &Path) -> std::process::Child {
         Command::new("sh")
             .args(["-c", "sleep 60 & wait"])
             .arg(format!("--config.file={}", config.display()))
@@ -395,34 +293,21 @@ mod tests {
         let config = dir.path().join("prometheus.yml");
         let mut child = stand_in(&config);
         let pid = child.id();
-        let record = Record {
-            pid,
-            start_time: start_time(pid).expect("start time"),
-            port: 1,
-            config_file: config,
-        };
-        let write = |r: &Record| {
-            let text = serde_json::to_string(r).unwrap();
-            fs::write(dir.path().join(RECORD_FILE), text).unwrap();
+        // The kernel releases a vfork parent before it lays out the new program's argv:
+        // right after `spawn`, `/proc/<pid>/cmdline` may still read empty.
+        crate::supervise::test_support::wait_exec(pid, "sh");
+        let record = DetachedRecord::of(pid, Path::new("sh"), None);
+        let write = |r: &DetachedRecord| {
+            r.save_with(&dir.path().join(RECORD_FILE), &place(&config))
+                .unwrap();
         };
         // Another start time: a recycled pid, never used nor killed.
-        write(&Record {
+        write(&DetachedRecord {
             start_time: record.start_time + 1,
             ..record.clone()
         });
         assert!(DetachedPrometheus::find(dir.path()).unwrap().is_none());
         write(&record);
-        // The kernel releases a vfork parent before it lays out the new program's argv:
-        // right after `spawn`, `/proc/<pid>/cmdline` may still read empty.
-        let exec_done = wait_until(STOP_DEADLINE, STOP_POLL, || async {
-            let argv = procfs::cmdline(pid).unwrap_or_default();
-            Ok::<_, Infallible>(if argv.is_empty() {
-                Probe::Pending(())
-            } else {
-                Probe::Done(())
-            })
-        });
-        exec_done.await.expect("sh has its command line");
         let found = DetachedPrometheus::find(dir.path())
             .unwrap()
             .expect("found");

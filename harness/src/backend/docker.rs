@@ -105,14 +105,13 @@ pub(crate) fn remove_blocking(id: &str) -> Result<(), CleanupError> {
     }
     if stderr.contains("is already in progress") {
         // A concurrent sweep is removing it: wait (bounded) until it is gone.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        while std::time::Instant::now() < deadline {
-            match blocking(&["inspect", "--format", "{{.Id}}", id]) {
-                Ok(o) if o.status.success() => {
-                    std::thread::sleep(std::time::Duration::from_millis(50))
-                }
-                _ => return Ok(()),
-            }
+        let gone = crate::supervise::poll_until_blocking(
+            std::time::Duration::from_secs(15),
+            std::time::Duration::from_millis(50),
+            || !blocking(&["inspect", "--format", "{{.Id}}", id]).is_ok_and(|o| o.status.success()),
+        );
+        if gone {
+            return Ok(());
         }
         return Err(CleanupError::Command {
             command: command(),

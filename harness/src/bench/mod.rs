@@ -7,8 +7,9 @@
 //! (the warm-up: discovery, first handshakes, cold bcrypt caches), then measures one window
 //! of fixed length:
 //!
-//! * from Prometheus itself: CPU seconds (`process_cpu_seconds_total` read from its own
-//!   `/metrics` at window start and end), resident memory at the end, `scrape_duration_seconds`
+//! * from Prometheus itself: CPU seconds (`process_cpu_seconds_total` in a fresh snapshot of
+//!   the fixture's poller, the one reader of its `/metrics`, at window start and end),
+//!   resident memory at the end, `scrape_duration_seconds`
 //!   p50/p99 (per-target quantile over the window, then the quantile over targets), scrapes
 //!   and failed scrapes (`up == 0`) in the window, its build and Go version;
 //! * from the fleet: connections, TLS handshakes and requests (window deltas and totals), the
@@ -20,23 +21,25 @@
 //! handshake): handshakes must equal scrapes within ±10 %, otherwise the row fails. The
 //! [`servers`] submodule compares fake-exporter with node_exporter and a bare rustls server.
 //!
-//! Layout: [`options`] (what to run), `run` (orchestration), [`report`] (table, ratios,
-//! JSON, HTML).
+//! Layout: [`options`] (what to run), `setup` (run directory, PKI, web-configs), `run`
+//! (orchestration), [`report`] (table, ratios, JSON, HTML).
 
 pub mod options;
 pub mod proc_stat;
 pub mod report;
 mod run;
 pub mod servers;
+mod setup;
 
 pub use options::{
     parse_list, parse_on_off, BenchOptions, ListError, Mode, ParseModeError, ParseOnOffError,
 };
 pub use report::{html, ratios, table, write_html, write_json, BenchReport, BenchRow, Negotiated};
 pub use run::{
-    run, BenchError, HashError, MeasureError, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, JOB,
+    run, BenchError, MeasureError, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, JOB,
     KEEPALIVE_OFF_TOLERANCE,
 };
+pub use setup::SetupError;
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,10 @@
 //! Orchestration of a bench: one fleet and one Prometheus per combination, warm-up, one
 //! measured window, the row.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fake_exporter::pki::{ClientCert, KeyType, Pki, PkiFiles, ServerCert};
+use fake_exporter::pki::{ClientCert, KeyType, PkiFiles};
 use fake_exporter::FaultSpec;
 use fake_exporter::StatsSnapshot;
 use fake_exporter::{Fleet, FleetGroup, RunningFleet};
@@ -13,7 +12,7 @@ use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 use super::options::{BenchOptions, Mode};
 use super::proc_stat;
 use super::report::{ka_str, BenchReport, BenchRow, Negotiated};
-use crate::exporter_config::{web_config_yaml, WebConfigSpec};
+use super::setup::{BenchFiles, SetupError};
 use crate::fixture::{FixtureError, PrometheusFixture, Until};
 use crate::progress::Progress;
 use crate::promconfig::{Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig};
@@ -29,6 +28,9 @@ pub const BASIC_PASSWORD: &str = "bench-s3cret";
 pub const BEARER_TOKEN: &str = "bench-token-0123456789";
 /// Allowed deviation of handshakes from scrapes in a keep-alive-off row.
 pub const KEEPALIVE_OFF_TOLERANCE: f64 = 0.10;
+/// How long a fresh snapshot of Prometheus' own counters may take (a poll reads every
+/// target first: a large fleet makes it slower).
+const READ_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Why a bench could not run.
 #[derive(Debug, thiserror::Error)]
@@ -54,27 +56,9 @@ pub enum BenchError {
         #[source]
         source: fake_exporter::FleetError,
     },
-    /// A file or directory of the bench could not be written.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done, naming the path.
-        what: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The test PKI could not be generated or written.
-    #[error("{what} the PKI: {source}")]
-    Pki {
-        /// `generating` or `writing`.
-        what: &'static str,
-        /// The PKI error.
-        #[source]
-        source: fake_exporter::pki::PkiError,
-    },
-    /// The Basic-auth password could not be hashed.
+    /// The bench's files (run directory, PKI, web-configs) could not be prepared.
     #[error(transparent)]
-    Hash(#[from] HashError),
+    Setup(#[from] SetupError),
     /// The fleet refused to start (fd budget, ports in use, ...).
     #[error("N={n} {mode} keep-alive {ka}: the fleet of {n} exporters on ports {first}-{last} did not start (use fewer targets or another base port)")]
     Fleet {
@@ -139,6 +123,9 @@ pub enum MeasureError {
     /// The warm-up did not finish (the error carries Prometheus' log tail).
     #[error(transparent)]
     Warmup(FixtureError),
+    /// No fresh snapshot of Prometheus' own counters from the fixture in time.
+    #[error("reading Prometheus' own counters through the fixture: {0}")]
+    Observe(#[source] FixtureError),
     /// Prometheus' own `/metrics` lacks a series.
     #[error("{url}: no `{name}` series")]
     MissingSeries {
@@ -153,38 +140,6 @@ pub enum MeasureError {
     /// `/proc/self/stat` could not be read.
     #[error("reading /proc/self/stat: {0}")]
     ProcStat(#[source] std::io::Error),
-}
-
-/// The web-config of `mode` for the bench's exporters (empty for plain); `bench servers`
-/// uses the same.
-pub(super) fn mode_web_config(mode: Mode, files: &PkiFiles, bcrypt_hash: &str) -> String {
-    let (cert, key) = (
-        files.server_cert(ServerCert::Valid),
-        files.server_key(ServerCert::Valid),
-    );
-    let ca = files.ca();
-    web_config_yaml(&WebConfigSpec {
-        tls: mode.is_tls().then_some((cert.as_path(), key.as_path())),
-        client_ca: (mode == Mode::Mtls).then_some(ca.as_path()),
-        basic_user: (mode == Mode::Basic).then_some((BASIC_USER, bcrypt_hash)),
-        bearer_token: (mode == Mode::Bearer).then_some(BEARER_TOKEN),
-    })
-}
-
-/// The Basic-auth password of a bench could not be hashed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum HashError {
-    /// bcrypt refused.
-    #[error("hashing the Basic-auth password: {0}")]
-    Bcrypt(#[source] bcrypt::BcryptError),
-}
-
-/// Hashes `password` with bcrypt cost 10, off the async executor.
-pub(super) async fn bcrypt_hash(password: &'static str) -> Result<String, HashError> {
-    fake_exporter::hash_password(password, fake_exporter::DEFAULT_BCRYPT_COST)
-        .await
-        .map_err(HashError::Bcrypt)
 }
 
 /// Runs every combination of `opts` and returns the rows; a keep-alive-off row that did not
@@ -209,35 +164,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             .plan()
             .map_err(|source| BenchError::Budget { n, source })?;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("scrape-bench-")
-        .tempdir()
-        .map_err(|source| BenchError::Io {
-            what: format!("creating a temp dir in {}", std::env::temp_dir().display()),
-            source,
-        })?;
-    let pki = Pki::generate(KeyType::EcdsaP256).map_err(|source| BenchError::Pki {
-        what: "generating",
-        source,
-    })?;
-    let files = pki
-        .write_to(&dir.path().join("pki"))
-        .map_err(|source| BenchError::Pki {
-            what: "writing",
-            source,
-        })?;
-    let hash = bcrypt_hash(BASIC_PASSWORD).await?;
-    let mut web_configs = BTreeMap::new();
-    for mode in Mode::ALL {
-        let path = dir.path().join(format!("web-config-{mode}.yml"));
-        std::fs::write(&path, mode_web_config(mode, &files, &hash)).map_err(|source| {
-            BenchError::Io {
-                what: format!("writing {}", path.display()),
-                source,
-            }
-        })?;
-        web_configs.insert(mode, path);
-    }
+    let files = BenchFiles::create("bench", KeyType::EcdsaP256).await?;
 
     let mut combos = Vec::new();
     for &n in &opts.targets {
@@ -264,9 +191,9 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             mode,
             keep_alive: ka,
             repeat: r,
-            web_config: &web_configs[&mode],
-            files: &files,
-            dir: dir.path(),
+            web_config: files.web_config(mode),
+            files: files.pki(),
+            dir: files.dir(),
         };
         match run_one(opts, &ctx, &mut report).await {
             Ok(row) => report.rows.push(row),
@@ -335,7 +262,7 @@ async fn run_one(
     record_versions(&prom, ctx, report).await?;
     warm_up(&prom, opts, ctx).await?;
     let warmup = started.elapsed();
-    let window = measure_window(prom.api(), &fleet, opts, ctx).await?;
+    let window = measure_window(&prom, &fleet, opts, ctx).await?;
     drop(prom);
     // Wait for every listener to close so the next run can bind the same ports.
     let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
@@ -453,21 +380,21 @@ struct ScrapeStats {
 /// The measured window: counters, `opts.duration` of scraping, counters, then Prometheus'
 /// scrape statistics over exactly the elapsed window.
 async fn measure_window(
-    api: &PromApi,
+    prom: &PrometheusFixture,
     fleet: &RunningFleet,
     opts: &BenchOptions,
     ctx: &RunCtx<'_>,
 ) -> Result<Window, BenchError> {
-    let before = Snapshot::take(api, fleet, ctx.mode)
+    let before = Snapshot::take(prom, fleet, ctx.mode)
         .await
         .map_err(ctx.measure("reading counters at window start"))?;
     let window_start = Instant::now();
     tokio::time::sleep(opts.duration).await;
-    let after = Snapshot::take(api, fleet, ctx.mode)
+    let after = Snapshot::take(prom, fleet, ctx.mode)
         .await
         .map_err(ctx.measure("reading counters at window end"))?;
     let elapsed = window_start.elapsed();
-    let scrapes = query_scrapes(api, elapsed, ctx).await?;
+    let scrapes = query_scrapes(prom.api(), elapsed, ctx).await?;
     Ok(Window {
         before,
         after,
@@ -601,21 +528,30 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    async fn take(api: &PromApi, fleet: &RunningFleet, mode: Mode) -> Result<Self, MeasureError> {
-        let (url, samples) = api.self_metrics().await?;
-        let metric = |name: &'static str| {
-            samples
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| s.value)
-                .ok_or_else(|| MeasureError::MissingSeries {
-                    url: url.clone(),
-                    name,
-                })
+    /// Prometheus' counters through the fixture's poller (a snapshot read after this call:
+    /// the poller stays the one reader of `/metrics`), this process' CPU time and the
+    /// fleet's counters.
+    async fn take(
+        prom: &PrometheusFixture,
+        fleet: &RunningFleet,
+        mode: Mode,
+    ) -> Result<Self, MeasureError> {
+        let observed = prom
+            .observe_now(READ_DEADLINE)
+            .await
+            .map_err(MeasureError::Observe)?;
+        let missing = |name| MeasureError::MissingSeries {
+            url: format!("{}/metrics", prom.api().base_url()),
+            name,
         };
+        let counters = &observed.counters;
         Ok(Self {
-            prom_cpu: metric("process_cpu_seconds_total")?,
-            prom_rss: metric("process_resident_memory_bytes")?,
+            prom_cpu: counters
+                .process_cpu_seconds
+                .ok_or_else(|| missing("process_cpu_seconds_total"))?,
+            prom_rss: counters
+                .resident_memory_bytes
+                .ok_or_else(|| missing("process_resident_memory_bytes"))?,
             self_cpu: proc_stat::self_cpu_seconds().map_err(MeasureError::ProcStat)?,
             stats: fleet
                 .group_stats(mode.as_str())

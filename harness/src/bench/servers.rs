@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fake_exporter::pki::{KeyType, Pki, ServerCert};
+use fake_exporter::pki::{KeyType, ServerCert};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
@@ -38,9 +38,10 @@ use tokio::process::Command;
 
 use super::options::Mode;
 use super::proc_stat;
-use super::run::{bcrypt_hash, mode_web_config, HashError, BASIC_PASSWORD, BASIC_USER};
+use super::run::{BASIC_PASSWORD, BASIC_USER};
+use super::setup::{BenchFiles, SetupError};
 use crate::conformance::direct::{ca_roots, CaError};
-use crate::supervise::{NotReady, Output, RunDir, Spec, Supervised};
+use crate::supervise::{NotReady, Output, Spec, Supervised};
 
 /// The three servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -156,27 +157,9 @@ pub enum ServersError {
         /// Its stderr.
         stderr: String,
     },
-    /// A file-system step failed.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done, naming the path.
-        what: String,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
-    /// The test PKI could not be generated or written.
-    #[error("{what} the PKI: {source}")]
-    Pki {
-        /// `generating` or `writing`.
-        what: &'static str,
-        /// The PKI error.
-        #[source]
-        source: fake_exporter::pki::PkiError,
-    },
-    /// The Basic-auth password could not be hashed.
+    /// The run's files (run directory, PKI, web-configs) could not be prepared.
     #[error(transparent)]
-    Hash(#[from] HashError),
+    Setup(#[from] SetupError),
     /// The CA of the test PKI could not be loaded.
     #[error(transparent)]
     Ca(#[from] CaError),
@@ -452,50 +435,21 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
 /// run directory removed at the end.
 struct Setup {
     /// Holds the files below; removed on drop.
-    _dir: RunDir,
+    files: BenchFiles,
     cert: PathBuf,
     key: PathBuf,
-    tls_yml: PathBuf,
-    basic_yml: PathBuf,
     connector: tokio_rustls::TlsConnector,
 }
 
 impl Setup {
     async fn create(opts: &ServersOptions) -> Result<Self, ServersError> {
-        let dir = RunDir::create("bench-servers").map_err(|e| {
-            let (what, path, source) = e.into_parts();
-            ServersError::Io {
-                what: format!("{what} {}", path.display()),
-                source,
-            }
-        })?;
-        let pki = Pki::generate(opts.key_type).map_err(|source| ServersError::Pki {
-            what: "generating",
-            source,
-        })?;
-        let files = pki
-            .write_to(&dir.join("pki"))
-            .map_err(|source| ServersError::Pki {
-                what: "writing",
-                source,
-            })?;
-        let hash = bcrypt_hash(BASIC_PASSWORD).await?;
-        let write = |name: &str, mode: Mode| {
-            let path = dir.join(name);
-            std::fs::write(&path, mode_web_config(mode, &files, &hash))
-                .map(|()| path.clone())
-                .map_err(|source| ServersError::Io {
-                    what: format!("writing {}", path.display()),
-                    source,
-                })
-        };
+        let files = BenchFiles::create("bench-servers", opts.key_type).await?;
+        let pki = files.pki();
         Ok(Self {
-            cert: files.server_cert(ServerCert::Valid),
-            key: files.server_key(ServerCert::Valid),
-            tls_yml: write("tls.yml", Mode::Tls)?,
-            basic_yml: write("basic.yml", Mode::Basic)?,
-            connector: tls_connector(&files.ca(), opts.tls_version)?,
-            _dir: dir,
+            cert: pki.server_cert(ServerCert::Valid),
+            key: pki.server_key(ServerCert::Valid),
+            connector: tls_connector(&pki.ca(), opts.tls_version)?,
+            files,
         })
     }
 }
@@ -510,8 +464,8 @@ async fn run_case(
     addr: SocketAddr,
 ) -> Result<CaseResult, ServersError> {
     let web_config = match security {
-        Mode::Basic => Some(setup.basic_yml.as_path()),
-        Mode::Tls => Some(setup.tls_yml.as_path()),
+        Mode::Basic => Some(setup.files.web_config(Mode::Basic)),
+        Mode::Tls => Some(setup.files.web_config(Mode::Tls)),
         // CASES has plain, basic and tls only.
         _ => None,
     };
@@ -588,43 +542,42 @@ fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
     // answers 69 bytes) does not count as TLS.
     let hs = |s| Some((new_conn(s)? - reused(s)?).max(0.0));
     let tp = |s, sec| find(s, sec, ConnMode::Keepalive).map(|c| c.throughput.median);
-    let mut out = Vec::new();
-    let mut push = |name: &str, a: Option<f64>, b: Option<f64>| {
-        if let (Some(a), Some(b)) = (a, b) {
-            out.push((name.to_owned(), a / b.max(f64::MIN_POSITIVE)));
-        }
-    };
-    push(
-        "fake/node CPU per request on a new connection",
-        new_conn(Server::Fake),
-        new_conn(Server::Node),
-    );
-    push(
-        "fake/node CPU per handshake",
-        hs(Server::Fake),
-        hs(Server::Node),
-    );
-    push(
-        "fake/raw-rustls CPU per handshake",
-        hs(Server::Fake),
-        hs(Server::RawRustls),
-    );
-    push(
-        "fake/node TLS keep-alive throughput",
-        tp(Server::Fake, Mode::Tls),
-        tp(Server::Node, Mode::Tls),
-    );
-    push(
-        "fake basic (warm cache)/plain throughput",
-        tp(Server::Fake, Mode::Basic),
-        tp(Server::Fake, Mode::Plain),
-    );
-    push(
-        "node basic (warm cache)/plain throughput",
-        tp(Server::Node, Mode::Basic),
-        tp(Server::Node, Mode::Plain),
-    );
-    out
+    // (name, numerator, denominator): a ratio is reported when both were measured.
+    let rows = [
+        (
+            "fake/node CPU per request on a new connection",
+            new_conn(Server::Fake),
+            new_conn(Server::Node),
+        ),
+        (
+            "fake/node CPU per handshake",
+            hs(Server::Fake),
+            hs(Server::Node),
+        ),
+        (
+            "fake/raw-rustls CPU per handshake",
+            hs(Server::Fake),
+            hs(Server::RawRustls),
+        ),
+        (
+            "fake/node TLS keep-alive throughput",
+            tp(Server::Fake, Mode::Tls),
+            tp(Server::Node, Mode::Tls),
+        ),
+        (
+            "fake basic (warm cache)/plain throughput",
+            tp(Server::Fake, Mode::Basic),
+            tp(Server::Fake, Mode::Plain),
+        ),
+        (
+            "node basic (warm cache)/plain throughput",
+            tp(Server::Node, Mode::Basic),
+            tp(Server::Node, Mode::Plain),
+        ),
+    ];
+    rows.into_iter()
+        .filter_map(|(name, a, b)| Some((name.to_owned(), a? / b?.max(f64::MIN_POSITIVE))))
+        .collect()
 }
 
 /// The report as a terminal table.

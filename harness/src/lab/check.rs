@@ -1,5 +1,5 @@
 //! `lab check`: apply the learner's files (promtool, `/-/reload`, nginx -t and SIGHUP),
-//! wait for fresh scrapes with a deadline ([`observe`], through `targets::wait_until`), and
+//! wait for fresh scrapes with a deadline ([`observe`], through the fixture's watch), and
 //! judge what Prometheus saw, with the learner's files parsed into the typed configs
 //! ([`judge`]).
 
@@ -23,7 +23,8 @@ use crate::classify::{classify, ErrorClass};
 use crate::fixture::{FixtureError, PrometheusWatch};
 use crate::observations::Observations;
 use crate::promconfig::{PrometheusConfig, ScrapeConfig};
-use crate::targets::{wait_until, Health, Probe};
+use crate::supervise::{poll_until, Probe};
+use crate::targets::Health;
 
 /// Scrapes of an up target seen after the reload before its connections are judged.
 const UP_SCRAPES: usize = 3;
@@ -280,9 +281,9 @@ async fn apply_nginx(
         .into_iter()
         .map(|(p, _)| p)
         .collect();
-    let Some(pid) = lab.pid_of("nginx").filter(|p| alive.contains(p)) else {
+    if !lab.pid_of("nginx").is_some_and(|p| alive.contains(&p)) {
         return Ok(());
-    };
+    }
     let now = files::fingerprint(&lab.dir.join("nginx.conf"));
     if lab.nginx_conf_loaded.as_deref() == Some(now.as_str()) {
         return Ok(());
@@ -307,7 +308,7 @@ async fn apply_nginx(
         )),
         Err(other) => return Err(other),
         Ok(_) => {
-            reload_nginx(lab, pid).await?;
+            reload_nginx(lab).await?;
             lab.nginx_conf_loaded = Some(now);
             lab.save()?;
         }
@@ -364,7 +365,7 @@ fn remember(dir: &Path, solved: bool, findings: &[Finding]) -> Result<Vec<String
 }
 
 /// SIGHUP, then wait (deadline 15 s) until nginx logs that it reconfigured.
-async fn reload_nginx(lab: &LabState, pid: u32) -> Result<(), LabError> {
+async fn reload_nginx(lab: &LabState) -> Result<(), LabError> {
     let log = lab.private("nginx/error.log");
     let count = |log: &Path| {
         fs::read_to_string(log)
@@ -373,10 +374,10 @@ async fn reload_nginx(lab: &LabState, pid: u32) -> Result<(), LabError> {
             .count()
     };
     let before = count(&log);
-    procs::hangup(pid)?;
+    procs::hangup_nginx(lab)?;
     let deadline = Duration::from_secs(15);
     let log_ref = log.as_path();
-    let reloaded = wait_until(deadline, Duration::from_millis(50), move || async move {
+    let reloaded = poll_until(deadline, Duration::from_millis(50), move || async move {
         let seen = count(log_ref);
         Ok::<_, Infallible>(if seen > before {
             Probe::Done(())

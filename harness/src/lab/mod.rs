@@ -14,13 +14,16 @@
 //!
 //! # Cleanup
 //!
-//! Every process a lab starts runs in its own process group, and its command line names
-//! the lab folder. [`stop`] stops Prometheus through the backend (its recorded pid and start
-//! time verified first), kills the other groups and then checks that no process, no
-//! listening port is left. A `start` (or `up`) interrupted by Ctrl-C kills what it started
+//! Every process a lab starts is a detached child of the one child-process guard
+//! (`supervise::Spec::spawn_detached`): its own process group, a record of its pid and start
+//! time (`.lab/exporter.json`, `.lab/nginx.json`; Prometheus' in the backend's folder), and a
+//! command line that names the lab folder. [`stop`] stops Prometheus through the backend and
+//! the other servers through their records (each verified first: a recycled pid is never
+//! signalled), kills whatever of the lab is still left, and then checks that no process,
+//! no listening port is left. A `start` (or `up`) interrupted by Ctrl-C kills what it started
 //! before returning; one killed with SIGKILL leaves its labs in phase `starting` with a dead
 //! owner pid (registry in `$TMPDIR/scrape-harness-labs`), and the next `lab` command sweeps
-//! them, like [`crate::prometheus::sweep_leftovers`] does for dead harness runs.
+//! them, like `backend::sweep_leftovers` does for dead harness runs.
 
 mod catalog;
 mod check;

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::Duration;
 
 use super::catalog::{self, Lab, Ports, LABS};
@@ -58,7 +57,7 @@ struct StartGuard {
 impl Drop for StartGuard {
     fn drop(&mut self) {
         if self.armed {
-            procs::kill_lab(&self.state.dir, &self.state.procs);
+            procs::stop_lab(&self.state.dir, &self.state.procs);
             self.state.forget();
         }
     }
@@ -130,13 +129,15 @@ async fn start_on(
         armed: true,
     };
     guard.state.save()?;
-    // Spawn the servers first, then start Prometheus, then wait: the waits overlap.
-    let mut children = spawn_servers(&mut guard, tools)?;
+    // Spawn the servers first, then start Prometheus, then wait: the waits overlap. Until
+    // disowned, a server's guard stops it when this future fails or is dropped.
+    let children = spawn_servers(&mut guard, tools)?;
     let prometheus = start_prometheus(&dir, &ports, tools).await?;
     register(&mut guard, "prometheus", prometheus.pid(), ports.prometheus)?;
-    for (what, port, child, log) in &mut children {
-        procs::wait_listening(what, *port, child, log, READY).await?;
+    for child in &children {
+        child.wait_listening(READY).await?;
     }
+    children.into_iter().for_each(procs::StartingServer::disown);
     if settle {
         guard.state.phase = Phase::Running;
         guard.state.save()?;
@@ -173,17 +174,18 @@ async fn prepare_dir(dir: &Path) -> Result<PathBuf, LabError> {
     Ok(dir)
 }
 
-/// A spawned server: what it is, its port, the child, its log.
-type Spawned = (String, u16, Child, PathBuf);
-
 /// Spawns the exporter and, in the proxy labs, nginx; registers each in the state.
-fn spawn_servers(guard: &mut StartGuard, tools: &LabTools) -> Result<Vec<Spawned>, LabError> {
+fn spawn_servers(
+    guard: &mut StartGuard,
+    tools: &LabTools,
+) -> Result<Vec<procs::StartingServer>, LabError> {
     let dir = guard.state.dir.clone();
     let ports = guard.state.ports;
     let private = dir.join(PRIVATE);
     let mut children = Vec::new();
     let exporter_log = private.join("exporter.log");
     let exporter = procs::spawn(
+        "exporter",
         &tools.fake_exporter,
         &[
             format!("--web.listen-address=127.0.0.1:{}", ports.exporter),
@@ -192,24 +194,31 @@ fn spawn_servers(guard: &mut StartGuard, tools: &LabTools) -> Result<Vec<Spawned
         &dir,
         &exporter_log,
     )?;
-    register(guard, "exporter", exporter.id(), ports.exporter)?;
-    children.push((
-        "the exporter".into(),
-        ports.exporter,
-        exporter,
-        exporter_log,
-    ));
+    let exporter = procs::StartingServer {
+        what: "the exporter".into(),
+        port: ports.exporter,
+        log: exporter_log,
+        child: exporter,
+    };
+    register(guard, "exporter", exporter.child.pid(), ports.exporter)?;
+    children.push(exporter);
     if let Some(proxy) = ports.proxy {
-        let log = private.join("nginx").join("error.log");
         let nginx = procs::spawn(
+            "nginx",
             &tools.nginx,
             &nginx_args(&dir, false),
             &dir,
             &private.join("nginx.out"),
         )?;
-        register(guard, "nginx", nginx.id(), proxy)?;
+        let nginx = procs::StartingServer {
+            what: "nginx".into(),
+            port: proxy,
+            log: private.join("nginx").join("error.log"),
+            child: nginx,
+        };
+        register(guard, "nginx", nginx.child.pid(), proxy)?;
         guard.state.nginx_conf_loaded = Some(files::fingerprint(&dir.join("nginx.conf")));
-        children.push(("nginx".into(), proxy, nginx, log));
+        children.push(nginx);
     }
     Ok(children)
 }
@@ -292,7 +301,7 @@ impl Drop for UpGuard {
                 .ok()
                 .filter(|s| s.owner_pid == std::process::id());
             if let Some(state) = ours {
-                procs::kill_lab(&state.dir, &state.procs);
+                procs::stop_lab(&state.dir, &state.procs);
                 state.forget();
             }
         }
@@ -375,7 +384,12 @@ async fn stop_one(dir: &Path) -> Result<Stopped, LabError> {
     if let Some(prometheus) = DetachedPrometheus::find(&state.private(PROMETHEUS_DIR))? {
         prometheus.stop().await?;
     }
-    let left = procs::kill_lab(dir, &state.procs);
+    let left = tokio::task::spawn_blocking({
+        let (dir, procs) = (dir.to_owned(), state.procs.clone());
+        move || procs::stop_lab(&dir, &procs)
+    })
+    .await
+    .expect("stopping a lab's processes does not panic");
     let mut problems: Vec<String> = left
         .iter()
         .map(|(pid, cmd)| {

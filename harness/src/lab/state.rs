@@ -127,10 +127,9 @@ fn registry_entry(dir: &Path) -> PathBuf {
     std::env::temp_dir().join(REGISTRY).join(name)
 }
 
+/// The one atomic write (`supervise::atomic_write`), failing as a lab error.
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), LabError> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, text).map_err(|e| LabError::io("writing", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| LabError::io("renaming", path, e))
+    crate::supervise::atomic_write(path, text).map_err(|e| LabError::io("writing", path, e))
 }
 
 /// How many hints were shown; bumps the count and returns the new one (capped at `max`).
@@ -187,7 +186,7 @@ pub fn sweep_interrupted_starts() -> Vec<PathBuf> {
         let dir = PathBuf::from(dir.trim());
         match LabState::load(&dir) {
             Ok(state) if state.phase == Phase::Starting && !procs::pid_alive(state.owner_pid) => {
-                procs::kill_lab(&state.dir, &state.procs);
+                procs::stop_lab(&state.dir, &state.procs);
                 state.forget();
                 swept.push(dir);
             }

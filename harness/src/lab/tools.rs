@@ -3,14 +3,16 @@
 //! [`crate::promconfig::promtool_check`] (`$PROMTOOL`, else `promtool` on `PATH`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::error::LabError;
 use crate::promconfig::{promtool_check, PromConfigError, PromtoolCheck, PROMTOOL_ENV};
+use crate::supervise::{find_in_path, poll_until_blocking, Output, Spec, SuperviseError};
 
 /// Deadline of every command the labs run (openssl, promtool, nginx -t).
 pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+/// How often a running command is looked at.
+const COMMAND_POLL: Duration = Duration::from_millis(20);
 
 /// The programs a lab runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +44,7 @@ impl LabTools {
                     .filter(|p| p.is_file());
                 match beside {
                     Some(p) => p,
-                    None => which("fake-exporter").ok_or_else(|| LabError::ToolMissing {
+                    None => find_in_path("fake-exporter").ok_or_else(|| LabError::ToolMissing {
                         tool: "fake-exporter".into(),
                         detail: "not next to scrape-harness nor on PATH; build it with `cargo build -p fake-exporter` or pass --fake-exporter".into(),
                         package: "(this workspace)",
@@ -51,7 +53,7 @@ impl LabTools {
             }
         };
         let find = |tool: &str, package: &'static str| {
-            which(tool).ok_or_else(|| LabError::ToolMissing {
+            find_in_path(tool).ok_or_else(|| LabError::ToolMissing {
                 tool: tool.into(),
                 detail: "not on PATH nor in /usr/sbin".into(),
                 package,
@@ -77,55 +79,36 @@ impl LabTools {
     }
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// Runs a command with [`COMMAND_DEADLINE`]; `Ok(stdout+stderr)` when it exits 0.
+/// Runs a command under the child-process guard with [`COMMAND_DEADLINE`] (blocking);
+/// `Ok(output)` when it exits 0. A command that does not finish in time is stopped with its
+/// process group.
 pub(crate) fn run_command(program: &Path, args: &[String], cwd: &Path) -> Result<String, LabError> {
     let command = format!("{} {}", program.display(), args.join(" "));
-    let mut child = Command::new(program)
+    let child = Spec::new(program)
         .args(args)
         .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .output(Output::Memory)
         .spawn()
         .map_err(|e| LabError::Command {
             command: command.clone(),
-            detail: format!("cannot be started: {e}"),
+            detail: match e {
+                SuperviseError::Spawn { source, .. } => format!("cannot be started: {source}"),
+                other => other.to_string(),
+            },
         })?;
-    let end = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| LabError::Command {
-            command: command.clone(),
-            detail: e.to_string(),
-        })? {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(LabError::Command {
-                command,
-                detail: format!("no answer within {COMMAND_DEADLINE:?}"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20)); // poll, bounded by the deadline
+    let mut status = None;
+    poll_until_blocking(COMMAND_DEADLINE, COMMAND_POLL, || {
+        status = child.try_exit();
+        status.is_some()
+    });
+    let Some(status) = status else {
+        drop(child); // stops its group
+        return Err(LabError::Command {
+            command,
+            detail: format!("no answer within {COMMAND_DEADLINE:?}"),
+        });
     };
-    let output = child.wait_with_output().map_err(|e| LabError::Command {
-        command: command.clone(),
-        detail: e.to_string(),
-    })?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = child.log_tail(usize::MAX);
     if status.success() {
         Ok(text)
     } else {

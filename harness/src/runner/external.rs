@@ -4,16 +4,18 @@
 //! counters of its own (the HTTP version of the scrapes, [`scrape_http_versions`]).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
 use crate::supervise::{NotReady, Output, Spec, Supervised};
 
-use crate::promconfig::{ScrapeConfig, TlsConfig};
+use crate::promconfig::{ScrapeConfig, TlsConfig, TlsVersion};
+use crate::scenario::HttpVersion;
 
 /// A command template such as
 /// `prometheus-node-exporter --web.listen-address={listen} --web.config.file={web_config}`.
@@ -250,6 +252,115 @@ fn listening_inodes(port: u16) -> Vec<String> {
     out
 }
 
+/// Why the HTTP version of an exporter under test's scrapes could not be observed (see
+/// [`scrape_http_versions`]). Recorded observations keep it as its message (the JSON of a
+/// `Result<String, String>`), read back as [`Self::Recorded`].
+#[derive(Clone, Debug, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+#[non_exhaustive]
+pub enum HttpVersionUnobserved {
+    /// The job scrapes through a proxy.
+    #[error("scraped through a proxy: the exporter's ALPN choice is not the scrape's")]
+    ThroughProxy,
+    /// The job has no static target.
+    #[error("the job has no target")]
+    NoTarget,
+    /// The target is not an `ip:port`.
+    #[error("target `{target}`: {source}")]
+    BadTarget {
+        /// The target as written.
+        target: String,
+        /// Why it does not parse.
+        source: std::net::AddrParseError,
+    },
+    /// rustls speaks no TLS version the job allows.
+    #[error("the job allows only TLS versions below 1.2 ({min:?}..={max:?}), which this probe does not speak")]
+    OnlyOldTls {
+        /// The job's `min_version` (TLS 1.2 when unset).
+        min: TlsVersion,
+        /// The job's `max_version` (TLS 1.3 when unset).
+        max: TlsVersion,
+    },
+    /// The job's client certificate or key cannot be read.
+    #[error("{}: {detail}", .path.display())]
+    ClientCert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The job's server name (or the target's IP) is no TLS server name.
+    #[error("server name `{name}`: {detail}")]
+    ServerName {
+        /// The name.
+        name: String,
+        /// Why rustls refuses it.
+        detail: String,
+    },
+    /// rustls refused the client configuration.
+    #[error("{0}")]
+    Tls(rustls::Error),
+    /// No handshake within the probe's deadline.
+    #[error("no TLS handshake with {addr} within {waited:?}")]
+    HandshakeTimeout {
+        /// The exporter.
+        addr: SocketAddr,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// The handshake failed.
+    #[error("TLS handshake with {addr}: {detail}")]
+    Handshake {
+        /// The exporter.
+        addr: SocketAddr,
+        /// The connection's or the handshake's error.
+        detail: String,
+    },
+    /// `openssl s_client` did not answer in time.
+    #[error("`openssl s_client` got no answer within {waited:?}")]
+    OpensslTimeout {
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// `openssl` could not be run.
+    #[error(
+        "`openssl s_client` could not run ({detail}): install it with `apt-get install -y openssl`"
+    )]
+    OpensslUnusable {
+        /// The OS error.
+        detail: String,
+    },
+    /// `openssl s_client` ran, but completed no handshake.
+    #[error("`openssl s_client` completed no handshake: {last_line}")]
+    OpensslNoHandshake {
+        /// The last line of its stderr.
+        last_line: String,
+    },
+    /// Neither rustls nor OpenSSL completed a handshake.
+    #[error("{rustls}; {openssl}")]
+    NoClient {
+        /// Why rustls did not.
+        rustls: Box<Self>,
+        /// Why OpenSSL did not.
+        openssl: Box<Self>,
+    },
+    /// Read back from a recording: the message as it was observed.
+    #[error("{0}")]
+    Recorded(String),
+}
+
+impl From<HttpVersionUnobserved> for String {
+    fn from(err: HttpVersionUnobserved) -> Self {
+        err.to_string()
+    }
+}
+
+impl From<String> for HttpVersionUnobserved {
+    fn from(message: String) -> Self {
+        Self::Recorded(message)
+    }
+}
+
 /// R8 for exporters under test: the HTTP version Prometheus' scrapes of each case used, for
 /// every case that expects one (`expect.http_version`), by case name; `Err` says why it
 /// could not be observed. Call while the exporters still run.
@@ -266,7 +377,7 @@ fn listening_inodes(port: u16) -> Vec<String> {
 pub(super) async fn scrape_http_versions(
     plan: &crate::scenario::Plan,
     started: &[super::exporters::StartedCase],
-) -> std::collections::BTreeMap<String, Result<String, String>> {
+) -> std::collections::BTreeMap<String, Result<HttpVersion, HttpVersionUnobserved>> {
     let mut out = std::collections::BTreeMap::new();
     for (case, s) in plan.cases.iter().zip(started) {
         let Some(job) = s
@@ -285,54 +396,60 @@ pub(super) async fn scrape_http_versions(
 const ALPN_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTP version Prometheus' scrape of `job` uses (see [`scrape_http_versions`]).
-async fn scrape_http_version(job: &ScrapeConfig) -> Result<String, String> {
+async fn scrape_http_version(job: &ScrapeConfig) -> Result<HttpVersion, HttpVersionUnobserved> {
     use crate::promconfig::Scheme;
-    use crate::scenario::HttpVersion;
     if job.proxy_url.is_some() {
-        return Err(
-            "scraped through a proxy: the exporter's ALPN choice is not the scrape's".into(),
-        );
+        return Err(HttpVersionUnobserved::ThroughProxy);
     }
     let target = job
         .static_configs
         .iter()
         .flat_map(|c| &c.targets)
         .next()
-        .ok_or("the job has no target")?;
+        .ok_or(HttpVersionUnobserved::NoTarget)?;
     let addr: SocketAddr = target
         .parse()
-        .map_err(|e| format!("target `{target}`: {e}"))?;
+        .map_err(|source| HttpVersionUnobserved::BadTarget {
+            target: target.clone(),
+            source,
+        })?;
     // Plain HTTP: Prometheus' scrape client never upgrades (no h2c). `enable_http2: false`:
     // it offers no ALPN, and Go's client speaks HTTP/2 only on an `h2` it offered.
     if job.scheme != Some(Scheme::Https) || job.enable_http2 == Some(false) {
-        return Ok(HttpVersion::Http11.as_str().to_owned());
+        return Ok(HttpVersion::Http11);
     }
     let tls = job.tls_config.clone().unwrap_or_default();
     let h2 = match alpn_by_rustls(addr, &tls).await {
         Ok(h2) => h2,
         // rustls speaks neither TLS 1.0/1.1 nor CBC suites, which Go (and Prometheus)
         // still can: ask OpenSSL.
-        Err(rustls) => alpn_by_openssl(addr, &tls)
-            .await
-            .map_err(|openssl| format!("{rustls}; {openssl}"))?,
+        Err(rustls) => alpn_by_openssl(addr, &tls).await.map_err(|openssl| {
+            HttpVersionUnobserved::NoClient {
+                rustls: Box::new(rustls),
+                openssl: Box::new(openssl),
+            }
+        })?,
     };
     Ok(if h2 {
         HttpVersion::Http2
     } else {
         HttpVersion::Http11
-    }
-    .as_str()
-    .to_owned())
+    })
 }
 
 /// Whether the exporter at `addr` picks `h2` from Prometheus' offer, through rustls.
-async fn alpn_by_rustls(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, String> {
+async fn alpn_by_rustls(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, HttpVersionUnobserved> {
     let config = alpn_client_config(tls)?;
     let name = tls
         .server_name
         .clone()
         .unwrap_or_else(|| addr.ip().to_string());
-    let name = rustls_pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
+    let name = rustls_pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+        HttpVersionUnobserved::ServerName {
+            name,
+            detail: e.to_string(),
+        }
+    })?;
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let handshake = async {
         let tcp = tokio::net::TcpStream::connect(addr).await?;
@@ -340,14 +457,20 @@ async fn alpn_by_rustls(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, Strin
     };
     let stream = tokio::time::timeout(ALPN_PROBE_TIMEOUT, handshake)
         .await
-        .map_err(|_| format!("no TLS handshake with {addr} within {ALPN_PROBE_TIMEOUT:?}"))?
-        .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+        .map_err(|_| HttpVersionUnobserved::HandshakeTimeout {
+            addr,
+            waited: ALPN_PROBE_TIMEOUT,
+        })?
+        .map_err(|e| HttpVersionUnobserved::Handshake {
+            addr,
+            detail: e.to_string(),
+        })?;
     Ok(stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice()))
 }
 
 /// Whether the exporter at `addr` picks `h2` from Prometheus' offer, through
 /// `openssl s_client` (`@SECLEVEL=0`: TLS 1.0/1.1 and CBC suites, as Go offers them).
-async fn alpn_by_openssl(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, String> {
+async fn alpn_by_openssl(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, HttpVersionUnobserved> {
     let mut command = tokio::process::Command::new("openssl");
     command
         .args(["s_client", "-connect", &addr.to_string()])
@@ -362,15 +485,19 @@ async fn alpn_by_openssl(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, Stri
     }
     let out = tokio::time::timeout(ALPN_PROBE_TIMEOUT, command.output())
         .await
-        .map_err(|_| format!("`openssl s_client` got no answer within {ALPN_PROBE_TIMEOUT:?}"))?
-        .map_err(|e| {
-            format!("`openssl s_client` could not run ({e}): install it with `apt-get install -y openssl`")
+        .map_err(|_| HttpVersionUnobserved::OpensslTimeout {
+            waited: ALPN_PROBE_TIMEOUT,
+        })?
+        .map_err(|e| HttpVersionUnobserved::OpensslUnusable {
+            detail: e.to_string(),
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("Cipher is (NONE)") || !text.contains("ALPN") {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or_default();
-        return Err(format!("`openssl s_client` completed no handshake: {last}"));
+        return Err(HttpVersionUnobserved::OpensslNoHandshake {
+            last_line: last.to_owned(),
+        });
     }
     Ok(text.contains("ALPN protocol: h2"))
 }
@@ -378,8 +505,7 @@ async fn alpn_by_openssl(addr: SocketAddr, tls: &TlsConfig) -> Result<bool, Stri
 /// A client offering what Prometheus' scrape client offers for `tls` with HTTP/2 enabled
 /// (ALPN `h2, http/1.1`, the job's client certificate, its TLS versions where rustls has
 /// them).
-fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, String> {
-    use crate::promconfig::TlsVersion;
+fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, HttpVersionUnobserved> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let min = tls.min_version.unwrap_or(TlsVersion::Tls12);
     let max = tls.max_version.unwrap_or(TlsVersion::Tls13);
@@ -392,26 +518,28 @@ fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, String> {
     .map(|(_, p)| p)
     .collect();
     if versions.is_empty() {
-        return Err(format!(
-            "the job allows only TLS versions below 1.2 ({min:?}..={max:?}), which this probe does not speak"
-        ));
+        return Err(HttpVersionUnobserved::OnlyOldTls { min, max });
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
-        .map_err(|e| e.to_string())?
+        .map_err(HttpVersionUnobserved::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(std::sync::Arc::new(AlpnOnly(provider)));
+    let unreadable = |path: &Path, detail: String| HttpVersionUnobserved::ClientCert {
+        path: path.to_owned(),
+        detail,
+    };
     let mut config = match (&tls.cert_file, &tls.key_file) {
         (Some(cert), Some(key)) => {
             use rustls_pki_types::pem::PemObject as _;
             let chain = rustls_pki_types::CertificateDer::pem_file_iter(cert)
                 .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| format!("{}: {e}", cert.display()))?;
+                .map_err(|e| unreadable(cert, e.to_string()))?;
             let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("{}: {e}", key.display()))?;
+                .map_err(|e| unreadable(key, e.to_string()))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| e.to_string())?
+                .map_err(HttpVersionUnobserved::Tls)?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -522,15 +650,58 @@ mod tests {
         use crate::promconfig::Scheme;
         // Port 1: nothing listens, so any handshake attempt would fail.
         let mut job = ScrapeConfig::new("j", ["127.0.0.1:1"]);
-        assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
+        assert_eq!(scrape_http_version(&job).await, Ok(HttpVersion::Http11));
         job.scheme = Some(Scheme::Https);
         job.enable_http2 = Some(false);
-        assert_eq!(scrape_http_version(&job).await, Ok("HTTP/1.1".into()));
+        assert_eq!(scrape_http_version(&job).await, Ok(HttpVersion::Http11));
         job.proxy_url = Some("http://127.0.0.1:2".into());
         let err = scrape_http_version(&job)
             .await
             .expect_err("through a proxy");
-        assert!(err.contains("proxy"), "{err}");
+        assert_eq!(err, HttpVersionUnobserved::ThroughProxy);
+        assert!(err.to_string().contains("proxy"), "{err}");
+    }
+
+    #[test]
+    fn why_a_version_was_not_observed_is_typed_and_named() {
+        let old_only = TlsConfig {
+            min_version: Some(TlsVersion::Tls10),
+            max_version: Some(TlsVersion::Tls11),
+            ..TlsConfig::default()
+        };
+        let err = alpn_client_config(&old_only).expect_err("rustls speaks no TLS 1.1");
+        assert_eq!(
+            err,
+            HttpVersionUnobserved::OnlyOldTls {
+                min: TlsVersion::Tls10,
+                max: TlsVersion::Tls11
+            }
+        );
+        let missing = TlsConfig {
+            cert_file: Some("/nonexistent/client.crt".into()),
+            key_file: Some("/nonexistent/client.key".into()),
+            ..TlsConfig::default()
+        };
+        let err = alpn_client_config(&missing).expect_err("no such file");
+        assert!(
+            matches!(&err, HttpVersionUnobserved::ClientCert { path, .. } if path.ends_with("client.crt")),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("/nonexistent/client.crt: "),
+            "{err}"
+        );
+        let both = HttpVersionUnobserved::NoClient {
+            rustls: Box::new(err),
+            openssl: Box::new(HttpVersionUnobserved::OpensslNoHandshake {
+                last_line: "alert".into(),
+            }),
+        };
+        assert!(
+            both.to_string()
+                .ends_with("; `openssl s_client` completed no handshake: alert"),
+            "{both}"
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ mod health;
 mod recorded;
 mod third_parties;
 
-pub use external::{ExecTemplate, ExecTemplateError};
+pub use external::{ExecTemplate, ExecTemplateError, HttpVersionUnobserved};
 pub(crate) use health::percent as health_percent;
 pub use health::RunHealth;
 use recorded::ExporterCounters as Counters;
@@ -941,7 +941,7 @@ fn judge_cases(
     verdicts: &[TargetObservation],
     steady: &mut [Option<StatsSnapshot>],
     after: &AfterScrapes,
-    http_observed: &BTreeMap<String, Result<String, String>>,
+    http_observed: &BTreeMap<String, Result<HttpVersion, HttpVersionUnobserved>>,
     config_check: &ConfigCheck,
     recorded: &mut RecordedRun,
 ) -> Vec<CaseResult> {
@@ -1558,11 +1558,15 @@ fn accounting(
 /// it could not tell; the judge then says why).
 fn http_versions(
     stats: &StatsSnapshot,
-    observed: Option<&Result<String, String>>,
+    observed: Option<&Result<HttpVersion, HttpVersionUnobserved>>,
     external: bool,
 ) -> Vec<String> {
     let mut versions: Vec<String> = if external {
-        observed.and_then(|o| o.clone().ok()).into_iter().collect()
+        observed
+            .and_then(|o| o.as_ref().ok())
+            .map(|v| v.as_str().to_owned())
+            .into_iter()
+            .collect()
     } else {
         stats
             .requests
@@ -1580,7 +1584,7 @@ fn http_versions(
 fn http_version_failure(
     want: HttpVersion,
     observed: &[String],
-    unobserved: Option<&String>,
+    unobserved: Option<&HttpVersionUnobserved>,
 ) -> Option<String> {
     if !observed.is_empty() && observed.iter().all(|v| v == want.as_str()) {
         return None;
@@ -2046,7 +2050,7 @@ mod tests {
         let mut case = Case::new("c", "t.yaml", Expectation::up());
         case.expect.http_version = Some(HttpVersion::Http2);
         let up = only(Health::Up, ErrorClass::None, 9);
-        let with = |observed: Option<Result<String, String>>| {
+        let with = |observed: Option<Result<HttpVersion, HttpVersionUnobserved>>| {
             let started = exporters::StartedCase::for_test();
             let mut result = CaseResult::new(&case, 2, &started);
             let counters = Counters {
@@ -2070,15 +2074,17 @@ mod tests {
             );
             result
         };
-        let h2 = with(Some(Ok("HTTP/2".into())));
+        let h2 = with(Some(Ok(HttpVersion::Http2)));
         assert!(h2.failures.is_empty(), "{:?}", h2.failures);
         assert_eq!(h2.http_versions, ["HTTP/2"]);
-        let h1 = with(Some(Ok("HTTP/1.1".into())));
+        let h1 = with(Some(Ok(HttpVersion::Http11)));
         assert_eq!(
             h1.failures,
             ["HTTP version: expected every scrape over HTTP/2, observed HTTP/1.1"]
         );
-        let unobserved = with(Some(Err("TLS handshake: refused".into())));
+        let unobserved = with(Some(Err(HttpVersionUnobserved::Recorded(
+            "TLS handshake: refused".into(),
+        ))));
         assert_eq!(
             unobserved.failures,
             ["HTTP version: expected every scrape over HTTP/2, observed nothing (TLS handshake: refused)"]

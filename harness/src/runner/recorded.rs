@@ -8,8 +8,9 @@ use std::path::Path;
 use fake_exporter::StatsSnapshot;
 use serde::{Deserialize, Serialize};
 
-use super::RunError;
+use super::{external::HttpVersionUnobserved, RunError};
 use crate::observations::TargetObservation;
+use crate::scenario::HttpVersion;
 
 /// Everything the judge of one scrape case reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -30,9 +31,10 @@ pub struct ExporterCounters {
     /// When the target was first seen up (steady state starts there).
     pub steady: Option<StatsSnapshot>,
     /// For an exporter under test (no counters of ours): the HTTP version Prometheus'
-    /// scrapes used, as `external::scrape_http_versions` observed it, or why it could not.
+    /// scrapes used, as `external::scrape_http_versions` observed it, or why it could not
+    /// (JSON as before: `{"Ok": "HTTP/2"}`, `{"Err": "<why>"}`).
     #[serde(default)]
-    pub http_version: Option<Result<String, String>>,
+    pub http_version: Option<Result<HttpVersion, HttpVersionUnobserved>>,
 }
 
 /// What Prometheus counted for a case's job.
@@ -109,6 +111,37 @@ mod tests {
             .iter()
             .find(|c| c.name == name)
             .unwrap_or_else(|| panic!("no case {name}"))
+    }
+
+    #[test]
+    fn the_recording_loads_unchanged_and_an_observed_http_version_keeps_its_json() {
+        // The stored recording parses, and writes back as what it parsed.
+        let run = recorded();
+        let again: RecordedRun =
+            serde_json::from_str(&serde_json::to_string(&run).expect("serialises"))
+                .expect("parses back");
+        assert_eq!(again, run);
+        // R8 of an exporter under test, as recordings hold it (a `Result<String, String>`).
+        for json in [
+            r#"{"Ok":"HTTP/2"}"#,
+            r#"{"Ok":"HTTP/1.1"}"#,
+            r#"{"Err":"TLS handshake with 127.0.0.1:1: refused"}"#,
+        ] {
+            let observed: Result<HttpVersion, HttpVersionUnobserved> =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(serde_json::to_string(&observed).expect("serialises"), json);
+        }
+        let typed: Result<HttpVersion, HttpVersionUnobserved> =
+            Err(HttpVersionUnobserved::ThroughProxy);
+        assert_eq!(
+            serde_json::to_string(&typed).expect("serialises"),
+            r#"{"Err":"scraped through a proxy: the exporter's ALPN choice is not the scrape's"}"#
+        );
+        let mut json = serde_json::to_value(ExporterCounters::default()).expect("serialises");
+        json["http_version"] = serde_json::json!({"Ok": "HTTP/2"});
+        let counters: ExporterCounters =
+            serde_json::from_value(json).expect("counters with an observed version");
+        assert_eq!(counters.http_version, Some(Ok(HttpVersion::Http2)));
     }
 
     #[test]

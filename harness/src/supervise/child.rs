@@ -1,6 +1,7 @@
 //! The child-process guard.
 
 use std::{
+    convert::Infallible,
     ffi::OsStr,
     fs::File,
     future::Future,
@@ -14,11 +15,14 @@ use std::{
 
 use rustix::process::{waitid, Pid, WaitId, WaitIdOptions};
 
+use serde::Serialize;
+
 use super::{
     detached::DetachedRecord,
     logtail::{self, LogBuffer},
+    poll_until, poll_until_blocking,
     signal::{signal_group, wait_gone, Signal, POLL},
-    SuperviseError, OWNER_PID_ENV,
+    Probe, SuperviseError, WaitError, OWNER_PID_ENV,
 };
 
 /// How long a child may take to exit after SIGTERM before it gets SIGKILL.
@@ -102,23 +106,32 @@ impl Spec {
 
     /// Starts a child that outlives this process once [`Supervised::disown`]ed: own process
     /// group, no owner marker (the sweep must leave it alone), output to a file, and a
-    /// [`DetachedRecord`] written to `record` at once. Until disowned it is stopped on drop
-    /// like any other (and the record removed), so a failed start leaves nothing.
-    #[allow(
-        dead_code,
-        reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-    )]
-    pub(crate) fn spawn_detached(mut self, record: &Path) -> Result<Supervised, SuperviseError> {
+    /// [`DetachedRecord`] written to `record` at once, with the caller's `extra` fields
+    /// beside it (a struct, or `()` for none; [`DetachedRecord::load_with`] reads them back).
+    /// Until disowned it is stopped on drop like any other (and the record removed), so a
+    /// failed start leaves nothing.
+    pub(crate) fn spawn_detached(
+        mut self,
+        record: &Path,
+        extra: &impl Serialize,
+    ) -> Result<Supervised, SuperviseError> {
         if !matches!(self.output, Output::File(_)) {
             return Err(SuperviseError::DetachedNeedsFile {
                 program: self.program,
             });
         }
         self.command.env_remove(OWNER_PID_ENV);
-        self.start(Some(record))
+        let extra = serde_json::to_value(extra).map_err(|source| SuperviseError::Record {
+            path: record.to_owned(),
+            source,
+        })?;
+        self.start(Some((record, extra)))
     }
 
-    fn start(mut self, record: Option<&Path>) -> Result<Supervised, SuperviseError> {
+    fn start(
+        mut self,
+        record: Option<(&Path, serde_json::Value)>,
+    ) -> Result<Supervised, SuperviseError> {
         let log = self.wire_output()?;
         let mut child = self
             .command
@@ -144,14 +157,15 @@ impl Spec {
             grace: self.grace,
             record: None,
         };
-        if let Some(path) = record {
+        if let Some((path, extra)) = record {
             let log = match &self.output {
                 Output::File(p) => Some(p.clone()),
                 _ => None,
             };
             let rec = DetachedRecord::of(supervised.pid, &supervised.program, log);
-            rec.save(path)?;
-            supervised.record = Some((path.to_owned(), rec));
+            // Owned by the guard first: a failed save stops the child and removes the file.
+            supervised.record = Some((path.to_owned(), rec.clone()));
+            rec.save_with(path, &extra)?;
         }
         Ok(supervised)
     }
@@ -288,8 +302,8 @@ impl Supervised {
         self.child.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Polls `ready` (every 20 ms) until it holds, the child exits, or `within` passes.
-    /// An exit is looked for before each probe.
+    /// Polls `ready` (every 20 ms, through [`poll_until`]) until it holds, the child exits,
+    /// or `within` passes. An exit is looked for before each probe.
     pub(crate) async fn wait_until<F, Fut>(
         &self,
         within: Duration,
@@ -299,20 +313,28 @@ impl Supervised {
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        let deadline = Instant::now() + within;
-        let mut ticks = tokio::time::interval(READY_POLL);
-        loop {
-            ticks.tick().await;
+        let exited = |status| Probe::Done(Err(NotReady::Exited(status)));
+        let waited = poll_until(within, READY_POLL, || {
             // Exit first: another process may hold the port a dead child should have.
-            if let Some(status) = self.try_exit() {
-                return Err(NotReady::Exited(status));
+            let status = self.try_exit();
+            let ready = status.is_none().then(&mut ready);
+            async move {
+                if let Some(status) = status {
+                    return Ok::<_, Infallible>(exited(status));
+                }
+                let ready = ready.expect("probed while running").await;
+                Ok(if ready {
+                    Probe::Done(Ok(()))
+                } else {
+                    Probe::Pending(())
+                })
             }
-            if ready().await {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(NotReady::TimedOut);
-            }
+        })
+        .await;
+        match waited {
+            Ok(outcome) => outcome,
+            Err(WaitError::Timeout { .. }) => Err(NotReady::TimedOut),
+            Err(WaitError::Probe { source, .. }) => match source {},
         }
     }
 
@@ -368,10 +390,7 @@ impl Supervised {
         let failed = |action, source| self.signal_error(action, source);
         if !self.grace.is_zero() {
             signal_group(self.pid, Signal::Term).map_err(|e| failed("terminating", e))?;
-            let deadline = Instant::now() + self.grace;
-            while self.exited_unreaped() == Some(false) && Instant::now() < deadline {
-                std::thread::sleep(POLL); // a poll interval, bounded by the grace period
-            }
+            poll_until_blocking(self.grace, POLL, || self.exited_unreaped() != Some(false));
         }
         // Also after a clean exit on SIGTERM: whatever the child forked goes too. The
         // leader is not reaped yet, so the group id is still ours.

@@ -1,4 +1,5 @@
-//! A child that outlives the command that started it (`lab up`), found again through a
+//! A child that outlives the command that started it (`lab up`: its Prometheus, exporter and
+//! nginx), found again through a
 //! record file: its pid and start time, so a later command can tell that the same process
 //! still runs (a recycled pid has another start time) and stop its process group.
 
@@ -7,20 +8,16 @@ use std::{
     time::Duration,
 };
 
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
     atomic_write,
-    signal::{signal_group, wait_gone, Signal},
+    signal::{group_alive, signal_group, wait_group_gone, Signal},
     SuperviseError,
 };
 use crate::procfs;
 
-/// How long a SIGKILLed detached process may take to disappear.
-#[allow(
-    dead_code,
-    reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-)]
+/// How long a SIGKILLed detached process group may take to disappear.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// What identifies a detached child (JSON in its record file).
@@ -36,6 +33,23 @@ pub(crate) struct DetachedRecord {
     pub(crate) log: Option<PathBuf>,
 }
 
+/// A record as stored: the process, and beside it whatever its starter keeps there.
+#[derive(Serialize)]
+struct StoredRef<'a, T> {
+    #[serde(flatten)]
+    record: &'a DetachedRecord,
+    #[serde(flatten)]
+    extra: &'a T,
+}
+
+#[derive(Deserialize)]
+struct Stored<T> {
+    #[serde(flatten)]
+    record: DetachedRecord,
+    #[serde(flatten)]
+    extra: T,
+}
+
 impl DetachedRecord {
     /// The record of the process `pid`, which just started.
     pub(crate) fn of(pid: u32, program: &Path, log: Option<PathBuf>) -> Self {
@@ -47,32 +61,43 @@ impl DetachedRecord {
         }
     }
 
-    /// Writes the record to `path` (atomically).
-    pub(crate) fn save(&self, path: &Path) -> Result<(), SuperviseError> {
-        let json = serde_json::to_string_pretty(self).expect("a record serialises");
+    /// Writes the record to `path` (atomically), with `extra`'s fields beside its own.
+    pub(crate) fn save_with(
+        &self,
+        path: &Path,
+        extra: &impl Serialize,
+    ) -> Result<(), SuperviseError> {
+        let stored = StoredRef {
+            record: self,
+            extra,
+        };
+        let json =
+            serde_json::to_string_pretty(&stored).map_err(|source| SuperviseError::Record {
+                path: path.to_owned(),
+                source,
+            })?;
         atomic_write(path, json + "\n").map_err(|e| SuperviseError::io("writing", path, e))
     }
 
-    /// Reads the record at `path`.
-    #[allow(
-        dead_code,
-        reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-    )]
+    /// Reads the record at `path` (fields of the starter's own are ignored).
     pub(crate) fn load(path: &Path) -> Result<Self, SuperviseError> {
+        Self::load_with::<IgnoredAny>(path).map(|(record, _)| record)
+    }
+
+    /// Reads the record at `path` and the starter's fields saved beside it.
+    pub(crate) fn load_with<T: DeserializeOwned>(path: &Path) -> Result<(Self, T), SuperviseError> {
         let text =
             std::fs::read_to_string(path).map_err(|e| SuperviseError::io("reading", path, e))?;
-        serde_json::from_str(&text).map_err(|source| SuperviseError::Record {
-            path: path.to_owned(),
-            source,
-        })
+        let stored: Stored<T> =
+            serde_json::from_str(&text).map_err(|source| SuperviseError::Record {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok((stored.record, stored.extra))
     }
 
     /// Whether the recorded process still runs: the pid is alive, with the recorded start
     /// time, and leads its own process group.
-    #[allow(
-        dead_code,
-        reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-    )]
     pub(crate) fn is_running(&self) -> bool {
         procfs::pid_alive(self.pid)
             && self.start_time != 0
@@ -80,13 +105,11 @@ impl DetachedRecord {
             && procfs::pgid(self.pid) == Some(self.pid)
     }
 
-    /// Stops the process group: SIGTERM, SIGKILL after `grace`, then waits (up to 5 s)
-    /// until the process is gone. Nothing is signalled when the recorded process no longer
-    /// runs (its pid may belong to another process by now).
-    #[allow(
-        dead_code,
-        reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-    )]
+    /// Stops the process group: SIGTERM, SIGKILL after `grace` to what is left, then waits
+    /// (up to 5 s) until no member of the group is alive (SIGKILL is delivered
+    /// asynchronously: a member may outlive its leader for a moment). Nothing is signalled
+    /// when the recorded process no longer runs (its pid may belong to another process by
+    /// now).
     pub(crate) fn stop(&self, grace: Duration) -> Result<(), SuperviseError> {
         if !self.is_running() {
             return Ok(());
@@ -98,15 +121,15 @@ impl DetachedRecord {
             source,
         };
         signal_group(self.pid, Signal::Term).map_err(|e| failed("terminating", e))?;
-        if wait_gone(self.pid, grace) {
-            // The leader went: its id may be recycled from now on, so the group is not
-            // signalled again.
+        if wait_group_gone(self.pid, grace) {
             return Ok(());
         }
-        if self.is_running() {
+        // The group still has a live member, so its id cannot have been recycled (Linux
+        // hands out no pid still in use as a process group id).
+        if self.is_running() || group_alive(self.pid) {
             signal_group(self.pid, Signal::Kill).map_err(|e| failed("killing", e))?;
         }
-        if wait_gone(self.pid, KILL_WAIT) {
+        if wait_group_gone(self.pid, KILL_WAIT) {
             Ok(())
         } else {
             Err(SuperviseError::StillAlive {
@@ -117,6 +140,10 @@ impl DetachedRecord {
         }
     }
 }
+
+/// The starter's fields, when only the record is wanted.
+#[derive(Deserialize)]
+struct IgnoredAny {}
 
 #[cfg(test)]
 mod tests {
@@ -129,7 +156,7 @@ mod tests {
         let child = Spec::new("sleep")
             .arg("30")
             .output(Output::File(dir.join("sleep.log")))
-            .spawn_detached(&record_path)
+            .spawn_detached(&record_path, &())
             .expect("sleep starts");
         crate::supervise::test_support::wait_exec(child.pid(), "sleep");
         (child, record_path)
@@ -178,12 +205,49 @@ mod tests {
         assert!(!record_path.exists());
     }
 
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Extra {
+        port: u16,
+    }
+
+    #[test]
+    fn a_group_ignoring_sigterm_is_killed_whole_and_the_starters_fields_come_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let record_path = dir.path().join("sh.json");
+        let log = dir.path().join("sh.log");
+        let child = Spec::new("sh")
+            .args(["-c", "trap '' TERM; sleep 30 & echo \"member $!\"; wait"])
+            .output(Output::File(log.clone()))
+            .spawn_detached(&record_path, &Extra { port: 4711 })
+            .expect("sh starts");
+        let member = crate::supervise::poll_until_blocking(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("member ")),
+        );
+        assert!(member, "sh never named its background member");
+        let text = std::fs::read_to_string(&log).expect("log");
+        let member: u32 = text
+            .trim()
+            .strip_prefix("member ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("a pid in {text:?}"));
+        let record = child.disown().expect("a record");
+        let (loaded, extra) = DetachedRecord::load_with::<Extra>(&record_path).expect("record");
+        assert_eq!((loaded.clone(), extra), (record, Extra { port: 4711 }));
+        assert_eq!(DetachedRecord::load(&record_path).expect("plain"), loaded);
+
+        loaded.stop(Duration::from_millis(200)).expect("stops");
+        assert!(!procfs::pid_alive(loaded.pid));
+        assert!(!procfs::pid_alive(member), "the member went with its group");
+    }
+
     #[test]
     fn a_detached_child_cannot_log_to_memory_and_a_bad_record_names_its_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let err = Spec::new("sleep")
             .output(Output::Memory)
-            .spawn_detached(&dir.path().join("r.json"))
+            .spawn_detached(&dir.path().join("r.json"), &())
             .expect_err("memory dies with us");
         assert!(err.to_string().contains("must log to a file"), "{err}");
         let bad = dir.path().join("bad.json");

@@ -50,20 +50,12 @@ pub(crate) enum SuperviseError {
     },
     /// A detached child was asked to log to memory, which dies with this process.
     #[error("a detached {} must log to a file (Output::File): a pipe to this process would break when it exits", .program.display())]
-    #[allow(
-        dead_code,
-        reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-    )]
     DetachedNeedsFile {
         /// The program.
         program: PathBuf,
     },
-    /// A detached-process record could not be read.
+    /// A detached-process record could not be read or written.
     #[error("{}: not a detached-process record ({source}); stop the process it names by hand and remove the file", .path.display())]
-    #[allow(
-        dead_code,
-        reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-    )]
     Record {
         /// The record file.
         path: PathBuf,

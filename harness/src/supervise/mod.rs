@@ -16,6 +16,9 @@
 //!   printed when `HARNESS_KEEP=1`, removed on drop.
 //! - [`atomic_write`] (a sibling temp file, then a rename: readers see the old or the new
 //!   content, never a mix) and [`find_in_path`] / [`find_program`].
+//! - [`poll_until`] (and [`poll_until_blocking`] where no runtime runs): the one wait with
+//!   a deadline for conditions that are not Prometheus observations (the fixture's poller
+//!   reads those).
 //!
 //! Signals are sent with `rustix` (no `unsafe`, no `kill` subprocess). A process group is
 //! only signalled while its leader is unreaped (alive or a zombie), so its id cannot have
@@ -26,17 +29,15 @@ mod detached;
 mod error;
 mod files;
 pub(crate) mod logtail;
+mod poll;
 mod run_dir;
 mod signal;
 
 pub(crate) use child::{NotReady, Output, Spec, Supervised};
-#[allow(
-    unused_imports,
-    reason = "the lab's detached Prometheus (`lab up`) is built on it (issue 20)"
-)]
 pub(crate) use detached::DetachedRecord;
 pub(crate) use error::SuperviseError;
 pub(crate) use files::{atomic_write, find_in_path, find_program};
+pub(crate) use poll::{poll_until, poll_until_blocking, Probe, WaitError};
 pub use run_dir::keep_requested;
 pub(crate) use run_dir::{RunDir, DIR_PREFIX, OWNER_PID_FILE};
 pub(crate) use signal::{signal_process, wait_gone, Signal};
@@ -47,20 +48,17 @@ pub const OWNER_PID_ENV: &str = "SCRAPE_HARNESS_OWNER_PID";
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     /// Polls (10 s deadline) until `pid` runs `program` (exec done: its environment and
     /// command line are the new program's, not the forked parent's).
     pub(crate) fn wait_exec(pid: u32, program: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let cmdline = crate::procfs::cmdline(pid).unwrap_or_default();
-            let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-            if argv0.ends_with(program.as_bytes()) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "pid {pid} never ran {program}");
-            std::thread::sleep(Duration::from_millis(10)); // a poll interval
-        }
+        let ran =
+            super::poll_until_blocking(Duration::from_secs(10), Duration::from_millis(10), || {
+                let cmdline = crate::procfs::cmdline(pid).unwrap_or_default();
+                let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+                argv0.ends_with(program.as_bytes())
+            });
+        assert!(ran, "pid {pid} never ran {program}");
     }
 }

@@ -1,17 +1,17 @@
 //! Signals to processes and process groups, and waiting for a pid to go.
 
-use std::{
-    io,
-    time::{Duration, Instant},
-};
+use std::{io, time::Duration};
 
 use rustix::io::Errno;
 use rustix::process::{self, Pid};
 
+use super::poll_until_blocking;
 use crate::procfs;
 
 /// How often a wait here looks again.
 pub(super) const POLL: Duration = Duration::from_millis(10);
+/// How often a wait for a whole group looks again (each look reads all of `/proc`).
+const GROUP_POLL: Duration = Duration::from_millis(50);
 
 /// The signals the harness sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +21,6 @@ pub(crate) enum Signal {
     /// SIGKILL.
     Kill,
     /// SIGHUP: nginx reloads its config.
-    #[allow(dead_code, reason = "the lab reloads its nginx with it (issue 20)")]
     Hup,
 }
 
@@ -58,16 +57,21 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
 
 /// Polls until `pid` is gone (or a zombie) or `within` has passed; whether it went.
 pub(crate) fn wait_gone(pid: u32, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if !procfs::pid_alive(pid) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(POLL); // a poll interval, bounded by `deadline`
-    }
+    poll_until_blocking(within, POLL, || !procfs::pid_alive(pid))
+}
+
+/// Whether a live (not zombie) process is in process group `pgid`.
+pub(crate) fn group_alive(pgid: u32) -> bool {
+    procfs::pids()
+        .into_iter()
+        .any(|p| procfs::pgid(p) == Some(pgid) && procfs::pid_alive(p))
+}
+
+/// Polls until no live process is left in group `pgid` or `within` has passed; whether
+/// the group went. SIGKILL is delivered asynchronously: a member may outlive its leader for
+/// a moment.
+pub(crate) fn wait_group_gone(pgid: u32, within: Duration) -> bool {
+    poll_until_blocking(within, GROUP_POLL, || !group_alive(pgid))
 }
 
 #[cfg(test)]
@@ -89,5 +93,7 @@ mod tests {
         signal_group(DEAD, Signal::Kill).expect("no such group is no error");
         assert!(signal_process(DEAD, Signal::Kill).is_err());
         assert!(wait_gone(DEAD, Duration::ZERO));
+        assert!(!group_alive(DEAD));
+        assert!(wait_group_gone(DEAD, Duration::ZERO));
     }
 }

@@ -1,4 +1,4 @@
-//! Prometheus HTTP API client for verdicts, and deadline-driven waits.
+//! Prometheus HTTP API client for verdicts (deadline-driven waits are `supervise::poll_until`).
 //!
 //! Everything here asks Prometheus itself: target health and `lastError` from
 //! `/api/v1/targets`, instant queries from `/api/v1/query`, the build from
@@ -11,13 +11,10 @@
 //! only needs to be longer than the run.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 /// Timeout of every single request to Prometheus.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -422,75 +419,6 @@ pub(crate) const FAILED_SCRAPE_COUNT_QUERY: &str =
 
 /// The PromQL behind [`PromApi::scrape_counts`].
 pub(crate) const SCRAPE_COUNT_QUERY: &str = "count_over_time(up[1d])";
-
-/// What a [`wait_until`] probe observed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Probe<T, S> {
-    /// The condition holds; stop waiting and return this.
-    Done(T),
-    /// Not yet; this is the state observed, reported if the deadline passes.
-    Pending(S),
-}
-
-/// Why [`wait_until`] gave up.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum WaitError<E: std::error::Error + 'static> {
-    /// The deadline passed; `last_state` is the `Debug` text of the last pending state.
-    #[error("gave up after {waited:?} ({polls} polls); last observed state: {last_state}")]
-    Timeout {
-        /// How long was waited.
-        waited: Duration,
-        /// How many times the probe ran.
-        polls: u32,
-        /// `Debug` text of the last [`Probe::Pending`] state, or a note if none was observed.
-        last_state: String,
-    },
-    /// The probe failed; waiting stops at the first error.
-    #[error("probe failed after {polls} polls: {source}")]
-    Probe {
-        /// How many times the probe ran.
-        polls: u32,
-        /// The probe's error.
-        source: E,
-    },
-}
-
-/// Runs `probe` every `poll` until it returns [`Probe::Done`], it fails, or `deadline` (from now)
-/// passes. Never sleeps past the deadline; a probe still running at the deadline is abandoned.
-pub(crate) async fn wait_until<T, S, E, F, Fut>(
-    deadline: Duration,
-    poll: Duration,
-    mut probe: F,
-) -> Result<T, WaitError<E>>
-where
-    S: Debug,
-    E: std::error::Error + 'static,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Probe<T, S>, E>>,
-{
-    let start = Instant::now();
-    let end = start + deadline;
-    let mut polls = 0;
-    let mut last_state = String::from("none: the probe never completed");
-    loop {
-        polls += 1;
-        match tokio::time::timeout_at(end, probe()).await {
-            Ok(Ok(Probe::Done(value))) => return Ok(value),
-            Ok(Ok(Probe::Pending(state))) => last_state = format!("{state:?}"),
-            Ok(Err(source)) => return Err(WaitError::Probe { polls, source }),
-            Err(_elapsed) => {}
-        }
-        let now = Instant::now();
-        if now >= end {
-            return Err(WaitError::Timeout {
-                waited: now - start,
-                polls,
-                last_state,
-            });
-        }
-        tokio::time::sleep_until((now + poll).min(end)).await;
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
