@@ -72,6 +72,11 @@ fn rotation_files_load_through_plan_to_the_values_of_the_old_loader() {
     }
 }
 
+/// The one YAML file of `scenarios/` that is not a scenario file: the `--target` catalog,
+/// whose `{placeholders}` and `when:` conditions `conformance::target_catalog` fills in and
+/// checks before the scenario parser reads it (its own tests load every entry).
+const NOT_SCENARIO_FILES: [&str; 1] = ["conformance-target.yaml"];
+
 #[test]
 fn every_scenario_file_of_the_repository_loads() {
     let mut loaded = 0;
@@ -80,6 +85,10 @@ fn every_scenario_file_of_the_repository_loads() {
             .expect("the directory exists")
             .map(|e| e.expect("a directory entry").path())
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| NOT_SCENARIO_FILES.iter().any(|x| n == *x))
+            })
             .collect();
         files.sort();
         for file in files {
