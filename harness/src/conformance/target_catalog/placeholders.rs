@@ -195,8 +195,24 @@ pub(super) enum Piece<'a> {
     Placeholder { name: &'a str, optional: bool },
 }
 
+/// A string value whose placeholders cannot be read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum PieceError {
+    /// `{` without `}`.
+    #[error("`{0}`: `{{` without a closing `}}`")]
+    Unclosed(String),
+    /// A name no placeholder has.
+    #[error("unknown placeholder `{{{name}}}`; use one of: {known}")]
+    Unknown {
+        /// What was written between the braces.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+}
+
 /// The pieces of `s`; an unclosed `{` or an unknown name is a mistake.
-pub(super) fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
+pub(super) fn pieces(s: &str) -> Result<Vec<Piece<'_>>, PieceError> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(open) = rest.find('{') {
@@ -204,7 +220,7 @@ pub(super) fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
             out.push(Piece::Text(&rest[..open]));
         }
         let Some(len) = rest[open..].find('}') else {
-            return Err(format!("`{s}`: `{{` without a closing `}}`"));
+            return Err(PieceError::Unclosed(s.to_owned()));
         };
         let inner = &rest[open + 1..open + len];
         let (name, optional) = match inner.strip_suffix('?') {
@@ -213,10 +229,10 @@ pub(super) fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
         };
         if placeholder(name).is_none() {
             let known: Vec<_> = PLACEHOLDERS.iter().map(|p| p.name).collect();
-            return Err(format!(
-                "unknown placeholder `{{{inner}}}`; use one of: {}",
-                known.join(", ")
-            ));
+            return Err(PieceError::Unknown {
+                name: inner.to_owned(),
+                known: known.join(", "),
+            });
         }
         out.push(Piece::Placeholder { name, optional });
         rest = &rest[open + len + 1..];
@@ -252,7 +268,7 @@ pub(super) fn check_placeholders(
 ) -> Result<(), ConformanceError> {
     match v {
         Value::String(s) => {
-            let pieces = pieces(s).map_err(|m| at(key, m))?;
+            let pieces = pieces(s).map_err(|m| at(key, m.to_string()))?;
             for p in &pieces {
                 let Piece::Placeholder { name, optional } = *p else {
                     continue;
