@@ -441,18 +441,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let config_check = check_config(plan, &builder.config(), run_dir.path())?;
     let setup_s = t0.elapsed().as_secs_f64();
 
-    let t_start = Instant::now();
-    let prometheus = builder.start().await?;
-    let prometheus_start_s = t_start.elapsed().as_secs_f64();
+    let (prometheus, prometheus_start_s) = start_prometheus(builder, opts.progress).await?;
     let ready_at = Instant::now();
-    tracing::info!(backend = %prometheus.prometheus().description(), "Prometheus ready in {prometheus_start_s:.2}s");
-    if opts.progress {
-        // The CLI says which backend `auto` picked, and why.
-        eprintln!(
-            "scrape-harness: Prometheus ready in {prometheus_start_s:.2}s: {}",
-            prometheus.prometheus().description()
-        );
-    }
     let load = LoadWatch {
         plan,
         prometheus_pid: prometheus.prometheus().pid(),
@@ -482,11 +472,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         external,
         scrape_pools_failed: after.failed_pools,
         cases: BTreeMap::new(),
-        receivers: receivers
-            .iter()
-            .flat_map(|r| &r.results)
-            .map(|r| (r.name.clone(), r.observed.clone()))
-            .collect(),
+        receivers: recorded_receivers(receivers.as_ref()),
         rotations: rotation_seen,
     };
     let cases = judge_cases(
@@ -502,10 +488,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     if let Some(path) = &opts.record_observations {
         recorded.write(path)?;
     }
-    let verdicts_s = verdicts_at.duration_since(ready_at).as_secs_f64();
-    let interval = plan.defaults.scrape_interval.as_secs_f64();
-    let first_scrape_s = waited.first_scrape_s.unwrap_or(0.0);
-    let bound_s = first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
+    let timings = Timings::of(
+        plan,
+        setup_s,
+        prometheus_start_s,
+        waited.first_scrape_s.unwrap_or(0.0),
+        verdicts_at.duration_since(ready_at).as_secs_f64(),
+    );
     let summary = Summary::of(&cases, &after.health);
     let report = RunReport {
         cases,
@@ -513,15 +502,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         prometheus_version: after.build.version,
         go_version: after.build.go_version,
         scrapes_required: plan.defaults.scrapes,
-        scrape_interval_s: interval,
-        timings: Timings {
-            setup_s,
-            prometheus_start_s,
-            first_scrape_s,
-            verdicts_s,
-            bound_s,
-            within_bound: verdicts_s <= bound_s,
-        },
+        scrape_interval_s: plan.defaults.scrape_interval.as_secs_f64(),
+        timings,
         failed_scrape_pools: after.failed_pools,
         health: after.health,
         config_check,
@@ -536,6 +518,58 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     tear_down(prometheus, started, run_dir).await;
     drop(parts);
     Ok(report)
+}
+
+impl Timings {
+    /// The phases of a run, and whether its verdicts came within the bound: the first
+    /// scrape, the required scrapes plus one, and 2 s.
+    fn of(
+        plan: &Plan,
+        setup_s: f64,
+        prometheus_start_s: f64,
+        first_scrape_s: f64,
+        verdicts_s: f64,
+    ) -> Self {
+        let interval = plan.defaults.scrape_interval.as_secs_f64();
+        let bound_s = first_scrape_s + f64::from(plan.defaults.scrapes + 1) * interval + 2.0;
+        Self {
+            setup_s,
+            prometheus_start_s,
+            first_scrape_s,
+            verdicts_s,
+            bound_s,
+            within_bound: verdicts_s <= bound_s,
+        }
+    }
+}
+
+/// Starts the fixture's Prometheus; returns it and how long the start took (seconds).
+async fn start_prometheus(
+    builder: FixtureBuilder,
+    progress: bool,
+) -> Result<(PrometheusFixture, f64), RunError> {
+    let t_start = Instant::now();
+    let prometheus = builder.start().await?;
+    let took = t_start.elapsed().as_secs_f64();
+    tracing::info!(backend = %prometheus.prometheus().description(), "Prometheus ready in {took:.2}s");
+    if progress {
+        // The CLI says which backend `auto` picked, and why.
+        eprintln!(
+            "scrape-harness: Prometheus ready in {took:.2}s: {}",
+            prometheus.prometheus().description()
+        );
+    }
+    Ok((prometheus, took))
+}
+
+/// What each receiver's judge read, by name (for [`RecordedRun`]).
+fn recorded_receivers(
+    run: Option<&crate::receivers::ReceiverRun>,
+) -> BTreeMap<String, crate::receivers::Observed> {
+    run.iter()
+        .flat_map(|r| &r.results)
+        .map(|r| (r.name.clone(), r.observed.clone()))
+        .collect()
 }
 
 /// The receiver and rotation cases of a plan, started: what they add to the fixture,

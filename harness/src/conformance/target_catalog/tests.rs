@@ -328,6 +328,34 @@ mod pinned {
         assert_eq!(c.file, "scenarios/conformance-target.yaml (embedded)");
     }
 
+    /// The client-certificate cases present the harness' probe certificates (an expired one
+    /// refused, one from the client CA accepted) or none.
+    fn client_cert_probes_are_the_harness_own(cases: &[Case]) {
+        let expired = by_name(cases, "target-client-cert-expired");
+        let probe_tls = expired.scrape.tls_config.as_ref().expect("tls");
+        assert_eq!(probe_tls.ca_file, file(CA));
+        assert_eq!(probe_tls.cert_file, file("/run/c/probe-expired.crt"));
+        assert_eq!(probe_tls.key_file, file("/run/c/probe-expired.key"));
+        assert_eq!(
+            expired.expect.outcome.classes,
+            [ErrorClass::ClientCertRejected]
+        );
+        let valid = by_name(cases, "target-client-cert-from-client-ca");
+        assert_eq!(valid.expect.outcome.health, Health::Up);
+        let none = by_name(cases, "target-no-client-cert");
+        assert_eq!(
+            none.scrape.tls_config,
+            Some(ScrapeTls {
+                ca_file: file(CA),
+                ..ScrapeTls::default()
+            })
+        );
+        assert_eq!(
+            none.expect.outcome.classes,
+            [ErrorClass::ClientCertRequired]
+        );
+    }
+
     #[test]
     fn mtls_with_basic_auth_and_the_client_ca_gets_every_case() {
         use Level::{May, Must, Should};
@@ -409,29 +437,7 @@ mod pinned {
             })
         );
 
-        let expired = by_name(&cases, "target-client-cert-expired");
-        let probe_tls = expired.scrape.tls_config.as_ref().expect("tls");
-        assert_eq!(probe_tls.ca_file, file(CA));
-        assert_eq!(probe_tls.cert_file, file("/run/c/probe-expired.crt"));
-        assert_eq!(probe_tls.key_file, file("/run/c/probe-expired.key"));
-        assert_eq!(
-            expired.expect.outcome.classes,
-            [ErrorClass::ClientCertRejected]
-        );
-        let valid = by_name(&cases, "target-client-cert-from-client-ca");
-        assert_eq!(valid.expect.outcome.health, Health::Up);
-        let none = by_name(&cases, "target-no-client-cert");
-        assert_eq!(
-            none.scrape.tls_config,
-            Some(ScrapeTls {
-                ca_file: file(CA),
-                ..ScrapeTls::default()
-            })
-        );
-        assert_eq!(
-            none.expect.outcome.classes,
-            [ErrorClass::ClientCertRequired]
-        );
+        client_cert_probes_are_the_harness_own(&cases);
     }
 
     #[test]
