@@ -116,7 +116,8 @@ pub mod observe {
         TargetObservation,
     };
     pub use crate::runner::{
-        CaseObservation, ExporterCounters, HttpVersionUnobserved, PrometheusSide, RecordedRun,
+        CaseObservation, ExporterCounters, HttpVersionUnobserved, NotScraped, PrometheusSide,
+        RecordedRun,
     };
 }
 

@@ -27,6 +27,9 @@ mod target;
 mod target_catalog;
 pub mod verdict;
 
+#[cfg(test)]
+mod replay_tests;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

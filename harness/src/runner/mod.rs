@@ -13,7 +13,8 @@ pub use external::{ExecTemplate, ExecTemplateError, HttpVersionUnobserved};
 pub(crate) use health::percent as health_percent;
 pub use health::RunHealth;
 use recorded::ExporterCounters as Counters;
-pub use recorded::{CaseObservation, ExporterCounters, PrometheusSide, RecordedRun};
+
+pub use recorded::{CaseObservation, ExporterCounters, NotScraped, PrometheusSide, RecordedRun};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -181,7 +182,7 @@ impl Default for RunOptions {
 }
 
 /// Why a case was not scraped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "reason")]
 pub enum Skipped {
     /// The case does not apply to the exporter under test (detected, not assumed).
@@ -192,7 +193,7 @@ pub enum Skipped {
 
 /// What an exporter did at start with the web-config of a case that expects it to refuse
 /// (`expect: { exporter: refuses_config }`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "message")]
 pub enum StartObserved {
     /// It refused, with this message (fake-exporter's error, or what an exporter under test
@@ -472,6 +473,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         external,
         scrape_pools_failed: after.failed_pools,
         cases: BTreeMap::new(),
+        not_scraped: BTreeMap::new(),
         receivers: recorded_receivers(receivers.as_ref()),
         rotations: rotation_seen,
     };
@@ -991,6 +993,13 @@ fn judge_cases(
         }
         // A case about the exporter's start was judged when it started (or did not).
         if result.skipped.is_some() || case.expect.refuses_config_at_start() {
+            recorded.not_scraped.insert(
+                case.name.clone(),
+                NotScraped {
+                    skipped: result.skipped.clone(),
+                    start: result.start.clone(),
+                },
+            );
             cases.push(result);
             continue;
         }
@@ -1019,6 +1028,27 @@ fn judge_cases(
         cases.push(result);
     }
     cases
+}
+
+/// A case's verdict replayed from a recording of a real run: judged at its start as then
+/// (not applicable, not started, the web-config refused), or by [`judge_observed`] on its
+/// recorded observation; `None` when the recording does not hold the case.
+#[cfg(test)]
+pub(crate) fn replay(case: &Case, run: &RecordedRun) -> Option<CaseResult> {
+    let mut started = exporters::StartedCase::for_test();
+    if let Some(not) = run.not_scraped.get(&case.name) {
+        match &not.skipped {
+            Some(Skipped::NotApplicable(why)) => started.not_applicable = Some(why.clone()),
+            Some(Skipped::NotStarted(why)) => started.start_failure = Some(why.clone()),
+            None => {}
+        }
+        started.start = not.start.clone();
+        return Some(CaseResult::new(case, run.prometheus_major, &started));
+    }
+    let observation = run.cases.get(&case.name)?;
+    let mut result = CaseResult::new(case, run.prometheus_major, &started);
+    judge_observed(&mut result, case, observation, run);
+    Some(result)
 }
 
 /// Judges one scrape case on what was observed of it: a pure function of the case, the

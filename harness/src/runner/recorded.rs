@@ -49,6 +49,16 @@ pub struct PrometheusSide {
     pub failed_scrapes: u64,
 }
 
+/// A case judged at its exporter's start: not applicable, not started, or a web-config
+/// the exporter was expected to refuse.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotScraped {
+    /// Why it was not scraped.
+    pub skipped: Option<super::Skipped>,
+    /// What the start did, for a case about the start.
+    pub start: Option<super::StartObserved>,
+}
+
 /// A whole run's observations, by case name.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordedRun {
@@ -62,6 +72,10 @@ pub struct RecordedRun {
     pub scrape_pools_failed: f64,
     /// Per case.
     pub cases: BTreeMap<String, CaseObservation>,
+    /// Per case judged at its exporter's start, not by a scrape: why it was not scraped,
+    /// and what the start did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_scraped: BTreeMap<String, NotScraped>,
     /// Per receiver case: what its judge read.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub receivers: BTreeMap<String, crate::receivers::Observed>,
