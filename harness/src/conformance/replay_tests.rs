@@ -133,5 +133,9 @@ fn a_mutated_observation_fails_the_row_it_feeds() {
             verdict.health
         );
     }
-    assert_eq!((served, refused), (14, 18), "cases mutated: served, refused");
+    assert_eq!(
+        (served, refused),
+        (14, 18),
+        "cases mutated: served, refused"
+    );
 }
