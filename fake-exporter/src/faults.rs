@@ -251,6 +251,16 @@ impl ConnectionFaults {
     }
 }
 
+/// Asks its connection to close when dropped (with the response body it travels in).
+#[derive(Debug)]
+struct CloseWhenDropped(ConnectionSignal);
+
+impl Drop for CloseWhenDropped {
+    fn drop(&mut self) {
+        self.0.request(ConnAction::Close);
+    }
+}
+
 /// What the connection task is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ConnAction {
@@ -286,21 +296,32 @@ impl ConnectionSignal {
     }
 
     /// Called by the metrics handler with its response: with close-after-response, HTTP/1
-    /// gets `Connection: close` and the connection task closes the connection (HTTP/2:
-    /// GOAWAY, as a `Connection` header means nothing there).
+    /// gets `Connection: close` and the connection task closes the connection. HTTP/2 (where
+    /// a `Connection` header means nothing) gets a GOAWAY once the response was sent: the
+    /// close is asked for when hyper drops the response body. Asked for earlier, the
+    /// GOAWAY could overtake the response, and the client would lose its first request.
     pub(crate) fn after_response(
         &self,
         version: Version,
         response: &mut http::Response<axum::body::Body>,
     ) {
-        if self.faults.close_after_response {
-            self.request(ConnAction::Close);
-            if version < Version::HTTP_2 {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
+        if !self.faults.close_after_response {
+            return;
         }
+        if version < Version::HTTP_2 {
+            self.request(ConnAction::Close);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return;
+        }
+        use futures_util::StreamExt as _;
+        let sent = CloseWhenDropped(self.clone());
+        let body = std::mem::take(response.body_mut()).into_data_stream();
+        *response.body_mut() = axum::body::Body::from_stream(body.map(move |chunk| {
+            let _ = &sent;
+            chunk
+        }));
     }
 
     /// Asks for `action`; a reset overrides a close.

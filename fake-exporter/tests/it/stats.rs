@@ -342,10 +342,9 @@ async fn five_requests(
         conn: None,
     };
     for i in 0..5 {
-        let response = pool
-            .get("/metrics")
-            .await
-            .with_context(|| format!("request {i}"))?;
+        let response = pool.get("/metrics").await.with_context(|| {
+            format!("close_after_response={close_after_response}, ALPN {alpn:?}: request {i}")
+        })?;
         anyhow::ensure!(
             response.status() == 200,
             "request {i}: {}",
@@ -353,9 +352,9 @@ async fn five_requests(
         );
         response.into_body().collect().await?;
         if close_after_response {
-            pool.wait_closed_by_server()
-                .await
-                .with_context(|| format!("request {i}"))?;
+            pool.wait_closed_by_server().await.with_context(|| {
+                format!("close_after_response={close_after_response}, ALPN {alpn:?}: request {i}")
+            })?;
         }
     }
     drop(pool);
