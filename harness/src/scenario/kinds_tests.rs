@@ -28,7 +28,22 @@ fn debug_as(value: &impl std::fmt::Debug, loaded_as: &str, path: &str) -> String
 
 // The snapshots are the Debug forms of what the receiver and rotation loaders gave before
 // they became wrappers over `Plan` (taken from `ReceiverPlan::from_source` and
-// `rotation::parse` at the commit before the one raw schema).
+// `rotation::parse` at the commit before the one raw schema). When a file or a type changes
+// on purpose, rewrite them and review the diff:
+//   SCRAPE_HARNESS_UPDATE_SNAPSHOTS=1 cargo test -p scrape-harness --lib kinds_tests
+
+/// Compares `actual` with the snapshot `name`; with `SCRAPE_HARNESS_UPDATE_SNAPSHOTS=1`,
+/// rewrites the snapshot instead (for a deliberate change, reviewed in the diff).
+fn assert_snapshot(actual: &str, snapshot: &str, name: &str, path: &str) {
+    if std::env::var_os("SCRAPE_HARNESS_UPDATE_SNAPSHOTS").is_some() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/scenario/raw/snapshots")
+            .join(name);
+        std::fs::write(&file, actual).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        return;
+    }
+    assert_eq!(actual, snapshot, "{path} (snapshot {name})");
+}
 const RECEIVERS_SNAPSHOT: &str = include_str!("raw/snapshots/receivers.yaml.debug");
 const WEB_CONFIG_SNAPSHOT: &str = include_str!("raw/snapshots/prometheus-web-config.yaml.debug");
 const ROTATION_SNAPSHOT: &str = include_str!("raw/snapshots/rotation.yaml.debug");
@@ -37,35 +52,57 @@ const WRONG_ROTATION_SNAPSHOT: &str =
 
 #[test]
 fn receiver_files_load_through_plan_to_the_values_of_the_old_loader() {
-    for (path, snapshot) in [
-        ("scenarios/receivers.yaml", RECEIVERS_SNAPSHOT),
-        ("scenarios/prometheus-web-config.yaml", WEB_CONFIG_SNAPSHOT),
+    for (path, snapshot, name) in [
+        (
+            "scenarios/receivers.yaml",
+            RECEIVERS_SNAPSHOT,
+            "receivers.yaml.debug",
+        ),
+        (
+            "scenarios/prometheus-web-config.yaml",
+            WEB_CONFIG_SNAPSHOT,
+            "prometheus-web-config.yaml.debug",
+        ),
     ] {
         let (plan, loaded_as) = load_repo_file(path);
         assert!(plan.cases.is_empty(), "{path}: no scrape cases");
         assert!(plan.rotation.is_none(), "{path}: no rotation cases");
         let receivers = plan.receivers.expect("receiver cases");
-        assert_eq!(debug_as(&receivers, &loaded_as, path), snapshot, "{path}");
+        assert_snapshot(
+            &debug_as(&receivers, &loaded_as, path),
+            snapshot,
+            name,
+            path,
+        );
         // The wrapper the `receivers` command uses gives the same.
         let wrapped = ReceiverPlan::load(&repo_file(path)).expect("the wrapper loads it");
-        assert_eq!(debug_as(&wrapped, &loaded_as, path), snapshot, "{path}");
+        assert_eq!(
+            debug_as(&wrapped, &loaded_as, path),
+            debug_as(&receivers, &loaded_as, path),
+            "{path}"
+        );
     }
 }
 
 #[test]
 fn rotation_files_load_through_plan_to_the_values_of_the_old_loader() {
-    for (path, snapshot) in [
-        ("scenarios/rotation.yaml", ROTATION_SNAPSHOT),
+    for (path, snapshot, name) in [
+        (
+            "scenarios/rotation.yaml",
+            ROTATION_SNAPSHOT,
+            "rotation.yaml.debug",
+        ),
         (
             "scenarios/tests/rotation-wrong-expectation.yaml",
             WRONG_ROTATION_SNAPSHOT,
+            "tests_rotation-wrong-expectation.yaml.debug",
         ),
     ] {
         let (plan, loaded_as) = load_repo_file(path);
         assert!(plan.cases.is_empty(), "{path}: no scrape cases");
         assert!(plan.receivers.is_none(), "{path}: no receiver cases");
         let rotation = plan.rotation.expect("rotation cases");
-        assert_eq!(debug_as(&rotation, &loaded_as, path), snapshot, "{path}");
+        assert_snapshot(&debug_as(&rotation, &loaded_as, path), snapshot, name, path);
         let wrapped: RotationPlan =
             crate::rotation::load(&repo_file(path)).expect("the wrapper loads it");
         assert_eq!(wrapped, rotation, "{path}");
