@@ -263,8 +263,12 @@ async fn run_one(
     warm_up(&prom, opts, ctx).await?;
     let warmup = started.elapsed();
     let window = measure_window(&prom, &fleet, opts, ctx).await?;
-    drop(prom);
-    // Wait for every listener to close so the next run can bind the same ports.
+    // Prometheus first, awaited: its kept-alive connections end with it, so the fleet's
+    // listeners close at once and the next run can bind the same ports (dropped without
+    // waiting, a slow stop on a loaded machine held them past the fleet's shutdown).
+    if let Err(e) = prom.stop().await {
+        tracing::warn!(error = %e, "stopping the bench's Prometheus");
+    }
     let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
     Ok(bench_row(opts, ctx, warmup, &window))
 }
