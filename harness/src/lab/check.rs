@@ -47,7 +47,7 @@ impl Default for CheckOptions {
 }
 
 /// Prometheus' verdict on one target after the learner's files were applied.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct TargetReport {
     /// The job.
     pub job: String,
@@ -139,7 +139,7 @@ impl CheckReport {
 }
 
 /// What the lab saw of one job after the reload.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 struct Watch {
     scrapes: Vec<SystemTime>,
     first_connections: Option<f64>,
@@ -147,6 +147,96 @@ struct Watch {
     health: Option<Health>,
     last_error: String,
     instance: String,
+}
+
+/// Set to a folder, every `lab check` writes what its judge read there
+/// ([`RecordedCheck`], `<lab>-<solved|unsolved>-<pid>.json`): the recordings the judge's
+/// tests replay without Prometheus, nginx or an exporter.
+pub(crate) const RECORD_ENV: &str = "SCRAPE_HARNESS_RECORD_LAB_CHECKS";
+
+/// What the judge of one `lab check` read, and what it said: recorded from a real check,
+/// replayed by the tests. Paths inside the lab folder are written as `{dir}`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct RecordedCheck {
+    /// The lab's state (ports, processes).
+    lab: LabState,
+    /// Every text file of the lab folder (its private `.lab` folder aside), by path
+    /// relative to the folder: what the judge reads of the server side.
+    files: BTreeMap<String, String>,
+    /// The learner's `prometheus.yml`, as Prometheus loaded it.
+    prometheus_yml: String,
+    /// What the watch saw, per job.
+    watched: BTreeMap<String, Watch>,
+    /// The judge's targets.
+    targets: Vec<TargetReport>,
+    /// The kinds of the judge's findings, in order.
+    finding_kinds: Vec<String>,
+}
+
+/// How the folder of a recorded lab is written in a recording.
+const DIR_MARK: &str = "{dir}";
+
+impl RecordedCheck {
+    fn of(
+        lab: &LabState,
+        prometheus_yml: &str,
+        watched: BTreeMap<String, Watch>,
+        (targets, findings): &(Vec<TargetReport>, Vec<Finding>),
+    ) -> Self {
+        let dir = lab.dir.display().to_string();
+        let mut files = BTreeMap::new();
+        collect_text_files(&lab.dir, &lab.dir, &mut files);
+        let files = files
+            .into_iter()
+            .map(|(k, v)| (k, v.replace(&dir, DIR_MARK)))
+            .collect();
+        let mut lab = lab.clone();
+        lab.dir = PathBuf::from(DIR_MARK);
+        Self {
+            lab,
+            files,
+            prometheus_yml: prometheus_yml.replace(&dir, DIR_MARK),
+            watched,
+            targets: targets.clone(),
+            finding_kinds: findings.iter().map(|f| f.kind.clone()).collect(),
+        }
+    }
+
+    fn solved(&self) -> bool {
+        self.finding_kinds.is_empty()
+            && !self.targets.is_empty()
+            && self.targets.iter().all(|t| t.health == "up")
+    }
+
+    fn write(&self, folder: &Path) -> Result<(), LabError> {
+        let name = format!(
+            "{}-{}.json",
+            self.lab.lab,
+            if self.solved() { "solved" } else { "unsolved" },
+        );
+        let path = folder.join(name);
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| LabError::io("recording the check in", &path, std::io::Error::other(e)))?;
+        crate::supervise::atomic_write(&path, json).map_err(|e| LabError::io("writing", &path, e))
+    }
+}
+
+/// Every UTF-8 file under `dir` but the private folder, by path relative to `root`.
+fn collect_text_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == state::PRIVATE) {
+            continue;
+        }
+        if path.is_dir() {
+            collect_text_files(root, &path, out);
+        } else if let (Ok(text), Ok(rel)) = (fs::read_to_string(&path), path.strip_prefix(root)) {
+            out.insert(rel.display().to_string(), text);
+        }
+    }
 }
 
 /// The learner's `prometheus.yml` as promtool and the typed parser took it.
@@ -239,7 +329,11 @@ async fn apply_prometheus(
                 BTreeMap::new(),
             );
             let watched = observe(&watch, &jobs, reloaded_at, options.deadline).await?;
-            return Ok(judge(&lab.dir, lab, &config.scrape_configs, &watched));
+            let judged = judge(&lab.dir, lab, &config.scrape_configs, &watched);
+            if let Some(out) = std::env::var_os(RECORD_ENV) {
+                RecordedCheck::of(lab, &learner.text, watched, &judged).write(Path::new(&out))?;
+            }
+            return Ok(judged);
         }
     };
     Ok((Vec::new(), vec![finding]))
@@ -577,4 +671,107 @@ fn judge(
         }
     }
     (targets, findings)
+}
+
+/// The judge replayed on what real `lab check`s recorded
+/// (`harness/tests/fixtures/observations/lab-checks/`, written with
+/// `SCRAPE_HARNESS_RECORD_LAB_CHECKS=<that folder>` over `lab start`, `check`,
+/// `solution --apply`, `check` for every lab): no Prometheus, nginx or exporter runs.
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+    use crate::lab::catalog::LABS;
+
+    fn recordings() -> Vec<(String, RecordedCheck)> {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/observations/lab-checks");
+        let mut out: Vec<(String, RecordedCheck)> = fs::read_dir(&dir)
+            .expect("the recordings folder")
+            .map(|e| e.expect("an entry").path())
+            .map(|p| {
+                let text = fs::read_to_string(&p).expect("readable");
+                let name = p
+                    .file_name()
+                    .expect("a name")
+                    .to_string_lossy()
+                    .into_owned();
+                let rec = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                (name, rec)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The judge on `rec`'s files (written into a fresh folder) and on `watched`.
+    fn replay(
+        rec: &RecordedCheck,
+        watched: &BTreeMap<String, Watch>,
+    ) -> (Vec<TargetReport>, Vec<Finding>) {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let dir = tmp.path().display().to_string();
+        for (rel, text) in &rec.files {
+            let path = tmp.path().join(rel);
+            fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+            fs::write(&path, text.replace(DIR_MARK, &dir)).expect("written");
+        }
+        let mut lab = rec.lab.clone();
+        lab.dir = tmp.path().to_owned();
+        let config = diagnose::parse_prometheus_yml(&rec.prometheus_yml.replace(DIR_MARK, &dir))
+            .expect("the recorded prometheus.yml parses");
+        judge(tmp.path(), &lab, &config.scrape_configs, watched)
+    }
+
+    fn kinds(findings: &[Finding]) -> Vec<String> {
+        findings.iter().map(|f| f.kind.clone()).collect()
+    }
+
+    #[test]
+    fn every_recorded_check_is_judged_again_as_it_was() {
+        let recordings = recordings();
+        // Every lab, solved; every lab but `config-refused` (promtool refuses its fault
+        // before the judge runs) not solved yet.
+        let names: Vec<&str> = recordings.iter().map(|(n, _)| n.as_str()).collect();
+        for info in &LABS {
+            let solved = format!("{}-solved.json", info.name);
+            assert!(names.contains(&solved.as_str()), "{solved}");
+            let unsolved = format!("{}-unsolved.json", info.name);
+            assert_eq!(
+                names.contains(&unsolved.as_str()),
+                info.name != "config-refused",
+                "{unsolved}"
+            );
+        }
+        assert_eq!(recordings.len(), 2 * LABS.len() - 1);
+        for (name, rec) in &recordings {
+            let (targets, findings) = replay(rec, &rec.watched);
+            assert_eq!(targets, rec.targets, "{name}");
+            assert_eq!(kinds(&findings), rec.finding_kinds, "{name}");
+            assert_eq!(rec.solved(), name.ends_with("-solved.json"), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_solved_check_whose_target_is_refused_or_never_scraped_is_not_solved() {
+        for (name, rec) in recordings().iter().filter(|(_, r)| r.solved()) {
+            let job = rec.watched.keys().next().expect("a job").clone();
+
+            let mut refused = rec.watched.clone();
+            let w = refused.get_mut(&job).expect("watched");
+            w.health = Some(Health::Down);
+            w.last_error = "server returned HTTP status 401 Unauthorized".into();
+            let (targets, findings) = replay(rec, &refused);
+            assert!(targets.iter().any(|t| t.health == "down"), "{name}");
+            assert!(
+                kinds(&findings).contains(&"unauthorized".to_owned()),
+                "{name}: {:?}",
+                kinds(&findings)
+            );
+
+            let mut unseen = rec.watched.clone();
+            *unseen.get_mut(&job).expect("watched") = Watch::default();
+            let (_, findings) = replay(rec, &unseen);
+            assert!(kinds(&findings).contains(&"no_scrape".to_owned()), "{name}");
+        }
+    }
 }
