@@ -155,17 +155,7 @@ impl ReceiverPlan {
                 ScenarioError::Empty { .. } => no_receivers(file),
                 e => e,
             })?;
-        let others = plan.cases.len() + plan.rotation.as_ref().map_or(0, |r| r.cases.len());
-        if others > 0 {
-            return Err(ScenarioError::Setting {
-                file: file.to_owned(),
-                key: "cases".into(),
-                message: format!(
-                    "{others} case(s) are not receiver cases; `scrape-harness receivers` runs \
-                     receiver cases only (run a mixed file with `scrape-harness run`)"
-                ),
-            });
-        }
+        plan.refuse_other_kinds(file, crate::scenario::CaseKind::Receiver)?;
         plan.receivers.ok_or_else(|| no_receivers(file))
     }
 }

@@ -217,17 +217,7 @@ impl Problems<'_> {
 /// need `scrape-harness run`).
 pub fn parse(file: &str, text: &str) -> Result<RotationPlan, ScenarioError> {
     let plan = Plan::from_sources(&[(file.to_owned(), text.to_owned())])?;
-    let others = plan.cases.len() + plan.receivers.as_ref().map_or(0, |r| r.receivers.len());
-    if others > 0 {
-        return Err(ScenarioError::Setting {
-            file: file.to_owned(),
-            key: "cases".into(),
-            message: format!(
-                "{others} case(s) are not rotation cases; `scrape-harness rotation` runs \
-                 rotation cases only (run a mixed file with `scrape-harness run`)"
-            ),
-        });
-    }
+    plan.refuse_other_kinds(file, crate::scenario::CaseKind::Rotation)?;
     plan.rotation.ok_or_else(|| ScenarioError::Empty {
         files: vec![file.to_owned()],
     })

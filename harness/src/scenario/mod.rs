@@ -551,6 +551,43 @@ pub struct Plan {
     pub rotation: Option<crate::rotation::RotationPlan>,
 }
 
+/// The kinds of case a plan holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CaseKind {
+    /// Receiver cases (`kind: alertmanager`, ...).
+    Receiver,
+    /// Rotation cases (`rotate:`).
+    Rotation,
+}
+
+impl Plan {
+    /// Refuses a plan (of `file`) that holds cases of another kind than `kind`: what a
+    /// command that runs one kind (`receivers`, `rotation`) says, pointing at `run`.
+    pub(crate) fn refuse_other_kinds(
+        &self,
+        file: &str,
+        kind: CaseKind,
+    ) -> Result<(), ScenarioError> {
+        let receivers = self.receivers.as_ref().map_or(0, |r| r.receivers.len());
+        let rotations = self.rotation.as_ref().map_or(0, |r| r.cases.len());
+        let (others, words, command) = match kind {
+            CaseKind::Receiver => (self.cases.len() + rotations, "receiver", "receivers"),
+            CaseKind::Rotation => (self.cases.len() + receivers, "rotation", "rotation"),
+        };
+        if others == 0 {
+            return Ok(());
+        }
+        Err(ScenarioError::Setting {
+            file: file.to_owned(),
+            key: "cases".into(),
+            message: format!(
+                "{others} case(s) are not {words} cases; `scrape-harness {command}` runs \
+                 {words} cases only (run a mixed file with `scrape-harness run`)"
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod kinds_tests;
 #[cfg(test)]
