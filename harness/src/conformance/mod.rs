@@ -201,8 +201,16 @@ pub(crate) fn judge_run(
     plan: &crate::scenario::Plan,
     profile: Profile,
 ) -> Vec<CheckResult> {
-    report
-        .cases
+    judge_results(&report.cases, plan, profile)
+}
+
+/// The rows of `results`, one per case of `plan` in order (a run's, or replayed ones).
+pub(crate) fn judge_results(
+    results: &[runner::CaseResult],
+    plan: &crate::scenario::Plan,
+    profile: Profile,
+) -> Vec<CheckResult> {
+    results
         .iter()
         .zip(&plan.cases)
         .flat_map(|(r, case)| {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{catalog, verdict, CheckResult, CheckVerdict, ConformanceOptions, Level, Profile};
+use super::{catalog, CheckResult, CheckVerdict, ConformanceOptions, Level, Profile};
 use crate::classify::ErrorClass;
 use crate::runner::{self, RecordedRun};
 use crate::scenario::Plan;
@@ -23,19 +23,15 @@ fn catalog_plan() -> Plan {
 
 /// Every Prometheus-judged row of `plan` on `run`, as `conformance --exec` makes them.
 fn rows(plan: &Plan, run: &RecordedRun) -> Vec<CheckResult> {
-    plan.cases
+    let results: Vec<_> = plan
+        .cases
         .iter()
-        .flat_map(|case| {
-            let r = runner::replay(case, run)
-                .unwrap_or_else(|| panic!("case {} was not recorded", case.name));
-            let mut rows =
-                verdict::judge_case(&r, case, Profile::Toolkit, plan.defaults.scrape_timeout);
-            if let Some(row) = rows.first_mut() {
-                verdict::judge_http_version(row, &r, case);
-            }
-            rows
+        .map(|case| {
+            runner::replay(case, run)
+                .unwrap_or_else(|| panic!("case {} was not recorded", case.name))
         })
-        .collect()
+        .collect();
+    super::judge_results(&results, plan, Profile::Toolkit)
 }
 
 /// `(level, verdict)` → number of rows.

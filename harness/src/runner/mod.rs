@@ -1045,10 +1045,24 @@ pub(crate) fn replay(case: &Case, run: &RecordedRun) -> Option<CaseResult> {
         started.start = not.start.clone();
         return Some(CaseResult::new(case, run.prometheus_major, &started));
     }
-    let observation = run.cases.get(&case.name)?;
-    let mut result = CaseResult::new(case, run.prometheus_major, &started);
+    Some(judge_recorded(case, run, run.cases.get(&case.name)?))
+}
+
+/// [`judge_observed`] on `observation` (recorded, or a mutation of it) with the facts of
+/// `run`, for a case that was scraped.
+#[cfg(test)]
+pub(crate) fn judge_recorded(
+    case: &Case,
+    run: &RecordedRun,
+    observation: &CaseObservation,
+) -> CaseResult {
+    let mut result = CaseResult::new(
+        case,
+        run.prometheus_major,
+        &exporters::StartedCase::for_test(),
+    );
     judge_observed(&mut result, case, observation, run);
-    Some(result)
+    result
 }
 
 /// Judges one scrape case on what was observed of it: a pure function of the case, the

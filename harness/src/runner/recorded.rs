@@ -101,7 +101,7 @@ impl RecordedRun {
 mod tests {
     use super::*;
     use crate::classify::ErrorClass;
-    use crate::runner::{exporters::StartedCase, judge_observed, CaseResult};
+    use crate::runner::judge_recorded;
     use crate::scenario::{Case, Plan};
     use crate::targets::Health;
 
@@ -112,12 +112,6 @@ mod tests {
             "../../tests/fixtures/observations/default-matrix.json"
         ))
         .expect("the recording parses")
-    }
-
-    fn judged(case: &Case, run: &RecordedRun, observation: &CaseObservation) -> CaseResult {
-        let mut result = CaseResult::new(case, run.prometheus_major, &StartedCase::for_test());
-        judge_observed(&mut result, case, observation, run);
-        result
     }
 
     fn case<'a>(plan: &'a Plan, name: &str) -> &'a Case {
@@ -167,7 +161,7 @@ mod tests {
             let Some(observation) = run.cases.get(&case.name) else {
                 panic!("case {} was not recorded", case.name);
             };
-            let result = judged(case, &run, observation);
+            let result = judge_recorded(case, &run, observation);
             assert!(result.pass, "{}: {:?}", case.name, result.failures);
             judged_cases += 1;
         }
@@ -190,7 +184,7 @@ mod tests {
             class: ErrorClass::Timeout,
             scrapes: 1,
         });
-        let result = judged(case, &run, &run.cases["tls-wrong-ca"]);
+        let result = judge_recorded(case, &run, &run.cases["tls-wrong-ca"]);
         assert!(!result.pass);
         assert!(
             !result.load_suspect,
@@ -215,7 +209,7 @@ mod tests {
         let verdict = observation.verdict.as_mut().expect("scraped");
         verdict.health = Health::Up;
         verdict.class = ErrorClass::None;
-        let result = judged(case, &run, &run.cases["tls-wrong-ca"]);
+        let result = judge_recorded(case, &run, &run.cases["tls-wrong-ca"]);
         assert!(
             result
                 .failures
@@ -234,7 +228,7 @@ mod tests {
         let observation = run.cases.get_mut("tls-ok").expect("recorded");
         observation.exporter.last.connections_accepted += 1;
         observation.exporter.last.handshakes_ok += 1;
-        let result = judged(case, &run, &run.cases["tls-ok"]);
+        let result = judge_recorded(case, &run, &run.cases["tls-ok"]);
         assert!(
             result.failures.iter().any(|f| f.starts_with("keep-alive")),
             "{:?}",
@@ -251,7 +245,7 @@ mod tests {
         for request in &mut observation.exporter.last.requests {
             request.http_version = "HTTP/1.1".to_owned();
         }
-        let result = judged(case, &run, &run.cases["tls-ok"]);
+        let result = judge_recorded(case, &run, &run.cases["tls-ok"]);
         assert!(
             result
                 .failures
@@ -271,7 +265,7 @@ mod tests {
             crate::observations::TargetObservation::missing("tls-ok", String::new()),
         );
         run.scrape_pools_failed = 0.0;
-        let result = judged(case, &run, &run.cases["tls-ok"]);
+        let result = judge_recorded(case, &run, &run.cases["tls-ok"]);
         assert!(!result.pass);
         assert!(
             result
