@@ -515,6 +515,12 @@ impl PromDuration {
         Self(Duration::from_secs(secs))
     }
 
+    /// `d` cut to whole milliseconds (Prometheus' resolution), for durations the harness
+    /// chose itself; [`PromDuration::try_from`] refuses finer ones instead.
+    pub fn whole_millis(d: Duration) -> Self {
+        Self::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
     /// The duration as a [`Duration`].
     pub const fn as_duration(self) -> Duration {
         self.0

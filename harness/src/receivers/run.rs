@@ -251,8 +251,9 @@ struct Started<'a> {
     web_config_yaml: String,
 }
 
+/// `d` in Prometheus' notation, at least 1 ms (0 means "no timeout" or is refused).
 fn prom_duration(d: Duration) -> PromDuration {
-    PromDuration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
+    PromDuration::whole_millis(d.max(Duration::from_millis(1)))
 }
 
 fn setup(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ReceiverRunError {

@@ -316,11 +316,9 @@ impl<'a> RotationSet<'a> {
     /// One job per case, scraped every `scrape_interval` of the plan (the run's other jobs
     /// keep theirs), with its context for the classifier.
     pub(crate) fn configure(&self, mut builder: FixtureBuilder) -> FixtureBuilder {
+        let every = PromDuration::whole_millis(self.plan.scrape_interval);
         for run in &self.runs {
             let mut job = job(run);
-            let every = PromDuration::from_millis(
-                u64::try_from(self.plan.scrape_interval.as_millis()).unwrap_or(u64::MAX),
-            );
             job.scrape_interval = Some(every);
             job.scrape_timeout = Some(every);
             builder = builder
