@@ -273,25 +273,26 @@ pub(crate) struct ReceiverSet<'a> {
     pki: PkiFiles,
     started: Vec<Started<'a>>,
     rules: PathBuf,
+    /// Prometheus' own web config, when the plan asks for one.
+    own: Option<PrometheusWebConfig>,
 }
 
 impl<'a> ReceiverSet<'a> {
     /// Writes each receiver's files under `dir/receivers/`, the always-firing rule file,
-    /// and starts every receiver (their web configs use `pki`).
+    /// and starts every receiver (their web configs use `pki`; passwords are hashed at the
+    /// run's `bcrypt_cost`).
     pub(crate) async fn start(
         plan: &'a ReceiverPlan,
+        bcrypt_cost: u32,
         pki: &PkiFiles,
         dir: &Path,
     ) -> Result<Self, ReceiverRunError> {
-        let hashes = exporters::hash_passwords(
-            plan.receivers.iter().map(|r| &r.case),
-            plan.scenario_defaults.bcrypt_cost,
-        )
-        .await
-        .map_err(|e| ReceiverRunError::Setup {
-            what: "hashing the passwords".into(),
-            detail: e.to_string(),
-        })?;
+        let hashes = exporters::hash_passwords(plan.receivers.iter().map(|r| &r.case), bcrypt_cost)
+            .await
+            .map_err(|e| ReceiverRunError::Setup {
+                what: "hashing the passwords".into(),
+                detail: e.to_string(),
+            })?;
         let mut started = Vec::with_capacity(plan.receivers.len());
         for r in &plan.receivers {
             started.push(start_receiver(r, pki, dir, &hashes).await?);
@@ -303,6 +304,7 @@ impl<'a> ReceiverSet<'a> {
             pki: pki.clone(),
             started,
             rules,
+            own: own_web_config(plan, pki, bcrypt_cost),
         })
     }
 
@@ -317,8 +319,8 @@ impl<'a> ReceiverSet<'a> {
                 "--rules.alert.resend-delay={}",
                 prom_duration(self.plan.defaults.evaluation_interval)
             ));
-        if let Some(own) = own_web_config(self.plan, &self.pki) {
-            builder = builder.web_config(own);
+        if let Some(own) = &self.own {
+            builder = builder.web_config(own.clone());
         }
         for s in &self.started {
             builder = builder.receiver_context(s.addr.to_string(), s.case.case.context());
@@ -363,7 +365,7 @@ impl<'a> ReceiverSet<'a> {
             .zip(observed)
             .map(|(s, o)| judge(s, o, &yaml))
             .collect();
-        let own_web_config = match own_web_config(self.plan, &self.pki) {
+        let own_web_config = match &self.own {
             Some(web) => {
                 let addr = fixture
                     .address()
@@ -372,7 +374,7 @@ impl<'a> ReceiverSet<'a> {
                         what: "reading Prometheus' address".into(),
                         detail: fixture.base_url().to_owned(),
                     })?;
-                audit_own_web_config(&web, addr).await
+                audit_own_web_config(web, addr).await
             }
             None => Vec::new(),
         };
@@ -388,7 +390,11 @@ impl<'a> ReceiverSet<'a> {
 }
 
 /// Prometheus' own `--web.config.file`, when the plan asks for one.
-fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebConfig> {
+fn own_web_config(
+    plan: &ReceiverPlan,
+    pki: &PkiFiles,
+    bcrypt_cost: u32,
+) -> Option<PrometheusWebConfig> {
     plan.own_web_config.as_ref().map(|w| PrometheusWebConfig {
         tls: w.server_cert.map(|which| PrometheusTls {
             cert_file: pki.server_cert(which),
@@ -396,7 +402,7 @@ fn own_web_config(plan: &ReceiverPlan, pki: &PkiFiles) -> Option<PrometheusWebCo
             ca_file: pki.ca(),
         }),
         basic_auth: w.basic_auth.clone(),
-        bcrypt_cost: plan.scenario_defaults.bcrypt_cost,
+        bcrypt_cost,
     })
 }
 

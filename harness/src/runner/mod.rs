@@ -598,7 +598,7 @@ impl<'a> OtherKinds<'a> {
     async fn start(plan: &'a Plan, pki: &PkiFiles, dir: &Path) -> Result<Self, RunError> {
         let receivers = match &plan.receivers {
             Some(r) => Some(
-                ReceiverSet::start(r, pki, dir)
+                ReceiverSet::start(r, plan.defaults.bcrypt_cost, pki, dir)
                     .await
                     .map_err(|e| RunError::Receivers(Box::new(e)))?,
             ),
