@@ -457,10 +457,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_target_gets_502_and_a_remote_one_403() {
-        let closed = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr")
-        };
+        // A port bound but never listening: connecting is refused, and no other test can
+        // take the port while `_held` lives (a released port could be reused at once).
+        let _held = tokio::net::TcpSocket::new_v4().expect("socket");
+        _held
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind");
+        let closed = _held.local_addr().expect("addr");
         let proxy = ForwardProxy::builder().start().await.expect("proxy");
         let (head, _) = ask(proxy.addr(), &format!("CONNECT {closed} HTTP/1.1\r\n\r\n")).await;
         assert!(head.starts_with("HTTP/1.1 502"), "{head}");
