@@ -37,5 +37,13 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_ERROR);
         }
     };
-    runtime.block_on(cli::main(cli))
+    let code = runtime.block_on(cli::main(cli));
+    // Every task was cancelled and every guard dropped (Prometheus, exporters, temp dirs)
+    // inside `block_on`. What can still run is blocking work nobody waits for any more,
+    // such as a bcrypt hash at a high cost after Ctrl-C: don't wait for it to end.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    code
 }
+
+/// How long the runtime's blocking threads get to finish after the command has ended.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(200);

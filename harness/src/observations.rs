@@ -45,6 +45,12 @@ pub struct Observations {
     pub loaded_config: Option<PrometheusConfig>,
     /// Why part of the last poll could not be read (tried again at the next poll).
     pub read_error: Option<String>,
+    /// How Prometheus ended (`signal: 9 (SIGKILL)`, `container exited with code 1`), once
+    /// a read failed and its process or container was found gone: the last snapshot the
+    /// poller publishes. `None` while it runs, and for a Prometheus the harness did not
+    /// start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_exited: Option<String>,
 }
 
 impl Observations {

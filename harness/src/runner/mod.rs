@@ -716,6 +716,10 @@ impl LoadWatch<'_> {
     /// `e`, named as overload when the machine had no CPU left since Prometheus was ready
     /// (exit 2 either way).
     fn blame(&self, during: &'static str, e: RunError) -> RunError {
+        // A Prometheus that is gone explains the failure: never blame the machine for it.
+        if matches!(e, RunError::Fixture(FixtureError::PrometheusExited { .. })) {
+            return e;
+        }
         let now = health::CpuMark::now(self.prometheus_pid);
         let Some(busy) = self
             .at_ready

@@ -10,13 +10,13 @@ use std::{
     os::unix::process::ExitStatusExt,
     path::PathBuf,
     process::{Child, Command},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{ensure, Context, Result};
 use scrape_harness::{BackendKind, PrometheusFixture};
 
-use crate::support::{containers_of, finish, heavy, poll, test_scenario, Harness};
+use crate::support::{containers_of, docker, finish, heavy, poll, test_scenario, Harness};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -52,19 +52,27 @@ fn prometheus_port(harness: &Harness, pid: u32, backend: &str) -> Result<Option<
     Ok(None)
 }
 
-/// Whether `GET /-/ready` on 127.0.0.1:`port` answers 200.
-fn ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
+/// The response of `GET path` on 127.0.0.1:`port` when it is 200, else `None`.
+fn get_ok(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /-/ready HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+    (response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"))
+        .then_some(response)
+}
+
+/// Whether `GET /-/ready` on 127.0.0.1:`port` answers 200.
+fn ready(port: u16) -> bool {
+    get_ok(port, "/-/ready").is_some()
+}
+
+/// Whether Prometheus on `port` has scraped a target (so the harness is past its own
+/// ready-wait: the first scrape comes seconds after ready).
+fn scraped_once(port: u16) -> bool {
+    get_ok(port, "/api/v1/targets").is_some_and(|body| body.contains("\"lastScrape\":\"20"))
 }
 
 /// Starts the slow scenario and returns once its Prometheus answers `/-/ready`.
@@ -201,6 +209,77 @@ fn after_sigkill_the_next_container_run_sweeps_everything() -> Result<()> {
 #[test]
 fn after_sigkill_the_next_process_run_sweeps_everything() -> Result<()> {
     sigkill_then_next_run_leaves_nothing("process")
+}
+
+/// The pid of the Prometheus that harness `pid` runs (the container's main process for
+/// the container backend, which `kill` reaches from the host like any process).
+fn prometheus_pid(harness: &Harness, pid: u32, backend: &str) -> Result<u32> {
+    let found = match backend {
+        "container" => {
+            let id = containers_of(pid)?
+                .into_iter()
+                .next()
+                .context("no container of the run")?;
+            docker(&["inspect", "--format", "{{.State.Pid}}", &id])?
+                .parse()
+                .context("the container's pid")?
+        }
+        _ => *harness
+            .leftover_processes()?
+            .first()
+            .context("no Prometheus process of the run")?,
+    };
+    Ok(found)
+}
+
+fn a_killed_prometheus_ends_the_run_at_once(backend: &str) -> Result<()> {
+    let _lock = heavy();
+    // Arrange: a run that would take a minute, with Prometheus up.
+    let harness = Harness::new()?;
+    let child = start_slow_run(&harness, backend)?;
+    let pid = child.id();
+    let port = prometheus_port(&harness, pid, backend)?.context("Prometheus' port")?;
+    if let Err(err) = poll(Duration::from_secs(30), "a first scrape", || {
+        Ok(scraped_once(port).then_some(()))
+    }) {
+        let _ = finish(child, "scrape-harness run slow.yaml", Duration::ZERO);
+        return Err(err);
+    }
+    let prometheus = prometheus_pid(&harness, pid, backend)?;
+
+    // Act
+    signal(prometheus, "KILL")?;
+    let killed_at = Instant::now();
+    let ran = finish(child, "scrape-harness run slow.yaml (Prometheus killed)", LIMIT)?;
+    let ended_after = killed_at.elapsed();
+
+    // Assert: exit 2 within 2 s with how Prometheus ended, never overload.
+    assert_eq!(ran.code(), Some(2), "{ran}");
+    assert!(
+        ended_after <= Duration::from_secs(2),
+        "the run ended {ended_after:?} after Prometheus was killed:{ran}"
+    );
+    assert!(ran.stderr.contains("Prometheus exited during the run"), "{ran}");
+    let how = if backend == "container" {
+        "container exited with code 137"
+    } else {
+        "signal: 9 (SIGKILL)"
+    };
+    assert!(ran.stderr.contains(how), "expected `{how}`:{ran}");
+    assert!(!ran.stderr.contains("overload"), "{ran}");
+    harness
+        .assert_clean(pid)
+        .with_context(|| format!("after Prometheus was killed:{ran}"))
+}
+
+#[test]
+fn a_killed_container_prometheus_ends_the_run_within_2s() -> Result<()> {
+    a_killed_prometheus_ends_the_run_at_once("container")
+}
+
+#[test]
+fn a_killed_process_prometheus_ends_the_run_within_2s() -> Result<()> {
+    a_killed_prometheus_ends_the_run_at_once("process")
 }
 
 /// What a fixture owned, recorded before the panic.
