@@ -250,7 +250,11 @@ fn a_killed_prometheus_ends_the_run_at_once(backend: &str) -> Result<()> {
     // Act
     signal(prometheus, "KILL")?;
     let killed_at = Instant::now();
-    let ran = finish(child, "scrape-harness run slow.yaml (Prometheus killed)", LIMIT)?;
+    let ran = finish(
+        child,
+        "scrape-harness run slow.yaml (Prometheus killed)",
+        LIMIT,
+    )?;
     let ended_after = killed_at.elapsed();
 
     // Assert: exit 2 within 2 s with how Prometheus ended, never overload.
@@ -259,7 +263,10 @@ fn a_killed_prometheus_ends_the_run_at_once(backend: &str) -> Result<()> {
         ended_after <= Duration::from_secs(2),
         "the run ended {ended_after:?} after Prometheus was killed:{ran}"
     );
-    assert!(ran.stderr.contains("Prometheus exited during the run"), "{ran}");
+    assert!(
+        ran.stderr.contains("Prometheus exited during the run"),
+        "{ran}"
+    );
     let how = if backend == "container" {
         "container exited with code 137"
     } else {
@@ -280,6 +287,57 @@ fn a_killed_container_prometheus_ends_the_run_within_2s() -> Result<()> {
 #[test]
 fn a_killed_process_prometheus_ends_the_run_within_2s() -> Result<()> {
     a_killed_prometheus_ends_the_run_at_once("process")
+}
+
+/// CPU seconds process `pid` has used (user + system, all threads), from /proc.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').context("/proc/PID/stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after `)`.
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+#[test]
+fn ctrl_c_during_a_slow_bcrypt_hash_ends_the_run_within_1s() -> Result<()> {
+    let _lock = heavy();
+    // Arrange: a run whose first step hashes a password at cost 16 (seconds of CPU).
+    let harness = Harness::new()?;
+    let file = crate::support::write_scenario(
+        harness.tmp(),
+        "slow-hash.yaml",
+        "defaults: { bcrypt_cost: 16, scrapes: 2 }\n\
+         cases:\n\
+         \x20 - name: basic-ok\n\
+         \x20   exporter: { basic_auth_users: { prom: s3cret } }\n\
+         \x20   scrape: { basic_auth: { username: prom, password: s3cret } }\n\
+         \x20   expect: { health: up }\n",
+    )?;
+    let child = harness.spawn(&["run", "--backend", "process", "--no-progress", &file])?;
+    let pid = child.id();
+    // Hashing has begun once the harness burnt 0.3 s of CPU (its start costs far less).
+    if let Err(err) = poll(Duration::from_secs(30), "the hash to start", || {
+        Ok((cpu_seconds(pid)? >= 0.3).then_some(()))
+    }) {
+        let _ = finish(child, "scrape-harness run slow-hash.yaml", Duration::ZERO);
+        return Err(err);
+    }
+
+    // Act
+    signal(pid, "INT")?;
+    let interrupted_at = Instant::now();
+    let ran = finish(child, "scrape-harness run slow-hash.yaml (SIGINT)", LIMIT)?;
+    let ended_after = interrupted_at.elapsed();
+
+    // Assert
+    assert_eq!(ran.code(), Some(130), "{ran}");
+    assert!(
+        ended_after <= Duration::from_secs(1),
+        "the run ended {ended_after:?} after SIGINT:{ran}"
+    );
+    harness.assert_clean(pid)
 }
 
 /// What a fixture owned, recorded before the panic.
