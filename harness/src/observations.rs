@@ -171,6 +171,9 @@ pub struct SelfCounters {
     /// Prometheus' resident memory, bytes (`process_resident_memory_bytes`).
     #[serde(default)]
     pub resident_memory_bytes: Option<f64>,
+    /// Prometheus' open file descriptors (`process_open_fds`).
+    #[serde(default)]
+    pub open_fds: Option<f64>,
     /// The poll that read these (see `Observations::poll`): a snapshot whose `poll` is
     /// larger carries counters read earlier.
     #[serde(default)]
@@ -194,6 +197,7 @@ impl SelfCounters {
                 }
                 "process_cpu_seconds_total" => out.process_cpu_seconds = Some(s.value),
                 "process_resident_memory_bytes" => out.resident_memory_bytes = Some(s.value),
+                "process_open_fds" => out.open_fds = Some(s.value),
                 _ => {}
             }
         }

@@ -46,6 +46,25 @@ pub(crate) fn start_time(pid: u32) -> Option<u64> {
     stat_fields(&stat(pid)?)?.get(19)?.parse().ok()
 }
 
+/// Resident memory of `pid` in bytes (`VmRSS` of `/proc/<pid>/status`).
+pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Open file descriptors of `pid` (entries of `/proc/<pid>/fd`).
+pub(crate) fn open_fds(pid: u32) -> Option<u64> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
+}
+
 /// The NUL-separated command line of `pid`.
 pub(crate) fn cmdline(pid: u32) -> Option<Vec<u8>> {
     fs::read(format!("/proc/{pid}/cmdline")).ok()

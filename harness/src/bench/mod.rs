@@ -34,7 +34,10 @@ mod setup;
 pub use options::{
     parse_list, parse_on_off, BenchOptions, ListError, Mode, ParseModeError, ParseOnOffError,
 };
-pub use report::{html, ratios, table, write_html, write_json, BenchReport, BenchRow, Negotiated};
+pub use report::{
+    html, ratios, table, timeline_table, write_html, write_json, BenchReport, BenchRow, Checkpoint,
+    Negotiated,
+};
 pub use run::{
     run, BenchError, MeasureError, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, JOB,
     KEEPALIVE_OFF_TOLERANCE,

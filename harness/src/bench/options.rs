@@ -95,6 +95,8 @@ pub struct BenchOptions {
     pub interval: Duration,
     /// Length of the measured window.
     pub duration: Duration,
+    /// Checkpoints in the window (0: none): each adds a line to the run's timeline.
+    pub checkpoints: u32,
     /// Runs per combination.
     pub repeat: u32,
     /// First port of the fleet.
@@ -115,6 +117,7 @@ impl Default for BenchOptions {
             keep_alive: vec![true, false],
             interval: Duration::from_secs(1),
             duration: Duration::from_secs(20),
+            checkpoints: 0,
             repeat: 1,
             base_port: 20_000,
             warmup_timeout: Duration::from_secs(120),

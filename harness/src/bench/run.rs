@@ -11,7 +11,7 @@ use fake_exporter::{Fleet, FleetGroup, RunningFleet};
 
 use super::options::{BenchOptions, Mode};
 use super::proc_stat;
-use super::report::{ka_str, BenchReport, BenchRow, Negotiated};
+use super::report::{ka_str, BenchReport, BenchRow, Checkpoint, Negotiated};
 use super::setup::{BenchFiles, SetupError};
 use crate::fixture::{FixtureError, PrometheusFixture, Until};
 use crate::progress::Progress;
@@ -367,6 +367,8 @@ struct Window {
     elapsed: Duration,
     /// Prometheus' view of the scrapes in the window.
     scrapes: ScrapeStats,
+    /// The checkpoints, when asked for.
+    timeline: Vec<Checkpoint>,
 }
 
 /// Prometheus' view of the job's scrapes over a window.
@@ -393,10 +395,28 @@ async fn measure_window(
         .await
         .map_err(ctx.measure("reading counters at window start"))?;
     let window_start = Instant::now();
-    tokio::time::sleep(opts.duration).await;
-    let after = Snapshot::take(prom, fleet, ctx.mode)
-        .await
-        .map_err(ctx.measure("reading counters at window end"))?;
+    let steps = opts.checkpoints.max(1);
+    let mut timeline = Vec::new();
+    let mut last = (before.clone(), window_start);
+    for step in 1..=steps {
+        tokio::time::sleep_until((window_start + opts.duration * step / steps).into()).await;
+        let now = Snapshot::take(prom, fleet, ctx.mode)
+            .await
+            .map_err(ctx.measure("reading counters at a checkpoint"))?;
+        if opts.checkpoints > 0 {
+            let since = last.1.elapsed();
+            let scrapes = query_scrapes(prom.api(), since, ctx).await?;
+            timeline.push(checkpoint(
+                ctx,
+                window_start,
+                (&last.0, &now),
+                since,
+                &scrapes,
+            ));
+        }
+        last = (now, Instant::now());
+    }
+    let (after, _) = last;
     let elapsed = window_start.elapsed();
     let scrapes = query_scrapes(prom.api(), elapsed, ctx).await?;
     Ok(Window {
@@ -404,7 +424,39 @@ async fn measure_window(
         after,
         elapsed,
         scrapes,
+        timeline,
     })
+}
+
+/// A checkpoint from the snapshots at its start and end and Prometheus' scrape statistics
+/// between them.
+fn checkpoint(
+    ctx: &RunCtx<'_>,
+    window_start: Instant,
+    (from, to): (&Snapshot, &Snapshot),
+    since: Duration,
+    scrapes: &ScrapeStats,
+) -> Checkpoint {
+    let reconnects_of = |s: &Snapshot| {
+        if ctx.mode.is_tls() {
+            s.stats.handshakes_ok
+        } else {
+            s.stats.connections_accepted
+        }
+    };
+    let me = std::process::id();
+    Checkpoint {
+        at_seconds: window_start.elapsed().as_secs_f64(),
+        fleet_rss_bytes: crate::procfs::rss_bytes(me).unwrap_or(0),
+        fleet_fds: crate::procfs::open_fds(me).unwrap_or(0),
+        prometheus_rss_bytes: to.prom_rss,
+        prometheus_fds: to.prom_fds,
+        prometheus_cpu_cores: (to.prom_cpu - from.prom_cpu) / since.as_secs_f64().max(1e-3),
+        scrapes: scrapes.scrapes.round() as u64,
+        failed_scrapes: (scrapes.scrapes - scrapes.ok).round().max(0.0) as u64,
+        reconnects: reconnects_of(to) - reconnects_of(from),
+        reconnects_per_target: reconnects_of(to) as f64 / f64::from(ctx.n.max(1)),
+    }
 }
 
 /// Queries the job's scrape durations and counts over the last `window`.
@@ -490,6 +542,7 @@ fn bench_row(opts: &BenchOptions, ctx: &RunCtx<'_>, warmup: Duration, w: &Window
         negotiated: negotiated(&after.stats),
         pass: problems.is_empty(),
         problems,
+        timeline: w.timeline.clone(),
     }
 }
 
@@ -524,9 +577,12 @@ fn row_problems(
 }
 
 /// Counters read at one instant.
+#[derive(Clone)]
 struct Snapshot {
     prom_cpu: f64,
     prom_rss: f64,
+    /// Prometheus' open descriptors (0 when it does not say).
+    prom_fds: f64,
     self_cpu: f64,
     stats: StatsSnapshot,
 }
@@ -556,6 +612,7 @@ impl Snapshot {
             prom_rss: counters
                 .resident_memory_bytes
                 .ok_or_else(|| missing("process_resident_memory_bytes"))?,
+            prom_fds: counters.open_fds.unwrap_or(0.0),
             self_cpu: proc_stat::self_cpu_seconds().map_err(MeasureError::ProcStat)?,
             stats: fleet
                 .group_stats(mode.as_str())

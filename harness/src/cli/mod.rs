@@ -98,6 +98,11 @@ pub(crate) struct BenchArgs {
     /// Length of the measured window of each run.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub(crate) duration: std::time::Duration,
+    /// Split the window into this many checkpoints and print a timeline per run: fleet
+    /// and Prometheus memory and descriptors, failed scrapes, handshakes per target (a
+    /// soak: `--duration 10m --checkpoints 10`; see docs/reliability.md). 0: none
+    #[arg(long, default_value_t = 0)]
+    pub(crate) checkpoints: u32,
     /// Runs per combination.
     #[arg(long, default_value_t = 1)]
     pub(crate) repeat: u32,
@@ -718,6 +723,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         keep_alive: bench::parse_list("--keep-alive", &args.keep_alive, bench::parse_on_off)?,
         interval: args.interval,
         duration: args.duration,
+        checkpoints: args.checkpoints,
         repeat: args.repeat,
         base_port: args.base_port,
         prometheus: args.shared.prometheus(),

@@ -28,6 +28,8 @@ async fn tiny_bench() -> Result<()> {
         keep_alive: vec![true, false],
         interval: Duration::from_millis(200),
         duration: Duration::from_secs(3),
+        // The soak's timeline, small: docs/reliability.md runs it for 10 minutes.
+        checkpoints: 3,
         base_port: 24_100,
         warmup_timeout: Duration::from_secs(30),
         progress: false,
@@ -63,6 +65,31 @@ async fn tiny_bench() -> Result<()> {
         "TLS keep-alive on: {} handshakes in total, {} in the window; want {n} and 0:\n{table}",
         on.handshakes_total,
         on.handshakes
+    );
+    ensure!(on.timeline.len() == 3, "3 checkpoints:\n{table}");
+    let fds: Vec<u64> = on.timeline.iter().map(|c| c.fleet_fds).collect();
+    for c in &on.timeline {
+        ensure!(
+            c.reconnects == 0
+                && c.reconnects_per_target == 1.0
+                && c.scrapes >= u64::from(n)
+                && c.fleet_rss_bytes > 0
+                && c.prometheus_rss_bytes > 0.0
+                && c.prometheus_fds >= f64::from(n),
+            "TLS keep-alive on, checkpoint {c:?}: no new handshake, one per target in all, \
+             memory and descriptors read (Prometheus holds one connection per target):\n{table}"
+        );
+    }
+    // This process also runs other tests, which open and close descriptors of their own:
+    // flat means fewer new descriptors than one per target.
+    let grew = fds
+        .iter()
+        .max()
+        .zip(fds.iter().min())
+        .map_or(0, |(a, b)| a - b);
+    ensure!(
+        grew < u64::from(n),
+        "the fleet's descriptors stay flat under keep-alive: {fds:?}\n{table}"
     );
     ensure!(
         on.negotiated.tls_version.starts_with("TLSv1_") && !on.negotiated.kx_group.is_empty(),

@@ -78,6 +78,36 @@ pub struct BenchRow {
     pub pass: bool,
     /// Why it is not, empty when it is.
     pub problems: Vec<String>,
+    /// One entry per checkpoint of the window (`--checkpoints`), in time order; empty
+    /// without checkpoints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Checkpoint>,
+}
+
+/// The state of a run at one checkpoint of its window, and what happened since the one
+/// before: a soak's figures over time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Checkpoint {
+    /// Seconds since the window began.
+    pub at_seconds: f64,
+    /// Resident memory of this process (the in-process fleet and the harness), bytes.
+    pub fleet_rss_bytes: u64,
+    /// Open descriptors of this process.
+    pub fleet_fds: u64,
+    /// Prometheus' resident memory, bytes.
+    pub prometheus_rss_bytes: f64,
+    /// Prometheus' open descriptors (`process_open_fds`).
+    pub prometheus_fds: f64,
+    /// Prometheus CPU since the last checkpoint, as a share of one core.
+    pub prometheus_cpu_cores: f64,
+    /// Scrapes since the last checkpoint, according to Prometheus.
+    pub scrapes: u64,
+    /// Failed scrapes since the last checkpoint.
+    pub failed_scrapes: u64,
+    /// TLS handshakes (TLS modes) or connections (plain) since the last checkpoint.
+    pub reconnects: u64,
+    /// TLS handshakes (or connections) per target since the fleet started.
+    pub reconnects_per_target: f64,
 }
 
 /// A whole bench run.
@@ -171,7 +201,54 @@ pub fn table(report: &BenchReport) -> String {
             );
         }
     }
+    for r in report.rows.iter().filter(|r| !r.timeline.is_empty()) {
+        out.push_str(&timeline_table(r));
+    }
     let _ = writeln!(out, "{}", ratios(report));
+    out
+}
+
+/// The timeline of one run: a line per checkpoint.
+pub fn timeline_table(r: &BenchRow) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "timeline N={} {} keep-alive {} (repeat {}):",
+        r.targets,
+        r.mode,
+        ka_str(r.keep_alive),
+        r.repeat
+    );
+    let _ = writeln!(
+        out,
+        "{:>8} {:>12} {:>9} {:>11} {:>8} {:>7} {:>8} {:>6} {:>6} {:>8}",
+        "t_s",
+        "fleet_MiB",
+        "fleet_fd",
+        "prom_MiB",
+        "prom_fd",
+        "cores",
+        "scrapes",
+        "failed",
+        "hs",
+        "hs/tgt"
+    );
+    for c in &r.timeline {
+        let _ = writeln!(
+            out,
+            "{:>8.0} {:>12.1} {:>9} {:>11.1} {:>8.0} {:>7.3} {:>8} {:>6} {:>6} {:>8.3}",
+            c.at_seconds,
+            c.fleet_rss_bytes as f64 / 1_048_576.0,
+            c.fleet_fds,
+            c.prometheus_rss_bytes / 1_048_576.0,
+            c.prometheus_fds,
+            c.prometheus_cpu_cores,
+            c.scrapes,
+            c.failed_scrapes,
+            c.reconnects,
+            c.reconnects_per_target
+        );
+    }
     out
 }
 
