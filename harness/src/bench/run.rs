@@ -537,6 +537,8 @@ fn bench_row(opts: &BenchOptions, ctx: &RunCtx<'_>, warmup: Duration, w: &Window
         handshakes,
         handshakes_total: after.stats.handshakes_ok,
         connections_total: after.stats.connections_accepted,
+        warmup_handshakes_failed: before.stats.handshakes_failed.clone(),
+        warmup_handshakes_ok: before.stats.handshakes_ok,
         connections_per_request: reconnects as f64 / requests.max(1) as f64,
         exporter_cpu_seconds: after.self_cpu - before.self_cpu,
         negotiated: negotiated(&after.stats),

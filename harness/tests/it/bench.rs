@@ -117,6 +117,8 @@ async fn tiny_bench() -> Result<()> {
         "requests",
         "exporter_cpu_seconds",
         "negotiated",
+        "warmup_handshakes_failed",
+        "warmup_handshakes_ok",
         "pass",
     ] {
         ensure!(

@@ -67,6 +67,12 @@ pub struct BenchRow {
     pub handshakes_total: u64,
     /// TCP connections accepted since the fleet started.
     pub connections_total: u64,
+    /// Handshakes that failed before the window, by reason (the warm-up's: a target whose
+    /// handshake does not finish within the scrape timeout is dialled again at the next
+    /// interval, see docs/reliability.md).
+    pub warmup_handshakes_failed: std::collections::BTreeMap<String, u64>,
+    /// Handshakes completed before the window.
+    pub warmup_handshakes_ok: u64,
     /// Handshakes (TLS) or connections (plain) per request in the window.
     pub connections_per_request: f64,
     /// CPU seconds of this process (the in-process fleet plus the harness) in the window.
@@ -200,6 +206,28 @@ pub fn table(report: &BenchReport) -> String {
                 ka_str(r.keep_alive)
             );
         }
+    }
+    for r in report.rows.iter() {
+        let failed: u64 = r.warmup_handshakes_failed.values().sum();
+        if failed == 0 {
+            continue;
+        }
+        let reasons: Vec<String> = r
+            .warmup_handshakes_failed
+            .iter()
+            .map(|(why, n)| format!("{why}: {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "warm-up N={} {} keep-alive {}: {failed} handshakes failed ({}) before {} \
+             succeeded, in {:.1} s",
+            r.targets,
+            r.mode,
+            ka_str(r.keep_alive),
+            reasons.join(", "),
+            r.warmup_handshakes_ok,
+            r.warmup_seconds
+        );
     }
     for r in report.rows.iter().filter(|r| !r.timeline.is_empty()) {
         out.push_str(&timeline_table(r));
