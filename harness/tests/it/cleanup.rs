@@ -289,6 +289,55 @@ fn a_killed_process_prometheus_ends_the_run_within_2s() -> Result<()> {
     a_killed_prometheus_ends_the_run_at_once("process")
 }
 
+#[test]
+fn a_prometheus_stopped_longer_than_a_read_timeout_and_resumed_gives_a_correct_run() -> Result<()> {
+    let _lock = heavy();
+    // Arrange: 25 scrapes at 200ms, Prometheus up and scraping.
+    let harness = Harness::new()?;
+    let file = crate::support::write_scenario(
+        harness.tmp(),
+        "stopped.yaml",
+        "defaults: { scrape_interval: 200ms, scrape_timeout: 200ms, scrapes: 25 }\n\
+         cases:\n\
+         \x20 - name: tls-ok\n\
+         \x20   exporter: { server_cert: valid }\n\
+         \x20   scrape: { scheme: https, tls_config: { ca_file: ca.crt } }\n\
+         \x20   expect: { health: up }\n",
+    )?;
+    let child = harness.spawn(&["run", "--backend", "process", "--no-progress", &file])?;
+    let pid = child.id();
+    let started = poll(Duration::from_secs(30), "Prometheus scraping", || {
+        let Some(port) = prometheus_port(&harness, pid, "process")? else {
+            return Ok(None);
+        };
+        Ok(scraped_once(port).then_some(()))
+    })
+    .and_then(|()| prometheus_pid(&harness, pid, "process"));
+    let prometheus = match started {
+        Ok(prometheus) => prometheus,
+        Err(err) => {
+            let _ = finish(child, "scrape-harness run stopped.yaml", Duration::ZERO);
+            return Err(err);
+        }
+    };
+
+    // Act: stopped for longer than the API client's 10 s timeout, so reads fail while the
+    // process is alive; then resumed. The sleep is the fault's length, not a wait.
+    signal(prometheus, "STOP")?;
+    std::thread::sleep(Duration::from_secs(12));
+    signal(prometheus, "CONT")?;
+    let ran = finish(
+        child,
+        "scrape-harness run stopped.yaml (SIGSTOP 12 s)",
+        LIMIT,
+    )?;
+
+    // Assert: a stopped Prometheus is not a dead one.
+    assert_eq!(ran.code(), Some(0), "{ran}");
+    assert!(!ran.stderr.contains("exited during the run"), "{ran}");
+    harness.assert_clean(pid)
+}
+
 /// CPU seconds process `pid` has used (user + system, all threads), from /proc.
 fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
