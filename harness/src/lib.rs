@@ -66,6 +66,7 @@ mod runner;
 mod scenario;
 mod supervise;
 mod targets;
+mod unverified;
 
 // The root: what a test or a tool needs first (about 40 names). Everything else is in a
 // named namespace below.

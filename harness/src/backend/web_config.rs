@@ -158,6 +158,7 @@ pub async fn audit_own_web_config(
     use crate::conformance::direct::{self, ClientTls};
     let tls = web.tls.as_ref().map(|t| ClientTls {
         ca_file: Some(t.ca_file.clone()),
+        verify_server: true,
         client_cert: None,
         server_name: addr.ip().to_string(),
         versions: Default::default(),

@@ -29,6 +29,9 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ClientTls {
     /// CA file to trust.
     pub ca_file: Option<PathBuf>,
+    /// Verify the server's certificate against `ca_file` (and `server_name`). `false`
+    /// only for probes of how a server behaves, never of whether it can be trusted.
+    pub verify_server: bool,
     /// Client certificate and key.
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Name to verify (defaults to the host).
@@ -392,8 +395,16 @@ fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, DirectError> {
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(DirectError::Config)?
-        .with_root_certificates(roots);
+        .map_err(DirectError::Config)?;
+    let builder = if tls.verify_server {
+        builder.with_root_certificates(roots)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(crate::unverified::AnyServerCert(
+                provider.clone(),
+            )))
+    };
     if let Some(asked) = &tls.cert_requested {
         let key = match &tls.client_cert {
             None => None,

@@ -240,6 +240,8 @@ pub struct Probe {
     pub tls: bool,
     /// CA of its certificate.
     pub ca: Option<PathBuf>,
+    /// Verify the target's certificate (`false`: probe how it behaves, whoever it is).
+    pub verify_server: bool,
     /// The user's client certificate and key.
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// A client certificate from a CA the target cannot know.
@@ -254,6 +256,7 @@ impl Probe {
     fn client(&self, cert: Option<&(PathBuf, PathBuf)>, versions: TlsVersions) -> ClientTls {
         ClientTls {
             ca_file: self.ca.clone(),
+            verify_server: self.verify_server,
             client_cert: cert.cloned(),
             server_name: self.server_name.clone(),
             versions,

@@ -161,6 +161,7 @@ async fn target_inner(
         server_name: t.host.clone(),
         tls: spec.https,
         ca: t.ca.clone(),
+        verify_server: true,
         client_cert: t.client_cert.clone(),
         unknown_ca_cert: Some(probes.unknown_ca.clone()),
         auth_header: auth_header.clone(),

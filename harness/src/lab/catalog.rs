@@ -346,7 +346,7 @@ fn basic_auth() -> Option<BasicAuth> {
 }
 
 /// The lab's job as its reference solution has it.
-fn reference_job(lab: Lab, ports: &Ports) -> ScrapeConfig {
+pub(crate) fn reference_job(lab: Lab, ports: &Ports) -> ScrapeConfig {
     let target = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.scraped()));
     let mut job = ScrapeConfig::new("node", [target.to_string()]);
     let https = !matches!(lab, Lab::BasicAuth401 | Lab::BearerRotation);
@@ -568,7 +568,11 @@ pub(crate) fn readme(info: &LabInfo, dir: &Path, ports: &Ports) -> String {
         .map(|p| format!("- nginx: 127.0.0.1:{p} (in front of the exporter)\n"))
         .unwrap_or_default();
     format!(
-        "# Lab: {title}\n\n## Your task\n\n{task}\n\n## What runs\n\n\
+        "# Lab: {title}\n\n## Your task\n\n{task}\n\n\
+         ## What this lab protects\n\n{protects}\n\
+         `lab check` verifies each of these from what Prometheus loaded and how the servers \
+         answer; a green target that gives one up is \"not solved: you weakened ...\".\n\n\
+         ## What runs\n\n\
          - Prometheus: http://127.0.0.1:{prom}/targets (open the Targets page)\n\
          - the exporter: 127.0.0.1:{exporter}\n{proxy}\n\
          Files you may edit: {files}.\n\n\
@@ -583,6 +587,10 @@ pub(crate) fn readme(info: &LabInfo, dir: &Path, ports: &Ports) -> String {
          Expected time: about {minutes} minutes.\n",
         title = info.title,
         task = info.task,
+        protects = super::protects::of(info.lab)
+            .iter()
+            .map(|p| format!("- {}: {}\n", p.label(), p.rule()))
+            .collect::<String>(),
         prom = ports.prometheus,
         exporter = ports.exporter,
         dir = dir.display(),

@@ -15,6 +15,7 @@ use super::diagnose::{self, Finding, ServerView};
 use super::error::LabError;
 use super::files;
 use super::procs;
+use super::protects::{self, Protected, Seen, ServerFacts};
 use super::run;
 use super::state::{self, LabState, PastCheck, Proc};
 use super::tools::{self, LabTools};
@@ -22,7 +23,7 @@ use crate::backend::DetachedPrometheus;
 use crate::classify::{classify, ErrorClass};
 use crate::fixture::{FixtureError, PrometheusWatch};
 use crate::observations::Observations;
-use crate::promconfig::{PrometheusConfig, ScrapeConfig};
+use crate::promconfig::{PrometheusConfig, Scheme, ScrapeConfig};
 use crate::supervise::{poll_until, Probe};
 use crate::targets::Health;
 
@@ -147,6 +148,17 @@ struct Watch {
     health: Option<Health>,
     last_error: String,
     instance: String,
+    /// The URL of the fresh scrapes (Prometheus' `scrapeUrl`).
+    #[serde(default)]
+    scrape_url: String,
+}
+
+/// What `check` learnt of a job's server beyond Prometheus' view: the probes' answers, and
+/// whether the target stayed up through `check`'s own token rotation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+struct Probed {
+    facts: Option<ServerFacts>,
+    up_after_rotation: Option<bool>,
 }
 
 /// Set to a folder, every `lab check` writes what its judge read there
@@ -163,10 +175,15 @@ struct RecordedCheck {
     /// Every text file of the lab folder (its private `.lab` folder aside), by path
     /// relative to the folder: what the judge reads of the server side.
     files: BTreeMap<String, String>,
-    /// The learner's `prometheus.yml`, as Prometheus loaded it.
+    /// The learner's `prometheus.yml`, as written.
     prometheus_yml: String,
+    /// The configuration Prometheus loaded from it (`/api/v1/status/config`): what the
+    /// judge reads.
+    loaded: PrometheusConfig,
     /// What the watch saw, per job.
     watched: BTreeMap<String, Watch>,
+    /// What the probes and the rotation found, per job.
+    probed: BTreeMap<String, Probed>,
     /// The judge's targets.
     targets: Vec<TargetReport>,
     /// The kinds of the judge's findings, in order.
@@ -179,8 +196,8 @@ const DIR_MARK: &str = "{dir}";
 impl RecordedCheck {
     fn of(
         lab: &LabState,
-        prometheus_yml: &str,
-        watched: BTreeMap<String, Watch>,
+        (prometheus_yml, loaded): (&str, &PrometheusConfig),
+        (watched, probed): (BTreeMap<String, Watch>, BTreeMap<String, Probed>),
         (targets, findings): &(Vec<TargetReport>, Vec<Finding>),
     ) -> Self {
         let dir = lab.dir.display().to_string();
@@ -196,7 +213,12 @@ impl RecordedCheck {
             lab,
             files,
             prometheus_yml: prometheus_yml.replace(&dir, DIR_MARK),
+            loaded: serde_json::to_string(loaded)
+                .ok()
+                .and_then(|json| serde_json::from_str(&json.replace(&dir, DIR_MARK)).ok())
+                .unwrap_or_default(),
             watched,
+            probed,
             targets: targets.clone(),
             finding_kinds: findings.iter().map(|f| f.kind.clone()).collect(),
         }
@@ -208,13 +230,21 @@ impl RecordedCheck {
             && self.targets.iter().all(|t| t.health == "up")
     }
 
+    /// Writes `<lab>-solved.json` or `<lab>-unsolved.json`; a check that found a
+    /// weakening is `<lab>-weakened-<n>.json`, `n` the first number not taken.
     fn write(&self, folder: &Path) -> Result<(), LabError> {
-        let name = format!(
-            "{}-{}.json",
-            self.lab.lab,
-            if self.solved() { "solved" } else { "unsolved" },
-        );
-        let path = folder.join(name);
+        let path = if self.finding_kinds.iter().any(|k| k == "weakened") {
+            (1..)
+                .map(|n| folder.join(format!("{}-weakened-{n}.json", self.lab.lab)))
+                .find(|p| !p.exists())
+                .expect("an unused number")
+        } else {
+            folder.join(format!(
+                "{}-{}.json",
+                self.lab.lab,
+                if self.solved() { "solved" } else { "unsolved" },
+            ))
+        };
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| LabError::io("recording the check in", &path, std::io::Error::other(e)))?;
         crate::supervise::atomic_write(&path, json).map_err(|e| LabError::io("writing", &path, e))
@@ -239,14 +269,12 @@ fn collect_text_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, String
     }
 }
 
-/// The learner's `prometheus.yml` as promtool and the typed parser took it.
+/// The learner's `prometheus.yml` as promtool took it.
 struct Learner {
     /// The file's text.
     text: String,
     /// promtool's complaint, when it refused the file.
     refused: Option<String>,
-    /// The typed config, or why the harness cannot read it.
-    config: Result<PrometheusConfig, Finding>,
 }
 
 /// Applies the learner's files to the lab in `dir`, waits for fresh scrapes and explains
@@ -288,8 +316,10 @@ pub async fn check(
     })
 }
 
-/// Reloads Prometheus with the learner's file (promtool accepted it), waits for fresh
-/// scrapes and judges them.
+/// Reloads Prometheus with the learner's file (promtool accepted it), reads the
+/// configuration Prometheus loaded from it, waits for fresh scrapes of that configuration,
+/// probes the servers of the targets that came up (and rotates the token where the lab
+/// protects a rotation), and judges it all.
 async fn apply_prometheus(
     prometheus: &DetachedPrometheus,
     learner: &Learner,
@@ -297,46 +327,119 @@ async fn apply_prometheus(
     options: CheckOptions,
 ) -> Result<(Vec<TargetReport>, Vec<Finding>), LabError> {
     prometheus.replace_config(&learner.text)?;
-    let reloaded = prometheus.api().reload().await;
-    // Scrapes that started before the reload returned may have used the old config.
-    let reloaded_at = SystemTime::now();
-    let finding = match (reloaded, &learner.config) {
-        (Err(err), _) => Finding::new(
+    if let Err(err) = prometheus.api().reload().await {
+        let finding = Finding::new(
             "prometheus.yml",
             "reload_failed",
             &err.to_string(),
             "Prometheus did not take the file although promtool accepted it".into(),
             format!("Prometheus' log: {}", prometheus.log_path().display()),
-        ),
-        (Ok(()), Err(unreadable)) => unreadable.clone(),
-        (Ok(()), Ok(config)) if config.scrape_configs.is_empty() => Finding::new(
+        );
+        return Ok((Vec::new(), vec![finding]));
+    }
+    // Scrapes that started before the reload returned may have used the old config.
+    let reloaded_at = SystemTime::now();
+    let (watch, loaded) = match PrometheusWatch::attach_to_loaded(
+        prometheus.api().clone(),
+        Some(prometheus.log_path()),
+        BTreeMap::new(),
+        options.deadline,
+    )
+    .await
+    {
+        Ok(attached) => attached,
+        Err(FixtureError::LoadedConfigUnreadable { detail }) => {
+            let finding = Finding::new(
+                "prometheus.yml",
+                "loaded_config_unreadable",
+                &detail,
+                "the harness cannot read the configuration Prometheus loaded, so it cannot judge what Prometheus does".into(),
+                format!("Prometheus' log: {}", prometheus.log_path().display()),
+            );
+            return Ok((Vec::new(), vec![finding]));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if loaded.scrape_configs.is_empty() {
+        let finding = Finding::new(
             "prometheus.yml",
             "no_jobs",
             "",
-            "the file has no scrape job".into(),
+            "Prometheus loaded no scrape job from the file".into(),
             "prometheus.yml: scrape_configs".into(),
-        ),
-        (Ok(()), Ok(config)) => {
-            let jobs: Vec<String> = config
-                .scrape_configs
-                .iter()
-                .map(|j| j.job_name.clone())
-                .collect();
-            let watch = PrometheusWatch::attach(
-                prometheus.api().clone(),
-                Some(prometheus.log_path()),
-                config.clone(),
-                BTreeMap::new(),
-            );
-            let watched = observe(&watch, &jobs, reloaded_at, options.deadline).await?;
-            let judged = judge(&lab.dir, lab, &config.scrape_configs, &watched);
-            if let Some(out) = std::env::var_os(RECORD_ENV) {
-                RecordedCheck::of(lab, &learner.text, watched, &judged).write(Path::new(&out))?;
-            }
-            return Ok(judged);
+        );
+        return Ok((Vec::new(), vec![finding]));
+    }
+    let jobs = &loaded.scrape_configs;
+    let watched = observe(&watch, jobs, reloaded_at, options.deadline).await?;
+    let probed = probe_servers(&watch, lab, jobs, &watched, options.deadline).await?;
+    let judged = judge(&lab.dir, lab, jobs, &watched, &probed);
+    if let Some(out) = std::env::var_os(RECORD_ENV) {
+        RecordedCheck::of(lab, (&learner.text, &loaded), (watched, probed), &judged)
+            .write(Path::new(&out))?;
+    }
+    Ok(judged)
+}
+
+/// For every job whose target came up: the probes' answers about its server, and, where
+/// the lab protects a token rotation, whether the target stays up when `check` rotates
+/// the exporter's token (written to its token file, then two fresh scrapes waited for).
+async fn probe_servers(
+    watch: &PrometheusWatch,
+    lab: &LabState,
+    jobs: &[ScrapeConfig],
+    watched: &BTreeMap<String, Watch>,
+    deadline: Duration,
+) -> Result<BTreeMap<String, Probed>, LabError> {
+    let protects = protects::of(lab.lab()?);
+    let probe_dir = lab.private("probe");
+    let unknown_ca = protects::unknown_ca_cert(&probe_dir)
+        .map_err(|e| LabError::io("writing a probe certificate in", &probe_dir, e))?;
+    let mut out = BTreeMap::new();
+    for job in jobs {
+        let Some(w) = watched
+            .get(&job.job_name)
+            .filter(|w| w.health == Some(Health::Up))
+        else {
+            continue;
+        };
+        let mut probed = Probed {
+            facts: Some(protects::probe(job, &w.scrape_url, unknown_ca.clone()).await),
+            up_after_rotation: None,
+        };
+        if protects.contains(&Protected::SurvivesRotation) {
+            probed.up_after_rotation = Some(rotate_token(watch, lab, job, deadline).await?);
         }
+        out.insert(job.job_name.clone(), probed);
+    }
+    Ok(out)
+}
+
+/// Writes a new token into the exporter's token file (as operations would) and reports
+/// whether the job's next fresh scrapes are up.
+async fn rotate_token(
+    watch: &PrometheusWatch,
+    lab: &LabState,
+    job: &ScrapeConfig,
+    deadline: Duration,
+) -> Result<bool, LabError> {
+    let (server, _) = diagnose::web_config_view(&lab.dir);
+    let Some(file) = server.token_file else {
+        return Ok(false); // no token file on the server: nothing survives a rotation
     };
-    Ok((Vec::new(), vec![finding]))
+    let path = lab.dir.join(&file);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let token = format!("rotated-by-check-{nanos:x}");
+    crate::supervise::atomic_write(&path, &token)
+        .map_err(|e| LabError::io("rotating", &path, e))?;
+    let rotated_at = SystemTime::now();
+    let names = [job.clone()];
+    let after = observe(watch, &names, rotated_at, deadline).await?;
+    Ok(after
+        .get(&job.job_name)
+        .is_some_and(|w| w.health == Some(Health::Up)))
 }
 
 /// A finding for every process of the lab that is not running any more (Prometheus:
@@ -410,19 +513,14 @@ async fn apply_nginx(
     Ok(())
 }
 
-/// Reads the learner's `prometheus.yml`, runs promtool on it and parses it.
+/// Reads the learner's `prometheus.yml` and runs promtool on it.
 async fn read_learner(dir: &Path) -> Result<Learner, LabError> {
     let path = dir.join("prometheus.yml");
     let text = fs::read_to_string(&path).map_err(|e| LabError::io("reading", &path, e))?;
     let refused = tokio::task::spawn_blocking(move || tools::promtool(&path))
         .await
         .expect("promtool does not panic")?;
-    let config = diagnose::parse_prometheus_yml(&text);
-    Ok(Learner {
-        text,
-        refused,
-        config,
-    })
+    Ok(Learner { text, refused })
 }
 
 /// Records this check in the history; returns the problems earlier checks named that are
@@ -434,7 +532,10 @@ fn remember(dir: &Path, solved: bool, findings: &[Finding]) -> Result<Vec<String
         .collect();
     let earlier = state::history(dir);
     let mut fixed: Vec<String> = Vec::new();
-    for past in earlier.iter().filter(|p| !p.solved) {
+    // While a protection is weakened, nothing counts as fixed: the earlier problem may be
+    // gone only because of the weakening (verification off hides an unknown authority).
+    let weakened = findings.iter().any(|f| f.kind == "weakened");
+    for past in earlier.iter().filter(|p| !p.solved && !weakened) {
         for p in &past.problems {
             let kind = p.split(':').next().unwrap_or_default();
             if !findings.iter().any(|f| f.kind == kind)
@@ -498,15 +599,17 @@ async fn reload_nginx(lab: &LabState) -> Result<(), LabError> {
 /// snapshots ([`PrometheusWatch`]), as every command reads Prometheus.
 async fn observe(
     watch: &PrometheusWatch,
-    jobs: &[String],
+    jobs: &[ScrapeConfig],
     since: SystemTime,
     deadline: Duration,
 ) -> Result<BTreeMap<String, Watch>, LabError> {
-    let mut seen: BTreeMap<String, Watch> =
-        jobs.iter().map(|j| (j.clone(), Watch::default())).collect();
+    let mut seen: BTreeMap<String, Watch> = jobs
+        .iter()
+        .map(|j| (j.job_name.clone(), Watch::default()))
+        .collect();
     let waited = watch
         .wait_for(deadline, "every job judgeable", |o| {
-            if record_scrapes(&mut seen, o, since) {
+            if record_scrapes(&mut seen, jobs, o, since) {
                 record_connections(&mut seen, &o.counters.conntrack_established);
             }
             let pending: Vec<String> = seen
@@ -528,14 +631,41 @@ async fn observe(
     }
 }
 
-/// Notes every scrape of a watched job newer than `since`, and the jobs Prometheus
-/// dropped; whether a scrape was new.
-fn record_scrapes(seen: &mut BTreeMap<String, Watch>, o: &Observations, since: SystemTime) -> bool {
+/// Whether a target Prometheus lists is one of `job` as loaded now, not one left over
+/// from the configuration before the reload: its scheme is the job's, and, unless the job
+/// relabels, its address is one of the job's static targets.
+fn of_loaded_job(job: &ScrapeConfig, scrape_url: &str) -> bool {
+    let scheme = if job.scheme == Some(Scheme::Https) {
+        "https"
+    } else {
+        "http"
+    };
+    if !scrape_url.starts_with(&format!("{scheme}://")) {
+        return false;
+    }
+    job.other.contains_key("relabel_configs")
+        || protects::authority(scrape_url).is_some_and(|a| diagnose::targets(job).any(|t| t == a))
+}
+
+/// Notes every scrape of a watched job newer than `since` (of a target of the loaded
+/// job), and the jobs Prometheus dropped; whether a scrape was new.
+fn record_scrapes(
+    seen: &mut BTreeMap<String, Watch>,
+    jobs: &[ScrapeConfig],
+    o: &Observations,
+    since: SystemTime,
+) -> bool {
     let mut fresh = false;
     for t in &o.targets {
         let Some(w) = seen.get_mut(&t.job) else {
             continue;
         };
+        let current = jobs.iter().find(|j| j.job_name == t.job);
+        if t.health != Health::Missing
+            && !current.is_some_and(|job| of_loaded_job(job, &t.scrape_url))
+        {
+            continue;
+        }
         if t.health == Health::Missing {
             if w.scrapes.is_empty() {
                 w.health = Some(Health::Missing);
@@ -551,6 +681,7 @@ fn record_scrapes(seen: &mut BTreeMap<String, Watch>, o: &Observations, since: S
             w.health = Some(t.health);
             w.last_error = t.last_error.clone();
             w.instance = t.instance.clone();
+            w.scrape_url = t.scrape_url.clone();
             fresh = true;
         }
     }
@@ -582,25 +713,26 @@ fn judgeable(w: &Watch) -> bool {
         }
 }
 
-/// What the server side of a job is (the exporter's web config, or nginx when the job
-/// scrapes the proxy), whether the job bypasses the proxy, and a finding when the
-/// exporter's web config is refused.
+/// What the server side of a job is (the exporter's web config, or nginx when the target
+/// was scraped at the proxy's port, or its configured targets name it when it was not
+/// scraped), and a finding when the exporter's web config is refused.
 fn server_for(
     dir: &Path,
     lab: &LabState,
     job: &ScrapeConfig,
-) -> (ServerView, bool, Option<Finding>) {
-    let scraped_port = |p: u16| diagnose::targets(job).any(|t| t.ends_with(&format!(":{p}")));
-    let bypass = lab.ports.proxy.is_some() && scraped_port(lab.ports.exporter);
+    scrape_url: &str,
+) -> (ServerView, Option<Finding>) {
+    let suffix = |p: u16| format!(":{p}");
+    let scraped_port = |p: u16| match protects::authority(scrape_url) {
+        Some(authority) => authority.ends_with(&suffix(p)),
+        None => diagnose::targets(job).any(|t| t.ends_with(&suffix(p))),
+    };
     match lab.ports.proxy {
         Some(proxy) if scraped_port(proxy) => {
             let conf = fs::read_to_string(dir.join("nginx.conf")).unwrap_or_default();
-            (diagnose::nginx_view(&conf), bypass, None)
+            (diagnose::nginx_view(&conf), None)
         }
-        _ => {
-            let (view, problem) = diagnose::web_config_view(dir);
-            (view, bypass, problem)
-        }
+        _ => diagnose::web_config_view(dir),
     }
 }
 
@@ -610,15 +742,18 @@ fn judge(
     lab: &LabState,
     jobs: &[ScrapeConfig],
     watched: &BTreeMap<String, Watch>,
+    probed: &BTreeMap<String, Probed>,
 ) -> (Vec<TargetReport>, Vec<Finding>) {
     let mut targets = Vec::new();
     let mut findings = Vec::new();
+    // Invariant: a recorded lab state names a lab of the catalog.
+    let protects = lab.lab().map(protects::of).unwrap_or_default();
     for job in jobs {
         let Some(w) = watched.get(&job.job_name) else {
             continue;
         };
         let subject = format!("job `{}`", job.job_name);
-        let (server, bypass, problem) = server_for(dir, lab, job);
+        let (server, problem) = server_for(dir, lab, job, &w.scrape_url);
         findings.extend(problem);
         let Some(health) = w.health else {
             findings.push(Finding::new(
@@ -648,16 +783,16 @@ fn judge(
             new_connections: growth.filter(|_| health == Health::Up).map(|g| g.0),
             scrapes: w.scrapes.len() as u64,
         });
-        if bypass {
-            findings.push(Finding::new(
-                &subject,
-                "bypasses_proxy",
-                "",
-                format!("the job scrapes the exporter's own port {} directly, around the proxy's TLS and auth", lab.ports.exporter),
-                "prometheus.yml: static_configs targets (scrape the proxy's port, see README.md)".into(),
-            ));
-        }
         if health == Health::Up {
+            let probed = probed.get(&job.job_name);
+            let seen = Seen {
+                scrape_url: &w.scrape_url,
+                facts: probed.and_then(|p| p.facts.as_ref()),
+                up_after_rotation: probed.and_then(|p| p.up_after_rotation),
+            };
+            findings.extend(protects::weakenings(
+                &subject, &protects, job, seen, &lab.ports,
+            ));
             findings.extend(diagnose::explain_up(&subject, job, &server, growth));
         } else {
             findings.push(diagnose::explain_down(
@@ -683,8 +818,14 @@ mod replay_tests {
     use crate::lab::catalog::LABS;
 
     fn recordings() -> Vec<(String, RecordedCheck)> {
-        let dir =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/observations/lab-checks");
+        recorded_in("lab-checks")
+    }
+
+    /// The recordings of `harness/tests/fixtures/observations/<folder>`, by file name.
+    fn recorded_in(folder: &str) -> Vec<(String, RecordedCheck)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/observations")
+            .join(folder);
         let mut out: Vec<(String, RecordedCheck)> = fs::read_dir(&dir)
             .expect("the recordings folder")
             .map(|e| e.expect("an entry").path())
@@ -717,9 +858,16 @@ mod replay_tests {
         }
         let mut lab = rec.lab.clone();
         lab.dir = tmp.path().to_owned();
-        let config = diagnose::parse_prometheus_yml(&rec.prometheus_yml.replace(DIR_MARK, &dir))
-            .expect("the recorded prometheus.yml parses");
-        judge(tmp.path(), &lab, &config.scrape_configs, watched)
+        let loaded = serde_json::to_string(&rec.loaded).expect("a config serialises");
+        let loaded: PrometheusConfig =
+            serde_json::from_str(&loaded.replace(DIR_MARK, &dir)).expect("and reads back");
+        judge(
+            tmp.path(),
+            &lab,
+            &loaded.scrape_configs,
+            watched,
+            &rec.probed,
+        )
     }
 
     fn kinds(findings: &[Finding]) -> Vec<String> {
@@ -748,6 +896,28 @@ mod replay_tests {
             assert_eq!(targets, rec.targets, "{name}");
             assert_eq!(kinds(&findings), rec.finding_kinds, "{name}");
             assert_eq!(rec.solved(), name.ends_with("-solved.json"), "{name}");
+        }
+    }
+
+    /// Recorded by `lab_weakenings::every_lab_refuses_at_least_two_weakenings_...` with
+    /// `SCRAPE_HARNESS_RECORD_LAB_CHECKS=harness/tests/fixtures/observations/lab-weakenings`.
+    #[test]
+    fn every_recorded_weakening_is_refused_again() {
+        let recordings = recorded_in("lab-weakenings");
+        assert_eq!(recordings.len(), 26, "docs/labs.md cites 26 weakenings");
+        for info in &LABS {
+            let of_lab = recordings
+                .iter()
+                .filter(|(_, r)| r.lab.lab == info.name)
+                .count();
+            assert!(of_lab >= 2, "{}: {of_lab} weakening(s)", info.name);
+        }
+        for (name, rec) in &recordings {
+            let (targets, findings) = replay(rec, &rec.watched);
+            assert_eq!(targets, rec.targets, "{name}");
+            assert_eq!(kinds(&findings), rec.finding_kinds, "{name}");
+            assert!(targets.iter().all(|t| t.health == "up"), "{name}");
+            assert!(kinds(&findings).contains(&"weakened".to_owned()), "{name}");
         }
     }
 

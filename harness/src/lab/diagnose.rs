@@ -8,7 +8,7 @@ use fake_exporter::{ClientAuthType, PemSource, WebConfig};
 use serde::Serialize;
 
 use crate::classify::{CaseContext, ErrorClass};
-use crate::promconfig::{PrometheusConfig, Scheme, ScrapeConfig, TlsConfig};
+use crate::promconfig::{Scheme, ScrapeConfig, TlsConfig};
 
 /// One problem `check` found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -45,27 +45,6 @@ impl Finding {
     }
 }
 
-/// The learner's `prometheus.yml`, parsed into the typed configuration the way Prometheus
-/// reads it (go-yaml booleans: `insecure_skip_verify: yes` skips verification). A file
-/// the harness cannot read is a finding naming the key, its line and the fix.
-pub(crate) fn parse_prometheus_yml(text: &str) -> Result<PrometheusConfig, Finding> {
-    let deserializer = serde_norway::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let key = err.path().to_string();
-        let inner = err.into_inner();
-        let line = inner
-            .location()
-            .map_or_else(String::new, |l| format!(" line {}", l.line()));
-        Finding::new(
-            "prometheus.yml",
-            "config_unreadable",
-            &inner.to_string(),
-            format!("the harness cannot read `{key}` in prometheus.yml ({inner}), so it cannot explain what Prometheus does with it"),
-            format!("prometheus.yml{line}: `{key}`: write it as Prometheus documents it (a duration like `2s`, a boolean `true`/`false`, a list of `host:port` targets)"),
-        )
-    })
-}
-
 fn tls(job: &ScrapeConfig) -> Option<&TlsConfig> {
     job.tls_config.as_ref()
 }
@@ -82,7 +61,8 @@ fn https(job: &ScrapeConfig) -> bool {
 }
 
 /// `tls_config.insecure_skip_verify` is on (in any spelling go-yaml takes: `true`, `yes`, `on`).
-fn skips_verification(job: &ScrapeConfig) -> bool {
+/// Whether the job switches certificate verification off.
+pub(crate) fn skips_verification(job: &ScrapeConfig) -> bool {
     tls(job).and_then(|t| t.insecure_skip_verify) == Some(true)
 }
 
@@ -374,15 +354,6 @@ pub(crate) fn explain_up(
     growth: Option<(f64, u64)>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    if skips_verification(job) {
-        out.push(Finding::new(
-            subject,
-            "insecure_skip_verify",
-            "",
-            "the target is up only because tls_config.insecure_skip_verify switches certificate verification off; anyone could impersonate the exporter, so this does not count as solved".into(),
-            "prometheus.yml: remove tls_config.insecure_skip_verify and make verification pass".into(),
-        ));
-    }
     if bearer_inline(job) && server.token_file.is_some() {
         out.push(Finding::new(
             subject,
@@ -446,11 +417,15 @@ pub(crate) fn config_refused(message: &str, yaml: &str) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::promconfig::PrometheusConfig;
 
     const JOB: &str = "scrape_configs:\n  - job_name: node\n    scheme: https\n    tls_config:\n      ca_file: pki/ca.crt\n      server_name: x.example\n      insecure_skip_verify: true\n    authorization:\n      credentials: abc\n    static_configs:\n      - targets: [\"127.0.0.1:9100\"]\n";
 
     fn job(yaml: &str) -> ScrapeConfig {
-        parse_prometheus_yml(yaml).unwrap().scrape_configs.remove(0)
+        serde_norway::from_str::<PrometheusConfig>(yaml)
+            .unwrap()
+            .scrape_configs
+            .remove(0)
     }
 
     #[test]
@@ -478,20 +453,6 @@ mod tests {
             );
             assert_eq!(skips_verification(&job(&yaml)), skips, "{word}");
         }
-    }
-
-    #[test]
-    fn an_unreadable_key_is_named_with_its_line() {
-        let yaml = JOB.replace("insecure_skip_verify: true", "insecure_skip_verify: maybe");
-        let finding = parse_prometheus_yml(&yaml).unwrap_err();
-        assert_eq!(finding.kind, "config_unreadable");
-        assert!(
-            finding
-                .look_at
-                .contains("line 7: `scrape_configs[0].tls_config.insecure_skip_verify`"),
-            "{finding:?}"
-        );
-        assert!(parse_prometheus_yml("scrape_configs: [").is_err());
     }
 
     #[test]
@@ -532,12 +493,6 @@ mod tests {
             "{}",
             f.look_at
         );
-    }
-
-    #[test]
-    fn insecure_skip_verify_is_never_solved() {
-        let found = explain_up("node/x", &job(JOB), &ServerView::default(), None);
-        assert!(found.iter().any(|f| f.kind == "insecure_skip_verify"));
     }
 
     #[test]

@@ -674,6 +674,7 @@ async fn list_alerts(
     let e = &s.case.case.exporter;
     let tls = e.tls.as_ref().map(|tls| ClientTls {
         ca_file: Some(pki.ca()),
+        verify_server: true,
         client_cert: tls.client_ca.map(|_| {
             (
                 pki.by_name("client.crt").unwrap_or_default(),

@@ -869,6 +869,7 @@ async fn probe_old(
             }
             Some(ClientTls {
                 ca_file: Some(ca),
+                verify_server: true,
                 client_cert: cert,
                 server_name: "127.0.0.1".to_owned(),
                 versions: TlsVersions::Both,

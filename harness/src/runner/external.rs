@@ -524,7 +524,9 @@ fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, HttpVersi
         .with_protocol_versions(&versions)
         .map_err(HttpVersionUnobserved::Tls)?
         .dangerous()
-        .with_custom_certificate_verifier(std::sync::Arc::new(AlpnOnly(provider)));
+        .with_custom_certificate_verifier(std::sync::Arc::new(crate::unverified::AnyServerCert(
+            provider,
+        )));
     let unreadable = |path: &Path, detail: String| HttpVersionUnobserved::ClientCert {
         path: path.to_owned(),
         detail,
@@ -545,57 +547,6 @@ fn alpn_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, HttpVersi
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// Danger: a verifier that accepts any server certificate (signatures are still checked).
-/// The ALPN probe only reads which protocol the exporter picks; whether Prometheus trusts
-/// the certificate is the case's verdict, judged from Prometheus itself.
-#[derive(Debug)]
-struct AlpnOnly(std::sync::Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AlpnOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls_pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
-        _server_name: &rustls_pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -15,24 +15,24 @@ use crate::support::{fake_exporter_bin, finish, heavy, poll, Harness, Ran};
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// A lab folder in a private TMPDIR; `lab stop` runs on drop, so a failed test leaves nothing.
-struct LabDir {
+pub(crate) struct LabDir {
     harness: Harness,
     dir: PathBuf,
 }
 
 impl LabDir {
-    fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         let harness = Harness::new()?;
         let dir = harness.tmp().join("lab");
         Ok(Self { harness, dir })
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// `scrape-harness lab <args> --fake-exporter <bin>`.
-    fn lab(&self, args: &[&str]) -> Result<Ran> {
+    pub(crate) fn lab(&self, args: &[&str]) -> Result<Ran> {
         let fake = fake_exporter_bin();
         let mut all = vec!["lab"];
         all.extend_from_slice(args);
@@ -40,18 +40,18 @@ impl LabDir {
         self.harness.run(&all, LIMIT)
     }
 
-    fn dir_arg(&self) -> &str {
+    pub(crate) fn dir_arg(&self) -> &str {
         self.dir.to_str().expect("temp paths are UTF-8")
     }
 
-    fn start(&self, name: &str) -> Result<Ran> {
+    pub(crate) fn start(&self, name: &str) -> Result<Ran> {
         let ran = self.lab(&["start", name, "--dir", self.dir_arg()])?;
         ensure!(ran.code() == Some(0), "lab start {name} failed:{ran}");
         Ok(ran)
     }
 
     /// `lab check`, asserting its exit code (0 solved, 1 not yet).
-    fn check(&self, solved: bool) -> Result<Ran> {
+    pub(crate) fn check(&self, solved: bool) -> Result<Ran> {
         let ran = self.lab(&["check", "--dir", self.dir_arg()])?;
         let want = if solved { 0 } else { 1 };
         ensure!(
@@ -62,7 +62,7 @@ impl LabDir {
         Ok(ran)
     }
 
-    fn solve(&self, name: &str) -> Result<()> {
+    pub(crate) fn solve(&self, name: &str) -> Result<()> {
         let ran = self.lab(&["solution", name, "--apply", "--dir", self.dir_arg()])?;
         ensure!(
             ran.code() == Some(0),
@@ -71,7 +71,7 @@ impl LabDir {
         Ok(())
     }
 
-    fn edit(&self, file: &str, from: &str, to: &str) -> Result<()> {
+    pub(crate) fn edit(&self, file: &str, from: &str, to: &str) -> Result<()> {
         let path = self.dir.join(file);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
@@ -84,7 +84,7 @@ impl LabDir {
             .with_context(|| format!("writing {}", path.display()))
     }
 
-    fn files(&self) -> String {
+    pub(crate) fn files(&self) -> String {
         ["prometheus.yml", "web-config.yml", "nginx.conf"]
             .iter()
             .filter_map(|f| {
@@ -98,7 +98,7 @@ impl LabDir {
     }
 
     /// `lab stop`, then asserts that no process names the folder.
-    fn stop(&self) -> Result<()> {
+    pub(crate) fn stop(&self) -> Result<()> {
         let ran = self.lab(&["stop", "--dir", self.dir_arg()])?;
         ensure!(ran.code() == Some(0), "lab stop failed:{ran}");
         let left = processes_naming(&self.dir);
@@ -282,7 +282,11 @@ fn classic_lab_passes_with_learner_made_openssl_certs_only_when_ip_or_server_nam
     )?;
     let ran = lab.check(false)?;
     ensure!(
-        ran.stdout.contains("up (none)") && ran.stdout.contains("— insecure_skip_verify"),
+        ran.stdout.contains("up (none)")
+            && ran.stdout.contains("— weakened")
+            && ran
+                .stdout
+                .contains("insecure_skip_verify: true (/api/v1/status/config)"),
         "{ran}"
     );
     lab.edit(
@@ -292,7 +296,11 @@ fn classic_lab_passes_with_learner_made_openssl_certs_only_when_ip_or_server_nam
     )?;
     let ran = lab.check(false)?;
     ensure!(
-        ran.stdout.contains("up (none)") && ran.stdout.contains("— insecure_skip_verify"),
+        ran.stdout.contains("up (none)")
+            && ran.stdout.contains("— weakened")
+            && ran
+                .stdout
+                .contains("insecure_skip_verify: true (/api/v1/status/config)"),
         "{ran}"
     );
     // Fix 1: verify the name the certificate holds.
