@@ -48,6 +48,12 @@ pub struct Stats {
     handshakes_failed: Mutex<BTreeMap<&'static str, u64>>,
     tls_sessions: Mutex<BTreeMap<TlsSessionInfo, u64>>,
     requests: Mutex<BTreeMap<(u16, AuthOutcome, &'static str), u64>>,
+    handshake_timeouts: AtomicU64,
+    head_timeouts: AtomicU64,
+    connections_shed: AtomicU64,
+    connections_refused: AtomicU64,
+    accept_errors: AtomicU64,
+    slow_hashes_refused: AtomicU64,
     /// What a receiver listener accepted (alerts, remote-write series and samples).
     pub(crate) received: ReceivedCounters,
 }
@@ -82,6 +88,38 @@ impl Stats {
             .or_default() += 1;
     }
 
+    /// A TLS handshake missed its deadline (also a failed handshake, reason `timeout`).
+    pub fn handshake_timed_out(&self) {
+        self.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
+        self.handshake_failed("timeout");
+    }
+
+    /// A connection sent no complete request head within its deadline and was closed.
+    pub fn head_timed_out(&self) {
+        self.head_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An idle unauthenticated connection was closed to make room at the connection cap.
+    pub fn connection_shed(&self) {
+        self.connections_shed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at once: the cap was reached and nothing could be shed.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `accept` failed (EMFILE and the like).
+    pub fn accept_failed(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A Basic-auth check was refused without bcrypt: the user's hash costs more than
+    /// [`crate::MAX_VERIFIED_BCRYPT_COST`].
+    pub fn slow_hash_refused(&self) {
+        self.slow_hashes_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent copy of every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
         let requests: Vec<RequestCount> = lock(&self.requests)
@@ -110,6 +148,14 @@ impl Stats {
                 .collect(),
             requests,
             received: self.received.snapshot(),
+            defences: DefenceCounts {
+                handshake_timeouts: self.handshake_timeouts.load(Ordering::Relaxed),
+                head_timeouts: self.head_timeouts.load(Ordering::Relaxed),
+                connections_shed: self.connections_shed.load(Ordering::Relaxed),
+                connections_refused: self.connections_refused.load(Ordering::Relaxed),
+                accept_errors: self.accept_errors.load(Ordering::Relaxed),
+                slow_hashes_refused: self.slow_hashes_refused.load(Ordering::Relaxed),
+            },
         }
     }
 }
@@ -137,6 +183,52 @@ pub struct StatsSnapshot {
     pub requests: Vec<RequestCount>,
     /// What a receiver listener accepted (all zero for a plain exporter).
     pub received: Received,
+    /// What the defences against hostile clients did (absent from older `/stats`: zero).
+    #[serde(default)]
+    pub defences: DefenceCounts,
+}
+
+/// What the defences against hostile clients did (see `docs/reliability.md`, "fake-exporter
+/// under hostile clients").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DefenceCounts {
+    /// TLS handshakes closed by the handshake deadline (also in `handshakes_failed` as
+    /// `timeout`).
+    pub handshake_timeouts: u64,
+    /// Connections closed by the request-head deadline.
+    pub head_timeouts: u64,
+    /// Idle unauthenticated connections closed to make room at the connection cap.
+    pub connections_shed: u64,
+    /// Connections closed at once at the cap with nothing to shed.
+    pub connections_refused: u64,
+    /// Failed `accept` calls (EMFILE, ENFILE...), each followed by a backoff.
+    pub accept_errors: u64,
+    /// Basic-auth checks refused without bcrypt because the user's hash costs more than
+    /// [`crate::MAX_VERIFIED_BCRYPT_COST`].
+    pub slow_hashes_refused: u64,
+}
+
+impl DefenceCounts {
+    fn merge(&mut self, other: &Self) {
+        self.handshake_timeouts += other.handshake_timeouts;
+        self.head_timeouts += other.head_timeouts;
+        self.connections_shed += other.connections_shed;
+        self.connections_refused += other.connections_refused;
+        self.accept_errors += other.accept_errors;
+        self.slow_hashes_refused += other.slow_hashes_refused;
+    }
+
+    fn labelled(&self) -> [(&'static str, u64); 6] {
+        [
+            ("handshake_timeout", self.handshake_timeouts),
+            ("head_timeout", self.head_timeouts),
+            ("connection_shed", self.connections_shed),
+            ("connection_refused", self.connections_refused),
+            ("accept_error", self.accept_errors),
+            ("slow_hash_refused", self.slow_hashes_refused),
+        ]
+    }
 }
 
 /// Number of handshakes that negotiated the same parameters.
@@ -211,6 +303,7 @@ impl StatsSnapshot {
             }
         }
         self.received.merge(&other.received);
+        self.defences.merge(&other.defences);
         for r in &other.requests {
             match self.requests.iter_mut().find(|x| {
                 x.status == r.status && x.auth == r.auth && x.http_version == r.http_version
@@ -241,6 +334,13 @@ impl StatsSnapshot {
                 r.auth.as_str(),
                 r.http_version,
                 r.count
+            );
+        }
+        let _ = writeln!(out, "# HELP fake_exporter_defence_actions_total What the defences against hostile clients did: deadlines expired, connections shed or refused at the cap, failed accepts, slow bcrypt hashes refused.\n# TYPE fake_exporter_defence_actions_total counter");
+        for (action, n) in self.defences.labelled() {
+            let _ = writeln!(
+                out,
+                "fake_exporter_defence_actions_total{{listener=\"{l}\",action=\"{action}\"}} {n}"
             );
         }
         let rx = &self.received;
