@@ -96,7 +96,14 @@ pub(crate) struct ConnTable {
     defences: Defences,
     cap: u64,
     inner: Mutex<TableInner>,
+    /// Signalled when a shed connection has closed.
+    shed_closed: Notify,
 }
+
+/// How many shed connections may still hold their descriptors before the accept loops wait
+/// for them to close: without this bound, accepting faster than shed connections close
+/// overruns the reserve and `accept` fails with EMFILE.
+const MAX_PENDING_SHEDS: u64 = CONNECTION_FD_RESERVE / 4;
 
 #[derive(Debug, Default)]
 struct TableInner {
@@ -113,6 +120,7 @@ impl ConnTable {
             defences,
             cap: defences.cap(listeners),
             inner: Mutex::new(TableInner::default()),
+            shed_closed: Notify::new(),
         })
     }
 
@@ -124,6 +132,20 @@ impl ConnTable {
     /// The deadlines.
     pub(crate) fn defences(&self) -> &Defences {
         &self.defences
+    }
+
+    /// Waits while too many shed connections still hold their descriptors (see
+    /// [`MAX_PENDING_SHEDS`]); call before `accept`.
+    pub(crate) async fn wait_for_sheds(&self) {
+        loop {
+            let closed = self.shed_closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if self.lock().shedding < MAX_PENDING_SHEDS {
+                return;
+            }
+            closed.await;
+        }
     }
 
     /// Admits a new connection, shedding the oldest idle unauthenticated one at the cap.
@@ -148,8 +170,6 @@ impl ConnTable {
             victim.stats.connection_shed();
             SHED_LOG.log(|suppressed| {
                 tracing::warn!(
-                    cap = self.cap,
-                    suppressed,
                     "connection cap {} reached: shedding the oldest idle unauthenticated connection ({suppressed} more shed since the last line)",
                     self.cap
                 );
@@ -192,6 +212,7 @@ impl Drop for ConnGuard {
         if let Some(state) = t.open.remove(&self.id) {
             if state.shed_sent.load(Ordering::Relaxed) {
                 t.shedding -= 1;
+                self.table.shed_closed.notify_waiters();
             }
         }
     }
@@ -378,8 +399,6 @@ impl AcceptBackoff {
 pub(crate) fn log_accept_error(error: &std::io::Error) {
     ACCEPT_LOG.log(|suppressed| {
         tracing::warn!(
-            error = %error,
-            suppressed,
             "accept failed: {error}; backing off ({suppressed} more failures since the last line)"
         );
     });

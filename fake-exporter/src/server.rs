@@ -743,7 +743,10 @@ pub(crate) async fn accept_loop(
     loop {
         tokio::select! {
             _ = stop.changed() => break,
-            accepted = listener.accept() => {
+            accepted = async {
+                ctx.conns.wait_for_sheds().await;
+                listener.accept().await
+            } => {
                 let (stream, _) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
