@@ -77,16 +77,16 @@ impl Default for Defences {
 
 impl Defences {
     /// The connection cap for a process serving `listeners` listeners: the configured one, or
-    /// the soft `RLIMIT_NOFILE` minus the listeners minus [`CONNECTION_FD_RESERVE`] (at
-    /// least 1).
+    /// the soft `RLIMIT_NOFILE` minus the listeners minus [`CONNECTION_FD_RESERVE`]; at
+    /// least 1.
     pub(crate) fn cap(&self, listeners: u64) -> u64 {
-        self.max_connections.unwrap_or_else(|| {
+        let cap = self.max_connections.unwrap_or_else(|| {
             let soft = rlimit::getrlimit(rlimit::Resource::NOFILE)
                 .map(|(soft, _)| soft)
                 .unwrap_or(1024);
             soft.saturating_sub(listeners + CONNECTION_FD_RESERVE)
-                .max(1)
-        })
+        });
+        cap.max(1)
     }
 }
 
@@ -393,6 +393,13 @@ impl AcceptBackoff {
     pub(crate) fn succeeded(&mut self) {
         self.next = Self::FIRST;
     }
+}
+
+/// Backs off after a failed `accept`: logs it (one line a second at most per process) and
+/// waits the next backoff delay.
+pub(crate) async fn accept_failed(error: &std::io::Error, backoff: &mut AcceptBackoff) {
+    log_accept_error(error);
+    tokio::time::sleep(backoff.failed()).await;
 }
 
 /// Logs a failed `accept`, at most one line a second per process.

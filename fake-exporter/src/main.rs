@@ -112,7 +112,7 @@ struct DefenceArgs {
     /// Cap on open connections of the whole process; at the cap the oldest idle
     /// unauthenticated connection is shed. Default: the soft RLIMIT_NOFILE minus the
     /// listeners minus 64.
-    #[arg(long = "limits.max-connections", value_name = "N")]
+    #[arg(long = "limits.max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
 }
 
@@ -165,7 +165,7 @@ struct FleetDefenceArgs {
     head_timeout: Option<std::time::Duration>,
     /// Cap on open connections of the whole fleet (default: the soft RLIMIT_NOFILE minus
     /// the listeners minus 64, or the fleet file's `max_connections`).
-    #[arg(long = "limits.max-connections", value_name = "N")]
+    #[arg(long = "limits.max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
 }
 

@@ -753,11 +753,9 @@ pub(crate) async fn accept_loop(
                         // EMFILE and friends: back off instead of spinning, log a line a
                         // second at most.
                         ctx.stats.accept_failed();
-                        defence::log_accept_error(&e);
-                        let delay = backoff.failed();
                         tokio::select! {
                             _ = stop.changed() => break,
-                            _ = tokio::time::sleep(delay) => {}
+                            _ = defence::accept_failed(&e, &mut backoff) => {}
                         }
                         continue;
                     }

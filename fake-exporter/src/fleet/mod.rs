@@ -596,6 +596,29 @@ mod tests {
     }
 
     #[test]
+    fn fleet_file_sets_the_defences() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("fleet.yaml");
+        std::fs::write(
+            &path,
+            "handshake_timeout: 3s\nhead_timeout: 500ms\nmax_connections: 900\ngroups:\n  - name: plain\n    ports: 20000-20009\n",
+        )
+        .expect("write");
+        let builder = Fleet::from_file(&path).expect("parses");
+        assert_eq!(
+            builder.defences,
+            Defences {
+                handshake_timeout: Duration::from_secs(3),
+                head_timeout: Duration::from_millis(500),
+                max_connections: Some(900),
+            }
+        );
+        std::fs::write(&path, "groups: []\n").expect("write");
+        let builder = Fleet::from_file(&path).expect("parses");
+        assert_eq!(builder.defences, Defences::default());
+    }
+
+    #[test]
     fn plan_refuses_ephemeral_overlap_and_budget() {
         let err = Fleet::builder()
             .group(FleetGroup::new("hi", 40000..=40010))
