@@ -1,16 +1,23 @@
 //! Defences against hostile clients: the legitimate scraper is served through a flood of
-//! idle connections in a process limited to 1,024 descriptors; unterminated headers and
-//! silent TLS connections are closed at their deadlines while an idle keep-alive
-//! connection is kept; a user whose bcrypt hash has cost 31 does not hold up other users.
+//! idle connections in a process limited to 1,024 descriptors, and its authenticated
+//! keep-alive connection is kept; unterminated headers and silent TLS connections are
+//! closed at their deadlines while an idle keep-alive connection is kept; a user whose
+//! bcrypt hash has cost 31 does not hold up other users.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use fake_exporter::pki::{KeyType, Pki, ServerCert};
 use fake_exporter::{FakeExporter, StatsSnapshot, WebConfig, CONNECTION_FD_RESERVE};
+use http_body_util::{BodyExt as _, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use crate::support::{
     basic_header, bcrypt_hash, fake_exporter_bin, free_addr, get, poll, write_atomic, ClientSpec,
@@ -21,6 +28,39 @@ use crate::support::{
 const NOFILE: u64 = 1024;
 /// Idle connections of the flood: more than the exporter has descriptors.
 const FLOOD: usize = 1100;
+
+/// A TLS HTTP/1.1 keep-alive connection, as Prometheus holds one per target.
+async fn keep_alive_connection(
+    addr: SocketAddr,
+    pki: &Pki,
+) -> anyhow::Result<SendRequest<Empty<Bytes>>> {
+    let config = ClientSpec::trusting(pki).with_alpn(&[b"http/1.1"]).config();
+    let tcp = TcpStream::connect(addr).await?;
+    let tls = TlsConnector::from(config)
+        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+        .await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One scrape on a kept-alive connection: its status.
+async fn scrape_on(sender: &mut SendRequest<Empty<Bytes>>, auth: &str) -> anyhow::Result<u16> {
+    let exchange = async {
+        sender.ready().await?;
+        let request = http::Request::get("/metrics")
+            .header("host", "localhost")
+            .header("authorization", auth)
+            .body(Empty::new())?;
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        response.into_body().collect().await?;
+        anyhow::Ok(status)
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .context("no answer on the keep-alive connection")?
+}
 
 /// Reads until the peer closes (EOF or reset); how long that took, or an error after
 /// [`DEADLINE`].
@@ -80,6 +120,11 @@ async fn idle_flood_in_a_1024_descriptor_process_does_not_starve_the_scraper() -
         "the test needs {FLOOD}+ descriptors; RLIMIT_NOFILE allows {limit}"
     );
 
+    // The scraper's keep-alive connection, authenticated by a first scrape.
+    let auth = basic_header("prometheus", "pw");
+    let mut kept = keep_alive_connection(addr, &pki).await?;
+    let first = scrape_on(&mut kept, &auth).await?;
+
     // Act: 1,100 connections that each send one byte (a TLS record type) and go idle.
     let mut flood = Vec::with_capacity(FLOOD);
     for i in 0..FLOOD {
@@ -91,11 +136,18 @@ async fn idle_flood_in_a_1024_descriptor_process_does_not_starve_the_scraper() -
     }
     let started = Instant::now();
     let tls = ClientSpec::trusting(&pki);
-    let auth = basic_header("prometheus", "pw");
     let scrape = get(addr, Some(&tls), "/metrics", &[("authorization", &auth)]).await;
     let took = started.elapsed();
+    let on_kept = scrape_on(&mut kept, &auth).await;
 
     // Assert
+    assert_eq!(first, 200);
+    assert_eq!(
+        on_kept.as_ref().ok(),
+        Some(&200),
+        "the authenticated keep-alive connection is kept: {on_kept:?}\n{}",
+        proc.report()
+    );
     assert_eq!(
         scrape.answer().map(|a| a.status),
         Some(200),
@@ -144,7 +196,11 @@ async fn idle_flood_in_a_1024_descriptor_process_does_not_starve_the_scraper() -
         stats.defences,
         proc.report()
     );
-    assert_eq!(stats.requests_with_status(200), 1, "{stats:?}");
+    assert_eq!(stats.requests_with_status(200), 3, "{stats:?}");
+    assert_eq!(
+        stats.handshakes_ok, 2,
+        "the kept connection and the new scrape: {stats:?}"
+    );
     assert!(
         new_lines.len() <= 3,
         "at most a few log lines about the flood, got {}:\n{}",
@@ -295,6 +351,44 @@ async fn silent_and_stalled_tls_connections_are_closed_at_the_handshake_deadline
     )
     .await;
     assert_eq!(ok.answer().map(|a| a.status), Some(200), "{ok}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stalled_handshake_on_the_legacy_listener_is_closed_at_the_deadline() -> anyhow::Result<()>
+{
+    // Arrange: TLS 1.0 allowed, so the OpenSSL listener serves.
+    let dir = tempfile::tempdir()?;
+    let pki = Pki::generate(KeyType::EcdsaP256)?;
+    let files = pki.write_to(&dir.path().join("pki"))?;
+    let config = dir.path().join("web-config.yml");
+    write_atomic(
+        &config,
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  min_version: TLS10\n",
+            files.server_cert(ServerCert::Valid).display(),
+            files.server_key(ServerCert::Valid).display(),
+        ),
+    )?;
+    let handshake_timeout = Duration::from_secs(1);
+    let exporter = FakeExporter::builder()
+        .web_config_file(&config)
+        .handshake_timeout(handshake_timeout)
+        .start()
+        .await?;
+    let mut stalled = TcpStream::connect(exporter.addr()).await?;
+
+    // Act
+    stalled.write_all(&[0x16, 0x03, 0x01]).await?;
+    let closed = time_to_close(&mut stalled).await?;
+
+    // Assert
+    assert!(
+        closed < handshake_timeout + Duration::from_secs(2),
+        "closed after {closed:?}"
+    );
+    let stats = exporter.stats();
+    assert_eq!(stats.defences.handshake_timeouts, 1, "{stats:?}");
     Ok(())
 }
 
