@@ -21,7 +21,9 @@
 //!   `RLIMIT_NOFILE` minus the listeners minus [`CONNECTION_FD_RESERVE`]. A connection
 //!   accepted at the cap gets in by shedding the oldest idle (no request in flight)
 //!   unauthenticated (no request passed auth yet) connection; an authenticated keep-alive
-//!   scraper is kept. With nothing to shed the new connection is closed at once. The
+//!   scraper is kept as long as there is one. Only when every idle connection is
+//!   authenticated (an exporter without auth, or a flood by a client with credentials) is
+//!   the oldest idle one shed; with nothing idle the new connection is closed at once. The
 //!   reserve keeps `accept` working while shed connections release their descriptors.
 
 use std::collections::BTreeMap;
@@ -148,20 +150,24 @@ impl ConnTable {
         }
     }
 
-    /// Admits a new connection, shedding the oldest idle unauthenticated one at the cap.
+    /// Admits a new connection; at the cap, sheds the oldest idle unauthenticated one (else
+    /// the oldest idle one).
     /// `None`: the cap is reached and nothing can be shed; close the new connection.
     pub(crate) fn admit(self: &Arc<Self>, stats: &Arc<Stats>) -> Option<ConnGuard> {
         let mut t = self.lock();
         let live = t.open.len() as u64 - t.shedding;
         if live >= self.cap {
+            let idle = |c: &&Arc<ConnState>| {
+                !c.shed_sent.load(Ordering::Relaxed) && c.in_flight.load(Ordering::Relaxed) == 0
+            };
+            // Oldest first: an idle unauthenticated one, else (an exporter without auth, or
+            // a flood by a client with credentials) any idle one.
             let victim = t
                 .open
                 .values()
-                .find(|c| {
-                    !c.shed_sent.load(Ordering::Relaxed)
-                        && c.in_flight.load(Ordering::Relaxed) == 0
-                        && !c.authenticated.load(Ordering::Relaxed)
-                })
+                .filter(idle)
+                .find(|c| !c.authenticated.load(Ordering::Relaxed))
+                .or_else(|| t.open.values().find(idle))
                 .cloned();
             let victim = victim?;
             victim.shed_sent.store(true, Ordering::Relaxed);
@@ -170,7 +176,7 @@ impl ConnTable {
             victim.stats.connection_shed();
             SHED_LOG.log(|suppressed| {
                 tracing::warn!(
-                    "connection cap {} reached: shedding the oldest idle unauthenticated connection ({suppressed} more shed since the last line)",
+                    "connection cap {} reached: shedding idle connections, oldest unauthenticated first ({suppressed} more shed since the last line)",
                     self.cap
                 );
             });
@@ -473,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn cap_sheds_oldest_idle_unauthenticated_and_keeps_the_scraper() {
+    fn cap_sheds_oldest_idle_unauthenticated_first_and_keeps_the_scraper() {
         let stats = Arc::new(Stats::default());
         let defences = Defences {
             max_connections: Some(3),
@@ -496,13 +502,19 @@ mod tests {
         let last = table.admit(&stats).expect("sheds `newcomer`");
         assert!(newcomer.state().shed_sent.load(Ordering::Relaxed));
         drop((idle, newcomer));
-        // Nothing left to shed: the scraper is authenticated, the other two are busy.
+        // The other two busy: the idle scraper is the only one left to shed.
         let _request = last.state().request_started();
+        let fourth = table.admit(&stats).expect("sheds the scraper");
+        assert!(scraper.state().shed_sent.load(Ordering::Relaxed));
+        drop(scraper);
+        // All busy: nothing to shed, the new connection is refused.
+        let _request = fourth.state().request_started();
         assert!(
             table.admit(&stats).is_none(),
             "nothing sheddable at the cap"
         );
         assert_eq!(table.lock().open.len(), 3);
         assert_eq!(table.lock().shedding, 0);
+        assert_eq!(stats.snapshot().defences.connections_shed, 3);
     }
 }

@@ -333,7 +333,8 @@ impl ExporterBuilder {
 
     /// Caps the open connections of all this exporter's listeners together; default: the
     /// soft `RLIMIT_NOFILE` minus the listeners minus [`crate::CONNECTION_FD_RESERVE`]. At
-    /// the cap a new connection gets in by shedding the oldest idle unauthenticated one.
+    /// the cap a new connection gets in by shedding the oldest idle unauthenticated one (an
+    /// authenticated one only when no other is idle).
     pub fn max_connections(mut self, cap: u64) -> Self {
         self.defences.max_connections = Some(cap);
         self

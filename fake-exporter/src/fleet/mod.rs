@@ -375,7 +375,8 @@ impl FleetBuilder {
     /// Caps the open connections of the whole fleet (every listener of every group shares
     /// the process' descriptors); default: the soft `RLIMIT_NOFILE` (after raising it to
     /// the hard limit) minus the listeners minus [`crate::CONNECTION_FD_RESERVE`]. At the
-    /// cap a new connection gets in by shedding the oldest idle unauthenticated one.
+    /// cap a new connection gets in by shedding the oldest idle unauthenticated one (an
+    /// authenticated one only when no other is idle).
     pub fn max_connections(mut self, cap: u64) -> Self {
         self.defences.max_connections = Some(cap);
         self
