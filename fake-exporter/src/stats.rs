@@ -336,12 +336,18 @@ impl StatsSnapshot {
                 r.count
             );
         }
-        let _ = writeln!(out, "# HELP fake_exporter_defence_actions_total What the defences against hostile clients did: deadlines expired, connections shed or refused at the cap, failed accepts, slow bcrypt hashes refused.\n# TYPE fake_exporter_defence_actions_total counter");
-        for (action, n) in self.defences.labelled() {
-            let _ = writeln!(
-                out,
-                "fake_exporter_defence_actions_total{{listener=\"{l}\",action=\"{action}\"}} {n}"
-            );
+        // Like the failed-handshake reasons, only the actions that happened (a fleet's
+        // control endpoint lists thousands of listeners).
+        if self.defences != DefenceCounts::default() {
+            let _ = writeln!(out, "# HELP fake_exporter_defence_actions_total What the defences against hostile clients did: deadlines expired, connections shed or refused at the cap, failed accepts, slow bcrypt hashes refused.\n# TYPE fake_exporter_defence_actions_total counter");
+            for (action, n) in self.defences.labelled() {
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "fake_exporter_defence_actions_total{{listener=\"{l}\",action=\"{action}\"}} {n}"
+                    );
+                }
+            }
         }
         let rx = &self.received;
         if *rx != Received::default() {
@@ -405,6 +411,29 @@ mod tests {
         s.render_prometheus("127.0.0.1:9100", &mut text);
         assert!(text.contains("fake_exporter_tls_handshakes_total{listener=\"127.0.0.1:9100\",result=\"failed\",reason=\"no_client_cert\"} 2"), "{text}");
         assert!(text.contains("fake_exporter_requests_total{listener=\"127.0.0.1:9100\",status=\"401\",auth=\"missing\",http_version=\"HTTP/2\"} 1"), "{text}");
+        assert!(
+            !text.contains("fake_exporter_defence_actions_total"),
+            "{text}"
+        );
+
+        stats.handshake_timed_out();
+        stats.connection_shed();
+        stats.connection_shed();
+        let s = stats.snapshot();
+        assert_eq!(s.defences.handshake_timeouts, 1);
+        assert_eq!(s.defences.connections_shed, 2);
+        assert_eq!(s.handshakes_failed_for("timeout"), 1);
+        let mut text = String::new();
+        s.render_prometheus("127.0.0.1:9100", &mut text);
+        assert!(text.contains("fake_exporter_defence_actions_total{listener=\"127.0.0.1:9100\",action=\"connection_shed\"} 2"), "{text}");
+        assert!(!text.contains("action=\"head_timeout\""), "{text}");
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert_eq!(json["defences"]["connections_shed"], 2, "{json}");
+        // `/stats` of an older fake-exporter, without `defences`, still reads.
+        let mut old = json.clone();
+        old.as_object_mut().expect("an object").remove("defences");
+        let read: StatsSnapshot = serde_json::from_value(old).expect("reads");
+        assert_eq!(read.defences, DefenceCounts::default());
     }
 
     #[test]
@@ -414,9 +443,14 @@ mod tests {
         let b = Stats::default();
         b.request(200, AuthOutcome::Ok, "HTTP/1.1");
         b.handshake_failed("eof");
+        a.slow_hash_refused();
+        b.slow_hash_refused();
+        b.accept_failed();
         let mut total = a.snapshot();
         total.merge(&b.snapshot());
         assert_eq!(total.requests_with_status(200), 2);
         assert_eq!(total.handshakes_failed_total(), 1);
+        assert_eq!(total.defences.slow_hashes_refused, 2);
+        assert_eq!(total.defences.accept_errors, 1);
     }
 }
