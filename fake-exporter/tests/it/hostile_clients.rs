@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use bytes::Bytes;
 use fake_exporter::pki::{KeyType, Pki, ServerCert};
-use fake_exporter::{FakeExporter, StatsSnapshot, WebConfig, CONNECTION_FD_RESERVE};
+use fake_exporter::{
+    FakeExporter, Fleet, FleetGroup, StatsSnapshot, WebConfig, CONNECTION_FD_RESERVE,
+};
 use http_body_util::{BodyExt as _, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -476,5 +478,44 @@ async fn a_cost_31_user_does_not_hold_up_other_users_checks() -> anyhow::Result<
         "the refusal is announced at start: {:?}",
         exporter.warnings()
     );
+    Ok(())
+}
+
+/// Ports of the fleet test (below the ephemeral range; `fleet.rs` uses 23,400-23,469).
+const FLEET_PORTS: std::ops::RangeInclusive<u16> = 23_480..=23_481;
+
+#[tokio::test]
+async fn a_fleet_shares_one_cap_across_its_listeners() -> anyhow::Result<()> {
+    // Arrange: two plain listeners, a cap of 2 for both together.
+    let fleet = Fleet::builder()
+        .group(FleetGroup::new("plain", FLEET_PORTS))
+        .max_connections(2)
+        .start()
+        .await?;
+    assert_eq!(fleet.max_connections(), 2);
+    let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let (first, second) = (*FLEET_PORTS.start(), *FLEET_PORTS.end());
+    let mut oldest = TcpStream::connect(addr(first)).await?;
+    let _idle = TcpStream::connect(addr(second)).await?;
+    // Both are accepted (one is counted per listener) before the third arrives.
+    poll("both connections accepted", DEADLINE, || {
+        let open = fleet.group_stats("plain").map(|s| s.connections_open);
+        async move {
+            match open {
+                Some(2) => Ok(()),
+                other => Err(format!("open connections: {other:?}")),
+            }
+        }
+    })
+    .await?;
+
+    // Act: a third connection, on the second listener.
+    let _third = TcpStream::connect(addr(second)).await?;
+
+    // Assert: the oldest connection, on the other listener, was shed.
+    time_to_close(&mut oldest).await?;
+    let stats = fleet.group_stats("plain").context("the group")?;
+    assert_eq!(stats.defences.connections_shed, 1, "{stats:?}");
+    assert_eq!(stats.defences.connections_refused, 0, "{stats:?}");
     Ok(())
 }
