@@ -301,9 +301,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     tracing::info!(
-        max_connections = exporter.max_connections(),
-        handshake_timeout = ?args.defences.handshake_timeout,
-        head_timeout = ?args.defences.head_timeout,
         "connection cap {}, handshake and head deadlines {:?} and {:?}",
         exporter.max_connections(),
         args.defences.handshake_timeout,
