@@ -3,10 +3,11 @@
 //! has its own loop in `server.rs`, which shuts connections down gracefully instead.
 
 use std::future::Future;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
+
+use crate::defence::{self, AcceptBackoff};
 
 /// The running loop. Dropping it aborts the loop, whose `JoinSet` aborts every connection.
 #[derive(Debug)]
@@ -21,14 +22,16 @@ impl AcceptLoop {
     {
         Self(tokio::spawn(async move {
             let mut conns = JoinSet::new();
+            let mut backoff = AcceptBackoff::new();
             loop {
                 tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
+                            backoff.succeeded();
                             conns.spawn(serve(stream));
                         }
-                        // EMFILE and friends: back off briefly instead of spinning.
-                        Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                        // EMFILE and friends: back off instead of spinning.
+                        Err(e) => defence::accept_failed(&e, &mut backoff).await,
                     },
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 }

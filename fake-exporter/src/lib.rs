@@ -44,6 +44,7 @@ mod accept;
 mod auth;
 mod compat;
 mod config_source;
+mod defence;
 mod error;
 mod faults;
 mod file_cache;
@@ -64,6 +65,10 @@ mod web_config;
 
 pub use auth::{basic_header, hash_password, AuthOutcome};
 pub use compat::{Compat, UnknownCompat};
+pub use defence::{
+    CONNECTION_FD_RESERVE, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
+    MAX_VERIFIED_BCRYPT_COST,
+};
 pub use error::Error;
 pub use faults::{ContentTypeFault, FaultParseError, FaultSpec, Mutant, UnknownMutant};
 pub use fleet::{
@@ -88,7 +93,8 @@ pub use server::{
     ExporterBuilder, ExporterControl, FakeExporter, RunningExporter, DEFAULT_BCRYPT_COST,
 };
 pub use stats::{
-    ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount, TlsSessionInfo,
+    DefenceCounts, ListenerHandle, RequestCount, Stats, StatsSnapshot, TlsSessionCount,
+    TlsSessionInfo,
 };
 pub use tls::{server_config, TlsError};
 pub use web_config::{

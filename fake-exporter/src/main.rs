@@ -95,6 +95,33 @@ struct ServeArgs {
     /// Log level (error, warn, info, debug).
     #[arg(long = "log.level", default_value = "info")]
     log_level: String,
+    #[command(flatten)]
+    defences: DefenceArgs,
+}
+
+/// Defences against hostile clients (fake-exporter extensions; exporter-toolkit has none).
+#[derive(Debug, Args)]
+struct DefenceArgs {
+    /// Deadline of a TLS handshake, from accept; a connection that misses it is closed.
+    #[arg(long = "limits.handshake-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    handshake_timeout: std::time::Duration,
+    /// Deadline of a request head (HTTP/1 headers; HTTP/2 preface and first HEADERS), from
+    /// when the connection is ready or, on a keep-alive connection, the head's first byte.
+    #[arg(long = "limits.head-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    head_timeout: std::time::Duration,
+    /// Cap on open connections of the whole process; at the cap the oldest idle
+    /// unauthenticated connection is shed. Default: the soft RLIMIT_NOFILE minus the
+    /// listeners minus 64.
+    #[arg(long = "limits.max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("`{s}`: a deadline must be above zero")),
+        Err(e) => Err(format!("`{s}`: {e} (write e.g. 10s or 500ms)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +148,25 @@ struct FleetArgs {
     /// listener), `/metrics` per listener.
     #[arg(long = "control.listen-address", value_name = "ADDR")]
     control: Option<SocketAddr>,
+    /// Flags win over the fleet file's `handshake_timeout`, `head_timeout` and
+    /// `max_connections` when given.
+    #[command(flatten)]
+    defences: FleetDefenceArgs,
+}
+
+/// [`DefenceArgs`] for a fleet, where the fleet file may set them too.
+#[derive(Debug, Args)]
+struct FleetDefenceArgs {
+    /// Deadline of a TLS handshake (default 10s, or the fleet file's `handshake_timeout`).
+    #[arg(long = "limits.handshake-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    handshake_timeout: Option<std::time::Duration>,
+    /// Deadline of a request head (default 10s, or the fleet file's `head_timeout`).
+    #[arg(long = "limits.head-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    head_timeout: Option<std::time::Duration>,
+    /// Cap on open connections of the whole fleet (default: the soft RLIMIT_NOFILE minus
+    /// the listeners minus 64, or the fleet file's `max_connections`).
+    #[arg(long = "limits.max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
 }
 
 /// The commented fleet template (`fleet --example`), also `examples/fleet.yaml`.
@@ -216,7 +262,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..MetricsSpec::default()
         })
         .faults(args.faults.unwrap_or_default())
-        .mutants(args.mutants.clone());
+        .mutants(args.mutants.clone())
+        .handshake_timeout(args.defences.handshake_timeout)
+        .head_timeout(args.defences.head_timeout);
+    if let Some(cap) = args.defences.max_connections {
+        builder = builder.max_connections(cap);
+    }
     if let Some(receiver) = args.receiver {
         builder = builder.receiver(receiver);
     }
@@ -249,6 +300,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             l.addr
         );
     }
+    tracing::info!(
+        "connection cap {}, handshake and head deadlines {:?} and {:?}",
+        exporter.max_connections(),
+        args.defences.handshake_timeout,
+        args.defences.head_timeout
+    );
     let _control = match args.control {
         Some(addr) => {
             let app = fake_exporter::control_app(Arc::new(exporter.listeners().to_vec()))
@@ -273,7 +330,16 @@ async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
         print!("{FLEET_EXAMPLE}");
         return Ok(());
     };
-    let builder = Fleet::from_file(config)?;
+    let mut builder = Fleet::from_file(config)?;
+    if let Some(timeout) = args.defences.handshake_timeout {
+        builder = builder.handshake_timeout(timeout);
+    }
+    if let Some(timeout) = args.defences.head_timeout {
+        builder = builder.head_timeout(timeout);
+    }
+    if let Some(cap) = args.defences.max_connections {
+        builder = builder.max_connections(cap);
+    }
     let fleet = builder
         .start()
         .await
@@ -293,6 +359,7 @@ async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
         budget.connections,
         budget.reserve
     );
+    println!("fleet: connection cap {}", fleet.max_connections());
     for g in fleet.groups() {
         let first = g
             .listeners

@@ -28,6 +28,7 @@ use tower::ServiceExt;
 use crate::auth::AuthOutcome;
 use crate::compat::Compat;
 use crate::config_source::ConfigSource;
+use crate::defence::{self, ConnState, ConnTable, Defences, HeadWatch};
 use crate::faults::{ConnAction, ConnectionFaults, ConnectionSignal, FaultSpec, Mutant};
 use crate::http::{app, AppState, RateLimiter};
 use crate::metrics::{Metrics, MetricsSpec};
@@ -85,6 +86,7 @@ pub struct ExporterBuilder {
     /// Tokens of a fake OAuth2 token endpoint, accepted as Bearer tokens.
     oauth2_tokens: Option<crate::oauth2::TokenStore>,
     compat: Compat,
+    defences: Defences,
 }
 
 #[derive(Debug)]
@@ -311,6 +313,33 @@ impl ExporterBuilder {
         self
     }
 
+    /// Closes a TLS connection whose handshake (from accept: first bytes, ClientHello, the
+    /// whole exchange) is not done after `timeout`; default
+    /// [`crate::DEFAULT_HANDSHAKE_TIMEOUT`]. exporter-toolkit has no such deadline.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.defences.handshake_timeout = timeout;
+        self
+    }
+
+    /// Closes a connection whose request head is not complete `timeout` after it started:
+    /// the first head from when the connection is ready for HTTP (accepted or handshaken;
+    /// for HTTP/2 the preface and first HEADERS), a later HTTP/1 head from its first byte
+    /// (an idle keep-alive connection is never closed). Default
+    /// [`crate::DEFAULT_HEAD_TIMEOUT`]. exporter-toolkit has no such deadline.
+    pub fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.defences.head_timeout = timeout;
+        self
+    }
+
+    /// Caps the open connections of all this exporter's listeners together; default: the
+    /// soft `RLIMIT_NOFILE` minus the listeners minus [`crate::CONNECTION_FD_RESERVE`]. At
+    /// the cap a new connection gets in by shedding the oldest idle unauthenticated one (an
+    /// authenticated one only when no other is idle).
+    pub fn max_connections(mut self, cap: u64) -> Self {
+        self.defences.max_connections = Some(cap);
+        self
+    }
+
     /// Checks the config like exporter-toolkit does at start, binds every address, and
     /// returns once they all accept connections.
     pub async fn start(self) -> Result<RunningExporter, Error> {
@@ -352,6 +381,7 @@ impl ExporterBuilder {
         let (stop_tx, stop_rx) = watch::channel(());
         let (close_tx, close_rx) = watch::channel(0u64);
         let observations = self.observe.map(ObservationLog::new);
+        let conns = ConnTable::new(self.defences, addrs.len() as u64);
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::with_capacity(addrs.len());
         let mut states = Vec::with_capacity(addrs.len());
@@ -363,6 +393,7 @@ impl ExporterBuilder {
             let stats = Arc::new(Stats::default());
             let ctx = prepared.listener_context_with(
                 stats.clone(),
+                conns.clone(),
                 ConnectionExtras {
                     observations: observations.clone(),
                     close: Some(close_rx.clone()),
@@ -377,6 +408,7 @@ impl ExporterBuilder {
             states,
             tls: prepared.tls,
             warnings: prepared.warnings,
+            max_connections: conns.cap(),
             stop: Some(stop_tx),
             control: ExporterControl {
                 close: Arc::new(close_tx),
@@ -492,14 +524,19 @@ impl PreparedListener {
         self
     }
 
-    pub(crate) fn listener_context(&self, stats: Arc<Stats>) -> Arc<ListenerContext> {
-        self.listener_context_with(stats, ConnectionExtras::default())
+    pub(crate) fn listener_context(
+        &self,
+        stats: Arc<Stats>,
+        conns: Arc<ConnTable>,
+    ) -> Arc<ListenerContext> {
+        self.listener_context_with(stats, conns, ConnectionExtras::default())
     }
 
     /// [`Self::listener_context`] with an observation log and a close-connections signal.
     pub(crate) fn listener_context_with(
         &self,
         stats: Arc<Stats>,
+        conns: Arc<ConnTable>,
         extras: ConnectionExtras,
     ) -> Arc<ListenerContext> {
         let limiter = self
@@ -527,6 +564,7 @@ impl PreparedListener {
             connection_faults: self.connection_faults,
             tls_plans: tls::PlanCache::default(),
             insecure: self.insecure,
+            conns,
             extras,
         })
     }
@@ -548,6 +586,8 @@ pub(crate) struct ListenerContext {
     connection_faults: ConnectionFaults,
     insecure: tls::InsecureTls,
     tls_plans: tls::PlanCache,
+    /// The connection cap and deadlines, shared by every listener of the exporter or fleet.
+    conns: Arc<ConnTable>,
     extras: ConnectionExtras,
 }
 
@@ -568,6 +608,7 @@ pub struct RunningExporter {
     states: Vec<AppState>,
     tls: bool,
     warnings: Vec<String>,
+    max_connections: u64,
     stop: Option<watch::Sender<()>>,
     control: ExporterControl,
     tasks: JoinSet<()>,
@@ -649,6 +690,11 @@ impl RunningExporter {
         &self.warnings
     }
 
+    /// The cap on open connections of all listeners together (configured or derived).
+    pub fn max_connections(&self) -> u64 {
+        self.max_connections
+    }
+
     /// Warms every listener's bcrypt cache for these credentials, as a first real request
     /// would: the next request then does not pay a cold bcrypt. Nothing is counted in the stats. Returns the first listener's outcome.
     pub async fn warm_basic_auth(&self, user: &str, password: &str) -> AuthOutcome {
@@ -694,21 +740,46 @@ pub(crate) async fn accept_loop(
     mut stop: watch::Receiver<()>,
 ) {
     let mut conns = JoinSet::new();
+    let mut backoff = defence::AcceptBackoff::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
-            accepted = listener.accept() => {
+            accepted = async {
+                ctx.conns.wait_for_sheds().await;
+                listener.accept().await
+            } => {
                 let (stream, _) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
-                        // EMFILE and friends: back off briefly instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        // EMFILE and friends: back off instead of spinning, log a line a
+                        // second at most.
+                        ctx.stats.accept_failed();
+                        tokio::select! {
+                            _ = stop.changed() => break,
+                            _ = defence::accept_failed(&e, &mut backoff) => {}
+                        }
                         continue;
                     }
                 };
+                backoff.succeeded();
                 ctx.stats.connection_accepted();
-                conns.spawn(handle_connection(stream, ctx.clone(), stop.clone()));
+                let Some(guard) = ctx.conns.admit(&ctx.stats) else {
+                    ctx.stats.connection_refused();
+                    ctx.stats.connection_closed();
+                    drop(stream);
+                    continue;
+                };
+                let ctx = ctx.clone();
+                let stop = stop.clone();
+                conns.spawn(async move {
+                    let conn = guard.state().clone();
+                    tokio::select! {
+                        _ = handle_connection(stream, &ctx, stop, &conn) => {}
+                        _ = conn.shed() => {}
+                    }
+                    ctx.stats.connection_closed();
+                    drop(guard);
+                });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
@@ -717,28 +788,41 @@ pub(crate) async fn accept_loop(
     while conns.join_next().await.is_some() {}
 }
 
+/// Serves one connection until it ends (the caller counts it closed).
 async fn handle_connection(
     stream: TcpStream,
-    ctx: Arc<ListenerContext>,
+    ctx: &Arc<ListenerContext>,
     stop: watch::Receiver<()>,
+    conn: &Arc<ConnState>,
 ) {
     let _ = stream.set_nodelay(true);
     ctx.connection_faults.prepare_socket(&stream);
     if ctx.tls {
-        serve_tls(stream, &ctx, stop).await;
+        serve_tls(stream, ctx, stop, conn).await;
     } else {
-        let tag = connection_tag(&ctx, None, None);
-        serve_http(TokioIo::new(stream), &ctx, false, stop, tag).await;
+        let tag = connection_tag(ctx, None, None);
+        serve_http(stream, ctx, false, stop, tag, conn).await;
     }
-    ctx.stats.connection_closed();
 }
 
 /// Serves one connection of a TLS listener: answers what is not TLS, hands a config rustls
 /// cannot serve to the legacy listener, handshakes with the config read for this
-/// connection, counts the outcome and serves HTTP on the session.
-async fn serve_tls(mut stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watch::Receiver<()>) {
-    if refuse_non_tls(&mut stream, ctx).await {
-        return;
+/// connection, counts the outcome and serves HTTP on the session. The whole handshake, from
+/// accept, has the handshake deadline.
+async fn serve_tls(
+    mut stream: TcpStream,
+    ctx: &Arc<ListenerContext>,
+    stop: watch::Receiver<()>,
+    conn: &Arc<ConnState>,
+) {
+    let deadline = tokio::time::Instant::now() + ctx.conns.defences().handshake_timeout;
+    match tokio::time::timeout_at(deadline, refuse_non_tls(&mut stream, ctx)).await {
+        Ok(false) => {}
+        Ok(true) => return,
+        Err(_) => {
+            ctx.stats.handshake_timed_out();
+            return;
+        }
     }
     #[cfg(feature = "legacy-tls")]
     if let Ok(Some(config)) = ctx.source.current() {
@@ -748,10 +832,36 @@ async fn serve_tls(mut stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watc
             .filter(|t| tls::legacy::wanted(t))
         {
             let http2 = config.http_server_config.http2;
-            serve_legacy_tls(stream, ctx, legacy, http2, stop).await;
+            serve_legacy_tls(stream, ctx, legacy, http2, stop, deadline, conn).await;
             return;
         }
     }
+    let Ok(handshaken) = tokio::time::timeout_at(deadline, handshake(stream, ctx)).await else {
+        ctx.stats.handshake_timed_out();
+        return;
+    };
+    let Some((tls_stream, server_serial)) = handshaken else {
+        return;
+    };
+    let (_, session) = tls_stream.get_ref();
+    let h2 = session.alpn_protocol() == Some(b"h2") && ctx.http2;
+    let client_serial = ctx.extras.observations.as_ref().and_then(|_| {
+        let certs = session.peer_certificates()?;
+        certificate_serial(certs.first()?.as_ref())
+    });
+    let tag = connection_tag(ctx, server_serial, client_serial);
+    serve_http(tls_stream, ctx, h2, stop, tag, conn).await;
+}
+
+/// A rustls server session on a connection, once its handshake succeeded.
+type TlsStream = tokio_rustls::server::TlsStream<tls::alerts::Tls12AlertFix<TcpStream>>;
+
+/// The rustls handshake of one connection, counted in the stats: the session and the
+/// serial of the certificate presented (when observing), or `None` once it failed.
+async fn handshake(
+    stream: TcpStream,
+    ctx: &Arc<ListenerContext>,
+) -> Option<(TlsStream, Option<String>)> {
     // certificate_required never goes out over TLS 1.2 (see `Tls12AlertFix`).
     let stream = tls::alerts::Tls12AlertFix::new(stream);
     let acceptor =
@@ -761,13 +871,10 @@ async fn serve_tls(mut stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watc
         Err(e) => {
             ctx.stats
                 .handshake_failed(tls::handshake_failure_reason(&e));
-            return;
+            return None;
         }
     };
-    let Some((config, close_if_no_client_cert)) = connection_config(ctx, &mut start.io).await
-    else {
-        return;
-    };
+    let (config, close_if_no_client_cert) = connection_config(ctx, &mut start.io).await?;
     // The certificate this connection presents: the one the resolver picks for this hello.
     let server_serial = ctx.extras.observations.as_ref().and_then(|_| {
         let key = config.cert_resolver.resolve(start.client_hello())?;
@@ -778,25 +885,19 @@ async fn serve_tls(mut stream: TcpStream, ctx: &Arc<ListenerContext>, stop: watc
         Err(e) => {
             ctx.stats
                 .handshake_failed(tls::handshake_failure_reason(&e));
-            return;
+            return None;
         }
     };
-    let (_, conn) = tls_stream.get_ref();
-    let info = session_info(conn);
+    let (_, session) = tls_stream.get_ref();
+    let info = session_info(session);
     if close_if_no_client_cert && !info.client_cert {
         // exporter-toolkit panics in its SAN check here; net/http closes the connection.
         ctx.stats
             .handshake_failed("client_cert_san_check_without_cert");
-        return;
+        return None;
     }
-    let h2 = info.alpn == "h2" && ctx.http2;
     ctx.stats.handshake_ok(info);
-    let client_serial = ctx.extras.observations.as_ref().and_then(|_| {
-        let certs = conn.peer_certificates()?;
-        certificate_serial(certs.first()?.as_ref())
-    });
-    let tag = connection_tag(ctx, server_serial, client_serial);
-    serve_http(TokioIo::new(tls_stream), ctx, h2, stop, tag).await;
+    Some((tls_stream, server_serial))
 }
 
 /// Looks at the first bytes of a connection to a TLS listener; when they are not a TLS
@@ -932,6 +1033,8 @@ async fn serve_legacy_tls(
     tls_config: &TlsServerConfig,
     http2: bool,
     stop: watch::Receiver<()>,
+    deadline: tokio::time::Instant,
+    conn: &Arc<ConnState>,
 ) {
     use tokio::io::AsyncReadExt;
 
@@ -941,15 +1044,20 @@ async fn serve_legacy_tls(
             // As on the rustls path: read the ClientHello, answer internal_error, close.
             config_failed(ctx, &e);
             let mut hello = [0u8; 16 * 1024];
-            let _ = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut hello)).await;
+            let _ = tokio::time::timeout_at(deadline, stream.read(&mut hello)).await;
             abort_handshake(&mut stream, rustls::AlertDescription::InternalError).await;
             return;
         }
     };
-    let accepted = match tls::legacy::accept(stream, plan).await {
-        Ok(accepted) => accepted,
-        Err(reason) => {
+    let accepted = match tokio::time::timeout_at(deadline, tls::legacy::accept(stream, plan)).await
+    {
+        Ok(Ok(accepted)) => accepted,
+        Ok(Err(reason)) => {
             ctx.stats.handshake_failed(reason);
+            return;
+        }
+        Err(_) => {
+            ctx.stats.handshake_timed_out();
             return;
         }
     };
@@ -977,7 +1085,7 @@ async fn serve_legacy_tls(
         None => (None, None),
     };
     let tag = connection_tag(ctx, server_serial, client_serial);
-    serve_http(TokioIo::new(accepted.stream), ctx, h2, stop, tag).await;
+    serve_http(accepted.stream, ctx, h2, stop, tag, conn).await;
 }
 
 enum Sniffed {
@@ -1008,13 +1116,14 @@ async fn sniff(stream: &TcpStream) -> Sniffed {
 }
 
 /// Serves HTTP/1.1 (or HTTP/2 when `h2`) on one connection until the peer closes, a fault
-/// asks to close or reset, or the listener stops.
+/// asks to close or reset, the listener stops, or a request head misses its deadline.
 async fn serve_http<I>(
-    io: TokioIo<I>,
+    io: I,
     ctx: &Arc<ListenerContext>,
     h2: bool,
     mut stop: watch::Receiver<()>,
     tag: Option<ConnectionTag>,
+    conn: &Arc<ConnState>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -1022,19 +1131,41 @@ async fn serve_http<I>(
     let close = ctx.extras.close.clone();
     let router = ctx.router.clone();
     let svc_signal = signal.clone();
+    let svc_conn = conn.clone();
     let service =
         hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            let in_flight = svc_conn.request_started();
+            let conn = svc_conn.clone();
             if let Some(signal) = &svc_signal {
                 req.extensions_mut().insert(signal.clone());
             }
             if let Some(tag) = &tag {
                 req.extensions_mut().insert(tag.clone());
             }
-            router.clone().oneshot(req.map(Body::new))
+            let response = router.clone().oneshot(req.map(Body::new));
+            async move {
+                let response = response.await;
+                if let Ok(r) = &response {
+                    if matches!(
+                        r.extensions().get::<AuthOutcome>(),
+                        Some(AuthOutcome::Ok | AuthOutcome::NotRequired)
+                    ) {
+                        conn.authenticated();
+                    }
+                }
+                drop(in_flight);
+                response
+            }
         });
+    let head = HeadDeadline {
+        conn,
+        timeout: ctx.conns.defences().head_timeout,
+        stats: &ctx.stats,
+    };
+    conn.await_first_head();
     if h2 {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .serve_connection(io, service);
+            .serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
         drive(
             conn.as_mut(),
@@ -1042,13 +1173,16 @@ async fn serve_http<I>(
             &mut stop,
             close.clone(),
             true,
+            head,
             |c| c.graceful_shutdown(),
         )
         .await;
     } else {
+        // Bytes arriving on an idle keep-alive connection start the next head's clock.
+        let io = HeadWatch::new(io, conn.clone());
         let conn = hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
-            .serve_connection(io, service);
+            .serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
         // HTTP/1.1: `Connection: close` ends the connection after the response itself.
         drive(
@@ -1057,10 +1191,18 @@ async fn serve_http<I>(
             &mut stop,
             close.clone(),
             false,
+            head,
             |c| c.graceful_shutdown(),
         )
         .await;
     }
+}
+
+/// The request-head deadline of one connection, and where its expiry is counted.
+struct HeadDeadline<'a> {
+    conn: &'a ConnState,
+    timeout: Duration,
+    stats: &'a Stats,
 }
 
 /// How long a close-after-response over HTTP/2 waits after its response before the GOAWAY.
@@ -1077,6 +1219,7 @@ async fn drive<C, F>(
     stop: &mut watch::Receiver<()>,
     close: Option<watch::Receiver<u64>>,
     h2: bool,
+    head: HeadDeadline<'_>,
     graceful: F,
 ) where
     C: std::future::Future,
@@ -1093,9 +1236,16 @@ async fn drive<C, F>(
         close.mark_unchanged(); // only closes asked for after this connection opened
     }
     let mut closing = false;
+    let overdue = head.conn.head_overdue(head.timeout);
+    tokio::pin!(overdue);
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
+            _ = overdue.as_mut(), if !closing => {
+                // No complete request head in time: close without a response, like a reset.
+                head.stats.head_timed_out();
+                return;
+            }
             action = requested(), if !closing => match action {
                 ConnAction::Reset => return, // dropping the connection drops the socket
                 ConnAction::Close => {

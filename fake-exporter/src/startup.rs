@@ -5,6 +5,7 @@
 use crate::tls;
 use crate::web_config::{go_bcrypt_cost, TlsVersion, WebConfig, WebConfigError};
 use crate::Error;
+use crate::MAX_VERIFIED_BCRYPT_COST;
 
 impl WebConfig {
     /// The checks the toolkit makes once at start-up: bcrypt hashes, then the TLS config
@@ -15,14 +16,21 @@ impl WebConfig {
     /// can never work (e.g. `min_version` > `max_version`, TLS 1.0/1.1 which rustls cannot
     /// speak, the `RequireClientCert` alias that does not verify); print them loudly.
     pub fn check_at_start(&self) -> Result<Vec<String>, Error> {
-        for (user, hash) in &self.basic_auth_users {
-            go_bcrypt_cost(hash).map_err(|reason| WebConfigError::InvalidBcryptHash {
-                path: self.path.clone(),
-                user: user.clone(),
-                reason,
-            })?;
-        }
         let mut warnings = Vec::new();
+        for (user, hash) in &self.basic_auth_users {
+            let cost =
+                go_bcrypt_cost(hash).map_err(|reason| WebConfigError::InvalidBcryptHash {
+                    path: self.path.clone(),
+                    user: user.clone(),
+                    reason,
+                })?;
+            if cost > MAX_VERIFIED_BCRYPT_COST {
+                warnings.push(format!(
+                    "{}: basic_auth_users: `{user}` has a bcrypt hash of cost {cost}, above {MAX_VERIFIED_BCRYPT_COST}, the highest fake-exporter verifies: every request as `{user}` is refused (401, counted as slow_hashes_refused) without checking the password; exporter-toolkit would spend minutes to days on each uncached check while other users' checks wait. Rehash with a cost of at most {MAX_VERIFIED_BCRYPT_COST}",
+                    self.path.display()
+                ));
+            }
+        }
         if let Some(tls) = &self.tls_server_config {
             let http2 = self.http_server_config.http2;
             warnings.extend(tls::check_tls(tls, http2)?);

@@ -48,6 +48,12 @@ pub struct Stats {
     handshakes_failed: Mutex<BTreeMap<&'static str, u64>>,
     tls_sessions: Mutex<BTreeMap<TlsSessionInfo, u64>>,
     requests: Mutex<BTreeMap<(u16, AuthOutcome, &'static str), u64>>,
+    handshake_timeouts: AtomicU64,
+    head_timeouts: AtomicU64,
+    connections_shed: AtomicU64,
+    connections_refused: AtomicU64,
+    accept_errors: AtomicU64,
+    slow_hashes_refused: AtomicU64,
     /// What a receiver listener accepted (alerts, remote-write series and samples).
     pub(crate) received: ReceivedCounters,
 }
@@ -82,6 +88,38 @@ impl Stats {
             .or_default() += 1;
     }
 
+    /// A TLS handshake missed its deadline (also a failed handshake, reason `timeout`).
+    pub fn handshake_timed_out(&self) {
+        self.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
+        self.handshake_failed("timeout");
+    }
+
+    /// A connection sent no complete request head within its deadline and was closed.
+    pub fn head_timed_out(&self) {
+        self.head_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An idle unauthenticated connection was closed to make room at the connection cap.
+    pub fn connection_shed(&self) {
+        self.connections_shed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at once: the cap was reached and nothing could be shed.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `accept` failed (EMFILE and the like).
+    pub fn accept_failed(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A Basic-auth check was refused without bcrypt: the user's hash costs more than
+    /// [`crate::MAX_VERIFIED_BCRYPT_COST`].
+    pub fn slow_hash_refused(&self) {
+        self.slow_hashes_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent copy of every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
         let requests: Vec<RequestCount> = lock(&self.requests)
@@ -110,6 +148,14 @@ impl Stats {
                 .collect(),
             requests,
             received: self.received.snapshot(),
+            defences: DefenceCounts {
+                handshake_timeouts: self.handshake_timeouts.load(Ordering::Relaxed),
+                head_timeouts: self.head_timeouts.load(Ordering::Relaxed),
+                connections_shed: self.connections_shed.load(Ordering::Relaxed),
+                connections_refused: self.connections_refused.load(Ordering::Relaxed),
+                accept_errors: self.accept_errors.load(Ordering::Relaxed),
+                slow_hashes_refused: self.slow_hashes_refused.load(Ordering::Relaxed),
+            },
         }
     }
 }
@@ -137,6 +183,52 @@ pub struct StatsSnapshot {
     pub requests: Vec<RequestCount>,
     /// What a receiver listener accepted (all zero for a plain exporter).
     pub received: Received,
+    /// What the defences against hostile clients did (absent from older `/stats`: zero).
+    #[serde(default)]
+    pub defences: DefenceCounts,
+}
+
+/// What the defences against hostile clients did (see `docs/reliability.md`, "fake-exporter
+/// under hostile clients").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DefenceCounts {
+    /// TLS handshakes closed by the handshake deadline (also in `handshakes_failed` as
+    /// `timeout`).
+    pub handshake_timeouts: u64,
+    /// Connections closed by the request-head deadline.
+    pub head_timeouts: u64,
+    /// Idle unauthenticated connections closed to make room at the connection cap.
+    pub connections_shed: u64,
+    /// Connections closed at once at the cap with nothing to shed.
+    pub connections_refused: u64,
+    /// Failed `accept` calls (EMFILE, ENFILE...), each followed by a backoff.
+    pub accept_errors: u64,
+    /// Basic-auth checks refused without bcrypt because the user's hash costs more than
+    /// [`crate::MAX_VERIFIED_BCRYPT_COST`].
+    pub slow_hashes_refused: u64,
+}
+
+impl DefenceCounts {
+    fn merge(&mut self, other: &Self) {
+        self.handshake_timeouts += other.handshake_timeouts;
+        self.head_timeouts += other.head_timeouts;
+        self.connections_shed += other.connections_shed;
+        self.connections_refused += other.connections_refused;
+        self.accept_errors += other.accept_errors;
+        self.slow_hashes_refused += other.slow_hashes_refused;
+    }
+
+    fn labelled(&self) -> [(&'static str, u64); 6] {
+        [
+            ("handshake_timeout", self.handshake_timeouts),
+            ("head_timeout", self.head_timeouts),
+            ("connection_shed", self.connections_shed),
+            ("connection_refused", self.connections_refused),
+            ("accept_error", self.accept_errors),
+            ("slow_hash_refused", self.slow_hashes_refused),
+        ]
+    }
 }
 
 /// Number of handshakes that negotiated the same parameters.
@@ -211,6 +303,7 @@ impl StatsSnapshot {
             }
         }
         self.received.merge(&other.received);
+        self.defences.merge(&other.defences);
         for r in &other.requests {
             match self.requests.iter_mut().find(|x| {
                 x.status == r.status && x.auth == r.auth && x.http_version == r.http_version
@@ -242,6 +335,19 @@ impl StatsSnapshot {
                 r.http_version,
                 r.count
             );
+        }
+        // Like the failed-handshake reasons, only the actions that happened (a fleet's
+        // control endpoint lists thousands of listeners).
+        if self.defences != DefenceCounts::default() {
+            let _ = writeln!(out, "# HELP fake_exporter_defence_actions_total What the defences against hostile clients did: deadlines expired, connections shed or refused at the cap, failed accepts, slow bcrypt hashes refused.\n# TYPE fake_exporter_defence_actions_total counter");
+            for (action, n) in self.defences.labelled() {
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "fake_exporter_defence_actions_total{{listener=\"{l}\",action=\"{action}\"}} {n}"
+                    );
+                }
+            }
         }
         let rx = &self.received;
         if *rx != Received::default() {
@@ -305,6 +411,29 @@ mod tests {
         s.render_prometheus("127.0.0.1:9100", &mut text);
         assert!(text.contains("fake_exporter_tls_handshakes_total{listener=\"127.0.0.1:9100\",result=\"failed\",reason=\"no_client_cert\"} 2"), "{text}");
         assert!(text.contains("fake_exporter_requests_total{listener=\"127.0.0.1:9100\",status=\"401\",auth=\"missing\",http_version=\"HTTP/2\"} 1"), "{text}");
+        assert!(
+            !text.contains("fake_exporter_defence_actions_total"),
+            "{text}"
+        );
+
+        stats.handshake_timed_out();
+        stats.connection_shed();
+        stats.connection_shed();
+        let s = stats.snapshot();
+        assert_eq!(s.defences.handshake_timeouts, 1);
+        assert_eq!(s.defences.connections_shed, 2);
+        assert_eq!(s.handshakes_failed_for("timeout"), 1);
+        let mut text = String::new();
+        s.render_prometheus("127.0.0.1:9100", &mut text);
+        assert!(text.contains("fake_exporter_defence_actions_total{listener=\"127.0.0.1:9100\",action=\"connection_shed\"} 2"), "{text}");
+        assert!(!text.contains("action=\"head_timeout\""), "{text}");
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert_eq!(json["defences"]["connections_shed"], 2, "{json}");
+        // `/stats` of an older fake-exporter, without `defences`, still reads.
+        let mut old = json.clone();
+        old.as_object_mut().expect("an object").remove("defences");
+        let read: StatsSnapshot = serde_json::from_value(old).expect("reads");
+        assert_eq!(read.defences, DefenceCounts::default());
     }
 
     #[test]
@@ -314,9 +443,14 @@ mod tests {
         let b = Stats::default();
         b.request(200, AuthOutcome::Ok, "HTTP/1.1");
         b.handshake_failed("eof");
+        a.slow_hash_refused();
+        b.slow_hash_refused();
+        b.accept_failed();
         let mut total = a.snapshot();
         total.merge(&b.snapshot());
         assert_eq!(total.requests_with_status(200), 2);
         assert_eq!(total.handshakes_failed_total(), 1);
+        assert_eq!(total.defences.slow_hashes_refused, 2);
+        assert_eq!(total.defences.accept_errors, 1);
     }
 }

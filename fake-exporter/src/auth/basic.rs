@@ -7,6 +7,10 @@
 //!   random eviction) keyed by hash, user and password;
 //! - uncached bcrypt comparisons are serialised by one lock.
 //!
+//! One difference: a hash whose cost is above [`crate::MAX_VERIFIED_BCRYPT_COST`] is never
+//! verified (the request is refused as a wrong password), so that one request for such a
+//! user cannot hold the lock, and every other user's uncached check, for hours.
+//!
 //! bcrypt runs on tokio's blocking pool, never on the async executor.
 
 use std::collections::HashMap;
@@ -18,6 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::AuthOutcome;
+use crate::web_config::go_bcrypt_cost;
 
 /// bcrypt hash (cost 10) of the string "fakepassword", the hash exporter-toolkit compares
 /// unknown users against.
@@ -86,12 +91,27 @@ impl BasicAuthChecker {
         self.lock_cache().len()
     }
 
-    /// Checks `creds` against `users`. Returns `Ok`, `UnknownUser` or `WrongPassword`.
+    /// Whether a check for `user` is refused without bcrypt: a known user whose hash costs
+    /// more than [`crate::MAX_VERIFIED_BCRYPT_COST`].
+    pub(crate) fn refuses_slow_hash(
+        users: &std::collections::BTreeMap<String, String>,
+        user: &str,
+    ) -> bool {
+        users.get(user).is_some_and(|hash| {
+            go_bcrypt_cost(hash).is_ok_and(|cost| cost > crate::MAX_VERIFIED_BCRYPT_COST)
+        })
+    }
+
+    /// Checks `creds` against `users`. Returns `Ok`, `UnknownUser` or `WrongPassword` (also
+    /// for a hash too slow to verify, see [`Self::refuses_slow_hash`]).
     pub(crate) async fn check(
         self: &Arc<Self>,
         users: &std::collections::BTreeMap<String, String>,
         creds: &BasicCredentials,
     ) -> AuthOutcome {
+        if Self::refuses_slow_hash(users, &creds.user) {
+            return AuthOutcome::WrongPassword;
+        }
         let (hash, known) = match users.get(&creds.user) {
             Some(hash) => (hash.clone(), true),
             None => (DUMMY_HASH.to_owned(), false),
@@ -247,6 +267,47 @@ mod tests {
             AuthOutcome::Ok
         );
         assert_eq!(checker.cached(), 3);
+    }
+
+    /// A hash of cost 31 that would take days to verify: a cost-4 hash with its cost field
+    /// rewritten (same format, so it passes the start-up check like a real one).
+    fn cost_31_hash() -> String {
+        let hash = bcrypt::hash("slow", 4).expect("hash");
+        format!("$2b$31${}", &hash[7..])
+    }
+
+    #[tokio::test]
+    async fn a_cost_31_hash_does_not_hold_up_other_users() {
+        let slow = cost_31_hash();
+        assert_eq!(crate::web_config::go_bcrypt_cost(&slow), Ok(31));
+        let users = BTreeMap::from([
+            ("slow".to_owned(), slow),
+            ("prom".to_owned(), bcrypt::hash("s3cret", 4).expect("hash")),
+        ]);
+        assert!(BasicAuthChecker::refuses_slow_hash(&users, "slow"));
+        assert!(!BasicAuthChecker::refuses_slow_hash(&users, "prom"));
+        assert!(!BasicAuthChecker::refuses_slow_hash(&users, "nobody"));
+        let checker = BasicAuthChecker::new();
+        let creds = |u: &str, p: &str| BasicCredentials {
+            user: u.into(),
+            password: p.into(),
+        };
+        let slow_request = {
+            let (checker, users) = (checker.clone(), users.clone());
+            tokio::spawn(async move { checker.check(&users, &creds("slow", "slow")).await })
+        };
+        let legit = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            checker.check(&users, &creds("prom", "s3cret")),
+        )
+        .await
+        .expect("the legitimate check answers while the cost-31 request is in progress");
+        assert_eq!(legit, AuthOutcome::Ok);
+        let slow = tokio::time::timeout(std::time::Duration::from_secs(5), slow_request)
+            .await
+            .expect("the cost-31 request is refused without bcrypt")
+            .expect("no panic");
+        assert_eq!(slow, AuthOutcome::WrongPassword);
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config_source::ConfigSource;
+use crate::defence::{ConnTable, Defences};
 use crate::faults::FaultSpec;
 use crate::metrics::{Metrics, MetricsSpec};
 use crate::server::{accept_loop, bind, PreparedListener};
@@ -135,6 +136,15 @@ pub(crate) struct FleetFile {
     pub connections_per_listener: u64,
     /// The groups.
     pub groups: Vec<FleetGroupFile>,
+    /// Deadline of a TLS handshake (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub handshake_timeout: Option<Duration>,
+    /// Deadline of a request head (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub head_timeout: Option<Duration>,
+    /// Cap on the open connections of the whole fleet (default: from RLIMIT_NOFILE).
+    #[serde(default)]
+    pub max_connections: Option<u64>,
 }
 
 fn default_host() -> IpAddr {
@@ -228,6 +238,7 @@ pub struct FleetBuilder {
     connections_per_listener: u64,
     groups: Vec<FleetGroup>,
     origin: String,
+    defences: Defences,
 }
 
 impl Default for FleetBuilder {
@@ -237,6 +248,7 @@ impl Default for FleetBuilder {
             connections_per_listener: 1,
             groups: Vec::new(),
             origin: "fleet".to_owned(),
+            defences: Defences::default(),
         }
     }
 }
@@ -263,11 +275,17 @@ impl Fleet {
         })?;
         let origin = path.display().to_string();
         let base = path.parent().unwrap_or(Path::new("."));
+        let defaults = Defences::default();
         let mut builder = FleetBuilder {
             host: file.host,
             connections_per_listener: file.connections_per_listener,
             groups: Vec::new(),
             origin: origin.clone(),
+            defences: Defences {
+                handshake_timeout: file.handshake_timeout.unwrap_or(defaults.handshake_timeout),
+                head_timeout: file.head_timeout.unwrap_or(defaults.head_timeout),
+                max_connections: file.max_connections,
+            },
         };
         for g in file.groups {
             let ports = parse_range(&g.ports).ok_or_else(|| FleetError::BadRange {
@@ -340,6 +358,30 @@ impl FleetBuilder {
         self
     }
 
+    /// Deadline of a TLS handshake, from accept; default
+    /// [`crate::DEFAULT_HANDSHAKE_TIMEOUT`] (see [`crate::ExporterBuilder::handshake_timeout`]).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.defences.handshake_timeout = timeout;
+        self
+    }
+
+    /// Deadline of a request head; default [`crate::DEFAULT_HEAD_TIMEOUT`] (see
+    /// [`crate::ExporterBuilder::head_timeout`]).
+    pub fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.defences.head_timeout = timeout;
+        self
+    }
+
+    /// Caps the open connections of the whole fleet (every listener of every group shares
+    /// the process' descriptors); default: the soft `RLIMIT_NOFILE` (after raising it to
+    /// the hard limit) minus the listeners minus [`crate::CONNECTION_FD_RESERVE`]. At the
+    /// cap a new connection gets in by shedding the oldest idle unauthenticated one (an
+    /// authenticated one only when no other is idle).
+    pub fn max_connections(mut self, cap: u64) -> Self {
+        self.defences.max_connections = Some(cap);
+        self
+    }
+
     /// Checks ranges and computes the fd budget, raising the soft RLIMIT_NOFILE to the hard
     /// limit if needed. Nothing is bound.
     pub fn plan(&self) -> Result<FdBudget, FleetError> {
@@ -397,6 +439,7 @@ impl FleetBuilder {
     pub async fn start(self) -> Result<RunningFleet, Error> {
         let started = Instant::now();
         let budget = self.plan()?;
+        let conns = ConnTable::new(self.defences, budget.listeners);
         let (stop_tx, stop_rx) = watch::channel(());
         let mut tasks = JoinSet::new();
         let mut groups = Vec::with_capacity(self.groups.len());
@@ -421,7 +464,7 @@ impl FleetBuilder {
                 let stats = Arc::new(Stats::default());
                 tasks.spawn(accept_loop(
                     listener,
-                    prepared.listener_context(stats.clone()),
+                    prepared.listener_context(stats.clone(), conns.clone()),
                     stop_rx.clone(),
                 ));
                 listeners.push(ListenerHandle { addr, stats });
@@ -437,6 +480,7 @@ impl FleetBuilder {
             budget,
             warnings,
             start_duration: started.elapsed(),
+            max_connections: conns.cap(),
             stop: Some(stop_tx),
             tasks,
         })
@@ -479,6 +523,7 @@ pub struct RunningFleet {
     budget: FdBudget,
     warnings: Vec<String>,
     start_duration: Duration,
+    max_connections: u64,
     stop: Option<watch::Sender<()>>,
     tasks: JoinSet<()>,
 }
@@ -502,6 +547,11 @@ impl RunningFleet {
     /// Start-up warnings (configs that can never work).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// The cap on open connections of the whole fleet (configured or derived).
+    pub fn max_connections(&self) -> u64 {
+        self.max_connections
     }
 
     /// Time from `start()` to every listener bound and accepting.
@@ -544,6 +594,29 @@ mod tests {
         assert_eq!(parse_range("9-1"), None);
         assert_eq!(parse_range("0"), None);
         assert_eq!(parse_range("a-b"), None);
+    }
+
+    #[test]
+    fn fleet_file_sets_the_defences() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("fleet.yaml");
+        std::fs::write(
+            &path,
+            "handshake_timeout: 3s\nhead_timeout: 500ms\nmax_connections: 900\ngroups:\n  - name: plain\n    ports: 20000-20009\n",
+        )
+        .expect("write");
+        let builder = Fleet::from_file(&path).expect("parses");
+        assert_eq!(
+            builder.defences,
+            Defences {
+                handshake_timeout: Duration::from_secs(3),
+                head_timeout: Duration::from_millis(500),
+                max_connections: Some(900),
+            }
+        );
+        std::fs::write(&path, "groups: []\n").expect("write");
+        let builder = Fleet::from_file(&path).expect("parses");
+        assert_eq!(builder.defences, Defences::default());
     }
 
     #[test]

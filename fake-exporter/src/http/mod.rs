@@ -316,6 +316,9 @@ async fn authenticate(
             if state.mutant(Mutant::InsecureAcceptAnyPassword) {
                 return AuthOutcome::Ok;
             }
+            if BasicAuthChecker::refuses_slow_hash(&config.basic_auth_users, &creds.user) {
+                state.inner.stats.slow_hash_refused();
+            }
             return state
                 .inner
                 .basic

@@ -276,6 +276,43 @@ async fn bad_fault_flag_names_the_flag_and_the_fault() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn bad_limit_flags_name_the_flag_and_the_value() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    must_fail(
+        d,
+        "zero-head-timeout",
+        None,
+        &["--limits.head-timeout=0s".to_owned()],
+        &[
+            "--limits.head-timeout",
+            "`0s`: a deadline must be above zero",
+        ],
+    )
+    .await?;
+    must_fail(
+        d,
+        "bad-handshake-timeout",
+        None,
+        &["--limits.handshake-timeout=soon".to_owned()],
+        &[
+            "--limits.handshake-timeout",
+            "`soon`",
+            "write e.g. 10s or 500ms",
+        ],
+    )
+    .await?;
+    must_fail(
+        d,
+        "zero-max-connections",
+        None,
+        &["--limits.max-connections=0".to_owned()],
+        &["--limits.max-connections", "0"],
+    )
+    .await
+}
+
+#[tokio::test]
 async fn missing_config_file_names_the_flag() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let d = dir.path();

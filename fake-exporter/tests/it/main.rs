@@ -7,6 +7,7 @@ mod builder;
 mod cli_errors;
 mod differential;
 mod fleet;
+mod hostile_clients;
 mod legacy_listener;
 mod metrics_scrape;
 mod observe;
