@@ -20,6 +20,14 @@ pub enum LabError {
         /// The folder.
         dir: PathBuf,
     },
+    /// The folder is a `lab up` folder: its labs are in subfolders.
+    #[error("{}: the labs of `lab up` are in its subfolders; run the command in one of them (`cd {}/NAME`) or with `--dir {}/NAME`, NAME one of: {labs}", .dir.display(), .dir.display(), .dir.display())]
+    LabsBelow {
+        /// The folder.
+        dir: PathBuf,
+        /// The labs under it, comma-separated.
+        labs: String,
+    },
     /// The folder already runs a lab.
     #[error("{}: lab `{lab}` is already running here; stop it with `scrape-harness lab stop --dir {}` first", .dir.display(), .dir.display())]
     AlreadyRunning {

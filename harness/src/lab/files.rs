@@ -11,6 +11,28 @@ use super::error::LabError;
 use super::state;
 use super::tools::{run_command, LabTools};
 
+/// `pki/README.txt` as a learner should read it: what each file is, and how the lab makes
+/// fresh ones (not the tool's own regeneration command).
+fn lab_pki_readme(dir: &Path, lab: &str) -> Result<(), LabError> {
+    let path = dir.join("pki/README.txt");
+    let text = fs::read_to_string(&path).map_err(|e| LabError::io("reading", &path, e))?;
+    let fresh = format!(
+        "These files belong to this lab. For fresh ones: `scrape-harness lab stop`, then \
+         `scrape-harness lab start {lab}` (your edits are overwritten)."
+    );
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("Regenerate:") {
+                fresh.clone()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    write(dir, "pki/README.txt", &(text.join("\n") + "\n"))
+}
+
 /// A cheap fingerprint of a file's content (to notice edits).
 pub(crate) fn fingerprint(path: &Path) -> String {
     use std::hash::{Hash, Hasher};
@@ -111,6 +133,7 @@ pub(crate) fn write_files(
     );
     if uses_pki {
         Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.join("pki"))?;
+        lab_pki_readme(dir, info.name)?;
     }
     match lab {
         Lab::ClassicTlsBasic => {

@@ -93,9 +93,25 @@ impl LabState {
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LabError::NotALab {
-                    dir: dir.to_owned(),
-                })
+                let below: Vec<String> = fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| state_path(&e.path()).is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                let mut below = below;
+                below.sort();
+                return Err(if below.is_empty() {
+                    LabError::NotALab {
+                        dir: dir.to_owned(),
+                    }
+                } else {
+                    LabError::LabsBelow {
+                        dir: dir.to_owned(),
+                        labs: below.join(", "),
+                    }
+                });
             }
             Err(e) => return Err(LabError::io("reading", path, e)),
         };
@@ -200,4 +216,28 @@ pub fn sweep_interrupted_starts() -> Vec<PathBuf> {
         }
     }
     swept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_without_a_lab_names_the_labs_below_it() {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let err = LabState::load(tmp.path()).expect_err("no lab");
+        assert!(matches!(err, LabError::NotALab { .. }), "{err}");
+        for lab in ["untrusted-ca", "basic-auth-401"] {
+            let private = tmp.path().join(lab).join(PRIVATE);
+            fs::create_dir_all(&private).expect("folders");
+            fs::write(private.join("state.json"), "{}").expect("written");
+        }
+        let err = LabState::load(tmp.path())
+            .expect_err("no lab here")
+            .to_string();
+        assert!(
+            err.contains("NAME one of: basic-auth-401, untrusted-ca"),
+            "{err}"
+        );
+    }
 }
