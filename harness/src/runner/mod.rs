@@ -680,6 +680,14 @@ impl<'a> OtherKinds<'a> {
     }
 }
 
+/// How long a run of `jobs` jobs waits for Prometheus' `/-/ready`: the backend's 30 s plus
+/// 10 ms per job, since Prometheus builds every scrape pool before it is ready (a matrix of
+/// 10,000 cases did not get there within a flat 30 s).
+pub(crate) fn ready_timeout(jobs: usize) -> Duration {
+    let per_job = Duration::from_millis(10).saturating_mul(u32::try_from(jobs).unwrap_or(u32::MAX));
+    Duration::from_secs(30).saturating_add(per_job)
+}
+
 /// The fixture of a plan: one job per case that has something to scrape.
 fn fixture_builder(
     plan: &Plan,
@@ -687,8 +695,12 @@ fn fixture_builder(
     run_dir: &Path,
     started: &[exporters::StartedCase],
 ) -> FixtureBuilder {
+    let jobs = plan.cases.len()
+        + plan.receivers.as_ref().map_or(0, |r| r.receivers.len())
+        + plan.rotation.as_ref().map_or(0, |r| r.cases.len());
     let mut builder = PrometheusFixture::builder()
         .prometheus(&opts.prometheus)
+        .ready_timeout(ready_timeout(jobs))
         .scrape_interval(plan.defaults.scrape_interval)
         .scrape_timeout(plan.defaults.scrape_timeout)
         .mount(run_dir);
