@@ -1692,6 +1692,15 @@ fn http_version_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ready_timeout_grows_with_the_jobs_of_a_run() {
+        assert_eq!(ready_timeout(0), Duration::from_secs(30));
+        assert_eq!(ready_timeout(72), Duration::from_millis(30_720));
+        // The 10,000-case matrix that ran out of a flat 30 s.
+        assert_eq!(ready_timeout(10_000), Duration::from_secs(130));
+        assert_eq!(ready_timeout(usize::MAX), ready_timeout(u32::MAX as usize));
+    }
     use crate::fixture::SeenOutcome;
     use crate::scenario::{Expectation, ExporterTls};
 

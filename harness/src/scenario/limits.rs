@@ -437,10 +437,8 @@ impl Scan<'_> {
     }
     /// Steps over one byte, counting lines.
     fn bump(&mut self) {
-        if self.at(self.i) == b'\n' {
-            self.line += 1;
-            self.line_start = self.i + 1;
-        } else if self.at(self.i) == b'\r' && self.at(self.i + 1) != b'\n' {
+        let c = self.at(self.i);
+        if c == b'\n' || (c == b'\r' && self.at(self.i + 1) != b'\n') {
             self.line += 1;
             self.line_start = self.i + 1;
         }
