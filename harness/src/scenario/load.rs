@@ -348,7 +348,8 @@ impl Reader {
     }
 
     /// Values of `defaults:` that cannot work, each named by its key: durations of zero (or
-    /// below Prometheus' millisecond resolution), `scrapes: 0` (nothing would be judged), a
+    /// below Prometheus' millisecond resolution; `evaluation_interval` is checked with the
+    /// receiver cases that use it), `scrapes: 0` (nothing would be judged), a
     /// `bcrypt_cost` outside what bcrypt takes or above [`limits::MAX_BCRYPT_COST`].
     fn check_default_values(&mut self, file: &str, raw: &RawDefaults) {
         let mut refuse = |key: &str, message: String| {
@@ -361,7 +362,6 @@ impl Reader {
         let durations = [
             ("scrape_interval", raw.scrape_interval, "200ms"),
             ("scrape_timeout", raw.scrape_timeout, "200ms"),
-            ("evaluation_interval", raw.evaluation_interval, "200ms"),
             ("deadline", raw.deadline, "90s"),
         ];
         for (key, value, example) in durations {

@@ -569,12 +569,7 @@ fn limits_apply_to_sources_given_as_text_too() {
 
 #[test]
 fn every_duration_of_defaults_must_be_a_millisecond_or_more() {
-    for key in [
-        "scrape_interval",
-        "scrape_timeout",
-        "evaluation_interval",
-        "deadline",
-    ] {
+    for key in ["scrape_interval", "scrape_timeout", "deadline"] {
         let yaml = format!(
             "defaults: {{ {key}: 500us }}\ncases:\n  - {{ name: a, expect: {{ health: up }} }}\n"
         );
