@@ -51,6 +51,9 @@ pub(crate) fn receiver_case(file: &str, raw: &RawReceiver) -> Result<Case, Scena
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let client =
         check_client("send", raw.send.client(), &raw.files).map_err(|(f, m)| err(&f, m))?;
+    if let Some((f, m)) = below_a_millisecond("send.timeout", raw.send.timeout) {
+        return Err(err(&f, m));
+    }
     let scrape = ScrapeCase {
         scheme: client.scheme,
         auth: client.auth,
@@ -454,8 +457,8 @@ fn check_scrape(
         }
     };
     let client = check_client("scrape", s.client(), files)?;
-    if s.scrape_timeout.is_some_and(|t| t.is_zero()) {
-        return Err(("scrape.scrape_timeout".into(), "must be above zero".into()));
+    if let Some(problem) = below_a_millisecond("scrape.scrape_timeout", s.scrape_timeout) {
+        return Err(problem);
     }
     Ok(ScrapeCase {
         scheme: client.scheme,
@@ -468,6 +471,23 @@ fn check_scrape(
         metrics_path: s.metrics_path.clone(),
         sample_limit: s.sample_limit,
     })
+}
+
+/// A duration key of a case that is zero or below Prometheus' millisecond resolution (which
+/// would reach Prometheus as `0s`): `(field, fix)`.
+fn below_a_millisecond(
+    field: &str,
+    value: Option<std::time::Duration>,
+) -> Option<(String, String)> {
+    let d = value.filter(|d| *d < std::time::Duration::from_millis(1))?;
+    Some((
+        field.to_owned(),
+        format!(
+            "{} cannot work: must be above zero, and Prometheus durations count whole \
+             milliseconds; give at least 1ms, or leave the key out for the default",
+            humantime::format_duration(d)
+        ),
+    ))
 }
 
 /// The client side a scrape job (`scrape:`) and a receiver's sender (`send:`) share:

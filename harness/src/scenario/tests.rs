@@ -580,3 +580,22 @@ fn every_duration_of_defaults_must_be_a_millisecond_or_more() {
         );
     }
 }
+
+#[test]
+fn durations_of_a_case_below_a_millisecond_are_named() {
+    let msg =
+        load("cases:\n  - { name: a, scrape: { scrape_timeout: 0s }, expect: { health: up } }\n")
+            .expect_err("zero timeout")
+            .to_string();
+    assert!(
+        msg.starts_with("bad.yaml: case `a`: scrape.scrape_timeout: 0s cannot work"),
+        "{msg}"
+    );
+    let msg = load("receivers:\n  - { name: r, kind: alertmanager, send: { timeout: 0s }, expect: { delivered: true } }\n")
+        .expect_err("zero send timeout")
+        .to_string();
+    assert!(
+        msg.starts_with("bad.yaml: case `r`: send.timeout: 0s cannot work"),
+        "{msg}"
+    );
+}
