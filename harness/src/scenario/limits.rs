@@ -743,6 +743,222 @@ mod tests {
         assert_eq!(nesting_within(yaml, 5), Err(3));
     }
 
+    /// Nesting of a parsed value: collections in collections.
+    fn value_depth(v: &serde_norway::Value) -> usize {
+        use serde_norway::Value;
+        match v {
+            Value::Sequence(s) => 1 + s.iter().map(value_depth).max().unwrap_or(0),
+            Value::Mapping(m) => {
+                1 + m
+                    .iter()
+                    .map(|(k, v)| value_depth(k).max(value_depth(v)))
+                    .max()
+                    .unwrap_or(0)
+            }
+            Value::Tagged(t) => value_depth(&t.value),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn the_scan_never_counts_less_than_the_parser_nests() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut texts: Vec<(String, String)> = Vec::new();
+        for dir in ["scenarios", "scenarios/tests", "scenarios/labs"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for e in entries {
+                let path = e.expect("entry").path();
+                if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                    let text = std::fs::read_to_string(&path).expect("read");
+                    texts.push((path.display().to_string(), text));
+                }
+            }
+        }
+        assert!(texts.len() >= 5, "{} files", texts.len());
+        for (name, text) in [
+            (
+                "flow in block",
+                "a:\n  - {b: [1, {c: [2]}]}\n  - d: |\n      [[[\n",
+            ),
+            ("quoted keys", "\"a\": {'b': [\"]\", [x]]}\n"),
+            ("plain with quotes", "a: it's \"x\n  y\"\nb: [[[2]]]\n"),
+        ] {
+            texts.push((name.to_owned(), text.to_owned()));
+        }
+        for (name, text) in &texts {
+            let value: serde_norway::Value =
+                serde_norway::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let depth = value_depth(&value);
+            assert!(
+                nesting_within(text, depth).is_ok() || depth == 0,
+                "{name}: {depth}"
+            );
+            if depth > 0 {
+                assert!(
+                    nesting_within(text, depth - 1).is_err(),
+                    "{name}: the scan counted less than {depth} levels"
+                );
+            }
+        }
+    }
+
+    /// Pieces of YAML that decide its structure, for the property below.
+    const TOKENS: [&str; 24] = [
+        "[", "]", "{", "}", ", ", "a", "b c", ": ", ":", "\"x\"", "'y'", "\"", "'", " # c", "\n",
+        "\n  ", "\n    ", "- ", "? ", "|\n", ">-\n", "&a ", "*a", "!t ",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// Texts made of the characters that decide YAML's structure: whenever the parser
+        /// reads one, the scan counts at least its nesting.
+        #[test]
+        fn the_scan_never_counts_less_on_tricky_text(
+            tokens in proptest::collection::vec(proptest::sample::select(TOKENS.to_vec()), 0..40)
+        ) {
+            let text = tokens.concat();
+            if let Ok(value) = serde_norway::from_str::<serde_norway::Value>(&text) {
+                let depth = value_depth(&value);
+                if depth > 0 {
+                    proptest::prop_assert!(
+                        nesting_within(&text, depth - 1).is_err(),
+                        "{:?}: the scan counted less than {} levels", text, depth
+                    );
+                }
+            }
+        }
+    }
+
+    /// A YAML tree and the style of every node, for the property below.
+    #[derive(Debug, Clone)]
+    enum Tree {
+        /// A scalar: its text and style (plain, double- or single-quoted, block literal).
+        Scalar(&'static str, u8),
+        /// A sequence, flow or block.
+        Seq(Vec<Tree>, bool),
+        /// A mapping with scalar keys, flow or block.
+        Map(Vec<(&'static str, Tree)>, bool),
+    }
+
+    /// Scalar texts with the characters that could mislead a scan.
+    const SCALARS: [&str; 10] = [
+        "a",
+        "it's",
+        "x \"y",
+        "a#b",
+        "x[y",
+        "]",
+        "[[[",
+        "a: b",
+        "{'\"",
+        "# not a comment",
+    ];
+
+    fn tree() -> impl proptest::strategy::Strategy<Value = Tree> {
+        use proptest::prelude::*;
+        let leaf = (proptest::sample::select(SCALARS.to_vec()), 0u8..4)
+            .prop_map(|(s, style)| Tree::Scalar(s, style));
+        leaf.prop_recursive(8, 48, 4, |inner| {
+            prop_oneof![
+                (
+                    proptest::collection::vec(inner.clone(), 0..4),
+                    any::<bool>()
+                )
+                    .prop_map(|(v, flow)| Tree::Seq(v, flow)),
+                (
+                    proptest::collection::vec(
+                        (
+                            proptest::sample::select(vec!["k", "k2", "x y", "k#"]),
+                            inner
+                        ),
+                        0..4
+                    ),
+                    any::<bool>()
+                )
+                    .prop_map(|(v, flow)| {
+                        // Unique keys, as YAML requires.
+                        let mut seen = std::collections::BTreeSet::new();
+                        Tree::Map(
+                            v.into_iter().filter(|(k, _)| seen.insert(*k)).collect(),
+                            flow,
+                        )
+                    }),
+            ]
+        })
+    }
+
+    fn quoted(s: &str, double: bool) -> String {
+        if double {
+            format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            format!("'{}'", s.replace('\'', "''"))
+        }
+    }
+
+    /// `t` in flow context: every scalar quoted unless it is a plain-safe word.
+    fn flow(t: &Tree) -> String {
+        match t {
+            Tree::Scalar(s, style)
+                if *style == 0 && s.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                (*s).to_owned()
+            }
+            Tree::Scalar(s, style) => quoted(s, style % 2 == 0),
+            Tree::Seq(v, _) => format!("[{}]", v.iter().map(flow).collect::<Vec<_>>().join(", ")),
+            Tree::Map(v, _) => format!(
+                "{{{}}}",
+                v.iter()
+                    .map(|(k, t)| format!("{}: {}", quoted(k, true), flow(t)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// `t` as the value after `- ` or `key: ` at indentation `n`, in block context.
+    fn block(t: &Tree, n: usize) -> String {
+        let pad = " ".repeat(n);
+        match t {
+            Tree::Scalar(s, 0)
+                if !s.starts_with(['[', ']', '{', '#', '\'', '"'])
+                    && !s.contains(": ")
+                    && !s.contains(" #") =>
+            {
+                (*s).to_owned()
+            }
+            Tree::Scalar(s, 3) => format!("|\n{pad}  {s}\n{pad}  {s} ]]]"),
+            Tree::Scalar(s, style) => quoted(s, style % 2 == 0),
+            Tree::Seq(v, false) if !v.is_empty() => v
+                .iter()
+                .map(|t| format!("\n{pad}- {}", block(t, n + 2)))
+                .collect(),
+            Tree::Map(v, false) if !v.is_empty() => v
+                .iter()
+                .map(|(k, t)| format!("\n{pad}{}: {}", quoted(k, false), block(t, n + 2)))
+                .collect(),
+            other => flow(other),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Valid YAML of every style, with scalars that hold brackets, quotes and `#`: the
+        /// scan counts at least the nesting the parser reads.
+        #[test]
+        fn the_scan_never_counts_less_on_yaml_of_every_style(t in tree()) {
+            let text = format!("root: {}\n", block(&t, 2));
+            let value: serde_norway::Value = serde_norway::from_str(&text)
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{text:?}: {e}")))?;
+            let depth = value_depth(&value);
+            proptest::prop_assert!(
+                nesting_within(&text, depth - 1).is_err(),
+                "{:?}: the scan counted less than {} levels", text, depth
+            );
+        }
+    }
+
     #[test]
     fn two_hundred_thousand_levels_are_refused_in_linear_time() {
         for open in ["[", "{a: ", "- "] {
