@@ -27,7 +27,7 @@ pub(crate) struct Limit {
 /// Bytes of one scenario file.
 pub(crate) const FILE_BYTES: Limit = Limit {
     env: "SCRAPE_HARNESS_MAX_SCENARIO_BYTES",
-    default: 4 * 1024 * 1024,
+    default: 16 * 1024 * 1024,
 };
 /// Nesting levels of YAML collections (block and flow together).
 pub(crate) const YAML_DEPTH: Limit = Limit {

@@ -599,3 +599,22 @@ fn durations_of_a_case_below_a_millisecond_are_named() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_largest_matrix_the_generator_writes_fits_every_limit() {
+    // `generate --cases 10000` (the case limit) writes about 6.4 MB: the file-size limit
+    // (16 MiB) and the value limit leave it room.
+    let opts = crate::generate::GenerateOptions {
+        cases: Some(limits::CASES.default as usize),
+        interval: Some(std::time::Duration::from_secs(10)),
+        ..Default::default()
+    };
+    let g = crate::generate::generate(&opts).expect("generated");
+    assert!(
+        g.yaml.len() as u64 * 2 < limits::FILE_BYTES.default,
+        "{} bytes",
+        g.yaml.len()
+    );
+    let plan = Plan::from_sources(&[("gen.yaml".into(), g.yaml)]).expect("within every limit");
+    assert_eq!(plan.cases.len(), 10_000);
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::support::{write_scenario, Harness};
+use crate::support::{finish, write_scenario, Harness};
 
 /// How long any refused file may take, hostile ones included (issue 25).
 const REFUSED_WITHIN: Duration = Duration::from_secs(5);
@@ -21,9 +21,18 @@ fn refused(name: &str, yaml: &str) -> Result<(String, String)> {
 /// Runs the scenario file at `file` and returns the stderr of a run that must exit 2 within
 /// [`REFUSED_WITHIN`], printing one error and starting nothing.
 fn refused_path(harness: &Harness, file: &str) -> Result<String> {
+    refused_with_env(harness, file, &[])
+}
+
+/// [`refused_path`] with more environment variables (the limits' overrides).
+fn refused_with_env(harness: &Harness, file: &str, env: &[(&str, &str)]) -> Result<String> {
     let began = Instant::now();
-    let ran = harness.run(
-        &["run", "--backend", "process", "--no-progress", file],
+    let args = ["run", "--backend", "process", "--no-progress", file];
+    let mut command = harness.command(&args);
+    command.envs(env.iter().copied());
+    let ran = finish(
+        command.spawn()?,
+        &format!("scrape-harness {}", args.join(" ")),
         Duration::from_secs(30),
     )?;
     let took = began.elapsed();
@@ -375,14 +384,42 @@ fn two_hundred_thousand_levels_of_nesting_are_refused_before_parsing() -> Result
 #[test]
 fn a_file_above_the_size_limit_is_refused_without_reading_it_all() -> Result<()> {
     let mut yaml = String::from("cases:\n  - name: big\n    expect: { health: up }\n");
-    yaml.push_str(&"# padding\n".repeat(4 * 1024 * 1024 / 10 + 1));
+    yaml.push_str(&"# padding\n".repeat(16 * 1024 * 1024 / 10 + 1));
     let (file, stderr) = refused("big.yaml", &yaml)?;
     assert_names(
         &stderr,
         &[
-            &format!("{file}: larger than 4194304 bytes"),
+            &format!("{file}: larger than 16777216 bytes"),
             "split it into several files",
             "SCRAPE_HARNESS_MAX_SCENARIO_BYTES",
+        ],
+    );
+    // The variable changes the limit.
+    let harness = Harness::new()?;
+    let small = write_scenario(harness.tmp(), "small.yaml", &yaml[..2_000])?;
+    let stderr = refused_with_env(
+        &harness,
+        &small,
+        &[("SCRAPE_HARNESS_MAX_SCENARIO_BYTES", "1000")],
+    )?;
+    assert_names(&stderr, &[&format!("{small}: larger than 1000 bytes")]);
+    Ok(())
+}
+
+#[test]
+fn a_limit_variable_that_is_not_a_number_is_named() -> Result<()> {
+    let harness = Harness::new()?;
+    let file = write_scenario(
+        harness.tmp(),
+        "ok.yaml",
+        "cases:\n  - { name: a, expect: { health: up } }\n",
+    )?;
+    let stderr = refused_with_env(&harness, &file, &[("SCRAPE_HARNESS_MAX_CASES", "lots")])?;
+    assert_names(
+        &stderr,
+        &[
+            "SCRAPE_HARNESS_MAX_CASES=\"lots\" is not a whole number above zero",
+            "the default is 10000",
         ],
     );
     Ok(())
