@@ -387,9 +387,10 @@ pub(crate) fn nesting_within(text: &str, limit: usize) -> Result<(), usize> {
         i: 0,
         line: 1,
         line_start: 0,
-        flow: 0,
-        indents: Vec::new(),
-        indent: -1,
+        flows: Vec::new(),
+        inner: Vec::new(),
+        last_close: None,
+        levels: Vec::new(),
         key_col: None,
         limit,
     }
@@ -403,12 +404,17 @@ struct Scan<'a> {
     line: usize,
     /// Index of the first byte of the line of `i`.
     line_start: usize,
-    /// Open flow collections.
-    flow: usize,
-    /// libyaml's stack of block indentation levels (without the current one).
-    indents: Vec<isize>,
-    /// The current block indentation (-1 at the top).
-    indent: isize,
+    /// Open flow collections, innermost last: `[`, `{`, or `m` for the single-pair mapping a
+    /// `key: value` entry of a flow sequence makes (`[a: b]` nests a mapping in the sequence).
+    flows: Vec<u8>,
+    /// For each entry of `flows`, the deepest nesting seen inside it so far (relative).
+    inner: Vec<usize>,
+    /// The nesting of the flow collection that closed just before this token, if one did: a
+    /// collection used as a key (`[a]: b`) is nested in the mapping that only the `:` opens.
+    last_close: Option<usize>,
+    /// libyaml's block indentation levels, innermost last: column and kind (`m` mapping,
+    /// `s` sequence, `i` a sequence at its mapping's column, `a:\n- x`).
+    levels: Vec<(isize, u8)>,
     /// Column of the token that may be the key of a block mapping on this line.
     key_col: Option<usize>,
     limit: usize,
@@ -444,8 +450,31 @@ impl Scan<'_> {
         }
         self.i += 1;
     }
+    fn flow(&self) -> usize {
+        self.flows.len()
+    }
+    fn open(&mut self, kind: u8) -> Result<(), usize> {
+        self.flows.push(kind);
+        self.inner.push(0);
+        self.check()
+    }
+    /// Closes the innermost flow collection; its nesting (itself included).
+    fn close(&mut self) -> usize {
+        self.flows.pop();
+        let depth = 1 + self.inner.pop().unwrap_or(0);
+        if let Some(parent) = self.inner.last_mut() {
+            *parent = (*parent).max(depth);
+        }
+        depth
+    }
+    /// Ends the single-pair mapping of a flow sequence's entry, if one is open.
+    fn close_pair(&mut self) {
+        if self.flows.last() == Some(&b'm') {
+            self.close();
+        }
+    }
     fn depth(&self) -> usize {
-        self.indents.len() + self.flow
+        self.levels.len() + self.flows.len()
     }
     fn check(&self) -> Result<(), usize> {
         if self.depth() > self.limit {
@@ -454,21 +483,24 @@ impl Scan<'_> {
             Ok(())
         }
     }
-    fn roll_indent(&mut self, col: usize) -> Result<(), usize> {
+    /// The current block indentation (-1 at the top).
+    fn indent(&self) -> isize {
+        self.levels.last().map_or(-1, |l| l.0)
+    }
+    fn roll_indent(&mut self, col: usize, kind: u8) -> Result<(), usize> {
         let col = col as isize;
-        if self.flow == 0 && self.indent < col {
-            self.indents.push(self.indent);
-            self.indent = col;
+        if self.flow() == 0 && self.indent() < col {
+            self.levels.push((col, kind));
             self.check()?;
         }
         Ok(())
     }
     fn unroll_indent(&mut self, col: isize) {
-        if self.flow > 0 {
+        if self.flow() > 0 {
             return;
         }
-        while self.indent > col {
-            self.indent = self.indents.pop().unwrap_or(-1);
+        while self.indent() > col {
+            self.levels.pop();
         }
     }
     /// Whether a document marker (`---`, `...`) starts at `i`, at the start of a line.
@@ -495,7 +527,7 @@ impl Scan<'_> {
                 self.skip_to_eol();
             } else if Self::is_break(c) {
                 self.bump();
-                if self.flow == 0 {
+                if self.flow() == 0 {
                     self.key_col = None;
                 }
             } else {
@@ -523,31 +555,64 @@ impl Scan<'_> {
                 continue;
             }
             let next_blankz = self.blankz(self.i + 1);
+            let closed = self.last_close.take();
+            // A sequence at its mapping's column ends at the first token there that is not
+            // `- `.
+            if self.flow() == 0
+                && self.levels.last() == Some(&(col as isize, b'i'))
+                && !(c == b'-' && next_blankz)
+            {
+                self.levels.pop();
+            }
             match c {
                 b'[' | b'{' => {
                     self.key_col.get_or_insert(col);
-                    self.flow += 1;
-                    self.check()?;
+                    self.open(c)?;
                     self.i += 1;
                 }
                 b']' | b'}' => {
-                    self.flow = self.flow.saturating_sub(1);
+                    self.close_pair();
+                    if self.flow() > 0 {
+                        self.last_close = Some(self.close());
+                    }
                     self.i += 1;
                 }
-                b',' => self.i += 1,
+                b',' => {
+                    self.close_pair();
+                    self.i += 1;
+                }
                 b'-' if next_blankz => {
-                    self.roll_indent(col)?;
+                    if self.flow() == 0 && self.levels.last() == Some(&(col as isize, b'm')) {
+                        self.levels.push((col as isize, b'i'));
+                        self.check()?;
+                    }
+                    self.roll_indent(col, b's')?;
                     self.key_col = None;
                     self.i += 1;
                 }
-                b'?' if self.flow > 0 || next_blankz => {
-                    self.roll_indent(col)?;
+                b'?' if self.flow() > 0 || next_blankz => {
+                    self.roll_indent(col, b'm')?;
+                    if self.flows.last() == Some(&b'[') {
+                        self.open(b'm')?;
+                    }
                     self.key_col = None;
                     self.i += 1;
                 }
-                b':' if self.flow > 0 || next_blankz => {
+                b':' if self.flow() > 0 || next_blankz => {
                     let key = self.key_col.take().unwrap_or(col);
-                    self.roll_indent(key)?;
+                    self.roll_indent(key, b'm')?;
+                    if self.flows.last() == Some(&b'[') {
+                        self.open(b'm')?;
+                    }
+                    // A collection as the key sits inside the mapping this `:` opened.
+                    if let Some(key_depth) = closed {
+                        if let Some(pair) = self.inner.last_mut() {
+                            *pair = (*pair).max(key_depth);
+                        }
+                        if self.depth() + key_depth > self.limit {
+                            return Err(self.line);
+                        }
+                    }
                     self.i += 1;
                 }
                 b'*' | b'&' => {
@@ -565,7 +630,7 @@ impl Scan<'_> {
                         self.i += 1;
                     }
                 }
-                b'|' | b'>' if self.flow == 0 => self.block_scalar(),
+                b'|' | b'>' if self.flow() == 0 => self.block_scalar(),
                 b'\'' | b'"' => {
                     self.key_col.get_or_insert(col);
                     self.quoted(c);
@@ -609,7 +674,7 @@ impl Scan<'_> {
     /// A plain scalar, ended as libyaml ends it: `: `, ` #`, a flow indicator in a flow
     /// collection, a document marker, or a line less indented than the block.
     fn plain(&mut self) {
-        let min_col = self.indent + 1;
+        let min_col = self.indent() + 1;
         loop {
             if self.document_marker() || self.at(self.i) == b'#' {
                 return;
@@ -619,10 +684,10 @@ impl Scan<'_> {
                 if c == b':' && self.blankz(self.i + 1) {
                     return;
                 }
-                if self.flow > 0 && matches!(c, b',' | b'[' | b']' | b'{' | b'}') {
+                if self.flow() > 0 && matches!(c, b',' | b'[' | b']' | b'{' | b'}') {
                     return;
                 }
-                if self.flow > 0
+                if self.flow() > 0
                     && c == b':'
                     && matches!(self.at(self.i + 1), b',' | b'[' | b']' | b'{' | b'}')
                 {
@@ -640,10 +705,10 @@ impl Scan<'_> {
                 broke |= Self::is_break(self.at(self.i));
                 self.bump();
             }
-            if broke && self.flow == 0 {
+            if broke && self.flow() == 0 {
                 self.key_col = None;
             }
-            if self.flow == 0 && (self.col() as isize) < min_col {
+            if self.flow() == 0 && (self.col() as isize) < min_col {
                 return;
             }
         }
@@ -662,9 +727,10 @@ impl Scan<'_> {
             self.i += 1;
         }
         self.skip_to_eol();
-        let base = usize::try_from(self.indent.max(0)).unwrap_or(0);
-        let mut content = explicit.map(|d| if self.indent < 0 { d } else { base + d });
-        let min = usize::try_from(self.indent + 1).unwrap_or(0).max(1);
+        let indent = self.indent();
+        let base = usize::try_from(indent.max(0)).unwrap_or(0);
+        let mut content = explicit.map(|d| if indent < 0 { d } else { base + d });
+        let min = usize::try_from(indent + 1).unwrap_or(0).max(1);
         while !self.eof() {
             // At a line break: look at the next line.
             self.bump();
@@ -735,6 +801,22 @@ mod tests {
         // In a flow collection, `a "` is a plain scalar and `"]"` a quoted one.
         let flow = "[a \", \"]\", ".repeat(10);
         assert!(nesting_within(&flow, 5).is_err());
+    }
+
+    #[test]
+    fn mappings_that_only_a_later_token_opens_are_counted() {
+        // A collection as a key: the mapping opens at `:`, around it (found by proptest).
+        assert_eq!(nesting_within("[]: a\n", 1), Err(1));
+        assert!(depth_ok("[]: a\n", 2));
+        assert_eq!(nesting_within("[[[x]]]: a\n", 3), Err(1));
+        // A `key: value` entry of a flow sequence is a mapping in it.
+        assert_eq!(nesting_within("[a: [[x]]]\n", 3), Err(1));
+        assert!(depth_ok("[a: [[x]]]\n", 4));
+        assert!(depth_ok("[a: b, c: d, [e]]\n", 2));
+        // A sequence at its mapping's column (`a:\n- x`) is a level (found by proptest), and
+        // ends at the next key.
+        assert_eq!(nesting_within("a:\n- a\n", 1), Err(2));
+        assert!(depth_ok("a:\n- x\nb:\n- y\nc: 1\n", 2));
     }
 
     #[test]
