@@ -145,7 +145,8 @@ pub enum BackendError {
     /// `/-/ready` did not answer 200 within the deadline.
     #[error(
         "Prometheus ({description}) was not ready at {url} within {timeout:?} (last answer: {last}); \
-         raise the ready timeout or read its last log lines:\n{log}"
+         its last log lines say why (`run` allows more time the more jobs it has, 3 min for 10,000; \
+         with more jobs than this machine loads in that time, split the cases over several runs):\n{log}"
     )]
     NotReady {
         /// Which backend.

@@ -52,6 +52,15 @@ pub enum GenerateError {
     /// `--cases 0`.
     #[error("--cases: must be at least 1")]
     NoCases,
+    /// `--cases` above the case limit of a run: such a file could not be run, and the
+    /// cases are built in memory.
+    #[error("--cases: {cases} is above {limit}, the most cases one run takes; generate several files (different --seed) for several runs, or raise {}", crate::scenario::limits::CASES.env)]
+    TooManyCases {
+        /// Asked for.
+        cases: usize,
+        /// The limit in force.
+        limit: usize,
+    },
 }
 
 /// The axes, by their command-line names.
@@ -457,6 +466,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated, GenerateError> {
     if opts.cases == Some(0) {
         return Err(GenerateError::NoCases);
     }
+    // The limit in force when the file is run; an unreadable variable leaves the default
+    // (`run` names it).
+    let limit = crate::scenario::limits::Limits::from_env()
+        .unwrap_or_default()
+        .cases;
+    if let Some(cases) = opts.cases.filter(|n| *n > limit) {
+        return Err(GenerateError::TooManyCases { cases, limit });
+    }
     let mut product = opts.axes.product();
     if opts.toolkit_only {
         product.retain(|c| !c.fake_only());
@@ -554,6 +571,19 @@ mod tests {
         assert_eq!((g.cases, g.combinations, g.product), (50, 21, 21));
         let plan = Plan::from_sources(&[("gen.yaml".into(), g.yaml)]).expect("parses");
         assert_eq!(plan.cases.len(), 50);
+    }
+
+    #[test]
+    fn more_cases_than_a_run_takes_are_refused_before_any_is_built() {
+        let opts = GenerateOptions {
+            cases: Some(1_000_000_000),
+            ..GenerateOptions::default()
+        };
+        let err = generate(&opts).expect_err("a billion cases").to_string();
+        assert!(
+            err.starts_with("--cases: 1000000000 is above 10000, the most cases one run takes"),
+            "{err}"
+        );
     }
 
     #[test]

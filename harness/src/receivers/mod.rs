@@ -140,10 +140,7 @@ impl ReceiverPlan {
     /// Reads and checks a receivers file: a scenario file whose cases are receiver cases.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            file: file.clone(),
-            source,
-        })?;
+        let text = crate::scenario::read_scenario_file(path)?;
         Self::from_source(&file, &text)
     }
 

@@ -477,10 +477,8 @@ async fn start_receiver<'a>(
     let dir = run_dir.join("receivers").join(&r.name);
     let files_dir = dir.join("files");
     std::fs::create_dir_all(&files_dir).map_err(setup(format!("creating {}", dir.display())))?;
-    for (name, content) in &case.files {
-        let path = files_dir.join(name);
-        std::fs::write(&path, content).map_err(setup(format!("writing {}", path.display())))?;
-    }
+    case.write_files(&files_dir)
+        .map_err(|(path, e)| setup(format!("writing {}", path.display()))(e))?;
     let web_config_path = dir.join("web-config.yml");
     let web_config = exporters::web_config(case, pki, &files_dir, &web_config_path, hashes)
         .map_err(|e| ReceiverRunError::Setup {

@@ -214,10 +214,7 @@ impl RotationReport {
 /// Reads and parses a rotation file.
 pub fn load(path: &Path) -> Result<RotationPlan, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    let text = crate::scenario::read_scenario_file(path)?;
     parse(&file, &text)
 }
 

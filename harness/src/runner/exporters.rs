@@ -15,6 +15,7 @@ use fake_exporter::{
 use super::external::ExternalExporter;
 use super::{Launcher, RunError, StartObserved};
 use crate::promconfig::{self, Authorization, BasicAuth, PromDuration, ScrapeConfig, TlsConfig};
+use crate::scenario::limits::read_bounded;
 use crate::scenario::{Case, FileRef, Plan, ScrapeAuth, ScrapeTls, Secret};
 
 /// One case, ready to be scraped (or why it is not).
@@ -176,13 +177,8 @@ fn write_case_files(
         move |source| RunError::Setup { what, path, source }
     };
     let files_dir = cases_dir.join(&case.name).join("files");
-    if !case.files.is_empty() {
-        std::fs::create_dir_all(&files_dir).map_err(setup("creating", &files_dir))?;
-    }
-    for (name, content) in &case.files {
-        let path = files_dir.join(name);
-        std::fs::write(&path, content).map_err(setup("writing", &path))?;
-    }
+    case.write_files(&files_dir)
+        .map_err(|(path, source)| setup("writing", &path)(source))?;
     let web_config_path = cases_dir.join(format!("{}.web-config.yml", case.name));
     // Behind nginx the exporter is plain HTTP: nginx serves TLS and checks credentials.
     let view = super::third_parties::exporter_view(case);
@@ -735,10 +731,14 @@ fn job_basic_credentials(
     let password = match password {
         Some(Secret::Inline(p)) => p.clone(),
         // Prometheus sends the file content with trailing newlines trimmed.
-        Some(Secret::File(f)) => std::fs::read_to_string(f.resolve(pki, files_dir))
-            .ok()?
-            .trim_end_matches(['\r', '\n'])
-            .to_owned(),
+        // Bounded, and refused unless a regular file: `/dev/zero` is not read to GBs.
+        Some(Secret::File(f)) => {
+            let path = f.resolve(pki, files_dir);
+            let bytes = read_bounded(&path, crate::scenario::limits::FILE_BYTES.default).ok()?;
+            String::from_utf8_lossy(&bytes)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned()
+        }
         None => String::new(),
     };
     Some((username.clone(), password))

@@ -47,9 +47,13 @@ pub(crate) fn receiver_case(file: &str, raw: &RawReceiver) -> Result<Case, Scena
     if !valid_case_name(&raw.name) {
         return Err(err("name", CASE_NAME_RULE.into()));
     }
+    check_files(&raw.files).map_err(|(f, m)| err(&f, m))?;
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let client =
         check_client("send", raw.send.client(), &raw.files).map_err(|(f, m)| err(&f, m))?;
+    if let Some((f, m)) = below_a_millisecond("send.timeout", raw.send.timeout) {
+        return Err(err(&f, m));
+    }
     let scrape = ScrapeCase {
         scheme: client.scheme,
         auth: client.auth,
@@ -72,6 +76,47 @@ pub(crate) fn receiver_case(file: &str, raw: &RawReceiver) -> Result<Case, Scena
     Ok(case)
 }
 
+/// Whether `name` can be a key of `files:`: one plain file name, written in the case's own
+/// directory of the run; nothing with `/`, nothing that is `.` or `..`, so no key can
+/// point outside the run, whatever the directory holds.
+pub(crate) fn valid_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// A name like `name` that [`valid_file_name`] takes (its last component, else `token`):
+/// what errors suggest instead, so no suggestion names a path outside the run.
+fn suggested_file_name(name: &str) -> String {
+    name.rsplit('/')
+        .find(|c| valid_file_name(c))
+        .unwrap_or("token")
+        .to_owned()
+}
+
+/// The keys of a case's `files:`: each a plain file name (the files are written inside the
+/// run directory, and only there).
+fn check_files(files: &BTreeMap<String, String>) -> Result<(), (String, String)> {
+    let Some(bad) = files.keys().find(|n| !valid_file_name(n)) else {
+        return Ok(());
+    };
+    let why = if bad.starts_with('/') {
+        "is an absolute path"
+    } else if bad.split('/').any(|c| c == "..") {
+        "climbs out of the case's directory (`..`)"
+    } else {
+        "is not a plain file name"
+    };
+    Err((
+        format!("files.{bad}"),
+        format!(
+            "{why}; a key of `files:` is one file name (no `/`, not `.` or `..`), written in \
+             the case's directory of the run and nowhere else, e.g. `files: {{ {}: ... }}`. A \
+             file outside the run can only be read: name it by its absolute path in \
+             `password_file`, `credentials_file` or `tls_config`",
+            suggested_file_name(bad)
+        ),
+    ))
+}
+
 /// Turns a case as written into a typed [`Case`], refusing what cannot run.
 pub(super) fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     let err = |field: &str, message: String| ScenarioError::Case {
@@ -83,6 +128,7 @@ pub(super) fn check(file: &str, raw: RawCase) -> Result<Case, ScenarioError> {
     if !valid_case_name(&raw.name) {
         return Err(err("name", CASE_NAME_RULE.into()));
     }
+    check_files(&raw.files).map_err(|(f, m)| err(&f, m))?;
     let exporter = check_exporter(&raw.exporter, &raw.files).map_err(|(f, m)| err(f, m))?;
     let scrape = check_scrape(&raw.scrape, &raw.files).map_err(|(f, m)| err(&f, m))?;
     let third_parties =
@@ -310,9 +356,19 @@ fn check_exporter(
     };
     if let Some(f) = &e.bearer_token_file {
         if !files.contains_key(f) {
+            let fix = if valid_file_name(f) {
+                format!("add `files: {{ {f}: <token> }}`")
+            } else {
+                let name = suggested_file_name(f);
+                format!(
+                    "the exporter reads its token file from the case's `files:` only, which \
+                     are written inside the run: write `files: {{ {name}: <token> }}` and \
+                     `bearer_token_file: {name}`"
+                )
+            };
             return Err((
                 "exporter.bearer_token_file",
-                format!("`{f}` is not in the case's `files:`; add `files: {{ {f}: <token> }}`"),
+                format!("`{f}` is not in the case's `files:`; {fix}"),
             ));
         }
     }
@@ -401,8 +457,8 @@ fn check_scrape(
         }
     };
     let client = check_client("scrape", s.client(), files)?;
-    if s.scrape_timeout.is_some_and(|t| t.is_zero()) {
-        return Err(("scrape.scrape_timeout".into(), "must be above zero".into()));
+    if let Some(problem) = below_a_millisecond("scrape.scrape_timeout", s.scrape_timeout) {
+        return Err(problem);
     }
     Ok(ScrapeCase {
         scheme: client.scheme,
@@ -415,6 +471,23 @@ fn check_scrape(
         metrics_path: s.metrics_path.clone(),
         sample_limit: s.sample_limit,
     })
+}
+
+/// A duration key of a case that is zero or below Prometheus' millisecond resolution (which
+/// would reach Prometheus as `0s`): `(field, fix)`.
+fn below_a_millisecond(
+    field: &str,
+    value: Option<std::time::Duration>,
+) -> Option<(String, String)> {
+    let d = value.filter(|d| *d < std::time::Duration::from_millis(1))?;
+    Some((
+        field.to_owned(),
+        format!(
+            "{} cannot work: must be above zero, and Prometheus durations count whole \
+             milliseconds; give at least 1ms, or leave the key out for the default",
+            humantime::format_duration(d)
+        ),
+    ))
 }
 
 /// The client side a scrape job (`scrape:`) and a receiver's sender (`send:`) share:
@@ -533,15 +606,28 @@ pub(super) fn secret(
         (Some(v), None) => Ok(Some(Secret::Inline(v.clone()))),
         (None, Some(name)) => {
             if name.starts_with('/') {
-                Ok(Some(Secret::File(FileRef::Absolute(PathBuf::from(name)))))
+                readable_path(name)
+                    .map(|p| Some(Secret::File(FileRef::Absolute(p))))
+                    .map_err(|m| (file_key, m))
             } else if files.contains_key(name) {
                 Ok(Some(Secret::File(FileRef::Case(name.clone()))))
-            } else {
+            } else if valid_file_name(name) {
                 Err((
                     file_key,
                     format!(
                         "`{name}` is not in the case's `files:`; add `files: {{ {name}: <content> }}` \
                          or give an absolute path"
+                    ),
+                ))
+            } else {
+                let short = suggested_file_name(name);
+                Err((
+                    file_key,
+                    format!(
+                        "`{name}` is neither an absolute path nor a name of the case's `files:` \
+                         (plain file names, written inside the run); write `files: {{ {short}: \
+                         <content> }}` and `{file_key}: {short}`, or give the absolute path of a \
+                         file to read"
                     ),
                 ))
             }
@@ -550,26 +636,47 @@ pub(super) fn secret(
     }
 }
 
-/// A file name that is not one of the generated PKI's.
+/// A file a case names that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{name}` is not a file of the generated PKI; use one of: {} (or an absolute path)",
-    PkiFiles::names().join(", ")
-)]
-pub(super) struct UnknownPkiFile {
-    name: String,
+pub(super) enum BadFileRef {
+    /// A name that is not one of the generated PKI's.
+    #[error(
+        "`{name}` is not a file of the generated PKI; use one of: {} (or an absolute path)",
+        PkiFiles::names().join(", ")
+    )]
+    UnknownPki { name: String },
+    /// An absolute path that exists and is not a regular file.
+    #[error("{0}")]
+    Special(String),
+}
+
+/// An absolute path a case names for reading (by Prometheus, or by the harness for the
+/// credentials it checks): refused when it exists and is not a regular file, since a FIFO
+/// blocks its reader and a device such as `/dev/zero` never ends. A path that does not exist
+/// is kept (Prometheus then drops the job, which a case may expect). Such files are only
+/// ever read, never written.
+fn readable_path(path: &str) -> Result<PathBuf, String> {
+    match super::limits::special_file(std::path::Path::new(path)) {
+        None => Ok(PathBuf::from(path)),
+        Some(kind) => Err(format!(
+            "`{path}` is {kind}, not a regular file; a file read on every scrape must be a \
+             regular file (a FIFO blocks its reader, a device never ends)"
+        )),
+    }
 }
 
 /// A `tls_config` file: a PKI name or an absolute path.
-pub(super) fn tls_file_ref(value: &str) -> Result<FileRef, UnknownPkiFile> {
+pub(super) fn tls_file_ref(value: &str) -> Result<FileRef, BadFileRef> {
     if value.starts_with('/') {
-        return Ok(FileRef::Absolute(PathBuf::from(value)));
+        return readable_path(value)
+            .map(FileRef::Absolute)
+            .map_err(BadFileRef::Special);
     }
     pki_file(value).map(FileRef::Pki)
 }
 
-fn pki_file(name: &str) -> Result<PkiFile, UnknownPkiFile> {
-    PkiFile::named(name).ok_or_else(|| UnknownPkiFile {
+fn pki_file(name: &str) -> Result<PkiFile, BadFileRef> {
+    PkiFile::named(name).ok_or_else(|| BadFileRef::UnknownPki {
         name: name.to_owned(),
     })
 }

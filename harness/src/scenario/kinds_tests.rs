@@ -324,7 +324,9 @@ fn an_unknown_defaults_key_names_file_key_and_the_valid_keys() {
         .expect_err("unknown key")
         .to_string();
     assert!(
-        err.starts_with("d.yaml: defaults: unknown field `scrape_intervall`, expected one of"),
+        err.starts_with(
+            "d.yaml: defaults.scrape_intervall: unknown field `scrape_intervall`, expected one of"
+        ),
         "{err}"
     );
     for key in [

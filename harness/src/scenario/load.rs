@@ -10,6 +10,7 @@ use fake_exporter::pki::KeyType;
 use serde_norway::Value;
 
 use super::check::{self, deserialize_case};
+use super::limits::{self, Limits};
 use super::raw::receiver::{RawOwnWebConfig, RawPrometheus, RawReceiver};
 use super::raw::{rotation, scrape, RawDefaults, RawFile};
 use super::{Case, Defaults, Plan, ScenarioError};
@@ -18,34 +19,52 @@ use crate::receivers::{ReceiverCase, ReceiverKind, ReceiverPlan};
 use crate::rotation::{RotationCase, RotationPlan};
 
 impl Plan {
-    /// Loads files (none = the embedded default matrix).
+    /// Loads files (none = the embedded default matrix), within the [`Limits`] in force
+    /// (defaults, or their environment variables): a file that is not a regular file, too
+    /// large, too deep, or with too many values or cases is refused before it is parsed.
     pub fn load(files: &[PathBuf]) -> Result<Plan, ScenarioError> {
+        let limits = Limits::from_env()?;
         if files.is_empty() {
-            return Self::from_sources(&[(
-                DEFAULT_MATRIX_NAME.to_owned(),
-                DEFAULT_MATRIX.to_owned(),
-            )]);
+            return Self::from_sources_within(
+                &[(DEFAULT_MATRIX_NAME.to_owned(), DEFAULT_MATRIX.to_owned())],
+                &limits,
+            );
         }
         let mut sources = Vec::new();
         for f in files {
-            let text = std::fs::read_to_string(f).map_err(|source| ScenarioError::Read {
-                file: f.display().to_string(),
-                source,
-            })?;
+            let text = limits::read_scenario_file(f, &limits)?;
             sources.push((f.display().to_string(), text));
         }
-        Self::from_sources(&sources)
+        Self::from_sources_within(&sources, &limits)
     }
 
     /// Parses and checks `(file name, YAML text)` pairs: scrape cases into `cases`, receiver
     /// cases into `receivers`, rotation cases into `rotation`. `defaults:` and
     /// `prometheus:` are taken from the first file that has them; case names are unique
     /// across files and kinds. Every mistake in every case is reported at once
-    /// ([`ScenarioError::Several`] when there is more than one).
+    /// ([`ScenarioError::Several`] when there is more than one). The [`Limits`] in force
+    /// apply.
     pub fn from_sources(sources: &[(String, String)]) -> Result<Plan, ScenarioError> {
-        let mut reader = Reader::default();
+        Self::from_sources_within(sources, &Limits::from_env()?)
+    }
+
+    /// [`Plan::from_sources`] within `limits`.
+    pub(crate) fn from_sources_within(
+        sources: &[(String, String)],
+        limits: &Limits,
+    ) -> Result<Plan, ScenarioError> {
+        let mut reader = Reader {
+            limits: *limits,
+            ..Reader::default()
+        };
         for (file, text) in sources {
             reader.file(file, text);
+        }
+        if reader.too_many_cases {
+            return Err(ScenarioError::TooManyCases {
+                files: sources.iter().map(|s| s.0.clone()).collect(),
+                limit: limits.cases,
+            });
         }
         let first_file = sources.first().map(|s| s.0.clone()).unwrap_or_default();
         let plan = reader.finish(&first_file);
@@ -102,10 +121,23 @@ struct Reader {
     /// Case name → file of its first definition.
     seen: BTreeMap<String, String>,
     errors: Vec<ScenarioError>,
+    /// The limits on input.
+    limits: Limits,
+    /// Entries of `cases:` and `receivers:` read so far.
+    entries: usize,
+    /// More entries than `limits.cases`: nothing more is read.
+    too_many_cases: bool,
 }
 
 impl Reader {
     fn file(&mut self, file: &str, text: &str) {
+        if self.too_many_cases {
+            return;
+        }
+        if let Err(e) = limits::check_text(file, text, &self.limits) {
+            self.errors.push(e);
+            return;
+        }
         let raw: RawFile = match serde_norway::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
@@ -116,14 +148,23 @@ impl Reader {
                 return;
             }
         };
+        self.entries = self
+            .entries
+            .saturating_add(raw.cases.len())
+            .saturating_add(raw.receivers.len());
+        if self.entries > self.limits.cases {
+            self.too_many_cases = true;
+            return;
+        }
         if let Some(d) = raw.defaults {
-            match serde_norway::from_value::<RawDefaults>(d) {
+            match setting::<RawDefaults>("defaults", d) {
                 Ok(d) => {
                     self.defaults.get_or_insert((file.to_owned(), d));
                 }
-                Err(e) => self.errors.push(ScenarioError::Syntax {
+                Err((key, message)) => self.errors.push(ScenarioError::Setting {
                     file: file.to_owned(),
-                    message: format!("defaults: {e}"),
+                    key,
+                    message,
                 }),
             }
         }
@@ -140,12 +181,13 @@ impl Reader {
 
     /// `prometheus:` of `file`.
     fn prometheus(&mut self, file: &str, value: Value) {
-        let web_config = match serde_norway::from_value::<RawPrometheus>(value) {
+        let web_config = match setting::<RawPrometheus>("prometheus", value) {
             Ok(p) => p.web_config,
-            Err(e) => {
-                self.errors.push(ScenarioError::Syntax {
+            Err((key, message)) => {
+                self.errors.push(ScenarioError::Setting {
                     file: file.to_owned(),
-                    message: format!("prometheus: {e}"),
+                    key,
+                    message,
                 });
                 return;
             }
@@ -186,7 +228,9 @@ impl Reader {
                 else {
                     return;
                 };
-                if self.unique(file, &raw.name) {
+                if self.within_limits(file, &raw.name, &raw.exporter)
+                    && self.unique(file, &raw.name)
+                {
                     match check::check(file, raw) {
                         Ok(case) => self.cases.push(case),
                         Err(e) => self.errors.push(e),
@@ -197,7 +241,9 @@ impl Reader {
                 let Some((_, raw)) = deserialize_case::<RawReceiver>(file, i, value, errors) else {
                     return;
                 };
-                if self.unique(file, &raw.name) {
+                if self.within_limits(file, &raw.name, &raw.exporter)
+                    && self.unique(file, &raw.name)
+                {
                     let checked = crate::receivers::check_receiver(file, raw, &mut self.errors);
                     self.receivers.extend(checked);
                 }
@@ -212,6 +258,23 @@ impl Reader {
                     let checked = RotationCase::check(file, &label, raw, &mut self.errors);
                     self.rotation.extend(checked);
                 }
+            }
+        }
+    }
+
+    /// Whether the exporter of case `name` asks for sizes within the limits; a
+    /// [`ScenarioError::Case`] naming the key when it does not.
+    fn within_limits(&mut self, file: &str, name: &str, exporter: &scrape::RawExporter) -> bool {
+        match limits::exporter_sizes(exporter, &self.limits) {
+            Ok(()) => true,
+            Err((field, message)) => {
+                self.errors.push(ScenarioError::Case {
+                    file: file.to_owned(),
+                    case: name.to_owned(),
+                    field,
+                    message,
+                });
+                false
             }
         }
     }
@@ -274,12 +337,70 @@ impl Reader {
                 fallback.key_type
             }
         };
+        self.check_default_values(file, raw);
         Defaults {
             scrape_interval: raw.scrape_interval.unwrap_or(fallback.scrape_interval),
             scrape_timeout: raw.scrape_timeout.unwrap_or(fallback.scrape_timeout),
             scrapes: raw.scrapes.unwrap_or(fallback.scrapes),
             key_type,
             bcrypt_cost: raw.bcrypt_cost.unwrap_or(fallback.bcrypt_cost),
+        }
+    }
+
+    /// Values of `defaults:` that cannot work, each named by its key: durations of zero (or
+    /// below Prometheus' millisecond resolution; `evaluation_interval` is checked with the
+    /// receiver cases that use it), `scrapes: 0` (nothing would be judged), a
+    /// `bcrypt_cost` outside what bcrypt takes or above [`limits::MAX_BCRYPT_COST`].
+    fn check_default_values(&mut self, file: &str, raw: &RawDefaults) {
+        let mut refuse = |key: &str, message: String| {
+            self.errors.push(ScenarioError::Setting {
+                file: file.to_owned(),
+                key: format!("defaults.{key}"),
+                message,
+            });
+        };
+        let durations = [
+            ("scrape_interval", raw.scrape_interval, "200ms"),
+            ("scrape_timeout", raw.scrape_timeout, "200ms"),
+            ("deadline", raw.deadline, "90s"),
+        ];
+        for (key, value, example) in durations {
+            if let Some(d) = value.filter(|d| *d < std::time::Duration::from_millis(1)) {
+                refuse(
+                    key,
+                    format!(
+                        "{} cannot work: Prometheus durations count whole milliseconds, so give                          at least 1ms (for example {example}), or leave the key out for the                          default",
+                        humantime::format_duration(d)
+                    ),
+                );
+            }
+        }
+        if raw.scrapes == Some(0) {
+            refuse(
+                "scrapes",
+                "0 cannot work: verdicts are taken after this many scrapes of every target;                  give at least 1 (the default is 10)"
+                    .into(),
+            );
+        }
+        if let Some(cost) = raw
+            .bcrypt_cost
+            .filter(|c| !(limits::MIN_BCRYPT_COST..=limits::MAX_BCRYPT_COST).contains(c))
+        {
+            let why = if cost < limits::MIN_BCRYPT_COST {
+                "bcrypt refuses costs below 4"
+            } else {
+                "each step doubles the time of every hash (31 takes minutes per password and \
+                 ignores Ctrl-C)"
+            };
+            refuse(
+                "bcrypt_cost",
+                format!(
+                    "{cost} is outside {}..={}: {why}; use a cost in that range (10, the \
+                     default, is exporter-toolkit's)",
+                    limits::MIN_BCRYPT_COST,
+                    limits::MAX_BCRYPT_COST
+                ),
+            );
         }
     }
 
@@ -354,6 +475,23 @@ impl Reader {
             scenario_defaults: defaults.clone(),
         })
     }
+}
+
+/// A run-wide section (`defaults`, `prometheus`) decoded, or `(key path, message)`: the
+/// path names the key that is wrong (`defaults.scrapes`), not only the section.
+fn setting<T: serde::de::DeserializeOwned>(
+    section: &str,
+    value: Value,
+) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." {
+            section.to_owned()
+        } else {
+            format!("{section}.{path}")
+        };
+        (key, e.into_inner().to_string())
+    })
 }
 
 /// The case's `name`, or `#N` when it has none.

@@ -11,6 +11,7 @@
 mod check;
 mod expect;
 mod legacy;
+pub(crate) mod limits;
 mod load;
 pub(crate) mod raw;
 mod third_parties;
@@ -92,6 +93,61 @@ pub enum ScenarioError {
         /// Every mistake, in file order.
         errors: Vec<ScenarioError>,
     },
+    /// A limit on scenario input, set through an environment variable, is not a whole
+    /// number above zero.
+    #[error("{env}={value:?} is not a whole number above zero; set it to one (the default is {default}) or unset it")]
+    BadLimit {
+        /// The variable.
+        env: &'static str,
+        /// Its value.
+        value: String,
+        /// The limit when it is not set.
+        default: u64,
+    },
+    /// The scenario file is not a regular file (a FIFO blocks, a device never ends).
+    #[error(
+        "{file}: is {kind}, not a regular file; give the path of a scenario file (it was not read)"
+    )]
+    NotAFile {
+        /// The path given.
+        file: String,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// The scenario file is larger than the limit.
+    #[error("{file}: larger than {limit} bytes, the limit of a scenario file (reading stopped there); split it into several files (`run` takes many), or raise {}", limits::FILE_BYTES.env)]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// YAML nested deeper than the limit (refused before the YAML parser reads it).
+    #[error("{file}: line {line}: YAML nested more than {limit} levels deep (collections in collections), the limit of a scenario file; scenario files need fewer than ten, so flatten it (or raise {})", limits::YAML_DEPTH.env)]
+    TooDeep {
+        /// The file.
+        file: String,
+        /// Where the limit was passed.
+        line: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More YAML values than the limit once aliases are expanded (an alias bomb).
+    #[error("{file}: more than {limit} YAML values once every alias (`*name`) is replaced by what it names, the limit of a scenario file; write fewer aliases, split the file, or raise {}", limits::YAML_VALUES.env)]
+    TooManyValues {
+        /// The file.
+        file: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// More cases than the limit in one run.
+    #[error("{}: more than {limit} cases in one run, the limit of a run; run the files in several runs, or raise {}", .files.join(", "), limits::CASES.env)]
+    TooManyCases {
+        /// The files read.
+        files: Vec<String>,
+        /// The limit.
+        limit: usize,
+    },
     /// The same case name twice (in one file or across files).
     #[error("{file}: case `{case}` is defined twice (first in {first}); case names must be unique because each becomes a Prometheus job")]
     Duplicate {
@@ -102,6 +158,12 @@ pub enum ScenarioError {
         /// Where the first one is.
         first: String,
     },
+}
+
+/// Reads one scenario file within the limits in force (see [`limits`]): what every loader
+/// of scenario files (`run`, `receivers`, `rotation`) reads a file with.
+pub(crate) fn read_scenario_file(path: &Path) -> Result<String, ScenarioError> {
+    limits::read_scenario_file(path, &limits::Limits::from_env()?)
 }
 
 /// Run-wide settings of scrape cases (from `defaults:`, the first file's win; the keys of
@@ -478,6 +540,37 @@ impl Case {
             expect,
             third_parties: ThirdParties::default(),
         }
+    }
+
+    /// Writes the case's `files:` into `dir` (created if missing), each as a new file: a
+    /// name is one plain file name (checked when the file was read, and again here, so no
+    /// file lands outside `dir`), and a file or symlink already at that name is an error,
+    /// never followed or overwritten. `(path, error)` of the file that could not be written.
+    pub(crate) fn write_files(&self, dir: &Path) -> Result<(), (PathBuf, std::io::Error)> {
+        use std::io::Write;
+        if self.files.is_empty() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir).map_err(|e| (dir.to_owned(), e))?;
+        for (name, content) in &self.files {
+            let path = dir.join(name);
+            if !check::valid_file_name(name) {
+                return Err((
+                    path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "a name of `files:` must be one plain file name",
+                    ),
+                ));
+            }
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(content.as_bytes()))
+                .map_err(|e| (path, e))?;
+        }
+        Ok(())
     }
 
     /// What the classifier needs to know about this case's set-up.

@@ -472,3 +472,149 @@ fn http2_refusal_context_follows_versions_and_http2_switches() {
     let gcm = "max_version: TLS12, cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]";
     assert!(!ctx(gcm, "tls_config: { ca_file: ca.crt }"));
 }
+
+#[test]
+fn files_keys_are_plain_names_and_receiver_cases_are_held_to_it_too() {
+    for bad in ["a/b", "..", ".", "sub/../x", "/etc/cron.d/x", ""] {
+        let yaml = format!(
+            "cases:\n  - name: a\n    files: {{ \"{bad}\": x }}\n    expect: {{ health: up }}\n"
+        );
+        let msg = load(&yaml).expect_err(bad).to_string();
+        assert!(
+            msg.starts_with(&format!("bad.yaml: case `a`: files.{bad}: ")),
+            "{bad}: {msg}"
+        );
+        assert!(!msg.contains("files: { ../"), "{msg}");
+    }
+    let receiver = "receivers:\n  - name: r\n    kind: alertmanager\n    files: { ../../../x: t }\n    expect: { delivered: true }\n";
+    let msg = load(receiver).expect_err("receiver").to_string();
+    assert!(
+        msg.starts_with("bad.yaml: case `r`: files.../../../x: climbs out"),
+        "{msg}"
+    );
+    let ok = load("cases:\n  - name: a\n    files: { token.txt: x, .hidden: y }\n    expect: { health: up }\n")
+        .expect("plain names");
+    assert_eq!(ok.cases[0].files.len(), 2);
+}
+
+#[test]
+fn case_files_are_written_as_new_files_never_through_a_symlink() {
+    let run = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let target = outside.path().join("target");
+    let plan =
+        load("cases:\n  - name: a\n    files: { password: s3cret }\n    expect: { health: up }\n")
+            .expect("valid");
+    let case = &plan.cases[0];
+    let dir = run.path().join("files");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::os::unix::fs::symlink(&target, dir.join("password")).expect("symlink");
+    let (path, err) = case.write_files(&dir).expect_err("a symlink is in the way");
+    assert_eq!(path, dir.join("password"));
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+    assert!(!target.exists(), "written through the symlink");
+    // Into a fresh directory it is written.
+    let fresh = run.path().join("fresh");
+    case.write_files(&fresh).expect("written");
+    assert_eq!(
+        std::fs::read_to_string(fresh.join("password")).expect("read"),
+        "s3cret"
+    );
+}
+
+#[test]
+fn limits_apply_to_sources_given_as_text_too() {
+    let small = limits::Limits {
+        cases: 2,
+        ..limits::Limits::default()
+    };
+    let three = "cases:\n  - { name: a, expect: { health: up } }\n  - { name: b, expect: { health: up } }\n  - { name: c, expect: { health: up } }\n";
+    let err = Plan::from_sources_within(&[("m.yaml".into(), three.into())], &small)
+        .expect_err("three cases")
+        .to_string();
+    assert!(
+        err.starts_with("m.yaml: more than 2 cases in one run"),
+        "{err}"
+    );
+    let deep = "cases:\n  - name: a\n    expect: { health: up }\n";
+    let shallow = limits::Limits {
+        depth: 3,
+        ..limits::Limits::default()
+    };
+    let err = Plan::from_sources_within(&[("d.yaml".into(), deep.into())], &shallow)
+        .expect_err("four levels")
+        .to_string();
+    assert!(
+        err.starts_with("d.yaml: line 3: YAML nested more than 3 levels"),
+        "{err}"
+    );
+    let big = limits::Limits {
+        series: 10,
+        body_bytes: 100,
+        ..limits::Limits::default()
+    };
+    let sized = "cases:\n  - { name: s, exporter: { series: 11 }, expect: { health: up } }\n  - { name: b, exporter: { faults: { oversize_body_bytes: 101 } }, expect: { health: down, error: body_too_large } }\n";
+    let err = Plan::from_sources_within(&[("s.yaml".into(), sized.into())], &big)
+        .expect_err("above the limits")
+        .to_string();
+    assert!(
+        err.contains("s.yaml: case `s`: exporter.series: 11 is above 10"),
+        "{err}"
+    );
+    assert!(
+        err.contains("s.yaml: case `b`: exporter.faults.oversize_body_bytes: 101 is above 100"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_duration_of_defaults_must_be_a_millisecond_or_more() {
+    for key in ["scrape_interval", "scrape_timeout", "deadline"] {
+        let yaml = format!(
+            "defaults: {{ {key}: 500us }}\ncases:\n  - {{ name: a, expect: {{ health: up }} }}\n"
+        );
+        let msg = load(&yaml).expect_err(key).to_string();
+        assert!(
+            msg.contains(&format!("bad.yaml: defaults.{key}: 500us cannot work")),
+            "{key}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn durations_of_a_case_below_a_millisecond_are_named() {
+    let msg =
+        load("cases:\n  - { name: a, scrape: { scrape_timeout: 0s }, expect: { health: up } }\n")
+            .expect_err("zero timeout")
+            .to_string();
+    assert!(
+        msg.starts_with("bad.yaml: case `a`: scrape.scrape_timeout: 0s cannot work"),
+        "{msg}"
+    );
+    let msg = load("receivers:\n  - { name: r, kind: alertmanager, send: { timeout: 0s }, expect: { delivered: true } }\n")
+        .expect_err("zero send timeout")
+        .to_string();
+    assert!(
+        msg.starts_with("bad.yaml: case `r`: send.timeout: 0s cannot work"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_largest_matrix_the_generator_writes_fits_every_limit() {
+    // `generate --cases 10000` (the case limit) writes about 6.4 MB: the file-size limit
+    // (16 MiB) and the value limit leave it room.
+    let opts = crate::generate::GenerateOptions {
+        cases: Some(limits::CASES.default as usize),
+        interval: Some(std::time::Duration::from_secs(10)),
+        ..Default::default()
+    };
+    let g = crate::generate::generate(&opts).expect("generated");
+    assert!(
+        g.yaml.len() as u64 * 2 < limits::FILE_BYTES.default,
+        "{} bytes",
+        g.yaml.len()
+    );
+    let plan = Plan::from_sources(&[("gen.yaml".into(), g.yaml)]).expect("within every limit");
+    assert_eq!(plan.cases.len(), 10_000);
+}
