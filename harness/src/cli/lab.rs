@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use scrape_harness::lab::{self, CheckOptions, Lab, LabTools, LABS};
-use scrape_harness::{report, BackendKind};
+use scrape_harness::report;
 
-use super::{say_written, SharedArgs, EXIT_FAIL, EXIT_PASS};
+use super::{say_written, EXIT_FAIL, EXIT_PASS};
 
 /// `lab` arguments.
 #[derive(Debug, Args)]
@@ -15,13 +15,28 @@ pub(crate) struct LabArgs {
     /// What to do.
     #[command(subcommand)]
     pub(crate) action: LabAction,
+}
+
+/// The programs a lab runs (only the commands that start or apply something take them):
+/// Prometheus always as a local process that outlives the command.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ToolArgs {
     /// The fake-exporter binary (default: next to this binary, else on PATH).
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "FILE")]
     pub(crate) fake_exporter: Option<PathBuf>,
-    /// Flags every command shares (labs run Prometheus as a local process that outlives
-    /// the command: --prometheus-bin applies, --prometheus-image does not).
-    #[command(flatten)]
-    pub(crate) shared: SharedArgs,
+    /// The Prometheus binary (promtool is taken from its folder when it is there).
+    /// Default: `prometheus` on PATH.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) prometheus_bin: Option<PathBuf>,
+}
+
+impl ToolArgs {
+    fn find(&self) -> anyhow::Result<LabTools> {
+        Ok(LabTools::find(
+            self.fake_exporter.clone(),
+            self.prometheus_bin.clone(),
+        )?)
+    }
 }
 
 /// `lab` subcommands.
@@ -36,6 +51,8 @@ pub(crate) enum LabAction {
         /// The lab folder (default: ./NAME).
         #[arg(long)]
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Apply your files and say what is still wrong (exit 0: solved, 1: not yet).
     Check {
@@ -48,6 +65,11 @@ pub(crate) enum LabAction {
         /// How long to wait for fresh scrapes.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         deadline: std::time::Duration,
+        /// Where --html goes when given a bare file name; missing folders are created.
+        #[arg(long, default_value = "reports", value_name = "DIR")]
+        reports_dir: PathBuf,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// One more hint each time.
     Hint {
@@ -65,6 +87,8 @@ pub(crate) enum LabAction {
         /// The lab folder (with --apply).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Stop everything the lab in --dir started (after `lab up`: every lab below it).
     Stop {
@@ -77,21 +101,22 @@ pub(crate) enum LabAction {
         /// The folder for all labs.
         #[arg(long, default_value = "labs")]
         dir: PathBuf,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
 }
 
 /// `lab check`: the report, the legend and `N passed, M failed` (targets up; what is still
 /// wrong); exit 0 when solved.
 async fn check(
-    shared: &SharedArgs,
     tools: &LabTools,
     dir: &std::path::Path,
-    html: Option<PathBuf>,
+    (html, reports_dir): (Option<PathBuf>, &std::path::Path),
     deadline: std::time::Duration,
 ) -> anyhow::Result<u8> {
     let report = lab::check(dir, tools, CheckOptions { deadline }).await?;
     if let Some(path) = html {
-        let path = shared.report_path(&path)?;
+        let path = super::report_path(reports_dir, &path)?;
         lab::write_html(&report, &path)?;
         say_written(&[path]);
     }
@@ -115,23 +140,16 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir.display()
         );
     }
-    let choice = args.shared.prometheus();
-    anyhow::ensure!(
-        choice.kind != BackendKind::Container && choice.image.is_none(),
-        "labs run Prometheus as a local process that outlives the command: drop --backend \
-         container / --prometheus-image (or HARNESS_BACKEND); --prometheus-bin chooses the binary"
-    );
-    let tools = || LabTools::find(args.fake_exporter.clone(), choice.binary.clone());
     match args.action {
         LabAction::List => {
             for info in &LABS {
                 println!("{:<20} {:>3} min  {}", info.name, info.minutes, info.title);
             }
         }
-        LabAction::Start { name, dir } => {
+        LabAction::Start { name, dir, tools } => {
             let lab: Lab = name.parse()?;
             let dir = dir.unwrap_or_else(|| PathBuf::from(lab.name()));
-            let started = lab::start(lab, &dir, &tools()?).await?;
+            let started = lab::start(lab, &dir, &tools.find()?).await?;
             println!(
                 "lab {} started in {}\n  task:       {}/README.md\n  Prometheus: {}/targets\n  check:      scrape-harness lab check --dir {}\n  stop:       scrape-harness lab stop --dir {}",
                 started.lab,
@@ -146,15 +164,22 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir,
             html,
             deadline,
-        } => return check(&args.shared, &tools()?, &dir, html, deadline).await,
+            reports_dir,
+            tools,
+        } => return check(&tools.find()?, &dir, (html, &reports_dir), deadline).await,
         LabAction::Hint { dir } => {
             let (n, of, text) = lab::hint(&dir)?;
             println!("hint {n}/{of}: {text}");
         }
-        LabAction::Solution { name, apply, dir } => {
+        LabAction::Solution {
+            name,
+            apply,
+            dir,
+            tools,
+        } => {
             let lab: Lab = name.parse()?;
             if apply {
-                lab::solution(lab, &dir, &tools()?).with_context(|| {
+                lab::solution(lab, &dir, &tools.find()?).with_context(|| {
                     format!("applying the solution of {lab} in {}", dir.display())
                 })?;
                 println!(
@@ -177,9 +202,9 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                 );
             }
         }
-        LabAction::Up { dir } => {
+        LabAction::Up { dir, tools } => {
             let begun = std::time::Instant::now();
-            let started = lab::up(&dir, &tools()?).await?;
+            let started = lab::up(&dir, &tools.find()?).await?;
             for s in &started {
                 println!(
                     "{:<20} {}/targets  {}",
@@ -197,4 +222,47 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_PASS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// The long flags of `lab <sub>`.
+    fn flags(sub: &str) -> Vec<String> {
+        let cli = super::super::Cli::command();
+        let lab = cli.find_subcommand("lab").expect("lab");
+        let sub = lab.find_subcommand(sub).expect("a lab subcommand");
+        sub.get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn each_lab_command_shows_only_the_flags_it_uses() {
+        for (sub, want) in [
+            ("hint", &["dir"][..]),
+            ("stop", &["dir"]),
+            ("list", &[]),
+            (
+                "solution",
+                &["apply", "dir", "fake-exporter", "prometheus-bin"],
+            ),
+            ("start", &["dir", "fake-exporter", "prometheus-bin"]),
+            ("up", &["dir", "fake-exporter", "prometheus-bin"]),
+            (
+                "check",
+                &[
+                    "dir",
+                    "html",
+                    "deadline",
+                    "reports-dir",
+                    "fake-exporter",
+                    "prometheus-bin",
+                ],
+            ),
+        ] {
+            assert_eq!(flags(sub), want, "lab {sub}");
+        }
+    }
 }

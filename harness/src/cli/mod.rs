@@ -286,6 +286,20 @@ pub(crate) struct SharedArgs {
     pub(crate) verbose: u8,
 }
 
+/// Where a report named `given` goes: a bare file name into `reports_dir`, any other path
+/// as given; its folder is created. Returns the path to write.
+pub(crate) fn report_path(reports_dir: &Path, given: &Path) -> anyhow::Result<PathBuf> {
+    let path = match given.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => reports_dir.join(given),
+        _ => given.to_owned(),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the report folder {}", parent.display()))?;
+    }
+    Ok(path)
+}
+
 impl SharedArgs {
     /// The Prometheus these flags choose.
     pub(crate) fn prometheus(&self) -> PrometheusChoice {
@@ -299,15 +313,7 @@ impl SharedArgs {
     /// Where a report named `given` goes: a bare file name into `--reports-dir`, any other
     /// path as given; its folder is created. Returns the path to write.
     pub(crate) fn report_path(&self, given: &Path) -> anyhow::Result<PathBuf> {
-        let path = match given.parent() {
-            Some(parent) if parent.as_os_str().is_empty() => self.reports_dir.join(given),
-            _ => given.to_owned(),
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating the report folder {}", parent.display()))?;
-        }
-        Ok(path)
+        report_path(&self.reports_dir, given)
     }
 
     /// Writes `text` to the report named `given` (see [`report_path`](Self::report_path))
