@@ -44,6 +44,13 @@ impl ToolArgs {
 pub(crate) enum LabAction {
     /// List the labs.
     List,
+    /// Make a teacher's key (a new file, readable by its owner only): start labs with it
+    /// (`--teacher-key`) and only it unlocks `lab solution` there.
+    TeacherKey {
+        /// Where to write it (never overwritten; keep it out of the learners' folders).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Write a lab folder and start its exporter(s) and Prometheus.
     Start {
         /// The lab (see `lab list`).
@@ -51,6 +58,9 @@ pub(crate) enum LabAction {
         /// The lab folder (default: ./NAME).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The teacher's key (`lab teacher-key`): only it unlocks `lab solution` here.
+        #[arg(long, value_name = "FILE")]
+        teacher_key: Option<PathBuf>,
         #[command(flatten)]
         tools: ToolArgs,
     },
@@ -77,16 +87,20 @@ pub(crate) enum LabAction {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// Print a lab's reference solution, or apply it (--apply) to the lab in --dir.
+    /// For teachers: print a lab's reference solution, or apply it (--apply) to the lab in
+    /// --dir; needs the key the lab was started with.
     Solution {
         /// The lab.
         name: String,
         /// Apply it to the lab's files instead of printing it.
         #[arg(long)]
         apply: bool,
-        /// The lab folder (with --apply).
+        /// The lab folder.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The teacher's key the lab was started with.
+        #[arg(long, value_name = "FILE")]
+        teacher_key: Option<PathBuf>,
         #[command(flatten)]
         tools: ToolArgs,
     },
@@ -101,6 +115,9 @@ pub(crate) enum LabAction {
         /// The folder for all labs.
         #[arg(long, default_value = "labs")]
         dir: PathBuf,
+        /// The teacher's key (`lab teacher-key`): only it unlocks `lab solution` there.
+        #[arg(long, value_name = "FILE")]
+        teacher_key: Option<PathBuf>,
         #[command(flatten)]
         tools: ToolArgs,
     },
@@ -146,10 +163,30 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                 println!("{:<20} {:>3} min  {}", info.name, info.minutes, info.title);
             }
         }
-        LabAction::Start { name, dir, tools } => {
+        LabAction::TeacherKey { out } => {
+            let print = lab::make_teacher_key(&out)?;
+            println!(
+                "teacher key written to {} (SHA-256 {print}); start labs with `--teacher-key {}` \
+                 and keep the file out of the learners' folders",
+                out.display(),
+                out.display()
+            );
+        }
+        LabAction::Start {
+            name,
+            dir,
+            teacher_key,
+            tools,
+        } => {
             let lab: Lab = name.parse()?;
             let dir = dir.unwrap_or_else(|| PathBuf::from(lab.name()));
+            if let Some(key) = &teacher_key {
+                lab::check_teacher_key(key)?;
+            }
             let started = lab::start(lab, &dir, &tools.find()?).await?;
+            if let Some(key) = &teacher_key {
+                lab::lock_with_teacher_key(&[&started.dir], key)?;
+            }
             println!(
                 "lab {} started in {}\n  task:       {}/README.md\n  Prometheus: {}/targets\n  check:      scrape-harness lab check --dir {}\n  stop:       scrape-harness lab stop --dir {}",
                 started.lab,
@@ -175,11 +212,13 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             name,
             apply,
             dir,
+            teacher_key,
             tools,
         } => {
             let lab: Lab = name.parse()?;
+            let key = teacher_key.as_deref();
             if apply {
-                lab::solution(lab, &dir, &tools.find()?).with_context(|| {
+                lab::solution(lab, &dir, &tools.find()?, key).with_context(|| {
                     format!("applying the solution of {lab} in {}", dir.display())
                 })?;
                 println!(
@@ -188,7 +227,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                     dir.display()
                 );
             } else {
-                println!("{}", lab.info().solution);
+                println!("{}", lab::solution_text(lab, &dir, key)?);
             }
         }
         LabAction::Stop { dir } => {
@@ -202,9 +241,20 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                 );
             }
         }
-        LabAction::Up { dir, tools } => {
+        LabAction::Up {
+            dir,
+            teacher_key,
+            tools,
+        } => {
             let begun = std::time::Instant::now();
+            if let Some(key) = &teacher_key {
+                lab::check_teacher_key(key)?;
+            }
             let started = lab::up(&dir, &tools.find()?).await?;
+            if let Some(key) = &teacher_key {
+                let dirs: Vec<&std::path::Path> = started.iter().map(|s| s.dir.as_path()).collect();
+                lab::lock_with_teacher_key(&dirs, key)?;
+            }
             for s in &started {
                 println!(
                     "{:<20} {}/targets  {}",
@@ -246,10 +296,23 @@ mod tests {
             ("list", &[]),
             (
                 "solution",
-                &["apply", "dir", "fake-exporter", "prometheus-bin"],
+                &[
+                    "apply",
+                    "dir",
+                    "teacher-key",
+                    "fake-exporter",
+                    "prometheus-bin",
+                ],
             ),
-            ("start", &["dir", "fake-exporter", "prometheus-bin"]),
-            ("up", &["dir", "fake-exporter", "prometheus-bin"]),
+            (
+                "start",
+                &["dir", "teacher-key", "fake-exporter", "prometheus-bin"],
+            ),
+            (
+                "up",
+                &["dir", "teacher-key", "fake-exporter", "prometheus-bin"],
+            ),
+            ("teacher-key", &["out"]),
             (
                 "check",
                 &[

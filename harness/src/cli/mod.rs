@@ -790,8 +790,6 @@ mod tests {
             &["bench", "servers"],
             &["rotation"],
             &["receivers"],
-            &["lab", "check"],
-            &["lab", "start"],
         ] {
             let mut command = &mut cli;
             for name in path {

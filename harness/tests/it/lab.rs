@@ -18,13 +18,19 @@ const LIMIT: Duration = Duration::from_secs(120);
 pub(crate) struct LabDir {
     harness: Harness,
     dir: PathBuf,
+    /// The teacher's key the lab is started with (unlocks `lab solution`).
+    key: PathBuf,
 }
 
 impl LabDir {
     pub(crate) fn new() -> Result<Self> {
         let harness = Harness::new()?;
         let dir = harness.tmp().join("lab");
-        Ok(Self { harness, dir })
+        let key = harness.tmp().join("teacher.key");
+        let key_arg = key.to_str().context("utf-8 path")?;
+        let made = harness.run(&["lab", "teacher-key", "--out", key_arg], LIMIT)?;
+        ensure!(made.code() == Some(0), "lab teacher-key failed:{made}");
+        Ok(Self { harness, dir, key })
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -47,8 +53,20 @@ impl LabDir {
         self.dir.to_str().expect("temp paths are UTF-8")
     }
 
+    fn key_arg(&self) -> &str {
+        self.key.to_str().expect("temp paths are UTF-8")
+    }
+
+    /// `lab start NAME` with the teacher's key.
     pub(crate) fn start(&self, name: &str) -> Result<Ran> {
-        let ran = self.lab(&["start", name, "--dir", self.dir_arg()])?;
+        let ran = self.lab(&[
+            "start",
+            name,
+            "--dir",
+            self.dir_arg(),
+            "--teacher-key",
+            self.key_arg(),
+        ])?;
         ensure!(ran.code() == Some(0), "lab start {name} failed:{ran}");
         Ok(ran)
     }
@@ -66,7 +84,15 @@ impl LabDir {
     }
 
     pub(crate) fn solve(&self, name: &str) -> Result<()> {
-        let ran = self.lab(&["solution", name, "--apply", "--dir", self.dir_arg()])?;
+        let ran = self.lab(&[
+            "solution",
+            name,
+            "--apply",
+            "--dir",
+            self.dir_arg(),
+            "--teacher-key",
+            self.key_arg(),
+        ])?;
         ensure!(
             ran.code() == Some(0),
             "lab solution {name} --apply failed:{ran}"
@@ -172,7 +198,15 @@ fn round_trip(name: &str, kind: &str) -> Result<()> {
         "lab check did not name `{kind}`:{failed}"
     );
     // `check` explains; it never prints the reference solution.
-    let solution = lab.lab(&["solution", name])?;
+    let solution = lab.lab(&[
+        "solution",
+        name,
+        "--dir",
+        lab.dir_arg(),
+        "--teacher-key",
+        lab.key_arg(),
+    ])?;
+    ensure!(solution.code() == Some(0), "{solution}");
     for line in solution.stdout.lines().filter(|l| l.trim().len() > 20) {
         ensure!(
             !failed.stdout.contains(line.trim()),
@@ -654,4 +688,77 @@ fn dump_dom(chromium: &str, page: &Path, tmp: &Path) -> Result<String> {
         "chromium failed:{ran}"
     );
     Ok(ran.stdout)
+}
+
+/// Every text file under `dir` (hidden ones too), by path.
+fn every_text_file(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            every_text_file(&path, out);
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            out.push((path, text));
+        }
+    }
+}
+
+#[test]
+fn a_learners_folder_holds_no_solution_and_only_the_teachers_key_unlocks_it() -> Result<()> {
+    let lab = LabDir::new()?;
+    lab.start("untrusted-ca")?;
+    let dir = lab.dir_arg().to_owned();
+
+    // Without the key, with another key: refused, saying what a teacher does.
+    let refused = lab.lab(&["solution", "untrusted-ca", "--dir", &dir])?;
+    ensure!(
+        refused.code() == Some(2)
+            && refused
+                .stderr
+                .contains("the reference solution is for teachers")
+            && refused.stderr.contains("--teacher-key FILE"),
+        "{refused}"
+    );
+    let other = lab.harness.tmp().join("learner.key");
+    let other_arg = other.to_str().context("utf-8 path")?;
+    let made = lab.lab(&["teacher-key", "--out", other_arg])?;
+    ensure!(made.code() == Some(0), "{made}");
+    let wrong = lab.lab(&[
+        "solution",
+        "untrusted-ca",
+        "--apply",
+        "--dir",
+        &dir,
+        "--teacher-key",
+        other_arg,
+    ])?;
+    ensure!(
+        wrong.code() == Some(2) && wrong.stderr.contains("is not the key the lab"),
+        "{wrong}"
+    );
+
+    // With the teacher's key: the solution; and no file of the learner's folder holds it.
+    let shown = lab.lab(&[
+        "solution",
+        "untrusted-ca",
+        "--dir",
+        &dir,
+        "--teacher-key",
+        lab.key_arg(),
+    ])?;
+    ensure!(
+        shown.code() == Some(0) && shown.stdout.contains("ca_file: pki/ca.crt"),
+        "{shown}"
+    );
+    let mut files = Vec::new();
+    every_text_file(lab.dir(), &mut files);
+    ensure!(files.len() > 5, "the lab's files: {files:?}");
+    let key = std::fs::read_to_string(&lab.key)?;
+    for (path, text) in &files {
+        ensure!(
+            !text.contains(shown.stdout.trim()) && !text.contains(key.trim()),
+            "{} holds the solution or the key",
+            path.display()
+        );
+    }
+    lab.stop()
 }
