@@ -79,7 +79,7 @@ const GO_NOT_FOUND: &str = "404 page not found\n";
 /// 1. a `Server` header naming a reverse proxy → `proxy`; any other (Go sends none) →
 ///    `generic`;
 /// 2. over TLS, the TLS port's answer to plain HTTP: Go's `Client sent an HTTP request to
-///    an HTTPS server` → `toolkit`; anything else (a closed connection, another answer)
+///    an HTTPS server` → `toolkit`; anything else (no HTTP answer, another answer)
 ///    means the TLS port is not a Go server: with Go's 404 page behind it → `proxy` (a TLS
 ///    terminator in front of a Go server), else `generic`;
 /// 3. HTTP/1.0 answers → `generic`;
@@ -113,20 +113,20 @@ pub fn detect(f: &Fingerprint) -> (Profile, String) {
                 )
             }
             (Some(_), _) => Some("answered plain HTTP with something else than Go's 400"),
-            (None, true) => Some("closed the connection on plain HTTP (Go answers 400)"),
+            (None, true) => Some("gave no HTTP answer to plain HTTP, where Go answers 400"),
             (None, false) => None,
         };
         if let Some(plain) = plain {
             if go_404 {
                 return (
                     Profile::Proxy,
-                    format!("detected: the TLS port is not a Go server (it {plain}) but the 404 page behind it is Go net/http's: a TLS terminator in front of a Go server"),
+                    format!("detected: the TLS port is not a Go server (it {plain}), but the 404 page behind it is Go net/http's: a TLS terminator in front of a Go server"),
                 );
             }
             if f.http_version.as_deref() == Some("HTTP/1.0") {
                 return (
                     Profile::Generic,
-                    format!("detected: it answers HTTP/1.0 and its TLS port {plain}"),
+                    format!("detected: it answers HTTP/1.0, and its TLS port {plain}"),
                 );
             }
             return (
@@ -185,7 +185,7 @@ mod tests {
         };
         let (profile, why) = detect(&terminator);
         assert_eq!(profile, Profile::Proxy, "{why}");
-        assert!(why.contains("closed the connection on plain HTTP"), "{why}");
+        assert!(why.contains("no HTTP answer to plain HTTP"), "{why}");
         // The same without the Go 404 behind it: not Go, nothing more known.
         let unknown = Fingerprint {
             not_found_body: None,

@@ -3,7 +3,9 @@
 //!
 //! - a TLS terminator (nginx, `ssl_verify_client optional_no_ca` and `return 403`) in front
 //!   of a Go server (Prometheus' own `/metrics`): detected as a proxy, its 403 refusals are
-//!   as secure, every MUST holds;
+//!   as secure, every MUST holds; the same with a terminator that sends no `Server` header
+//!   (a small rustls one here): the TLS port's own silence on plain HTTP outweighs the Go
+//!   404 page behind it;
 //! - a wrong `--ca`, a missing `--client-cert` (nginx, and node_exporter's Go TLS 1.3
 //!   alert), missing credentials: exit 2 before any case, naming what to pass, no report;
 //! - a server that answers a wrong password 1 s late: the run ends within 60 s, the timing
@@ -209,6 +211,74 @@ fn a_403_terminator_in_front_of_a_go_server_is_a_proxy_and_passes() -> Result<()
             "MAY",
             "fail",
             status,
+        )?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_terminator_without_a_server_header_in_front_of_a_go_server_is_a_proxy() -> Result<()> {
+    let _serial = crate::support::heavy();
+    let harness = Harness::new()?;
+    let pki = write_pki(&harness, "pki")?;
+    let file = |f: &str| pki.join(f).display().to_string();
+    let (ca, cert, key) = (file("ca.crt"), file("client.crt"), file("client.key"));
+    let (ran, pid) = {
+        let prometheus = PromMetrics::start()?;
+        let terminator = TlsTerminator::start(&pki, prometheus.addr())?;
+        let ran = run_target(
+            &harness,
+            &terminator.addr.to_string(),
+            &[
+                "--scheme",
+                "https",
+                "--ca",
+                &ca,
+                "--client-cert",
+                &cert,
+                "--client-key",
+                &key,
+            ],
+            RUN_LIMIT,
+        )?;
+        (ran, prometheus.pid())
+    };
+    assert_gone(&[pid])?;
+    harness.assert_clean(ran.pid)?;
+    let report = report(&harness, &ran)?;
+    println!("{}", ran.stdout);
+    // Issue 23: once `toolkit (detected: Go net/http's 404 page)` and a MUST FAIL on the
+    // 403's mechanism. The TLS port gives no HTTP answer to plain HTTP: not Go.
+    let why = report["profile_reason"].as_str().unwrap_or_default();
+    ensure!(
+        report["profile"] == "proxy"
+            && why.contains("no HTTP answer to plain HTTP")
+            && why.contains("Go net/http"),
+        "profile {} ({why}){ran}",
+        report["profile"]
+    );
+    ensure!(
+        ran.code() == Some(0),
+        "every MUST holds: exit 0 expected{ran}"
+    );
+    ensure!(
+        posture(&report).contains("client certificates: required and verified"),
+        "{ran}"
+    );
+    assert_row(&report, &ran, "target-configured", "MUST", "pass", "served")?;
+    for case in [
+        "target-client-cert-unknown-ca",
+        "target-client-cert-self-signed",
+        "target-client-cert-expired-unknown-ca",
+    ] {
+        assert_row(&report, &ran, case, "MUST", "pass", "HTTP 403")?;
+        assert_row(
+            &report,
+            &ran,
+            &format!("{case}/mechanism"),
+            "MAY",
+            "fail",
+            "HTTP 403",
         )?;
     }
     Ok(())
@@ -559,4 +629,139 @@ fn the_test_server_decodes_basic_credentials() {
         Some("prom:pw")
     );
     assert_eq!(base64_decode("!!"), None);
+}
+
+/// A TLS terminator with no `Server` header of its own, as some are: rustls asks every
+/// client for a certificate and accepts any in the handshake, then verifies it against the
+/// test CA and answers HTTP 403 when that fails (or none came); verified connections are
+/// piped to `upstream`. Plain HTTP on its port gets no HTTP answer. Runs on its own
+/// runtime, stopped on drop.
+struct TlsTerminator {
+    addr: SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TlsTerminator {
+    fn start(pki: &std::path::Path, upstream: SocketAddr) -> Result<Self> {
+        use rustls_pki_types::pem::PemObject as _;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(pki.join("ca.crt"))? {
+            roots.add(cert?)?;
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.into(),
+            provider.clone(),
+        )
+        .build()?;
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(pki.join("server.crt"))?.collect::<Result<_, _>>()?;
+        let key = PrivateKeyDer::from_pem_file(pki.join("server.key"))?;
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(Arc::new(AskAnyCert(verifier.clone())))
+            .with_single_cert(chain, key)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, verifier) = (acceptor.clone(), verifier.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let verified = match tls.get_ref().1.peer_certificates() {
+                        Some([leaf, intermediates @ ..]) => verifier
+                            .verify_client_cert(leaf, intermediates, UnixTime::now())
+                            .is_ok(),
+                        _ => false,
+                    };
+                    if verified {
+                        if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                        }
+                        return;
+                    }
+                    // Read the request head, then refuse it.
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body = "Forbidden\n";
+                    let answer = format!(
+                        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            _runtime: runtime,
+        })
+    }
+}
+
+/// Asks for a client certificate and takes any (or none) in the handshake, as
+/// `ssl_verify_client optional_no_ca` does; signatures are still checked.
+#[derive(Debug)]
+struct AskAnyCert(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+
+impl rustls::server::danger::ClientCertVerifier for AskAnyCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
