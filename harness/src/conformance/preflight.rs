@@ -94,6 +94,7 @@ pub(crate) async fn target_inputs(
     let asked = Arc::new(AtomicBool::new(false));
     let tls = p.tls.then(|| ClientTls {
         ca_file: p.ca.clone(),
+        verify_server: true,
         client_cert: p.client_cert.clone(),
         server_name: p.server_name.clone(),
         versions: TlsVersions::Both,
