@@ -110,6 +110,22 @@ pub(crate) enum LabAction {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// For teachers: every lab folder's progress (checks, hints, weakenings tried, time to
+    /// solve, state) in one table; a `lab up` folder stands for every lab below it.
+    Report {
+        /// Lab folders, or folders of `lab up`.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Also write the table as JSON here (see --reports-dir).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write it as one self-contained HTML page here (see --reports-dir).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Where --json and --html go when given a bare file name.
+        #[arg(long, default_value = "reports", value_name = "DIR")]
+        reports_dir: PathBuf,
+    },
     /// Start every lab for one learner, each in DIR/NAME with its own ports.
     Up {
         /// The folder for all labs.
@@ -204,6 +220,29 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             reports_dir,
             tools,
         } => return check(&tools.find()?, &dir, (html, &reports_dir), deadline).await,
+        LabAction::Report {
+            dirs,
+            json,
+            html,
+            reports_dir,
+        } => {
+            let all = lab::gather_progress(&dirs)?;
+            let mut written = Vec::new();
+            if let Some(path) = json {
+                let path = super::report_path(&reports_dir, &path)?;
+                std::fs::write(&path, serde_json::to_string_pretty(&all)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                written.push(path);
+            }
+            if let Some(path) = html {
+                let path = super::report_path(&reports_dir, &path)?;
+                std::fs::write(&path, lab::progress_html(&all))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                written.push(path);
+            }
+            say_written(&written);
+            print!("{}", lab::progress_table(&all));
+        }
         LabAction::Hint { dir } => {
             let (n, of, text) = lab::hint(&dir)?;
             println!("hint {n}/{of}: {text}");
@@ -313,6 +352,7 @@ mod tests {
                 &["dir", "teacher-key", "fake-exporter", "prometheus-bin"],
             ),
             ("teacher-key", &["out"]),
+            ("report", &["json", "html", "reports-dir"]),
             (
                 "check",
                 &[

@@ -33,6 +33,7 @@ mod files;
 mod html;
 mod procs;
 mod protects;
+mod report;
 mod run;
 mod state;
 mod teacher;
@@ -44,6 +45,9 @@ pub use diagnose::Finding;
 pub use error::LabError;
 pub use html::write_html;
 pub use protects::{Protected, ServerFacts};
+pub use report::{
+    gather as gather_progress, html as progress_html, table as progress_table, timestamp, Progress,
+};
 pub use run::{hint, solution, solution_text, start, stop, up, Started, Stopped};
 pub use state::sweep_interrupted_starts;
 pub use teacher::{

@@ -126,6 +126,7 @@ async fn start_on(
             procs: Vec::new(),
             nginx_conf_loaded: None,
             teacher: None,
+            started_at: state::now(),
         },
         armed: true,
     };

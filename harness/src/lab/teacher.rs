@@ -122,6 +122,7 @@ mod tests {
             procs: Vec::new(),
             nginx_conf_loaded: None,
             teacher,
+            started_at: 0,
         }
     }
 

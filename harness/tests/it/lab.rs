@@ -604,7 +604,7 @@ fn sigkill_during_lab_up_is_swept_by_the_next_lab_command() -> Result<()> {
 }
 
 #[test]
-fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
+fn the_html_report_and_the_class_table_render_in_headless_chromium() -> Result<()> {
     let chromium = ["chromium", "chromium-browser"]
         .into_iter()
         .find(|c| {
@@ -652,9 +652,61 @@ fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
         "data-verdict=\"solved\"",
         "class=\"target pass\"",
         "<li class=\"fixed\">unauthorized:",
+        "data-checks=\"2\" data-hints=\"3\"",
     ] {
         ensure!(dom.contains(want), "rendered DOM lacks `{want}`:\n{dom}");
     }
+
+    // A weakening tried after solving (the exporter's users removed, the job still sends
+    // its password), and a second lab never checked: the teacher's class table.
+    std::fs::write(lab.dir().join("web-config.yml"), "{}\n")?; // it held the users only
+    let ran = lab.check(false)?;
+    ensure!(ran.stdout.contains("— weakened"), "{ran}");
+    let other = LabDir::new()?;
+    other.start("hostname-mismatch")?;
+    let (json, class) = (
+        lab.harness.tmp().join("class.json"),
+        lab.harness.tmp().join("class.html"),
+    );
+    let report = lab.lab(&[
+        "report",
+        lab.dir_arg(),
+        other.dir_arg(),
+        "--json",
+        json.to_str().context("utf-8")?,
+        "--html",
+        class.to_str().context("utf-8")?,
+    ])?;
+    ensure!(report.code() == Some(0), "{report}");
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let first = &rows[0];
+    ensure!(
+        first["lab"] == "basic-auth-401"
+            && first["checks"] == 3
+            && first["hints"] == 3
+            && first["weakened_checks"] == 1
+            && first["solved"] == false
+            && first["first_solved_at"].is_u64()
+            && first["started_at"].as_u64().is_some_and(|t| t > 0)
+            && rows[1]["lab"] == "hostname-mismatch"
+            && rows[1]["checks"] == 0,
+        "{rows:#}"
+    );
+    let dom = dump_dom(chromium, &class, lab.harness.tmp())?;
+    for want in [
+        "data-rendered=\"js\"",
+        "0 of 2 lab(s) solved",
+        "<tr class=\"lab\" data-state=\"weakened\">",
+        "<tr class=\"lab\" data-state=\"not-checked\">",
+        "<li class=\"weakening\">credentials demanded by the server and sent by Prometheus</li>",
+        " UTC</td>",
+    ] {
+        ensure!(
+            dom.contains(want),
+            "rendered class table lacks `{want}`:\n{dom}"
+        );
+    }
+    other.stop()?;
     lab.stop()
 }
 
