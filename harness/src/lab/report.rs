@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(p.weakenings, ["TLS with server certificate verification"]);
         assert_eq!(p.first_solved_at, Some(1_300));
         assert_eq!(time_to_solve(&p), "5 min");
-        let text = table(&[p.clone()]);
+        let text = table(std::slice::from_ref(&p));
         assert!(
             text.contains("untrusted-ca") && text.contains("solved"),
             "{text}"
