@@ -48,6 +48,7 @@ pub mod bench;
 mod classify;
 pub mod conformance;
 mod error;
+pub mod explain;
 mod exporter_config;
 mod fixture;
 pub mod generate;

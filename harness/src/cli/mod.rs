@@ -7,6 +7,7 @@
 //! expected beside observed per case, a legend, and as the last line of stdout
 //! `N passed, M failed` ([`report::summary_line`]).
 
+mod explain;
 mod lab;
 mod receivers;
 mod rotation;
@@ -75,6 +76,11 @@ pub(crate) enum Command {
     /// remote-write data to fake receivers and the real Alertmanager over every auth/TLS
     /// mode (scenarios/README.md, "Receiver cases"). Exit 1 if a receiver fails.
     Receivers(receivers::ReceiversArgs),
+    /// Why is each target of a running Prometheus (`--prometheus URL`) red, and what is
+    /// risky about the green ones: class, cause, keys, evidence, a check command and the
+    /// fix per target (docs/explain.md). Exit 1 if a target is down (or, with
+    /// `--fail-on risk`, risky), 2 if Prometheus cannot be read.
+    Explain(explain::ExplainArgs),
 }
 
 /// `bench` arguments.
@@ -456,6 +462,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Lab(args) => lab::run(args).await,
         Command::Rotation(args) => rotation::run(args).await,
         Command::Receivers(args) => receivers::run(args).await,
+        Command::Explain(args) => explain::run(args).await,
         Command::Generate(args) => generate(args),
         Command::Certs(args) => {
             // What `fake-exporter pki` does, with the same words.

@@ -50,13 +50,16 @@ fn tls(job: &ScrapeConfig) -> Option<&TlsConfig> {
 }
 
 /// A path of the job's `tls_config`, as written.
-fn tls_path(job: &ScrapeConfig, key: fn(&TlsConfig) -> &Option<PathBuf>) -> Option<String> {
+pub(crate) fn tls_path(
+    job: &ScrapeConfig,
+    key: fn(&TlsConfig) -> &Option<PathBuf>,
+) -> Option<String> {
     tls(job)
         .and_then(|t| key(t).as_ref())
         .map(|p| p.display().to_string())
 }
 
-fn https(job: &ScrapeConfig) -> bool {
+pub(crate) fn https(job: &ScrapeConfig) -> bool {
     job.scheme == Some(Scheme::Https)
 }
 
@@ -66,22 +69,22 @@ pub(crate) fn skips_verification(job: &ScrapeConfig) -> bool {
     tls(job).and_then(|t| t.insecure_skip_verify) == Some(true)
 }
 
-fn presents_client_cert(job: &ScrapeConfig) -> bool {
+pub(crate) fn presents_client_cert(job: &ScrapeConfig) -> bool {
     tls(job).is_some_and(|t| t.cert_file.is_some() && t.key_file.is_some())
 }
 
-fn password_file(job: &ScrapeConfig) -> Option<String> {
+pub(crate) fn password_file(job: &ScrapeConfig) -> Option<String> {
     let file = job.basic_auth.as_ref()?.password_file.as_ref()?;
     Some(file.display().to_string())
 }
 
-fn bearer_inline(job: &ScrapeConfig) -> bool {
+pub(crate) fn bearer_inline(job: &ScrapeConfig) -> bool {
     job.authorization
         .as_ref()
         .is_some_and(|a| a.credentials.is_some())
 }
 
-fn bearer_file(job: &ScrapeConfig) -> Option<String> {
+pub(crate) fn bearer_file(job: &ScrapeConfig) -> Option<String> {
     let file = job.authorization.as_ref()?.credentials_file.as_ref()?;
     Some(file.display().to_string())
 }
@@ -344,6 +347,51 @@ fn unauthorized(job: &ScrapeConfig, server: &ServerView, dir: &Path) -> (String,
             server.file
         ),
     )
+}
+
+/// The `prometheus.yml` keys (and, after them, the exporter's web-config keys) to look at
+/// for a class, in the notation of the documentation.
+pub(crate) fn keys(class: ErrorClass) -> &'static [&'static str] {
+    match class {
+        ErrorClass::Unauthorized => &[
+            "basic_auth.username",
+            "basic_auth.password_file",
+            "authorization.credentials_file",
+            "basic_auth_users",
+        ],
+        ErrorClass::Forbidden => &["basic_auth.username", "authorization.credentials_file"],
+        ErrorClass::CredentialsFile => {
+            &["basic_auth.password_file", "authorization.credentials_file"]
+        }
+        ErrorClass::UnknownAuthority => &["tls_config.ca_file", "tls_server_config.cert_file"],
+        ErrorClass::NoIpSans | ErrorClass::HostnameMismatch | ErrorClass::LegacyCommonName => &[
+            "tls_config.server_name",
+            "static_configs.targets",
+            "tls_server_config.cert_file",
+        ],
+        ErrorClass::CertExpired
+        | ErrorClass::CertNotYetValid
+        | ErrorClass::IncompatibleKeyUsage => &["tls_server_config.cert_file"],
+        ErrorClass::ClientCertRequired => &[
+            "tls_config.cert_file",
+            "tls_config.key_file",
+            "tls_server_config.client_auth_type",
+        ],
+        ErrorClass::ClientCertRejected => &[
+            "tls_config.cert_file",
+            "tls_config.key_file",
+            "tls_server_config.client_ca_file",
+        ],
+        ErrorClass::HttpToHttps | ErrorClass::HttpsToHttp => &["scheme"],
+        ErrorClass::TlsVersion => &["tls_config.min_version", "tls_config.max_version"],
+        ErrorClass::Refused => &["static_configs.targets"],
+        ErrorClass::JobMissing => &[
+            "tls_config.cert_file",
+            "tls_config.key_file",
+            "tls_config.ca_file",
+        ],
+        _ => &[],
+    }
 }
 
 /// Findings for a target that is up but not done right.

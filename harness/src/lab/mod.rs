@@ -27,7 +27,7 @@
 
 mod catalog;
 mod check;
-mod diagnose;
+pub(crate) mod diagnose;
 mod error;
 mod files;
 mod html;

@@ -229,6 +229,7 @@ pub struct PromApi {
     base: String,
     client: reqwest::Client,
     basic_auth: Option<(String, String)>,
+    bearer: Option<String>,
 }
 
 impl PromApi {
@@ -247,6 +248,7 @@ impl PromApi {
             base: base_url.trim_end_matches('/').to_owned(),
             client,
             basic_auth: None,
+            bearer: None,
         }
     }
 
@@ -276,6 +278,13 @@ impl PromApi {
     /// Sends Basic credentials on every request (Prometheus started with `--web.config.file`).
     pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.basic_auth = Some((username.into(), password.into()));
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` on every request (a Prometheus behind a proxy
+    /// or web config that takes tokens).
+    pub fn bearer(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(token.into());
         self
     }
 
@@ -378,6 +387,10 @@ impl PromApi {
     async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<String, ApiError> {
         let request = match &self.basic_auth {
             Some((user, pass)) => request.basic_auth(user, Some(pass)),
+            None => request,
+        };
+        let request = match &self.bearer {
+            Some(token) => request.bearer_auth(token),
             None => request,
         };
         let http = |source| ApiError::Http {

@@ -1,0 +1,105 @@
+//! `scrape-harness explain --prometheus URL`: why each target is red, what is risky about
+//! the green ones (docs/explain.md).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use scrape_harness::explain::{self, ExplainOptions, FailOn};
+use scrape_harness::PromApi;
+
+use super::{SharedArgs, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
+
+/// `--fail-on`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum FailOnArg {
+    /// A target is not up.
+    Down,
+    /// A target is not up, or an up one has a risk.
+    Risk,
+}
+
+/// `explain` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The Prometheus to explain (`http://127.0.0.1:9090`, or `https://...` behind its own
+    /// web config).
+    #[arg(long, value_name = "URL")]
+    pub(crate) prometheus: String,
+    /// CA file (PEM) to trust for an `https://` Prometheus.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// Basic credentials for Prometheus' own web config: `USER:PASSWORD_FILE` (the password
+    /// is read from the file, never given on the command line).
+    #[arg(long, value_name = "USER:PASSWORD_FILE")]
+    pub(crate) basic_auth: Option<String>,
+    /// A file holding a Bearer token to send to Prometheus.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bearer_file: Option<PathBuf>,
+    /// Exit 1 when a target is `down` (default), or also when an up one has a `risk`.
+    #[arg(long, value_enum, default_value = "down")]
+    pub(crate) fail_on: FailOnArg,
+    /// How long to watch for two more scrapes of every up target, to tell whether
+    /// Prometheus opens a new connection per scrape (`no_keep_alive`); 0s: not judged.
+    #[arg(long, default_value = "35s", value_parser = humantime::parse_duration)]
+    pub(crate) keepalive_window: Duration,
+    /// Write the JSON report here (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+    /// Flags every command shares.
+    #[command(flatten)]
+    pub(crate) shared: SharedArgs,
+}
+
+fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn api(args: &ExplainArgs) -> anyhow::Result<PromApi> {
+    let mut api = PromApi::new(&args.prometheus);
+    if let Some(ca) = &args.ca {
+        api = api.ca_file(ca)?;
+    }
+    if let Some(basic) = &args.basic_auth {
+        let (user, file) = basic
+            .split_once(':')
+            .context("--basic-auth takes USER:PASSWORD_FILE")?;
+        api = api.basic_auth(user, read_secret(&PathBuf::from(file))?);
+    }
+    if let Some(file) = &args.bearer_file {
+        api = api.bearer(read_secret(file)?);
+    }
+    Ok(api)
+}
+
+pub(crate) async fn run(args: ExplainArgs) -> anyhow::Result<u8> {
+    let options = ExplainOptions {
+        keepalive_window: args.keepalive_window,
+        ..ExplainOptions::default()
+    };
+    let explanation = match explain::explain(api(&args)?, &options).await {
+        Ok(e) => e,
+        Err(err) => {
+            eprintln!("scrape-harness: error: {err}");
+            return Ok(EXIT_ERROR);
+        }
+    };
+    if let Some(path) = &args.json {
+        let path = args.shared.report_path(path)?;
+        explain::write_json(&explanation, &path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    print!("{}", explain::table(&explanation));
+    let fail_on = match args.fail_on {
+        FailOnArg::Down => FailOn::Down,
+        FailOnArg::Risk => FailOn::Risk,
+    };
+    Ok(if explanation.fails(fail_on) {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    })
+}
