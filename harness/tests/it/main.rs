@@ -10,6 +10,7 @@ mod conformance;
 mod conformance_frontends;
 mod conformance_real;
 mod docs_examples;
+mod explain;
 mod fixture;
 mod generator;
 mod lab;

@@ -1,0 +1,283 @@
+//! `scrape-harness explain` against a real Prometheus scraping fake exporters set up as in
+//! the default matrix: every down target gets its class and at least one key, every risky
+//! up one its risk kind, asserted through `--json` of the binary.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use fake_exporter::pki::{KeyType, Pki, ServerCert};
+use fake_exporter::{ClientAuthType, FakeExporter, FaultSpec, RunningExporter};
+use scrape_harness::{BackendKind, BasicAuth, PrometheusFixture, Scheme, ScrapeConfig, TlsConfig};
+
+use crate::support::{heavy, Harness};
+
+fn https_job(name: &str, target: &str, tls: TlsConfig) -> ScrapeConfig {
+    let mut job = ScrapeConfig::new(name, [target]);
+    job.scheme = Some(Scheme::Https);
+    job.tls_config = Some(tls);
+    job
+}
+
+fn basic_job(
+    name: &str,
+    target: &str,
+    password: Option<&str>,
+    file: Option<PathBuf>,
+) -> ScrapeConfig {
+    let mut job = ScrapeConfig::new(name, [target]);
+    job.basic_auth = Some(BasicAuth {
+        username: "prom".into(),
+        password: password.map(str::to_owned),
+        password_file: file,
+    });
+    job
+}
+
+/// The seed tutorial's certificate: self-signed, `DNS:localhost` only, made by openssl.
+fn dns_only_cert(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let (crt, key) = (dir.join("exporter.crt"), dir.join("exporter.key"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "365", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .context("running openssl")?;
+    anyhow::ensure!(status.success(), "openssl req failed: {status}");
+    Ok((crt, key))
+}
+
+struct Exporters {
+    plain: RunningExporter,
+    tls: RunningExporter,
+    mtls: RunningExporter,
+    basic: RunningExporter,
+    dns_only: RunningExporter,
+    closing: RunningExporter,
+}
+
+async fn exporters(pki: &Pki, dir: &Path) -> Result<Exporters> {
+    let (crt, key) = dns_only_cert(dir)?;
+    let web = dir.join("web-config.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            crt.display(),
+            key.display()
+        ),
+    )?;
+    Ok(Exporters {
+        plain: FakeExporter::builder().start().await?,
+        tls: FakeExporter::builder()
+            .tls(pki.server(ServerCert::Valid))
+            .start()
+            .await?,
+        mtls: FakeExporter::builder()
+            .tls(pki.server(ServerCert::Valid))
+            .client_auth(ClientAuthType::RequireAnyClientCert)
+            .start()
+            .await?,
+        basic: FakeExporter::builder()
+            .basic_auth("prom", "right")
+            .bcrypt_cost(4)
+            .start()
+            .await?,
+        dns_only: FakeExporter::builder()
+            .web_config_file(&web)
+            .start()
+            .await?,
+        closing: FakeExporter::builder()
+            .faults(FaultSpec {
+                close_after_response: true,
+                ..FaultSpec::default()
+            })
+            .start()
+            .await?,
+    })
+}
+
+fn target<'a>(json: &'a serde_json::Value, job: &str) -> &'a serde_json::Value {
+    json["targets"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["job"] == job))
+        .unwrap_or_else(|| panic!("no target of job {job} in {json:#}"))
+}
+
+fn risk_kinds(t: &serde_json::Value) -> Vec<String> {
+    t["risks"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() -> Result<()> {
+    let _lock = heavy();
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange: exporters as in the default matrix, and a Prometheus scraping them.
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::generate(KeyType::EcdsaP256)?;
+        let files = pki.write_to(&dir.path().join("pki"))?;
+        let ex = exporters(&pki, dir.path()).await?;
+        let addr = |e: &RunningExporter| e.addr().to_string();
+        let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
+        std::fs::write(&wrong, "nope\n")?;
+        std::fs::write(&right, "right\n")?;
+        let ca = |ca: PathBuf| TlsConfig {
+            ca_file: Some(ca),
+            ..TlsConfig::default()
+        };
+        let prom = PrometheusFixture::builder()
+            .backend(BackendKind::Process)
+            .scrape_interval(Duration::from_millis(500))
+            .job(ScrapeConfig::new("plain-ok", [addr(&ex.plain).as_str()]))
+            .job(https_job("wrong-ca", &addr(&ex.tls), ca(files.rogue_ca())))
+            .job(https_job(
+                "dns-only-by-ip",
+                &addr(&ex.dns_only),
+                ca(dir.path().join("exporter.crt")),
+            ))
+            .job(basic_job(
+                "wrong-password",
+                &addr(&ex.basic),
+                None,
+                Some(wrong),
+            ))
+            .job(https_job("no-client-cert", &addr(&ex.mtls), ca(files.ca())))
+            .job(https_job(
+                "skip-verify",
+                &addr(&ex.tls),
+                TlsConfig {
+                    insecure_skip_verify: Some(true),
+                    ..TlsConfig::default()
+                },
+            ))
+            .job(basic_job(
+                "basic-over-http",
+                &addr(&ex.basic),
+                None,
+                Some(right),
+            ))
+            .job(basic_job(
+                "inline-password",
+                &addr(&ex.basic),
+                Some("right"),
+                None,
+            ))
+            .job(ScrapeConfig::new(
+                "closes-connections",
+                [addr(&ex.closing).as_str()],
+            ))
+            .start()
+            .await?;
+        prom.wait_scraped(2, Duration::from_secs(60)).await?;
+        let harness = Harness::new()?;
+        let json_path = harness.tmp().join("explain.json");
+        let json_arg = json_path.display().to_string();
+
+        // Act
+        let ran = tokio::task::block_in_place(|| {
+            harness.run(
+                &[
+                    "explain",
+                    "--prometheus",
+                    prom.base_url(),
+                    "--keepalive-window",
+                    "10s",
+                    "--json",
+                    &json_arg,
+                ],
+                Duration::from_secs(120),
+            )
+        })?;
+        let unreachable = tokio::task::block_in_place(|| {
+            harness.run(
+                &["explain", "--prometheus", "http://127.0.0.1:1"],
+                Duration::from_secs(60),
+            )
+        })?;
+
+        // Assert
+        assert_eq!(ran.code(), Some(1), "targets are down: exit 1{ran}");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)?;
+        for (job, class, key) in [
+            ("wrong-ca", "unknown_authority", "tls_config.ca_file"),
+            ("dns-only-by-ip", "no_ip_sans", "tls_config.server_name"),
+            ("wrong-password", "unauthorized", "basic_auth.password_file"),
+            (
+                "no-client-cert",
+                "client_cert_required",
+                "tls_config.cert_file",
+            ),
+        ] {
+            let t = target(&json, job);
+            assert_eq!(
+                (t["health"].as_str(), t["class"].as_str()),
+                (Some("down"), Some(class)),
+                "{t:#}{ran}"
+            );
+            let keys: Vec<&str> = t["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|k| k.as_str())
+                .collect();
+            assert!(keys.contains(&key), "{job}: {key} not in {keys:?}");
+            assert!(!t["cause"].as_str().unwrap_or_default().is_empty(), "{t:#}");
+            assert!(
+                !t["evidence"].as_str().unwrap_or_default().is_empty(),
+                "{t:#}"
+            );
+            assert!(!t["check"].as_str().unwrap_or_default().is_empty(), "{t:#}");
+        }
+        for (job, kind) in [
+            ("skip-verify", "insecure_skip_verify"),
+            ("basic-over-http", "credentials_in_clear"),
+            ("inline-password", "inline_secret"),
+            ("closes-connections", "no_keep_alive"),
+        ] {
+            let t = target(&json, job);
+            assert_eq!(t["health"], "up", "{t:#}");
+            assert!(
+                risk_kinds(t).contains(&kind.to_owned()),
+                "{job}: no {kind} in {t:#}"
+            );
+        }
+        let ok = target(&json, "plain-ok");
+        assert_eq!(
+            (ok["health"].as_str(), risk_kinds(ok).len()),
+            (Some("up"), 0),
+            "{ok:#}"
+        );
+        for line in ran
+            .stdout
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("check:"))
+        {
+            assert!(
+                line.chars().count() <= 120,
+                "wider than 120 columns: {line}"
+            );
+        }
+        assert_eq!(unreachable.code(), Some(2), "{unreachable}");
+        assert!(unreachable.stderr.contains("127.0.0.1:1"), "{unreachable}");
+        Ok(())
+    })
+}
