@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use scrape_harness::explain::{self, ExplainOptions, FailOn};
+use scrape_harness::explain::{self, ConfigOptions, ExplainOptions, FailOn};
 use scrape_harness::PromApi;
 
 use super::{SharedArgs, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
@@ -25,8 +25,17 @@ pub(crate) enum FailOnArg {
 pub(crate) struct ExplainArgs {
     /// The Prometheus to explain (`http://127.0.0.1:9090`, or `https://...` behind its own
     /// web config).
-    #[arg(long, value_name = "URL")]
-    pub(crate) prometheus: String,
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    pub(crate) prometheus: Option<String>,
+    /// Explain a `prometheus.yml` instead: promtool's verdict, then a throwaway Prometheus
+    /// (loopback only; --backend) running its jobs until each target was scraped.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// CA file (PEM) to trust for an `https://` Prometheus.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
@@ -52,14 +61,23 @@ pub(crate) struct ExplainArgs {
     pub(crate) shared: SharedArgs,
 }
 
+fn write_json(args: &ExplainArgs, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(path) = &args.json {
+        let path = args.shared.report_path(path)?;
+        explain::write_json(value, &path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text.trim_end_matches(['\n', '\r']).to_owned())
 }
 
-fn api(args: &ExplainArgs) -> anyhow::Result<PromApi> {
-    let mut api = PromApi::new(&args.prometheus);
+fn api(args: &ExplainArgs, url: &str) -> anyhow::Result<PromApi> {
+    let mut api = PromApi::new(url);
     if let Some(ca) = &args.ca {
         api = api.ca_file(ca)?;
     }
@@ -80,18 +98,49 @@ pub(crate) async fn run(args: ExplainArgs) -> anyhow::Result<u8> {
         keepalive_window: args.keepalive_window,
         ..ExplainOptions::default()
     };
-    let explanation = match explain::explain(api(&args)?, &options).await {
-        Ok(e) => e,
-        Err(err) => {
-            eprintln!("scrape-harness: error: {err}");
-            return Ok(EXIT_ERROR);
+    let explanation = match (&args.config, &args.prometheus) {
+        (Some(config), _) => {
+            let config_options = ConfigOptions {
+                prometheus: args.shared.prometheus(),
+                explain: options.clone(),
+                ..ConfigOptions::default()
+            };
+            let explained = match explain::explain_config(config, &config_options).await {
+                Ok(e) => e,
+                Err(err) => {
+                    eprintln!("scrape-harness: error: {err}");
+                    return Ok(EXIT_ERROR);
+                }
+            };
+            write_json(&args, &explained)?;
+            let verdict = &explained.promtool;
+            if verdict.passed {
+                println!("promtool check config {}: SUCCESS", config.display());
+            } else {
+                println!(
+                    "promtool check config {}: FAILED (Prometheus would refuse the whole file)\n{}\nlook at: {}",
+                    config.display(),
+                    verdict.output.trim_end(),
+                    verdict.look_at
+                );
+            }
+            match explained.explanation {
+                Some(e) => e,
+                None => return Ok(EXIT_FAIL),
+            }
         }
+        (None, Some(url)) => match explain::explain(api(&args, url)?, &options).await {
+            Ok(e) => {
+                write_json(&args, &e)?;
+                e
+            }
+            Err(err) => {
+                eprintln!("scrape-harness: error: {err}");
+                return Ok(EXIT_ERROR);
+            }
+        },
+        (None, None) => anyhow::bail!("give --prometheus URL or --config FILE"),
     };
-    if let Some(path) = &args.json {
-        let path = args.shared.report_path(path)?;
-        explain::write_json(&explanation, &path)?;
-        eprintln!("wrote {}", path.display());
-    }
     print!("{}", explain::table(&explanation));
     let fail_on = match args.fail_on {
         FailOnArg::Down => FailOn::Down,

@@ -21,8 +21,10 @@ use crate::promconfig::{PrometheusConfig, Scheme, ScrapeConfig};
 use crate::targets::{ApiError, Health, PromApi};
 
 mod render;
+mod run_config;
 
 pub use render::{table, write_json};
+pub use run_config::{explain_config, ConfigExplanation, ConfigOptions, PromtoolVerdict};
 
 /// What `explain` could not do (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +252,7 @@ fn server_view(t: &TargetObservation) -> ServerView {
     ServerView {
         file: "the exporter's web config".into(),
         tls: t.scrape_url.starts_with("https://"),
+        cert_file: Some("its tls_server_config.cert_file".into()),
         ..ServerView::default()
     }
 }

@@ -281,3 +281,82 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
         Ok(())
     })
 }
+
+#[test]
+fn explain_config_on_the_seed_tutorials_classic_set_up_names_no_ip_sans_and_server_name(
+) -> Result<()> {
+    let _lock = heavy();
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange: the tutorial's self-signed DNS:localhost certificate, scraped by IP.
+        let dir = tempfile::tempdir()?;
+        let (crt, key) = dns_only_cert(dir.path())?;
+        let web = dir.path().join("web-config.yml");
+        std::fs::write(
+            &web,
+            format!(
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                crt.display(),
+                key.display()
+            ),
+        )?;
+        let exporter = FakeExporter::builder().web_config_file(&web).start().await?;
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "scrape_configs:\n  - job_name: node\n    scheme: https\n    tls_config:\n      ca_file: exporter.crt\n    static_configs:\n      - targets: ['{}']\n",
+                exporter.addr()
+            ),
+        )?;
+        let refused = dir.path().join("refused.yml");
+        std::fs::write(
+            &refused,
+            "scrape_configs:\n  - job_name: node\n    ca_file: exporter.crt\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n",
+        )?;
+        let harness = Harness::new()?;
+        let (json, refused_json) = (harness.tmp().join("c.json"), harness.tmp().join("r.json"));
+        let explain = |file: &Path, out: &Path| {
+            tokio::task::block_in_place(|| {
+                harness.run(
+                    &[
+                        "explain",
+                        "--config",
+                        &file.display().to_string(),
+                        "--backend",
+                        "process",
+                        "--json",
+                        &out.display().to_string(),
+                    ],
+                    Duration::from_secs(120),
+                )
+            })
+        };
+
+        // Act
+        let ran = explain(&config, &json)?;
+        let refused_run = explain(&refused, &refused_json)?;
+
+        // Assert
+        assert_eq!(ran.code(), Some(1), "{ran}");
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+        assert_eq!(report["promtool"]["passed"], true, "{report:#}");
+        let t = target(&report, "node");
+        assert_eq!(t["class"], "no_ip_sans", "{t:#}{ran}");
+        assert!(
+            t["keys"].as_array().unwrap().iter().any(|k| k == "tls_config.server_name"),
+            "{t:#}"
+        );
+        assert!(ran.stdout.contains("promtool check config"), "{ran}");
+        assert_eq!(refused_run.code(), Some(1), "{refused_run}");
+        let refused_report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&refused_json)?)?;
+        assert_eq!(refused_report["promtool"]["passed"], false, "{refused_report:#}");
+        assert!(
+            refused_report["promtool"]["look_at"]
+                .as_str()
+                .is_some_and(|l| l.contains("line 3")),
+            "{refused_report:#}"
+        );
+        Ok(())
+    })
+}
