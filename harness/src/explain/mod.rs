@@ -43,7 +43,7 @@ pub enum ExplainError {
         /// The base URL.
         url: String,
         /// Why.
-        source: FixtureError,
+        source: Box<FixtureError>,
     },
     /// A report file could not be written.
     #[error("writing {}: {source}", .path.display())]
@@ -156,7 +156,7 @@ pub async fn explain(api: PromApi, options: &ExplainOptions) -> Result<Explanati
     let build = api.build_info().await.map_err(unreachable)?;
     let watch_error = |source| ExplainError::Watch {
         url: url.clone(),
-        source,
+        source: Box::new(source),
     };
     let (watch, loaded) =
         PrometheusWatch::attach_to_loaded(api, None, BTreeMap::new(), options.read_deadline)

@@ -24,7 +24,7 @@ fn wrap(first: &str, text: &str, indent: usize) -> String {
     let mut out = String::new();
     let mut line = first.to_owned();
     for word in text.split_whitespace() {
-        if line.chars().count() + 1 + word.chars().count() > WIDTH && line.trim().len() > 0 {
+        if line.chars().count() + 1 + word.chars().count() > WIDTH && !line.trim().is_empty() {
             out.push_str(line.trim_end());
             out.push('\n');
             line = " ".repeat(indent);
