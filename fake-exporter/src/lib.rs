@@ -81,7 +81,7 @@ pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 pub use oauth2::{
     RunningTokenEndpoint, TokenEndpoint, TokenEndpointBuilder, TokenStats, TokenStore, TOKEN_PATH,
 };
-pub use observe::{certificate_serial, credential_fingerprint, Observation};
+pub use observe::{certificate_not_after, certificate_serial, credential_fingerprint, Observation};
 #[cfg(feature = "pki")]
 pub use pki::{ClientCert, Identity, KeyType, ParseNameError, Pki, PkiError, PkiFiles, ServerCert};
 pub use proxy::{ForwardProxy, ForwardProxyBuilder, ProxyStats, RunningForwardProxy};

@@ -69,6 +69,13 @@ pub fn certificate_serial(der: &[u8]) -> Option<String> {
     )
 }
 
+/// The end of a DER certificate's validity (`notAfter`), `None` when it does not parse.
+pub fn certificate_not_after(der: &[u8]) -> Option<std::time::SystemTime> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let seconds = u64::try_from(cert.validity().not_after.timestamp()).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
 /// The bounded log of one exporter (shared by its listeners).
 #[derive(Debug)]
 pub(crate) struct ObservationLog {

@@ -53,6 +53,13 @@ pub(crate) struct ExplainArgs {
     /// Prometheus opens a new connection per scrape (`no_keep_alive`); 0s: not judged.
     #[arg(long, default_value = "35s", value_parser = humantime::parse_duration)]
     pub(crate) keepalive_window: Duration,
+    /// A certificate of an up TLS target that expires sooner than this is a
+    /// `cert_expiring` risk (checked by a handshake with the job's TLS settings).
+    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+    pub(crate) expiry_warning: Duration,
+    /// Do not probe up TLS targets (no `cert_expiring`, no `legacy_tls`).
+    #[arg(long)]
+    pub(crate) no_probe: bool,
     /// Write the JSON report here (see --reports-dir).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
@@ -96,6 +103,8 @@ fn api(args: &ExplainArgs, url: &str) -> anyhow::Result<PromApi> {
 pub(crate) async fn run(args: ExplainArgs) -> anyhow::Result<u8> {
     let options = ExplainOptions {
         keepalive_window: args.keepalive_window,
+        probe_tls: !args.no_probe,
+        expiry_warning: args.expiry_warning,
         ..ExplainOptions::default()
     };
     let explanation = match (&args.config, &args.prometheus) {

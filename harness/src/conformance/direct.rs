@@ -411,7 +411,7 @@ pub fn ca_roots(path: &Path) -> Result<rustls::RootCertStore, CaError> {
     Ok(roots)
 }
 
-fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, DirectError> {
+pub(crate) fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, DirectError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = match &tls.ca_file {
         Some(ca) => ca_roots(ca)?,

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::classify::ErrorClass;
+use crate::classify::{CaseContext, ErrorClass};
 use crate::fixture::{FixtureError, PrometheusWatch};
 use crate::lab::diagnose::{self, ServerView};
 use crate::observations::{Observations, TargetObservation};
 use crate::promconfig::{PrometheusConfig, Scheme, ScrapeConfig};
 use crate::targets::{ApiError, Health, PromApi};
 
+mod probe;
 mod render;
 mod run_config;
 
@@ -66,6 +67,10 @@ pub struct ExplainOptions {
     /// How long to watch for two more scrapes of every up target (keep-alive); zero: no
     /// keep-alive judgement.
     pub keepalive_window: Duration,
+    /// Probe up TLS targets with the job's settings (`cert_expiring`, `legacy_tls`).
+    pub probe_tls: bool,
+    /// A certificate that expires sooner than this is a `cert_expiring` risk.
+    pub expiry_warning: Duration,
 }
 
 impl Default for ExplainOptions {
@@ -73,6 +78,8 @@ impl Default for ExplainOptions {
         Self {
             read_deadline: Duration::from_secs(20),
             keepalive_window: Duration::from_secs(35),
+            probe_tls: true,
+            expiry_warning: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -185,11 +192,75 @@ pub async fn explain(api: PromApi, options: &ExplainOptions) -> Result<Explanati
             .await
             .map_err(watch_error)?
     };
+    let last = settle_client_cert_classes(&loaded, last).await;
+    let mut targets = explain_observations(&loaded, &first, &last);
+    if options.probe_tls {
+        let probes = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.health == Health::Up)
+            .filter_map(|(i, t)| {
+                let job = loaded.scrape_configs.iter().find(|j| j.job_name == t.job)?;
+                probe::TlsProbe::of(i, t, job)
+            })
+            .collect();
+        for (index, risks) in probe::probe_all(probes, options.expiry_warning).await {
+            if let Some(t) = targets.get_mut(index) {
+                t.risks.extend(risks);
+                if t.check.is_empty() && !t.risks.is_empty() {
+                    if let Some(job) = loaded.scrape_configs.iter().find(|j| j.job_name == t.job) {
+                        let observed = last
+                            .targets
+                            .iter()
+                            .find(|o| o.job == t.job && o.instance == t.instance);
+                        if let Some(o) = observed {
+                            t.check = check_command(o, job, ErrorClass::CertExpired);
+                        }
+                    }
+                }
+            }
+        }
+    }
     Ok(Explanation {
         prometheus: url.clone(),
         version: build.version,
-        targets: explain_observations(&loaded, &first, &last),
+        targets,
     })
+}
+
+/// A down TLS target whose connection died (`connection_reset`) is asked whether it wants
+/// a client certificate, and classified again with that context, as the matrix does.
+async fn settle_client_cert_classes(
+    loaded: &PrometheusConfig,
+    last: Arc<Observations>,
+) -> Arc<Observations> {
+    let mut settled = (*last).clone();
+    for t in settled.targets.iter_mut().filter(|t| {
+        t.health == Health::Down
+            && t.class == ErrorClass::ConnectionReset
+            && t.scrape_url.starts_with("https://")
+    }) {
+        let Some(job) = loaded.scrape_configs.iter().find(|j| j.job_name == t.job) else {
+            continue;
+        };
+        let Some((host, port)) = host_port(&t.scrape_url) else {
+            continue;
+        };
+        let name = job
+            .tls_config
+            .as_ref()
+            .and_then(|c| c.server_name.clone())
+            .unwrap_or_else(|| host.clone());
+        let context = CaseContext {
+            scheme_https: true,
+            target_tls: true,
+            target_requires_client_cert: probe::asks_for_client_cert(&host, port, &name).await,
+            job_presents_client_cert: diagnose::presents_client_cert(job),
+            h2_refused_after_handshake: false,
+        };
+        t.class = crate::classify::classify(&t.last_error, &context);
+    }
+    Arc::new(settled)
 }
 
 fn two_more_scrapes(before: &Observations, now: &Observations) -> bool {

@@ -201,6 +201,8 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
                     prom.base_url(),
                     "--keepalive-window",
                     "10s",
+                    "--expiry-warning",
+                    "36500d",
                     "--json",
                     &json_arg,
                 ],
@@ -252,6 +254,8 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
             ("basic-over-http", "credentials_in_clear"),
             ("inline-password", "inline_secret"),
             ("closes-connections", "no_keep_alive"),
+            // Every certificate expires within a hundred years: the handshake read it.
+            ("skip-verify", "cert_expiring"),
         ] {
             let t = target(&json, job);
             assert_eq!(t["health"], "up", "{t:#}");
@@ -260,6 +264,8 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
                 "{job}: no {kind} in {t:#}"
             );
         }
+        // rustls refuses TLS 1.0 and 1.1: openssl offering them alone finds no legacy_tls.
+        assert!(!risk_kinds(target(&json, "skip-verify")).contains(&"legacy_tls".to_owned()));
         let ok = target(&json, "plain-ok");
         assert_eq!(
             (ok["health"].as_str(), risk_kinds(ok).len()),
