@@ -323,7 +323,7 @@ fn server_view(t: &TargetObservation) -> ServerView {
     ServerView {
         file: "the exporter's web config".into(),
         tls: t.scrape_url.starts_with("https://"),
-        cert_file: Some("its tls_server_config.cert_file".into()),
+        cert_file: Some("<cert_file>".into()),
         ..ServerView::default()
     }
 }

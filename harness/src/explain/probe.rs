@@ -95,10 +95,10 @@ async fn probe_one(p: TlsProbe, warning: Duration) -> (usize, Vec<Risk>) {
             risks.push(Risk {
                 kind: "cert_expiring".into(),
                 detail: format!(
-                    "the certificate the target serves expires at {} (in {} days), within --expiry-warning {}",
+                    "the certificate the target serves expires at {} (in {} days; --expiry-warning: {} days)",
                     humantime::format_rfc3339_seconds(end),
                     left.as_secs() / 86_400,
-                    humantime::format_duration(warning)
+                    warning.as_secs() / 86_400
                 ),
             });
         }

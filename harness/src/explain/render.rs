@@ -42,7 +42,7 @@ fn wrap(first: &str, text: &str, indent: usize) -> String {
 /// is down or risky its cause, evidence, check command and fix; the last line counts.
 pub fn table(explanation: &Explanation) -> String {
     let mut out = format!(
-        "Prometheus {} (version {}): {} targets\n\n",
+        "Prometheus {} (version {}), targets: {}\n\n",
         explanation.prometheus,
         explanation.version,
         explanation.targets.len()
