@@ -911,7 +911,11 @@ mod replay_tests {
     #[test]
     fn every_recorded_weakening_is_refused_again() {
         let recordings = recorded_in("lab-weakenings");
-        assert_eq!(recordings.len(), 26, "docs/teaching-labs.md cites 26 weakenings");
+        assert_eq!(
+            recordings.len(),
+            26,
+            "docs/teaching-labs.md cites 26 weakenings"
+        );
         for info in &LABS {
             let of_lab = recordings
                 .iter()
