@@ -7,17 +7,11 @@ use std::path::Path;
 
 use super::check::CheckReport;
 use super::error::LabError;
+use crate::report::xml_escape as esc;
 
 /// Writes the report page to `path`.
 pub fn write_html(report: &CheckReport, path: &Path) -> Result<(), LabError> {
     std::fs::write(path, render(report)).map_err(|e| LabError::io("writing", path, e))
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Counts the target rows into `#summary` (and marks it rendered): a browser that ran the

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::LabError;
 use super::state::{self, LabState, PastCheck};
+use crate::report::xml_escape as esc;
 
 /// One lab folder's progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -190,13 +191,6 @@ pub fn table(all: &[Progress]) -> String {
         }
     }
     out
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Counts the rows into `#summary` (and marks the page rendered).
