@@ -39,6 +39,13 @@ pub(crate) struct ExplainArgs {
     /// CA file (PEM) to trust for an `https://` Prometheus.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
+    /// Client certificate (PEM) to present to an `https://` Prometheus (needs --ca and
+    /// --client-key).
+    #[arg(long, value_name = "FILE", requires_all = ["ca", "client_key"])]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub(crate) client_key: Option<PathBuf>,
     /// Basic credentials for Prometheus' own web config: `USER:PASSWORD_FILE` (the password
     /// is read from the file, never given on the command line).
     #[arg(long, value_name = "USER:PASSWORD_FILE")]
@@ -86,7 +93,8 @@ fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
 fn api(args: &ExplainArgs, url: &str) -> anyhow::Result<PromApi> {
     let mut api = PromApi::new(url);
     if let Some(ca) = &args.ca {
-        api = api.ca_file(ca)?;
+        let client = args.client_cert.as_deref().zip(args.client_key.as_deref());
+        api = api.tls_files(ca, client)?;
     }
     if let Some(basic) = &args.basic_auth {
         let (user, file) = basic

@@ -463,9 +463,9 @@ pub(crate) fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, Dir
     Ok(config)
 }
 
-type Loaded = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+pub(crate) type Loaded = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
-fn load_identity(cert: &Path, key: &Path) -> Result<Loaded, DirectError> {
+pub(crate) fn load_identity(cert: &Path, key: &Path) -> Result<Loaded, DirectError> {
     let file = |path: &Path| {
         let path = path.to_owned();
         move |source| DirectError::ClientCertFile { path, source }

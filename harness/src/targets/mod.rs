@@ -254,18 +254,37 @@ impl PromApi {
 
     /// Trusts the CA in `ca_file` (PEM) for an `https://` base URL: Prometheus started with
     /// TLS in its own `--web.config.file`.
-    pub fn ca_file(mut self, ca_file: &std::path::Path) -> Result<Self, ApiError> {
+    pub fn ca_file(self, ca_file: &std::path::Path) -> Result<Self, ApiError> {
+        self.tls_files(ca_file, None)
+    }
+
+    /// [`Self::ca_file`], and a client certificate and key (PEM) to present: a Prometheus
+    /// whose own web config asks for one.
+    pub fn tls_files(
+        mut self,
+        ca_file: &std::path::Path,
+        client: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Result<Self, ApiError> {
         let ca = |reason: String| ApiError::Ca {
             path: ca_file.to_owned(),
             reason,
         };
         let roots = crate::conformance::direct::ca_roots(ca_file).map_err(|e| ca(e.to_string()))?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| ca(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let tls = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let (chain, key) = crate::conformance::direct::load_identity(cert, key)
+                    .map_err(|e| ca(e.to_string()))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| ca(e.to_string()))?
+            }
+        };
         self.client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .no_proxy()

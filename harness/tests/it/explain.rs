@@ -366,3 +366,79 @@ fn explain_config_on_the_seed_tutorials_classic_set_up_names_no_ip_sans_and_serv
         Ok(())
     })
 }
+
+#[test]
+fn explain_reaches_a_prometheus_behind_its_own_web_config_and_a_wrong_credential_is_exit_2(
+) -> Result<()> {
+    use scrape_harness::prometheus::{PrometheusTls, PrometheusWebConfig};
+    let _lock = heavy();
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange: Prometheus with TLS + Basic auth on its API, scraping one plain exporter.
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::generate(KeyType::EcdsaP256)?.write_to(dir.path())?;
+        let web = PrometheusWebConfig::tls_basic(
+            PrometheusTls {
+                cert_file: pki.server_cert(ServerCert::Valid),
+                key_file: pki.server_key(ServerCert::Valid),
+                ca_file: pki.ca(),
+            },
+            "admin",
+            "pr0m-s3cret",
+        );
+        let exporter = FakeExporter::builder().start().await?;
+        let prom = PrometheusFixture::builder()
+            .backend(BackendKind::Process)
+            .scrape_interval(Duration::from_millis(500))
+            .web_config(web)
+            .job(ScrapeConfig::new(
+                "exporter",
+                [exporter.addr().to_string().as_str()],
+            ))
+            .start()
+            .await?;
+        prom.wait_scraped(1, Duration::from_secs(60)).await?;
+        let (right, wrong) = (dir.path().join("right"), dir.path().join("wrong"));
+        std::fs::write(&right, "pr0m-s3cret\n")?;
+        std::fs::write(&wrong, "guess\n")?;
+        let harness = Harness::new()?;
+        let ca = pki.ca().display().to_string();
+        let explain = |password: &Path| {
+            let basic = format!("admin:{}", password.display());
+            tokio::task::block_in_place(|| {
+                harness.run(
+                    &[
+                        "explain",
+                        "--prometheus",
+                        prom.base_url(),
+                        "--ca",
+                        &ca,
+                        "--basic-auth",
+                        &basic,
+                        "--keepalive-window",
+                        "0s",
+                    ],
+                    Duration::from_secs(60),
+                )
+            })
+        };
+
+        // Act
+        let with_right = explain(&right)?;
+        let with_wrong = explain(&wrong)?;
+
+        // Assert
+        assert!(
+            prom.base_url().starts_with("https://"),
+            "{}",
+            prom.base_url()
+        );
+        assert_eq!(with_right.code(), Some(0), "every target is up{with_right}");
+        assert!(with_right.stdout.contains("exporter"), "{with_right}");
+        assert_eq!(with_wrong.code(), Some(2), "{with_wrong}");
+        assert!(
+            with_wrong.stderr.contains("401"),
+            "the reason: {with_wrong}"
+        );
+        Ok(())
+    })
+}
