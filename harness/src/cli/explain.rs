@@ -70,6 +70,13 @@ pub(crate) struct ExplainArgs {
     /// Write the JSON report here (see --reports-dir).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
+    /// Write a JUnit XML report here: one test case per target (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+    /// Write one self-contained HTML page here: the targets grouped by class and risk,
+    /// each with its evidence, check command and fix (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
     /// Flags every command shares.
     #[command(flatten)]
     pub(crate) shared: SharedArgs,
@@ -158,11 +165,21 @@ pub(crate) async fn run(args: ExplainArgs) -> anyhow::Result<u8> {
         },
         (None, None) => anyhow::bail!("give --prometheus URL or --config FILE"),
     };
-    print!("{}", explain::table(&explanation));
     let fail_on = match args.fail_on {
         FailOnArg::Down => FailOn::Down,
         FailOnArg::Risk => FailOn::Risk,
     };
+    for (given, text) in [
+        (&args.junit, explain::junit(&explanation, fail_on)),
+        (&args.html, explain::html(&explanation)),
+    ] {
+        if let Some(given) = given {
+            let path = args.shared.report_path(given)?;
+            explain::write_text(&text, &path)?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    print!("{}", explain::table(&explanation));
     Ok(if explanation.fails(fail_on) {
         EXIT_FAIL
     } else {

@@ -24,7 +24,7 @@ mod probe;
 mod render;
 mod run_config;
 
-pub use render::{table, write_json};
+pub use render::{html, junit, table, write_json, write_text};
 pub use run_config::{explain_config, ConfigExplanation, ConfigOptions, PromtoolVerdict};
 
 /// What `explain` could not do (exit code 2).

@@ -1,8 +1,13 @@
-//! The explain table (at most [`WIDTH`] columns) and the JSON report.
+//! The explain table (at most [`WIDTH`] columns), the JSON and JUnit reports and the
+//! HTML page.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{ExplainError, Explanation};
+use super::{ExplainError, Explanation, FailOn, Risk, TargetExplanation};
+use crate::report::junit::{CaseOutcome, Suite, TestCase};
+use crate::report::xml_escape as esc;
+use crate::targets::Health;
 
 /// The widest line of the table and of the wrapped text under it (a check command is
 /// printed whole so that it can be copied).
@@ -126,6 +131,162 @@ pub fn write_json(explanation: &impl serde::Serialize, path: &Path) -> Result<()
     let text =
         serde_json::to_string_pretty(explanation).map_err(|e| write(std::io::Error::other(e)))?;
     std::fs::write(path, text + "\n").map_err(write)
+}
+
+/// JUnit XML: one test case per target (classname the job, name the instance), failed when
+/// the target is not up, or, with [`FailOn::Risk`], has a risk.
+pub fn junit(explanation: &Explanation, fail_on: FailOn) -> String {
+    let cases = explanation
+        .targets
+        .iter()
+        .map(|t| {
+            let risks: Vec<String> = t
+                .risks
+                .iter()
+                .map(|r| format!("risk {}: {}", r.kind, r.detail))
+                .collect();
+            let body = [
+                format!("scrape_url: {}", t.scrape_url),
+                format!("cause: {}", t.cause),
+                format!("evidence: {}", t.evidence),
+                format!("keys: {}", t.keys.join(", ")),
+                format!("check: {}", t.check),
+                format!("fix: {}", t.fix),
+            ]
+            .into_iter()
+            .chain(risks.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\n");
+            let outcome = if t.health != Health::Up {
+                CaseOutcome::Failed {
+                    message: format!("{} ({}): {}", t.health, t.class, t.cause),
+                    body,
+                }
+            } else if fail_on == FailOn::Risk && !t.risks.is_empty() {
+                let kinds: Vec<&str> = t.risks.iter().map(|r| r.kind.as_str()).collect();
+                CaseOutcome::Failed {
+                    message: format!("up with risks: {}", kinds.join(", ")),
+                    body,
+                }
+            } else {
+                CaseOutcome::Passed
+            };
+            TestCase {
+                classname: t.job.clone(),
+                name: t.instance.clone(),
+                outcome,
+                system_out: (!risks.is_empty()).then(|| risks.join("\n")),
+            }
+        })
+        .collect();
+    let mut suite = Suite::new(format!("explain {}", explanation.prometheus), cases);
+    suite.properties = vec![("prometheus_version".into(), explanation.version.clone())];
+    crate::report::junit::render(&[suite])
+}
+
+fn entry(t: &TargetExplanation, risk: Option<&Risk>) -> String {
+    let mut out = format!(
+        "<li class=\"target\" data-job=\"{job}\" data-health=\"{health}\"><strong>{job} / {inst}</strong> <span class=\"health {health}\">{health}</span> <code>{url}</code>",
+        job = esc(&t.job),
+        inst = esc(&t.instance),
+        health = t.health,
+        url = esc(&t.scrape_url),
+    );
+    if let Some(r) = risk {
+        out += &format!("<p class=\"risk\">{}</p>", esc(&r.detail));
+    } else if !t.cause.is_empty() {
+        out += &format!(
+            "<p class=\"cause\">{}</p><p>evidence: <code class=\"evidence\">{}</code></p><p>keys: {}</p><p class=\"fix\">fix: {}</p>",
+            esc(&t.cause),
+            esc(&t.evidence),
+            t.keys
+                .iter()
+                .map(|k| format!("<code class=\"key\">{}</code>", esc(k)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            esc(&t.fix)
+        );
+    }
+    if !t.check.is_empty() {
+        out += &format!("<pre class=\"check\">{}</pre>", esc(&t.check));
+    }
+    out + "</li>\n"
+}
+
+/// One self-contained page (HTML and CSS, no script): the targets grouped by class (down
+/// ones) and by risk (up ones), each with its evidence, check command and fix.
+pub fn html(explanation: &Explanation) -> String {
+    let mut classes: BTreeMap<&str, Vec<&TargetExplanation>> = BTreeMap::new();
+    let mut risks: BTreeMap<&str, Vec<(&TargetExplanation, &Risk)>> = BTreeMap::new();
+    let mut clean = Vec::new();
+    for t in &explanation.targets {
+        if t.health != Health::Up {
+            classes.entry(t.class.as_str()).or_default().push(t);
+        }
+        for r in &t.risks {
+            risks.entry(r.kind.as_str()).or_default().push((t, r));
+        }
+        if t.health == Health::Up && t.risks.is_empty() {
+            clean.push(t);
+        }
+    }
+    let mut body = String::new();
+    for (class, ts) in &classes {
+        body += &format!(
+            "<section class=\"group class\" data-class=\"{c}\"><h2>down: <code>{c}</code> ({n})</h2><ul>\n",
+            c = esc(class),
+            n = ts.len()
+        );
+        for t in ts {
+            body += &entry(t, None);
+        }
+        body += "</ul></section>\n";
+    }
+    for (kind, ts) in &risks {
+        body += &format!(
+            "<section class=\"group risk\" data-risk=\"{k}\"><h2>risk: <code>{k}</code> ({n})</h2><ul>\n",
+            k = esc(kind),
+            n = ts.len()
+        );
+        for (t, r) in ts {
+            body += &entry(t, Some(r));
+        }
+        body += "</ul></section>\n";
+    }
+    body += &format!(
+        "<section class=\"group clean\"><h2>up without risks ({})</h2><ul>\n",
+        clean.len()
+    );
+    for t in &clean {
+        body += &entry(t, None);
+    }
+    body += "</ul></section>\n";
+    let down = explanation
+        .targets
+        .iter()
+        .filter(|t| t.health != Health::Up)
+        .count();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>explain {url}</title>\n<style>\n\
+         body {{ font-family: sans-serif; max-width: 70em; margin: 2em auto; }}\n\
+         section.class h2 {{ color: #a00; }} section.risk h2 {{ color: #a60; }} section.clean h2 {{ color: #070; }}\n\
+         pre.check {{ background: #f4f4f4; padding: .4em; white-space: pre-wrap; }}\n\
+         .health.down, .health.missing, .health.unknown {{ color: #a00; font-weight: bold; }} .health.up {{ color: #070; }}\n\
+         </style>\n</head>\n<body>\n<h1>Why targets are red, and what is risky about the green ones</h1>\n\
+         <p id=\"summary\" data-targets=\"{total}\" data-down=\"{down}\">Prometheus {url} (version {version}): {total} targets, {down} not up</p>\n\
+         {body}</body>\n</html>\n",
+        url = esc(&explanation.prometheus),
+        version = esc(&explanation.version),
+        total = explanation.targets.len(),
+    )
+}
+
+/// Writes `text` to `path`.
+pub fn write_text(text: &str, path: &Path) -> Result<(), ExplainError> {
+    std::fs::write(path, text).map_err(|source| ExplainError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

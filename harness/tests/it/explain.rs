@@ -191,6 +191,14 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
         let harness = Harness::new()?;
         let json_path = harness.tmp().join("explain.json");
         let json_arg = json_path.display().to_string();
+        let (junit_path, html_path) = (
+            harness.tmp().join("explain.xml"),
+            harness.tmp().join("explain.html"),
+        );
+        let (junit_arg, html_arg) = (
+            junit_path.display().to_string(),
+            html_path.display().to_string(),
+        );
 
         // Act
         let ran = tokio::task::block_in_place(|| {
@@ -205,6 +213,10 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
                     "36500d",
                     "--json",
                     &json_arg,
+                    "--junit",
+                    &junit_arg,
+                    "--html",
+                    &html_arg,
                 ],
                 Duration::from_secs(120),
             )
@@ -281,6 +293,35 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
                 line.chars().count() <= 120,
                 "wider than 120 columns: {line}"
             );
+        }
+        let junit = std::fs::read_to_string(&junit_path)?;
+        assert!(junit.contains("tests=\"9\" failures=\"4\""), "{junit}");
+        // The page as a browser renders it: grouped by class and by risk.
+        let chromium = ["chromium", "chromium-browser"]
+            .into_iter()
+            .find(|c| {
+                std::process::Command::new(c)
+                    .arg("--version")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .context("headless Chromium is missing: run `bash scripts/setup`")?;
+        let dom = tokio::task::block_in_place(|| {
+            crate::lab::dump_dom(chromium, &html_path, harness.tmp())
+        })?;
+        for want in [
+            "data-class=\"no_ip_sans\"",
+            "data-class=\"unknown_authority\"",
+            "data-class=\"unauthorized\"",
+            "data-class=\"client_cert_required\"",
+            "data-risk=\"insecure_skip_verify\"",
+            "data-risk=\"no_keep_alive\"",
+            "<pre class=\"check\">openssl s_client",
+            "data-targets=\"9\" data-down=\"4\"",
+        ] {
+            assert!(dom.contains(want), "rendered page lacks `{want}`:\n{dom}");
         }
         assert_eq!(unreachable.code(), Some(2), "{unreachable}");
         assert!(unreachable.stderr.contains("127.0.0.1:1"), "{unreachable}");

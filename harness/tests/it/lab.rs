@@ -711,7 +711,7 @@ fn the_html_report_and_the_class_table_render_in_headless_chromium() -> Result<(
 }
 
 /// `chromium --headless --dump-dom file://PAGE`, killed after 120 s (a cold first start is slow).
-fn dump_dom(chromium: &str, page: &Path, tmp: &Path) -> Result<String> {
+pub(crate) fn dump_dom(chromium: &str, page: &Path, tmp: &Path) -> Result<String> {
     let profile = tmp.join("chromium-profile");
     let child = Command::new(chromium)
         .args([
