@@ -483,3 +483,138 @@ fn explain_reaches_a_prometheus_behind_its_own_web_config_and_a_wrong_credential
         Ok(())
     })
 }
+
+#[test]
+fn explain_on_real_node_exporter_set_ups_names_class_key_and_risk() -> Result<()> {
+    use crate::real_targets::{Client, NodeExporter, BASIC_PASSWORD, BASIC_USER};
+    use fake_exporter::pki::ClientCert;
+    let _lock = heavy();
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange: node_exporter with TLS + Basic, and one demanding a client certificate.
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.path().join("pki"))?;
+        let (crt, key) = (
+            pki.server_cert(ServerCert::Valid),
+            pki.server_key(ServerCert::Valid),
+        );
+        let hash = fake_exporter::hash_password(BASIC_PASSWORD, 4).await?;
+        let tls = format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            crt.display(),
+            key.display()
+        );
+        let basic_node = tokio::task::block_in_place(|| {
+            NodeExporter::start(
+                Some(&format!(
+                    "{tls}basic_auth_users:\n  {BASIC_USER}: '{hash}'\n"
+                )),
+                &Client {
+                    ca: Some(pki.ca()),
+                    cert: None,
+                    basic: Some((BASIC_USER.into(), BASIC_PASSWORD.into())),
+                },
+            )
+        })?;
+        let mtls_node = tokio::task::block_in_place(|| {
+            NodeExporter::start(
+                Some(&format!(
+                    "{tls}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+                    pki.ca().display()
+                )),
+                &Client {
+                    ca: Some(pki.ca()),
+                    cert: Some((
+                        pki.client_cert(ClientCert::Valid),
+                        pki.client_key(ClientCert::Valid),
+                    )),
+                    basic: None,
+                },
+            )
+        })?;
+        let (right, wrong) = (dir.path().join("right"), dir.path().join("wrong"));
+        std::fs::write(&right, BASIC_PASSWORD)?;
+        std::fs::write(&wrong, "guess")?;
+        let basic_addr = basic_node.addr().to_string();
+        let https_basic = |name: &str, ca_file: PathBuf, password: PathBuf| {
+            let mut job = https_job(
+                name,
+                &basic_addr,
+                TlsConfig {
+                    ca_file: Some(ca_file),
+                    ..TlsConfig::default()
+                },
+            );
+            job.basic_auth = Some(BasicAuth {
+                username: BASIC_USER.into(),
+                password: None,
+                password_file: Some(password),
+            });
+            job
+        };
+        let prom = PrometheusFixture::builder()
+            .backend(BackendKind::Process)
+            .scrape_interval(Duration::from_millis(500))
+            .job(https_basic("node-ok", pki.ca(), right.clone()))
+            .job(https_basic("node-wrong-ca", pki.rogue_ca(), right))
+            .job(https_basic("node-wrong-password", pki.ca(), wrong))
+            .job(https_job(
+                "node-no-client-cert",
+                &mtls_node.addr().to_string(),
+                TlsConfig {
+                    ca_file: Some(pki.ca()),
+                    ..TlsConfig::default()
+                },
+            ))
+            .start()
+            .await?;
+        prom.wait_scraped(2, Duration::from_secs(60)).await?;
+        let harness = Harness::new()?;
+        let json_path = harness.tmp().join("node.json");
+
+        // Act: every certificate expires within 100 years, so node-ok must be flagged.
+        let ran = tokio::task::block_in_place(|| {
+            harness.run(
+                &[
+                    "explain",
+                    "--prometheus",
+                    prom.base_url(),
+                    "--keepalive-window",
+                    "0s",
+                    "--expiry-warning",
+                    "36500d",
+                    "--json",
+                    &json_path.display().to_string(),
+                ],
+                Duration::from_secs(120),
+            )
+        })?;
+
+        // Assert
+        assert_eq!(ran.code(), Some(1), "{ran}");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)?;
+        for (job, class, key) in [
+            ("node-wrong-ca", "unknown_authority", "tls_config.ca_file"),
+            (
+                "node-wrong-password",
+                "unauthorized",
+                "basic_auth.password_file",
+            ),
+            (
+                "node-no-client-cert",
+                "client_cert_required",
+                "tls_config.cert_file",
+            ),
+        ] {
+            let t = target(&json, job);
+            assert_eq!(t["class"], class, "{t:#}{ran}");
+            assert!(
+                t["keys"].as_array().unwrap().iter().any(|k| k == key),
+                "{t:#}"
+            );
+        }
+        let ok = target(&json, "node-ok");
+        assert_eq!(ok["health"], "up", "{ok:#}");
+        assert_eq!(risk_kinds(ok), ["cert_expiring"], "{ok:#}");
+        Ok(())
+    })
+}
