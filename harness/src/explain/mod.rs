@@ -169,6 +169,20 @@ pub async fn explain(api: PromApi, options: &ExplainOptions) -> Result<Explanati
         PrometheusWatch::attach_to_loaded(api, None, BTreeMap::new(), options.read_deadline)
             .await
             .map_err(watch_error)?;
+    // A Prometheus that has just started (or reloaded) has no targets, or unscraped ones:
+    // wait until every job has targets scraped once, or what the deadline gives.
+    let jobs = loaded.scrape_configs.len();
+    let _ = watch
+        .wait_for(options.read_deadline, "every target scraped once", |o| {
+            let seen: std::collections::BTreeSet<&str> =
+                o.targets.iter().map(|t| t.job.as_str()).collect();
+            if seen.len() >= jobs && o.targets.iter().all(|t| t.health != Health::Unknown) {
+                Ok(())
+            } else {
+                Err("targets not all scraped once yet".into())
+            }
+        })
+        .await;
     let first = watch
         .observe_now(options.read_deadline)
         .await
@@ -228,8 +242,10 @@ pub async fn explain(api: PromApi, options: &ExplainOptions) -> Result<Explanati
     })
 }
 
-/// A down TLS target whose connection died (`connection_reset`) is asked whether it wants
-/// a client certificate, and classified again with that context, as the matrix does.
+/// A down target whose connection died (`connection_reset`) or that answered `400` is
+/// probed for what the classifier's context needs, and classified again with it, as the
+/// matrix does: a TLS target, whether it asks for a client certificate; a plain HTTP one,
+/// whether the port speaks TLS.
 async fn settle_client_cert_classes(
     loaded: &PrometheusConfig,
     last: Arc<Observations>,
@@ -237,8 +253,10 @@ async fn settle_client_cert_classes(
     let mut settled = (*last).clone();
     for t in settled.targets.iter_mut().filter(|t| {
         t.health == Health::Down
-            && t.class == ErrorClass::ConnectionReset
-            && t.scrape_url.starts_with("https://")
+            && matches!(
+                t.class,
+                ErrorClass::ConnectionReset | ErrorClass::HttpStatus(400)
+            )
     }) {
         let Some(job) = loaded.scrape_configs.iter().find(|j| j.job_name == t.job) else {
             continue;
@@ -246,17 +264,25 @@ async fn settle_client_cert_classes(
         let Some((host, port)) = host_port(&t.scrape_url) else {
             continue;
         };
-        let name = job
-            .tls_config
-            .as_ref()
-            .and_then(|c| c.server_name.clone())
-            .unwrap_or_else(|| host.clone());
-        let context = CaseContext {
-            scheme_https: true,
-            target_tls: true,
-            target_requires_client_cert: probe::asks_for_client_cert(&host, port, &name).await,
-            job_presents_client_cert: diagnose::presents_client_cert(job),
-            h2_refused_after_handshake: false,
+        let https = t.scrape_url.starts_with("https://");
+        let context = if https {
+            let name = job
+                .tls_config
+                .as_ref()
+                .and_then(|c| c.server_name.clone())
+                .unwrap_or_else(|| host.clone());
+            CaseContext {
+                scheme_https: true,
+                target_tls: true,
+                target_requires_client_cert: probe::asks_for_client_cert(&host, port, &name).await,
+                job_presents_client_cert: diagnose::presents_client_cert(job),
+                h2_refused_after_handshake: false,
+            }
+        } else {
+            CaseContext {
+                target_tls: probe::speaks_tls(&host, port).await,
+                ..CaseContext::default()
+            }
         };
         t.class = crate::classify::classify(&t.last_error, &context);
     }

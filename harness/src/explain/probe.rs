@@ -55,6 +55,16 @@ impl TlsProbe {
 /// The leaf certificate's `notAfter`, from a handshake that does not verify it (an expiry
 /// is judged on any certificate the target serves).
 async fn not_after(addr: SocketAddr, p: &TlsProbe) -> Option<SystemTime> {
+    let leaf = handshake(addr, p).await?;
+    fake_exporter::certificate_not_after(&leaf)
+}
+
+/// A TLS handshake with `p`'s name and client certificate, not verifying the server: its
+/// leaf certificate.
+async fn handshake(
+    addr: SocketAddr,
+    p: &TlsProbe,
+) -> Option<rustls_pki_types::CertificateDer<'static>> {
     let tls = ClientTls {
         verify_server: false,
         client_cert: p.client_cert.clone(),
@@ -73,8 +83,7 @@ async fn not_after(addr: SocketAddr, p: &TlsProbe) -> Option<SystemTime> {
         .await
         .ok()?
         .ok()?;
-    let leaf = stream.get_ref().1.peer_certificates()?.first()?.clone();
-    fake_exporter::certificate_not_after(&leaf)
+    Some(stream.get_ref().1.peer_certificates()?.first()?.clone())
 }
 
 async fn probe_one(p: TlsProbe, warning: Duration) -> (usize, Vec<Risk>) {
@@ -166,4 +175,31 @@ pub(crate) async fn asks_for_client_cert(host: &str, port: u16, server_name: &st
     };
     let _ = direct::get(addr, Some(&tls), "/metrics", &[]).await;
     asked.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Whether `host:port` completes a TLS handshake (certificate not verified): a plain HTTP
+/// job's `400 Bad Request` or reset from such a port is `http_to_https`.
+pub(crate) async fn speaks_tls(host: &str, port: u16) -> bool {
+    let Some(addr) =
+        tokio::time::timeout(direct::STEP_TIMEOUT, tokio::net::lookup_host((host, port)))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|mut a| a.next())
+    else {
+        return false;
+    };
+    let name = if host.parse::<std::net::IpAddr>().is_ok() {
+        "localhost".to_owned()
+    } else {
+        host.to_owned()
+    };
+    let probe = TlsProbe {
+        index: 0,
+        host: host.to_owned(),
+        port,
+        server_name: name,
+        client_cert: None,
+    };
+    handshake(addr, &probe).await.is_some()
 }

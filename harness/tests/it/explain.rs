@@ -618,3 +618,90 @@ fn explain_on_real_node_exporter_set_ups_names_class_key_and_risk() -> Result<()
         Ok(())
     })
 }
+
+#[test]
+fn explain_names_the_fault_and_its_key_of_the_labs_in_their_broken_state() -> Result<()> {
+    use crate::lab::LabDir;
+    let _lock = heavy();
+    let mut wrong = Vec::new();
+    for (lab, class, key) in [
+        ("basic-auth-401", "unauthorized", "basic_auth.password_file"),
+        (
+            "bearer-rotation",
+            "unauthorized",
+            "authorization.credentials_file",
+        ),
+        ("classic-tls-basic", "no_ip_sans", "tls_config.server_name"),
+        (
+            "expired-cert",
+            "cert_expired",
+            "tls_server_config.cert_file",
+        ),
+        (
+            "hostname-mismatch",
+            "hostname_mismatch",
+            "tls_config.server_name",
+        ),
+        (
+            "mtls-client-cert",
+            "client_cert_required",
+            "tls_config.cert_file",
+        ),
+        ("reverse-proxy", "http_to_https", "scheme"),
+        ("untrusted-ca", "unknown_authority", "tls_config.ca_file"),
+        ("keepalive", "no_keep_alive", ""),
+    ] {
+        // Arrange
+        let dir = LabDir::new()?;
+        dir.start(lab)?;
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.dir().join(".lab/state.json"))?)?;
+        let url = format!("http://127.0.0.1:{}", state["ports"]["prometheus"]);
+        let json_path = dir.dir().join("explain.json");
+        let harness = Harness::new()?;
+
+        // Act
+        let ran = harness.run(
+            &[
+                "explain",
+                "--prometheus",
+                &url,
+                "--keepalive-window",
+                "20s",
+                "--json",
+                &json_path.display().to_string(),
+            ],
+            Duration::from_secs(120),
+        );
+        dir.stop()?;
+        let ran = ran?;
+
+        // Assert (collected: one broken lab must not hide the others)
+        let json: serde_json::Value = match std::fs::read_to_string(&json_path) {
+            Ok(text) => serde_json::from_str(&text)?,
+            Err(e) => {
+                wrong.push(format!("{lab}: no JSON ({e}){ran}"));
+                continue;
+            }
+        };
+        let targets = json["targets"].as_array().cloned().unwrap_or_default();
+        let named = targets.iter().any(|t| {
+            if key.is_empty() {
+                risk_kinds(t).contains(&class.to_owned())
+            } else {
+                t["class"] == class
+                    && t["keys"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == key))
+            }
+        });
+        if !named {
+            wrong.push(format!(
+                "{lab}: expected {class} {key}, got {:#}",
+                json["targets"]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+    Ok(())
+}
