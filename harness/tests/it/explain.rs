@@ -702,6 +702,32 @@ fn explain_names_the_fault_and_its_key_of_the_labs_in_their_broken_state() -> Re
             ));
         }
     }
+    // The tenth lab: Prometheus refuses the file, so `explain --config` says what promtool
+    // says and where.
+    let dir = LabDir::new()?;
+    dir.start("config-refused")?;
+    let json_path = dir.dir().join("explain-config.json");
+    let ran = Harness::new()?.run(
+        &[
+            "explain",
+            "--config",
+            &dir.dir().join("prometheus.yml").display().to_string(),
+            "--json",
+            &json_path.display().to_string(),
+        ],
+        Duration::from_secs(120),
+    );
+    dir.stop()?;
+    let ran = ran?;
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)?;
+    if ran.code() != Some(1)
+        || json["promtool"]["passed"] != false
+        || !json["promtool"]["look_at"]
+            .as_str()
+            .is_some_and(|l| l.contains("prometheus.yml line"))
+    {
+        wrong.push(format!("config-refused: {json:#}{ran}"));
+    }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
     Ok(())
 }
