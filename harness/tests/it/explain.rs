@@ -615,6 +615,64 @@ fn explain_on_real_node_exporter_set_ups_names_class_key_and_risk() -> Result<()
         let ok = target(&json, "node-ok");
         assert_eq!(ok["health"], "up", "{ok:#}");
         assert_eq!(risk_kinds(ok), ["cert_expiring"], "{ok:#}");
+
+        // The same rows with both cores busy (two spinning threads for the whole run).
+        let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                let busy = busy.clone();
+                std::thread::spawn(move || {
+                    let mut n = 0_u64;
+                    while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                        n = std::hint::black_box(n.wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        let busy_json = harness.tmp().join("node-busy.json");
+        let loaded = tokio::task::block_in_place(|| {
+            harness.run(
+                &[
+                    "explain",
+                    "--prometheus",
+                    prom.base_url(),
+                    "--keepalive-window",
+                    "0s",
+                    "--expiry-warning",
+                    "36500d",
+                    "--json",
+                    &busy_json.display().to_string(),
+                ],
+                Duration::from_secs(180),
+            )
+        });
+        busy.store(false, std::sync::atomic::Ordering::Relaxed);
+        for spinner in spinners {
+            spinner
+                .join()
+                .map_err(|_| anyhow::anyhow!("a spinner panicked"))?;
+        }
+        let loaded = loaded?;
+        let under_load: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&busy_json)?)?;
+        let rows = |j: &serde_json::Value| -> Vec<(String, String, String, Vec<String>)> {
+            j["targets"]
+                .as_array()
+                .map(|ts| {
+                    ts.iter()
+                        .map(|t| {
+                            (
+                                t["job"].to_string(),
+                                t["health"].to_string(),
+                                t["class"].to_string(),
+                                risk_kinds(t),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(rows(&under_load), rows(&json), "{loaded}");
         Ok(())
     })
 }
