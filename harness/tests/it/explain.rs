@@ -531,6 +531,16 @@ fn explain_on_real_node_exporter_set_ups_names_class_key_and_risk() -> Result<()
                 },
             )
         })?;
+        let legacy_node = tokio::task::block_in_place(|| {
+            NodeExporter::start(
+                Some(&format!("{tls}  min_version: TLS10\n")),
+                &Client {
+                    ca: Some(pki.ca()),
+                    cert: None,
+                    basic: None,
+                },
+            )
+        })?;
         let (right, wrong) = (dir.path().join("right"), dir.path().join("wrong"));
         std::fs::write(&right, BASIC_PASSWORD)?;
         std::fs::write(&wrong, "guess")?;
@@ -557,6 +567,14 @@ fn explain_on_real_node_exporter_set_ups_names_class_key_and_risk() -> Result<()
             .job(https_basic("node-ok", pki.ca(), right.clone()))
             .job(https_basic("node-wrong-ca", pki.rogue_ca(), right))
             .job(https_basic("node-wrong-password", pki.ca(), wrong))
+            .job(https_job(
+                "node-legacy-tls",
+                &legacy_node.addr().to_string(),
+                TlsConfig {
+                    ca_file: Some(pki.ca()),
+                    ..TlsConfig::default()
+                },
+            ))
             .job(https_job(
                 "node-no-client-cert",
                 &mtls_node.addr().to_string(),
@@ -615,6 +633,13 @@ fn explain_on_real_node_exporter_set_ups_names_class_key_and_risk() -> Result<()
         let ok = target(&json, "node-ok");
         assert_eq!(ok["health"], "up", "{ok:#}");
         assert_eq!(risk_kinds(ok), ["cert_expiring"], "{ok:#}");
+        // min_version: TLS10 in its web config: openssl completes TLS 1.0 and 1.1 alone.
+        let legacy = target(&json, "node-legacy-tls");
+        assert_eq!(legacy["health"], "up", "{legacy:#}");
+        assert!(
+            risk_kinds(legacy).contains(&"legacy_tls".to_owned()),
+            "{legacy:#}"
+        );
 
         // The same rows with both cores busy (two spinning threads for the whole run).
         let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
