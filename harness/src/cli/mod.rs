@@ -353,6 +353,11 @@ pub(crate) struct RunArgs {
     /// Report files.
     #[command(flatten)]
     pub(crate) reports: ReportFiles,
+    /// Write the explain page of the run here (docs/explain.md): one self-contained HTML
+    /// page, the cases grouped by the class Prometheus gave them, each with its evidence,
+    /// cause, keys and fix (see --reports-dir).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
     /// Flags every command shares.
     #[command(flatten)]
     pub(crate) shared: SharedArgs,
@@ -518,6 +523,12 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.reports.junit {
         let path = args.shared.report_path(path)?;
         report::write_junit(&report, &sources.join(", "), &path)?;
+        written.push(path);
+    }
+    if let Some(path) = &args.html {
+        let path = args.shared.report_path(path)?;
+        let page = scrape_harness::explain::html(&scrape_harness::explain::from_run(&report));
+        scrape_harness::explain::write_text(&page, &path)?;
         written.push(path);
     }
     say_written(&written);
@@ -802,6 +813,7 @@ mod tests {
             &["bench", "servers"],
             &["rotation"],
             &["receivers"],
+            &["explain"],
         ] {
             let mut command = &mut cli;
             for name in path {

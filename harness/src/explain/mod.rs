@@ -20,10 +20,12 @@ use crate::observations::{Observations, TargetObservation};
 use crate::promconfig::{PrometheusConfig, Scheme, ScrapeConfig};
 use crate::targets::{ApiError, Health, PromApi};
 
+mod from_run;
 mod probe;
 mod render;
 mod run_config;
 
+pub use from_run::from_run;
 pub use render::{html, junit, table, write_json, write_text};
 pub use run_config::{explain_config, ConfigExplanation, ConfigOptions, PromtoolVerdict};
 
@@ -423,7 +425,7 @@ fn explain_target(
 }
 
 /// The classifier's advice after its `: ` (the part that says what to do), and where to look.
-fn fix(class: ErrorClass, look_at: &str) -> String {
+pub(crate) fn fix(class: ErrorClass, look_at: &str) -> String {
     let advice = class.explanation();
     let advice = advice.split_once(": ").map_or(advice, |(_, rest)| rest);
     format!("{advice} (look at {look_at})")

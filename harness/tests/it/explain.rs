@@ -814,3 +814,58 @@ fn explain_names_the_fault_and_its_key_of_the_labs_in_their_broken_state() -> Re
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
     Ok(())
 }
+
+#[test]
+fn a_matrix_run_writes_the_explain_page_grouped_by_class() -> Result<()> {
+    let _lock = heavy();
+    // Arrange: one case up, one down with its expected class.
+    let harness = Harness::new()?;
+    let file = crate::support::write_scenario(
+        harness.tmp(),
+        "explain-run.yaml",
+        "defaults:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\n  scrapes: 2\ncases:\n  - name: plain-ok\n    expect: { health: up }\n  - name: tls-no-ca\n    exporter: { server_cert: valid }\n    scrape: { scheme: https }\n    expect: { health: down, error: unknown_authority }\n",
+    )?;
+    let page = harness.tmp().join("run.html");
+
+    // Act
+    let ran = harness.run(
+        &[
+            "run",
+            &file,
+            "--backend",
+            "process",
+            "--no-progress",
+            "--html",
+            &page.display().to_string(),
+        ],
+        Duration::from_secs(180),
+    )?;
+
+    // Assert
+    assert_eq!(ran.code(), Some(0), "both cases as expected{ran}");
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .context("headless Chromium is missing: run `bash scripts/setup`")?;
+    let dom = crate::lab::dump_dom(chromium, &page, harness.tmp())?;
+    for want in [
+        "data-class=\"unknown_authority\"",
+        "data-job=\"tls-no-ca\"",
+        "<code class=\"key\">tls_config.ca_file</code>",
+        "up without risks (1)",
+        "data-targets=\"2\" data-down=\"1\"",
+    ] {
+        assert!(
+            dom.contains(want),
+            "rendered run page lacks `{want}`:\n{dom}"
+        );
+    }
+    Ok(())
+}
