@@ -29,6 +29,10 @@ pub use from_run::from_run;
 pub use render::{html, junit, table, write_json, write_text};
 pub use run_config::{explain_config, ConfigExplanation, ConfigOptions, PromtoolVerdict};
 
+/// How long explain waits for targets of a job that has none yet (Prometheus applies new
+/// target sets every 5 s) before it reports the job as missing.
+const ABSENT_GRACE: Duration = Duration::from_secs(10);
+
 /// What `explain` could not do (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
@@ -172,13 +176,13 @@ pub async fn explain(api: PromApi, options: &ExplainOptions) -> Result<Explanati
             .await
             .map_err(watch_error)?;
     // A Prometheus that has just started (or reloaded) has no targets, or unscraped ones:
-    // wait until every job has targets scraped once, or what the deadline gives.
-    let jobs = loaded.scrape_configs.len();
+    // wait until every target was scraped once and every job has targets, or, for a job
+    // that has none (dropped, or nothing discovered), ABSENT_GRACE.
+    let began = std::time::Instant::now();
     let _ = watch
         .wait_for(options.read_deadline, "every target scraped once", |o| {
-            let seen: std::collections::BTreeSet<&str> =
-                o.targets.iter().map(|t| t.job.as_str()).collect();
-            if seen.len() >= jobs && o.targets.iter().all(|t| t.health != Health::Unknown) {
+            let scraped = o.targets.iter().all(|t| t.health != Health::Unknown);
+            if scraped && (o.absent.is_empty() || began.elapsed() >= ABSENT_GRACE) {
                 Ok(())
             } else {
                 Err("targets not all scraped once yet".into())
@@ -354,6 +358,19 @@ pub(crate) fn explain_observations(
             explain_target(t, job, growth.get(t.job.as_str()).copied())
         })
         .collect();
+    // Jobs without any target: Prometheus dropped the scrape pool (a file of its
+    // tls_config missing or unusable), or discovery found nothing.
+    for job in &last.absent {
+        let config = jobs.get(job.as_str()).copied().unwrap_or(&default_job);
+        let absent = TargetObservation {
+            job: job.clone(),
+            health: Health::Missing,
+            class: ErrorClass::JobMissing,
+            last_error: "no target in /api/v1/targets: the scrape pool was dropped (see Prometheus' log) or discovery found nothing".into(),
+            ..TargetObservation::default()
+        };
+        out.push(explain_target(&absent, config, None));
+    }
     out.sort_by(|a, b| (&a.job, &a.instance).cmp(&(&b.job, &b.instance)));
     out
 }

@@ -185,6 +185,11 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
                 "closes-connections",
                 [addr(&ex.closing).as_str()],
             ))
+            .job(https_job(
+                "missing-ca-file",
+                &addr(&ex.tls),
+                ca(PathBuf::from("/nonexistent/scrape-harness/ca.crt")),
+            ))
             .start()
             .await?;
         prom.wait_scraped(2, Duration::from_secs(60)).await?;
@@ -278,6 +283,19 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
         }
         // rustls refuses TLS 1.0 and 1.1: openssl offering them alone finds no legacy_tls.
         assert!(!risk_kinds(target(&json, "skip-verify")).contains(&"legacy_tls".to_owned()));
+        // Prometheus dropped the job (its CA file does not exist): a row of its own.
+        let missing = target(&json, "missing-ca-file");
+        assert_eq!(
+            (missing["health"].as_str(), missing["class"].as_str()),
+            (Some("missing"), Some("job_missing")),
+            "{missing:#}"
+        );
+        assert!(
+            missing["keys"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "tls_config.ca_file")),
+            "{missing:#}"
+        );
         let ok = target(&json, "plain-ok");
         assert_eq!(
             (ok["health"].as_str(), risk_kinds(ok).len()),
@@ -295,7 +313,7 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
             );
         }
         let junit = std::fs::read_to_string(&junit_path)?;
-        assert!(junit.contains("tests=\"9\" failures=\"4\""), "{junit}");
+        assert!(junit.contains("tests=\"10\" failures=\"5\""), "{junit}");
         // The page as a browser renders it: grouped by class and by risk.
         let chromium = ["chromium", "chromium-browser"]
             .into_iter()
@@ -319,7 +337,7 @@ fn explain_names_class_and_key_of_each_red_target_and_the_risks_of_green_ones() 
             "data-risk=\"insecure_skip_verify\"",
             "data-risk=\"no_keep_alive\"",
             "<pre class=\"check\">openssl s_client",
-            "data-targets=\"9\" data-down=\"4\"",
+            "data-targets=\"10\" data-down=\"5\"",
         ] {
             assert!(dom.contains(want), "rendered page lacks `{want}`:\n{dom}");
         }
