@@ -240,6 +240,13 @@ pub(crate) fn explain_down(
                 server_name.clone().unwrap_or_else(not_set)
             ),
         ),
+        ErrorClass::LegacyCommonName => (
+            "the certificate names its host only in the subject's Common Name (CN) and has no subjectAltName; Go, and so Prometheus, ignores the CN and checks subjectAltName only".into(),
+            format!(
+                "the certificate's subjectAltName ({srv}: {cert}; `openssl x509 -in {cert} -noout -ext subjectAltName` shows none): make it with `-addext subjectAltName=...` for the names and addresses Prometheus verifies (tls_config.server_name: {})",
+                server_name.clone().unwrap_or_else(not_set)
+            ),
+        ),
         ErrorClass::HostnameMismatch => (
             match &server_name {
                 Some(name) => format!("the certificate is not valid for the name Prometheus verifies: tls_config.server_name `{name}`"),

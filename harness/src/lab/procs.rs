@@ -176,6 +176,18 @@ pub(crate) fn kill_lab(dir: &Path, procs: &[Proc]) -> Vec<(u32, String)> {
     alive
 }
 
+/// Stops the lab's `role` server through its record (SIGTERM to its group, SIGKILL after
+/// a grace period) and removes the record; nothing else of the lab is touched.
+pub(crate) fn stop_server(dir: &Path, role: &str) -> Result<(), LabError> {
+    let path = record_path(dir, role);
+    let Ok(record) = DetachedRecord::load(&path) else {
+        return Ok(()); // never started, or already stopped
+    };
+    record.stop(STOP_GRACE).map_err(supervise_error)?;
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
 /// Sends SIGHUP to the lab's nginx (reload the config), once its record says that the
 /// recorded process still runs.
 pub(crate) fn hangup_nginx(lab: &LabState) -> Result<(), LabError> {
