@@ -486,7 +486,8 @@ const EXPORTER_READY: Duration = Duration::from_secs(15);
 
 /// A build-it lab's exporter: like node_exporter (exporter-toolkit), it decides TLS on or
 /// off when it starts, so it is (re)started with the learner's `web-config.yml` when that
-/// file was created or changed since the exporter last started, or when the exporter does
+/// file or a file it names ([`exporter_fingerprint`]) was created or changed since the
+/// exporter last started, or when the exporter does
 /// not run (it refused the file last time: the certificate files it names may be fixed
 /// now). No file yet is what is missing; a file the exporter refuses is named with the
 /// exporter's own error. Other labs: nothing to do (their exporter runs from `start`).
@@ -509,7 +510,7 @@ async fn apply_web_config(lab: &mut LabState, tools: &LabTools) -> Result<Vec<Fi
             ),
         )]);
     }
-    let now = files::fingerprint(&file);
+    let now = exporter_fingerprint(&file);
     let alive: Vec<u32> = procs::lab_processes(&lab.dir, &lab.procs)
         .into_iter()
         .map(|(p, _)| p)
@@ -559,6 +560,24 @@ async fn apply_web_config(lab: &mut LabState, tools: &LabTools) -> Result<Vec<Fi
         }
         Err(other) => Err(other),
     }
+}
+
+/// A build-it exporter's inputs: its web config and the certificate, key and client CA
+/// files it names. A change of any restarts it: a certificate the learner made again is
+/// judged on new connections (a kept-alive one would still show the old certificate), and
+/// a key that no longer matches its certificate is refused as the exporter refuses it.
+fn exporter_fingerprint(web_config: &Path) -> String {
+    let mut parts = vec![files::fingerprint(web_config)];
+    if let Ok(config) = fake_exporter::WebConfig::from_file(web_config) {
+        if let Some(tls) = &config.tls_server_config {
+            for source in [&tls.cert, &tls.key, &tls.client_ca].into_iter().flatten() {
+                if let fake_exporter::PemSource::File(path) = source {
+                    parts.push(files::fingerprint(path));
+                }
+            }
+        }
+    }
+    parts.join("-")
 }
 
 fn exporter_log(lab: &LabState) -> PathBuf {

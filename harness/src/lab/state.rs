@@ -57,7 +57,8 @@ pub(crate) struct LabState {
     /// `sha` of nginx.conf as nginx last loaded it (to reload only on change).
     #[serde(default)]
     pub(crate) nginx_conf_loaded: Option<String>,
-    /// `sha` of web-config.yml as the exporter of a build-it lab was last started with
+    /// Fingerprint of web-config.yml and the files it names, as the exporter of a build-it
+    /// lab was last started with
     /// (to restart it only on change).
     #[serde(default)]
     pub(crate) web_config_loaded: Option<String>,
