@@ -12,6 +12,7 @@ mod docs_examples;
 mod fixture;
 mod generator;
 mod lab;
+mod lab_buildit;
 mod lab_weakenings;
 mod legacy_tls;
 mod matrix;
