@@ -539,9 +539,9 @@ async fn apply_web_config(lab: &mut LabState, tools: &LabTools) -> Result<Vec<Fi
             Ok(Vec::new())
         }
         Err(LabError::NotReady { detail, .. }) => {
+            let log = fs::read_to_string(&exporter.log).unwrap_or_default();
             drop(exporter); // exited (or stuck): stopped, its record removed
             lab.save()?;
-            let log = fs::read_to_string(&exporter_log(lab)).unwrap_or_default();
             let said = log
                 .lines()
                 .rev()
@@ -578,10 +578,6 @@ fn exporter_fingerprint(web_config: &Path) -> String {
         }
     }
     parts.join("-")
-}
-
-fn exporter_log(lab: &LabState) -> PathBuf {
-    lab.private("exporter.log")
 }
 
 /// nginx: tests the learner's nginx.conf and reloads nginx when the file changed.

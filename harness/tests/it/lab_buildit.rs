@@ -76,13 +76,19 @@ fn exporter_port(dir: &Path) -> Result<u64> {
 fn start_empty(lab: &LabDir, name: &str, protects: &[&str]) -> Result<()> {
     lab.start(name)?;
     let dir = lab.dir();
-    ensure!(!dir.join("web-config.yml").exists(), "{name}: a web-config.yml at start");
+    ensure!(
+        !dir.join("web-config.yml").exists(),
+        "{name}: a web-config.yml at start"
+    );
     let readme = std::fs::read_to_string(dir.join("README.md"))?;
     for part in ["## The tutorial path", "openssl", "web-config.yml"]
         .iter()
         .chain(protects)
     {
-        ensure!(readme.contains(part), "{name}: README without {part:?}:\n{readme}");
+        ensure!(
+            readme.contains(part),
+            "{name}: README without {part:?}:\n{readme}"
+        );
     }
     let ran = lab.check(false)?;
     ensure!(
@@ -96,7 +102,11 @@ fn start_empty(lab: &LabDir, name: &str, protects: &[&str]) -> Result<()> {
 #[test]
 fn build_tls_from_openssl_to_solved_with_the_tutorials_pitfalls_diagnosed() -> Result<()> {
     let lab = LabDir::new()?;
-    start_empty(&lab, "build-tls", &["TLS with server certificate verification"])?;
+    start_empty(
+        &lab,
+        "build-tls",
+        &["TLS with server certificate verification"],
+    )?;
     let dir = lab.dir();
     let port = exporter_port(dir)?;
 
@@ -104,7 +114,10 @@ fn build_tls_from_openssl_to_solved_with_the_tutorials_pitfalls_diagnosed() -> R
     // (made again by mistake), and the web-config.yml: the exporter refuses the file at
     // start (as exporter-toolkit does), named with the exporter's own words.
     self_signed(dir, Some("DNS:localhost"))?;
-    openssl(dir, "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out exporter.key")?;
+    openssl(
+        dir,
+        "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out exporter.key",
+    )?;
     write(
         dir,
         "web-config.yml",
@@ -172,7 +185,10 @@ fn build_tls_from_openssl_to_solved_with_the_tutorials_pitfalls_diagnosed() -> R
     // `check` restarts the exporter (a file its web config names changed), which refuses
     // the pair; the kept-alive connection does not hide it.
     let good_key = std::fs::read(dir.join("exporter.key"))?;
-    openssl(dir, "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out exporter.key")?;
+    openssl(
+        dir,
+        "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out exporter.key",
+    )?;
     let ran = lab.check(false)?;
     ensure!(
         ran.stdout.contains("private key does not match public key")

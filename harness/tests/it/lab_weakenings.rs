@@ -71,7 +71,11 @@ const TLS_OFF: Weakening = Weakening {
     edits: &[
         ("web-config.yml", "tls_server_config:", DELETE_BLOCK),
         ("prometheus.yml", "  scheme: https\n", ""),
-        ("prometheus.yml", "  tls_config:\n    ca_file: exporter.crt\n", ""),
+        (
+            "prometheus.yml",
+            "  tls_config:\n    ca_file: exporter.crt\n",
+            "",
+        ),
     ],
     evidence: "(plain HTTP)",
 };
