@@ -17,7 +17,8 @@ pub struct Finding {
     pub subject: String,
     /// A stable label: an [`ErrorClass`] label, or `config_refused`, `insecure_skip_verify`,
     /// `keepalive`, `inline_token`, `bypasses_proxy`, `nginx_config_refused`,
-    /// `reload_failed`, `not_running`, `no_scrape`, `no_jobs`.
+    /// `reload_failed`, `not_running`, `no_scrape`, `no_jobs`, `web_config_refused`,
+    /// `no_exporter_config` (a build-it lab before its `web-config.yml` exists).
     pub kind: String,
     /// Prometheus' (or the tool's) own words.
     pub raw: String,
