@@ -315,6 +315,22 @@ fn build_mtls_with_an_openssl_ca_server_and_client_certificate() -> Result<()> {
         "      ca_file: ca.crt\n",
         "      ca_file: ca.crt\n      cert_file: client.crt\n      key_file: client.key\n",
     )?;
+    // A client certificate made like the server's (extendedKeyUsage=serverAuth): signed
+    // by the right CA, but not for client authentication.
+    let client = std::fs::read(dir.join("client.crt"))?;
+    openssl(
+        dir,
+        "req -new -subj /CN=prometheus -addext extendedKeyUsage=serverAuth -key client.key \
+         -out client-server-eku.csr",
+    )?;
+    openssl(
+        dir,
+        "x509 -req -in client-server-eku.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+         -days 365 -copy_extensions copy -out client.crt",
+    )?;
+    let ran = lab.check(false)?;
+    ensure!(ran.stdout.contains("down (client_cert_rejected)"), "{ran}");
+    std::fs::write(dir.join("client.crt"), client)?;
     let ran = lab.check(true)?;
     ensure!(ran.stdout.contains("SOLVED"), "{ran}");
     lab.stop()
