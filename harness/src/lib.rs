@@ -95,7 +95,7 @@ pub mod prometheus {
         RunningPrometheus, SweepReport, OWNER_PID_ENV, OWNER_PID_LABEL, PROTECTED_PATHS, RUN_LABEL,
     };
     pub use crate::fixture::mounts_for;
-    pub use crate::nginx::{nginx_binary, NginxConfig, NginxError, RunningNginx};
+    pub use crate::nginx::{nginx_binary, ClientCertCheck, NginxConfig, NginxError, RunningNginx};
     pub use crate::targets::{
         parse_text_format, BuildInfo, DroppedTarget, Sample, TargetKey, TargetStatus,
         TextFormatError, TextSample,

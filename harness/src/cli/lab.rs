@@ -44,6 +44,13 @@ impl ToolArgs {
 pub(crate) enum LabAction {
     /// List the labs.
     List,
+    /// Make a teacher's key (a new file, readable by its owner only): start labs with it
+    /// (`--teacher-key`) and only it unlocks `lab solution` there.
+    TeacherKey {
+        /// Where to write it (never overwritten; keep it out of the learners' folders).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Write a lab folder and start its exporter(s) and Prometheus.
     Start {
         /// The lab (see `lab list`).
@@ -51,6 +58,9 @@ pub(crate) enum LabAction {
         /// The lab folder (default: ./NAME).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The teacher's key (`lab teacher-key`): only it unlocks `lab solution` here.
+        #[arg(long, value_name = "FILE")]
+        teacher_key: Option<PathBuf>,
         #[command(flatten)]
         tools: ToolArgs,
     },
@@ -77,16 +87,20 @@ pub(crate) enum LabAction {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// Print a lab's reference solution, or apply it (--apply) to the lab in --dir.
+    /// For teachers: print a lab's reference solution, or apply it (--apply) to the lab in
+    /// --dir; needs the key the lab was started with.
     Solution {
         /// The lab.
         name: String,
         /// Apply it to the lab's files instead of printing it.
         #[arg(long)]
         apply: bool,
-        /// The lab folder (with --apply).
+        /// The lab folder.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The teacher's key the lab was started with.
+        #[arg(long, value_name = "FILE")]
+        teacher_key: Option<PathBuf>,
         #[command(flatten)]
         tools: ToolArgs,
     },
@@ -96,11 +110,30 @@ pub(crate) enum LabAction {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// For teachers: every lab folder's progress (checks, hints, weakenings tried, time to
+    /// solve, state) in one table; a `lab up` folder stands for every lab below it.
+    Report {
+        /// Lab folders, or folders of `lab up`.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Also write the table as JSON here (see --reports-dir).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write it as one self-contained HTML page here (see --reports-dir).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Where --json and --html go when given a bare file name.
+        #[arg(long, default_value = "reports", value_name = "DIR")]
+        reports_dir: PathBuf,
+    },
     /// Start every lab for one learner, each in DIR/NAME with its own ports.
     Up {
         /// The folder for all labs.
         #[arg(long, default_value = "labs")]
         dir: PathBuf,
+        /// The teacher's key (`lab teacher-key`): only it unlocks `lab solution` there.
+        #[arg(long, value_name = "FILE")]
+        teacher_key: Option<PathBuf>,
         #[command(flatten)]
         tools: ToolArgs,
     },
@@ -146,10 +179,30 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                 println!("{:<20} {:>3} min  {}", info.name, info.minutes, info.title);
             }
         }
-        LabAction::Start { name, dir, tools } => {
+        LabAction::TeacherKey { out } => {
+            let print = lab::make_teacher_key(&out)?;
+            println!(
+                "teacher key written to {} (SHA-256 {print}); start labs with `--teacher-key {}` \
+                 and keep the file out of the learners' folders",
+                out.display(),
+                out.display()
+            );
+        }
+        LabAction::Start {
+            name,
+            dir,
+            teacher_key,
+            tools,
+        } => {
             let lab: Lab = name.parse()?;
             let dir = dir.unwrap_or_else(|| PathBuf::from(lab.name()));
+            if let Some(key) = &teacher_key {
+                lab::check_teacher_key(key)?;
+            }
             let started = lab::start(lab, &dir, &tools.find()?).await?;
+            if let Some(key) = &teacher_key {
+                lab::lock_with_teacher_key(&[&started.dir], key)?;
+            }
             println!(
                 "lab {} started in {}\n  task:       {}/README.md\n  Prometheus: {}/targets\n  check:      scrape-harness lab check --dir {}\n  stop:       scrape-harness lab stop --dir {}",
                 started.lab,
@@ -167,6 +220,29 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             reports_dir,
             tools,
         } => return check(&tools.find()?, &dir, (html, &reports_dir), deadline).await,
+        LabAction::Report {
+            dirs,
+            json,
+            html,
+            reports_dir,
+        } => {
+            let all = lab::gather_progress(&dirs)?;
+            let mut written = Vec::new();
+            if let Some(path) = json {
+                let path = super::report_path(&reports_dir, &path)?;
+                std::fs::write(&path, serde_json::to_string_pretty(&all)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                written.push(path);
+            }
+            if let Some(path) = html {
+                let path = super::report_path(&reports_dir, &path)?;
+                std::fs::write(&path, lab::progress_html(&all))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                written.push(path);
+            }
+            say_written(&written);
+            print!("{}", lab::progress_table(&all));
+        }
         LabAction::Hint { dir } => {
             let (n, of, text) = lab::hint(&dir)?;
             println!("hint {n}/{of}: {text}");
@@ -175,11 +251,13 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             name,
             apply,
             dir,
+            teacher_key,
             tools,
         } => {
             let lab: Lab = name.parse()?;
+            let key = teacher_key.as_deref();
             if apply {
-                lab::solution(lab, &dir, &tools.find()?).with_context(|| {
+                lab::solution(lab, &dir, &tools.find()?, key).with_context(|| {
                     format!("applying the solution of {lab} in {}", dir.display())
                 })?;
                 println!(
@@ -188,7 +266,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                     dir.display()
                 );
             } else {
-                println!("{}", lab.info().solution);
+                println!("{}", lab::solution_text(lab, &dir, key)?);
             }
         }
         LabAction::Stop { dir } => {
@@ -202,9 +280,20 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
                 );
             }
         }
-        LabAction::Up { dir, tools } => {
+        LabAction::Up {
+            dir,
+            teacher_key,
+            tools,
+        } => {
             let begun = std::time::Instant::now();
+            if let Some(key) = &teacher_key {
+                lab::check_teacher_key(key)?;
+            }
             let started = lab::up(&dir, &tools.find()?).await?;
+            if let Some(key) = &teacher_key {
+                let dirs: Vec<&std::path::Path> = started.iter().map(|s| s.dir.as_path()).collect();
+                lab::lock_with_teacher_key(&dirs, key)?;
+            }
             for s in &started {
                 println!(
                     "{:<20} {}/targets  {}",
@@ -246,10 +335,24 @@ mod tests {
             ("list", &[]),
             (
                 "solution",
-                &["apply", "dir", "fake-exporter", "prometheus-bin"],
+                &[
+                    "apply",
+                    "dir",
+                    "teacher-key",
+                    "fake-exporter",
+                    "prometheus-bin",
+                ],
             ),
-            ("start", &["dir", "fake-exporter", "prometheus-bin"]),
-            ("up", &["dir", "fake-exporter", "prometheus-bin"]),
+            (
+                "start",
+                &["dir", "teacher-key", "fake-exporter", "prometheus-bin"],
+            ),
+            (
+                "up",
+                &["dir", "teacher-key", "fake-exporter", "prometheus-bin"],
+            ),
+            ("teacher-key", &["out"]),
+            ("report", &["json", "html", "reports-dir"]),
             (
                 "check",
                 &[

@@ -38,6 +38,8 @@ impl DirectCase {
             Outcome::Pass(d) => (CheckVerdict::Pass, d),
             Outcome::Fail(d) => (CheckVerdict::Fail, d),
             Outcome::NotApplicable(d) => (CheckVerdict::NotApplicable, d),
+            Outcome::NotTested(d) => (CheckVerdict::NotTested, d),
+            Outcome::Timeout(d) => (CheckVerdict::Timeout, d),
         };
         let mut r = CheckResult::new(self.name, self.level, self.property, verdict, detail);
         r.rationale = self.rationale.to_owned();

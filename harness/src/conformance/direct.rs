@@ -212,6 +212,35 @@ pub enum DirectError {
     Config(#[source] rustls::Error),
 }
 
+/// The rustls error inside `e`, if the TLS layer failed.
+pub fn tls_error(e: &DirectError) -> Option<&rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        if let Some(r) = err
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(r);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// Why our own client refused the server's certificate, if that is how `e` failed: the
+/// caller's `--ca` (or the host name) does not fit the target, which says nothing about
+/// the target's own checks.
+pub fn rejected_by_client(e: &DirectError) -> Option<&rustls::CertificateError> {
+    match tls_error(e)? {
+        rustls::Error::InvalidCertificate(c) => Some(c),
+        _ => None,
+    }
+}
+
 /// Runs `step` with the deadline `timeout`.
 async fn deadline<T, E>(
     (step, addr, timeout): (Step, SocketAddr, Duration),
@@ -456,8 +485,12 @@ pub enum Outcome {
     Pass(String),
     /// It does not.
     Fail(String),
-    /// It could not be checked here, and why.
+    /// The target lacks what it checks (detected), and why.
     NotApplicable(String),
+    /// The check was switched off or needs an input that was not given, and why.
+    NotTested(String),
+    /// No verdict within the check's time budget; what was measured.
+    Timeout(String),
 }
 
 /// A 401 must carry `WWW-Authenticate` (RFC 9110 §11.6.1).
@@ -519,54 +552,125 @@ pub async fn no_secrets_echoed(
     Outcome::Pass(format!("no credentials in responses ({})", seen.join(", ")))
 }
 
-/// The exporter must refuse TLS 1.0 and 1.1. rustls cannot offer them, so this asks
-/// `openssl s_client` (with `@SECLEVEL=0`, which OpenSSL 3 needs to offer them at all).
-pub async fn refuses_old_tls(addr: SocketAddr) -> Outcome {
-    let mut notes = Vec::new();
-    for (flag, name) in [("-tls1_1", "TLS 1.1"), ("-tls1", "TLS 1.0")] {
-        let mut command = tokio::process::Command::new("openssl");
-        command
-            .args([
-                "s_client",
-                "-connect",
-                &addr.to_string(),
-                flag,
-                "-cipher",
-                "DEFAULT@SECLEVEL=0",
-            ])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let out = match tokio::time::timeout(STEP_TIMEOUT, command.output()).await {
-            Err(_) => {
-                return Outcome::Fail(format!(
-                    "`openssl s_client {flag}` against {addr} got no answer within {STEP_TIMEOUT:?}"
-                ))
-            }
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => {
-                return Outcome::NotApplicable(format!(
-                    "openssl is needed to offer TLS < 1.2 ({e}); install it with `apt-get install -y openssl`"
-                ))
-            }
-        };
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if text.contains("no protocols available") || text.contains("unknown option") {
-            return Outcome::NotApplicable(format!("the local openssl cannot offer {name}"));
+/// A TLS version below 1.2, which rustls cannot offer (`openssl s_client` does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldTls {
+    /// TLS 1.0.
+    Tls10,
+    /// TLS 1.1.
+    Tls11,
+}
+
+impl OldTls {
+    /// Both, oldest first.
+    pub const ALL: [Self; 2] = [Self::Tls10, Self::Tls11];
+
+    /// `TLS 1.0`, `TLS 1.1`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tls10 => "TLS 1.0",
+            Self::Tls11 => "TLS 1.1",
         }
-        let negotiated = text.lines().any(|l| {
-            l.trim_start().starts_with("Protocol")
-                && (l.contains("TLSv1.1") || l.trim_end().ends_with("TLSv1"))
-        }) && !text.contains("Cipher is (NONE)");
-        if negotiated {
-            return Outcome::Fail(format!("the exporter completed a {name} handshake"));
-        }
-        notes.push(format!("{name} refused"));
     }
-    Outcome::Pass(notes.join(", "))
+
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Tls10 => "-tls1",
+            Self::Tls11 => "-tls1_1",
+        }
+    }
+}
+
+/// Why an old-TLS handshake could not be tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OldTlsError {
+    /// `openssl` is missing or cannot offer the version: nothing can be said.
+    Unavailable(String),
+    /// `openssl s_client` got no answer within [`STEP_TIMEOUT`].
+    NoAnswer(String),
+}
+
+/// Whether the target completes a handshake at `version`, offered by `openssl s_client`
+/// at `@SECLEVEL=0` (OpenSSL 3 needs it to offer TLS < 1.2 at all), presenting
+/// `client_cert` when given (a target that requires one would otherwise refuse every
+/// version).
+pub async fn old_tls_handshake(
+    addr: SocketAddr,
+    version: OldTls,
+    client_cert: Option<&(PathBuf, PathBuf)>,
+) -> Result<bool, OldTlsError> {
+    let mut command = tokio::process::Command::new("openssl");
+    command
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            version.flag(),
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+        ])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some((cert, key)) = client_cert {
+        command.arg("-cert").arg(cert).arg("-key").arg(key);
+    }
+    let out = match tokio::time::timeout(STEP_TIMEOUT, command.output()).await {
+        Err(_) => {
+            return Err(OldTlsError::NoAnswer(format!(
+                "`openssl s_client {}` against {addr} got no answer within {STEP_TIMEOUT:?}",
+                version.flag()
+            )))
+        }
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => {
+            return Err(OldTlsError::Unavailable(format!(
+                "openssl is needed to offer TLS < 1.2 ({e}); install it with `apt-get install -y openssl`"
+            )))
+        }
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if text.contains("no protocols available") || text.contains("unknown option") {
+        return Err(OldTlsError::Unavailable(format!(
+            "the local openssl cannot offer {}",
+            version.name()
+        )));
+    }
+    Ok(text.lines().any(|l| {
+        l.trim_start().starts_with("Protocol")
+            && match version {
+                OldTls::Tls11 => l.contains("TLSv1.1"),
+                OldTls::Tls10 => l.trim_end().ends_with("TLSv1"),
+            }
+    }) && !text.contains("Cipher is (NONE)"))
+}
+
+/// The target must refuse TLS 1.0 and 1.1: each is offered alone (with `client_cert`
+/// when given) and every version it accepts is named.
+pub async fn refuses_old_tls(
+    addr: SocketAddr,
+    client_cert: Option<&(PathBuf, PathBuf)>,
+) -> Outcome {
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    for version in OldTls::ALL {
+        match old_tls_handshake(addr, version, client_cert).await {
+            Ok(true) => accepted.push(version.name()),
+            Ok(false) => refused.push(format!("{} refused", version.name())),
+            Err(OldTlsError::Unavailable(why)) => return Outcome::NotApplicable(why),
+            Err(OldTlsError::NoAnswer(why)) => return Outcome::Fail(why),
+        }
+    }
+    match accepted.as_slice() {
+        [] => Outcome::Pass(refused.join(", ")),
+        [one] => Outcome::Fail(format!("the target completed a {one} handshake")),
+        many => Outcome::Fail(format!(
+            "the target completed {} handshakes",
+            many.join(" and ")
+        )),
+    }
 }
 
 /// The metrics must come with a Content-Type Prometheus understands; with gzip when asked
@@ -629,10 +733,21 @@ pub async fn content_negotiation(
     (content_type, gzip, openmetrics)
 }
 
+/// Default time budget of the auth timing check, both attempts together
+/// (`ConformanceOptions::timing_budget`).
+pub const TIMING_BUDGET: Duration = Duration::from_secs(20);
+
+/// Fewest samples per group the timing check gives a verdict on (the normal approximation
+/// of the Mann-Whitney test; with complete separation 10 per group give p ≈ 1.6e-4).
+pub const TIMING_MIN_SAMPLES: usize = 10;
+
 /// Whether an unknown user and a known user with a wrong password take indistinguishable
-/// time: `samples` requests of each kind, interleaved (order alternating), a unique
+/// time: up to `samples` requests of each kind, interleaved (order alternating), a unique
 /// password per request (so no cache answers), then a two-sided Mann-Whitney U test at
-/// α = `alpha`; one retry when the first run rejects.
+/// α = `alpha`; one retry when the first run rejects. Both attempts share `budget`: when
+/// the answers are slow (a target that delays failed logins) the samples are scaled down
+/// to what fits and the detail says so, with the measured latencies; fewer than
+/// [`TIMING_MIN_SAMPLES`] per group is a TIMEOUT with those latencies, never a stall.
 pub async fn auth_timing(
     addr: SocketAddr,
     tls: Option<&ClientTls>,
@@ -640,15 +755,20 @@ pub async fn auth_timing(
     user: &str,
     samples: usize,
     alpha: f64,
+    budget: Duration,
 ) -> Outcome {
     if samples == 0 {
-        return Outcome::NotApplicable("timing check disabled (--timing-samples 0)".into());
+        return Outcome::NotTested("timing check switched off (--timing-samples 0)".into());
     }
+    let deadline = Instant::now() + budget;
     let mut last = String::new();
     for attempt in 1..=2 {
         let mut wrong_pw = Vec::with_capacity(samples);
         let mut unknown = Vec::with_capacity(samples);
         for i in 0..samples {
+            if Instant::now() >= deadline {
+                break;
+            }
             let a = (
                 user.to_owned(),
                 format!("tw-{attempt}-{i}-{}", std::process::id()),
@@ -680,12 +800,30 @@ pub async fn auth_timing(
                 }
             }
         }
-        let p = mann_whitney_p(&wrong_pw, &unknown);
-        let summary = format!(
-            "median wrong password {:.1} ms, unknown user {:.1} ms, n = {samples} each, Mann-Whitney p = {p:.2e} (α = {alpha})",
+        let n = wrong_pw.len().min(unknown.len());
+        let latencies = format!(
+            "median wrong password {:.1} ms, unknown user {:.1} ms",
             median(&wrong_pw) * 1e3,
             median(&unknown) * 1e3
         );
+        if n < TIMING_MIN_SAMPLES {
+            if attempt == 2 {
+                return Outcome::Fail(format!(
+                    "distinguishable: {last} (no time left in the {budget:?} budget for a retry)"
+                ));
+            }
+            return Outcome::Timeout(format!(
+                "only {n} of {samples} requests per group fit in the {budget:?} budget ({latencies}); {TIMING_MIN_SAMPLES} are needed for a verdict"
+            ));
+        }
+        let scaled = if n < samples {
+            format!(", scaled down from {samples}: answers too slow for the {budget:?} budget")
+        } else {
+            String::new()
+        };
+        let p = mann_whitney_p(&wrong_pw, &unknown);
+        let summary =
+            format!("{latencies}, n = {n} each{scaled}, Mann-Whitney p = {p:.2e} (α = {alpha})");
         if p >= alpha {
             return Outcome::Pass(if attempt == 1 {
                 summary

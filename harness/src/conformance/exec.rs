@@ -218,6 +218,7 @@ async fn basic_auth_checks(
                 user,
                 opts.timing_samples,
                 opts.alpha,
+                opts.timing_budget,
             ),
         )
         .await,
@@ -232,7 +233,7 @@ async fn tls_checks(template: &ExecTemplate, tls_cfg: &Path) -> CheckResult {
         Ok(exporter) => {
             let result = bounded(
                 catalog::OLD_TLS_REFUSED,
-                direct::refuses_old_tls(exporter.addr),
+                direct::refuses_old_tls(exporter.addr, None),
             )
             .await;
             exporter.stop().await;

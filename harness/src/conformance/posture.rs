@@ -56,7 +56,8 @@ pub enum ClientCertPolicy {
     RequiredNotVerified,
     /// Required and verified.
     Verified,
-    /// Could not be told (the target did not answer).
+    /// Could not be told (no answer, or an answer that says nothing about client
+    /// certificates): never guessed.
     Unknown,
 }
 
@@ -73,7 +74,7 @@ impl ClientCertPolicy {
                 "required but NOT verified (a certificate from an unknown CA is served)"
             }
             Self::Verified => "required and verified",
-            Self::Unknown => "unknown (no answer)",
+            Self::Unknown => "unknown (not observed)",
         }
     }
 }
@@ -126,7 +127,12 @@ impl Posture {
                 Some(false) => "; plain HTTP SERVED on the same port",
                 None => "",
             };
-            format!("TLS ({}){plain}", self.tls_versions.join(", "))
+            let versions = if self.tls_versions.is_empty() {
+                "no version completed a handshake".to_owned()
+            } else {
+                self.tls_versions.join(", ")
+            };
+            format!("TLS ({versions}){plain}")
         } else {
             "plain HTTP (no TLS)".to_owned()
         };
@@ -277,19 +283,36 @@ impl Probe {
     }
 }
 
-/// Whether an answer is a refusal at the connection level: an error, or the statuses
-/// proxies use for certificate problems (400, 403, 495, 496).
-fn tls_refused(r: &Result<DirectResponse, DirectError>) -> bool {
+/// How an answer to a client-certificate probe reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CertAnswer {
+    /// Served (anything but a refusal at the connection level).
+    Served,
+    /// Refused by the target: an error on its side of the connection, or the statuses
+    /// proxies use for certificate problems (400, 403, 495, 496).
+    Refused,
+    /// Says nothing about the target's policy: our own client refused the server's
+    /// certificate, or no answer came within the deadline.
+    Unknown,
+}
+
+fn cert_answer(r: &Result<DirectResponse, DirectError>) -> CertAnswer {
     match r {
-        Err(_) => true,
-        Ok(r) => matches!(r.status, 400 | 403 | 495 | 496),
+        Err(DirectError::Timeout { .. }) => CertAnswer::Unknown,
+        Err(e) if direct::rejected_by_client(e).is_some() => CertAnswer::Unknown,
+        Err(_) => CertAnswer::Refused,
+        Ok(r) if matches!(r.status, 400 | 403 | 495 | 496) => CertAnswer::Refused,
+        Ok(_) => CertAnswer::Served,
     }
 }
 
 /// Probes the target. `answered` is false when the first request got no answer at all
 /// (then nothing else is probed: every probe would wait for its deadline).
 pub async fn probe(p: &Probe) -> Posture {
-    let mut fingerprint = Fingerprint::default();
+    let mut fingerprint = Fingerprint {
+        tls: p.tls,
+        ..Fingerprint::default()
+    };
     let base = p
         .tls
         .then(|| p.client(p.client_cert.as_ref(), TlsVersions::Both));
@@ -335,9 +358,16 @@ pub async fn probe(p: &Probe) -> Posture {
     posture
 }
 
-/// The TLS versions the target accepts, each probed alone with the user's client certificate.
+/// Every TLS version the target accepts, from TLS 1.0 up, each probed alone with the
+/// user's client certificate (1.0 and 1.1 through `openssl s_client`, which rustls cannot
+/// replace).
 async fn probe_tls_versions(p: &Probe) -> Vec<&'static str> {
     let mut accepted = Vec::new();
+    for old in direct::OldTls::ALL {
+        if let Ok(true) = direct::old_tls_handshake(p.addr, old, p.client_cert.as_ref()).await {
+            accepted.push(old.name());
+        }
+    }
     for (versions, name) in [
         (TlsVersions::Only12, "TLS 1.2"),
         (TlsVersions::Only13, "TLS 1.3"),
@@ -354,6 +384,9 @@ async fn probe_tls_versions(p: &Probe) -> Vec<&'static str> {
 /// the fingerprint.
 async fn probe_plain_http(p: &Probe, fingerprint: &mut Fingerprint) -> bool {
     let plain = p.get(None, true).await;
+    if let Err(e) = &plain {
+        fingerprint.plain_to_tls_closed = !matches!(e, DirectError::Timeout { .. });
+    }
     if let Ok(r) = &plain {
         fingerprint.plain_to_tls_body = Some(String::from_utf8_lossy(&r.body).into_owned());
         if fingerprint.server_header.is_none() {
@@ -363,10 +396,13 @@ async fn probe_plain_http(p: &Probe, fingerprint: &mut Fingerprint) -> bool {
     !matches!(&plain, Ok(r) if (200..300).contains(&r.status))
 }
 
-/// Client certificates: asked for? served without one? with one from an unknown CA?
+/// Client certificates: asked for? served without one? with one from an unknown CA? A
+/// policy is claimed only from what was observed: an answer that says nothing (our own
+/// client refused the server's certificate, no answer) leaves it unknown, and so does a
+/// refusal by a target that never asked for a certificate.
 async fn probe_client_certs(p: &Probe) -> ClientCertPolicy {
     let none = p.client(None, TlsVersions::Both);
-    let without = p.get(Some(&none), true).await;
+    let without = cert_answer(&p.get(Some(&none), true).await);
     let asked = none
         .cert_requested
         .as_ref()
@@ -374,18 +410,26 @@ async fn probe_client_certs(p: &Probe) -> ClientCertPolicy {
     let unknown = match &p.unknown_ca_cert {
         Some(cert) => {
             let c = p.client(Some(cert), TlsVersions::Both);
-            let r = p.get(Some(&c), true).await;
-            Some(!tls_refused(&r))
+            cert_answer(&p.get(Some(&c), true).await)
         }
-        None => None,
+        None => CertAnswer::Unknown,
     };
-    let without_served = !tls_refused(&without);
-    match (asked || !without_served, without_served, unknown) {
-        (false, _, _) => ClientCertPolicy::None,
-        (true, true, Some(true)) => ClientCertPolicy::RequestedNotVerified,
-        (true, true, _) => ClientCertPolicy::VerifiedIfGiven,
-        (true, false, Some(true)) => ClientCertPolicy::RequiredNotVerified,
-        (true, false, _) => ClientCertPolicy::Verified,
+    policy(asked, without, unknown)
+}
+
+/// The policy that `asked`, the answer without a certificate and the answer with one from
+/// an unknown CA show.
+fn policy(asked: bool, without: CertAnswer, unknown: CertAnswer) -> ClientCertPolicy {
+    use CertAnswer::{Refused, Served, Unknown};
+    match (asked, without, unknown) {
+        (_, Unknown, _) => ClientCertPolicy::Unknown,
+        (false, Served, _) => ClientCertPolicy::None,
+        (false, Refused, _) => ClientCertPolicy::Unknown,
+        (true, Served, Served) => ClientCertPolicy::RequestedNotVerified,
+        (true, Served, Refused) => ClientCertPolicy::VerifiedIfGiven,
+        (true, Refused, Served) => ClientCertPolicy::RequiredNotVerified,
+        (true, Refused, Refused) => ClientCertPolicy::Verified,
+        (true, _, Unknown) => ClientCertPolicy::Unknown,
     }
 }
 
@@ -458,5 +502,40 @@ mod tests {
         silent.answered = false;
         assert_eq!(verdicts(&silent), [CheckVerdict::Timeout; 3]);
         assert_eq!("MTLS".parse::<Requirement>(), Ok(Requirement::Mtls));
+    }
+
+    #[test]
+    fn a_policy_is_claimed_only_from_what_was_observed() {
+        use CertAnswer::{Refused, Served, Unknown};
+        // Issue 23: our own client refused the server's certificate (a wrong --ca): that
+        // is no "required and verified".
+        assert_eq!(policy(false, Unknown, Unknown), ClientCertPolicy::Unknown);
+        assert_eq!(policy(true, Unknown, Refused), ClientCertPolicy::Unknown);
+        // Refused without ever asking for a certificate: not a certificate policy.
+        assert_eq!(policy(false, Refused, Refused), ClientCertPolicy::Unknown);
+        assert_eq!(policy(false, Served, Unknown), ClientCertPolicy::None);
+        assert_eq!(policy(true, Refused, Refused), ClientCertPolicy::Verified);
+        assert_eq!(
+            policy(true, Refused, Served),
+            ClientCertPolicy::RequiredNotVerified
+        );
+        assert_eq!(
+            policy(true, Served, Refused),
+            ClientCertPolicy::VerifiedIfGiven
+        );
+        assert_eq!(
+            policy(true, Served, Served),
+            ClientCertPolicy::RequestedNotVerified
+        );
+        let mut p = posture(true, ClientCertPolicy::Unknown, HttpAuth::Basic);
+        p.tls_versions = vec!["TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"];
+        let lines = p.lines().join("; ");
+        assert!(
+            lines.contains("TLS (TLS 1.0, TLS 1.1, TLS 1.2, TLS 1.3)"),
+            "{lines}"
+        );
+        assert!(lines.contains("client certificates: unknown"), "{lines}");
+        p.tls_versions.clear();
+        assert!(!p.lines()[0].contains("()"), "{:?}", p.lines());
     }
 }

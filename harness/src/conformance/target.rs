@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::catalog::{self, DirectCase, Level};
 use super::direct::{self, ClientTls, Outcome};
-use super::posture::{self, ClientCertPolicy, Posture, Probe, Requirement};
+use super::posture::{self, ClientCertPolicy, HttpAuth, Posture, Probe, Requirement};
 use super::profile::{self, Profile};
 use super::report::{CheckResult, CheckVerdict, ConformanceReport};
 use super::{bounded, ConformanceError, ConformanceOptions};
@@ -167,6 +167,12 @@ async fn target_inner(
         auth_header: auth_header.clone(),
         path: spec.metrics_path.clone(),
     };
+    super::preflight::target_inputs(
+        &spec.target,
+        &probe,
+        t.basic.is_some() || t.bearer.is_some(),
+    )
+    .await?;
     let posture = posture::probe(&probe).await;
     let (profile, profile_reason) = match opts.profile {
         Some(p) => (p, "--profile".to_owned()),
@@ -380,14 +386,28 @@ async fn direct_checks(
         results.push(
             bounded(
                 catalog::AUTH_TIMING,
-                direct::auth_timing(addr, tls, path, u, opts.timing_samples, opts.alpha),
+                direct::auth_timing(
+                    addr,
+                    tls,
+                    path,
+                    u,
+                    opts.timing_samples,
+                    opts.alpha,
+                    opts.timing_budget,
+                ),
             )
             .await,
         );
     }
     results.extend(super::negotiation_results(addr, tls, path, auth_header).await);
     if spec.https {
-        results.push(bounded(catalog::OLD_TLS_REFUSED, direct::refuses_old_tls(addr)).await);
+        results.push(
+            bounded(
+                catalog::OLD_TLS_REFUSED,
+                direct::refuses_old_tls(addr, t.client_cert.as_ref()),
+            )
+            .await,
+        );
     }
     Ok(results)
 }
@@ -421,10 +441,17 @@ fn not_tested(
             catalog::NO_SECRETS_ECHOED,
             catalog::AUTH_TIMING,
         ] {
-            let mut r = c.result(Outcome::NotApplicable(String::new()));
-            r.verdict = CheckVerdict::NotTested;
-            r.detail = "no --basic-auth given: the Basic-auth checks need the credentials".into();
-            out.push(r);
+            // Served without credentials (the configured scrape was): the target has no
+            // Basic auth to check, detected. Otherwise the caller chose other credentials.
+            out.push(c.result(if posture.http_auth == HttpAuth::None {
+                Outcome::NotApplicable(
+                    "the target serves metrics without credentials: no Basic auth to check".into(),
+                )
+            } else {
+                Outcome::NotTested(
+                    "no --basic-auth given: the Basic-auth checks need the credentials".into(),
+                )
+            }));
         }
     }
     if posture.tls && t.client_cert.is_none() && posture.client_certs == ClientCertPolicy::None {
@@ -432,8 +459,8 @@ fn not_tested(
             "target-client-certificates",
             Level::Should,
             "bad client certificates refused",
-            CheckVerdict::NotTested,
-            "the target never asks for a client certificate and none was given (--client-cert): nothing to refuse",
+            CheckVerdict::NotApplicable,
+            "the target never asks for a client certificate (no CertificateRequest) and serves without one: nothing to refuse",
         ));
     }
     if t.client_ca.is_none() && posture.tls && posture.client_certs != ClientCertPolicy::None {

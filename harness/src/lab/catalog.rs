@@ -55,7 +55,7 @@ pub enum Lab {
     BuildMtls,
 }
 
-/// What a lab teaches (for `lab list`, the README and `docs/labs.md`).
+/// What a lab teaches (for `lab list`, the README, `docs/labs.md` and `docs/teaching-labs.md`).
 #[derive(Clone, Copy, Debug)]
 pub struct LabInfo {
     /// The lab.

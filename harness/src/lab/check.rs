@@ -83,6 +83,12 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
     /// Problems earlier checks named that are gone now.
     pub fixed: Vec<String>,
+    /// When this check ran, seconds since the epoch.
+    pub checked_at: u64,
+    /// Checks of this lab so far, this one included.
+    pub checks: usize,
+    /// Hints shown so far.
+    pub hints: usize,
 }
 
 impl CheckReport {
@@ -318,12 +324,15 @@ pub async fn check(
     let fixed = remember(&dir, solved, &findings)?;
     Ok(CheckReport {
         lab: lab.lab.clone(),
-        dir,
         prometheus_url: url,
         solved,
         targets,
         findings,
         fixed,
+        checked_at: state::now(),
+        checks: state::history(&dir).len(),
+        hints: state::hints_shown(&dir),
+        dir,
     })
 }
 
@@ -657,9 +666,7 @@ fn remember(dir: &Path, solved: bool, findings: &[Finding]) -> Result<Vec<String
             }
         }
     }
-    let at = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let at = state::now();
     state::record(
         dir,
         PastCheck {
@@ -1016,7 +1023,11 @@ mod replay_tests {
     #[test]
     fn every_recorded_weakening_is_refused_again() {
         let recordings = recorded_in("lab-weakenings");
-        assert_eq!(recordings.len(), 32, "docs/labs.md cites 32 weakenings");
+        assert_eq!(
+            recordings.len(),
+            32,
+            "docs/teaching-labs.md cites 32 weakenings"
+        );
         for info in &LABS {
             let of_lab = recordings
                 .iter()

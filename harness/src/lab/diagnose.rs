@@ -292,9 +292,42 @@ pub(crate) fn explain_down(
             format!("Prometheus dropped the whole job: {raw}"),
             "prometheus.yml: the files the job's tls_config names (do they exist? cert_file needs key_file)".into(),
         ),
-        other => (other.explanation().to_owned(), "Prometheus' raw error above".into()),
+        other => (other.explanation().to_owned(), look_at_other(other, job, server)),
     };
     Finding::new(subject, &class.to_string(), raw, cause, look_at)
+}
+
+/// Where to look for the classes without a key of their own: the setting or the server's
+/// behaviour the class points at, with a command that shows it.
+fn look_at_other(class: ErrorClass, job: &ScrapeConfig, server: &ServerView) -> String {
+    let srv = &server.file;
+    let scheme = if https(job) { "https" } else { "http" };
+    let target = targets(job).next().unwrap_or("HOST:PORT");
+    let curl = format!("`curl -sv {scheme}://{target}/metrics` with the job's CA and credentials");
+    match class {
+        ErrorClass::Timeout => format!(
+            "prometheus.yml: scrape_timeout (and scrape_interval); how long the server takes: {curl}"
+        ),
+        ErrorClass::ConnectionReset | ErrorClass::Http2Refused => format!(
+            "the server closed the connection: its log, and {srv} (TLS versions, client_auth_type); {curl}"
+        ),
+        ErrorClass::TlsVersion | ErrorClass::TlsHandshakeFailure | ErrorClass::TlsInternalError => {
+            format!(
+                "prometheus.yml: tls_config.min_version / max_version, and {srv}: min_version, max_version, cipher_suites, the certificate and key files; `openssl s_client -connect {target}` shows the handshake"
+            )
+        }
+        ErrorClass::LegacyCommonName | ErrorClass::IncompatibleKeyUsage => format!(
+            "the certificate the server serves ({srv}: {}): `openssl x509 -in FILE -noout -text` shows its subjectAltName and extended key usage",
+            server.cert_file.as_deref().unwrap_or("its cert_file")
+        ),
+        ErrorClass::Forbidden | ErrorClass::HttpStatus(_) => format!(
+            "what the server answers and why: {curl}; its log, and {srv}"
+        ),
+        ErrorClass::Unresolvable => {
+            "prometheus.yml: static_configs targets (the host name does not resolve here)".into()
+        }
+        _ => format!("the raw error above, the server's log and {srv}; {curl}"),
+    }
 }
 
 fn unauthorized(job: &ScrapeConfig, server: &ServerView, dir: &Path) -> (String, String) {
@@ -501,6 +534,31 @@ mod tests {
             "{}",
             f.look_at
         );
+    }
+
+    #[test]
+    fn every_class_without_a_key_of_its_own_gets_a_place_to_look_and_a_command() {
+        let job = job(JOB);
+        let server = ServerView {
+            file: "web-config.yml".into(),
+            ..ServerView::default()
+        };
+        for class in [
+            ErrorClass::Timeout,
+            ErrorClass::ConnectionReset,
+            ErrorClass::TlsVersion,
+            ErrorClass::Forbidden,
+            ErrorClass::HttpStatus(400),
+            ErrorClass::LegacyCommonName,
+        ] {
+            let f = explain_down("j", "raw", class, &job, &server, Path::new("."));
+            assert!(
+                !f.look_at.starts_with("Prometheus' raw error above")
+                    && (f.look_at.contains("curl") || f.look_at.contains("openssl")),
+                "{class}: {}",
+                f.look_at
+            );
+        }
     }
 
     #[test]

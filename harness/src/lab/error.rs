@@ -20,6 +20,12 @@ pub enum LabError {
         /// The folder.
         dir: PathBuf,
     },
+    /// `lab solution` without the key of the teacher who started the lab.
+    #[error("the reference solution is for teachers: {reason}")]
+    TeacherOnly {
+        /// Why this call is refused, and what a teacher does instead.
+        reason: String,
+    },
     /// The folder is a `lab up` folder: its labs are in subfolders.
     #[error("{}: the labs of `lab up` are in its subfolders; run the command in one of them (`cd {}/NAME`) or with `--dir {}/NAME`, NAME one of: {labs}", .dir.display(), .dir.display(), .dir.display())]
     LabsBelow {

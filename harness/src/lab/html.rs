@@ -7,17 +7,11 @@ use std::path::Path;
 
 use super::check::CheckReport;
 use super::error::LabError;
+use crate::report::xml_escape as esc;
 
 /// Writes the report page to `path`.
 pub fn write_html(report: &CheckReport, path: &Path) -> Result<(), LabError> {
     std::fs::write(path, render(report)).map_err(|e| LabError::io("writing", path, e))
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Counts the target rows into `#summary` (and marks it rendered): a browser that ran the
@@ -75,6 +69,7 @@ pub(crate) fn render(report: &CheckReport) -> String {
          </style>\n</head>\n<body>\n<h1>Lab <code>{lab}</code></h1>\n\
          <p id=\"verdict\" class=\"verdict {verdict}\" data-verdict=\"{verdict}\">{verdict_text}</p>\n\
          <p id=\"summary\"></p>\n\
+         <p id=\"progress\" data-checks=\"{checks}\" data-hints=\"{hints}\">check {checks} of this lab, at {at}; hints shown: {hints}</p>\n\
          <p>Prometheus: {url}; folder: <code>{dir}</code></p>\n\
          <h2>Targets</h2>\n<table id=\"targets\">\n<tr><th>job</th><th>instance</th><th>health</th><th>class</th><th>Prometheus' error</th><th>new connections</th></tr>\n{rows}</table>\n\
          <h2>Still wrong</h2>\n<ul id=\"findings\">\n{findings}</ul>\n\
@@ -82,6 +77,9 @@ pub(crate) fn render(report: &CheckReport) -> String {
         lab = esc(&report.lab),
         verdict_text = if report.solved { "SOLVED" } else { "not solved yet" },
         url = esc(&report.prometheus_url),
+        checks = report.checks,
+        hints = report.hints,
+        at = super::report::timestamp(report.checked_at),
         dir = esc(&report.dir.display().to_string()),
     )
 }
@@ -115,10 +113,14 @@ mod tests {
                 "l".into(),
             )],
             fixed: vec![],
+            checked_at: 0,
+            checks: 3,
+            hints: 1,
         };
         let page = render(&report);
         assert!(page.contains("&lt;bad&gt;") && !page.contains("<bad>"));
         assert!(page.contains("data-verdict=\"not-solved\""));
         assert!(page.contains("<tr class=\"target fail\""));
+        assert!(page.contains("check 3 of this lab, at 1970-01-01 00:00:00 UTC; hints shown: 1"));
     }
 }

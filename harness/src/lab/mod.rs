@@ -38,8 +38,10 @@ mod files;
 mod html;
 mod procs;
 mod protects;
+mod report;
 mod run;
 mod state;
+mod teacher;
 mod tools;
 
 pub use catalog::{Lab, LabInfo, LABS};
@@ -48,6 +50,12 @@ pub use diagnose::Finding;
 pub use error::LabError;
 pub use html::write_html;
 pub use protects::{Protected, ServerFacts};
-pub use run::{hint, solution, start, stop, up, Started, Stopped};
+pub use report::{
+    gather as gather_progress, html as progress_html, table as progress_table, timestamp, Progress,
+};
+pub use run::{hint, solution, solution_text, start, stop, up, Started, Stopped};
 pub use state::sweep_interrupted_starts;
+pub use teacher::{
+    check as check_teacher_key, lock as lock_with_teacher_key, make_key as make_teacher_key,
+};
 pub use tools::LabTools;

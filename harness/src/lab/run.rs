@@ -126,6 +126,8 @@ async fn start_on(
             procs: Vec::new(),
             nginx_conf_loaded: None,
             web_config_loaded: None,
+            teacher: None,
+            started_at: state::now(),
         },
         armed: true,
     };
@@ -443,15 +445,48 @@ pub fn hint(dir: &Path) -> Result<(usize, usize, &'static str), LabError> {
 
 /// Applies lab `lab`'s reference solution to the lab running in `dir` (the files only;
 /// `check` then applies them to Prometheus and nginx).
-pub fn solution(lab: Lab, dir: &Path, tools: &LabTools) -> Result<(), LabError> {
-    let state = LabState::load(dir)?;
+pub fn solution(
+    lab: Lab,
+    dir: &Path,
+    tools: &LabTools,
+    teacher_key: Option<&Path>,
+) -> Result<(), LabError> {
+    let state = unlocked(lab, dir, teacher_key)?;
+    files::apply_solution(lab, &state.dir, &state.ports, tools)
+}
+
+/// The reference solution of `lab` in words, for the teacher of the lab in `dir`.
+pub fn solution_text(
+    lab: Lab,
+    dir: &Path,
+    teacher_key: Option<&Path>,
+) -> Result<&'static str, LabError> {
+    unlocked(lab, dir, teacher_key)?;
+    Ok(lab.info().solution)
+}
+
+/// The state of the lab `lab` in `dir`, when `teacher_key` is the key it was started with.
+fn unlocked(lab: Lab, dir: &Path, teacher_key: Option<&Path>) -> Result<LabState, LabError> {
+    let state = match LabState::load(dir) {
+        Err(LabError::NotALab { .. }) => {
+            return Err(LabError::TeacherOnly {
+                reason: format!(
+                    "{} holds no lab; run it in (or with --dir) a lab folder started with \
+                     `--teacher-key FILE`, passing the same key",
+                    dir.display()
+                ),
+            })
+        }
+        other => other?,
+    };
     if state.lab != lab.name() {
         return Err(LabError::Command {
-            command: format!("lab solution {lab} --apply --dir {}", dir.display()),
+            command: format!("lab solution {lab} --dir {}", dir.display()),
             detail: format!("{} holds lab `{}`, not `{lab}`", dir.display(), state.lab),
         });
     }
-    files::apply_solution(lab, &state.dir, &state.ports, tools)
+    super::teacher::authorize(&state, teacher_key)?;
+    Ok(state)
 }
 
 #[cfg(test)]

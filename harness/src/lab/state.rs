@@ -62,6 +62,13 @@ pub(crate) struct LabState {
     /// (to restart it only on change).
     #[serde(default)]
     pub(crate) web_config_loaded: Option<String>,
+    /// SHA-256 of the teacher's key the lab was started with (`--teacher-key`): only that
+    /// key unlocks `lab solution` here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) teacher: Option<String>,
+    /// When `lab start` (or `up`) wrote the folder, seconds since the epoch (0: unknown).
+    #[serde(default)]
+    pub(crate) started_at: u64,
 }
 
 impl LabState {
@@ -153,14 +160,25 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), LabError> {
     crate::supervise::atomic_write(path, text).map_err(|e| LabError::io("writing", path, e))
 }
 
+/// How many hints were shown so far.
+pub(crate) fn hints_shown(dir: &Path) -> usize {
+    fs::read_to_string(dir.join(PRIVATE).join(HINTS_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Seconds since the epoch, now.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// How many hints were shown; bumps the count and returns the new one (capped at `max`).
 pub(crate) fn next_hint(dir: &Path, max: usize) -> Result<usize, LabError> {
     let path = dir.join(PRIVATE).join(HINTS_FILE);
-    let shown: usize = fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0);
-    let next = (shown + 1).min(max);
+    let next = (hints_shown(dir) + 1).min(max);
     write_atomic(&path, &format!("{next}\n"))?;
     Ok(next)
 }

@@ -210,7 +210,16 @@ async fn timing_check() {
         .start()
         .await
         .expect("starts");
-    let outcome = auth_timing(exporter.addr(), None, "/metrics", "prom", 60, 0.001).await;
+    let outcome = auth_timing(
+        exporter.addr(),
+        None,
+        "/metrics",
+        "prom",
+        60,
+        0.001,
+        std::time::Duration::from_secs(200),
+    )
+    .await;
     assert!(
         matches!(outcome, Outcome::Fail(ref d) if d.contains("distinguishable")),
         "{outcome:?}"
@@ -231,7 +240,16 @@ async fn timing_check() {
         .start()
         .await
         .expect("starts");
-    let outcome = auth_timing(exporter.addr(), None, "/metrics", "prom", 200, 0.001).await;
+    let outcome = auth_timing(
+        exporter.addr(),
+        None,
+        "/metrics",
+        "prom",
+        200,
+        0.001,
+        std::time::Duration::from_secs(200),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Pass(_)), "{outcome:?}");
 }
 

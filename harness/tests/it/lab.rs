@@ -18,13 +18,19 @@ const LIMIT: Duration = Duration::from_secs(120);
 pub(crate) struct LabDir {
     harness: Harness,
     dir: PathBuf,
+    /// The teacher's key the lab is started with (unlocks `lab solution`).
+    key: PathBuf,
 }
 
 impl LabDir {
     pub(crate) fn new() -> Result<Self> {
         let harness = Harness::new()?;
         let dir = harness.tmp().join("lab");
-        Ok(Self { harness, dir })
+        let key = harness.tmp().join("teacher.key");
+        let key_arg = key.to_str().context("utf-8 path")?;
+        let made = harness.run(&["lab", "teacher-key", "--out", key_arg], LIMIT)?;
+        ensure!(made.code() == Some(0), "lab teacher-key failed:{made}");
+        Ok(Self { harness, dir, key })
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -47,8 +53,20 @@ impl LabDir {
         self.dir.to_str().expect("temp paths are UTF-8")
     }
 
+    fn key_arg(&self) -> &str {
+        self.key.to_str().expect("temp paths are UTF-8")
+    }
+
+    /// `lab start NAME` with the teacher's key.
     pub(crate) fn start(&self, name: &str) -> Result<Ran> {
-        let ran = self.lab(&["start", name, "--dir", self.dir_arg()])?;
+        let ran = self.lab(&[
+            "start",
+            name,
+            "--dir",
+            self.dir_arg(),
+            "--teacher-key",
+            self.key_arg(),
+        ])?;
         ensure!(ran.code() == Some(0), "lab start {name} failed:{ran}");
         Ok(ran)
     }
@@ -66,7 +84,15 @@ impl LabDir {
     }
 
     pub(crate) fn solve(&self, name: &str) -> Result<()> {
-        let ran = self.lab(&["solution", name, "--apply", "--dir", self.dir_arg()])?;
+        let ran = self.lab(&[
+            "solution",
+            name,
+            "--apply",
+            "--dir",
+            self.dir_arg(),
+            "--teacher-key",
+            self.key_arg(),
+        ])?;
         ensure!(
             ran.code() == Some(0),
             "lab solution {name} --apply failed:{ran}"
@@ -172,7 +198,15 @@ fn round_trip(name: &str, kind: &str) -> Result<()> {
         "lab check did not name `{kind}`:{failed}"
     );
     // `check` explains; it never prints the reference solution.
-    let solution = lab.lab(&["solution", name])?;
+    let solution = lab.lab(&[
+        "solution",
+        name,
+        "--dir",
+        lab.dir_arg(),
+        "--teacher-key",
+        lab.key_arg(),
+    ])?;
+    ensure!(solution.code() == Some(0), "{solution}");
     for line in solution.stdout.lines().filter(|l| l.trim().len() > 20) {
         ensure!(
             !failed.stdout.contains(line.trim()),
@@ -577,7 +611,7 @@ fn sigkill_during_lab_up_is_swept_by_the_next_lab_command() -> Result<()> {
 }
 
 #[test]
-fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
+fn the_html_report_and_the_class_table_render_in_headless_chromium() -> Result<()> {
     let chromium = ["chromium", "chromium-browser"]
         .into_iter()
         .find(|c| {
@@ -625,9 +659,61 @@ fn the_html_report_renders_in_headless_chromium_with_verdicts() -> Result<()> {
         "data-verdict=\"solved\"",
         "class=\"target pass\"",
         "<li class=\"fixed\">unauthorized:",
+        "data-checks=\"2\" data-hints=\"3\"",
     ] {
         ensure!(dom.contains(want), "rendered DOM lacks `{want}`:\n{dom}");
     }
+
+    // A weakening tried after solving (the exporter's users removed, the job still sends
+    // its password), and a second lab never checked: the teacher's class table.
+    std::fs::write(lab.dir().join("web-config.yml"), "{}\n")?; // it held the users only
+    let ran = lab.check(false)?;
+    ensure!(ran.stdout.contains("— weakened"), "{ran}");
+    let other = LabDir::new()?;
+    other.start("hostname-mismatch")?;
+    let (json, class) = (
+        lab.harness.tmp().join("class.json"),
+        lab.harness.tmp().join("class.html"),
+    );
+    let report = lab.lab(&[
+        "report",
+        lab.dir_arg(),
+        other.dir_arg(),
+        "--json",
+        json.to_str().context("utf-8")?,
+        "--html",
+        class.to_str().context("utf-8")?,
+    ])?;
+    ensure!(report.code() == Some(0), "{report}");
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let first = &rows[0];
+    ensure!(
+        first["lab"] == "basic-auth-401"
+            && first["checks"] == 3
+            && first["hints"] == 3
+            && first["weakened_checks"] == 1
+            && first["solved"] == false
+            && first["first_solved_at"].is_u64()
+            && first["started_at"].as_u64().is_some_and(|t| t > 0)
+            && rows[1]["lab"] == "hostname-mismatch"
+            && rows[1]["checks"] == 0,
+        "{rows:#}"
+    );
+    let dom = dump_dom(chromium, &class, lab.harness.tmp())?;
+    for want in [
+        "data-rendered=\"js\"",
+        "0 of 2 lab(s) solved",
+        "<tr class=\"lab\" data-state=\"weakened\">",
+        "<tr class=\"lab\" data-state=\"not-checked\">",
+        "<li class=\"weakening\">credentials demanded by the server and sent by Prometheus</li>",
+        " UTC</td>",
+    ] {
+        ensure!(
+            dom.contains(want),
+            "rendered class table lacks `{want}`:\n{dom}"
+        );
+    }
+    other.stop()?;
     lab.stop()
 }
 
@@ -661,4 +747,77 @@ fn dump_dom(chromium: &str, page: &Path, tmp: &Path) -> Result<String> {
         "chromium failed:{ran}"
     );
     Ok(ran.stdout)
+}
+
+/// Every text file under `dir` (hidden ones too), by path.
+fn every_text_file(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            every_text_file(&path, out);
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            out.push((path, text));
+        }
+    }
+}
+
+#[test]
+fn a_learners_folder_holds_no_solution_and_only_the_teachers_key_unlocks_it() -> Result<()> {
+    let lab = LabDir::new()?;
+    lab.start("untrusted-ca")?;
+    let dir = lab.dir_arg().to_owned();
+
+    // Without the key, with another key: refused, saying what a teacher does.
+    let refused = lab.lab(&["solution", "untrusted-ca", "--dir", &dir])?;
+    ensure!(
+        refused.code() == Some(2)
+            && refused
+                .stderr
+                .contains("the reference solution is for teachers")
+            && refused.stderr.contains("--teacher-key FILE"),
+        "{refused}"
+    );
+    let other = lab.harness.tmp().join("learner.key");
+    let other_arg = other.to_str().context("utf-8 path")?;
+    let made = lab.lab(&["teacher-key", "--out", other_arg])?;
+    ensure!(made.code() == Some(0), "{made}");
+    let wrong = lab.lab(&[
+        "solution",
+        "untrusted-ca",
+        "--apply",
+        "--dir",
+        &dir,
+        "--teacher-key",
+        other_arg,
+    ])?;
+    ensure!(
+        wrong.code() == Some(2) && wrong.stderr.contains("is not the key the lab"),
+        "{wrong}"
+    );
+
+    // With the teacher's key: the solution; and no file of the learner's folder holds it.
+    let shown = lab.lab(&[
+        "solution",
+        "untrusted-ca",
+        "--dir",
+        &dir,
+        "--teacher-key",
+        lab.key_arg(),
+    ])?;
+    ensure!(
+        shown.code() == Some(0) && shown.stdout.contains("ca_file: pki/ca.crt"),
+        "{shown}"
+    );
+    let mut files = Vec::new();
+    every_text_file(lab.dir(), &mut files);
+    ensure!(files.len() > 5, "the lab's files: {files:?}");
+    let key = std::fs::read_to_string(&lab.key)?;
+    for (path, text) in &files {
+        ensure!(
+            !text.contains(shown.stdout.trim()) && !text.contains(key.trim()),
+            "{} holds the solution or the key",
+            path.display()
+        );
+    }
+    lab.stop()
 }

@@ -385,7 +385,7 @@ fn every_lab_refuses_at_least_two_weakenings_of_what_it_protects() -> Result<()>
         failures.len(),
         failures.join("\n")
     );
-    // docs/labs.md cites this count.
+    // docs/teaching-labs.md cites this count.
     assert_eq!(refused, 32, "weakenings refused");
     eprintln!("{refused} weakenings refused in {:?}", begun.elapsed());
     Ok(())

@@ -7,6 +7,7 @@ mod bench;
 mod ci_image;
 mod cleanup;
 mod conformance;
+mod conformance_frontends;
 mod conformance_real;
 mod docs_examples;
 mod fixture;

@@ -349,15 +349,21 @@ pub(crate) enum NginxKind {
     Mtls,
     /// Both.
     MtlsBasic,
+    /// A TLS terminator that asks for any client certificate (`ssl_verify_client
+    /// optional_no_ca`) and answers HTTP 403 unless it verified against the test CA.
+    Terminator403,
+    /// TLS that also accepts TLS 1.0 and 1.1 (`@SECLEVEL=0`), no auth: deliberately weak.
+    LegacyTls,
 }
 
 impl NginxKind {
-    /// All kinds.
+    /// The kinds that refuse a bad request the usual way (400 for certificates, 401 for
+    /// credentials): the smoke test starts each.
     pub(crate) const ALL: [Self; 3] = [Self::TlsBasic, Self::Mtls, Self::MtlsBasic];
 
     /// Whether a client certificate is required.
     pub(crate) fn mtls(self) -> bool {
-        matches!(self, Self::Mtls | Self::MtlsBasic)
+        matches!(self, Self::Mtls | Self::MtlsBasic | Self::Terminator403)
     }
 
     /// Whether Basic auth is required.
@@ -450,6 +456,11 @@ impl Nginx {
             if kind.mtls() {
                 config.client_ca = Some(pki.file("ca.crt"));
             }
+            if kind == NginxKind::Terminator403 {
+                config.client_cert_check =
+                    scrape_harness::prometheus::ClientCertCheck::OptionalThen403;
+            }
+            config.insecure_legacy_tls = kind == NginxKind::LegacyTls;
             if kind.basic() {
                 config.basic_auth_users = vec![(BASIC_USER.to_owned(), hash.clone())];
             }
@@ -553,6 +564,54 @@ impl PyExporter {
                 Proc::spawn(command, "py_exporter.py", &log)?,
                 client.clone(),
             ))
+        })?;
+        Ok(Self {
+            proc,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+}
+
+/// Prometheus' own `/metrics` (Debian's `/usr/bin/prometheus`, plain HTTP, an empty
+/// configuration) on 127.0.0.1: a Go `net/http` server to put behind a TLS terminator.
+pub(crate) struct PromMetrics {
+    proc: Proc,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl PromMetrics {
+    /// The binary.
+    pub(crate) const BIN: &'static str = "/usr/bin/prometheus";
+
+    /// Starts it; ready when `/metrics` answers 200.
+    pub(crate) fn start() -> Result<Self> {
+        ensure!(
+            Path::new(Self::BIN).is_file(),
+            "{} is missing: run `bash scripts/setup`",
+            Self::BIN
+        );
+        let dir = tempfile::Builder::new().prefix("it-real-prom-").tempdir()?;
+        let log = dir.path().join("prometheus.log");
+        let data = dir.path().join("data");
+        let (proc, addr) = start_on_free_port("prometheus (upstream)", |addr| {
+            let mut command = Command::new(Self::BIN);
+            command
+                .arg("--config.file=/dev/null")
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg(format!("--web.listen-address={addr}"));
+            Ok((Proc::spawn(command, "prometheus", &log)?, Client::default()))
         })?;
         Ok(Self {
             proc,
