@@ -1,6 +1,6 @@
 //! `scrape-harness lab …`: teaching labs (see `scrape_harness::lab`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -193,26 +193,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir,
             teacher_key,
             tools,
-        } => {
-            let lab: Lab = name.parse()?;
-            let dir = dir.unwrap_or_else(|| PathBuf::from(lab.name()));
-            if let Some(key) = &teacher_key {
-                lab::check_teacher_key(key)?;
-            }
-            let started = lab::start(lab, &dir, &tools.find()?).await?;
-            if let Some(key) = &teacher_key {
-                lab::lock_with_teacher_key(&[&started.dir], key)?;
-            }
-            println!(
-                "lab {} started in {}\n  task:       {}/README.md\n  Prometheus: {}/targets\n  check:      scrape-harness lab check --dir {}\n  stop:       scrape-harness lab stop --dir {}",
-                started.lab,
-                started.dir.display(),
-                started.dir.display(),
-                started.prometheus_url,
-                started.dir.display(),
-                started.dir.display()
-            );
-        }
+        } => start(&name, dir, teacher_key.as_deref(), &tools).await?,
         LabAction::Check {
             dir,
             html,
@@ -225,24 +206,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             json,
             html,
             reports_dir,
-        } => {
-            let all = lab::gather_progress(&dirs)?;
-            let mut written = Vec::new();
-            if let Some(path) = json {
-                let path = super::report_path(&reports_dir, &path)?;
-                std::fs::write(&path, serde_json::to_string_pretty(&all)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                written.push(path);
-            }
-            if let Some(path) = html {
-                let path = super::report_path(&reports_dir, &path)?;
-                std::fs::write(&path, lab::progress_html(&all))
-                    .with_context(|| format!("writing {}", path.display()))?;
-                written.push(path);
-            }
-            say_written(&written);
-            print!("{}", lab::progress_table(&all));
-        }
+        } => class_report(&dirs, (json, html), &reports_dir)?,
         LabAction::Hint { dir } => {
             let (n, of, text) = lab::hint(&dir)?;
             println!("hint {n}/{of}: {text}");
@@ -253,22 +217,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir,
             teacher_key,
             tools,
-        } => {
-            let lab: Lab = name.parse()?;
-            let key = teacher_key.as_deref();
-            if apply {
-                lab::solution(lab, &dir, &tools.find()?, key).with_context(|| {
-                    format!("applying the solution of {lab} in {}", dir.display())
-                })?;
-                println!(
-                    "solution of {lab} applied in {}; run `scrape-harness lab check --dir {}`",
-                    dir.display(),
-                    dir.display()
-                );
-            } else {
-                println!("{}", lab::solution_text(lab, &dir, key)?);
-            }
-        }
+        } => solution(&name, apply, &dir, teacher_key.as_deref(), &tools)?,
         LabAction::Stop { dir } => {
             for s in lab::stop(&dir).await? {
                 println!(
@@ -284,33 +233,107 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<u8> {
             dir,
             teacher_key,
             tools,
-        } => {
-            let begun = std::time::Instant::now();
-            if let Some(key) = &teacher_key {
-                lab::check_teacher_key(key)?;
-            }
-            let started = lab::up(&dir, &tools.find()?).await?;
-            if let Some(key) = &teacher_key {
-                let dirs: Vec<&std::path::Path> = started.iter().map(|s| s.dir.as_path()).collect();
-                lab::lock_with_teacher_key(&dirs, key)?;
-            }
-            for s in &started {
-                println!(
-                    "{:<20} {}/targets  {}",
-                    s.lab.name(),
-                    s.prometheus_url,
-                    s.dir.display()
-                );
-            }
-            println!(
-                "{} labs up in {:.1} s; stop them all with `scrape-harness lab stop --dir {}`",
-                started.len(),
-                begun.elapsed().as_secs_f64(),
-                dir.display()
-            );
-        }
+        } => up(&dir, teacher_key.as_deref(), &tools).await?,
     }
     Ok(EXIT_PASS)
+}
+
+/// `lab start`: the lab, locked with the teacher's key when one is given.
+async fn start(
+    name: &str,
+    dir: Option<PathBuf>,
+    teacher_key: Option<&Path>,
+    tools: &ToolArgs,
+) -> anyhow::Result<()> {
+    let lab: Lab = name.parse()?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(lab.name()));
+    if let Some(key) = teacher_key {
+        lab::check_teacher_key(key)?;
+    }
+    let started = lab::start(lab, &dir, &tools.find()?).await?;
+    if let Some(key) = teacher_key {
+        lab::lock_with_teacher_key(&[&started.dir], key)?;
+    }
+    let shown = started.dir.display();
+    println!(
+        "lab {} started in {shown}\n  task:       {shown}/README.md\n  Prometheus: {}/targets\n  check:      scrape-harness lab check --dir {shown}\n  stop:       scrape-harness lab stop --dir {shown}",
+        started.lab, started.prometheus_url,
+    );
+    Ok(())
+}
+
+/// `lab up`: every lab, each locked with the teacher's key when one is given.
+async fn up(dir: &Path, teacher_key: Option<&Path>, tools: &ToolArgs) -> anyhow::Result<()> {
+    let begun = std::time::Instant::now();
+    if let Some(key) = teacher_key {
+        lab::check_teacher_key(key)?;
+    }
+    let started = lab::up(dir, &tools.find()?).await?;
+    if let Some(key) = teacher_key {
+        let dirs: Vec<&Path> = started.iter().map(|s| s.dir.as_path()).collect();
+        lab::lock_with_teacher_key(&dirs, key)?;
+    }
+    for s in &started {
+        println!(
+            "{:<20} {}/targets  {}",
+            s.lab.name(),
+            s.prometheus_url,
+            s.dir.display()
+        );
+    }
+    println!(
+        "{} labs up in {:.1} s; stop them all with `scrape-harness lab stop --dir {}`",
+        started.len(),
+        begun.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `lab solution`: printed, or applied, for the teacher whose key started the lab.
+fn solution(
+    name: &str,
+    apply: bool,
+    dir: &Path,
+    teacher_key: Option<&Path>,
+    tools: &ToolArgs,
+) -> anyhow::Result<()> {
+    let lab: Lab = name.parse()?;
+    if !apply {
+        println!("{}", lab::solution_text(lab, dir, teacher_key)?);
+        return Ok(());
+    }
+    lab::solution(lab, dir, &tools.find()?, teacher_key)
+        .with_context(|| format!("applying the solution of {lab} in {}", dir.display()))?;
+    println!(
+        "solution of {lab} applied in {}; run `scrape-harness lab check --dir {}`",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `lab report`: the class table, printed and written as JSON and HTML when asked.
+fn class_report(
+    dirs: &[PathBuf],
+    (json, html): (Option<PathBuf>, Option<PathBuf>),
+    reports_dir: &Path,
+) -> anyhow::Result<()> {
+    let all = lab::gather_progress(dirs)?;
+    let mut written = Vec::new();
+    for (given, text) in [
+        (json, serde_json::to_string_pretty(&all)?),
+        (html, lab::progress_html(&all)),
+    ] {
+        if let Some(given) = given {
+            let path = super::report_path(reports_dir, &given)?;
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(path);
+        }
+    }
+    say_written(&written);
+    print!("{}", lab::progress_table(&all));
+    Ok(())
 }
 
 #[cfg(test)]

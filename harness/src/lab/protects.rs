@@ -227,7 +227,9 @@ pub(crate) struct Seen<'a> {
 }
 
 /// The weakenings of `protects` that a target of `job` shows: one finding each, with the
-/// evidence (what Prometheus loaded, where it scraped, how the server answered).
+/// evidence (what Prometheus loaded, where it scraped, how the server answered); and one
+/// `unconfirmed` finding for each property the probes could not confirm (never taken for
+/// granted).
 pub(crate) fn weakenings(
     subject: &str,
     protects: &[Protected],
@@ -235,22 +237,11 @@ pub(crate) fn weakenings(
     seen: Seen<'_>,
     ports: &Ports,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    // A property the probes could not confirm is not taken for granted.
-    for &p in protects {
-        let unknown = match p {
-            Protected::VerifiedTls => {
-                seen.scrape_url.starts_with("https://")
-                    && seen.facts.is_none_or(|f| f.plain_http_refused.is_none())
-            }
-            Protected::Credentials => seen.facts.is_none_or(|f| f.credentials_demanded.is_none()),
-            Protected::ClientCert => seen.facts.is_none_or(|f| {
-                f.client_cert_required.is_none() || f.client_cert_verified.is_none()
-            }),
-            _ => false,
-        };
-        if unknown {
-            out.push(Finding::new(
+    let mut out: Vec<Finding> = protects
+        .iter()
+        .filter(|&&p| unconfirmed(p, seen))
+        .map(|p| {
+            Finding::new(
                 subject,
                 "unconfirmed",
                 &format!(
@@ -263,116 +254,131 @@ pub(crate) fn weakenings(
                     p.label()
                 ),
                 "run `lab check` again; if it persists, the server's log".into(),
+            )
+        })
+        .collect();
+    for &p in protects {
+        for (evidence, restore) in given_up(p, job, seen, ports) {
+            out.push(Finding::new(
+                subject,
+                "weakened",
+                &evidence,
+                format!(
+                    "not solved: you weakened {}. This lab protects it: {}",
+                    p.label(),
+                    p.rule()
+                ),
+                restore.to_owned(),
             ));
         }
     }
-    let mut weakened = |what: Protected, evidence: String, restore: &str| {
-        out.push(Finding::new(
-            subject,
-            "weakened",
-            &evidence,
-            format!(
-                "not solved: you weakened {}. This lab protects it: {}",
-                what.label(),
-                what.rule()
-            ),
-            restore.to_owned(),
-        ));
-    };
-    for &p in protects {
-        match p {
-            Protected::VerifiedTls => {
-                if diagnose::skips_verification(job) {
-                    weakened(
-                        p,
-                        "Prometheus loaded this job with tls_config.insecure_skip_verify: true \
-                         (/api/v1/status/config)"
-                            .into(),
-                        "prometheus.yml: remove tls_config.insecure_skip_verify and make \
-                         verification pass",
-                    );
-                }
-                if !seen.scrape_url.starts_with("https://") {
-                    weakened(
-                        p,
-                        format!("Prometheus scraped {} (plain HTTP)", seen.scrape_url),
-                        "prometheus.yml: scheme: https, and TLS back on in the server's \
-                         config (web-config.yml tls_server_config, or nginx' `listen ... ssl`)",
-                    );
-                } else if let Some(false) = seen.facts.and_then(|f| f.plain_http_refused) {
-                    weakened(
-                        p,
-                        format!("the server at {} also serves plain HTTP", seen.scrape_url),
-                        "the server's config: TLS only on that port",
-                    );
-                }
-            }
-            Protected::Credentials => {
-                let sends = job.basic_auth.is_some() || job.authorization.is_some();
-                match seen.facts.and_then(|f| f.credentials_demanded) {
-                    Some(false) => weakened(
-                        p,
-                        format!(
-                            "a request without credentials to {} was served",
-                            seen.scrape_url
-                        ),
-                        "the server's users back in place (web-config.yml basic_auth_users or \
-                         fake_exporter.bearer_auth, nginx' auth_basic)",
-                    ),
-                    _ if !sends => weakened(
-                        p,
-                        "Prometheus loaded this job without basic_auth or authorization".into(),
-                        "prometheus.yml: the job's credentials",
-                    ),
-                    _ => {}
-                }
-            }
-            Protected::ClientCert => {
-                let facts = seen.facts;
-                if facts.and_then(|f| f.client_cert_required) == Some(false) {
-                    weakened(
-                        p,
-                        "a client without a certificate was served".into(),
-                        "web-config.yml: client_auth_type: RequireAndVerifyClientCert",
-                    );
-                } else if facts.and_then(|f| f.client_cert_verified) == Some(false) {
-                    weakened(
-                        p,
-                        "a client certificate from an unknown CA was accepted".into(),
-                        "web-config.yml: client_auth_type: RequireAndVerifyClientCert and \
-                         client_ca_file: the lab's CA",
-                    );
-                }
-            }
-            Protected::ThroughProxy => {
-                let proxy = ports.proxy;
-                if proxy.is_some() && port(seen.scrape_url) != proxy {
-                    weakened(
-                        p,
-                        format!(
-                            "Prometheus scraped {}, not nginx' port {}",
-                            seen.scrape_url,
-                            proxy.unwrap_or_default()
-                        ),
-                        "prometheus.yml: scrape nginx' port (static_configs, and no \
-                         relabel_configs that change __address__)",
-                    );
-                }
-            }
-            Protected::SurvivesRotation => {
-                if seen.up_after_rotation == Some(false) {
-                    weakened(
-                        p,
-                        "after `check` wrote a new token into exporter-token, the target went down"
-                            .into(),
-                        "prometheus.yml: authorization.credentials_file (read on every scrape) \
-                         instead of a token written into the file",
-                    );
-                }
-            }
-            // Judged from Prometheus' connection counts (the `keepalive` finding).
-            Protected::KeepAlive => {}
+    out
+}
+
+/// Whether the probes could not tell whether `p` holds.
+fn unconfirmed(p: Protected, seen: Seen<'_>) -> bool {
+    let facts = seen.facts;
+    match p {
+        Protected::VerifiedTls => {
+            seen.scrape_url.starts_with("https://")
+                && facts.is_none_or(|f| f.plain_http_refused.is_none())
         }
+        Protected::Credentials => facts.is_none_or(|f| f.credentials_demanded.is_none()),
+        Protected::ClientCert => facts
+            .is_none_or(|f| f.client_cert_required.is_none() || f.client_cert_verified.is_none()),
+        Protected::ThroughProxy | Protected::SurvivesRotation | Protected::KeepAlive => false,
+    }
+}
+
+/// How `p` was given up, if it was: `(evidence, what to restore)` for each way.
+fn given_up(
+    p: Protected,
+    job: &ScrapeConfig,
+    seen: Seen<'_>,
+    ports: &Ports,
+) -> Vec<(String, &'static str)> {
+    let facts = seen.facts;
+    let mut out = Vec::new();
+    match p {
+        Protected::VerifiedTls => {
+            if diagnose::skips_verification(job) {
+                out.push((
+                    "Prometheus loaded this job with tls_config.insecure_skip_verify: true \
+                     (/api/v1/status/config)"
+                        .into(),
+                    "prometheus.yml: remove tls_config.insecure_skip_verify and make \
+                     verification pass",
+                ));
+            }
+            if !seen.scrape_url.starts_with("https://") {
+                out.push((
+                    format!("Prometheus scraped {} (plain HTTP)", seen.scrape_url),
+                    "prometheus.yml: scheme: https, and TLS back on in the server's config \
+                     (web-config.yml tls_server_config, or nginx' `listen ... ssl`)",
+                ));
+            } else if facts.and_then(|f| f.plain_http_refused) == Some(false) {
+                out.push((
+                    format!("the server at {} also serves plain HTTP", seen.scrape_url),
+                    "the server's config: TLS only on that port",
+                ));
+            }
+        }
+        Protected::Credentials => {
+            let sends = job.basic_auth.is_some() || job.authorization.is_some();
+            if facts.and_then(|f| f.credentials_demanded) == Some(false) {
+                out.push((
+                    format!(
+                        "a request without credentials to {} was served",
+                        seen.scrape_url
+                    ),
+                    "the server's users back in place (web-config.yml basic_auth_users or \
+                     fake_exporter.bearer_auth, nginx' auth_basic)",
+                ));
+            } else if !sends {
+                out.push((
+                    "Prometheus loaded this job without basic_auth or authorization".into(),
+                    "prometheus.yml: the job's credentials",
+                ));
+            }
+        }
+        Protected::ClientCert => {
+            if facts.and_then(|f| f.client_cert_required) == Some(false) {
+                out.push((
+                    "a client without a certificate was served".into(),
+                    "web-config.yml: client_auth_type: RequireAndVerifyClientCert",
+                ));
+            } else if facts.and_then(|f| f.client_cert_verified) == Some(false) {
+                out.push((
+                    "a client certificate from an unknown CA was accepted".into(),
+                    "web-config.yml: client_auth_type: RequireAndVerifyClientCert and \
+                     client_ca_file: the lab's CA",
+                ));
+            }
+        }
+        Protected::ThroughProxy => {
+            if let Some(proxy) = ports.proxy.filter(|&p| port(seen.scrape_url) != Some(p)) {
+                out.push((
+                    format!(
+                        "Prometheus scraped {}, not nginx' port {proxy}",
+                        seen.scrape_url
+                    ),
+                    "prometheus.yml: scrape nginx' port (static_configs, and no \
+                     relabel_configs that change __address__)",
+                ));
+            }
+        }
+        Protected::SurvivesRotation => {
+            if seen.up_after_rotation == Some(false) {
+                out.push((
+                    "after `check` wrote a new token into exporter-token, the target went down"
+                        .into(),
+                    "prometheus.yml: authorization.credentials_file (read on every scrape) \
+                     instead of a token written into the file",
+                ));
+            }
+        }
+        // Judged from Prometheus' connection counts (the `keepalive` finding).
+        Protected::KeepAlive => {}
     }
     out
 }

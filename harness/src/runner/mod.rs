@@ -461,10 +461,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let verdicts_at = Instant::now();
     let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
     let external = !matches!(opts.launcher, Launcher::Fake);
-    let http_observed = if external {
-        external::scrape_http_versions(plan, &started).await
-    } else {
-        BTreeMap::new()
+    let http_observed = match external {
+        true => external::scrape_http_versions(plan, &started).await,
+        false => BTreeMap::new(),
     };
     let mut steady = waited.steady;
     let mut recorded = RecordedRun {
@@ -513,10 +512,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         receivers,
         rotation,
     };
-    tracing::debug!(
-        "verdicts judged {:.2}s after the scrapes were counted",
-        verdicts_at.elapsed().as_secs_f64()
-    );
+    let judged_s = verdicts_at.elapsed().as_secs_f64();
+    tracing::debug!("verdicts judged {judged_s:.2}s after the scrapes were counted");
     tear_down(prometheus, started, run_dir).await;
     drop(parts);
     Ok(report)

@@ -598,23 +598,7 @@ impl Scan<'_> {
                     self.key_col = None;
                     self.i += 1;
                 }
-                b':' if self.flow() > 0 || next_blankz => {
-                    let key = self.key_col.take().unwrap_or(col);
-                    self.roll_indent(key, b'm')?;
-                    if self.flows.last() == Some(&b'[') {
-                        self.open(b'm')?;
-                    }
-                    // A collection as the key sits inside the mapping this `:` opened.
-                    if let Some(key_depth) = closed {
-                        if let Some(pair) = self.inner.last_mut() {
-                            *pair = (*pair).max(key_depth);
-                        }
-                        if self.depth() + key_depth > self.limit {
-                            return Err(self.line);
-                        }
-                    }
-                    self.i += 1;
-                }
+                b':' if self.flow() > 0 || next_blankz => self.value_indicator(col, closed)?,
                 b'*' | b'&' => {
                     self.key_col.get_or_insert(col);
                     self.i += 1;
@@ -641,6 +625,26 @@ impl Scan<'_> {
                 }
             }
         }
+    }
+
+    /// A `:` that starts a value: the mapping it opens (at its key's column), and a
+    /// collection just closed as its key, which sits inside that mapping.
+    fn value_indicator(&mut self, col: usize, closed: Option<usize>) -> Result<(), usize> {
+        let key = self.key_col.take().unwrap_or(col);
+        self.roll_indent(key, b'm')?;
+        if self.flows.last() == Some(&b'[') {
+            self.open(b'm')?;
+        }
+        if let Some(key_depth) = closed {
+            if let Some(pair) = self.inner.last_mut() {
+                *pair = (*pair).max(key_depth);
+            }
+            if self.depth() + key_depth > self.limit {
+                return Err(self.line);
+            }
+        }
+        self.i += 1;
+        Ok(())
     }
 
     /// A quoted scalar from its opening quote to its closing one (or the end of the text).
