@@ -47,6 +47,12 @@ pub enum Lab {
     ConfigRefused,
     /// A proxy that closes the connection after every response.
     Keepalive,
+    /// Build it: a certificate made with openssl, TLS in `web-config.yml`, the job.
+    BuildTls,
+    /// Build it: TLS + Basic auth (a bcrypt hash made by the learner).
+    BuildTlsBasic,
+    /// Build it: mTLS (a CA, server and client certificates made with openssl).
+    BuildMtls,
 }
 
 /// What a lab teaches (for `lab list`, the README, `docs/labs.md` and `docs/teaching-labs.md`).
@@ -69,7 +75,7 @@ pub struct LabInfo {
 }
 
 /// Every lab, in teaching order.
-pub const LABS: [LabInfo; 10] = [
+pub const LABS: [LabInfo; 13] = [
     LabInfo {
         lab: Lab::ClassicTlsBasic,
         name: "classic-tls-basic",
@@ -221,6 +227,65 @@ pub const LABS: [LabInfo; 10] = [
         ],
         solution: "In nginx.conf set `keepalive_timeout 65s;` (any value above the scrape interval); `lab check` reloads nginx.",
     },
+    LabInfo {
+        lab: Lab::BuildTls,
+        name: "build-tls",
+        title: "Build it: TLS from scratch, with your own openssl certificate",
+        minutes: 25,
+        task: "This folder is almost empty: the exporter waits for its `web-config.yml` and \
+               Prometheus has no job. Follow the tutorial path: make a certificate and its key \
+               with `openssl` (named `exporter.crt` and `exporter.key`), switch TLS on in the \
+               exporter's `web-config.yml`, and add a job to `prometheus.yml` that scrapes the \
+               exporter at 127.0.0.1 over https with certificate verification ON (the job \
+               trusts your certificate). `lab check` (re)starts the exporter with your \
+               `web-config.yml`, as you would restart node_exporter.",
+        hints: &[
+            "Run `lab check` after each step: it says what is still missing (the exporter's config, the job) and what Prometheus answers.",
+            "The exporter's web-config.yml needs a tls_server_config with cert_file and key_file; the job needs scheme: https and a tls_config whose ca_file is the certificate Prometheus should trust.",
+            "Prometheus scrapes 127.0.0.1: the certificate's subjectAltName must hold IP:127.0.0.1 (openssl req -x509 ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1). A self-signed certificate is its own CA.",
+        ],
+        solution: "In the lab folder:\n  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \\\n    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \\\n    -keyout exporter.key -out exporter.crt\nweb-config.yml: `tls_server_config: {cert_file: exporter.crt, key_file: exporter.key}`.\nprometheus.yml: a job `node` with `scheme: https`, `tls_config: {ca_file: exporter.crt}` and the exporter's address as its target.",
+    },
+    LabInfo {
+        lab: Lab::BuildTlsBasic,
+        name: "build-tls-basic",
+        title: "Build it: TLS + Basic auth from scratch",
+        minutes: 30,
+        task: "This folder is almost empty. Follow the tutorial path: make a certificate and \
+               its key with `openssl` (`exporter.crt`, `exporter.key`), make a bcrypt hash of \
+               the password `lab-password` for the user `prom`, write the exporter's \
+               `web-config.yml` (TLS and that user), and add a job to `prometheus.yml` that \
+               scrapes the exporter at 127.0.0.1 over https with verification ON and sends \
+               the user and password (the password from a file, `password.txt`). `lab check` \
+               (re)starts the exporter with your `web-config.yml`.",
+        hints: &[
+            "Run `lab check` after each step: it says what is still missing and what Prometheus answers.",
+            "web-config.yml holds the bcrypt hash under basic_auth_users; prometheus.yml sends the plain password with basic_auth (username, password_file). A hash: `htpasswd -nbBC 10 prom lab-password` prints `prom:<hash>`.",
+            "The certificate needs IP:127.0.0.1 in its subjectAltName; the job trusts it with tls_config.ca_file; password.txt holds `lab-password`, not the hash.",
+        ],
+        solution: "As build-tls (openssl req -x509 ... -addext subjectAltName=DNS:localhost,IP:127.0.0.1), then\n  htpasswd -nbBC 10 prom lab-password   # prom:<hash>\nweb-config.yml: tls_server_config as in build-tls and `basic_auth_users: {prom: <hash>}`.\n  printf lab-password > password.txt\nprometheus.yml: the https job with `tls_config: {ca_file: exporter.crt}` and `basic_auth: {username: prom, password_file: password.txt}`.",
+    },
+    LabInfo {
+        lab: Lab::BuildMtls,
+        name: "build-mtls",
+        title: "Build it: mTLS from scratch, with your own CA",
+        minutes: 35,
+        task: "This folder is almost empty. Follow the tutorial path for mutual TLS: make your \
+               own CA with `openssl` (`ca.crt`, `ca.key`), a server certificate for the \
+               exporter signed by it (`server.crt`, `server.key`) and a client certificate for \
+               Prometheus signed by it (`client.crt`, `client.key`). Write the exporter's \
+               `web-config.yml` so that it serves TLS and demands and verifies a client \
+               certificate from your CA, and add a job to `prometheus.yml` that scrapes the \
+               exporter at 127.0.0.1 over https, verifies the server with your CA and presents \
+               the client certificate. `lab check` (re)starts the exporter with your \
+               `web-config.yml`.",
+        hints: &[
+            "Run `lab check` after each step: it says what is still missing and what Prometheus answers.",
+            "Three openssl steps: a self-signed CA (req -x509), then for the server and the client a key and a request (req -new) signed by the CA (x509 -req -CA ca.crt -CAkey ca.key). web-config.yml: client_auth_type and client_ca_file; the job: ca_file, cert_file, key_file.",
+            "The server certificate needs subjectAltName IP:127.0.0.1, the client certificate extendedKeyUsage=clientAuth (add them to the request with -addext and copy them with `x509 -req -copy_extensions copy`); client_auth_type: RequireAndVerifyClientCert with client_ca_file: ca.crt.",
+        ],
+        solution: "In the lab folder:\n  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 -subj /CN=lab-ca -keyout ca.key -out ca.crt\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout server.key -out server.csr\n  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -copy_extensions copy -out server.crt\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=prometheus -addext extendedKeyUsage=clientAuth -keyout client.key -out client.csr\n  openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -copy_extensions copy -out client.crt\nweb-config.yml: `tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: RequireAndVerifyClientCert, client_ca_file: ca.crt}`.\nprometheus.yml: the https job with `tls_config: {ca_file: ca.crt, cert_file: client.crt, key_file: client.key}`.",
+    },
 ];
 
 impl Lab {
@@ -239,6 +304,12 @@ impl Lab {
     /// Whether the lab puts nginx in front of the exporter.
     pub(crate) fn has_proxy(self) -> bool {
         matches!(self, Self::ReverseProxy | Self::Keepalive)
+    }
+
+    /// Whether the learner builds the set-up from an (almost) empty folder: no job, no
+    /// `web-config.yml` at start; `check` (re)starts the exporter with the learner's one.
+    pub fn is_build_it(self) -> bool {
+        matches!(self, Self::BuildTls | Self::BuildTlsBasic | Self::BuildMtls)
     }
 }
 
@@ -309,6 +380,12 @@ const PROMETHEUS_YML_HEADER: &str = "\
 # this file.
 ";
 
+/// The end of a build-it lab's `prometheus.yml` as the learner gets it.
+const BUILD_IT_JOB_COMMENT: &str = "\
+# Your job goes here (see README.md), under:
+# scrape_configs:
+";
+
 /// The comment on top of every lab's `web-config.yml`.
 const WEB_CONFIG_HEADER: &str = "\
 # The exporter's web config (exporter-toolkit format, as node_exporter reads it).
@@ -345,6 +422,15 @@ fn basic_auth() -> Option<BasicAuth> {
     })
 }
 
+/// `tls` presenting the client certificate `<stem>.crt` with its key `<stem>.key`.
+fn with_client_cert(mut tls: Option<TlsConfig>, stem: &str) -> Option<TlsConfig> {
+    if let Some(t) = tls.as_mut() {
+        t.cert_file = Some(format!("{stem}.crt").into());
+        t.key_file = Some(format!("{stem}.key").into());
+    }
+    tls
+}
+
 /// The lab's job as its reference solution has it.
 pub(crate) fn reference_job(lab: Lab, ports: &Ports) -> ScrapeConfig {
     let target = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.scraped()));
@@ -352,21 +438,16 @@ pub(crate) fn reference_job(lab: Lab, ports: &Ports) -> ScrapeConfig {
     let https = !matches!(lab, Lab::BasicAuth401 | Lab::BearerRotation);
     job.scheme = https.then_some(Scheme::Https);
     job.tls_config = match lab {
-        Lab::ClassicTlsBasic => ca("exporter.crt"), // the self-signed certificate is its own CA
+        // The self-signed certificate is its own CA.
+        Lab::ClassicTlsBasic | Lab::BuildTls | Lab::BuildTlsBasic => ca("exporter.crt"),
         Lab::BasicAuth401 | Lab::BearerRotation => None,
-        Lab::MtlsClientCert => {
-            let mut tls = ca("pki/ca.crt");
-            if let Some(t) = tls.as_mut() {
-                t.cert_file = Some("pki/client.crt".into());
-                t.key_file = Some("pki/client.key".into());
-            }
-            tls
-        }
+        Lab::MtlsClientCert => with_client_cert(ca("pki/ca.crt"), "pki/client"),
+        Lab::BuildMtls => with_client_cert(ca("ca.crt"), "client"),
         _ => ca("pki/ca.crt"),
     };
     if matches!(
         lab,
-        Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::ReverseProxy
+        Lab::ClassicTlsBasic | Lab::BasicAuth401 | Lab::ReverseProxy | Lab::BuildTlsBasic
     ) {
         job.basic_auth = basic_auth();
     }
@@ -409,12 +490,21 @@ fn break_job(lab: Lab, job: &mut ScrapeConfig) {
         | Lab::BasicAuth401
         | Lab::ExpiredCert
         | Lab::Keepalive => {}
+        // A build-it lab starts with no job at all: see `prometheus_config`.
+        Lab::BuildTls | Lab::BuildTlsBasic | Lab::BuildMtls => {}
     }
 }
 
 /// The lab's Prometheus configuration (for config-refused's broken variant: before the
 /// fault, which [`prometheus_yml`] applies to the YAML tree).
 pub(crate) fn prometheus_config(lab: Lab, ports: &Ports, variant: Variant) -> PrometheusConfig {
+    if lab.is_build_it() && variant == Variant::Broken {
+        // The learner writes the job.
+        return PrometheusConfig {
+            global: Some(global()),
+            ..PrometheusConfig::default()
+        };
+    }
     let mut job = reference_job(lab, ports);
     if variant == Variant::Broken {
         break_job(lab, &mut job);
@@ -435,6 +525,9 @@ pub(crate) fn prometheus_yml(lab: Lab, ports: &Ports, variant: Variant) -> Strin
     };
     let mut text = PROMETHEUS_YML_HEADER.to_owned();
     text.push_str(&body);
+    if lab.is_build_it() && variant == Variant::Broken {
+        text.push_str(BUILD_IT_JOB_COMMENT);
+    }
     text
 }
 
@@ -475,9 +568,13 @@ pub(crate) fn web_config(lab: Lab, hash: &str) -> Result<WebConfig, LabError> {
             .key(PemSource::file(key))
     };
     let builder = match lab {
-        Lab::ClassicTlsBasic => {
+        Lab::ClassicTlsBasic | Lab::BuildTlsBasic => {
             server("exporter.crt", "exporter.key").basic_auth_user("prom", hash)
         }
+        Lab::BuildTls => server("exporter.crt", "exporter.key"),
+        Lab::BuildMtls => server("server.crt", "server.key")
+            .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+            .client_ca(PemSource::file("ca.crt")),
         Lab::BasicAuth401 => WebConfig::builder().basic_auth_user("prom", hash),
         Lab::UntrustedCa | Lab::HostnameMismatch | Lab::ConfigRefused => {
             server("pki/server.crt", "pki/server.key")
@@ -550,6 +647,57 @@ pub(crate) fn nginx_conf(config: &NginxConfig, dir: &Path) -> String {
     config.render(&nginx_prefix(dir))
 }
 
+/// A build-it lab's README section: the tutorial path step by step (what to make, with
+/// which tool, in which file), not the answers; empty for the other labs.
+fn tutorial_path(lab: Lab) -> String {
+    let (certs, server, job) = match lab {
+        Lab::BuildTls => (
+            "a self-signed certificate and its key with `openssl req -x509 -newkey ... -nodes \
+             -keyout exporter.key -out exporter.crt -subj /CN=... -addext \
+             \"subjectAltName=...\"` (the subjectAltName must match the address Prometheus \
+             scrapes)",
+            "`tls_server_config` with `cert_file` and `key_file`",
+            "`scheme: https`, `tls_config` with the `ca_file` Prometheus trusts, and the \
+             exporter's address under `static_configs`",
+        ),
+        Lab::BuildTlsBasic => (
+            "a self-signed certificate and its key with `openssl req -x509 -newkey ... -nodes \
+             -keyout exporter.key -out exporter.crt -subj /CN=... -addext \
+             \"subjectAltName=...\"` (the subjectAltName must match the address Prometheus \
+             scrapes); then a bcrypt hash of the password: on this machine `htpasswd -nbBC 10 \
+             USER PASSWORD` (apache2-utils) prints `USER:HASH` (Python's `bcrypt` module, which \
+             some tutorials use, is not installed here)",
+            "`tls_server_config` with `cert_file` and `key_file`, and `basic_auth_users` \
+             (user → bcrypt hash)",
+            "`scheme: https`, `tls_config` with the `ca_file` Prometheus trusts, `basic_auth` \
+             with `username` and `password_file` (the plain password, in `password.txt`), and \
+             the exporter's address under `static_configs`",
+        ),
+        Lab::BuildMtls => (
+            "a CA (`openssl req -x509 ... -keyout ca.key -out ca.crt`), then for the server and \
+             for the client a key and a certificate request (`openssl req -new ...`) signed by \
+             that CA (`openssl x509 -req -in X.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+             ...`); the server's certificate must match the address Prometheus scrapes, the \
+             client's must be fit for client authentication",
+            "`tls_server_config` with `cert_file`, `key_file`, `client_auth_type` and \
+             `client_ca_file`",
+            "`scheme: https`, `tls_config` with `ca_file`, `cert_file` and `key_file`, and the \
+             exporter's address under `static_configs`",
+        ),
+        _ => return String::new(),
+    };
+    format!(
+        "## The tutorial path\n\n\
+         1. Make {certs}.\n\
+         2. Write the exporter's `web-config.yml` (exporter-toolkit format, as node_exporter \
+         reads it; paths relative to the file): {server}. Until it exists the exporter does \
+         not run; `lab check` starts it with your file, and restarts it when the file changed \
+         (a file the exporter refuses is named with the exporter's own error).\n\
+         3. Add the job to `prometheus.yml` under `scrape_configs`: {job}.\n\
+         4. Run `scrape-harness lab check` and open the Targets page.\n\n"
+    )
+}
+
 /// The lab's README.md.
 pub(crate) fn readme(info: &LabInfo, dir: &Path, ports: &Ports) -> String {
     let files = match info.lab {
@@ -561,6 +709,9 @@ pub(crate) fn readme(info: &LabInfo, dir: &Path, ports: &Ports) -> String {
         }
         Lab::BasicAuth401 => "`prometheus.yml`, `web-config.yml` (the exporter), `password.txt`",
         Lab::BearerRotation => "`prometheus.yml`, `web-config.yml` (the exporter), `exporter-token`",
+        Lab::BuildTls | Lab::BuildTlsBasic | Lab::BuildMtls => {
+            "`prometheus.yml`, and every file you make here: `web-config.yml` (the exporter), certificates and keys, `password.txt`"
+        }
         _ => "`prometheus.yml`, `web-config.yml` (the exporter), `pki/` (CA, server and client certificates; see pki/README.txt)",
     };
     let proxy = ports
@@ -569,7 +720,7 @@ pub(crate) fn readme(info: &LabInfo, dir: &Path, ports: &Ports) -> String {
         .unwrap_or_default();
     format!(
         "# Lab: {title}\n\n## Your task\n\n{task}\n\n\
-         ## What this lab protects\n\n{protects}\n\
+         {path}## What this lab protects\n\n{protects}\n\
          `lab check` verifies each of these from what Prometheus loaded and how the servers \
          answer; a green target that gives one up is \"not solved: you weakened ...\".\n\n\
          ## What runs\n\n\
@@ -587,6 +738,7 @@ pub(crate) fn readme(info: &LabInfo, dir: &Path, ports: &Ports) -> String {
          Expected time: about {minutes} minutes.\n",
         title = info.title,
         task = info.task,
+        path = tutorial_path(info.lab),
         protects = super::protects::of(info.lab)
             .iter()
             .map(|p| format!("- {}: {}\n", p.label(), p.rule()))
@@ -634,8 +786,11 @@ mod tests {
                     | Lab::MtlsClientCert
                     | Lab::BearerRotation
                     | Lab::ReverseProxy
-            );
+            ) || info.lab.is_build_it();
             assert_eq!(broken != fixed, fault_in_job, "{}", info.name);
+            if info.lab.is_build_it() {
+                assert!(broken.scrape_configs.is_empty(), "{}: no job", info.name);
+            }
             for (variant, config) in [(Variant::Fixed, &fixed), (Variant::Broken, &broken)] {
                 if info.lab == Lab::ConfigRefused && variant == Variant::Broken {
                     continue;
@@ -666,6 +821,31 @@ mod tests {
             "{mtls}"
         );
         assert!(mtls.contains("client_ca_file: pki/ca.crt"), "{mtls}");
+    }
+
+    #[test]
+    fn a_build_it_lab_starts_with_no_job_and_a_readme_with_the_tutorial_path() {
+        for lab in [Lab::BuildTls, Lab::BuildTlsBasic, Lab::BuildMtls] {
+            let text = prometheus_yml(lab, &ports(), Variant::Broken);
+            let config: PrometheusConfig = serde_norway::from_str(&text).unwrap();
+            assert!(config.scrape_configs.is_empty(), "{lab}:\n{text}");
+            assert!(text.contains("# Your job goes here"), "{lab}:\n{text}");
+            let readme = readme(lab.info(), Path::new("/labs/b"), &ports());
+            for part in [
+                "## The tutorial path",
+                "openssl",
+                "web-config.yml",
+                "## What this lab protects",
+                "TLS with server certificate verification",
+                "the exporter: 127.0.0.1:2",
+            ] {
+                assert!(readme.contains(part), "{lab}: no {part:?}:\n{readme}");
+            }
+            // The README names the way, not the answer.
+            assert!(!readme.contains("IP:127.0.0.1"), "{lab}:\n{readme}");
+        }
+        let basic = readme(Lab::BuildTlsBasic.info(), Path::new("/b"), &ports());
+        assert!(basic.contains("htpasswd -nbBC 10"), "{basic}");
     }
 
     #[test]

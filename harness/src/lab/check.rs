@@ -121,6 +121,9 @@ impl CheckReport {
             if !f.raw.is_empty() {
                 let who = match f.kind.as_str() {
                     "config_refused" => "promtool says:  ",
+                    WEB_CONFIG_REFUSED if f.raw.starts_with("fake-exporter: ") => {
+                        "exporter says:  "
+                    }
                     "nginx_config_refused" => "nginx -t says:  ",
                     "keepalive" => "Prometheus:     ",
                     _ => "Prometheus says:",
@@ -295,7 +298,8 @@ pub async fn check(
     let dir = lab.dir.clone();
     let url = format!("http://127.0.0.1:{}", lab.ports.prometheus);
     let prometheus = DetachedPrometheus::find(&lab.private(run::PROMETHEUS_DIR))?;
-    let mut findings = not_running(&lab, prometheus.as_ref());
+    let mut findings = apply_web_config(&mut lab, tools).await?;
+    findings.extend(not_running(&lab, prometheus.as_ref()));
     let mut targets = Vec::new();
     apply_nginx(&mut lab, tools, &mut findings).await?;
     let learner = read_learner(&dir).await?;
@@ -308,6 +312,13 @@ pub async fn check(
         }
         (None, None) => {}
     }
+    // The exporter's refusal to start and the judge's reading of the same file: once.
+    let mut refused_web_config = false;
+    findings.retain(|f| {
+        let again = f.kind == WEB_CONFIG_REFUSED && refused_web_config;
+        refused_web_config |= f.kind == WEB_CONFIG_REFUSED;
+        !again
+    });
     let solved =
         findings.is_empty() && !targets.is_empty() && targets.iter().all(|t| t.health == "up");
     let fixed = remember(&dir, solved, &findings)?;
@@ -475,6 +486,107 @@ fn not_running(lab: &LabState, prometheus: Option<&DetachedPrometheus>) -> Vec<F
             )
         })
         .collect()
+}
+
+/// The finding of a `web-config.yml` the exporter refuses.
+const WEB_CONFIG_REFUSED: &str = "web_config_refused";
+/// How long a (re)started exporter may take to listen.
+const EXPORTER_READY: Duration = Duration::from_secs(15);
+
+/// A build-it lab's exporter: like node_exporter (exporter-toolkit), it decides TLS on or
+/// off when it starts, so it is (re)started with the learner's `web-config.yml` when that
+/// file or a file it names ([`exporter_fingerprint`]) was created or changed since the
+/// exporter last started, or when the exporter does
+/// not run (it refused the file last time: the certificate files it names may be fixed
+/// now). No file yet is what is missing; a file the exporter refuses is named with the
+/// exporter's own error. Other labs: nothing to do (their exporter runs from `start`).
+async fn apply_web_config(lab: &mut LabState, tools: &LabTools) -> Result<Vec<Finding>, LabError> {
+    if !lab.lab()?.is_build_it() {
+        return Ok(Vec::new());
+    }
+    let file = lab.dir.join("web-config.yml");
+    if !file.is_file() {
+        return Ok(vec![Finding::new(
+            "web-config.yml",
+            "no_exporter_config",
+            "",
+            "the exporter has no web config yet, so it does not run: write web-config.yml \
+             (the README's tutorial path, step 2)"
+                .into(),
+            format!(
+                "web-config.yml in {} (exporter-toolkit format)",
+                lab.dir.display()
+            ),
+        )]);
+    }
+    let now = exporter_fingerprint(&file);
+    let alive: Vec<u32> = procs::lab_processes(&lab.dir, &lab.procs)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let running = lab.pid_of("exporter").is_some_and(|p| alive.contains(&p));
+    if running && lab.web_config_loaded.as_deref() == Some(now.as_str()) {
+        return Ok(Vec::new());
+    }
+    if running {
+        procs::stop_server(&lab.dir, "exporter")?;
+        procs::wait_closed(lab.ports.exporter, EXPORTER_READY).await;
+    }
+    lab.procs.retain(|p| p.role != "exporter");
+    lab.web_config_loaded = None;
+    let exporter = run::spawn_exporter(&lab.dir, &lab.ports, tools)?;
+    match exporter.wait_listening(EXPORTER_READY).await {
+        Ok(()) => {
+            lab.procs.push(Proc {
+                role: "exporter".into(),
+                pid: exporter.child.pid(),
+                port: lab.ports.exporter,
+            });
+            exporter.disown();
+            lab.web_config_loaded = Some(now);
+            lab.save()?;
+            Ok(Vec::new())
+        }
+        Err(LabError::NotReady { detail, .. }) => {
+            let log = fs::read_to_string(&exporter.log).unwrap_or_default();
+            drop(exporter); // exited (or stuck): stopped, its record removed
+            lab.save()?;
+            let said = log
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("fake-exporter: "))
+                .map_or(detail, str::to_owned);
+            Ok(vec![Finding::new(
+                "web-config.yml",
+                WEB_CONFIG_REFUSED,
+                &said,
+                "the exporter refuses to start with this web-config.yml (its error above: a \
+                 key, a file it names, or a key that does not belong to the certificate), so \
+                 nothing listens on its port"
+                    .into(),
+                "web-config.yml and the files it names, at what the exporter's error says".into(),
+            )])
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// A build-it exporter's inputs: its web config and the certificate, key and client CA
+/// files it names. A change of any restarts it: a certificate the learner made again is
+/// judged on new connections (a kept-alive one would still show the old certificate), and
+/// a key that no longer matches its certificate is refused as the exporter refuses it.
+fn exporter_fingerprint(web_config: &Path) -> String {
+    let mut parts = vec![files::fingerprint(web_config)];
+    if let Ok(config) = fake_exporter::WebConfig::from_file(web_config) {
+        if let Some(tls) = &config.tls_server_config {
+            for source in [&tls.cert, &tls.key, &tls.client_ca].into_iter().flatten() {
+                if let fake_exporter::PemSource::File(path) = source {
+                    parts.push(files::fingerprint(path));
+                }
+            }
+        }
+    }
+    parts.join("-")
 }
 
 /// nginx: tests the learner's nginx.conf and reloads nginx when the file changed.
@@ -913,8 +1025,8 @@ mod replay_tests {
         let recordings = recorded_in("lab-weakenings");
         assert_eq!(
             recordings.len(),
-            26,
-            "docs/teaching-labs.md cites 26 weakenings"
+            32,
+            "docs/teaching-labs.md cites 32 weakenings"
         );
         for info in &LABS {
             let of_lab = recordings

@@ -17,7 +17,8 @@ pub struct Finding {
     pub subject: String,
     /// A stable label: an [`ErrorClass`] label, or `config_refused`, `insecure_skip_verify`,
     /// `keepalive`, `inline_token`, `bypasses_proxy`, `nginx_config_refused`,
-    /// `reload_failed`, `not_running`, `no_scrape`, `no_jobs`.
+    /// `reload_failed`, `not_running`, `no_scrape`, `no_jobs`, `web_config_refused`,
+    /// `no_exporter_config` (a build-it lab before its `web-config.yml` exists).
     pub kind: String,
     /// Prometheus' (or the tool's) own words.
     pub raw: String,
@@ -240,6 +241,13 @@ pub(crate) fn explain_down(
             "Prometheus verifies the certificate against the target's host, an IP address, and the certificate lists no IP address in its subjectAltName (a DNS name such as localhost never matches an IP)".into(),
             format!(
                 "the certificate's subjectAltName ({srv}: {cert}; `openssl x509 -in {cert} -noout -ext subjectAltName`), or which name prometheus.yml tells Prometheus to verify (tls_config.server_name: {})",
+                server_name.clone().unwrap_or_else(not_set)
+            ),
+        ),
+        ErrorClass::LegacyCommonName => (
+            "the certificate names its host only in the subject's Common Name (CN) and has no subjectAltName; Go, and so Prometheus, ignores the CN and checks subjectAltName only".into(),
+            format!(
+                "the certificate's subjectAltName ({srv}: {cert}; `openssl x509 -in {cert} -noout -ext subjectAltName` shows none): make it with `-addext subjectAltName=...` for the names and addresses Prometheus verifies (tls_config.server_name: {})",
                 server_name.clone().unwrap_or_else(not_set)
             ),
         ),

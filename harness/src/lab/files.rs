@@ -126,6 +126,10 @@ pub(crate) fn write_files(
         "prometheus.yml",
         &catalog::prometheus_yml(lab, ports, Variant::Broken),
     )?;
+    if lab.is_build_it() {
+        // The learner makes everything else, following the tutorial path.
+        return Ok(());
+    }
     write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash)?)?;
     let uses_pki = !matches!(
         lab,
@@ -166,6 +170,9 @@ pub(crate) fn apply_solution(
     ports: &Ports,
     tools: &LabTools,
 ) -> Result<(), LabError> {
+    if lab.is_build_it() {
+        return build_it_solution(lab, dir, ports, tools);
+    }
     match lab {
         Lab::ClassicTlsBasic => make_classic_cert(tools, dir, "DNS:localhost,IP:127.0.0.1"),
         Lab::BasicAuth401 => write(dir, "password.txt", catalog::PASSWORD),
@@ -185,4 +192,60 @@ pub(crate) fn apply_solution(
             &catalog::prometheus_yml(lab, ports, Variant::Fixed),
         ),
     }
+}
+
+/// A build-it lab's reference: the tutorial's openssl commands run through the lab's
+/// `openssl`, the bcrypt hash, then the exporter's `web-config.yml` and the job.
+fn build_it_solution(
+    lab: Lab,
+    dir: &Path,
+    ports: &Ports,
+    tools: &LabTools,
+) -> Result<(), LabError> {
+    let hash = bcrypt_hash(catalog::PASSWORD);
+    match lab {
+        Lab::BuildMtls => {
+            for command in openssl_mtls() {
+                run_command(&tools.openssl, &command, dir)?;
+            }
+        }
+        _ => make_classic_cert(tools, dir, "DNS:localhost,IP:127.0.0.1")?,
+    }
+    if lab == Lab::BuildTlsBasic {
+        write(dir, "password.txt", catalog::PASSWORD)?;
+    }
+    write(dir, "web-config.yml", &catalog::web_config_yml(lab, &hash)?)?;
+    write(
+        dir,
+        "prometheus.yml",
+        &catalog::prometheus_yml(lab, ports, Variant::Fixed),
+    )
+}
+
+/// The openssl command lines of an mTLS tutorial: a CA, a server certificate for
+/// `localhost`/`127.0.0.1` and a client certificate (clientAuth), both signed by the CA.
+fn openssl_mtls() -> Vec<Vec<String>> {
+    const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    let sign = |name: &str| {
+        format!(
+            "x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 \
+             -copy_extensions copy -out {name}.crt"
+        )
+    };
+    [
+        format!("req -x509 {EC} -days 365 -subj /CN=lab-ca -keyout ca.key -out ca.crt"),
+        format!(
+            "req -new {EC} -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+             -keyout server.key -out server.csr"
+        ),
+        sign("server"),
+        format!(
+            "req -new {EC} -subj /CN=prometheus -addext extendedKeyUsage=clientAuth \
+             -keyout client.key -out client.csr"
+        ),
+        sign("client"),
+    ]
+    .iter()
+    .map(|line| line.split_whitespace().map(str::to_owned).collect())
+    .collect()
 }

@@ -12,6 +12,11 @@
 //! and what the learner's files hold — never from the lab's name, so a fault moved from one
 //! lab to another is named for what it is.
 //!
+//! Build-it labs ([`Lab::is_build_it`]) start from a README and a `prometheus.yml` without a
+//! job: the learner makes the certificates, the exporter's `web-config.yml` and the job, and
+//! [`check`] (re)starts the exporter with that `web-config.yml` when it (or a file it names)
+//! appears or changes, since the exporter, like exporter-toolkit, decides TLS at start.
+//!
 //! # Cleanup
 //!
 //! Every process a lab starts is a detached child of the one child-process guard

@@ -137,11 +137,14 @@ pub(crate) fn lab_processes(dir: &Path, procs: &[Proc]) -> Vec<(u32, String)> {
         .collect()
 }
 
-/// Whether a command line is one a lab starts (never the harness itself).
+/// Whether a command line is one a lab starts (never the harness itself): its servers,
+/// and `promtool`, which `start` and `check` run on the folder's `prometheus.yml` (a
+/// `start` killed with SIGKILL leaves it orphaned for a moment).
 fn is_lab_binary(cmdline: &str) -> bool {
     let program = cmdline.split_whitespace().next().unwrap_or_default();
     let name = program.rsplit('/').next().unwrap_or_default();
-    matches!(name, "prometheus" | "fake-exporter" | "nginx") || cmdline.starts_with("nginx: ")
+    matches!(name, "prometheus" | "fake-exporter" | "nginx" | "promtool")
+        || cmdline.starts_with("nginx: ")
 }
 
 /// Stops every recorded server of the lab through its record (SIGTERM to its group,
@@ -174,6 +177,18 @@ pub(crate) fn kill_lab(dir: &Path, procs: &[Proc]) -> Vec<(u32, String)> {
         alive.is_empty()
     });
     alive
+}
+
+/// Stops the lab's `role` server through its record (SIGTERM to its group, SIGKILL after
+/// a grace period) and removes the record; nothing else of the lab is touched.
+pub(crate) fn stop_server(dir: &Path, role: &str) -> Result<(), LabError> {
+    let path = record_path(dir, role);
+    let Ok(record) = DetachedRecord::load(&path) else {
+        return Ok(()); // never started, or already stopped
+    };
+    record.stop(STOP_GRACE).map_err(supervise_error)?;
+    let _ = std::fs::remove_file(path);
+    Ok(())
 }
 
 /// Sends SIGHUP to the lab's nginx (reload the config), once its record says that the
@@ -226,6 +241,21 @@ pub(crate) fn tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_programs_a_lab_runs_are_its_own_and_the_harness_is_not() {
+        for cmdline in [
+            "/usr/bin/prometheus --config.file=/l/.prometheus.active.yml",
+            "/w/target/debug/fake-exporter --web.config.file=/l/web-config.yml",
+            "nginx: worker process",
+            "/usr/bin/promtool check config /l/prometheus.yml",
+        ] {
+            assert!(is_lab_binary(cmdline), "{cmdline}");
+        }
+        assert!(!is_lab_binary(
+            "/w/target/debug/scrape-harness lab check --dir /l"
+        ));
+    }
 
     #[test]
     fn a_lab_server_is_stopped_through_its_record_with_its_whole_group() {

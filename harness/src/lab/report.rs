@@ -259,6 +259,7 @@ mod tests {
             },
             procs: Vec::new(),
             nginx_conf_loaded: None,
+            web_config_loaded: None,
             teacher: None,
             started_at: 1_000,
         };

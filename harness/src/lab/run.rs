@@ -125,6 +125,7 @@ async fn start_on(
             ports,
             procs: Vec::new(),
             nginx_conf_loaded: None,
+            web_config_loaded: None,
             teacher: None,
             started_at: state::now(),
         },
@@ -176,7 +177,34 @@ async fn prepare_dir(dir: &Path) -> Result<PathBuf, LabError> {
     Ok(dir)
 }
 
-/// Spawns the exporter and, in the proxy labs, nginx; registers each in the state.
+/// Spawns the lab's exporter (fake-exporter with the folder's `web-config.yml`, as
+/// node_exporter is started), detached, its output appended to `.lab/exporter.log`.
+pub(crate) fn spawn_exporter(
+    dir: &Path,
+    ports: &Ports,
+    tools: &LabTools,
+) -> Result<procs::StartingServer, LabError> {
+    let log = dir.join(PRIVATE).join("exporter.log");
+    let child = procs::spawn(
+        "exporter",
+        &tools.fake_exporter,
+        &[
+            format!("--web.listen-address=127.0.0.1:{}", ports.exporter),
+            format!("--web.config.file={}", dir.join("web-config.yml").display()),
+        ],
+        dir,
+        &log,
+    )?;
+    Ok(procs::StartingServer {
+        what: "the exporter".into(),
+        port: ports.exporter,
+        log,
+        child,
+    })
+}
+
+/// Spawns the exporter (a build-it lab's only once the learner wrote its `web-config.yml`:
+/// `check` starts it) and, in the proxy labs, nginx; registers each in the state.
 fn spawn_servers(
     guard: &mut StartGuard,
     tools: &LabTools,
@@ -185,25 +213,11 @@ fn spawn_servers(
     let ports = guard.state.ports;
     let private = dir.join(PRIVATE);
     let mut children = Vec::new();
-    let exporter_log = private.join("exporter.log");
-    let exporter = procs::spawn(
-        "exporter",
-        &tools.fake_exporter,
-        &[
-            format!("--web.listen-address=127.0.0.1:{}", ports.exporter),
-            format!("--web.config.file={}", dir.join("web-config.yml").display()),
-        ],
-        &dir,
-        &exporter_log,
-    )?;
-    let exporter = procs::StartingServer {
-        what: "the exporter".into(),
-        port: ports.exporter,
-        log: exporter_log,
-        child: exporter,
-    };
-    register(guard, "exporter", exporter.child.pid(), ports.exporter)?;
-    children.push(exporter);
+    if !guard.state.lab()?.is_build_it() {
+        let exporter = spawn_exporter(&dir, &ports, tools)?;
+        register(guard, "exporter", exporter.child.pid(), ports.exporter)?;
+        children.push(exporter);
+    }
     if let Some(proxy) = ports.proxy {
         let nginx = procs::spawn(
             "nginx",

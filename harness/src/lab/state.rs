@@ -57,6 +57,11 @@ pub(crate) struct LabState {
     /// `sha` of nginx.conf as nginx last loaded it (to reload only on change).
     #[serde(default)]
     pub(crate) nginx_conf_loaded: Option<String>,
+    /// Fingerprint of web-config.yml and the files it names, as the exporter of a build-it
+    /// lab was last started with
+    /// (to restart it only on change).
+    #[serde(default)]
+    pub(crate) web_config_loaded: Option<String>,
     /// SHA-256 of the teacher's key the lab was started with (`--teacher-key`): only that
     /// key unlocks `lab solution` here.
     #[serde(default, skip_serializing_if = "Option::is_none")]

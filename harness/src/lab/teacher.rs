@@ -121,6 +121,7 @@ mod tests {
             },
             procs: Vec::new(),
             nginx_conf_loaded: None,
+            web_config_loaded: None,
             teacher,
             started_at: 0,
         }

@@ -36,7 +36,9 @@ impl LabTools {
         prometheus: Option<PathBuf>,
     ) -> Result<Self, LabError> {
         let fake_exporter = match fake_exporter {
-            Some(path) => path,
+            // Absolute: lab servers run in the lab folder (a build-it lab's `check` starts
+            // the exporter there).
+            Some(path) => path.canonicalize().unwrap_or(path),
             None => {
                 let beside = std::env::current_exe()
                     .ok()

@@ -64,6 +64,22 @@ const PLAIN_ELSEWHERE: Weakening = Weakening {
     evidence: "(plain HTTP)",
 };
 
+/// TLS off on both sides, in a build-it lab (whose `check` restarts the exporter with the
+/// edited web-config.yml, as a learner restarts node_exporter).
+const TLS_OFF: Weakening = Weakening {
+    what: "TLS removed from the exporter's web-config.yml and from the job",
+    edits: &[
+        ("web-config.yml", "tls_server_config:", DELETE_BLOCK),
+        ("prometheus.yml", "  scheme: https\n", ""),
+        (
+            "prometheus.yml",
+            "  tls_config:\n    ca_file: exporter.crt\n",
+            "",
+        ),
+    ],
+    evidence: "(plain HTTP)",
+};
+
 /// Basic auth off on both sides.
 const BASIC_OFF: Weakening = Weakening {
     what: "Basic auth removed from the exporter and the job",
@@ -199,12 +215,35 @@ fn weakenings(lab: &str) -> Vec<Weakening> {
             },
             SKIP_ON,
         ],
+        // Build-it labs: `check` restarts the exporter with the edited web-config.yml.
+        "build-tls" => vec![SKIP_YES, TLS_OFF],
+        "build-tls-basic" => vec![BASIC_OFF, SKIP_ON],
+        "build-mtls" => vec![
+            Weakening {
+                what: "client_auth_type: RequireAnyClientCert (required, not verified)",
+                edits: &[(
+                    "web-config.yml",
+                    "client_auth_type: RequireAndVerifyClientCert",
+                    "client_auth_type: RequireAnyClientCert",
+                )],
+                evidence: "a client certificate from an unknown CA was accepted",
+            },
+            Weakening {
+                what: "client_auth_type: RequestClientCert (asked for, not required)",
+                edits: &[(
+                    "web-config.yml",
+                    "client_auth_type: RequireAndVerifyClientCert",
+                    "client_auth_type: RequestClientCert",
+                )],
+                evidence: "a client without a certificate was served",
+            },
+        ],
         other => panic!("no weakenings for lab {other}"),
     }
 }
 
 /// The labs, in the catalog's order.
-const LABS: [&str; 10] = [
+const LABS: [&str; 13] = [
     "classic-tls-basic",
     "basic-auth-401",
     "untrusted-ca",
@@ -215,6 +254,9 @@ const LABS: [&str; 10] = [
     "reverse-proxy",
     "config-refused",
     "keepalive",
+    "build-tls",
+    "build-tls-basic",
+    "build-mtls",
 ];
 
 /// The lab's ports from its state file: `[exporter, proxy, prometheus]` (proxy 0 when
@@ -344,7 +386,7 @@ fn every_lab_refuses_at_least_two_weakenings_of_what_it_protects() -> Result<()>
         failures.join("\n")
     );
     // docs/teaching-labs.md cites this count.
-    assert_eq!(refused, 26, "weakenings refused");
+    assert_eq!(refused, 32, "weakenings refused");
     eprintln!("{refused} weakenings refused in {:?}", begun.elapsed());
     Ok(())
 }

@@ -14,6 +14,7 @@ mod explain;
 mod fixture;
 mod generator;
 mod lab;
+mod lab_buildit;
 mod lab_weakenings;
 mod legacy_tls;
 mod matrix;
