@@ -887,3 +887,63 @@ fn a_matrix_run_writes_the_explain_page_grouped_by_class() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn the_client_certificate_flags_reach_a_server_that_demands_one() -> Result<()> {
+    use fake_exporter::pki::ClientCert;
+    tokio::runtime::Runtime::new()?.block_on(async {
+        // Arrange: a TLS server that demands a client certificate from the CA (not a
+        // Prometheus: with the certificate the TLS part succeeds and the API path is a 404).
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::generate(KeyType::EcdsaP256)?;
+        let files = pki.write_to(dir.path())?;
+        let server = FakeExporter::builder()
+            .tls(pki.server(ServerCert::Valid))
+            .client_ca(files.ca())
+            .client_auth(ClientAuthType::RequireAndVerifyClientCert)
+            .start()
+            .await?;
+        let url = format!("https://{}", server.addr());
+        let ca = files.ca().display().to_string();
+        let (cert, key) = (
+            files.client_cert(ClientCert::Valid).display().to_string(),
+            files.client_key(ClientCert::Valid).display().to_string(),
+        );
+        let harness = Harness::new()?;
+        let limit = Duration::from_secs(60);
+
+        // Act
+        let with_cert = tokio::task::block_in_place(|| {
+            harness.run(
+                &[
+                    "explain",
+                    "--prometheus",
+                    &url,
+                    "--ca",
+                    &ca,
+                    "--client-cert",
+                    &cert,
+                    "--client-key",
+                    &key,
+                ],
+                limit,
+            )
+        })?;
+        let without = tokio::task::block_in_place(|| {
+            harness.run(&["explain", "--prometheus", &url, "--ca", &ca], limit)
+        })?;
+
+        // Assert
+        assert_eq!(with_cert.code(), Some(2), "{with_cert}");
+        assert!(
+            with_cert.stderr.contains("HTTP 404"),
+            "TLS with the certificate passed: {with_cert}"
+        );
+        assert_eq!(without.code(), Some(2), "{without}");
+        assert!(
+            !without.stderr.contains("HTTP 404"),
+            "refused in the handshake: {without}"
+        );
+        Ok(())
+    })
+}
