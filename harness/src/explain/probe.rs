@@ -152,18 +152,21 @@ pub(crate) async fn probe_all(probes: Vec<TlsProbe>, warning: Duration) -> Vec<(
     out
 }
 
+/// The first address of `host:port`, within the step deadline.
+async fn resolve(host: &str, port: u16) -> Option<std::net::SocketAddr> {
+    tokio::time::timeout(direct::STEP_TIMEOUT, tokio::net::lookup_host((host, port)))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|mut a| a.next())
+}
+
 /// Whether the TLS server at `host:port` asks for a client certificate (a
 /// CertificateRequest in the handshake): what the classifier needs to tell a rejected or
 /// missing client certificate from a connection the exporter merely reset (Go TLS 1.3
 /// servers reject a client certificate after the handshake).
 pub(crate) async fn asks_for_client_cert(host: &str, port: u16, server_name: &str) -> bool {
-    let Some(addr) =
-        tokio::time::timeout(direct::STEP_TIMEOUT, tokio::net::lookup_host((host, port)))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(|mut a| a.next())
-    else {
+    let Some(addr) = resolve(host, port).await else {
         return false;
     };
     let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -180,13 +183,7 @@ pub(crate) async fn asks_for_client_cert(host: &str, port: u16, server_name: &st
 /// Whether `host:port` completes a TLS handshake (certificate not verified): a plain HTTP
 /// job's `400 Bad Request` or reset from such a port is `http_to_https`.
 pub(crate) async fn speaks_tls(host: &str, port: u16) -> bool {
-    let Some(addr) =
-        tokio::time::timeout(direct::STEP_TIMEOUT, tokio::net::lookup_host((host, port)))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(|mut a| a.next())
-    else {
+    let Some(addr) = resolve(host, port).await else {
         return false;
     };
     let name = if host.parse::<std::net::IpAddr>().is_ok() {
