@@ -66,7 +66,49 @@ impl Drop for StartGuard {
 /// Writes lab `lab` into `dir` (created if missing) and starts its processes; returns once
 /// the exporter (and nginx) listen and Prometheus is ready.
 pub async fn start(lab: Lab, dir: &Path, tools: &LabTools) -> Result<Started, LabError> {
-    start_on(lab, dir, tools, None, true).await
+    start_with_fresh_ports(lab, dir, tools, None, true).await
+}
+
+/// Times a lab start is tried again on new ports after one of its servers found its port
+/// taken (ports are picked free, released, then bound by the servers: another process may
+/// bind one in between).
+const PORT_RETRIES: usize = 3;
+
+/// [`start_on`], and again on newly picked ports when a server could not bind its port
+/// (the failed start stopped everything it had started).
+async fn start_with_fresh_ports(
+    lab: Lab,
+    dir: &Path,
+    tools: &LabTools,
+    ports: Option<Ports>,
+    settle: bool,
+) -> Result<Started, LabError> {
+    let mut ports = ports;
+    let mut tries = 0;
+    loop {
+        match start_on(lab, dir, tools, ports, settle).await {
+            Err(err) if tries < PORT_RETRIES && port_taken(&err) => {
+                tries += 1;
+                tracing::warn!("lab {lab}: a port was taken meanwhile ({err}); new ports");
+                ports = None;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Whether a start failed because a server found its port taken (Prometheus' and nginx'
+/// logs, the exporter's error: the OS's words).
+fn port_taken(err: &LabError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if text.contains("address already in use") || text.contains("Address already in use") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Free ports for `labs`, all distinct: every listener stays bound until all are picked
@@ -336,7 +378,9 @@ pub async fn up(dir: &Path, tools: &LabTools) -> Result<Vec<Started>, LabError> 
     for (info, ports) in LABS.iter().zip(ports) {
         let (lab, sub, tools) = (info.lab, dir.join(info.name), tools.clone());
         guard.dirs.push(sub.clone());
-        set.spawn(async move { start_on(lab, &sub, &tools, Some(ports), false).await });
+        set.spawn(
+            async move { start_with_fresh_ports(lab, &sub, &tools, Some(ports), false).await },
+        );
     }
     let mut started = Vec::new();
     let mut first_error = None;
@@ -492,6 +536,24 @@ fn unlocked(lab: Lab, dir: &Path, teacher_key: Option<&Path>) -> Result<LabState
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_taken_by_another_process_is_told_from_other_start_failures() {
+        let taken = LabError::NotReady {
+            what: "Prometheus".into(),
+            waited: Duration::from_secs(1),
+            detail: "msg=\"Unable to start web listener\" err=\"listen tcp 127.0.0.1:39775: \
+                     bind: address already in use\""
+                .into(),
+        };
+        assert!(port_taken(&taken));
+        let other = LabError::NotReady {
+            what: "Prometheus".into(),
+            waited: Duration::from_secs(1),
+            detail: "no answer".into(),
+        };
+        assert!(!port_taken(&other));
+    }
 
     #[test]
     fn reserved_ports_are_distinct() {
