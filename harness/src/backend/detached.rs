@@ -84,6 +84,32 @@ impl DetachedPrometheus {
         }
     }
 
+    /// Why [`DetachedPrometheus::find`] finds nothing in `dir`, in words, with the last
+    /// lines of its log: what a "not running any more" verdict quotes as evidence.
+    pub(crate) fn why_absent(dir: &Path) -> String {
+        let why = match DetachedRecord::load_with::<Place>(&dir.join(RECORD_FILE)) {
+            Ok((process, place)) if !process.is_running() => format!(
+                "pid {} (config {}) is gone",
+                process.pid,
+                place.config_file.display()
+            ),
+            Ok((process, _)) => format!("pid {} runs another configuration", process.pid),
+            Err(SuperviseError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                format!("no record {} (stopped, or never started)", RECORD_FILE)
+            }
+            Err(e) => format!("unreadable record: {e}"),
+        };
+        let log = fs::read_to_string(dir.join(LOG_FILE)).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(3).collect();
+        if tail.is_empty() {
+            return why;
+        }
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("{why}; its log ends: {}", tail.join(" | "))
+    }
+
     fn new(dir: &Path, process: DetachedRecord, place: Place) -> Self {
         let api = PromApi::new(&format!("http://127.0.0.1:{}", place.port));
         Self {

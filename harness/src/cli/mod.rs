@@ -489,9 +489,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 
 async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let plan = Plan::load(&args.files)?;
+    // The page explains the live Prometheus (risks and check commands included), watching
+    // three more scrape intervals for keep-alive. No TLS probes: their connections would
+    // count in the exporters' connection and handshake totals the run judges.
+    let explain_live = args
+        .html
+        .is_some()
+        .then(|| scrape_harness::explain::ExplainOptions {
+            keepalive_window: (plan.defaults.scrape_interval * 3)
+                .max(std::time::Duration::from_secs(3)),
+            probe_tls: false,
+            ..Default::default()
+        });
     let options = RunOptions {
         prometheus: args.shared.prometheus(),
         progress: !args.shared.no_progress,
+        explain_live,
         ..RunOptions::default()
     };
     let sources: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
@@ -527,7 +540,12 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.html {
         let path = args.shared.report_path(path)?;
-        let page = scrape_harness::explain::html(&scrape_harness::explain::from_run(&report));
+        // From the run's own verdicts when the live Prometheus could not be explained.
+        let explained = match &report.explained {
+            Some(live) => live.clone(),
+            None => scrape_harness::explain::from_run(&report),
+        };
+        let page = scrape_harness::explain::html(&explained);
         scrape_harness::explain::write_text(&page, &path)?;
         written.push(path);
     }

@@ -94,7 +94,9 @@ pub fn table(explanation: &Explanation) -> String {
         if !t.cause.is_empty() {
             out.push_str(&wrap("  cause:", &t.cause, 4));
             out.push_str(&wrap("  evidence:", &t.evidence, 4));
-            out.push_str(&wrap("  keys:", &t.keys.join(", "), 4));
+            if !t.keys.is_empty() {
+                out.push_str(&wrap("  keys:", &t.keys.join(", "), 4));
+            }
             out.push_str(&wrap("  fix:", &t.fix, 4));
         }
         for r in &t.risks {
@@ -154,6 +156,7 @@ pub fn junit(explanation: &Explanation, fail_on: FailOn) -> String {
                 format!("fix: {}", t.fix),
             ]
             .into_iter()
+            .filter(|line| !line.ends_with(": "))
             .chain(risks.iter().cloned())
             .collect::<Vec<_>>()
             .join("\n");
@@ -184,6 +187,18 @@ pub fn junit(explanation: &Explanation, fail_on: FailOn) -> String {
     crate::report::junit::render(&[suite])
 }
 
+/// `<p>keys: ...</p>`, or nothing for a class without keys.
+fn keys_html(keys: &[String]) -> String {
+    if keys.is_empty() {
+        return String::new();
+    }
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|k| format!("<code class=\"key\">{}</code>", esc(k)))
+        .collect();
+    format!("<p>keys: {}</p>", keys.join(", "))
+}
+
 fn entry(t: &TargetExplanation, risk: Option<&Risk>) -> String {
     let mut out = format!(
         "<li class=\"target\" data-job=\"{job}\" data-health=\"{health}\"><strong>{job} / {inst}</strong> <span class=\"health {health}\">{health}</span> <code>{url}</code>",
@@ -196,14 +211,10 @@ fn entry(t: &TargetExplanation, risk: Option<&Risk>) -> String {
         out += &format!("<p class=\"risk\">{}</p>", esc(&r.detail));
     } else if !t.cause.is_empty() {
         out += &format!(
-            "<p class=\"cause\">{}</p><p>evidence: <code class=\"evidence\">{}</code></p><p>keys: {}</p><p class=\"fix\">fix: {}</p>",
+            "<p class=\"cause\">{}</p><p>evidence: <code class=\"evidence\">{}</code></p>{}<p class=\"fix\">fix: {}</p>",
             esc(&t.cause),
             esc(&t.evidence),
-            t.keys
-                .iter()
-                .map(|k| format!("<code class=\"key\">{}</code>", esc(k)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            keys_html(&t.keys),
             esc(&t.fix)
         );
     }

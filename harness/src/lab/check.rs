@@ -477,11 +477,21 @@ fn not_running(lab: &LabState, prometheus: Option<&DetachedPrometheus>) -> Vec<F
         .iter()
         .filter(|p| !running(p))
         .map(|p| {
+            let why = match p.role.as_str() {
+                "prometheus" => format!(
+                    " ({})",
+                    DetachedPrometheus::why_absent(&lab.private(run::PROMETHEUS_DIR))
+                ),
+                _ => String::new(),
+            };
             Finding::new(
                 &p.role,
                 "not_running",
                 "",
-                format!("the lab's {} (pid {}) is not running any more", p.role, p.pid),
+                format!(
+                    "the lab's {} (pid {}) is not running any more{why}",
+                    p.role, p.pid
+                ),
                 format!("its log in {}; restart the lab: `scrape-harness lab stop` then `lab start {}` (your edits are overwritten)", lab.private("").display(), lab.lab),
             )
         })

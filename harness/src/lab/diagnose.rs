@@ -431,7 +431,45 @@ pub(crate) fn keys(class: ErrorClass) -> &'static [&'static str] {
             "tls_config.key_file",
             "tls_config.ca_file",
         ],
-        _ => &[],
+        ErrorClass::ConnectionReset => &["scheme", "tls_server_config.client_auth_type"],
+        ErrorClass::TlsHandshakeFailure => &[
+            "tls_config.min_version",
+            "tls_config.max_version",
+            "tls_server_config.cipher_suites",
+            "tls_server_config.curve_preferences",
+        ],
+        ErrorClass::TlsInternalError => {
+            &["tls_server_config.cert_file", "tls_server_config.key_file"]
+        }
+        ErrorClass::Http2Refused => &[
+            "tls_server_config.min_version",
+            "tls_server_config.cipher_suites",
+            "enable_http2",
+        ],
+        ErrorClass::Timeout => &["scrape_timeout", "scrape_interval"],
+        ErrorClass::Unresolvable => &["static_configs.targets"],
+        ErrorClass::BadContentType => &["fallback_scrape_protocol"],
+        ErrorClass::BodyTooLarge => &["body_size_limit"],
+        ErrorClass::LimitExceeded => &[
+            "sample_limit",
+            "label_limit",
+            "label_name_length_limit",
+            "label_value_length_limit",
+        ],
+        ErrorClass::BadExposition => &["metrics_path"],
+        ErrorClass::Oauth2TokenRefused => &[
+            "oauth2.client_id",
+            "oauth2.client_secret_file",
+            "oauth2.scopes",
+        ],
+        ErrorClass::Oauth2TokenUntrusted => &["oauth2.tls_config.ca_file"],
+        ErrorClass::Oauth2TokenUnreachable => &["oauth2.token_url"],
+        ErrorClass::ProxyAuthRequired => &["proxy_url", "proxy_connect_header"],
+        ErrorClass::ProxyTargetUnreachable => &["static_configs.targets", "proxy_url"],
+        ErrorClass::ProxyUnreachable => &["proxy_url"],
+        ErrorClass::HttpStatus(404) => &["metrics_path"],
+        ErrorClass::HttpStatus(_) => &["metrics_path", "static_configs.targets"],
+        ErrorClass::None | ErrorClass::Other => &[],
     }
 }
 

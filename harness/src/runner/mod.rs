@@ -153,6 +153,9 @@ pub struct RunOptions {
     /// Write what each case's judge read ([`RecordedRun`], JSON) to this file, to replay
     /// the judges without Prometheus.
     pub record_observations: Option<PathBuf>,
+    /// Explain the live Prometheus ([`crate::explain::explain`]) after the verdicts and
+    /// before it stops: [`RunReport::explained`].
+    pub explain_live: Option<crate::explain::ExplainOptions>,
 }
 
 /// What serves each case.
@@ -177,6 +180,7 @@ impl Default for RunOptions {
             launcher: Launcher::Fake,
             extra_mounts: Vec::new(),
             record_observations: None,
+            explain_live: None,
         }
     }
 }
@@ -316,6 +320,10 @@ pub struct RunReport {
     /// The rotation cases' verdicts, when the plan has rotation cases.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation: Option<crate::rotation::RotationReport>,
+    /// `explain` of the live Prometheus with every job of the run, when
+    /// [`RunOptions::explain_live`] asked for it and it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explained: Option<crate::explain::Explanation>,
 }
 
 /// What `promtool check config` was run on. A missing promtool fails the run
@@ -459,6 +467,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let (receivers, rotation, rotation_seen) =
         parts.judge(&prometheus, others, &config_check, t0).await?;
     let verdicts_at = Instant::now();
+    // While the jobs still run: reading the scrapes' totals below stops them.
+    let explained = explain_live(opts, &prometheus).await;
     let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
     let external = !matches!(opts.launcher, Launcher::Fake);
     let http_observed = match external {
@@ -511,6 +521,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
         summary,
         receivers,
         rotation,
+        explained,
     };
     let judged_s = verdicts_at.elapsed().as_secs_f64();
     tracing::debug!("verdicts judged {judged_s:.2}s after the scrapes were counted");
@@ -538,6 +549,22 @@ impl Timings {
             verdicts_s,
             bound_s,
             within_bound: verdicts_s <= bound_s,
+        }
+    }
+}
+
+/// `explain` of the running Prometheus, when the options ask for it; a failure is logged
+/// and leaves the report without it (the run's own verdicts stand either way).
+async fn explain_live(
+    opts: &RunOptions,
+    prometheus: &PrometheusFixture,
+) -> Option<crate::explain::Explanation> {
+    let options = opts.explain_live.as_ref()?;
+    match crate::explain::explain(prometheus.api().clone(), options).await {
+        Ok(explained) => Some(explained),
+        Err(e) => {
+            tracing::warn!(error = %e, "explaining the run's Prometheus");
+            None
         }
     }
 }
@@ -1999,6 +2026,7 @@ mod tests {
             config_check: ConfigCheck::default(),
             receivers: None,
             rotation: None,
+            explained: None,
         }
     }
 

@@ -947,3 +947,120 @@ fn the_client_certificate_flags_reach_a_server_that_demands_one() -> Result<()> 
         Ok(())
     })
 }
+
+/// The risk kinds a default-matrix case's own job must get when it is up, from the case's
+/// scrape side and keep-alive expectation (not from its name).
+fn expected_risks(case: &scrape_harness::Case) -> Vec<&'static str> {
+    use scrape_harness::cases::KeepAlive;
+    let scrape = &case.scrape;
+    let mut kinds = Vec::new();
+    if scrape
+        .tls_config
+        .as_ref()
+        .is_some_and(|t| t.insecure_skip_verify == Some(true))
+    {
+        kinds.push("insecure_skip_verify");
+    }
+    if scrape.auth.is_some() && !scrape.is_https() {
+        kinds.push("credentials_in_clear");
+    }
+    if case.expect.keep_alive == KeepAlive::PerScrape {
+        kinds.push("no_keep_alive");
+    }
+    kinds
+}
+
+#[test]
+fn explain_of_the_live_default_matrix_names_every_down_class_and_key_and_every_risk() -> Result<()>
+{
+    let _lock = heavy();
+    // Arrange: the embedded default matrix; `run --html` explains its live Prometheus before
+    // stopping it, and `--json` carries that explanation.
+    let plan = scrape_harness::Plan::load(&[])?;
+    let harness = Harness::new()?;
+    let json = harness.tmp().join("report.json");
+    let page = harness.tmp().join("matrix.html");
+
+    // Act
+    let ran = harness.run(
+        &[
+            "run",
+            "--backend",
+            "process",
+            "--no-progress",
+            "--json",
+            &json.display().to_string(),
+            "--html",
+            &page.display().to_string(),
+        ],
+        Duration::from_secs(300),
+    )?;
+
+    // Assert
+    assert_eq!(ran.code(), Some(0), "the default matrix passes{ran}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let explained = &report["explained"];
+    assert!(
+        explained["targets"].is_array(),
+        "the report carries the live explanation:{ran}"
+    );
+    let (mut down, mut missing, mut risky, mut clean) = (0, 0, 0, 0);
+    for case in &plan.cases {
+        let expected = &case.expect.outcome;
+        match expected.health {
+            scrape_harness::Health::Up => {
+                let t = target(explained, &case.name);
+                let kinds = risk_kinds(t);
+                let want = expected_risks(case);
+                for kind in &want {
+                    assert!(
+                        kinds.iter().any(|k| k == kind),
+                        "{}: up with risk {kind} expected, explain gave {kinds:?}: {t:#}",
+                        case.name
+                    );
+                }
+                for kind in ["insecure_skip_verify", "credentials_in_clear", "no_keep_alive"] {
+                    assert!(
+                        want.contains(&kind) || !kinds.iter().any(|k| k == kind),
+                        "{}: explain gave risk {kind} to a case without it: {t:#}",
+                        case.name
+                    );
+                }
+                if want.is_empty() {
+                    clean += 1;
+                } else {
+                    risky += 1;
+                }
+            }
+            health => {
+                let t = target(explained, &case.name);
+                let class = t["class"].as_str().unwrap_or_default().to_owned();
+                let accepted: Vec<String> =
+                    expected.classes.iter().map(ToString::to_string).collect();
+                if health == scrape_harness::Health::Missing {
+                    assert_eq!(class, "job_missing", "{}: {t:#}", case.name);
+                    missing += 1;
+                } else {
+                    assert!(
+                        accepted.contains(&class),
+                        "{}: expected one of {accepted:?}, explain said {class}: {t:#}",
+                        case.name
+                    );
+                    down += 1;
+                }
+                assert!(
+                    t["keys"].as_array().is_some_and(|k| !k.is_empty()),
+                    "{}: a {class} target names at least one key: {t:#}",
+                    case.name
+                );
+            }
+        }
+    }
+    // Pinned: the closing note of issue 22 cites these counts.
+    assert_eq!(
+        (down, missing, risky, clean),
+        (47, 1, 7, 17),
+        "down, missing, risky up, clean up cases of the default matrix"
+    );
+    Ok(())
+}
