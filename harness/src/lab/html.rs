@@ -57,7 +57,14 @@ pub(crate) fn render(report: &CheckReport) -> String {
         fixed.push_str(&format!("<li class=\"fixed\">{}</li>\n", esc(f)));
     }
     if fixed.is_empty() {
-        fixed.push_str("<li class=\"none\">no earlier failing check</li>\n");
+        let none = if report.findings.iter().any(|f| f.kind == "weakened") {
+            "nothing counts as fixed while a protection is weakened"
+        } else if report.checks > 1 {
+            "nothing fixed since the earlier checks"
+        } else {
+            "no earlier check"
+        };
+        fixed.push_str(&format!("<li class=\"none\">{none}</li>\n"));
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Lab {lab}: {verdict_text}</title>\n<style>\n\
