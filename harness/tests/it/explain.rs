@@ -1019,7 +1019,11 @@ fn explain_of_the_live_default_matrix_names_every_down_class_and_key_and_every_r
                         case.name
                     );
                 }
-                for kind in ["insecure_skip_verify", "credentials_in_clear", "no_keep_alive"] {
+                for kind in [
+                    "insecure_skip_verify",
+                    "credentials_in_clear",
+                    "no_keep_alive",
+                ] {
                     assert!(
                         want.contains(&kind) || !kinds.iter().any(|k| k == kind),
                         "{}: explain gave risk {kind} to a case without it: {t:#}",
