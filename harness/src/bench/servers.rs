@@ -1,6 +1,12 @@
 //! `scrape-harness bench servers`: node_exporter vs fake-exporter vs a bare rustls server,
 //! same certificate, same client, same run.
 //!
+//! The bare server answers in one of two ways ([`RawBody`]): a fixed 69-byte body (the
+//! handshake floor), or exactly what fake-exporter answers (its body for the first scrape,
+//! rendered once by fake-exporter's own metrics code, its headers, gzip when the request
+//! asks for it as fake-exporter decides): the floor at the same work, to which the report
+//! compares fake-exporter's keep-alive requests/s and CPU per request ([`FloorRatio`]).
+//!
 //! Every server is a child process pinned to core 1 with `taskset -c 1` (taskset execs
 //! the server, so the child's pid is the server's). The bare rustls server is this very
 //! binary (`scrape-harness bench raw-tls-server`), so that it too is a separate process
@@ -51,8 +57,11 @@ pub enum Server {
     Node,
     /// The fake-exporter binary.
     Fake,
-    /// `scrape-harness bench raw-tls-server`: tokio-rustls and a fixed body.
+    /// `scrape-harness bench raw-tls-server`: tokio-rustls and a fixed 69-byte body.
     RawRustls,
+    /// `scrape-harness bench raw-tls-server --body fake-exporter`: tokio-rustls answering
+    /// fake-exporter's body and headers, prepared once (the same-body floor).
+    RawSameBody,
 }
 
 impl Server {
@@ -62,6 +71,7 @@ impl Server {
             Self::Node => "node_exporter",
             Self::Fake => "fake-exporter",
             Self::RawRustls => "raw-rustls",
+            Self::RawSameBody => "raw-same-body",
         }
     }
 }
@@ -388,16 +398,76 @@ pub struct ServersReport {
     pub cases: Vec<CaseResult>,
     /// Named ratios of medians.
     pub ratios: Vec<(String, f64)>,
+    /// fake-exporter against the same-body floor, when both keep-alive TLS cases ran.
+    pub floor: Option<FloorRatio>,
+}
+
+/// The share of the same-body floor's keep-alive requests/s fake-exporter should reach.
+pub const FLOOR_GOAL: f64 = 0.5;
+
+/// fake-exporter against the bare rustls server answering the same bytes
+/// ([`Server::RawSameBody`]): TLS, keep-alive, medians of the two cases' windows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FloorRatio {
+    /// fake-exporter's requests/s divided by the floor's (the goal is [`FLOOR_GOAL`] or more).
+    pub throughput_ratio: f64,
+    /// fake-exporter's server CPU per request divided by the floor's.
+    pub cpu_per_request_ratio: f64,
+    /// fake-exporter's median requests/s.
+    pub fake_throughput: f64,
+    /// The floor's median requests/s.
+    pub floor_throughput: f64,
+    /// fake-exporter's median server CPU µs per request.
+    pub fake_cpu_us_per_request: f64,
+    /// The floor's median server CPU µs per request.
+    pub floor_cpu_us_per_request: f64,
+    /// Body bytes per request fake-exporter sent (first window).
+    pub fake_body_bytes: u64,
+    /// Body bytes per request the floor sent (first window).
+    pub floor_body_bytes: u64,
+    /// Whether `throughput_ratio` reaches [`FLOOR_GOAL`].
+    pub meets_goal: bool,
+}
+
+impl FloorRatio {
+    /// From the fake-exporter and same-body floor cases (TLS, keep-alive) of `cases`;
+    /// `None` unless both ran.
+    pub fn of(cases: &[CaseResult]) -> Option<Self> {
+        let find = |server| {
+            cases.iter().find(|c| {
+                c.server == server && c.security == Mode::Tls && c.conn == ConnMode::Keepalive
+            })
+        };
+        let (fake, floor) = (find(Server::Fake)?, find(Server::RawSameBody)?);
+        let ratio = |a: f64, b: f64| a / b.max(f64::MIN_POSITIVE);
+        let body = |c: &CaseResult| c.samples.first().map_or(0, |s| s.body_bytes);
+        let throughput_ratio = ratio(fake.throughput.median, floor.throughput.median);
+        Some(Self {
+            throughput_ratio,
+            cpu_per_request_ratio: ratio(
+                fake.cpu_us_per_request.median,
+                floor.cpu_us_per_request.median,
+            ),
+            fake_throughput: fake.throughput.median,
+            floor_throughput: floor.throughput.median,
+            fake_cpu_us_per_request: fake.cpu_us_per_request.median,
+            floor_cpu_us_per_request: floor.cpu_us_per_request.median,
+            fake_body_bytes: body(fake),
+            floor_body_bytes: body(floor),
+            meets_goal: throughput_ratio >= FLOOR_GOAL,
+        })
+    }
 }
 
 /// The cases, in run order.
-pub const CASES: [(Server, Mode, ConnMode); 10] = [
+pub const CASES: [(Server, Mode, ConnMode); 11] = [
     (Server::Node, Mode::Tls, ConnMode::Handshake),
     (Server::Fake, Mode::Tls, ConnMode::Handshake),
     (Server::RawRustls, Mode::Tls, ConnMode::Handshake),
     (Server::Node, Mode::Tls, ConnMode::Keepalive),
     (Server::Fake, Mode::Tls, ConnMode::Keepalive),
     (Server::RawRustls, Mode::Tls, ConnMode::Keepalive),
+    (Server::RawSameBody, Mode::Tls, ConnMode::Keepalive),
     (Server::Node, Mode::Plain, ConnMode::Keepalive),
     (Server::Node, Mode::Basic, ConnMode::Keepalive),
     (Server::Fake, Mode::Plain, ConnMode::Keepalive),
@@ -426,6 +496,7 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
     let ratios = ratios(&cases);
     Ok(ServersReport {
         connections: opts.connections,
+        floor: FloorRatio::of(&cases),
         cases,
         ratios,
     })
@@ -575,9 +646,21 @@ fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
             tp(Server::Node, Mode::Plain),
         ),
     ];
-    rows.into_iter()
+    let mut out: Vec<(String, f64)> = rows
+        .into_iter()
         .filter_map(|(name, a, b)| Some((name.to_owned(), a? / b?.max(f64::MIN_POSITIVE))))
-        .collect()
+        .collect();
+    if let Some(floor) = FloorRatio::of(cases) {
+        out.push((
+            "fake/same-body-floor TLS keep-alive throughput".to_owned(),
+            floor.throughput_ratio,
+        ));
+        out.push((
+            "fake/same-body-floor TLS keep-alive CPU per request".to_owned(),
+            floor.cpu_per_request_ratio,
+        ));
+    }
+    out
 }
 
 /// The report as a terminal table.
@@ -609,6 +692,23 @@ pub fn table(report: &ServersReport) -> String {
     }
     for (name, v) in &report.ratios {
         let _ = writeln!(out, "{name}: {v:.2}");
+    }
+    if let Some(f) = &report.floor {
+        let _ = writeln!(
+            out,
+            "same-body floor (TLS keep-alive, {} B bodies; {} B from fake-exporter): fake-exporter \
+             {:.0} req/s = {:.2} of the floor's {:.0} ({}: goal >= {FLOOR_GOAL}); CPU per request \
+             {:.1} µs = {:.2}x the floor's {:.1} µs",
+            f.floor_body_bytes,
+            f.fake_body_bytes,
+            f.fake_throughput,
+            f.throughput_ratio,
+            f.floor_throughput,
+            if f.meets_goal { "meets" } else { "misses" },
+            f.fake_cpu_us_per_request,
+            f.cpu_per_request_ratio,
+            f.floor_cpu_us_per_request,
+        );
     }
     out
 }
@@ -656,11 +756,17 @@ fn spawn_server(
             .args(["--collector.disable-defaults", &listen])
             .args(&config),
         Server::Fake => spec.arg(&opts.fake_exporter).arg(&listen).args(&config),
-        Server::RawRustls => spec
-            .args(&opts.raw_server)
-            .arg(format!("--listen={addr}"))
-            .arg(format!("--cert={}", cert.display()))
-            .arg(format!("--key={}", key.display())),
+        Server::RawRustls | Server::RawSameBody => {
+            let body = match server {
+                Server::RawSameBody => RawBody::FakeExporter,
+                _ => RawBody::Tiny,
+            };
+            spec.args(&opts.raw_server)
+                .arg(format!("--listen={addr}"))
+                .arg(format!("--cert={}", cert.display()))
+                .arg(format!("--key={}", key.display()))
+                .arg(format!("--body={}", body.as_str()))
+        }
     };
     spec.output(Output::Null)
 }
@@ -828,13 +934,74 @@ impl Client {
 /// A fixed body of typical exporter lines.
 const RAW_BODY: &str = "# HELP up_example A fixed body.\n# TYPE up_example gauge\nup_example 1\n";
 
-/// The bare rustls server: answers every HTTP/1.1 request on every connection with
-/// a fixed body of typical exporter lines. Runs until killed.
+/// What the bare rustls server answers (`bench raw-tls-server --body`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RawBody {
+    /// `tiny`: a fixed 69-byte body of typical exporter lines, whatever was asked.
+    #[default]
+    Tiny,
+    /// `fake-exporter`: what fake-exporter (default metrics, no web config faults) answers
+    /// its first scrape: the same body bytes (rendered once by fake-exporter's metrics
+    /// code, text 0.0.4 or OpenMetrics as `Accept` negotiates), the same headers
+    /// (`content-type`, `content-encoding` when gzipped, `content-length`, `date`), gzip
+    /// when `Accept-Encoding` asks for it as fake-exporter decides. Every body is prepared
+    /// at start: the server does no work per request but parse and send.
+    FakeExporter,
+}
+
+impl RawBody {
+    /// The `--body` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tiny => "tiny",
+            Self::FakeExporter => "fake-exporter",
+        }
+    }
+}
+
+/// A `--body` other than `tiny` and `fake-exporter`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("body `{given}`: use tiny or fake-exporter")]
+pub struct ParseRawBodyError {
+    /// What was given.
+    pub given: String,
+}
+
+impl FromStr for RawBody {
+    type Err = ParseRawBodyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "tiny" => Ok(Self::Tiny),
+            "fake-exporter" => Ok(Self::FakeExporter),
+            other => Err(ParseRawBodyError {
+                given: other.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The bare rustls server: answers every HTTP/1.1 request on every connection as `body`
+/// says. Runs until killed.
 pub async fn serve_raw_tls(
     listen: SocketAddr,
     cert: &Path,
     key: &Path,
+    body: RawBody,
 ) -> Result<(), ServersError> {
+    let acceptor = raw_acceptor(cert, key)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServersError::Listen {
+            what: "binding",
+            addr: listen,
+            source,
+        })?;
+    serve_raw(listener, acceptor, Answers::new(body)).await
+}
+
+/// The raw server's TLS side: the certificate chain and key, ALPN `http/1.1`.
+fn raw_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, ServersError> {
     let pem = |path: &Path| {
         let path = path.to_owned();
         move |source| ServersError::Pem { path, source }
@@ -856,63 +1023,197 @@ pub async fn serve_raw_tls(
         .with_single_cert(chain, key_der)
         .map_err(tls)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| ServersError::Listen {
-            what: "binding",
-            addr: listen,
-            source,
-        })?;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{RAW_BODY}",
-        RAW_BODY.len()
-    );
-    let response: Arc<[u8]> = response.into_bytes().into();
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts on `listener` until an accept fails; one task per connection.
+async fn serve_raw(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    answers: Answers,
+) -> Result<(), ServersError> {
+    let answers = Arc::new(answers);
     loop {
         let (tcp, _) = listener
             .accept()
             .await
             .map_err(|source| ServersError::Listen {
                 what: "accepting on",
-                addr: listen,
+                addr: listener
+                    .local_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
                 source,
             })?;
         let acceptor = acceptor.clone();
-        let response = response.clone();
+        let answers = answers.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
-            let Ok(mut tls) = acceptor.accept(tcp).await else {
+            let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let mut buf = vec![0u8; 8192];
-            let mut have = 0;
-            loop {
-                let Ok(n) = tls.read(&mut buf[have..]).await else {
-                    return;
-                };
-                if n == 0 {
-                    return;
-                }
-                have += n;
-                // Answer once per complete request head.
-                while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
-                    if tls.write_all(&response).await.is_err() {
-                        return;
-                    }
-                    buf.copy_within(end + 4..have, 0);
-                    have -= end + 4;
-                }
-                if have == buf.len() {
-                    return;
-                }
-            }
+            answer_connection(tls, &answers).await;
         });
+    }
+}
+
+/// Answers once per complete request head until the client closes (or sends a head
+/// larger than 8 KiB).
+async fn answer_connection<S>(mut conn: S, answers: &Answers)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 8192];
+    let mut have = 0;
+    let mut out = Vec::new();
+    let mut date = DateHeader::default();
+    loop {
+        let Ok(n) = conn.read(&mut buf[have..]).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        have += n;
+        while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            let response = answers.response(&buf[..end], &mut date, &mut out);
+            if conn.write_all(response).await.is_err() {
+                return;
+            }
+            buf.copy_within(end + 4..have, 0);
+            have -= end + 4;
+        }
+        if have == buf.len() {
+            return;
+        }
+    }
+}
+
+/// Every response of the raw server, prepared before the first connection.
+enum Answers {
+    /// The whole fixed response.
+    Tiny(Vec<u8>),
+    /// fake-exporter's answers, in the order of [`Answers::key`].
+    SameBody([Prepared; 4]),
+}
+
+/// One of fake-exporter's answers: the head up to (not including) `date`, and the body.
+struct Prepared {
+    head: Vec<u8>,
+    body: bytes::Bytes,
+}
+
+impl Answers {
+    fn new(body: RawBody) -> Self {
+        match body {
+            RawBody::Tiny => Self::Tiny(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{RAW_BODY}",
+                    RAW_BODY.len()
+                )
+                .into_bytes(),
+            ),
+            RawBody::FakeExporter => {
+                // fake-exporter's defaults: the binary serves `MetricsSpec::default()`
+                // unless `--metrics.series` says otherwise, and `bench servers` passes none.
+                let metrics = fake_exporter::Metrics::new(fake_exporter::MetricsSpec::default());
+                let prepare = |index: usize| {
+                    let (format, gzip) = Self::key(index);
+                    let plain = metrics.render(format, 0);
+                    let body = if gzip {
+                        fake_exporter::gzip_body(&plain)
+                    } else {
+                        plain
+                    };
+                    let mut head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {}\r\n",
+                        format.content_type()
+                    );
+                    if gzip {
+                        head.push_str("content-encoding: gzip\r\n");
+                    }
+                    head.push_str(&format!("content-length: {}\r\n", body.len()));
+                    Prepared {
+                        head: head.into_bytes(),
+                        body,
+                    }
+                };
+                Self::SameBody([prepare(0), prepare(1), prepare(2), prepare(3)])
+            }
+        }
+    }
+
+    /// (format, gzip) of prepared answer `index`.
+    fn key(index: usize) -> (fake_exporter::Format, bool) {
+        let format = if index & 2 == 0 {
+            fake_exporter::Format::Text004
+        } else {
+            fake_exporter::Format::OpenMetrics
+        };
+        (format, index & 1 == 1)
+    }
+
+    /// The answer to the request whose head (without its final blank line) is `head`:
+    /// the fixed response, or fake-exporter's assembled in `out`.
+    fn response<'a>(
+        &'a self,
+        head: &[u8],
+        date: &mut DateHeader,
+        out: &'a mut Vec<u8>,
+    ) -> &'a [u8] {
+        let prepared = match self {
+            Self::Tiny(response) => return response,
+            Self::SameBody(prepared) => prepared,
+        };
+        // As fake-exporter's metrics endpoint: the first `Accept`, every `Accept-Encoding`.
+        let format = fake_exporter::Format::negotiate(header_values(head, "accept").next());
+        let gzip = fake_exporter::accepts_gzip(header_values(head, "accept-encoding"));
+        let index =
+            usize::from(format == fake_exporter::Format::OpenMetrics) * 2 + usize::from(gzip);
+        let answer = &prepared[index];
+        out.clear();
+        out.extend_from_slice(&answer.head);
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(date.now().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(&answer.body);
+        out
+    }
+}
+
+/// The values of header `name` (lower case) in a request head, in order.
+fn header_values<'a>(head: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    head.split(|&b| b == b'\n').skip(1).filter_map(move |line| {
+        let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// The `date` header value, formatted once per second as hyper does.
+#[derive(Default)]
+struct DateHeader {
+    second: u64,
+    text: String,
+}
+
+impl DateHeader {
+    fn now(&mut self) -> &str {
+        let now = std::time::SystemTime::now();
+        let second = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.text.is_empty() || second != self.second {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+        &self.text
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt as _;
+
     use super::*;
 
     #[test]
@@ -921,6 +1222,266 @@ mod tests {
         assert_eq!(" 1.3".parse(), Ok(TlsVersionChoice::Tls13));
         let err = "1.1".parse::<TlsVersionChoice>().unwrap_err();
         assert_eq!(err.to_string(), "TLS version `1.1`: use 1.2 or 1.3");
+    }
+
+    #[test]
+    fn raw_bodies_parse_from_their_names_only() {
+        for body in [RawBody::Tiny, RawBody::FakeExporter] {
+            assert_eq!(body.as_str().parse(), Ok(body));
+        }
+        let err = "fake_exporter".parse::<RawBody>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "body `fake_exporter`: use tiny or fake-exporter"
+        );
+    }
+
+    /// Status, headers (in order) and body of one request on `sender`.
+    async fn fetch(
+        sender: &mut Sender,
+        headers: &[(&str, &str)],
+    ) -> (http::StatusCode, Vec<(String, String)>, Bytes) {
+        let mut req = http::Request::get("/metrics").header(http::header::HOST, "localhost");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        sender.ready().await.expect("the connection is open");
+        let response = sender
+            .send_request(req.body(Empty::new()).expect("a valid request"))
+            .await
+            .expect("an answer");
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                let v = v.to_str().expect("ASCII header values");
+                (k.as_str().to_owned(), v.to_owned())
+            })
+            .collect();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a whole body")
+            .to_bytes();
+        (status, headers, body)
+    }
+
+    /// The headers without `date`, after checking it is there and is an HTTP date.
+    fn without_date(headers: &[(String, String)], who: &str) -> Vec<(String, String)> {
+        let dates: Vec<&String> = headers
+            .iter()
+            .filter(|(k, _)| k == "date")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(dates.len(), 1, "{who}: one date header in {headers:?}");
+        httpdate::parse_http_date(dates[0]).expect("an HTTP date");
+        headers
+            .iter()
+            .filter(|(k, _)| k != "date")
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_same_body_floor_answers_what_fake_exporter_answers() {
+        // Arrange: one PKI; the floor on a port of its own.
+        let pki = fake_exporter::Pki::generate(KeyType::EcdsaP256).expect("a PKI");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let files = pki.write_to(dir.path()).expect("PKI files");
+        let acceptor = raw_acceptor(
+            &files.server_cert(ServerCert::Valid),
+            &files.server_key(ServerCert::Valid),
+        )
+        .expect("the floor's TLS config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let floor_addr = listener.local_addr().expect("its address");
+        let floor = tokio::spawn(serve_raw(
+            listener,
+            acceptor,
+            Answers::new(RawBody::FakeExporter),
+        ));
+        let connector = tls_connector(&files.ca(), None).expect("a client");
+        let client = |addr| Client {
+            addr,
+            tls: Some(connector.clone()),
+            auth: None,
+            path: "/metrics",
+        };
+        let openmetrics = "application/openmetrics-text;version=1.0.0,text/plain;q=0.5";
+        let variants: [&[(&str, &str)]; 4] = [
+            &[],
+            &[("accept-encoding", "gzip")],
+            &[("accept", openmetrics)],
+            &[
+                ("accept", openmetrics),
+                ("accept-encoding", "deflate, GZIP;q=0.8"),
+            ],
+        ];
+        for headers in variants {
+            // A fresh fake-exporter each time: its first scrape is the body the floor serves.
+            let exporter = fake_exporter::FakeExporter::builder()
+                .tls(pki.server(ServerCert::Valid))
+                .start()
+                .await
+                .expect("fake-exporter starts");
+
+            // Act
+            let mut to_fake = client(exporter.addr())
+                .connect()
+                .await
+                .expect("TLS to fake");
+            let fake = fetch(&mut to_fake, headers).await;
+            let mut to_floor = client(floor_addr)
+                .connect()
+                .await
+                .expect("TLS to the floor");
+            let first = fetch(&mut to_floor, headers).await;
+            let again = fetch(&mut to_floor, headers).await;
+
+            // Assert: the same status, headers and bytes, also on a kept-alive connection.
+            assert_eq!(fake.0, http::StatusCode::OK, "{headers:?}");
+            for floor in [&first, &again] {
+                assert_eq!(floor.0, fake.0, "{headers:?}");
+                assert_eq!(
+                    without_date(&floor.1, "floor"),
+                    without_date(&fake.1, "fake-exporter"),
+                    "headers for {headers:?}"
+                );
+                assert_eq!(floor.2, fake.2, "body for {headers:?}");
+            }
+            let gzip = headers.iter().any(|(k, _)| *k == "accept-encoding");
+            assert_eq!(fake.2.starts_with(&[0x1f, 0x8b]), gzip, "{headers:?}");
+            let om = headers.iter().any(|(k, _)| *k == "accept");
+            let content_type = &fake
+                .1
+                .iter()
+                .find(|(k, _)| k == "content-type")
+                .expect("a type")
+                .1;
+            assert_eq!(content_type.starts_with("application/openmetrics-text"), om);
+            assert!(fake.2.len() > 1_000, "a real body, {} bytes", fake.2.len());
+        }
+        floor.abort();
+    }
+
+    fn case(
+        server: Server,
+        conn: ConnMode,
+        rps: [f64; 3],
+        cpu_us: [f64; 3],
+        body: u64,
+    ) -> CaseResult {
+        let samples: Vec<Sample> = rps
+            .iter()
+            .zip(cpu_us)
+            .map(|(&r, c)| Sample {
+                requests: (r * 5.0) as u64,
+                errors: 0,
+                seconds: 5.0,
+                server_cpu_seconds: c * r * 5.0 / 1e6,
+                body_bytes: body,
+            })
+            .collect();
+        CaseResult {
+            server,
+            security: Mode::Tls,
+            conn,
+            cpu_us_per_request: Spread::of(
+                samples.iter().map(Sample::cpu_us_per_request).collect(),
+            ),
+            throughput: Spread::of(samples.iter().map(Sample::throughput).collect()),
+            samples,
+        }
+    }
+
+    #[test]
+    fn the_floor_ratio_is_computed_from_the_keep_alive_tls_rows() {
+        // Arrange: medians 50,000 vs 125,000 req/s and 18 vs 6 µs per request; a handshake
+        // row of fake-exporter that must not be taken instead.
+        let cases = vec![
+            case(
+                Server::Fake,
+                ConnMode::Handshake,
+                [4_000.0; 3],
+                [160.0; 3],
+                8_333,
+            ),
+            case(
+                Server::Fake,
+                ConnMode::Keepalive,
+                [40_000.0, 50_000.0, 60_000.0],
+                [17.0, 18.0, 19.0],
+                8_340,
+            ),
+            case(
+                Server::RawRustls,
+                ConnMode::Keepalive,
+                [160_000.0; 3],
+                [5.0; 3],
+                69,
+            ),
+            case(
+                Server::RawSameBody,
+                ConnMode::Keepalive,
+                [120_000.0, 125_000.0, 130_000.0],
+                [6.0; 3],
+                8_333,
+            ),
+        ];
+
+        // Act
+        let floor = FloorRatio::of(&cases).expect("both rows ran");
+        let report = ServersReport {
+            connections: 16,
+            ratios: ratios(&cases),
+            floor: Some(floor.clone()),
+            cases: cases.clone(),
+        };
+        let json: serde_json::Value = serde_json::to_value(&report).expect("the report serialises");
+
+        // Assert
+        assert!((floor.throughput_ratio - 0.4).abs() < 1e-9, "{floor:?}");
+        assert!(
+            (floor.cpu_per_request_ratio - 3.0).abs() < 1e-6,
+            "{floor:?}"
+        );
+        assert_eq!(
+            (floor.fake_body_bytes, floor.floor_body_bytes),
+            (8_340, 8_333)
+        );
+        assert!(!floor.meets_goal);
+        assert_eq!(
+            json["floor"]["throughput_ratio"],
+            serde_json::json!(floor.throughput_ratio)
+        );
+        assert_eq!(
+            json["floor"]["cpu_per_request_ratio"],
+            serde_json::json!(floor.cpu_per_request_ratio)
+        );
+        assert_eq!(
+            json["floor"]["floor_throughput"],
+            serde_json::json!(125_000.0)
+        );
+        let named: Vec<&str> = report.ratios.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            named.contains(&"fake/same-body-floor TLS keep-alive throughput"),
+            "{named:?}"
+        );
+        let text = table(&report);
+        assert!(
+            text.contains("= 0.40 of the floor's 125000 (misses: goal >= 0.5)"),
+            "{text}"
+        );
+        assert!(text.contains("raw-same-body"), "{text}");
+
+        // Without the floor's row there is no ratio.
+        let without: Vec<CaseResult> = cases
+            .into_iter()
+            .filter(|c| c.server != Server::RawSameBody)
+            .collect();
+        assert_eq!(FloorRatio::of(&without), None);
     }
 
     #[test]
