@@ -138,8 +138,8 @@ fn shards_ports_and_urls_that_disagree_fail_naming_the_documents() -> Result<()>
     edit(
         copy.path(),
         "fleet/fleet.yaml",
-        "20000-20099",
-        "20000-20100",
+        "ports: 20000-20099",
+        "ports: 20000-20100",
     )?;
 
     // Act
