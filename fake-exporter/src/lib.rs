@@ -75,7 +75,8 @@ pub use fleet::{
     FdBudget, Fleet, FleetBuilder, FleetError, FleetGroup, RunningFleet, RunningGroup,
 };
 pub use http::{
-    control_app, fleet_control_app, observation_app, GroupListenerStats, GroupStats, ListenerStats,
+    accepts_gzip, control_app, fleet_control_app, gzip_body, observation_app, GroupListenerStats,
+    GroupStats, ListenerStats,
 };
 pub use metrics::{Format, Metrics, MetricsError, MetricsSpec, SeriesChurn};
 pub use oauth2::{

@@ -465,9 +465,14 @@ fn metrics_body(state: &AppState, req: &http::request::Parts, scrape_no: u64) ->
     if let Some(min) = faults.oversize_body_bytes {
         body = pad_body(body, min, format);
     }
-    let gzip = accepts_gzip(req);
+    let gzip = accepts_gzip(
+        req.headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     if gzip {
-        body = gzip_bytes(&body);
+        body = gzip_body(&body);
     }
     let mut r = match faults.slow_body_chunk_delay {
         Some(pause) => Response::new(slow_body(body, pause)),
@@ -494,11 +499,13 @@ fn metrics_body(state: &AppState, req: &http::request::Parts, scrape_no: u64) ->
     r
 }
 
-fn accepts_gzip(req: &http::request::Parts) -> bool {
-    req.headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+/// Whether a request whose `Accept-Encoding` header values are `accept_encoding` gets a
+/// gzip body from the metrics endpoint: any `gzip` coding (any case) not refused with
+/// `q=0`. Public so that a server imitating fake-exporter's answers (the same-body floor of
+/// `scrape-harness bench servers`) decides the same way.
+pub fn accepts_gzip<'a>(accept_encoding: impl IntoIterator<Item = &'a str>) -> bool {
+    accept_encoding
+        .into_iter()
         .flat_map(|v| v.split(','))
         .any(|part| {
             let mut it = part.split(';');
@@ -511,7 +518,9 @@ fn accepts_gzip(req: &http::request::Parts) -> bool {
         })
 }
 
-fn gzip_bytes(body: &[u8]) -> Bytes {
+/// A body compressed as the metrics endpoint compresses it (gzip, fast level): the same
+/// input gives the same bytes.
+pub fn gzip_body(body: &[u8]) -> Bytes {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),
         flate2::Compression::fast(),

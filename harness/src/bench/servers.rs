@@ -1,6 +1,12 @@
 //! `scrape-harness bench servers`: node_exporter vs fake-exporter vs a bare rustls server,
 //! same certificate, same client, same run.
 //!
+//! The bare server answers in one of two ways ([`RawBody`]): a fixed 69-byte body (the
+//! handshake floor), or exactly what fake-exporter answers (its body for the first scrape,
+//! rendered once by fake-exporter's own metrics code, its headers, gzip when the request
+//! asks for it as fake-exporter decides): the floor at the same work, to which the report
+//! compares fake-exporter's keep-alive requests/s and CPU per request ([`FloorRatio`]).
+//!
 //! Every server is a child process pinned to core 1 with `taskset -c 1` (taskset execs
 //! the server, so the child's pid is the server's). The bare rustls server is this very
 //! binary (`scrape-harness bench raw-tls-server`), so that it too is a separate process
@@ -29,11 +35,9 @@ use bytes::Bytes;
 use fake_exporter::pki::{KeyType, ServerCert};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::process::Command;
 
 use super::options::Mode;
@@ -43,6 +47,10 @@ use super::setup::{BenchFiles, SetupError};
 use crate::conformance::direct::{ca_roots, CaError};
 use crate::supervise::{NotReady, Output, Spec, Supervised};
 
+mod raw;
+
+pub use raw::{serve_raw_tls, ParseRawBodyError, RawBody};
+
 /// The three servers compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,8 +59,11 @@ pub enum Server {
     Node,
     /// The fake-exporter binary.
     Fake,
-    /// `scrape-harness bench raw-tls-server`: tokio-rustls and a fixed body.
+    /// `scrape-harness bench raw-tls-server`: tokio-rustls and a fixed 69-byte body.
     RawRustls,
+    /// `scrape-harness bench raw-tls-server --body fake-exporter`: tokio-rustls answering
+    /// fake-exporter's body and headers, prepared once (the same-body floor).
+    RawSameBody,
 }
 
 impl Server {
@@ -62,6 +73,7 @@ impl Server {
             Self::Node => "node_exporter",
             Self::Fake => "fake-exporter",
             Self::RawRustls => "raw-rustls",
+            Self::RawSameBody => "raw-same-body",
         }
     }
 }
@@ -388,16 +400,76 @@ pub struct ServersReport {
     pub cases: Vec<CaseResult>,
     /// Named ratios of medians.
     pub ratios: Vec<(String, f64)>,
+    /// fake-exporter against the same-body floor, when both keep-alive TLS cases ran.
+    pub floor: Option<FloorRatio>,
+}
+
+/// The share of the same-body floor's keep-alive requests/s fake-exporter should reach.
+pub const FLOOR_GOAL: f64 = 0.5;
+
+/// fake-exporter against the bare rustls server answering the same bytes
+/// ([`Server::RawSameBody`]): TLS, keep-alive, medians of the two cases' windows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FloorRatio {
+    /// fake-exporter's requests/s divided by the floor's (the goal is [`FLOOR_GOAL`] or more).
+    pub throughput_ratio: f64,
+    /// fake-exporter's server CPU per request divided by the floor's.
+    pub cpu_per_request_ratio: f64,
+    /// fake-exporter's median requests/s.
+    pub fake_throughput: f64,
+    /// The floor's median requests/s.
+    pub floor_throughput: f64,
+    /// fake-exporter's median server CPU µs per request.
+    pub fake_cpu_us_per_request: f64,
+    /// The floor's median server CPU µs per request.
+    pub floor_cpu_us_per_request: f64,
+    /// Body bytes per request fake-exporter sent (first window).
+    pub fake_body_bytes: u64,
+    /// Body bytes per request the floor sent (first window).
+    pub floor_body_bytes: u64,
+    /// Whether `throughput_ratio` reaches [`FLOOR_GOAL`].
+    pub meets_goal: bool,
+}
+
+impl FloorRatio {
+    /// From the fake-exporter and same-body floor cases (TLS, keep-alive) of `cases`;
+    /// `None` unless both ran.
+    pub fn of(cases: &[CaseResult]) -> Option<Self> {
+        let find = |server| {
+            cases.iter().find(|c| {
+                c.server == server && c.security == Mode::Tls && c.conn == ConnMode::Keepalive
+            })
+        };
+        let (fake, floor) = (find(Server::Fake)?, find(Server::RawSameBody)?);
+        let ratio = |a: f64, b: f64| a / b.max(f64::MIN_POSITIVE);
+        let body = |c: &CaseResult| c.samples.first().map_or(0, |s| s.body_bytes);
+        let throughput_ratio = ratio(fake.throughput.median, floor.throughput.median);
+        Some(Self {
+            throughput_ratio,
+            cpu_per_request_ratio: ratio(
+                fake.cpu_us_per_request.median,
+                floor.cpu_us_per_request.median,
+            ),
+            fake_throughput: fake.throughput.median,
+            floor_throughput: floor.throughput.median,
+            fake_cpu_us_per_request: fake.cpu_us_per_request.median,
+            floor_cpu_us_per_request: floor.cpu_us_per_request.median,
+            fake_body_bytes: body(fake),
+            floor_body_bytes: body(floor),
+            meets_goal: throughput_ratio >= FLOOR_GOAL,
+        })
+    }
 }
 
 /// The cases, in run order.
-pub const CASES: [(Server, Mode, ConnMode); 10] = [
+pub const CASES: [(Server, Mode, ConnMode); 11] = [
     (Server::Node, Mode::Tls, ConnMode::Handshake),
     (Server::Fake, Mode::Tls, ConnMode::Handshake),
     (Server::RawRustls, Mode::Tls, ConnMode::Handshake),
     (Server::Node, Mode::Tls, ConnMode::Keepalive),
     (Server::Fake, Mode::Tls, ConnMode::Keepalive),
     (Server::RawRustls, Mode::Tls, ConnMode::Keepalive),
+    (Server::RawSameBody, Mode::Tls, ConnMode::Keepalive),
     (Server::Node, Mode::Plain, ConnMode::Keepalive),
     (Server::Node, Mode::Basic, ConnMode::Keepalive),
     (Server::Fake, Mode::Plain, ConnMode::Keepalive),
@@ -426,6 +498,7 @@ pub async fn run(opts: &ServersOptions) -> Result<ServersReport, ServersError> {
     let ratios = ratios(&cases);
     Ok(ServersReport {
         connections: opts.connections,
+        floor: FloorRatio::of(&cases),
         cases,
         ratios,
     })
@@ -575,9 +648,21 @@ fn ratios(cases: &[CaseResult]) -> Vec<(String, f64)> {
             tp(Server::Node, Mode::Plain),
         ),
     ];
-    rows.into_iter()
+    let mut out: Vec<(String, f64)> = rows
+        .into_iter()
         .filter_map(|(name, a, b)| Some((name.to_owned(), a? / b?.max(f64::MIN_POSITIVE))))
-        .collect()
+        .collect();
+    if let Some(floor) = FloorRatio::of(cases) {
+        out.push((
+            "fake/same-body-floor TLS keep-alive throughput".to_owned(),
+            floor.throughput_ratio,
+        ));
+        out.push((
+            "fake/same-body-floor TLS keep-alive CPU per request".to_owned(),
+            floor.cpu_per_request_ratio,
+        ));
+    }
+    out
 }
 
 /// The report as a terminal table.
@@ -609,6 +694,23 @@ pub fn table(report: &ServersReport) -> String {
     }
     for (name, v) in &report.ratios {
         let _ = writeln!(out, "{name}: {v:.2}");
+    }
+    if let Some(f) = &report.floor {
+        let _ = writeln!(
+            out,
+            "same-body floor (TLS keep-alive, {} B bodies; {} B from fake-exporter): fake-exporter \
+             {:.0} req/s = {:.2} of the floor's {:.0} ({}: goal >= {FLOOR_GOAL}); CPU per request \
+             {:.1} µs = {:.2}x the floor's {:.1} µs",
+            f.floor_body_bytes,
+            f.fake_body_bytes,
+            f.fake_throughput,
+            f.throughput_ratio,
+            f.floor_throughput,
+            if f.meets_goal { "meets" } else { "misses" },
+            f.fake_cpu_us_per_request,
+            f.cpu_per_request_ratio,
+            f.floor_cpu_us_per_request,
+        );
     }
     out
 }
@@ -656,11 +758,17 @@ fn spawn_server(
             .args(["--collector.disable-defaults", &listen])
             .args(&config),
         Server::Fake => spec.arg(&opts.fake_exporter).arg(&listen).args(&config),
-        Server::RawRustls => spec
-            .args(&opts.raw_server)
-            .arg(format!("--listen={addr}"))
-            .arg(format!("--cert={}", cert.display()))
-            .arg(format!("--key={}", key.display())),
+        Server::RawRustls | Server::RawSameBody => {
+            let body = match server {
+                Server::RawSameBody => RawBody::FakeExporter,
+                _ => RawBody::Tiny,
+            };
+            spec.args(&opts.raw_server)
+                .arg(format!("--listen={addr}"))
+                .arg(format!("--cert={}", cert.display()))
+                .arg(format!("--key={}", key.display()))
+                .arg(format!("--body={}", body.as_str()))
+        }
     };
     spec.output(Output::Null)
 }
@@ -825,92 +933,6 @@ impl Client {
     }
 }
 
-/// A fixed body of typical exporter lines.
-const RAW_BODY: &str = "# HELP up_example A fixed body.\n# TYPE up_example gauge\nup_example 1\n";
-
-/// The bare rustls server: answers every HTTP/1.1 request on every connection with
-/// a fixed body of typical exporter lines. Runs until killed.
-pub async fn serve_raw_tls(
-    listen: SocketAddr,
-    cert: &Path,
-    key: &Path,
-) -> Result<(), ServersError> {
-    let pem = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ServersError::Pem { path, source }
-    };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(pem(cert))?
-        .collect::<Result<_, _>>()
-        .map_err(pem(cert))?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
-    let tls = |source| ServersError::Tls {
-        what: "the raw server's TLS configuration",
-        source,
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(tls)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| ServersError::Listen {
-            what: "binding",
-            addr: listen,
-            source,
-        })?;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{RAW_BODY}",
-        RAW_BODY.len()
-    );
-    let response: Arc<[u8]> = response.into_bytes().into();
-    loop {
-        let (tcp, _) = listener
-            .accept()
-            .await
-            .map_err(|source| ServersError::Listen {
-                what: "accepting on",
-                addr: listen,
-                source,
-            })?;
-        let acceptor = acceptor.clone();
-        let response = response.clone();
-        tokio::spawn(async move {
-            let _ = tcp.set_nodelay(true);
-            let Ok(mut tls) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let mut buf = vec![0u8; 8192];
-            let mut have = 0;
-            loop {
-                let Ok(n) = tls.read(&mut buf[have..]).await else {
-                    return;
-                };
-                if n == 0 {
-                    return;
-                }
-                have += n;
-                // Answer once per complete request head.
-                while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
-                    if tls.write_all(&response).await.is_err() {
-                        return;
-                    }
-                    buf.copy_within(end + 4..have, 0);
-                    have -= end + 4;
-                }
-                if have == buf.len() {
-                    return;
-                }
-            }
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -921,6 +943,124 @@ mod tests {
         assert_eq!(" 1.3".parse(), Ok(TlsVersionChoice::Tls13));
         let err = "1.1".parse::<TlsVersionChoice>().unwrap_err();
         assert_eq!(err.to_string(), "TLS version `1.1`: use 1.2 or 1.3");
+    }
+
+    fn case(
+        server: Server,
+        conn: ConnMode,
+        rps: [f64; 3],
+        cpu_us: [f64; 3],
+        body: u64,
+    ) -> CaseResult {
+        let samples: Vec<Sample> = rps
+            .iter()
+            .zip(cpu_us)
+            .map(|(&r, c)| Sample {
+                requests: (r * 5.0) as u64,
+                errors: 0,
+                seconds: 5.0,
+                server_cpu_seconds: c * r * 5.0 / 1e6,
+                body_bytes: body,
+            })
+            .collect();
+        CaseResult {
+            server,
+            security: Mode::Tls,
+            conn,
+            cpu_us_per_request: Spread::of(
+                samples.iter().map(Sample::cpu_us_per_request).collect(),
+            ),
+            throughput: Spread::of(samples.iter().map(Sample::throughput).collect()),
+            samples,
+        }
+    }
+
+    #[test]
+    fn the_floor_ratio_is_computed_from_the_keep_alive_tls_rows() {
+        // Arrange: medians 50,000 vs 125,000 req/s and 18 vs 6 µs per request; a handshake
+        // row of fake-exporter that must not be taken instead.
+        let cases = vec![
+            case(
+                Server::Fake,
+                ConnMode::Handshake,
+                [4_000.0; 3],
+                [160.0; 3],
+                8_333,
+            ),
+            case(
+                Server::Fake,
+                ConnMode::Keepalive,
+                [40_000.0, 50_000.0, 60_000.0],
+                [17.0, 18.0, 19.0],
+                8_340,
+            ),
+            case(
+                Server::RawRustls,
+                ConnMode::Keepalive,
+                [160_000.0; 3],
+                [5.0; 3],
+                69,
+            ),
+            case(
+                Server::RawSameBody,
+                ConnMode::Keepalive,
+                [120_000.0, 125_000.0, 130_000.0],
+                [6.0; 3],
+                8_333,
+            ),
+        ];
+
+        // Act
+        let floor = FloorRatio::of(&cases).expect("both rows ran");
+        let report = ServersReport {
+            connections: 16,
+            ratios: ratios(&cases),
+            floor: Some(floor.clone()),
+            cases: cases.clone(),
+        };
+        let json: serde_json::Value = serde_json::to_value(&report).expect("the report serialises");
+
+        // Assert
+        assert!((floor.throughput_ratio - 0.4).abs() < 1e-9, "{floor:?}");
+        assert!(
+            (floor.cpu_per_request_ratio - 3.0).abs() < 1e-6,
+            "{floor:?}"
+        );
+        assert_eq!(
+            (floor.fake_body_bytes, floor.floor_body_bytes),
+            (8_340, 8_333)
+        );
+        assert!(!floor.meets_goal);
+        assert_eq!(
+            json["floor"]["throughput_ratio"],
+            serde_json::json!(floor.throughput_ratio)
+        );
+        assert_eq!(
+            json["floor"]["cpu_per_request_ratio"],
+            serde_json::json!(floor.cpu_per_request_ratio)
+        );
+        assert_eq!(
+            json["floor"]["floor_throughput"],
+            serde_json::json!(125_000.0)
+        );
+        let named: Vec<&str> = report.ratios.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            named.contains(&"fake/same-body-floor TLS keep-alive throughput"),
+            "{named:?}"
+        );
+        let text = table(&report);
+        assert!(
+            text.contains("= 0.40 of the floor's 125000 (misses: goal >= 0.5)"),
+            "{text}"
+        );
+        assert!(text.contains("raw-same-body"), "{text}");
+
+        // Without the floor's row there is no ratio.
+        let without: Vec<CaseResult> = cases
+            .into_iter()
+            .filter(|c| c.server != Server::RawSameBody)
+            .collect();
+        assert_eq!(FloorRatio::of(&without), None);
     }
 
     #[test]

@@ -178,6 +178,10 @@ pub(crate) struct TlsServerArgs {
     /// Private key (PEM).
     #[arg(long)]
     pub(crate) key: PathBuf,
+    /// What to answer: `tiny` (a fixed 69-byte body) or `fake-exporter` (fake-exporter's
+    /// body and headers, gzip when asked: the same-body floor).
+    #[arg(long, default_value = "tiny")]
+    pub(crate) body: scrape_harness::bench::servers::RawBody,
 }
 
 /// `conformance` arguments.
@@ -740,7 +744,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
                 "--listen {}: use a loopback address",
                 a.listen
             );
-            servers::serve_raw_tls(a.listen, &a.cert, &a.key).await?;
+            servers::serve_raw_tls(a.listen, &a.cert, &a.key, a.body).await?;
             return Ok(EXIT_PASS);
         }
         Some(BenchAction::Servers(a)) => {

@@ -13,6 +13,7 @@ mod docs_examples;
 mod explain;
 mod fixture;
 mod generator;
+mod kubernetes;
 mod lab;
 mod lab_buildit;
 mod lab_weakenings;
