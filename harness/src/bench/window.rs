@@ -266,7 +266,7 @@ pub(super) fn bench_row(
         warmup_handshakes_failed: before.stats.handshakes_failed.clone(),
         warmup_handshakes_ok: before.stats.handshakes_ok,
         connections_per_request: reconnects as f64 / requests.max(1) as f64,
-        exporter_cpu_seconds: exporters_here.then(|| after.self_cpu - before.self_cpu),
+        exporter_cpu_seconds: exporters_here.then_some(after.self_cpu - before.self_cpu),
         negotiated: negotiated(&after.stats),
         pass: problems.is_empty(),
         problems,

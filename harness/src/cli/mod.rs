@@ -824,7 +824,6 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         base_port: args.base_port,
         prometheus: args.shared.prometheus(),
         progress: !args.shared.no_progress,
-        ..BenchOptions::default()
     };
     let report = bench::run(&opts).await?;
     let mut written = Vec::new();
