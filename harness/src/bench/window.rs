@@ -420,3 +420,34 @@ fn negotiated(stats: &StatsSnapshot) -> Negotiated {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_add_up_scrapes_weigh_medians_and_keep_the_worst_p99() {
+        let one = ScrapeStats {
+            p50: 0.001,
+            p99: 0.010,
+            scrapes: 100.0,
+            ok: 99.0,
+        };
+        let same = ScrapeStats::total(&[one]);
+        assert_eq!(
+            (same.p50, same.p99, same.scrapes, same.ok),
+            (0.001, 0.010, 100.0, 99.0)
+        );
+        let other = ScrapeStats {
+            p50: 0.004,
+            p99: 0.020,
+            scrapes: 300.0,
+            ok: 300.0,
+        };
+        let total = ScrapeStats::total(&[one, other]);
+        assert!((total.p50 - 0.00325).abs() < 1e-12, "{total:?}");
+        assert_eq!((total.p99, total.scrapes, total.ok), (0.020, 400.0, 399.0));
+        let idle = ScrapeStats::total(&[ScrapeStats::default(), ScrapeStats::default()]);
+        assert_eq!((idle.p50, idle.scrapes), (0.0, 0.0));
+    }
+}

@@ -746,7 +746,15 @@ fn remote_options(
         "--shards {}: give at least 1 (the number of Prometheus servers local mode starts)",
         args.shards
     );
+    let access = &args.access;
+    let access_given = access.ca.is_some()
+        || access.client_cert.is_some()
+        || access.basic_auth.is_some()
+        || access.bearer_file.is_some();
     match (args.prometheus.is_empty(), args.fleet.is_empty()) {
+        (true, true) if access_given => anyhow::bail!(
+            "--ca, --client-cert, --basic-auth and --bearer-file reach a remote Prometheus: give it with --prometheus URL (and its fleets with --fleet)"
+        ),
         (true, true) => return Ok(None),
         (true, false) => anyhow::bail!(
             "--fleet needs --prometheus URL: remote mode measures a Prometheus the bench did not start, scraping those fleets"

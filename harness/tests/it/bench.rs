@@ -402,6 +402,10 @@ fn bad_remote_and_shard_input_is_refused_naming_the_flag() -> Result<()> {
             "--fleet needs --prometheus URL".to_owned(),
         ),
         (
+            vec!["bench", "--bearer-file", "/nonexistent"],
+            "give it with --prometheus URL".to_owned(),
+        ),
+        (
             vec![
                 "bench",
                 "--prometheus",
