@@ -262,6 +262,7 @@ async fn remote_like_local() -> Result<()> {
     // Assert
     let (rt, lt) = (bench::table(&remote), bench::table(&local));
     let both = format!("remote:\n{rt}\nlocal:\n{lt}");
+    eprintln!("{both}");
     ensure!(
         remote.rows.len() == 1 && local.rows.len() == 1,
         "one row each:\n{both}"
