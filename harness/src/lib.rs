@@ -79,7 +79,8 @@ pub use fixture::{
     Until, WaitProgress, DEFAULT_SCRAPE_INTERVAL,
 };
 pub use promconfig::{
-    Authorization, BasicAuth, PromDuration, PrometheusConfig, Scheme, ScrapeConfig, TlsConfig,
+    Authorization, BasicAuth, PromDuration, PrometheusConfig, RelabelAction, RelabelConfig, Scheme,
+    ScrapeConfig, TlsConfig,
 };
 pub use receivers::{run_receivers, ReceiverOptions, ReceiverPlan, ReceiverRun};
 pub use runner::{run, CaseResult, RunError, RunOptions, RunReport};

@@ -26,8 +26,9 @@ pub struct ListenerStats {
     pub stats: StatsSnapshot,
 }
 
-/// One fleet group's counters, summed over its listeners, in the fleet's `/stats` JSON.
-#[derive(Debug, Serialize)]
+/// One fleet group's counters, summed over its listeners, in the fleet's `/stats` JSON
+/// (which a reader of a fleet it did not start parses back: `Vec<GroupStats>`).
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct GroupStats {
     /// The group's name.
     pub group: String,

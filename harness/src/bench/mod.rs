@@ -21,28 +21,44 @@
 //! handshake): handshakes must equal scrapes within ±10 %, otherwise the row fails. The
 //! [`servers`] submodule compares fake-exporter with node_exporter and a bare rustls server.
 //!
+//! With `shards` > 1 the bench starts that many Prometheus servers, each with the whole
+//! target list and `hashmod` relabelling keeping its slice, and checks that every target
+//! was scraped by exactly one of them. Remote mode ([`RemoteOptions`]) starts nothing: it
+//! measures Prometheus servers and fleets running elsewhere through the same window and
+//! row code.
+//!
 //! Layout: [`options`] (what to run), `setup` (run directory, PKI, web-configs), `run`
-//! (orchestration), [`report`] (table, ratios, JSON, HTML).
+//! (local orchestration, errors), `parts` (the Prometheus servers and fleets a window
+//! reads, local or remote), `window` (one measured window and its row), `shards`
+//! (`hashmod`, fd budget, exactly-once check), `remote` (remote mode), [`report`] (table,
+//! ratios, JSON, HTML).
 
 pub mod options;
+mod parts;
 pub mod proc_stat;
+mod remote;
 pub mod report;
 mod run;
 pub mod servers;
 mod setup;
+mod shards;
+mod window;
 
 pub use options::{
     parse_list, parse_on_off, BenchOptions, ListError, Mode, ParseModeError, ParseOnOffError,
+    RemoteOptions,
 };
+pub use remote::{mode_of, RemoteError, CONNECT_DEADLINE};
 pub use report::{
-    html, ratios, table, timeline_table, write_html, write_json, BenchReport, BenchRow, Checkpoint,
-    Negotiated,
+    html, ratios, shards_table, table, timeline_table, write_html, write_json, BenchReport,
+    BenchRow, Checkpoint, Negotiated,
 };
 pub use run::{
     run, BenchError, MeasureError, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, JOB,
     KEEPALIVE_OFF_TOLERANCE,
 };
 pub use setup::SetupError;
+pub use shards::{exactly_once, ShardRow, HASH_LABEL, PROMETHEUS_FD_MARGIN};
 
 #[cfg(test)]
 mod tests {

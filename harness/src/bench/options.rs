@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backend::PrometheusChoice;
+use crate::targets::PromApi;
 
 /// The security of an exporter and the matching scrape settings; used by the Prometheus
 /// load run (every variant) and by `bench servers` (plain, basic, tls).
@@ -107,6 +108,25 @@ pub struct BenchOptions {
     pub prometheus: PrometheusChoice,
     /// Draw a progress bar on stderr (only on a terminal).
     pub progress: bool,
+    /// Local mode: Prometheus servers to start, each keeping its slice of the targets by
+    /// `hashmod` relabelling (1: one Prometheus, no relabelling).
+    pub shards: u32,
+    /// Remote mode: a Prometheus (one or more shards) and fleets the bench did not start;
+    /// `None`: local mode, the bench starts both.
+    pub remote: Option<RemoteOptions>,
+}
+
+/// What remote mode drives: Prometheus servers (one per shard) and fleets the bench did
+/// not start. The bench starts nothing; N and the mode come from the job Prometheus loaded,
+/// keep-alive from [`BenchOptions::keep_alive`] when it holds one value (else on).
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// One API client per shard (`--prometheus URL`, with its credentials and trust).
+    pub prometheus: Vec<PromApi>,
+    /// The fleets' control endpoints (`http://host:port`, `/stats` is read).
+    pub fleets: Vec<String>,
+    /// The scrape job to measure.
+    pub job: String,
 }
 
 impl Default for BenchOptions {
@@ -123,6 +143,8 @@ impl Default for BenchOptions {
             warmup_timeout: Duration::from_secs(120),
             prometheus: PrometheusChoice::default(),
             progress: true,
+            shards: 1,
+            remote: None,
         }
     }
 }

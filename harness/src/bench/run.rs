@@ -1,22 +1,25 @@
-//! Orchestration of a bench: one fleet and one Prometheus per combination, warm-up, one
-//! measured window, the row.
+//! Orchestration of a local bench: one fleet and one Prometheus (or `shards` of them) per
+//! combination, warm-up, one measured window (`window.rs`), the row; the bench's errors.
+//! Remote mode (`remote.rs`) is dispatched from [`run`].
 
-use std::path::Path;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use fake_exporter::pki::{ClientCert, KeyType, PkiFiles};
 use fake_exporter::FaultSpec;
-use fake_exporter::StatsSnapshot;
-use fake_exporter::{Fleet, FleetGroup, RunningFleet};
+use fake_exporter::{Fleet, FleetGroup};
 
 use super::options::{BenchOptions, Mode};
-use super::proc_stat;
-use super::report::{ka_str, BenchReport, BenchRow, Checkpoint, Negotiated};
+use super::parts::{Fleets, Scraper, Scrapers};
+use super::remote::{self, RemoteError};
+use super::report::{ka_str, BenchReport, BenchRow};
 use super::setup::{BenchFiles, SetupError};
-use crate::fixture::{FixtureError, PrometheusFixture, Until};
+use super::shards;
+use super::window::{bench_row, measure_window};
+use crate::fixture::{FixtureError, PrometheusFixture};
 use crate::progress::Progress;
 use crate::promconfig::{Authorization, BasicAuth, PromDuration, Scheme, ScrapeConfig, TlsConfig};
-use crate::targets::{ApiError, PromApi};
+use crate::targets::ApiError;
 
 /// Name of the one scrape job of every bench run.
 pub const JOB: &str = "bench";
@@ -28,9 +31,6 @@ pub const BASIC_PASSWORD: &str = "bench-s3cret";
 pub const BEARER_TOKEN: &str = "bench-token-0123456789";
 /// Allowed deviation of handshakes from scrapes in a keep-alive-off row.
 pub const KEEPALIVE_OFF_TOLERANCE: f64 = 0.10;
-/// How long a fresh snapshot of Prometheus' own counters may take (a poll reads every
-/// target first: a large fleet makes it slower).
-const READ_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Why a bench could not run.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +102,9 @@ pub enum BenchError {
         #[source]
         source: Box<MeasureError>,
     },
+    /// Remote mode could not reach or read what it was given.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     /// A report file could not be written.
     #[error("writing {}: {source}", .path.display())]
     Report {
@@ -136,33 +139,36 @@ pub enum MeasureError {
     },
     /// The fleet has no group of that mode (a bug).
     #[error("the fleet has no group `{0}`")]
-    MissingGroup(Mode),
+    MissingGroup(String),
+    /// A remote fleet's `/stats` could not be read.
+    #[error("{url}: {detail}")]
+    FleetStats {
+        /// The URL read.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// `/proc/self/stat` could not be read.
     #[error("reading /proc/self/stat: {0}")]
     ProcStat(#[source] std::io::Error),
 }
 
 /// Runs every combination of `opts` and returns the rows; a keep-alive-off row that did not
-/// reconnect per scrape is reported with `pass: false`, not as an error.
+/// reconnect per scrape is reported with `pass: false`, not as an error. With
+/// [`BenchOptions::remote`] set, measures what it names instead and starts nothing.
 pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
-    if opts.targets.is_empty() || opts.modes.is_empty() || opts.keep_alive.is_empty() {
-        return Err(BenchError::Options(
-            "nothing to run: targets, modes and keep-alive settings each need a value".into(),
-        ));
+    check_options(opts)?;
+    if let Some(remote) = &opts.remote {
+        return remote::run(opts, remote).await;
     }
-    if opts.interval < Duration::from_millis(100) || opts.duration < opts.interval * 2 {
-        return Err(BenchError::Options(format!(
-            "interval {:?} / duration {:?}: the interval must be ≥ 100ms and the window at least two intervals",
-            opts.interval, opts.duration
-        )));
-    }
-    // Refuse too-large fleets before anything starts.
+    // Refuse too-large fleets and Prometheus shards before anything starts.
     for &n in &opts.targets {
         let group = fleet_group(opts.base_port, n, Mode::Plain, true, None)?;
         Fleet::builder()
             .group(group)
             .plan()
             .map_err(|source| BenchError::Budget { n, source })?;
+        shards::check_fd_budget(n, opts.shards)?;
     }
     let files = BenchFiles::create("bench", KeyType::EcdsaP256).await?;
 
@@ -177,13 +183,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         }
     }
     let bar = Progress::new(opts.progress, combos.len() as u64, "runs");
-    let mut report = BenchReport {
-        prometheus_version: String::new(),
-        prometheus_go_version: String::new(),
-        backend: String::new(),
-        cpus: std::thread::available_parallelism().map_or(1, usize::from),
-        rows: Vec::new(),
-    };
+    let mut report = BenchReport::empty();
     for (done, (n, mode, ka, r)) in (1u64..).zip(combos) {
         bar.set_message(format!("N={n} {mode} keep-alive {}", ka_str(ka)));
         let ctx = RunCtx {
@@ -191,11 +191,10 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             mode,
             keep_alive: ka,
             repeat: r,
-            web_config: files.web_config(mode),
-            files: files.pki(),
-            dir: files.dir(),
+            job: JOB,
+            expected: BTreeSet::new(),
         };
-        match run_one(opts, &ctx, &mut report).await {
+        match run_one(opts, ctx, &files, &mut report).await {
             Ok(row) => report.rows.push(row),
             Err(err) => {
                 bar.abandon();
@@ -208,14 +207,43 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     Ok(report)
 }
 
-struct RunCtx<'a> {
-    n: u32,
-    mode: Mode,
-    keep_alive: bool,
-    repeat: u32,
-    web_config: &'a Path,
-    files: &'a PkiFiles,
-    dir: &'a Path,
+/// Refuses options that ask for nothing or for something impossible.
+fn check_options(opts: &BenchOptions) -> Result<(), BenchError> {
+    if opts.remote.is_none()
+        && (opts.targets.is_empty() || opts.modes.is_empty() || opts.keep_alive.is_empty())
+    {
+        return Err(BenchError::Options(
+            "nothing to run: targets, modes and keep-alive settings each need a value".into(),
+        ));
+    }
+    if opts.interval < Duration::from_millis(100) || opts.duration < opts.interval * 2 {
+        return Err(BenchError::Options(format!(
+            "interval {:?} / duration {:?}: the interval must be ≥ 100ms and the window at least two intervals",
+            opts.interval, opts.duration
+        )));
+    }
+    if opts.shards == 0 {
+        return Err(BenchError::Options(
+            "shards 0: a run needs at least one Prometheus".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What one row is about: the combination, the job measured and its targets.
+pub(super) struct RunCtx<'a> {
+    /// Targets.
+    pub(super) n: u32,
+    /// Mode.
+    pub(super) mode: Mode,
+    /// Keep-alive.
+    pub(super) keep_alive: bool,
+    /// Repeat index.
+    pub(super) repeat: u32,
+    /// The scrape job measured.
+    pub(super) job: &'a str,
+    /// Every target of the job (`host:port`), for the exactly-once check of shards.
+    pub(super) expected: BTreeSet<String>,
 }
 
 pub(super) fn fleet_group(
@@ -223,7 +251,7 @@ pub(super) fn fleet_group(
     n: u32,
     mode: Mode,
     keep_alive: bool,
-    web_config: Option<&Path>,
+    web_config: Option<&std::path::Path>,
 ) -> Result<FleetGroup, BenchError> {
     let last = u32::from(base) + n.max(1) - 1;
     let last = u16::try_from(last).map_err(|_| BenchError::Ports { n, base_port: base })?;
@@ -239,7 +267,7 @@ pub(super) fn fleet_group(
 
 impl RunCtx<'_> {
     /// Maps a failure while doing `what` to the run's error, naming the combination.
-    fn measure(&self, what: &'static str) -> impl Fn(MeasureError) -> BenchError {
+    pub(super) fn measure(&self, what: &'static str) -> impl Fn(MeasureError) -> BenchError {
         let (n, mode, ka) = (self.n, self.mode, ka_str(self.keep_alive));
         move |source| BenchError::Measure {
             n,
@@ -251,35 +279,51 @@ impl RunCtx<'_> {
     }
 }
 
-/// One row: the fleet, Prometheus scraping it, the warm-up, one measured window, the row.
+/// One local row: the fleet, the Prometheus shards scraping it, the warm-up, one measured
+/// window, the row.
 async fn run_one(
     opts: &BenchOptions,
-    ctx: &RunCtx<'_>,
+    mut ctx: RunCtx<'_>,
+    files: &BenchFiles,
     report: &mut BenchReport,
 ) -> Result<BenchRow, BenchError> {
-    let (fleet, first) = start_fleet(opts, ctx).await?;
-    let (prom, started) = start_prometheus(opts, ctx, first).await?;
-    record_versions(&prom, ctx, report).await?;
-    warm_up(&prom, opts, ctx).await?;
+    let fleets = start_fleet(opts, &ctx, files).await?;
+    let job = bench_job(opts, &ctx, files.pki());
+    ctx.expected = job
+        .static_configs
+        .iter()
+        .flat_map(|s| s.targets.iter().cloned())
+        .collect();
+    let started = Instant::now();
+    let scrapers = start_shards(opts, &ctx, files, job).await?;
+    record_versions(&scrapers, &ctx, report).await?;
+    scrapers
+        .wait_up(ctx.job, opts.warmup_timeout)
+        .await
+        .map_err(|source| {
+            ctx.measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup(
+                source,
+            ))
+        })?;
     let warmup = started.elapsed();
-    let window = measure_window(&prom, &fleet, opts, ctx).await?;
+    let window = measure_window(&scrapers, &fleets, opts, &ctx).await;
     // Prometheus first, awaited: its kept-alive connections end with it, so the fleet's
     // listeners close at once and the next run can bind the same ports (dropped without
     // waiting, a slow stop on a loaded machine held them past the fleet's shutdown).
-    if let Err(e) = prom.stop().await {
-        tracing::warn!(error = %e, "stopping the bench's Prometheus");
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
-    Ok(bench_row(opts, ctx, warmup, &window))
+    scrapers.stop().await;
+    let exporters_here = fleets.in_process();
+    fleets.shutdown().await;
+    Ok(bench_row(opts, &ctx, warmup, &window?, exporters_here))
 }
 
-/// Starts the run's fleet of `ctx.n` exporters; returns it and its first port.
+/// Starts the run's fleet of `ctx.n` exporters in this process.
 async fn start_fleet(
     opts: &BenchOptions,
     ctx: &RunCtx<'_>,
-) -> Result<(RunningFleet, u16), BenchError> {
+    files: &BenchFiles,
+) -> Result<Fleets, BenchError> {
     let (n, mode) = (ctx.n, ctx.mode);
-    let web_config = (mode != Mode::Plain).then_some(ctx.web_config);
+    let web_config = (mode != Mode::Plain).then(|| files.web_config(mode));
     let group = fleet_group(opts.base_port, n, mode, ctx.keep_alive, web_config)?;
     let first = *group.ports.start();
     let fleet = Fleet::builder()
@@ -294,351 +338,68 @@ async fn start_fleet(
             last: u32::from(first) + n - 1,
             source,
         })?;
-    Ok((fleet, first))
+    Ok(Fleets::InProcess {
+        fleet,
+        group: mode.as_str().to_owned(),
+    })
 }
 
-/// Starts Prometheus with the run's job; returns it and the instant its start began (the
-/// warm-up counts from there).
-async fn start_prometheus(
+/// Starts `opts.shards` Prometheus servers, each with the whole `job` and its own
+/// `hashmod` slice of it (one: the job as it is).
+pub(super) async fn start_shards(
     opts: &BenchOptions,
     ctx: &RunCtx<'_>,
-    first: u16,
-) -> Result<(PrometheusFixture, Instant), BenchError> {
-    let builder = PrometheusFixture::builder()
-        .prometheus(&opts.prometheus)
-        .ready_timeout(Duration::from_secs(60))
-        .mount(ctx.dir)
-        .job(bench_job(opts, ctx, first));
-    let started = Instant::now();
-    let prom = builder
-        .start()
-        .await
-        .map_err(|source| BenchError::Prometheus {
-            n: ctx.n,
-            mode: ctx.mode,
-            source,
-        })?;
-    Ok((prom, started))
+    files: &BenchFiles,
+    job: ScrapeConfig,
+) -> Result<Scrapers, BenchError> {
+    let mut scrapers = Scrapers { shards: Vec::new() };
+    for shard in 0..opts.shards {
+        let builder = PrometheusFixture::builder()
+            .prometheus(&opts.prometheus)
+            .ready_timeout(Duration::from_secs(60))
+            .mount(files.dir())
+            .job(shards::shard_job(job.clone(), shard, opts.shards));
+        match builder.start().await {
+            Ok(fixture) => scrapers.shards.push(Scraper::Started(fixture)),
+            Err(source) => {
+                scrapers.stop().await;
+                return Err(BenchError::Prometheus {
+                    n: ctx.n,
+                    mode: ctx.mode,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(scrapers)
 }
 
 /// Fills the report's Prometheus version, Go version and backend on the first run.
 async fn record_versions(
-    prom: &PrometheusFixture,
+    scrapers: &Scrapers,
     ctx: &RunCtx<'_>,
     report: &mut BenchReport,
 ) -> Result<(), BenchError> {
+    let Some(first) = scrapers.shards.first() else {
+        return Ok(());
+    };
     if !report.prometheus_version.is_empty() {
         return Ok(());
     }
-    let info = prom
+    let info = first
         .api()
         .build_info()
         .await
         .map_err(|e| ctx.measure("reading the build info")(e.into()))?;
     report.prometheus_version = info.version;
     report.prometheus_go_version = info.go_version;
-    report.backend = prom.prometheus().description();
+    report.backend = scrapers.description();
     Ok(())
-}
-
-/// Warm-up: every target scraped successfully at least once.
-async fn warm_up(
-    prom: &PrometheusFixture,
-    opts: &BenchOptions,
-    ctx: &RunCtx<'_>,
-) -> Result<(), BenchError> {
-    prom.wait(Until::Up, opts.warmup_timeout)
-        .await
-        .map_err(|source| {
-            ctx.measure("warm-up (every target scraped successfully once)")(MeasureError::Warmup(
-                source,
-            ))
-        })?;
-    Ok(())
-}
-
-/// What one measured window yielded.
-struct Window {
-    /// Counters at the window's start.
-    before: Snapshot,
-    /// Counters at the window's end.
-    after: Snapshot,
-    /// The window's measured length.
-    elapsed: Duration,
-    /// Prometheus' view of the scrapes in the window.
-    scrapes: ScrapeStats,
-    /// The checkpoints, when asked for.
-    timeline: Vec<Checkpoint>,
-}
-
-/// Prometheus' view of the job's scrapes over a window.
-struct ScrapeStats {
-    /// Median scrape duration, seconds.
-    p50: f64,
-    /// 99th-percentile scrape duration, seconds.
-    p99: f64,
-    /// Scrapes (samples of `up`).
-    scrapes: f64,
-    /// Successful scrapes (sum of `up`).
-    ok: f64,
-}
-
-/// The measured window: counters, `opts.duration` of scraping, counters, then Prometheus'
-/// scrape statistics over exactly the elapsed window.
-async fn measure_window(
-    prom: &PrometheusFixture,
-    fleet: &RunningFleet,
-    opts: &BenchOptions,
-    ctx: &RunCtx<'_>,
-) -> Result<Window, BenchError> {
-    let before = Snapshot::take(prom, fleet, ctx.mode)
-        .await
-        .map_err(ctx.measure("reading counters at window start"))?;
-    let window_start = Instant::now();
-    let steps = opts.checkpoints.max(1);
-    let mut timeline = Vec::new();
-    let mut last = (before.clone(), window_start);
-    for step in 1..=steps {
-        tokio::time::sleep_until((window_start + opts.duration * step / steps).into()).await;
-        let now = Snapshot::take(prom, fleet, ctx.mode)
-            .await
-            .map_err(ctx.measure("reading counters at a checkpoint"))?;
-        if opts.checkpoints > 0 {
-            let since = last.1.elapsed();
-            let scrapes = query_scrapes(prom.api(), since, ctx).await?;
-            timeline.push(checkpoint(
-                ctx,
-                window_start,
-                (&last.0, &now),
-                since,
-                &scrapes,
-            ));
-        }
-        last = (now, Instant::now());
-    }
-    let (after, _) = last;
-    let elapsed = window_start.elapsed();
-    let scrapes = query_scrapes(prom.api(), elapsed, ctx).await?;
-    Ok(Window {
-        before,
-        after,
-        elapsed,
-        scrapes,
-        timeline,
-    })
-}
-
-/// A checkpoint from the snapshots at its start and end and Prometheus' scrape statistics
-/// between them.
-fn checkpoint(
-    ctx: &RunCtx<'_>,
-    window_start: Instant,
-    (from, to): (&Snapshot, &Snapshot),
-    since: Duration,
-    scrapes: &ScrapeStats,
-) -> Checkpoint {
-    let reconnects_of = |s: &Snapshot| {
-        if ctx.mode.is_tls() {
-            s.stats.handshakes_ok
-        } else {
-            s.stats.connections_accepted
-        }
-    };
-    let me = std::process::id();
-    Checkpoint {
-        at_seconds: window_start.elapsed().as_secs_f64(),
-        fleet_rss_bytes: crate::procfs::rss_bytes(me).unwrap_or(0),
-        fleet_fds: crate::procfs::open_fds(me).unwrap_or(0),
-        prometheus_rss_bytes: to.prom_rss,
-        prometheus_fds: to.prom_fds,
-        prometheus_cpu_cores: (to.prom_cpu - from.prom_cpu) / since.as_secs_f64().max(1e-3),
-        scrapes: scrapes.scrapes.round() as u64,
-        failed_scrapes: (scrapes.scrapes - scrapes.ok).round().max(0.0) as u64,
-        reconnects: reconnects_of(to) - reconnects_of(from),
-        reconnects_per_target: reconnects_of(to) as f64 / f64::from(ctx.n.max(1)),
-    }
-}
-
-/// Queries the job's scrape durations and counts over the last `window`.
-async fn query_scrapes(
-    api: &PromApi,
-    window: Duration,
-    ctx: &RunCtx<'_>,
-) -> Result<ScrapeStats, BenchError> {
-    let range = format!("{}ms", window.as_millis());
-    let sel = format!("{{job=\"{JOB}\"}}");
-    let p50 = query_value(
-        api,
-        &format!("quantile(0.5, quantile_over_time(0.5, scrape_duration_seconds{sel}[{range}]))"),
-    )
-    .await
-    .map_err(ctx.measure("querying scrape durations"))?;
-    let p99 = query_value(
-        api,
-        &format!("quantile(0.99, quantile_over_time(0.99, scrape_duration_seconds{sel}[{range}]))"),
-    )
-    .await
-    .map_err(ctx.measure("querying scrape durations"))?;
-    let scrapes = query_value(api, &format!("sum(count_over_time(up{sel}[{range}]))"))
-        .await
-        .map_err(ctx.measure("counting scrapes"))?;
-    let ok = query_value(api, &format!("sum(sum_over_time(up{sel}[{range}]))"))
-        .await
-        .map_err(ctx.measure("counting failed scrapes"))?;
-    Ok(ScrapeStats {
-        p50,
-        p99,
-        scrapes,
-        ok,
-    })
-}
-
-/// The value of the first sample of `promql`, 0 when there is none.
-async fn query_value(api: &PromApi, promql: &str) -> Result<f64, MeasureError> {
-    api.query(promql)
-        .await
-        .map(|s| s.first().map_or(0.0, |s| s.value))
-        .map_err(MeasureError::from)
-}
-
-/// The row of a run from its warm-up time and its window.
-fn bench_row(opts: &BenchOptions, ctx: &RunCtx<'_>, warmup: Duration, w: &Window) -> BenchRow {
-    let (before, after) = (&w.before, &w.after);
-    let requests = after.stats.requests_total() - before.stats.requests_total();
-    let connections = after.stats.connections_accepted - before.stats.connections_accepted;
-    let handshakes = after.stats.handshakes_ok - before.stats.handshakes_ok;
-    let reconnects = if ctx.mode.is_tls() {
-        handshakes
-    } else {
-        connections
-    };
-    let scrapes = w.scrapes.scrapes.round() as u64;
-    let failed = (scrapes as f64 - w.scrapes.ok).round().max(0.0) as u64;
-    let problems = row_problems(ctx, requests, reconnects, scrapes, failed);
-    let window_s = w.elapsed.as_secs_f64();
-    let prom_cpu = after.prom_cpu - before.prom_cpu;
-    BenchRow {
-        targets: ctx.n,
-        mode: ctx.mode,
-        keep_alive: ctx.keep_alive,
-        repeat: ctx.repeat,
-        window_seconds: window_s,
-        interval_seconds: opts.interval.as_secs_f64(),
-        warmup_seconds: warmup.as_secs_f64(),
-        prometheus_cpu_seconds: prom_cpu,
-        prometheus_cpu_cores: prom_cpu / window_s,
-        prometheus_rss_bytes: after.prom_rss,
-        scrape_duration_p50: w.scrapes.p50,
-        scrape_duration_p99: w.scrapes.p99,
-        scrapes,
-        failed_scrapes: failed,
-        requests,
-        connections,
-        handshakes,
-        handshakes_total: after.stats.handshakes_ok,
-        connections_total: after.stats.connections_accepted,
-        warmup_handshakes_failed: before.stats.handshakes_failed.clone(),
-        warmup_handshakes_ok: before.stats.handshakes_ok,
-        connections_per_request: reconnects as f64 / requests.max(1) as f64,
-        exporter_cpu_seconds: after.self_cpu - before.self_cpu,
-        negotiated: negotiated(&after.stats),
-        pass: problems.is_empty(),
-        problems,
-        timeline: w.timeline.clone(),
-    }
-}
-
-/// Why a row does not measure what it should: connections reused with keep-alive off, more
-/// than 1% of scrapes failed, or no scrapes at all.
-fn row_problems(
-    ctx: &RunCtx<'_>,
-    requests: u64,
-    reconnects: u64,
-    scrapes: u64,
-    failed: u64,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    if !ctx.keep_alive {
-        let ratio = reconnects as f64 / requests.max(1) as f64;
-        if (ratio - 1.0).abs() > KEEPALIVE_OFF_TOLERANCE || requests == 0 {
-            problems.push(format!(
-                "keep-alive off but {reconnects} {} for {requests} scrapes (ratio {ratio:.2}, allowed 1±{KEEPALIVE_OFF_TOLERANCE}): connections were reused, this row does not measure per-scrape handshakes",
-                if ctx.mode.is_tls() { "handshakes" } else { "connections" }
-            ));
-        }
-    }
-    if failed * 100 > scrapes.max(1) {
-        problems.push(format!(
-            "{failed} of {scrapes} scrapes failed (up == 0): the machine is overloaded at this N and interval"
-        ));
-    }
-    if scrapes == 0 {
-        problems.push("no scrapes in the window".into());
-    }
-    problems
-}
-
-/// Counters read at one instant.
-#[derive(Clone)]
-struct Snapshot {
-    prom_cpu: f64,
-    prom_rss: f64,
-    /// Prometheus' open descriptors (0 when it does not say).
-    prom_fds: f64,
-    self_cpu: f64,
-    stats: StatsSnapshot,
-}
-
-impl Snapshot {
-    /// Prometheus' counters through the fixture's poller (a snapshot read after this call:
-    /// the poller stays the one reader of `/metrics`), this process' CPU time and the
-    /// fleet's counters.
-    async fn take(
-        prom: &PrometheusFixture,
-        fleet: &RunningFleet,
-        mode: Mode,
-    ) -> Result<Self, MeasureError> {
-        let observed = prom
-            .observe_now(READ_DEADLINE)
-            .await
-            .map_err(MeasureError::Observe)?;
-        let missing = |name| MeasureError::MissingSeries {
-            url: format!("{}/metrics", prom.api().base_url()),
-            name,
-        };
-        let counters = &observed.counters;
-        Ok(Self {
-            prom_cpu: counters
-                .process_cpu_seconds
-                .ok_or_else(|| missing("process_cpu_seconds_total"))?,
-            prom_rss: counters
-                .resident_memory_bytes
-                .ok_or_else(|| missing("process_resident_memory_bytes"))?,
-            prom_fds: counters.open_fds.unwrap_or(0.0),
-            self_cpu: proc_stat::self_cpu_seconds().map_err(MeasureError::ProcStat)?,
-            stats: fleet
-                .group_stats(mode.as_str())
-                .ok_or(MeasureError::MissingGroup(mode))?,
-        })
-    }
-}
-
-fn negotiated(stats: &StatsSnapshot) -> Negotiated {
-    let mut out = Negotiated::default();
-    if let Some(s) = stats.tls_sessions.iter().max_by_key(|s| s.count) {
-        out.tls_version = s.info.version.clone();
-        out.kx_group = s.info.kx_group.clone();
-        out.cipher = s.info.cipher_suite.clone();
-        out.alpn = s.info.alpn.clone();
-    }
-    if let Some(r) = stats.requests.iter().max_by_key(|r| r.count) {
-        out.http_version = r.http_version.clone();
-    }
-    out
 }
 
 /// The one job of a run: every listener of the fleet, in the run's mode.
-fn bench_job(opts: &BenchOptions, ctx: &RunCtx<'_>, first: u16) -> ScrapeConfig {
+fn bench_job(opts: &BenchOptions, ctx: &RunCtx<'_>, pki: &PkiFiles) -> ScrapeConfig {
+    let first = opts.base_port;
     let targets = (0..ctx.n).map(|i| format!("127.0.0.1:{}", u32::from(first) + i));
     let mut job = ScrapeConfig::new(JOB, targets);
     let interval = PromDuration::from_millis(opts.interval.as_millis() as u64);
@@ -663,12 +424,12 @@ fn bench_job(opts: &BenchOptions, ctx: &RunCtx<'_>, first: u16) -> ScrapeConfig 
         Mode::Tls | Mode::Mtls => {
             job.scheme = Some(Scheme::Https);
             let mut tls = TlsConfig {
-                ca_file: Some(ctx.files.ca()),
+                ca_file: Some(pki.ca()),
                 ..TlsConfig::default()
             };
             if ctx.mode == Mode::Mtls {
-                tls.cert_file = Some(ctx.files.client_cert(ClientCert::Valid));
-                tls.key_file = Some(ctx.files.client_key(ClientCert::Valid));
+                tls.cert_file = Some(pki.client_cert(ClientCert::Valid));
+                tls.key_file = Some(pki.client_key(ClientCert::Valid));
             }
             job.tls_config = Some(tls);
         }

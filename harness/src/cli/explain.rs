@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use scrape_harness::explain::{self, ConfigOptions, ExplainOptions, FailOn};
-use scrape_harness::PromApi;
 
+use super::access::AccessArgs;
 use super::{SharedArgs, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
 
 /// `--fail-on`.
@@ -36,23 +35,9 @@ pub(crate) struct ExplainArgs {
     /// (loopback only; --backend) running its jobs until each target was scraped.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
-    /// CA file (PEM) to trust for an `https://` Prometheus.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) ca: Option<PathBuf>,
-    /// Client certificate (PEM) to present to an `https://` Prometheus (needs --ca and
-    /// --client-key).
-    #[arg(long, value_name = "FILE", requires_all = ["ca", "client_key"])]
-    pub(crate) client_cert: Option<PathBuf>,
-    /// The client certificate's key (PEM).
-    #[arg(long, value_name = "FILE", requires = "client_cert")]
-    pub(crate) client_key: Option<PathBuf>,
-    /// Basic credentials for Prometheus' own web config: `USER:PASSWORD_FILE` (the password
-    /// is read from the file, never given on the command line).
-    #[arg(long, value_name = "USER:PASSWORD_FILE")]
-    pub(crate) basic_auth: Option<String>,
-    /// A file holding a Bearer token to send to Prometheus.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) bearer_file: Option<PathBuf>,
+    /// How to reach the Prometheus behind its own web config.
+    #[command(flatten)]
+    pub(crate) access: AccessArgs,
     /// Exit 1 when a target is `down` (default), or also when an up one has a `risk`.
     #[arg(long, value_enum, default_value = "down")]
     pub(crate) fail_on: FailOnArg,
@@ -89,30 +74,6 @@ fn write_json(args: &ExplainArgs, value: &impl serde::Serialize) -> anyhow::Resu
         eprintln!("wrote {}", path.display());
     }
     Ok(())
-}
-
-fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
-}
-
-fn api(args: &ExplainArgs, url: &str) -> anyhow::Result<PromApi> {
-    let mut api = PromApi::new(url);
-    if let Some(ca) = &args.ca {
-        let client = args.client_cert.as_deref().zip(args.client_key.as_deref());
-        api = api.tls_files(ca, client)?;
-    }
-    if let Some(basic) = &args.basic_auth {
-        let (user, file) = basic
-            .split_once(':')
-            .context("--basic-auth takes USER:PASSWORD_FILE")?;
-        api = api.basic_auth(user, read_secret(&PathBuf::from(file))?);
-    }
-    if let Some(file) = &args.bearer_file {
-        api = api.bearer(read_secret(file)?);
-    }
-    Ok(api)
 }
 
 pub(crate) async fn run(args: ExplainArgs) -> anyhow::Result<u8> {
@@ -153,7 +114,7 @@ pub(crate) async fn run(args: ExplainArgs) -> anyhow::Result<u8> {
                 None => return Ok(EXIT_FAIL),
             }
         }
-        (None, Some(url)) => match explain::explain(api(&args, url)?, &options).await {
+        (None, Some(url)) => match explain::explain(args.access.api(url)?, &options).await {
             Ok(e) => {
                 write_json(&args, &e)?;
                 e

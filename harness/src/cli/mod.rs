@@ -7,6 +7,7 @@
 //! expected beside observed per case, a legend, and as the last line of stdout
 //! `N passed, M failed` ([`report::summary_line`]).
 
+mod access;
 mod explain;
 mod lab;
 mod receivers;
@@ -115,6 +116,28 @@ pub(crate) struct BenchArgs {
     /// First port of the exporter fleet (below the ephemeral range).
     #[arg(long, default_value_t = 20_000)]
     pub(crate) base_port: u16,
+    /// Local mode: start this many Prometheus servers, each keeping its slice of the
+    /// targets by `hashmod` relabelling (docs/load-benchmark.md, "Shards").
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(crate) shards: u32,
+    /// Remote mode: drive a Prometheus the bench did not start (repeat for shards: one URL
+    /// each); needs --fleet. The bench starts nothing (docs/load-benchmark.md, "Remote
+    /// Prometheus and fleets").
+    #[arg(long = "prometheus", value_name = "URL")]
+    pub(crate) prometheus: Vec<String>,
+    /// Remote mode: the control endpoints (`fake-exporter fleet --control.listen-address`)
+    /// of the fleets the remote Prometheus scrapes, comma-separated.
+    #[arg(long, value_name = "URL,...", value_delimiter = ',')]
+    pub(crate) fleet: Vec<String>,
+    /// Remote mode: the scrape job to measure.
+    #[arg(long, default_value = "bench", value_name = "NAME")]
+    pub(crate) job: String,
+    /// Remote mode: deadline of the warm-up (every target of the job up).
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub(crate) warmup_timeout: std::time::Duration,
+    /// How to reach a remote Prometheus behind its own web config.
+    #[command(flatten)]
+    pub(crate) access: access::AccessArgs,
     /// Write the JSON report here (see --reports-dir).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
@@ -735,6 +758,55 @@ fn target_spec(
     })
 }
 
+/// The remote part of `bench`'s arguments, checked: `--prometheus` and `--fleet` go
+/// together, and `--shards` is local mode's (remote shards are the `--prometheus` URLs).
+fn remote_options(
+    args: &BenchArgs,
+) -> anyhow::Result<Option<scrape_harness::bench::RemoteOptions>> {
+    anyhow::ensure!(
+        args.shards >= 1,
+        "--shards {}: give at least 1 (the number of Prometheus servers local mode starts)",
+        args.shards
+    );
+    let access = &args.access;
+    let access_given = access.ca.is_some()
+        || access.client_cert.is_some()
+        || access.basic_auth.is_some()
+        || access.bearer_file.is_some();
+    match (args.prometheus.is_empty(), args.fleet.is_empty()) {
+        (true, true) if access_given => anyhow::bail!(
+            "--ca, --client-cert, --basic-auth and --bearer-file reach a remote Prometheus: give it with --prometheus URL (and its fleets with --fleet)"
+        ),
+        (true, true) => return Ok(None),
+        (true, false) => anyhow::bail!(
+            "--fleet needs --prometheus URL: remote mode measures a Prometheus the bench did not start, scraping those fleets"
+        ),
+        (false, true) => anyhow::bail!(
+            "--prometheus needs --fleet URL,...: the control endpoints of the fleets it scrapes (fake-exporter fleet --control.listen-address)"
+        ),
+        (false, false) => {}
+    }
+    anyhow::ensure!(
+        args.shards == 1,
+        "--shards {} with --prometheus: in remote mode every --prometheus URL is a shard; leave --shards out",
+        args.shards
+    );
+    let prometheus = args
+        .prometheus
+        .iter()
+        .map(|url| {
+            args.access
+                .api(url)
+                .with_context(|| format!("--prometheus {url}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(scrape_harness::bench::RemoteOptions {
+        prometheus,
+        fleets: args.fleet.clone(),
+        job: args.job.clone(),
+    }))
+}
+
 async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     use scrape_harness::bench::{self, servers, BenchOptions, Mode};
     match args.action {
@@ -769,6 +841,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         None => {}
     }
     let opts = BenchOptions {
+        shards: args.shards,
+        remote: remote_options(&args)?,
+        warmup_timeout: args.warmup_timeout,
         targets: bench::parse_list("--targets", &args.targets, str::parse::<u32>)?,
         modes: bench::parse_list("--modes", &args.modes, str::parse::<Mode>)?,
         keep_alive: bench::parse_list("--keep-alive", &args.keep_alive, bench::parse_on_off)?,
@@ -779,7 +854,6 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         base_port: args.base_port,
         prometheus: args.shared.prometheus(),
         progress: !args.shared.no_progress,
-        ..BenchOptions::default()
     };
     let report = bench::run(&opts).await?;
     let mut written = Vec::new();

@@ -632,6 +632,80 @@ impl<'de> Deserialize<'de> for PromDuration {
     }
 }
 
+/// What a relabelling step does (`action:`); the ones the harness writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelabelAction {
+    /// Sets `target_label` to a hash of the joined source labels modulo `modulus`.
+    Hashmod,
+    /// Keeps the targets whose joined source labels match `regex`.
+    Keep,
+    /// Drops the targets whose joined source labels match `regex`.
+    Drop,
+}
+
+/// One entry of a job's `relabel_configs`, as an operator writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelabelConfig {
+    /// Labels whose values are joined (with `;`) as the input.
+    pub source_labels: Vec<String>,
+    /// Modulus of `hashmod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modulus: Option<u64>,
+    /// Label written by `hashmod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    /// Regular expression of `keep` and `drop` (anchored by Prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// The action.
+    pub action: RelabelAction,
+}
+
+impl RelabelConfig {
+    /// `hashmod` of `source_labels` modulo `modulus` into `target_label`.
+    pub fn hashmod(source_labels: &[&str], modulus: u64, target_label: &str) -> Self {
+        Self {
+            source_labels: source_labels.iter().map(|&l| l.to_owned()).collect(),
+            modulus: Some(modulus),
+            target_label: Some(target_label.to_owned()),
+            regex: None,
+            action: RelabelAction::Hashmod,
+        }
+    }
+
+    /// `keep` the targets whose `source_labels` match `regex`.
+    pub fn keep(source_labels: &[&str], regex: impl Into<String>) -> Self {
+        Self {
+            source_labels: source_labels.iter().map(|&l| l.to_owned()).collect(),
+            modulus: None,
+            target_label: None,
+            regex: Some(regex.into()),
+            action: RelabelAction::Keep,
+        }
+    }
+}
+
+impl ScrapeConfig {
+    /// Appends `step` to the job's `relabel_configs` (kept among [`ScrapeConfig::other`]
+    /// so that a loaded job's own steps, with every default Prometheus fills in, survive
+    /// as they were read).
+    pub fn relabel(mut self, step: RelabelConfig) -> Self {
+        // Invariant: a RelabelConfig is strings, numbers and a list of strings, which
+        // serde_norway cannot fail to turn into a Value.
+        let value = serde_norway::to_value(step).expect("a RelabelConfig is plain YAML");
+        let entry = self
+            .other
+            .entry("relabel_configs".to_owned())
+            .or_insert_with(|| serde_norway::Value::Sequence(Vec::new()));
+        match entry {
+            serde_norway::Value::Sequence(steps) => steps.push(value),
+            other => *other = serde_norway::Value::Sequence(vec![value]),
+        }
+        self
+    }
+}
+
 /// Renders `config` as YAML, ready to be written to `prometheus.yml`.
 pub fn render(config: &PrometheusConfig) -> String {
     // Invariant: every type reachable from PrometheusConfig serialises to plain YAML (string map

@@ -42,10 +42,11 @@ PASS as passed and FAIL or TIMEOUT as failed, at every level.";
 pub const BENCH_LEGEND: &str = "N: targets; ka: keep-alive; prom_cpu: Prometheus CPU seconds \
 in the window, cores: the same per second; rss_MiB: Prometheus' peak memory; p50_ms/p99_ms: \
 scrape durations; scrapes, failed: scrapes in the window and failed ones; hs: TLS handshakes in \
-the window, hs/req: connections per request; exp_cpu: exporter CPU seconds; hs_total: \
-handshakes over the whole run; tls/group/http: negotiated TLS version, key exchange group and \
-HTTP version; verdict: ok, or FAIL with the problems below the table (expected beside \
-observed).";
+the window, hs/req: connections per request; exp_cpu: exporter CPU seconds (-: the fleets ran \
+elsewhere); hs_total: handshakes over the whole run; tls/group/http: negotiated TLS version, key \
+exchange group and HTTP version; verdict: ok, or FAIL with the problems below the table \
+(expected beside observed). With shards or several --prometheus URLs the row is their total \
+and a line per shard follows (kept and scraped targets, CPU, memory, descriptors, scrapes).";
 
 /// Legend of `lab check`.
 pub const LAB_LEGEND: &str = "target job/instance: health (error class) as Prometheus \

@@ -136,3 +136,292 @@ async fn tiny_bench() -> Result<()> {
     );
     Ok(())
 }
+
+/// A child process killed (and reaped) on drop: the fleet the remote test starts.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free a moment ago.
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `fake-exporter fleet` as a separate process: `n` TLS listeners from `base`, its
+/// control endpoint answering `/stats` when this returns. Returns it, the control
+/// endpoint's URL and the CA of the listeners' certificate.
+async fn start_remote_fleet(
+    dir: &std::path::Path,
+    base: u16,
+    n: u16,
+) -> Result<(KillOnDrop, String, std::path::PathBuf)> {
+    use fake_exporter::pki::{KeyType, Pki, ServerCert};
+    let pki = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.join("pki"))?;
+    let web_config = serde_json::json!({ "tls_server_config": {
+        "cert_file": pki.server_cert(ServerCert::Valid),
+        "key_file": pki.server_key(ServerCert::Valid),
+    }});
+    std::fs::write(dir.join("web.yml"), serde_norway::to_string(&web_config)?)?;
+    let fleet = serde_json::json!({ "groups": [{
+        "name": "tls",
+        "ports": format!("{base}-{}", base + n - 1),
+        "web_config": "web.yml",
+    }]});
+    let fleet_file = dir.join("fleet.yaml");
+    std::fs::write(&fleet_file, serde_norway::to_string(&fleet)?)?;
+    let control = format!("127.0.0.1:{}", free_port()?);
+    let child = std::process::Command::new(crate::support::fake_exporter_bin())
+        .arg("fleet")
+        .arg("--config")
+        .arg(&fleet_file)
+        .arg(format!("--control.listen-address={control}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let child = KillOnDrop(child);
+    let url = format!("http://{control}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    while !matches!(
+        client.get(format!("{url}/stats")).send().await,
+        Ok(r) if r.status().is_success()
+    ) {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the fleet's control endpoint {url} did not answer within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((child, url, pki.ca()))
+}
+
+#[test]
+fn remote_mode_measures_a_prometheus_and_a_fleet_it_did_not_start_like_local_mode() -> Result<()> {
+    let _lock = heavy();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(remote_like_local())
+}
+
+async fn remote_like_local() -> Result<()> {
+    use scrape_harness::bench::RemoteOptions;
+    use scrape_harness::{PromDuration, PrometheusFixture, Scheme, ScrapeConfig};
+    // Arrange: 40 TLS targets in a separate fleet process, a Prometheus started by this
+    // test scraping them every second; the bench is given only their URLs.
+    let (n, base) = (40u16, 24_300u16);
+    let dir = tempfile::tempdir()?;
+    let (fleet, control, ca) = start_remote_fleet(dir.path(), base, n).await?;
+    let mut job =
+        ScrapeConfig::new("bench", (base..base + n).map(|p| format!("127.0.0.1:{p}"))).ca_file(ca);
+    job.scheme = Some(Scheme::Https);
+    job.scrape_interval = Some(PromDuration::from_millis(1000));
+    job.scrape_timeout = Some(PromDuration::from_millis(1000));
+    let prometheus = PrometheusFixture::builder()
+        .mount(dir.path())
+        .job(job)
+        .start()
+        .await?;
+    let common = BenchOptions {
+        targets: vec![u32::from(n)],
+        modes: vec![Mode::Tls],
+        keep_alive: vec![true],
+        interval: Duration::from_secs(1),
+        duration: Duration::from_secs(6),
+        warmup_timeout: Duration::from_secs(60),
+        progress: false,
+        ..BenchOptions::default()
+    };
+    let remote_opts = BenchOptions {
+        remote: Some(RemoteOptions {
+            prometheus: vec![scrape_harness::PromApi::new(prometheus.base_url())],
+            fleets: vec![control.clone()],
+            job: "bench".into(),
+        }),
+        ..common.clone()
+    };
+
+    // Act: the remote row, then (the remote parts stopped) a local row of the same N/mode.
+    let remote = bench::run(&remote_opts).await?;
+    prometheus.stop().await?;
+    drop(fleet);
+    let local = bench::run(&BenchOptions {
+        base_port: 24_400,
+        ..common
+    })
+    .await?;
+
+    // Assert
+    let (rt, lt) = (bench::table(&remote), bench::table(&local));
+    let both = format!("remote:\n{rt}\nlocal:\n{lt}");
+    eprintln!("{both}");
+    ensure!(
+        remote.rows.len() == 1 && local.rows.len() == 1,
+        "one row each:\n{both}"
+    );
+    let (r, l) = (&remote.rows[0], &local.rows[0]);
+    ensure!(r.pass && l.pass, "both rows valid:\n{both}");
+    ensure!(
+        r.targets == u32::from(n) && r.mode == Mode::Tls && r.keep_alive,
+        "N and mode read from the remote Prometheus' targets and loaded job:\n{both}"
+    );
+    ensure!(
+        r.failed_scrapes == 0 && l.failed_scrapes == 0,
+        "no failed scrapes:\n{both}"
+    );
+    let diff = (r.scrapes as f64 - l.scrapes as f64).abs() / l.scrapes.max(1) as f64;
+    ensure!(
+        l.scrapes >= 4 * u64::from(n) && diff <= 0.10,
+        "the same scrape count within 10 % ({} vs {}):\n{both}",
+        r.scrapes,
+        l.scrapes
+    );
+    ensure!(
+        r.handshakes_total == u64::from(n) && r.handshakes == 0,
+        "one handshake per target, none in the window, from the fleet's /stats:\n{both}"
+    );
+    ensure!(
+        r.negotiated.tls_version.starts_with("TLSv1_") && r.requests >= r.scrapes * 9 / 10,
+        "the fleet's counters read remotely: {:?}, {} requests:\n{both}",
+        r.negotiated,
+        r.requests
+    );
+    ensure!(
+        r.exporter_cpu_seconds.is_none() && l.exporter_cpu_seconds.is_some(),
+        "exporter CPU only where the fleet ran in-process:\n{both}"
+    );
+    // CPU within noise: at 40 targets Prometheus uses a few hundredths of a core, and
+    // the remote one is also read by this test's own fixture.
+    let (rc, lc) = (r.prometheus_cpu_cores, l.prometheus_cpu_cores);
+    ensure!(
+        rc > 0.0 && (rc - lc).abs() <= (0.5 * lc).max(0.05),
+        "Prometheus CPU within noise ({rc:.3} vs {lc:.3} cores):\n{both}"
+    );
+    ensure!(
+        remote.backend.starts_with("remote http://127.0.0.1:"),
+        "the report says the Prometheus was remote: {}",
+        remote.backend
+    );
+    Ok(())
+}
+
+#[test]
+fn two_shards_scrape_every_target_exactly_once() -> Result<()> {
+    let _lock = heavy();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(two_shards())
+}
+
+async fn two_shards() -> Result<()> {
+    // Arrange: 40 plain targets over two Prometheus shards (hashmod of __address__).
+    let n = 40;
+    let opts = BenchOptions {
+        targets: vec![n],
+        modes: vec![Mode::Plain],
+        keep_alive: vec![true],
+        interval: Duration::from_secs(1),
+        duration: Duration::from_secs(4),
+        base_port: 24_500,
+        warmup_timeout: Duration::from_secs(60),
+        shards: 2,
+        progress: false,
+        ..BenchOptions::default()
+    };
+
+    // Act
+    let report = bench::run(&opts).await?;
+
+    // Assert
+    let table = bench::table(&report);
+    ensure!(report.rows.len() == 1, "one row:\n{table}");
+    let row = &report.rows[0];
+    ensure!(
+        row.pass,
+        "valid, every target scraped by exactly one shard:\n{table}"
+    );
+    ensure!(row.shards.len() == 2, "two shard rows:\n{table}");
+    for s in &row.shards {
+        ensure!(
+            s.targets_kept > 0
+                && s.targets_scraped == s.targets_kept
+                && s.scrapes >= s.targets_kept
+                && s.prometheus_cpu_seconds > 0.0
+                && s.prometheus_rss_bytes > 0.0,
+            "shard {} is not empty and measured: {s:?}\n{table}",
+            s.shard
+        );
+    }
+    let kept: u64 = row.shards.iter().map(|s| s.targets_kept).sum();
+    let scraped: u64 = row.shards.iter().map(|s| s.targets_scraped).sum();
+    ensure!(
+        kept == u64::from(n) && scraped == u64::from(n),
+        "the slices add up to the {n} targets (kept {kept}, scraped {scraped}):\n{table}"
+    );
+    let sum_cpu: f64 = row.shards.iter().map(|s| s.prometheus_cpu_seconds).sum();
+    ensure!(
+        (sum_cpu - row.prometheus_cpu_seconds).abs() < 1e-9,
+        "the row's Prometheus CPU is the shards' total:\n{table}"
+    );
+    ensure!(
+        table.contains("every target scraped by exactly one shard"),
+        "the table says so:\n{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.to_json())?;
+    ensure!(
+        json["rows"][0]["shards"].as_array().map(Vec::len) == Some(2),
+        "the JSON row has its shards: {}",
+        json["rows"][0]
+    );
+    let html = bench::html::render(&report);
+    ensure!(
+        html.contains("<h2>Shards: N=40"),
+        "the HTML page has the shards:\n{html}"
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_remote_and_shard_input_is_refused_naming_the_flag() -> Result<()> {
+    let harness = crate::support::Harness::new()?;
+    let closed = free_port()?;
+    let prometheus = format!("http://127.0.0.1:{closed}");
+    for (args, want) in [
+        (vec!["bench", "--shards", "0"], "--shards 0".to_owned()),
+        (
+            vec!["bench", "--fleet", "http://127.0.0.1:9"],
+            "--fleet needs --prometheus URL".to_owned(),
+        ),
+        (
+            vec!["bench", "--bearer-file", "/nonexistent"],
+            "give it with --prometheus URL".to_owned(),
+        ),
+        (
+            vec![
+                "bench",
+                "--prometheus",
+                &prometheus,
+                "--fleet",
+                "http://127.0.0.1:9",
+            ],
+            format!("--prometheus {prometheus}: cannot be reached"),
+        ),
+    ] {
+        let ran = harness.run(&args, Duration::from_secs(60))?;
+        ensure!(
+            ran.code() == Some(2) && ran.stderr.contains(&want),
+            "exit 2 and `{want}` on stderr expected:{ran}"
+        );
+    }
+    Ok(())
+}

@@ -28,7 +28,7 @@ pub fn render(report: &BenchReport) -> String {
     for r in &report.rows {
         let _ = writeln!(
             out,
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.1}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{} {} {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.1}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{} {} {}</td><td>{}</td><td>{}</td></tr>",
             if r.pass { "" } else { " class=\"fail\"" },
             r.targets,
             r.mode,
@@ -41,7 +41,7 @@ pub fn render(report: &BenchReport) -> String {
             r.failed_scrapes,
             r.handshakes,
             r.connections_per_request,
-            r.exporter_cpu_seconds,
+            r.exporter_cpu_seconds.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
             esc(&r.negotiated.tls_version),
             esc(&r.negotiated.kx_group),
             esc(&r.negotiated.cipher),
@@ -49,7 +49,51 @@ pub fn render(report: &BenchReport) -> String {
             if r.pass { "ok".to_owned() } else { esc(&r.problems.join("; ")) }
         );
     }
-    out.push_str("</table>\n</body></html>\n");
+    out.push_str("</table>\n");
+    for r in report.rows.iter().filter(|r| !r.shards.is_empty()) {
+        out.push_str(&shards_table(r));
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The shards of one row: one line each, then the total.
+fn shards_table(r: &BenchRow) -> String {
+    let mut out = format!(
+        "<h2>Shards: N={} {} keep-alive {} (repeat {})</h2>\n<table><tr><th>shard</th><th>URL</th><th>targets kept</th><th>targets scraped</th><th>Prometheus CPU s</th><th>cores</th><th>RSS MiB</th><th>fds</th><th>scrapes</th><th>failed</th></tr>\n",
+        r.targets,
+        r.mode,
+        ka_str(r.keep_alive),
+        r.repeat
+    );
+    for s in &r.shards {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.1}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>",
+            s.shard,
+            esc(&s.url),
+            s.targets_kept,
+            s.targets_scraped,
+            s.prometheus_cpu_seconds,
+            s.prometheus_cpu_cores,
+            s.prometheus_rss_bytes / 1_048_576.0,
+            s.prometheus_fds,
+            s.scrapes,
+            s.failed_scrapes
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<tr><th>total</th><td></td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.1}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>\n</table>",
+        r.shards.iter().map(|s| s.targets_kept).sum::<u64>(),
+        r.shards.iter().map(|s| s.targets_scraped).sum::<u64>(),
+        r.prometheus_cpu_seconds,
+        r.prometheus_cpu_cores,
+        r.prometheus_rss_bytes / 1_048_576.0,
+        r.shards.iter().map(|s| s.prometheus_fds).sum::<f64>(),
+        r.scrapes,
+        r.failed_scrapes
+    );
     out
 }
 

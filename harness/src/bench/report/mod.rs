@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::options::Mode;
 use super::run::BenchError;
+use super::shards::ShardRow;
 
 /// Negotiated parameters seen by the exporters (the most frequent combination).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -75,8 +76,9 @@ pub struct BenchRow {
     pub warmup_handshakes_ok: u64,
     /// Handshakes (TLS) or connections (plain) per request in the window.
     pub connections_per_request: f64,
-    /// CPU seconds of this process (the in-process fleet plus the harness) in the window.
-    pub exporter_cpu_seconds: f64,
+    /// CPU seconds of this process (the in-process fleet plus the harness) in the window;
+    /// `None` (JSON `null`) when the fleets ran elsewhere (remote mode).
+    pub exporter_cpu_seconds: Option<f64>,
     /// What was negotiated.
     pub negotiated: Negotiated,
     /// Whether the row is valid (keep-alive off: handshakes ≈ scrapes; no failed scrapes
@@ -84,6 +86,11 @@ pub struct BenchRow {
     pub pass: bool,
     /// Why it is not, empty when it is.
     pub problems: Vec<String>,
+    /// With more than one Prometheus (shards): each one's part, in shard order; the
+    /// row's Prometheus figures are their total (CPU and memory added up, p50 the
+    /// scrape-weighted mean of their medians, p99 the largest p99).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRow>,
     /// One entry per checkpoint of the window (`--checkpoints`), in time order; empty
     /// without checkpoints.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -132,6 +139,17 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
+    /// A report without rows or versions yet, for this machine.
+    pub fn empty() -> Self {
+        Self {
+            prometheus_version: String::new(),
+            prometheus_go_version: String::new(),
+            backend: String::new(),
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            rows: Vec::new(),
+        }
+    }
+
     /// True when every row is valid.
     pub fn all_passed(&self) -> bool {
         self.rows.iter().all(|r| r.pass)
@@ -177,7 +195,7 @@ pub fn table(report: &BenchReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:>6} {:<6} {:<3} {:>9.3} {:>7.3} {:>8.1} {:>8.2} {:>8.2} {:>7} {:>6} {:>8} {:>8.2} {:>7.2} {:>9} {:<28} {}",
+            "{:>6} {:<6} {:<3} {:>9.3} {:>7.3} {:>8.1} {:>8.2} {:>8.2} {:>7} {:>6} {:>8} {:>8.2} {:>7} {:>9} {:<28} {}",
             r.targets,
             r.mode.as_str(),
             ka_str(r.keep_alive),
@@ -190,7 +208,7 @@ pub fn table(report: &BenchReport) -> String {
             r.failed_scrapes,
             r.handshakes,
             r.connections_per_request,
-            r.exporter_cpu_seconds,
+            cpu_text(r.exporter_cpu_seconds),
             r.handshakes_total,
             neg,
             if r.pass { "ok" } else { "FAIL" }
@@ -229,10 +247,71 @@ pub fn table(report: &BenchReport) -> String {
             r.warmup_seconds
         );
     }
+    for r in report.rows.iter().filter(|r| !r.shards.is_empty()) {
+        out.push_str(&shards_table(r));
+    }
     for r in report.rows.iter().filter(|r| !r.timeline.is_empty()) {
         out.push_str(&timeline_table(r));
     }
     let _ = writeln!(out, "{}", ratios(report));
+    out
+}
+
+/// An optional CPU figure for the table: two decimals, `-` when not measured.
+fn cpu_text(cpu: Option<f64>) -> String {
+    cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"))
+}
+
+/// The shards of one run: a line per shard, then their total.
+pub fn shards_table(r: &BenchRow) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "shards N={} {} keep-alive {} (repeat {}):",
+        r.targets,
+        r.mode,
+        ka_str(r.keep_alive),
+        r.repeat
+    );
+    let _ = writeln!(
+        out,
+        "{:>6} {:>7} {:>8} {:>9} {:>7} {:>8} {:>7} {:>8} {:>6}  url",
+        "shard", "kept", "scraped", "prom_cpu", "cores", "rss_MiB", "fds", "scrapes", "failed"
+    );
+    for s in &r.shards {
+        let _ = writeln!(
+            out,
+            "{:>6} {:>7} {:>8} {:>9.3} {:>7.3} {:>8.1} {:>7.0} {:>8} {:>6}  {}",
+            s.shard,
+            s.targets_kept,
+            s.targets_scraped,
+            s.prometheus_cpu_seconds,
+            s.prometheus_cpu_cores,
+            s.prometheus_rss_bytes / 1_048_576.0,
+            s.prometheus_fds,
+            s.scrapes,
+            s.failed_scrapes,
+            s.url
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:>6} {:>7} {:>8} {:>9.3} {:>7.3} {:>8.1} {:>7.0} {:>8} {:>6}  {}",
+        "total",
+        r.shards.iter().map(|s| s.targets_kept).sum::<u64>(),
+        r.shards.iter().map(|s| s.targets_scraped).sum::<u64>(),
+        r.prometheus_cpu_seconds,
+        r.prometheus_cpu_cores,
+        r.prometheus_rss_bytes / 1_048_576.0,
+        r.shards.iter().map(|s| s.prometheus_fds).sum::<f64>(),
+        r.scrapes,
+        r.failed_scrapes,
+        if r.problems.iter().any(|p| p.contains("shard")) {
+            "targets NOT scraped exactly once (see FAIL)"
+        } else {
+            "every target scraped by exactly one shard"
+        }
+    );
     out
 }
 
