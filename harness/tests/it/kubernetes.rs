@@ -161,3 +161,80 @@ fn shards_ports_and_urls_that_disagree_fail_naming_the_documents() -> Result<()>
     }
     Ok(())
 }
+
+/// The `args` of the first container of the document of kind `kind` in `file`.
+fn container_args(file: &str, kind: &str) -> Result<Vec<String>> {
+    use serde::Deserialize as _;
+    let text = std::fs::read_to_string(repo_root().join("deploy/kubernetes").join(file))?;
+    let mut docs = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        docs.push(serde_norway::Value::deserialize(doc)?);
+    }
+    let doc = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some(kind))
+        .with_context(|| format!("{file}: no {kind}"))?;
+    let args = doc["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .with_context(|| format!("{file}: no args in its {kind}'s first container"))?;
+    args.iter()
+        .map(|a| {
+            a.as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("{file}: an argument that is not a string: {a:?}"))
+        })
+        .collect()
+}
+
+/// Runs `bin` with `args` and `check_env` set: the binaries then only parse their command
+/// line (exit 0 when it parses, 2 with clap's error otherwise).
+fn parses(bin: &Path, check_env: &str, args: &[String]) -> Result<Ran> {
+    let child = Command::new(bin)
+        .args(args)
+        .env(check_env, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    finish(
+        child,
+        &format!("{} {}", bin.display(), args.join(" ")),
+        Duration::from_secs(30),
+    )
+}
+
+#[test]
+fn the_bench_job_and_the_fleet_pods_run_command_lines_the_binaries_accept() -> Result<()> {
+    // Arrange
+    let job = container_args("bench-job.yaml", "Job")?;
+    let fleet = container_args("fleet.yaml", "StatefulSet")?;
+    ensure!(
+        job.first().map(String::as_str) == Some("bench")
+            && job.iter().any(|a| a.starts_with("--prometheus="))
+            && job.iter().any(|a| a.starts_with("--fleet=")),
+        "the Job runs the bench in remote mode: {job:?}"
+    );
+    let harness = Path::new(env!("CARGO_BIN_EXE_scrape-harness"));
+
+    // Act
+    let job_ran = parses(harness, "SCRAPE_HARNESS_CHECK_ARGS", &job)?;
+    let fleet_ran = parses(&fake_exporter_bin(), "FAKE_EXPORTER_CHECK_ARGS", &fleet)?;
+    let broken: Vec<String> = job
+        .iter()
+        .map(|a| a.replace("--fleet=", "--fleets="))
+        .collect();
+    let broken_ran = parses(harness, "SCRAPE_HARNESS_CHECK_ARGS", &broken)?;
+
+    // Assert
+    ensure!(job_ran.code() == Some(0), "the Job's arguments:{job_ran}");
+    ensure!(
+        fleet_ran.code() == Some(0),
+        "the fleet's arguments:{fleet_ran}"
+    );
+    ensure!(
+        broken_ran.code() == Some(2) && broken_ran.stderr.contains("--fleets"),
+        "a misspelt flag is refused, so the check can fail:{broken_ran}"
+    );
+    Ok(())
+}
