@@ -22,8 +22,11 @@
 //! [`servers`] submodule compares fake-exporter with node_exporter and a bare rustls server.
 //!
 //! Layout: [`options`] (what to run), `setup` (run directory, PKI, web-configs), `run`
-//! (orchestration), [`report`] (table, ratios, JSON, HTML).
+//! (orchestration), [`report`] (table, ratios, JSON, HTML), [`hosts`] (fleets in network
+//! namespaces of their own, `netns` for the namespaces and veth pairs).
 
+pub mod hosts;
+pub(crate) mod netns;
 pub mod options;
 pub mod proc_stat;
 pub mod report;
@@ -31,6 +34,8 @@ mod run;
 pub mod servers;
 mod setup;
 
+pub use hosts::{FleetHost, FleetHosts, HostsError, HostsSpec};
+pub use netns::NetnsError;
 pub use options::{
     parse_list, parse_on_off, BenchOptions, ListError, Mode, ParseModeError, ParseOnOffError,
 };
@@ -42,7 +47,7 @@ pub use run::{
     run, BenchError, MeasureError, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, JOB,
     KEEPALIVE_OFF_TOLERANCE,
 };
-pub use setup::SetupError;
+pub use setup::{BenchFiles, SetupError};
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,7 @@ const PINNED: [(&str, usize); 16] = [
     ("docs/generator.md", 5),
     ("docs/labs.md", 6),
     ("docs/legacy-tls.md", 0),
-    ("docs/load-benchmark.md", 5),
+    ("docs/load-benchmark.md", 6),
     ("docs/real-targets.md", 0),
     ("docs/reliability.md", 1),
     ("docs/teaching-labs.md", 12),
