@@ -26,6 +26,8 @@
 //!   table is more specific than the /8 and wins either way; it goes with the device.
 //! - Inside the namespace `lo` stays down, so its `local` table has no 127/8 route at all
 //!   and the /30 on `veth0` is the only way anywhere.
+//! - `disable_ipv6=1` on both ends (when the kernel has IPv6), so that no link-local IPv6
+//!   address appears either.
 //!
 //! All of it needs CAP_NET_ADMIN and CAP_SYS_ADMIN (`ip netns add` mounts under
 //! `/run/netns`): root, in practice. A refusal is reported as such; there is no fallback.
@@ -228,7 +230,7 @@ fn wire(netns: &Netns) -> Result<(), NetnsError> {
         "link", "add", name, "type", "veth", "peer", "name", INSIDE_IF, "netns", name,
     ])?;
     ip(&["addr", "add", &format!("{outside}/30"), "dev", name])?;
-    set_route_localnet_root(name)?;
+    set_sysctls_root(name)?;
     ip(&[
         "route",
         "add",
@@ -250,7 +252,7 @@ fn wire(netns: &Netns) -> Result<(), NetnsError> {
         "dev",
         INSIDE_IF,
     ])?;
-    set_route_localnet_inside(name)?;
+    set_sysctls_inside(name)?;
     ip(&["-n", name, "link", "set", INSIDE_IF, "up"])?;
     let route = ip(&["route", "get", &inside.to_string()])?;
     if !route.split_whitespace().any(|w| w == name) {
@@ -263,28 +265,47 @@ fn wire(netns: &Netns) -> Result<(), NetnsError> {
     Ok(())
 }
 
-/// `route_localnet=1` on the root-side veth (the root namespace's `/proc/sys`).
-fn set_route_localnet_root(dev: &str) -> Result<(), NetnsError> {
-    let path = format!("/proc/sys/net/ipv4/conf/{dev}/route_localnet");
-    std::fs::write(&path, "1").map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied => NetnsError::NotPermitted {
-            command: format!("writing {path}"),
-            detail: e.to_string(),
-        },
-        _ => NetnsError::Sysctl {
-            key: format!("net.ipv4.conf.{dev}.route_localnet"),
-            namespace: dev.to_owned(),
-            detail: e.to_string(),
-        },
-    })
+/// Whether this kernel has IPv6 (then each veth end gets no IPv6 address, not even a
+/// link-local one: the hosts have their 127/8 address and nothing else).
+fn has_ipv6() -> bool {
+    Path::new("/proc/sys/net/ipv6/conf").is_dir()
 }
 
-/// `route_localnet=1` on `veth0` inside the namespace: `/proc/sys/net` shows the
-/// namespace of the process that opens it, so `sysctl` runs inside.
-fn set_route_localnet_inside(name: &str) -> Result<(), NetnsError> {
-    let key = format!("net.ipv4.conf.{INSIDE_IF}.route_localnet=1");
-    ip(&["netns", "exec", name, "sysctl", "-qw", &key]).map_err(|e| NetnsError::Sysctl {
-        key,
+/// `route_localnet=1` (and `disable_ipv6=1`) on the root-side veth, through the root
+/// namespace's `/proc/sys`.
+fn set_sysctls_root(dev: &str) -> Result<(), NetnsError> {
+    let mut keys = vec![format!("ipv4/conf/{dev}/route_localnet")];
+    if has_ipv6() {
+        keys.push(format!("ipv6/conf/{dev}/disable_ipv6"));
+    }
+    for key in keys {
+        let path = format!("/proc/sys/net/{key}");
+        std::fs::write(&path, "1").map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied => NetnsError::NotPermitted {
+                command: format!("writing {path}"),
+                detail: e.to_string(),
+            },
+            _ => NetnsError::Sysctl {
+                key: format!("net.{}", key.replace('/', ".")),
+                namespace: dev.to_owned(),
+                detail: e.to_string(),
+            },
+        })?;
+    }
+    Ok(())
+}
+
+/// The same on `veth0` inside the namespace: `/proc/sys/net` shows the namespace of the
+/// process that opens it, so `sysctl` runs inside.
+fn set_sysctls_inside(name: &str) -> Result<(), NetnsError> {
+    let mut keys = vec![format!("net.ipv4.conf.{INSIDE_IF}.route_localnet=1")];
+    if has_ipv6() {
+        keys.push(format!("net.ipv6.conf.{INSIDE_IF}.disable_ipv6=1"));
+    }
+    let mut args = vec!["netns", "exec", name, "sysctl", "-qw"];
+    args.extend(keys.iter().map(String::as_str));
+    ip(&args).map_err(|e| NetnsError::Sysctl {
+        key: keys.join(" "),
         namespace: name.to_owned(),
         detail: e.to_string(),
     })?;
@@ -455,21 +476,27 @@ struct AllocationLock {
 impl AllocationLock {
     fn take() -> Result<Self, NetnsError> {
         let path = PathBuf::from(LOCK_FILE);
-        let file = File::options()
+        let opened = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::PermissionDenied => NetnsError::NotPermitted {
-                    command: format!("opening {}", path.display()),
-                    detail: source.to_string(),
-                },
-                _ => NetnsError::Lock {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
+            // Made by root earlier: reading is enough for `flock`, and the refusal then
+            // comes from `ip netns add` itself.
+            .or_else(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied => File::open(&path),
+                _ => Err(e),
+            });
+        let file = opened.map_err(|source| match source.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound => NetnsError::NotPermitted {
+                command: format!("creating {}", path.display()),
+                detail: source.to_string(),
+            },
+            _ => NetnsError::Lock {
+                path: path.clone(),
+                source,
+            },
+        })?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
             NetnsError::Lock {
                 path,

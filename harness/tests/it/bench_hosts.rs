@@ -333,3 +333,59 @@ fn the_sweep_removes_a_dead_owners_namespace_and_keeps_a_live_ones() -> Result<(
     );
     Ok(())
 }
+
+#[test]
+fn without_root_the_refusal_names_what_is_needed_and_nothing_is_created() -> Result<()> {
+    // Arrange: `bench hosts` as user nobody (no capabilities), temp files in /tmp.
+    let harness = env!("CARGO_BIN_EXE_scrape-harness");
+    let fake = fake_exporter_bin();
+    let child = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            harness,
+            "bench",
+            "hosts",
+            "--count",
+            "1",
+            "--targets-per-host",
+            "10",
+            "--for",
+            "1s",
+            "--fake-exporter",
+            fake.to_str().context("utf-8 path")?,
+        ])
+        .env("TMPDIR", "/tmp")
+        .env_remove("HARNESS_KEEP")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running setpriv (util-linux)")?;
+    // setpriv execs the harness: the same pid.
+    let pid = child.id();
+    let ran = finish(
+        child,
+        "setpriv ... scrape-harness bench hosts",
+        Duration::from_secs(60),
+    )?;
+
+    // Assert: a harness error that says what is needed, and no namespace of that pid.
+    ensure!(
+        ran.code() == Some(2)
+            && ran.stderr.contains("CAP_NET_ADMIN")
+            && ran.stderr.contains("run as root"),
+        "exit 2 with what is needed:{ran}"
+    );
+    let (namespaces, links) = netns_and_links()?;
+    let prefix = format!("shb-{pid}-");
+    let made: Vec<&String> = namespaces
+        .iter()
+        .chain(&links)
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    ensure!(made.is_empty(), "nothing created, found {made:?}{ran}");
+    Ok(())
+}
