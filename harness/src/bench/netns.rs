@@ -231,6 +231,8 @@ fn wire(netns: &Netns) -> Result<(), NetnsError> {
     ])?;
     ip(&["addr", "add", &format!("{outside}/30"), "dev", name])?;
     set_sysctls_root(name)?;
+    ip(&["link", "set", name, "up"])?;
+    // After `up`: a route through a device that is down is refused.
     ip(&[
         "route",
         "add",
@@ -242,7 +244,6 @@ fn wire(netns: &Netns) -> Result<(), NetnsError> {
         "table",
         "local",
     ])?;
-    ip(&["link", "set", name, "up"])?;
     ip(&[
         "-n",
         name,
