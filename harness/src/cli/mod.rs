@@ -826,7 +826,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
 /// `bench hosts`: creates the hosts, prints them, holds until Ctrl-C (main's
 /// `cancel_on_ctrl_c` drops them) or `--for`, then removes them.
 async fn bench_hosts(args: BenchHostsArgs) -> anyhow::Result<u8> {
-    use scrape_harness::bench::{BenchFiles, FleetHosts, HostsSpec};
+    use scrape_harness::bench::{self, BenchFiles, FleetHosts, HostsSpec, Mode};
     let mut spec = HostsSpec::new(args.count, args.targets_per_host, args.mode);
     spec.keep_alive = args.keep_alive;
     spec.base_port = args.base_port;
@@ -857,7 +857,27 @@ async fn bench_hosts(args: BenchHostsArgs) -> anyhow::Result<u8> {
         if spec.keep_alive { "on" } else { "off" },
         hosts.created_in().as_secs_f64()
     );
-    println!("CA (tls_config.ca_file): {}", files.pki().ca().display());
+    // What a scrape job of these targets needs.
+    match spec.mode {
+        Mode::Plain => {}
+        Mode::Basic => println!(
+            "basic_auth: username {}, password {}",
+            bench::BASIC_USER,
+            bench::BASIC_PASSWORD
+        ),
+        Mode::Bearer => println!("authorization: credentials {}", bench::BEARER_TOKEN),
+        Mode::Tls | Mode::Mtls => {
+            println!("tls_config.ca_file: {}", files.pki().ca().display());
+        }
+    }
+    if spec.mode == Mode::Mtls {
+        let client = fake_exporter::pki::ClientCert::Valid;
+        println!(
+            "tls_config.cert_file: {}, key_file: {}",
+            files.pki().client_cert(client).display(),
+            files.pki().client_key(client).display()
+        );
+    }
     if let Some(path) = &args.targets_file {
         hosts.write_file_sd(path)?;
         println!("targets (file_sd_configs): {}", path.display());
