@@ -24,9 +24,10 @@
 //! 6. waits until every control endpoint's `/stats` answers with all the host's listeners
 //!    (the fleet serves it only after every listener is bound), polled with a deadline.
 //!
-//! Dropping [`FleetHosts`] (or [`FleetHosts::remove`]) sends SIGTERM to every fleet, stops
-//! each (SIGKILL after the grace period, reaped), then removes each veth pair and
-//! namespace and waits until they are gone. It is synchronous, so it also runs when the
+//! Dropping [`FleetHosts`] (or [`FleetHosts::remove`]) sends SIGTERM to every fleet at once,
+//! SIGKILL to those still running 2 s later (a fleet whose keep-alive connections are held
+//! open may not finish its graceful shutdown sooner), reaps them, then removes each veth
+//! pair and namespace and waits until they are gone. It is synchronous, so it also runs when the
 //! bench's runtime shuts down on Ctrl-C. If the harness dies without unwinding, the next
 //! run's sweep kills the fleets (they carry the owner marker) and removes the namespaces.
 
@@ -43,7 +44,12 @@ use super::options::Mode;
 use super::run::fleet_group;
 use super::setup::BenchFiles;
 use crate::promconfig::StaticConfig;
-use crate::supervise::{signal_process, NotReady, Output, Signal, Spec, Supervised};
+use crate::supervise::{
+    poll_until_blocking, signal_process, NotReady, Output, Signal, Spec, Supervised,
+};
+
+/// How long the fleets get, together, between SIGTERM and SIGKILL.
+const FLEET_GRACE: Duration = Duration::from_secs(2);
 
 /// Most hosts at once on one machine (one /30 of 127.77.0.0/16 each).
 pub const MAX_HOSTS: u32 = netns::SLOTS as u32;
@@ -307,13 +313,19 @@ impl FleetHost {
             .map(|(_, stats)| stats)
     }
 
-    /// SIGTERM to the fleet while it is unreaped (its pid cannot have been recycled).
-    fn ask_to_stop(&self) {
+    /// Sends `signal` to the fleet while it runs unreaped (its pid cannot have been
+    /// recycled).
+    fn signal(&self, signal: Signal) {
         if let Some(fleet) = &self.fleet {
             if fleet.try_exit().is_none() {
-                let _ = signal_process(fleet.pid(), Signal::Term);
+                let _ = signal_process(fleet.pid(), signal);
             }
         }
+    }
+
+    /// Whether the fleet has exited (or was never started); reaps it when it has.
+    fn exited(&self) -> bool {
+        self.fleet.as_ref().is_none_or(|f| f.try_exit().is_some())
     }
 
     /// Stops the fleet (SIGTERM, SIGKILL after the grace period, reaped), then removes the
@@ -450,9 +462,17 @@ impl FleetHosts {
     }
 
     fn remove_all(&mut self) -> Result<(), HostsError> {
-        // Every fleet gets SIGTERM first, so their shutdowns overlap.
+        // Every fleet gets SIGTERM at once and one grace period in all (a fleet whose
+        // keep-alive connections are held open may take all of it), then SIGKILL: the
+        // stops overlap instead of adding up.
         for host in &self.hosts {
-            host.ask_to_stop();
+            host.signal(Signal::Term);
+        }
+        poll_until_blocking(FLEET_GRACE, Duration::from_millis(20), || {
+            self.hosts.iter().all(FleetHost::exited)
+        });
+        for host in &self.hosts {
+            host.signal(Signal::Kill);
         }
         let mut first = None;
         for mut host in self.hosts.drain(..) {
