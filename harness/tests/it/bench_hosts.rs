@@ -204,10 +204,17 @@ async fn two_tls_hosts() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn ctrl_c_removes_every_host() -> Result<()> {
-    // Arrange: `bench hosts` as a child, until it printed its hosts.
-    let harness = Harness::new()?;
+/// `bench hosts` running as a child: its pid, the hosts' namespaces and fleet pids.
+struct RunningHosts {
+    child: std::process::Child,
+    pid: u32,
+    names: Vec<String>,
+    fleets: Vec<u32>,
+}
+
+/// Starts `scrape-harness bench hosts --count 2 --targets-per-host 20 --mode tls` and
+/// returns once it printed its hosts and holds them (the file_sd file checked on the way).
+fn start_bench_hosts(harness: &Harness) -> Result<RunningHosts> {
     let fake = fake_exporter_bin();
     let targets_file = harness.tmp().join("targets.json");
     let args = [
@@ -254,14 +261,14 @@ fn ctrl_c_removes_every_host() -> Result<()> {
     }
     // `host K: namespace NAME, address A, fleet pid P, control URL, targets ...`
     let mut names = Vec::new();
-    let mut pids = Vec::new();
+    let mut fleets = Vec::new();
     for line in printed.iter().filter(|l| l.starts_with("host ")) {
         let word_after = |key: &str| {
             line.split(", ")
                 .find_map(|part| part.split_once(key).map(|(_, v)| v.trim().to_owned()))
         };
         names.push(word_after("namespace ").context("namespace")?);
-        pids.push(word_after("fleet pid ").context("pid")?.parse::<u32>()?);
+        fleets.push(word_after("fleet pid ").context("pid")?.parse::<u32>()?);
     }
     ensure!(names.len() == 2, "two hosts printed: {printed:?}");
     let sd: serde_json::Value = serde_json::from_slice(&std::fs::read(&targets_file)?)?;
@@ -272,22 +279,84 @@ fn ctrl_c_removes_every_host() -> Result<()> {
             .sum::<usize>()
     });
     ensure!(listed == Some(40), "40 targets in the file_sd file: {sd}");
-    ensure!(left_of(&names)?.len() == 2 && pids.iter().all(|p| running(*p)));
+    ensure!(
+        left_of(&names)?.len() == 2 && fleets.iter().all(|p| running(*p)),
+        "namespaces {names:?} and fleets {fleets:?} exist"
+    );
+    Ok(RunningHosts {
+        child,
+        pid,
+        names,
+        fleets,
+    })
+}
+
+#[test]
+fn ctrl_c_removes_every_host() -> Result<()> {
+    // Arrange
+    let harness = Harness::new()?;
+    let hosts = start_bench_hosts(&harness)?;
+    let pid = hosts.pid;
 
     // Act: one SIGINT, as a terminal's Ctrl-C.
     let status = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()?;
     ensure!(status.success(), "kill -INT {pid}");
-    let ran = finish(child, "bench hosts", Duration::from_secs(30))?;
+    let ran = finish(hosts.child, "bench hosts", Duration::from_secs(30))?;
 
     // Assert: exit 130 within the deadline and nothing left.
     ensure!(ran.code() == Some(130), "exit 130 on Ctrl-C:{ran}");
-    let left = left_of(&names)?;
+    let left = left_of(&hosts.names)?;
     ensure!(left.is_empty(), "left after Ctrl-C: {left:?}{ran}");
-    let alive: Vec<u32> = pids.iter().copied().filter(|p| running(*p)).collect();
+    let alive: Vec<u32> = hosts
+        .fleets
+        .iter()
+        .copied()
+        .filter(|p| running(*p))
+        .collect();
     ensure!(alive.is_empty(), "fleet processes left: {alive:?}{ran}");
     harness.assert_clean(pid)?;
+    Ok(())
+}
+
+#[test]
+fn after_sigkill_the_next_sweep_removes_the_hosts() -> Result<()> {
+    // Arrange
+    let harness = Harness::new()?;
+    let hosts = start_bench_hosts(&harness)?;
+    let pid = hosts.pid;
+
+    // Act: SIGKILL (nothing unwinds), then the sweep every run starts with.
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -KILL {pid}");
+    let ran = finish(hosts.child, "bench hosts", Duration::from_secs(30))?;
+    ensure!(
+        left_of(&hosts.names)?.len() == 2 && hosts.fleets.iter().all(|p| running(*p)),
+        "SIGKILL leaves the hosts behind until a sweep:{ran}"
+    );
+    let report = sweep_leftovers();
+
+    // Assert: fleets killed, namespaces and veths gone (another test's sweep may have
+    // been first: then this report does not name them, but they are gone all the same).
+    let left = left_of(&hosts.names)?;
+    ensure!(
+        left.is_empty(),
+        "left after the sweep: {left:?}; {report:?}"
+    );
+    let alive: Vec<u32> = hosts
+        .fleets
+        .iter()
+        .copied()
+        .filter(|p| running(*p))
+        .collect();
+    ensure!(
+        alive.is_empty(),
+        "fleet processes left: {alive:?}; {report:?}"
+    );
+    ensure!(report.problems.is_empty(), "sweep problems: {report:?}");
     Ok(())
 }
 
