@@ -24,6 +24,22 @@
 //! 6. waits until every control endpoint's `/stats` answers with all the host's listeners
 //!    (the fleet serves it only after every listener is bound), polled with a deadline.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use fake_exporter::pki::KeyType;
+//! use scrape_harness::bench::{BenchFiles, FleetHosts, HostsSpec, Mode};
+//!
+//! let files = BenchFiles::create("bench", KeyType::EcdsaP256).await?;
+//! let hosts = FleetHosts::create(&HostsSpec::new(4, 9_000, Mode::Tls), &files).await?;
+//! for host in hosts.hosts() {
+//!     println!("{} serves {} targets", host.control_url(), host.targets().len());
+//! }
+//! // Scrape hosts.targets() with `ca_file: files.pki().ca()`; read the fleets' counters
+//! // from hosts.control_urls() (`/stats`).
+//! hosts.remove()?; // or let it drop
+//! # Ok(()) }
+//! ```
+//!
 //! Dropping [`FleetHosts`] (or [`FleetHosts::remove`]) sends SIGTERM to every fleet at once,
 //! SIGKILL to those still running 2 s later (a fleet whose keep-alive connections are held
 //! open may not finish its graceful shutdown sooner), reaps them, then removes each veth
