@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{header, HeaderValue, Version};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// What the `Content-Type` header of a metrics response looks like.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ContentTypeFault {
     /// The negotiated type (text 0.0.4 or OpenMetrics).
@@ -34,14 +34,15 @@ pub enum ContentTypeFault {
 }
 
 /// The faults of one listener. The default is a well-behaved exporter.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultSpec {
     /// Wait this long before answering (Prometheus: `context deadline exceeded` when longer
     /// than `scrape_timeout`).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub delay: Option<Duration>,
     /// Answer every metrics request with this status and a short body.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Close the connection after each response: HTTP/1.1 gets `Connection: close`, HTTP/2
     /// gets a GOAWAY. Forces a new TLS handshake on every scrape.
@@ -49,9 +50,10 @@ pub struct FaultSpec {
     /// Content-Type misbehaviour.
     pub content_type: ContentTypeFault,
     /// Pad the body with comment lines up to at least this many bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub oversize_body_bytes: Option<usize>,
     /// Send the body in 1 KiB chunks with this pause between chunks.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub slow_body_chunk_delay: Option<Duration>,
     /// Reset the TCP connection (RST) instead of answering.
     pub reset: bool,

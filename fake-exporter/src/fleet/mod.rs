@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -124,8 +124,8 @@ pub enum FleetError {
     },
 }
 
-/// A fleet file, as written.
-#[derive(Debug, Clone, Deserialize)]
+/// A fleet file, as written (and as [`FleetBuilder::to_yaml`] writes it).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FleetFile {
     /// Address every listener binds to (default 127.0.0.1).
@@ -137,13 +137,21 @@ pub(crate) struct FleetFile {
     /// The groups.
     pub groups: Vec<FleetGroupFile>,
     /// Deadline of a TLS handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub handshake_timeout: Option<Duration>,
     /// Deadline of a request head (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub head_timeout: Option<Duration>,
     /// Cap on the open connections of the whole fleet (default: from RLIMIT_NOFILE).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u64>,
 }
 
@@ -156,7 +164,7 @@ fn one() -> u64 {
 }
 
 /// One group of a fleet file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FleetGroupFile {
     /// Name used in errors and stats.
@@ -164,16 +172,16 @@ pub(crate) struct FleetGroupFile {
     /// `N` or `A-B`.
     pub ports: String,
     /// A `web-config.yml`, relative to the fleet file.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_config: Option<PathBuf>,
     /// Metrics served.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsSpec>,
     /// Faults.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "FaultSpec::is_none")]
     pub faults: FaultSpec,
     /// Metrics path.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telemetry_path: Option<String>,
 }
 
@@ -380,6 +388,36 @@ impl FleetBuilder {
     pub fn max_connections(mut self, cap: u64) -> Self {
         self.defences.max_connections = Some(cap);
         self
+    }
+
+    /// The fleet file of this builder, for `fake-exporter fleet --config` in another
+    /// process (a fleet host in its own network namespace): written by serde from the
+    /// typed file, so [`Fleet::from_file`] reads back the same fleet. `web_config` paths are
+    /// written as given: absolute ones stay valid wherever the file goes, relative ones
+    /// resolve against the file's directory when read.
+    pub fn to_yaml(&self) -> String {
+        let file = FleetFile {
+            host: self.host,
+            connections_per_listener: self.connections_per_listener,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| FleetGroupFile {
+                    name: g.name.clone(),
+                    ports: format!("{}-{}", g.ports.start(), g.ports.end()),
+                    web_config: g.web_config.clone(),
+                    metrics: Some(g.metrics.clone()),
+                    faults: g.faults.clone(),
+                    telemetry_path: Some(g.telemetry_path.clone()),
+                })
+                .collect(),
+            handshake_timeout: Some(self.defences.handshake_timeout),
+            head_timeout: Some(self.defences.head_timeout),
+            max_connections: self.defences.max_connections,
+        };
+        // Invariant: every field is a plain value serde_norway can write (no maps with
+        // non-string keys, no untagged enums).
+        serde_norway::to_string(&file).expect("a fleet file always serialises")
     }
 
     /// Checks ranges and computes the fd budget, raising the soft RLIMIT_NOFILE to the hard
@@ -617,6 +655,45 @@ mod tests {
         std::fs::write(&path, "groups: []\n").expect("write");
         let builder = Fleet::from_file(&path).expect("parses");
         assert_eq!(builder.defences, Defences::default());
+    }
+
+    #[test]
+    fn to_yaml_reads_back_as_the_same_fleet() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let builder = Fleet::builder()
+            .host(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 1)))
+            .connections_per_listener(2)
+            .handshake_timeout(Duration::from_secs(3))
+            .max_connections(900)
+            .group(
+                FleetGroup::new("tls", 20000..=20099)
+                    .web_config(dir.path().join("web-config.yml"))
+                    .metrics(MetricsSpec {
+                        series: 7,
+                        ..MetricsSpec::default()
+                    })
+                    .faults(FaultSpec {
+                        close_after_response: true,
+                        delay: Some(Duration::from_millis(250)),
+                        ..FaultSpec::default()
+                    }),
+            )
+            .group(FleetGroup::new("plain", 20100..=20100));
+        let path = dir.path().join("fleet.yaml");
+        std::fs::write(&path, builder.to_yaml()).expect("write");
+        let read = Fleet::from_file(&path).expect("parses");
+        assert_eq!(read.host, builder.host);
+        assert_eq!(read.connections_per_listener, 2);
+        assert_eq!(read.defences, builder.defences);
+        assert_eq!(read.groups.len(), 2);
+        for (got, want) in read.groups.iter().zip(&builder.groups) {
+            assert_eq!(got.name, want.name);
+            assert_eq!(got.ports, want.ports);
+            assert_eq!(got.web_config, want.web_config);
+            assert_eq!(got.metrics, want.metrics);
+            assert_eq!(got.faults, want.faults);
+            assert_eq!(got.telemetry_path, want.telemetry_path);
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! The spec is parsed, not validated later: a [`SeriesChurn`] that deserialised is usable, so
 //! [`Metrics::new`](super::Metrics::new) cannot fail.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors in a metrics spec. Messages name the field (as a YAML path below the spec) and the
 /// fix; callers that read the spec from a file add the file name.
@@ -38,7 +38,7 @@ pub enum MetricsError {
 /// series_churn: { every_scrapes: 10, fraction: 0.1 }
 /// seed: 42
 /// ```
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSpec {
     /// Total number of samples exposed per scrape, exactly: every histogram bucket, `_sum`,
@@ -48,6 +48,7 @@ pub struct MetricsSpec {
     /// Whether values move from one scrape to the next (counters always only go up).
     pub value_churn: bool,
     /// Whether label sets rotate over time, like prometheus-community/avalanche.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub series_churn: Option<SeriesChurn>,
     /// Seed for every synthetic value; the same seed gives the same bodies.
     pub seed: u64,
@@ -71,7 +72,7 @@ impl Default for MetricsSpec {
 ///
 /// Rotation walks over the label sets in order, so after `1 / fraction` rotations every
 /// label set has rotated once.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "RawSeriesChurn")]
 pub struct SeriesChurn {
     every_scrapes: u64,

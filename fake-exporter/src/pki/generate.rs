@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::files::{client_files, server_files};
 use super::keys::{generate_key, GeneratedKey};
-use super::{CaCert, ClientCert, Identity, KeyType, Pki, PkiError, ServerCert};
+use super::{CaCert, CaKey, ClientCert, Identity, KeyType, Pki, PkiError, ServerCert};
 
 /// CN of every server leaf except [`ServerCert::CnOnly`].
 const SERVER_CN: &str = "fake-exporter";
@@ -68,6 +68,7 @@ pub(super) fn generate(key_type: KeyType, now: OffsetDateTime) -> Result<Pki, Pk
         key_type,
         generated_at: now,
         ca: ca_cert(&authorities.ca),
+        ca_key: CaKey(ca_key.pair.serialize_pem()),
         intermediate: authorities.intermediate_cert,
         rogue_ca: ca_cert(&authorities.rogue),
         servers,
@@ -171,15 +172,10 @@ impl<'k> Authorities<'k> {
             ServerCert::NotYetValid => Window::NotYetValid,
             _ => Window::Current,
         };
-        let good_sans = vec![
-            SanType::DnsName(ia5("localhost")),
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-        ];
         let mut params = leaf_params(
             self.key_type,
             SERVER_CN,
-            good_sans,
+            good_server_sans(),
             ExtendedKeyUsagePurpose::ServerAuth,
             window,
             self.now,
@@ -229,6 +225,43 @@ impl<'k> Authorities<'k> {
         let leaf = sign(&params, &key.pair, issuer, file)?;
         Ok(identity(leaf, Vec::new(), key))
     }
+}
+
+/// The names of every good server leaf: DNS `localhost`, IP `127.0.0.1` and IP `::1`.
+fn good_server_sans() -> Vec<SanType> {
+    vec![
+        SanType::DnsName(ia5("localhost")),
+        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+    ]
+}
+
+/// A leaf like [`ServerCert::Valid`] with `ips` added to its names, signed by `pki`'s CA
+/// (reloaded from its PEM certificate and key), under a new key of the PKI's key type.
+pub(super) fn server_for_ips(pki: &Pki, ips: &[IpAddr]) -> Result<Identity, PkiError> {
+    const FILE: &str = "server for extra IPs";
+    let ca_key = KeyPair::from_pem(&pki.ca_key.0).map_err(|source| PkiError::CaInput {
+        what: "the CA private key kept by the PKI",
+        source,
+    })?;
+    let issuer =
+        Issuer::from_ca_cert_pem(&pki.ca.pem, &ca_key).map_err(|source| PkiError::CaInput {
+            what: "the CA certificate kept by the PKI",
+            source,
+        })?;
+    let key = generate_key(pki.key_type, "a server certificate for extra IPs")?;
+    let mut sans = good_server_sans();
+    sans.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    let params = leaf_params(
+        pki.key_type,
+        SERVER_CN,
+        sans,
+        ExtendedKeyUsagePurpose::ServerAuth,
+        Window::Current,
+        OffsetDateTime::now_utc(),
+    );
+    let leaf = sign(&params, &key.pair, &issuer, FILE)?;
+    Ok(identity(leaf, Vec::new(), &key))
 }
 
 /// Generates the five keys. RSA keys are generated on parallel threads: each takes tens to

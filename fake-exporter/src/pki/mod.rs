@@ -253,10 +253,22 @@ pub struct Pki {
     key_type: KeyType,
     generated_at: OffsetDateTime,
     ca: CaCert,
+    ca_key: CaKey,
     intermediate: CaCert,
     rogue_ca: CaCert,
     servers: Vec<Identity>,
     clients: Vec<Identity>,
+}
+
+/// The root CA's private key (PKCS#8 PEM), kept to issue [`Pki::server_for_ips`]; never
+/// written to a file and elided from `Debug`.
+#[derive(Clone)]
+struct CaKey(String);
+
+impl fmt::Debug for CaKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[elided]")
+    }
 }
 
 /// A CA certificate in both encodings.
@@ -325,6 +337,15 @@ impl Pki {
     pub fn client(&self, which: ClientCert) -> &Identity {
         // Invariant: `generate` fills `clients` in `ClientCert::ALL` order.
         &self.clients[which.index()]
+    }
+
+    /// Issues a server identity like [`ServerCert::Valid`] (DNS `localhost`, IP `127.0.0.1`
+    /// and `::1`, signed by the CA, valid now) with `ips` added to its subjectAltNames,
+    /// under a new key of this PKI's type: for a server that listens on another address
+    /// (a fleet host in its own network namespace), so that a client trusting [`Self::ca_pem`]
+    /// verifies it by IP. Each call issues a new certificate and key.
+    pub fn server_for_ips(&self, ips: &[std::net::IpAddr]) -> Result<Identity, PkiError> {
+        generate::server_for_ips(self, ips)
     }
 }
 

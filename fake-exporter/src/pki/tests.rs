@@ -581,6 +581,42 @@ fn webpki_accepts_the_good_server_certificates() {
 }
 
 #[test]
+fn server_for_ips_verifies_by_the_extra_ips_against_the_ca() {
+    let extra: [std::net::IpAddr; 2] = [[127, 77, 0, 1].into(), [127, 77, 0, 5].into()];
+    for &key_type in KeyType::ALL {
+        let pki = pki(key_type);
+        let identity = pki.server_for_ips(&extra).expect("issued");
+        let chain = identity.cert_chain();
+        assert_eq!(chain.len(), 1, "{key_type}: the leaf alone");
+        webpki_chain(chain, &[], pki.ca_der(), KeyUsage::server_auth())
+            .unwrap_or_else(|e| panic!("{key_type}: chains to the CA: {e:?}"));
+        let leaf = EndEntityCert::try_from(&chain[0]).expect("parses");
+        for name in ["127.77.0.1", "127.77.0.5", "127.0.0.1", "localhost"] {
+            let server = ServerName::try_from(name).expect("a valid server name");
+            assert_eq!(
+                leaf.verify_is_valid_for_subject_name(&server),
+                Ok(()),
+                "{key_type}: valid for {name}"
+            );
+        }
+        let other = ServerName::try_from("127.77.0.9").expect("a valid server name");
+        assert!(
+            leaf.verify_is_valid_for_subject_name(&other).is_err(),
+            "{key_type}: not valid for an IP it was not issued for"
+        );
+        assert_ne!(
+            identity.key_pem,
+            pki.server(ServerCert::Valid).key_pem,
+            "{key_type}: a key of its own"
+        );
+        assert!(
+            !format!("{pki:?}").contains("PRIVATE KEY"),
+            "the CA key is elided"
+        );
+    }
+}
+
+#[test]
 fn webpki_rejects_each_broken_server_certificate_for_its_reason() {
     for &key_type in KeyType::ALL {
         let pki = pki(key_type);

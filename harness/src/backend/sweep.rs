@@ -10,6 +10,8 @@
 //! - Processes whose environment carries `SCRAPE_HARNESS_OWNER_PID=<pid>` (everything
 //!   started through `supervise::Spec::spawn`: Prometheus, nginx, Alertmanager, exporters
 //!   under test, in their own process groups) whose pid is dead are killed.
+//! - Network namespaces and root-side veths named `shb-<pid>-<slot>` (fleet hosts,
+//!   `bench::hosts`) whose pid is dead are removed, after killing what still runs in them.
 //!
 //! Directories without `owner.pid` are not ours (or not finished yet) and are left alone;
 //! every `supervise::RunDir` has one. Detached children (`supervise::Spec::spawn_detached`,
@@ -44,6 +46,8 @@ pub struct SweepReport {
     pub processes_killed: Vec<u32>,
     /// Removed work directories.
     pub dirs_removed: Vec<PathBuf>,
+    /// Removed network namespaces of fleet hosts (each with its veth pair).
+    pub namespaces_removed: Vec<String>,
     /// Failures, each naming what is left and how to remove it.
     pub problems: Vec<String>,
 }
@@ -54,19 +58,30 @@ impl SweepReport {
         self.containers_removed.is_empty()
             && self.processes_killed.is_empty()
             && self.dirs_removed.is_empty()
+            && self.namespaces_removed.is_empty()
             && self.problems.is_empty()
     }
 }
 
-/// Removes leftovers of dead harness runs: containers (when a Docker engine answers) and
-/// work directories in [`std::env::temp_dir`]. Blocking; `start` calls it on a blocking
-/// thread.
+/// Removes leftovers of dead harness runs: containers (when a Docker engine answers),
+/// marked processes, fleet hosts' network namespaces and work directories in
+/// [`std::env::temp_dir`]. Blocking; `start` calls it on a blocking thread.
 pub fn sweep_leftovers() -> SweepReport {
     let mut report = SweepReport::default();
     sweep_containers(&mut report);
     sweep_owned_processes(&mut report);
+    sweep_namespaces(&mut report);
     sweep_dirs_in(&std::env::temp_dir(), &mut report);
     report
+}
+
+/// Removes the fleet hosts' namespaces of dead harnesses (after the marked processes, so
+/// their fleets are usually gone already).
+fn sweep_namespaces(report: &mut SweepReport) {
+    let swept = crate::bench::netns::sweep();
+    report.processes_killed.extend(swept.killed);
+    report.namespaces_removed.extend(swept.removed);
+    report.problems.extend(swept.problems);
 }
 
 /// Kills every process marked with [`OWNER_PID_ENV`] by a harness that is dead.

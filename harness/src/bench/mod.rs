@@ -31,8 +31,11 @@
 //! (local orchestration, errors), `parts` (the Prometheus servers and fleets a window
 //! reads, local or remote), `window` (one measured window and its row), `shards`
 //! (`hashmod`, fd budget, exactly-once check), `remote` (remote mode), [`report`] (table,
-//! ratios, JSON, HTML).
+//! ratios, JSON, HTML), [`hosts`] (fleets in network namespaces of their own, `netns` for
+//! the namespaces and veth pairs).
 
+pub mod hosts;
+pub(crate) mod netns;
 pub mod options;
 mod parts;
 pub mod proc_stat;
@@ -44,6 +47,8 @@ mod setup;
 mod shards;
 mod window;
 
+pub use hosts::{FleetHost, FleetHosts, HostsError, HostsSpec};
+pub use netns::NetnsError;
 pub use options::{
     parse_list, parse_on_off, BenchOptions, ListError, Mode, ParseModeError, ParseOnOffError,
     RemoteOptions,
@@ -57,7 +62,7 @@ pub use run::{
     run, BenchError, MeasureError, BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, JOB,
     KEEPALIVE_OFF_TOLERANCE,
 };
-pub use setup::SetupError;
+pub use setup::{BenchFiles, SetupError};
 pub use shards::{exactly_once, ShardRow, HASH_LABEL, PROMETHEUS_FD_MARGIN};
 
 #[cfg(test)]

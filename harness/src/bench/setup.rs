@@ -41,18 +41,22 @@ pub enum SetupError {
     Hash(#[source] bcrypt::BcryptError),
 }
 
-/// A bench's files, removed on drop (unless `HARNESS_KEEP=1`).
+/// A bench's files, removed on drop (unless `HARNESS_KEEP=1`): the run directory, the test
+/// PKI (its files, and the PKI itself, whose CA signs the certificates of fleet hosts), the
+/// Basic-auth hash and a web-config per [`Mode`].
 #[derive(Debug)]
-pub(super) struct BenchFiles {
+pub struct BenchFiles {
     dir: RunDir,
     pki: PkiFiles,
+    authority: Pki,
+    bcrypt_hash: String,
     web_configs: BTreeMap<Mode, PathBuf>,
 }
 
 impl BenchFiles {
     /// `$TMPDIR/scrape-harness-<what>-*` with a `key_type` PKI in `pki/` and
     /// `web-config-<mode>.yml` for every mode.
-    pub(super) async fn create(what: &str, key_type: KeyType) -> Result<Self, SetupError> {
+    pub async fn create(what: &str, key_type: KeyType) -> Result<Self, SetupError> {
         let dir = RunDir::create(what).map_err(|e| {
             let (what, path, source) = e.into_parts();
             SetupError::Io { what, path, source }
@@ -61,7 +65,7 @@ impl BenchFiles {
             what: "generating",
             source,
         })?;
-        let pki = pki
+        let files = pki
             .write_to(&dir.join("pki"))
             .map_err(|source| SetupError::Pki {
                 what: "writing",
@@ -73,48 +77,71 @@ impl BenchFiles {
         let mut web_configs = BTreeMap::new();
         for mode in Mode::ALL {
             let path = dir.join(format!("web-config-{mode}.yml"));
-            std::fs::write(&path, mode_web_config(mode, &pki, &hash)).map_err(|source| {
-                SetupError::Io {
-                    what: "writing",
-                    path: path.clone(),
-                    source,
-                }
+            let server = (
+                files.server_cert(ServerCert::Valid),
+                files.server_key(ServerCert::Valid),
+            );
+            let text = mode_web_config(
+                mode,
+                &files,
+                (server.0.as_path(), server.1.as_path()),
+                &hash,
+            );
+            std::fs::write(&path, text).map_err(|source| SetupError::Io {
+                what: "writing",
+                path: path.clone(),
+                source,
             })?;
             web_configs.insert(mode, path);
         }
         Ok(Self {
             dir,
-            pki,
+            pki: files,
+            authority: pki,
+            bcrypt_hash: hash,
             web_configs,
         })
     }
 
     /// The run directory.
-    pub(super) fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// The test PKI's files.
-    pub(super) fn pki(&self) -> &PkiFiles {
+    pub fn pki(&self) -> &PkiFiles {
         &self.pki
     }
 
+    /// The test PKI, whose CA issues the certificates of fleet hosts.
+    pub(super) fn authority(&self) -> &Pki {
+        &self.authority
+    }
+
     /// The web-config of `mode`.
-    pub(super) fn web_config(&self, mode: Mode) -> &Path {
+    pub fn web_config(&self, mode: Mode) -> &Path {
         // Invariant: `create` writes one for every mode.
         &self.web_configs[&mode]
     }
+
+    /// The text of `mode`'s web-config with this server certificate and key instead of the
+    /// PKI's `server.crt` (a fleet host serves one issued for its own address).
+    pub(super) fn web_config_with_cert(&self, mode: Mode, cert: &Path, key: &Path) -> String {
+        mode_web_config(mode, &self.pki, (cert, key), &self.bcrypt_hash)
+    }
 }
 
-/// The web-config of `mode` for the bench's exporters (empty for plain).
-fn mode_web_config(mode: Mode, files: &PkiFiles, bcrypt_hash: &str) -> String {
-    let (cert, key) = (
-        files.server_cert(ServerCert::Valid),
-        files.server_key(ServerCert::Valid),
-    );
+/// The web-config of `mode` for the bench's exporters (empty for plain), serving `server`
+/// (certificate, key) in the TLS modes.
+fn mode_web_config(
+    mode: Mode,
+    files: &PkiFiles,
+    server: (&Path, &Path),
+    bcrypt_hash: &str,
+) -> String {
     let ca = files.ca();
     web_config_yaml(&WebConfigSpec {
-        tls: mode.is_tls().then_some((cert.as_path(), key.as_path())),
+        tls: mode.is_tls().then_some(server),
         client_ca: (mode == Mode::Mtls).then_some(ca.as_path()),
         basic_user: (mode == Mode::Basic).then_some((BASIC_USER, bcrypt_hash)),
         bearer_token: (mode == Mode::Bearer).then_some(BEARER_TOKEN),

@@ -158,6 +158,43 @@ pub(crate) enum BenchAction {
     /// The bare rustls server `bench servers` starts (internal).
     #[command(hide = true)]
     RawTlsServer(TlsServerArgs),
+    /// Fleet hosts on this machine: K fake-exporter fleets, each in a network namespace of
+    /// its own with its own address (127.77.k.1, veth pairs on loopback addresses only),
+    /// held until Ctrl-C or --for, then removed. Prints each host's control URL and writes
+    /// the targets as a Prometheus file_sd file. Needs root (CAP_NET_ADMIN).
+    Hosts(BenchHostsArgs),
+}
+
+/// `bench hosts` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct BenchHostsArgs {
+    /// Number of hosts (network namespaces, one fleet process each).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) count: u32,
+    /// Targets (listeners) per host; each needs two descriptors in its fleet process.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) targets_per_host: u32,
+    /// Security of every target: plain, basic, bearer, tls, mtls.
+    #[arg(long, default_value = "tls")]
+    pub(crate) mode: scrape_harness::bench::Mode,
+    /// Keep-alive: on, or off (close each connection after its response).
+    #[arg(long, default_value = "on", value_parser = scrape_harness::bench::parse_on_off)]
+    pub(crate) keep_alive: bool,
+    /// First port of each host's targets; its control endpoint is on the port after them.
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) base_port: u16,
+    /// Write every target as a Prometheus `file_sd_configs` JSON file here.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) targets_file: Option<PathBuf>,
+    /// Remove the hosts after this long (default: hold until Ctrl-C).
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) hold_for: Option<std::time::Duration>,
+    /// The fake-exporter binary (default: next to this binary, else on PATH).
+    #[arg(long)]
+    pub(crate) fake_exporter: Option<PathBuf>,
+    /// Key type of the test PKI whose CA signs each host's certificate.
+    #[arg(long, default_value = "ecdsa-p256")]
+    pub(crate) key_type: fake_exporter::pki::KeyType,
 }
 
 /// `bench servers` arguments.
@@ -819,6 +856,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
             servers::serve_raw_tls(a.listen, &a.cert, &a.key, a.body).await?;
             return Ok(EXIT_PASS);
         }
+        Some(BenchAction::Hosts(a)) => return bench_hosts(a).await,
         Some(BenchAction::Servers(a)) => {
             let mut opts = servers::ServersOptions::new();
             opts.seconds = std::time::Duration::from_secs(a.seconds.max(1));
@@ -879,6 +917,89 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_FAIL
     })
+}
+
+/// `bench hosts`: creates the hosts, prints them, holds until Ctrl-C (main's
+/// `cancel_on_ctrl_c` drops them) or `--for`, then removes them.
+async fn bench_hosts(args: BenchHostsArgs) -> anyhow::Result<u8> {
+    use scrape_harness::bench::{self, BenchFiles, FleetHosts, HostsSpec, Mode};
+    let mut spec = HostsSpec::new(args.count, args.targets_per_host, args.mode);
+    spec.keep_alive = args.keep_alive;
+    spec.base_port = args.base_port;
+    if let Some(path) = args.fake_exporter {
+        spec.fake_exporter = path;
+    }
+    let files = BenchFiles::create("bench-hosts", args.key_type).await?;
+    let hosts = FleetHosts::create(&spec, &files).await?;
+    for host in hosts.hosts() {
+        let ports = host.ports();
+        println!(
+            "host {}: namespace {}, address {}, fleet pid {}, control {}, targets {}:{}-{}",
+            host.index(),
+            host.namespace(),
+            host.address(),
+            host.pid(),
+            host.control_url(),
+            host.address(),
+            ports.start(),
+            ports.end()
+        );
+    }
+    println!(
+        "{} hosts, {} {} targets (keep-alive {}), up in {:.2}s",
+        hosts.hosts().len(),
+        hosts.targets().len(),
+        spec.mode,
+        if spec.keep_alive { "on" } else { "off" },
+        hosts.created_in().as_secs_f64()
+    );
+    // What a scrape job of these targets needs.
+    match spec.mode {
+        Mode::Plain => {}
+        Mode::Basic => println!(
+            "basic_auth: username {}, password {}",
+            bench::BASIC_USER,
+            bench::BASIC_PASSWORD
+        ),
+        Mode::Bearer => println!("authorization: credentials {}", bench::BEARER_TOKEN),
+        Mode::Tls | Mode::Mtls => {
+            println!("tls_config.ca_file: {}", files.pki().ca().display());
+        }
+    }
+    if spec.mode == Mode::Mtls {
+        let client = fake_exporter::pki::ClientCert::Valid;
+        println!(
+            "tls_config.cert_file: {}, key_file: {}",
+            files.pki().client_cert(client).display(),
+            files.pki().client_key(client).display()
+        );
+    }
+    if let Some(path) = &args.targets_file {
+        hosts.write_file_sd(path)?;
+        println!("targets (file_sd_configs): {}", path.display());
+    }
+    println!("--fleet {}", hosts.control_urls().join(","));
+    match args.hold_for {
+        Some(hold) => {
+            println!(
+                "holding for {}; Ctrl-C removes them sooner",
+                humantime::format_duration(hold)
+            );
+            tokio::time::sleep(hold).await;
+        }
+        None => {
+            println!("holding until Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    }
+    let started = std::time::Instant::now();
+    let count = hosts.hosts().len();
+    hosts.remove()?;
+    println!(
+        "removed {count} hosts (fleets, veths, namespaces) in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(EXIT_PASS)
 }
 
 #[cfg(test)]

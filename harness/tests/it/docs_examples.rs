@@ -30,7 +30,7 @@ const PINNED: [(&str, usize); 17] = [
     ("docs/generator.md", 5),
     ("docs/labs.md", 6),
     ("docs/legacy-tls.md", 0),
-    ("docs/load-benchmark.md", 8),
+    ("docs/load-benchmark.md", 9),
     ("docs/real-targets.md", 0),
     ("docs/reliability.md", 1),
     ("docs/scale-out.md", 1),

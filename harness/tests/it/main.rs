@@ -4,6 +4,7 @@
 mod backend;
 mod bad_scenarios;
 mod bench;
+mod bench_hosts;
 mod ci_image;
 mod cleanup;
 mod conformance;
