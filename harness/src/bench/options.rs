@@ -111,6 +111,10 @@ pub struct BenchOptions {
     /// Local mode: Prometheus servers to start, each keeping its slice of the targets by
     /// `hashmod` relabelling (1: one Prometheus, no relabelling).
     pub shards: u32,
+    /// Local mode: put the targets on this many fleet hosts, each a `fake-exporter fleet`
+    /// process in a network namespace of its own ([`super::FleetHosts`], root needed),
+    /// N / hosts targets each; 0: one fleet inside this process.
+    pub hosts: u32,
     /// Remote mode: a Prometheus (one or more shards) and fleets the bench did not start;
     /// `None`: local mode, the bench starts both.
     pub remote: Option<RemoteOptions>,
@@ -144,6 +148,7 @@ impl Default for BenchOptions {
             prometheus: PrometheusChoice::default(),
             progress: true,
             shards: 1,
+            hosts: 0,
             remote: None,
         }
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fake_exporter::{RunningFleet, StatsSnapshot};
 
+use super::hosts::FleetHosts;
 use super::remote::FleetControl;
 use super::run::MeasureError;
 use crate::fixture::{FixtureError, Jobs, Pending, PrometheusFixture, PrometheusWatch, Until};
@@ -137,6 +138,14 @@ pub(super) enum Fleets {
     },
     /// Fleets running elsewhere: their `/stats`, summed over every group of every fleet.
     Remote(Vec<FleetControl>),
+    /// Fleet hosts the bench started in network namespaces of their own: read as remote
+    /// fleets, removed at the end of the run.
+    Hosts {
+        /// The hosts (removed on drop).
+        hosts: FleetHosts,
+        /// Their control endpoints.
+        controls: Vec<FleetControl>,
+    },
 }
 
 impl Fleets {
@@ -146,7 +155,7 @@ impl Fleets {
             Self::InProcess { fleet, group } => fleet
                 .group_stats(group)
                 .ok_or_else(|| MeasureError::MissingGroup(group.clone())),
-            Self::Remote(controls) => {
+            Self::Remote(controls) | Self::Hosts { controls, .. } => {
                 let mut total = StatsSnapshot::default();
                 for control in controls {
                     total.merge(&control.stats().await?);
@@ -161,10 +170,20 @@ impl Fleets {
         matches!(self, Self::InProcess { .. })
     }
 
-    /// Stops an in-process fleet (within 10 s); remote fleets keep running.
+    /// Stops an in-process fleet (within 10 s) and removes fleet hosts; remote fleets keep
+    /// running.
     pub(super) async fn shutdown(self) {
-        if let Self::InProcess { fleet, .. } = self {
-            let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
+        match self {
+            Self::InProcess { fleet, .. } => {
+                let _ = tokio::time::timeout(Duration::from_secs(10), fleet.shutdown()).await;
+            }
+            Self::Hosts { hosts, .. } => {
+                let removed = tokio::task::spawn_blocking(move || hosts.remove()).await;
+                if let Ok(Err(e)) = removed {
+                    tracing::warn!(error = %e, "removing the bench's fleet hosts");
+                }
+            }
+            Self::Remote(_) => {}
         }
     }
 }

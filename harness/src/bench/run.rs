@@ -9,9 +9,10 @@ use fake_exporter::pki::{ClientCert, KeyType, PkiFiles};
 use fake_exporter::FaultSpec;
 use fake_exporter::{Fleet, FleetGroup};
 
+use super::hosts::{FleetHosts, HostsSpec};
 use super::options::{BenchOptions, Mode};
 use super::parts::{Fleets, Scraper, Scrapers};
-use super::remote::{self, RemoteError};
+use super::remote::{self, FleetControl, RemoteError};
 use super::report::{ka_str, BenchReport, BenchRow};
 use super::setup::{BenchFiles, SetupError};
 use super::shards;
@@ -75,6 +76,17 @@ pub enum BenchError {
         /// The fleet's error.
         #[source]
         source: fake_exporter::Error,
+    },
+    /// The fleet hosts could not be created.
+    #[error("N={n} on {hosts} fleet host(s): {source}")]
+    Hosts {
+        /// Targets.
+        n: u32,
+        /// Hosts.
+        hosts: u32,
+        /// Why.
+        #[source]
+        source: super::hosts::HostsError,
     },
     /// Prometheus did not start.
     #[error("N={n} {mode}: Prometheus did not start: {source}")]
@@ -161,13 +173,21 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     if let Some(remote) = &opts.remote {
         return remote::run(opts, remote).await;
     }
-    // Refuse too-large fleets and Prometheus shards before anything starts.
+    // Refuse too-large fleets and Prometheus shards before anything starts (fleet hosts
+    // check their own budget, per host, before they create anything).
     for &n in &opts.targets {
-        let group = fleet_group(opts.base_port, n, Mode::Plain, true, None)?;
-        Fleet::builder()
-            .group(group)
-            .plan()
-            .map_err(|source| BenchError::Budget { n, source })?;
+        if opts.hosts == 0 {
+            let group = fleet_group(opts.base_port, n, Mode::Plain, true, None)?;
+            Fleet::builder()
+                .group(group)
+                .plan()
+                .map_err(|source| BenchError::Budget { n, source })?;
+        } else if n % opts.hosts != 0 {
+            return Err(BenchError::Options(format!(
+                "--targets {n} on --hosts {}: give a multiple of the hosts (each holds N / hosts)",
+                opts.hosts
+            )));
+        }
         shards::check_fd_budget(n, opts.shards)?;
     }
     let files = BenchFiles::create("bench", KeyType::EcdsaP256).await?;
@@ -287,8 +307,11 @@ async fn run_one(
     files: &BenchFiles,
     report: &mut BenchReport,
 ) -> Result<BenchRow, BenchError> {
-    let fleets = start_fleet(opts, &ctx, files).await?;
-    let job = bench_job(opts, &ctx, files.pki());
+    let (fleets, targets) = match opts.hosts {
+        0 => start_fleet(opts, &ctx, files).await?,
+        hosts => start_hosts(opts, &ctx, files, hosts).await?,
+    };
+    let job = bench_job(opts, &ctx, files.pki(), targets);
     ctx.expected = job
         .static_configs
         .iter()
@@ -316,12 +339,13 @@ async fn run_one(
     Ok(bench_row(opts, &ctx, warmup, &window?, exporters_here))
 }
 
-/// Starts the run's fleet of `ctx.n` exporters in this process.
+/// Starts the run's fleet of `ctx.n` exporters in this process; returns it and its
+/// targets.
 async fn start_fleet(
     opts: &BenchOptions,
     ctx: &RunCtx<'_>,
     files: &BenchFiles,
-) -> Result<Fleets, BenchError> {
+) -> Result<(Fleets, Vec<String>), BenchError> {
     let (n, mode) = (ctx.n, ctx.mode);
     let web_config = (mode != Mode::Plain).then(|| files.web_config(mode));
     let group = fleet_group(opts.base_port, n, mode, ctx.keep_alive, web_config)?;
@@ -338,10 +362,47 @@ async fn start_fleet(
             last: u32::from(first) + n - 1,
             source,
         })?;
-    Ok(Fleets::InProcess {
+    let targets = (0..n)
+        .map(|i| format!("127.0.0.1:{}", u32::from(first) + i))
+        .collect();
+    let fleets = Fleets::InProcess {
         fleet,
         group: mode.as_str().to_owned(),
-    })
+    };
+    Ok((fleets, targets))
+}
+
+/// Starts `hosts` fleet hosts of `ctx.n / hosts` targets each, in network namespaces of
+/// their own; returns them (read through their control endpoints) and their targets.
+async fn start_hosts(
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+    files: &BenchFiles,
+    hosts: u32,
+) -> Result<(Fleets, Vec<String>), BenchError> {
+    let mut spec = HostsSpec::new(hosts, ctx.n / hosts, ctx.mode);
+    spec.keep_alive = ctx.keep_alive;
+    spec.base_port = opts.base_port;
+    let made = FleetHosts::create(&spec, files)
+        .await
+        .map_err(|source| BenchError::Hosts {
+            n: ctx.n,
+            hosts,
+            source,
+        })?;
+    let controls = made
+        .control_urls()
+        .iter()
+        .map(|url| FleetControl::new(url))
+        .collect();
+    let targets = made.targets();
+    Ok((
+        Fleets::Hosts {
+            hosts: made,
+            controls,
+        },
+        targets,
+    ))
 }
 
 /// Starts `opts.shards` Prometheus servers, each with the whole `job` and its own
@@ -397,10 +458,13 @@ async fn record_versions(
     Ok(())
 }
 
-/// The one job of a run: every listener of the fleet, in the run's mode.
-fn bench_job(opts: &BenchOptions, ctx: &RunCtx<'_>, pki: &PkiFiles) -> ScrapeConfig {
-    let first = opts.base_port;
-    let targets = (0..ctx.n).map(|i| format!("127.0.0.1:{}", u32::from(first) + i));
+/// The one job of a run: every listener of the fleet (`targets`), in the run's mode.
+fn bench_job(
+    opts: &BenchOptions,
+    ctx: &RunCtx<'_>,
+    pki: &PkiFiles,
+    targets: Vec<String>,
+) -> ScrapeConfig {
     let mut job = ScrapeConfig::new(JOB, targets);
     let interval = PromDuration::from_millis(opts.interval.as_millis() as u64);
     job.scrape_interval = Some(interval);

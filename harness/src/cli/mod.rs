@@ -120,6 +120,12 @@ pub(crate) struct BenchArgs {
     /// targets by `hashmod` relabelling (docs/load-benchmark.md, "Shards").
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub(crate) shards: u32,
+    /// Local mode: put the targets on this many fleet hosts, each a fake-exporter fleet in a
+    /// network namespace of its own with its own loopback-range address (root needed;
+    /// docs/load-benchmark.md, "Fleet hosts in network namespaces"). 0: one fleet in this
+    /// process.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub(crate) hosts: u32,
     /// Remote mode: drive a Prometheus the bench did not start (repeat for shards: one URL
     /// each); needs --fleet. The bench starts nothing (docs/load-benchmark.md, "Remote
     /// Prometheus and fleets").
@@ -828,6 +834,11 @@ fn remote_options(
         "--shards {} with --prometheus: in remote mode every --prometheus URL is a shard; leave --shards out",
         args.shards
     );
+    anyhow::ensure!(
+        args.hosts == 0,
+        "--hosts {} with --prometheus: remote mode starts no fleet; give the fleets' control endpoints with --fleet",
+        args.hosts
+    );
     let prometheus = args
         .prometheus
         .iter()
@@ -880,6 +891,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     }
     let opts = BenchOptions {
         shards: args.shards,
+        hosts: args.hosts,
         remote: remote_options(&args)?,
         warmup_timeout: args.warmup_timeout,
         targets: bench::parse_list("--targets", &args.targets, str::parse::<u32>)?,

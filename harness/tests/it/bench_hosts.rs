@@ -458,3 +458,85 @@ fn without_root_the_refusal_names_what_is_needed_and_nothing_is_created() -> Res
     ensure!(made.is_empty(), "nothing created, found {made:?}{ran}");
     Ok(())
 }
+
+#[test]
+fn bench_on_two_hosts_and_two_shards_scrapes_every_target_once_and_leaves_nothing() -> Result<()> {
+    let _lock = heavy();
+    // Arrange: the fleets run the fake-exporter next to the harness binary.
+    fake_exporter_bin();
+    let harness = Harness::new()?;
+    let json = harness.tmp().join("hosts-bench.json");
+
+    // Act: 200 TLS keep-alive targets on 2 namespaced fleet hosts, 2 Prometheus shards.
+    let child = harness.spawn(&[
+        "bench",
+        "--targets",
+        "200",
+        "--modes",
+        "tls",
+        "--keep-alive",
+        "on",
+        "--hosts",
+        "2",
+        "--shards",
+        "2",
+        "--interval",
+        "1s",
+        "--duration",
+        "4s",
+        "--backend",
+        "process",
+        "--no-progress",
+        "--json",
+        &json.display().to_string(),
+    ])?;
+    let bench_pid = child.id();
+    let ran = finish(
+        child,
+        "scrape-harness bench --hosts 2",
+        Duration::from_secs(240),
+    )?;
+
+    // Assert
+    ensure!(ran.code() == Some(0), "the bench passes:{ran}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let row = &report["rows"][0];
+    ensure!(row["pass"] == true, "the row passes: {row:#}");
+    ensure!(row["targets"] == 200, "200 targets: {row:#}");
+    // One handshake per target: every connection kept, none in the window.
+    ensure!(
+        row["handshakes"] == 0
+            && row["handshakes_total"]
+                .as_u64()
+                .is_some_and(|h| (200..=210).contains(&h)),
+        "one handshake per target, none in the window: {row:#}"
+    );
+    let shards = row["shards"].as_array().context("per-shard rows")?;
+    ensure!(shards.len() == 2, "two shards: {row:#}");
+    let scraped: u64 = shards
+        .iter()
+        .map(|s| s["targets_scraped"].as_u64().unwrap_or(0))
+        .sum();
+    ensure!(
+        scraped == 200
+            && shards
+                .iter()
+                .all(|s| s["targets_scraped"].as_u64() > Some(0)),
+        "both shards scraped a share, 200 in all: {row:#}"
+    );
+    ensure!(
+        ran.stdout
+            .contains("every target scraped by exactly one shard"),
+        "the exactly-once check:{ran}"
+    );
+    // Nothing of the run is left: its namespaces and veths are named after its pid.
+    let prefix = format!("shb-{bench_pid}-");
+    let (namespaces, links) = netns_and_links()?;
+    let left: Vec<&String> = namespaces
+        .iter()
+        .chain(links.iter())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    ensure!(left.is_empty(), "left behind: {left:?}");
+    Ok(())
+}
