@@ -197,9 +197,16 @@ async fn query_scrapes(
     let scrapes = query_value(api, &format!("sum(count_over_time(up{sel}[{range}]))"))
         .await
         .map_err(ctx.measure("counting scrapes"))?;
-    let ok = query_value(api, &format!("sum(sum_over_time(up{sel}[{range}]))"))
-        .await
-        .map_err(ctx.measure("counting failed scrapes"))?;
+    // Failed scrapes in ONE query, so at one evaluation instant: counted as scrapes minus
+    // successes from two queries, the window slides between them and scrapes that entered
+    // it in between hide failed ones (a shard even showed more successes than scrapes).
+    let failed = query_value(
+        api,
+        &format!("sum(count_over_time(up{sel}[{range}]) - sum_over_time(up{sel}[{range}]))"),
+    )
+    .await
+    .map_err(ctx.measure("counting failed scrapes"))?;
+    let ok = (scrapes - failed).max(0.0);
     Ok(ScrapeStats {
         p50,
         p99,
