@@ -52,7 +52,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fake_exporter::{Fleet, FleetError, StatsSnapshot};
+use fake_exporter::{Fleet, FleetError, MetricsSpec, StatsSnapshot};
 use serde::Deserialize;
 
 use super::netns::{self, Netns, NetnsError};
@@ -88,6 +88,8 @@ pub struct HostsSpec {
     pub fake_exporter: PathBuf,
     /// How long every fleet may take to serve all its listeners.
     pub ready_timeout: Duration,
+    /// Samples each target exposes (fake-exporter's `--metrics.series`).
+    pub series: usize,
 }
 
 impl HostsSpec {
@@ -102,6 +104,7 @@ impl HostsSpec {
             base_port: 20_000,
             fake_exporter: default_fake_exporter(),
             ready_timeout: Duration::from_secs(60),
+            series: MetricsSpec::default().series,
         }
     }
 
@@ -622,7 +625,11 @@ fn write_host_files(
         spec.keep_alive,
         web_config.as_deref(),
     )
-    .map_err(|e| HostsError::Spec(e.to_string()))?;
+    .map_err(|e| HostsError::Spec(e.to_string()))?
+    .metrics(MetricsSpec {
+        series: spec.series,
+        ..MetricsSpec::default()
+    });
     let fleet = Fleet::builder().host(host.address()).group(group);
     let path = dir.join("fleet.yml");
     write(&path, &fleet.to_yaml())?;

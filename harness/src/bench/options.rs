@@ -115,6 +115,8 @@ pub struct BenchOptions {
     /// process in a network namespace of its own ([`super::FleetHosts`], root needed),
     /// N / hosts targets each; 0: one fleet inside this process.
     pub hosts: u32,
+    /// Samples each target exposes (fake-exporter's `--metrics.series`; 100 by default).
+    pub series: usize,
     /// Remote mode: a Prometheus (one or more shards) and fleets the bench did not start;
     /// `None`: local mode, the bench starts both.
     pub remote: Option<RemoteOptions>,
@@ -149,6 +151,7 @@ impl Default for BenchOptions {
             progress: true,
             shards: 1,
             hosts: 0,
+            series: fake_exporter::MetricsSpec::default().series,
             remote: None,
         }
     }

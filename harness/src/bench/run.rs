@@ -348,7 +348,12 @@ async fn start_fleet(
 ) -> Result<(Fleets, Vec<String>), BenchError> {
     let (n, mode) = (ctx.n, ctx.mode);
     let web_config = (mode != Mode::Plain).then(|| files.web_config(mode));
-    let group = fleet_group(opts.base_port, n, mode, ctx.keep_alive, web_config)?;
+    let group = fleet_group(opts.base_port, n, mode, ctx.keep_alive, web_config)?.metrics(
+        fake_exporter::MetricsSpec {
+            series: opts.series,
+            ..fake_exporter::MetricsSpec::default()
+        },
+    );
     let first = *group.ports.start();
     let fleet = Fleet::builder()
         .group(group)
@@ -383,6 +388,7 @@ async fn start_hosts(
     let mut spec = HostsSpec::new(hosts, ctx.n / hosts, ctx.mode);
     spec.keep_alive = ctx.keep_alive;
     spec.base_port = opts.base_port;
+    spec.series = opts.series;
     let made = FleetHosts::create(&spec, files)
         .await
         .map_err(|source| BenchError::Hosts {

@@ -126,6 +126,10 @@ pub(crate) struct BenchArgs {
     /// process.
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub(crate) hosts: u32,
+    /// Samples each target exposes (fake-exporter's --metrics.series): Prometheus' memory
+    /// grows with targets × samples.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub(crate) series: usize,
     /// Remote mode: drive a Prometheus the bench did not start (repeat for shards: one URL
     /// each); needs --fleet. The bench starts nothing (docs/load-benchmark.md, "Remote
     /// Prometheus and fleets").
@@ -892,6 +896,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     let opts = BenchOptions {
         shards: args.shards,
         hosts: args.hosts,
+        series: args.series,
         remote: remote_options(&args)?,
         warmup_timeout: args.warmup_timeout,
         targets: bench::parse_list("--targets", &args.targets, str::parse::<u32>)?,
