@@ -165,6 +165,16 @@ impl Fleets {
         }
     }
 
+    /// The processes the exporters run in, on this machine: this one (in-process), each
+    /// host's fleet; none for remote fleets (their memory and descriptors are not read).
+    pub(super) fn pids(&self) -> Vec<u32> {
+        match self {
+            Self::InProcess { .. } => vec![std::process::id()],
+            Self::Hosts { hosts, .. } => hosts.hosts().iter().map(|h| h.pid()).collect(),
+            Self::Remote(_) => Vec::new(),
+        }
+    }
+
     /// Whether the exporters run in this process (then this process' CPU is theirs).
     pub(super) fn in_process(&self) -> bool {
         matches!(self, Self::InProcess { .. })

@@ -95,6 +95,7 @@ pub(super) async fn measure_window(
             let scrapes = ScrapeStats::total(&query_all(scrapers, since, ctx).await?);
             timeline.push(checkpoint(
                 ctx,
+                fleets,
                 window_start,
                 (&last.0, &now),
                 since,
@@ -147,6 +148,7 @@ async fn query_all(
 /// between them.
 fn checkpoint(
     ctx: &RunCtx<'_>,
+    fleets: &Fleets,
     window_start: Instant,
     (from, to): (&Snapshot, &Snapshot),
     since: Duration,
@@ -159,11 +161,17 @@ fn checkpoint(
             s.stats.connections_accepted
         }
     };
-    let me = std::process::id();
+    let pids = fleets.pids();
     Checkpoint {
         at_seconds: window_start.elapsed().as_secs_f64(),
-        fleet_rss_bytes: crate::procfs::rss_bytes(me).unwrap_or(0),
-        fleet_fds: crate::procfs::open_fds(me).unwrap_or(0),
+        fleet_rss_bytes: pids
+            .iter()
+            .map(|&p| crate::procfs::rss_bytes(p).unwrap_or(0))
+            .sum(),
+        fleet_fds: pids
+            .iter()
+            .map(|&p| crate::procfs::open_fds(p).unwrap_or(0))
+            .sum(),
         prometheus_rss_bytes: to.prom_rss(),
         prometheus_fds: to.prom_fds(),
         prometheus_cpu_cores: (to.prom_cpu() - from.prom_cpu()) / since.as_secs_f64().max(1e-3),

@@ -103,9 +103,10 @@ pub struct BenchRow {
 pub struct Checkpoint {
     /// Seconds since the window began.
     pub at_seconds: f64,
-    /// Resident memory of this process (the in-process fleet and the harness), bytes.
+    /// Resident memory of the fleet's processes on this machine, bytes: this process (the
+    /// in-process fleet and the harness), or every fleet host's; 0 for remote fleets.
     pub fleet_rss_bytes: u64,
-    /// Open descriptors of this process.
+    /// Open descriptors of the same processes.
     pub fleet_fds: u64,
     /// Prometheus' resident memory, bytes.
     pub prometheus_rss_bytes: f64,
