@@ -540,3 +540,94 @@ fn bench_on_two_hosts_and_two_shards_scrapes_every_target_once_and_leaves_nothin
     ensure!(left.is_empty(), "left behind: {left:?}");
     Ok(())
 }
+
+/// Pids of the processes in namespace `name` (`ip netns pids`); empty when it is gone.
+fn pids_in(name: &str) -> Vec<u32> {
+    ip(&["netns", "pids", name])
+        .map(|out| out.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Children of `parent` whose command name is `comm`.
+fn children_named(parent: u32, comm: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let Some((head, rest)) = stat.rsplit_once(") ") else {
+                    return false;
+                };
+                let name = head.split_once(" (").map_or("", |(_, n)| n);
+                let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+                name == comm && ppid == Some(parent)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_during_a_bench_on_hosts_removes_hosts_and_shards() -> Result<()> {
+    let _lock = heavy();
+    // Arrange: a bench on 2 hosts and 2 shards, interrupted once its fleet hosts and both
+    // Prometheus shards run.
+    fake_exporter_bin();
+    let harness = Harness::new()?;
+    let child = harness.spawn(&[
+        "bench",
+        "--targets",
+        "100",
+        "--modes",
+        "tls",
+        "--keep-alive",
+        "on",
+        "--hosts",
+        "2",
+        "--shards",
+        "2",
+        "--interval",
+        "1s",
+        "--duration",
+        "5m",
+        "--backend",
+        "process",
+        "--no-progress",
+    ])?;
+    let pid = child.id();
+    let names: Vec<String> = (0..2).map(|k| format!("shb-{pid}-{k}")).collect();
+    let running_parts = poll(Duration::from_secs(120), "hosts and shards running", || {
+        let fleets: Vec<u32> = names.iter().flat_map(|n| pids_in(n)).collect();
+        let shards = children_named(pid, "prometheus");
+        Ok((fleets.len() >= 2 && shards.len() == 2).then_some((fleets, shards)))
+    });
+    let (fleets, shards) = match running_parts {
+        Ok(parts) => parts,
+        Err(e) => {
+            let ran = finish(child, "bench --hosts 2", Duration::from_secs(30))?;
+            anyhow::bail!("{e}{ran}");
+        }
+    };
+
+    // Act: one SIGINT, as a terminal's Ctrl-C.
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -INT {pid}");
+    let ran = finish(child, "bench --hosts 2", Duration::from_secs(30))?;
+
+    // Assert: exit 130, no namespace, veth, fleet or Prometheus left.
+    ensure!(ran.code() == Some(130), "exit 130 on Ctrl-C:{ran}");
+    let left = left_of(&names)?;
+    ensure!(left.is_empty(), "left after Ctrl-C: {left:?}{ran}");
+    let alive: Vec<u32> = fleets
+        .iter()
+        .chain(&shards)
+        .copied()
+        .filter(|p| running(*p))
+        .collect();
+    ensure!(alive.is_empty(), "processes left: {alive:?}{ran}");
+    harness.assert_clean(pid)?;
+    Ok(())
+}
