@@ -291,6 +291,20 @@ fn start_bench_hosts(harness: &Harness) -> Result<RunningHosts> {
     })
 }
 
+/// Sends `signal` (`-INT`, `-KILL`) to `pid` and waits for `child` (30 s).
+fn signal_and_finish(
+    child: std::process::Child,
+    pid: u32,
+    signal: &str,
+    what: &str,
+) -> Result<crate::support::Ran> {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill {signal} {pid}");
+    finish(child, what, Duration::from_secs(30))
+}
+
 #[test]
 fn ctrl_c_removes_every_host() -> Result<()> {
     // Arrange
@@ -299,11 +313,7 @@ fn ctrl_c_removes_every_host() -> Result<()> {
     let pid = hosts.pid;
 
     // Act: one SIGINT, as a terminal's Ctrl-C.
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()?;
-    ensure!(status.success(), "kill -INT {pid}");
-    let ran = finish(hosts.child, "bench hosts", Duration::from_secs(30))?;
+    let ran = signal_and_finish(hosts.child, pid, "-INT", "bench hosts")?;
 
     // Assert: exit 130 within the deadline and nothing left.
     ensure!(ran.code() == Some(130), "exit 130 on Ctrl-C:{ran}");
@@ -328,11 +338,7 @@ fn after_sigkill_the_next_sweep_removes_the_hosts() -> Result<()> {
     let pid = hosts.pid;
 
     // Act: SIGKILL (nothing unwinds), then the sweep every run starts with.
-    let status = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()?;
-    ensure!(status.success(), "kill -KILL {pid}");
-    let ran = finish(hosts.child, "bench hosts", Duration::from_secs(30))?;
+    let ran = signal_and_finish(hosts.child, pid, "-KILL", "bench hosts")?;
     ensure!(
         left_of(&hosts.names)?.len() == 2 && hosts.fleets.iter().all(|p| running(*p)),
         "SIGKILL leaves the hosts behind until a sweep:{ran}"
@@ -611,11 +617,7 @@ fn ctrl_c_during_a_bench_on_hosts_removes_hosts_and_shards() -> Result<()> {
     };
 
     // Act: one SIGINT, as a terminal's Ctrl-C.
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()?;
-    ensure!(status.success(), "kill -INT {pid}");
-    let ran = finish(child, "bench --hosts 2", Duration::from_secs(30))?;
+    let ran = signal_and_finish(child, pid, "-INT", "bench --hosts 2")?;
 
     // Assert: exit 130, no namespace, veth, fleet or Prometheus left.
     ensure!(ran.code() == Some(130), "exit 130 on Ctrl-C:{ran}");

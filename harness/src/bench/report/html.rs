@@ -82,15 +82,16 @@ fn shards_table(r: &BenchRow) -> String {
             s.failed_scrapes
         );
     }
+    let (kept, scraped, fds) = r.shard_totals();
     let _ = writeln!(
         out,
         "<tr><th>total</th><td></td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.1}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>\n</table>",
-        r.shards.iter().map(|s| s.targets_kept).sum::<u64>(),
-        r.shards.iter().map(|s| s.targets_scraped).sum::<u64>(),
+        kept,
+        scraped,
         r.prometheus_cpu_seconds,
         r.prometheus_cpu_cores,
         r.prometheus_rss_bytes / 1_048_576.0,
-        r.shards.iter().map(|s| s.prometheus_fds).sum::<f64>(),
+        fds,
         r.scrapes,
         r.failed_scrapes
     );

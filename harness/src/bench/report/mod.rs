@@ -263,6 +263,19 @@ fn cpu_text(cpu: Option<f64>) -> String {
     cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"))
 }
 
+impl BenchRow {
+    /// The shards' targets kept, targets scraped and Prometheus descriptors, added up.
+    pub fn shard_totals(&self) -> (u64, u64, f64) {
+        self.shards.iter().fold((0, 0, 0.0), |(k, s, f), shard| {
+            (
+                k + shard.targets_kept,
+                s + shard.targets_scraped,
+                f + shard.prometheus_fds,
+            )
+        })
+    }
+}
+
 /// The shards of one run: a line per shard, then their total.
 pub fn shards_table(r: &BenchRow) -> String {
     let mut out = String::new();
@@ -295,16 +308,17 @@ pub fn shards_table(r: &BenchRow) -> String {
             s.url
         );
     }
+    let (kept, scraped, fds) = r.shard_totals();
     let _ = writeln!(
         out,
         "{:>6} {:>7} {:>8} {:>9.3} {:>7.3} {:>8.1} {:>7.0} {:>8} {:>6}  {}",
         "total",
-        r.shards.iter().map(|s| s.targets_kept).sum::<u64>(),
-        r.shards.iter().map(|s| s.targets_scraped).sum::<u64>(),
+        kept,
+        scraped,
         r.prometheus_cpu_seconds,
         r.prometheus_cpu_cores,
         r.prometheus_rss_bytes / 1_048_576.0,
-        r.shards.iter().map(|s| s.prometheus_fds).sum::<f64>(),
+        fds,
         r.scrapes,
         r.failed_scrapes,
         if r.problems.iter().any(|p| p.contains("shard")) {
