@@ -467,8 +467,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunReport, RunError> 
     let (receivers, rotation, rotation_seen) =
         parts.judge(&prometheus, others, &config_check, t0).await?;
     let verdicts_at = Instant::now();
-    // While the jobs still run: reading the scrapes' totals below stops them.
-    let explained = explain_live(opts, &prometheus).await;
+    let explained = explain_live(opts, &prometheus).await; // before the scrapes stop
     let after = read_after_scrapes(plan, &prometheus, &waited.verdicts, &load).await?;
     let external = !matches!(opts.launcher, Launcher::Fake);
     let http_observed = match external {
@@ -553,8 +552,9 @@ impl Timings {
     }
 }
 
-/// `explain` of the running Prometheus, when the options ask for it; a failure is logged
-/// and leaves the report without it (the run's own verdicts stand either way).
+/// `explain` of the running Prometheus, when the options ask for it (while the jobs still
+/// run: reading the scrapes' totals stops them); a failure is logged and leaves the report
+/// without it (the run's own verdicts stand either way).
 async fn explain_live(
     opts: &RunOptions,
     prometheus: &PrometheusFixture,
