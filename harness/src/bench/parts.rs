@@ -175,9 +175,10 @@ impl Fleets {
         }
     }
 
-    /// Whether the exporters run in this process (then this process' CPU is theirs).
-    pub(super) fn in_process(&self) -> bool {
-        matches!(self, Self::InProcess { .. })
+    /// Whether the exporters run on this machine (in this process, or on fleet hosts):
+    /// then their CPU is measured.
+    pub(super) fn here(&self) -> bool {
+        !self.pids().is_empty()
     }
 
     /// Stops an in-process fleet (within 10 s) and removes fleet hosts; remote fleets keep

@@ -189,7 +189,7 @@ pub(super) async fn run(
         let window = measure_window(&scrapers, &fleets, opts, &ctx).await?;
         report
             .rows
-            .push(bench_row(opts, &ctx, warmup, &window, fleets.in_process()));
+            .push(bench_row(opts, &ctx, warmup, &window, fleets.here()));
     }
     Ok(report)
 }

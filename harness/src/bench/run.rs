@@ -334,7 +334,7 @@ async fn run_one(
     // listeners close at once and the next run can bind the same ports (dropped without
     // waiting, a slow stop on a loaded machine held them past the fleet's shutdown).
     scrapers.stop().await;
-    let exporters_here = fleets.in_process();
+    let exporters_here = fleets.here();
     fleets.shutdown().await;
     Ok(bench_row(opts, &ctx, warmup, &window?, exporters_here))
 }

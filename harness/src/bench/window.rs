@@ -232,7 +232,7 @@ async fn query_value(api: &PromApi, promql: &str) -> Result<f64, MeasureError> {
 }
 
 /// The row of a run from its warm-up time and its window; `exporters_here`: the fleet ran
-/// in this process, so this process' CPU is the exporters'.
+/// on this machine (in this process, or on fleet hosts), so its CPU was measured.
 pub(super) fn bench_row(
     opts: &BenchOptions,
     ctx: &RunCtx<'_>,
@@ -281,7 +281,7 @@ pub(super) fn bench_row(
         warmup_handshakes_failed: before.stats.handshakes_failed.clone(),
         warmup_handshakes_ok: before.stats.handshakes_ok,
         connections_per_request: reconnects as f64 / requests.max(1) as f64,
-        exporter_cpu_seconds: exporters_here.then_some(after.self_cpu - before.self_cpu),
+        exporter_cpu_seconds: exporters_here.then_some(after.exporter_cpu - before.exporter_cpu),
         negotiated: negotiated(&after.stats),
         pass: problems.is_empty(),
         problems,
@@ -362,13 +362,15 @@ struct PromCounters {
 struct Snapshot {
     /// Every shard's, in shard order.
     proms: Vec<PromCounters>,
-    self_cpu: f64,
+    /// CPU seconds of the exporters' processes on this machine (this one for the
+    /// in-process fleet, every fleet host's), 0 for remote fleets.
+    exporter_cpu: f64,
     stats: StatsSnapshot,
 }
 
 impl Snapshot {
     /// Each Prometheus' counters through its poller (a snapshot read after this call: the
-    /// poller stays the one reader of `/metrics`), this process' CPU time and the fleets'
+    /// poller stays the one reader of `/metrics`), the exporters' CPU time and the fleets'
     /// counters.
     async fn take(
         scrapers: &Scrapers,
@@ -379,9 +381,13 @@ impl Snapshot {
         for shard in &scrapers.shards {
             proms.push(prom_counters(shard, ctx.job).await?);
         }
+        let mut exporter_cpu = 0.0;
+        for pid in fleets.pids() {
+            exporter_cpu += proc_stat::cpu_seconds(pid).map_err(MeasureError::ProcStat)?;
+        }
         Ok(Self {
             proms,
-            self_cpu: proc_stat::self_cpu_seconds().map_err(MeasureError::ProcStat)?,
+            exporter_cpu,
             stats: fleets.stats().await?,
         })
     }

@@ -425,3 +425,98 @@ fn bad_remote_and_shard_input_is_refused_naming_the_flag() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn remote_mode_reaches_a_prometheus_behind_its_own_web_config_and_a_wrong_password_is_exit_2(
+) -> Result<()> {
+    let _lock = heavy();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(remote_behind_web_config())
+}
+
+async fn remote_behind_web_config() -> Result<()> {
+    use fake_exporter::pki::{KeyType, Pki, ServerCert};
+    use scrape_harness::prometheus::{PrometheusTls, PrometheusWebConfig};
+    use scrape_harness::{PromDuration, PrometheusFixture, Scheme, ScrapeConfig};
+    // Arrange: 20 TLS targets in a separate fleet process; a Prometheus with TLS + Basic
+    // auth on its own API scraping them; the bench gets only URLs, the CA and a password
+    // file.
+    let (n, base) = (20u16, 24_600u16);
+    let dir = tempfile::tempdir()?;
+    let (_fleet, control, fleet_ca) = start_remote_fleet(dir.path(), base, n).await?;
+    let api_pki = Pki::generate(KeyType::EcdsaP256)?.write_to(&dir.path().join("api-pki"))?;
+    let web = PrometheusWebConfig::tls_basic(
+        PrometheusTls {
+            cert_file: api_pki.server_cert(ServerCert::Valid),
+            key_file: api_pki.server_key(ServerCert::Valid),
+            ca_file: api_pki.ca(),
+        },
+        "admin",
+        "pr0m-s3cret",
+    );
+    let mut job = ScrapeConfig::new("bench", (base..base + n).map(|p| format!("127.0.0.1:{p}")))
+        .ca_file(fleet_ca);
+    job.scheme = Some(Scheme::Https);
+    job.scrape_interval = Some(PromDuration::from_millis(1000));
+    job.scrape_timeout = Some(PromDuration::from_millis(1000));
+    let prometheus = PrometheusFixture::builder()
+        .mount(dir.path())
+        .web_config(web)
+        .job(job)
+        .start()
+        .await?;
+    let (right, wrong) = (dir.path().join("right"), dir.path().join("wrong"));
+    std::fs::write(&right, "pr0m-s3cret\n")?;
+    std::fs::write(&wrong, "guess\n")?;
+    let harness = crate::support::Harness::new()?;
+    let ca = api_pki.ca().display().to_string();
+    let json = harness.tmp().join("remote.json");
+    let bench = |password: &std::path::Path| {
+        let basic = format!("admin:{}", password.display());
+        let args = [
+            "bench",
+            "--prometheus",
+            prometheus.base_url(),
+            "--ca",
+            &ca,
+            "--basic-auth",
+            &basic,
+            "--fleet",
+            &control,
+            "--interval",
+            "1s",
+            "--duration",
+            "3s",
+            "--no-progress",
+            "--json",
+            json.to_str().unwrap_or_default(),
+        ];
+        tokio::task::block_in_place(|| harness.run(&args, Duration::from_secs(120)))
+    };
+
+    // Act
+    let with_right = bench(&right)?;
+    let with_wrong = bench(&wrong)?;
+
+    // Assert
+    ensure!(
+        prometheus.base_url().starts_with("https://"),
+        "Prometheus' API is behind TLS: {}",
+        prometheus.base_url()
+    );
+    ensure!(with_right.code() == Some(0), "the row passes:{with_right}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let row = &report["rows"][0];
+    ensure!(
+        row["pass"] == true && row["targets"] == u64::from(n) && row["mode"] == "tls",
+        "N and mode read through the web config: {row:#}"
+    );
+    ensure!(
+        with_wrong.code() == Some(2) && with_wrong.stderr.contains("401"),
+        "a wrong password is exit 2 with the reason:{with_wrong}"
+    );
+    Ok(())
+}

@@ -517,6 +517,12 @@ fn bench_on_two_hosts_and_two_shards_scrapes_every_target_once_and_leaves_nothin
                 .is_some_and(|h| (200..=210).contains(&h)),
         "one handshake per target, none in the window: {row:#}"
     );
+    ensure!(
+        row["exporter_cpu_seconds"]
+            .as_f64()
+            .is_some_and(|c| c > 0.0),
+        "the fleet hosts' CPU is measured: {row:#}"
+    );
     let shards = row["shards"].as_array().context("per-shard rows")?;
     ensure!(shards.len() == 2, "two shards: {row:#}");
     let scraped: u64 = shards
@@ -602,13 +608,20 @@ fn ctrl_c_during_a_bench_on_hosts_removes_hosts_and_shards() -> Result<()> {
         "--no-progress",
     ])?;
     let pid = child.id();
-    let names: Vec<String> = (0..2).map(|k| format!("shb-{pid}-{k}")).collect();
+    // `shb-<pid>-<slot>`: the slots are the first free ones, not necessarily 0 and 1.
+    let prefix = format!("shb-{pid}-");
     let running_parts = poll(Duration::from_secs(120), "hosts and shards running", || {
+        let (namespaces, _) = netns_and_links()?;
+        let names: Vec<String> = namespaces
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
         let fleets: Vec<u32> = names.iter().flat_map(|n| pids_in(n)).collect();
         let shards = children_named(pid, "prometheus");
-        Ok((fleets.len() >= 2 && shards.len() == 2).then_some((fleets, shards)))
+        Ok((names.len() == 2 && fleets.len() >= 2 && shards.len() == 2)
+            .then_some((names, fleets, shards)))
     });
-    let (fleets, shards) = match running_parts {
+    let (names, fleets, shards) = match running_parts {
         Ok(parts) => parts,
         Err(e) => {
             let ran = finish(child, "bench --hosts 2", Duration::from_secs(30))?;

@@ -76,8 +76,9 @@ pub struct BenchRow {
     pub warmup_handshakes_ok: u64,
     /// Handshakes (TLS) or connections (plain) per request in the window.
     pub connections_per_request: f64,
-    /// CPU seconds of this process (the in-process fleet plus the harness) in the window;
-    /// `None` (JSON `null`) when the fleets ran elsewhere (remote mode).
+    /// CPU seconds of the exporters in the window: this process (the in-process fleet plus
+    /// the harness) or every fleet host's fleet; `None` (JSON `null`) when the fleets ran
+    /// elsewhere (remote mode).
     pub exporter_cpu_seconds: Option<f64>,
     /// What was negotiated.
     pub negotiated: Negotiated,
