@@ -16,7 +16,7 @@ use scrape_harness::{
     BackendKind, Health, PromDuration, PrometheusFixture, Scheme, ScrapeConfig, TlsConfig, Until,
 };
 
-use crate::support::{fake_exporter_bin, finish, heavy, poll, Harness};
+use crate::support::{fake_exporter_bin, finish, heavy, poll, signal, Harness};
 
 /// Above PID_MAX_LIMIT (2^22) on 64-bit Linux: never a live process.
 const DEAD_PID: u32 = 4_194_999;
@@ -291,20 +291,6 @@ fn start_bench_hosts(harness: &Harness) -> Result<RunningHosts> {
     })
 }
 
-/// Sends `signal` (`-INT`, `-KILL`) to `pid` and waits for `child` (30 s).
-fn signal_and_finish(
-    child: std::process::Child,
-    pid: u32,
-    signal: &str,
-    what: &str,
-) -> Result<crate::support::Ran> {
-    let status = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()?;
-    ensure!(status.success(), "kill {signal} {pid}");
-    finish(child, what, Duration::from_secs(30))
-}
-
 #[test]
 fn ctrl_c_removes_every_host() -> Result<()> {
     // Arrange
@@ -313,7 +299,8 @@ fn ctrl_c_removes_every_host() -> Result<()> {
     let pid = hosts.pid;
 
     // Act: one SIGINT, as a terminal's Ctrl-C.
-    let ran = signal_and_finish(hosts.child, pid, "-INT", "bench hosts")?;
+    signal(pid, "INT")?;
+    let ran = finish(hosts.child, "bench hosts", Duration::from_secs(30))?;
 
     // Assert: exit 130 within the deadline and nothing left.
     ensure!(ran.code() == Some(130), "exit 130 on Ctrl-C:{ran}");
@@ -338,7 +325,8 @@ fn after_sigkill_the_next_sweep_removes_the_hosts() -> Result<()> {
     let pid = hosts.pid;
 
     // Act: SIGKILL (nothing unwinds), then the sweep every run starts with.
-    let ran = signal_and_finish(hosts.child, pid, "-KILL", "bench hosts")?;
+    signal(pid, "KILL")?;
+    let ran = finish(hosts.child, "bench hosts", Duration::from_secs(30))?;
     ensure!(
         left_of(&hosts.names)?.len() == 2 && hosts.fleets.iter().all(|p| running(*p)),
         "SIGKILL leaves the hosts behind until a sweep:{ran}"
@@ -630,7 +618,8 @@ fn ctrl_c_during_a_bench_on_hosts_removes_hosts_and_shards() -> Result<()> {
     };
 
     // Act: one SIGINT, as a terminal's Ctrl-C.
-    let ran = signal_and_finish(child, pid, "-INT", "bench --hosts 2")?;
+    signal(pid, "INT")?;
+    let ran = finish(child, "bench --hosts 2", Duration::from_secs(30))?;
 
     // Assert: exit 130, no namespace, veth, fleet or Prometheus left.
     ensure!(ran.code() == Some(130), "exit 130 on Ctrl-C:{ran}");

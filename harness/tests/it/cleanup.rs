@@ -16,7 +16,7 @@ use std::{
 use anyhow::{ensure, Context, Result};
 use scrape_harness::{BackendKind, PrometheusFixture};
 
-use crate::support::{containers_of, docker, finish, heavy, poll, test_scenario, Harness};
+use crate::support::{containers_of, docker, finish, heavy, poll, signal, test_scenario, Harness};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -92,15 +92,6 @@ fn start_slow_run(harness: &Harness, backend: &str) -> Result<Child> {
         return Err(err.context(format!("{ran}")));
     }
     Ok(child)
-}
-
-fn signal(pid: u32, name: &str) -> Result<()> {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .context("running `kill`")?;
-    ensure!(status.success(), "`kill -{name} {pid}` failed: {status}");
-    Ok(())
 }
 
 fn a_normal_run_leaves_nothing(backend: &str) -> Result<()> {

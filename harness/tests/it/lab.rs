@@ -568,10 +568,7 @@ fn ctrl_c_during_lab_up_leaves_nothing_running() -> Result<()> {
     let lab = LabDir::new()?;
     // SIGINT as soon as the first lab has recorded a process, while the others start.
     let (child, pid) = lab_up_until_first_process(&lab)?;
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()?;
-    ensure!(status.success(), "kill -INT {pid} failed");
+    crate::support::signal(pid, "INT")?;
     let ran = finish(child, "scrape-harness lab up (interrupted)", LIMIT)?;
     ensure!(
         ran.code() == Some(130),

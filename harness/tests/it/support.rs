@@ -207,6 +207,16 @@ impl Harness {
 }
 
 /// Waits for `child` (killing it after `limit`) and collects its output.
+/// `kill -NAME PID` (`INT`, `KILL`, `STOP`, ...): a signal as a user sends it.
+pub(crate) fn signal(pid: u32, name: &str) -> Result<()> {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .context("running `kill`")?;
+    ensure!(status.success(), "`kill -{name} {pid}` failed: {status}");
+    Ok(())
+}
+
 pub(crate) fn finish(child: Child, command: &str, limit: Duration) -> Result<Ran> {
     let pid = child.id();
     let deadline = Instant::now() + limit;
