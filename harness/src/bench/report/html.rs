@@ -60,11 +60,8 @@ pub fn render(report: &BenchReport) -> String {
 /// The shards of one row: one line each, then the total.
 fn shards_table(r: &BenchRow) -> String {
     let mut out = format!(
-        "<h2>Shards: N={} {} keep-alive {} (repeat {})</h2>\n<table><tr><th>shard</th><th>URL</th><th>targets kept</th><th>targets scraped</th><th>Prometheus CPU s</th><th>cores</th><th>RSS MiB</th><th>fds</th><th>scrapes</th><th>failed</th></tr>\n",
-        r.targets,
-        r.mode,
-        ka_str(r.keep_alive),
-        r.repeat
+        "<h2>Shards: {}</h2>\n<table><tr><th>shard</th><th>URL</th><th>targets kept</th><th>targets scraped</th><th>Prometheus CPU s</th><th>cores</th><th>RSS MiB</th><th>fds</th><th>scrapes</th><th>failed</th></tr>\n",
+        esc(&r.combination())
     );
     for s in &r.shards {
         let _ = writeln!(

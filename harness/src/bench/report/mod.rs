@@ -265,6 +265,17 @@ fn cpu_text(cpu: Option<f64>) -> String {
 }
 
 impl BenchRow {
+    /// `N=1000 tls keep-alive on (repeat 0)`: which combination the row measured.
+    pub fn combination(&self) -> String {
+        format!(
+            "N={} {} keep-alive {} (repeat {})",
+            self.targets,
+            self.mode,
+            ka_str(self.keep_alive),
+            self.repeat
+        )
+    }
+
     /// The shards' targets kept, targets scraped and Prometheus descriptors, added up.
     pub fn shard_totals(&self) -> (u64, u64, f64) {
         self.shards.iter().fold((0, 0, 0.0), |(k, s, f), shard| {
@@ -280,14 +291,7 @@ impl BenchRow {
 /// The shards of one run: a line per shard, then their total.
 pub fn shards_table(r: &BenchRow) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "shards N={} {} keep-alive {} (repeat {}):",
-        r.targets,
-        r.mode,
-        ka_str(r.keep_alive),
-        r.repeat
-    );
+    let _ = writeln!(out, "shards {}:", r.combination());
     let _ = writeln!(
         out,
         "{:>6} {:>7} {:>8} {:>9} {:>7} {:>8} {:>7} {:>8} {:>6}  url",
@@ -334,14 +338,7 @@ pub fn shards_table(r: &BenchRow) -> String {
 /// The timeline of one run: a line per checkpoint.
 pub fn timeline_table(r: &BenchRow) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "timeline N={} {} keep-alive {} (repeat {}):",
-        r.targets,
-        r.mode,
-        ka_str(r.keep_alive),
-        r.repeat
-    );
+    let _ = writeln!(out, "timeline {}:", r.combination());
     let _ = writeln!(
         out,
         "{:>8} {:>12} {:>9} {:>11} {:>8} {:>7} {:>8} {:>6} {:>6} {:>8}",
