@@ -53,10 +53,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fake_exporter::{Fleet, FleetError, MetricsSpec, StatsSnapshot};
-use serde::Deserialize;
 
 use super::netns::{self, Netns, NetnsError};
 use super::options::Mode;
+use super::remote::FleetControl;
 use super::run::fleet_group;
 use super::setup::BenchFiles;
 use crate::promconfig::StaticConfig;
@@ -327,7 +327,7 @@ impl FleetHost {
 
     /// The fleet's counters, summed over its listeners, from its `/stats`.
     pub async fn stats(&self) -> Result<StatsSnapshot, HostsError> {
-        read_stats(&client(), &self.control_url())
+        read_stats(&FleetControl::new(&self.control_url()))
             .await
             .map(|(_, stats)| stats)
     }
@@ -415,11 +415,7 @@ impl FleetHosts {
             let config = write_host_files(spec, files, host)?;
             host.fleet = Some(spawn_fleet(spec, files, host, &config)?);
         }
-        let client = client();
-        let waits = hosts
-            .hosts
-            .iter()
-            .map(|host| wait_ready(host, &client, spec));
+        let waits = hosts.hosts.iter().map(|host| wait_ready(host, spec));
         futures_util::future::try_join_all(waits).await?;
         hosts.created_in = started.elapsed();
         Ok(hosts)
@@ -667,18 +663,16 @@ fn spawn_fleet(
 
 /// Polls the host's `/stats` until it shows every listener, the fleet exits, or the
 /// deadline passes.
-async fn wait_ready(
-    host: &FleetHost,
-    client: &reqwest::Client,
-    spec: &HostsSpec,
-) -> Result<(), HostsError> {
+async fn wait_ready(host: &FleetHost, spec: &HostsSpec) -> Result<(), HostsError> {
     // Invariant: `create` starts every fleet before waiting.
     let fleet = host.fleet.as_ref().expect("the fleet was started");
     let url = host.control_url();
     let want = spec.targets_per_host as usize;
-    let probe_url = url.as_str();
+    let control = FleetControl::new(&url);
+    let control = &control;
     let ready = move || async move {
-        read_stats(client, probe_url)
+        control
+            .read()
             .await
             .is_ok_and(|(listeners, _)| listeners == want)
     };
@@ -702,48 +696,13 @@ async fn wait_ready(
     }
 }
 
-/// One group of a fleet's `/stats`.
-#[derive(Deserialize)]
-struct GroupRow {
-    listeners: usize,
-    #[serde(flatten)]
-    stats: StatsSnapshot,
-}
-
-/// The listeners and summed counters of a fleet's `/stats`.
-async fn read_stats(
-    client: &reqwest::Client,
-    url: &str,
-) -> Result<(usize, StatsSnapshot), HostsError> {
-    let failed = |detail: String| HostsError::Stats {
-        url: url.to_owned(),
+/// The listeners and summed counters of a fleet's `/stats` (the one reader:
+/// [`FleetControl`]).
+async fn read_stats(control: &FleetControl) -> Result<(usize, StatsSnapshot), HostsError> {
+    control.read().await.map_err(|detail| HostsError::Stats {
+        url: control.url().to_owned(),
         detail,
-    };
-    let response = client
-        .get(format!("{url}/stats"))
-        .send()
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(failed(format!("HTTP {}", response.status())));
-    }
-    let groups: Vec<GroupRow> = response.json().await.map_err(|e| failed(e.to_string()))?;
-    let mut total = StatsSnapshot::default();
-    for g in &groups {
-        total.merge(&g.stats);
-    }
-    Ok((groups.iter().map(|g| g.listeners).sum(), total))
-}
-
-/// A client for control endpoints: no proxy (they are on loopback addresses), short
-/// timeouts.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        // Invariant: no TLS options, so building cannot fail on a bad configuration.
-        .expect("a plain HTTP client builds")
+    })
 }
 
 #[cfg(test)]

@@ -94,31 +94,39 @@ impl FleetControl {
         Self { url, client }
     }
 
+    /// Its base URL (`http://host:port`).
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Its `/stats`: the sum of every group's counters.
     pub(super) async fn stats(&self) -> Result<StatsSnapshot, MeasureError> {
-        let url = format!("{}/stats", self.url);
-        let fail = |detail: String| MeasureError::FleetStats {
-            url: url.clone(),
-            detail,
-        };
-        let response = self
-            .client
-            .get(&url)
-            .send()
+        self.read()
             .await
-            .map_err(|e| fail(chain(&e)))?;
+            .map(|(_, stats)| stats)
+            .map_err(|detail| MeasureError::FleetStats {
+                url: format!("{}/stats", self.url),
+                detail,
+            })
+    }
+
+    /// Its `/stats`: the number of listeners and the sum of every group's counters; the
+    /// error says what went wrong (the caller names the URL).
+    pub(super) async fn read(&self) -> Result<(usize, StatsSnapshot), String> {
+        let url = format!("{}/stats", self.url);
+        let response = self.client.get(&url).send().await.map_err(|e| chain(&e))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(fail(format!("HTTP {status}")));
+            return Err(format!("HTTP {status}"));
         }
-        let body = response.bytes().await.map_err(|e| fail(chain(&e)))?;
-        let groups: Vec<GroupStats> = serde_json::from_slice(&body)
-            .map_err(|e| fail(format!("not a fleet's /stats: {e}")))?;
+        let body = response.bytes().await.map_err(|e| chain(&e))?;
+        let groups: Vec<GroupStats> =
+            serde_json::from_slice(&body).map_err(|e| format!("not a fleet's /stats: {e}"))?;
         let mut total = StatsSnapshot::default();
         for group in &groups {
             total.merge(&group.stats);
         }
-        Ok(total)
+        Ok((groups.iter().map(|g| g.listeners).sum(), total))
     }
 }
 
